@@ -1,0 +1,697 @@
+//! The engine's configuration: every knob of `config.toml`, parsed and validated.
+//!
+//! `config.toml` at the repository root is embedded here as the defaults
+//! ([`Config::embedded`]). A user's file is laid over it key by key
+//! ([`Config::from_toml_over_defaults`]), so it needs only the keys it changes. Unknown
+//! keys and invalid values are a [`ConfigError`] naming the key. Reading files is the
+//! caller's business: this module only parses text.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::ids::BankCode;
+use crate::money::{Amount, Currency, Money};
+
+/// The text of the repository's `config.toml`: the defaults the binary runs on.
+pub const EMBEDDED_CONFIG_TOML: &str = include_str!("../../config.toml");
+
+/// A configuration that could not be used.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    #[error("config is not valid TOML: {0}")]
+    Syntax(String),
+    #[error("config key `{key}`: {problem}")]
+    Key { key: String, problem: String },
+}
+
+fn key_error(key: impl Into<String>, problem: impl fmt::Display) -> ConfigError {
+    ConfigError::Key {
+        key: key.into(),
+        problem: problem.to_string(),
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub engine: EngineConfig,
+    pub banks: BanksConfig,
+    pub parents: ParentsConfig,
+    pub actors: ActorsConfig,
+    pub wal: WalConfig,
+    pub rails: RailsConfig,
+    pub supervisor: SupervisorConfig,
+    pub signing: SigningConfig,
+    pub simulator: SimulatorConfig,
+    pub server: ServerConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    pub currency: Currency,
+    /// Whole units of `currency`.
+    pub usage_limit: i64,
+    /// 0 means the number of cores.
+    pub shards: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BanksConfig {
+    pub withdrawal_firm: Vec<BankCode>,
+    pub deposit_firm: Vec<BankCode>,
+    pub default_deposit_bank: BankCode,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParentsConfig {
+    pub withdrawal_firm: ParentConfig,
+    pub collection: ParentConfig,
+    pub deposit_firm: ParentConfig,
+    pub fin_parent: ParentConfig,
+    pub fin_deposit: OptionalParentConfig,
+}
+
+/// Balances and sweep marks of one parent account kind, in whole units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParentConfig {
+    pub opening: i64,
+    pub overdraft: i64,
+    pub low_mark: i64,
+    pub target: i64,
+    pub high_mark: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionalParentConfig {
+    pub enabled: bool,
+    pub opening: i64,
+    pub overdraft: i64,
+    pub low_mark: i64,
+    pub target: i64,
+    pub high_mark: i64,
+}
+
+impl OptionalParentConfig {
+    pub fn parent(&self) -> ParentConfig {
+        ParentConfig {
+            opening: self.opening,
+            overdraft: self.overdraft,
+            low_mark: self.low_mark,
+            target: self.target,
+            high_mark: self.high_mark,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActorsConfig {
+    pub mailbox_capacity: u32,
+    pub passivate_idle_ms: u64,
+    pub live_customers_max: u32,
+    pub sagas_in_flight_max: u32,
+    pub idempotency_retention_days: u32,
+}
+
+/// When an append counts as durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncPolicy {
+    /// Acknowledge after the batch is synced (fdatasync).
+    Always,
+    /// Sync every `sync_interval_ms`; acknowledge after the write.
+    Interval,
+    /// Never sync; load tests only.
+    None,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WalConfig {
+    pub dir: String,
+    pub sync: SyncPolicy,
+    pub sync_interval_ms: u64,
+    pub segment_bytes: u64,
+    pub queue_records_max: u32,
+    pub batch_records_max: u32,
+    pub batch_bytes_max: u64,
+    pub snapshot_every_records: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RailsConfig {
+    pub bank_firm: RailConfig,
+    pub securities_firm: RailConfig,
+    pub financial_company: RailConfig,
+    pub authentication: RailConfig,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RailConfig {
+    pub timeout_ms: u64,
+    pub confirm_timeout_ms: u64,
+    pub in_flight_max: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupervisorConfig {
+    pub non_reflected_interval_ms: u64,
+    pub window_min_age_ms: u64,
+    pub window_max_age_ms: u64,
+    pub reprocess_interval_ms: u64,
+    pub reprocess_failures_max: u32,
+    pub recovery_interval_ms: u64,
+    pub retry_backoff_min_ms: u64,
+    pub retry_backoff_max_ms: u64,
+    pub sweep_interval_ms: u64,
+    pub batch_max: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningConfig {
+    pub original_text_ttl_ms: u64,
+    pub original_texts_max: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RailMode {
+    Simulated,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatorConfig {
+    pub mode: RailMode,
+    pub seed: u64,
+    pub bank_firm: SimulatedRailConfig,
+    pub securities_firm: SimulatedRailConfig,
+    pub financial_company: SimulatedRailConfig,
+    pub authentication: SimulatedRailConfig,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatedRailConfig {
+    pub latency_us_min: u64,
+    pub latency_us_max: u64,
+    pub failure_rate: f64,
+    pub timeout_rate: f64,
+    pub lost_response_rate: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub body_limit_bytes: u64,
+    pub workers: u32,
+    pub shutdown_timeout_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::embedded()
+    }
+}
+
+impl Config {
+    /// The defaults: the repository's `config.toml`, embedded at build time.
+    pub fn embedded() -> Self {
+        Self::from_toml_str(EMBEDDED_CONFIG_TOML).expect("the embedded config.toml is valid")
+    }
+
+    /// A complete configuration from TOML text: every key present, none unknown.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        let value: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
+        Self::from_table(value)
+    }
+
+    /// `text` laid over the embedded defaults: keys it has replace the defaults, keys it
+    /// lacks keep them, keys the defaults do not have are refused.
+    pub fn from_toml_over_defaults(text: &str) -> Result<Self, ConfigError> {
+        let mut base: toml::Table = EMBEDDED_CONFIG_TOML
+            .parse()
+            .expect("embedded config parses");
+        let overlay: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
+        merge(&mut base, overlay);
+        Self::from_table(base)
+    }
+
+    fn from_table(table: toml::Table) -> Result<Self, ConfigError> {
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let key = e.path().to_string();
+                key_error(
+                    if key == "." {
+                        "(top level)".to_string()
+                    } else {
+                        key
+                    },
+                    e.into_inner().message(),
+                )
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value is in range and the values agree with each other.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let e = &self.engine;
+        if e.usage_limit <= 0 {
+            return Err(key_error(
+                "engine.usage_limit",
+                format!("must be greater than 0, got {}", e.usage_limit),
+            ));
+        }
+        Amount::new(e.currency, e.usage_limit.into())
+            .map_err(|err| key_error("engine.usage_limit", err))?;
+        range("engine.shards", e.shards as u64, 0, 256)?;
+
+        let b = &self.banks;
+        nonempty_unique("banks.withdrawal_firm", &b.withdrawal_firm)?;
+        nonempty_unique("banks.deposit_firm", &b.deposit_firm)?;
+        if !b.deposit_firm.contains(&b.default_deposit_bank) {
+            return Err(key_error(
+                "banks.default_deposit_bank",
+                format!(
+                    "{} is not one of banks.deposit_firm",
+                    b.default_deposit_bank
+                ),
+            ));
+        }
+
+        let p = &self.parents;
+        parent("parents.withdrawal_firm", e.currency, &p.withdrawal_firm)?;
+        parent("parents.collection", e.currency, &p.collection)?;
+        parent("parents.deposit_firm", e.currency, &p.deposit_firm)?;
+        parent("parents.fin_parent", e.currency, &p.fin_parent)?;
+        if p.fin_deposit.enabled {
+            parent("parents.fin_deposit", e.currency, &p.fin_deposit.parent())?;
+        }
+
+        let a = &self.actors;
+        range(
+            "actors.mailbox_capacity",
+            a.mailbox_capacity as u64,
+            1,
+            1_000_000,
+        )?;
+        range(
+            "actors.passivate_idle_ms",
+            a.passivate_idle_ms,
+            1,
+            86_400_000,
+        )?;
+        range(
+            "actors.live_customers_max",
+            a.live_customers_max as u64,
+            1,
+            10_000_000,
+        )?;
+        range(
+            "actors.sagas_in_flight_max",
+            a.sagas_in_flight_max as u64,
+            1,
+            10_000_000,
+        )?;
+        range(
+            "actors.idempotency_retention_days",
+            a.idempotency_retention_days as u64,
+            1,
+            3_650,
+        )?;
+
+        let w = &self.wal;
+        if w.dir.trim().is_empty() {
+            return Err(key_error("wal.dir", "must not be empty"));
+        }
+        range("wal.sync_interval_ms", w.sync_interval_ms, 1, 60_000)?;
+        range("wal.segment_bytes", w.segment_bytes, 1 << 20, 4 << 30)?;
+        range(
+            "wal.queue_records_max",
+            w.queue_records_max as u64,
+            1,
+            10_000_000,
+        )?;
+        range(
+            "wal.batch_records_max",
+            w.batch_records_max as u64,
+            1,
+            1_000_000,
+        )?;
+        range("wal.batch_bytes_max", w.batch_bytes_max, 4096, 1 << 30)?;
+        if w.batch_bytes_max > w.segment_bytes {
+            return Err(key_error(
+                "wal.batch_bytes_max",
+                format!(
+                    "must not exceed wal.segment_bytes ({}), got {}",
+                    w.segment_bytes, w.batch_bytes_max
+                ),
+            ));
+        }
+        range(
+            "wal.snapshot_every_records",
+            w.snapshot_every_records,
+            1_000,
+            1_000_000_000,
+        )?;
+
+        for (name, r) in [
+            ("bank_firm", &self.rails.bank_firm),
+            ("securities_firm", &self.rails.securities_firm),
+            ("financial_company", &self.rails.financial_company),
+            ("authentication", &self.rails.authentication),
+        ] {
+            range(
+                &format!("rails.{name}.timeout_ms"),
+                r.timeout_ms,
+                1,
+                600_000,
+            )?;
+            range(
+                &format!("rails.{name}.confirm_timeout_ms"),
+                r.confirm_timeout_ms,
+                1,
+                600_000,
+            )?;
+            range(
+                &format!("rails.{name}.in_flight_max"),
+                r.in_flight_max as u64,
+                1,
+                10_000_000,
+            )?;
+        }
+
+        let s = &self.supervisor;
+        range(
+            "supervisor.non_reflected_interval_ms",
+            s.non_reflected_interval_ms,
+            1,
+            86_400_000,
+        )?;
+        range(
+            "supervisor.window_max_age_ms",
+            s.window_max_age_ms,
+            1,
+            7 * 86_400_000,
+        )?;
+        if s.window_min_age_ms > s.window_max_age_ms {
+            return Err(key_error(
+                "supervisor.window_min_age_ms",
+                format!(
+                    "must not exceed supervisor.window_max_age_ms ({}), got {}",
+                    s.window_max_age_ms, s.window_min_age_ms
+                ),
+            ));
+        }
+        range(
+            "supervisor.reprocess_interval_ms",
+            s.reprocess_interval_ms,
+            1,
+            86_400_000,
+        )?;
+        range(
+            "supervisor.reprocess_failures_max",
+            s.reprocess_failures_max as u64,
+            0,
+            1_000,
+        )?;
+        range(
+            "supervisor.recovery_interval_ms",
+            s.recovery_interval_ms,
+            1,
+            86_400_000,
+        )?;
+        range(
+            "supervisor.retry_backoff_min_ms",
+            s.retry_backoff_min_ms,
+            1,
+            86_400_000,
+        )?;
+        range(
+            "supervisor.retry_backoff_max_ms",
+            s.retry_backoff_max_ms,
+            s.retry_backoff_min_ms,
+            86_400_000,
+        )?;
+        range(
+            "supervisor.sweep_interval_ms",
+            s.sweep_interval_ms,
+            1,
+            86_400_000,
+        )?;
+        range("supervisor.batch_max", s.batch_max as u64, 1, 1_000_000)?;
+
+        range(
+            "signing.original_text_ttl_ms",
+            self.signing.original_text_ttl_ms,
+            1,
+            86_400_000,
+        )?;
+        range(
+            "signing.original_texts_max",
+            self.signing.original_texts_max as u64,
+            1,
+            10_000_000,
+        )?;
+
+        let sim = &self.simulator;
+        for (name, r) in [
+            ("bank_firm", &sim.bank_firm),
+            ("securities_firm", &sim.securities_firm),
+            ("financial_company", &sim.financial_company),
+            ("authentication", &sim.authentication),
+        ] {
+            range(
+                &format!("simulator.{name}.latency_us_max"),
+                r.latency_us_max,
+                r.latency_us_min,
+                60_000_000,
+            )?;
+            for (rate_name, rate) in [
+                ("failure_rate", r.failure_rate),
+                ("timeout_rate", r.timeout_rate),
+                ("lost_response_rate", r.lost_response_rate),
+            ] {
+                if !(0.0..=1.0).contains(&rate) {
+                    return Err(key_error(
+                        format!("simulator.{name}.{rate_name}"),
+                        format!("must be a probability between 0 and 1, got {rate}"),
+                    ));
+                }
+            }
+            let total = r.failure_rate + r.timeout_rate + r.lost_response_rate;
+            if total > 1.0 {
+                return Err(key_error(
+                    format!("simulator.{name}"),
+                    format!("failure_rate + timeout_rate + lost_response_rate must be at most 1, got {total}"),
+                ));
+            }
+        }
+
+        let srv = &self.server;
+        if srv.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(key_error(
+                "server.listen",
+                format!(
+                    "must be an address such as 127.0.0.1:8080, got {:?}",
+                    srv.listen
+                ),
+            ));
+        }
+        range(
+            "server.body_limit_bytes",
+            srv.body_limit_bytes,
+            64,
+            16 << 20,
+        )?;
+        range("server.workers", srv.workers as u64, 0, 1_024)?;
+        range(
+            "server.shutdown_timeout_ms",
+            srv.shutdown_timeout_ms,
+            0,
+            3_600_000,
+        )?;
+        Ok(())
+    }
+
+    /// The usage limit as an amount.
+    pub fn usage_limit(&self) -> Amount {
+        Amount::new(self.engine.currency, self.engine.usage_limit.into()).expect("validated")
+    }
+
+    /// A whole-unit configuration value as money in the engine's currency.
+    pub fn money(&self, units: i64) -> Money {
+        Money::new(self.engine.currency, units.into()).expect("validated")
+    }
+}
+
+fn range(key: &str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if value < min || value > max {
+        return Err(key_error(
+            key,
+            format!("must be between {min} and {max}, got {value}"),
+        ));
+    }
+    Ok(())
+}
+
+fn nonempty_unique(key: &str, banks: &[BankCode]) -> Result<(), ConfigError> {
+    if banks.is_empty() {
+        return Err(key_error(key, "must name at least one bank"));
+    }
+    let mut seen = BTreeSet::new();
+    for bank in banks {
+        if !seen.insert(bank) {
+            return Err(key_error(key, format!("names bank {bank} twice")));
+        }
+    }
+    Ok(())
+}
+
+fn parent(key: &str, currency: Currency, p: &ParentConfig) -> Result<(), ConfigError> {
+    for (name, value) in [
+        ("opening", p.opening),
+        ("overdraft", p.overdraft),
+        ("low_mark", p.low_mark),
+        ("target", p.target),
+        ("high_mark", p.high_mark),
+    ] {
+        Money::new(currency, value.into()).map_err(|e| key_error(format!("{key}.{name}"), e))?;
+    }
+    if p.overdraft < 0 {
+        return Err(key_error(
+            format!("{key}.overdraft"),
+            format!("must not be negative, got {}", p.overdraft),
+        ));
+    }
+    if p.opening < 0 {
+        return Err(key_error(
+            format!("{key}.opening"),
+            format!("must not be negative, got {}", p.opening),
+        ));
+    }
+    if p.low_mark < -p.overdraft {
+        return Err(key_error(
+            format!("{key}.low_mark"),
+            format!(
+                "must be at least -overdraft ({}), got {}",
+                -p.overdraft, p.low_mark
+            ),
+        ));
+    }
+    if !(p.low_mark <= p.target && p.target <= p.high_mark) {
+        return Err(key_error(
+            format!("{key}.target"),
+            format!(
+                "must satisfy low_mark <= target <= high_mark, got {} <= {} <= {}",
+                p.low_mark, p.target, p.high_mark
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Deep merge: tables merge key by key, any other value replaces.
+fn merge(base: &mut toml::Table, overlay: toml::Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_defaults_are_valid() {
+        let config = Config::embedded();
+        assert_eq!(config.usage_limit(), Amount::krw(2_000_000).unwrap());
+        assert_eq!(config.wal.sync, SyncPolicy::Always);
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_by_name() {
+        let err = Config::from_toml_over_defaults("[engine]\nusage_limt = 5\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("engine.usage_limt"), "{text}");
+        assert!(text.contains("unknown field"), "{text}");
+    }
+
+    #[test]
+    fn an_unknown_section_is_refused_by_name() {
+        let err = Config::from_toml_over_defaults("[walrus]\nsize = 1\n").unwrap_err();
+        assert!(err.to_string().contains("walrus"), "{err}");
+    }
+
+    #[test]
+    fn a_negative_usage_limit_is_refused_by_name() {
+        let err = Config::from_toml_over_defaults("[engine]\nusage_limit = -5\n").unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::Key {
+                key: "engine.usage_limit".into(),
+                problem: "must be greater than 0, got -5".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_key() {
+        let err = Config::from_toml_over_defaults("[wal]\nsync = \"sometimes\"\n").unwrap_err();
+        assert!(err.to_string().contains("wal.sync"), "{err}");
+    }
+
+    #[test]
+    fn an_overlay_keeps_the_defaults_it_does_not_name() {
+        let config = Config::from_toml_over_defaults("[engine]\nshards = 3\n").unwrap();
+        assert_eq!(config.engine.shards, 3);
+        assert_eq!(config.engine.usage_limit, 2_000_000);
+    }
+
+    #[test]
+    fn inconsistent_values_are_refused() {
+        assert!(
+            Config::from_toml_over_defaults("[banks]\ndefault_deposit_bank = \"011\"\n").is_err()
+        );
+        assert!(
+            Config::from_toml_over_defaults("[simulator.bank_firm]\nfailure_rate = 1.5\n").is_err()
+        );
+        assert!(Config::from_toml_over_defaults("[parents.fin_parent]\noverdraft = -1\n").is_err());
+        assert!(
+            Config::from_toml_over_defaults("[banks]\nwithdrawal_firm = [\"004\", \"004\"]\n")
+                .is_err()
+        );
+        assert!(Config::from_toml_over_defaults("[server]\nlisten = \"nowhere\"\n").is_err());
+    }
+
+    #[test]
+    fn bad_toml_is_a_syntax_error() {
+        assert!(matches!(
+            Config::from_toml_over_defaults("[engine"),
+            Err(ConfigError::Syntax(_))
+        ));
+    }
+}

@@ -1,0 +1,427 @@
+//! Identifiers: customers, accounts of every kind in SPEC §1, bank codes, external
+//! account numbers, request numbers (the idempotency key) and transfer ids.
+//!
+//! Each is validated on construction and is `Copy` with a fixed size, so that a passive
+//! customer stays a compact table entry and a write-ahead-log record has no heap parts.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Why an identifier was refused. The message says what the input must look like.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum IdError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("must be at most {max} bytes, got {len}")]
+    TooLong { max: usize, len: usize },
+    #[error("must be {expected}, got {got:?}")]
+    Malformed { expected: &'static str, got: String },
+}
+
+/// A customer: the owner of one customer financial company account (seed numeral 20).
+/// The customer account number is a positive integer, shown in decimal.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[serde(try_from = "u64", into = "u64")]
+#[rkyv(derive(Debug, PartialEq, Eq, Hash))]
+pub struct CustomerId(u64);
+
+impl CustomerId {
+    pub fn new(number: u64) -> Result<Self, IdError> {
+        if number == 0 {
+            return Err(IdError::Malformed {
+                expected: "a positive integer",
+                got: "0".into(),
+            });
+        }
+        Ok(Self(number))
+    }
+
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl TryFrom<u64> for CustomerId {
+    type Error = IdError;
+    fn try_from(value: u64) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<CustomerId> for u64 {
+    fn from(id: CustomerId) -> u64 {
+        id.0
+    }
+}
+
+impl FromStr for CustomerId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let malformed = || IdError::Malformed {
+            expected: "a positive integer",
+            got: s.into(),
+        };
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(malformed());
+        }
+        Self::new(s.parse().map_err(|_| malformed())?)
+    }
+}
+
+impl fmt::Display for CustomerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A Korean financial institution code: exactly three ASCII digits, such as `004`.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
+#[rkyv(derive(Debug, PartialEq, Eq, Hash))]
+pub struct BankCode([u8; 3]);
+
+impl BankCode {
+    pub fn new(code: &str) -> Result<Self, IdError> {
+        let bytes = code.as_bytes();
+        if bytes.len() != 3 || !bytes.iter().all(u8::is_ascii_digit) {
+            return Err(IdError::Malformed {
+                expected: "three digits such as 004",
+                got: code.into(),
+            });
+        }
+        Ok(Self([bytes[0], bytes[1], bytes[2]]))
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits are ever stored.
+        std::str::from_utf8(&self.0).expect("bank code is ASCII")
+    }
+}
+
+impl TryFrom<String> for BankCode {
+    type Error = IdError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(&value)
+    }
+}
+
+impl From<BankCode> for String {
+    fn from(code: BankCode) -> String {
+        code.as_str().to_owned()
+    }
+}
+
+impl FromStr for BankCode {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+impl fmt::Display for BankCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+macro_rules! bounded_text {
+    ($(#[$doc:meta])* $name:ident, $max:expr, $expected:expr, $allowed:expr) => {
+        $(#[$doc])*
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+            rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+        )]
+        #[serde(try_from = "String", into = "String")]
+        #[rkyv(derive(Debug, PartialEq, Eq, Hash))]
+        pub struct $name {
+            bytes: [u8; $max],
+            len: u8,
+        }
+
+        impl $name {
+            /// The most bytes the text may have.
+            pub const MAX_BYTES: usize = $max;
+
+            pub fn new(text: &str) -> Result<Self, IdError> {
+                if text.is_empty() {
+                    return Err(IdError::Empty);
+                }
+                if text.len() > $max {
+                    return Err(IdError::TooLong { max: $max, len: text.len() });
+                }
+                let allowed: fn(char) -> bool = $allowed;
+                if !text.chars().all(allowed) {
+                    return Err(IdError::Malformed { expected: $expected, got: text.into() });
+                }
+                let mut bytes = [0u8; $max];
+                bytes[..text.len()].copy_from_slice(text.as_bytes());
+                Ok(Self { bytes, len: text.len() as u8 })
+            }
+
+            pub fn as_str(&self) -> &str {
+                // Only whole UTF-8 strings are ever stored.
+                std::str::from_utf8(&self.bytes[..self.len as usize]).expect("stored text is UTF-8")
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::new(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.as_str().to_owned()
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::new(s)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+bounded_text!(
+    /// An account number at a bank (a linked or a designated account): digits and
+    /// hyphens, at most 20 bytes.
+    AccountNo,
+    20,
+    "digits and hyphens, starting with a digit",
+    |c| c.is_ascii_digit() || c == '-'
+);
+
+bounded_text!(
+    /// The request number of a charge or remittance: the idempotency key. Letters,
+    /// digits, `-` and `_`, at most 32 bytes.
+    RequestNo,
+    32,
+    "letters, digits, '-' and '_'",
+    |c| c.is_ascii_alphanumeric() || c == '-' || c == '_'
+);
+
+bounded_text!(
+    /// The payee name on a remittance: at most 48 bytes of UTF-8 (16 Hangul syllables),
+    /// no control characters.
+    PayeeName,
+    48,
+    "printable text without control characters",
+    |c| !c.is_control()
+);
+
+/// The id of one transfer between shards; the destination credits each id at most once.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug, PartialEq, Eq, Hash))]
+pub struct TransferId(pub u64);
+
+impl fmt::Display for TransferId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "T{:016x}", self.0)
+    }
+}
+
+/// A parent (omnibus) account of SPEC §1. Accounts held at a bank are one per bank.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug, PartialEq, Eq, Hash))]
+#[serde(tag = "kind", content = "bank", rename_all = "snake_case")]
+pub enum ParentAccount {
+    /// Withdrawal firm parent account (112): receives charges pulled from linked accounts.
+    WithdrawalFirm(BankCode),
+    /// Collection parent account (114): pools withdrawal-firm funds.
+    Collection,
+    /// Deposit firm parent account (116): pays remittances out to designated accounts.
+    DepositFirm(BankCode),
+    /// Financial company parent account (212): funds every customer account.
+    FinParent,
+    /// Financial company deposit parent account: the financial company's own deposit base.
+    FinDeposit,
+}
+
+impl fmt::Display for ParentAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParentAccount::WithdrawalFirm(bank) => write!(f, "withdrawal_firm[{bank}]"),
+            ParentAccount::Collection => f.write_str("collection"),
+            ParentAccount::DepositFirm(bank) => write!(f, "deposit_firm[{bank}]"),
+            ParentAccount::FinParent => f.write_str("fin_parent"),
+            ParentAccount::FinDeposit => f.write_str("fin_deposit"),
+        }
+    }
+}
+
+/// Every account a posting can name (SPEC §1), internal and external.
+///
+/// The engine books external accounts too, as the counterparties of money that enters or
+/// leaves it, so that the sum over all accounts is constant (SPEC §6.1).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug, PartialEq, Eq, Hash))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AccountId {
+    /// Internal: the customer financial company account (20), the balance the customer sees.
+    Customer { customer: CustomerId },
+    /// External: the customer-linked bank account (10) charges are drawn from.
+    Linked { customer: CustomerId },
+    /// External: the payees of remittances at one bank, booked together per bank.
+    Designated { bank: BankCode },
+    /// Internal: a parent account.
+    Parent { parent: ParentAccount },
+    /// External: the operator's own funds that seed parent accounts at genesis.
+    Funding,
+}
+
+impl AccountId {
+    pub const fn customer(customer: CustomerId) -> Self {
+        AccountId::Customer { customer }
+    }
+
+    pub const fn linked(customer: CustomerId) -> Self {
+        AccountId::Linked { customer }
+    }
+
+    pub const fn parent(parent: ParentAccount) -> Self {
+        AccountId::Parent { parent }
+    }
+
+    /// Whether the account is outside the engine (its real balance lives at a bank).
+    pub const fn is_external(&self) -> bool {
+        matches!(
+            self,
+            AccountId::Linked { .. } | AccountId::Designated { .. } | AccountId::Funding
+        )
+    }
+}
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccountId::Customer { customer } => write!(f, "customer[{customer}]"),
+            AccountId::Linked { customer } => write!(f, "linked[{customer}]"),
+            AccountId::Designated { bank } => write!(f, "designated[{bank}]"),
+            AccountId::Parent { parent } => parent.fmt(f),
+            AccountId::Funding => f.write_str("funding"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bank_codes_are_three_digits() {
+        assert_eq!(BankCode::new("004").unwrap().as_str(), "004");
+        assert!(BankCode::new("04").is_err());
+        assert!(BankCode::new("0a4").is_err());
+        assert!(BankCode::new("0044").is_err());
+    }
+
+    #[test]
+    fn request_numbers_are_bounded_and_plain() {
+        assert!(RequestNo::new("CHG-20260101-000001").is_ok());
+        assert_eq!(RequestNo::new(""), Err(IdError::Empty));
+        assert!(matches!(
+            RequestNo::new(&"x".repeat(33)),
+            Err(IdError::TooLong { max: 32, len: 33 })
+        ));
+        assert!(matches!(
+            RequestNo::new("a b"),
+            Err(IdError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn payee_names_take_hangul_and_refuse_control_characters() {
+        assert!(PayeeName::new("홍길동").is_ok());
+        assert!(PayeeName::new("a\nb").is_err());
+    }
+
+    #[test]
+    fn customer_zero_is_not_an_account() {
+        assert!(CustomerId::new(0).is_err());
+        assert!("12x".parse::<CustomerId>().is_err());
+        assert_eq!("42".parse::<CustomerId>().unwrap().get(), 42);
+    }
+}

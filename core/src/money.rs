@@ -1,0 +1,363 @@
+//! Money on `rust_decimal`: a currency-aware signed value ([`Money`]) and a strictly
+//! positive request amount ([`Amount`]).
+//!
+//! Every arithmetic operation is checked: an overflow or a currency mismatch is a typed
+//! [`MoneyError`], never a wrap-around or a panic. The engine never holds a value with
+//! more fractional digits than its currency has minor units, so KRW values are whole won.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::archive::DecimalDef;
+
+/// A currency the engine can hold. The engine clears Korean won; the type exists so that a
+/// value in one currency is never silently added to a value in another.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug, PartialEq, Eq))]
+pub enum Currency {
+    /// Korean won. It has no minor unit: every KRW value is a whole number of won.
+    #[serde(rename = "KRW")]
+    Krw,
+}
+
+impl Currency {
+    /// How many fractional digits a value in this currency may have.
+    pub const fn minor_unit_digits(self) -> u32 {
+        match self {
+            Currency::Krw => 0,
+        }
+    }
+
+    /// The ISO 4217 code.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Currency::Krw => "KRW",
+        }
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl FromStr for Currency {
+    type Err = MoneyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "KRW" => Ok(Currency::Krw),
+            other => Err(MoneyError::UnknownCurrency(other.to_owned())),
+        }
+    }
+}
+
+/// The largest magnitude any single value may have: 10^18 minor units. Balances are sums
+/// of amounts, and keeping each well inside `Decimal`'s 96-bit mantissa means a sum of
+/// billions of them still cannot overflow; the checked arithmetic is the backstop.
+pub const MAX_ABS_MINOR_UNITS: i64 = 1_000_000_000_000_000_000;
+
+/// Why a monetary value was refused or an operation on values failed.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum MoneyError {
+    #[error("{currency} has {allowed} fractional digits, but {value} has {scale}")]
+    TooManyFractionalDigits {
+        currency: Currency,
+        allowed: u32,
+        scale: u32,
+        value: Decimal,
+    },
+    #[error("an amount must be greater than zero, got {0}")]
+    NotPositive(Decimal),
+    #[error("{0} is outside the largest magnitude the engine holds (10^18 minor units)")]
+    OutOfRange(Decimal),
+    #[error("cannot combine {left} with {right}")]
+    CurrencyMismatch { left: Currency, right: Currency },
+    #[error("arithmetic overflow")]
+    Overflow,
+    #[error("unknown currency {0:?}: the engine holds KRW")]
+    UnknownCurrency(String),
+    #[error("{0:?} is not a decimal number")]
+    NotANumber(String),
+}
+
+fn check_value(currency: Currency, value: Decimal) -> Result<Decimal, MoneyError> {
+    let normalized = value.normalize();
+    let allowed = currency.minor_unit_digits();
+    if normalized.scale() > allowed {
+        return Err(MoneyError::TooManyFractionalDigits {
+            currency,
+            allowed,
+            scale: normalized.scale(),
+            value,
+        });
+    }
+    let limit = Decimal::from(MAX_ABS_MINOR_UNITS) / Decimal::from(10i64.pow(allowed));
+    if normalized.abs() > limit {
+        return Err(MoneyError::OutOfRange(value));
+    }
+    Ok(normalized)
+}
+
+/// A signed monetary value in one currency: a balance, a sum, a difference.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+pub struct Money {
+    #[rkyv(with = DecimalDef)]
+    value: Decimal,
+    currency: Currency,
+}
+
+impl Money {
+    /// A validated value: refuses fractions finer than the currency's minor unit and
+    /// magnitudes beyond [`MAX_ABS_MINOR_UNITS`].
+    pub fn new(currency: Currency, value: Decimal) -> Result<Self, MoneyError> {
+        Ok(Self {
+            value: check_value(currency, value)?,
+            currency,
+        })
+    }
+
+    /// Whole won.
+    pub fn krw(won: i64) -> Result<Self, MoneyError> {
+        Self::new(Currency::Krw, Decimal::from(won))
+    }
+
+    pub const fn zero(currency: Currency) -> Self {
+        Self {
+            value: Decimal::ZERO,
+            currency,
+        }
+    }
+
+    pub const fn value(&self) -> Decimal {
+        self.value
+    }
+
+    pub const fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.value.is_zero()
+    }
+
+    pub fn is_negative(&self) -> bool {
+        self.value.is_sign_negative() && !self.value.is_zero()
+    }
+
+    fn same_currency(&self, other: Currency) -> Result<(), MoneyError> {
+        if self.currency == other {
+            Ok(())
+        } else {
+            Err(MoneyError::CurrencyMismatch {
+                left: self.currency,
+                right: other,
+            })
+        }
+    }
+
+    pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
+        self.same_currency(other.currency)?;
+        let sum = self
+            .value
+            .checked_add(other.value)
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Money {
+            value: sum,
+            currency: self.currency,
+        })
+    }
+
+    pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
+        self.same_currency(other.currency)?;
+        let diff = self
+            .value
+            .checked_sub(other.value)
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Money {
+            value: diff,
+            currency: self.currency,
+        })
+    }
+
+    pub fn checked_add_amount(self, amount: Amount) -> Result<Money, MoneyError> {
+        self.checked_add(amount.money())
+    }
+
+    pub fn checked_sub_amount(self, amount: Amount) -> Result<Money, MoneyError> {
+        self.checked_sub(amount.money())
+    }
+
+    /// `Some(amount)` when the value is strictly positive.
+    pub fn to_amount(self) -> Option<Amount> {
+        (self.value > Decimal::ZERO).then_some(Amount(self))
+    }
+
+    pub fn negate(self) -> Money {
+        Money {
+            value: -self.value,
+            currency: self.currency,
+        }
+    }
+}
+
+/// Values compare only within one currency: won and dollars have no order.
+impl PartialOrd for Money {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        (self.currency == other.currency).then(|| self.value.cmp(&other.value))
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.value, self.currency)
+    }
+}
+
+/// A strictly positive amount: what a request, a posting or a transfer moves.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+pub struct Amount(Money);
+
+impl Amount {
+    /// A validated amount: strictly positive, no finer than the currency's minor unit,
+    /// within [`MAX_ABS_MINOR_UNITS`].
+    pub fn new(currency: Currency, value: Decimal) -> Result<Self, MoneyError> {
+        let money = Money::new(currency, value)?;
+        if money.value <= Decimal::ZERO {
+            return Err(MoneyError::NotPositive(value));
+        }
+        Ok(Amount(money))
+    }
+
+    /// Whole won, strictly positive.
+    pub fn krw(won: i64) -> Result<Self, MoneyError> {
+        Self::new(Currency::Krw, Decimal::from(won))
+    }
+
+    /// Parses a decimal string such as `"15000"` in the given currency.
+    pub fn parse(currency: Currency, text: &str) -> Result<Self, MoneyError> {
+        let value = Decimal::from_str_exact(text.trim())
+            .map_err(|_| MoneyError::NotANumber(text.to_owned()))?;
+        Self::new(currency, value)
+    }
+
+    pub const fn money(&self) -> Money {
+        self.0
+    }
+
+    pub const fn value(&self) -> Decimal {
+        self.0.value
+    }
+
+    pub const fn currency(&self) -> Currency {
+        self.0.currency
+    }
+
+    pub fn checked_add(self, other: Amount) -> Result<Amount, MoneyError> {
+        // The sum of two positive values is positive; only overflow can fail.
+        let sum = self.0.checked_add(other.0)?;
+        check_value(sum.currency, sum.value)?;
+        Ok(Amount(sum))
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn krw_amount_with_a_fraction_is_refused() {
+        let err = Amount::new(Currency::Krw, Decimal::new(10005, 1)).unwrap_err();
+        assert!(
+            matches!(err, MoneyError::TooManyFractionalDigits { scale: 1, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn krw_amount_with_trailing_zero_fraction_is_whole_won() {
+        let amount = Amount::parse(Currency::Krw, "1000.00").unwrap();
+        assert_eq!(amount.value(), Decimal::from(1000));
+    }
+
+    #[test]
+    fn request_amounts_are_strictly_positive() {
+        assert!(matches!(Amount::krw(0), Err(MoneyError::NotPositive(_))));
+        assert!(matches!(Amount::krw(-1), Err(MoneyError::NotPositive(_))));
+        assert!(Amount::krw(1).is_ok());
+    }
+
+    #[test]
+    fn values_beyond_the_engine_range_are_refused() {
+        let too_big = Decimal::from(MAX_ABS_MINOR_UNITS) + Decimal::ONE;
+        assert!(matches!(
+            Amount::new(Currency::Krw, too_big),
+            Err(MoneyError::OutOfRange(_))
+        ));
+    }
+
+    #[test]
+    fn arithmetic_overflow_is_an_error_not_a_wrap() {
+        let max = Money {
+            value: Decimal::MAX,
+            currency: Currency::Krw,
+        };
+        assert_eq!(
+            max.checked_add(Money::krw(1).unwrap()),
+            Err(MoneyError::Overflow)
+        );
+    }
+
+    #[test]
+    fn amounts_round_trip_through_rkyv() {
+        let amount = Amount::krw(1_234_567).unwrap();
+        let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&amount).unwrap();
+        let archived = rkyv::access::<ArchivedAmount, rkyv::rancor::Error>(&bytes).unwrap();
+        assert_eq!(archived.0.value.get(), amount.value());
+        let back: Amount = rkyv::deserialize::<Amount, rkyv::rancor::Error>(archived).unwrap();
+        assert_eq!(back, amount);
+    }
+
+    #[test]
+    fn non_numbers_are_refused_by_name() {
+        assert_eq!(
+            Amount::parse(Currency::Krw, "12a"),
+            Err(MoneyError::NotANumber("12a".into()))
+        );
+    }
+}

@@ -1,0 +1,531 @@
+//! Request-log entries and their state machine (SPEC §4), with the SPEC §4 timeout table
+//! as data ([`policy`]).
+//!
+//! Every call to an outside system is written to a request log as `REQUESTED` before it
+//! is made; its result is reflected into the same entry afterwards. [`transition`] is the
+//! only way an entry changes state: it takes the step's policy, the current state and an
+//! [`Event`], and returns the next state, what the customer is told (if this event is the
+//! live answer), and what follows. An illegal transition is an [`IllegalTransition`]
+//! error; it never panics and never leaves a final state.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// The three request logs of SPEC §4.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug, PartialEq, Eq, Hash))]
+#[serde(rename_all = "snake_case")]
+pub enum LogKind {
+    /// Calls to the bank firm system (BS).
+    BankFirmRequestLog,
+    /// Calls to the securities firm system (SS).
+    SecuritiesFirmRequestLog,
+    /// Calls to the financial company server.
+    PaymentInstructionLog,
+}
+
+impl LogKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LogKind::BankFirmRequestLog => "bank_firm_request_log",
+            LogKind::SecuritiesFirmRequestLog => "securities_firm_request_log",
+            LogKind::PaymentInstructionLog => "payment_instruction_log",
+        }
+    }
+}
+
+impl fmt::Display for LogKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The state of a request-log entry.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug, PartialEq, Eq, Hash))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EntryState {
+    /// Recorded before the call; the result is not in yet.
+    Requested,
+    /// The outside system executed the request. Final.
+    Success,
+    /// The outside system did not execute the request, and nothing more will be tried. Final.
+    Fail,
+    /// No result within the timeout ("non-reflected"); to be confirmed by an inquiry.
+    Unknown,
+    /// Not executed, to be reprocessed by a supervisor.
+    FailTryAgain,
+}
+
+impl EntryState {
+    pub const fn is_final(self) -> bool {
+        matches!(self, EntryState::Success | EntryState::Fail)
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EntryState::Requested => "REQUESTED",
+            EntryState::Success => "SUCCESS",
+            EntryState::Fail => "FAIL",
+            EntryState::Unknown => "UNKNOWN",
+            EntryState::FailTryAgain => "FAIL_TRY_AGAIN",
+        }
+    }
+}
+
+impl fmt::Display for EntryState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A step of a flow that calls an outside system. The first five are the rows of the
+/// SPEC §4 table; `Recovery` and `Refund` are the supervisors' own calls (SPEC §5).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug, PartialEq, Eq, Hash))]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Charge, BS withdrawal A1 (S11–S13): `linked` → `withdrawal_firm[bank]`.
+    ChargeWithdrawal,
+    /// Charge, SS increase A2 (S21–S23): `fin_parent` → `customer`.
+    ChargeCredit,
+    /// Remittance, SS deduction X1 (S51–S53): `customer` → `fin_parent`.
+    RemitDeduction,
+    /// Remittance, BS deposit X2 (S61–S63): `deposit_firm[bank]` → `designated`.
+    RemitDeposit,
+    /// Remittance over the usage limit, payment instruction (S121–S123).
+    PaymentInstruction,
+    /// Recovery (S79): an SS increase re-crediting a remittance whose deposit failed.
+    Recovery,
+    /// Refund: a BS deposit returning a failed-for-good charge to `linked` (S247).
+    Refund,
+}
+
+impl Step {
+    pub const ALL: [Step; 7] = [
+        Step::ChargeWithdrawal,
+        Step::ChargeCredit,
+        Step::RemitDeduction,
+        Step::RemitDeposit,
+        Step::PaymentInstruction,
+        Step::Recovery,
+        Step::Refund,
+    ];
+
+    pub const fn log(self) -> LogKind {
+        policy(self).log
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Step::ChargeWithdrawal => "charge_withdrawal",
+            Step::ChargeCredit => "charge_credit",
+            Step::RemitDeduction => "remit_deduction",
+            Step::RemitDeposit => "remit_deposit",
+            Step::PaymentInstruction => "payment_instruction",
+            Step::Recovery => "recovery",
+            Step::Refund => "refund",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the customer is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Told {
+    Succeeded,
+    Failed,
+}
+
+/// What the engine does after a transition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowUp {
+    /// Nothing further for this entry.
+    Nothing,
+    /// Book the step's posting (the outside system executed it), nothing else.
+    Post,
+    /// Book A1's posting and go on with the SS increase A2 ([0231]).
+    PostThenCredit,
+    /// Book X1's posting and go on with the BS deposit X2.
+    PostThenDeposit,
+    /// Book X1's posting, then re-credit the customer: the customer was told the
+    /// remittance failed, but the deduction happened ([0226]).
+    PostThenRecover,
+    /// The deposit X2 did not happen: re-credit the customer through recovery ([0191], [0237]).
+    Recover,
+    /// Leave the entry for the reprocessing supervisor (FAIL_TRY_AGAIN).
+    Reprocess,
+    /// The credit failed for good: refund what A1 drew to the linked account ([0247]).
+    Refund,
+    /// Wait for the non-reflected search to confirm the entry (UNKNOWN).
+    Confirm,
+}
+
+/// One row of the SPEC §4 table (plus the supervisors' own steps).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepPolicy {
+    pub step: Step,
+    pub log: LogKind,
+    /// The seed's step numbers, for people.
+    pub seed_steps: &'static str,
+    /// What the customer is told when the live call succeeds; `None` when another step
+    /// follows before the customer gets an answer, or nobody is waiting (supervisors).
+    pub on_success_told: Option<Told>,
+    pub on_success_then: FollowUp,
+    /// The entry's state when the outside system answers FAIL.
+    pub on_fail_state: EntryState,
+    pub on_fail_told: Option<Told>,
+    pub on_fail_then: FollowUp,
+    /// What the customer is told when no answer comes within the timeout.
+    pub on_timeout_told: Option<Told>,
+    /// After a timeout, the confirm inquiry (or a late answer) says it was done.
+    pub confirmed_done_then: FollowUp,
+    /// After a timeout, the confirm inquiry (or a late answer) says it was not done.
+    pub confirmed_not_done_state: EntryState,
+    pub confirmed_not_done_then: FollowUp,
+}
+
+use EntryState as S;
+use FollowUp as F;
+
+/// The SPEC §4 table, one row per step, as the engine executes it.
+pub const POLICIES: [StepPolicy; 7] = [
+    StepPolicy {
+        step: Step::ChargeWithdrawal,
+        log: LogKind::BankFirmRequestLog,
+        seed_steps: "S11-S13, [0140], [0231]",
+        on_success_told: None,
+        on_success_then: F::PostThenCredit,
+        on_fail_state: S::Fail,
+        on_fail_told: Some(Told::Failed),
+        on_fail_then: F::Nothing,
+        on_timeout_told: Some(Told::Failed),
+        confirmed_done_then: F::PostThenCredit,
+        confirmed_not_done_state: S::Fail,
+        confirmed_not_done_then: F::Nothing,
+    },
+    StepPolicy {
+        step: Step::ChargeCredit,
+        log: LogKind::SecuritiesFirmRequestLog,
+        seed_steps: "S21-S23, [0149], [0168], [0222]",
+        on_success_told: Some(Told::Succeeded),
+        on_success_then: F::Post,
+        on_fail_state: S::FailTryAgain,
+        on_fail_told: Some(Told::Succeeded),
+        on_fail_then: F::Reprocess,
+        on_timeout_told: Some(Told::Succeeded),
+        confirmed_done_then: F::Post,
+        confirmed_not_done_state: S::FailTryAgain,
+        confirmed_not_done_then: F::Reprocess,
+    },
+    StepPolicy {
+        step: Step::RemitDeduction,
+        log: LogKind::SecuritiesFirmRequestLog,
+        seed_steps: "S51-S53, [0181], [0226], [0227]",
+        on_success_told: None,
+        on_success_then: F::PostThenDeposit,
+        on_fail_state: S::Fail,
+        on_fail_told: Some(Told::Failed),
+        on_fail_then: F::Nothing,
+        on_timeout_told: Some(Told::Failed),
+        confirmed_done_then: F::PostThenRecover,
+        confirmed_not_done_state: S::Fail,
+        confirmed_not_done_then: F::Nothing,
+    },
+    StepPolicy {
+        step: Step::RemitDeposit,
+        log: LogKind::BankFirmRequestLog,
+        seed_steps: "S61-S63, [0190], [0191], [0237]",
+        on_success_told: Some(Told::Succeeded),
+        on_success_then: F::Post,
+        on_fail_state: S::Fail,
+        on_fail_told: Some(Told::Failed),
+        on_fail_then: F::Recover,
+        on_timeout_told: Some(Told::Succeeded),
+        confirmed_done_then: F::Post,
+        confirmed_not_done_state: S::Fail,
+        confirmed_not_done_then: F::Recover,
+    },
+    StepPolicy {
+        step: Step::PaymentInstruction,
+        log: LogKind::PaymentInstructionLog,
+        seed_steps: "S121-S123, [0260]",
+        on_success_told: Some(Told::Succeeded),
+        on_success_then: F::Post,
+        on_fail_state: S::Fail,
+        on_fail_told: Some(Told::Failed),
+        on_fail_then: F::Nothing,
+        on_timeout_told: Some(Told::Failed),
+        confirmed_done_then: F::Post,
+        confirmed_not_done_state: S::Fail,
+        confirmed_not_done_then: F::Nothing,
+    },
+    StepPolicy {
+        step: Step::Recovery,
+        log: LogKind::SecuritiesFirmRequestLog,
+        seed_steps: "S79, [0211]-[0213]",
+        on_success_told: None,
+        on_success_then: F::Post,
+        on_fail_state: S::FailTryAgain,
+        on_fail_told: None,
+        on_fail_then: F::Reprocess,
+        on_timeout_told: None,
+        confirmed_done_then: F::Post,
+        confirmed_not_done_state: S::FailTryAgain,
+        confirmed_not_done_then: F::Reprocess,
+    },
+    StepPolicy {
+        step: Step::Refund,
+        log: LogKind::BankFirmRequestLog,
+        seed_steps: "[0247]",
+        on_success_told: None,
+        on_success_then: F::Post,
+        on_fail_state: S::FailTryAgain,
+        on_fail_told: None,
+        on_fail_then: F::Reprocess,
+        on_timeout_told: None,
+        confirmed_done_then: F::Post,
+        confirmed_not_done_state: S::FailTryAgain,
+        confirmed_not_done_then: F::Reprocess,
+    },
+];
+
+/// The policy row of a step.
+pub const fn policy(step: Step) -> &'static StepPolicy {
+    &POLICIES[step as usize]
+}
+
+/// Something that happens to a request-log entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    /// The outside system answered: executed. On an UNKNOWN entry this is a late answer.
+    Succeeded,
+    /// The outside system answered: not executed.
+    Failed,
+    /// No answer within the timeout.
+    TimedOut,
+    /// The confirm inquiry says the request was executed.
+    ConfirmedDone,
+    /// The confirm inquiry says the request was not executed (and never will be).
+    ConfirmedNotDone,
+    /// A supervisor re-runs a FAIL_TRY_AGAIN entry: a new attempt is requested.
+    Retry,
+    /// A supervisor's check before reprocessing found the request already executed (no
+    /// double payment, S112).
+    FoundDone,
+    /// A supervisor's check before reprocessing failed for good (S113, S114).
+    GiveUp,
+}
+
+/// The outcome of a legal transition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub to: EntryState,
+    /// `Some` only for the live answer (or timeout) of a REQUESTED entry that a caller
+    /// is waiting on; an UNKNOWN entry's caller has already been told.
+    pub told: Option<Told>,
+    pub then: FollowUp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[error("{step}: a {from} entry cannot take {event:?}")]
+pub struct IllegalTransition {
+    pub step: Step,
+    pub from: EntryState,
+    pub event: Event,
+}
+
+/// The state machine of one request-log entry of `step`.
+pub fn transition(
+    step: Step,
+    from: EntryState,
+    event: Event,
+) -> Result<Transition, IllegalTransition> {
+    let p = policy(step);
+    let illegal = IllegalTransition { step, from, event };
+    let t = |to, told, then| Ok(Transition { to, told, then });
+    match (from, event) {
+        (S::Requested, Event::Succeeded) => t(S::Success, p.on_success_told, p.on_success_then),
+        (S::Requested, Event::Failed) => t(p.on_fail_state, p.on_fail_told, p.on_fail_then),
+        (S::Requested, Event::TimedOut) => t(S::Unknown, p.on_timeout_told, F::Confirm),
+        (S::Unknown, Event::Succeeded | Event::ConfirmedDone) => {
+            t(S::Success, None, p.confirmed_done_then)
+        }
+        (S::Unknown, Event::Failed | Event::ConfirmedNotDone) => {
+            t(p.confirmed_not_done_state, None, p.confirmed_not_done_then)
+        }
+        (S::FailTryAgain, Event::Retry) => t(S::Requested, None, F::Nothing),
+        (S::FailTryAgain, Event::FoundDone) => t(S::Success, None, F::Post),
+        (S::FailTryAgain, Event::GiveUp) => t(S::Fail, None, give_up_then(step)),
+        _ => Err(illegal),
+    }
+}
+
+fn give_up_then(step: Step) -> FollowUp {
+    match step {
+        // A charge whose credit failed for good gives back what A1 drew ([0247]).
+        Step::ChargeCredit => F::Refund,
+        _ => F::Nothing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policies_are_indexed_by_step() {
+        for step in Step::ALL {
+            assert_eq!(policy(step).step, step);
+        }
+    }
+
+    #[test]
+    fn charge_withdrawal_timeout_tells_failed_and_confirmed_done_continues_with_the_credit() {
+        let timeout = transition(Step::ChargeWithdrawal, S::Requested, Event::TimedOut).unwrap();
+        assert_eq!(
+            timeout,
+            Transition {
+                to: S::Unknown,
+                told: Some(Told::Failed),
+                then: F::Confirm
+            }
+        );
+        let done = transition(Step::ChargeWithdrawal, S::Unknown, Event::ConfirmedDone).unwrap();
+        assert_eq!(
+            done,
+            Transition {
+                to: S::Success,
+                told: None,
+                then: F::PostThenCredit
+            }
+        );
+        let not_done =
+            transition(Step::ChargeWithdrawal, S::Unknown, Event::ConfirmedNotDone).unwrap();
+        assert_eq!(not_done.to, S::Fail);
+    }
+
+    #[test]
+    fn charge_credit_fail_is_fail_try_again_and_the_customer_is_told_success() {
+        let fail = transition(Step::ChargeCredit, S::Requested, Event::Failed).unwrap();
+        assert_eq!(
+            fail,
+            Transition {
+                to: S::FailTryAgain,
+                told: Some(Told::Succeeded),
+                then: F::Reprocess
+            }
+        );
+        let not_done = transition(Step::ChargeCredit, S::Unknown, Event::ConfirmedNotDone).unwrap();
+        assert_eq!(not_done.to, S::FailTryAgain);
+    }
+
+    #[test]
+    fn remit_deduction_confirmed_done_after_timeout_is_recovered() {
+        let timeout = transition(Step::RemitDeduction, S::Requested, Event::TimedOut).unwrap();
+        assert_eq!(timeout.told, Some(Told::Failed));
+        let done = transition(Step::RemitDeduction, S::Unknown, Event::ConfirmedDone).unwrap();
+        assert_eq!(done.then, F::PostThenRecover);
+    }
+
+    #[test]
+    fn remit_deposit_timeout_tells_success_and_not_done_recovers() {
+        let timeout = transition(Step::RemitDeposit, S::Requested, Event::TimedOut).unwrap();
+        assert_eq!(timeout.told, Some(Told::Succeeded));
+        let not_done = transition(Step::RemitDeposit, S::Unknown, Event::ConfirmedNotDone).unwrap();
+        assert_eq!(
+            not_done,
+            Transition {
+                to: S::Fail,
+                told: None,
+                then: F::Recover
+            }
+        );
+    }
+
+    #[test]
+    fn payment_instruction_timeout_tells_failed() {
+        let timeout = transition(Step::PaymentInstruction, S::Requested, Event::TimedOut).unwrap();
+        assert_eq!(timeout.told, Some(Told::Failed));
+    }
+
+    #[test]
+    fn reprocessing_gives_up_with_a_refund() {
+        let give_up = transition(Step::ChargeCredit, S::FailTryAgain, Event::GiveUp).unwrap();
+        assert_eq!(
+            give_up,
+            Transition {
+                to: S::Fail,
+                told: None,
+                then: F::Refund
+            }
+        );
+    }
+
+    #[test]
+    fn a_final_entry_takes_no_event() {
+        for step in Step::ALL {
+            for event in [
+                Event::Succeeded,
+                Event::Failed,
+                Event::TimedOut,
+                Event::Retry,
+            ] {
+                assert!(transition(step, S::Success, event).is_err());
+                assert!(transition(step, S::Fail, event).is_err());
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The `omnibus` binary: the server, the load generator and the write-ahead-log tools.
+//!
+//! The binary is the only place that installs a tracing subscriber; the library crates
+//! log through `tracing` only.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use omnibus_core::Config;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "omnibus",
+    version,
+    about = "omnibus: an actor-based in-memory clearing engine"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the engine as an HTTP/JSON server (simulated rails, WAL in a local folder by default).
+    Serve(ServeArgs),
+    /// Generate load against a running server or an embedded engine.
+    Load(LoadArgs),
+    /// Inspect write-ahead logs.
+    #[command(subcommand)]
+    Wal(WalCommand),
+}
+
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// A TOML file laid over the embedded defaults (the repository's config.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on; overrides server.listen.
+    #[arg(long)]
+    listen: Option<String>,
+    /// Directory of the write-ahead logs; overrides wal.dir.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct LoadArgs {
+    /// Base URL of a running `omnibus serve`.
+    #[arg(long, conflicts_with = "embedded")]
+    url: Option<String>,
+    /// Run an engine in this process instead of calling a server.
+    #[arg(long)]
+    embedded: bool,
+    /// How long to generate load, such as 30s or 2m.
+    #[arg(long, default_value = "30s")]
+    duration: String,
+    /// Open loop: requests per second.
+    #[arg(long, conflicts_with = "concurrency")]
+    rate: Option<u64>,
+    /// Closed loop: requests in flight.
+    #[arg(long)]
+    concurrency: Option<u64>,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// A TOML file laid over the embedded defaults (for --embedded).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum WalCommand {
+    /// Check every frame of a log directory; print counts and the first problem.
+    Verify { dir: PathBuf },
+    /// Print one line per record, for people.
+    Dump { dir: PathBuf },
+}
+
+fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
+    match path {
+        None => Ok(Config::embedded()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+            Config::from_toml_over_defaults(&text).map_err(|e| format!("{}: {e}", path.display()))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => load_config(args.config.as_ref()).and_then(|_| {
+            Err("serve: the engine is not built yet (issues 4, 5 and 7)".to_string())
+        }),
+        Command::Load(args) => load_config(args.config.as_ref())
+            .and_then(|_| Err("load: the load generator is not built yet (issue 7)".to_string())),
+        Command::Wal(WalCommand::Verify { dir } | WalCommand::Dump { dir }) => Err(format!(
+            "wal: {}: the write-ahead log is not built yet (issue 3)",
+            dir.display()
+        )),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("omnibus: {message}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! omnibus-wal: the segmented write-ahead log every shard's balances rest on.
