@@ -1,6 +1,35 @@
-//! omnibus-bench: benchmarks printing one `name=value unit` line per figure.
+//! omnibus-bench: benchmarks printing one `name=value unit` line per figure on stdout
+//! (progress and notes go to stderr), so runs can be compared line by line.
 
-fn main() {
-    eprintln!("omnibus-bench: no benchmark is built yet");
-    std::process::exit(2);
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod wal;
+
+#[derive(Parser, Debug)]
+#[command(name = "omnibus-bench", about = "omnibus benchmarks; each figure is one `name=value unit` line")]
+struct Cli {
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+#[derive(Subcommand, Debug)]
+enum Bench {
+    /// Write-ahead log: group-commit throughput against raw sequential writes, and recovery speed.
+    Wal(wal::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.bench {
+        Bench::Wal(args) => wal::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("omnibus-bench: {message}");
+            ExitCode::from(2)
+        }
+    }
 }
