@@ -1,0 +1,212 @@
+//! The real storage: files in a directory, written with pwrite, read through mmap.
+
+use std::any::Any;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use super::{Region, Storage, StorageFile};
+use crate::format::LOCK_FILE;
+
+/// A log directory on the local file system.
+#[derive(Clone, Debug)]
+pub struct FileStorage {
+    dir: PathBuf,
+}
+
+impl FileStorage {
+    pub fn new(dir: impl Into<PathBuf>) -> FileStorage {
+        FileStorage { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+fn sync_directory(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl Storage for FileStorage {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn create_dir(&self) -> io::Result<()> {
+        if self.dir.is_dir() {
+            return Ok(());
+        }
+        // Each new directory's entry lives in its parent, which must be synced for it to
+        // survive a power loss: sync every directory from the first one that existed down.
+        let mut created = Vec::new();
+        let mut ancestor = Some(self.dir.as_path());
+        while let Some(path) = ancestor {
+            if path.as_os_str().is_empty() || path.is_dir() {
+                break;
+            }
+            created.push(path.to_path_buf());
+            ancestor = path.parent();
+        }
+        fs::create_dir_all(&self.dir)?;
+        for directory in created.iter().rev() {
+            let parent = match directory.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            sync_directory(&parent)?;
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> io::Result<Box<dyn Any + Send + Sync>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(self.path(LOCK_FILE))?;
+        // flock is tied to this open file description and released by the kernel when
+        // the process dies, so a killed writer never leaves a stale lock behind.
+        let status = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if status != 0 {
+            let error = io::Error::last_os_error();
+            if error.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    "the log is locked",
+                ));
+            }
+            return Err(error);
+        }
+        Ok(Box::new(file))
+    }
+
+    fn list(&self) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            if let Ok(name) = entry.file_name().into_string() {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
+    fn open(&self, name: &str, writable: bool) -> io::Result<Box<dyn StorageFile>> {
+        let path = self.path(name);
+        let file = OpenOptions::new().read(true).write(writable).open(&path)?;
+        Ok(Box::new(DiskFile { file }))
+    }
+
+    fn create(&self, name: &str) -> io::Result<Box<dyn StorageFile>> {
+        let path = self.path(name);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)?;
+        Ok(Box::new(DiskFile { file }))
+    }
+
+    fn remove(&self, name: &str) -> io::Result<()> {
+        fs::remove_file(self.path(name))
+    }
+
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        fs::rename(self.path(from), self.path(to))
+    }
+
+    fn sync_dir(&self) -> io::Result<()> {
+        sync_directory(&self.dir)
+    }
+}
+
+struct DiskFile {
+    file: File,
+}
+
+impl StorageFile for DiskFile {
+    fn size_bytes(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    fn allocate(&self, bytes: u64) -> io::Result<()> {
+        let current = self.size_bytes()?;
+        if bytes <= current {
+            return Ok(());
+        }
+        allocate_range(&self.file, current, bytes)
+    }
+
+    fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all_at(bytes, offset)
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.file.read_exact_at(buf, offset)
+    }
+
+    fn map(&self) -> io::Result<Region> {
+        if self.size_bytes()? == 0 {
+            return Ok(Region::empty());
+        }
+        // Safety: the log's files are only changed by the process holding the log's
+        // lock, and recovery drops a segment's map before it zeroes a torn tail in it.
+        // Recovery reads every byte of a mapped segment once, front to back: faulting
+        // the pages in with one call (MAP_POPULATE) is cheaper than one fault per page.
+        let map = unsafe { memmap2::MmapOptions::new().populate().map(&self.file)? };
+        Ok(Region::from_mmap(map))
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
+
+/// Extends the file from `from` to `to` bytes with allocated (not sparse) zeroed space,
+/// so later writes into it never fail for lack of space.
+#[cfg(target_os = "linux")]
+fn allocate_range(file: &File, from: u64, to: u64) -> io::Result<()> {
+    loop {
+        let status = unsafe {
+            libc::fallocate(
+                file.as_raw_fd(),
+                0,
+                from as libc::off_t,
+                (to - from) as libc::off_t,
+            )
+        };
+        if status == 0 {
+            return Ok(());
+        }
+        let error = io::Error::last_os_error();
+        match error.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            // Some file systems (tmpfs on old kernels, some network file systems) have no
+            // fallocate: writing zeros allocates the space just as well, only slower.
+            Some(libc::EOPNOTSUPP) => return write_zeros(file, from, to),
+            _ => return Err(error),
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn allocate_range(file: &File, from: u64, to: u64) -> io::Result<()> {
+    write_zeros(file, from, to)
+}
+
+fn write_zeros(file: &File, from: u64, to: u64) -> io::Result<()> {
+    const CHUNK_BYTES: u64 = 1 << 20;
+    let zeros = vec![0u8; CHUNK_BYTES as usize];
+    let mut offset = from;
+    while offset < to {
+        let bytes = (to - offset).min(CHUNK_BYTES);
+        file.write_all_at(&zeros[..bytes as usize], offset)?;
+        offset += bytes;
+    }
+    Ok(())
+}
