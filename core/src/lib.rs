@@ -6,10 +6,12 @@
 //! machines, testable with proptest and replayable from the write-ahead log.
 
 pub mod archive;
+pub mod books;
 pub mod config;
 pub mod ids;
 pub mod money;
 pub mod posting;
+pub mod record;
 pub mod request;
 pub mod request_log;
 pub mod routing;

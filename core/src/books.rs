@@ -1,0 +1,1075 @@
+//! The books of one shard: every account that lives in the shard, changed only by
+//! applying [`LedgerRecord`]s in WAL order.
+//!
+//! [`ShardBooks::apply`] is the one place balances change. It validates the whole record
+//! first and mutates only when every check passes, so a refused record changes nothing.
+//! The live path applies a record before handing it to the write-ahead log, and replay
+//! applies the same records in the same order, so the rebuilt books are the same books.
+//!
+//! Customers are stored densely (a `Vec` plus an id index) so that a passive customer
+//! costs well under 300 bytes; parent slices, external aggregates and transfers in flight
+//! are few and kept in ordered maps.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use rust_decimal::Decimal;
+use thiserror::Error;
+
+use crate::archive::DecimalDef;
+use crate::config::{Config, ParentConfig};
+use crate::ids::{AccountId, AccountNo, BankCode, CustomerId, ParentAccount, TransferId};
+use crate::money::{Amount, Currency, Money, MoneyError};
+use crate::record::{CustomerOpened, LedgerRecord, SigningKey};
+
+/// A log sequence number, as the write-ahead log assigns them (the first is 1).
+pub type Lsn = u64;
+
+/// The shard a customer lives in: a SplitMix64 mix of the customer number, modulo the
+/// shard count. This decides where data is stored, so it must never change.
+pub fn shard_of(customer: CustomerId, shards: u16) -> u16 {
+    assert!(shards > 0, "there is at least one shard");
+    let mut z = customer.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z % u64::from(shards)) as u16
+}
+
+/// A transfer id names its source shard and a per-source sequence number.
+pub fn transfer_id(source_shard: u16, seq: u64) -> TransferId {
+    assert!(seq < 1 << 48, "transfer sequence fits in 48 bits");
+    TransferId((u64::from(source_shard) << 48) | seq)
+}
+
+pub fn transfer_source(id: TransferId) -> (u16, u64) {
+    ((id.0 >> 48) as u16, id.0 & ((1 << 48) - 1))
+}
+
+/// The parent accounts the configuration declares, and each slice's floor and opening.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParentPlan {
+    /// Every parent account, in a stable order.
+    pub parents: Vec<ParentAccount>,
+    /// Banks where customers may hold their linked account (withdrawal firm banks).
+    pub linked_banks: BTreeSet<BankCode>,
+    currency: Currency,
+    shards: u16,
+    kinds: ParentKinds,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ParentKinds {
+    withdrawal_firm: ParentConfig,
+    collection: ParentConfig,
+    deposit_firm: ParentConfig,
+    fin_parent: ParentConfig,
+    fin_deposit: ParentConfig,
+}
+
+impl ParentPlan {
+    pub fn from_config(config: &Config, shards: u16) -> Self {
+        assert!(shards > 0);
+        let mut parents = Vec::new();
+        for bank in &config.banks.withdrawal_firm {
+            parents.push(ParentAccount::WithdrawalFirm(*bank));
+        }
+        parents.push(ParentAccount::Collection);
+        for bank in &config.banks.deposit_firm {
+            parents.push(ParentAccount::DepositFirm(*bank));
+        }
+        parents.push(ParentAccount::FinParent);
+        if config.parents.fin_deposit.enabled {
+            parents.push(ParentAccount::FinDeposit);
+        }
+        let p = &config.parents;
+        Self {
+            parents,
+            linked_banks: config.banks.withdrawal_firm.iter().copied().collect(),
+            currency: config.engine.currency,
+            shards,
+            kinds: ParentKinds {
+                withdrawal_firm: p.withdrawal_firm,
+                collection: p.collection,
+                deposit_firm: p.deposit_firm,
+                fin_parent: p.fin_parent,
+                fin_deposit: p.fin_deposit.parent(),
+            },
+        }
+    }
+
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    pub fn shards(&self) -> u16 {
+        self.shards
+    }
+
+    /// The configuration of a parent account's kind (whole units, whole account).
+    pub fn kind(&self, parent: ParentAccount) -> ParentConfig {
+        match parent {
+            ParentAccount::WithdrawalFirm(_) => self.kinds.withdrawal_firm,
+            ParentAccount::Collection => self.kinds.collection,
+            ParentAccount::DepositFirm(_) => self.kinds.deposit_firm,
+            ParentAccount::FinParent => self.kinds.fin_parent,
+            ParentAccount::FinDeposit => self.kinds.fin_deposit,
+        }
+    }
+
+    /// A slice's share of a whole-account figure: split evenly, the remainder to shard 0.
+    pub fn slice_share(&self, whole: i64, shard: u16) -> Decimal {
+        let n = i64::from(self.shards);
+        let base = whole / n;
+        let rest = whole % n;
+        Decimal::from(if shard == 0 { base + rest } else { base })
+    }
+
+    /// How low one slice may go: its share of the overdraft, below zero. The floors of all
+    /// slices sum to `-overdraft`, so the whole account stays within its overdraft.
+    pub fn slice_floor(&self, parent: ParentAccount, shard: u16) -> Decimal {
+        -self.slice_share(self.kind(parent).overdraft, shard)
+    }
+
+    /// The genesis record of `shard`: each of its slices funded with its share of the
+    /// configured opening balance.
+    pub fn genesis(&self, shard: u16) -> LedgerRecord {
+        let fundings = self
+            .parents
+            .iter()
+            .filter_map(|p| {
+                let share = self.slice_share(self.kind(*p).opening, shard);
+                Amount::new(self.currency, share).ok().map(|a| (*p, a))
+            })
+            .collect();
+        LedgerRecord::Genesis {
+            shard,
+            shards: self.shards,
+            fundings,
+        }
+    }
+}
+
+/// Why a record cannot be applied. Nothing changed.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum BooksError {
+    #[error("customer {0} does not exist")]
+    UnknownCustomer(CustomerId),
+    #[error("customer {0} already exists")]
+    CustomerExists(CustomerId),
+    #[error("customer {customer} lives in shard {home}, not in shard {here}")]
+    WrongShard {
+        customer: CustomerId,
+        home: u16,
+        here: u16,
+    },
+    #[error("parent account {0} is not configured")]
+    UnknownParent(ParentAccount),
+    #[error("bank {0} holds no withdrawal firm parent account, so it cannot be a linked bank")]
+    LinkedBankNotServed(BankCode),
+    #[error("customer {customer} has {available} available, less than {amount}")]
+    InsufficientFunds {
+        customer: CustomerId,
+        available: Money,
+        amount: Amount,
+    },
+    #[error("{parent} slice would go to {would_be}, below its floor of {floor}")]
+    BelowFloor {
+        parent: ParentAccount,
+        would_be: Money,
+        floor: Money,
+    },
+    #[error("a posting must name two different accounts, both legs name {0}")]
+    SameAccount(AccountId),
+    #[error("{amount} is in {got}, the books are in {want}")]
+    WrongCurrency {
+        amount: Amount,
+        got: Currency,
+        want: Currency,
+    },
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    #[error("the shard has no genesis record yet")]
+    NoGenesis,
+    #[error("genesis for shard {shard} of {shards} cannot be applied to shard {here} of {here_shards}: {what}")]
+    Genesis {
+        shard: u16,
+        shards: u16,
+        here: u16,
+        here_shards: u16,
+        what: &'static str,
+    },
+    #[error("transfer {0} was already credited")]
+    DuplicateTransfer(TransferId),
+    #[error("transfer {0} is not outstanding")]
+    UnknownTransfer(TransferId),
+    #[error("{0} cannot be a leg of a transfer between shards")]
+    NotTransferable(AccountId),
+}
+
+/// One customer's entry: the customer financial company account, the net flow with the
+/// linked account, validity, and the signature key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct CustomerEntry {
+    pub id: CustomerId,
+    /// The balance the customer sees.
+    #[rkyv(with = DecimalDef)]
+    pub balance: Decimal,
+    /// Part of `balance` held by debits in flight; `balance - held` is available.
+    #[rkyv(with = DecimalDef)]
+    pub held: Decimal,
+    /// The engine's side of the linked account: minus what charges drew, plus refunds.
+    #[rkyv(with = DecimalDef)]
+    pub linked_net: Decimal,
+    pub linked_bank: BankCode,
+    pub linked_account: AccountNo,
+    pub tradable: bool,
+    pub subscription_valid: bool,
+    pub signing_key: Option<SigningKey>,
+    /// The sequence number of the customer actor's last record in the write-ahead log
+    /// (the frame's actor sequence). Kept by the layer that writes frames; `apply` never
+    /// touches it.
+    pub log_seq: u32,
+}
+
+/// One shard's slice of a parent account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct SliceEntry {
+    #[rkyv(with = DecimalDef)]
+    pub balance: Decimal,
+    #[rkyv(with = DecimalDef)]
+    pub held: Decimal,
+    #[rkyv(with = DecimalDef)]
+    pub floor: Decimal,
+}
+
+/// A transfer this shard has debited and the destination has not yet confirmed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct Outgoing {
+    pub id: TransferId,
+    pub debit: AccountId,
+    pub credit: AccountId,
+    pub dest_shard: u16,
+    pub amount: Amount,
+}
+
+/// Which transfers from one source shard have been credited here: every sequence number
+/// up to `watermark`, and those in `above`. Robust to transfers arriving out of order.
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+pub struct Incoming {
+    pub watermark: u64,
+    pub above: Vec<u64>,
+}
+
+impl Incoming {
+    fn contains(&self, seq: u64) -> bool {
+        seq <= self.watermark || self.above.binary_search(&seq).is_ok()
+    }
+
+    fn insert(&mut self, seq: u64) {
+        debug_assert!(!self.contains(seq));
+        if let Err(at) = self.above.binary_search(&seq) {
+            self.above.insert(at, seq);
+        }
+        while self.above.first() == Some(&(self.watermark + 1)) {
+            self.above.remove(0);
+            self.watermark += 1;
+        }
+    }
+}
+
+/// FxHash: customer ids are integers, and a keyed hash would only cost time.
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type IdMap<V> = HashMap<CustomerId, V, BuildHasherDefault<IdHasher>>;
+
+/// What applying a record did, for the caller that planned it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    Done,
+    /// A transfer was debited here and must be delivered to `dest_shard`.
+    TransferOut(Outgoing),
+}
+
+/// The books of one shard.
+#[derive(Clone, Debug)]
+pub struct ShardBooks {
+    shard: u16,
+    plan: ParentPlan,
+    genesis_done: bool,
+    customers: Vec<CustomerEntry>,
+    index: IdMap<u32>,
+    slices: BTreeMap<ParentAccount, SliceEntry>,
+    designated: BTreeMap<BankCode, Decimal>,
+    funding: Decimal,
+    /// Debited here or credited here by transfers not yet matched on both sides. Across
+    /// all shards the in-transit amounts sum to the money truly on its way.
+    in_transit: Decimal,
+    outgoing: BTreeMap<TransferId, Outgoing>,
+    incoming: BTreeMap<u16, Incoming>,
+    next_transfer_seq: u64,
+    last_lsn: Lsn,
+}
+
+impl ShardBooks {
+    pub fn new(shard: u16, plan: ParentPlan) -> Self {
+        assert!(shard < plan.shards, "shard {shard} of {}", plan.shards);
+        let slices = plan
+            .parents
+            .iter()
+            .map(|p| {
+                let floor = plan.slice_floor(*p, shard);
+                (
+                    *p,
+                    SliceEntry {
+                        balance: Decimal::ZERO,
+                        held: Decimal::ZERO,
+                        floor,
+                    },
+                )
+            })
+            .collect();
+        Self {
+            shard,
+            plan,
+            genesis_done: false,
+            customers: Vec::new(),
+            index: IdMap::default(),
+            slices,
+            designated: BTreeMap::new(),
+            funding: Decimal::ZERO,
+            in_transit: Decimal::ZERO,
+            outgoing: BTreeMap::new(),
+            incoming: BTreeMap::new(),
+            next_transfer_seq: 1,
+            last_lsn: 0,
+        }
+    }
+
+    pub fn shard(&self) -> u16 {
+        self.shard
+    }
+
+    pub fn plan(&self) -> &ParentPlan {
+        &self.plan
+    }
+
+    pub fn currency(&self) -> Currency {
+        self.plan.currency
+    }
+
+    pub fn genesis_done(&self) -> bool {
+        self.genesis_done
+    }
+
+    /// The LSN of the last record applied.
+    pub fn last_lsn(&self) -> Lsn {
+        self.last_lsn
+    }
+
+    pub fn customer_count(&self) -> usize {
+        self.customers.len()
+    }
+
+    pub fn customer(&self, id: CustomerId) -> Option<&CustomerEntry> {
+        self.index.get(&id).map(|&i| &self.customers[i as usize])
+    }
+
+    pub fn customers(&self) -> impl Iterator<Item = &CustomerEntry> {
+        self.customers.iter()
+    }
+
+    /// Records the customer actor's WAL sequence number (see [`CustomerEntry::log_seq`]).
+    pub fn set_customer_log_seq(&mut self, id: CustomerId, seq: u32) {
+        if let Some(&i) = self.index.get(&id) {
+            self.customers[i as usize].log_seq = seq;
+        }
+    }
+
+    pub fn slice(&self, parent: ParentAccount) -> Option<&SliceEntry> {
+        self.slices.get(&parent)
+    }
+
+    pub fn slices(&self) -> impl Iterator<Item = (&ParentAccount, &SliceEntry)> {
+        self.slices.iter()
+    }
+
+    pub fn outgoing(&self) -> impl Iterator<Item = &Outgoing> {
+        self.outgoing.values()
+    }
+
+    pub fn money(&self, value: Decimal) -> Money {
+        Money::new(self.plan.currency, value).expect("books hold valid values")
+    }
+
+    /// The balance of an account as this shard books it (its slice, for a parent).
+    pub fn balance(&self, account: AccountId) -> Result<Money, BooksError> {
+        let value = match account {
+            AccountId::Customer { customer } => self.customer_checked(customer)?.balance,
+            AccountId::Linked { customer } => self.customer_checked(customer)?.linked_net,
+            AccountId::Parent { parent } => {
+                self.slices
+                    .get(&parent)
+                    .ok_or(BooksError::UnknownParent(parent))?
+                    .balance
+            }
+            AccountId::Designated { bank } => {
+                self.designated.get(&bank).copied().unwrap_or_default()
+            }
+            AccountId::Funding => self.funding,
+        };
+        Ok(self.money(value))
+    }
+
+    /// Whether `account` is booked in this shard (customers and linked accounts live in
+    /// one shard; parent slices and external aggregates exist in every shard).
+    pub fn is_local(&self, account: AccountId) -> bool {
+        match account {
+            AccountId::Customer { customer } | AccountId::Linked { customer } => {
+                shard_of(customer, self.plan.shards) == self.shard
+            }
+            AccountId::Parent { .. } | AccountId::Designated { .. } | AccountId::Funding => true,
+        }
+    }
+
+    /// The sum over every account of the shard, in-transit included. Zero for books that
+    /// started at zero (SPEC §6.1), summed over all shards.
+    pub fn sum(&self) -> Result<Money, MoneyError> {
+        let mut total = self
+            .funding
+            .checked_add(self.in_transit)
+            .ok_or(MoneyError::Overflow)?;
+        for c in &self.customers {
+            total = total
+                .checked_add(c.balance)
+                .and_then(|t| t.checked_add(c.linked_net))
+                .ok_or(MoneyError::Overflow)?;
+        }
+        for s in self.slices.values() {
+            total = total.checked_add(s.balance).ok_or(MoneyError::Overflow)?;
+        }
+        for d in self.designated.values() {
+            total = total.checked_add(*d).ok_or(MoneyError::Overflow)?;
+        }
+        Ok(Money::new(self.plan.currency, total).unwrap_or(Money::zero(self.plan.currency)))
+    }
+
+    /// The money on its way out of this shard (debited, credit not yet confirmed) minus
+    /// the money credited here whose source has not yet forgotten it.
+    pub fn in_transit(&self) -> Money {
+        self.money(self.in_transit)
+    }
+
+    /// The next transfer id this shard would allocate.
+    pub fn next_transfer_id(&self) -> TransferId {
+        transfer_id(self.shard, self.next_transfer_seq)
+    }
+
+    /// Whether a transfer from another shard was already credited here.
+    pub fn transfer_credited(&self, id: TransferId) -> bool {
+        let (source, seq) = transfer_source(id);
+        self.incoming.get(&source).is_some_and(|i| i.contains(seq))
+    }
+
+    fn customer_checked(&self, id: CustomerId) -> Result<&CustomerEntry, BooksError> {
+        let home = shard_of(id, self.plan.shards);
+        if home != self.shard {
+            return Err(BooksError::WrongShard {
+                customer: id,
+                home,
+                here: self.shard,
+            });
+        }
+        self.customer(id).ok_or(BooksError::UnknownCustomer(id))
+    }
+
+    fn check_amount(&self, amount: Amount) -> Result<(), BooksError> {
+        if amount.currency() != self.plan.currency {
+            return Err(BooksError::WrongCurrency {
+                amount,
+                got: amount.currency(),
+                want: self.plan.currency,
+            });
+        }
+        Ok(())
+    }
+
+    /// The value of `account` after `delta`, if the account may take it.
+    fn leg_after(
+        &self,
+        account: AccountId,
+        delta: Decimal,
+        amount: Amount,
+    ) -> Result<Decimal, BooksError> {
+        let add = |v: Decimal| -> Result<Decimal, BooksError> {
+            let after = v.checked_add(delta).ok_or(MoneyError::Overflow)?;
+            Money::new(self.plan.currency, after)?;
+            Ok(after)
+        };
+        match account {
+            AccountId::Customer { customer } => {
+                let c = self.customer_checked(customer)?;
+                let after = add(c.balance)?;
+                if delta.is_sign_negative() && after - c.held < Decimal::ZERO {
+                    return Err(BooksError::InsufficientFunds {
+                        customer,
+                        available: self.money(c.balance - c.held),
+                        amount,
+                    });
+                }
+                Ok(after)
+            }
+            AccountId::Linked { customer } => add(self.customer_checked(customer)?.linked_net),
+            AccountId::Parent { parent } => {
+                let s = self
+                    .slices
+                    .get(&parent)
+                    .ok_or(BooksError::UnknownParent(parent))?;
+                let after = add(s.balance)?;
+                if delta.is_sign_negative() && after - s.held < s.floor {
+                    return Err(BooksError::BelowFloor {
+                        parent,
+                        would_be: self.money(after - s.held),
+                        floor: self.money(s.floor),
+                    });
+                }
+                Ok(after)
+            }
+            AccountId::Designated { bank } => {
+                add(self.designated.get(&bank).copied().unwrap_or_default())
+            }
+            AccountId::Funding => add(self.funding),
+        }
+    }
+
+    fn set(&mut self, account: AccountId, value: Decimal) {
+        match account {
+            AccountId::Customer { customer } => {
+                let i = self.index[&customer] as usize;
+                self.customers[i].balance = value;
+            }
+            AccountId::Linked { customer } => {
+                let i = self.index[&customer] as usize;
+                self.customers[i].linked_net = value;
+            }
+            AccountId::Parent { parent } => {
+                self.slices.get_mut(&parent).expect("checked").balance = value;
+            }
+            AccountId::Designated { bank } => {
+                self.designated.insert(bank, value);
+            }
+            AccountId::Funding => self.funding = value,
+        }
+    }
+
+    /// Applies one record at `lsn`: all of it, or nothing with an error.
+    pub fn apply(&mut self, lsn: Lsn, record: &LedgerRecord) -> Result<Applied, BooksError> {
+        if !self.genesis_done && !matches!(record, LedgerRecord::Genesis { .. }) {
+            return Err(BooksError::NoGenesis);
+        }
+        let applied = match record {
+            LedgerRecord::Genesis {
+                shard,
+                shards,
+                fundings,
+            } => {
+                let err = |what| BooksError::Genesis {
+                    shard: *shard,
+                    shards: *shards,
+                    here: self.shard,
+                    here_shards: self.plan.shards,
+                    what,
+                };
+                if self.genesis_done {
+                    return Err(err("the shard already has its genesis"));
+                }
+                if *shard != self.shard || *shards != self.plan.shards {
+                    return Err(err("the shard layout differs"));
+                }
+                let mut total = Decimal::ZERO;
+                for (parent, amount) in fundings {
+                    self.check_amount(*amount)?;
+                    if !self.slices.contains_key(parent) {
+                        return Err(BooksError::UnknownParent(*parent));
+                    }
+                    total = total
+                        .checked_add(amount.value())
+                        .ok_or(MoneyError::Overflow)?;
+                }
+                for (parent, amount) in fundings {
+                    self.slices.get_mut(parent).expect("checked").balance += amount.value();
+                }
+                self.funding -= total;
+                self.genesis_done = true;
+                Applied::Done
+            }
+            LedgerRecord::CustomerOpened(opened) => {
+                self.open(opened)?;
+                Applied::Done
+            }
+            LedgerRecord::CustomerStatus {
+                customer,
+                tradable,
+                subscription_valid,
+            } => {
+                self.customer_checked(*customer)?;
+                let i = self.index[customer] as usize;
+                self.customers[i].tradable = *tradable;
+                self.customers[i].subscription_valid = *subscription_valid;
+                Applied::Done
+            }
+            LedgerRecord::Posted {
+                debit,
+                credit,
+                amount,
+            } => {
+                self.check_amount(*amount)?;
+                if debit == credit {
+                    return Err(BooksError::SameAccount(*debit));
+                }
+                let debit_after = self.leg_after(*debit, -amount.value(), *amount)?;
+                let credit_after = self.leg_after(*credit, amount.value(), *amount)?;
+                self.set(*debit, debit_after);
+                self.set(*credit, credit_after);
+                Applied::Done
+            }
+            LedgerRecord::TransferOut {
+                id,
+                debit,
+                credit,
+                dest_shard,
+                amount,
+            } => {
+                self.check_amount(*amount)?;
+                let (source, seq) = transfer_source(*id);
+                if source != self.shard || self.outgoing.contains_key(id) || seq == 0 {
+                    return Err(BooksError::DuplicateTransfer(*id));
+                }
+                if !self.is_local(*debit)
+                    || *dest_shard >= self.plan.shards
+                    || *dest_shard == self.shard
+                {
+                    return Err(BooksError::NotTransferable(*debit));
+                }
+                let debit_after = self.leg_after(*debit, -amount.value(), *amount)?;
+                let in_transit = self
+                    .in_transit
+                    .checked_add(amount.value())
+                    .ok_or(MoneyError::Overflow)?;
+                self.set(*debit, debit_after);
+                self.in_transit = in_transit;
+                let out = Outgoing {
+                    id: *id,
+                    debit: *debit,
+                    credit: *credit,
+                    dest_shard: *dest_shard,
+                    amount: *amount,
+                };
+                self.outgoing.insert(*id, out);
+                self.next_transfer_seq = self.next_transfer_seq.max(seq + 1);
+                Applied::TransferOut(out)
+            }
+            LedgerRecord::TransferIn { id, credit, amount } => {
+                self.check_amount(*amount)?;
+                let (source, seq) = transfer_source(*id);
+                if source == self.shard || !self.is_local(*credit) {
+                    return Err(BooksError::NotTransferable(*credit));
+                }
+                if self.transfer_credited(*id) {
+                    return Err(BooksError::DuplicateTransfer(*id));
+                }
+                let credit_after = self.leg_after(*credit, amount.value(), *amount)?;
+                let in_transit = self
+                    .in_transit
+                    .checked_sub(amount.value())
+                    .ok_or(MoneyError::Overflow)?;
+                self.set(*credit, credit_after);
+                self.in_transit = in_transit;
+                self.incoming.entry(source).or_default().insert(seq);
+                Applied::Done
+            }
+            LedgerRecord::TransferSettled { id } => {
+                if self.outgoing.remove(id).is_none() {
+                    return Err(BooksError::UnknownTransfer(*id));
+                }
+                Applied::Done
+            }
+            LedgerRecord::TransferReturned { id } => {
+                let out = *self
+                    .outgoing
+                    .get(id)
+                    .ok_or(BooksError::UnknownTransfer(*id))?;
+                let debit_after = self.leg_after(out.debit, out.amount.value(), out.amount)?;
+                let in_transit = self
+                    .in_transit
+                    .checked_sub(out.amount.value())
+                    .ok_or(MoneyError::Overflow)?;
+                self.set(out.debit, debit_after);
+                self.in_transit = in_transit;
+                self.outgoing.remove(id);
+                Applied::Done
+            }
+        };
+        debug_assert!(
+            lsn > self.last_lsn,
+            "records apply in LSN order: {lsn} after {}",
+            self.last_lsn
+        );
+        self.last_lsn = lsn;
+        Ok(applied)
+    }
+
+    fn open(&mut self, opened: &CustomerOpened) -> Result<(), BooksError> {
+        let home = shard_of(opened.customer, self.plan.shards);
+        if home != self.shard {
+            return Err(BooksError::WrongShard {
+                customer: opened.customer,
+                home,
+                here: self.shard,
+            });
+        }
+        if self.index.contains_key(&opened.customer) {
+            return Err(BooksError::CustomerExists(opened.customer));
+        }
+        if !self.plan.linked_banks.contains(&opened.linked_bank) {
+            return Err(BooksError::LinkedBankNotServed(opened.linked_bank));
+        }
+        let at = u32::try_from(self.customers.len()).expect("fewer than 2^32 customers per shard");
+        self.customers.push(CustomerEntry {
+            id: opened.customer,
+            balance: Decimal::ZERO,
+            held: Decimal::ZERO,
+            linked_net: Decimal::ZERO,
+            linked_bank: opened.linked_bank,
+            linked_account: opened.linked_account,
+            tradable: opened.tradable,
+            subscription_valid: opened.subscription_valid,
+            signing_key: opened.signing_key,
+            log_seq: 0,
+        });
+        self.index.insert(opened.customer, at);
+        Ok(())
+    }
+
+    /// The books as a snapshot at `last_lsn`.
+    pub fn snapshot(&self) -> BooksSnapshot {
+        BooksSnapshot {
+            shard: self.shard,
+            shards: self.plan.shards,
+            last_lsn: self.last_lsn,
+            genesis_done: self.genesis_done,
+            customers: self.customers.clone(),
+            slices: self.slices.iter().map(|(p, s)| (*p, *s)).collect(),
+            designated: self
+                .designated
+                .iter()
+                .map(|(b, v)| (*b, DecimalCell(*v)))
+                .collect(),
+            funding: DecimalCell(self.funding),
+            in_transit: DecimalCell(self.in_transit),
+            outgoing: self.outgoing.values().copied().collect(),
+            incoming: self.incoming.iter().map(|(s, i)| (*s, i.clone())).collect(),
+            next_transfer_seq: self.next_transfer_seq,
+        }
+    }
+
+    /// Books rebuilt from a snapshot taken with the same shard layout.
+    pub fn from_snapshot(plan: ParentPlan, snapshot: BooksSnapshot) -> Result<Self, BooksError> {
+        let mut books = ShardBooks::new(snapshot.shard, plan);
+        if snapshot.shards != books.plan.shards {
+            return Err(BooksError::Genesis {
+                shard: snapshot.shard,
+                shards: snapshot.shards,
+                here: books.shard,
+                here_shards: books.plan.shards,
+                what: "the snapshot was taken with another shard count",
+            });
+        }
+        books.genesis_done = snapshot.genesis_done;
+        books.last_lsn = snapshot.last_lsn;
+        books.index.reserve(snapshot.customers.len());
+        for (i, c) in snapshot.customers.iter().enumerate() {
+            books.index.insert(c.id, i as u32);
+        }
+        books.customers = snapshot.customers;
+        for (parent, slice) in snapshot.slices {
+            // The floor follows the configuration in force now, not the one at snapshot time.
+            let floor = books.plan.slice_floor(parent, books.shard);
+            books.slices.insert(parent, SliceEntry { floor, ..slice });
+        }
+        books.designated = snapshot
+            .designated
+            .into_iter()
+            .map(|(b, v)| (b, v.0))
+            .collect();
+        books.funding = snapshot.funding.0;
+        books.in_transit = snapshot.in_transit.0;
+        books.outgoing = snapshot.outgoing.into_iter().map(|o| (o.id, o)).collect();
+        books.incoming = snapshot.incoming.into_iter().collect();
+        books.next_transfer_seq = snapshot.next_transfer_seq;
+        Ok(books)
+    }
+}
+
+/// A `Decimal` that rkyv can archive on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct DecimalCell(#[rkyv(with = DecimalDef)] pub Decimal);
+
+/// Everything a shard's books hold, as of `last_lsn`.
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct BooksSnapshot {
+    pub shard: u16,
+    pub shards: u16,
+    pub last_lsn: Lsn,
+    pub genesis_done: bool,
+    pub customers: Vec<CustomerEntry>,
+    pub slices: Vec<(ParentAccount, SliceEntry)>,
+    pub designated: Vec<(BankCode, DecimalCell)>,
+    pub funding: DecimalCell,
+    pub in_transit: DecimalCell,
+    pub outgoing: Vec<Outgoing>,
+    pub incoming: Vec<(u16, Incoming)>,
+    pub next_transfer_seq: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(shards: u16) -> ParentPlan {
+        ParentPlan::from_config(&Config::embedded(), shards)
+    }
+
+    fn krw(won: i64) -> Amount {
+        Amount::krw(won).unwrap()
+    }
+
+    fn customer_in(shard: u16, shards: u16, skip: usize) -> CustomerId {
+        (1..)
+            .map(|n| CustomerId::new(n).unwrap())
+            .filter(|c| shard_of(*c, shards) == shard)
+            .nth(skip)
+            .unwrap()
+    }
+
+    fn opened(customer: CustomerId) -> LedgerRecord {
+        LedgerRecord::CustomerOpened(CustomerOpened {
+            customer,
+            linked_bank: BankCode::new("004").unwrap(),
+            linked_account: AccountNo::new("110-123-456789").unwrap(),
+            tradable: true,
+            subscription_valid: true,
+            signing_key: None,
+        })
+    }
+
+    fn books_with_genesis(shard: u16, shards: u16) -> (ShardBooks, Lsn) {
+        let mut books = ShardBooks::new(shard, plan(shards));
+        books.apply(1, &books.plan().genesis(shard)).unwrap();
+        (books, 1)
+    }
+
+    const FIN: AccountId = AccountId::Parent {
+        parent: ParentAccount::FinParent,
+    };
+
+    #[test]
+    fn genesis_funds_the_slices_and_the_books_sum_to_zero() {
+        let (books, _) = books_with_genesis(0, 2);
+        assert_eq!(
+            books.balance(FIN).unwrap(),
+            Money::krw(500_000_000).unwrap()
+        );
+        assert!(books.sum().unwrap().is_zero());
+    }
+
+    #[test]
+    fn a_customer_balance_never_goes_below_zero() {
+        let (mut books, lsn) = books_with_genesis(0, 1);
+        let c = customer_in(0, 1, 0);
+        books.apply(lsn + 1, &opened(c)).unwrap();
+        let credit = LedgerRecord::Posted {
+            debit: FIN,
+            credit: AccountId::customer(c),
+            amount: krw(100),
+        };
+        books.apply(lsn + 2, &credit).unwrap();
+        let overdraw = LedgerRecord::Posted {
+            debit: AccountId::customer(c),
+            credit: FIN,
+            amount: krw(101),
+        };
+        let before = books.snapshot();
+        assert!(matches!(
+            books.apply(lsn + 3, &overdraw),
+            Err(BooksError::InsufficientFunds { .. })
+        ));
+        assert_eq!(books.snapshot(), before, "a refused record changes nothing");
+    }
+
+    #[test]
+    fn a_parent_slice_goes_below_zero_only_within_its_overdraft() {
+        let (mut books, lsn) = books_with_genesis(0, 1);
+        let c = customer_in(0, 1, 0);
+        books.apply(lsn + 1, &opened(c)).unwrap();
+        let drain = LedgerRecord::Posted {
+            debit: FIN,
+            credit: AccountId::customer(c),
+            amount: krw(1_000_000_001),
+        };
+        assert!(matches!(
+            books.apply(lsn + 2, &drain),
+            Err(BooksError::BelowFloor { .. })
+        ));
+    }
+
+    #[test]
+    fn a_transfer_between_shards_is_credited_once_and_conserves_money() {
+        let shards = 2;
+        let (mut a, mut la) = books_with_genesis(0, shards);
+        let (mut b, mut lb) = books_with_genesis(1, shards);
+        let (ca, cb) = (customer_in(0, shards, 0), customer_in(1, shards, 0));
+        la += 1;
+        a.apply(la, &opened(ca)).unwrap();
+        lb += 1;
+        b.apply(lb, &opened(cb)).unwrap();
+        la += 1;
+        a.apply(
+            la,
+            &LedgerRecord::Posted {
+                debit: FIN,
+                credit: AccountId::customer(ca),
+                amount: krw(1_000),
+            },
+        )
+        .unwrap();
+        let id = a.next_transfer_id();
+        let out = LedgerRecord::TransferOut {
+            id,
+            debit: AccountId::customer(ca),
+            credit: AccountId::customer(cb),
+            dest_shard: 1,
+            amount: krw(400),
+        };
+        la += 1;
+        assert!(matches!(a.apply(la, &out), Ok(Applied::TransferOut(_))));
+        let total = |a: &ShardBooks, b: &ShardBooks| {
+            a.sum().unwrap().checked_add(b.sum().unwrap()).unwrap()
+        };
+        assert!(total(&a, &b).is_zero());
+        let credit = LedgerRecord::TransferIn {
+            id,
+            credit: AccountId::customer(cb),
+            amount: krw(400),
+        };
+        lb += 1;
+        b.apply(lb, &credit).unwrap();
+        lb += 1;
+        assert_eq!(b.apply(lb, &credit), Err(BooksError::DuplicateTransfer(id)));
+        la += 1;
+        a.apply(la, &LedgerRecord::TransferSettled { id }).unwrap();
+        assert!(total(&a, &b).is_zero());
+        assert_eq!(
+            b.balance(AccountId::customer(cb)).unwrap(),
+            Money::krw(400).unwrap()
+        );
+        assert_eq!(
+            a.balance(AccountId::customer(ca)).unwrap(),
+            Money::krw(600).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_refused_transfer_returns_to_its_debit_account() {
+        let shards = 2;
+        let (mut a, la) = books_with_genesis(0, shards);
+        let before = a.balance(FIN).unwrap();
+        let id = a.next_transfer_id();
+        let nobody = customer_in(1, shards, 5);
+        let out = LedgerRecord::TransferOut {
+            id,
+            debit: FIN,
+            credit: AccountId::customer(nobody),
+            dest_shard: 1,
+            amount: krw(10),
+        };
+        a.apply(la + 1, &out).unwrap();
+        assert_eq!(a.in_transit(), Money::krw(10).unwrap());
+        a.apply(la + 2, &LedgerRecord::TransferReturned { id })
+            .unwrap();
+        assert_eq!(a.balance(FIN).unwrap(), before);
+        assert!(a.in_transit().is_zero());
+        assert!(a.outgoing().next().is_none());
+    }
+
+    #[test]
+    fn transfers_arriving_out_of_order_are_each_credited_once() {
+        let mut incoming = Incoming::default();
+        for seq in [3, 1, 4, 2] {
+            assert!(!incoming.contains(seq));
+            incoming.insert(seq);
+        }
+        assert_eq!(
+            incoming,
+            Incoming {
+                watermark: 4,
+                above: vec![]
+            }
+        );
+        assert!(!incoming.contains(5));
+    }
+
+    #[test]
+    fn a_snapshot_rebuilds_the_same_books() {
+        let (mut books, lsn) = books_with_genesis(0, 1);
+        let c = customer_in(0, 1, 3);
+        books.apply(lsn + 1, &opened(c)).unwrap();
+        books
+            .apply(
+                lsn + 2,
+                &LedgerRecord::Posted {
+                    debit: FIN,
+                    credit: AccountId::customer(c),
+                    amount: krw(77),
+                },
+            )
+            .unwrap();
+        let snap = books.snapshot();
+        let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&snap).unwrap();
+        let back = rkyv::from_bytes::<BooksSnapshot, rkyv::rancor::Error>(&bytes).unwrap();
+        let rebuilt = ShardBooks::from_snapshot(plan(1), back).unwrap();
+        assert_eq!(rebuilt.snapshot(), snap);
+        assert_eq!(
+            rebuilt.balance(AccountId::customer(c)).unwrap(),
+            Money::krw(77).unwrap()
+        );
+    }
+
+    #[test]
+    fn customers_spread_over_shards() {
+        let mut counts = [0u32; 4];
+        for n in 1..=40_000 {
+            counts[shard_of(CustomerId::new(n).unwrap(), 4) as usize] += 1;
+        }
+        for c in counts {
+            assert!((9_000..=11_000).contains(&c), "{counts:?}");
+        }
+    }
+}
