@@ -3,7 +3,8 @@
 //! The binary is the only place that installs a tracing subscriber; the library crates
 //! log through `tracing` only.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -88,6 +89,60 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
     }
 }
 
+/// The logs under `dir`: its `shard-NNN` subdirectories if it is an engine's data
+/// directory, otherwise `dir` itself.
+fn log_dirs(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut shards: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("shard-"))
+        })
+        .collect();
+    shards.sort();
+    Ok(if shards.is_empty() {
+        vec![dir.to_path_buf()]
+    } else {
+        shards
+    })
+}
+
+fn wal_verify(dir: &Path) -> Result<(), String> {
+    let mut bad = 0;
+    for log in log_dirs(dir)? {
+        let report = omnibus_wal::tools::verify(&log);
+        println!("{report}");
+        if !report.is_ok() {
+            bad += 1;
+        }
+    }
+    if bad > 0 {
+        return Err(format!(
+            "wal verify: {bad} log(s) with problems under {}",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+fn wal_dump(dir: &Path) -> Result<(), String> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for log in log_dirs(dir)? {
+        writeln!(out, "# {}", log.display()).map_err(|e| e.to_string())?;
+        let decode =
+            |record: &omnibus_wal::RecordRef| omnibus_actors::describe_record(record.payload);
+        omnibus_wal::tools::dump(&log, &decode, &mut out)
+            .map_err(|e| format!("{}: {e}", log.display()))?;
+    }
+    out.flush().map_err(|e| e.to_string())
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -103,10 +158,8 @@ fn main() -> ExitCode {
         }),
         Command::Load(args) => load_config(args.config.as_ref())
             .and_then(|_| Err("load: the load generator is not built yet (issue 7)".to_string())),
-        Command::Wal(WalCommand::Verify { dir } | WalCommand::Dump { dir }) => Err(format!(
-            "wal: {}: the write-ahead log is not built yet (issue 3)",
-            dir.display()
-        )),
+        Command::Wal(WalCommand::Verify { dir }) => wal_verify(&dir),
+        Command::Wal(WalCommand::Dump { dir }) => wal_dump(&dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,10 +5,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod ledger;
 mod wal;
 
 #[derive(Parser, Debug)]
-#[command(name = "omnibus-bench", about = "omnibus benchmarks; each figure is one `name=value unit` line")]
+#[command(
+    name = "omnibus-bench",
+    about = "omnibus benchmarks; each figure is one `name=value unit` line"
+)]
 struct Cli {
     #[command(subcommand)]
     bench: Bench,
@@ -18,12 +22,15 @@ struct Cli {
 enum Bench {
     /// Write-ahead log: group-commit throughput against raw sequential writes, and recovery speed.
     Wal(wal::Args),
+    /// Ledger on actors: postings per second, memory per passive customer, restart time.
+    Ledger(ledger::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.bench {
         Bench::Wal(args) => wal::run(args),
+        Bench::Ledger(args) => ledger::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

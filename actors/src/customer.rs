@@ -1,0 +1,74 @@
+//! The customer account actor.
+//!
+//! It is activated by its shard on first use and passivated after an idle period
+//! (`actors.passivate_idle_ms`). The account's durable state (balance, holds, linked
+//! account, validity, signature key) is its entry in the shard's books, changed only by
+//! the records this actor applies in WAL order; what lives in the actor is what only a
+//! live account needs: the work in progress for it. Passivation stops the actor and
+//! leaves the compact entry behind; the next message for the customer starts a new one.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use actix::{Actor, ActorContext, Addr, Context, Handler, Message};
+use omnibus_core::record::ActorId;
+use omnibus_core::CustomerId;
+
+use crate::job::{self, Job};
+use crate::ledger::ShardLedger;
+use crate::shard::ShardActor;
+
+pub struct CustomerActor {
+    id: CustomerId,
+    ledger: Rc<RefCell<ShardLedger>>,
+    shard: Addr<ShardActor>,
+    /// Work started and not yet answered; the shard passivates only idle actors.
+    in_flight: Rc<Cell<u32>>,
+}
+
+impl CustomerActor {
+    pub fn new(
+        id: CustomerId,
+        ledger: Rc<RefCell<ShardLedger>>,
+        shard: Addr<ShardActor>,
+        in_flight: Rc<Cell<u32>>,
+    ) -> Self {
+        Self {
+            id,
+            ledger,
+            shard,
+            in_flight,
+        }
+    }
+}
+
+impl Actor for CustomerActor {
+    type Context = Context<Self>;
+}
+
+impl Handler<Job> for CustomerActor {
+    type Result = ();
+
+    fn handle(&mut self, job: Job, _: &mut Context<Self>) {
+        job::run(&self.ledger, ActorId::Customer(self.id), job, &self.shard);
+    }
+}
+
+/// Sent by the shard when it passivates the actor. The shard sends it only when the
+/// actor is idle and after removing it from its live table, so no work follows it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Passivate;
+
+impl Handler<Passivate> for CustomerActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Passivate, ctx: &mut Context<Self>) {
+        debug_assert_eq!(
+            self.in_flight.get(),
+            0,
+            "only idle customer actors are passivated"
+        );
+        ctx.stop();
+    }
+}

@@ -1,0 +1,146 @@
+//! Work an account actor carries out against its shard's ledger.
+//!
+//! The actor that owns the debited account runs the job (a customer account actor, a
+//! parent slice actor, or the shard itself for external accounts), so that every record
+//! is written by, and tagged with, the actor whose account it debits.
+
+use std::cell::RefCell;
+
+use actix::{Addr, Message};
+use omnibus_core::books::{transfer_source, Lsn, Outgoing};
+use omnibus_core::record::{ActorId, LedgerRecord};
+use omnibus_core::{AccountId, Amount, TransferId};
+
+use crate::error::EngineError;
+use crate::ledger::{ShardLedger, Waiter};
+use crate::shard::{SendTransfer, ShardActor};
+
+pub use crate::reply::Reply;
+
+/// What the caller of a posting learns once it is durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// The shard that wrote the (debit) record, and its LSN there.
+    pub shard: u16,
+    pub lsn: Lsn,
+    /// For a posting between shards, the transfer that carried it.
+    pub transfer: Option<TransferId>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub enum Job {
+    /// A posting whose two legs are both in this shard.
+    Post {
+        debit: AccountId,
+        credit: AccountId,
+        amount: Amount,
+        reply: Reply<Receipt>,
+    },
+    /// The debit leg of a posting whose credit lives in `dest_shard`.
+    TransferOut {
+        debit: AccountId,
+        credit: AccountId,
+        dest_shard: u16,
+        amount: Amount,
+        reply: Reply<Receipt>,
+    },
+    /// Any other record of the actor's own account (opening, status).
+    Record {
+        record: LedgerRecord,
+        reply: Reply<Receipt>,
+    },
+}
+
+impl Job {
+    pub fn fail(self, error: EngineError) {
+        let reply = match self {
+            Job::Post { reply, .. }
+            | Job::TransferOut { reply, .. }
+            | Job::Record { reply, .. } => reply,
+        };
+        reply.send(Err(error));
+    }
+}
+
+/// Runs `job` for `actor`: applies its record and answers the caller once it is durable.
+pub fn run(ledger: &RefCell<ShardLedger>, actor: ActorId, job: Job, shard_addr: &Addr<ShardActor>) {
+    let mut guard = ledger.borrow_mut();
+    let shard = guard.shard();
+    let lsn = guard.last_applied_lsn() + 1;
+    let (record, waiter): (LedgerRecord, Waiter) = match job {
+        Job::Post {
+            debit,
+            credit,
+            amount,
+            reply,
+        } => (
+            LedgerRecord::Posted {
+                debit,
+                credit,
+                amount,
+            },
+            receipt_waiter(reply, shard, lsn, None),
+        ),
+        Job::Record { record, reply } => (record, receipt_waiter(reply, shard, lsn, None)),
+        Job::TransferOut {
+            debit,
+            credit,
+            dest_shard,
+            amount,
+            reply,
+        } => {
+            let id = guard.books().next_transfer_id();
+            debug_assert_eq!(transfer_source(id).0, shard);
+            let out = Outgoing {
+                id,
+                debit,
+                credit,
+                dest_shard,
+                amount,
+            };
+            let shard_addr = shard_addr.clone();
+            // Only a durable debit may be delivered: otherwise a crash could lose the debit
+            // after the destination credited it. The caller is answered when the
+            // destination has credited the transfer, or refused it and the debit came back.
+            let waiter: Waiter = Box::new(move |durable| match durable {
+                Ok(()) => shard_addr.do_send(SendTransfer {
+                    out,
+                    reply: Some(reply),
+                }),
+                Err(e) => {
+                    reply.send(Err(e));
+                }
+            });
+            (
+                LedgerRecord::TransferOut {
+                    id,
+                    debit,
+                    credit,
+                    dest_shard,
+                    amount,
+                },
+                waiter,
+            )
+        }
+    };
+    if let Err((error, waiter)) = guard.execute(actor, &record, waiter) {
+        drop(guard);
+        waiter(Err(error));
+    }
+}
+
+pub fn receipt_waiter(
+    reply: Reply<Receipt>,
+    shard: u16,
+    lsn: Lsn,
+    transfer: Option<TransferId>,
+) -> Waiter {
+    Box::new(move |durable| {
+        reply.send(durable.map(|()| Receipt {
+            shard,
+            lsn,
+            transfer,
+        }));
+    })
+}

@@ -1,0 +1,302 @@
+//! The shard's ledger: its books, the sequencing of records into its write-ahead log, and
+//! the callers waiting for their records to become durable.
+//!
+//! One `ShardLedger` lives on each shard's arbiter thread, shared by that shard's actors
+//! through `Rc<RefCell<_>>`: every actor of the shard runs on that one thread and borrows
+//! the ledger only inside a synchronous handler, never across an await. That is what keeps
+//! the hot path in-thread and makes a two-leg posting one atomic step.
+//!
+//! A record is applied to the books first (which validates it and changes nothing on
+//! error), then appended to the shard's open batch. The batch goes to the WAL writer when
+//! the shard actor handles its `Flush` message, which it queues behind whatever is already
+//! in its mailbox, so one batch carries everything that arrived together. Callers are
+//! answered only when the WAL reports their record durable.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use actix::Addr;
+use omnibus_core::books::{Applied, Lsn, ShardBooks};
+use omnibus_core::record::{ActorId, LedgerRecord};
+use omnibus_wal::{Batch, Wal, WalError};
+
+use crate::codec::Encoder;
+use crate::error::EngineError;
+use crate::shard::{Durable, Flush, ShardActor};
+
+/// Runs once the records it waited for are durable, or with the error that stopped them.
+pub type Waiter = Box<dyn FnOnce(Result<(), EngineError>) + Send>;
+
+pub struct ShardLedger {
+    shard: u16,
+    books: ShardBooks,
+    wal: Wal,
+    me: Option<Addr<ShardActor>>,
+    encoder: Encoder,
+    /// Records applied but not yet handed to the WAL.
+    batch: Batch,
+    batch_first_lsn: Lsn,
+    /// The LSN the next record will get. The shard is the only writer of its log, so it
+    /// knows the LSNs the WAL will assign; `flush` asserts they agree.
+    next_lsn: Lsn,
+    /// Highest LSN the WAL reported durable.
+    durable_lsn: Lsn,
+    /// Records handed to the WAL and not yet durable.
+    in_wal: usize,
+    waiters: VecDeque<(Lsn, Waiter)>,
+    flush_scheduled: bool,
+    poisoned: Option<String>,
+    parent_seqs: BTreeMap<ActorId, u64>,
+    shard_seq: u64,
+    records_since_snapshot: u64,
+    /// Bound on records applied and not yet durable (config `wal.queue_records_max`).
+    queue_records_max: usize,
+}
+
+impl ShardLedger {
+    pub fn new(
+        shard: u16,
+        books: ShardBooks,
+        wal: Wal,
+        next_lsn: Lsn,
+        queue_records_max: usize,
+    ) -> Self {
+        assert!(
+            next_lsn > books.last_lsn(),
+            "the next LSN follows every applied record"
+        );
+        Self {
+            shard,
+            batch_first_lsn: next_lsn,
+            durable_lsn: next_lsn - 1,
+            books,
+            wal,
+            me: None,
+            encoder: Encoder::default(),
+            batch: Batch::new(),
+            next_lsn,
+            in_wal: 0,
+            waiters: VecDeque::new(),
+            flush_scheduled: false,
+            poisoned: None,
+            parent_seqs: BTreeMap::new(),
+            shard_seq: 0,
+            records_since_snapshot: 0,
+            queue_records_max,
+        }
+    }
+
+    pub fn attach(&mut self, me: Addr<ShardActor>) {
+        self.me = Some(me);
+    }
+
+    pub fn books(&self) -> &ShardBooks {
+        &self.books
+    }
+
+    pub fn wal(&self) -> &Wal {
+        &self.wal
+    }
+
+    pub fn shard(&self) -> u16 {
+        self.shard
+    }
+
+    pub fn durable_lsn(&self) -> Lsn {
+        self.durable_lsn
+    }
+
+    pub fn last_applied_lsn(&self) -> Lsn {
+        self.next_lsn - 1
+    }
+
+    pub fn records_since_snapshot(&self) -> u64 {
+        self.records_since_snapshot
+    }
+
+    pub fn reset_snapshot_counter(&mut self) {
+        self.records_since_snapshot = 0;
+    }
+
+    /// Records applied but not yet durable.
+    pub fn pending_records(&self) -> usize {
+        self.batch.len() + self.in_wal
+    }
+
+    pub fn check_usable(&self) -> Result<(), EngineError> {
+        match &self.poisoned {
+            Some(cause) => Err(EngineError::Storage {
+                shard: self.shard,
+                cause: cause.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Applies `record` on behalf of `actor` and queues it for the log; `waiter` runs once
+    /// it is durable. On error nothing changed, nothing was queued, and the waiter comes
+    /// back with the error, for the caller to run after it releases the ledger.
+    pub fn execute(
+        &mut self,
+        actor: ActorId,
+        record: &LedgerRecord,
+        waiter: Waiter,
+    ) -> Result<Applied, (EngineError, Waiter)> {
+        match self.apply_and_queue(actor, record) {
+            Ok((lsn, applied)) => {
+                self.waiters.push_back((lsn, waiter));
+                Ok(applied)
+            }
+            Err(e) => Err((e, waiter)),
+        }
+    }
+
+    fn apply_and_queue(
+        &mut self,
+        actor: ActorId,
+        record: &LedgerRecord,
+    ) -> Result<(Lsn, Applied), EngineError> {
+        self.check_usable()?;
+        if self.pending_records() >= self.queue_records_max {
+            return Err(EngineError::Overloaded("the shard's write-ahead-log queue"));
+        }
+        let lsn = self.next_lsn;
+        let applied = self.books.apply(lsn, record)?;
+        self.next_lsn += 1;
+        self.records_since_snapshot += 1;
+        let seq = self.next_actor_seq(actor);
+        let payload = self.encoder.encode(record);
+        if self.batch.is_empty() {
+            self.batch_first_lsn = lsn;
+        }
+        self.batch.push(actor.encode(), seq, payload);
+        self.schedule_flush();
+        Ok((lsn, applied))
+    }
+
+    /// Runs `waiter` once everything applied so far is durable: a read barrier, so that a
+    /// query never reports a state a crash could take back.
+    pub fn after_durable(&mut self, waiter: Waiter) {
+        let lsn = self.last_applied_lsn();
+        if lsn <= self.durable_lsn {
+            waiter(self.check_usable());
+        } else {
+            self.waiters.push_back((lsn, waiter));
+        }
+    }
+
+    fn next_actor_seq(&mut self, actor: ActorId) -> u64 {
+        match actor {
+            ActorId::Customer(c) => {
+                let seq = self
+                    .books
+                    .customer(c)
+                    .map_or(0, |e| e.log_seq)
+                    .wrapping_add(1);
+                self.books.set_customer_log_seq(c, seq);
+                u64::from(seq)
+            }
+            ActorId::Parent(_) => {
+                let seq = self.parent_seqs.entry(actor).or_insert(0);
+                *seq += 1;
+                *seq
+            }
+            ActorId::Shard => {
+                self.shard_seq += 1;
+                self.shard_seq
+            }
+        }
+    }
+
+    /// Restores an actor's sequence number while replaying its records.
+    pub fn replayed_seq(&mut self, actor: ActorId, seq: u64) {
+        match actor {
+            ActorId::Customer(c) => self.books.set_customer_log_seq(c, seq as u32),
+            ActorId::Parent(_) => {
+                let s = self.parent_seqs.entry(actor).or_insert(0);
+                *s = (*s).max(seq);
+            }
+            ActorId::Shard => self.shard_seq = self.shard_seq.max(seq),
+        }
+    }
+
+    fn schedule_flush(&mut self) {
+        if !self.flush_scheduled {
+            if let Some(me) = &self.me {
+                self.flush_scheduled = true;
+                me.do_send(Flush);
+            }
+        }
+    }
+
+    /// Hands the open batch to the WAL writer. Returns the waiters to fail if the log is
+    /// poisoned; the caller runs them after releasing its borrow of the ledger.
+    pub fn flush(&mut self) -> Vec<(Waiter, EngineError)> {
+        self.flush_scheduled = false;
+        if self.batch.is_empty() || self.poisoned.is_some() {
+            return Vec::new();
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let count = batch.len();
+        let first = self.batch_first_lsn;
+        let me = self
+            .me
+            .clone()
+            .expect("the ledger is attached to its shard before use");
+        let done = Box::new(move |result: Result<std::ops::Range<Lsn>, WalError>| {
+            me.do_send(Durable {
+                upto: first + count as u64 - 1,
+                result: result.map(|_| ()).map_err(|e| e.to_string()),
+            });
+        });
+        match self.wal.submit(batch, done) {
+            Ok(range) => {
+                assert_eq!(
+                    range,
+                    first..first + count as u64,
+                    "the WAL assigns the LSNs the shard applied"
+                );
+                self.in_wal += count;
+                self.batch_first_lsn = first + count as u64;
+                Vec::new()
+            }
+            // `execute` never lets more records be pending than the WAL's own queue bound
+            // (both are `wal.queue_records_max`), so the WAL cannot be full here; any
+            // error means records that are applied can no longer reach the log.
+            Err(e) => self.poison(e.to_string()),
+        }
+    }
+
+    /// The WAL made everything up to `upto` durable (or failed).
+    pub fn durable(
+        &mut self,
+        upto: Lsn,
+        result: Result<(), String>,
+    ) -> Vec<(Waiter, Result<(), EngineError>)> {
+        if let Err(cause) = result {
+            return self
+                .poison(cause)
+                .into_iter()
+                .map(|(w, e)| (w, Err(e)))
+                .collect();
+        }
+        debug_assert!(upto >= self.durable_lsn);
+        self.in_wal -= (upto - self.durable_lsn) as usize;
+        self.durable_lsn = upto;
+        let mut ready = Vec::new();
+        while self.waiters.front().is_some_and(|(lsn, _)| *lsn <= upto) {
+            let (_, waiter) = self.waiters.pop_front().expect("checked");
+            ready.push((waiter, Ok(())));
+        }
+        ready
+    }
+
+    fn poison(&mut self, cause: String) -> Vec<(Waiter, EngineError)> {
+        tracing::error!(shard = self.shard, %cause, "write-ahead log failed; the shard refuses all further work");
+        self.poisoned.get_or_insert(cause);
+        let err = self.check_usable().expect_err("just poisoned");
+        self.waiters
+            .drain(..)
+            .map(|(_, w)| (w, err.clone()))
+            .collect()
+    }
+}

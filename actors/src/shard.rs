@@ -1,0 +1,786 @@
+//! The shard actor: one per shard, on the shard's own arbiter thread.
+//!
+//! It is the shard's router (every request for the shard's customers arrives here and
+//! goes to the actor owning the debited account), the owner of the shard's ledger (it
+//! hands batches to the WAL writer and answers callers when the writer reports them
+//! durable), the activator and passivator of customer account actors, the end point of
+//! transfers between shards, and the taker of snapshots.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message};
+use omnibus_core::books::{shard_of, transfer_source, BooksError, Lsn, Outgoing};
+use omnibus_core::record::{ActorId, CustomerOpened, LedgerRecord};
+use omnibus_core::{AccountId, Amount, Config, CustomerId, Money, ParentAccount, TransferId};
+
+use crate::codec;
+use crate::customer::{CustomerActor, Passivate};
+use crate::error::EngineError;
+use crate::gate::Ticket;
+use crate::job::{self, receipt_waiter, Job, Receipt, Reply};
+use crate::ledger::{ShardLedger, Waiter};
+use crate::parent::ParentSliceActor;
+use crate::reply::Collector;
+
+/// A live customer account actor and what the shard knows about its use.
+struct Live {
+    addr: Addr<CustomerActor>,
+    last_used_tick: u64,
+    in_flight: Rc<Cell<u32>>,
+}
+
+pub struct ShardActor {
+    id: u16,
+    shards: u16,
+    config: Arc<Config>,
+    ledger: Rc<RefCell<ShardLedger>>,
+    live: HashMap<CustomerId, Live>,
+    parents: HashMap<ParentAccount, Addr<ParentSliceActor>>,
+    peers: Vec<Addr<ShardActor>>,
+    /// Callers of postings between shards, answered when the destination has credited.
+    transfer_replies: HashMap<TransferId, Reply<Receipt>>,
+    /// A coarse clock for passivation, advanced by the passivation timer.
+    tick: u64,
+    snapshot_running: bool,
+    stopping: Option<std::sync::mpsc::Sender<Result<(), String>>>,
+    stats: ShardStats,
+}
+
+/// Counters a shard keeps for metrics and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShardStats {
+    pub activations: u64,
+    pub passivations: u64,
+    pub snapshots: u64,
+}
+
+impl ShardActor {
+    pub fn new(id: u16, shards: u16, config: Arc<Config>, ledger: ShardLedger) -> Self {
+        Self {
+            id,
+            shards,
+            config,
+            ledger: Rc::new(RefCell::new(ledger)),
+            live: HashMap::new(),
+            parents: HashMap::new(),
+            peers: Vec::new(),
+            transfer_replies: HashMap::new(),
+            tick: 0,
+            snapshot_running: false,
+            stopping: None,
+            stats: ShardStats::default(),
+        }
+    }
+
+    fn run_waiters(ready: Vec<(Waiter, Result<(), EngineError>)>) {
+        for (waiter, result) in ready {
+            waiter(result);
+        }
+    }
+
+    /// The live actor of a customer, activating it if needed.
+    fn customer_actor(
+        &mut self,
+        customer: CustomerId,
+        ctx: &mut Context<Self>,
+    ) -> Result<Addr<CustomerActor>, EngineError> {
+        if let Some(live) = self.live.get_mut(&customer) {
+            live.last_used_tick = self.tick;
+            return Ok(live.addr.clone());
+        }
+        {
+            let ledger = self.ledger.borrow();
+            ledger.check_usable()?;
+            if ledger.books().customer(customer).is_none() {
+                let home = shard_of(customer, self.shards);
+                return Err(if home == self.id {
+                    BooksError::UnknownCustomer(customer).into()
+                } else {
+                    BooksError::WrongShard {
+                        customer,
+                        home,
+                        here: self.id,
+                    }
+                    .into()
+                });
+            }
+        }
+        let in_flight = Rc::new(Cell::new(0));
+        let addr = CustomerActor::new(
+            customer,
+            self.ledger.clone(),
+            ctx.address(),
+            in_flight.clone(),
+        )
+        .start();
+        self.stats.activations += 1;
+        self.live.insert(
+            customer,
+            Live {
+                addr: addr.clone(),
+                last_used_tick: self.tick,
+                in_flight,
+            },
+        );
+        if self.live.len() > self.config.actors.live_customers_max as usize {
+            self.passivate_least_recently_used();
+        }
+        Ok(addr)
+    }
+
+    /// Sends `job` to the actor owning `owner`, or runs it here for external accounts.
+    fn dispatch(&mut self, owner: AccountId, job: Job, ctx: &mut Context<Self>) {
+        match ActorId::owner_of(owner) {
+            Some(ActorId::Customer(c)) => match self.customer_actor(c, ctx) {
+                Ok(addr) => addr.do_send(job),
+                Err(e) => job.fail(e),
+            },
+            Some(ActorId::Parent(p)) => match self.parents.get(&p) {
+                Some(addr) => addr.do_send(job),
+                None => job.fail(BooksError::UnknownParent(p).into()),
+            },
+            Some(ActorId::Shard) | None => {
+                job::run(&self.ledger, ActorId::Shard, job, &ctx.address())
+            }
+        }
+    }
+
+    fn home(&self, account: AccountId) -> Option<u16> {
+        match account {
+            AccountId::Customer { customer } | AccountId::Linked { customer } => {
+                Some(shard_of(customer, self.shards))
+            }
+            _ => None,
+        }
+    }
+
+    fn passivate_idle(&mut self) {
+        let idle_ticks = 4;
+        let tick = self.tick;
+        let idle: Vec<CustomerId> = self
+            .live
+            .iter()
+            .filter(|(_, l)| {
+                l.in_flight.get() == 0 && tick.saturating_sub(l.last_used_tick) >= idle_ticks
+            })
+            .map(|(c, _)| *c)
+            .collect();
+        for c in idle {
+            self.passivate(c);
+        }
+    }
+
+    fn passivate_least_recently_used(&mut self) {
+        let max = self.config.actors.live_customers_max as usize;
+        let excess = self.live.len().saturating_sub(max * 9 / 10);
+        let mut idle: Vec<(u64, CustomerId)> = self
+            .live
+            .iter()
+            .filter(|(_, l)| l.in_flight.get() == 0)
+            .map(|(c, l)| (l.last_used_tick, *c))
+            .collect();
+        idle.sort_unstable();
+        for (_, c) in idle.into_iter().take(excess) {
+            self.passivate(c);
+        }
+    }
+
+    fn passivate(&mut self, customer: CustomerId) {
+        if let Some(live) = self.live.remove(&customer) {
+            live.addr.do_send(Passivate);
+            self.stats.passivations += 1;
+        }
+    }
+
+    fn maybe_snapshot(&mut self, ctx: &mut Context<Self>) {
+        let every = self.config.wal.snapshot_every_records;
+        if self.snapshot_running || self.ledger.borrow().records_since_snapshot() < every {
+            return;
+        }
+        self.snapshot_running = true;
+        // Everything applied so far goes to the WAL first: the writer handles the
+        // snapshot in order, after every record it covers.
+        let failed = self.ledger.borrow_mut().flush();
+        for (w, e) in failed {
+            w(Err(e));
+        }
+        let (snapshot, lsn, wal) = {
+            let mut ledger = self.ledger.borrow_mut();
+            ledger.reset_snapshot_counter();
+            (
+                ledger.books().snapshot(),
+                ledger.last_applied_lsn() + 1,
+                ledger.wal().clone(),
+            )
+        };
+        let me = ctx.address();
+        let shard = self.id;
+        // Serializing a large snapshot takes a while; it happens off the shard's thread.
+        let spawned = std::thread::Builder::new()
+            .name(format!("omnibus-snapshot-{shard}"))
+            .spawn(move || {
+                let bytes = codec::encode_snapshot(&snapshot);
+                let size = bytes.len();
+                let done = Box::new(move |result: Result<(), omnibus_wal::WalError>| {
+                    me.do_send(SnapshotDone {
+                        lsn,
+                        bytes: size,
+                        result: result.map_err(|e| e.to_string()),
+                    });
+                });
+                if let Err(e) = wal.snapshot(lsn, bytes, done) {
+                    tracing::warn!(shard, lsn, error = %e, "snapshot not taken");
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(shard, error = %e, "could not start the snapshot thread");
+            self.snapshot_running = false;
+        }
+    }
+
+    fn try_finish_stopping(&mut self, ctx: &mut Context<Self>) {
+        if self.stopping.is_none() {
+            return;
+        }
+        let pending = self.ledger.borrow().pending_records();
+        if pending > 0 && self.ledger.borrow().check_usable().is_ok() {
+            return;
+        }
+        let result = self
+            .ledger
+            .borrow()
+            .wal()
+            .shutdown()
+            .map_err(|e| e.to_string());
+        if let Some(done) = self.stopping.take() {
+            let _ = done.send(result);
+        }
+        ctx.stop();
+    }
+}
+
+impl Actor for ShardActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(self.config.actors.mailbox_capacity as usize);
+        self.ledger.borrow_mut().attach(ctx.address());
+        let parents: Vec<ParentAccount> = self.ledger.borrow().books().plan().parents.clone();
+        for parent in parents {
+            let addr = ParentSliceActor::new(parent, self.ledger.clone(), ctx.address()).start();
+            self.parents.insert(parent, addr);
+        }
+        // Four ticks make one idle period.
+        let tick_ms = (self.config.actors.passivate_idle_ms / 4).max(1);
+        ctx.run_interval(Duration::from_millis(tick_ms), |shard, _| {
+            shard.tick += 1;
+            shard.passivate_idle();
+        });
+    }
+}
+
+/// A request from the engine handle, with its admission ticket: the ticket leaves the
+/// gate when the shard has handled the request (when this message is dropped).
+pub struct Admitted<M> {
+    pub message: M,
+    pub _ticket: Ticket,
+}
+
+impl<M: Message<Result = ()>> Message for Admitted<M> {
+    type Result = ();
+}
+
+impl<M> Handler<Admitted<M>> for ShardActor
+where
+    M: Message<Result = ()>,
+    ShardActor: Handler<M>,
+{
+    type Result = ();
+    fn handle(&mut self, admitted: Admitted<M>, ctx: &mut Context<Self>) {
+        <Self as Handler<M>>::handle(self, admitted.message, ctx);
+    }
+}
+
+/// Hand the open batch to the WAL (queued by the ledger behind the mailbox's contents).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Flush;
+
+impl Handler<Flush> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, _: Flush, _: &mut Context<Self>) {
+        let failed = self.ledger.borrow_mut().flush();
+        for (w, e) in failed {
+            w(Err(e));
+        }
+    }
+}
+
+/// From the WAL writer: records up to `upto` are durable (or the log failed).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Durable {
+    pub upto: Lsn,
+    pub result: Result<(), String>,
+}
+
+impl Handler<Durable> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: Durable, ctx: &mut Context<Self>) {
+        let ready = self.ledger.borrow_mut().durable(msg.upto, msg.result);
+        Self::run_waiters(ready);
+        self.maybe_snapshot(ctx);
+        self.try_finish_stopping(ctx);
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SnapshotDone {
+    pub lsn: Lsn,
+    pub bytes: usize,
+    pub result: Result<(), String>,
+}
+
+impl Handler<SnapshotDone> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: SnapshotDone, _: &mut Context<Self>) {
+        self.snapshot_running = false;
+        match msg.result {
+            Ok(()) => {
+                self.stats.snapshots += 1;
+                tracing::info!(
+                    shard = self.id,
+                    lsn = msg.lsn,
+                    bytes = msg.bytes,
+                    "snapshot taken"
+                );
+            }
+            Err(e) => tracing::warn!(shard = self.id, lsn = msg.lsn, error = %e, "snapshot failed"),
+        }
+    }
+}
+
+/// The addresses of every shard, this one included, in shard order.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Peers(pub Vec<Addr<ShardActor>>);
+
+impl Handler<Peers> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: Peers, _: &mut Context<Self>) {
+        assert_eq!(msg.0.len(), self.shards as usize);
+        self.peers = msg.0;
+    }
+}
+
+/// Deliver again every transfer debited before a restart and not yet settled; the
+/// destination credits each id at most once. The engine sends this only after every shard
+/// was sent its `Peers`, so no shard receives a delivery before it knows its peers.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Redeliver;
+
+impl Handler<Redeliver> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, _: Redeliver, _: &mut Context<Self>) {
+        assert_eq!(
+            self.peers.len(),
+            self.shards as usize,
+            "peers are known before redelivery"
+        );
+        let outgoing: Vec<Outgoing> = self.ledger.borrow().books().outgoing().copied().collect();
+        for out in outgoing {
+            self.peers[out.dest_shard as usize].do_send(Deliver { out });
+        }
+    }
+}
+
+/// Open a customer account in this shard.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Open {
+    pub opened: CustomerOpened,
+    pub reply: Reply<Receipt>,
+}
+
+impl Handler<Open> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: Open, ctx: &mut Context<Self>) {
+        if self.stopping.is_some() {
+            msg.reply.send(Err(EngineError::ShuttingDown));
+            return;
+        }
+        let record = LedgerRecord::CustomerOpened(msg.opened);
+        job::run(
+            &self.ledger,
+            ActorId::Customer(msg.opened.customer),
+            Job::Record {
+                record,
+                reply: msg.reply,
+            },
+            &ctx.address(),
+        );
+    }
+}
+
+/// Change a customer's validity (tradable, securities subscription valid).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetStatus {
+    pub customer: CustomerId,
+    pub tradable: bool,
+    pub subscription_valid: bool,
+    pub reply: Reply<Receipt>,
+}
+
+impl Handler<SetStatus> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetStatus, ctx: &mut Context<Self>) {
+        if self.stopping.is_some() {
+            msg.reply.send(Err(EngineError::ShuttingDown));
+            return;
+        }
+        let record = LedgerRecord::CustomerStatus {
+            customer: msg.customer,
+            tradable: msg.tradable,
+            subscription_valid: msg.subscription_valid,
+        };
+        self.dispatch(
+            AccountId::customer(msg.customer),
+            Job::Record {
+                record,
+                reply: msg.reply,
+            },
+            ctx,
+        );
+    }
+}
+
+/// A posting whose debit account is booked in this shard.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Post {
+    pub debit: AccountId,
+    pub credit: AccountId,
+    pub amount: Amount,
+    pub reply: Reply<Receipt>,
+}
+
+impl Handler<Post> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: Post, ctx: &mut Context<Self>) {
+        self.post(msg.debit, msg.credit, msg.amount, msg.reply, ctx);
+    }
+}
+
+/// Many postings whose debit accounts are booked in this shard, answered into one batch.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PostBatch {
+    pub items: Vec<(usize, AccountId, AccountId, Amount)>,
+    pub collector: Arc<Collector<Receipt>>,
+}
+
+impl PostBatch {
+    /// Answers every item with `error` (the batch never reached the shard).
+    pub fn fail(self, error: EngineError) {
+        for (index, ..) in self.items {
+            Reply::Slot(self.collector.clone(), index).send(Err(error.clone()));
+        }
+    }
+}
+
+impl Handler<PostBatch> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: PostBatch, ctx: &mut Context<Self>) {
+        for (index, debit, credit, amount) in msg.items {
+            self.post(
+                debit,
+                credit,
+                amount,
+                Reply::Slot(msg.collector.clone(), index),
+                ctx,
+            );
+        }
+    }
+}
+
+impl ShardActor {
+    fn post(
+        &mut self,
+        debit: AccountId,
+        credit: AccountId,
+        amount: Amount,
+        reply: Reply<Receipt>,
+        ctx: &mut Context<Self>,
+    ) {
+        if self.stopping.is_some() {
+            reply.send(Err(EngineError::ShuttingDown));
+            return;
+        }
+        if debit == credit {
+            reply.send(Err(BooksError::SameAccount(debit).into()));
+            return;
+        }
+        if let Some(home) = self.home(debit).filter(|h| *h != self.id) {
+            let customer = match debit {
+                AccountId::Customer { customer } | AccountId::Linked { customer } => customer,
+                _ => unreachable!("only customer accounts have a home shard"),
+            };
+            reply.send(Err(BooksError::WrongShard {
+                customer,
+                home,
+                here: self.id,
+            }
+            .into()));
+            return;
+        }
+        let job = match self.home(credit) {
+            Some(dest) if dest != self.id => Job::TransferOut {
+                debit,
+                credit,
+                dest_shard: dest,
+                amount,
+                reply,
+            },
+            _ => Job::Post {
+                debit,
+                credit,
+                amount,
+                reply,
+            },
+        };
+        // A posting from an external account into a customer is the customer's record.
+        let owner = if ActorId::owner_of(debit).is_some() {
+            debit
+        } else {
+            credit
+        };
+        self.dispatch(owner, job, ctx);
+    }
+}
+
+/// The debit of a transfer is durable: deliver it to its destination shard.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SendTransfer {
+    pub out: Outgoing,
+    pub reply: Option<Reply<Receipt>>,
+}
+
+impl Handler<SendTransfer> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: SendTransfer, _: &mut Context<Self>) {
+        if let Some(reply) = msg.reply {
+            self.transfer_replies.insert(msg.out.id, reply);
+        }
+        self.peers[msg.out.dest_shard as usize].do_send(Deliver { out: msg.out });
+    }
+}
+
+/// At the destination: credit a transfer (at most once per id) and acknowledge it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Deliver {
+    pub out: Outgoing,
+}
+
+impl Handler<Deliver> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: Deliver, _: &mut Context<Self>) {
+        let out = msg.out;
+        let (source, _) = transfer_source(out.id);
+        let source_addr = self.peers[source as usize].clone();
+        let ack = move |result: Result<(), EngineError>| {
+            source_addr.do_send(Delivered { id: out.id, result });
+        };
+        let mut ledger = self.ledger.borrow_mut();
+        if ledger.books().transfer_credited(out.id) {
+            // Delivered again after a restart: acknowledge once the credit is durable.
+            ledger.after_durable(Box::new(ack));
+            return;
+        }
+        let record = LedgerRecord::TransferIn {
+            id: out.id,
+            credit: out.credit,
+            amount: out.amount,
+        };
+        if let Err((e, _)) = ledger.execute(ActorId::Shard, &record, Box::new(ack.clone())) {
+            drop(ledger);
+            // A refused credit goes back to the source, which returns the debit. A storage
+            // failure here is not an answer about the transfer: the source delivers again
+            // after a restart.
+            if matches!(e, EngineError::Refused(_)) {
+                ack(Err(e));
+            }
+        }
+    }
+}
+
+/// At the source: the destination credited the transfer (or refused it).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Delivered {
+    pub id: TransferId,
+    pub result: Result<(), EngineError>,
+}
+
+impl Handler<Delivered> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: Delivered, _: &mut Context<Self>) {
+        let reply = self.transfer_replies.remove(&msg.id);
+        let shard = self.id;
+        let mut ledger = self.ledger.borrow_mut();
+        if !ledger.books().outgoing().any(|o| o.id == msg.id) {
+            // Already settled: a second acknowledgement of a transfer delivered twice.
+            return;
+        }
+        let lsn = ledger.last_applied_lsn() + 1;
+        let (record, waiter): (LedgerRecord, Waiter) = match msg.result {
+            Ok(()) => {
+                let waiter = match reply {
+                    Some(reply) => receipt_waiter(reply, shard, lsn, Some(msg.id)),
+                    None => Box::new(|_| {}),
+                };
+                (LedgerRecord::TransferSettled { id: msg.id }, waiter)
+            }
+            Err(refusal) => {
+                let waiter: Waiter = Box::new(move |durable| {
+                    if let Some(reply) = reply {
+                        reply.send(durable.and(Err(refusal)));
+                    }
+                });
+                (LedgerRecord::TransferReturned { id: msg.id }, waiter)
+            }
+        };
+        if let Err((e, waiter)) = ledger.execute(ActorId::Shard, &record, waiter) {
+            drop(ledger);
+            tracing::warn!(shard, transfer = %msg.id, error = %e, "could not settle a transfer; it is delivered again after a restart");
+            waiter(Err(e));
+        }
+    }
+}
+
+/// What a query asks of one shard.
+#[derive(Clone, Copy, Debug)]
+pub enum QueryKind {
+    /// A customer's balance and available amount.
+    Customer(CustomerId),
+    /// Every parent slice of the shard.
+    Slices,
+    /// The shard's totals for the conservation check.
+    Totals,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueryAnswer {
+    Customer {
+        balance: Money,
+        available: Money,
+        tradable: bool,
+        subscription_valid: bool,
+    },
+    Slices(Vec<(ParentAccount, Money)>),
+    Totals(ShardTotals),
+}
+
+/// One shard's contribution to the conservation check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardTotals {
+    pub shard: u16,
+    /// Every account of the shard, in-transit included: zero when the books balance.
+    pub sum: Money,
+    pub in_transit: Money,
+    pub customers: u64,
+    pub live_customers: u64,
+    pub outgoing_transfers: u64,
+    pub durable_lsn: Lsn,
+    pub activations: u64,
+    pub passivations: u64,
+    pub snapshots: u64,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Query {
+    pub kind: QueryKind,
+    pub reply: Reply<QueryAnswer>,
+}
+
+impl Handler<Query> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: Query, _: &mut Context<Self>) {
+        let mut ledger = self.ledger.borrow_mut();
+        if let Err(e) = ledger.check_usable() {
+            msg.reply.send(Err(e));
+            return;
+        }
+        let books = ledger.books();
+        let answer = match msg.kind {
+            QueryKind::Customer(c) => match books.customer(c) {
+                Some(entry) => Ok(QueryAnswer::Customer {
+                    balance: books.money(entry.balance),
+                    available: books.money(entry.balance - entry.held),
+                    tradable: entry.tradable,
+                    subscription_valid: entry.subscription_valid,
+                }),
+                None => Err(BooksError::UnknownCustomer(c).into()),
+            },
+            QueryKind::Slices => Ok(QueryAnswer::Slices(
+                books
+                    .slices()
+                    .map(|(p, s)| (*p, books.money(s.balance)))
+                    .collect(),
+            )),
+            QueryKind::Totals => books
+                .sum()
+                .map(|sum| {
+                    QueryAnswer::Totals(ShardTotals {
+                        shard: self.id,
+                        sum,
+                        in_transit: books.in_transit(),
+                        customers: books.customer_count() as u64,
+                        live_customers: self.live.len() as u64,
+                        outgoing_transfers: books.outgoing().count() as u64,
+                        durable_lsn: ledger.durable_lsn(),
+                        activations: self.stats.activations,
+                        passivations: self.stats.passivations,
+                        snapshots: self.stats.snapshots,
+                    })
+                })
+                .map_err(|e| EngineError::Invalid(e.to_string())),
+        };
+        // Answer only once everything this answer reflects is durable.
+        let reply = msg.reply;
+        ledger.after_durable(Box::new(move |durable| {
+            reply.send(durable.and(answer));
+        }));
+    }
+}
+
+/// Stop taking work, let what was applied become durable, sync and close the log.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown {
+    pub done: std::sync::mpsc::Sender<Result<(), String>>,
+}
+
+impl Handler<Shutdown> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: Shutdown, ctx: &mut Context<Self>) {
+        self.stopping = Some(msg.done);
+        let failed = self.ledger.borrow_mut().flush();
+        for (w, e) in failed {
+            w(Err(e));
+        }
+        for customer in self.live.keys().copied().collect::<Vec<_>>() {
+            self.passivate(customer);
+        }
+        self.try_finish_stopping(ctx);
+    }
+}

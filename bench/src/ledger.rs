@@ -1,0 +1,302 @@
+//! `omnibus-bench ledger`: the ledger on actors, driven through the public `Engine` handle.
+//!
+//! Figures (one `name=value unit` line each on stdout):
+//! - `ledger_postings_per_sec`: postings between a customer and `fin_parent` (the hot
+//!   account), many in flight, sync `always`, every shard.
+//! - `ledger_postings_per_sec_nosync`: the same with sync `none`.
+//! - `ledger_postings_per_sec_1shard`: the same with sync `always` on one shard.
+//! - `bytes_per_passive_customer`: resident memory per opened (passive) customer.
+//! - `restart_ms`: `Engine::start` on a directory with many customers and postings,
+//!   snapshots on.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use omnibus_actors::Engine;
+use omnibus_core::record::CustomerOpened;
+use omnibus_core::{AccountId, AccountNo, Amount, BankCode, Config, CustomerId, ParentAccount};
+
+const FIN_PARENT: AccountId = AccountId::Parent {
+    parent: ParentAccount::FinParent,
+};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Postings per throughput run.
+    #[arg(long, default_value_t = 400_000)]
+    postings: u64,
+    /// Customers the throughput runs post against.
+    #[arg(long, default_value_t = 10_000)]
+    customers: u64,
+    /// Postings in flight at once.
+    #[arg(long, default_value_t = 8_192)]
+    in_flight: usize,
+    /// Postings per `post_batch` call (1: one `post` call per posting).
+    #[arg(long, default_value_t = 1_024)]
+    batch: usize,
+    /// Customers opened for the memory figure.
+    #[arg(long, default_value_t = 1_000_000)]
+    passive_customers: u64,
+    /// Customers and postings of the restart figure.
+    #[arg(long, default_value_t = 1_000_000)]
+    restart_customers: u64,
+    #[arg(long, default_value_t = 10_000_000)]
+    restart_postings: u64,
+    /// Where the data directories go (a temporary directory under it).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Only these figures (comma separated: throughput, memory, restart).
+    #[arg(long, default_value = "throughput,memory,restart")]
+    only: String,
+}
+
+fn config(dir: &Path, shards: u32, sync: &str, extra: &str) -> Result<Config, String> {
+    Config::from_toml_over_defaults(&format!(
+        "[engine]\nshards = {shards}\n[wal]\ndir = {:?}\nsync = {sync:?}\n{extra}",
+        dir.display().to_string()
+    ))
+    .map_err(|e| e.to_string())
+}
+
+fn opened(n: u64) -> CustomerOpened {
+    CustomerOpened {
+        customer: CustomerId::new(n).expect("positive"),
+        linked_bank: BankCode::new("004").expect("bank"),
+        linked_account: AccountNo::new(&format!("110-{n:010}")).expect("account"),
+        tradable: true,
+        subscription_valid: true,
+        signing_key: Some(omnibus_core::record::SigningKey {
+            cert_serial: n,
+            public_key: [7; 32],
+        }),
+    }
+}
+
+/// Runs `count` operations with `in_flight` outstanding, `op(i)` making the i-th.
+async fn pipeline<F, Fut, T, E>(count: u64, in_flight: usize, mut op: F) -> Result<Duration, String>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let started = Instant::now();
+    let mut running = FuturesUnordered::new();
+    let mut next = 0u64;
+    let mut last_report = Instant::now();
+    while next < count || !running.is_empty() {
+        while next < count && running.len() < in_flight {
+            running.push(op(next));
+            next += 1;
+        }
+        if let Some(result) = running.next().await {
+            result.map_err(|e| e.to_string())?;
+        }
+        if last_report.elapsed() > Duration::from_secs(2) {
+            eprintln!("  {next}/{count}");
+            last_report = Instant::now();
+        }
+    }
+    Ok(started.elapsed())
+}
+
+/// Posts `count` postings, `posting(i)` making the i-th, `in_flight` outstanding, in
+/// batches of `batch` (or one `post` each when `batch` is 1). Every posting must succeed.
+async fn post_all(
+    engine: &Engine,
+    count: u64,
+    in_flight: usize,
+    batch: usize,
+    posting: impl Fn(u64) -> (AccountId, AccountId, Amount),
+) -> Result<Duration, String> {
+    if batch <= 1 {
+        return pipeline(count, in_flight, |i| {
+            let (d, c, a) = posting(i);
+            engine.post(d, c, a)
+        })
+        .await;
+    }
+    let batches = count.div_ceil(batch as u64);
+    pipeline(batches, (in_flight / batch).max(1), |b| {
+        let items: Vec<_> = (b * batch as u64..((b + 1) * batch as u64).min(count))
+            .map(&posting)
+            .collect();
+        async move {
+            for result in engine.post_batch(&items).await {
+                result.map_err(|e| e.to_string())?;
+            }
+            Ok::<(), String>(())
+        }
+    })
+    .await
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Opens `customers` customers and funds each, then runs `postings` postings alternating
+/// a credit from fin_parent and a debit back to it, so balances stay positive.
+fn throughput(root: &Path, shards: u32, sync: &str, args: &Args) -> Result<f64, String> {
+    let dir = root.join(format!("throughput-{shards}-{sync}"));
+    let engine = Engine::start(config(&dir, shards, sync, "")?).map_err(|e| e.to_string())?;
+    let rt = runtime();
+    let customers = args.customers;
+    let elapsed = rt.block_on(async {
+        pipeline(customers, args.in_flight, |i| {
+            engine.open_customer(opened(i + 1))
+        })
+        .await?;
+        pipeline(customers, args.in_flight, |i| {
+            engine.post(
+                FIN_PARENT,
+                AccountId::customer(CustomerId::new(i + 1).unwrap()),
+                Amount::krw(10_000).unwrap(),
+            )
+        })
+        .await?;
+        let posting = |i: u64| {
+            let c = AccountId::customer(CustomerId::new(i / 2 % customers + 1).unwrap());
+            let amount = Amount::krw(100).unwrap();
+            if i % 2 == 0 {
+                (FIN_PARENT, c, amount)
+            } else {
+                (c, FIN_PARENT, amount)
+            }
+        };
+        post_all(&engine, args.postings, args.in_flight, args.batch, posting).await
+    })?;
+    let totals = rt.block_on(engine.totals()).map_err(|e| e.to_string())?;
+    if !totals.sum.is_zero() {
+        return Err(format!(
+            "the books do not balance after the run: {totals:?}"
+        ));
+    }
+    engine.shutdown().map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(args.postings as f64 / elapsed.as_secs_f64())
+}
+
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let resident: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    resident * 4096
+}
+
+fn memory(root: &Path, args: &Args) -> Result<f64, String> {
+    let dir = root.join("memory");
+    let engine = Engine::start(config(&dir, 0, "none", "")?).map_err(|e| e.to_string())?;
+    let rt = runtime();
+    let before = rss_bytes();
+    rt.block_on(pipeline(args.passive_customers, args.in_flight, |i| {
+        engine.open_customer(opened(i + 1))
+    }))?;
+    // Let the WAL writer drain its buffers before measuring.
+    std::thread::sleep(Duration::from_millis(500));
+    let after = rss_bytes();
+    let totals = rt.block_on(engine.totals()).map_err(|e| e.to_string())?;
+    eprintln!(
+        "  rss before {before} B, after {after} B, customers {}, live {}",
+        totals.customers,
+        totals.shards.iter().map(|s| s.live_customers).sum::<u64>()
+    );
+    engine.shutdown().map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok((after.saturating_sub(before)) as f64 / args.passive_customers as f64)
+}
+
+fn restart(root: &Path, args: &Args) -> Result<(f64, String), String> {
+    let dir = root.join("restart");
+    // Building the data is not what is measured; it runs with sync `none`. The default
+    // snapshot interval (every 2,000,000 records per shard) bounds the replay.
+    let cfg = config(&dir, 0, "none", "")?;
+    let engine = Engine::start(cfg.clone()).map_err(|e| e.to_string())?;
+    let rt = runtime();
+    let customers = args.restart_customers;
+    eprintln!(
+        "  building {} customers and {} postings",
+        customers, args.restart_postings
+    );
+    rt.block_on(async {
+        pipeline(customers, args.in_flight, |i| {
+            engine.open_customer(opened(i + 1))
+        })
+        .await?;
+        let posting = |i: u64| {
+            let c = AccountId::customer(CustomerId::new(i * 7919 % customers + 1).unwrap());
+            (FIN_PARENT, c, Amount::krw(1).unwrap())
+        };
+        post_all(
+            &engine,
+            args.restart_postings,
+            args.in_flight,
+            args.batch,
+            posting,
+        )
+        .await
+        .map(|_| ())
+    })?;
+    engine.shutdown().map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let engine = Engine::start(cfg).map_err(|e| e.to_string())?;
+    let elapsed = started.elapsed();
+    let detail = engine
+        .recovery_reports()
+        .iter()
+        .map(|r| {
+            format!(
+                "shard {}: snapshot at {:?}, {} records replayed, {} ms",
+                r.shard, r.snapshot_lsn, r.records_replayed, r.elapsed_ms
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    engine.shutdown().map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok((elapsed.as_secs_f64() * 1000.0, detail))
+}
+
+pub fn run(args: Args) -> Result<(), String> {
+    let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let root = tempfile::Builder::new()
+        .prefix("omnibus-bench-ledger-")
+        .tempdir_in(&base)
+        .map_err(|e| e.to_string())?;
+    let only: Vec<&str> = args.only.split(',').map(str::trim).collect();
+    if only.contains(&"throughput") {
+        eprintln!(
+            "ledger: {} postings, {} in flight, sync always, all shards",
+            args.postings, args.in_flight
+        );
+        let all = throughput(root.path(), 0, "always", &args)?;
+        println!("ledger_postings_per_sec={all:.0} postings/s");
+        eprintln!("ledger: sync none");
+        let nosync = throughput(root.path(), 0, "none", &args)?;
+        println!("ledger_postings_per_sec_nosync={nosync:.0} postings/s");
+        eprintln!("ledger: one shard, sync always");
+        let one = throughput(root.path(), 1, "always", &args)?;
+        println!("ledger_postings_per_sec_1shard={one:.0} postings/s");
+        println!("ledger_all_shards_vs_1shard_ratio={:.2} ratio", all / one);
+    }
+    if only.contains(&"memory") {
+        eprintln!(
+            "ledger: opening {} customers for the memory figure",
+            args.passive_customers
+        );
+        let per = memory(root.path(), &args)?;
+        println!("bytes_per_passive_customer={per:.0} B");
+    }
+    if only.contains(&"restart") {
+        let (ms, detail) = restart(root.path(), &args)?;
+        eprintln!("  {detail}");
+        println!("restart_ms={ms:.0} ms");
+    }
+    Ok(())
+}
