@@ -14,6 +14,7 @@ mod gate;
 mod job;
 mod ledger;
 mod parent;
+pub mod rails;
 mod recovery;
 mod reply;
 mod shard;

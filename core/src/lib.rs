@@ -15,6 +15,7 @@ pub mod record;
 pub mod request;
 pub mod request_log;
 pub mod routing;
+pub mod signing;
 
 pub use config::{Config, ConfigError, SyncPolicy};
 pub use ids::{

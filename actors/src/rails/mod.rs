@@ -1,0 +1,159 @@
+//! The outside systems (rails): the bank firm system (BS), the securities firm system
+//! (SS), the financial company server and the authentication server, as async traits.
+//!
+//! Every call names a [`RailRequestId`], the key the outside system executes by and the
+//! key of the confirm inquiry: a call repeated with the same id is executed at most once,
+//! and `confirm` answers from the outside system's own record of that exact id (after a
+//! confirm says "not executed", the system never executes that id). The engine applies
+//! its own timeouts around these futures (SPEC §4); a future that never resolves is a
+//! timeout, one that resolves after the timeout is a late answer, still reflected.
+//!
+//! `sim` holds the in-process simulators the engine runs on by default.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use omnibus_core::record::SigningKey;
+use omnibus_core::{AccountNo, Amount, BankCode, CustomerId, Payee, RequestDate, RequestNo};
+use thiserror::Error;
+
+/// A boxed, sendable future: what every rail method returns, so the traits stay
+/// object-safe and any transport (HTTP, MQ, in-process) can implement them.
+pub type RailFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// The id of one call to an outside system: the request-log entry and its attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RailRequestId {
+    pub entry: u64,
+    pub attempt: u32,
+}
+
+impl fmt::Display for RailRequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "E{:016x}-{}", self.entry, self.attempt)
+    }
+}
+
+/// The outside system's answer to a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RailAnswer {
+    /// Executed (SUCCESS).
+    Done,
+    /// Not executed (FAIL), with the system's reason.
+    Refused { reason: String },
+}
+
+/// The answer to a confirm inquiry about one request id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Confirmation {
+    Executed,
+    /// Not executed, and it never will be: the system refuses that id from now on.
+    NotExecuted,
+}
+
+/// The outside system could not be asked (connection refused, malformed answer). Not an
+/// answer about the request: the engine treats it like a timeout.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("{system} unreachable: {what}")]
+pub struct RailError {
+    pub system: &'static str,
+    pub what: String,
+}
+
+/// A withdrawal from a customer-linked account into the withdrawal firm parent account
+/// at the same bank (A1), by the bank firm system.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Withdrawal {
+    pub id: RailRequestId,
+    pub customer: CustomerId,
+    pub bank: BankCode,
+    pub linked_account: AccountNo,
+    pub amount: Amount,
+}
+
+/// Where a bank deposit comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DepositSource {
+    /// A remittance (X2): from the deposit firm parent account at this bank.
+    DepositFirm(BankCode),
+    /// A refund of a charge that failed for good: from the withdrawal firm parent account
+    /// at this bank, back to the linked account.
+    WithdrawalFirm(BankCode),
+}
+
+/// A deposit into an account at a bank (X2, or a refund), by the bank firm system.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deposit {
+    pub id: RailRequestId,
+    pub customer: CustomerId,
+    pub from: DepositSource,
+    pub to_bank: BankCode,
+    pub to_account: AccountNo,
+    pub amount: Amount,
+}
+
+/// A transfer between the financial company parent account and a customer financial
+/// company account, by the securities firm system (A2 and recovery: increase; X1: decrease).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecuritiesTransfer {
+    pub id: RailRequestId,
+    pub customer: CustomerId,
+    pub amount: Amount,
+}
+
+/// The payment instruction to the financial company server (SPEC §5a, seed [0110]): the
+/// message fields, the transaction original text, its signature and the certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaymentInstruction {
+    pub id: RailRequestId,
+    pub customer: CustomerId,
+    pub request_date: RequestDate,
+    pub request_no: RequestNo,
+    pub amount: Amount,
+    pub payee: Payee,
+    pub original_text: String,
+    pub signature: [u8; 64],
+    pub certificate: SigningKey,
+}
+
+pub type Answer = Result<RailAnswer, RailError>;
+pub type Confirmed = Result<Confirmation, RailError>;
+
+/// The bank firm system (BS).
+pub trait BankFirm: Send + Sync + 'static {
+    fn withdraw(&self, withdrawal: Withdrawal) -> RailFuture<Answer>;
+    fn deposit(&self, deposit: Deposit) -> RailFuture<Answer>;
+    fn confirm(&self, id: RailRequestId) -> RailFuture<Confirmed>;
+}
+
+/// The securities firm system (SS).
+pub trait SecuritiesFirm: Send + Sync + 'static {
+    /// `fin_parent` → customer (A2, recovery).
+    fn increase(&self, transfer: SecuritiesTransfer) -> RailFuture<Answer>;
+    /// customer → `fin_parent` (X1).
+    fn decrease(&self, transfer: SecuritiesTransfer) -> RailFuture<Answer>;
+    fn confirm(&self, id: RailRequestId) -> RailFuture<Confirmed>;
+}
+
+/// The financial company server: verifies the instruction's signature itself and
+/// withdraws through the external financial network.
+pub trait FinancialCompany: Send + Sync + 'static {
+    fn instruct(&self, instruction: PaymentInstruction) -> RailFuture<Answer>;
+    fn confirm(&self, id: RailRequestId) -> RailFuture<Confirmed>;
+}
+
+/// The authentication server: is the signature key of this certificate valid (S7)?
+pub trait Authentication: Send + Sync + 'static {
+    fn key_valid(&self, key: SigningKey) -> RailFuture<Result<bool, RailError>>;
+}
+
+/// The four outside systems an engine talks to.
+#[derive(Clone)]
+pub struct Rails {
+    pub bank_firm: Arc<dyn BankFirm>,
+    pub securities_firm: Arc<dyn SecuritiesFirm>,
+    pub financial_company: Arc<dyn FinancialCompany>,
+    pub authentication: Arc<dyn Authentication>,
+}
