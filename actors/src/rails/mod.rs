@@ -8,7 +8,7 @@
 //! its own timeouts around these futures (SPEC §4); a future that never resolves is a
 //! timeout, one that resolves after the timeout is a late answer, still reflected.
 //!
-//! `sim` holds the in-process simulators the engine runs on by default.
+//! [`sim`] holds the in-process simulators the engine runs on by default.
 
 use std::fmt;
 use std::future::Future;
@@ -18,6 +18,8 @@ use std::sync::Arc;
 use omnibus_core::record::SigningKey;
 use omnibus_core::{AccountNo, Amount, BankCode, CustomerId, Payee, RequestDate, RequestNo};
 use thiserror::Error;
+
+pub mod sim;
 
 /// A boxed, sendable future: what every rail method returns, so the traits stay
 /// object-safe and any transport (HTTP, MQ, in-process) can implement them.

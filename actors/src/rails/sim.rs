@@ -1,0 +1,660 @@
+//! The in-process simulators of the outside systems, which the engine runs on by default.
+//!
+//! One [`Simulator`] holds the outside truth (DESIGN.md, "Outside systems"): the bank
+//! firm system's accounts, the securities firm's accounts (shared with the financial
+//! company server, which is the same securities firm), and, per rail, the registry of
+//! what it did with each request id. [`Simulator::rails`] hands out the four trait
+//! objects the engine calls; the `Simulator` itself stays with the host or test, which
+//! steers faults ([`Simulator::set_rates`], [`Simulator::heal`]) and reads the truth
+//! ([`Simulator::truth`], [`Simulator::executed`], [`Simulator::stats`]).
+//!
+//! # How a call goes
+//!
+//! 1. Its fault is drawn deterministically from (seed, rail, operation, request id), so
+//!    the same seed gives the same faults whatever the thread interleaving.
+//! 2. A timeout fault stops here: nothing is executed and the future never resolves.
+//! 3. Otherwise, under the lock of the id's registry entry: an id already executed is
+//!    answered `Done` again (or refused if the id now names a different request); an id
+//!    already settled as not executed is refused; an injected failure settles the id as
+//!    not executed; else the request is checked and executed against the truth, or
+//!    refused for a business reason and settled as not executed.
+//! 4. A lost-response fault stops here: the request was dealt with, the answer never
+//!    comes.
+//! 5. The answer comes after the drawn latency (a `tokio` timer), or at once when the
+//!    latency is zero.
+//!
+//! So execution happens at call time, before the latency: a confirm arriving while the
+//! answer is still in flight sees the request executed, and an answer arriving after
+//! the engine's timeout is its "late answer".
+//!
+//! A confirm answers from the registry and settles an unknown id as never to be executed.
+//! It has the rail's latency but none of its faults, so supervisors always make progress;
+//! only [`Simulator::set_confirm_unreachable`] makes it fail, for tests of the engine's
+//! confirm retries.
+
+mod draw;
+mod registry;
+mod stats;
+mod truth;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::mapref::entry::Entry;
+use dashmap::{DashMap, DashSet};
+use omnibus_core::config::{RailMode, SimulatedRailConfig};
+use omnibus_core::record::SigningKey;
+use omnibus_core::signing::{verify_signature, OriginalText, SigningError};
+use omnibus_core::{
+    AccountNo, Amount, BankCode, Config, Currency, Money, ParentAccount, RemitRequest,
+    RequestHeader,
+};
+use tracing::debug;
+
+pub use registry::{Execution, NotExecutedCause, Operation, Outcome, Refusal, SimRefusal};
+pub use stats::{RailStats, SimStats};
+pub use truth::{Truth, TruthAccount, DEFAULT_LINKED_BALANCE_WON};
+
+use self::draw::{Call, Fault, RailRates};
+use self::stats::{Counters, Stat};
+use self::truth::Books;
+use super::{
+    Answer, Authentication, BankFirm, Confirmation, Confirmed, Deposit, DepositSource,
+    FinancialCompany, PaymentInstruction, RailAnswer, RailError, RailFuture, RailRequestId, Rails,
+    SecuritiesFirm, SecuritiesTransfer, Withdrawal,
+};
+
+/// One of the four outside systems.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Rail {
+    BankFirm = 0,
+    SecuritiesFirm = 1,
+    FinancialCompany = 2,
+    Authentication = 3,
+}
+
+impl Rail {
+    pub const ALL: [Rail; 4] = [
+        Rail::BankFirm,
+        Rail::SecuritiesFirm,
+        Rail::FinancialCompany,
+        Rail::Authentication,
+    ];
+
+    /// The system's name, as a `RailError` names it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Rail::BankFirm => "bank firm system",
+            Rail::SecuritiesFirm => "securities firm system",
+            Rail::FinancialCompany => "financial company server",
+            Rail::Authentication => "authentication server",
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Rail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One rail's switches, registry and counters.
+struct RailState {
+    rates: RailRates,
+    confirm_unreachable: AtomicBool,
+    registry: DashMap<RailRequestId, Outcome>,
+    counters: Counters,
+}
+
+impl RailState {
+    fn new(rates: SimulatedRailConfig) -> Self {
+        Self {
+            rates: RailRates::new(rates),
+            confirm_unreachable: AtomicBool::new(false),
+            registry: DashMap::new(),
+            counters: Counters::new(),
+        }
+    }
+}
+
+struct Inner {
+    seed: u64,
+    books: Books,
+    rails: [RailState; 4],
+    /// Certificate serials the authentication server no longer accepts.
+    revoked: DashSet<u64>,
+    /// How many key checks each certificate has had: the key of its next check's draw.
+    key_checks: DashMap<u64, u64>,
+    /// The nonce of every original text the financial company server executed, and the
+    /// request id that executed it: a signed text pays once.
+    nonces: DashMap<u128, RailRequestId>,
+}
+
+/// The outside world, simulated in process. Cloning it clones a handle to the same world.
+#[derive(Clone)]
+pub struct Simulator {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Simulator")
+            .field("seed", &self.inner.seed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A future that resolves to `value` after `latency`, or at once (without a timer) when
+/// the latency is zero.
+fn respond<T: Send + 'static>(latency: Duration, value: T) -> RailFuture<T> {
+    if latency.is_zero() {
+        Box::pin(std::future::ready(value))
+    } else {
+        Box::pin(async move {
+            tokio::time::sleep(latency).await;
+            value
+        })
+    }
+}
+
+/// A future that never resolves. It holds nothing, so dropping it (the engine's timeout)
+/// frees everything the call had.
+fn never<T: Send + 'static>() -> RailFuture<T> {
+    Box::pin(std::future::pending())
+}
+
+impl Simulator {
+    /// A simulator on the configuration's seed, fault rates and parent opening balances.
+    /// Every linked account opens with [`DEFAULT_LINKED_BALANCE_WON`] unless set with
+    /// [`Simulator::set_linked_balance`]; designated and customer accounts open at zero.
+    pub fn new(config: &Config) -> Simulator {
+        let sim = &config.simulator;
+        match sim.mode {
+            RailMode::Simulated => {}
+        }
+        Simulator {
+            inner: Arc::new(Inner {
+                seed: sim.seed,
+                books: Books::new(config),
+                rails: [
+                    RailState::new(sim.bank_firm),
+                    RailState::new(sim.securities_firm),
+                    RailState::new(sim.financial_company),
+                    RailState::new(sim.authentication),
+                ],
+                revoked: DashSet::new(),
+                key_checks: DashMap::new(),
+                nonces: DashMap::new(),
+            }),
+        }
+    }
+
+    /// The four rails, for the engine, all backed by this simulator.
+    pub fn rails(&self) -> Rails {
+        Rails {
+            bank_firm: Arc::new(SimBankFirm(Arc::clone(&self.inner))),
+            securities_firm: Arc::new(SimSecuritiesFirm(Arc::clone(&self.inner))),
+            financial_company: Arc::new(SimFinancialCompany(Arc::clone(&self.inner))),
+            authentication: Arc::new(SimAuthentication(Arc::clone(&self.inner))),
+        }
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.inner.seed
+    }
+
+    pub fn currency(&self) -> Currency {
+        self.inner.books.currency()
+    }
+
+    /// The rail's current latency bounds and fault rates.
+    pub fn rates(&self, rail: Rail) -> SimulatedRailConfig {
+        self.inner.state(rail).rates.get()
+    }
+
+    /// Replaces the rail's latency bounds and fault rates, for calls from now on.
+    ///
+    /// # Panics
+    /// When a rate is outside [0, 1], the three rates sum to more than 1, or
+    /// `latency_us_min > latency_us_max`.
+    pub fn set_rates(&self, rail: Rail, rates: SimulatedRailConfig) {
+        self.inner.state(rail).rates.set(rates);
+    }
+
+    /// Sets every rail's fault rates to zero (latency kept) and makes every confirm
+    /// reachable. Calls that already timed out or lost their answer stay pending; their
+    /// ids are settled by a confirm or a repeat, as always.
+    pub fn heal(&self) {
+        for state in &self.inner.rails {
+            state.rates.heal();
+            state.confirm_unreachable.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Makes the rail's confirm inquiries fail with a `RailError` (`true`) or answer again
+    /// (`false`). Confirms have no other faults.
+    pub fn set_confirm_unreachable(&self, rail: Rail, unreachable: bool) {
+        self.inner
+            .state(rail)
+            .confirm_unreachable
+            .store(unreachable, Ordering::Relaxed);
+    }
+
+    /// Sets a linked account's balance, for example to make a charge short. The money
+    /// comes from outside the modelled world: the account's opening moves with it, so
+    /// the truth stays conserved.
+    ///
+    /// # Panics
+    /// When `balance` is not in the engine's currency.
+    pub fn set_linked_balance(&self, bank: BankCode, account: AccountNo, balance: Money) {
+        if let Err(refused) = self.inner.books.set_linked(bank, account, balance) {
+            panic!("cannot set linked account {bank}/{account}: {refused}");
+        }
+    }
+
+    /// Makes the authentication server answer that this certificate's key is not valid.
+    pub fn revoke(&self, cert_serial: u64) {
+        self.inner.revoked.insert(cert_serial);
+    }
+
+    /// Moves money between two parent accounts in the truth: a settlement sweep
+    /// (B1–B3, Y1–Y3) as the outside world executes it. No rail trait carries sweeps,
+    /// so a host or test that wants the truth's parent accounts to follow the engine's
+    /// sweeps calls this; refused, and nothing moved, if `from` would go below its floor.
+    pub fn settle(
+        &self,
+        from: ParentAccount,
+        to: ParentAccount,
+        amount: Amount,
+    ) -> Result<(), SimRefusal> {
+        self.inner
+            .books
+            .transfer(TruthAccount::Parent(from), TruthAccount::Parent(to), amount)
+    }
+
+    /// A snapshot of every outside balance and their sum. Exact when no call is
+    /// executing; see the `truth` module for why.
+    pub fn truth(&self) -> Truth {
+        self.inner.books.snapshot()
+    }
+
+    /// The rail's statement: every request it executed, in request id order. Empty for
+    /// the authentication server, which executes nothing.
+    pub fn executed(&self, rail: Rail) -> Vec<Execution> {
+        let mut executed: Vec<Execution> = self
+            .inner
+            .state(rail)
+            .registry
+            .iter()
+            .filter_map(|e| match e.value() {
+                Outcome::Executed(execution) => Some(*execution),
+                Outcome::NotExecuted(_) => None,
+            })
+            .collect();
+        executed.sort_unstable_by_key(|e| e.id);
+        executed
+    }
+
+    /// What the rail holds about one request id: `None` if it never executed or settled
+    /// it (never called, or every call timed out and no confirm came).
+    pub fn outcome(&self, rail: Rail, id: RailRequestId) -> Option<Outcome> {
+        self.inner.state(rail).registry.get(&id).map(|e| *e.value())
+    }
+
+    /// What every rail counted so far.
+    pub fn stats(&self) -> SimStats {
+        let snapshot = |rail: Rail| self.inner.state(rail).counters.snapshot();
+        SimStats {
+            bank_firm: snapshot(Rail::BankFirm),
+            securities_firm: snapshot(Rail::SecuritiesFirm),
+            financial_company: snapshot(Rail::FinancialCompany),
+            authentication: snapshot(Rail::Authentication),
+        }
+    }
+}
+
+impl Inner {
+    fn state(&self, rail: Rail) -> &RailState {
+        &self.rails[rail.index()]
+    }
+
+    fn draw(&self, rail: Rail, call: Call, id: RailRequestId) -> u64 {
+        draw::word(self.seed, rail, call, (id.entry, u64::from(id.attempt)))
+    }
+
+    /// One call that moves money: the pipeline of the module documentation. `execute`
+    /// runs only for an id the rail has not settled yet, under the lock of its registry
+    /// entry, so a request executes at most once and a confirm sees it whole.
+    fn call(
+        &self,
+        rail: Rail,
+        call: Call,
+        plan: Execution,
+        execute: impl FnOnce(&Execution) -> Result<(), SimRefusal>,
+    ) -> RailFuture<Answer> {
+        let state = self.state(rail);
+        state.counters.add(Stat::Calls);
+        let id = plan.id;
+        let word = self.draw(rail, call, id);
+        let fault = state.rates.fault(word);
+        if fault == Fault::Timeout {
+            state.counters.add(Stat::Timeouts);
+            debug!(rail = rail.name(), %id, "simulated timeout: not executed, never answered");
+            return never();
+        }
+        let refuse = |refusal: Refusal, reason: String| {
+            state.counters.add(Stat::Refused(refusal));
+            debug!(rail = rail.name(), %id, ?refusal, %reason, "refused");
+            RailAnswer::Refused { reason }
+        };
+        let answer = match state.registry.entry(id) {
+            Entry::Occupied(settled) => match settled.get() {
+                Outcome::Executed(done) if *done == plan => {
+                    state.counters.add(Stat::Replayed);
+                    RailAnswer::Done
+                }
+                Outcome::Executed(done) => refuse(
+                    Refusal::IdReused,
+                    format!("request {id} was already executed as another request: {done}"),
+                ),
+                Outcome::NotExecuted(cause) => refuse(
+                    Refusal::SettledNotExecuted,
+                    format!(
+                        "request {id} was settled as not executed ({cause:?}) and never will be"
+                    ),
+                ),
+            },
+            Entry::Vacant(vacant) if fault == Fault::Failure => {
+                vacant.insert(Outcome::NotExecuted(NotExecutedCause::InjectedFailure));
+                state.counters.add(Stat::InjectedFailures);
+                debug!(rail = rail.name(), %id, "simulated failure: refused, not executed");
+                RailAnswer::Refused {
+                    reason: format!("simulated failure of the {rail}"),
+                }
+            }
+            Entry::Vacant(vacant) => match execute(&plan) {
+                Ok(()) => {
+                    vacant.insert(Outcome::Executed(plan));
+                    state.counters.add(Stat::Executed);
+                    RailAnswer::Done
+                }
+                Err(refused) => {
+                    vacant.insert(Outcome::NotExecuted(NotExecutedCause::Refused(
+                        refused.refusal,
+                    )));
+                    refuse(refused.refusal, refused.reason)
+                }
+            },
+        };
+        if fault == Fault::LostResponse {
+            state.counters.add(Stat::LostResponses);
+            debug!(rail = rail.name(), %id, "simulated lost response: dealt with, never answered");
+            return never();
+        }
+        respond(state.rates.latency(word), Ok(answer))
+    }
+
+    fn confirm(&self, rail: Rail, id: RailRequestId) -> RailFuture<Confirmed> {
+        let state = self.state(rail);
+        state.counters.add(Stat::Confirms);
+        let latency = state.rates.latency(self.draw(rail, Call::Confirm, id));
+        if state.confirm_unreachable.load(Ordering::Relaxed) {
+            state.counters.add(Stat::ConfirmsUnreachable);
+            return respond(
+                latency,
+                Err(RailError {
+                    system: rail.name(),
+                    what: format!("simulated: confirm of {id} is switched off"),
+                }),
+            );
+        }
+        let confirmation = match state.registry.entry(id) {
+            Entry::Occupied(settled) => match settled.get() {
+                Outcome::Executed(_) => Confirmation::Executed,
+                Outcome::NotExecuted(_) => Confirmation::NotExecuted,
+            },
+            Entry::Vacant(vacant) => {
+                // From now on this id is refused: a call still in flight (a timeout) can
+                // never execute after the engine was told it did not.
+                vacant.insert(Outcome::NotExecuted(NotExecutedCause::Confirm));
+                Confirmation::NotExecuted
+            }
+        };
+        state.counters.add(match confirmation {
+            Confirmation::Executed => Stat::ConfirmsExecuted,
+            Confirmation::NotExecuted => Stat::ConfirmsNotExecuted,
+        });
+        respond(latency, Ok(confirmation))
+    }
+
+    fn withdraw(&self, w: Withdrawal) -> RailFuture<Answer> {
+        let plan = Execution {
+            id: w.id,
+            operation: Operation::Withdraw,
+            customer: w.customer,
+            amount: w.amount,
+            from: TruthAccount::Linked {
+                bank: w.bank,
+                account: w.linked_account,
+            },
+            to: TruthAccount::Parent(ParentAccount::WithdrawalFirm(w.bank)),
+        };
+        self.call(Rail::BankFirm, Call::Withdraw, plan, |p| {
+            self.books.transfer(p.from, p.to, p.amount)
+        })
+    }
+
+    fn deposit(&self, d: Deposit) -> RailFuture<Answer> {
+        let (from, to) = match d.from {
+            DepositSource::DepositFirm(bank) => (
+                ParentAccount::DepositFirm(bank),
+                TruthAccount::Designated {
+                    bank: d.to_bank,
+                    account: d.to_account,
+                },
+            ),
+            DepositSource::WithdrawalFirm(bank) => (
+                ParentAccount::WithdrawalFirm(bank),
+                TruthAccount::Linked {
+                    bank: d.to_bank,
+                    account: d.to_account,
+                },
+            ),
+        };
+        let plan = Execution {
+            id: d.id,
+            operation: Operation::Deposit,
+            customer: d.customer,
+            amount: d.amount,
+            from: TruthAccount::Parent(from),
+            to,
+        };
+        self.call(Rail::BankFirm, Call::Deposit, plan, |p| {
+            self.books.transfer(p.from, p.to, p.amount)
+        })
+    }
+
+    fn securities(&self, t: SecuritiesTransfer, operation: Operation) -> RailFuture<Answer> {
+        let fin_parent = TruthAccount::Parent(ParentAccount::FinParent);
+        let customer = TruthAccount::Customer(t.customer);
+        let (from, to, call) = match operation {
+            Operation::Decrease => (customer, fin_parent, Call::Decrease),
+            _ => (fin_parent, customer, Call::Increase),
+        };
+        let plan = Execution {
+            id: t.id,
+            operation,
+            customer: t.customer,
+            amount: t.amount,
+            from,
+            to,
+        };
+        self.call(Rail::SecuritiesFirm, call, plan, |p| {
+            self.books.transfer(p.from, p.to, p.amount)
+        })
+    }
+
+    fn instruct(&self, pi: PaymentInstruction) -> RailFuture<Answer> {
+        let plan = Execution {
+            id: pi.id,
+            operation: Operation::Instruct,
+            customer: pi.customer,
+            amount: pi.amount,
+            from: TruthAccount::Customer(pi.customer),
+            to: TruthAccount::Designated {
+                bank: pi.payee.bank,
+                account: pi.payee.account,
+            },
+        };
+        self.call(Rail::FinancialCompany, Call::Instruct, plan, |p| {
+            self.verify_and_pay(&pi, p)
+        })
+    }
+
+    /// The financial company server's own checks of a payment instruction (SPEC §5a
+    /// step 4), then the payment. Expiry is the engine's check, not the server's.
+    fn verify_and_pay(&self, pi: &PaymentInstruction, plan: &Execution) -> Result<(), SimRefusal> {
+        let text = OriginalText::parse(&pi.original_text)
+            .map_err(|e| SimRefusal::new(Refusal::MalformedText, e.to_string()))?;
+        let request = RemitRequest {
+            header: RequestHeader {
+                customer: pi.customer,
+                request_date: pi.request_date,
+                request_no: pi.request_no,
+                amount: pi.amount,
+            },
+            payee: pi.payee,
+        };
+        text.check_matches(&request)
+            .map_err(|e| SimRefusal::new(Refusal::AlteredText, e.to_string()))?;
+        verify_signature(
+            &pi.original_text,
+            &pi.signature,
+            &pi.certificate.public_key,
+            pi.certificate.cert_serial,
+        )
+        .map_err(|e| {
+            let refusal = match e {
+                SigningError::BadKey { .. } => Refusal::BadKey,
+                _ => Refusal::BadSignature,
+            };
+            SimRefusal::new(refusal, e.to_string())
+        })?;
+        // The nonce entry stays locked while the customer is debited, so two ids carrying
+        // the same text cannot both pay.
+        match self.nonces.entry(text.nonce) {
+            Entry::Occupied(first) => Err(SimRefusal::new(
+                Refusal::ReplayedText,
+                format!(
+                    "the original text was already executed as request {}",
+                    first.get()
+                ),
+            )),
+            Entry::Vacant(vacant) => {
+                self.books.transfer(plan.from, plan.to, plan.amount)?;
+                vacant.insert(plan.id);
+                Ok(())
+            }
+        }
+    }
+
+    /// The authentication server. The trait gives no request id, so the draw is keyed by
+    /// the certificate serial and how many checks of it came before: deterministic as
+    /// long as the checks of one certificate come in a deterministic order.
+    fn key_valid(&self, key: SigningKey) -> RailFuture<Result<bool, RailError>> {
+        let rail = Rail::Authentication;
+        let state = self.state(rail);
+        state.counters.add(Stat::Calls);
+        let nth = {
+            let mut checks = self.key_checks.entry(key.cert_serial).or_insert(0);
+            let nth = *checks;
+            *checks += 1;
+            nth
+        };
+        let word = draw::word(self.seed, rail, Call::KeyValid, (key.cert_serial, nth));
+        match state.rates.fault(word) {
+            Fault::Timeout => {
+                state.counters.add(Stat::Timeouts);
+                never()
+            }
+            // A key check changes nothing, so a lost answer is just no answer.
+            Fault::LostResponse => {
+                state.counters.add(Stat::LostResponses);
+                never()
+            }
+            Fault::Failure => {
+                state.counters.add(Stat::InjectedFailures);
+                respond(
+                    state.rates.latency(word),
+                    Err(RailError {
+                        system: rail.name(),
+                        what: format!("simulated failure checking certificate {}", key.cert_serial),
+                    }),
+                )
+            }
+            Fault::None => {
+                let valid = !self.revoked.contains(&key.cert_serial);
+                state.counters.add(Stat::Executed);
+                if !valid {
+                    state.counters.add(Stat::KeysRevoked);
+                }
+                respond(state.rates.latency(word), Ok(valid))
+            }
+        }
+    }
+}
+
+struct SimBankFirm(Arc<Inner>);
+struct SimSecuritiesFirm(Arc<Inner>);
+struct SimFinancialCompany(Arc<Inner>);
+struct SimAuthentication(Arc<Inner>);
+
+impl BankFirm for SimBankFirm {
+    fn withdraw(&self, withdrawal: Withdrawal) -> RailFuture<Answer> {
+        self.0.withdraw(withdrawal)
+    }
+
+    fn deposit(&self, deposit: Deposit) -> RailFuture<Answer> {
+        self.0.deposit(deposit)
+    }
+
+    fn confirm(&self, id: RailRequestId) -> RailFuture<Confirmed> {
+        self.0.confirm(Rail::BankFirm, id)
+    }
+}
+
+impl SecuritiesFirm for SimSecuritiesFirm {
+    fn increase(&self, transfer: SecuritiesTransfer) -> RailFuture<Answer> {
+        self.0.securities(transfer, Operation::Increase)
+    }
+
+    fn decrease(&self, transfer: SecuritiesTransfer) -> RailFuture<Answer> {
+        self.0.securities(transfer, Operation::Decrease)
+    }
+
+    fn confirm(&self, id: RailRequestId) -> RailFuture<Confirmed> {
+        self.0.confirm(Rail::SecuritiesFirm, id)
+    }
+}
+
+impl FinancialCompany for SimFinancialCompany {
+    fn instruct(&self, instruction: PaymentInstruction) -> RailFuture<Answer> {
+        self.0.instruct(instruction)
+    }
+
+    fn confirm(&self, id: RailRequestId) -> RailFuture<Confirmed> {
+        self.0.confirm(Rail::FinancialCompany, id)
+    }
+}
+
+impl Authentication for SimAuthentication {
+    fn key_valid(&self, key: SigningKey) -> RailFuture<Result<bool, RailError>> {
+        self.0.key_valid(key)
+    }
+}

@@ -1,0 +1,501 @@
+//! The outside truth: the balances the simulated outside systems hold, as opposed to the
+//! engine's own books of them.
+//!
+//! The bank side holds customer-linked accounts, designated (payee) accounts and the
+//! parent accounts kept at banks; the securities side holds `fin_parent` and every
+//! customer's financial company account. Balances are kept in minor units of the
+//! engine's currency as `i64`: every value stays within
+//! [`MAX_ABS_MINOR_UNITS`](omnibus_core::money::MAX_ABS_MINOR_UNITS) (a credit that
+//! would pass it is refused), so the integers never overflow and always convert back to
+//! [`Money`].
+//!
+//! There is no global lock. A transfer takes its debit and then its credit, each
+//! atomic on its own; the caller holds the registry entry of the request id across
+//! both, so a confirm sees a transfer whole or not at all. A [`Truth`] snapshot taken
+//! while calls are executing may catch a transfer between its legs; taken when no call
+//! is executing (how tests and reconciliation use it), it is exact.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use dashmap::DashMap;
+use omnibus_core::money::MAX_ABS_MINOR_UNITS;
+use omnibus_core::{
+    AccountNo, Amount, BankCode, Config, Currency, CustomerId, Money, ParentAccount,
+};
+use rust_decimal::Decimal;
+
+use super::registry::{Refusal, SimRefusal};
+
+/// The balance a customer-linked account opens with unless a test sets it: one trillion
+/// won (whole units of the engine's currency), so that charges are never refused for a
+/// short linked account unless a test asks for it.
+pub const DEFAULT_LINKED_BALANCE_WON: i64 = 1_000_000_000_000;
+
+/// An account of the outside world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TruthAccount {
+    /// A customer-linked bank account (10).
+    Linked { bank: BankCode, account: AccountNo },
+    /// A customer-designated (payee) bank account.
+    Designated { bank: BankCode, account: AccountNo },
+    /// A customer financial company account (20), as the securities firm holds it.
+    Customer(CustomerId),
+    /// A parent account, as the bank or securities firm holding it sees it.
+    Parent(ParentAccount),
+}
+
+impl fmt::Display for TruthAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TruthAccount::Linked { bank, account } => write!(f, "linked[{bank}/{account}]"),
+            TruthAccount::Designated { bank, account } => {
+                write!(f, "designated[{bank}/{account}]")
+            }
+            TruthAccount::Customer(customer) => write!(f, "customer[{customer}]"),
+            TruthAccount::Parent(parent) => parent.fmt(f),
+        }
+    }
+}
+
+/// A snapshot of the outside truth.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Truth {
+    pub currency: Currency,
+    /// What a linked account not listed in `linked` holds.
+    pub linked_default: Money,
+    /// Every linked account a call or `set_linked_balance` has touched.
+    pub linked: BTreeMap<(BankCode, AccountNo), Money>,
+    /// Every designated account a deposit or payment instruction has credited.
+    pub designated: BTreeMap<(BankCode, AccountNo), Money>,
+    /// Every configured parent account.
+    pub parents: BTreeMap<ParentAccount, Money>,
+    /// Every customer financial company account the securities firm has opened.
+    pub customers: BTreeMap<CustomerId, Money>,
+    /// The sum of every balance above, in units of `currency`. A `Decimal`, not a
+    /// `Money`, because a sum over many linked accounts may pass the range of one value.
+    pub total: Decimal,
+    /// The sum every account opened with: the parents' configured openings and each
+    /// listed linked account's opening (the default, or what a test set). Designated and
+    /// customer accounts open at zero. Conservation: `total == opening_total`.
+    pub opening_total: Decimal,
+}
+
+impl Truth {
+    /// Whether the outside world has neither created nor destroyed money.
+    pub fn is_conserved(&self) -> bool {
+        self.total == self.opening_total
+    }
+
+    /// A linked account's balance; the default if no call has touched it.
+    pub fn linked(&self, bank: BankCode, account: AccountNo) -> Money {
+        self.linked
+            .get(&(bank, account))
+            .copied()
+            .unwrap_or(self.linked_default)
+    }
+
+    /// A designated account's balance; zero if nothing was ever paid into it.
+    pub fn designated(&self, bank: BankCode, account: AccountNo) -> Money {
+        self.designated
+            .get(&(bank, account))
+            .copied()
+            .unwrap_or(Money::zero(self.currency))
+    }
+
+    /// The sum of the designated accounts at one bank (the engine books payees per bank).
+    pub fn designated_at(&self, bank: BankCode) -> Decimal {
+        self.designated
+            .iter()
+            .filter(|((b, _), _)| *b == bank)
+            .map(|(_, m)| m.value())
+            .sum()
+    }
+
+    /// A customer's financial company account; zero if the securities firm never opened it.
+    pub fn customer(&self, customer: CustomerId) -> Money {
+        self.customers
+            .get(&customer)
+            .copied()
+            .unwrap_or(Money::zero(self.currency))
+    }
+
+    /// A parent account's balance, if the configuration declares it.
+    pub fn parent(&self, parent: ParentAccount) -> Option<Money> {
+        self.parents.get(&parent).copied()
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct LinkedAccount {
+    opening_minor: i64,
+    balance_minor: i64,
+}
+
+#[derive(Debug)]
+struct ParentBalance {
+    balance_minor: AtomicI64,
+    opening_minor: i64,
+    /// Minus the configured overdraft: the account may not go below it.
+    floor_minor: i64,
+}
+
+/// The balances of the outside world.
+pub(super) struct Books {
+    currency: Currency,
+    linked_default_minor: i64,
+    linked: DashMap<(BankCode, AccountNo), LinkedAccount>,
+    designated: DashMap<(BankCode, AccountNo), i64>,
+    customers: DashMap<CustomerId, i64>,
+    /// Fixed at construction, so reading it takes no lock; each balance is an atomic
+    /// because `fin_parent` and the parents at busy banks are touched by most calls.
+    parents: HashMap<ParentAccount, ParentBalance>,
+}
+
+fn within_range(minor: i64) -> bool {
+    (-MAX_ABS_MINOR_UNITS..=MAX_ABS_MINOR_UNITS).contains(&minor)
+}
+
+impl Books {
+    pub(super) fn new(config: &Config) -> Self {
+        let currency = config.engine.currency;
+        let scale = 10i64.pow(currency.minor_unit_digits());
+        let p = &config.parents;
+        let mut kinds: Vec<(ParentAccount, i64, i64)> = Vec::new();
+        for bank in &config.banks.withdrawal_firm {
+            kinds.push((
+                ParentAccount::WithdrawalFirm(*bank),
+                p.withdrawal_firm.opening,
+                p.withdrawal_firm.overdraft,
+            ));
+        }
+        kinds.push((
+            ParentAccount::Collection,
+            p.collection.opening,
+            p.collection.overdraft,
+        ));
+        for bank in &config.banks.deposit_firm {
+            kinds.push((
+                ParentAccount::DepositFirm(*bank),
+                p.deposit_firm.opening,
+                p.deposit_firm.overdraft,
+            ));
+        }
+        kinds.push((
+            ParentAccount::FinParent,
+            p.fin_parent.opening,
+            p.fin_parent.overdraft,
+        ));
+        if p.fin_deposit.enabled {
+            kinds.push((
+                ParentAccount::FinDeposit,
+                p.fin_deposit.opening,
+                p.fin_deposit.overdraft,
+            ));
+        }
+        let parents = kinds
+            .into_iter()
+            .map(|(parent, opening_units, overdraft_units)| {
+                // The configuration is validated to hold values within the engine's range.
+                let opening_minor = opening_units
+                    .checked_mul(scale)
+                    .filter(|m| within_range(*m))
+                    .expect("a validated opening balance is within range");
+                let floor_minor = overdraft_units
+                    .checked_mul(scale)
+                    .filter(|m| within_range(*m))
+                    .map(|m| -m)
+                    .expect("a validated overdraft is within range");
+                (
+                    parent,
+                    ParentBalance {
+                        balance_minor: AtomicI64::new(opening_minor),
+                        opening_minor,
+                        floor_minor,
+                    },
+                )
+            })
+            .collect();
+        Self {
+            currency,
+            linked_default_minor: DEFAULT_LINKED_BALANCE_WON * scale,
+            linked: DashMap::new(),
+            designated: DashMap::new(),
+            customers: DashMap::new(),
+            parents,
+        }
+    }
+
+    pub(super) fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    /// A value in minor units. Money is validated to at most `currency`'s minor digits
+    /// and to [`MAX_ABS_MINOR_UNITS`], so the result always fits.
+    fn minor_of(&self, money: Money) -> Result<i64, SimRefusal> {
+        if money.currency() != self.currency {
+            return Err(SimRefusal::new(
+                Refusal::CurrencyMismatch,
+                format!("{money} is not in {}", self.currency),
+            ));
+        }
+        let value = money.value();
+        let digits = self.currency.minor_unit_digits();
+        let minor = value.mantissa() * 10i128.pow(digits.saturating_sub(value.scale()));
+        i64::try_from(minor)
+            .map_err(|_| SimRefusal::new(Refusal::OutOfRange, format!("{money} is out of range")))
+    }
+
+    fn money(&self, minor: i64) -> Money {
+        Money::new(
+            self.currency,
+            Decimal::from_i128_with_scale(i128::from(minor), self.currency.minor_unit_digits()),
+        )
+        .expect("a truth balance stays within the engine's range")
+    }
+
+    fn parent(&self, parent: ParentAccount) -> Result<&ParentBalance, SimRefusal> {
+        self.parents.get(&parent).ok_or_else(|| {
+            SimRefusal::new(
+                Refusal::UnknownParent,
+                format!("parent account {parent} is not held here"),
+            )
+        })
+    }
+
+    /// Moves `amount` from one account to another, or refuses and moves nothing.
+    pub(super) fn transfer(
+        &self,
+        from: TruthAccount,
+        to: TruthAccount,
+        amount: Amount,
+    ) -> Result<(), SimRefusal> {
+        let minor = self.minor_of(amount.money())?;
+        // An unknown parent on the credit side is found before anything is debited.
+        if let TruthAccount::Parent(parent) = to {
+            self.parent(parent)?;
+        }
+        self.debit(from, minor, amount)?;
+        if let Err(refused) = self.credit(to, minor) {
+            self.undo_debit(from, minor);
+            return Err(refused);
+        }
+        Ok(())
+    }
+
+    fn short(
+        &self,
+        refusal: Refusal,
+        account: TruthAccount,
+        held: i64,
+        amount: Amount,
+    ) -> SimRefusal {
+        SimRefusal::new(
+            refusal,
+            format!("{account} holds {}, less than {amount}", self.money(held)),
+        )
+    }
+
+    fn debit(&self, from: TruthAccount, minor: i64, amount: Amount) -> Result<(), SimRefusal> {
+        match from {
+            TruthAccount::Linked { bank, account } => {
+                let default = self.linked_default_minor;
+                let mut entry = self.linked.entry((bank, account)).or_insert(LinkedAccount {
+                    opening_minor: default,
+                    balance_minor: default,
+                });
+                if entry.balance_minor < minor {
+                    return Err(self.short(
+                        Refusal::BankAccountShort,
+                        from,
+                        entry.balance_minor,
+                        amount,
+                    ));
+                }
+                entry.balance_minor -= minor;
+                Ok(())
+            }
+            TruthAccount::Designated { bank, account } => {
+                let held = self.designated.get_mut(&(bank, account));
+                match held {
+                    Some(mut held) if *held >= minor => {
+                        *held -= minor;
+                        Ok(())
+                    }
+                    held => {
+                        let balance = held.map_or(0, |h| *h);
+                        Err(self.short(Refusal::BankAccountShort, from, balance, amount))
+                    }
+                }
+            }
+            TruthAccount::Customer(customer) => match self.customers.get_mut(&customer) {
+                Some(mut held) if *held >= minor => {
+                    *held -= minor;
+                    Ok(())
+                }
+                held => {
+                    let balance = held.map_or(0, |h| *h);
+                    Err(self.short(Refusal::SecuritiesShort, from, balance, amount))
+                }
+            },
+            TruthAccount::Parent(parent) => {
+                let p = self.parent(parent)?;
+                p.balance_minor
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |balance| {
+                        balance.checked_sub(minor).filter(|b| *b >= p.floor_minor)
+                    })
+                    .map(|_| ())
+                    .map_err(|balance| {
+                        SimRefusal::new(
+                            Refusal::ParentShort,
+                            format!(
+                                "{parent} holds {}, and paying {amount} would take it below its floor of {}",
+                                self.money(balance),
+                                self.money(p.floor_minor)
+                            ),
+                        )
+                    })
+            }
+        }
+    }
+
+    fn out_of_range(&self, to: TruthAccount, minor: i64) -> SimRefusal {
+        SimRefusal::new(
+            Refusal::OutOfRange,
+            format!(
+                "crediting {} to {to} would take it past the largest balance the engine holds",
+                self.money(minor)
+            ),
+        )
+    }
+
+    fn credit(&self, to: TruthAccount, minor: i64) -> Result<(), SimRefusal> {
+        let add = |balance: i64| balance.checked_add(minor).filter(|b| within_range(*b));
+        match to {
+            TruthAccount::Linked { bank, account } => {
+                let default = self.linked_default_minor;
+                let mut entry = self.linked.entry((bank, account)).or_insert(LinkedAccount {
+                    opening_minor: default,
+                    balance_minor: default,
+                });
+                entry.balance_minor =
+                    add(entry.balance_minor).ok_or_else(|| self.out_of_range(to, minor))?;
+            }
+            TruthAccount::Designated { bank, account } => {
+                let mut entry = self.designated.entry((bank, account)).or_insert(0);
+                *entry = add(*entry).ok_or_else(|| self.out_of_range(to, minor))?;
+            }
+            TruthAccount::Customer(customer) => {
+                let mut entry = self.customers.entry(customer).or_insert(0);
+                *entry = add(*entry).ok_or_else(|| self.out_of_range(to, minor))?;
+            }
+            TruthAccount::Parent(parent) => {
+                self.parent(parent)?
+                    .balance_minor
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, add)
+                    .map_err(|_| self.out_of_range(to, minor))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts back a debit whose credit was refused. The amount was just taken from this
+    /// very account, so adding it back cannot overflow.
+    fn undo_debit(&self, from: TruthAccount, minor: i64) {
+        match from {
+            TruthAccount::Linked { bank, account } => {
+                if let Some(mut entry) = self.linked.get_mut(&(bank, account)) {
+                    entry.balance_minor += minor;
+                }
+            }
+            TruthAccount::Designated { bank, account } => {
+                if let Some(mut entry) = self.designated.get_mut(&(bank, account)) {
+                    *entry += minor;
+                }
+            }
+            TruthAccount::Customer(customer) => {
+                if let Some(mut entry) = self.customers.get_mut(&customer) {
+                    *entry += minor;
+                }
+            }
+            TruthAccount::Parent(parent) => {
+                if let Some(p) = self.parents.get(&parent) {
+                    p.balance_minor.fetch_add(minor, Ordering::AcqRel);
+                }
+            }
+        }
+    }
+
+    /// Sets a linked account's balance. The account's opening moves by the same
+    /// difference: the money comes from (or goes to) outside the modelled world, so
+    /// conservation (`total == opening_total`) still holds.
+    pub(super) fn set_linked(
+        &self,
+        bank: BankCode,
+        account: AccountNo,
+        balance: Money,
+    ) -> Result<(), SimRefusal> {
+        let minor = self.minor_of(balance)?;
+        let default = self.linked_default_minor;
+        let mut entry = self.linked.entry((bank, account)).or_insert(LinkedAccount {
+            opening_minor: default,
+            balance_minor: default,
+        });
+        let change = minor - entry.balance_minor;
+        entry.opening_minor += change;
+        entry.balance_minor = minor;
+        Ok(())
+    }
+
+    pub(super) fn snapshot(&self) -> Truth {
+        let mut total: i128 = 0;
+        let mut opening_total: i128 = 0;
+        let linked: BTreeMap<_, _> = self
+            .linked
+            .iter()
+            .map(|e| {
+                total += i128::from(e.balance_minor);
+                opening_total += i128::from(e.opening_minor);
+                (*e.key(), self.money(e.balance_minor))
+            })
+            .collect();
+        let designated: BTreeMap<_, _> = self
+            .designated
+            .iter()
+            .map(|e| {
+                total += i128::from(*e.value());
+                (*e.key(), self.money(*e.value()))
+            })
+            .collect();
+        let customers: BTreeMap<_, _> = self
+            .customers
+            .iter()
+            .map(|e| {
+                total += i128::from(*e.value());
+                (*e.key(), self.money(*e.value()))
+            })
+            .collect();
+        let parents: BTreeMap<_, _> = self
+            .parents
+            .iter()
+            .map(|(parent, p)| {
+                let balance = p.balance_minor.load(Ordering::Acquire);
+                total += i128::from(balance);
+                opening_total += i128::from(p.opening_minor);
+                (*parent, self.money(balance))
+            })
+            .collect();
+        let digits = self.currency.minor_unit_digits();
+        Truth {
+            currency: self.currency,
+            linked_default: self.money(self.linked_default_minor),
+            linked,
+            designated,
+            parents,
+            customers,
+            total: Decimal::from_i128_with_scale(total, digits),
+            opening_total: Decimal::from_i128_with_scale(opening_total, digits),
+        }
+    }
+}
