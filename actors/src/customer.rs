@@ -14,13 +14,16 @@ use actix::{Actor, ActorContext, Addr, Context, Handler, Message};
 use omnibus_core::record::ActorId;
 use omnibus_core::CustomerId;
 
+use crate::flow::{self, FlowContext, Outcome, SigningText, Submission};
 use crate::job::{self, Job};
 use crate::ledger::ShardLedger;
+use crate::reply::Reply;
 use crate::shard::ShardActor;
 
 pub struct CustomerActor {
     id: CustomerId,
     ledger: Rc<RefCell<ShardLedger>>,
+    flow: Rc<FlowContext>,
     shard: Addr<ShardActor>,
     /// Work started and not yet answered; the shard passivates only idle actors.
     in_flight: Rc<Cell<u32>>,
@@ -29,13 +32,14 @@ pub struct CustomerActor {
 impl CustomerActor {
     pub fn new(
         id: CustomerId,
-        ledger: Rc<RefCell<ShardLedger>>,
+        flow: Rc<FlowContext>,
         shard: Addr<ShardActor>,
         in_flight: Rc<Cell<u32>>,
     ) -> Self {
         Self {
             id,
-            ledger,
+            ledger: flow.ledger.clone(),
+            flow,
             shard,
             in_flight,
         }
@@ -51,6 +55,41 @@ impl Handler<Job> for CustomerActor {
 
     fn handle(&mut self, job: Job, _: &mut Context<Self>) {
         job::run(&self.ledger, ActorId::Customer(self.id), job, &self.shard);
+    }
+}
+
+/// A charge or remittance of this customer. Validation and acceptance happen here, in the
+/// customer's own actor, so two requests of one customer are checked one after the other;
+/// the flow then runs on the shard's thread until the customer is answered.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Submit {
+    pub submission: Submission,
+    pub reply: Reply<Outcome>,
+}
+
+impl Handler<Submit> for CustomerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Submit, _: &mut Context<Self>) {
+        debug_assert_eq!(msg.submission.customer(), self.id);
+        flow::submit(&self.flow, msg.submission, msg.reply);
+    }
+}
+
+/// Issue the transaction original text of an over-limit remittance (S2, S3).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct IssueText {
+    pub request: omnibus_core::RemitRequest,
+    pub reply: Reply<SigningText>,
+}
+
+impl Handler<IssueText> for CustomerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: IssueText, _: &mut Context<Self>) {
+        msg.reply.send(self.flow.issue_text(msg.request));
     }
 }
 

@@ -11,18 +11,28 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use actix::{Actor, Addr, Arbiter, System};
+use dashmap::DashMap;
 use omnibus_core::books::{shard_of, ParentPlan};
 use omnibus_core::record::CustomerOpened;
-use omnibus_core::{AccountId, Amount, Config, CustomerId, Money, ParentAccount};
+use omnibus_core::{
+    AccountId, Amount, ChargeRequest, Config, CustomerId, Money, ParentAccount, RemitRequest,
+    RequestNo,
+};
+use tokio::sync::broadcast;
 use tokio::sync::oneshot;
 
+use crate::clock::{Clock, SystemClock};
+use crate::error::Rejection;
 use crate::error::{EngineError, StartError};
+use crate::flow::{EngineEvent, Outcome, RequestView, Signed, SigningText, Submission};
 use crate::gate::Gate;
 use crate::job::Receipt;
 use crate::ledger::ShardLedger;
+use crate::rails::sim::Simulator;
+use crate::rails::Rails;
 use crate::recovery::{recover_shard, DataDir, RecoveryReport};
 use crate::reply::{Collector, Reply};
-use crate::shard::{Admitted, PostBatch, Redeliver};
+use crate::shard::{Admitted, IssueTextRequest, PostBatch, Redeliver, SubmitRequest, ViewRequest};
 use crate::shard::{
     Open, Peers, Post, Query, QueryAnswer, QueryKind, SetStatus, ShardActor, ShardTotals, Shutdown,
 };
@@ -66,8 +76,19 @@ struct Running {
     thread: JoinHandle<()>,
 }
 
+/// What an engine runs on besides its configuration: the outside systems and the clock.
+#[derive(Clone)]
+pub struct EngineParts {
+    pub rails: Rails,
+    pub clock: Arc<dyn Clock>,
+}
+
 struct Inner {
     config: Arc<Config>,
+    /// Which customer each request number belongs to: a request number is executed at most
+    /// once engine-wide (SPEC §6.3), and `request(no)` finds its shard.
+    registry: DashMap<RequestNo, CustomerId>,
+    events: broadcast::Sender<EngineEvent>,
     shards: Vec<Addr<ShardActor>>,
     gates: Vec<Arc<Gate>>,
     round_robin: AtomicUsize,
@@ -82,10 +103,23 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Recovers the data directory of `config` and starts the engine. Blocks until every
-    /// shard is serving; call it before entering an async runtime, or from
-    /// `spawn_blocking`.
+    /// Recovers the data directory of `config` and starts the engine on the in-process
+    /// simulators of the outside systems (`[simulator]` in the configuration) and the
+    /// system clock. Blocks until every shard is serving; call it before entering an async
+    /// runtime, or from `spawn_blocking`.
     pub fn start(config: Config) -> Result<Engine, StartError> {
+        let simulator = Simulator::new(&config);
+        Self::start_with(
+            config,
+            EngineParts {
+                rails: simulator.rails(),
+                clock: Arc::new(SystemClock),
+            },
+        )
+    }
+
+    /// As [`Engine::start`], on the given outside systems and clock.
+    pub fn start_with(config: Config, parts: EngineParts) -> Result<Engine, StartError> {
         config
             .validate()
             .map_err(|e| StartError::Config(e.to_string()))?;
@@ -107,6 +141,18 @@ impl Engine {
                 .collect::<Result<Vec<_>, _>>()
         })?;
         let recovery: Vec<RecoveryReport> = recovered.iter().map(|r| r.report.clone()).collect();
+        let registry = DashMap::new();
+        for r in &recovered {
+            for request in r.books.requests() {
+                if let Some(other) =
+                    registry.insert(request.accepted.request_no, request.accepted.customer)
+                {
+                    tracing::warn!(request = %request.accepted.request_no, customer = %other, "a request number is on record for two customers");
+                }
+            }
+        }
+        let (events, _) = broadcast::channel(config.actors.events_buffer as usize);
+        let system_events = events.clone();
         for r in &recovery {
             tracing::info!(
                 shard = r.shard,
@@ -132,13 +178,18 @@ impl Engine {
                         let arbiter = Arbiter::new();
                         let config = system_config.clone();
                         let queue = config.wal.queue_records_max as usize;
+                        let (rails, clock, events) = (
+                            parts.rails.clone(),
+                            parts.clock.clone(),
+                            system_events.clone(),
+                        );
                         let addr = ShardActor::start_in_arbiter(&arbiter.handle(), move |_| {
                             let mut ledger =
                                 ShardLedger::new(shard, r.books, r.wal, r.next_lsn, queue);
                             for (actor, seq) in r.actor_seqs {
                                 ledger.replayed_seq(actor, seq);
                             }
-                            ShardActor::new(shard, shards, config, ledger)
+                            ShardActor::new(shard, shards, config, ledger, rails, clock, events)
                         });
                         addrs.push(addr);
                         arbiters.push(arbiter);
@@ -166,6 +217,8 @@ impl Engine {
                 gates: (0..shards)
                     .map(|_| Gate::new(config.actors.mailbox_capacity as usize))
                     .collect(),
+                registry,
+                events,
                 config,
                 shards: addrs,
                 round_robin: AtomicUsize::new(0),
@@ -330,6 +383,89 @@ impl Engine {
             (self.inner.round_robin.fetch_add(1, Ordering::Relaxed) % self.inner.shards.len())
                 as u16
         })
+    }
+
+    /// A charge (balance increase, SPEC §3): A1 then A2, answered per the SPEC §4 table.
+    pub async fn charge(&self, request: ChargeRequest) -> Result<Outcome, EngineError> {
+        self.submit(Submission::Charge(request)).await
+    }
+
+    /// A remittance up to the usage limit: SS deduction (X1), then BS deposit (X2), with a
+    /// deficit charged first if the balance is short. An amount over the limit is refused
+    /// here (`Rejection::SignatureRequired`): use `signing_text` and `remit_signed`.
+    pub async fn remit(&self, request: RemitRequest) -> Result<Outcome, EngineError> {
+        self.submit(Submission::Remit(request)).await
+    }
+
+    /// The transaction original text to sign for an over-limit remittance (S2, S3). It
+    /// expires after `signing.original_text_ttl_ms` and serves one submission.
+    pub async fn signing_text(&self, request: RemitRequest) -> Result<SigningText, EngineError> {
+        let shard = self.shard_of(request.header.customer);
+        self.ask(shard, |reply| IssueTextRequest { request, reply })
+            .await
+    }
+
+    /// An over-limit remittance with the terminal's signature over its issued text (S5):
+    /// the key is looked up by certificate serial (S6), confirmed by the authentication
+    /// server (S7), and the payment instruction goes to the financial company server.
+    pub async fn remit_signed(
+        &self,
+        request: RemitRequest,
+        signed: Signed,
+    ) -> Result<Outcome, EngineError> {
+        self.submit(Submission::RemitSigned(request, signed)).await
+    }
+
+    async fn submit(&self, submission: Submission) -> Result<Outcome, EngineError> {
+        let customer = submission.customer();
+        let request_no = submission.request_no();
+        let claimed = match self.inner.registry.entry(request_no) {
+            dashmap::Entry::Occupied(owner) if *owner.get() != customer => {
+                return Err(Rejection::RequestNoReused { request_no }.into());
+            }
+            dashmap::Entry::Occupied(_) => false,
+            dashmap::Entry::Vacant(vacant) => {
+                vacant.insert(customer);
+                true
+            }
+        };
+        let result = self
+            .ask(self.shard_of(customer), |reply| SubmitRequest {
+                submission,
+                reply,
+            })
+            .await;
+        // Every error but a storage failure means nothing is on record for the request:
+        // the number is free again.
+        if claimed && matches!(&result, Err(e) if !matches!(e, EngineError::Storage { .. })) {
+            self.inner
+                .registry
+                .remove_if(&request_no, |_, owner| *owner == customer);
+        }
+        result
+    }
+
+    /// A request with all its request-log entries and their states.
+    pub async fn request(&self, request_no: RequestNo) -> Result<RequestView, EngineError> {
+        let customer = *self
+            .inner
+            .registry
+            .get(&request_no)
+            .ok_or(Rejection::UnknownRequest(request_no))?;
+        self.ask(self.shard_of(customer), |reply| ViewRequest {
+            customer,
+            request_no,
+            reply,
+        })
+        .await?
+        .ok_or_else(|| Rejection::UnknownRequest(request_no).into())
+    }
+
+    /// A stream of state changes (requests accepted, entries changing state, customers
+    /// answered), each published once durable. A subscriber that falls more than
+    /// `actors.events_buffer` events behind loses the oldest (`RecvError::Lagged`).
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.inner.events.subscribe()
     }
 
     /// A customer's balance, as of everything durable.

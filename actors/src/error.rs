@@ -1,6 +1,8 @@
 //! Errors of the engine handle: enums a caller can match on.
 
 use omnibus_core::books::BooksError;
+use omnibus_core::signing::SigningError;
+use omnibus_core::{CustomerId, RequestNo};
 use thiserror::Error;
 
 /// Why the engine could not start.
@@ -27,6 +29,9 @@ pub enum EngineError {
     /// The books refused the operation. Nothing changed.
     #[error("refused: {0}")]
     Refused(#[from] BooksError),
+    /// A charge or remittance failed validation before any money moved (SPEC §3, §5a).
+    #[error("rejected: {0}")]
+    Rejected(#[from] Rejection),
     /// The request itself was malformed. Nothing changed.
     #[error("invalid request: {0}")]
     Invalid(String),
@@ -39,4 +44,35 @@ pub enum EngineError {
         "shard {shard} storage failed ({cause}); it refuses all work until the engine is restarted"
     )]
     Storage { shard: u16, cause: String },
+}
+
+/// Why a charge or remittance was refused before anything moved.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum Rejection {
+    #[error("customer {0} is not a tradable user (S31/S71)")]
+    NotTradable(CustomerId),
+    #[error("customer {0}'s securities subscription is not valid (S32/S72)")]
+    SubscriptionInvalid(CustomerId),
+    #[error(
+        "request number {request_no} is already used with other fields; use a new request number"
+    )]
+    RequestNoReused { request_no: RequestNo },
+    #[error("request number {0} is not known")]
+    UnknownRequest(RequestNo),
+    #[error("an amount over the usage limit needs a signed payment instruction: ask for the signing text, sign it, then submit it with the signature")]
+    SignatureRequired,
+    #[error("an amount within the usage limit goes the first path and needs no signature")]
+    NotOverLimit,
+    #[error("customer {0} has no signature key registered")]
+    NoSigningKey(CustomerId),
+    #[error("no signing text is outstanding for request {0}: it was never issued, it was used already, or it expired")]
+    NoSigningText(RequestNo),
+    #[error("the certificate serial {given} is not the one registered for the customer")]
+    UnknownCertificate { given: u64 },
+    #[error(transparent)]
+    Signing(#[from] SigningError),
+    #[error("the authentication server says the key of certificate {0} is not valid (S7)")]
+    KeyNotValid(u64),
+    #[error("the authentication server did not answer: {0}")]
+    AuthenticationUnavailable(String),
 }

@@ -24,7 +24,9 @@ use crate::error::EngineError;
 use crate::shard::{Durable, Flush, ShardActor};
 
 /// Runs once the records it waited for are durable, or with the error that stopped them.
-pub type Waiter = Box<dyn FnOnce(Result<(), EngineError>) + Send>;
+/// Waiters are created and run on the shard's own thread (the ledger is built there), so
+/// they may hold the shard's `Rc` state.
+pub type Waiter = Box<dyn FnOnce(Result<(), EngineError>)>;
 
 pub struct ShardLedger {
     shard: u16,
@@ -148,6 +150,16 @@ impl ShardLedger {
             }
             Err(e) => Err((e, waiter)),
         }
+    }
+
+    /// [`Self::execute`] for a record nobody waits on by itself (a later barrier does).
+    pub fn execute_unwaited(
+        &mut self,
+        actor: ActorId,
+        record: &LedgerRecord,
+    ) -> Result<Applied, EngineError> {
+        self.apply_and_queue(actor, record)
+            .map(|(_, applied)| applied)
     }
 
     fn apply_and_queue(

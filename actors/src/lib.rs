@@ -6,10 +6,12 @@
 //! - `ledger`: the shard's books, WAL sequencing and durability waiters.
 //! - `recovery`: data directory, snapshot and replay.
 
+mod clock;
 mod codec;
 mod customer;
 mod engine;
 mod error;
+mod flow;
 mod gate;
 mod job;
 mod ledger;
@@ -19,9 +21,11 @@ mod recovery;
 mod reply;
 mod shard;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::describe as describe_record;
-pub use engine::{CustomerBalance, Engine, ParentBalance, Totals};
-pub use error::{EngineError, StartError};
+pub use engine::{CustomerBalance, Engine, EngineParts, ParentBalance, Totals};
+pub use error::{EngineError, Rejection, StartError};
+pub use flow::{EngineEvent, Outcome, RequestView, Signed, SigningText};
 pub use job::Receipt;
 pub use recovery::RecoveryReport;
 pub use shard::ShardTotals;

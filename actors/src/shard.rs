@@ -15,15 +15,22 @@ use std::time::Duration;
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message};
 use omnibus_core::books::{shard_of, transfer_source, BooksError, Lsn, Outgoing};
 use omnibus_core::record::{ActorId, CustomerOpened, LedgerRecord};
-use omnibus_core::{AccountId, Amount, Config, CustomerId, Money, ParentAccount, TransferId};
+use omnibus_core::{
+    AccountId, Amount, Config, CustomerId, Money, ParentAccount, RemitRequest, RequestNo,
+    TransferId,
+};
+use tokio::sync::broadcast;
 
+use crate::clock::Clock;
 use crate::codec;
-use crate::customer::{CustomerActor, Passivate};
+use crate::customer::{CustomerActor, IssueText, Passivate, Submit};
 use crate::error::EngineError;
+use crate::flow::{self, EngineEvent, FlowContext, Outcome, RequestView, SigningText, Submission};
 use crate::gate::Ticket;
 use crate::job::{self, receipt_waiter, Job, Receipt, Reply};
 use crate::ledger::{ShardLedger, Waiter};
 use crate::parent::ParentSliceActor;
+use crate::rails::Rails;
 use crate::reply::Collector;
 
 /// A live customer account actor and what the shard knows about its use.
@@ -38,6 +45,7 @@ pub struct ShardActor {
     shards: u16,
     config: Arc<Config>,
     ledger: Rc<RefCell<ShardLedger>>,
+    flow: Rc<FlowContext>,
     live: HashMap<CustomerId, Live>,
     parents: HashMap<ParentAccount, Addr<ParentSliceActor>>,
     peers: Vec<Addr<ShardActor>>,
@@ -59,12 +67,30 @@ pub struct ShardStats {
 }
 
 impl ShardActor {
-    pub fn new(id: u16, shards: u16, config: Arc<Config>, ledger: ShardLedger) -> Self {
+    pub fn new(
+        id: u16,
+        shards: u16,
+        config: Arc<Config>,
+        ledger: ShardLedger,
+        rails: Rails,
+        clock: Arc<dyn Clock>,
+        events: broadcast::Sender<EngineEvent>,
+    ) -> Self {
+        let ledger = Rc::new(RefCell::new(ledger));
+        let flow = Rc::new(FlowContext::new(
+            id,
+            ledger.clone(),
+            rails,
+            clock,
+            config.clone(),
+            events,
+        ));
         Self {
             id,
             shards,
             config,
-            ledger: Rc::new(RefCell::new(ledger)),
+            ledger,
+            flow,
             live: HashMap::new(),
             parents: HashMap::new(),
             peers: Vec::new(),
@@ -112,7 +138,7 @@ impl ShardActor {
         let in_flight = Rc::new(Cell::new(0));
         let addr = CustomerActor::new(
             customer,
-            self.ledger.clone(),
+            self.flow.clone(),
             ctx.address(),
             in_flight.clone(),
         )
@@ -273,6 +299,14 @@ impl Actor for ShardActor {
         for parent in parents {
             let addr = ParentSliceActor::new(parent, self.ledger.clone(), ctx.address()).start();
             self.parents.insert(parent, addr);
+        }
+        let resumed = flow::resume_after_restart(&self.flow);
+        if resumed > 0 {
+            tracing::info!(
+                shard = self.id,
+                entries = resumed,
+                "calls in flight at the crash are now UNKNOWN, to be confirmed"
+            );
         }
         // Four ticks make one idle period.
         let tick_ms = (self.config.actors.passivate_idle_ms / 4).max(1);
@@ -666,6 +700,76 @@ impl Handler<Delivered> for ShardActor {
     }
 }
 
+/// A charge or remittance for one of this shard's customers.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SubmitRequest {
+    pub submission: Submission,
+    pub reply: Reply<Outcome>,
+}
+
+impl Handler<SubmitRequest> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: SubmitRequest, ctx: &mut Context<Self>) {
+        if self.stopping.is_some() {
+            msg.reply.send(Err(EngineError::ShuttingDown));
+            return;
+        }
+        match self.customer_actor(msg.submission.customer(), ctx) {
+            Ok(addr) => addr.do_send(Submit {
+                submission: msg.submission,
+                reply: msg.reply,
+            }),
+            Err(e) => msg.reply.send(Err(e)),
+        }
+    }
+}
+
+/// Issue a signing text for one of this shard's customers.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct IssueTextRequest {
+    pub request: RemitRequest,
+    pub reply: Reply<SigningText>,
+}
+
+impl Handler<IssueTextRequest> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: IssueTextRequest, ctx: &mut Context<Self>) {
+        if self.stopping.is_some() {
+            msg.reply.send(Err(EngineError::ShuttingDown));
+            return;
+        }
+        match self.customer_actor(msg.request.header.customer, ctx) {
+            Ok(addr) => addr.do_send(IssueText {
+                request: msg.request,
+                reply: msg.reply,
+            }),
+            Err(e) => msg.reply.send(Err(e)),
+        }
+    }
+}
+
+/// A request with all its log entries, as of everything durable.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ViewRequest {
+    pub customer: CustomerId,
+    pub request_no: RequestNo,
+    pub reply: Reply<Option<RequestView>>,
+}
+
+impl Handler<ViewRequest> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: ViewRequest, _: &mut Context<Self>) {
+        let view = self.flow.view(msg.customer, msg.request_no);
+        let reply = msg.reply;
+        self.ledger
+            .borrow_mut()
+            .after_durable(Box::new(move |durable| reply.send(durable.map(|()| view))));
+    }
+}
+
 /// What a query asks of one shard.
 #[derive(Clone, Copy, Debug)]
 pub enum QueryKind {
@@ -700,6 +804,13 @@ pub struct ShardTotals {
     pub live_customers: u64,
     pub outgoing_transfers: u64,
     pub durable_lsn: Lsn,
+    /// Flows being driven live.
+    pub sagas_in_flight: u64,
+    pub requests: u64,
+    /// Open request-log entries: REQUESTED, UNKNOWN, FAIL_TRY_AGAIN.
+    pub entries_requested: u64,
+    pub entries_unknown: u64,
+    pub entries_try_again: u64,
     pub activations: u64,
     pub passivations: u64,
     pub snapshots: u64,
@@ -748,6 +859,11 @@ impl Handler<Query> for ShardActor {
                         live_customers: self.live.len() as u64,
                         outgoing_transfers: books.outgoing().count() as u64,
                         durable_lsn: ledger.durable_lsn(),
+                        sagas_in_flight: self.flow.sagas_in_flight() as u64,
+                        requests: books.request_count() as u64,
+                        entries_requested: books.open_entry_counts().0 as u64,
+                        entries_unknown: books.open_entry_counts().1 as u64,
+                        entries_try_again: books.open_entry_counts().2 as u64,
                         activations: self.stats.activations,
                         passivations: self.stats.passivations,
                         snapshots: self.stats.snapshots,

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod flows;
 mod ledger;
 mod wal;
 
@@ -24,6 +25,8 @@ enum Bench {
     Wal(wal::Args),
     /// Ledger on actors: postings per second, memory per passive customer, restart time.
     Ledger(ledger::Args),
+    /// Charges and remittances end to end: sagas per second, latency, latent rails.
+    Flows(flows::Args),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
     let result = match cli.bench {
         Bench::Wal(args) => wal::run(args),
         Bench::Ledger(args) => ledger::run(args),
+        Bench::Flows(args) => flows::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

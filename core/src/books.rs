@@ -18,9 +18,13 @@ use thiserror::Error;
 
 use crate::archive::DecimalDef;
 use crate::config::{Config, ParentConfig};
-use crate::ids::{AccountId, AccountNo, BankCode, CustomerId, ParentAccount, TransferId};
+use crate::flow::{holds, Accepted, EntryId, LogEntry, RequestState};
+use crate::ids::{
+    AccountId, AccountNo, BankCode, CustomerId, ParentAccount, RequestNo, TransferId,
+};
 use crate::money::{Amount, Currency, Money, MoneyError};
 use crate::record::{CustomerOpened, LedgerRecord, SigningKey};
+use crate::request_log::{transition, EntryState, Event, IllegalTransition, Step};
 
 /// A log sequence number, as the write-ahead log assigns them (the first is 1).
 pub type Lsn = u64;
@@ -205,6 +209,27 @@ pub enum BooksError {
     UnknownTransfer(TransferId),
     #[error("{0} cannot be a leg of a transfer between shards")]
     NotTransferable(AccountId),
+    #[error("request {request_no} of customer {customer} already exists")]
+    RequestExists {
+        customer: CustomerId,
+        request_no: RequestNo,
+    },
+    #[error("request {request_no} of customer {customer} does not exist")]
+    UnknownRequest {
+        customer: CustomerId,
+        request_no: RequestNo,
+    },
+    #[error("request-log entry {0} does not exist")]
+    UnknownEntry(EntryId),
+    #[error("request-log entry {0} already exists")]
+    EntryExists(EntryId),
+    #[error(transparent)]
+    IllegalTransition(#[from] IllegalTransition),
+    #[error("request {request_no} of customer {customer} was already answered")]
+    AlreadyAnswered {
+        customer: CustomerId,
+        request_no: RequestNo,
+    },
 }
 
 /// One customer's entry: the customer financial company account, the net flow with the
@@ -326,6 +351,13 @@ pub struct ShardBooks {
     incoming: BTreeMap<u16, Incoming>,
     next_transfer_seq: u64,
     last_lsn: Lsn,
+    requests: HashMap<(CustomerId, RequestNo), RequestState>,
+    entries: HashMap<EntryId, LogEntry>,
+    /// Open entries by state, ordered by age, for the supervisors and for restart.
+    requested: BTreeSet<EntryId>,
+    unknown: BTreeSet<(u64, EntryId)>,
+    try_again: BTreeSet<(u64, EntryId)>,
+    next_entry_seq: u64,
 }
 
 impl ShardBooks {
@@ -360,6 +392,12 @@ impl ShardBooks {
             incoming: BTreeMap::new(),
             next_transfer_seq: 1,
             last_lsn: 0,
+            requests: HashMap::new(),
+            entries: HashMap::new(),
+            requested: BTreeSet::new(),
+            unknown: BTreeSet::new(),
+            try_again: BTreeSet::new(),
+            next_entry_seq: 1,
         }
     }
 
@@ -482,6 +520,55 @@ impl ShardBooks {
         transfer_id(self.shard, self.next_transfer_seq)
     }
 
+    pub fn request(&self, customer: CustomerId, request_no: RequestNo) -> Option<&RequestState> {
+        self.requests.get(&(customer, request_no))
+    }
+
+    pub fn requests(&self) -> impl Iterator<Item = &RequestState> {
+        self.requests.values()
+    }
+
+    pub fn request_count(&self) -> usize {
+        self.requests.len()
+    }
+
+    pub fn entry(&self, id: EntryId) -> Option<&LogEntry> {
+        self.entries.get(&id)
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &LogEntry> {
+        self.entries.values()
+    }
+
+    /// The id the next entry of this shard gets.
+    pub fn next_entry_id(&self) -> EntryId {
+        EntryId::new(self.shard, self.next_entry_seq)
+    }
+
+    /// Entries whose call was made and not yet answered (REQUESTED).
+    pub fn requested_entries(&self) -> impl Iterator<Item = EntryId> + '_ {
+        self.requested.iter().copied()
+    }
+
+    /// UNKNOWN entries, oldest request first: `(requested_at_ms, id)`.
+    pub fn unknown_entries(&self) -> impl Iterator<Item = (u64, EntryId)> + '_ {
+        self.unknown.iter().copied()
+    }
+
+    /// FAIL_TRY_AGAIN entries, least recently changed first: `(updated_at_ms, id)`.
+    pub fn try_again_entries(&self) -> impl Iterator<Item = (u64, EntryId)> + '_ {
+        self.try_again.iter().copied()
+    }
+
+    /// Counts of open entries: (REQUESTED, UNKNOWN, FAIL_TRY_AGAIN).
+    pub fn open_entry_counts(&self) -> (usize, usize, usize) {
+        (
+            self.requested.len(),
+            self.unknown.len(),
+            self.try_again.len(),
+        )
+    }
+
     /// Whether a transfer from another shard was already credited here.
     pub fn transfer_credited(&self, id: TransferId) -> bool {
         let (source, seq) = transfer_source(id);
@@ -557,6 +644,225 @@ impl ShardBooks {
             }
             AccountId::Funding => add(self.funding),
         }
+    }
+
+    /// Checks that `amount` can be held on `account`: available balance for a customer,
+    /// the floor for a parent slice. External accounts take no hold.
+    fn check_hold(&self, account: AccountId, amount: Amount) -> Result<(), BooksError> {
+        match account {
+            AccountId::Customer { customer } => {
+                let c = self.customer_checked(customer)?;
+                if c.balance - c.held < amount.value() {
+                    return Err(BooksError::InsufficientFunds {
+                        customer,
+                        available: self.money(c.balance - c.held),
+                        amount,
+                    });
+                }
+            }
+            AccountId::Parent { parent } => {
+                let s = self
+                    .slices
+                    .get(&parent)
+                    .ok_or(BooksError::UnknownParent(parent))?;
+                let after = s.balance - s.held - amount.value();
+                if after < s.floor {
+                    return Err(BooksError::BelowFloor {
+                        parent,
+                        would_be: self.money(after),
+                        floor: self.money(s.floor),
+                    });
+                }
+            }
+            AccountId::Linked { customer } => {
+                self.customer_checked(customer)?;
+            }
+            AccountId::Designated { .. } | AccountId::Funding => {}
+        }
+        Ok(())
+    }
+
+    /// Adds `delta` (positive to hold, negative to release) to the account's held amount.
+    fn adjust_hold(&mut self, account: AccountId, delta: Decimal) {
+        match account {
+            AccountId::Customer { customer } => {
+                let i = self.index[&customer] as usize;
+                self.customers[i].held += delta;
+                debug_assert!(self.customers[i].held >= Decimal::ZERO);
+            }
+            AccountId::Parent { parent } => {
+                let s = self.slices.get_mut(&parent).expect("checked");
+                s.held += delta;
+                debug_assert!(s.held >= Decimal::ZERO);
+            }
+            AccountId::Linked { .. } | AccountId::Designated { .. } | AccountId::Funding => {}
+        }
+    }
+
+    fn index_entry(&mut self, entry: &LogEntry, add: bool) {
+        let (set, key) = match entry.state {
+            EntryState::Requested => {
+                if add {
+                    self.requested.insert(entry.id);
+                } else {
+                    self.requested.remove(&entry.id);
+                }
+                return;
+            }
+            EntryState::Unknown => (&mut self.unknown, (entry.requested_at_ms, entry.id)),
+            EntryState::FailTryAgain => (&mut self.try_again, (entry.updated_at_ms, entry.id)),
+            EntryState::Success | EntryState::Fail => return,
+        };
+        if add {
+            set.insert(key);
+        } else {
+            set.remove(&key);
+        }
+    }
+
+    fn apply_accepted(&mut self, accepted: &Accepted) -> Result<(), BooksError> {
+        self.customer_checked(accepted.customer)?;
+        self.check_amount(accepted.amount)?;
+        let key = (accepted.customer, accepted.request_no);
+        if self.requests.contains_key(&key) {
+            return Err(BooksError::RequestExists {
+                customer: accepted.customer,
+                request_no: accepted.request_no,
+            });
+        }
+        self.requests.insert(
+            key,
+            RequestState {
+                accepted: *accepted,
+                answer: None,
+                entries: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn apply_entry_requested(
+        &mut self,
+        entry: EntryId,
+        customer: CustomerId,
+        request_no: RequestNo,
+        step: Step,
+        amount: Amount,
+        debit: AccountId,
+        credit: AccountId,
+        at_ms: u64,
+    ) -> Result<(), BooksError> {
+        self.check_amount(amount)?;
+        if entry.shard() != self.shard || self.entries.contains_key(&entry) {
+            return Err(BooksError::EntryExists(entry));
+        }
+        if !self.requests.contains_key(&(customer, request_no)) {
+            return Err(BooksError::UnknownRequest {
+                customer,
+                request_no,
+            });
+        }
+        if debit == credit {
+            return Err(BooksError::SameAccount(debit));
+        }
+        // Both legs must be accounts of this shard, so that SUCCESS can book them.
+        self.leg_after(credit, amount.value(), amount)?;
+        self.check_hold(debit, amount)?;
+        self.adjust_hold(debit, amount.value());
+        let log_entry = LogEntry {
+            id: entry,
+            customer,
+            request_no,
+            step,
+            state: EntryState::Requested,
+            attempt: 1,
+            failures: 0,
+            amount,
+            debit,
+            credit,
+            requested_at_ms: at_ms,
+            updated_at_ms: at_ms,
+        };
+        self.index_entry(&log_entry, true);
+        self.entries.insert(entry, log_entry);
+        self.requests
+            .get_mut(&(customer, request_no))
+            .expect("checked")
+            .entries
+            .push(entry);
+        self.next_entry_seq = self.next_entry_seq.max(entry.seq() + 1);
+        Ok(())
+    }
+
+    fn apply_entry_event(
+        &mut self,
+        id: EntryId,
+        event: Event,
+        at_ms: u64,
+    ) -> Result<(), BooksError> {
+        let entry = *self.entries.get(&id).ok_or(BooksError::UnknownEntry(id))?;
+        let t = transition(entry.step, entry.state, event)?;
+        let (held_before, held_after) = (holds(entry.state), holds(t.to));
+        let amount = entry.amount;
+        // Validate everything before changing anything.
+        let mut posting = None;
+        if t.to == EntryState::Success {
+            // The hold (if any) is released as the posting debits the same amount.
+            let release = if held_before {
+                amount.value()
+            } else {
+                Decimal::ZERO
+            };
+            let debit_after = self.leg_after_releasing(entry.debit, release, amount)?;
+            let credit_after = self.leg_after(entry.credit, amount.value(), amount)?;
+            posting = Some((debit_after, credit_after));
+        } else if !held_before && held_after {
+            self.check_hold(entry.debit, amount)?;
+        }
+        self.index_entry(&entry, false);
+        if held_before && !held_after {
+            self.adjust_hold(entry.debit, -amount.value());
+        }
+        if !held_before && held_after {
+            self.adjust_hold(entry.debit, amount.value());
+        }
+        if let Some((debit_after, credit_after)) = posting {
+            self.set(entry.debit, debit_after);
+            self.set(entry.credit, credit_after);
+        }
+        let updated = self.entries.get_mut(&id).expect("checked");
+        if entry.state == EntryState::FailTryAgain && t.to == EntryState::Requested {
+            updated.attempt += 1;
+            updated.requested_at_ms = at_ms;
+        }
+        if t.to == EntryState::FailTryAgain {
+            updated.failures += 1;
+        }
+        updated.state = t.to;
+        updated.updated_at_ms = at_ms;
+        let updated = *updated;
+        self.index_entry(&updated, true);
+        Ok(())
+    }
+
+    /// The debit leg of an entry's posting, with `release` of its hold given back first.
+    fn leg_after_releasing(
+        &self,
+        account: AccountId,
+        release: Decimal,
+        amount: Amount,
+    ) -> Result<Decimal, BooksError> {
+        if release.is_zero() {
+            return self.leg_after(account, -amount.value(), amount);
+        }
+        // A held amount is already set aside; only overflow can fail.
+        let current = self.balance(account)?.value();
+        let after = current
+            .checked_sub(amount.value())
+            .ok_or(MoneyError::Overflow)?;
+        Money::new(self.plan.currency, after)?;
+        Ok(after)
     }
 
     fn set(&mut self, account: AccountId, value: Decimal) {
@@ -711,6 +1017,60 @@ impl ShardBooks {
                 }
                 Applied::Done
             }
+            LedgerRecord::RequestAccepted(accepted) => {
+                self.apply_accepted(accepted)?;
+                Applied::Done
+            }
+            LedgerRecord::EntryRequested {
+                entry,
+                customer,
+                request_no,
+                step,
+                amount,
+                debit,
+                credit,
+                at_ms,
+            } => {
+                self.apply_entry_requested(
+                    *entry,
+                    *customer,
+                    *request_no,
+                    *step,
+                    *amount,
+                    *debit,
+                    *credit,
+                    *at_ms,
+                )?;
+                Applied::Done
+            }
+            LedgerRecord::EntryEvent {
+                entry,
+                event,
+                at_ms,
+            } => {
+                self.apply_entry_event(*entry, *event, *at_ms)?;
+                Applied::Done
+            }
+            LedgerRecord::Answered {
+                customer,
+                request_no,
+                answer,
+            } => {
+                let request = self.requests.get_mut(&(*customer, *request_no)).ok_or(
+                    BooksError::UnknownRequest {
+                        customer: *customer,
+                        request_no: *request_no,
+                    },
+                )?;
+                if request.answer.is_some() {
+                    return Err(BooksError::AlreadyAnswered {
+                        customer: *customer,
+                        request_no: *request_no,
+                    });
+                }
+                request.answer = Some(*answer);
+                Applied::Done
+            }
             LedgerRecord::TransferReturned { id } => {
                 let out = *self
                     .outgoing
@@ -787,6 +1147,9 @@ impl ShardBooks {
             outgoing: self.outgoing.values().copied().collect(),
             incoming: self.incoming.iter().map(|(s, i)| (*s, i.clone())).collect(),
             next_transfer_seq: self.next_transfer_seq,
+            requests: self.requests.values().cloned().collect(),
+            entries: self.entries.values().copied().collect(),
+            next_entry_seq: self.next_entry_seq,
         }
     }
 
@@ -824,6 +1187,16 @@ impl ShardBooks {
         books.outgoing = snapshot.outgoing.into_iter().map(|o| (o.id, o)).collect();
         books.incoming = snapshot.incoming.into_iter().collect();
         books.next_transfer_seq = snapshot.next_transfer_seq;
+        books.requests = snapshot
+            .requests
+            .into_iter()
+            .map(|r| ((r.accepted.customer, r.accepted.request_no), r))
+            .collect();
+        for entry in snapshot.entries {
+            books.index_entry(&entry, true);
+            books.entries.insert(entry.id, entry);
+        }
+        books.next_entry_seq = snapshot.next_entry_seq;
         Ok(books)
     }
 }
@@ -847,6 +1220,9 @@ pub struct BooksSnapshot {
     pub outgoing: Vec<Outgoing>,
     pub incoming: Vec<(u16, Incoming)>,
     pub next_transfer_seq: u64,
+    pub requests: Vec<RequestState>,
+    pub entries: Vec<LogEntry>,
+    pub next_entry_seq: u64,
 }
 
 #[cfg(test)]
@@ -1060,6 +1436,81 @@ mod tests {
             rebuilt.balance(AccountId::customer(c)).unwrap(),
             Money::krw(77).unwrap()
         );
+    }
+
+    #[test]
+    fn an_open_entry_holds_its_amount_until_it_is_final() {
+        use crate::flow::{Accepted, EntryId, RequestKind};
+        use crate::request::RequestDate;
+        use crate::request_log::{Event, Step};
+        let (mut books, mut lsn) = books_with_genesis(0, 1);
+        let c = customer_in(0, 1, 0);
+        let mut next = |books: &mut ShardBooks, record: LedgerRecord| {
+            lsn += 1;
+            books.apply(lsn, &record)
+        };
+        next(&mut books, opened(c)).unwrap();
+        next(
+            &mut books,
+            LedgerRecord::Posted {
+                debit: FIN,
+                credit: AccountId::customer(c),
+                amount: krw(1_000),
+            },
+        )
+        .unwrap();
+        let request_no = RequestNo::new("R-1").unwrap();
+        let accepted = Accepted {
+            customer: c,
+            request_no,
+            request_date: RequestDate::from_ymd(2026, 11, 21).unwrap(),
+            kind: RequestKind::Remit,
+            amount: krw(700),
+            payee: None,
+            path: None,
+            deficit: None,
+            at_ms: 1,
+        };
+        next(&mut books, LedgerRecord::RequestAccepted(accepted)).unwrap();
+        let x1 = |entry: u64, won: i64| LedgerRecord::EntryRequested {
+            entry: EntryId::new(0, entry),
+            customer: c,
+            request_no,
+            step: Step::RemitDeduction,
+            amount: krw(won),
+            debit: AccountId::customer(c),
+            credit: FIN,
+            at_ms: 2,
+        };
+        next(&mut books, x1(1, 700)).unwrap();
+        assert_eq!(books.customer(c).unwrap().held, Decimal::from(700));
+        // A second deduction beyond what is available is refused while the first is open.
+        assert!(matches!(
+            next(&mut books, x1(2, 301)),
+            Err(BooksError::InsufficientFunds { .. })
+        ));
+        let event = |e: u64, event| LedgerRecord::EntryEvent {
+            entry: EntryId::new(0, e),
+            event,
+            at_ms: 3,
+        };
+        // A timeout leaves the outcome open: the hold stays.
+        next(&mut books, event(1, Event::TimedOut)).unwrap();
+        assert_eq!(books.customer(c).unwrap().held, Decimal::from(700));
+        assert_eq!(books.unknown_entries().count(), 1);
+        // Confirmed done: the posting is booked and the hold released in the same record.
+        next(&mut books, event(1, Event::ConfirmedDone)).unwrap();
+        let entry = books.customer(c).unwrap();
+        assert_eq!(
+            (entry.balance, entry.held),
+            (Decimal::from(300), Decimal::ZERO)
+        );
+        assert!(books.sum().unwrap().is_zero());
+        // A final entry takes no more events.
+        assert!(matches!(
+            next(&mut books, event(1, Event::Failed)),
+            Err(BooksError::IllegalTransition(_))
+        ));
     }
 
     #[test]

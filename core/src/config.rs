@@ -118,6 +118,7 @@ pub struct ActorsConfig {
     pub passivate_idle_ms: u64,
     pub live_customers_max: u32,
     pub sagas_in_flight_max: u32,
+    pub events_buffer: u32,
     pub idempotency_retention_days: u32,
 }
 

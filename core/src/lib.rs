@@ -8,6 +8,7 @@
 pub mod archive;
 pub mod books;
 pub mod config;
+pub mod flow;
 pub mod ids;
 pub mod money;
 pub mod posting;

@@ -5,8 +5,12 @@
 //! state that was acknowledged. Every record is self-contained and fixed-size apart from
 //! the genesis funding list, so replay allocates almost nothing.
 
-use crate::ids::{AccountId, AccountNo, BankCode, CustomerId, ParentAccount, TransferId};
+use crate::flow::{Accepted, Answer, EntryId};
+use crate::ids::{
+    AccountId, AccountNo, BankCode, CustomerId, ParentAccount, RequestNo, TransferId,
+};
 use crate::money::Amount;
+use crate::request_log::{Event, Step};
 
 /// A customer's signature key, registered when the account is opened (SPEC §5a, S6):
 /// the certificate serial number and the ed25519 public key.
@@ -78,6 +82,33 @@ pub enum LedgerRecord {
     TransferReturned {
         id: TransferId,
     },
+    /// A charge or remittance passed validation and will be carried out.
+    RequestAccepted(Accepted),
+    /// A request-log entry, written before its outside call is made. The amount is held on
+    /// the debit account while the outcome is open.
+    EntryRequested {
+        entry: EntryId,
+        customer: CustomerId,
+        request_no: RequestNo,
+        step: Step,
+        amount: Amount,
+        debit: AccountId,
+        credit: AccountId,
+        at_ms: u64,
+    },
+    /// Something happened to an entry (an answer, a timeout, a confirmation, a retry). On
+    /// SUCCESS the entry's posting is booked in this same record.
+    EntryEvent {
+        entry: EntryId,
+        event: Event,
+        at_ms: u64,
+    },
+    /// What the customer was told about a request; told once.
+    Answered {
+        customer: CustomerId,
+        request_no: RequestNo,
+        answer: Answer,
+    },
 }
 
 impl LedgerRecord {
@@ -89,7 +120,11 @@ impl LedgerRecord {
             | LedgerRecord::TransferSettled { .. }
             | LedgerRecord::TransferReturned { .. } => ActorId::Shard,
             LedgerRecord::CustomerOpened(opened) => ActorId::Customer(opened.customer),
-            LedgerRecord::CustomerStatus { customer, .. } => ActorId::Customer(*customer),
+            LedgerRecord::CustomerStatus { customer, .. }
+            | LedgerRecord::EntryRequested { customer, .. }
+            | LedgerRecord::Answered { customer, .. } => ActorId::Customer(*customer),
+            LedgerRecord::RequestAccepted(accepted) => ActorId::Customer(accepted.customer),
+            LedgerRecord::EntryEvent { .. } => ActorId::Shard,
             LedgerRecord::Posted { debit, credit, .. }
             | LedgerRecord::TransferOut { debit, credit, .. } => ActorId::owner_of(*debit)
                 .or_else(|| ActorId::owner_of(*credit))

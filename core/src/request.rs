@@ -216,7 +216,9 @@ impl ChargeRequest {
 }
 
 /// The payee of a remittance: the customer-designated account ([0102]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 pub struct Payee {
     pub bank: BankCode,
     pub account: AccountNo,

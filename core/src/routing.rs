@@ -10,7 +10,19 @@ use serde::{Deserialize, Serialize};
 use crate::money::{Amount, Money, MoneyError};
 
 /// Which way a remittance is executed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RemitPath {
     /// X1 securities deduction, then X2 bank deposit, through the parent accounts.

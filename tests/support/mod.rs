@@ -54,3 +54,100 @@ pub fn customers_in(shard: u16, shards: u16, from: u64, count: usize) -> Vec<Cus
         .take(count)
         .collect()
 }
+
+/// A customer opened with a signature key made from `n`, so tests can sign for it.
+pub fn opened_with_key(n: u64) -> (CustomerOpened, ed25519_dalek::SigningKey) {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[(n % 251) as u8 + 1; 32]);
+    let mut opened = opened(n);
+    opened.signing_key = Some(omnibus_core::record::SigningKey {
+        cert_serial: 9_000 + n,
+        public_key: key.verifying_key().to_bytes(),
+    });
+    (opened, key)
+}
+
+pub fn charge(customer: u64, request_no: &str, won: i64) -> omnibus_core::ChargeRequest {
+    omnibus_core::ChargeRequest::parse(
+        omnibus_core::Currency::Krw,
+        &customer.to_string(),
+        "2026-11-21",
+        request_no,
+        &won.to_string(),
+    )
+    .expect("valid charge")
+}
+
+pub fn remit(customer: u64, request_no: &str, won: i64) -> omnibus_core::RemitRequest {
+    omnibus_core::RemitRequest::parse(
+        omnibus_core::Currency::Krw,
+        &customer.to_string(),
+        "2026-11-21",
+        request_no,
+        &won.to_string(),
+        "088",
+        "220-33-44444",
+        "김철수",
+    )
+    .expect("valid remittance")
+}
+
+/// Signs an issued text with the customer's key.
+pub fn sign(
+    text: &str,
+    key: &ed25519_dalek::SigningKey,
+    cert_serial: u64,
+) -> omnibus_actors::Signed {
+    use ed25519_dalek::Signer;
+    omnibus_actors::Signed {
+        cert_serial,
+        signature: key.sign(text.as_bytes()).to_bytes(),
+    }
+}
+
+/// A customer's balance in whole won.
+pub async fn won(engine: &Engine, customer: u64) -> i64 {
+    engine
+        .customer_balance(self::customer(customer))
+        .await
+        .unwrap()
+        .balance
+        .value()
+        .try_into()
+        .unwrap()
+}
+
+/// An engine on the simulated rails, with the simulator kept for faults and the outside truth.
+pub fn start_sim(
+    dir: &Path,
+    shards: u32,
+    extra: &str,
+) -> (Engine, omnibus_actors::rails::sim::Simulator) {
+    let config = config(dir, shards, extra);
+    let sim = omnibus_actors::rails::sim::Simulator::new(&config);
+    let parts = omnibus_actors::EngineParts {
+        rails: sim.rails(),
+        clock: std::sync::Arc::new(omnibus_actors::SystemClock),
+    };
+    (
+        Engine::start_with(config, parts).expect("engine starts"),
+        sim,
+    )
+}
+
+/// Fault rates with one kind of fault always happening.
+pub fn always(fault: &str) -> omnibus_core::config::SimulatedRailConfig {
+    let mut rates = omnibus_core::config::SimulatedRailConfig {
+        latency_us_min: 0,
+        latency_us_max: 0,
+        failure_rate: 0.0,
+        timeout_rate: 0.0,
+        lost_response_rate: 0.0,
+    };
+    match fault {
+        "fail" => rates.failure_rate = 1.0,
+        "timeout" => rates.timeout_rate = 1.0,
+        "lost" => rates.lost_response_rate = 1.0,
+        other => panic!("unknown fault {other}"),
+    }
+    rates
+}

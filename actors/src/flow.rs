@@ -1,0 +1,966 @@
+//! Charges and remittances, carried out as sagas of request-log entries (SPEC §3, §4, §5a).
+//!
+//! A request is validated and accepted by its customer's account actor; from then on it
+//! moves entry by entry. For each entry the flow writes the entry (REQUESTED) and waits
+//! until it is durable, makes the outside call, waits at most the rail's timeout, then
+//! reflects the answer (or the timeout) into the entry. What follows (the next entry,
+//! what the customer is told) comes from `omnibus_core::flow::plan_after`, the same pure
+//! function a late answer, a supervisor's confirmation and a restart use.
+//!
+//! The records of one move (the entry's event, the next entry, the answer) are applied in
+//! one synchronous step, so they share one group commit; the caller is answered, and the
+//! next call is made, only once they are durable.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use omnibus_core::books::CustomerEntry;
+use omnibus_core::flow::{
+    first_step, plan_after, step_legs, Accepted, Answer, EntryId, LogEntry, Parties, RequestKind,
+    RequestState,
+};
+use omnibus_core::record::{ActorId, LedgerRecord, SigningKey};
+use omnibus_core::request_log::{transition, EntryState, Event, Step, Told};
+use omnibus_core::signing::{verify_signature, OriginalText};
+use omnibus_core::{
+    route, Amount, BankCode, ChargeRequest, Config, CustomerId, ParentAccount, Payee, RemitPath,
+    RemitRequest, RequestNo,
+};
+use tokio::sync::{broadcast, oneshot};
+
+use crate::clock::Clock;
+use crate::error::{EngineError, Rejection};
+use crate::ledger::ShardLedger;
+use crate::rails::{
+    Answer as RailResult, Deposit, DepositSource, PaymentInstruction, RailAnswer, RailFuture,
+    RailRequestId, Rails, SecuritiesTransfer, Withdrawal,
+};
+use crate::reply::Reply;
+
+/// What a caller learns about a charge or remittance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub customer: CustomerId,
+    pub request_no: RequestNo,
+    pub kind: RequestKind,
+    pub amount: Amount,
+    /// What the customer is told (SPEC §4: on a timeout this is chosen per step).
+    pub told: Told,
+    pub path: Option<RemitPath>,
+    /// The deficit charged before a remittance (claim 13), if the balance was short.
+    pub deficit: Option<Amount>,
+    /// The step whose result decided the answer, and whether it had timed out.
+    pub decided_by: Step,
+    pub timed_out: bool,
+}
+
+impl Outcome {
+    fn new(accepted: &Accepted, answer: &Answer) -> Self {
+        Outcome {
+            customer: accepted.customer,
+            request_no: accepted.request_no,
+            kind: accepted.kind,
+            amount: accepted.amount,
+            told: answer.told,
+            path: accepted.path,
+            deficit: accepted.deficit,
+            decided_by: answer.decided_by,
+            timed_out: answer.timed_out,
+        }
+    }
+}
+
+/// A request with all its request-log entries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestView {
+    pub accepted: Accepted,
+    pub answer: Option<Answer>,
+    pub entries: Vec<LogEntry>,
+}
+
+/// A transaction original text issued for signing (S3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningText {
+    pub text: String,
+    pub expires_at_ms: u64,
+}
+
+/// The customer terminal's signature over an issued text (S5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Signed {
+    pub cert_serial: u64,
+    pub signature: [u8; 64],
+}
+
+/// A request as submitted to the engine.
+#[derive(Clone, Debug)]
+pub enum Submission {
+    Charge(ChargeRequest),
+    Remit(RemitRequest),
+    RemitSigned(RemitRequest, Signed),
+}
+
+impl Submission {
+    pub fn customer(&self) -> CustomerId {
+        self.header().customer
+    }
+
+    pub fn request_no(&self) -> RequestNo {
+        self.header().request_no
+    }
+
+    fn header(&self) -> &omnibus_core::RequestHeader {
+        match self {
+            Submission::Charge(c) => &c.header,
+            Submission::Remit(r) | Submission::RemitSigned(r, _) => &r.header,
+        }
+    }
+}
+
+/// A state change, published to subscribers once it is durable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EngineEvent {
+    Accepted {
+        shard: u16,
+        customer: CustomerId,
+        request_no: RequestNo,
+        kind: RequestKind,
+        amount: Amount,
+        at_ms: u64,
+    },
+    EntryChanged {
+        shard: u16,
+        entry: EntryId,
+        customer: CustomerId,
+        request_no: RequestNo,
+        step: Step,
+        from: Option<EntryState>,
+        to: EntryState,
+        at_ms: u64,
+    },
+    Answered {
+        shard: u16,
+        customer: CustomerId,
+        request_no: RequestNo,
+        told: Told,
+        at_ms: u64,
+    },
+}
+
+/// The signed instruction carried to the payment-instruction step.
+#[derive(Clone, Debug)]
+pub struct SignedInstruction {
+    text: String,
+    signature: [u8; 64],
+    key: SigningKey,
+}
+
+struct IssuedText {
+    parsed: OriginalText,
+    text: String,
+}
+
+/// Which outside system a step calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rail {
+    BankFirm,
+    SecuritiesFirm,
+    FinancialCompany,
+}
+
+fn rail_of(step: Step) -> Rail {
+    match step {
+        Step::ChargeWithdrawal | Step::RemitDeposit | Step::Refund => Rail::BankFirm,
+        Step::ChargeCredit | Step::RemitDeduction | Step::Recovery => Rail::SecuritiesFirm,
+        Step::PaymentInstruction => Rail::FinancialCompany,
+    }
+}
+
+/// A request's key within its shard: a request number is the customer's.
+type RequestKey = (CustomerId, RequestNo);
+
+/// A shard's flow machinery, shared by its actors on the shard's thread.
+pub struct FlowContext {
+    pub shard: u16,
+    pub ledger: Rc<RefCell<ShardLedger>>,
+    pub rails: Rails,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<Config>,
+    events: broadcast::Sender<EngineEvent>,
+    /// Callers waiting for a request's answer (the first submission and any resubmission).
+    callers: RefCell<HashMap<RequestKey, Vec<Reply<Outcome>>>>,
+    texts: RefCell<HashMap<(CustomerId, RequestNo), IssuedText>>,
+    /// Flows being driven live, and late answers being waited for.
+    sagas: Cell<usize>,
+    late: Cell<usize>,
+}
+
+impl FlowContext {
+    pub fn new(
+        shard: u16,
+        ledger: Rc<RefCell<ShardLedger>>,
+        rails: Rails,
+        clock: Arc<dyn Clock>,
+        config: Arc<Config>,
+        events: broadcast::Sender<EngineEvent>,
+    ) -> Self {
+        Self {
+            shard,
+            ledger,
+            rails,
+            clock,
+            config,
+            events,
+            callers: RefCell::new(HashMap::new()),
+            texts: RefCell::new(HashMap::new()),
+            sagas: Cell::new(0),
+            late: Cell::new(0),
+        }
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// Flows driven live right now.
+    pub fn sagas_in_flight(&self) -> usize {
+        self.sagas.get()
+    }
+
+    fn timeout(&self, rail: Rail) -> Duration {
+        let r = &self.config.rails;
+        Duration::from_millis(match rail {
+            Rail::BankFirm => r.bank_firm.timeout_ms,
+            Rail::SecuritiesFirm => r.securities_firm.timeout_ms,
+            Rail::FinancialCompany => r.financial_company.timeout_ms,
+        })
+    }
+
+    fn publish(&self, event: EngineEvent) {
+        // No subscriber is not an error; a lagging subscriber loses the oldest events.
+        let _ = self.events.send(event);
+    }
+
+    fn deposit_bank(&self, payee_bank: BankCode) -> BankCode {
+        if self.config.banks.deposit_firm.contains(&payee_bank) {
+            payee_bank
+        } else {
+            self.config.banks.default_deposit_bank
+        }
+    }
+
+    fn parties(&self, customer: &CustomerEntry, payee: Option<&Payee>) -> Parties {
+        Parties {
+            customer: customer.id,
+            linked_bank: customer.linked_bank,
+            payee_bank: payee.map(|p| p.bank),
+            deposit_bank: payee.map(|p| self.deposit_bank(p.bank)),
+        }
+    }
+
+    /// A request's view: the request with every entry.
+    pub fn view(&self, customer: CustomerId, request_no: RequestNo) -> Option<RequestView> {
+        let ledger = self.ledger.borrow();
+        let books = ledger.books();
+        let request = books.request(customer, request_no)?;
+        Some(RequestView {
+            accepted: request.accepted,
+            answer: request.answer,
+            entries: request
+                .entries
+                .iter()
+                .filter_map(|id| books.entry(*id).copied())
+                .collect(),
+        })
+    }
+
+    /// Issues the transaction original text of an over-limit remittance (S2, S3).
+    pub fn issue_text(&self, request: RemitRequest) -> Result<SigningText, EngineError> {
+        let now = self.now_ms();
+        let customer = request.header.customer;
+        {
+            let ledger = self.ledger.borrow();
+            ledger.check_usable()?;
+            let books = ledger.books();
+            let entry = self.valid_customer(books.customer(customer), customer)?;
+            if entry.signing_key.is_none() {
+                return Err(Rejection::NoSigningKey(customer).into());
+            }
+            if request.header.amount.value() <= self.config.usage_limit().value() {
+                return Err(Rejection::NotOverLimit.into());
+            }
+            if books.request(customer, request.header.request_no).is_some() {
+                return Err(Rejection::RequestNoReused {
+                    request_no: request.header.request_no,
+                }
+                .into());
+            }
+        }
+        let mut texts = self.texts.borrow_mut();
+        if texts.len() >= self.config.signing.original_texts_max as usize {
+            texts.retain(|_, t| t.parsed.expires_at_ms > now);
+            if texts.len() >= self.config.signing.original_texts_max as usize {
+                return Err(EngineError::Overloaded("the outstanding signing texts"));
+            }
+        }
+        let parsed = OriginalText {
+            request,
+            nonce: rand::random::<u128>(),
+            expires_at_ms: now + self.config.signing.original_text_ttl_ms,
+        };
+        let text = parsed.render();
+        let issued = SigningText {
+            text: text.clone(),
+            expires_at_ms: parsed.expires_at_ms,
+        };
+        texts.insert(
+            (customer, request.header.request_no),
+            IssuedText { parsed, text },
+        );
+        Ok(issued)
+    }
+
+    fn valid_customer<'a>(
+        &self,
+        entry: Option<&'a CustomerEntry>,
+        customer: CustomerId,
+    ) -> Result<&'a CustomerEntry, EngineError> {
+        let entry = entry.ok_or(omnibus_core::books::BooksError::UnknownCustomer(customer))?;
+        if !entry.tradable {
+            return Err(Rejection::NotTradable(customer).into());
+        }
+        if !entry.subscription_valid {
+            return Err(Rejection::SubscriptionInvalid(customer).into());
+        }
+        Ok(entry)
+    }
+
+    /// Idempotency and validation (S31-S33, S71-S73, S6): what to do with a submission.
+    fn prepare(&self, submission: &Submission) -> Result<Prepared, EngineError> {
+        let ledger = self.ledger.borrow();
+        ledger.check_usable()?;
+        let books = ledger.books();
+        let customer = submission.customer();
+        let request_no = submission.request_no();
+        if let Some(existing) = books.request(customer, request_no) {
+            if !same_request(&existing.accepted, submission) {
+                return Err(Rejection::RequestNoReused { request_no }.into());
+            }
+            return Ok(match &existing.answer {
+                Some(answer) => Prepared::Answered(Outcome::new(&existing.accepted, answer)),
+                None => Prepared::InProgress,
+            });
+        }
+        let entry = self.valid_customer(books.customer(customer), customer)?;
+        let now = self.now_ms();
+        let (header, payee, signed) = match submission {
+            Submission::Charge(c) => {
+                let accepted = Accepted {
+                    customer,
+                    request_no,
+                    request_date: c.header.request_date,
+                    kind: RequestKind::Charge,
+                    amount: c.header.amount,
+                    payee: None,
+                    path: None,
+                    deficit: None,
+                    at_ms: now,
+                };
+                return Ok(Prepared::Ready {
+                    accepted,
+                    signed: None,
+                });
+            }
+            Submission::Remit(r) => (&r.header, r.payee, None),
+            Submission::RemitSigned(r, signed) => (&r.header, r.payee, Some(signed)),
+        };
+        let available = books.money(entry.balance - entry.held);
+        let plan = route(header.amount, available, self.config.usage_limit())
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let instruction = match (plan.path, signed) {
+            (RemitPath::PaymentInstruction, None) => {
+                return Err(Rejection::SignatureRequired.into())
+            }
+            (RemitPath::First, Some(_)) => return Err(Rejection::NotOverLimit.into()),
+            (RemitPath::First, None) => None,
+            (RemitPath::PaymentInstruction, Some(signed)) => {
+                let request = RemitRequest {
+                    header: *header,
+                    payee,
+                };
+                Some(self.check_signature(entry, &request, signed, now)?)
+            }
+        };
+        let accepted = Accepted {
+            customer,
+            request_no,
+            request_date: header.request_date,
+            kind: RequestKind::Remit,
+            amount: header.amount,
+            payee: Some(payee),
+            path: Some(plan.path),
+            deficit: plan.deficit_charge,
+            at_ms: now,
+        };
+        Ok(Prepared::Ready {
+            accepted,
+            signed: instruction,
+        })
+    }
+
+    /// S5, S6 and the engine's own checks of a signed instruction. The issued text is
+    /// used up by the first submission that reaches this check, good or bad, so a text
+    /// and its signature serve one request, once.
+    fn check_signature(
+        &self,
+        customer: &CustomerEntry,
+        request: &RemitRequest,
+        signed: &Signed,
+        now: u64,
+    ) -> Result<SignedInstruction, EngineError> {
+        let key = customer
+            .signing_key
+            .ok_or(Rejection::NoSigningKey(customer.id))?;
+        let issued = self
+            .texts
+            .borrow_mut()
+            .remove(&(customer.id, request.header.request_no))
+            .ok_or(Rejection::NoSigningText(request.header.request_no))?;
+        if issued.parsed.expires_at_ms <= now {
+            return Err(
+                Rejection::Signing(omnibus_core::signing::SigningError::Expired {
+                    expires_at_ms: issued.parsed.expires_at_ms,
+                    now_ms: now,
+                })
+                .into(),
+            );
+        }
+        issued
+            .parsed
+            .check_matches(request)
+            .map_err(Rejection::Signing)?;
+        if signed.cert_serial != key.cert_serial {
+            return Err(Rejection::UnknownCertificate {
+                given: signed.cert_serial,
+            }
+            .into());
+        }
+        verify_signature(
+            &issued.text,
+            &signed.signature,
+            &key.public_key,
+            key.cert_serial,
+        )
+        .map_err(Rejection::Signing)?;
+        Ok(SignedInstruction {
+            text: issued.text,
+            signature: signed.signature,
+            key,
+        })
+    }
+
+    /// Accepts a request and writes its first entry; the flow starts once both are durable.
+    /// `Ok(None)`: accepted, but its first entry was refused, so it is answered as failed.
+    fn accept(self: &Rc<Self>, accepted: Accepted) -> Result<Option<EntryId>, EngineError> {
+        if self.sagas.get() >= self.config.actors.sagas_in_flight_max as usize {
+            return Err(EngineError::Overloaded("the shard's flows in flight"));
+        }
+        let mut ledger = self.ledger.borrow_mut();
+        let actor = ActorId::Customer(accepted.customer);
+        ledger.execute_unwaited(actor, &LedgerRecord::RequestAccepted(accepted))?;
+        let (step, amount) = first_step(&accepted);
+        self.publish(EngineEvent::Accepted {
+            shard: self.shard,
+            customer: accepted.customer,
+            request_no: accepted.request_no,
+            kind: accepted.kind,
+            amount: accepted.amount,
+            at_ms: accepted.at_ms,
+        });
+        match self.request_entry(&mut ledger, &accepted, step, amount, accepted.at_ms) {
+            Ok(id) => Ok(Some(id)),
+            Err(e) => {
+                // Validation makes this unreachable in practice (the first entry's hold is
+                // what routing just checked); if it happens, the request is on record as
+                // failed and nothing moved.
+                tracing::warn!(shard = self.shard, request = %accepted.request_no, error = %e, "first entry refused");
+                let answer = Answer {
+                    told: Told::Failed,
+                    decided_by: step,
+                    timed_out: false,
+                    at_ms: accepted.at_ms,
+                };
+                let record = LedgerRecord::Answered {
+                    customer: accepted.customer,
+                    request_no: accepted.request_no,
+                    answer,
+                };
+                ledger.execute_unwaited(actor, &record)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Writes the entry for `step` of a request (REQUESTED, holding its amount).
+    fn request_entry(
+        &self,
+        ledger: &mut ShardLedger,
+        accepted: &Accepted,
+        step: Step,
+        amount: Amount,
+        now: u64,
+    ) -> Result<EntryId, EngineError> {
+        let books = ledger.books();
+        let customer = books.customer(accepted.customer).ok_or(
+            omnibus_core::books::BooksError::UnknownCustomer(accepted.customer),
+        )?;
+        let parties = self.parties(customer, accepted.payee.as_ref());
+        let (debit, credit) = step_legs(step, &parties);
+        let id = books.next_entry_id();
+        let record = LedgerRecord::EntryRequested {
+            entry: id,
+            customer: accepted.customer,
+            request_no: accepted.request_no,
+            step,
+            amount,
+            debit,
+            credit,
+            at_ms: now,
+        };
+        ledger.execute_unwaited(ActorId::Customer(accepted.customer), &record)?;
+        self.publish(EngineEvent::EntryChanged {
+            shard: self.shard,
+            entry: id,
+            customer: accepted.customer,
+            request_no: accepted.request_no,
+            step,
+            from: None,
+            to: EntryState::Requested,
+            at_ms: now,
+        });
+        Ok(id)
+    }
+
+    /// A oneshot that fires once everything applied so far is durable.
+    fn durable(&self) -> oneshot::Receiver<Result<(), EngineError>> {
+        let (tx, rx) = oneshot::channel();
+        self.ledger.borrow_mut().after_durable(Box::new(move |r| {
+            let _ = tx.send(r);
+        }));
+        rx
+    }
+
+    fn add_caller(&self, customer: CustomerId, request_no: RequestNo, reply: Reply<Outcome>) {
+        self.callers
+            .borrow_mut()
+            .entry((customer, request_no))
+            .or_default()
+            .push(reply);
+    }
+
+    /// Answers every caller waiting on a request that has an answer on record.
+    fn answer_callers(
+        &self,
+        customer: CustomerId,
+        request_no: RequestNo,
+        durable: Result<(), EngineError>,
+    ) {
+        let callers = self
+            .callers
+            .borrow_mut()
+            .remove(&(customer, request_no))
+            .unwrap_or_default();
+        if callers.is_empty() {
+            return;
+        }
+        let outcome = durable.map(|()| {
+            let ledger = self.ledger.borrow();
+            let request = ledger
+                .books()
+                .request(customer, request_no)
+                .expect("an answered request exists");
+            let answer = request.answer.as_ref().expect("answered");
+            Outcome::new(&request.accepted, answer)
+        });
+        for caller in callers {
+            caller.send(outcome.clone());
+        }
+    }
+
+    /// The outside call of an entry, or `None` if the entry is not REQUESTED.
+    fn call(
+        &self,
+        id: EntryId,
+        signed: Option<&SignedInstruction>,
+    ) -> Option<(RailFuture<RailResult>, Duration)> {
+        let ledger = self.ledger.borrow();
+        let books = ledger.books();
+        let entry = books.entry(id)?;
+        if entry.state != EntryState::Requested {
+            return None;
+        }
+        let request = books.request(entry.customer, entry.request_no)?;
+        let customer = books.customer(entry.customer)?;
+        let rail_id = RailRequestId {
+            entry: id.0,
+            attempt: entry.attempt,
+        };
+        let rails = &self.rails;
+        let transfer = SecuritiesTransfer {
+            id: rail_id,
+            customer: entry.customer,
+            amount: entry.amount,
+        };
+        let future = match entry.step {
+            Step::ChargeWithdrawal => rails.bank_firm.withdraw(Withdrawal {
+                id: rail_id,
+                customer: entry.customer,
+                bank: customer.linked_bank,
+                linked_account: customer.linked_account,
+                amount: entry.amount,
+            }),
+            Step::ChargeCredit | Step::Recovery => rails.securities_firm.increase(transfer),
+            Step::RemitDeduction => rails.securities_firm.decrease(transfer),
+            Step::RemitDeposit => {
+                let payee = request.accepted.payee?;
+                let omnibus_core::AccountId::Parent {
+                    parent: ParentAccount::DepositFirm(bank),
+                } = entry.debit
+                else {
+                    return None;
+                };
+                rails.bank_firm.deposit(Deposit {
+                    id: rail_id,
+                    customer: entry.customer,
+                    from: DepositSource::DepositFirm(bank),
+                    to_bank: payee.bank,
+                    to_account: payee.account,
+                    amount: entry.amount,
+                })
+            }
+            Step::Refund => rails.bank_firm.deposit(Deposit {
+                id: rail_id,
+                customer: entry.customer,
+                from: DepositSource::WithdrawalFirm(customer.linked_bank),
+                to_bank: customer.linked_bank,
+                to_account: customer.linked_account,
+                amount: entry.amount,
+            }),
+            Step::PaymentInstruction => {
+                // The signed text lives only in memory: a payment instruction is made
+                // once, live. After a restart its entry is confirmed, never re-sent.
+                let signed = signed?;
+                let payee = request.accepted.payee?;
+                rails.financial_company.instruct(PaymentInstruction {
+                    id: rail_id,
+                    customer: entry.customer,
+                    request_date: request.accepted.request_date,
+                    request_no: entry.request_no,
+                    amount: entry.amount,
+                    payee,
+                    original_text: signed.text.clone(),
+                    signature: signed.signature,
+                    certificate: signed.key,
+                })
+            }
+        };
+        Some((future, self.timeout(rail_of(entry.step))))
+    }
+
+    /// Applies `event` to an entry and whatever follows from it (SPEC §4): the next entry,
+    /// the customer's answer. Returns the next entry to drive, once durable.
+    pub fn advance(
+        self: &Rc<Self>,
+        id: EntryId,
+        event: Event,
+    ) -> Option<(EntryId, oneshot::Receiver<Result<(), EngineError>>)> {
+        let now = self.now_ms();
+        let mut ledger = self.ledger.borrow_mut();
+        let entry = *ledger.books().entry(id)?;
+        // A late answer after a confirmation, or a second confirmation: the entry is final.
+        let t = transition(entry.step, entry.state, event).ok()?;
+        let request: RequestState = ledger
+            .books()
+            .request(entry.customer, entry.request_no)?
+            .clone();
+        let plan = plan_after(&request, entry.step, entry.amount, &t);
+        let actor = ActorId::Customer(entry.customer);
+        if let Err(e) = ledger.execute_unwaited(
+            actor,
+            &LedgerRecord::EntryEvent {
+                entry: id,
+                event,
+                at_ms: now,
+            },
+        ) {
+            tracing::error!(shard = self.shard, entry = %id, ?event, error = %e, "an entry's event could not be applied");
+            return None;
+        }
+        self.publish(EngineEvent::EntryChanged {
+            shard: self.shard,
+            entry: id,
+            customer: entry.customer,
+            request_no: entry.request_no,
+            step: entry.step,
+            from: Some(entry.state),
+            to: t.to,
+            at_ms: now,
+        });
+        let mut tell = plan.tell;
+        let mut next = None;
+        if let Some((step, amount)) = plan.next {
+            match self.request_entry(&mut ledger, &request.accepted, step, amount, now) {
+                Ok(next_id) => next = Some(next_id),
+                Err(e) => {
+                    // The next step cannot start (its hold is refused): the request fails
+                    // here if nobody was told yet. A recovery or refund that cannot start
+                    // is left to the supervisors, which retry it.
+                    tracing::warn!(shard = self.shard, entry = %id, ?step, error = %e, "next entry refused");
+                    if tell.is_none() && request.answer.is_none() {
+                        tell = Some(Told::Failed);
+                    }
+                }
+            }
+        }
+        if let Some(told) = tell {
+            let answer = Answer {
+                told,
+                decided_by: entry.step,
+                timed_out: event == Event::TimedOut,
+                at_ms: now,
+            };
+            let record = LedgerRecord::Answered {
+                customer: entry.customer,
+                request_no: entry.request_no,
+                answer,
+            };
+            match ledger.execute_unwaited(actor, &record) {
+                Ok(_) => {
+                    let (ctx, customer, request_no) =
+                        (self.clone(), entry.customer, entry.request_no);
+                    ledger.after_durable(Box::new(move |durable| {
+                        if durable.is_ok() {
+                            ctx.publish(EngineEvent::Answered {
+                                shard: ctx.shard,
+                                customer,
+                                request_no,
+                                told,
+                                at_ms: now,
+                            });
+                        }
+                        ctx.answer_callers(customer, request_no, durable);
+                    }));
+                }
+                Err(e) => {
+                    tracing::error!(shard = self.shard, entry = %id, error = %e, "an answer could not be recorded")
+                }
+            }
+        }
+        drop(ledger);
+        next.map(|n| (n, self.durable()))
+    }
+}
+
+// A transient value, built and matched once per submission: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Prepared {
+    Answered(Outcome),
+    InProgress,
+    Ready {
+        accepted: Accepted,
+        signed: Option<SignedInstruction>,
+    },
+}
+
+/// Whether a resubmission carries the same fields as the accepted request.
+fn same_request(accepted: &Accepted, submission: &Submission) -> bool {
+    let (kind, header, payee) = match submission {
+        Submission::Charge(c) => (RequestKind::Charge, &c.header, None),
+        Submission::Remit(r) | Submission::RemitSigned(r, _) => {
+            (RequestKind::Remit, &r.header, Some(r.payee))
+        }
+    };
+    accepted.kind == kind
+        && accepted.request_date == header.request_date
+        && accepted.amount == header.amount
+        && accepted.payee == payee
+}
+
+/// Carries out a submission: validation, then acceptance and the flow, answering `reply`
+/// once the customer's answer is durable.
+pub fn submit(ctx: &Rc<FlowContext>, submission: Submission, reply: Reply<Outcome>) {
+    let customer = submission.customer();
+    let request_no = submission.request_no();
+    match ctx.prepare(&submission) {
+        Err(e) => reply.send(Err(e)),
+        Ok(Prepared::Answered(outcome)) => reply.send(Ok(outcome)),
+        Ok(Prepared::InProgress) => ctx.add_caller(customer, request_no, reply),
+        Ok(Prepared::Ready {
+            accepted,
+            signed: None,
+        }) => start(ctx, accepted, None, reply),
+        Ok(Prepared::Ready {
+            accepted,
+            signed: Some(instruction),
+        }) => {
+            // S7: the authentication server confirms the key before anything is accepted.
+            let ctx = ctx.clone();
+            let timeout = Duration::from_millis(ctx.config.rails.authentication.timeout_ms);
+            let check = ctx.rails.authentication.key_valid(instruction.key);
+            ctx.sagas.set(ctx.sagas.get() + 1);
+            actix::spawn(async move {
+                let verdict = tokio::time::timeout(timeout, check).await;
+                ctx.sagas.set(ctx.sagas.get() - 1);
+                match verdict {
+                    Ok(Ok(true)) => {
+                        // Another submission of the same request may have been accepted
+                        // while the key was checked; it is then answered as a resubmission.
+                        let accepted_meanwhile = ctx
+                            .ledger
+                            .borrow()
+                            .books()
+                            .request(customer, request_no)
+                            .is_some();
+                        if accepted_meanwhile {
+                            submit(&ctx, submission, reply);
+                        } else {
+                            start(&ctx, accepted, Some(instruction), reply);
+                        }
+                    }
+                    Ok(Ok(false)) => reply
+                        .send(Err(
+                            Rejection::KeyNotValid(instruction.key.cert_serial).into()
+                        )),
+                    Ok(Err(e)) => reply
+                        .send(Err(
+                            Rejection::AuthenticationUnavailable(e.to_string()).into()
+                        )),
+                    Err(_) => reply.send(Err(Rejection::AuthenticationUnavailable(format!(
+                        "no answer within {} ms",
+                        timeout.as_millis()
+                    ))
+                    .into())),
+                }
+            });
+        }
+    }
+}
+
+/// Accepts a prepared request and drives its flow once the acceptance is durable.
+fn start(
+    ctx: &Rc<FlowContext>,
+    accepted: Accepted,
+    signed: Option<SignedInstruction>,
+    reply: Reply<Outcome>,
+) {
+    let (customer, request_no) = (accepted.customer, accepted.request_no);
+    match ctx.accept(accepted) {
+        Ok(Some(first)) => {
+            ctx.add_caller(customer, request_no, reply);
+            let durable = ctx.durable();
+            let ctx = ctx.clone();
+            ctx.sagas.set(ctx.sagas.get() + 1);
+            actix::spawn(async move {
+                if let Ok(Ok(())) = durable.await {
+                    drive(ctx.clone(), first, signed).await;
+                }
+                ctx.sagas.set(ctx.sagas.get() - 1);
+            });
+        }
+        Ok(None) => {
+            ctx.add_caller(customer, request_no, reply);
+            let answer_ctx = ctx.clone();
+            ctx.ledger
+                .borrow_mut()
+                .after_durable(Box::new(move |durable| {
+                    answer_ctx.answer_callers(customer, request_no, durable)
+                }));
+        }
+        Err(e) => {
+            // Refused before any outside call: the caller hears why. If the request got on
+            // record (answered as failed), a resubmission returns that answer.
+            reply.send(Err(e));
+        }
+    }
+}
+
+/// Drives a flow from `entry` on: call, wait, reflect, follow, until nothing follows live.
+pub async fn drive(ctx: Rc<FlowContext>, mut entry: EntryId, signed: Option<SignedInstruction>) {
+    loop {
+        let Some((mut call, timeout)) = ctx.call(entry, signed.as_ref()) else {
+            return;
+        };
+        let sleep = tokio::time::sleep(timeout);
+        tokio::pin!(sleep);
+        let answer = tokio::select! {
+            biased;
+            answer = &mut call => Some(answer),
+            () = &mut sleep => None,
+        };
+        let event = match answer {
+            Some(Ok(RailAnswer::Done)) => Event::Succeeded,
+            Some(Ok(RailAnswer::Refused { .. })) => Event::Failed,
+            // Unreachable is no answer about the request: it is treated as a timeout, and
+            // the confirm inquiry settles it.
+            Some(Err(_)) => Event::TimedOut,
+            None => {
+                watch_late(&ctx, entry, call, signed.clone());
+                Event::TimedOut
+            }
+        };
+        match ctx.advance(entry, event) {
+            Some((next, durable)) => {
+                if !matches!(durable.await, Ok(Ok(()))) {
+                    return;
+                }
+                entry = next;
+            }
+            None => return,
+        }
+    }
+}
+
+/// Keeps waiting for an answer that missed its timeout, and reflects it when it comes
+/// ("a result that arrives late is still reflected"). Bounded in time by the supervisors'
+/// window (they confirm the entry by then) and in number by the shard's flow bound.
+fn watch_late(
+    ctx: &Rc<FlowContext>,
+    entry: EntryId,
+    call: RailFuture<RailResult>,
+    signed: Option<SignedInstruction>,
+) {
+    if ctx.late.get() >= ctx.config.actors.sagas_in_flight_max as usize {
+        return;
+    }
+    ctx.late.set(ctx.late.get() + 1);
+    let ctx = ctx.clone();
+    let window = Duration::from_millis(ctx.config.supervisor.window_max_age_ms);
+    actix::spawn(async move {
+        if let Ok(Ok(answer)) = tokio::time::timeout(window, call).await {
+            let event = match answer {
+                RailAnswer::Done => Event::Succeeded,
+                RailAnswer::Refused { .. } => Event::Failed,
+            };
+            if let Some((next, durable)) = ctx.advance(entry, event) {
+                if matches!(durable.await, Ok(Ok(()))) {
+                    drive(ctx.clone(), next, signed).await;
+                }
+            }
+        }
+        ctx.late.set(ctx.late.get() - 1);
+    });
+}
+
+/// After a restart, an entry still REQUESTED may or may not have reached its outside
+/// system: it is a timeout, left UNKNOWN for the confirm inquiry (SPEC §4), and a caller
+/// resubmitting is told what the timeout rule says.
+pub fn resume_after_restart(ctx: &Rc<FlowContext>) -> usize {
+    let requested: Vec<EntryId> = ctx.ledger.borrow().books().requested_entries().collect();
+    for entry in &requested {
+        let _ = ctx.advance(*entry, Event::TimedOut);
+    }
+    requested.len()
+}

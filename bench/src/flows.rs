@@ -1,0 +1,373 @@
+//! `omnibus-bench flows`: charges and remittances end to end on the simulated rails.
+//!
+//! The mix: half charges, four tenths remittances within the usage limit, one tenth over
+//! it (the signing text is fetched and signed with ed25519 by the "terminal", then the
+//! signed remittance submitted). Sync `always`. Figures:
+//! - `sagas_per_sec`: closed loop, `--in-flight` requests outstanding, zero-latency rails.
+//! - `saga_p50_us`, `saga_p99_us`: open loop at half that rate, latency measured from each
+//!   request's scheduled send time (so a stall counts against every request it delays:
+//!   corrected for coordinated omission), HDR histogram.
+//! - `sagas_per_sec_latent`, `in_flight`: rails answering after 20 ms, 10,000 in flight:
+//!   throughput is bounded by concurrency / latency, not by the engine.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::{Signer, SigningKey as Ed25519Key};
+use futures::stream::{FuturesUnordered, StreamExt};
+use hdrhistogram::Histogram;
+use omnibus_actors::{Engine, EngineError, Outcome, Signed};
+use omnibus_core::record::{CustomerOpened, SigningKey};
+use omnibus_core::request_log::Told;
+use omnibus_core::{
+    AccountNo, BankCode, ChargeRequest, Config, Currency, CustomerId, RemitRequest,
+};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Requests in the closed-loop throughput run.
+    #[arg(long, default_value_t = 200_000)]
+    requests: u64,
+    /// Requests outstanding in the closed-loop run.
+    #[arg(long, default_value_t = 2_048)]
+    in_flight: usize,
+    /// Seconds of the open-loop latency run.
+    #[arg(long, default_value_t = 10)]
+    latency_secs: u64,
+    /// Offered rate of the latency run (default: half the measured `sagas_per_sec`).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Customers the requests spread over.
+    #[arg(long, default_value_t = 10_000)]
+    customers: u64,
+    /// Requests in flight and seconds of the run with latent rails.
+    #[arg(long, default_value_t = 10_000)]
+    latent_in_flight: usize,
+    #[arg(long, default_value_t = 10)]
+    latent_secs: u64,
+    /// Rail latency of that run, in milliseconds.
+    #[arg(long, default_value_t = 20)]
+    latent_ms: u64,
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// The WAL sync policy of every run (`always` is the figure that counts; `none` shows
+    /// the engine's own share of the latency).
+    #[arg(long, default_value = "always")]
+    sync: String,
+    /// Only these phases (comma separated: throughput, latency, latent).
+    #[arg(long, default_value = "throughput,latency,latent")]
+    only: String,
+}
+
+struct Workload {
+    engine: Engine,
+    keys: Vec<Ed25519Key>,
+    customers: u64,
+    run: u64,
+}
+
+/// The parent accounts are funded for the whole run up front: every charge's credit draws
+/// on `fin_parent` and every remittance's deposit on a deposit firm account, and this
+/// benchmark measures the flows, not the settlement sweeps that refill them.
+fn config(dir: &Path, sync: &str, extra: &str) -> Result<Config, String> {
+    let big = "opening = 100_000_000_000_000\nlow_mark = 0\ntarget = 100_000_000_000_000\nhigh_mark = 1_000_000_000_000_000\n";
+    Config::from_toml_over_defaults(&format!(
+        "[wal]\ndir = {:?}\nsync = {sync:?}\nsnapshot_every_records = 1_000_000_000\n[actors]\nsagas_in_flight_max = 1_000_000\n[parents.fin_parent]\n{big}[parents.deposit_firm]\n{big}{extra}",
+        dir.display().to_string()
+    ))
+    .map_err(|e| e.to_string())
+}
+
+fn key_of(n: u64) -> Ed25519Key {
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&n.to_le_bytes());
+    seed[8] = 1;
+    Ed25519Key::from_bytes(&seed)
+}
+
+impl Workload {
+    /// Opens `customers` customers with signature keys and funds each.
+    fn prepare(
+        engine: Engine,
+        customers: u64,
+        in_flight: usize,
+        rt: &tokio::runtime::Runtime,
+    ) -> Result<Workload, String> {
+        let keys: Vec<Ed25519Key> = (1..=customers).map(key_of).collect();
+        rt.block_on(async {
+            let opened = |i: u64| CustomerOpened {
+                customer: CustomerId::new(i + 1).unwrap(),
+                linked_bank: BankCode::new("004").unwrap(),
+                linked_account: AccountNo::new(&format!("110-{:010}", i + 1)).unwrap(),
+                tradable: true,
+                subscription_valid: true,
+                signing_key: Some(SigningKey {
+                    cert_serial: i + 1,
+                    public_key: keys[i as usize].verifying_key().to_bytes(),
+                }),
+            };
+            run_closed(customers, in_flight, |i| engine.open_customer(opened(i))).await?;
+            // Enough for every remittance the runs make, so none needs a deficit charge.
+            run_closed(customers, in_flight, |i| {
+                let request = ChargeRequest::parse(
+                    Currency::Krw,
+                    &(i + 1).to_string(),
+                    "2026-11-21",
+                    &format!("FUND-{i}"),
+                    "1000000000",
+                )
+                .unwrap();
+                let charged = engine.charge(request);
+                async move { check(charged.await).map_err(EngineError::Invalid) }
+            })
+            .await
+        })?;
+        Ok(Workload {
+            engine,
+            keys,
+            customers,
+            run: 0,
+        })
+    }
+
+    /// The i-th request of the current run: half charges, four tenths remittances within
+    /// the limit, one tenth over it with signing.
+    async fn saga(&self, i: u64) -> Result<Outcome, EngineError> {
+        let customer = i * 7_919 % self.customers + 1;
+        let request_no = format!("B{}-{i}", self.run);
+        let c = customer.to_string();
+        match i % 10 {
+            0..=4 => {
+                self.engine
+                    .charge(
+                        ChargeRequest::parse(Currency::Krw, &c, "2026-11-21", &request_no, "30000")
+                            .unwrap(),
+                    )
+                    .await
+            }
+            5..=8 => {
+                let request = RemitRequest::parse(
+                    Currency::Krw,
+                    &c,
+                    "2026-11-21",
+                    &request_no,
+                    "20000",
+                    "088",
+                    "220-33-44444",
+                    "Kim",
+                )
+                .unwrap();
+                self.engine.remit(request).await
+            }
+            _ => {
+                let request = RemitRequest::parse(
+                    Currency::Krw,
+                    &c,
+                    "2026-11-21",
+                    &request_no,
+                    "2500000",
+                    "020",
+                    "330-44-55555",
+                    "Lee",
+                )
+                .unwrap();
+                let text = self.engine.signing_text(request).await?;
+                let signature = self.keys[(customer - 1) as usize]
+                    .sign(text.text.as_bytes())
+                    .to_bytes();
+                self.engine
+                    .remit_signed(
+                        request,
+                        Signed {
+                            cert_serial: customer,
+                            signature,
+                        },
+                    )
+                    .await
+            }
+        }
+    }
+}
+
+async fn run_closed<F, Fut, T>(count: u64, in_flight: usize, mut op: F) -> Result<Duration, String>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: std::future::Future<Output = Result<T, EngineError>>,
+{
+    let started = Instant::now();
+    let mut running = FuturesUnordered::new();
+    let mut next = 0u64;
+    let mut report = Instant::now();
+    while next < count || !running.is_empty() {
+        while next < count && running.len() < in_flight {
+            running.push(op(next));
+            next += 1;
+        }
+        if let Some(result) = running.next().await {
+            result.map_err(|e| e.to_string())?;
+        }
+        if report.elapsed() > Duration::from_secs(2) {
+            eprintln!("  {next}/{count}");
+            report = Instant::now();
+        }
+    }
+    Ok(started.elapsed())
+}
+
+fn check(outcome: Result<Outcome, EngineError>) -> Result<(), String> {
+    match outcome {
+        Ok(o) if o.told == Told::Succeeded => Ok(()),
+        Ok(o) => Err(format!("a saga failed on zero-fault rails: {o:?}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn throughput(w: &mut Workload, args: &Args, rt: &tokio::runtime::Runtime) -> Result<f64, String> {
+    w.run += 1;
+    let w = &*w;
+    let elapsed = rt.block_on(run_closed(args.requests, args.in_flight, |i| async move {
+        check(w.saga(i).await).map_err(EngineError::Invalid)
+    }))?;
+    Ok(args.requests as f64 / elapsed.as_secs_f64())
+}
+
+/// Open loop at `rate` per second for `secs`; latency from each request's scheduled time.
+fn latency(
+    w: &mut Workload,
+    rate: f64,
+    secs: u64,
+    rt: &tokio::runtime::Runtime,
+) -> Result<(u64, u64, u64), String> {
+    w.run += 1;
+    let w = &*w;
+    let total = (rate * secs as f64) as u64;
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    rt.block_on(async {
+        let mut histogram =
+            Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).map_err(|e| e.to_string())?;
+        let started = tokio::time::Instant::now();
+        let mut running = FuturesUnordered::new();
+        let mut next = 0u64;
+        loop {
+            // Send everything whose time has come (catching up after a stall).
+            let now = tokio::time::Instant::now();
+            while next < total && started + interval * next as u32 <= now {
+                let scheduled = started + interval * next as u32;
+                let i = next;
+                running.push(async move {
+                    let result = w.saga(i).await;
+                    (result, scheduled.elapsed())
+                });
+                next += 1;
+            }
+            if next >= total && running.is_empty() {
+                break;
+            }
+            let wake = started + interval * next.min(total - 1) as u32;
+            tokio::select! {
+                Some((result, latency)) = running.next(), if !running.is_empty() => {
+                    check(result)?;
+                    histogram.record(latency.as_micros().max(1) as u64).map_err(|e| e.to_string())?;
+                }
+                () = tokio::time::sleep_until(wake), if next < total => {}
+            }
+        }
+        Ok((
+            histogram.value_at_quantile(0.5),
+            histogram.value_at_quantile(0.99),
+            histogram.len(),
+        ))
+    })
+}
+
+pub fn run(args: Args) -> Result<(), String> {
+    let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let root = tempfile::Builder::new()
+        .prefix("omnibus-bench-flows-")
+        .tempdir_in(&base)
+        .map_err(|e| e.to_string())?;
+    let only: Vec<&str> = args.only.split(',').map(str::trim).collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    if only.contains(&"throughput") || only.contains(&"latency") {
+        let engine = Engine::start(config(&root.path().join("zero"), &args.sync, "")?)
+            .map_err(|e| e.to_string())?;
+        eprintln!("flows: opening and funding {} customers", args.customers);
+        let mut w = Workload::prepare(engine, args.customers, args.in_flight, &rt)?;
+        let mut rate = None;
+        if only.contains(&"throughput") {
+            eprintln!(
+                "flows: {} sagas, {} in flight, zero-latency rails, sync always",
+                args.requests, args.in_flight
+            );
+            let r = throughput(&mut w, &args, &rt)?;
+            println!("sagas_per_sec={r:.0} sagas/s");
+            rate = Some(r);
+        }
+        if only.contains(&"latency") {
+            let offered = args.rate.unwrap_or(rate.unwrap_or(100_000.0) / 2.0);
+            eprintln!(
+                "flows: open loop at {offered:.0}/s for {} s",
+                args.latency_secs
+            );
+            let (p50, p99, n) = latency(&mut w, offered, args.latency_secs, &rt)?;
+            eprintln!("  {n} sagas measured");
+            println!("saga_offered_per_sec={offered:.0} sagas/s");
+            println!("saga_p50_us={p50} us");
+            println!("saga_p99_us={p99} us");
+        }
+        let totals = rt.block_on(w.engine.totals()).map_err(|e| e.to_string())?;
+        if !totals.sum.is_zero() {
+            return Err(format!("the books do not balance: {totals:?}"));
+        }
+        w.engine.shutdown().map_err(|e| e.to_string())?;
+    }
+    if only.contains(&"latent") {
+        let us = args.latent_ms * 1_000;
+        let rails = [
+            "bank_firm",
+            "securities_firm",
+            "financial_company",
+            "authentication",
+        ]
+        .iter()
+        .map(|r| format!("[simulator.{r}]\nlatency_us_min = {us}\nlatency_us_max = {us}\n"))
+        .collect::<String>();
+        let engine = Engine::start(config(&root.path().join("latent"), &args.sync, &rails)?)
+            .map_err(|e| e.to_string())?;
+        eprintln!(
+            "flows: rails answering after {} ms, {} in flight",
+            args.latent_ms, args.latent_in_flight
+        );
+        let mut w = Workload::prepare(engine, args.customers, args.latent_in_flight, &rt)?;
+        w.run += 1;
+        let deadline = Instant::now() + Duration::from_secs(args.latent_secs);
+        let w_ref = &w;
+        let (done, elapsed) = rt.block_on(async {
+            let started = Instant::now();
+            let mut running = FuturesUnordered::new();
+            let mut next = 0u64;
+            let mut done = 0u64;
+            while Instant::now() < deadline || !running.is_empty() {
+                while Instant::now() < deadline && running.len() < args.latent_in_flight {
+                    running.push(w_ref.saga(next));
+                    next += 1;
+                }
+                if let Some(result) = running.next().await {
+                    check(result)?;
+                    done += 1;
+                }
+            }
+            Ok::<_, String>((done, started.elapsed()))
+        })?;
+        println!(
+            "sagas_per_sec_latent={:.0} sagas/s",
+            done as f64 / elapsed.as_secs_f64()
+        );
+        println!("in_flight={} sagas", args.latent_in_flight);
+        w.engine.shutdown().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,394 @@
+//! Charges and remittances as flows of request-log entries (SPEC §3, §4).
+//!
+//! A request is accepted once, then carried out step by step: each step is one
+//! request-log entry (one outside call), and what follows an entry's transition is
+//! decided by [`plan_after`], a pure function of the request and the transition. The
+//! same function serves the live call, a late answer, a supervisor's confirmation and a
+//! restart, so the flow is the same whoever moves it on.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AccountId, BankCode, CustomerId, ParentAccount, RequestNo};
+use crate::money::Amount;
+use crate::request::{Payee, RequestDate};
+use crate::request_log::{EntryState, FollowUp, Step, Told, Transition};
+use crate::routing::RemitPath;
+
+/// What a request asks for.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestKind {
+    /// Balance increase.
+    Charge,
+    /// Balance deduction to a customer-designated account.
+    Remit,
+}
+
+/// A request-log entry's id, unique per shard: the shard in the top 16 bits, a sequence
+/// number below. It is also the key of the outside call (with the attempt number).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug, PartialEq, Eq, Hash))]
+pub struct EntryId(pub u64);
+
+impl EntryId {
+    pub fn new(shard: u16, seq: u64) -> Self {
+        assert!(seq > 0 && seq < 1 << 48, "entry sequence fits in 48 bits");
+        EntryId((u64::from(shard) << 48) | seq)
+    }
+
+    pub fn shard(self) -> u16 {
+        (self.0 >> 48) as u16
+    }
+
+    pub fn seq(self) -> u64 {
+        self.0 & ((1 << 48) - 1)
+    }
+}
+
+impl fmt::Display for EntryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "E{:016x}", self.0)
+    }
+}
+
+/// An accepted request, as the WAL records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct Accepted {
+    pub customer: CustomerId,
+    pub request_no: RequestNo,
+    pub request_date: RequestDate,
+    pub kind: RequestKind,
+    pub amount: Amount,
+    pub payee: Option<Payee>,
+    pub path: Option<RemitPath>,
+    /// The deficit charged first (claim 13), if the balance was short.
+    pub deficit: Option<Amount>,
+    pub at_ms: u64,
+}
+
+/// What the customer was told, and which step decided it.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+pub struct Answer {
+    pub told: Told,
+    pub decided_by: Step,
+    /// The deciding step had no answer within its timeout.
+    pub timed_out: bool,
+    pub at_ms: u64,
+}
+
+/// A request and its entries, as the books hold it.
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct RequestState {
+    pub accepted: Accepted,
+    pub answer: Option<Answer>,
+    pub entries: Vec<EntryId>,
+}
+
+/// One request-log entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct LogEntry {
+    pub id: EntryId,
+    pub customer: CustomerId,
+    pub request_no: RequestNo,
+    pub step: Step,
+    pub state: EntryState,
+    /// The current attempt, from 1; a reprocessing or retry starts the next one.
+    pub attempt: u32,
+    /// How many times the entry went to FAIL_TRY_AGAIN (S114's failure count).
+    pub failures: u32,
+    pub amount: Amount,
+    /// The step's posting, booked when the entry reaches SUCCESS.
+    pub debit: AccountId,
+    pub credit: AccountId,
+    /// When the current attempt was requested, and when the entry last changed.
+    pub requested_at_ms: u64,
+    pub updated_at_ms: u64,
+}
+
+impl LogEntry {
+    /// An entry holds its amount on its debit account while its outcome is open.
+    pub fn holds(&self) -> bool {
+        holds(self.state)
+    }
+}
+
+pub fn holds(state: EntryState) -> bool {
+    matches!(state, EntryState::Requested | EntryState::Unknown)
+}
+
+/// Where the money of a customer's steps lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parties {
+    pub customer: CustomerId,
+    /// The bank of the customer-linked account (its withdrawal firm parent account).
+    pub linked_bank: BankCode,
+    /// For remittances: the payee's bank, and the deposit firm bank that pays it.
+    pub payee_bank: Option<BankCode>,
+    pub deposit_bank: Option<BankCode>,
+}
+
+/// The posting a step books on SUCCESS (SPEC §2): (debit, credit).
+pub fn step_legs(step: Step, parties: &Parties) -> (AccountId, AccountId) {
+    let customer = AccountId::customer(parties.customer);
+    let linked = AccountId::linked(parties.customer);
+    let parent = AccountId::parent;
+    let payee_bank = || parties.payee_bank.expect("a remittance step has a payee");
+    match step {
+        Step::ChargeWithdrawal => (
+            linked,
+            parent(ParentAccount::WithdrawalFirm(parties.linked_bank)),
+        ),
+        Step::ChargeCredit | Step::Recovery => (parent(ParentAccount::FinParent), customer),
+        Step::RemitDeduction => (customer, parent(ParentAccount::FinParent)),
+        Step::RemitDeposit => (
+            parent(ParentAccount::DepositFirm(
+                parties
+                    .deposit_bank
+                    .expect("a deposit has a deposit firm bank"),
+            )),
+            AccountId::Designated { bank: payee_bank() },
+        ),
+        Step::PaymentInstruction => (customer, AccountId::Designated { bank: payee_bank() }),
+        Step::Refund => (
+            parent(ParentAccount::WithdrawalFirm(parties.linked_bank)),
+            linked,
+        ),
+    }
+}
+
+/// What to do after an entry of `request` took `transition`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Tell the customer this (only if nothing was told yet).
+    pub tell: Option<Told>,
+    /// Request this step next, for this amount.
+    pub next: Option<(Step, Amount)>,
+}
+
+/// The flow's next move (SPEC §3 and the "then" column of SPEC §4).
+///
+/// In a remittance with a deficit, the deficit charge's credit must really have
+/// happened before the remittance goes on; if it is left to reprocessing or to a
+/// confirmation, the remittance is told it failed (the charge itself still completes,
+/// so the money lands in the customer's balance).
+pub fn plan_after(
+    request: &RequestState,
+    step: Step,
+    amount: Amount,
+    transition: &Transition,
+) -> Plan {
+    let accepted = &request.accepted;
+    let told_already = request.answer.is_some();
+    let mut tell = transition.told;
+    let next = match (step, transition.then) {
+        (_, FollowUp::PostThenCredit) => Some((Step::ChargeCredit, amount)),
+        (Step::ChargeCredit, FollowUp::Post) if accepted.kind == RequestKind::Remit => {
+            tell = None;
+            if told_already {
+                None
+            } else {
+                let path = accepted.path.expect("a remittance has a path");
+                Some((remit_step(path), accepted.amount))
+            }
+        }
+        (Step::ChargeCredit, FollowUp::Reprocess | FollowUp::Confirm)
+            if accepted.kind == RequestKind::Remit =>
+        {
+            tell = Some(Told::Failed);
+            None
+        }
+        (_, FollowUp::PostThenDeposit) => Some((Step::RemitDeposit, amount)),
+        (_, FollowUp::PostThenRecover | FollowUp::Recover) => Some((Step::Recovery, amount)),
+        (_, FollowUp::Refund) => Some((Step::Refund, amount)),
+        _ => None,
+    };
+    Plan {
+        tell: if told_already { None } else { tell },
+        next,
+    }
+}
+
+/// The first step of a remittance's own path.
+pub fn remit_step(path: RemitPath) -> Step {
+    match path {
+        RemitPath::First => Step::RemitDeduction,
+        RemitPath::PaymentInstruction => Step::PaymentInstruction,
+    }
+}
+
+/// The first step of an accepted request.
+pub fn first_step(accepted: &Accepted) -> (Step, Amount) {
+    match (accepted.kind, accepted.deficit) {
+        (RequestKind::Charge, _) => (Step::ChargeWithdrawal, accepted.amount),
+        (RequestKind::Remit, Some(deficit)) => (Step::ChargeWithdrawal, deficit),
+        (RequestKind::Remit, None) => (
+            remit_step(accepted.path.expect("a remittance has a path")),
+            accepted.amount,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request_log::{transition, Event};
+    use crate::Currency;
+
+    fn request(kind: RequestKind, deficit: Option<i64>, path: Option<RemitPath>) -> RequestState {
+        RequestState {
+            accepted: Accepted {
+                customer: CustomerId::new(1).unwrap(),
+                request_no: RequestNo::new("R1").unwrap(),
+                request_date: RequestDate::from_ymd(2026, 11, 21).unwrap(),
+                kind,
+                amount: Amount::krw(1_500_000).unwrap(),
+                payee: None,
+                path,
+                deficit: deficit.map(|d| Amount::krw(d).unwrap()),
+                at_ms: 0,
+            },
+            answer: None,
+            entries: vec![],
+        }
+    }
+
+    fn krw(won: i64) -> Amount {
+        Amount::new(Currency::Krw, won.into()).unwrap()
+    }
+
+    #[test]
+    fn a_charge_goes_from_withdrawal_to_credit_and_tells_success() {
+        let r = request(RequestKind::Charge, None, None);
+        let a1 = transition(
+            Step::ChargeWithdrawal,
+            EntryState::Requested,
+            Event::Succeeded,
+        )
+        .unwrap();
+        assert_eq!(
+            plan_after(&r, Step::ChargeWithdrawal, krw(10), &a1),
+            Plan {
+                tell: None,
+                next: Some((Step::ChargeCredit, krw(10)))
+            }
+        );
+        let a2 = transition(Step::ChargeCredit, EntryState::Requested, Event::Succeeded).unwrap();
+        assert_eq!(
+            plan_after(&r, Step::ChargeCredit, krw(10), &a2),
+            Plan {
+                tell: Some(Told::Succeeded),
+                next: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_deficit_charge_continues_with_the_remittance_once_credited() {
+        let r = request(RequestKind::Remit, Some(1_000_000), Some(RemitPath::First));
+        assert_eq!(
+            first_step(&r.accepted),
+            (Step::ChargeWithdrawal, krw(1_000_000))
+        );
+        let a2 = transition(Step::ChargeCredit, EntryState::Requested, Event::Succeeded).unwrap();
+        assert_eq!(
+            plan_after(&r, Step::ChargeCredit, krw(1_000_000), &a2),
+            Plan {
+                tell: None,
+                next: Some((Step::RemitDeduction, krw(1_500_000)))
+            }
+        );
+    }
+
+    #[test]
+    fn a_deficit_charge_left_to_reprocessing_fails_the_remittance() {
+        let r = request(
+            RequestKind::Remit,
+            Some(1_000_000),
+            Some(RemitPath::PaymentInstruction),
+        );
+        let a2 = transition(Step::ChargeCredit, EntryState::Requested, Event::Failed).unwrap();
+        assert_eq!(
+            plan_after(&r, Step::ChargeCredit, krw(1_000_000), &a2),
+            Plan {
+                tell: Some(Told::Failed),
+                next: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_deposit_that_failed_is_recovered_and_the_customer_told_it_failed() {
+        let r = request(RequestKind::Remit, None, Some(RemitPath::First));
+        let x2 = transition(Step::RemitDeposit, EntryState::Requested, Event::Failed).unwrap();
+        assert_eq!(
+            plan_after(&r, Step::RemitDeposit, krw(5), &x2),
+            Plan {
+                tell: Some(Told::Failed),
+                next: Some((Step::Recovery, krw(5)))
+            }
+        );
+    }
+
+    #[test]
+    fn nothing_is_told_twice() {
+        let mut r = request(RequestKind::Remit, None, Some(RemitPath::First));
+        r.answer = Some(Answer {
+            told: Told::Failed,
+            decided_by: Step::RemitDeduction,
+            timed_out: true,
+            at_ms: 1,
+        });
+        let done = transition(
+            Step::RemitDeduction,
+            EntryState::Unknown,
+            Event::ConfirmedDone,
+        )
+        .unwrap();
+        assert_eq!(
+            plan_after(&r, Step::RemitDeduction, krw(5), &done),
+            Plan {
+                tell: None,
+                next: Some((Step::Recovery, krw(5)))
+            }
+        );
+    }
+}

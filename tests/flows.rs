@@ -1,0 +1,386 @@
+//! Charges, remittances and payment instructions end to end (issue 5): SPEC §3, §4, §5a.
+
+mod support;
+
+use omnibus_actors::{Engine, EngineError, Rejection};
+use omnibus_core::request_log::{EntryState, Step, Told};
+use omnibus_core::signing::SigningError;
+use omnibus_core::RemitPath;
+use support::*;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// An engine on zero-fault rails with one customer (number 1) holding a signature key.
+fn engine_with_customer(
+    dir: &std::path::Path,
+) -> (Engine, ed25519_dalek::SigningKey, tokio::runtime::Runtime) {
+    let engine = start(dir, 2, "");
+    let rt = runtime();
+    let (opened, key) = opened_with_key(1);
+    rt.block_on(engine.open_customer(opened)).unwrap();
+    (engine, key, rt)
+}
+
+fn steps(view: &omnibus_actors::RequestView) -> Vec<(Step, EntryState)> {
+    view.entries.iter().map(|e| (e.step, e.state)).collect()
+}
+
+#[test]
+fn a_charge_withdraws_from_the_bank_then_credits_the_securities_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _, rt) = engine_with_customer(dir.path());
+    rt.block_on(async {
+        let outcome = engine.charge(charge(1, "C-1", 50_000)).await.unwrap();
+        assert_eq!(outcome.told, Told::Succeeded);
+        assert_eq!(won(&engine, 1).await, 50_000);
+        let view = engine.request("C-1".parse().unwrap()).await.unwrap();
+        assert_eq!(
+            steps(&view),
+            vec![
+                (Step::ChargeWithdrawal, EntryState::Success),
+                (Step::ChargeCredit, EntryState::Success)
+            ]
+        );
+        assert!(engine.totals().await.unwrap().sum.is_zero());
+    });
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn remit_1_500_000_holding_500_000_charges_the_1_000_000_deficit_then_goes_the_first_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _, rt) = engine_with_customer(dir.path());
+    rt.block_on(async {
+        engine.charge(charge(1, "C-1", 500_000)).await.unwrap();
+        let outcome = engine.remit(remit(1, "R-1", 1_500_000)).await.unwrap();
+        assert_eq!(outcome.told, Told::Succeeded);
+        assert_eq!(outcome.path, Some(RemitPath::First));
+        assert_eq!(outcome.deficit, Some(krw(1_000_000)));
+        let view = engine.request("R-1".parse().unwrap()).await.unwrap();
+        assert_eq!(
+            steps(&view),
+            vec![
+                (Step::ChargeWithdrawal, EntryState::Success),
+                (Step::ChargeCredit, EntryState::Success),
+                (Step::RemitDeduction, EntryState::Success),
+                (Step::RemitDeposit, EntryState::Success),
+            ]
+        );
+        assert_eq!(view.entries[0].amount, krw(1_000_000));
+        assert_eq!(view.entries[2].amount, krw(1_500_000));
+        assert_eq!(won(&engine, 1).await, 0);
+    });
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn remit_2_500_000_holding_1_500_000_charges_the_1_000_000_deficit_then_sends_a_payment_instruction(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, key, rt) = engine_with_customer(dir.path());
+    rt.block_on(async {
+        engine.charge(charge(1, "C-1", 1_500_000)).await.unwrap();
+        let request = remit(1, "R-2", 2_500_000);
+        let text = engine.signing_text(request).await.unwrap();
+        let outcome = engine
+            .remit_signed(request, sign(&text.text, &key, 9_001))
+            .await
+            .unwrap();
+        assert_eq!(outcome.told, Told::Succeeded);
+        assert_eq!(outcome.path, Some(RemitPath::PaymentInstruction));
+        assert_eq!(outcome.deficit, Some(krw(1_000_000)));
+        let view = engine.request("R-2".parse().unwrap()).await.unwrap();
+        assert_eq!(
+            steps(&view),
+            vec![
+                (Step::ChargeWithdrawal, EntryState::Success),
+                (Step::ChargeCredit, EntryState::Success),
+                (Step::PaymentInstruction, EntryState::Success),
+            ]
+        );
+        assert_eq!(won(&engine, 1).await, 0);
+        // No parent account is touched by the payment instruction ([0114]): fin_parent
+        // moved only by the two charges' credits.
+        let fin = engine
+            .parent_balance(omnibus_core::ParentAccount::FinParent)
+            .await
+            .unwrap();
+        assert_eq!(
+            fin.total,
+            omnibus_core::Money::krw(1_000_000_000 - 2_500_000).unwrap()
+        );
+    });
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn a_remittance_equal_to_the_usage_limit_goes_the_first_path_and_one_won_more_needs_a_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _, rt) = engine_with_customer(dir.path());
+    rt.block_on(async {
+        engine.charge(charge(1, "C-1", 5_000_000)).await.unwrap();
+        let at_limit = engine.remit(remit(1, "R-AT", 2_000_000)).await.unwrap();
+        assert_eq!(at_limit.path, Some(RemitPath::First));
+        let over = engine
+            .remit(remit(1, "R-OVER", 2_000_001))
+            .await
+            .unwrap_err();
+        assert_eq!(over, EngineError::Rejected(Rejection::SignatureRequired));
+        assert_eq!(
+            won(&engine, 1).await,
+            3_000_000,
+            "the refused remittance moved nothing"
+        );
+    });
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn resubmitting_a_request_number_returns_the_original_outcome_and_executes_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _, rt) = engine_with_customer(dir.path());
+    rt.block_on(async {
+        let first = engine.charge(charge(1, "C-1", 10_000)).await.unwrap();
+        let again = engine.charge(charge(1, "C-1", 10_000)).await.unwrap();
+        assert_eq!(first, again);
+        assert_eq!(won(&engine, 1).await, 10_000, "executed once");
+        let other = engine.charge(charge(1, "C-1", 20_000)).await.unwrap_err();
+        assert_eq!(
+            other,
+            EngineError::Rejected(Rejection::RequestNoReused {
+                request_no: "C-1".parse().unwrap()
+            })
+        );
+        // The same number from another customer is refused too: numbers are engine-wide.
+        engine.open_customer(opened(2)).await.unwrap();
+        let stolen = engine.charge(charge(2, "C-1", 10_000)).await.unwrap_err();
+        assert!(
+            matches!(
+                stolen,
+                EngineError::Rejected(Rejection::RequestNoReused { .. })
+            ),
+            "{stolen}"
+        );
+        assert_eq!(won(&engine, 2).await, 0);
+    });
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn concurrent_resubmissions_of_one_request_execute_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _, rt) = engine_with_customer(dir.path());
+    rt.block_on(async {
+        let tries: Vec<_> = (0..20)
+            .map(|_| engine.charge(charge(1, "C-SAME", 7_000)))
+            .collect();
+        let outcomes = futures::future::join_all(tries).await;
+        for outcome in outcomes {
+            assert_eq!(outcome.unwrap().told, Told::Succeeded);
+        }
+        assert_eq!(won(&engine, 1).await, 7_000);
+    });
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn a_user_who_is_not_tradable_is_refused_and_nothing_moves() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _, rt) = engine_with_customer(dir.path());
+    rt.block_on(async {
+        engine
+            .set_customer_status(customer(1), false, true)
+            .await
+            .unwrap();
+        let err = engine.charge(charge(1, "C-1", 1_000)).await.unwrap_err();
+        assert_eq!(
+            err,
+            EngineError::Rejected(Rejection::NotTradable(customer(1)))
+        );
+        engine
+            .set_customer_status(customer(1), true, false)
+            .await
+            .unwrap();
+        let err = engine.charge(charge(1, "C-2", 1_000)).await.unwrap_err();
+        assert_eq!(
+            err,
+            EngineError::Rejected(Rejection::SubscriptionInvalid(customer(1)))
+        );
+        assert_eq!(won(&engine, 1).await, 0);
+        // A refused request number is free to use once the customer is valid again.
+        engine
+            .set_customer_status(customer(1), true, true)
+            .await
+            .unwrap();
+        assert_eq!(
+            engine.charge(charge(1, "C-1", 1_000)).await.unwrap().told,
+            Told::Succeeded
+        );
+    });
+    engine.shutdown().unwrap();
+}
+
+mod payment_instruction_refusals {
+    use super::*;
+
+    /// Charges enough for an over-limit remittance and issues its text.
+    fn setup(
+        dir: &std::path::Path,
+    ) -> (
+        Engine,
+        ed25519_dalek::SigningKey,
+        tokio::runtime::Runtime,
+        omnibus_core::RemitRequest,
+        String,
+    ) {
+        let (engine, key, rt) = engine_with_customer(dir);
+        let request = remit(1, "R-PI", 3_000_000);
+        let text = rt.block_on(async {
+            engine.charge(charge(1, "C-1", 3_000_000)).await.unwrap();
+            engine.signing_text(request).await.unwrap().text
+        });
+        (engine, key, rt, request, text)
+    }
+
+    fn assert_nothing_moved(engine: &Engine, rt: &tokio::runtime::Runtime) {
+        rt.block_on(async {
+            assert_eq!(won(engine, 1).await, 3_000_000);
+            assert!(
+                engine.request("R-PI".parse().unwrap()).await.is_err(),
+                "nothing is on record"
+            );
+        });
+    }
+
+    #[test]
+    fn an_expired_signing_text_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = start(dir.path(), 1, "[signing]\noriginal_text_ttl_ms = 1\n");
+        let rt = runtime();
+        let (opened, key) = opened_with_key(1);
+        let request = remit(1, "R-PI", 3_000_000);
+        let err = rt.block_on(async {
+            engine.open_customer(opened).await.unwrap();
+            engine.charge(charge(1, "C-1", 3_000_000)).await.unwrap();
+            let text = engine.signing_text(request).await.unwrap().text;
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            engine
+                .remit_signed(request, sign(&text, &key, 9_001))
+                .await
+                .unwrap_err()
+        });
+        assert!(
+            matches!(
+                err,
+                EngineError::Rejected(Rejection::Signing(SigningError::Expired { .. }))
+            ),
+            "{err}"
+        );
+        assert_nothing_moved(&engine, &rt);
+        engine.shutdown().unwrap();
+    }
+
+    #[test]
+    fn an_altered_instruction_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, key, rt, request, text) = setup(dir.path());
+        let mut altered = request;
+        altered.payee.account = "999-99-99999".parse().unwrap();
+        let err = rt
+            .block_on(engine.remit_signed(altered, sign(&text, &key, 9_001)))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            EngineError::Rejected(Rejection::Signing(SigningError::Altered {
+                field: "payee_account"
+            }))
+        );
+        assert_nothing_moved(&engine, &rt);
+        engine.shutdown().unwrap();
+    }
+
+    #[test]
+    fn a_wrongly_signed_instruction_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, _, rt, request, text) = setup(dir.path());
+        let stranger = ed25519_dalek::SigningKey::from_bytes(&[99; 32]);
+        let err = rt
+            .block_on(engine.remit_signed(request, sign(&text, &stranger, 9_001)))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            EngineError::Rejected(Rejection::Signing(SigningError::BadSignature {
+                cert_serial: 9_001
+            }))
+        );
+        assert_nothing_moved(&engine, &rt);
+        engine.shutdown().unwrap();
+    }
+
+    #[test]
+    fn a_signature_with_another_certificate_serial_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, key, rt, request, text) = setup(dir.path());
+        let err = rt
+            .block_on(engine.remit_signed(request, sign(&text, &key, 4_242)))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            EngineError::Rejected(Rejection::UnknownCertificate { given: 4_242 })
+        );
+        assert_nothing_moved(&engine, &rt);
+        engine.shutdown().unwrap();
+    }
+
+    #[test]
+    fn a_replayed_signature_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, key, rt, request, text) = setup(dir.path());
+        rt.block_on(async {
+            // A bad first try uses the text up: the same signature cannot be tried again.
+            let mut altered = request;
+            altered.header.amount = krw(3_000_001);
+            engine
+                .remit_signed(altered, sign(&text, &key, 9_001))
+                .await
+                .unwrap_err();
+            let replay = engine
+                .remit_signed(request, sign(&text, &key, 9_001))
+                .await
+                .unwrap_err();
+            assert_eq!(
+                replay,
+                EngineError::Rejected(Rejection::NoSigningText("R-PI".parse().unwrap()))
+            );
+            // And a signature for one request does not serve another request.
+            let other = remit(1, "R-OTHER", 3_000_000);
+            engine.signing_text(other).await.unwrap();
+            let crossed = engine
+                .remit_signed(other, sign(&text, &key, 9_001))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(crossed, EngineError::Rejected(Rejection::Signing(_))),
+                "{crossed}"
+            );
+        });
+        assert_nothing_moved(&engine, &rt);
+        engine.shutdown().unwrap();
+    }
+
+    #[test]
+    fn a_remittance_within_the_limit_needs_no_signing_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, _, rt) = engine_with_customer(dir.path());
+        let err = rt
+            .block_on(engine.signing_text(remit(1, "R-SMALL", 2_000_000)))
+            .unwrap_err();
+        assert_eq!(err, EngineError::Rejected(Rejection::NotOverLimit));
+        engine.shutdown().unwrap();
+    }
+}
