@@ -15,8 +15,8 @@ use dashmap::DashMap;
 use omnibus_core::books::{shard_of, ParentPlan};
 use omnibus_core::record::CustomerOpened;
 use omnibus_core::{
-    AccountId, Amount, ChargeRequest, Config, CustomerId, Money, ParentAccount, RemitRequest,
-    RequestNo,
+    AccountId, AccountNo, Amount, BankCode, ChargeRequest, Config, CustomerId, Money,
+    ParentAccount, RemitRequest, RequestNo,
 };
 use tokio::sync::broadcast;
 use tokio::sync::oneshot;
@@ -37,7 +37,7 @@ use crate::shard::{
     Open, Peers, Post, Query, QueryAnswer, QueryKind, SetStatus, ShardActor, ShardTotals, Shutdown,
 };
 
-/// A customer's balance as the engine books it.
+/// A customer's account as the engine books it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CustomerBalance {
     pub customer: CustomerId,
@@ -47,6 +47,11 @@ pub struct CustomerBalance {
     pub available: Money,
     pub tradable: bool,
     pub subscription_valid: bool,
+    /// The customer-linked account charges are drawn from.
+    pub linked_bank: BankCode,
+    pub linked_account: AccountNo,
+    /// The serial of the registered signature key's certificate, if any.
+    pub cert_serial: Option<u64>,
 }
 
 /// A parent account's balance: the sum of its slices, and each slice.
@@ -480,18 +485,7 @@ impl Engine {
             })
             .await?
         {
-            QueryAnswer::Customer {
-                balance,
-                available,
-                tradable,
-                subscription_valid,
-            } => Ok(CustomerBalance {
-                customer,
-                balance,
-                available,
-                tradable,
-                subscription_valid,
-            }),
+            QueryAnswer::Customer(view) => Ok(*view),
             other => unreachable!("a customer query answers with a customer, got {other:?}"),
         }
     }
@@ -569,7 +563,7 @@ impl Engine {
             totals.sum = add(totals.sum, t.sum)?;
             totals.in_transit = add(totals.in_transit, t.in_transit)?;
             totals.customers += t.customers;
-            totals.shards.push(t);
+            totals.shards.push(*t);
         }
         Ok(totals)
     }

@@ -783,14 +783,9 @@ pub enum QueryKind {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum QueryAnswer {
-    Customer {
-        balance: Money,
-        available: Money,
-        tradable: bool,
-        subscription_valid: bool,
-    },
+    Customer(Box<crate::engine::CustomerBalance>),
     Slices(Vec<(ParentAccount, Money)>),
-    Totals(ShardTotals),
+    Totals(Box<ShardTotals>),
 }
 
 /// One shard's contribution to the conservation check.
@@ -814,6 +809,8 @@ pub struct ShardTotals {
     pub activations: u64,
     pub passivations: u64,
     pub snapshots: u64,
+    /// The shard's write-ahead-log counters.
+    pub wal: omnibus_wal::WalStats,
 }
 
 #[derive(Message)]
@@ -834,12 +831,18 @@ impl Handler<Query> for ShardActor {
         let books = ledger.books();
         let answer = match msg.kind {
             QueryKind::Customer(c) => match books.customer(c) {
-                Some(entry) => Ok(QueryAnswer::Customer {
-                    balance: books.money(entry.balance),
-                    available: books.money(entry.balance - entry.held),
-                    tradable: entry.tradable,
-                    subscription_valid: entry.subscription_valid,
-                }),
+                Some(entry) => Ok(QueryAnswer::Customer(Box::new(
+                    crate::engine::CustomerBalance {
+                        customer: c,
+                        balance: books.money(entry.balance),
+                        available: books.money(entry.balance - entry.held),
+                        tradable: entry.tradable,
+                        subscription_valid: entry.subscription_valid,
+                        linked_bank: entry.linked_bank,
+                        linked_account: entry.linked_account,
+                        cert_serial: entry.signing_key.map(|k| k.cert_serial),
+                    },
+                ))),
                 None => Err(BooksError::UnknownCustomer(c).into()),
             },
             QueryKind::Slices => Ok(QueryAnswer::Slices(
@@ -851,7 +854,7 @@ impl Handler<Query> for ShardActor {
             QueryKind::Totals => books
                 .sum()
                 .map(|sum| {
-                    QueryAnswer::Totals(ShardTotals {
+                    QueryAnswer::Totals(Box::new(ShardTotals {
                         shard: self.id,
                         sum,
                         in_transit: books.in_transit(),
@@ -867,7 +870,8 @@ impl Handler<Query> for ShardActor {
                         activations: self.stats.activations,
                         passivations: self.stats.passivations,
                         snapshots: self.stats.snapshots,
-                    })
+                        wal: ledger.wal().stats(),
+                    }))
                 })
                 .map_err(|e| EngineError::Invalid(e.to_string())),
         };
