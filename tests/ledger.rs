@@ -173,7 +173,7 @@ fn no_customer_balance_goes_below_zero_under_concurrent_debits_racing_on_one_cus
 fn every_acknowledged_posting_is_still_there_after_a_restart_with_snapshots() {
     let dir = tempfile::tempdir().unwrap();
     // A snapshot every 1,000 records, so the restart loads a snapshot and replays a tail.
-    let extra = "snapshot_every_records = 1_000\n";
+    let extra = "[wal]\nsnapshot_every_records = 1_000\n";
     let mut expected = HashMap::new();
     {
         let engine = start(dir.path(), 2, extra);

@@ -32,10 +32,13 @@ use crate::rails::sim::Simulator;
 use crate::rails::Rails;
 use crate::recovery::{recover_shard, DataDir, RecoveryReport};
 use crate::reply::{Collector, Reply};
-use crate::shard::{Admitted, IssueTextRequest, PostBatch, Redeliver, SubmitRequest, ViewRequest};
+use crate::shard::{
+    Admitted, IssueTextRequest, PostBatch, Redeliver, SubmitRequest, Supervise, ViewRequest,
+};
 use crate::shard::{
     Open, Peers, Post, Query, QueryAnswer, QueryKind, SetStatus, ShardActor, ShardTotals, Shutdown,
 };
+use crate::supervisor::SupervisionReport;
 
 /// A customer's account as the engine books it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -471,6 +474,23 @@ impl Engine {
     /// `actors.events_buffer` events behind loses the oldest (`RecvError::Lagged`).
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
         self.inner.events.subscribe()
+    }
+
+    /// Runs every supervisor pass (non-reflected search, reprocessing, recovery and
+    /// refunds, sweeps) once on every shard, now, and answers when their work has settled.
+    /// The supervisors also run on their own timers; this is for operators and tests.
+    pub async fn supervise_once(&self) -> Result<SupervisionReport, EngineError> {
+        let mut waits = Vec::new();
+        for shard in &self.inner.shards {
+            let (reply, wait) = oneshot::channel();
+            shard.do_send(Supervise { reply });
+            waits.push(wait);
+        }
+        let mut report = SupervisionReport::default();
+        for wait in waits {
+            report.add(&wait.await.map_err(|_| EngineError::ShuttingDown)?);
+        }
+        Ok(report)
     }
 
     /// A customer's balance, as of everything durable.

@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use omnibus_core::books::CustomerEntry;
 use omnibus_core::flow::{
-    first_step, plan_after, step_legs, Accepted, Answer, EntryId, LogEntry, Parties, RequestKind,
-    RequestState,
+    first_step, owed_step, plan_after, step_legs, Accepted, Answer, EntryId, LogEntry, Parties,
+    RequestKind, RequestState,
 };
 use omnibus_core::record::{ActorId, LedgerRecord, SigningKey};
 use omnibus_core::request_log::{transition, EntryState, Event, Step, Told};
@@ -180,7 +180,7 @@ fn rail_of(step: Step) -> Rail {
 }
 
 /// A request's key within its shard: a request number is the customer's.
-type RequestKey = (CustomerId, RequestNo);
+pub type RequestKey = (CustomerId, RequestNo);
 
 /// A shard's flow machinery, shared by its actors on the shard's thread.
 pub struct FlowContext {
@@ -196,6 +196,8 @@ pub struct FlowContext {
     /// Flows being driven live, and late answers being waited for.
     sagas: Cell<usize>,
     late: Cell<usize>,
+    /// Requests that may owe a step whose entry could not be created.
+    owed: RefCell<std::collections::BTreeSet<RequestKey>>,
 }
 
 impl FlowContext {
@@ -218,6 +220,7 @@ impl FlowContext {
             texts: RefCell::new(HashMap::new()),
             sagas: Cell::new(0),
             late: Cell::new(0),
+            owed: RefCell::new(std::collections::BTreeSet::new()),
         }
     }
 
@@ -545,7 +548,7 @@ impl FlowContext {
     }
 
     /// A oneshot that fires once everything applied so far is durable.
-    fn durable(&self) -> oneshot::Receiver<Result<(), EngineError>> {
+    pub fn durable(&self) -> Barrier {
         let (tx, rx) = oneshot::channel();
         self.ledger.borrow_mut().after_durable(Box::new(move |r| {
             let _ = tx.send(r);
@@ -671,12 +674,10 @@ impl FlowContext {
     }
 
     /// Applies `event` to an entry and whatever follows from it (SPEC §4): the next entry,
-    /// the customer's answer. Returns the next entry to drive, once durable.
-    pub fn advance(
-        self: &Rc<Self>,
-        id: EntryId,
-        event: Event,
-    ) -> Option<(EntryId, oneshot::Receiver<Result<(), EngineError>>)> {
+    /// the customer's answer. `None` if the event does not apply (the entry is final:
+    /// a late answer after a confirmation); otherwise what moved, with a barrier that
+    /// fires once it is all durable.
+    pub fn advance(self: &Rc<Self>, id: EntryId, event: Event) -> Option<Moved> {
         let now = self.now_ms();
         let mut ledger = self.ledger.borrow_mut();
         let entry = *ledger.books().entry(id)?;
@@ -716,12 +717,16 @@ impl FlowContext {
                 Ok(next_id) => next = Some(next_id),
                 Err(e) => {
                     // The next step cannot start (its hold is refused): the request fails
-                    // here if nobody was told yet. A recovery or refund that cannot start
-                    // is left to the supervisors, which retry it.
+                    // here if nobody was told yet, and whatever money the request still
+                    // owes (a recovery, a refund, a credit) is left to the recovery
+                    // supervisor, which keeps trying to create the entry.
                     tracing::warn!(shard = self.shard, entry = %id, ?step, error = %e, "next entry refused");
                     if tell.is_none() && request.answer.is_none() {
                         tell = Some(Told::Failed);
                     }
+                    self.owed
+                        .borrow_mut()
+                        .insert((entry.customer, entry.request_no));
                 }
             }
         }
@@ -760,8 +765,80 @@ impl FlowContext {
             }
         }
         drop(ledger);
-        next.map(|n| (n, self.durable()))
+        Some(Moved {
+            next,
+            durable: self.durable(),
+        })
     }
+
+    /// Creates the entry a request owes, if it still owes one (see `owed_step`).
+    /// `Ok(None)`: nothing is owed any more.
+    pub fn create_owed(
+        self: &Rc<Self>,
+        customer: CustomerId,
+        request_no: RequestNo,
+    ) -> Result<Option<(EntryId, Barrier)>, EngineError> {
+        let now = self.now_ms();
+        let mut ledger = self.ledger.borrow_mut();
+        let books = ledger.books();
+        let Some(request) = books.request(customer, request_no).cloned() else {
+            return Ok(None);
+        };
+        let entries: Vec<LogEntry> = request
+            .entries
+            .iter()
+            .filter_map(|id| books.entry(*id).copied())
+            .collect();
+        let Some((step, amount)) = owed_step(&request, &entries) else {
+            return Ok(None);
+        };
+        let id = self.request_entry(&mut ledger, &request.accepted, step, amount, now)?;
+        drop(ledger);
+        Ok(Some((id, self.durable())))
+    }
+
+    /// Requests that may owe a step whose entry could not be created.
+    pub fn owed_count(&self) -> usize {
+        self.owed.borrow().len()
+    }
+
+    /// Requests that may owe a step, to be retried by the recovery supervisor.
+    pub fn take_owed(&self) -> Vec<RequestKey> {
+        std::mem::take(&mut *self.owed.borrow_mut())
+            .into_iter()
+            .collect()
+    }
+
+    pub fn put_owed(&self, key: RequestKey) {
+        self.owed.borrow_mut().insert(key);
+    }
+
+    /// After a restart: every request whose books show a step owed.
+    pub fn scan_owed(&self) -> usize {
+        let ledger = self.ledger.borrow();
+        let books = ledger.books();
+        let mut owed = self.owed.borrow_mut();
+        for request in books.requests() {
+            let entries: Vec<LogEntry> = request
+                .entries
+                .iter()
+                .filter_map(|id| books.entry(*id).copied())
+                .collect();
+            if owed_step(request, &entries).is_some() {
+                owed.insert((request.accepted.customer, request.accepted.request_no));
+            }
+        }
+        owed.len()
+    }
+}
+
+/// Fires once every record applied before it was taken is durable.
+pub type Barrier = oneshot::Receiver<Result<(), EngineError>>;
+
+/// What `advance` moved: the next entry (to be driven once durable), and the barrier.
+pub struct Moved {
+    pub next: Option<EntryId>,
+    pub durable: Barrier,
 }
 
 // A transient value, built and matched once per submission: its size does not matter.
@@ -912,13 +989,17 @@ pub async fn drive(ctx: Rc<FlowContext>, mut entry: EntryId, signed: Option<Sign
             }
         };
         match ctx.advance(entry, event) {
-            Some((next, durable)) => {
+            Some(Moved {
+                next: Some(next),
+                durable,
+                ..
+            }) => {
                 if !matches!(durable.await, Ok(Ok(()))) {
                     return;
                 }
                 entry = next;
             }
-            None => return,
+            _ => return,
         }
     }
 }
@@ -944,7 +1025,12 @@ fn watch_late(
                 RailAnswer::Done => Event::Succeeded,
                 RailAnswer::Refused { .. } => Event::Failed,
             };
-            if let Some((next, durable)) = ctx.advance(entry, event) {
+            if let Some(Moved {
+                next: Some(next),
+                durable,
+                ..
+            }) = ctx.advance(entry, event)
+            {
                 if matches!(durable.await, Ok(Ok(()))) {
                     drive(ctx.clone(), next, signed).await;
                 }

@@ -20,6 +20,8 @@ pub mod rails;
 mod recovery;
 mod reply;
 mod shard;
+mod supervisor;
+mod sweep;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::describe as describe_record;
@@ -29,3 +31,4 @@ pub use flow::{EngineEvent, Outcome, RequestView, Signed, SigningText};
 pub use job::Receipt;
 pub use recovery::RecoveryReport;
 pub use shard::ShardTotals;
+pub use supervisor::SupervisionReport;

@@ -32,6 +32,7 @@ use crate::ledger::{ShardLedger, Waiter};
 use crate::parent::ParentSliceActor;
 use crate::rails::Rails;
 use crate::reply::Collector;
+use crate::supervisor::{SuperviseNow, SupervisionReport, SupervisorActor};
 
 /// A live customer account actor and what the shard knows about its use.
 struct Live {
@@ -46,6 +47,7 @@ pub struct ShardActor {
     config: Arc<Config>,
     ledger: Rc<RefCell<ShardLedger>>,
     flow: Rc<FlowContext>,
+    supervisor: Option<Addr<SupervisorActor>>,
     live: HashMap<CustomerId, Live>,
     parents: HashMap<ParentAccount, Addr<ParentSliceActor>>,
     peers: Vec<Addr<ShardActor>>,
@@ -91,6 +93,7 @@ impl ShardActor {
             config,
             ledger,
             flow,
+            supervisor: None,
             live: HashMap::new(),
             parents: HashMap::new(),
             peers: Vec::new(),
@@ -301,13 +304,16 @@ impl Actor for ShardActor {
             self.parents.insert(parent, addr);
         }
         let resumed = flow::resume_after_restart(&self.flow);
-        if resumed > 0 {
+        let owed = self.flow.scan_owed();
+        if resumed + owed > 0 {
             tracing::info!(
                 shard = self.id,
-                entries = resumed,
-                "calls in flight at the crash are now UNKNOWN, to be confirmed"
+                unknown = resumed,
+                owed,
+                "calls in flight at the crash are UNKNOWN, to be confirmed; owed steps will be retried"
             );
         }
+        self.supervisor = Some(SupervisorActor::new(self.flow.clone()).start());
         // Four ticks make one idle period.
         let tick_ms = (self.config.actors.passivate_idle_ms / 4).max(1);
         ctx.run_interval(Duration::from_millis(tick_ms), |shard, _| {
@@ -767,6 +773,22 @@ impl Handler<ViewRequest> for ShardActor {
         self.ledger
             .borrow_mut()
             .after_durable(Box::new(move |durable| reply.send(durable.map(|()| view))));
+    }
+}
+
+/// Run every supervisor pass of this shard once, now.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Supervise {
+    pub reply: tokio::sync::oneshot::Sender<SupervisionReport>,
+}
+
+impl Handler<Supervise> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: Supervise, _: &mut Context<Self>) {
+        if let Some(supervisor) = &self.supervisor {
+            supervisor.do_send(SuperviseNow { reply: msg.reply });
+        }
     }
 }
 

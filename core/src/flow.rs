@@ -247,6 +247,42 @@ pub fn plan_after(
     }
 }
 
+/// A step a request still owes because its entry could not be created when it was due
+/// (its hold was refused, for instance a parent slice at its floor): the money must still
+/// move, so a supervisor keeps trying to create it. `None` when nothing is owed.
+///
+/// - a deposit that failed, or a deduction that happened with no deposit after it, owes
+///   the customer a recovery (SPEC §5);
+/// - a charge credit failed for good owes a refund;
+/// - a withdrawal that happened with no credit after it owes the credit.
+pub fn owed_step(request: &RequestState, entries: &[LogEntry]) -> Option<(Step, Amount)> {
+    let has = |step: Step| entries.iter().any(|e| e.step == step);
+    let find =
+        |step: Step, state: EntryState| entries.iter().find(|e| e.step == step && e.state == state);
+    if !has(Step::Recovery) {
+        if let Some(x2) = find(Step::RemitDeposit, EntryState::Fail) {
+            return Some((Step::Recovery, x2.amount));
+        }
+        if let Some(x1) = find(Step::RemitDeduction, EntryState::Success) {
+            if !has(Step::RemitDeposit) {
+                return Some((Step::Recovery, x1.amount));
+            }
+        }
+    }
+    if !has(Step::Refund) {
+        if let Some(a2) = find(Step::ChargeCredit, EntryState::Fail) {
+            return Some((Step::Refund, a2.amount));
+        }
+    }
+    if let Some(a1) = find(Step::ChargeWithdrawal, EntryState::Success) {
+        if !has(Step::ChargeCredit) {
+            return Some((Step::ChargeCredit, a1.amount));
+        }
+    }
+    let _ = request;
+    None
+}
+
 /// The first step of a remittance's own path.
 pub fn remit_step(path: RemitPath) -> Step {
     match path {

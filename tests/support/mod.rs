@@ -14,13 +14,32 @@ pub const FIN_PARENT: AccountId = AccountId::Parent {
     parent: ParentAccount::FinParent,
 };
 
-/// The embedded defaults with a data directory, a shard count and test-sized knobs laid over.
+/// The embedded defaults with a data directory, a shard count and test-sized knobs laid
+/// over, then `extra`: TOML fragments separated by lines holding only `---`, each merged
+/// over the previous ones (so two fragments may name the same table).
 pub fn config(dir: &Path, shards: u32, extra: &str) -> Config {
-    let text = format!(
-        "[engine]\nshards = {shards}\n[wal]\ndir = {dir:?}\nsync = \"always\"\nsegment_bytes = 4_194_304\nbatch_bytes_max = 1_048_576\n{extra}",
+    let base = format!(
+        "[engine]\nshards = {shards}\n[wal]\ndir = {dir:?}\nsync = \"always\"\nsegment_bytes = 4_194_304\nbatch_bytes_max = 1_048_576\n",
         dir = dir.display().to_string()
     );
-    Config::from_toml_over_defaults(&text).expect("test config is valid")
+    let mut merged: toml::Table = base.parse().expect("base fragment");
+    for fragment in extra.split("\n---\n") {
+        let overlay: toml::Table = fragment.parse().expect("test config fragment is TOML");
+        merge(&mut merged, overlay);
+    }
+    Config::from_toml_over_defaults(&toml::to_string(&merged).expect("TOML"))
+        .expect("test config is valid")
+}
+
+fn merge(base: &mut toml::Table, overlay: toml::Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
 }
 
 pub fn start(dir: &Path, shards: u32, extra: &str) -> Engine {

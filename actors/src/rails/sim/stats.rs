@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use super::registry::Refusal;
+use super::refusal::Refusal;
 use super::Rail;
 
 /// The counters of one rail, as indices into a stripe.

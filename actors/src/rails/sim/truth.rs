@@ -5,7 +5,7 @@
 //! parent accounts kept at banks; the securities side holds `fin_parent` and every
 //! customer's financial company account. Balances are kept in minor units of the
 //! engine's currency as `i64`: every value stays within
-//! [`MAX_ABS_MINOR_UNITS`](omnibus_core::money::MAX_ABS_MINOR_UNITS) (a credit that
+//! [`MAX_ABS_MINOR_UNITS`] (a credit that
 //! would pass it is refused), so the integers never overflow and always convert back to
 //! [`Money`].
 //!
@@ -26,7 +26,8 @@ use omnibus_core::{
 };
 use rust_decimal::Decimal;
 
-use super::registry::{Refusal, SimRefusal};
+use super::refusal::{Refusal, SimRefusal};
+use super::SHARDS;
 
 /// The balance a customer-linked account opens with unless a test sets it: one trillion
 /// won (whole units of the engine's currency), so that charges are never refused for a
@@ -153,6 +154,29 @@ pub(super) struct Books {
     parents: HashMap<ParentAccount, ParentBalance>,
 }
 
+/// A value in minor units of its currency. `Money` is validated to at most its
+/// currency's minor digits and to [`MAX_ABS_MINOR_UNITS`], so the result always fits.
+fn minor_of_money(money: Money) -> i64 {
+    let value = money.value();
+    let digits = money.currency().minor_unit_digits();
+    let minor = value.mantissa() * 10i128.pow(digits.saturating_sub(value.scale()));
+    i64::try_from(minor).expect("a validated value fits in i64 minor units")
+}
+
+/// An amount in minor units of its currency.
+pub(super) fn minor_of_amount(amount: Amount) -> i64 {
+    minor_of_money(amount.money())
+}
+
+/// The amount of a positive number of minor units, as recorded by [`minor_of_amount`].
+pub(super) fn amount_from_minor(currency: Currency, minor: i64) -> Amount {
+    Amount::new(
+        currency,
+        Decimal::from_i128_with_scale(i128::from(minor), currency.minor_unit_digits()),
+    )
+    .expect("recorded from a valid amount")
+}
+
 fn within_range(minor: i64) -> bool {
     (-MAX_ABS_MINOR_UNITS..=MAX_ABS_MINOR_UNITS).contains(&minor)
 }
@@ -220,9 +244,9 @@ impl Books {
         Self {
             currency,
             linked_default_minor: DEFAULT_LINKED_BALANCE_WON * scale,
-            linked: DashMap::new(),
-            designated: DashMap::new(),
-            customers: DashMap::new(),
+            linked: DashMap::with_shard_amount(SHARDS),
+            designated: DashMap::with_shard_amount(SHARDS),
+            customers: DashMap::with_shard_amount(SHARDS),
             parents,
         }
     }
@@ -231,8 +255,7 @@ impl Books {
         self.currency
     }
 
-    /// A value in minor units. Money is validated to at most `currency`'s minor digits
-    /// and to [`MAX_ABS_MINOR_UNITS`], so the result always fits.
+    /// A value in minor units, refused unless it is in the simulator's currency.
     fn minor_of(&self, money: Money) -> Result<i64, SimRefusal> {
         if money.currency() != self.currency {
             return Err(SimRefusal::new(
@@ -240,11 +263,7 @@ impl Books {
                 format!("{money} is not in {}", self.currency),
             ));
         }
-        let value = money.value();
-        let digits = self.currency.minor_unit_digits();
-        let minor = value.mantissa() * 10i128.pow(digits.saturating_sub(value.scale()));
-        i64::try_from(minor)
-            .map_err(|_| SimRefusal::new(Refusal::OutOfRange, format!("{money} is out of range")))
+        Ok(minor_of_money(money))
     }
 
     fn money(&self, minor: i64) -> Money {

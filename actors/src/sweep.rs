@@ -1,0 +1,132 @@
+//! Settlement sweeps (SPEC §2: B1, B2, Y2, Y3): moving funds between the shard's slices of
+//! the parent accounts so each stays between its configured low and high marks.
+//!
+//! Each parent account kind has `low_mark <= target <= high_mark` for the whole account;
+//! a slice's marks are its share (split evenly over the shards). A slice that leaves its
+//! band is moved back to its target:
+//!
+//! - B1: a withdrawal firm slice above its high mark sends the excess to collection;
+//! - B2: a `fin_parent` slice below its low mark is refilled from collection;
+//! - Y2: a `fin_parent` slice above its high mark sends the excess to collection;
+//! - Y3: a deposit firm slice below its low mark is refilled from collection.
+//!
+//! B3 and Y1 (the settlement of `fin_parent` with the customer accounts) move no money in
+//! the engine's books: the real-time A2 and X1 postings already booked it, when the
+//! securities firm system executed them. Collection pays out only what it holds above its
+//! own low mark. Moving money between the slices of one parent account in different shards
+//! is `balance.rs`.
+//!
+//! A sweep is a posting between the company's own parent accounts, booked by the debited
+//! slice's actor like any posting (one WAL record, both legs).
+
+use std::rc::Rc;
+
+use omnibus_core::record::{ActorId, LedgerRecord};
+use omnibus_core::{AccountId, Amount, ParentAccount};
+use rust_decimal::Decimal;
+
+use crate::flow::FlowContext;
+use crate::supervisor::SupervisionReport;
+
+/// A slice's band, in its share of the whole-account marks.
+struct Band {
+    low: Decimal,
+    target: Decimal,
+    high: Decimal,
+}
+
+/// The postings that bring this shard's slices back into their bands.
+pub fn plan_sweeps(flow: &FlowContext) -> Vec<(ParentAccount, ParentAccount, Amount)> {
+    let ledger = flow.ledger.borrow();
+    let books = ledger.books();
+    let plan = books.plan();
+    let shard = books.shard();
+    let band = |p: ParentAccount| {
+        let k = plan.kind(p);
+        Band {
+            low: plan.slice_share(k.low_mark, shard),
+            target: plan.slice_share(k.target, shard),
+            high: plan.slice_share(k.high_mark, shard),
+        }
+    };
+    let available = |p: ParentAccount| books.slice(p).map(|s| s.balance - s.held);
+    let currency = books.currency();
+    let amount = |value: Decimal| Amount::new(currency, value.trunc()).ok();
+    let mut moves = Vec::new();
+    let mut collection = available(ParentAccount::Collection).unwrap_or_default();
+    let collection_low = band(ParentAccount::Collection).low;
+    for (parent, _) in books.slices() {
+        let parent = *parent;
+        let (Some(avail), b) = (available(parent), band(parent)) else {
+            continue;
+        };
+        match parent {
+            // B1: the withdrawal firm accounts hand what they collected to collection.
+            ParentAccount::WithdrawalFirm(_) if avail > b.high => {
+                if let Some(a) = amount(avail - b.target) {
+                    collection += a.value();
+                    moves.push((parent, ParentAccount::Collection, a));
+                }
+            }
+            // Y2: fin_parent hands its excess to collection.
+            ParentAccount::FinParent if avail > b.high => {
+                if let Some(a) = amount(avail - b.target) {
+                    collection += a.value();
+                    moves.push((parent, ParentAccount::Collection, a));
+                }
+            }
+            _ => {}
+        }
+    }
+    for (parent, _) in books.slices() {
+        let parent = *parent;
+        let (Some(avail), b) = (available(parent), band(parent)) else {
+            continue;
+        };
+        // B2 and Y3: collection refills fin_parent and the deposit firm accounts, as far
+        // as it holds money above its own low mark.
+        let refill = matches!(
+            parent,
+            ParentAccount::FinParent | ParentAccount::DepositFirm(_)
+        ) && avail < b.low;
+        if refill {
+            let spare = collection - collection_low;
+            let want = (b.target - avail).min(spare);
+            if let Some(a) = amount(want) {
+                collection -= a.value();
+                moves.push((ParentAccount::Collection, parent, a));
+            }
+        }
+    }
+    moves
+}
+
+/// Books the sweeps this shard needs now and waits until they are durable.
+pub async fn sweep_pass(flow: &Rc<FlowContext>) -> SupervisionReport {
+    let moves = plan_sweeps(flow);
+    let mut report = SupervisionReport::default();
+    if moves.is_empty() {
+        return report;
+    }
+    {
+        let mut ledger = flow.ledger.borrow_mut();
+        for (from, to, amount) in moves {
+            let record = LedgerRecord::Posted {
+                debit: AccountId::parent(from),
+                credit: AccountId::parent(to),
+                amount,
+            };
+            match ledger.execute_unwaited(ActorId::Parent(from), &record) {
+                Ok(_) => {
+                    report.sweeps += 1;
+                    tracing::debug!(shard = flow.shard, %from, %to, %amount, "sweep");
+                }
+                Err(e) => {
+                    tracing::warn!(shard = flow.shard, %from, %to, %amount, error = %e, "sweep refused")
+                }
+            }
+        }
+    }
+    let _ = flow.durable().await;
+    report
+}
