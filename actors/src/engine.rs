@@ -510,6 +510,34 @@ impl Engine {
         }
     }
 
+    /// Any account's balance as the engine books it: a customer's own accounts (its
+    /// financial company account, its linked account) in its shard; a parent account or
+    /// an external aggregate summed over every shard.
+    pub async fn account_balance(&self, account: AccountId) -> Result<Money, EngineError> {
+        let shards: Vec<u16> = match account {
+            AccountId::Customer { customer } | AccountId::Linked { customer } => {
+                vec![self.shard_of(customer)]
+            }
+            _ => (0..self.shard_count()).collect(),
+        };
+        let mut total = Money::zero(self.inner.config.engine.currency);
+        for shard in shards {
+            let QueryAnswer::Account(balance) = self
+                .ask(shard, |reply| Query {
+                    kind: QueryKind::Account(account),
+                    reply,
+                })
+                .await?
+            else {
+                unreachable!("an account query answers with a balance");
+            };
+            total = total
+                .checked_add(balance)
+                .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        }
+        Ok(total)
+    }
+
     /// Every parent account's balance: total and per slice.
     pub async fn parent_balances(&self) -> Result<Vec<ParentBalance>, EngineError> {
         let mut out: Vec<ParentBalance> = Vec::new();
@@ -586,6 +614,25 @@ impl Engine {
             totals.shards.push(*t);
         }
         Ok(totals)
+    }
+
+    /// Stops the engine abruptly, as a crash would: no draining, no flush of the records
+    /// applied but not yet handed to the write-ahead log, flows cut wherever they are.
+    /// Only what the WAL writer already had is written. For crash and simulation tests;
+    /// a restart on the same directory recovers exactly what was acknowledged.
+    pub fn halt(&self) {
+        let Some(running) = self.inner.running.lock().expect("engine lock").take() else {
+            return;
+        };
+        for arbiter in &running.arbiters {
+            arbiter.stop();
+        }
+        for arbiter in running.arbiters {
+            let _ = arbiter.join();
+        }
+        running.system.stop();
+        let _ = running.thread.join();
+        tracing::warn!("engine halted");
     }
 
     /// Stops taking work, lets every applied record become durable, syncs and closes each

@@ -801,6 +801,8 @@ pub enum QueryKind {
     Slices,
     /// The shard's totals for the conservation check.
     Totals,
+    /// Any account as this shard books it (its slice, for a parent).
+    Account(AccountId),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -808,6 +810,7 @@ pub enum QueryAnswer {
     Customer(Box<crate::engine::CustomerBalance>),
     Slices(Vec<(ParentAccount, Money)>),
     Totals(Box<ShardTotals>),
+    Account(Money),
 }
 
 /// One shard's contribution to the conservation check.
@@ -867,6 +870,10 @@ impl Handler<Query> for ShardActor {
                 ))),
                 None => Err(BooksError::UnknownCustomer(c).into()),
             },
+            QueryKind::Account(account) => books
+                .balance(account)
+                .map(QueryAnswer::Account)
+                .map_err(EngineError::from),
             QueryKind::Slices => Ok(QueryAnswer::Slices(
                 books
                     .slices()
