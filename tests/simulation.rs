@@ -11,7 +11,8 @@
 //! 3. every request-log entry final, nothing owed;
 //! 4. every failed deposit recovered, every charge credit failed for good refunded;
 //! 5. no request executed twice at any rail;
-//! 6. every outcome reported to a caller still true after every crash.
+//! 6. every outcome reported to a caller still true after every crash;
+//! 7. the reconciliation report clean: every request log agrees with its rail's statement.
 //!
 //! `OMNIBUS_SIM_SEEDS=N` runs seeds 1..=N (default 6, for CI); `OMNIBUS_SIM_SEED=S` replays
 //! one seed; `OMNIBUS_SIM_OPS=N` sets the operations per seed (default 120). A failing seed
@@ -302,6 +303,21 @@ fn check_invariants(
 ) {
     // 6. Every outcome reported to a caller is still true.
     check_reported(rt, engine, reported, seed);
+    // Reconciliation: every request log agrees with its rail's statement.
+    let report = rt.block_on(engine.reconciliation(None)).unwrap();
+    assert!(
+        report.is_clean(),
+        "seed {seed}: reconciliation mismatches: {:#?}",
+        report
+            .logs
+            .iter()
+            .flat_map(|l| &l.mismatches)
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        report.logs.iter().all(|l| l.open == 0),
+        "seed {seed}: open entries after settling: {report:?}"
+    );
     // 1. Conservation: the books, the outside world, and both sides of each account.
     let totals = rt.block_on(engine.totals()).unwrap();
     assert!(

@@ -560,3 +560,164 @@ fn an_unknown_entry_past_the_window_is_still_confirmed_and_reported_overdue() {
     assert_eq!((r.confirmed_not_done, r.overdue), (1, 1));
     finish(w);
 }
+
+#[test]
+fn a_parent_slice_below_its_low_mark_is_refilled_from_another_shard() {
+    // fin_parent: 1,000,000,000 over two slices; each slice's low mark is 100,000,000 and
+    // its target 300,000,000. Collection has nothing to spare and the withdrawal firm keeps
+    // what it collects (no B1), so only another shard's slice can refill.
+    let extra = "[parents.fin_parent]\nopening = 1_000_000_000\nlow_mark = 200_000_000\ntarget = 600_000_000\nhigh_mark = 5_000_000_000\n\
+[parents.collection]\nopening = 100_000_000\nlow_mark = 100_000_000\ntarget = 100_000_000\n\
+[parents.withdrawal_firm]\nhigh_mark = 10_000_000_000\n";
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(dir.path(), 2, &format!("{SUPERVISED}\n---\n{extra}"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let n = customers_in(0, 2, 1, 1)[0].get();
+    rt.block_on(async {
+        engine.open_customer(opened(n)).await.unwrap();
+        assert_eq!(
+            engine
+                .charge(charge(n, "C-BIG", 450_000_000))
+                .await
+                .unwrap()
+                .told,
+            Told::Succeeded
+        );
+        let before = engine
+            .parent_balance(ParentAccount::FinParent)
+            .await
+            .unwrap();
+        assert_eq!(
+            before.slices,
+            vec![
+                Money::krw(50_000_000).unwrap(),
+                Money::krw(500_000_000).unwrap()
+            ]
+        );
+        let report = engine.supervise_once().await.unwrap();
+        assert_eq!(report.sweeps, 1, "{report:?}");
+        let after = engine
+            .parent_balance(ParentAccount::FinParent)
+            .await
+            .unwrap();
+        assert_eq!(
+            after.slices,
+            vec![
+                Money::krw(250_000_000).unwrap(),
+                Money::krw(300_000_000).unwrap()
+            ]
+        );
+        assert_eq!(
+            after.total, before.total,
+            "moving between slices moves nothing out of the account"
+        );
+        let totals = engine.totals().await.unwrap();
+        assert!(
+            totals.sum.is_zero() && totals.in_transit.is_zero(),
+            "{totals:?}"
+        );
+    });
+    let _ = sim;
+    engine.shutdown().unwrap();
+}
+
+mod reconciliation {
+    use super::*;
+    use omnibus_actors::rails::{RailRequestId, Withdrawal};
+    use omnibus_core::reconcile::MismatchKind;
+    use omnibus_core::request_log::LogKind;
+
+    #[test]
+    fn an_unconfirmed_entry_is_open_and_once_confirmed_the_logs_match_the_statements() {
+        let w = world(100_000);
+        w.sim.set_rates(Rail::BankFirm, always("lost"));
+        w.rt.block_on(w.engine.remit(remit(1, "R-1", 30_000)))
+            .unwrap();
+        let before = w.rt.block_on(w.engine.reconciliation(None)).unwrap();
+        let bank = before
+            .logs
+            .iter()
+            .find(|l| l.log == LogKind::BankFirmRequestLog)
+            .unwrap();
+        assert_eq!(bank.open, 1, "{before:?}");
+        assert!(
+            before.is_clean(),
+            "an open entry is not a mismatch: {before:?}"
+        );
+        settle(&w);
+        let after = w.rt.block_on(w.engine.reconciliation(None)).unwrap();
+        assert!(after.is_clean(), "{after:?}");
+        let counts: Vec<(LogKind, u64, u64)> = after
+            .logs
+            .iter()
+            .map(|l| (l.log, l.matched, l.open))
+            .collect();
+        assert_eq!(
+            counts,
+            vec![
+                (LogKind::BankFirmRequestLog, 2, 0),
+                (LogKind::SecuritiesFirmRequestLog, 2, 0),
+                (LogKind::PaymentInstructionLog, 0, 0),
+            ],
+            "the funding charge's withdrawal and the deposit; its credit and the deduction"
+        );
+        finish(w);
+    }
+
+    #[test]
+    fn a_request_the_rail_executed_but_the_engine_never_made_is_listed() {
+        let w = world(0);
+        let stray = Withdrawal {
+            id: RailRequestId {
+                entry: 0xdead_beef,
+                attempt: 1,
+            },
+            customer: customer(1),
+            bank: BankCode::new("004").unwrap(),
+            linked_account: AccountNo::new("110-000000001").unwrap(),
+            amount: krw(777),
+        };
+        w.rt.block_on(w.sim.rails().bank_firm.withdraw(stray))
+            .unwrap();
+        let report = w.rt.block_on(w.engine.reconciliation(None)).unwrap();
+        let mismatches: Vec<_> = report
+            .logs
+            .iter()
+            .flat_map(|l| l.mismatches.iter())
+            .collect();
+        assert_eq!(mismatches.len(), 1, "{report:?}");
+        assert_eq!(
+            (mismatches[0].kind, mismatches[0].log),
+            (MismatchKind::UnknownToEngine, LogKind::BankFirmRequestLog)
+        );
+        assert_eq!(mismatches[0].rail_amount.as_deref(), Some("777 KRW"));
+        w.engine.shutdown().unwrap();
+    }
+
+    #[test]
+    fn the_report_of_a_day_covers_that_request_date_only() {
+        let w = world(0);
+        let other_day = omnibus_core::ChargeRequest::parse(
+            omnibus_core::Currency::Krw,
+            "1",
+            "2026-11-22",
+            "C-TOMORROW",
+            "5000",
+        )
+        .unwrap();
+        w.rt.block_on(w.engine.charge(other_day)).unwrap();
+        let day = |d: &str| {
+            w.rt.block_on(w.engine.reconciliation(Some(d.parse().unwrap())))
+                .unwrap()
+        };
+        let matched = |r: &omnibus_core::reconcile::ReconciliationReport| {
+            r.logs.iter().map(|l| l.matched).sum::<u64>()
+        };
+        assert_eq!(matched(&day("2026-11-22")), 2);
+        assert_eq!(matched(&day("2026-11-20")), 0);
+        w.engine.shutdown().unwrap();
+    }
+}

@@ -6,14 +6,20 @@
 //! they work from any tokio runtime, any other executor, or a plain thread through
 //! `futures::executor::block_on`.
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use actix::{Actor, Addr, Arbiter, System};
+use actix::{Actor, Addr, Arbiter, AsyncContext, System};
 use dashmap::DashMap;
+use omnibus_core::balance::{plan_slice_moves, SliceView};
 use omnibus_core::books::{shard_of, ParentPlan};
+use omnibus_core::reconcile::{reconcile_log, ReconciliationReport};
 use omnibus_core::record::CustomerOpened;
+use omnibus_core::request_log::LogKind;
+use omnibus_core::RequestDate;
 use omnibus_core::{
     AccountId, AccountNo, Amount, BankCode, ChargeRequest, Config, CustomerId, Money,
     ParentAccount, RemitRequest, RequestNo,
@@ -32,6 +38,7 @@ use crate::rails::sim::Simulator;
 use crate::rails::Rails;
 use crate::recovery::{recover_shard, DataDir, RecoveryReport};
 use crate::reply::{Collector, Reply};
+use crate::shard::MoveSlice;
 use crate::shard::{
     Admitted, IssueTextRequest, PostBatch, Redeliver, SubmitRequest, Supervise, ViewRequest,
 };
@@ -93,6 +100,7 @@ pub struct EngineParts {
 
 struct Inner {
     config: Arc<Config>,
+    rails: Rails,
     /// Which customer each request number belongs to: a request number is executed at most
     /// once engine-wide (SPEC §6.3), and `request(no)` finds its shard.
     registry: DashMap<RequestNo, CustomerId>,
@@ -102,6 +110,91 @@ struct Inner {
     round_robin: AtomicUsize,
     running: Mutex<Option<Running>>,
     recovery: Vec<RecoveryReport>,
+}
+
+/// Moves funds between the slices of each parent account (across shards) so that no
+/// slice stays below its low mark while another holds more than its target; answers
+/// how many moves were made once each is credited.
+async fn rebalance_slices(
+    shards: &[Addr<ShardActor>],
+    config: &Config,
+    count: u16,
+) -> Result<u64, EngineError> {
+    let mut views = Vec::new();
+    for (shard, addr) in shards.iter().enumerate() {
+        let (tx, rx) = oneshot::channel();
+        addr.do_send(Query {
+            kind: QueryKind::Slices,
+            reply: Reply::One(tx),
+        });
+        let QueryAnswer::Slices(slices) = rx.await.map_err(|_| EngineError::ShuttingDown)?? else {
+            unreachable!("a slices query answers with slices");
+        };
+        for (parent, _, available) in slices {
+            views.push(SliceView {
+                shard: shard as u16,
+                parent,
+                available: available.value(),
+            });
+        }
+    }
+    let plan = ParentPlan::from_config(config, count);
+    let moves = plan_slice_moves(&plan, &views, config.supervisor.batch_max as usize);
+    let mut waits = Vec::new();
+    for m in &moves {
+        let (tx, rx) = oneshot::channel();
+        shards[m.from_shard as usize].do_send(MoveSlice {
+            parent: m.parent,
+            dest_shard: m.to_shard,
+            amount: m.amount,
+            reply: Reply::One(tx),
+        });
+        waits.push(rx);
+    }
+    let mut made = 0;
+    for (m, wait) in moves.iter().zip(waits) {
+        match wait.await {
+            Ok(Ok(_)) => made += 1,
+            Ok(Err(e)) => {
+                tracing::warn!(parent = %m.parent, from = m.from_shard, to = m.to_shard, error = %e, "slice move refused")
+            }
+            Err(_) => return Err(EngineError::ShuttingDown),
+        }
+    }
+    Ok(made)
+}
+
+/// Runs `rebalance_slices` every `supervisor.sweep_interval_ms`, on the engine's system
+/// thread.
+struct Balancer {
+    shards: Vec<Addr<ShardActor>>,
+    config: Arc<Config>,
+    running: Rc<Cell<bool>>,
+}
+
+impl Actor for Balancer {
+    type Context = actix::Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let every = std::time::Duration::from_millis(self.config.supervisor.sweep_interval_ms);
+        ctx.run_interval(every, |balancer, _| {
+            if balancer.running.replace(true) {
+                return;
+            }
+            let (shards, config, running) = (
+                balancer.shards.clone(),
+                balancer.config.clone(),
+                balancer.running.clone(),
+            );
+            actix::spawn(async move {
+                let count = shards.len() as u16;
+                if let Err(e) = rebalance_slices(&shards, &config, count).await {
+                    tracing::debug!(error = %e, "slice rebalancing stopped");
+                }
+                running.set(false);
+            });
+        });
+    }
 }
 
 /// The handle a host holds. Clone it freely.
@@ -172,6 +265,7 @@ impl Engine {
             );
         }
 
+        let host_rails = parts.rails.clone();
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         let system_config = config.clone();
         let thread = std::thread::Builder::new()
@@ -202,6 +296,12 @@ impl Engine {
                         addrs.push(addr);
                         arbiters.push(arbiter);
                     }
+                    Balancer {
+                        shards: addrs.clone(),
+                        config: system_config.clone(),
+                        running: Rc::default(),
+                    }
+                    .start();
                     (addrs, arbiters)
                 });
                 let _ = started_tx.send((addrs, arbiters, System::current()));
@@ -222,6 +322,7 @@ impl Engine {
         tracing::info!(shards, "engine started");
         Ok(Engine {
             inner: Arc::new(Inner {
+                rails: host_rails,
                 gates: (0..shards)
                     .map(|_| Gate::new(config.actors.mailbox_capacity as usize))
                     .collect(),
@@ -490,6 +591,8 @@ impl Engine {
         for wait in waits {
             report.add(&wait.await.map_err(|_| EngineError::ShuttingDown)?);
         }
+        report.sweeps +=
+            rebalance_slices(&self.inner.shards, &self.inner.config, self.shard_count()).await?;
         Ok(report)
     }
 
@@ -538,6 +641,52 @@ impl Engine {
         Ok(total)
     }
 
+    /// The reconciliation report (SPEC §5): every request log matched against its rail's
+    /// statement, for one request date or for every day, every mismatch listed.
+    pub async fn reconciliation(
+        &self,
+        date: Option<RequestDate>,
+    ) -> Result<ReconciliationReport, EngineError> {
+        let mut entries = Vec::new();
+        for shard in 0..self.shard_count() {
+            let QueryAnswer::Entries(mut shard_entries) = self
+                .ask(shard, |reply| Query {
+                    kind: QueryKind::Entries,
+                    reply,
+                })
+                .await?
+            else {
+                unreachable!("an entries query answers with entries");
+            };
+            entries.append(&mut shard_entries);
+        }
+        let unavailable =
+            |e: crate::rails::RailError| EngineError::Invalid(format!("cannot reconcile: {e}"));
+        let rails = &self.inner.rails;
+        let bank = rails.bank_firm.statement().await.map_err(unavailable)?;
+        let securities = rails
+            .securities_firm
+            .statement()
+            .await
+            .map_err(unavailable)?;
+        let financial = rails
+            .financial_company
+            .statement()
+            .await
+            .map_err(unavailable)?;
+        let logs = vec![
+            reconcile_log(LogKind::BankFirmRequestLog, &entries, &bank, date),
+            reconcile_log(
+                LogKind::SecuritiesFirmRequestLog,
+                &entries,
+                &securities,
+                date,
+            ),
+            reconcile_log(LogKind::PaymentInstructionLog, &entries, &financial, date),
+        ];
+        Ok(ReconciliationReport { date, logs })
+    }
+
     /// Every parent account's balance: total and per slice.
     pub async fn parent_balances(&self) -> Result<Vec<ParentBalance>, EngineError> {
         let mut out: Vec<ParentBalance> = Vec::new();
@@ -551,7 +700,7 @@ impl Engine {
             else {
                 unreachable!("a slices query answers with slices");
             };
-            for (parent, balance) in slices {
+            for (parent, balance, _) in slices {
                 match out.iter_mut().find(|p| p.parent == parent) {
                     Some(p) => {
                         p.total = p

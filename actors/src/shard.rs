@@ -792,6 +792,37 @@ impl Handler<Supervise> for ShardActor {
     }
 }
 
+/// Move `amount` of this shard's slice of `parent` to the same parent's slice in
+/// `dest_shard`: a transfer between shards, by the slice's own actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MoveSlice {
+    pub parent: ParentAccount,
+    pub dest_shard: u16,
+    pub amount: Amount,
+    pub reply: Reply<Receipt>,
+}
+
+impl Handler<MoveSlice> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: MoveSlice, ctx: &mut Context<Self>) {
+        let account = AccountId::parent(msg.parent);
+        if msg.dest_shard == self.id || msg.dest_shard >= self.shards {
+            msg.reply
+                .send(Err(BooksError::NotTransferable(account).into()));
+            return;
+        }
+        let job = Job::TransferOut {
+            debit: account,
+            credit: account,
+            dest_shard: msg.dest_shard,
+            amount: msg.amount,
+            reply: msg.reply,
+        };
+        self.dispatch(account, job, ctx);
+    }
+}
+
 /// What a query asks of one shard.
 #[derive(Clone, Copy, Debug)]
 pub enum QueryKind {
@@ -803,14 +834,18 @@ pub enum QueryKind {
     Totals,
     /// Any account as this shard books it (its slice, for a parent).
     Account(AccountId),
+    /// Every request-log entry with its request's date, for reconciliation.
+    Entries,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum QueryAnswer {
     Customer(Box<crate::engine::CustomerBalance>),
-    Slices(Vec<(ParentAccount, Money)>),
+    /// Every slice: its balance and what is available (the balance less holds).
+    Slices(Vec<(ParentAccount, Money, Money)>),
     Totals(Box<ShardTotals>),
     Account(Money),
+    Entries(Vec<(omnibus_core::flow::LogEntry, omnibus_core::RequestDate)>),
 }
 
 /// One shard's contribution to the conservation check.
@@ -870,6 +905,16 @@ impl Handler<Query> for ShardActor {
                 ))),
                 None => Err(BooksError::UnknownCustomer(c).into()),
             },
+            QueryKind::Entries => Ok(QueryAnswer::Entries(
+                books
+                    .entries()
+                    .filter_map(|e| {
+                        books
+                            .request(e.customer, e.request_no)
+                            .map(|r| (*e, r.accepted.request_date))
+                    })
+                    .collect(),
+            )),
             QueryKind::Account(account) => books
                 .balance(account)
                 .map(QueryAnswer::Account)
@@ -877,7 +922,7 @@ impl Handler<Query> for ShardActor {
             QueryKind::Slices => Ok(QueryAnswer::Slices(
                 books
                     .slices()
-                    .map(|(p, s)| (*p, books.money(s.balance)))
+                    .map(|(p, s)| (*p, books.money(s.balance), books.money(s.balance - s.held)))
                     .collect(),
             )),
             QueryKind::Totals => books

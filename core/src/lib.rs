@@ -6,12 +6,14 @@
 //! machines, testable with proptest and replayable from the write-ahead log.
 
 pub mod archive;
+pub mod balance;
 pub mod books;
 pub mod config;
 pub mod flow;
 pub mod ids;
 pub mod money;
 pub mod posting;
+pub mod reconcile;
 pub mod record;
 pub mod request;
 pub mod request_log;

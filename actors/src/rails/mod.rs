@@ -122,12 +122,16 @@ pub struct PaymentInstruction {
 
 pub type Answer = Result<RailAnswer, RailError>;
 pub type Confirmed = Result<Confirmation, RailError>;
+/// A rail's statement: every request it executed (the engine picks out a day's lines by
+/// the request dates of its own entries).
+pub type Statement = Result<Vec<omnibus_core::reconcile::StatementLine>, RailError>;
 
 /// The bank firm system (BS).
 pub trait BankFirm: Send + Sync + 'static {
     fn withdraw(&self, withdrawal: Withdrawal) -> RailFuture<Answer>;
     fn deposit(&self, deposit: Deposit) -> RailFuture<Answer>;
     fn confirm(&self, id: RailRequestId) -> RailFuture<Confirmed>;
+    fn statement(&self) -> RailFuture<Statement>;
 }
 
 /// The securities firm system (SS).
@@ -137,6 +141,7 @@ pub trait SecuritiesFirm: Send + Sync + 'static {
     /// customer → `fin_parent` (X1).
     fn decrease(&self, transfer: SecuritiesTransfer) -> RailFuture<Answer>;
     fn confirm(&self, id: RailRequestId) -> RailFuture<Confirmed>;
+    fn statement(&self) -> RailFuture<Statement>;
 }
 
 /// The financial company server: verifies the instruction's signature itself and
@@ -144,6 +149,7 @@ pub trait SecuritiesFirm: Send + Sync + 'static {
 pub trait FinancialCompany: Send + Sync + 'static {
     fn instruct(&self, instruction: PaymentInstruction) -> RailFuture<Answer>;
     fn confirm(&self, id: RailRequestId) -> RailFuture<Confirmed>;
+    fn statement(&self) -> RailFuture<Statement>;
 }
 
 /// The authentication server: is the signature key of this certificate valid (S7)?

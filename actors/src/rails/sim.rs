@@ -312,18 +312,7 @@ impl Simulator {
     /// The rail's statement: every request it executed, in request id order. Empty for
     /// the authentication server, which executes nothing.
     pub fn executed(&self, rail: Rail) -> Vec<Execution> {
-        let mut executed: Vec<Execution> = self
-            .inner
-            .state(rail)
-            .registry
-            .iter()
-            .filter_map(|e| match self.inner.outcome(*e.key(), e.value()) {
-                Outcome::Executed(execution) => Some(execution),
-                Outcome::NotExecuted(_) => None,
-            })
-            .collect();
-        executed.sort_unstable_by_key(|e| e.id);
-        executed
+        self.inner.executed(rail)
     }
 
     /// What the rail holds about one request id: `None` if it never executed or settled
@@ -644,6 +633,36 @@ impl Inner {
     }
 }
 
+impl Inner {
+    fn executed(&self, rail: Rail) -> Vec<Execution> {
+        let mut executed: Vec<Execution> = self
+            .state(rail)
+            .registry
+            .iter()
+            .filter_map(|e| match self.outcome(*e.key(), e.value()) {
+                Outcome::Executed(execution) => Some(execution),
+                Outcome::NotExecuted(_) => None,
+            })
+            .collect();
+        executed.sort_unstable_by_key(|e| e.id);
+        executed
+    }
+
+    /// The statement the rail hands out: its executed requests, as the engine matches them.
+    fn statement(&self, rail: Rail) -> RailFuture<super::Statement> {
+        let lines = self
+            .executed(rail)
+            .into_iter()
+            .map(|e| omnibus_core::reconcile::StatementLine {
+                entry: e.id.entry,
+                attempt: e.id.attempt,
+                amount: e.amount,
+            })
+            .collect();
+        Box::pin(std::future::ready(Ok(lines)))
+    }
+}
+
 struct SimBankFirm(Arc<Inner>);
 struct SimSecuritiesFirm(Arc<Inner>);
 struct SimFinancialCompany(Arc<Inner>);
@@ -661,6 +680,10 @@ impl BankFirm for SimBankFirm {
     fn confirm(&self, id: RailRequestId) -> RailFuture<Confirmed> {
         self.0.confirm(Rail::BankFirm, id)
     }
+
+    fn statement(&self) -> RailFuture<super::Statement> {
+        self.0.statement(Rail::BankFirm)
+    }
 }
 
 impl SecuritiesFirm for SimSecuritiesFirm {
@@ -675,6 +698,10 @@ impl SecuritiesFirm for SimSecuritiesFirm {
     fn confirm(&self, id: RailRequestId) -> RailFuture<Confirmed> {
         self.0.confirm(Rail::SecuritiesFirm, id)
     }
+
+    fn statement(&self) -> RailFuture<super::Statement> {
+        self.0.statement(Rail::SecuritiesFirm)
+    }
 }
 
 impl FinancialCompany for SimFinancialCompany {
@@ -684,6 +711,10 @@ impl FinancialCompany for SimFinancialCompany {
 
     fn confirm(&self, id: RailRequestId) -> RailFuture<Confirmed> {
         self.0.confirm(Rail::FinancialCompany, id)
+    }
+
+    fn statement(&self) -> RailFuture<super::Statement> {
+        self.0.statement(Rail::FinancialCompany)
     }
 }
 
