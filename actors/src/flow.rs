@@ -20,7 +20,7 @@ use std::time::Duration;
 use omnibus_core::books::CustomerEntry;
 use omnibus_core::flow::{
     first_step, owed_step, plan_after, step_legs, Accepted, Answer, EntryId, LogEntry, Parties,
-    RequestKind, RequestState,
+    RequestKind,
 };
 use omnibus_core::record::{ActorId, LedgerRecord, SigningKey};
 use omnibus_core::request_log::{transition, EntryState, Event, Step, Told};
@@ -244,7 +244,9 @@ impl FlowContext {
 
     fn publish(&self, event: EngineEvent) {
         // No subscriber is not an error; a lagging subscriber loses the oldest events.
-        let _ = self.events.send(event);
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(event);
+        }
     }
 
     fn deposit_bank(&self, payee_bank: BankCode) -> BankCode {
@@ -683,11 +685,11 @@ impl FlowContext {
         let entry = *ledger.books().entry(id)?;
         // A late answer after a confirmation, or a second confirmation: the entry is final.
         let t = transition(entry.step, entry.state, event).ok()?;
-        let request: RequestState = ledger
-            .books()
-            .request(entry.customer, entry.request_no)?
-            .clone();
-        let plan = plan_after(&request, entry.step, entry.amount, &t);
+        let (accepted, answered) = {
+            let request = ledger.books().request(entry.customer, entry.request_no)?;
+            (request.accepted, request.answer.is_some())
+        };
+        let plan = plan_after(&accepted, answered, entry.step, entry.amount, &t);
         let actor = ActorId::Customer(entry.customer);
         if let Err(e) = ledger.execute_unwaited(
             actor,
@@ -713,7 +715,7 @@ impl FlowContext {
         let mut tell = plan.tell;
         let mut next = None;
         if let Some((step, amount)) = plan.next {
-            match self.request_entry(&mut ledger, &request.accepted, step, amount, now) {
+            match self.request_entry(&mut ledger, &accepted, step, amount, now) {
                 Ok(next_id) => next = Some(next_id),
                 Err(e) => {
                     // The next step cannot start (its hold is refused): the request fails
@@ -721,7 +723,7 @@ impl FlowContext {
                     // owes (a recovery, a refund, a credit) is left to the recovery
                     // supervisor, which keeps trying to create the entry.
                     tracing::warn!(shard = self.shard, entry = %id, ?step, error = %e, "next entry refused");
-                    if tell.is_none() && request.answer.is_none() {
+                    if tell.is_none() && !answered {
                         tell = Some(Told::Failed);
                     }
                     self.owed

@@ -9,6 +9,11 @@
 //!   corrected for coordinated omission), HDR histogram.
 //! - `sagas_per_sec_latent`, `in_flight`: rails answering after 20 ms, 10,000 in flight:
 //!   throughput is bounded by concurrency / latency, not by the engine.
+//!
+//! The engine verifies every payment instruction's ed25519 signature, as it must. The
+//! simulated financial company server's own verification is switched off here: in
+//! production it runs on the financial company's machines, and in process it would take
+//! the engine's two cores (about 50 us per instruction) and measure the simulator.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -16,7 +21,8 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::{Signer, SigningKey as Ed25519Key};
 use futures::stream::{FuturesUnordered, StreamExt};
 use hdrhistogram::Histogram;
-use omnibus_actors::{Engine, EngineError, Outcome, Signed};
+use omnibus_actors::rails::sim::Simulator;
+use omnibus_actors::{Engine, EngineError, EngineParts, Outcome, Signed, SystemClock};
 use omnibus_core::record::{CustomerOpened, SigningKey};
 use omnibus_core::request_log::Told;
 use omnibus_core::{
@@ -76,6 +82,17 @@ fn config(dir: &Path, sync: &str, extra: &str) -> Result<Config, String> {
         dir.display().to_string()
     ))
     .map_err(|e| e.to_string())
+}
+
+/// An engine on the simulated rails, the financial company's own signature check off.
+fn start(config: Config) -> Result<Engine, String> {
+    let sim = Simulator::new(&config);
+    sim.set_signature_checks(false);
+    let parts = EngineParts {
+        rails: sim.rails(),
+        clock: std::sync::Arc::new(SystemClock),
+    };
+    Engine::start_with(config, parts).map_err(|e| e.to_string())
 }
 
 fn key_of(n: u64) -> Ed25519Key {
@@ -292,8 +309,7 @@ pub fn run(args: Args) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     if only.contains(&"throughput") || only.contains(&"latency") {
-        let engine = Engine::start(config(&root.path().join("zero"), &args.sync, "")?)
-            .map_err(|e| e.to_string())?;
+        let engine = start(config(&root.path().join("zero"), &args.sync, "")?)?;
         eprintln!("flows: opening and funding {} customers", args.customers);
         let mut w = Workload::prepare(engine, args.customers, args.in_flight, &rt)?;
         let mut rate = None;
@@ -335,8 +351,7 @@ pub fn run(args: Args) -> Result<(), String> {
         .iter()
         .map(|r| format!("[simulator.{r}]\nlatency_us_min = {us}\nlatency_us_max = {us}\n"))
         .collect::<String>();
-        let engine = Engine::start(config(&root.path().join("latent"), &args.sync, &rails)?)
-            .map_err(|e| e.to_string())?;
+        let engine = start(config(&root.path().join("latent"), &args.sync, &rails)?)?;
         eprintln!(
             "flows: rails answering after {} ms, {} in flight",
             args.latent_ms, args.latent_in_flight

@@ -305,25 +305,50 @@ impl Incoming {
     }
 }
 
-/// FxHash: customer ids are integers, and a keyed hash would only cost time.
+/// An FxHash-style hasher for the books' keys (customer ids, entry ids, request numbers):
+/// they come from the engine and its callers' validated input, not from an attacker who
+/// could aim at collisions through a public API without being refused first, and a keyed
+/// hash would only cost time on the hot path.
 #[derive(Default, Clone, Copy)]
 pub struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // A final mix, so that keys differing only in high bits spread over buckets.
+        let x = self.0 ^ (self.0 >> 29);
+        x.wrapping_mul(0xbf58_476d_1ce4_e5b9) ^ (x >> 32)
     }
     fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(u64::from(*b));
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.write_u64(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(last) ^ ((rest.len() as u64) << 56));
         }
     }
     fn write_u64(&mut self, n: u64) {
         self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
 }
 
-type IdMap<V> = HashMap<CustomerId, V, BuildHasherDefault<IdHasher>>;
+type IdBuild = BuildHasherDefault<IdHasher>;
+type IdMap<V> = HashMap<CustomerId, V, IdBuild>;
 
 /// What applying a record did, for the caller that planned it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -351,8 +376,8 @@ pub struct ShardBooks {
     incoming: BTreeMap<u16, Incoming>,
     next_transfer_seq: u64,
     last_lsn: Lsn,
-    requests: HashMap<(CustomerId, RequestNo), RequestState>,
-    entries: HashMap<EntryId, LogEntry>,
+    requests: HashMap<(CustomerId, RequestNo), RequestState, IdBuild>,
+    entries: HashMap<EntryId, LogEntry, IdBuild>,
     /// Open entries by state, ordered by age, for the supervisors and for restart.
     requested: BTreeSet<EntryId>,
     unknown: BTreeSet<(u64, EntryId)>,
@@ -392,8 +417,8 @@ impl ShardBooks {
             incoming: BTreeMap::new(),
             next_transfer_seq: 1,
             last_lsn: 0,
-            requests: HashMap::new(),
-            entries: HashMap::new(),
+            requests: HashMap::default(),
+            entries: HashMap::default(),
             requested: BTreeSet::new(),
             unknown: BTreeSet::new(),
             try_again: BTreeSet::new(),

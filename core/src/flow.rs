@@ -211,13 +211,13 @@ pub struct Plan {
 /// confirmation, the remittance is told it failed (the charge itself still completes,
 /// so the money lands in the customer's balance).
 pub fn plan_after(
-    request: &RequestState,
+    accepted: &Accepted,
+    answered: bool,
     step: Step,
     amount: Amount,
     transition: &Transition,
 ) -> Plan {
-    let accepted = &request.accepted;
-    let told_already = request.answer.is_some();
+    let told_already = answered;
     let mut tell = transition.told;
     let next = match (step, transition.then) {
         (_, FollowUp::PostThenCredit) => Some((Step::ChargeCredit, amount)),
@@ -341,7 +341,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            plan_after(&r, Step::ChargeWithdrawal, krw(10), &a1),
+            plan_after(
+                &r.accepted,
+                r.answer.is_some(),
+                Step::ChargeWithdrawal,
+                krw(10),
+                &a1
+            ),
             Plan {
                 tell: None,
                 next: Some((Step::ChargeCredit, krw(10)))
@@ -349,7 +355,13 @@ mod tests {
         );
         let a2 = transition(Step::ChargeCredit, EntryState::Requested, Event::Succeeded).unwrap();
         assert_eq!(
-            plan_after(&r, Step::ChargeCredit, krw(10), &a2),
+            plan_after(
+                &r.accepted,
+                r.answer.is_some(),
+                Step::ChargeCredit,
+                krw(10),
+                &a2
+            ),
             Plan {
                 tell: Some(Told::Succeeded),
                 next: None
@@ -366,7 +378,13 @@ mod tests {
         );
         let a2 = transition(Step::ChargeCredit, EntryState::Requested, Event::Succeeded).unwrap();
         assert_eq!(
-            plan_after(&r, Step::ChargeCredit, krw(1_000_000), &a2),
+            plan_after(
+                &r.accepted,
+                r.answer.is_some(),
+                Step::ChargeCredit,
+                krw(1_000_000),
+                &a2
+            ),
             Plan {
                 tell: None,
                 next: Some((Step::RemitDeduction, krw(1_500_000)))
@@ -383,7 +401,13 @@ mod tests {
         );
         let a2 = transition(Step::ChargeCredit, EntryState::Requested, Event::Failed).unwrap();
         assert_eq!(
-            plan_after(&r, Step::ChargeCredit, krw(1_000_000), &a2),
+            plan_after(
+                &r.accepted,
+                r.answer.is_some(),
+                Step::ChargeCredit,
+                krw(1_000_000),
+                &a2
+            ),
             Plan {
                 tell: Some(Told::Failed),
                 next: None
@@ -396,7 +420,13 @@ mod tests {
         let r = request(RequestKind::Remit, None, Some(RemitPath::First));
         let x2 = transition(Step::RemitDeposit, EntryState::Requested, Event::Failed).unwrap();
         assert_eq!(
-            plan_after(&r, Step::RemitDeposit, krw(5), &x2),
+            plan_after(
+                &r.accepted,
+                r.answer.is_some(),
+                Step::RemitDeposit,
+                krw(5),
+                &x2
+            ),
             Plan {
                 tell: Some(Told::Failed),
                 next: Some((Step::Recovery, krw(5)))
@@ -420,7 +450,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            plan_after(&r, Step::RemitDeduction, krw(5), &done),
+            plan_after(
+                &r.accepted,
+                r.answer.is_some(),
+                Step::RemitDeduction,
+                krw(5),
+                &done
+            ),
             Plan {
                 tell: None,
                 next: Some((Step::Recovery, krw(5)))
