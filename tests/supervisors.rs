@@ -8,57 +8,23 @@ mod support;
 use std::sync::Arc;
 
 use omnibus_actors::rails::sim::{Rail, Simulator};
-use omnibus_actors::{Engine, EngineParts, ManualClock, SupervisionReport};
+use omnibus_actors::{Engine, EngineParts, ManualClock};
 use omnibus_core::config::SimulatedRailConfig;
 use omnibus_core::request_log::{EntryState, Step, Told};
 use omnibus_core::{AccountNo, BankCode, Money, ParentAccount};
+use support::world::World;
 use support::*;
 
-/// Fast timeouts, no window, immediate retries; the supervisors' own timers are parked
-/// far away so only `supervise_once` moves things.
-const SUPERVISED: &str = "[rails.bank_firm]\ntimeout_ms = 100\n[rails.securities_firm]\ntimeout_ms = 100\n[rails.financial_company]\ntimeout_ms = 100\n\
-[supervisor]\nwindow_min_age_ms = 0\nretry_backoff_min_ms = 1\nretry_backoff_max_ms = 1\nnon_reflected_interval_ms = 86_400_000\nreprocess_interval_ms = 86_400_000\nrecovery_interval_ms = 86_400_000\nsweep_interval_ms = 86_400_000\n";
-
-struct World {
-    engine: Engine,
-    sim: Simulator,
-    key: ed25519_dalek::SigningKey,
-    rt: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
-}
-
 fn world_with(extra: &str, funded: i64) -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let (engine, sim) = start_sim(dir.path(), 2, &format!("{SUPERVISED}\n---\n{extra}"));
-    world_on(engine, sim, dir, funded)
-}
-
-fn world_on(engine: Engine, sim: Simulator, dir: tempfile::TempDir, funded: i64) -> World {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (opened, key) = opened_with_key(1);
-    rt.block_on(async {
-        engine.open_customer(opened).await.unwrap();
-        if funded > 0 {
-            assert_eq!(
-                engine.charge(charge(1, "FUND", funded)).await.unwrap().told,
-                Told::Succeeded
-            );
-        }
-    });
-    World {
-        engine,
-        sim,
-        key,
-        rt,
-        _dir: dir,
-    }
+    World::new(2, &format!("{SUPERVISED}\n---\n{extra}"), funded)
 }
 
 fn world(funded: i64) -> World {
     world_with("", funded)
+}
+
+fn world_on(engine: Engine, sim: Simulator, dir: tempfile::TempDir, funded: i64) -> World {
+    World::on(engine, sim, dir, funded)
 }
 
 fn healthy() -> SimulatedRailConfig {
@@ -71,79 +37,15 @@ fn healthy() -> SimulatedRailConfig {
     }
 }
 
-fn entries(w: &World, request_no: &str) -> Vec<(Step, EntryState)> {
-    let view =
-        w.rt.block_on(w.engine.request(request_no.parse().unwrap()))
-            .unwrap();
-    view.entries.iter().map(|e| (e.step, e.state)).collect()
-}
-
-fn supervise(w: &World) -> SupervisionReport {
-    w.rt.block_on(w.engine.supervise_once()).unwrap()
-}
-
-/// Supervises until every entry is final and nothing is owed (at most 20 passes).
-fn settle(w: &World) -> SupervisionReport {
-    let mut total = SupervisionReport::default();
-    for _ in 0..20 {
-        let r = supervise(w);
-        total.add(&r);
-        if r.settled() {
-            return total;
-        }
-    }
-    panic!("not settled after 20 passes: {total:?}");
-}
-
-fn engine_won(w: &World) -> i64 {
-    w.rt.block_on(won(&w.engine, 1))
-}
-
-fn available_won(w: &World) -> i64 {
-    w.rt.block_on(w.engine.customer_balance(customer(1)))
-        .unwrap()
-        .available
-        .value()
-        .try_into()
-        .unwrap()
-}
-
-fn truth_won(w: &World) -> i64 {
-    w.sim
-        .truth()
-        .customer(customer(1))
-        .value()
-        .try_into()
-        .unwrap()
-}
-
-fn linked_truth(w: &World) -> Money {
-    w.sim.truth().linked(
-        BankCode::new("004").unwrap(),
-        AccountNo::new("110-000000001").unwrap(),
-    )
-}
-
-fn parent_won(w: &World, parent: ParentAccount) -> i64 {
-    w.rt.block_on(w.engine.parent_balance(parent))
-        .unwrap()
-        .total
-        .value()
-        .try_into()
-        .unwrap()
-}
-
-fn finish(w: World) {
-    let totals = w.rt.block_on(w.engine.totals()).unwrap();
-    assert!(totals.sum.is_zero(), "{totals:?}");
-    assert!(w.sim.truth().is_conserved());
-    w.engine.shutdown().unwrap();
-}
+/// Fast timeouts, no window, immediate retries; the supervisors' own timers are parked
+/// far away so only `supervise_once` moves things.
+const SUPERVISED: &str = "[rails.bank_firm]\ntimeout_ms = 100\n[rails.securities_firm]\ntimeout_ms = 100\n[rails.financial_company]\ntimeout_ms = 100\n\
+[supervisor]\nwindow_min_age_ms = 0\nretry_backoff_min_ms = 1\nretry_backoff_max_ms = 1\nnon_reflected_interval_ms = 86_400_000\nreprocess_interval_ms = 86_400_000\nrecovery_interval_ms = 86_400_000\nsweep_interval_ms = 86_400_000\n";
 
 #[test]
 fn bank_withdrawal_confirmed_done_after_a_timeout_continues_with_the_credit() {
     let w = world(0);
-    let before = linked_truth(&w);
+    let before = w.linked_truth();
     w.sim.set_rates(Rail::BankFirm, always("lost"));
     let told =
         w.rt.block_on(w.engine.charge(charge(1, "C-1", 10_000)))
@@ -153,25 +55,25 @@ fn bank_withdrawal_confirmed_done_after_a_timeout_continues_with_the_credit() {
         Told::Failed,
         "a withdrawal timeout is reported as failed ([0140])"
     );
-    let r = settle(&w);
+    let r = w.settle();
     assert_eq!(r.confirmed_done, 1);
     assert_eq!(
-        entries(&w, "C-1"),
+        w.entries("C-1"),
         vec![
             (Step::ChargeWithdrawal, EntryState::Success),
             (Step::ChargeCredit, EntryState::Success)
         ]
     );
     assert_eq!(
-        (engine_won(&w), truth_won(&w)),
+        (w.engine_won(), w.truth_won()),
         (10_000, 10_000),
         "the charge completed ([0231])"
     );
     assert_eq!(
-        linked_truth(&w),
+        w.linked_truth(),
         before.checked_sub(Money::krw(10_000).unwrap()).unwrap()
     );
-    finish(w);
+    w.finish();
 }
 
 #[test]
@@ -180,14 +82,14 @@ fn bank_withdrawal_confirmed_not_done_fails_and_moves_nothing() {
     w.sim.set_rates(Rail::BankFirm, always("timeout"));
     w.rt.block_on(w.engine.charge(charge(1, "C-1", 10_000)))
         .unwrap();
-    let r = settle(&w);
+    let r = w.settle();
     assert_eq!(r.confirmed_not_done, 1);
     assert_eq!(
-        entries(&w, "C-1"),
+        w.entries("C-1"),
         vec![(Step::ChargeWithdrawal, EntryState::Fail)]
     );
-    assert_eq!((engine_won(&w), truth_won(&w)), (0, 0));
-    finish(w);
+    assert_eq!((w.engine_won(), w.truth_won()), (0, 0));
+    w.finish();
 }
 
 #[test]
@@ -199,7 +101,7 @@ fn a_failed_charge_credit_is_reprocessed_once_the_securities_firm_recovers() {
             .unwrap();
     assert_eq!(told.told, Told::Succeeded);
     w.sim.set_rates(Rail::SecuritiesFirm, healthy());
-    let r = settle(&w);
+    let r = w.settle();
     assert_eq!(r.reprocessed, 1);
     let view =
         w.rt.block_on(w.engine.request("C-1".parse().unwrap()))
@@ -213,21 +115,21 @@ fn a_failed_charge_credit_is_reprocessed_once_the_securities_firm_recovers() {
         (credit.state, credit.attempt, credit.failures),
         (EntryState::Success, 2, 1)
     );
-    assert_eq!((engine_won(&w), truth_won(&w)), (10_000, 10_000));
-    finish(w);
+    assert_eq!((w.engine_won(), w.truth_won()), (10_000, 10_000));
+    w.finish();
 }
 
 #[test]
 fn a_charge_credit_that_keeps_failing_is_given_up_and_refunded_to_the_linked_account() {
     let w = world_with("[supervisor]\nreprocess_failures_max = 2\n", 0);
-    let before = linked_truth(&w);
+    let before = w.linked_truth();
     w.sim.set_rates(Rail::SecuritiesFirm, always("fail"));
     w.rt.block_on(w.engine.charge(charge(1, "C-1", 10_000)))
         .unwrap();
-    let r = settle(&w);
+    let r = w.settle();
     assert_eq!((r.reprocessed, r.gave_up), (2, 1), "{r:?}");
     assert_eq!(
-        entries(&w, "C-1"),
+        w.entries("C-1"),
         vec![
             (Step::ChargeWithdrawal, EntryState::Success),
             (Step::ChargeCredit, EntryState::Fail),
@@ -235,39 +137,36 @@ fn a_charge_credit_that_keeps_failing_is_given_up_and_refunded_to_the_linked_acc
         ]
     );
     assert_eq!(
-        linked_truth(&w),
+        w.linked_truth(),
         before,
         "the linked account got its money back"
     );
-    assert_eq!((engine_won(&w), truth_won(&w)), (0, 0));
+    assert_eq!((w.engine_won(), w.truth_won()), (0, 0));
     assert_eq!(
-        parent_won(
-            &w,
-            ParentAccount::WithdrawalFirm(BankCode::new("004").unwrap())
-        ),
+        w.parent_won(ParentAccount::WithdrawalFirm(BankCode::new("004").unwrap())),
         0
     );
-    finish(w);
+    w.finish();
 }
 
 #[test]
 fn a_charge_credit_is_not_reprocessed_for_a_customer_whose_subscription_is_no_longer_valid() {
     let w = world(0);
-    let before = linked_truth(&w);
+    let before = w.linked_truth();
     w.sim.set_rates(Rail::SecuritiesFirm, always("fail"));
     w.rt.block_on(w.engine.charge(charge(1, "C-1", 10_000)))
         .unwrap();
     w.sim.set_rates(Rail::SecuritiesFirm, healthy());
     w.rt.block_on(w.engine.set_customer_status(customer(1), true, false))
         .unwrap();
-    let r = settle(&w);
+    let r = w.settle();
     assert_eq!((r.reprocessed, r.gave_up), (0, 1));
     assert_eq!(
-        entries(&w, "C-1").last(),
+        w.entries("C-1").last(),
         Some(&(Step::Refund, EntryState::Success))
     );
-    assert_eq!(linked_truth(&w), before);
-    finish(w);
+    assert_eq!(w.linked_truth(), before);
+    w.finish();
 }
 
 #[test]
@@ -281,14 +180,14 @@ fn a_charge_credit_that_timed_out_but_happened_is_confirmed_not_paid_twice() {
         Told::Succeeded
     );
     w.sim.set_rates(Rail::SecuritiesFirm, healthy());
-    let r = settle(&w);
+    let r = w.settle();
     assert_eq!((r.confirmed_done, r.reprocessed), (1, 0));
     assert_eq!(
-        (engine_won(&w), truth_won(&w)),
+        (w.engine_won(), w.truth_won()),
         (10_000, 10_000),
         "credited exactly once"
     );
-    finish(w);
+    w.finish();
 }
 
 #[test]
@@ -300,10 +199,10 @@ fn securities_deduction_confirmed_done_after_a_timeout_is_recovered() {
             .unwrap();
     assert_eq!(told.told, Told::Failed);
     w.sim.set_rates(Rail::SecuritiesFirm, healthy());
-    let r = settle(&w);
+    let r = w.settle();
     assert_eq!(r.confirmed_done, 1);
     assert_eq!(
-        entries(&w, "R-1"),
+        w.entries("R-1"),
         vec![
             (Step::RemitDeduction, EntryState::Success),
             (Step::Recovery, EntryState::Success)
@@ -311,10 +210,10 @@ fn securities_deduction_confirmed_done_after_a_timeout_is_recovered() {
         "the deduction happened; the customer, told it failed, gets it back ([0226])"
     );
     assert_eq!(
-        (engine_won(&w), available_won(&w), truth_won(&w)),
+        (w.engine_won(), w.available_won(), w.truth_won()),
         (100_000, 100_000, 100_000)
     );
-    finish(w);
+    w.finish();
 }
 
 #[test]
@@ -323,18 +222,18 @@ fn securities_deduction_confirmed_not_done_fails_and_releases_the_hold() {
     w.sim.set_rates(Rail::SecuritiesFirm, always("timeout"));
     w.rt.block_on(w.engine.remit(remit(1, "R-1", 30_000)))
         .unwrap();
-    assert_eq!(available_won(&w), 70_000);
-    let r = settle(&w);
+    assert_eq!(w.available_won(), 70_000);
+    let r = w.settle();
     assert_eq!(r.confirmed_not_done, 1);
     assert_eq!(
-        entries(&w, "R-1"),
+        w.entries("R-1"),
         vec![(Step::RemitDeduction, EntryState::Fail)]
     );
     assert_eq!(
-        (engine_won(&w), available_won(&w), truth_won(&w)),
+        (w.engine_won(), w.available_won(), w.truth_won()),
         (100_000, 100_000, 100_000)
     );
-    finish(w);
+    w.finish();
 }
 
 #[test]
@@ -347,24 +246,21 @@ fn bank_deposit_confirmed_done_after_a_timeout_books_the_deposit() {
             .told,
         Told::Succeeded
     );
-    let r = settle(&w);
+    let r = w.settle();
     assert_eq!(r.confirmed_done, 1);
     assert_eq!(
-        entries(&w, "R-1"),
+        w.entries("R-1"),
         vec![
             (Step::RemitDeduction, EntryState::Success),
             (Step::RemitDeposit, EntryState::Success)
         ]
     );
     assert_eq!(
-        parent_won(
-            &w,
-            ParentAccount::DepositFirm(BankCode::new("088").unwrap())
-        ),
+        w.parent_won(ParentAccount::DepositFirm(BankCode::new("088").unwrap())),
         500_000_000 - 30_000
     );
-    assert_eq!((engine_won(&w), truth_won(&w)), (70_000, 70_000));
-    finish(w);
+    assert_eq!((w.engine_won(), w.truth_won()), (70_000, 70_000));
+    w.finish();
 }
 
 #[test]
@@ -377,23 +273,23 @@ fn bank_deposit_confirmed_not_done_fails_and_the_customer_is_recovered() {
             .told,
         Told::Succeeded
     );
-    let r = settle(&w);
+    let r = w.settle();
     assert_eq!(r.confirmed_not_done, 1);
     assert_eq!(
-        entries(&w, "R-1"),
+        w.entries("R-1"),
         vec![
             (Step::RemitDeduction, EntryState::Success),
             (Step::RemitDeposit, EntryState::Fail),
             (Step::Recovery, EntryState::Success)
         ]
     );
-    assert_eq!((engine_won(&w), truth_won(&w)), (100_000, 100_000));
+    assert_eq!((w.engine_won(), w.truth_won()), (100_000, 100_000));
     let payee = w.sim.truth().designated(
         BankCode::new("088").unwrap(),
         AccountNo::new("220-33-44444").unwrap(),
     );
     assert!(payee.is_zero(), "nobody was paid");
-    finish(w);
+    w.finish();
 }
 
 #[test]
@@ -413,7 +309,7 @@ fn a_recovery_is_retried_until_it_succeeds() {
     for _ in 0..3 {
         // Let the (1 ms) retry backoff elapse between passes.
         std::thread::sleep(std::time::Duration::from_millis(5));
-        retried += supervise(&w).retried;
+        retried += w.supervise().retried;
     }
     let recovery = |w: &World| {
         let view =
@@ -432,15 +328,15 @@ fn a_recovery_is_retried_until_it_succeeds() {
         "retried {retried} times: {failing:?}"
     );
     assert_eq!(
-        (engine_won(&w), truth_won(&w)),
+        (w.engine_won(), w.truth_won()),
         (70_000, 70_000),
         "not yet recovered"
     );
     w.sim.set_rates(Rail::SecuritiesFirm, healthy());
-    settle(&w);
+    w.settle();
     assert_eq!(recovery(&w).state, EntryState::Success);
-    assert_eq!((engine_won(&w), truth_won(&w)), (100_000, 100_000));
-    finish(w);
+    assert_eq!((w.engine_won(), w.truth_won()), (100_000, 100_000));
+    w.finish();
 }
 
 #[test]
@@ -456,14 +352,14 @@ fn payment_instruction_confirmed_done_after_a_timeout_deducts_the_customer() {
             .unwrap()
     });
     assert_eq!(told.told, Told::Failed);
-    let r = settle(&w);
+    let r = w.settle();
     assert_eq!(r.confirmed_done, 1);
     assert_eq!(
-        entries(&w, "R-PI"),
+        w.entries("R-PI"),
         vec![(Step::PaymentInstruction, EntryState::Success)]
     );
-    assert_eq!((engine_won(&w), truth_won(&w)), (500_000, 500_000));
-    finish(w);
+    assert_eq!((w.engine_won(), w.truth_won()), (500_000, 500_000));
+    w.finish();
 }
 
 #[test]
@@ -476,20 +372,20 @@ fn sweeps_keep_the_parent_accounts_between_their_marks() {
     let (engine, sim) = start_sim(dir.path(), 1, &format!("{SUPERVISED}\n---\n{extra}"));
     let w = world_on(engine, sim, dir, 5_000_000);
     let wf = ParentAccount::WithdrawalFirm(BankCode::new("004").unwrap());
-    assert_eq!(parent_won(&w, wf), 5_000_000);
-    let r = supervise(&w);
+    assert_eq!(w.parent_won(wf), 5_000_000);
+    let r = w.supervise();
     assert!(r.sweeps >= 2, "{r:?}");
     // B1: the withdrawal firm account went back to its target; B2: collection refilled
     // fin_parent to its target.
-    assert_eq!(parent_won(&w, wf), 0);
-    assert_eq!(parent_won(&w, ParentAccount::FinParent), 200_000_000);
+    assert_eq!(w.parent_won(wf), 0);
+    assert_eq!(w.parent_won(ParentAccount::FinParent), 200_000_000);
     assert_eq!(
-        parent_won(&w, ParentAccount::Collection),
+        w.parent_won(ParentAccount::Collection),
         1_000_000_000 + 5_000_000 - (200_000_000 - 45_000_000)
     );
     // Inside their bands, nothing moves.
-    assert_eq!(supervise(&w).sweeps, 0);
-    finish(w);
+    assert_eq!(w.supervise().sweeps, 0);
+    w.finish();
 }
 
 #[test]
@@ -498,11 +394,11 @@ fn collection_refills_only_with_what_it_holds_above_its_low_mark() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, sim) = start_sim(dir.path(), 1, &format!("{SUPERVISED}\n---\n{extra}"));
     let w = world_on(engine, sim, dir, 0);
-    supervise(&w);
+    w.supervise();
     // Collection opens at 100,000,000 with a low mark of 10,000,000: it gives 90,000,000.
-    assert_eq!(parent_won(&w, ParentAccount::FinParent), 140_000_000);
-    assert_eq!(parent_won(&w, ParentAccount::Collection), 10_000_000);
-    finish(w);
+    assert_eq!(w.parent_won(ParentAccount::FinParent), 140_000_000);
+    assert_eq!(w.parent_won(ParentAccount::Collection), 10_000_000);
+    w.finish();
 }
 
 #[test]
@@ -525,16 +421,16 @@ fn the_non_reflected_search_waits_for_the_window_before_confirming() {
         .unwrap();
     // Younger than 15 minutes: a late answer may still come; it is left alone.
     clock.advance_ms(14 * 60_000);
-    assert_eq!(supervise(&w).confirmed_done, 0);
+    assert_eq!(w.supervise().confirmed_done, 0);
     assert_eq!(
-        entries(&w, "C-1"),
+        w.entries("C-1"),
         vec![(Step::ChargeWithdrawal, EntryState::Unknown)]
     );
     // Inside the window: confirmed.
     clock.advance_ms(2 * 60_000);
-    let r = supervise(&w);
+    let r = w.supervise();
     assert_eq!((r.confirmed_done, r.overdue), (1, 0));
-    finish(w);
+    w.finish();
 }
 
 #[test]
@@ -556,9 +452,9 @@ fn an_unknown_entry_past_the_window_is_still_confirmed_and_reported_overdue() {
     w.rt.block_on(w.engine.charge(charge(1, "C-1", 10_000)))
         .unwrap();
     clock.advance_ms(60 * 60_000);
-    let r = supervise(&w);
+    let r = w.supervise();
     assert_eq!((r.confirmed_not_done, r.overdue), (1, 1));
-    finish(w);
+    w.finish();
 }
 
 #[test]
@@ -647,7 +543,7 @@ mod reconciliation {
             before.is_clean(),
             "an open entry is not a mismatch: {before:?}"
         );
-        settle(&w);
+        w.settle();
         let after = w.rt.block_on(w.engine.reconciliation(None)).unwrap();
         assert!(after.is_clean(), "{after:?}");
         let counts: Vec<(LogKind, u64, u64)> = after
@@ -664,7 +560,7 @@ mod reconciliation {
             ],
             "the funding charge's withdrawal and the deposit; its credit and the deduction"
         );
-        finish(w);
+        w.finish();
     }
 
     #[test]

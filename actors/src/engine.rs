@@ -91,6 +91,21 @@ struct Running {
     thread: JoinHandle<()>,
 }
 
+impl Running {
+    /// Stops every shard's arbiter (dropping its actors and, with them, its log handle,
+    /// which syncs and closes the log), then the system, and joins their threads.
+    fn stop(self) {
+        for arbiter in &self.arbiters {
+            arbiter.stop();
+        }
+        for arbiter in self.arbiters {
+            let _ = arbiter.join();
+        }
+        self.system.stop();
+        let _ = self.thread.join();
+    }
+}
+
 /// What an engine runs on besides its configuration: the outside systems and the clock.
 #[derive(Clone)]
 pub struct EngineParts {
@@ -773,14 +788,7 @@ impl Engine {
         let Some(running) = self.inner.running.lock().expect("engine lock").take() else {
             return;
         };
-        for arbiter in &running.arbiters {
-            arbiter.stop();
-        }
-        for arbiter in running.arbiters {
-            let _ = arbiter.join();
-        }
-        running.system.stop();
-        let _ = running.thread.join();
+        running.stop();
         tracing::warn!("engine halted");
     }
 
@@ -813,14 +821,7 @@ impl Engine {
                 Err(_) => {}
             }
         }
-        for arbiter in &running.arbiters {
-            arbiter.stop();
-        }
-        for arbiter in running.arbiters {
-            let _ = arbiter.join();
-        }
-        running.system.stop();
-        let _ = running.thread.join();
+        running.stop();
         tracing::info!("engine stopped");
         first_error.map_or(Ok(()), Err)
     }

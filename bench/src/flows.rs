@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::{Signer, SigningKey as Ed25519Key};
 use futures::stream::{FuturesUnordered, StreamExt};
 use hdrhistogram::Histogram;
+
+use crate::drive::closed_loop;
 use omnibus_actors::rails::sim::Simulator;
 use omnibus_actors::{Engine, EngineError, EngineParts, Outcome, Signed, SystemClock};
 use omnibus_core::record::{CustomerOpened, SigningKey};
@@ -123,9 +125,9 @@ impl Workload {
                     public_key: keys[i as usize].verifying_key().to_bytes(),
                 }),
             };
-            run_closed(customers, in_flight, |i| engine.open_customer(opened(i))).await?;
+            closed_loop(customers, in_flight, |i| engine.open_customer(opened(i))).await?;
             // Enough for every remittance the runs make, so none needs a deficit charge.
-            run_closed(customers, in_flight, |i| {
+            closed_loop(customers, in_flight, |i| {
                 let request = ChargeRequest::parse(
                     Currency::Krw,
                     &(i + 1).to_string(),
@@ -206,31 +208,6 @@ impl Workload {
     }
 }
 
-async fn run_closed<F, Fut, T>(count: u64, in_flight: usize, mut op: F) -> Result<Duration, String>
-where
-    F: FnMut(u64) -> Fut,
-    Fut: std::future::Future<Output = Result<T, EngineError>>,
-{
-    let started = Instant::now();
-    let mut running = FuturesUnordered::new();
-    let mut next = 0u64;
-    let mut report = Instant::now();
-    while next < count || !running.is_empty() {
-        while next < count && running.len() < in_flight {
-            running.push(op(next));
-            next += 1;
-        }
-        if let Some(result) = running.next().await {
-            result.map_err(|e| e.to_string())?;
-        }
-        if report.elapsed() > Duration::from_secs(2) {
-            eprintln!("  {next}/{count}");
-            report = Instant::now();
-        }
-    }
-    Ok(started.elapsed())
-}
-
 fn check(outcome: Result<Outcome, EngineError>) -> Result<(), String> {
     match outcome {
         Ok(o) if o.told == Told::Succeeded => Ok(()),
@@ -242,7 +219,7 @@ fn check(outcome: Result<Outcome, EngineError>) -> Result<(), String> {
 fn throughput(w: &mut Workload, args: &Args, rt: &tokio::runtime::Runtime) -> Result<f64, String> {
     w.run += 1;
     let w = &*w;
-    let elapsed = rt.block_on(run_closed(args.requests, args.in_flight, |i| async move {
+    let elapsed = rt.block_on(closed_loop(args.requests, args.in_flight, |i| async move {
         check(w.saga(i).await).map_err(EngineError::Invalid)
     }))?;
     Ok(args.requests as f64 / elapsed.as_secs_f64())

@@ -12,8 +12,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use futures::stream::{FuturesUnordered, StreamExt};
 use omnibus_actors::Engine;
+
+use crate::drive::closed_loop;
 use omnibus_core::record::CustomerOpened;
 use omnibus_core::{AccountId, AccountNo, Amount, BankCode, Config, CustomerId, ParentAccount};
 
@@ -73,33 +74,6 @@ fn opened(n: u64) -> CustomerOpened {
     }
 }
 
-/// Runs `count` operations with `in_flight` outstanding, `op(i)` making the i-th.
-async fn pipeline<F, Fut, T, E>(count: u64, in_flight: usize, mut op: F) -> Result<Duration, String>
-where
-    F: FnMut(u64) -> Fut,
-    Fut: std::future::Future<Output = Result<T, E>>,
-    E: std::fmt::Display,
-{
-    let started = Instant::now();
-    let mut running = FuturesUnordered::new();
-    let mut next = 0u64;
-    let mut last_report = Instant::now();
-    while next < count || !running.is_empty() {
-        while next < count && running.len() < in_flight {
-            running.push(op(next));
-            next += 1;
-        }
-        if let Some(result) = running.next().await {
-            result.map_err(|e| e.to_string())?;
-        }
-        if last_report.elapsed() > Duration::from_secs(2) {
-            eprintln!("  {next}/{count}");
-            last_report = Instant::now();
-        }
-    }
-    Ok(started.elapsed())
-}
-
 /// Posts `count` postings, `posting(i)` making the i-th, `in_flight` outstanding, in
 /// batches of `batch` (or one `post` each when `batch` is 1). Every posting must succeed.
 async fn post_all(
@@ -110,14 +84,14 @@ async fn post_all(
     posting: impl Fn(u64) -> (AccountId, AccountId, Amount),
 ) -> Result<Duration, String> {
     if batch <= 1 {
-        return pipeline(count, in_flight, |i| {
+        return closed_loop(count, in_flight, |i| {
             let (d, c, a) = posting(i);
             engine.post(d, c, a)
         })
         .await;
     }
     let batches = count.div_ceil(batch as u64);
-    pipeline(batches, (in_flight / batch).max(1), |b| {
+    closed_loop(batches, (in_flight / batch).max(1), |b| {
         let items: Vec<_> = (b * batch as u64..((b + 1) * batch as u64).min(count))
             .map(&posting)
             .collect();
@@ -146,11 +120,11 @@ fn throughput(root: &Path, shards: u32, sync: &str, args: &Args) -> Result<f64, 
     let rt = runtime();
     let customers = args.customers;
     let elapsed = rt.block_on(async {
-        pipeline(customers, args.in_flight, |i| {
+        closed_loop(customers, args.in_flight, |i| {
             engine.open_customer(opened(i + 1))
         })
         .await?;
-        pipeline(customers, args.in_flight, |i| {
+        closed_loop(customers, args.in_flight, |i| {
             engine.post(
                 FIN_PARENT,
                 AccountId::customer(CustomerId::new(i + 1).unwrap()),
@@ -195,7 +169,7 @@ fn memory(root: &Path, args: &Args) -> Result<f64, String> {
     let engine = Engine::start(config(&dir, 0, "none", "")?).map_err(|e| e.to_string())?;
     let rt = runtime();
     let before = rss_bytes();
-    rt.block_on(pipeline(args.passive_customers, args.in_flight, |i| {
+    rt.block_on(closed_loop(args.passive_customers, args.in_flight, |i| {
         engine.open_customer(opened(i + 1))
     }))?;
     // Let the WAL writer drain its buffers before measuring.
@@ -225,7 +199,7 @@ fn restart(root: &Path, args: &Args) -> Result<(f64, String), String> {
         customers, args.restart_postings
     );
     rt.block_on(async {
-        pipeline(customers, args.in_flight, |i| {
+        closed_loop(customers, args.in_flight, |i| {
             engine.open_customer(opened(i + 1))
         })
         .await?;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod drive;
 mod flows;
 mod ledger;
 mod wal;
