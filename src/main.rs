@@ -10,6 +10,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use omnibus_core::Config;
 
+mod server;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "omnibus",
@@ -47,24 +49,6 @@ struct ServeArgs {
 
 #[derive(clap::Args, Debug)]
 struct LoadArgs {
-    /// Base URL of a running `omnibus serve`.
-    #[arg(long, conflicts_with = "embedded")]
-    url: Option<String>,
-    /// Run an engine in this process instead of calling a server.
-    #[arg(long)]
-    embedded: bool,
-    /// How long to generate load, such as 30s or 2m.
-    #[arg(long, default_value = "30s")]
-    duration: String,
-    /// Open loop: requests per second.
-    #[arg(long, conflicts_with = "concurrency")]
-    rate: Option<u64>,
-    /// Closed loop: requests in flight.
-    #[arg(long)]
-    concurrency: Option<u64>,
-    /// Print the summary as one JSON object.
-    #[arg(long)]
-    json: bool,
     /// A TOML file laid over the embedded defaults (for --embedded).
     #[arg(long)]
     config: Option<PathBuf>,
@@ -87,6 +71,22 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
             Config::from_toml_over_defaults(&text).map_err(|e| format!("{}: {e}", path.display()))
         }
     }
+}
+
+/// The configuration of `serve`: the file over the defaults, then the flags over both.
+fn serve_config(args: &ServeArgs) -> Result<Config, String> {
+    let mut config = load_config(args.config.as_ref())?;
+    if let Some(listen) = &args.listen {
+        config.server.listen = listen.clone();
+    }
+    if let Some(dir) = &args.data_dir {
+        config.wal.dir = dir.display().to_string();
+    }
+    // The flags are checked like the file's keys, and named the same way.
+    config
+        .validate()
+        .map_err(|e| format!("after --listen/--data-dir: {e}"))?;
+    Ok(config)
 }
 
 /// The logs under `dir`: its `shard-NNN` subdirectories if it is an engine's data
@@ -150,12 +150,12 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person's terminal, not for a log file or a test.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => load_config(args.config.as_ref()).and_then(|_| {
-            Err("serve: the engine is not built yet (issues 4, 5 and 7)".to_string())
-        }),
+        Command::Serve(args) => serve_config(&args).and_then(server::serve),
         Command::Load(args) => load_config(args.config.as_ref())
             .and_then(|_| Err("load: the load generator is not built yet (issue 7)".to_string())),
         Command::Wal(WalCommand::Verify { dir }) => wal_verify(&dir),
