@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use omnibus_core::Config;
 
+mod load;
 mod server;
 
 #[derive(Parser, Debug)]
@@ -28,7 +29,7 @@ enum Command {
     /// Run the engine as an HTTP/JSON server (simulated rails, WAL in a local folder by default).
     Serve(ServeArgs),
     /// Generate load against a running server or an embedded engine.
-    Load(LoadArgs),
+    Load(load::Args),
     /// Inspect write-ahead logs.
     #[command(subcommand)]
     Wal(WalCommand),
@@ -45,13 +46,6 @@ struct ServeArgs {
     /// Directory of the write-ahead logs; overrides wal.dir.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-}
-
-#[derive(clap::Args, Debug)]
-struct LoadArgs {
-    /// A TOML file laid over the embedded defaults (for --embedded).
-    #[arg(long)]
-    config: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -156,8 +150,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve_config(&args).and_then(server::serve),
-        Command::Load(args) => load_config(args.config.as_ref())
-            .and_then(|_| Err("load: the load generator is not built yet (issue 7)".to_string())),
+        Command::Load(args) => load::run(args),
         Command::Wal(WalCommand::Verify { dir }) => wal_verify(&dir),
         Command::Wal(WalCommand::Dump { dir }) => wal_dump(&dir),
     };
