@@ -208,3 +208,74 @@ impl ResponseError for ApiError {
         response.json(serde_json::json!({ "error": error }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use omnibus_core::{Amount, CustomerId, Money, ParentAccount, RequestNo};
+
+    /// Every engine error maps to a code the OpenAPI document lists, with its status.
+    #[test]
+    fn every_engine_error_has_a_documented_code_and_status() {
+        let c = CustomerId::new(1).unwrap();
+        let no: RequestNo = "R-1".parse().unwrap();
+        let errors = vec![
+            EngineError::Overloaded("a mailbox"),
+            EngineError::ShuttingDown,
+            EngineError::Storage {
+                shard: 0,
+                cause: "disk".into(),
+            },
+            EngineError::Invalid("bad".into()),
+            BooksError::UnknownCustomer(c).into(),
+            BooksError::CustomerExists(c).into(),
+            BooksError::LinkedBankNotServed("999".parse().unwrap()).into(),
+            BooksError::InsufficientFunds {
+                customer: c,
+                available: Money::krw(0).unwrap(),
+                amount: Amount::krw(1).unwrap(),
+            }
+            .into(),
+            BooksError::BelowFloor {
+                parent: ParentAccount::FinParent,
+                would_be: Money::krw(-1).unwrap(),
+                floor: Money::krw(0).unwrap(),
+            }
+            .into(),
+            BooksError::NoGenesis.into(),
+            Rejection::NotTradable(c).into(),
+            Rejection::SubscriptionInvalid(c).into(),
+            Rejection::RequestNoReused { request_no: no }.into(),
+            Rejection::UnknownRequest(no).into(),
+            Rejection::SignatureRequired.into(),
+            Rejection::NotOverLimit.into(),
+            Rejection::NoSigningKey(c).into(),
+            Rejection::NoSigningText(no).into(),
+            Rejection::UnknownCertificate { given: 1 }.into(),
+            Rejection::Signing(SigningError::Expired {
+                expires_at_ms: 1,
+                now_ms: 2,
+            })
+            .into(),
+            Rejection::Signing(SigningError::Altered { field: "amount" }).into(),
+            Rejection::Signing(SigningError::BadSignature { cert_serial: 1 }).into(),
+            Rejection::KeyNotValid(1).into(),
+            Rejection::AuthenticationUnavailable("down".into()).into(),
+        ];
+        for e in errors {
+            let api = engine_error(&e);
+            let documented = crate::server::openapi::ERROR_CODES
+                .iter()
+                .find(|(code, _)| *code == api.code)
+                .unwrap_or_else(|| panic!("{} is not in ERROR_CODES", api.code));
+            assert_eq!(documented.1, api.status.as_u16(), "{}", api.code);
+            assert_eq!(
+                api.retry_after_secs.is_some(),
+                api.status == StatusCode::SERVICE_UNAVAILABLE,
+                "{}",
+                api.code
+            );
+            assert!(!api.message.is_empty());
+        }
+    }
+}
