@@ -138,16 +138,22 @@ fn wal_dump(dir: &Path) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The load generator's output is its summary; an engine embedded in it logs errors
+    // only (its per-request warnings would bury the progress bar). RUST_LOG overrides.
+    let default_filter = match cli.command {
+        Command::Load(_) => "error",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         // Colour codes only for a person's terminal, not for a log file or a test.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve_config(&args).and_then(server::serve),
         Command::Load(args) => load::run(args),

@@ -465,7 +465,7 @@ pub fn run(args: Args) -> Result<(), String> {
         } else {
             print!("{}", report::summary_text(&info, &recorder));
             if recorder.outcomes.get("failed").copied().unwrap_or(0) > 0 {
-                eprintln!("note: some requests were told `failed`; on zero-fault rails that usually means a parent account ran dry (see README, \"Load test\")");
+                eprintln!("note: some requests were told `failed`. On zero-fault rails that is a parent account slice running dry, or two remittances of one customer overlapping so that a deficit charge fell short (see README, \"Load test\"); look them up with GET /v1/requests/L{:08x}-N", w.run_id);
             }
         }
         Ok::<(), String>(())
