@@ -10,6 +10,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use omnibus_core::Config;
 
+mod load;
+mod server;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "omnibus",
@@ -26,7 +29,7 @@ enum Command {
     /// Run the engine as an HTTP/JSON server (simulated rails, WAL in a local folder by default).
     Serve(ServeArgs),
     /// Generate load against a running server or an embedded engine.
-    Load(LoadArgs),
+    Load(load::Args),
     /// Inspect write-ahead logs.
     #[command(subcommand)]
     Wal(WalCommand),
@@ -43,31 +46,6 @@ struct ServeArgs {
     /// Directory of the write-ahead logs; overrides wal.dir.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-}
-
-#[derive(clap::Args, Debug)]
-struct LoadArgs {
-    /// Base URL of a running `omnibus serve`.
-    #[arg(long, conflicts_with = "embedded")]
-    url: Option<String>,
-    /// Run an engine in this process instead of calling a server.
-    #[arg(long)]
-    embedded: bool,
-    /// How long to generate load, such as 30s or 2m.
-    #[arg(long, default_value = "30s")]
-    duration: String,
-    /// Open loop: requests per second.
-    #[arg(long, conflicts_with = "concurrency")]
-    rate: Option<u64>,
-    /// Closed loop: requests in flight.
-    #[arg(long)]
-    concurrency: Option<u64>,
-    /// Print the summary as one JSON object.
-    #[arg(long)]
-    json: bool,
-    /// A TOML file laid over the embedded defaults (for --embedded).
-    #[arg(long)]
-    config: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -87,6 +65,22 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
             Config::from_toml_over_defaults(&text).map_err(|e| format!("{}: {e}", path.display()))
         }
     }
+}
+
+/// The configuration of `serve`: the file over the defaults, then the flags over both.
+fn serve_config(args: &ServeArgs) -> Result<Config, String> {
+    let mut config = load_config(args.config.as_ref())?;
+    if let Some(listen) = &args.listen {
+        config.server.listen = listen.clone();
+    }
+    if let Some(dir) = &args.data_dir {
+        config.wal.dir = dir.display().to_string();
+    }
+    // The flags are checked like the file's keys, and named the same way.
+    config
+        .validate()
+        .map_err(|e| format!("after --listen/--data-dir: {e}"))?;
+    Ok(config)
 }
 
 /// The logs under `dir`: its `shard-NNN` subdirectories if it is an engine's data
@@ -144,20 +138,25 @@ fn wal_dump(dir: &Path) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The load generator's output is its summary; an engine embedded in it logs errors
+    // only (its per-request warnings would bury the progress bar). RUST_LOG overrides.
+    let default_filter = match cli.command {
+        Command::Load(_) => "error",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person's terminal, not for a log file or a test.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => load_config(args.config.as_ref()).and_then(|_| {
-            Err("serve: the engine is not built yet (issues 4, 5 and 7)".to_string())
-        }),
-        Command::Load(args) => load_config(args.config.as_ref())
-            .and_then(|_| Err("load: the load generator is not built yet (issue 7)".to_string())),
+        Command::Serve(args) => serve_config(&args).and_then(server::serve),
+        Command::Load(args) => load::run(args),
         Command::Wal(WalCommand::Verify { dir }) => wal_verify(&dir),
         Command::Wal(WalCommand::Dump { dir }) => wal_dump(&dir),
     };

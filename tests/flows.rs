@@ -384,3 +384,48 @@ mod payment_instruction_refusals {
         engine.shutdown().unwrap();
     }
 }
+
+#[test]
+fn subscribers_see_every_state_change_of_a_charge_in_order_ending_with_the_answer() {
+    use omnibus_actors::EngineEvent;
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _, rt) = engine_with_customer(dir.path());
+    let mut events = engine.subscribe();
+    rt.block_on(async {
+        engine.charge(charge(1, "C-EV", 1_000)).await.unwrap();
+        let mut seen = Vec::new();
+        while seen
+            .last()
+            .map(|e| matches!(e, EngineEvent::Answered { .. }))
+            != Some(true)
+        {
+            let event = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            seen.push(event);
+        }
+        let summary: Vec<String> = seen
+            .iter()
+            .map(|e| match e {
+                EngineEvent::Accepted { .. } => "accepted".to_string(),
+                EngineEvent::EntryChanged { step, from, to, .. } => {
+                    format!("{step} {from:?}->{to}")
+                }
+                EngineEvent::Answered { told, .. } => format!("answered {told:?}"),
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                "accepted",
+                "charge_withdrawal None->REQUESTED",
+                "charge_withdrawal Some(Requested)->SUCCESS",
+                "charge_credit None->REQUESTED",
+                "charge_credit Some(Requested)->SUCCESS",
+                "answered Succeeded",
+            ]
+        );
+    });
+    engine.shutdown().unwrap();
+}

@@ -198,6 +198,8 @@ pub struct FlowContext {
     late: Cell<usize>,
     /// Requests that may owe a step whose entry could not be created.
     owed: RefCell<std::collections::BTreeSet<RequestKey>>,
+    /// Events raised by the step being applied, published once it is durable.
+    pending_events: RefCell<Vec<EngineEvent>>,
 }
 
 impl FlowContext {
@@ -221,6 +223,7 @@ impl FlowContext {
             sagas: Cell::new(0),
             late: Cell::new(0),
             owed: RefCell::new(std::collections::BTreeSet::new()),
+            pending_events: RefCell::new(Vec::new()),
         }
     }
 
@@ -242,11 +245,30 @@ impl FlowContext {
         })
     }
 
+    /// Queues an event for subscribers; it is published by `release_events` once the
+    /// records of the step that raised it are durable.
     fn publish(&self, event: EngineEvent) {
-        // No subscriber is not an error; a lagging subscriber loses the oldest events.
         if self.events.receiver_count() > 0 {
-            let _ = self.events.send(event);
+            self.pending_events.borrow_mut().push(event);
         }
+    }
+
+    /// Publishes the events queued during this step once everything applied so far is
+    /// durable: a subscriber never sees a state a crash could take back. No subscriber is
+    /// not an error; a lagging one loses the oldest events.
+    fn release_events(&self, ledger: &mut ShardLedger) {
+        let events = std::mem::take(&mut *self.pending_events.borrow_mut());
+        if events.is_empty() {
+            return;
+        }
+        let sender = self.events.clone();
+        ledger.after_durable(Box::new(move |durable| {
+            if durable.is_ok() {
+                for event in events {
+                    let _ = sender.send(event);
+                }
+            }
+        }));
     }
 
     fn deposit_bank(&self, payee_bank: BankCode) -> BankCode {
@@ -485,7 +507,9 @@ impl FlowContext {
             amount: accepted.amount,
             at_ms: accepted.at_ms,
         });
-        match self.request_entry(&mut ledger, &accepted, step, amount, accepted.at_ms) {
+        let first = self.request_entry(&mut ledger, &accepted, step, amount, accepted.at_ms);
+        self.release_events(&mut ledger);
+        match first {
             Ok(id) => Ok(Some(id)),
             Err(e) => {
                 // Validation makes this unreachable in practice (the first entry's hold is
@@ -748,17 +772,15 @@ impl FlowContext {
                 Ok(_) => {
                     let (ctx, customer, request_no) =
                         (self.clone(), entry.customer, entry.request_no);
+                    self.publish(EngineEvent::Answered {
+                        shard: self.shard,
+                        customer,
+                        request_no,
+                        told,
+                        at_ms: now,
+                    });
                     ledger.after_durable(Box::new(move |durable| {
-                        if durable.is_ok() {
-                            ctx.publish(EngineEvent::Answered {
-                                shard: ctx.shard,
-                                customer,
-                                request_no,
-                                told,
-                                at_ms: now,
-                            });
-                        }
-                        ctx.answer_callers(customer, request_no, durable);
+                        ctx.answer_callers(customer, request_no, durable)
                     }));
                 }
                 Err(e) => {
@@ -766,6 +788,7 @@ impl FlowContext {
                 }
             }
         }
+        self.release_events(&mut ledger);
         drop(ledger);
         Some(Moved {
             next,
@@ -794,7 +817,9 @@ impl FlowContext {
         let Some((step, amount)) = owed_step(&request, &entries) else {
             return Ok(None);
         };
-        let id = self.request_entry(&mut ledger, &request.accepted, step, amount, now)?;
+        let id = self.request_entry(&mut ledger, &request.accepted, step, amount, now);
+        self.release_events(&mut ledger);
+        let id = id?;
         drop(ledger);
         Ok(Some((id, self.durable())))
     }

@@ -220,6 +220,8 @@ pub struct ServerConfig {
     pub body_limit_bytes: u64,
     pub workers: u32,
     pub shutdown_timeout_ms: u64,
+    /// Most event-stream (server-sent events) clients served at once.
+    pub event_streams_max: u32,
 }
 
 impl Default for Config {
@@ -529,6 +531,12 @@ impl Config {
             srv.shutdown_timeout_ms,
             0,
             3_600_000,
+        )?;
+        range(
+            "server.event_streams_max",
+            srv.event_streams_max as u64,
+            1,
+            100_000,
         )?;
         Ok(())
     }

@@ -51,11 +51,17 @@ pub enum MismatchKind {
 pub struct Mismatch {
     pub log: LogKind,
     pub kind: MismatchKind,
+    /// Written as the entry's display form (`E…`), as everywhere else in the API.
+    #[serde(serialize_with = "as_display")]
     pub entry: EntryId,
     pub attempt: u32,
     pub engine_state: Option<EntryState>,
     pub engine_amount: Option<String>,
     pub rail_amount: Option<String>,
+}
+
+fn as_display<S: serde::Serializer>(entry: &EntryId, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(entry)
 }
 
 /// One log against its rail's statement.

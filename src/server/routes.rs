@@ -1,0 +1,381 @@
+//! The `/v1` handlers: each reads and validates its input completely before it calls
+//! the engine, so a bad request changes nothing, then maps the engine's answer to JSON.
+
+use std::time::Instant;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use omnibus_actors::{EngineError, Outcome, Signed};
+use omnibus_core::books::BooksError;
+use omnibus_core::record::{CustomerOpened, SigningKey};
+use omnibus_core::{
+    AccountNo, BankCode, ChargeRequest, CustomerId, Field, RemitRequest, RequestNo,
+};
+
+use super::body::{hex_bytes, read_json_body, Fields};
+use super::errors::ApiError;
+use super::metrics::OutcomeLabel;
+use super::views::{
+    told_str, CustomerView, OutcomeView, ParentsView, RequestViewJson, SigningTextView,
+};
+use super::AppState;
+
+/// The header that carries the request number when the body does not.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// Registers every route of the API.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/health").route(web::get().to(health)))
+        .service(resource("/metrics").route(web::get().to(super::metrics::metrics)))
+        .service(resource("/openapi.json").route(web::get().to(super::openapi::openapi)))
+        .service(resource("/v1/customers").route(web::post().to(open_customer)))
+        .service(resource("/v1/customers/{id}").route(web::get().to(customer)))
+        .service(resource("/v1/charges").route(web::post().to(charge)))
+        .service(resource("/v1/remittances").route(web::post().to(remit)))
+        .service(resource("/v1/remittances/signing-text").route(web::post().to(signing_text)))
+        .service(resource("/v1/requests/{request_no}").route(web::get().to(request)))
+        .service(resource("/v1/parents").route(web::get().to(parents)))
+        .service(resource("/v1/reconciliation").route(web::get().to(reconciliation)))
+        .service(resource("/v1/events").route(web::get().to(super::events::events)));
+}
+
+/// A resource whose other methods are answered 405 in the API's error format.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not allowed on {}", request.method(), request.path()),
+    ))
+}
+
+/// Answers paths that match no route.
+pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found(format!(
+        "no such endpoint: {}",
+        request.path()
+    )))
+}
+
+async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if state.shutdown.is_shutting_down() {
+        return Err(ApiError::shutting_down());
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "status": "ok",
+        "shards": state.engine.shard_count(),
+    })))
+}
+
+fn json_with_outcome(
+    status: StatusCode,
+    body: &impl serde::Serialize,
+    outcome: &'static str,
+) -> HttpResponse {
+    let mut response = HttpResponse::build(status).json(body);
+    response.extensions_mut().insert(OutcomeLabel(outcome));
+    response
+}
+
+async fn open_customer(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_json_body(&request, payload, state.body_limit_bytes).await?;
+    let mut f = Fields::parse(&body)?;
+    let customer = f
+        .number_text("customer")?
+        .ok_or_else(|| ApiError::missing_field("customer"))?;
+    let linked_bank = f.required_string("linked_bank")?;
+    let linked_account = f.required_string("linked_account")?;
+    let tradable = f.bool("tradable")?.unwrap_or(true);
+    let subscription_valid = f.bool("subscription_valid")?.unwrap_or(true);
+    let cert_serial = f.unsigned("cert_serial")?;
+    let public_key = f.string("public_key")?;
+    f.finish()?;
+
+    let customer: CustomerId = customer
+        .parse()
+        .map_err(|e| ApiError::invalid_field("customer", e))?;
+    let linked_bank: BankCode = linked_bank
+        .parse()
+        .map_err(|e| ApiError::invalid_field("linked_bank", e))?;
+    let linked_account: AccountNo = linked_account
+        .parse()
+        .map_err(|e| ApiError::invalid_field("linked_account", e))?;
+    let signing_key = match (cert_serial, public_key) {
+        (None, None) => None,
+        (Some(_), None) => return Err(ApiError::missing_field("public_key")),
+        (None, Some(_)) => return Err(ApiError::missing_field("cert_serial")),
+        (Some(cert_serial), Some(key)) => {
+            let public_key = hex_bytes::<32>("public_key", &key)?;
+            ed25519_dalek::VerifyingKey::from_bytes(&public_key).map_err(|_| {
+                ApiError::invalid_field("public_key", "is not a valid ed25519 public key")
+            })?;
+            Some(SigningKey {
+                cert_serial,
+                public_key,
+            })
+        }
+    };
+    let opened = CustomerOpened {
+        customer,
+        linked_bank,
+        linked_account,
+        tradable,
+        subscription_valid,
+        signing_key,
+    };
+    match state.engine.open_customer(opened).await {
+        Ok(_) => {
+            let view = state.engine.customer_balance(customer).await?;
+            Ok(json_with_outcome(
+                StatusCode::CREATED,
+                &CustomerView::from(&view),
+                "created",
+            ))
+        }
+        Err(EngineError::Refused(BooksError::CustomerExists(_))) => {
+            // A retried opening (its answer was lost) finds the customer it made: the
+            // same linked account and certificate answer 200 with the customer, as an
+            // idempotent retry; anything else is a conflict.
+            let view = state.engine.customer_balance(customer).await?;
+            let same = view.linked_bank == linked_bank
+                && view.linked_account == linked_account
+                && view.cert_serial == signing_key.map(|k| k.cert_serial);
+            if same {
+                Ok(json_with_outcome(
+                    StatusCode::OK,
+                    &CustomerView::from(&view),
+                    "exists",
+                ))
+            } else {
+                Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "customer_exists",
+                    format!("customer {customer} already exists with another linked account or certificate"),
+                ))
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn customer_id(text: &str) -> Result<CustomerId, ApiError> {
+    text.parse()
+        .map_err(|e| ApiError::invalid_field("customer", e))
+}
+
+async fn customer(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let customer = customer_id(&id)?;
+    let view = state.engine.customer_balance(customer).await?;
+    Ok(HttpResponse::Ok().json(CustomerView::from(&view)))
+}
+
+/// The request number: the body's `request_no`, else the `Idempotency-Key` header; both
+/// present and different is refused, since one of them would be silently ignored.
+fn request_no(fields: &mut Fields, request: &HttpRequest) -> Result<String, ApiError> {
+    let in_body = fields.string("request_no")?;
+    let in_header = match request.headers().get(IDEMPOTENCY_KEY) {
+        None => None,
+        Some(value) => {
+            let text = value.to_str().map_err(|_| {
+                ApiError::invalid_field("Idempotency-Key", "must be printable ASCII")
+            })?;
+            text.parse::<RequestNo>()
+                .map_err(|e| ApiError::invalid_field("Idempotency-Key", e))?;
+            Some(text.to_owned())
+        }
+    };
+    match (in_body, in_header) {
+        (Some(body), Some(key)) if body != key => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "idempotency_key_mismatch",
+            format!(
+                "the Idempotency-Key header {key:?} differs from the body's request_no {body:?}"
+            ),
+        )),
+        (Some(no), _) | (None, Some(no)) => Ok(no),
+        (None, None) => Err(ApiError::missing_field("request_no")),
+    }
+}
+
+/// The fields every charge and remittance carries, as raw text, in wire order.
+struct Header {
+    customer: String,
+    request_date: String,
+    request_no: String,
+    amount: String,
+}
+
+fn header_fields(fields: &mut Fields, request: &HttpRequest) -> Result<Header, ApiError> {
+    let customer = fields
+        .number_text(Field::Customer.as_str())?
+        .ok_or_else(|| ApiError::missing_field("customer"))?;
+    let request_date = fields.required_string(Field::RequestDate.as_str())?;
+    let request_no = request_no(fields, request)?;
+    let amount = fields.required_number_text(Field::Amount.as_str())?;
+    Ok(Header {
+        customer,
+        request_date,
+        request_no,
+        amount,
+    })
+}
+
+/// A remittance's fields, parsed and validated.
+fn remit_request(
+    state: &AppState,
+    fields: &mut Fields,
+    request: &HttpRequest,
+) -> Result<RemitRequest, ApiError> {
+    let h = header_fields(fields, request)?;
+    let payee_bank = fields.required_string(Field::PayeeBank.as_str())?;
+    let payee_account = fields.required_string(Field::PayeeAccount.as_str())?;
+    let payee_name = fields.required_string(Field::PayeeName.as_str())?;
+    Ok(RemitRequest::parse(
+        state.currency,
+        &h.customer,
+        &h.request_date,
+        &h.request_no,
+        &h.amount,
+        &payee_bank,
+        &payee_account,
+        &payee_name,
+    )?)
+}
+
+/// Answers a charge or remittance, recording its latency as a saga's.
+fn outcome_response(
+    state: &AppState,
+    kind: &'static str,
+    started: Instant,
+    outcome: Result<Outcome, EngineError>,
+) -> Result<HttpResponse, ApiError> {
+    let outcome = outcome?;
+    let told = told_str(outcome.told);
+    state
+        .metrics
+        .observe_saga(kind, told, started.elapsed().as_secs_f64());
+    Ok(json_with_outcome(
+        StatusCode::OK,
+        &OutcomeView::from(&outcome),
+        told,
+    ))
+}
+
+async fn charge(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_json_body(&request, payload, state.body_limit_bytes).await?;
+    let mut f = Fields::parse(&body)?;
+    let h = header_fields(&mut f, &request)?;
+    f.finish()?;
+    let charge = ChargeRequest::parse(
+        state.currency,
+        &h.customer,
+        &h.request_date,
+        &h.request_no,
+        &h.amount,
+    )?;
+    let started = Instant::now();
+    let outcome = state.engine.charge(charge).await;
+    outcome_response(&state, "charge", started, outcome)
+}
+
+async fn remit(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_json_body(&request, payload, state.body_limit_bytes).await?;
+    let mut f = Fields::parse(&body)?;
+    let remit = remit_request(&state, &mut f, &request)?;
+    let signature = f.string("signature")?;
+    let cert_serial = f.unsigned("cert_serial")?;
+    f.finish()?;
+    let signed = match (signature, cert_serial) {
+        (None, None) => None,
+        (Some(_), None) => return Err(ApiError::missing_field("cert_serial")),
+        (None, Some(_)) => return Err(ApiError::missing_field("signature")),
+        (Some(signature), Some(cert_serial)) => Some(Signed {
+            cert_serial,
+            signature: hex_bytes::<64>("signature", &signature)?,
+        }),
+    };
+    let started = Instant::now();
+    match signed {
+        None => {
+            let outcome = state.engine.remit(remit).await;
+            outcome_response(&state, "remit", started, outcome)
+        }
+        Some(signed) => {
+            let outcome = state.engine.remit_signed(remit, signed).await;
+            outcome_response(&state, "remit_signed", started, outcome)
+        }
+    }
+}
+
+async fn signing_text(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_json_body(&request, payload, state.body_limit_bytes).await?;
+    let mut f = Fields::parse(&body)?;
+    let remit = remit_request(&state, &mut f, &request)?;
+    f.finish()?;
+    let text = state.engine.signing_text(remit).await?;
+    Ok(HttpResponse::Ok().json(SigningTextView::new(remit.header.request_no, text)))
+}
+
+async fn request(
+    state: web::Data<AppState>,
+    request_no: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let request_no: RequestNo = request_no
+        .parse()
+        .map_err(|e| ApiError::invalid_field("request_no", e))?;
+    let view = state.engine.request(request_no).await?;
+    Ok(HttpResponse::Ok().json(RequestViewJson::from(&view)))
+}
+
+async fn parents(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let parents = state.engine.parent_balances().await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ParentsView::new(state.currency.code(), &parents)))
+}
+
+/// The reconciliation report: `?date=YYYY-MM-DD` for one request date, none for all.
+async fn reconciliation(
+    state: web::Data<AppState>,
+    query: web::Query<std::collections::BTreeMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let mut date = None;
+    for (key, value) in query.into_inner() {
+        match key.as_str() {
+            "date" => {
+                date = Some(
+                    value
+                        .parse::<omnibus_core::RequestDate>()
+                        .map_err(|e| ApiError::invalid_field("date", e))?,
+                )
+            }
+            other => return Err(ApiError::unknown_field(other)),
+        }
+    }
+    let report = state.engine.reconciliation(date).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(report))
+}
