@@ -62,6 +62,9 @@ pub struct Args {
     /// the engine's own share of the latency).
     #[arg(long, default_value = "always")]
     sync: String,
+    /// Size of each WAL segment file (default: config.toml's).
+    #[arg(long)]
+    wal_segment_bytes: Option<u64>,
     /// Only these phases (comma separated: throughput, latency, latent).
     #[arg(long, default_value = "throughput,latency,latent")]
     only: String,
@@ -77,10 +80,18 @@ struct Workload {
 /// The parent accounts are funded for the whole run up front: every charge's credit draws
 /// on `fin_parent` and every remittance's deposit on a deposit firm account, and this
 /// benchmark measures the flows, not the settlement sweeps that refill them.
-fn config(dir: &Path, sync: &str, extra: &str) -> Result<Config, String> {
+fn config(
+    dir: &Path,
+    sync: &str,
+    segment_bytes: Option<u64>,
+    extra: &str,
+) -> Result<Config, String> {
+    let segment = segment_bytes
+        .map(|b| format!("segment_bytes = {b}\n"))
+        .unwrap_or_default();
     let big = "opening = 100_000_000_000_000\nlow_mark = 0\ntarget = 100_000_000_000_000\nhigh_mark = 1_000_000_000_000_000\n";
     Config::from_toml_over_defaults(&format!(
-        "[wal]\ndir = {:?}\nsync = {sync:?}\nsnapshot_every_records = 1_000_000_000\n[actors]\nsagas_in_flight_max = 1_000_000\n[parents.fin_parent]\n{big}[parents.deposit_firm]\n{big}{extra}",
+        "[wal]\ndir = {:?}\nsync = {sync:?}\n{segment}snapshot_every_records = 1_000_000_000\n[actors]\nsagas_in_flight_max = 1_000_000\n[parents.fin_parent]\n{big}[parents.deposit_firm]\n{big}{extra}",
         dir.display().to_string()
     ))
     .map_err(|e| e.to_string())
@@ -286,7 +297,12 @@ pub fn run(args: Args) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     if only.contains(&"throughput") || only.contains(&"latency") {
-        let engine = start(config(&root.path().join("zero"), &args.sync, "")?)?;
+        let engine = start(config(
+            &root.path().join("zero"),
+            &args.sync,
+            args.wal_segment_bytes,
+            "",
+        )?)?;
         eprintln!("flows: opening and funding {} customers", args.customers);
         let mut w = Workload::prepare(engine, args.customers, args.in_flight, &rt)?;
         let mut rate = None;
@@ -328,7 +344,12 @@ pub fn run(args: Args) -> Result<(), String> {
         .iter()
         .map(|r| format!("[simulator.{r}]\nlatency_us_min = {us}\nlatency_us_max = {us}\n"))
         .collect::<String>();
-        let engine = start(config(&root.path().join("latent"), &args.sync, &rails)?)?;
+        let engine = start(config(
+            &root.path().join("latent"),
+            &args.sync,
+            args.wal_segment_bytes,
+            &rails,
+        )?)?;
         eprintln!(
             "flows: rails answering after {} ms, {} in flight",
             args.latent_ms, args.latent_in_flight
@@ -337,26 +358,41 @@ pub fn run(args: Args) -> Result<(), String> {
         w.run += 1;
         let deadline = Instant::now() + Duration::from_secs(args.latent_secs);
         let w_ref = &w;
-        let (done, elapsed) = rt.block_on(async {
+        let (done, elapsed, latency_total) = rt.block_on(async {
             let started = Instant::now();
             let mut running = FuturesUnordered::new();
             let mut next = 0u64;
             let mut done = 0u64;
+            let mut latency_total = Duration::ZERO;
             while Instant::now() < deadline || !running.is_empty() {
                 while Instant::now() < deadline && running.len() < args.latent_in_flight {
-                    running.push(w_ref.saga(next));
+                    let i = next;
+                    running.push(async move {
+                        let sent = Instant::now();
+                        (w_ref.saga(i).await, sent.elapsed())
+                    });
                     next += 1;
                 }
-                if let Some(result) = running.next().await {
+                if let Some((result, latency)) = running.next().await {
                     check(result)?;
                     done += 1;
+                    latency_total += latency;
                 }
             }
-            Ok::<_, String>((done, started.elapsed()))
+            Ok::<_, String>((done, started.elapsed(), latency_total))
         })?;
+        let mean = latency_total.as_secs_f64() / done.max(1) as f64;
         println!(
             "sagas_per_sec_latent={:.0} sagas/s",
             done as f64 / elapsed.as_secs_f64()
+        );
+        // Little's law: with N in flight and a mean latency L, at most N / L complete per
+        // second; a throughput at that bound is set by the concurrency, below it by the
+        // engine.
+        println!("saga_latent_mean_ms={:.1} ms", mean * 1000.0);
+        println!(
+            "latent_concurrency_bound_per_sec={:.0} sagas/s",
+            args.latent_in_flight as f64 / mean
         );
         println!("in_flight={} sagas", args.latent_in_flight);
         w.engine.shutdown().map_err(|e| e.to_string())?;
