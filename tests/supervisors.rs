@@ -385,6 +385,67 @@ fn sweeps_keep_the_parent_accounts_between_their_marks() {
     );
     // Inside their bands, nothing moves.
     assert_eq!(w.supervise().sweeps, 0);
+    assert_parents_match_the_banks(&w);
+    w.finish();
+}
+
+/// Every parent account: the engine's total over its slices is what the outside systems
+/// hold (sweeps are executed at the banks, not only booked).
+fn assert_parents_match_the_banks(w: &World) {
+    let truth = w.sim.truth();
+    for p in w.rt.block_on(w.engine.parent_balances()).unwrap() {
+        let at_bank = truth
+            .parent(p.parent)
+            .unwrap_or_else(|| panic!("the outside world has no {}", p.parent));
+        assert_eq!(
+            p.total, at_bank,
+            "{}: the engine and the bank disagree",
+            p.parent
+        );
+    }
+}
+
+fn sweep_world() -> World {
+    // One shard; fin_parent opens below its low mark, so collection must refill it (B2).
+    let extra = "[parents.fin_parent]\nopening = 50_000_000\nlow_mark = 100_000_000\ntarget = 200_000_000\nhigh_mark = 500_000_000\n\
+[parents.collection]\nopening = 1_000_000_000\n";
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(dir.path(), 1, &format!("{SUPERVISED}\n---\n{extra}"));
+    world_on(engine, sim, dir, 0)
+}
+
+#[test]
+fn a_sweep_the_bank_refuses_moves_nothing_and_is_planned_again() {
+    let w = sweep_world();
+    w.sim.set_rates(Rail::BankFirm, always("fail"));
+    assert_eq!(w.supervise().sweeps, 0);
+    assert_eq!(w.parent_won(ParentAccount::FinParent), 50_000_000);
+    assert_parents_match_the_banks(&w);
+    w.sim.set_rates(Rail::BankFirm, healthy());
+    assert_eq!(w.supervise().sweeps, 1);
+    assert_eq!(w.parent_won(ParentAccount::FinParent), 200_000_000);
+    assert_parents_match_the_banks(&w);
+    let clean = w.rt.block_on(w.engine.reconciliation(None)).unwrap();
+    assert!(clean.is_clean(), "{clean:?}");
+    w.finish();
+}
+
+#[test]
+fn a_sweep_whose_answer_is_lost_is_confirmed_and_booked() {
+    let w = sweep_world();
+    w.sim.set_rates(Rail::BankFirm, always("lost"));
+    // The bank transferred, the answer was lost: the engine holds the amount, books nothing.
+    assert_eq!(w.supervise().sweeps, 0);
+    assert_eq!(w.parent_won(ParentAccount::FinParent), 50_000_000);
+    let open = w.rt.block_on(w.engine.reconciliation(None)).unwrap();
+    assert_eq!(open.logs[0].open, 1, "{open:?}");
+    // The next pass confirms it by request id and books it; no second sweep is planned
+    // meanwhile, because the first one's amount is held.
+    w.sim.set_rates(Rail::BankFirm, healthy());
+    let r = w.supervise();
+    assert_eq!(r.confirmed_done, 1, "{r:?}");
+    assert_eq!(w.parent_won(ParentAccount::FinParent), 200_000_000);
+    assert_parents_match_the_banks(&w);
     w.finish();
 }
 

@@ -259,7 +259,12 @@ impl Engine {
         let recovery: Vec<RecoveryReport> = recovered.iter().map(|r| r.report.clone()).collect();
         let registry = DashMap::new();
         for r in &recovered {
-            for request in r.books.requests() {
+            // The house's own requests (sweeps) are not customers' request numbers.
+            for request in r
+                .books
+                .requests()
+                .filter(|r| r.accepted.kind != omnibus_core::flow::RequestKind::Settlement)
+            {
                 if let Some(other) =
                     registry.insert(request.accepted.request_no, request.accepted.customer)
                 {

@@ -20,14 +20,14 @@ use std::time::Duration;
 use omnibus_core::books::CustomerEntry;
 use omnibus_core::flow::{
     first_step, owed_step, plan_after, step_legs, Accepted, Answer, EntryId, LogEntry, Parties,
-    RequestKind,
+    RequestKind, HOUSE,
 };
 use omnibus_core::record::{ActorId, LedgerRecord, SigningKey};
 use omnibus_core::request_log::{transition, EntryState, Event, Step, Told};
 use omnibus_core::signing::{verify_signature, OriginalText};
 use omnibus_core::{
-    route, Amount, BankCode, ChargeRequest, Config, CustomerId, ParentAccount, Payee, RemitPath,
-    RemitRequest, RequestNo,
+    route, AccountId, Amount, BankCode, ChargeRequest, Config, CustomerId, ParentAccount, Payee,
+    RemitPath, RemitRequest, RequestDate, RequestNo,
 };
 use tokio::sync::{broadcast, oneshot};
 
@@ -36,7 +36,7 @@ use crate::error::{EngineError, Rejection};
 use crate::ledger::ShardLedger;
 use crate::rails::{
     Answer as RailResult, Deposit, DepositSource, PaymentInstruction, RailAnswer, RailFuture,
-    RailRequestId, Rails, SecuritiesTransfer, Withdrawal,
+    RailRequestId, Rails, SecuritiesTransfer, Settlement, Withdrawal,
 };
 use crate::reply::Reply;
 
@@ -173,7 +173,9 @@ enum Rail {
 
 fn rail_of(step: Step) -> Rail {
     match step {
-        Step::ChargeWithdrawal | Step::RemitDeposit | Step::Refund => Rail::BankFirm,
+        Step::ChargeWithdrawal | Step::RemitDeposit | Step::Refund | Step::Settlement => {
+            Rail::BankFirm
+        }
         Step::ChargeCredit | Step::RemitDeduction | Step::Recovery => Rail::SecuritiesFirm,
         Step::PaymentInstruction => Rail::FinancialCompany,
     }
@@ -285,6 +287,7 @@ impl FlowContext {
             linked_bank: customer.linked_bank,
             payee_bank: payee.map(|p| p.bank),
             deposit_bank: payee.map(|p| self.deposit_bank(p.bank)),
+            settlement: None,
         }
     }
 
@@ -631,12 +634,30 @@ impl FlowContext {
         if entry.state != EntryState::Requested {
             return None;
         }
-        let request = books.request(entry.customer, entry.request_no)?;
-        let customer = books.customer(entry.customer)?;
         let rail_id = RailRequestId {
             entry: id.0,
             attempt: entry.attempt,
         };
+        if entry.step == Step::Settlement {
+            // The house's sweep: its legs are the two parent accounts; no customer.
+            let (AccountId::Parent { parent: from }, AccountId::Parent { parent: to }) =
+                (entry.debit, entry.credit)
+            else {
+                return None;
+            };
+            let settlement = Settlement {
+                id: rail_id,
+                from,
+                to,
+                amount: entry.amount,
+            };
+            return Some((
+                self.rails.bank_firm.settle(settlement),
+                self.timeout(Rail::BankFirm),
+            ));
+        }
+        let request = books.request(entry.customer, entry.request_no)?;
+        let customer = books.customer(entry.customer)?;
         let rails = &self.rails;
         let transfer = SecuritiesTransfer {
             id: rail_id,
@@ -678,6 +699,8 @@ impl FlowContext {
                 to_account: customer.linked_account,
                 amount: entry.amount,
             }),
+            // Settlements returned above, before the customer lookup.
+            Step::Settlement => return None,
             Step::PaymentInstruction => {
                 // The signed text lives only in memory: a payment instruction is made
                 // once, live. After a restart its entry is confirmed, never re-sent.
@@ -822,6 +845,52 @@ impl FlowContext {
         let id = id?;
         drop(ledger);
         Ok(Some((id, self.durable())))
+    }
+
+    /// Starts a settlement sweep from one parent slice to another: the house's own request
+    /// and its one entry (holding the amount on `from`), to be driven once durable.
+    pub fn start_settlement(
+        self: &Rc<Self>,
+        from: ParentAccount,
+        to: ParentAccount,
+        amount: Amount,
+    ) -> Result<(EntryId, Barrier), EngineError> {
+        let now = self.now_ms();
+        let request_date = RequestDate::from_unix_ms(now).ok_or_else(|| {
+            EngineError::Invalid(format!(
+                "the clock reads {now} ms, outside the engine's dates"
+            ))
+        })?;
+        let mut ledger = self.ledger.borrow_mut();
+        let id = ledger.books().next_entry_id();
+        let request_no = RequestNo::new(&format!("SWEEP-{:016x}", id.0))
+            .expect("a sweep's request number is well formed");
+        let accepted = Accepted {
+            customer: HOUSE,
+            request_no,
+            request_date,
+            kind: RequestKind::Settlement,
+            amount,
+            payee: None,
+            path: None,
+            deficit: None,
+            at_ms: now,
+        };
+        let actor = ActorId::Parent(from);
+        ledger.execute_unwaited(actor, &LedgerRecord::RequestAccepted(accepted))?;
+        let entry = LedgerRecord::EntryRequested {
+            entry: id,
+            customer: HOUSE,
+            request_no,
+            step: Step::Settlement,
+            amount,
+            debit: AccountId::parent(from),
+            credit: AccountId::parent(to),
+            at_ms: now,
+        };
+        ledger.execute_unwaited(actor, &entry)?;
+        drop(ledger);
+        Ok((id, self.durable()))
     }
 
     /// Requests that may owe a step whose entry could not be created.

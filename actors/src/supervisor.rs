@@ -259,7 +259,7 @@ async fn confirm(
     let rails = &flow.rails;
     let r = &flow.config.rails;
     let (inquiry, timeout_ms) = match step {
-        Step::ChargeWithdrawal | Step::RemitDeposit | Step::Refund => (
+        Step::ChargeWithdrawal | Step::RemitDeposit | Step::Refund | Step::Settlement => (
             rails.bank_firm.confirm(rail_id),
             r.bank_firm.confirm_timeout_ms,
         ),

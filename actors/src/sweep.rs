@@ -16,16 +16,20 @@
 //! own low mark. Moving money between the slices of one parent account in different shards
 //! is `balance.rs`.
 //!
-//! A sweep is a posting between the company's own parent accounts, booked by the debited
-//! slice's actor like any posting (one WAL record, both legs).
+//! A sweep is executed at the bank like any outside call: it is the house's own request
+//! (no customer) with one `Settlement` entry, written before the bank firm system is
+//! asked to transfer, holding its amount on the debited slice while in flight, confirmed
+//! by request id if the answer does not come, and booked (both legs) only when the bank
+//! executed it. A refused sweep moves nothing and owes nothing: the next pass plans again.
 
 use std::rc::Rc;
 
-use omnibus_core::record::{ActorId, LedgerRecord};
-use omnibus_core::{AccountId, Amount, ParentAccount};
+use futures::future::join_all;
+use omnibus_core::request_log::EntryState;
+use omnibus_core::{Amount, ParentAccount};
 use rust_decimal::Decimal;
 
-use crate::flow::FlowContext;
+use crate::flow::{drive, FlowContext};
 use crate::supervisor::SupervisionReport;
 
 /// A slice's band, in its share of the whole-account marks.
@@ -101,32 +105,30 @@ pub fn plan_sweeps(flow: &FlowContext) -> Vec<(ParentAccount, ParentAccount, Amo
     moves
 }
 
-/// Books the sweeps this shard needs now and waits until they are durable.
+/// Starts the sweeps this shard needs now and drives each through the bank firm system,
+/// answering when they are final (or left UNKNOWN for the confirm pass).
 pub async fn sweep_pass(flow: &Rc<FlowContext>) -> SupervisionReport {
     let moves = plan_sweeps(flow);
     let mut report = SupervisionReport::default();
-    if moves.is_empty() {
-        return report;
-    }
-    {
-        let mut ledger = flow.ledger.borrow_mut();
-        for (from, to, amount) in moves {
-            let record = LedgerRecord::Posted {
-                debit: AccountId::parent(from),
-                credit: AccountId::parent(to),
-                amount,
-            };
-            match ledger.execute_unwaited(ActorId::Parent(from), &record) {
-                Ok(_) => {
-                    report.sweeps += 1;
-                    tracing::debug!(shard = flow.shard, %from, %to, %amount, "sweep");
-                }
-                Err(e) => {
-                    tracing::warn!(shard = flow.shard, %from, %to, %amount, error = %e, "sweep refused")
-                }
+    let mut started = Vec::new();
+    for (from, to, amount) in moves {
+        match flow.start_settlement(from, to, amount) {
+            Ok((id, durable)) => started.push((id, durable)),
+            Err(e) => {
+                tracing::warn!(shard = flow.shard, %from, %to, %amount, error = %e, "sweep refused")
             }
         }
     }
-    let _ = flow.durable().await;
+    let drives = started.into_iter().map(|(id, durable)| {
+        let flow = flow.clone();
+        async move {
+            if matches!(durable.await, Ok(Ok(()))) {
+                drive(flow.clone(), id, None).await;
+            }
+            let state = flow.ledger.borrow().books().entry(id).map(|e| e.state);
+            u64::from(state == Some(EntryState::Success))
+        }
+    });
+    report.sweeps = join_all(drives).await.into_iter().sum();
     report
 }

@@ -36,7 +36,18 @@ pub enum RequestKind {
     Charge,
     /// Balance deduction to a customer-designated account.
     Remit,
+    /// A settlement sweep between two parent accounts: the house's own request, of no
+    /// customer (see [`HOUSE`]).
+    Settlement,
 }
+
+/// The customer number of the house: the owner of the company's own requests (settlement
+/// sweeps). It is never a customer's: customer numbers are below 2^63 and this one is
+/// reserved; the books open no account for it.
+pub const HOUSE: CustomerId = match CustomerId::new_const((1 << 63) - 1) {
+    Some(id) => id,
+    None => panic!("the house number is positive"),
+};
 
 /// A request-log entry's id, unique per shard: the shard in the top 16 bits, a sequence
 /// number below. It is also the key of the outside call (with the attempt number).
@@ -164,6 +175,8 @@ pub struct Parties {
     /// For remittances: the payee's bank, and the deposit firm bank that pays it.
     pub payee_bank: Option<BankCode>,
     pub deposit_bank: Option<BankCode>,
+    /// For a settlement sweep: the parent account it debits and the one it credits.
+    pub settlement: Option<(ParentAccount, ParentAccount)>,
 }
 
 /// The posting a step books on SUCCESS (SPEC §2): (debit, credit).
@@ -192,6 +205,12 @@ pub fn step_legs(step: Step, parties: &Parties) -> (AccountId, AccountId) {
             parent(ParentAccount::WithdrawalFirm(parties.linked_bank)),
             linked,
         ),
+        Step::Settlement => {
+            let (from, to) = parties
+                .settlement
+                .expect("a settlement names its two parent accounts");
+            (parent(from), parent(to))
+        }
     }
 }
 
@@ -294,6 +313,7 @@ pub fn remit_step(path: RemitPath) -> Step {
 /// The first step of an accepted request.
 pub fn first_step(accepted: &Accepted) -> (Step, Amount) {
     match (accepted.kind, accepted.deficit) {
+        (RequestKind::Settlement, _) => (Step::Settlement, accepted.amount),
         (RequestKind::Charge, _) => (Step::ChargeWithdrawal, accepted.amount),
         (RequestKind::Remit, Some(deficit)) => (Step::ChargeWithdrawal, deficit),
         (RequestKind::Remit, None) => (

@@ -56,6 +56,15 @@ impl CustomerId {
     pub const fn get(self) -> u64 {
         self.0
     }
+
+    /// `new` in a constant context.
+    pub const fn new_const(number: u64) -> Option<Self> {
+        if number == 0 {
+            None
+        } else {
+            Some(Self(number))
+        }
+    }
 }
 
 impl TryFrom<u64> for CustomerId {

@@ -112,6 +112,22 @@ impl RequestDate {
         (day <= days_in_month).then_some(Self(year * 10_000 + month * 100 + day))
     }
 
+    /// The UTC calendar day of a Unix timestamp in milliseconds (the engine stamps its
+    /// own requests, such as sweeps, with the day they are made).
+    pub fn from_unix_ms(ms: u64) -> Option<Self> {
+        // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+        let z = (ms / 86_400_000) as i64 + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        Self::from_ymd(u32::try_from(year).ok()?, month as u32, day as u32)
+    }
+
     /// The date as the integer `YYYYMMDD`.
     pub const fn yyyymmdd(self) -> u32 {
         self.0
@@ -340,6 +356,33 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "amount: an amount must be greater than zero, got 0"
+        );
+    }
+
+    #[test]
+    fn unix_milliseconds_give_the_utc_day() {
+        assert_eq!(
+            RequestDate::from_unix_ms(0),
+            None,
+            "1970 is before the engine's dates"
+        );
+        assert_eq!(
+            RequestDate::from_unix_ms(1_763_683_200_000)
+                .unwrap()
+                .to_string(),
+            "2025-11-21"
+        );
+        assert_eq!(
+            RequestDate::from_unix_ms(1_763_683_199_999)
+                .unwrap()
+                .to_string(),
+            "2025-11-20"
+        );
+        assert_eq!(
+            RequestDate::from_unix_ms(951_782_400_000)
+                .unwrap()
+                .to_string(),
+            "2000-02-29"
         );
     }
 

@@ -143,10 +143,13 @@ pub enum Step {
     Recovery,
     /// Refund: a BS deposit returning a failed-for-good charge to `linked` (S247).
     Refund,
+    /// A settlement sweep (B1, B2, Y2, Y3): a BS transfer between two of the company's
+    /// own parent accounts.
+    Settlement,
 }
 
 impl Step {
-    pub const ALL: [Step; 7] = [
+    pub const ALL: [Step; 8] = [
         Step::ChargeWithdrawal,
         Step::ChargeCredit,
         Step::RemitDeduction,
@@ -154,6 +157,7 @@ impl Step {
         Step::PaymentInstruction,
         Step::Recovery,
         Step::Refund,
+        Step::Settlement,
     ];
 
     pub const fn log(self) -> LogKind {
@@ -169,6 +173,7 @@ impl Step {
             Step::PaymentInstruction => "payment_instruction",
             Step::Recovery => "recovery",
             Step::Refund => "refund",
+            Step::Settlement => "settlement",
         }
     }
 }
@@ -252,7 +257,7 @@ use EntryState as S;
 use FollowUp as F;
 
 /// The SPEC §4 table, one row per step, as the engine executes it.
-pub const POLICIES: [StepPolicy; 7] = [
+pub const POLICIES: [StepPolicy; 8] = [
     StepPolicy {
         step: Step::ChargeWithdrawal,
         log: LogKind::BankFirmRequestLog,
@@ -350,6 +355,22 @@ pub const POLICIES: [StepPolicy; 7] = [
         confirmed_done_then: F::Post,
         confirmed_not_done_state: S::FailTryAgain,
         confirmed_not_done_then: F::Reprocess,
+    },
+    StepPolicy {
+        step: Step::Settlement,
+        log: LogKind::BankFirmRequestLog,
+        seed_steps: "B1-B3, Y1-Y3, [0098], [0105]",
+        on_success_told: None,
+        on_success_then: F::Post,
+        // A refused sweep moves nothing and owes nothing: the next sweep pass plans again
+        // from the balances as they are then.
+        on_fail_state: S::Fail,
+        on_fail_told: None,
+        on_fail_then: F::Nothing,
+        on_timeout_told: None,
+        confirmed_done_then: F::Post,
+        confirmed_not_done_state: S::Fail,
+        confirmed_not_done_then: F::Nothing,
     },
 ];
 

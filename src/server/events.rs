@@ -96,10 +96,7 @@ pub fn event_json(event: &EngineEvent) -> (&'static str, serde_json::Value) {
                 "shard": shard,
                 "customer": customer.to_string(),
                 "request_no": request_no.to_string(),
-                "kind": match kind {
-                    omnibus_core::flow::RequestKind::Charge => "charge",
-                    omnibus_core::flow::RequestKind::Remit => "remit",
-                },
+                "kind": super::views::kind_str(*kind),
                 "amount": amount.value().to_string(),
                 "at_ms": at_ms,
             }),

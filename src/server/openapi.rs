@@ -363,7 +363,7 @@ fn schemas() -> Value {
             "properties": {
                 "customer": { "type": "string" },
                 "request_no": { "type": "string" },
-                "kind": { "type": "string", "enum": ["charge", "remit"] },
+                "kind": { "type": "string", "enum": ["charge", "remit", "settlement"] },
                 "currency": { "type": "string", "enum": ["KRW"] },
                 "amount": { "$ref": "#/components/schemas/Money" },
                 "told": { "type": "string", "enum": ["succeeded", "failed"], "description": "What the customer is told; on a timeout this is chosen per step (SPEC §4)." },
@@ -380,7 +380,7 @@ fn schemas() -> Value {
                 "customer": { "type": "string" },
                 "request_no": { "type": "string" },
                 "request_date": { "type": "string", "format": "date" },
-                "kind": { "type": "string", "enum": ["charge", "remit"] },
+                "kind": { "type": "string", "enum": ["charge", "remit", "settlement"] },
                 "currency": { "type": "string" },
                 "amount": { "$ref": "#/components/schemas/Money" },
                 "payee": {

@@ -22,10 +22,11 @@ pub fn told_str(told: Told) -> &'static str {
     }
 }
 
-fn kind_str(kind: RequestKind) -> &'static str {
+pub fn kind_str(kind: RequestKind) -> &'static str {
     match kind {
         RequestKind::Charge => "charge",
         RequestKind::Remit => "remit",
+        RequestKind::Settlement => "settlement",
     }
 }
 

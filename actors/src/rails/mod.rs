@@ -96,6 +96,16 @@ pub struct Deposit {
     pub amount: Amount,
 }
 
+/// A settlement sweep (SPEC §2: B1, B2, Y2, Y3): a transfer between two of the company's
+/// own parent accounts, by the bank firm system.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settlement {
+    pub id: RailRequestId,
+    pub from: omnibus_core::ParentAccount,
+    pub to: omnibus_core::ParentAccount,
+    pub amount: Amount,
+}
+
 /// A transfer between the financial company parent account and a customer financial
 /// company account, by the securities firm system (A2 and recovery: increase; X1: decrease).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,6 +140,7 @@ pub type Statement = Result<Vec<omnibus_core::reconcile::StatementLine>, RailErr
 pub trait BankFirm: Send + Sync + 'static {
     fn withdraw(&self, withdrawal: Withdrawal) -> RailFuture<Answer>;
     fn deposit(&self, deposit: Deposit) -> RailFuture<Answer>;
+    fn settle(&self, settlement: Settlement) -> RailFuture<Answer>;
     fn confirm(&self, id: RailRequestId) -> RailFuture<Confirmed>;
     fn statement(&self) -> RailFuture<Statement>;
 }

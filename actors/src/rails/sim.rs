@@ -66,7 +66,7 @@ use self::truth::Books;
 use super::{
     Answer, Authentication, BankFirm, Confirmation, Confirmed, Deposit, DepositSource,
     FinancialCompany, PaymentInstruction, RailAnswer, RailError, RailFuture, RailRequestId, Rails,
-    SecuritiesFirm, SecuritiesTransfer, Withdrawal,
+    SecuritiesFirm, SecuritiesTransfer, Settlement, Withdrawal,
 };
 
 /// One of the four outside systems.
@@ -501,6 +501,20 @@ impl Inner {
         })
     }
 
+    fn settle(&self, s: Settlement) -> RailFuture<Answer> {
+        let plan = Execution {
+            id: s.id,
+            operation: Operation::Settle,
+            customer: omnibus_core::flow::HOUSE,
+            amount: s.amount,
+            from: TruthAccount::Parent(s.from),
+            to: TruthAccount::Parent(s.to),
+        };
+        self.call(Rail::BankFirm, Call::Settle, plan, |p| {
+            self.books.transfer(p.from, p.to, p.amount)
+        })
+    }
+
     fn securities(&self, t: SecuritiesTransfer, operation: Operation) -> RailFuture<Answer> {
         let fin_parent = TruthAccount::Parent(ParentAccount::FinParent);
         let customer = TruthAccount::Customer(t.customer);
@@ -675,6 +689,10 @@ impl BankFirm for SimBankFirm {
 
     fn deposit(&self, deposit: Deposit) -> RailFuture<Answer> {
         self.0.deposit(deposit)
+    }
+
+    fn settle(&self, settlement: Settlement) -> RailFuture<Answer> {
+        self.0.settle(settlement)
     }
 
     fn confirm(&self, id: RailRequestId) -> RailFuture<Confirmed> {

@@ -23,6 +23,7 @@ pub(super) enum Call {
     Instruct = 5,
     Confirm = 6,
     KeyValid = 7,
+    Settle = 8,
 }
 
 /// What happens to one call.

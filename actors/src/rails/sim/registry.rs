@@ -34,6 +34,8 @@ pub enum Operation {
     /// Financial company server: customer account → designated account, through the
     /// external financial network (the payment instruction).
     Instruct,
+    /// Bank firm system: one of the company's parent accounts → another (a sweep).
+    Settle,
 }
 
 impl fmt::Display for Operation {
@@ -44,6 +46,7 @@ impl fmt::Display for Operation {
             Operation::Increase => "increase",
             Operation::Decrease => "decrease",
             Operation::Instruct => "instruct",
+            Operation::Settle => "settle",
         })
     }
 }
@@ -135,6 +138,40 @@ enum Shape {
     Decrease,
     /// Customer → designated.
     Instruct,
+    /// Parent → parent; both are coded in `external` (see `parent_pair`).
+    Settle,
+}
+
+/// Two parent accounts in 32 bits: each as kind × 1000 + bank number, 16 bits apiece.
+fn parent_pair(from: ParentAccount, to: ParentAccount) -> u32 {
+    (u32::from(parent_code(from)) << 16) | u32::from(parent_code(to))
+}
+
+fn parent_code(parent: ParentAccount) -> u16 {
+    let bank = |b: BankCode| {
+        b.as_str()
+            .parse::<u16>()
+            .expect("bank codes are three digits")
+    };
+    match parent {
+        ParentAccount::WithdrawalFirm(b) => 1_000 + bank(b),
+        ParentAccount::Collection => 2_000,
+        ParentAccount::DepositFirm(b) => 3_000 + bank(b),
+        ParentAccount::FinParent => 4_000,
+        ParentAccount::FinDeposit => 5_000,
+    }
+}
+
+fn parent_of(code: u16) -> ParentAccount {
+    let bank =
+        || BankCode::new(&format!("{:03}", code % 1_000)).expect("a coded bank is three digits");
+    match code / 1_000 {
+        1 => ParentAccount::WithdrawalFirm(bank()),
+        2 => ParentAccount::Collection,
+        3 => ParentAccount::DepositFirm(bank()),
+        4 => ParentAccount::FinParent,
+        _ => ParentAccount::FinDeposit,
+    }
 }
 
 /// An executed request, compactly.
@@ -190,6 +227,9 @@ impl Slot {
             }
             (Operation::Instruct, Customer(c), Designated { bank, account }) if customer_is(c) => {
                 (Shape::Instruct, no_bank(), interner.number(bank, account))
+            }
+            (Operation::Settle, Parent(from), Parent(to)) => {
+                (Shape::Settle, no_bank(), parent_pair(from, to))
             }
             _ => return None,
         };
@@ -249,6 +289,11 @@ impl Slot {
             Shape::Increase => (Operation::Increase, fin_parent, customer),
             Shape::Decrease => (Operation::Decrease, customer, fin_parent),
             Shape::Instruct => (Operation::Instruct, customer, designated()),
+            Shape::Settle => (
+                Operation::Settle,
+                Parent(parent_of((record.external >> 16) as u16)),
+                Parent(parent_of((record.external & 0xffff) as u16)),
+            ),
         };
         Outcome::Executed(Execution {
             id,
