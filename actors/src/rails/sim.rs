@@ -288,10 +288,10 @@ impl Simulator {
         self.inner.revoked.insert(cert_serial);
     }
 
-    /// Moves money between two parent accounts in the truth: a settlement sweep
-    /// (B1–B3, Y1–Y3) as the outside world executes it. No rail trait carries sweeps,
-    /// so a host or test that wants the truth's parent accounts to follow the engine's
-    /// sweeps calls this; refused, and nothing moved, if `from` would go below its floor.
+    /// Moves money between two parent accounts in the truth directly, outside any rail
+    /// call and its registry: for tests that arrange the outside world. The engine's own
+    /// sweeps go through `BankFirm::settle`, like every outside call. Refused, and nothing
+    /// moved, if `from` would go below its floor.
     pub fn settle(
         &self,
         from: ParentAccount,
