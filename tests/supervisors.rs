@@ -527,7 +527,7 @@ fn a_parent_slice_below_its_low_mark_is_refilled_from_another_shard() {
 [parents.collection]\nopening = 100_000_000\nlow_mark = 100_000_000\ntarget = 100_000_000\n\
 [parents.withdrawal_firm]\nhigh_mark = 10_000_000_000\n";
     let dir = tempfile::tempdir().unwrap();
-    let (engine, sim) = start_sim(dir.path(), 2, &format!("{SUPERVISED}\n---\n{extra}"));
+    let (engine, _sim) = start_sim(dir.path(), 2, &format!("{SUPERVISED}\n---\n{extra}"));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -577,7 +577,6 @@ fn a_parent_slice_below_its_low_mark_is_refilled_from_another_shard() {
             "{totals:?}"
         );
     });
-    let _ = sim;
     engine.shutdown().unwrap();
 }
 

@@ -837,7 +837,7 @@ impl FlowContext {
             .iter()
             .filter_map(|id| books.entry(*id).copied())
             .collect();
-        let Some((step, amount)) = owed_step(&request, &entries) else {
+        let Some((step, amount)) = owed_step(&entries) else {
             return Ok(None);
         };
         let id = self.request_entry(&mut ledger, &request.accepted, step, amount, now);
@@ -920,7 +920,7 @@ impl FlowContext {
                 .iter()
                 .filter_map(|id| books.entry(*id).copied())
                 .collect();
-            if owed_step(request, &entries).is_some() {
+            if owed_step(&entries).is_some() {
                 owed.insert((request.accepted.customer, request.accepted.request_no));
             }
         }

@@ -274,7 +274,7 @@ pub fn plan_after(
 ///   the customer a recovery (SPEC §5);
 /// - a charge credit failed for good owes a refund;
 /// - a withdrawal that happened with no credit after it owes the credit.
-pub fn owed_step(request: &RequestState, entries: &[LogEntry]) -> Option<(Step, Amount)> {
+pub fn owed_step(entries: &[LogEntry]) -> Option<(Step, Amount)> {
     let has = |step: Step| entries.iter().any(|e| e.step == step);
     let find =
         |step: Step, state: EntryState| entries.iter().find(|e| e.step == step && e.state == state);
@@ -298,7 +298,6 @@ pub fn owed_step(request: &RequestState, entries: &[LogEntry]) -> Option<(Step, 
             return Some((Step::ChargeCredit, a1.amount));
         }
     }
-    let _ = request;
     None
 }
 
