@@ -429,3 +429,56 @@ fn subscribers_see_every_state_change_of_a_charge_in_order_ending_with_the_answe
     });
     engine.shutdown().unwrap();
 }
+
+#[test]
+fn a_batch_of_requests_gives_each_its_own_outcome_as_if_submitted_alone() {
+    use omnibus_actors::Submission;
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _, rt) = engine_with_customer(dir.path());
+    rt.block_on(async {
+        engine.open_customer(opened(2)).await.unwrap();
+        engine.charge(charge(2, "TAKEN", 1_000)).await.unwrap();
+        let outcomes = engine
+            .submit_batch(vec![
+                Submission::Charge(charge(1, "B-1", 50_000)),
+                Submission::Remit(remit(1, "B-2", 10_000)),
+                // The same request twice in one batch: executed once, answered twice.
+                Submission::Charge(charge(1, "B-3", 7_000)),
+                Submission::Charge(charge(1, "B-3", 7_000)),
+                // Another customer's request number: refused, nothing moves.
+                Submission::Charge(charge(1, "TAKEN", 5_000)),
+                // Over the limit without a signature: refused.
+                Submission::Remit(remit(1, "B-4", 2_500_000)),
+            ])
+            .await;
+        assert_eq!(outcomes.len(), 6);
+        assert_eq!(outcomes[0].as_ref().unwrap().told, Told::Succeeded);
+        // The remittance may run before or after the charge in the same batch; with a
+        // balance short it charges its deficit first, so it succeeds either way.
+        assert_eq!(outcomes[1].as_ref().unwrap().told, Told::Succeeded);
+        assert_eq!(outcomes[2], outcomes[3]);
+        assert!(
+            matches!(
+                outcomes[4],
+                Err(EngineError::Rejected(Rejection::RequestNoReused { .. }))
+            ),
+            "{:?}",
+            outcomes[4]
+        );
+        assert_eq!(
+            outcomes[5],
+            Err(EngineError::Rejected(Rejection::SignatureRequired))
+        );
+        let deficit = outcomes[1]
+            .as_ref()
+            .unwrap()
+            .deficit
+            .map_or(0, |d| i64::try_from(d.value()).unwrap());
+        assert_eq!(won(&engine, 1).await, 50_000 - 10_000 + 7_000 + deficit);
+        assert!(
+            engine.request("B-4".parse().unwrap()).await.is_err(),
+            "a refused request leaves nothing on record"
+        );
+    });
+    engine.shutdown().unwrap();
+}

@@ -27,7 +27,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::describe as describe_record;
 pub use engine::{CustomerBalance, Engine, EngineParts, ParentBalance, Totals};
 pub use error::{EngineError, Rejection, StartError};
-pub use flow::{EngineEvent, Outcome, RequestView, Signed, SigningText};
+pub use flow::{EngineEvent, Outcome, RequestView, Signed, SigningText, Submission};
 pub use job::Receipt;
 pub use recovery::RecoveryReport;
 pub use shard::ShardTotals;

@@ -731,6 +731,40 @@ impl Handler<SubmitRequest> for ShardActor {
     }
 }
 
+/// Many charges and remittances for this shard's customers, answered into one batch.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SubmitBatch {
+    pub items: Vec<(usize, Submission)>,
+    pub collector: Arc<Collector<Outcome>>,
+}
+
+impl SubmitBatch {
+    /// Answers every item with `error` (the batch never reached the shard).
+    pub fn fail(self, error: EngineError) {
+        for (index, _) in self.items {
+            Reply::Slot(self.collector.clone(), index).send(Err(error.clone()));
+        }
+    }
+}
+
+impl Handler<SubmitBatch> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: SubmitBatch, ctx: &mut Context<Self>) {
+        for (index, submission) in msg.items {
+            let reply = Reply::Slot(msg.collector.clone(), index);
+            if self.stopping.is_some() {
+                reply.send(Err(EngineError::ShuttingDown));
+                continue;
+            }
+            match self.customer_actor(submission.customer(), ctx) {
+                Ok(addr) => addr.do_send(Submit { submission, reply }),
+                Err(e) => reply.send(Err(e)),
+            }
+        }
+    }
+}
+
 /// Issue a signing text for one of this shard's customers.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -24,7 +24,7 @@ use hdrhistogram::Histogram;
 
 use crate::drive::closed_loop;
 use omnibus_actors::rails::sim::Simulator;
-use omnibus_actors::{Engine, EngineError, EngineParts, Outcome, Signed, SystemClock};
+use omnibus_actors::{Engine, EngineError, EngineParts, Outcome, Signed, Submission, SystemClock};
 use omnibus_core::record::{CustomerOpened, SigningKey};
 use omnibus_core::request_log::Told;
 use omnibus_core::{
@@ -39,6 +39,9 @@ pub struct Args {
     /// Requests outstanding in the closed-loop run.
     #[arg(long, default_value_t = 2_048)]
     in_flight: usize,
+    /// Requests per `submit_batch` call in the closed-loop run (1: one call each).
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
     /// Seconds of the open-loop latency run.
     #[arg(long, default_value_t = 10)]
     latency_secs: u64,
@@ -162,60 +165,69 @@ impl Workload {
 
     /// The i-th request of the current run: half charges, four tenths remittances within
     /// the limit, one tenth over it with signing.
-    async fn saga(&self, i: u64) -> Result<Outcome, EngineError> {
+    /// The i-th request of the current run, ready to submit: half charges, four tenths
+    /// remittances within the limit, one tenth over it (the terminal fetches the signing
+    /// text and signs it here).
+    async fn submission(&self, i: u64) -> Result<Submission, EngineError> {
         let customer = i * 7_919 % self.customers + 1;
         let request_no = format!("B{}-{i}", self.run);
         let c = customer.to_string();
-        match i % 10 {
-            0..=4 => {
-                self.engine
-                    .charge(
-                        ChargeRequest::parse(Currency::Krw, &c, "2026-11-21", &request_no, "30000")
-                            .unwrap(),
-                    )
-                    .await
-            }
-            5..=8 => {
-                let request = RemitRequest::parse(
-                    Currency::Krw,
-                    &c,
-                    "2026-11-21",
-                    &request_no,
-                    "20000",
-                    "088",
-                    "220-33-44444",
-                    "Kim",
-                )
-                .unwrap();
-                self.engine.remit(request).await
-            }
+        let remit = |amount: &str, bank: &str, account: &str, name: &str| {
+            RemitRequest::parse(
+                Currency::Krw,
+                &c,
+                "2026-11-21",
+                &request_no,
+                amount,
+                bank,
+                account,
+                name,
+            )
+            .unwrap()
+        };
+        Ok(match i % 10 {
+            0..=4 => Submission::Charge(
+                ChargeRequest::parse(Currency::Krw, &c, "2026-11-21", &request_no, "30000")
+                    .unwrap(),
+            ),
+            5..=8 => Submission::Remit(remit("20000", "088", "220-33-44444", "Kim")),
             _ => {
-                let request = RemitRequest::parse(
-                    Currency::Krw,
-                    &c,
-                    "2026-11-21",
-                    &request_no,
-                    "2500000",
-                    "020",
-                    "330-44-55555",
-                    "Lee",
-                )
-                .unwrap();
+                let request = remit("2500000", "020", "330-44-55555", "Lee");
                 let text = self.engine.signing_text(request).await?;
                 let signature = self.keys[(customer - 1) as usize]
                     .sign(text.text.as_bytes())
                     .to_bytes();
-                self.engine
-                    .remit_signed(
-                        request,
-                        Signed {
-                            cert_serial: customer,
-                            signature,
-                        },
-                    )
-                    .await
+                Submission::RemitSigned(
+                    request,
+                    Signed {
+                        cert_serial: customer,
+                        signature,
+                    },
+                )
             }
+        })
+    }
+
+    /// The i-th request, submitted alone.
+    async fn saga(&self, i: u64) -> Result<Outcome, EngineError> {
+        match self.submission(i).await? {
+            Submission::Charge(c) => self.engine.charge(c).await,
+            Submission::Remit(r) => self.engine.remit(r).await,
+            Submission::RemitSigned(r, signed) => self.engine.remit_signed(r, signed).await,
         }
+    }
+
+    /// Requests `from..to`, submitted as one batch.
+    async fn batch(&self, from: u64, to: u64) -> Result<(), String> {
+        let submissions = futures::future::join_all((from..to).map(|i| self.submission(i))).await;
+        let submissions = submissions
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        for outcome in self.engine.submit_batch(submissions).await {
+            check(outcome)?;
+        }
+        Ok(())
     }
 }
 
@@ -230,9 +242,22 @@ fn check(outcome: Result<Outcome, EngineError>) -> Result<(), String> {
 fn throughput(w: &mut Workload, args: &Args, rt: &tokio::runtime::Runtime) -> Result<f64, String> {
     w.run += 1;
     let w = &*w;
-    let elapsed = rt.block_on(closed_loop(args.requests, args.in_flight, |i| async move {
-        check(w.saga(i).await).map_err(EngineError::Invalid)
-    }))?;
+    let elapsed = if args.batch <= 1 {
+        rt.block_on(closed_loop(args.requests, args.in_flight, |i| async move {
+            check(w.saga(i).await).map_err(EngineError::Invalid)
+        }))?
+    } else {
+        let batch = args.batch as u64;
+        let batches = args.requests.div_ceil(batch);
+        rt.block_on(closed_loop(
+            batches,
+            (args.in_flight / args.batch).max(1),
+            |b| async move {
+                w.batch(b * batch, ((b + 1) * batch).min(args.requests))
+                    .await
+            },
+        ))?
+    };
     Ok(args.requests as f64 / elapsed.as_secs_f64())
 }
 
