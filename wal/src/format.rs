@@ -439,6 +439,23 @@ mod tests {
     }
 
     #[test]
+    fn the_example_frame_in_the_docs_is_what_the_writer_writes() {
+        // docs/wal-format.md, "Frames": actor 7, sequence 1, payload "abc" as LSN 1.
+        let mut frame = Vec::new();
+        encode_frame_header(&mut frame, 3, 7, 1);
+        frame.extend_from_slice(b"abc");
+        frame.resize(frame_bytes(3), 0);
+        seal_frame(&mut frame, 1, 0);
+        #[rustfmt::skip]
+        let documented: [u8; 48] = [
+            0x03, 0x00, 0x00, 0x00, 0x90, 0x23, 0xbd, 0xa3, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x61, 0x62, 0x63, 0x00, 0x00, 0x00, 0x00, 0x00,
+        ];
+        assert_eq!(frame, documented);
+    }
+
+    #[test]
     #[should_panic(expected = "cannot have been synced")]
     fn a_frame_cannot_claim_itself_synced() {
         let mut frame = Vec::new();
