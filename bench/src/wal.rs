@@ -285,7 +285,10 @@ fn append_phase(args: &Args, options: &WalOptions) -> Result<Appended, String> {
                     let count = batch_records.min(share - seq);
                     window.acquire();
                     loop {
-                        let mut batch = Batch::with_capacity(count as usize * (payload_bytes + 40));
+                        let mut batch = Batch::with_capacity(
+                            count as usize
+                                * omnibus_wal::layout_constants::frame_bytes(payload_bytes),
+                        );
                         for offset in 0..count {
                             batch.push(actor, seq + offset, &payload);
                         }

@@ -19,7 +19,7 @@ impl Batch {
     }
 
     /// A batch whose buffer holds `bytes` of frames before it reallocates (a frame is
-    /// 32 bytes of header plus the payload rounded up to 8).
+    /// 40 bytes of header plus the payload rounded up to 8).
     pub fn with_capacity(bytes: usize) -> Batch {
         Batch {
             frames: Vec::with_capacity(bytes),
@@ -106,9 +106,9 @@ mod tests {
         batch.push(1, 1, b"a");
         batch.push(2, 9, &[7u8; 17]);
         assert_eq!(batch.len(), 2);
-        assert_eq!(batch.bytes(), 40 + 56);
-        assert_eq!(batch.frame_sizes().collect::<Vec<_>>(), vec![40, 56]);
-        assert_eq!(batch.frame_bytes_max(), 56);
+        assert_eq!(batch.bytes(), 48 + 64);
+        assert_eq!(batch.frame_sizes().collect::<Vec<_>>(), vec![48, 64]);
+        assert_eq!(batch.frame_bytes_max(), 64);
         batch.clear();
         assert!(batch.is_empty());
         assert_eq!(batch.bytes(), 0);

@@ -54,6 +54,21 @@ pub enum WalError {
         what: String,
     },
 
+    /// A segment was written in a format version this build does not read. Nothing is
+    /// damaged; the log is left as it was.
+    #[error(
+        "write-ahead log segment {} is in format version {found}, but this build reads version {supported} \
+         only and does not convert older logs (no production log was ever written in an older version); \
+         the log was not changed: open it with the build that wrote it, or move the directory aside and \
+         start an empty log",
+        file.display()
+    )]
+    UnsupportedVersion {
+        file: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+
     /// Another process (or another handle in this one) has the log directory open.
     #[error(
         "write-ahead log {} is locked by another process or handle; stop it first (only one writer may \

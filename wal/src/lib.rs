@@ -4,9 +4,10 @@
 //! first LSN, plus snapshot files. Records are opaque payloads tagged with the actor that
 //! wrote them and that actor's own sequence number. A writer thread per log groups what
 //! is queued into one write and one fdatasync (group commit) and then completes every
-//! waiter. Recovery loads the newest valid snapshot, replays what follows, truncates a
-//! torn tail of the last segment and refuses to start on any other damage, naming the
-//! file and byte offset. `docs/wal-format.md` gives the format byte by byte.
+//! waiter. Recovery loads the newest valid snapshot, replays what follows, truncates
+//! damage in the last segment that lies in bytes never synced (a torn tail, or a power
+//! loss that kept a later sector of an unsynced write but not an earlier one) and
+//! refuses to start on any other damage, naming the file and byte offset. `docs/wal-format.md` gives the format byte by byte.
 //!
 //! ```no_run
 //! use omnibus_wal::{Batch, Wal, WalOptions};
@@ -53,7 +54,7 @@ pub use wal::{Wal, WalStats, SNAPSHOTS_PENDING_MAX};
 /// The on-disk format's constants, for tools and tests that craft or inspect files.
 pub mod layout_constants {
     pub use crate::format::{
-        frame_bytes, FORMAT_VERSION, FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES,
-        SNAPSHOT_HEADER_BYTES,
+        frame_bytes, FRAME_HEADER_BYTES, SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_BYTES,
+        SNAPSHOT_FORMAT_VERSION, SNAPSHOT_HEADER_BYTES,
     };
 }

@@ -1,5 +1,6 @@
 //! Opening a log: choose the newest valid snapshot, validate every segment that holds
-//! records after it, truncate a torn tail, and hand the records to replay.
+//! records after it, truncate a torn tail (damage in the last segment that lies in bytes
+//! never synced), and hand the records to replay.
 //!
 //! Recovery decides everything before it changes anything: when it refuses to start
 //! (`WalError::Corrupt`), the directory is left exactly as it was found.
@@ -8,11 +9,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::format::{
-    frame_bytes, segment_file_name, FrameHeader, CORRUPT_SUFFIX, FRAME_HEADER_BYTES,
-    SEGMENT_HEADER_BYTES,
+    frame_bytes, segment_file_name, unsupported_segment_version, FrameHeader, CORRUPT_SUFFIX,
+    FRAME_HEADER_BYTES, SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_BYTES,
 };
 use crate::layout::{sort_listing, Layout, SegmentMeta};
-use crate::scan::{check_header, scan_segment, ScanEnd, SegmentScan};
+use crate::scan::{check_header, scan_segment, ScanEnd, SegmentScan, Verdict};
 use crate::snapshot::{read_snapshot, Snapshot};
 use crate::storage::{FileStorage, Region, Storage};
 use crate::wal::{Started, Wal};
@@ -32,8 +33,8 @@ pub struct RecordRef<'a> {
 /// What recovery did to the directory, for logs and tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecoveryReport {
-    /// The segment whose torn tail was zeroed, the offset where the tear began, and the
-    /// bytes zeroed.
+    /// The segment whose torn tail was zeroed, the offset where the tear began, and what
+    /// was found there.
     pub torn_tail: Option<TornTail>,
     /// Snapshots found damaged and renamed with a `.corrupt` suffix.
     pub corrupt_snapshots: Vec<PathBuf>,
@@ -50,6 +51,11 @@ pub struct TornTail {
     pub file: PathBuf,
     pub offset: u64,
     pub what: String,
+    /// Frames with a valid CRC found after the tear and zeroed with it: written but never
+    /// synced (no frame says the torn LSN was synced), so never acknowledged under
+    /// `SyncMode::Always`. Non-zero only when the disk kept a later part of an unsynced
+    /// write but not an earlier one.
+    pub discarded_frames: u64,
 }
 
 struct ReplaySegment {
@@ -101,6 +107,19 @@ fn io_error(
 ) -> impl FnOnce(std::io::Error) -> WalError {
     let path = storage.path(name);
     move |error| WalError::io(path, op, error)
+}
+
+/// The error for a segment header that does not check out: a header that is intact but
+/// in another format version is not corruption, and says so.
+fn header_error(path: &std::path::Path, bytes: &[u8], offset: u64, what: String) -> WalError {
+    match unsupported_segment_version(bytes) {
+        Some(found) => WalError::UnsupportedVersion {
+            file: path.to_path_buf(),
+            found,
+            supported: SEGMENT_FORMAT_VERSION,
+        },
+        None => WalError::corrupt(path, offset, what),
+    }
 }
 
 fn recover(options: WalOptions, storage: Arc<dyn Storage>) -> Result<Recovery, WalError> {
@@ -178,11 +197,11 @@ fn recover(options: WalOptions, storage: Arc<dyn Storage>) -> Result<Recovery, W
             file.read_at(0, &mut bytes)
                 .map_err(io_error(store, name, "read segment header"))?;
             check_header(&bytes, *name_lsn, file_bytes)
-                .map_err(|(offset, what)| WalError::corrupt(&path, offset, what))?
+                .map_err(|(offset, what)| header_error(&path, &bytes, offset, what))?
         } else {
             let region = file.map().map_err(io_error(store, name, "map segment"))?;
             let scan = scan_segment(&region, *name_lsn)
-                .map_err(|(offset, what)| WalError::corrupt(&path, offset, what))?;
+                .map_err(|(offset, what)| header_error(&path, &region, offset, what))?;
             let header = scan.header;
             replay.push(ReplaySegment {
                 name: name.clone(),
@@ -242,29 +261,39 @@ fn recover(options: WalOptions, storage: Arc<dyn Storage>) -> Result<Recovery, W
         ));
     }
 
-    // Sealed segments must be clean and continue each other exactly; the last one may
-    // end in a torn write, but only if nothing valid follows the tear.
-    let mut torn: Option<(u64, u64, String)> = None;
+    // Sealed segments must be clean and continue each other exactly: each was synced
+    // before the next one got its first frame, so nothing in it can be a lost write. The
+    // last one may end in damage, but only inside bytes that were never synced.
+    let mut torn: Option<(u64, u64, String, u64)> = None;
     for (index, scan) in scans.iter().enumerate() {
         let segment = &replay[index];
         let path = store.path(&segment.name);
         let is_last = index + 1 == scans.len();
         if let ScanEnd::Bad {
             what,
-            valid_frame_at,
+            verdict,
             nonzero_end,
         } = &scan.end
         {
-            match (is_last, valid_frame_at) {
-                (true, None) => torn = Some((scan.data_end, *nonzero_end, what.clone())),
-                (true, Some(valid)) => {
+            match (is_last, verdict) {
+                (true, Verdict::Unsynced { frames_after }) => {
+                    let what = if *frames_after == 0 {
+                        what.clone()
+                    } else {
+                        format!(
+                            "{what}; the {frames_after} valid frames after it were written but never synced \
+                             (none says LSN {} was synced): a power loss kept a later part of an unsynced \
+                             write but not this one",
+                            scan.next_lsn()
+                        )
+                    };
+                    torn = Some((scan.data_end, *nonzero_end, what, *frames_after));
+                }
+                (true, Verdict::Damage { why, .. }) => {
                     return Err(WalError::corrupt(
                         &path,
                         scan.data_end,
-                        format!(
-                            "{what}; a valid frame follows at offset {valid}, so this is damage inside written \
-                             data, not a torn final write"
-                        ),
+                        format!("{what}; {why}"),
                     ))
                 }
                 (false, _) => {
@@ -338,7 +367,7 @@ fn recover(options: WalOptions, storage: Arc<dyn Storage>) -> Result<Recovery, W
             store
                 .open(&last.name, true)
                 .map_err(io_error(store, &last.name, "open segment"))?;
-        if let Some((from, to, what)) = torn {
+        if let Some((from, to, what, discarded_frames)) = torn {
             let ranges = nonzero_ranges(&last.region, from, to);
             // The map must not be alive while the file under it changes.
             last.region = Region::empty();
@@ -350,13 +379,15 @@ fn recover(options: WalOptions, storage: Arc<dyn Storage>) -> Result<Recovery, W
                 ))?;
             }
             tracing::warn!(
-                file = %store.path(&last.name).display(), offset = from, bytes = to - from, %what,
+                file = %store.path(&last.name).display(), offset = from, bytes = to - from,
+                discarded_frames, %what,
                 "wal: torn tail truncated"
             );
             report.torn_tail = Some(TornTail {
                 file: store.path(&last.name),
                 offset: from,
                 what,
+                discarded_frames,
             });
             last.region = file
                 .map()

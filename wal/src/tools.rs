@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::format::{frame_bytes, FrameHeader, FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES};
 use crate::layout::sort_listing;
 use crate::recovery::RecordRef;
-use crate::scan::{scan_segment, ScanEnd};
+use crate::scan::{scan_segment, ScanEnd, Verdict};
 use crate::snapshot::read_snapshot;
 use crate::storage::{FileStorage, Storage};
 use crate::Lsn;
@@ -307,18 +307,24 @@ fn walk(
             }))?;
             offset += size;
         }
-        if let ScanEnd::Bad {
-            what,
-            valid_frame_at,
-            ..
-        } = &scan.end
-        {
+        if let ScanEnd::Bad { what, verdict, .. } = &scan.end {
             let found = problem(name, scan.data_end, what.clone());
-            match (is_last, valid_frame_at) {
-                (true, None) => report.torn_tail = Some(found),
-                (true, Some(valid)) => {
+            match (is_last, verdict) {
+                (true, Verdict::Unsynced { frames_after }) => {
+                    report.torn_tail = Some(if *frames_after == 0 {
+                        found
+                    } else {
+                        Problem {
+                            what: format!(
+                                "{what}; {frames_after} valid frames after it were never synced"
+                            ),
+                            ..found
+                        }
+                    })
+                }
+                (true, Verdict::Damage { why, .. }) => {
                     report.problem.get_or_insert(Problem {
-                        what: format!("{what}; a valid frame follows at offset {valid}"),
+                        what: format!("{what}; {why}"),
                         ..found
                     });
                     return Ok(());

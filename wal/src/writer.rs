@@ -132,7 +132,8 @@ struct WriterState {
     /// LSN of the last frame in `buffer`, and of the last frame written to the file.
     buffered_lsn: Lsn,
     written_lsn: Lsn,
-    /// LSN of the last frame known to be on disk.
+    /// LSN of the last frame known to be on disk: an `fdatasync` covering it returned
+    /// (or, for the records found at start-up, recovery's did). Stamped into every frame.
     synced_lsn: Lsn,
     last_sync: Instant,
     carry: Option<Item>,
@@ -160,6 +161,9 @@ impl Writer {
             buffer: Vec::with_capacity(shared.options.batch_bytes_max.min(1 << 20)),
             buffered_lsn: next_lsn - 1,
             written_lsn: next_lsn - 1,
+            // Everything before `next_lsn` is durable: sealed segments were synced when
+            // sealed and recovery synced the last one before replay. So the first group
+            // after a restart may vouch for every record found at start-up.
             synced_lsn: next_lsn - 1,
             last_sync: Instant::now(),
             carry: None,
@@ -442,7 +446,11 @@ impl WriterState {
                 );
             }
             let lsn = self.next_lsn;
-            let sealed = seal_frame(&mut frames[offset..], lsn);
+            // Every frame records what was durable when it was stamped. A roll-over above
+            // syncs first, so frames in a new segment vouch for the whole sealed one.
+            // Recovery trusts this: damage before a frame that claims an LSN synced is
+            // damage to synced data, never a lost write.
+            let sealed = seal_frame(&mut frames[offset..], lsn, self.synced_lsn);
             debug_assert_eq!(sealed, size);
             if !fits_whole {
                 self.buffer

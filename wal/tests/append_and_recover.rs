@@ -304,7 +304,9 @@ fn the_largest_record_a_segment_holds_is_written_and_read_back() {
     let dir = tempfile::tempdir().unwrap();
     let options = small_options(dir.path(), SyncMode::Always);
     let wal = open(&options).unwrap().into_wal().unwrap();
-    let largest = 16 * 1024 - 64 - 32;
+    let largest = 16 * 1024
+        - omnibus_wal::layout_constants::SEGMENT_HEADER_BYTES as usize
+        - omnibus_wal::layout_constants::FRAME_HEADER_BYTES;
     for seq in 0..3u64 {
         let mut batch = Batch::new();
         batch.push(1, seq, &vec![seq as u8 + 1; largest]);

@@ -1,6 +1,7 @@
 //! Damage to real segment files: a torn or flipped tail is truncated with every record
-//! before it intact; damage anywhere else refuses to start, naming file and offset, and
-//! leaves the files as they were.
+//! before it intact; damage to synced data (a later frame says it was synced), in a
+//! sealed segment, in a header or a gap refuses to start, naming file and offset, and
+//! leaves the files as they were. A log in an older format version is refused as such.
 
 mod common;
 
@@ -282,5 +283,53 @@ fn a_valid_frame_after_a_tear_refuses_to_start() {
         assert!(at > torn_at + 300, "the copy lies past the torn frame");
         bytes[at..at + first_size].copy_from_slice(&copy);
     });
-    expect_corrupt(&options, &last, torn_at as u64);
+    let message = expect_corrupt(&options, &last, torn_at as u64);
+    assert!(message.contains("cannot lie there"), "{message}");
+}
+
+#[test]
+fn a_log_in_format_version_1_is_refused_as_unsupported_and_left_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (options, _) = written_log(dir.path(), 300);
+    let segments = segment_files(dir.path());
+    assert!(segments.len() >= 2);
+    // Every segment of a log written by an older build says version 1, with a header CRC
+    // that checks out.
+    for segment in &segments {
+        modify(segment, |bytes| {
+            bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+            let crc = crc32c::crc32c(&bytes[0..60]);
+            bytes[60..64].copy_from_slice(&crc.to_le_bytes());
+        });
+    }
+    let before = snapshot_of_files(&options.dir);
+    match open(&options) {
+        Err(
+            error @ WalError::UnsupportedVersion {
+                found: 1,
+                supported: 2,
+                ..
+            },
+        ) => {
+            let message = error.to_string();
+            assert!(
+                message.contains(&segments[0].display().to_string()),
+                "{message}"
+            );
+            assert!(message.contains("version 1"), "{message}");
+            assert!(message.contains("does not convert"), "{message}");
+        }
+        Err(other) => panic!("expected UnsupportedVersion, got {other}"),
+        Ok(_) => panic!("a version 1 log opened"),
+    }
+    assert_eq!(snapshot_of_files(&options.dir), before, "nothing changed");
+    assert_eq!(
+        omnibus_wal::layout_constants::SEGMENT_FORMAT_VERSION,
+        2,
+        "this test describes the step from version 1 to 2"
+    );
+    let report = omnibus_wal::tools::verify(dir.path());
+    let problem = report.problem.expect("verify names the version");
+    assert_eq!((problem.file, problem.offset), (segments[0].clone(), 8));
+    assert!(problem.what.contains("version 1"), "{}", problem.what);
 }
