@@ -462,8 +462,8 @@ fn collection_refills_only_with_what_it_holds_above_its_low_mark() {
     w.finish();
 }
 
-#[test]
-fn the_non_reflected_search_waits_for_the_window_before_confirming() {
+/// The seed's 15 to 20 minute window, on a clock the test moves.
+fn windowed_world() -> (World, Arc<ManualClock>) {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), 2, &format!("{SUPERVISED}\n---\n[supervisor]\nwindow_min_age_ms = 900_000\nwindow_max_age_ms = 1_200_000\n"));
     let sim = Simulator::new(&config);
@@ -476,7 +476,12 @@ fn the_non_reflected_search_waits_for_the_window_before_confirming() {
         },
     )
     .unwrap();
-    let w = world_on(engine, sim, dir, 0);
+    (world_on(engine, sim, dir, 0), clock)
+}
+
+#[test]
+fn the_non_reflected_search_waits_for_the_window_before_confirming() {
+    let (w, clock) = windowed_world();
     w.sim.set_rates(Rail::BankFirm, always("lost"));
     w.rt.block_on(w.engine.charge(charge(1, "C-1", 10_000)))
         .unwrap();
@@ -496,19 +501,7 @@ fn the_non_reflected_search_waits_for_the_window_before_confirming() {
 
 #[test]
 fn an_unknown_entry_past_the_window_is_still_confirmed_and_reported_overdue() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), 2, &format!("{SUPERVISED}\n---\n[supervisor]\nwindow_min_age_ms = 900_000\nwindow_max_age_ms = 1_200_000\n"));
-    let sim = Simulator::new(&config);
-    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
-    let engine = Engine::start_with(
-        config,
-        EngineParts {
-            rails: sim.rails(),
-            clock: clock.clone(),
-        },
-    )
-    .unwrap();
-    let w = world_on(engine, sim, dir, 0);
+    let (w, clock) = windowed_world();
     w.sim.set_rates(Rail::BankFirm, always("timeout"));
     w.rt.block_on(w.engine.charge(charge(1, "C-1", 10_000)))
         .unwrap();

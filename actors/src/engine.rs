@@ -41,7 +41,7 @@ use crate::reply::{Collector, Reply};
 use crate::shard::{
     Admitted, IssueTextRequest, PostBatch, Redeliver, SubmitRequest, Supervise, ViewRequest,
 };
-use crate::shard::{MoveSlice, SubmitBatch};
+use crate::shard::{BatchMessage, MoveSlice, SubmitBatch};
 use crate::shard::{
     Open, Peers, Post, Query, QueryAnswer, QueryKind, SetStatus, ShardActor, ShardTotals, Shutdown,
 };
@@ -475,22 +475,10 @@ impl Engine {
             by_shard[self.posting_shard(*debit, *credit) as usize]
                 .push((index, *debit, *credit, *amount));
         }
-        for (shard, items) in by_shard.into_iter().enumerate() {
-            if items.is_empty() {
-                continue;
-            }
-            let message = PostBatch {
-                items,
-                collector: collector.clone(),
-            };
-            match self.inner.gates[shard].enter(message.items.len()) {
-                Ok(ticket) => self.inner.shards[shard].do_send(Admitted {
-                    message,
-                    _ticket: ticket,
-                }),
-                Err(error) => message.fail(error),
-            }
-        }
+        self.send_batches(by_shard, |items| PostBatch {
+            items,
+            collector: collector.clone(),
+        });
         drop(collector);
         done.await.unwrap_or_else(|_| {
             postings
@@ -583,22 +571,10 @@ impl Engine {
                 }
             }
         }
-        for (shard, items) in by_shard.into_iter().enumerate() {
-            if items.is_empty() {
-                continue;
-            }
-            let message = SubmitBatch {
-                items,
-                collector: collector.clone(),
-            };
-            match self.inner.gates[shard].enter(message.items.len()) {
-                Ok(ticket) => self.inner.shards[shard].do_send(Admitted {
-                    message,
-                    _ticket: ticket,
-                }),
-                Err(error) => message.fail(error),
-            }
-        }
+        self.send_batches(by_shard, |items| SubmitBatch {
+            items,
+            collector: collector.clone(),
+        });
         drop(collector);
         let results = done.await.unwrap_or_else(|_| {
             claims
@@ -610,6 +586,29 @@ impl Engine {
             self.release_claim(*claimed, *customer, *request_no, result);
         }
         results
+    }
+
+    /// Sends each shard its part of a batch, through the shard's gate (one ticket per
+    /// item); a part the gate refuses is answered with the refusal, item by item.
+    fn send_batches<I, M>(&self, by_shard: Vec<Vec<I>>, make: impl Fn(Vec<I>) -> M)
+    where
+        M: BatchMessage + actix::Message<Result = ()> + Send + 'static,
+        ShardActor: actix::Handler<Admitted<M>>,
+    {
+        for (shard, items) in by_shard.into_iter().enumerate() {
+            if items.is_empty() {
+                continue;
+            }
+            let weight = items.len();
+            let message = make(items);
+            match self.inner.gates[shard].enter(weight) {
+                Ok(ticket) => self.inner.shards[shard].do_send(Admitted {
+                    message,
+                    _ticket: ticket,
+                }),
+                Err(error) => message.fail(error),
+            }
+        }
     }
 
     /// Claims a request number for a customer in the engine-wide registry: `Ok(true)` if

@@ -526,9 +526,14 @@ pub struct PostBatch {
     pub collector: Arc<Collector<Receipt>>,
 }
 
-impl PostBatch {
-    /// Answers every item with `error` (the batch never reached the shard).
-    pub fn fail(self, error: EngineError) {
+/// A batch the engine sends a shard: answered item by item if it never gets there.
+pub trait BatchMessage {
+    /// Answers every item with `error`.
+    fn fail(self, error: EngineError);
+}
+
+impl BatchMessage for PostBatch {
+    fn fail(self, error: EngineError) {
         for (index, ..) in self.items {
             Reply::Slot(self.collector.clone(), index).send(Err(error.clone()));
         }
@@ -739,9 +744,8 @@ pub struct SubmitBatch {
     pub collector: Arc<Collector<Outcome>>,
 }
 
-impl SubmitBatch {
-    /// Answers every item with `error` (the batch never reached the shard).
-    pub fn fail(self, error: EngineError) {
+impl BatchMessage for SubmitBatch {
+    fn fail(self, error: EngineError) {
         for (index, _) in self.items {
             Reply::Slot(self.collector.clone(), index).send(Err(error.clone()));
         }
