@@ -670,3 +670,87 @@ mod reconciliation {
         w.engine.shutdown().unwrap();
     }
 }
+
+#[test]
+fn settled_requests_are_forgotten_after_the_idempotency_window_and_open_ones_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let config = config(
+        &root,
+        2,
+        &format!("{SUPERVISED}\n---\n[actors]\nidempotency_retention_days = 30\n"),
+    );
+    let sim = Simulator::new(&config);
+    // Noon on the requests' date, 2026-11-21.
+    let clock = Arc::new(ManualClock::new(1_795_262_400_000));
+    let parts = EngineParts {
+        rails: sim.rails(),
+        clock: clock.clone(),
+    };
+    let engine = Engine::start_with(config.clone(), parts.clone()).unwrap();
+    let w = world_on(engine, sim, dir, 0);
+    w.rt.block_on(async {
+        assert_eq!(
+            w.engine
+                .charge(charge(1, "C-OLD", 1_000))
+                .await
+                .unwrap()
+                .told,
+            Told::Succeeded
+        );
+    });
+    w.sim.set_rates(Rail::BankFirm, always("timeout"));
+    w.rt.block_on(w.engine.charge(charge(1, "C-OPEN", 2_000)))
+        .unwrap();
+    w.sim.set_rates(Rail::BankFirm, healthy());
+    // C-OPEN's withdrawal stays UNKNOWN: its confirm inquiry gets no answer.
+    w.sim.set_confirm_unreachable(Rail::BankFirm, true);
+    // Within the window: nothing is forgotten.
+    assert_eq!(w.supervise().pruned, 0);
+    // Forty days later, the settled charge is forgotten; the open one is kept.
+    clock.advance_ms(40 * 86_400_000);
+    let r = w.supervise();
+    assert_eq!(r.pruned, 1, "{r:?}");
+    let forgotten =
+        w.rt.block_on(w.engine.request("C-OLD".parse().unwrap()))
+            .unwrap_err();
+    assert!(
+        matches!(
+            forgotten,
+            omnibus_actors::EngineError::Rejected(omnibus_actors::Rejection::UnknownRequest(_))
+        ),
+        "{forgotten}"
+    );
+    assert!(w
+        .rt
+        .block_on(w.engine.request("C-OPEN".parse().unwrap()))
+        .is_ok());
+    // The balance stays; the forgotten number may be used again, as a new request.
+    assert_eq!(w.engine_won(), 1_000);
+    assert_eq!(
+        w.rt.block_on(w.engine.charge(charge(1, "C-OLD", 1_000)))
+            .unwrap()
+            .told,
+        Told::Succeeded
+    );
+    assert_eq!(w.engine_won(), 2_000);
+    // The prune is in the log: a restart forgets the same requests.
+    w.sim.set_confirm_unreachable(Rail::BankFirm, false);
+    let World {
+        engine, sim, rt, ..
+    } = w;
+    engine.shutdown().unwrap();
+    let engine = Engine::start_with(config, parts).unwrap();
+    rt.block_on(async {
+        let view = engine.request("C-OLD".parse().unwrap()).await.unwrap();
+        assert_eq!(view.accepted.request_date.to_string(), "2026-11-21");
+        assert_eq!(
+            view.entries.len(),
+            2,
+            "the new C-OLD, not the forgotten one"
+        );
+        assert!(engine.totals().await.unwrap().sum.is_zero());
+    });
+    let _ = sim;
+    engine.shutdown().unwrap();
+}

@@ -118,7 +118,7 @@ struct Inner {
     rails: Rails,
     /// Which customer each request number belongs to: a request number is executed at most
     /// once engine-wide (SPEC §6.3), and `request(no)` finds its shard.
-    registry: DashMap<RequestNo, CustomerId>,
+    registry: Arc<DashMap<RequestNo, CustomerId>>,
     events: broadcast::Sender<EngineEvent>,
     shards: Vec<Addr<ShardActor>>,
     gates: Vec<Arc<Gate>>,
@@ -257,7 +257,7 @@ impl Engine {
                 .collect::<Result<Vec<_>, _>>()
         })?;
         let recovery: Vec<RecoveryReport> = recovered.iter().map(|r| r.report.clone()).collect();
-        let registry = DashMap::new();
+        let registry = Arc::new(DashMap::new());
         for r in &recovered {
             // The house's own requests (sweeps) are not customers' request numbers.
             for request in r
@@ -274,6 +274,7 @@ impl Engine {
         }
         let (events, _) = broadcast::channel(config.actors.events_buffer as usize);
         let system_events = events.clone();
+        let system_registry = registry.clone();
         for r in &recovery {
             tracing::info!(
                 shard = r.shard,
@@ -305,13 +306,23 @@ impl Engine {
                             parts.clock.clone(),
                             system_events.clone(),
                         );
+                        let shard_registry = system_registry.clone();
                         let addr = ShardActor::start_in_arbiter(&arbiter.handle(), move |_| {
                             let mut ledger =
                                 ShardLedger::new(shard, r.books, r.wal, r.next_lsn, queue);
                             for (actor, seq) in r.actor_seqs {
                                 ledger.replayed_seq(actor, seq);
                             }
-                            ShardActor::new(shard, shards, config, ledger, rails, clock, events)
+                            ShardActor::new(
+                                shard,
+                                shards,
+                                config,
+                                ledger,
+                                rails,
+                                clock,
+                                events,
+                                shard_registry,
+                            )
                         });
                         addrs.push(addr);
                         arbiters.push(arbiter);

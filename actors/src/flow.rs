@@ -202,6 +202,10 @@ pub struct FlowContext {
     owed: RefCell<std::collections::BTreeSet<RequestKey>>,
     /// Events raised by the step being applied, published once it is durable.
     pending_events: RefCell<Vec<EngineEvent>>,
+    /// The engine-wide request-number registry, to forget pruned requests' numbers.
+    registry: Arc<dashmap::DashMap<RequestNo, CustomerId>>,
+    /// The `before` date of the last prune, so it runs once a day.
+    last_prune: Cell<Option<RequestDate>>,
 }
 
 impl FlowContext {
@@ -212,8 +216,11 @@ impl FlowContext {
         clock: Arc<dyn Clock>,
         config: Arc<Config>,
         events: broadcast::Sender<EngineEvent>,
+        registry: Arc<dashmap::DashMap<RequestNo, CustomerId>>,
     ) -> Self {
         Self {
+            registry,
+            last_prune: Cell::new(None),
             shard,
             ledger,
             rails,
@@ -891,6 +898,47 @@ impl FlowContext {
         ledger.execute_unwaited(actor, &entry)?;
         drop(ledger);
         Ok((id, self.durable()))
+    }
+
+    /// Forgets the settled requests older than the idempotency window
+    /// (`actors.idempotency_retention_days`), once a day: their request numbers may be
+    /// used again afterwards. Answers how many were forgotten, once durable.
+    pub async fn prune(self: &Rc<Self>) -> u64 {
+        let days = u64::from(self.config.actors.idempotency_retention_days);
+        let Some(before) =
+            RequestDate::from_unix_ms(self.now_ms().saturating_sub(days * 86_400_000))
+        else {
+            return 0;
+        };
+        if self.last_prune.get().is_some_and(|last| last >= before) {
+            return 0;
+        }
+        let keys = {
+            let mut ledger = self.ledger.borrow_mut();
+            let keys = ledger.books().prunable(before);
+            if !keys.is_empty() {
+                if let Err(e) =
+                    ledger.execute_unwaited(ActorId::Shard, &LedgerRecord::Pruned { before })
+                {
+                    tracing::warn!(shard = self.shard, %before, error = %e, "prune refused");
+                    return 0;
+                }
+            }
+            keys
+        };
+        self.last_prune.set(Some(before));
+        if keys.is_empty() {
+            return 0;
+        }
+        if !matches!(self.durable().await, Ok(Ok(()))) {
+            return 0;
+        }
+        for (customer, request_no) in &keys {
+            self.registry
+                .remove_if(request_no, |_, owner| owner == customer);
+        }
+        tracing::info!(shard = self.shard, %before, requests = keys.len(), "requests past the idempotency window forgotten");
+        keys.len() as u64
     }
 
     /// Requests that may owe a step whose entry could not be created.

@@ -69,6 +69,7 @@ pub struct ShardStats {
 }
 
 impl ShardActor {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: u16,
         shards: u16,
@@ -77,6 +78,7 @@ impl ShardActor {
         rails: Rails,
         clock: Arc<dyn Clock>,
         events: broadcast::Sender<EngineEvent>,
+        registry: Arc<dashmap::DashMap<RequestNo, CustomerId>>,
     ) -> Self {
         let ledger = Rc::new(RefCell::new(ledger));
         let flow = Rc::new(FlowContext::new(
@@ -86,6 +88,7 @@ impl ShardActor {
             clock,
             config.clone(),
             events,
+            registry,
         ));
         Self {
             id,

@@ -52,6 +52,8 @@ pub struct SupervisionReport {
     pub owed_created: u64,
     /// Sweep and rebalancing postings made.
     pub sweeps: u64,
+    /// Settled requests forgotten past the idempotency window.
+    pub pruned: u64,
     /// Open entries left after the pass, by state.
     pub open_requested: u64,
     pub open_unknown: u64,
@@ -72,6 +74,7 @@ impl SupervisionReport {
         self.retried += other.retried;
         self.owed_created += other.owed_created;
         self.sweeps += other.sweeps;
+        self.pruned += other.pruned;
         self.open_requested += other.open_requested;
         self.open_unknown += other.open_unknown;
         self.open_try_again += other.open_try_again;
@@ -157,7 +160,11 @@ async fn run_pass(
         Pass::Confirm => confirm_pass(&flow, &busy).await,
         Pass::Reprocess => reprocess_pass(&flow, &busy).await,
         Pass::Recovery => recovery_pass(&flow, &busy).await,
-        Pass::Sweep => crate::sweep::sweep_pass(&flow).await,
+        Pass::Sweep => {
+            let mut report = crate::sweep::sweep_pass(&flow).await;
+            report.pruned = flow.prune().await;
+            report
+        }
     };
     running.flag(pass).set(false);
     report

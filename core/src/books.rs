@@ -565,6 +565,30 @@ impl ShardBooks {
         self.entries.values()
     }
 
+    /// The requests a `Pruned { before }` record forgets: of a request date before
+    /// `before`, answered (or the house's own), every entry final, and nothing owed.
+    pub fn prunable(&self, before: crate::request::RequestDate) -> Vec<(CustomerId, RequestNo)> {
+        let mut keys: Vec<(CustomerId, RequestNo)> = self
+            .requests
+            .iter()
+            .filter(|(_, r)| {
+                let entries: Vec<LogEntry> = r
+                    .entries
+                    .iter()
+                    .filter_map(|id| self.entries.get(id).copied())
+                    .collect();
+                r.accepted.request_date < before
+                    && (r.answer.is_some()
+                        || r.accepted.kind == crate::flow::RequestKind::Settlement)
+                    && entries.iter().all(|e| e.state.is_final())
+                    && crate::flow::owed_step(&entries).is_none()
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        keys.sort();
+        keys
+    }
+
     /// The id the next entry of this shard gets.
     pub fn next_entry_id(&self) -> EntryId {
         EntryId::new(self.shard, self.next_entry_seq)
@@ -1097,6 +1121,18 @@ impl ShardBooks {
                     });
                 }
                 request.answer = Some(*answer);
+                Applied::Done
+            }
+            LedgerRecord::Pruned { before } => {
+                for key in self.prunable(*before) {
+                    if let Some(request) = self.requests.remove(&key) {
+                        for id in request.entries {
+                            if let Some(entry) = self.entries.remove(&id) {
+                                debug_assert!(entry.state.is_final());
+                            }
+                        }
+                    }
+                }
                 Applied::Done
             }
             LedgerRecord::TransferReturned { id } => {

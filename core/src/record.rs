@@ -109,6 +109,11 @@ pub enum LedgerRecord {
         request_no: RequestNo,
         answer: Answer,
     },
+    /// Forget the requests of request dates before `before` that are settled (answered,
+    /// every entry final, nothing owed): the idempotency window has passed for them.
+    Pruned {
+        before: crate::request::RequestDate,
+    },
 }
 
 impl LedgerRecord {
@@ -124,7 +129,7 @@ impl LedgerRecord {
             | LedgerRecord::EntryRequested { customer, .. }
             | LedgerRecord::Answered { customer, .. } => ActorId::Customer(*customer),
             LedgerRecord::RequestAccepted(accepted) => ActorId::Customer(accepted.customer),
-            LedgerRecord::EntryEvent { .. } => ActorId::Shard,
+            LedgerRecord::EntryEvent { .. } | LedgerRecord::Pruned { .. } => ActorId::Shard,
             LedgerRecord::Posted { debit, credit, .. }
             | LedgerRecord::TransferOut { debit, credit, .. } => ActorId::owner_of(*debit)
                 .or_else(|| ActorId::owner_of(*credit))
