@@ -647,6 +647,38 @@ mod reconciliation {
     }
 
     #[test]
+    fn a_rails_statement_of_the_day_lists_what_it_executed_for_that_date() {
+        let w = world(0);
+        let tomorrow = omnibus_core::ChargeRequest::parse(
+            omnibus_core::Currency::Krw,
+            "1",
+            "2026-11-22",
+            "C-TOMORROW",
+            "5000",
+        )
+        .unwrap();
+        w.rt.block_on(w.engine.charge(charge(1, "C-TODAY", 3_000)))
+            .unwrap();
+        w.rt.block_on(w.engine.charge(tomorrow)).unwrap();
+        let statement = |log, d: &str| {
+            w.rt.block_on(w.engine.statement(log, d.parse().unwrap()))
+                .unwrap()
+        };
+        let bank = statement(LogKind::BankFirmRequestLog, "2026-11-21");
+        assert_eq!(bank.lines.len(), 1, "today's withdrawal only: {bank:?}");
+        assert_eq!(bank.lines[0].amount, krw(3_000));
+        assert!(bank.unknown_to_engine.is_empty());
+        let securities = statement(LogKind::SecuritiesFirmRequestLog, "2026-11-22");
+        assert_eq!(
+            securities.lines.len(),
+            1,
+            "tomorrow's credit only: {securities:?}"
+        );
+        assert_eq!(securities.lines[0].amount, krw(5_000));
+        w.finish();
+    }
+
+    #[test]
     fn the_report_of_a_day_covers_that_request_date_only() {
         let w = world(0);
         let other_day = omnibus_core::ChargeRequest::parse(

@@ -16,7 +16,7 @@ use actix::{Actor, Addr, Arbiter, AsyncContext, System};
 use dashmap::DashMap;
 use omnibus_core::balance::{plan_slice_moves, SliceView};
 use omnibus_core::books::{shard_of, ParentPlan};
-use omnibus_core::reconcile::{reconcile_log, ReconciliationReport};
+use omnibus_core::reconcile::{day_statement, reconcile_log, DayStatement, ReconciliationReport};
 use omnibus_core::record::CustomerOpened;
 use omnibus_core::request_log::LogKind;
 use omnibus_core::RequestDate;
@@ -746,6 +746,35 @@ impl Engine {
         &self,
         date: Option<RequestDate>,
     ) -> Result<ReconciliationReport, EngineError> {
+        let entries = self.all_entries().await?;
+        let mut logs = Vec::new();
+        for log in [
+            LogKind::BankFirmRequestLog,
+            LogKind::SecuritiesFirmRequestLog,
+            LogKind::PaymentInstructionLog,
+        ] {
+            let lines = self.rail_statement(log).await?;
+            logs.push(reconcile_log(log, &entries, &lines, date));
+        }
+        Ok(ReconciliationReport { date, logs })
+    }
+
+    /// One rail's statement of the day (SPEC §5): its executed requests whose entries
+    /// carry that request date, and any line no entry of the engine accounts for.
+    pub async fn statement(
+        &self,
+        log: LogKind,
+        date: RequestDate,
+    ) -> Result<DayStatement, EngineError> {
+        let entries = self.all_entries().await?;
+        let lines = self.rail_statement(log).await?;
+        Ok(day_statement(log, &entries, &lines, date))
+    }
+
+    /// Every request-log entry of every shard, with its request's date.
+    async fn all_entries(
+        &self,
+    ) -> Result<Vec<(omnibus_core::flow::LogEntry, RequestDate)>, EngineError> {
         let mut entries = Vec::new();
         for shard in 0..self.shard_count() {
             let QueryAnswer::Entries(mut shard_entries) = self
@@ -759,31 +788,21 @@ impl Engine {
             };
             entries.append(&mut shard_entries);
         }
-        let unavailable =
-            |e: crate::rails::RailError| EngineError::Invalid(format!("cannot reconcile: {e}"));
+        Ok(entries)
+    }
+
+    /// The statement of the rail a request log records calls to.
+    async fn rail_statement(
+        &self,
+        log: LogKind,
+    ) -> Result<Vec<omnibus_core::reconcile::StatementLine>, EngineError> {
         let rails = &self.inner.rails;
-        let bank = rails.bank_firm.statement().await.map_err(unavailable)?;
-        let securities = rails
-            .securities_firm
-            .statement()
-            .await
-            .map_err(unavailable)?;
-        let financial = rails
-            .financial_company
-            .statement()
-            .await
-            .map_err(unavailable)?;
-        let logs = vec![
-            reconcile_log(LogKind::BankFirmRequestLog, &entries, &bank, date),
-            reconcile_log(
-                LogKind::SecuritiesFirmRequestLog,
-                &entries,
-                &securities,
-                date,
-            ),
-            reconcile_log(LogKind::PaymentInstructionLog, &entries, &financial, date),
-        ];
-        Ok(ReconciliationReport { date, logs })
+        let statement = match log {
+            LogKind::BankFirmRequestLog => rails.bank_firm.statement().await,
+            LogKind::SecuritiesFirmRequestLog => rails.securities_firm.statement().await,
+            LogKind::PaymentInstructionLog => rails.financial_company.statement().await,
+        };
+        statement.map_err(|e| EngineError::Invalid(format!("cannot get the {log} statement: {e}")))
     }
 
     /// Every parent account's balance: total and per slice.

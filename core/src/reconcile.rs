@@ -32,6 +32,45 @@ pub struct StatementLine {
     pub amount: Amount,
 }
 
+/// A rail's statement of one request date: the lines of its executed requests whose
+/// entries carry that date, and the lines no entry of the engine accounts for (they
+/// cannot be dated, so every day's statement lists them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DayStatement {
+    pub log: LogKind,
+    pub date: RequestDate,
+    pub lines: Vec<StatementLine>,
+    pub unknown_to_engine: Vec<StatementLine>,
+}
+
+/// Picks a day's lines out of a rail's statement, by the request dates of the entries.
+pub fn day_statement(
+    log: LogKind,
+    entries: &[(LogEntry, RequestDate)],
+    lines: &[StatementLine],
+    date: RequestDate,
+) -> DayStatement {
+    let dates: HashMap<u64, RequestDate> = entries
+        .iter()
+        .filter(|(e, _)| e.step.log() == log)
+        .map(|(e, d)| (e.id.0, *d))
+        .collect();
+    let mut day = DayStatement {
+        log,
+        date,
+        lines: Vec::new(),
+        unknown_to_engine: Vec::new(),
+    };
+    for line in lines {
+        match dates.get(&line.entry) {
+            Some(d) if *d == date => day.lines.push(*line),
+            Some(_) => {}
+            None => day.unknown_to_engine.push(*line),
+        }
+    }
+    day
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MismatchKind {
