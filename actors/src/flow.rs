@@ -23,7 +23,7 @@ use omnibus_core::flow::{
     RequestKind, HOUSE,
 };
 use omnibus_core::record::{ActorId, LedgerRecord, SigningKey};
-use omnibus_core::request_log::{transition, EntryState, Event, Step, Told};
+use omnibus_core::request_log::{transition, EntryState, Event, LogKind, Step, Told};
 use omnibus_core::signing::{verify_signature, OriginalText};
 use omnibus_core::{
     route, AccountId, Amount, BankCode, ChargeRequest, Config, CustomerId, ParentAccount, Payee,
@@ -163,24 +163,6 @@ struct IssuedText {
     text: String,
 }
 
-/// Which outside system a step calls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Rail {
-    BankFirm,
-    SecuritiesFirm,
-    FinancialCompany,
-}
-
-fn rail_of(step: Step) -> Rail {
-    match step {
-        Step::ChargeWithdrawal | Step::RemitDeposit | Step::Refund | Step::Settlement => {
-            Rail::BankFirm
-        }
-        Step::ChargeCredit | Step::RemitDeduction | Step::Recovery => Rail::SecuritiesFirm,
-        Step::PaymentInstruction => Rail::FinancialCompany,
-    }
-}
-
 /// A request's key within its shard: a request number is the customer's.
 pub type RequestKey = (CustomerId, RequestNo);
 
@@ -245,13 +227,37 @@ impl FlowContext {
         self.sagas.get()
     }
 
-    fn timeout(&self, rail: Rail) -> Duration {
+    /// The rail configuration of the outside system a request log records calls to: each
+    /// log belongs to exactly one rail.
+    fn rail_config(&self, log: LogKind) -> &omnibus_core::config::RailConfig {
         let r = &self.config.rails;
-        Duration::from_millis(match rail {
-            Rail::BankFirm => r.bank_firm.timeout_ms,
-            Rail::SecuritiesFirm => r.securities_firm.timeout_ms,
-            Rail::FinancialCompany => r.financial_company.timeout_ms,
-        })
+        match log {
+            LogKind::BankFirmRequestLog => &r.bank_firm,
+            LogKind::SecuritiesFirmRequestLog => &r.securities_firm,
+            LogKind::PaymentInstructionLog => &r.financial_company,
+        }
+    }
+
+    fn timeout(&self, log: LogKind) -> Duration {
+        Duration::from_millis(self.rail_config(log).timeout_ms)
+    }
+
+    /// The confirm inquiry about one call of `step`, and how long to wait for its answer.
+    pub fn confirm_inquiry(
+        &self,
+        step: Step,
+        id: RailRequestId,
+    ) -> (RailFuture<crate::rails::Confirmed>, Duration) {
+        let log = step.log();
+        let inquiry = match log {
+            LogKind::BankFirmRequestLog => self.rails.bank_firm.confirm(id),
+            LogKind::SecuritiesFirmRequestLog => self.rails.securities_firm.confirm(id),
+            LogKind::PaymentInstructionLog => self.rails.financial_company.confirm(id),
+        };
+        (
+            inquiry,
+            Duration::from_millis(self.rail_config(log).confirm_timeout_ms),
+        )
     }
 
     /// Queues an event for subscribers; it is published by `release_events` once the
@@ -660,7 +666,7 @@ impl FlowContext {
             };
             return Some((
                 self.rails.bank_firm.settle(settlement),
-                self.timeout(Rail::BankFirm),
+                self.timeout(LogKind::BankFirmRequestLog),
             ));
         }
         let request = books.request(entry.customer, entry.request_no)?;
@@ -726,7 +732,7 @@ impl FlowContext {
                 })
             }
         };
-        Some((future, self.timeout(rail_of(entry.step))))
+        Some((future, self.timeout(entry.step.log())))
     }
 
     /// Applies `event` to an entry and whatever follows from it (SPEC §4): the next entry,

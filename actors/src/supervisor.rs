@@ -263,23 +263,8 @@ async fn confirm(
         entry: id.0,
         attempt,
     };
-    let rails = &flow.rails;
-    let r = &flow.config.rails;
-    let (inquiry, timeout_ms) = match step {
-        Step::ChargeWithdrawal | Step::RemitDeposit | Step::Refund | Step::Settlement => (
-            rails.bank_firm.confirm(rail_id),
-            r.bank_firm.confirm_timeout_ms,
-        ),
-        Step::ChargeCredit | Step::RemitDeduction | Step::Recovery => (
-            rails.securities_firm.confirm(rail_id),
-            r.securities_firm.confirm_timeout_ms,
-        ),
-        Step::PaymentInstruction => (
-            rails.financial_company.confirm(rail_id),
-            r.financial_company.confirm_timeout_ms,
-        ),
-    };
-    match tokio::time::timeout(Duration::from_millis(timeout_ms), inquiry).await {
+    let (inquiry, timeout) = flow.confirm_inquiry(step, rail_id);
+    match tokio::time::timeout(timeout, inquiry).await {
         Ok(Ok(answer)) => Some(answer),
         Ok(Err(e)) => {
             tracing::debug!(shard = flow.shard, entry = %id, error = %e, "confirm inquiry unanswered");
