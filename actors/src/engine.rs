@@ -113,6 +113,9 @@ pub struct EngineParts {
     pub clock: Arc<dyn Clock>,
 }
 
+/// Shards of the request-number registry (a power of two).
+const REGISTRY_SHARDS: usize = 256;
+
 struct Inner {
     config: Arc<Config>,
     rails: Rails,
@@ -257,7 +260,10 @@ impl Engine {
                 .collect::<Result<Vec<_>, _>>()
         })?;
         let recovery: Vec<RecoveryReport> = recovered.iter().map(|r| r.report.clone()).collect();
-        let registry = Arc::new(DashMap::new());
+        // Many small shards: the registry grows with every request, and growing a shard
+        // rehashes it under its lock, stalling every caller that hashes there (the same
+        // reasoning as the books' segmented maps, `omnibus_core::segmap`).
+        let registry = Arc::new(DashMap::with_shard_amount(REGISTRY_SHARDS));
         for r in &recovered {
             // The house's own requests (sweeps) are not customers' request numbers.
             for request in r

@@ -8,6 +8,10 @@
 //! - `bytes_per_passive_customer`: resident memory per opened (passive) customer.
 //! - `restart_ms`: `Engine::start` on a directory with many customers and postings,
 //!   snapshots on.
+//! - `books_grow_pause_max_us_hashmap`, `books_grow_pause_max_us_segmented` (phase
+//!   `pauses`, not in the default run): the longest single insert while a map of
+//!   requests (keys and values the size of the books' own) grows to `--pause-requests`,
+//!   for one `HashMap` and for the books' `SegmentedMap`: what one resize stalls a shard.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -44,10 +48,13 @@ pub struct Args {
     restart_customers: u64,
     #[arg(long, default_value_t = 10_000_000)]
     restart_postings: u64,
+    /// Requests the `pauses` phase inserts.
+    #[arg(long, default_value_t = 2_000_000)]
+    pause_requests: u64,
     /// Where the data directories go (a temporary directory under it).
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Only these figures (comma separated: throughput, memory, restart).
+    /// Only these figures (comma separated: throughput, memory, restart, pauses).
     #[arg(long, default_value = "throughput,memory,restart")]
     only: String,
 }
@@ -237,6 +244,32 @@ fn restart(root: &Path, args: &Args) -> Result<(f64, String), String> {
     Ok((elapsed.as_secs_f64() * 1000.0, detail))
 }
 
+/// The longest single insert while `map` grows to `n` requests: a value the size of
+/// the books' `RequestState` under a `(CustomerId, RequestNo)` key.
+fn grow_pause<M>(
+    mut map: M,
+    n: u64,
+    insert: impl Fn(
+        &mut M,
+        (CustomerId, omnibus_core::RequestNo),
+        [u8; std::mem::size_of::<omnibus_core::flow::RequestState>()],
+    ),
+) -> Duration {
+    let mut longest = Duration::ZERO;
+    for i in 0..n {
+        let key = (
+            CustomerId::new(i % 100_000 + 1).expect("non-zero"),
+            omnibus_core::RequestNo::new(&format!("R-{i}")).expect("a request number"),
+        );
+        let value = [i as u8; std::mem::size_of::<omnibus_core::flow::RequestState>()];
+        let started = Instant::now();
+        insert(&mut map, key, value);
+        longest = longest.max(started.elapsed());
+    }
+    std::hint::black_box(&map);
+    longest
+}
+
 pub fn run(args: Args) -> Result<(), String> {
     let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let root = tempfile::Builder::new()
@@ -266,6 +299,35 @@ pub fn run(args: Args) -> Result<(), String> {
         );
         let per = memory(root.path(), &args)?;
         println!("bytes_per_passive_customer={per:.0} B");
+    }
+    if only.contains(&"pauses") {
+        eprintln!(
+            "ledger: growing request maps to {} requests",
+            args.pause_requests
+        );
+        let hashmap = grow_pause(
+            std::collections::HashMap::<_, _, omnibus_core::books::IdBuild>::default(),
+            args.pause_requests,
+            |m, k, v| {
+                m.insert(k, v);
+            },
+        );
+        let segmented = grow_pause(
+            omnibus_core::segmap::SegmentedMap::new(),
+            args.pause_requests,
+            |m, k, v| {
+                m.insert(k, v);
+            },
+        );
+        println!("books_grow_pause_max_us_hashmap={} us", hashmap.as_micros());
+        println!(
+            "books_grow_pause_max_us_segmented={} us",
+            segmented.as_micros()
+        );
+        println!(
+            "books_grow_pause_ratio={:.1} ratio",
+            hashmap.as_secs_f64() / segmented.as_secs_f64().max(1e-9)
+        );
     }
     if only.contains(&"restart") {
         let (ms, detail) = restart(root.path(), &args)?;

@@ -10,7 +10,9 @@
 //! costs well under 300 bytes; parent slices, external aggregates and transfers in flight
 //! are few and kept in ordered maps.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::segmap::SegmentedMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use rust_decimal::Decimal;
@@ -347,8 +349,7 @@ impl Hasher for IdHasher {
     }
 }
 
-type IdBuild = BuildHasherDefault<IdHasher>;
-type IdMap<V> = HashMap<CustomerId, V, IdBuild>;
+pub type IdBuild = BuildHasherDefault<IdHasher>;
 
 /// What applying a record did, for the caller that planned it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -365,7 +366,7 @@ pub struct ShardBooks {
     plan: ParentPlan,
     genesis_done: bool,
     customers: Vec<CustomerEntry>,
-    index: IdMap<u32>,
+    index: SegmentedMap<CustomerId, u32>,
     slices: BTreeMap<ParentAccount, SliceEntry>,
     designated: BTreeMap<BankCode, Decimal>,
     funding: Decimal,
@@ -376,8 +377,8 @@ pub struct ShardBooks {
     incoming: BTreeMap<u16, Incoming>,
     next_transfer_seq: u64,
     last_lsn: Lsn,
-    requests: HashMap<(CustomerId, RequestNo), RequestState, IdBuild>,
-    entries: HashMap<EntryId, LogEntry, IdBuild>,
+    requests: SegmentedMap<(CustomerId, RequestNo), RequestState>,
+    entries: SegmentedMap<EntryId, LogEntry>,
     /// Open entries by state, ordered by age, for the supervisors and for restart.
     requested: BTreeSet<EntryId>,
     unknown: BTreeSet<(u64, EntryId)>,
@@ -408,7 +409,7 @@ impl ShardBooks {
             plan,
             genesis_done: false,
             customers: Vec::new(),
-            index: IdMap::default(),
+            index: SegmentedMap::new(),
             slices,
             designated: BTreeMap::new(),
             funding: Decimal::ZERO,
@@ -417,8 +418,8 @@ impl ShardBooks {
             incoming: BTreeMap::new(),
             next_transfer_seq: 1,
             last_lsn: 0,
-            requests: HashMap::default(),
-            entries: HashMap::default(),
+            requests: SegmentedMap::new(),
+            entries: SegmentedMap::new(),
             requested: BTreeSet::new(),
             unknown: BTreeSet::new(),
             try_again: BTreeSet::new(),

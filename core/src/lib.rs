@@ -18,6 +18,7 @@ pub mod record;
 pub mod request;
 pub mod request_log;
 pub mod routing;
+pub mod segmap;
 pub mod signing;
 
 pub use config::{Config, ConfigError, SyncPolicy};
