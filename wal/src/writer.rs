@@ -60,8 +60,8 @@ impl ActiveSegment {
     }
 }
 
-/// Creates a segment so that it is either wholly present, preallocated with a valid
-/// header, under its final name after a crash, or absent: allocate and write the header
+/// Creates a segment so that it is either wholly present, zero-filled with a valid
+/// header, under its final name after a crash, or absent: zero-fill and write the header
 /// under a temporary name, sync, rename, sync the directory.
 pub(crate) fn create_segment(
     storage: &dyn Storage,
@@ -75,8 +75,8 @@ pub(crate) fn create_segment(
     let file = storage
         .create(&temp)
         .map_err(|error| WalError::io(&temp_path, "create segment", error))?;
-    file.allocate(segment_bytes)
-        .map_err(|error| WalError::io(&temp_path, "preallocate segment", error))?;
+    file.zero_fill(segment_bytes)
+        .map_err(|error| WalError::io(&temp_path, "zero-fill segment", error))?;
     let header = SegmentHeader {
         segment_id: id,
         first_lsn,
