@@ -142,12 +142,15 @@ pub fn run(args: Args) -> Result<(), String> {
                 let options = wal_options(round)?;
                 let appended = append_phase(&args, &options)?;
                 eprintln!(
-                    "round {round}: wal {} records, {} bytes, {} syncs in {:.3} s ({:.1} records per group on average)",
+                    "round {round}: wal {} records, {} bytes, {} syncs in {:.3} s ({:.1} records per group on average; \
+                     {} segments rolled over to, {} of them prepared ahead)",
                     appended.records,
                     appended.bytes,
                     appended.syncs,
                     appended.elapsed.as_secs_f64(),
-                    appended.records as f64 / appended.groups.max(1) as f64
+                    appended.records as f64 / appended.groups.max(1) as f64,
+                    appended.segments_created,
+                    appended.spares_used
                 );
                 if appended.bytes != raw_bytes {
                     return Err(format!(
@@ -210,6 +213,8 @@ struct Appended {
     bytes: u64,
     syncs: u64,
     groups: u64,
+    segments_created: u64,
+    spares_used: u64,
     elapsed: Duration,
 }
 
@@ -342,6 +347,8 @@ fn append_phase(args: &Args, options: &WalOptions) -> Result<Appended, String> {
         bytes: stats.bytes_written,
         syncs: stats.syncs,
         groups: stats.groups_written,
+        segments_created: stats.segments_created,
+        spares_used: stats.spares_used,
         elapsed,
     })
 }

@@ -4,7 +4,7 @@
 //! layout for people; the two must change together (bump [`SEGMENT_FORMAT_VERSION`] or
 //! [`SNAPSHOT_FORMAT_VERSION`]).
 //!
-//! Segment file (`{first_lsn:020}.wal`, preallocated to its full size):
+//! Segment file (`{first_lsn:020}.wal`, zero-filled to its full size when created):
 //!
 //! ```text
 //! offset  size  field
@@ -13,7 +13,7 @@
 //!     12     4  header bytes (64)
 //!     16     8  segment id (1 for the first segment of a log, then +1 per segment)
 //!     24     8  first LSN (the LSN of the segment's first frame; equals the file name)
-//!     32     8  segment bytes (the preallocated file size)
+//!     32     8  segment bytes (the file size)
 //!     40    20  reserved, zero
 //!     60     4  CRC32C of bytes 0..60
 //!     64     .  frames, each 8-byte aligned, until a zero length field or the end
@@ -88,6 +88,10 @@ pub const SNAPSHOT_SUFFIX: &str = ".snap";
 pub const TEMP_SUFFIX: &str = ".tmp";
 pub const CORRUPT_SUFFIX: &str = ".corrupt";
 pub const LOCK_FILE: &str = "LOCK";
+/// The next segment's file, zero-filled ahead of time by the preparer thread, with no
+/// header yet. It ends with [`TEMP_SUFFIX`], so no reader takes it for a segment, and
+/// recovery deletes it like any other leftover temporary file.
+pub const SPARE_SEGMENT_FILE: &str = "spare.wal.tmp";
 
 const _: () = assert!(SEGMENT_HEADER_BYTES % FRAME_ALIGN_BYTES as u64 == 0);
 const _: () = assert!(FRAME_HEADER_BYTES % FRAME_ALIGN_BYTES == 0);
@@ -502,5 +506,12 @@ mod tests {
             parse_lsn_name(&snapshot_file_name(77), SNAPSHOT_SUFFIX),
             Some(77)
         );
+    }
+
+    #[test]
+    fn the_spare_segment_file_is_a_temporary_file_and_never_a_segment() {
+        assert!(SPARE_SEGMENT_FILE.ends_with(TEMP_SUFFIX));
+        assert_eq!(parse_lsn_name(SPARE_SEGMENT_FILE, SEGMENT_SUFFIX), None);
+        assert_eq!(parse_lsn_name(SPARE_SEGMENT_FILE, SNAPSHOT_SUFFIX), None);
     }
 }

@@ -50,7 +50,8 @@ impl Layout {
 pub(crate) enum FileKind {
     Segment(Lsn),
     Snapshot(Lsn),
-    /// A segment or snapshot that was being created when the process stopped.
+    /// A segment or snapshot that was being created when the process stopped, or the
+    /// spare segment (see `crate::spare`).
     Temp,
     /// The lock file, or a snapshot recovery set aside as corrupt.
     Known,
@@ -101,4 +102,24 @@ pub(crate) fn sort_listing(names: Vec<String>) -> Listing {
     listing.temps.sort();
     listing.unknown.sort();
     listing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::SPARE_SEGMENT_FILE;
+
+    #[test]
+    fn a_spare_segment_is_a_temporary_file_not_a_segment() {
+        assert_eq!(classify(SPARE_SEGMENT_FILE), FileKind::Temp);
+        let listing = sort_listing(vec![
+            SPARE_SEGMENT_FILE.to_string(),
+            "00000000000000000001.wal".to_string(),
+        ]);
+        assert_eq!(
+            listing.segments,
+            vec![(1, "00000000000000000001.wal".to_string())]
+        );
+        assert_eq!(listing.temps, vec![SPARE_SEGMENT_FILE.to_string()]);
+    }
 }

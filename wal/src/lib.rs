@@ -1,6 +1,6 @@
 //! omnibus-wal: the segmented write-ahead log every shard's balances rest on.
 //!
-//! One log is one directory of fixed-size, preallocated segment files named by their
+//! One log is one directory of fixed-size, zero-filled segment files named by their
 //! first LSN, plus snapshot files. Records are opaque payloads tagged with the actor that
 //! wrote them and that actor's own sequence number. A writer thread per log groups what
 //! is queued into one write and one fdatasync (group commit) and then completes every
@@ -35,6 +35,7 @@ mod options;
 mod recovery;
 mod scan;
 mod snapshot;
+mod spare;
 pub mod storage;
 pub mod tools;
 mod wal;
@@ -55,6 +56,6 @@ pub use wal::{Wal, WalStats, SNAPSHOTS_PENDING_MAX};
 pub mod layout_constants {
     pub use crate::format::{
         frame_bytes, FRAME_HEADER_BYTES, SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_BYTES,
-        SNAPSHOT_FORMAT_VERSION, SNAPSHOT_HEADER_BYTES,
+        SNAPSHOT_FORMAT_VERSION, SNAPSHOT_HEADER_BYTES, SPARE_SEGMENT_FILE,
     };
 }

@@ -12,6 +12,7 @@ use crate::batch::Batch;
 use crate::format::{frame_bytes, FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES};
 use crate::layout::Layout;
 use crate::snapshot::run_snapshot_thread;
+use crate::spare::Spares;
 use crate::storage::Storage;
 use crate::writer::{ActiveSegment, Item, Writer};
 use crate::{Lsn, WalError, WalOptions};
@@ -70,6 +71,9 @@ pub(crate) struct Counters {
     pub last_group_records: AtomicU64,
     pub last_group_bytes: AtomicU64,
     pub segments_created: AtomicU64,
+    pub spares_prepared: AtomicU64,
+    pub spares_used: AtomicU64,
+    pub spare_failures: AtomicU64,
     pub snapshots_written: AtomicU64,
 }
 
@@ -91,7 +95,15 @@ pub struct WalStats {
     /// Records and bytes of the most recent group commit.
     pub last_group_records: u64,
     pub last_group_bytes: u64,
+    /// Segments started by roll-overs (the first segment of a new log is not counted).
     pub segments_created: u64,
+    /// Spare segments zero-filled ahead of time by the preparer thread.
+    pub spares_prepared: u64,
+    /// Roll-overs that took a prepared spare; the others (`segments_created -
+    /// spares_used`) found none ready and created their segment on the writer thread.
+    pub spares_used: u64,
+    /// Spare preparations that failed (logged; the log is not poisoned by them).
+    pub spare_failures: u64,
     pub snapshots_written: u64,
     /// Queue capacity in use now.
     pub queued_records: u64,
@@ -187,6 +199,8 @@ impl Wal {
             })
             .map_err(|error| thread_error("omnibus-wal-snapshot", error))?;
         let snapshot_thread_id = snapshot_thread.thread().id();
+        let spares = Spares::start(shared.clone())
+            .map_err(|error| thread_error("omnibus-wal-spare", error))?;
         let writer = Writer {
             shared: shared.clone(),
             rx,
@@ -195,6 +209,7 @@ impl Wal {
             next_lsn,
             lock,
             snapshot_thread: Some(snapshot_thread),
+            spares,
         };
         let writer = thread::Builder::new()
             .name("omnibus-wal-writer".into())
@@ -448,6 +463,9 @@ impl Wal {
             last_group_records: load(&counters.last_group_records),
             last_group_bytes: load(&counters.last_group_bytes),
             segments_created: load(&counters.segments_created),
+            spares_prepared: counters.spares_prepared.load(Ordering::Acquire),
+            spares_used: load(&counters.spares_used),
+            spare_failures: counters.spare_failures.load(Ordering::Acquire),
             snapshots_written: load(&counters.snapshots_written),
             queued_records: shared.queued.load(Ordering::Relaxed),
             next_lsn: self.next_lsn(),

@@ -13,10 +13,11 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use crate::batch::Batch;
 use crate::format::{
     frame_bytes, read_u32, seal_frame, segment_file_name, temp_file_name, SegmentHeader,
-    SEGMENT_HEADER_BYTES,
+    SEGMENT_HEADER_BYTES, SPARE_SEGMENT_FILE,
 };
 use crate::layout::SegmentMeta;
 use crate::snapshot::{SnapshotDone, SnapshotJob};
+use crate::spare::Spares;
 use crate::storage::{Storage, StorageFile};
 use crate::wal::Shared;
 use crate::{Lsn, SyncMode, WalError};
@@ -60,9 +61,9 @@ impl ActiveSegment {
     }
 }
 
-/// Creates a segment so that it is either wholly present, preallocated with a valid
-/// header, under its final name after a crash, or absent: allocate and write the header
-/// under a temporary name, sync, rename, sync the directory.
+/// Creates a segment on the calling thread (the first one of a log, or at a roll-over that
+/// finds no spare ready): zero-fills a file under a temporary name, then
+/// [`finish_segment`]s it.
 pub(crate) fn create_segment(
     storage: &dyn Storage,
     id: u64,
@@ -75,8 +76,26 @@ pub(crate) fn create_segment(
     let file = storage
         .create(&temp)
         .map_err(|error| WalError::io(&temp_path, "create segment", error))?;
-    file.allocate(segment_bytes)
-        .map_err(|error| WalError::io(&temp_path, "preallocate segment", error))?;
+    file.zero_fill(segment_bytes)
+        .map_err(|error| WalError::io(&temp_path, "zero-fill segment", error))?;
+    finish_segment(storage, file, &temp, id, first_lsn, segment_bytes)
+}
+
+/// Turns `file`, `segment_bytes` of durable zeros under the temporary name `temp` (a
+/// spare, or one [`create_segment`] just made), into the segment starting at `first_lsn`,
+/// so that after a crash it is either wholly present with a valid header under its final
+/// name, or absent (a leftover temporary file recovery deletes): write the header, sync,
+/// rename, sync the directory.
+pub(crate) fn finish_segment(
+    storage: &dyn Storage,
+    file: Box<dyn StorageFile>,
+    temp: &str,
+    id: u64,
+    first_lsn: Lsn,
+    segment_bytes: u64,
+) -> Result<ActiveSegment, WalError> {
+    let name = segment_file_name(first_lsn);
+    let temp_path = storage.path(temp);
     let header = SegmentHeader {
         segment_id: id,
         first_lsn,
@@ -87,7 +106,7 @@ pub(crate) fn create_segment(
     file.sync_data()
         .map_err(|error| WalError::io(&temp_path, "sync segment", error))?;
     storage
-        .rename(&temp, &name)
+        .rename(temp, &name)
         .map_err(|error| WalError::io(storage.path(&name), "rename segment", error))?;
     storage
         .sync_dir()
@@ -114,6 +133,8 @@ pub(crate) struct Writer {
     /// the files.
     pub lock: Box<dyn std::any::Any + Send + Sync>,
     pub snapshot_thread: Option<std::thread::JoinHandle<()>>,
+    /// The preparer of the next segment's file.
+    pub spares: Spares,
 }
 
 struct Pending {
@@ -137,6 +158,7 @@ struct WriterState {
     synced_lsn: Lsn,
     last_sync: Instant,
     carry: Option<Item>,
+    spares: Spares,
 }
 
 impl Writer {
@@ -151,6 +173,7 @@ impl Writer {
             next_lsn,
             lock,
             snapshot_thread,
+            spares,
         } = self;
         let mut state = WriterState {
             shared: shared.clone(),
@@ -167,6 +190,7 @@ impl Writer {
             synced_lsn: next_lsn - 1,
             last_sync: Instant::now(),
             carry: None,
+            spares,
         };
         let outcome = catch_unwind(AssertUnwindSafe(|| state.run()));
         if outcome.is_err() {
@@ -184,8 +208,10 @@ impl Writer {
                 }
             }
         }
-        // Closing the snapshot queue lets the snapshot thread finish what it has and stop;
-        // only then are the files free for another owner.
+        // The preparer finishes the spare it is making, if any, and the unused spare is
+        // deleted. Closing the snapshot queue lets the snapshot thread finish what it has
+        // and stop; only then are the files free for another owner.
+        state.spares.stop();
         drop(state);
         if let Some(thread) = snapshot_thread {
             if thread.join().is_err() {
@@ -231,6 +257,9 @@ fn fail_item(shared: &Shared, item: Item, cause: &Arc<WalError>) {
 
 impl WriterState {
     fn run(&mut self) {
+        if self.shared.poisoned().is_none() {
+            self.spares.request();
+        }
         loop {
             let item = match self.carry.take() {
                 Some(item) => item,
@@ -555,12 +584,26 @@ impl WriterState {
         };
         assert!(replacing || first_lsn > self.active.first_lsn);
         assert!(!replacing || first_lsn == self.active.first_lsn);
-        let segment = match create_segment(
-            self.shared.storage.as_ref(),
-            id,
-            first_lsn,
-            self.shared.options.segment_bytes,
-        ) {
+        // The spare if it is ready; otherwise (still being prepared, or preparing it
+        // failed) the segment is made here, as it was before spares. Either way a failure
+        // now is the writer's own I/O and poisons the log.
+        let storage = self.shared.storage.as_ref();
+        let segment_bytes = self.shared.options.segment_bytes;
+        let (created, from_spare) = match self.spares.take() {
+            Some(file) => (
+                finish_segment(
+                    storage,
+                    file,
+                    SPARE_SEGMENT_FILE,
+                    id,
+                    first_lsn,
+                    segment_bytes,
+                ),
+                true,
+            ),
+            None => (create_segment(storage, id, first_lsn, segment_bytes), false),
+        };
+        let segment = match created {
             Ok(segment) => segment,
             Err(error) => return Err(self.shared.poison(error)),
         };
@@ -580,11 +623,13 @@ impl WriterState {
             });
             layout.assert_consistent();
         }
-        self.shared
-            .stats
-            .segments_created
-            .fetch_add(1, Ordering::Relaxed);
+        let stats = &self.shared.stats;
+        stats.segments_created.fetch_add(1, Ordering::Relaxed);
+        if from_spare {
+            stats.spares_used.fetch_add(1, Ordering::Relaxed);
+        }
         self.active = segment;
+        self.spares.request();
         Ok(())
     }
 }

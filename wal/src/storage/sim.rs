@@ -1,7 +1,11 @@
 //! A simulated disk for tests: it keeps, for every file, what was written and what was
 //! made durable, and the directory as it is and as it was last synced, so a test can
 //! "pull the plug" at any moment and see exactly what a real machine could find after
-//! reboot. It can also fail writes and syncs and pause writes.
+//! reboot. It can also fail writes, syncs and zero-fills, and pause writes.
+//!
+//! Zero-fills are counted and failed on their own, not as writes and syncs: spare
+//! segments are zero-filled on a background thread, so counting them with `write_at`
+//! and `sync_data` would make "the n-th write fails" depend on thread scheduling.
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
@@ -54,8 +58,10 @@ struct SimState {
     writes_paused: bool,
     writes: u64,
     syncs: u64,
+    zero_fills: u64,
     fail_write_at: Option<u64>,
     fail_sync_at: Option<u64>,
+    fail_zero_fill_at: Option<u64>,
 }
 
 #[derive(Clone, Default)]
@@ -209,6 +215,18 @@ impl SimStorage {
         state.fail_write_at = Some(state.writes + count + 1);
     }
 
+    /// Makes the `count + 1`-th `zero_fill` from now fail with an I/O error, changing
+    /// nothing. Zero-fills are not counted as writes or syncs.
+    pub fn fail_zero_fill_after(&self, count: u64) {
+        let mut state = self.state();
+        state.fail_zero_fill_at = Some(state.zero_fills + count + 1);
+    }
+
+    /// Number of `zero_fill` calls so far, failed ones included.
+    pub fn zero_fills(&self) -> u64 {
+        self.state().zero_fills
+    }
+
     /// Number of `sync_data` calls so far, failed ones included.
     pub fn syncs(&self) -> u64 {
         self.state().syncs
@@ -219,7 +237,8 @@ impl SimStorage {
         self.state().writes
     }
 
-    /// Makes every `write_at` block until [`SimStorage::resume_writes`].
+    /// Makes every `write_at` block until [`SimStorage::resume_writes`] (zero-fills are
+    /// not paused).
     pub fn pause_writes(&self) {
         self.state().writes_paused = true;
     }
@@ -380,6 +399,29 @@ impl StorageFile for SimFile {
                 apply(&mut file.current, &change);
                 file.pending.push(change);
             }
+            Ok(())
+        })
+    }
+
+    /// Writes the zeros and makes the whole file durable at once, as the real one's
+    /// `pwrite`s and `fdatasync` do. A failure (injected) changes nothing.
+    fn zero_fill(&self, bytes: u64) -> io::Result<()> {
+        self.with(|state, id| {
+            state.zero_fills += 1;
+            if state.fail_zero_fill_at == Some(state.zero_fills) {
+                return Err(io::Error::other("simulated zero-fill failure (EIO)"));
+            }
+            let file = state.files.get_mut(&id).expect("checked");
+            let change = Pending::Write {
+                offset: 0,
+                bytes: vec![0; bytes as usize],
+            };
+            apply(&mut file.current, &change);
+            file.pending.push(change);
+            for change in std::mem::take(&mut file.pending) {
+                apply(&mut file.durable, &change);
+            }
+            debug_assert!(file.durable == file.current);
             Ok(())
         })
     }
