@@ -4,7 +4,7 @@
 //! layout for people; the two must change together (bump [`SEGMENT_FORMAT_VERSION`] or
 //! [`SNAPSHOT_FORMAT_VERSION`]).
 //!
-//! Segment file (`{first_lsn:020}.wal`, zero-filled to its full size when created):
+//! Segment file (`{first_lsn:020}.wal`, zero-filled or preallocated to its full size):
 //!
 //! ```text
 //! offset  size  field

@@ -1,6 +1,6 @@
 //! omnibus-wal: the segmented write-ahead log every shard's balances rest on.
 //!
-//! One log is one directory of fixed-size, zero-filled segment files named by their
+//! One log is one directory of fixed-size, preallocated segment files named by their
 //! first LSN, plus snapshot files. Records are opaque payloads tagged with the actor that
 //! wrote them and that actor's own sequence number. A writer thread per log groups what
 //! is queued into one write and one fdatasync (group commit) and then completes every

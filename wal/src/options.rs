@@ -27,8 +27,8 @@ pub struct WalOptions {
     /// The log's directory; created if absent.
     pub dir: PathBuf,
     pub sync: SyncMode,
-    /// Size of each segment file, header included. Segments are zero-filled when created,
-    /// and one more file of this size (the spare) is kept prepared.
+    /// Size of each segment file, header included. Segments are zero-filled ahead of time
+    /// (the spare, one more file of this size) or preallocated when none is ready.
     pub segment_bytes: u64,
     /// Records (and snapshot requests) that may be queued for or inside the writer at
     /// once; beyond it `submit` answers [`WalError::Overloaded`].

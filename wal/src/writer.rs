@@ -62,8 +62,11 @@ impl ActiveSegment {
 }
 
 /// Creates a segment on the calling thread (the first one of a log, or at a roll-over that
-/// finds no spare ready): zero-fills a file under a temporary name, then
-/// [`finish_segment`]s it.
+/// finds no spare ready): preallocates a file under a temporary name with `fallocate`,
+/// then [`finish_segment`]s it. Not zero-filled: on this path callers are waiting, and
+/// writing 64 MiB of zeros took ~210 ms on the writer thread against under 1 ms for
+/// `fallocate`. Such a segment syncs somewhat slower (its extents are converted as they are
+/// written); prepared spares (`spare.rs`) are zero-filled and do not.
 pub(crate) fn create_segment(
     storage: &dyn Storage,
     id: u64,
@@ -76,8 +79,8 @@ pub(crate) fn create_segment(
     let file = storage
         .create(&temp)
         .map_err(|error| WalError::io(&temp_path, "create segment", error))?;
-    file.zero_fill(segment_bytes)
-        .map_err(|error| WalError::io(&temp_path, "zero-fill segment", error))?;
+    file.allocate(segment_bytes)
+        .map_err(|error| WalError::io(&temp_path, "preallocate segment", error))?;
     finish_segment(storage, file, &temp, id, first_lsn, segment_bytes)
 }
 

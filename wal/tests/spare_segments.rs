@@ -185,9 +185,9 @@ fn a_failed_spare_preparation_falls_back_to_the_writer_and_does_not_poison() {
     let storage = SimStorage::new();
     let options = small_options("sim".as_ref(), SyncMode::Always);
     let recovery = open_sim(&options, &storage).unwrap();
-    // The first zero-fill makes the log's first segment (on this thread, in into_wal);
-    // the second is the preparer's first spare.
-    storage.fail_zero_fill_after(1);
+    // The log's first segment is preallocated on this thread (in into_wal); the first
+    // zero-fill is the preparer's first spare.
+    storage.fail_zero_fill_after(0);
     let wal = recovery.into_wal().unwrap();
     assert!(eventually(|| wal.stats().spare_failures == 1));
     assert!(wal.poisoned().is_none(), "a failed spare poisons nothing");
@@ -195,8 +195,8 @@ fn a_failed_spare_preparation_falls_back_to_the_writer_and_does_not_poison() {
         .file_names()
         .contains(&SPARE_SEGMENT_FILE.to_string()));
 
-    // The first roll-over finds no spare and creates its segment itself (zero-filled,
-    // like every segment); it then asks for a spare again, which the next one takes.
+    // The first roll-over finds no spare and creates its segment itself (preallocated);
+    // it then asks for a spare again, which the next one takes.
     let mut acked = append_until_rolled(&wal, 1, 1, |_| true);
     let stats = wal.stats();
     assert_eq!(
@@ -230,7 +230,7 @@ fn segments_hold_zeros_past_the_last_frame_and_recovery_reads_that_as_the_end() 
     let options = small_options(dir.path(), SyncMode::Always);
     let wal = open(&options).unwrap().into_wal().unwrap();
     // Some roll-overs take a spare, some (made at once, while the spare is still being
-    // prepared) may not: every segment is zero-filled either way.
+    // prepared) may not: a spare is zero-filled, a fallocated segment reads as zeros.
     let mut acked = append(&wal, 1, 0, 300, 7);
     acked.extend(append_until_rolled(&wal, 2, 2, |wal| {
         let stats = wal.stats();
