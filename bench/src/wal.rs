@@ -100,6 +100,7 @@ pub fn run(args: Args) -> Result<(), String> {
                 + 1,
             batch_records_max: 1 << 20,
             batch_bytes_max: args.group_bytes_max,
+            ..WalOptions::new(temp.path())
         })
     };
     eprintln!(

@@ -144,6 +144,7 @@ pub struct WalConfig {
     pub queue_records_max: u32,
     pub batch_records_max: u32,
     pub batch_bytes_max: u64,
+    pub spare_fill_bytes_per_sec: u64,
     pub snapshot_every_records: u64,
 }
 
@@ -360,6 +361,12 @@ impl Config {
             1_000_000,
         )?;
         range("wal.batch_bytes_max", w.batch_bytes_max, 4096, 1 << 30)?;
+        range(
+            "wal.spare_fill_bytes_per_sec",
+            w.spare_fill_bytes_per_sec,
+            1 << 20,
+            4 << 30,
+        )?;
         if w.batch_bytes_max > w.segment_bytes {
             return Err(key_error(
                 "wal.batch_bytes_max",

@@ -37,6 +37,11 @@ pub struct WalOptions {
     pub batch_records_max: usize,
     /// Most bytes (frames on disk) the writer groups into one write and one sync.
     pub batch_bytes_max: usize,
+    /// Rate at which the spare segment is zero-filled in the background (at the idle I/O
+    /// priority, in 256 KiB pieces): low enough not to delay the writer's syncs, high
+    /// enough to finish before the segment in use fills. A roll-over that finds the spare
+    /// unfinished preallocates its segment instead.
+    pub spare_fill_bytes_per_sec: u64,
 }
 
 impl WalOptions {
@@ -49,6 +54,7 @@ impl WalOptions {
             queue_records_max: 262_144,
             batch_records_max: 65_536,
             batch_bytes_max: 16 << 20,
+            spare_fill_bytes_per_sec: 64 << 20,
         }
     }
 
@@ -74,6 +80,15 @@ impl WalOptions {
                 format!(
                     "must be a multiple of {FRAME_ALIGN_BYTES}, got {}",
                     self.segment_bytes
+                ),
+            );
+        }
+        if self.spare_fill_bytes_per_sec < 1 << 20 {
+            return invalid(
+                "spare_fill_bytes_per_sec",
+                format!(
+                    "must be at least 1 MiB/s, got {}",
+                    self.spare_fill_bytes_per_sec
                 ),
             );
         }

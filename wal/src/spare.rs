@@ -18,14 +18,14 @@
 //! delay it and the deletion of the segments it frees. The thread sleeps on its queue
 //! between spares.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use crate::format::SPARE_SEGMENT_FILE;
-use crate::storage::{Storage, StorageFile};
+use crate::storage::{FillPace, Storage, StorageFile};
 use crate::wal::Shared;
 
 enum Prepared {
@@ -41,6 +41,8 @@ pub(crate) struct Spares {
     prepared: Receiver<Prepared>,
     /// A spare was asked for and has been neither taken nor reported failed.
     requested: bool,
+    /// Set by `stop`: a fill under way is abandoned at its next piece.
+    cancelled: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -51,14 +53,17 @@ impl Spares {
         let (request_tx, request_rx) = crossbeam_channel::bounded(1);
         let (prepared_tx, prepared_rx) = crossbeam_channel::bounded(1);
         let storage = shared.storage.clone();
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let thread_cancelled = cancelled.clone();
         let thread = thread::Builder::new()
             .name("omnibus-wal-spare".into())
-            .spawn(move || run_preparer(&shared, &request_rx, &prepared_tx))?;
+            .spawn(move || run_preparer(&shared, &request_rx, &prepared_tx, &thread_cancelled))?;
         Ok(Spares {
             storage,
             requests: Some(request_tx),
             prepared: prepared_rx,
             requested: false,
+            cancelled,
             thread: Some(thread),
         })
     }
@@ -94,9 +99,11 @@ impl Spares {
         }
     }
 
-    /// Stops the preparer (after the spare it is making, if any) and deletes a spare
-    /// nobody took, so a clean shutdown leaves no temporary file. Idempotent.
+    /// Stops the preparer (abandoning a spare it is making, at its next 256 KiB piece) and
+    /// deletes a spare nobody took, so a clean shutdown leaves no temporary file.
+    /// Idempotent.
     pub fn stop(&mut self) {
+        self.cancelled.store(true, Ordering::Release);
         self.requests = None;
         if let Some(thread) = self.thread.take() {
             if thread.join().is_err() {
@@ -116,11 +123,32 @@ impl Drop for Spares {
     }
 }
 
-fn run_preparer(shared: &Shared, requests: &Receiver<()>, prepared: &Sender<Prepared>) {
+fn run_preparer(
+    shared: &Shared,
+    requests: &Receiver<()>,
+    prepared: &Sender<Prepared>,
+    cancelled: &AtomicBool,
+) {
     let storage = shared.storage.as_ref();
     let segment_bytes = shared.options.segment_bytes;
+    // Filling a spare must not delay the writer's syncs on the same device: its I/O goes
+    // in the idle class, paced, in pieces written out one at a time (see `FillPace`).
+    if let Err(error) = crate::storage::lower_io_priority() {
+        tracing::debug!(%error, "wal: the spare segment thread keeps the normal I/O priority");
+    }
+    let pace = FillPace {
+        bytes_per_sec: shared.options.spare_fill_bytes_per_sec,
+        cancelled,
+    };
     for () in requests.iter() {
-        let outcome = match prepare(storage, segment_bytes) {
+        let outcome = match prepare(storage, segment_bytes, &pace) {
+            Err((error, file)) if error.kind() == std::io::ErrorKind::Interrupted => {
+                // Stopped: not a failure worth a warning.
+                if let Some(file) = file {
+                    discard(storage, file);
+                }
+                break;
+            }
             Ok(file) => {
                 tracing::debug!(bytes = segment_bytes, "wal: spare segment ready");
                 Prepared::Ready(file)
@@ -162,11 +190,12 @@ fn run_preparer(shared: &Shared, requests: &Receiver<()>, prepared: &Sender<Prep
 fn prepare(
     storage: &dyn Storage,
     segment_bytes: u64,
+    pace: &FillPace,
 ) -> Result<Box<dyn StorageFile>, (std::io::Error, Option<Box<dyn StorageFile>>)> {
     let file = storage
         .create(SPARE_SEGMENT_FILE)
         .map_err(|error| (error, None))?;
-    match file.zero_fill(segment_bytes) {
+    match file.zero_fill(segment_bytes, pace) {
         Ok(()) => Ok(file),
         Err(error) => Err((error, Some(file))),
     }

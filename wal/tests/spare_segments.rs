@@ -283,3 +283,30 @@ fn common_batch(actor: u64, seqs: std::ops::Range<u64>) -> omnibus_wal::Batch {
     }
     batch
 }
+
+/// A spare is filled slowly on purpose (paced, so it never delays the writer's syncs); a
+/// shutdown does not wait for that fill to end: it abandons it, and leaves no spare.
+#[test]
+fn shutdown_abandons_a_spare_being_filled_and_leaves_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = omnibus_wal::WalOptions {
+        // 16 MiB at 1 MiB/s: a fill that would take 16 s if it ran to its end.
+        segment_bytes: 16 << 20,
+        spare_fill_bytes_per_sec: 1 << 20,
+        ..small_options(dir.path(), SyncMode::Always)
+    };
+    let wal = open(&options).unwrap().into_wal().unwrap();
+    let acked = append(&wal, 1, 0, 20, 4);
+    assert!(eventually(|| dir.path().join(SPARE_SEGMENT_FILE).exists()));
+    wal.shutdown().unwrap();
+    // Had the fill run to its end, the spare would count as prepared.
+    let stats = wal.stats();
+    assert_eq!(
+        (stats.spares_prepared, stats.spare_failures),
+        (0, 0),
+        "{stats:?}"
+    );
+    assert!(!dir.path().join(SPARE_SEGMENT_FILE).exists());
+    let recovery = open(&options).unwrap();
+    assert_eq!(read_all(&recovery), acked);
+}

@@ -12,7 +12,7 @@ use std::io;
 use std::ops::Deref;
 use std::path::PathBuf;
 
-pub use file::FileStorage;
+pub use file::{lower_io_priority, FileStorage};
 pub use sim::{Crash, SimStorage};
 
 /// A directory of named files. Names are plain file names (no separators).
@@ -48,8 +48,9 @@ pub trait StorageFile: Send + Sync {
     /// makes the file durable (fdatasync). Unlike [`StorageFile::allocate`], every block
     /// is really written, so a later `fdatasync` of writes into the range syncs data only,
     /// with no extent conversion: about 30% less time per sync on ext4 (see
-    /// `docs/wal-format.md`). Segments are made this way.
-    fn zero_fill(&self, bytes: u64) -> io::Result<()>;
+    /// `docs/wal-format.md`). Spare segments are made this way, in the background: `pace`
+    /// bounds the rate and lets the caller give up half way (an `Interrupted` error).
+    fn zero_fill(&self, bytes: u64, pace: &FillPace) -> io::Result<()>;
     fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()>;
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
     /// A read-only view of the whole file, 8-byte aligned. The file must not be changed
@@ -123,5 +124,22 @@ impl Deref for Region {
 impl fmt::Debug for Region {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Region({} bytes)", self.len())
+    }
+}
+
+/// How a background zero fill proceeds: at most `bytes_per_sec` (written in chunks of
+/// [`FillPace::CHUNK_BYTES`], each pushed to the device before the next, so the fill never
+/// leaves a burst of dirty pages for a foreground `fdatasync` to wait behind), and
+/// abandoned with `ErrorKind::Interrupted` once `cancelled` is set.
+pub struct FillPace<'a> {
+    pub bytes_per_sec: u64,
+    pub cancelled: &'a std::sync::atomic::AtomicBool,
+}
+
+impl FillPace<'_> {
+    pub const CHUNK_BYTES: u64 = 256 << 10;
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(std::sync::atomic::Ordering::Acquire)
     }
 }

@@ -405,7 +405,13 @@ impl StorageFile for SimFile {
 
     /// Writes the zeros and makes the whole file durable at once, as the real one's
     /// `pwrite`s and `fdatasync` do. A failure (injected) changes nothing.
-    fn zero_fill(&self, bytes: u64) -> io::Result<()> {
+    fn zero_fill(&self, bytes: u64, pace: &super::FillPace) -> io::Result<()> {
+        if pace.is_cancelled() {
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "zero fill cancelled",
+            ));
+        }
         self.with(|state, id| {
             state.zero_fills += 1;
             if state.fail_zero_fill_at == Some(state.zero_fills) {
