@@ -4,9 +4,11 @@
 //! it (the signing text is fetched and signed with ed25519 by the "terminal", then the
 //! signed remittance submitted). Sync `always`. Figures:
 //! - `sagas_per_sec`: closed loop, `--in-flight` requests outstanding, zero-latency rails.
-//! - `saga_p50_us`, `saga_p99_us`: open loop at half that rate, latency measured from each
-//!   request's scheduled send time (so a stall counts against every request it delays:
-//!   corrected for coordinated omission), HDR histogram.
+//! - `saga_p50_us`, `saga_p99_us` (and p90, p99.9, max): open loop at half that rate,
+//!   latency measured from each request's scheduled send time (so a stall counts against
+//!   every request it delays: corrected for coordinated omission), HDR histogram.
+//!   `saga_send_lag_p99_us` is how late the generator itself sent (its timer ticks in
+//!   milliseconds, and it shares the two cores): included in those latencies.
 //! - `sagas_per_sec_latent`, `in_flight`: rails answering after 20 ms, 10,000 in flight:
 //!   throughput is bounded by concurrency / latency, not by the engine.
 //!
@@ -68,6 +70,13 @@ pub struct Args {
     /// Size of each WAL segment file (default: config.toml's).
     #[arg(long)]
     wal_segment_bytes: Option<u64>,
+    /// Shards of the engine (default: config.toml's, one per core).
+    #[arg(long)]
+    shards: Option<u16>,
+    /// Take snapshots at config.toml's cadence (`wal.snapshot_every_records`); by default
+    /// the runs take none, so the figures are the flows' own.
+    #[arg(long)]
+    snapshots: bool,
     /// Only these phases (comma separated: throughput, latency, latent).
     #[arg(long, default_value = "throughput,latency,latent")]
     only: String,
@@ -83,18 +92,24 @@ struct Workload {
 /// The parent accounts are funded for the whole run up front: every charge's credit draws
 /// on `fin_parent` and every remittance's deposit on a deposit firm account, and this
 /// benchmark measures the flows, not the settlement sweeps that refill them.
-fn config(
-    dir: &Path,
-    sync: &str,
-    segment_bytes: Option<u64>,
-    extra: &str,
-) -> Result<Config, String> {
-    let segment = segment_bytes
+fn config(dir: &Path, args: &Args, extra: &str) -> Result<Config, String> {
+    let sync = &args.sync;
+    let segment = args
+        .wal_segment_bytes
         .map(|b| format!("segment_bytes = {b}\n"))
         .unwrap_or_default();
+    let shards = args
+        .shards
+        .map(|n| format!("[engine]\nshards = {n}\n"))
+        .unwrap_or_default();
+    let snapshots = if args.snapshots {
+        String::new()
+    } else {
+        "snapshot_every_records = 1_000_000_000\n".to_string()
+    };
     let big = "opening = 100_000_000_000_000\nlow_mark = 0\ntarget = 100_000_000_000_000\nhigh_mark = 1_000_000_000_000_000\n";
     Config::from_toml_over_defaults(&format!(
-        "[wal]\ndir = {:?}\nsync = {sync:?}\n{segment}snapshot_every_records = 1_000_000_000\n[actors]\nsagas_in_flight_max = 1_000_000\n[parents.fin_parent]\n{big}[parents.deposit_firm]\n{big}{extra}",
+        "[wal]\ndir = {:?}\nsync = {sync:?}\n{segment}{snapshots}[actors]\nsagas_in_flight_max = 1_000_000\n[parents.fin_parent]\n{big}[parents.deposit_firm]\n{big}{shards}{extra}",
         dir.display().to_string()
     ))
     .map_err(|e| e.to_string())
@@ -261,19 +276,34 @@ fn throughput(w: &mut Workload, args: &Args, rt: &tokio::runtime::Runtime) -> Re
     Ok(args.requests as f64 / elapsed.as_secs_f64())
 }
 
+/// What the open-loop run measured, in microseconds.
+struct Latencies {
+    sagas: u64,
+    p50: u64,
+    p90: u64,
+    p99: u64,
+    p999: u64,
+    max: u64,
+    /// How late the generator itself sent (from the scheduled time): part of every
+    /// latency above, the client's share rather than the engine's.
+    send_lag_p99: u64,
+}
+
 /// Open loop at `rate` per second for `secs`; latency from each request's scheduled time.
 fn latency(
     w: &mut Workload,
     rate: f64,
     secs: u64,
     rt: &tokio::runtime::Runtime,
-) -> Result<(u64, u64, u64), String> {
+) -> Result<Latencies, String> {
     w.run += 1;
     let w = &*w;
     let total = (rate * secs as f64) as u64;
     let interval = Duration::from_secs_f64(1.0 / rate);
     rt.block_on(async {
         let mut histogram =
+            Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).map_err(|e| e.to_string())?;
+        let mut lags =
             Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).map_err(|e| e.to_string())?;
         let started = tokio::time::Instant::now();
         let mut running = FuturesUnordered::new();
@@ -284,6 +314,9 @@ fn latency(
             while next < total && started + interval * next as u32 <= now {
                 let scheduled = started + interval * next as u32;
                 let i = next;
+                let lag = now.saturating_duration_since(scheduled);
+                lags.record(lag.as_micros().max(1) as u64)
+                    .map_err(|e| e.to_string())?;
                 running.push(async move {
                     let result = w.saga(i).await;
                     (result, scheduled.elapsed())
@@ -302,11 +335,15 @@ fn latency(
                 () = tokio::time::sleep_until(wake), if next < total => {}
             }
         }
-        Ok((
-            histogram.value_at_quantile(0.5),
-            histogram.value_at_quantile(0.99),
-            histogram.len(),
-        ))
+        Ok(Latencies {
+            sagas: histogram.len(),
+            p50: histogram.value_at_quantile(0.5),
+            p90: histogram.value_at_quantile(0.9),
+            p99: histogram.value_at_quantile(0.99),
+            p999: histogram.value_at_quantile(0.999),
+            max: histogram.max(),
+            send_lag_p99: lags.value_at_quantile(0.99),
+        })
     })
 }
 
@@ -322,12 +359,7 @@ pub fn run(args: Args) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     if only.contains(&"throughput") || only.contains(&"latency") {
-        let engine = start(config(
-            &root.path().join("zero"),
-            &args.sync,
-            args.wal_segment_bytes,
-            "",
-        )?)?;
+        let engine = start(config(&root.path().join("zero"), &args, "")?)?;
         eprintln!("flows: opening and funding {} customers", args.customers);
         let mut w = Workload::prepare(engine, args.customers, args.in_flight, &rt)?;
         let mut rate = None;
@@ -346,11 +378,15 @@ pub fn run(args: Args) -> Result<(), String> {
                 "flows: open loop at {offered:.0}/s for {} s",
                 args.latency_secs
             );
-            let (p50, p99, n) = latency(&mut w, offered, args.latency_secs, &rt)?;
-            eprintln!("  {n} sagas measured");
+            let l = latency(&mut w, offered, args.latency_secs, &rt)?;
+            eprintln!("  {} sagas measured", l.sagas);
             println!("saga_offered_per_sec={offered:.0} sagas/s");
-            println!("saga_p50_us={p50} us");
-            println!("saga_p99_us={p99} us");
+            println!("saga_p50_us={} us", l.p50);
+            println!("saga_p90_us={} us", l.p90);
+            println!("saga_p99_us={} us", l.p99);
+            println!("saga_p999_us={} us", l.p999);
+            println!("saga_max_us={} us", l.max);
+            println!("saga_send_lag_p99_us={} us", l.send_lag_p99);
         }
         let totals = rt.block_on(w.engine.totals()).map_err(|e| e.to_string())?;
         if !totals.sum.is_zero() {
@@ -369,12 +405,7 @@ pub fn run(args: Args) -> Result<(), String> {
         .iter()
         .map(|r| format!("[simulator.{r}]\nlatency_us_min = {us}\nlatency_us_max = {us}\n"))
         .collect::<String>();
-        let engine = start(config(
-            &root.path().join("latent"),
-            &args.sync,
-            args.wal_segment_bytes,
-            &rails,
-        )?)?;
+        let engine = start(config(&root.path().join("latent"), &args, &rails)?)?;
         eprintln!(
             "flows: rails answering after {} ms, {} in flight",
             args.latent_ms, args.latent_in_flight
