@@ -240,11 +240,13 @@ impl ShardActor {
         for (w, e) in failed {
             w(Err(e));
         }
-        let (snapshot, lsn, wal) = {
+        // The cut is cheap (shared copy-on-write); copying it out and serializing it
+        // happen on the snapshot's own thread.
+        let (cut, lsn, wal) = {
             let mut ledger = self.ledger.borrow_mut();
             ledger.reset_snapshot_counter();
             (
-                ledger.books().snapshot(),
+                ledger.books().cut(),
                 ledger.last_applied_lsn() + 1,
                 ledger.wal().clone(),
             )
@@ -255,7 +257,9 @@ impl ShardActor {
         let spawned = std::thread::Builder::new()
             .name(format!("omnibus-snapshot-{shard}"))
             .spawn(move || {
+                let snapshot = cut.into_snapshot();
                 let bytes = codec::encode_snapshot(&snapshot);
+                drop(snapshot);
                 let size = bytes.len();
                 let done = Box::new(move |result: Result<(), omnibus_wal::WalError>| {
                     me.do_send(SnapshotDone {

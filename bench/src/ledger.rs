@@ -12,6 +12,11 @@
 //!   `pauses`, not in the default run): the longest single insert while a map of
 //!   requests (keys and values the size of the books' own) grows to `--pause-requests`,
 //!   for one `HashMap` and for the books' `SegmentedMap`: what one resize stalls a shard.
+//!   Then, for books holding `--pause-requests` answered requests: `books_snapshot_copy_ms`,
+//!   copying them out for a snapshot (what the shard's thread paid before snapshots were
+//!   cut copy-on-write; it now runs on the snapshot's thread), `books_snapshot_cut_ms`,
+//!   what the shard's thread pays now, and `books_write_pause_max_us_during_cut`, the
+//!   longest single record applied while a cut is alive (it copies one segment first).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -270,6 +275,93 @@ fn grow_pause<M>(
     longest
 }
 
+/// Books of one shard with `n` answered requests over 10,000 customers: how long copying
+/// them out takes, how long the cut takes, and the longest record applied while the cut
+/// is alive.
+fn snapshot_cut(n: u64) -> Result<(Duration, Duration, Duration), String> {
+    use omnibus_core::books::{ParentPlan, ShardBooks};
+    use omnibus_core::flow::{Accepted, Answer, RequestKind};
+    use omnibus_core::record::LedgerRecord;
+    use omnibus_core::request_log::{Step, Told};
+    let config = Config::embedded();
+    let plan = ParentPlan::from_config(&config, 1);
+    let mut books = ShardBooks::new(0, plan.clone());
+    let mut lsn = 0;
+    let mut apply = |books: &mut ShardBooks, record: LedgerRecord| {
+        lsn += 1;
+        books
+            .apply(lsn, &record)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    apply(&mut books, plan.genesis(0))?;
+    let customers = 10_000u64;
+    for c in 1..=customers {
+        apply(
+            &mut books,
+            LedgerRecord::CustomerOpened(CustomerOpened {
+                customer: CustomerId::new(c).expect("non-zero"),
+                linked_bank: BankCode::new("004").expect("a bank"),
+                linked_account: AccountNo::new(&format!("110-{c:010}")).expect("an account"),
+                tradable: true,
+                subscription_valid: true,
+                signing_key: None,
+            }),
+        )?;
+    }
+    let date = omnibus_core::RequestDate::from_ymd(2026, 11, 21).expect("a date");
+    let mut longest = Duration::ZERO;
+    let mut cut = None;
+    let mut cut_took = Duration::ZERO;
+    // The first n requests before the cut; as many again after it, each record timed.
+    for i in 0..2 * n {
+        if i == n {
+            let started = Instant::now();
+            cut = Some(books.cut());
+            cut_took = started.elapsed();
+        }
+        let timed = Instant::now();
+        let customer = CustomerId::new(i % customers + 1).expect("non-zero");
+        let request_no = omnibus_core::RequestNo::new(&format!("R-{i}")).expect("a number");
+        apply(
+            &mut books,
+            LedgerRecord::RequestAccepted(Accepted {
+                customer,
+                request_no,
+                request_date: date,
+                kind: RequestKind::Charge,
+                amount: Amount::krw(30_000).expect("an amount"),
+                payee: None,
+                path: None,
+                deficit: None,
+                at_ms: 1,
+            }),
+        )?;
+        apply(
+            &mut books,
+            LedgerRecord::Answered {
+                customer,
+                request_no,
+                answer: Answer {
+                    told: Told::Failed,
+                    decided_by: Step::ChargeWithdrawal,
+                    timed_out: false,
+                    at_ms: 2,
+                },
+            },
+        )?;
+        if cut.is_some() {
+            longest = longest.max(timed.elapsed());
+        }
+    }
+    let cut = cut.expect("taken half way");
+    let started = Instant::now();
+    let snapshot = cut.into_snapshot();
+    let copy = started.elapsed();
+    std::hint::black_box(&snapshot);
+    Ok((copy, cut_took, longest))
+}
+
 pub fn run(args: Args) -> Result<(), String> {
     let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let root = tempfile::Builder::new()
@@ -327,6 +419,13 @@ pub fn run(args: Args) -> Result<(), String> {
         println!(
             "books_grow_pause_ratio={:.1} ratio",
             hashmap.as_secs_f64() / segmented.as_secs_f64().max(1e-9)
+        );
+        let (copy, cut, pause) = snapshot_cut(args.pause_requests)?;
+        println!("books_snapshot_copy_ms={:.1} ms", copy.as_secs_f64() * 1e3);
+        println!("books_snapshot_cut_ms={:.3} ms", cut.as_secs_f64() * 1e3);
+        println!(
+            "books_write_pause_max_us_during_cut={} us",
+            pause.as_micros()
         );
     }
     if only.contains(&"restart") {

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::segmap::SegmentedMap;
+use crate::segmap::{ChunkedVec, MapCut, SegmentedMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use rust_decimal::Decimal;
@@ -365,7 +365,7 @@ pub struct ShardBooks {
     shard: u16,
     plan: ParentPlan,
     genesis_done: bool,
-    customers: Vec<CustomerEntry>,
+    customers: ChunkedVec<CustomerEntry>,
     index: SegmentedMap<CustomerId, u32>,
     slices: BTreeMap<ParentAccount, SliceEntry>,
     designated: BTreeMap<BankCode, Decimal>,
@@ -412,7 +412,7 @@ impl ShardBooks {
             shard,
             plan,
             genesis_done: false,
-            customers: Vec::new(),
+            customers: ChunkedVec::new(),
             index: SegmentedMap::new(),
             slices,
             designated: BTreeMap::new(),
@@ -525,7 +525,7 @@ impl ShardBooks {
             .funding
             .checked_add(self.in_transit)
             .ok_or(MoneyError::Overflow)?;
-        for c in &self.customers {
+        for c in self.customers.iter() {
             total = total
                 .checked_add(c.balance)
                 .and_then(|t| t.checked_add(c.linked_net))
@@ -1213,12 +1213,20 @@ impl ShardBooks {
 
     /// The books as a snapshot at `last_lsn`.
     pub fn snapshot(&self) -> BooksSnapshot {
-        BooksSnapshot {
+        self.cut().into_snapshot()
+    }
+
+    /// A consistent view of the books at `last_lsn`, cheap to take (the customers,
+    /// requests and entries are shared copy-on-write, see `segmap`), to be turned into a
+    /// [`BooksSnapshot`] on another thread: the shard's thread only pays for the cut, and
+    /// later for copying each segment it writes while the cut is alive.
+    pub fn cut(&self) -> BooksCut {
+        let head = BooksSnapshot {
             shard: self.shard,
             shards: self.plan.shards,
             last_lsn: self.last_lsn,
             genesis_done: self.genesis_done,
-            customers: self.customers.clone(),
+            customers: Vec::new(),
             slices: self.slices.iter().map(|(p, s)| (*p, *s)).collect(),
             designated: self
                 .designated
@@ -1230,9 +1238,15 @@ impl ShardBooks {
             outgoing: self.outgoing.values().copied().collect(),
             incoming: self.incoming.iter().map(|(s, i)| (*s, i.clone())).collect(),
             next_transfer_seq: self.next_transfer_seq,
-            requests: self.requests.values().cloned().collect(),
-            entries: self.entries.values().copied().collect(),
+            requests: Vec::new(),
+            entries: Vec::new(),
             next_entry_seq: self.next_entry_seq,
+        };
+        BooksCut {
+            head,
+            customers: self.customers.clone(),
+            requests: self.requests.cut(),
+            entries: self.entries.cut(),
         }
     }
 
@@ -1254,7 +1268,7 @@ impl ShardBooks {
         for (i, c) in snapshot.customers.iter().enumerate() {
             books.index.insert(c.id, i as u32);
         }
-        books.customers = snapshot.customers;
+        books.customers = snapshot.customers.into_iter().collect();
         for (parent, slice) in snapshot.slices {
             // The floor follows the configuration in force now, not the one at snapshot time.
             let floor = books.plan.slice_floor(parent, books.shard);
@@ -1313,6 +1327,33 @@ pub struct BooksSnapshot {
     pub requests: Vec<RequestState>,
     pub entries: Vec<LogEntry>,
     pub next_entry_seq: u64,
+}
+
+/// The books at one LSN, shared with the live books copy-on-write: see
+/// [`ShardBooks::cut`].
+#[derive(Clone, Debug)]
+pub struct BooksCut {
+    head: BooksSnapshot,
+    customers: ChunkedVec<CustomerEntry>,
+    requests: MapCut<(CustomerId, RequestNo), RequestState>,
+    entries: MapCut<EntryId, LogEntry>,
+}
+
+impl BooksCut {
+    pub fn last_lsn(&self) -> Lsn {
+        self.head.last_lsn
+    }
+
+    /// Copies the shared parts out: the expensive half of a snapshot, for a thread other
+    /// than the shard's.
+    pub fn into_snapshot(self) -> BooksSnapshot {
+        BooksSnapshot {
+            customers: self.customers.iter().cloned().collect(),
+            requests: self.requests.values().cloned().collect(),
+            entries: self.entries.values().copied().collect(),
+            ..self.head
+        }
+    }
 }
 
 #[cfg(test)]
