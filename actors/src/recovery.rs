@@ -101,7 +101,7 @@ pub fn wal_options(config: &Config, dir: PathBuf) -> WalOptions {
         queue_records_max: w.queue_records_max as usize,
         batch_records_max: w.batch_records_max as usize,
         batch_bytes_max: w.batch_bytes_max as usize,
-        spare_fill_bytes_per_sec: w.spare_fill_bytes_per_sec,
+        background_write_bytes_per_sec: w.background_write_bytes_per_sec,
     }
 }
 

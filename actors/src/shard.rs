@@ -257,7 +257,12 @@ impl ShardActor {
         let spawned = std::thread::Builder::new()
             .name(format!("omnibus-snapshot-{shard}"))
             .spawn(move || {
+                // Copied out first, at the normal priority: until a segment is copied,
+                // the shard copies it before writing it, so the cut is let go quickly.
                 let snapshot = cut.into_snapshot();
+                // Serializing the whole books is the heaviest work the engine does; it
+                // gets what the shards leave idle, not a core of theirs.
+                omnibus_wal::storage::background_thread();
                 let bytes = codec::encode_snapshot(&snapshot);
                 drop(snapshot);
                 let size = bytes.len();

@@ -1348,9 +1348,9 @@ impl BooksCut {
     /// than the shard's.
     pub fn into_snapshot(self) -> BooksSnapshot {
         BooksSnapshot {
-            customers: self.customers.iter().cloned().collect(),
-            requests: self.requests.values().cloned().collect(),
-            entries: self.entries.values().copied().collect(),
+            customers: self.customers.copy_out(),
+            requests: self.requests.copy_values(),
+            entries: self.entries.copy_values(),
             ..self.head
         }
     }

@@ -144,7 +144,7 @@ pub struct WalConfig {
     pub queue_records_max: u32,
     pub batch_records_max: u32,
     pub batch_bytes_max: u64,
-    pub spare_fill_bytes_per_sec: u64,
+    pub background_write_bytes_per_sec: u64,
     pub snapshot_every_records: u64,
 }
 
@@ -362,8 +362,8 @@ impl Config {
         )?;
         range("wal.batch_bytes_max", w.batch_bytes_max, 4096, 1 << 30)?;
         range(
-            "wal.spare_fill_bytes_per_sec",
-            w.spare_fill_bytes_per_sec,
+            "wal.background_write_bytes_per_sec",
+            w.background_write_bytes_per_sec,
             1 << 20,
             4 << 30,
         )?;

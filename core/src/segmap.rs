@@ -57,6 +57,20 @@ impl<K, V> MapCut<K, V> {
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.segments.iter().flat_map(|s| s.values())
     }
+
+    /// Copies the values out, letting go of each segment as soon as it is copied: from
+    /// then on the owner writes that segment without copying it first.
+    pub fn copy_values(self) -> Vec<V>
+    where
+        V: Clone,
+    {
+        let len = self.segments.iter().map(|s| s.len()).sum();
+        let mut out = Vec::with_capacity(len);
+        for segment in self.segments {
+            out.extend(segment.values().cloned());
+        }
+        out
+    }
 }
 
 impl<K: Hash + Eq + Clone, V: Clone> SegmentedMap<K, V> {
@@ -226,6 +240,15 @@ impl<T: Clone> ChunkedVec<T> {
 
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.chunks.iter().flat_map(|c| c.iter())
+    }
+
+    /// Copies the elements out, letting go of each chunk as soon as it is copied.
+    pub fn copy_out(self) -> Vec<T> {
+        let mut out = Vec::with_capacity(self.len);
+        for chunk in self.chunks {
+            out.extend(chunk.iter().cloned());
+        }
+        out
     }
 }
 

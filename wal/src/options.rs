@@ -37,11 +37,11 @@ pub struct WalOptions {
     pub batch_records_max: usize,
     /// Most bytes (frames on disk) the writer groups into one write and one sync.
     pub batch_bytes_max: usize,
-    /// Rate at which the spare segment is zero-filled in the background (at the idle I/O
-    /// priority, in 256 KiB pieces): low enough not to delay the writer's syncs, high
-    /// enough to finish before the segment in use fills. A roll-over that finds the spare
-    /// unfinished preallocates its segment instead.
-    pub spare_fill_bytes_per_sec: u64,
+    /// Rate of the background writes, the spare segment's zeros and snapshots (at the
+    /// idle I/O priority, in 256 KiB pieces): low enough not to delay the writer's syncs,
+    /// high enough for a spare to be ready before the segment in use fills. A roll-over
+    /// that finds the spare unfinished preallocates its segment instead.
+    pub background_write_bytes_per_sec: u64,
 }
 
 impl WalOptions {
@@ -54,7 +54,7 @@ impl WalOptions {
             queue_records_max: 262_144,
             batch_records_max: 65_536,
             batch_bytes_max: 16 << 20,
-            spare_fill_bytes_per_sec: 64 << 20,
+            background_write_bytes_per_sec: 64 << 20,
         }
     }
 
@@ -83,12 +83,12 @@ impl WalOptions {
                 ),
             );
         }
-        if self.spare_fill_bytes_per_sec < 1 << 20 {
+        if self.background_write_bytes_per_sec < 1 << 20 {
             return invalid(
-                "spare_fill_bytes_per_sec",
+                "background_write_bytes_per_sec",
                 format!(
                     "must be at least 1 MiB/s, got {}",
-                    self.spare_fill_bytes_per_sec
+                    self.background_write_bytes_per_sec
                 ),
             );
         }

@@ -10,7 +10,7 @@ use crossbeam_channel::Receiver;
 use crate::format::{
     segment_file_name, snapshot_file_name, temp_file_name, SnapshotHeader, SNAPSHOT_HEADER_BYTES,
 };
-use crate::storage::Storage;
+use crate::storage::{FillPace, Storage};
 use crate::wal::Shared;
 use crate::{Lsn, WalError};
 
@@ -96,7 +96,12 @@ pub(crate) fn read_snapshot(
 
 /// Writes a snapshot so that it is either wholly present under its final name after a
 /// crash, or absent.
-pub(crate) fn write_snapshot(storage: &dyn Storage, lsn: Lsn, body: &[u8]) -> Result<(), WalError> {
+pub(crate) fn write_snapshot(
+    storage: &dyn Storage,
+    lsn: Lsn,
+    body: &[u8],
+    bytes_per_sec: u64,
+) -> Result<(), WalError> {
     let name = snapshot_file_name(lsn);
     let temp = temp_file_name(&name);
     let temp_path = storage.path(&temp);
@@ -111,7 +116,13 @@ pub(crate) fn write_snapshot(storage: &dyn Storage, lsn: Lsn, body: &[u8]) -> Re
     let result = (|| {
         file.write_at(0, &header.encode())
             .map_err(|error| WalError::io(&temp_path, "write snapshot", error))?;
-        file.write_at(SNAPSHOT_HEADER_BYTES, body)
+        // Paced, so the shard's own syncs do not queue behind hundreds of megabytes.
+        let never = std::sync::atomic::AtomicBool::new(false);
+        let pace = FillPace {
+            bytes_per_sec,
+            cancelled: &never,
+        };
+        file.write_paced(SNAPSHOT_HEADER_BYTES, body, &pace)
             .map_err(|error| WalError::io(&temp_path, "write snapshot", error))?;
         file.sync_data()
             .map_err(|error| WalError::io(&temp_path, "sync snapshot", error))?;
@@ -134,7 +145,12 @@ pub(crate) fn write_snapshot(storage: &dyn Storage, lsn: Lsn, body: &[u8]) -> Re
 /// every earlier record durable first), then deletes what it makes unnecessary.
 pub(crate) fn run_snapshot_thread(shared: Arc<Shared>, jobs: Receiver<SnapshotJob>) {
     for job in jobs {
-        let result = write_snapshot(shared.storage.as_ref(), job.lsn, &job.state);
+        let result = write_snapshot(
+            shared.storage.as_ref(),
+            job.lsn,
+            &job.state,
+            shared.options.background_write_bytes_per_sec,
+        );
         drop(job.state);
         match &result {
             Ok(()) => {

@@ -133,11 +133,9 @@ fn run_preparer(
     let segment_bytes = shared.options.segment_bytes;
     // Filling a spare must not delay the writer's syncs on the same device: its I/O goes
     // in the idle class, paced, in pieces written out one at a time (see `FillPace`).
-    if let Err(error) = crate::storage::lower_io_priority() {
-        tracing::debug!(%error, "wal: the spare segment thread keeps the normal I/O priority");
-    }
+    crate::storage::background_thread();
     let pace = FillPace {
-        bytes_per_sec: shared.options.spare_fill_bytes_per_sec,
+        bytes_per_sec: shared.options.background_write_bytes_per_sec,
         cancelled,
     };
     for () in requests.iter() {

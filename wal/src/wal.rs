@@ -195,7 +195,12 @@ impl Wal {
             .name("omnibus-wal-snapshot".into())
             .spawn({
                 let shared = shared.clone();
-                move || run_snapshot_thread(shared, snapshot_rx)
+                move || {
+                    // Writing a shard's whole state must not take the cores or the disk
+                    // from the writer and the shards.
+                    crate::storage::background_thread();
+                    run_snapshot_thread(shared, snapshot_rx)
+                }
             })
             .map_err(|error| thread_error("omnibus-wal-snapshot", error))?;
         let snapshot_thread_id = snapshot_thread.thread().id();

@@ -38,7 +38,7 @@ fn options(dir: &Path) -> WalOptions {
         queue_records_max: 50_000,
         batch_records_max: 4_096,
         batch_bytes_max: 1 << 20,
-        spare_fill_bytes_per_sec: 64 << 20,
+        background_write_bytes_per_sec: 64 << 20,
     }
 }
 

@@ -292,7 +292,7 @@ fn shutdown_abandons_a_spare_being_filled_and_leaves_none() {
     let options = omnibus_wal::WalOptions {
         // 16 MiB at 1 MiB/s: a fill that would take 16 s if it ran to its end.
         segment_bytes: 16 << 20,
-        spare_fill_bytes_per_sec: 1 << 20,
+        background_write_bytes_per_sec: 1 << 20,
         ..small_options(dir.path(), SyncMode::Always)
     };
     let wal = open(&options).unwrap().into_wal().unwrap();

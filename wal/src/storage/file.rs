@@ -143,29 +143,19 @@ impl StorageFile for DiskFile {
     }
 
     fn zero_fill(&self, bytes: u64, pace: &super::FillPace) -> io::Result<()> {
-        let started = std::time::Instant::now();
         let zeros = vec![0u8; super::FillPace::CHUNK_BYTES.min(bytes) as usize];
-        let mut offset = 0;
-        while offset < bytes {
-            if pace.is_cancelled() {
-                return Err(io::Error::new(
-                    io::ErrorKind::Interrupted,
-                    "zero fill cancelled",
-                ));
-            }
-            let len = (bytes - offset).min(super::FillPace::CHUNK_BYTES);
-            self.file.write_all_at(&zeros[..len as usize], offset)?;
-            write_out(&self.file, offset, len)?;
-            offset += len;
-            // Stay at or under the rate: sleep until this many bytes are due.
-            let due = std::time::Duration::from_secs_f64(
-                offset as f64 / pace.bytes_per_sec.max(1) as f64,
-            );
-            if let Some(ahead) = due.checked_sub(started.elapsed()) {
-                std::thread::sleep(ahead);
-            }
-        }
+        paced(&self.file, 0, bytes, pace, |offset, len| {
+            self.file.write_all_at(&zeros[..len as usize], offset)
+        })?;
         self.file.sync_data()
+    }
+
+    fn write_paced(&self, offset: u64, bytes: &[u8], pace: &super::FillPace) -> io::Result<()> {
+        paced(&self.file, offset, bytes.len() as u64, pace, |at, len| {
+            let from = (at - offset) as usize;
+            self.file
+                .write_all_at(&bytes[from..from + len as usize], at)
+        })
     }
 
     fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
@@ -226,6 +216,39 @@ fn allocate_range(file: &File, from: u64, to: u64) -> io::Result<()> {
 }
 
 /// Writes zeros over `from..to`, 1 MiB per `pwrite`.
+/// Writes `len` bytes from `offset` with `write(at, len)` in pieces of
+/// [`super::FillPace::CHUNK_BYTES`], each written out before the next, at most
+/// `pace.bytes_per_sec`; stops with `Interrupted` once `pace` is cancelled.
+fn paced(
+    file: &File,
+    offset: u64,
+    len: u64,
+    pace: &super::FillPace,
+    mut write: impl FnMut(u64, u64) -> io::Result<()>,
+) -> io::Result<()> {
+    let started = std::time::Instant::now();
+    let mut done = 0;
+    while done < len {
+        if pace.is_cancelled() {
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "background write cancelled",
+            ));
+        }
+        let piece = (len - done).min(super::FillPace::CHUNK_BYTES);
+        write(offset + done, piece)?;
+        write_out(file, offset + done, piece)?;
+        done += piece;
+        // Stay at or under the rate: sleep until this many bytes are due.
+        let due =
+            std::time::Duration::from_secs_f64(done as f64 / pace.bytes_per_sec.max(1) as f64);
+        if let Some(ahead) = due.checked_sub(started.elapsed()) {
+            std::thread::sleep(ahead);
+        }
+    }
+    Ok(())
+}
+
 /// Starts writeback of `len` bytes at `offset` and waits for it (`sync_file_range`): the
 /// data reaches the device now, in a small piece, rather than all at once later. Not a
 /// durability point (no metadata, no cache flush); the caller syncs at the end.
@@ -253,6 +276,28 @@ fn write_out(file: &File, offset: u64, len: u64) -> io::Result<()> {
 #[cfg(not(target_os = "linux"))]
 fn write_out(_file: &File, _offset: u64, _len: u64) -> io::Result<()> {
     Ok(())
+}
+
+/// Makes the calling thread a background one: the lowest CPU priority (nice 19, so the
+/// scheduler gives it what the engine's own threads leave idle) and the idle I/O class
+/// (see [`lower_io_priority`]). For work that must not take the two cores or the disk
+/// from the flows: preparing spares, copying out and writing snapshots. Best effort: what
+/// the kernel refuses is logged at debug and the thread runs at the normal priority.
+pub fn background_thread() {
+    #[cfg(target_os = "linux")]
+    {
+        // Safety: gettid and setpriority on the calling thread.
+        let status = unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, 19)
+        };
+        if status != 0 {
+            tracing::debug!(error = %io::Error::last_os_error(), "background thread keeps its CPU priority");
+        }
+    }
+    if let Err(error) = lower_io_priority() {
+        tracing::debug!(%error, "background thread keeps its I/O priority");
+    }
 }
 
 /// Asks the kernel to schedule the calling thread's I/O in the idle class: the block

@@ -12,7 +12,7 @@ use std::io;
 use std::ops::Deref;
 use std::path::PathBuf;
 
-pub use file::{lower_io_priority, FileStorage};
+pub use file::{background_thread, lower_io_priority, FileStorage};
 pub use sim::{Crash, SimStorage};
 
 /// A directory of named files. Names are plain file names (no separators).
@@ -52,6 +52,14 @@ pub trait StorageFile: Send + Sync {
     /// bounds the rate and lets the caller give up half way (an `Interrupted` error).
     fn zero_fill(&self, bytes: u64, pace: &FillPace) -> io::Result<()>;
     fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()>;
+    /// [`StorageFile::write_at`] for a large background write (a snapshot): in pieces,
+    /// each pushed to the device before the next, at most `pace.bytes_per_sec`, so that
+    /// it never leaves a burst of dirty pages for a foreground sync to wait behind. Not a
+    /// durability point by itself.
+    fn write_paced(&self, offset: u64, bytes: &[u8], pace: &FillPace) -> io::Result<()> {
+        let _ = pace;
+        self.write_at(offset, bytes)
+    }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
     /// A read-only view of the whole file, 8-byte aligned. The file must not be changed
     /// while the view is alive.

@@ -46,7 +46,7 @@ pub fn small_options(dir: &Path, sync: SyncMode) -> WalOptions {
         queue_records_max: 100_000,
         batch_records_max: 4_096,
         batch_bytes_max: 1 << 20,
-        spare_fill_bytes_per_sec: 64 << 20,
+        background_write_bytes_per_sec: 64 << 20,
     }
 }
 
