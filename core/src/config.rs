@@ -379,7 +379,7 @@ impl Config {
         range(
             "wal.snapshot_every_records",
             w.snapshot_every_records,
-            1_000,
+            10,
             1_000_000_000,
         )?;
 
