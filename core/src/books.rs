@@ -1393,6 +1393,25 @@ mod tests {
         (books, 1)
     }
 
+    /// Books of shard 0 of 1 with their genesis and one opened customer, and a function
+    /// applying the next record at the next LSN.
+    #[allow(clippy::type_complexity)]
+    fn one_customer_books() -> (
+        ShardBooks,
+        CustomerId,
+        impl FnMut(&mut ShardBooks, LedgerRecord) -> Result<Applied, BooksError>,
+    ) {
+        let (mut books, mut lsn) = books_with_genesis(0, 1);
+        let c = customer_in(0, 1, 0);
+        lsn += 1;
+        books.apply(lsn, &opened(c)).unwrap();
+        let next = move |books: &mut ShardBooks, record: LedgerRecord| {
+            lsn += 1;
+            books.apply(lsn, &record)
+        };
+        (books, c, next)
+    }
+
     const FIN: AccountId = AccountId::Parent {
         parent: ParentAccount::FinParent,
     };
@@ -1577,13 +1596,7 @@ mod tests {
         use crate::flow::{Accepted, Answer, RequestKind};
         use crate::request::RequestDate;
         use crate::request_log::{Step, Told};
-        let (mut books, mut lsn) = books_with_genesis(0, 1);
-        let c = customer_in(0, 1, 0);
-        let mut next = |books: &mut ShardBooks, record: LedgerRecord| {
-            lsn += 1;
-            books.apply(lsn, &record)
-        };
-        next(&mut books, opened(c)).unwrap();
+        let (mut books, c, mut next) = one_customer_books();
         let date = |d: u32| RequestDate::from_ymd(2026, 11, d).unwrap();
         let no = |n: &str| RequestNo::new(n).unwrap();
         for (request_no, day, answered) in [
@@ -1641,13 +1654,7 @@ mod tests {
         use crate::flow::{Accepted, EntryId, RequestKind};
         use crate::request::RequestDate;
         use crate::request_log::{Event, Step};
-        let (mut books, mut lsn) = books_with_genesis(0, 1);
-        let c = customer_in(0, 1, 0);
-        let mut next = |books: &mut ShardBooks, record: LedgerRecord| {
-            lsn += 1;
-            books.apply(lsn, &record)
-        };
-        next(&mut books, opened(c)).unwrap();
+        let (mut books, c, mut next) = one_customer_books();
         next(
             &mut books,
             LedgerRecord::Posted {
