@@ -297,17 +297,7 @@ fn snapshot_cut(n: u64) -> Result<(Duration, Duration, Duration), String> {
     apply(&mut books, plan.genesis(0))?;
     let customers = 10_000u64;
     for c in 1..=customers {
-        apply(
-            &mut books,
-            LedgerRecord::CustomerOpened(CustomerOpened {
-                customer: CustomerId::new(c).expect("non-zero"),
-                linked_bank: BankCode::new("004").expect("a bank"),
-                linked_account: AccountNo::new(&format!("110-{c:010}")).expect("an account"),
-                tradable: true,
-                subscription_valid: true,
-                signing_key: None,
-            }),
-        )?;
+        apply(&mut books, LedgerRecord::CustomerOpened(opened(c)))?;
     }
     let date = omnibus_core::RequestDate::from_ymd(2026, 11, 21).expect("a date");
     let mut longest = Duration::ZERO;

@@ -303,7 +303,7 @@ pub fn background_thread() {
 /// Asks the kernel to schedule the calling thread's I/O in the idle class: the block
 /// layer serves it only when nothing else waits, so preparing a spare does not delay the
 /// writer's syncs. Best effort (a scheduler without priorities ignores it).
-pub fn lower_io_priority() -> io::Result<()> {
+fn lower_io_priority() -> io::Result<()> {
     #[cfg(target_os = "linux")]
     {
         const IOPRIO_WHO_PROCESS: libc::c_int = 1;
