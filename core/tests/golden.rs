@@ -1,0 +1,324 @@
+//! Golden files of the write-ahead-log records and of a books snapshot.
+//!
+//! `tests/golden/` at the repository root holds one file per record kind and format
+//! version, and snapshots, each written by the code of its time. This test decodes every
+//! one of them with today's code and compares the result with the value it was made
+//! from: a change to an archived type that would make an existing log or snapshot
+//! unreadable fails here first (docs/wal-format.md, "Payload versions", gives the rule).
+//!
+//! `OMNIBUS_GOLDEN_WRITE=1 cargo test -p omnibus-core --test golden` writes the files of
+//! the *current* versions that are missing; existing files are never overwritten.
+
+use std::path::PathBuf;
+
+use omnibus_core::books::{ParentPlan, ShardBooks};
+use omnibus_core::config::Config;
+use omnibus_core::flow::{Accepted, Answer, EntryId, RequestKind};
+use omnibus_core::ids::TransferId;
+use omnibus_core::record::{CustomerOpened, LedgerRecord, SigningKey};
+use omnibus_core::request::{Payee, RequestDate};
+use omnibus_core::request_log::{Event, Step, Told};
+use omnibus_core::{AccountId, AccountNo, Amount, BankCode, CustomerId, ParentAccount, RemitPath};
+
+fn golden_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/golden")
+}
+
+fn krw(won: i64) -> Amount {
+    Amount::krw(won).unwrap()
+}
+
+fn bank(code: &str) -> BankCode {
+    BankCode::new(code).unwrap()
+}
+
+fn customer(n: u64) -> CustomerId {
+    CustomerId::new(n).unwrap()
+}
+
+fn date() -> RequestDate {
+    RequestDate::from_ymd(2026, 11, 21).unwrap()
+}
+
+fn accepted() -> Accepted {
+    Accepted {
+        customer: customer(1001),
+        request_no: "R-2026-0001".parse().unwrap(),
+        request_date: date(),
+        kind: RequestKind::Remit,
+        amount: krw(1_500_000),
+        payee: Some(Payee {
+            bank: bank("088"),
+            account: AccountNo::new("220-33-44444").unwrap(),
+            name: "김철수".parse().unwrap(),
+        }),
+        path: Some(RemitPath::First),
+        deficit: Some(krw(1_000_000)),
+        at_ms: 1_795_262_400_000,
+    }
+}
+
+/// One record of every kind, named for its kind, as the first format wrote them.
+fn records_v0() -> Vec<(&'static str, LedgerRecord)> {
+    let entry = EntryId::new(0, 7);
+    vec![
+        (
+            "genesis",
+            LedgerRecord::Genesis {
+                shard: 0,
+                shards: 2,
+                fundings: vec![
+                    (ParentAccount::FinParent, krw(500_000_000)),
+                    (ParentAccount::DepositFirm(bank("004")), krw(250_000_000)),
+                ],
+            },
+        ),
+        (
+            "customer_opened",
+            LedgerRecord::CustomerOpened(CustomerOpened {
+                customer: customer(1001),
+                linked_bank: bank("004"),
+                linked_account: AccountNo::new("110-000001001").unwrap(),
+                tradable: true,
+                subscription_valid: true,
+                signing_key: Some(SigningKey {
+                    cert_serial: 9_001,
+                    public_key: [7; 32],
+                }),
+            }),
+        ),
+        (
+            "customer_status",
+            LedgerRecord::CustomerStatus {
+                customer: customer(1001),
+                tradable: false,
+                subscription_valid: true,
+            },
+        ),
+        (
+            "posted",
+            LedgerRecord::Posted {
+                debit: AccountId::parent(ParentAccount::FinParent),
+                credit: AccountId::customer(customer(1001)),
+                amount: krw(40_000),
+            },
+        ),
+        (
+            "transfer_out",
+            LedgerRecord::TransferOut {
+                id: TransferId((1 << 48) | 3),
+                debit: AccountId::parent(ParentAccount::Collection),
+                credit: AccountId::parent(ParentAccount::Collection),
+                dest_shard: 0,
+                amount: krw(123_456),
+            },
+        ),
+        (
+            "transfer_in",
+            LedgerRecord::TransferIn {
+                id: TransferId((1 << 48) | 3),
+                credit: AccountId::customer(customer(1001)),
+                amount: krw(123_456),
+            },
+        ),
+        (
+            "transfer_settled",
+            LedgerRecord::TransferSettled {
+                id: TransferId(5),
+            },
+        ),
+        (
+            "transfer_returned",
+            LedgerRecord::TransferReturned {
+                id: TransferId(6),
+            },
+        ),
+        ("request_accepted", LedgerRecord::RequestAccepted(accepted())),
+        (
+            "entry_requested",
+            LedgerRecord::EntryRequested {
+                entry,
+                customer: customer(1001),
+                request_no: "R-2026-0001".parse().unwrap(),
+                step: Step::RemitDeposit,
+                amount: krw(1_500_000),
+                debit: AccountId::parent(ParentAccount::DepositFirm(bank("088"))),
+                credit: AccountId::Designated { bank: bank("088") },
+                at_ms: 1_795_262_400_123,
+            },
+        ),
+        (
+            "entry_event",
+            LedgerRecord::EntryEvent {
+                entry,
+                event: Event::ConfirmedNotDone,
+                at_ms: 1_795_262_400_456,
+            },
+        ),
+        (
+            "answered",
+            LedgerRecord::Answered {
+                customer: customer(1001),
+                request_no: "R-2026-0001".parse().unwrap(),
+                answer: Answer {
+                    told: Told::Failed,
+                    decided_by: Step::RemitDeduction,
+                    timed_out: true,
+                    at_ms: 1_795_262_400_789,
+                },
+            },
+        ),
+        ("pruned", LedgerRecord::Pruned { before: date() }),
+    ]
+}
+
+/// Books with a little of everything: a customer, a charge answered and settled, a
+/// remittance in flight with a hold, a transfer out.
+fn books_v0() -> ShardBooks {
+    let config = Config::embedded();
+    let plan = ParentPlan::from_config(&config, 1);
+    let mut books = ShardBooks::new(0, plan.clone());
+    let mut lsn = 0;
+    let mut apply = |books: &mut ShardBooks, record: LedgerRecord| {
+        lsn += 1;
+        books.apply(lsn, &record).unwrap();
+    };
+    apply(&mut books, plan.genesis(0));
+    let c = customer(1001);
+    apply(
+        &mut books,
+        LedgerRecord::CustomerOpened(CustomerOpened {
+            customer: c,
+            linked_bank: bank("004"),
+            linked_account: AccountNo::new("110-000001001").unwrap(),
+            tradable: true,
+            subscription_valid: true,
+            signing_key: None,
+        }),
+    );
+    let charge = Accepted {
+        customer: c,
+        request_no: "C-1".parse().unwrap(),
+        request_date: date(),
+        kind: RequestKind::Charge,
+        amount: krw(40_000),
+        payee: None,
+        path: None,
+        deficit: None,
+        at_ms: 1_795_262_400_000,
+    };
+    apply(&mut books, LedgerRecord::RequestAccepted(charge));
+    let a1 = books.next_entry_id();
+    apply(
+        &mut books,
+        LedgerRecord::EntryRequested {
+            entry: a1,
+            customer: c,
+            request_no: charge.request_no,
+            step: Step::ChargeWithdrawal,
+            amount: krw(40_000),
+            debit: AccountId::linked(c),
+            credit: AccountId::parent(ParentAccount::WithdrawalFirm(bank("004"))),
+            at_ms: 1,
+        },
+    );
+    apply(
+        &mut books,
+        LedgerRecord::EntryEvent {
+            entry: a1,
+            event: Event::Succeeded,
+            at_ms: 2,
+        },
+    );
+    let a2 = books.next_entry_id();
+    apply(
+        &mut books,
+        LedgerRecord::EntryRequested {
+            entry: a2,
+            customer: c,
+            request_no: charge.request_no,
+            step: Step::ChargeCredit,
+            amount: krw(40_000),
+            debit: AccountId::parent(ParentAccount::FinParent),
+            credit: AccountId::customer(c),
+            at_ms: 3,
+        },
+    );
+    apply(
+        &mut books,
+        LedgerRecord::EntryEvent {
+            entry: a2,
+            event: Event::Succeeded,
+            at_ms: 4,
+        },
+    );
+    apply(
+        &mut books,
+        LedgerRecord::Answered {
+            customer: c,
+            request_no: charge.request_no,
+            answer: Answer {
+                told: Told::Succeeded,
+                decided_by: Step::ChargeCredit,
+                timed_out: false,
+                at_ms: 4,
+            },
+        },
+    );
+    let remit = Accepted {
+        customer: c,
+        request_no: "X-1".parse().unwrap(),
+        amount: krw(15_000),
+        deficit: None,
+        ..accepted()
+    };
+    apply(&mut books, LedgerRecord::RequestAccepted(remit));
+    let x1 = books.next_entry_id();
+    apply(
+        &mut books,
+        LedgerRecord::EntryRequested {
+            entry: x1,
+            customer: c,
+            request_no: remit.request_no,
+            step: Step::RemitDeduction,
+            amount: krw(15_000),
+            debit: AccountId::customer(c),
+            credit: AccountId::parent(ParentAccount::FinParent),
+            at_ms: 5,
+        },
+    );
+    apply(
+        &mut books,
+        LedgerRecord::EntryEvent {
+            entry: x1,
+            event: Event::TimedOut,
+            at_ms: 6,
+        },
+    );
+    books
+}
+
+/// Writes a golden file unless it exists: golden files are never rewritten.
+fn write_once(name: &str, bytes: &[u8]) {
+    let path = golden_dir().join(name);
+    if path.exists() {
+        return;
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    eprintln!("wrote {}", path.display());
+}
+
+#[test]
+fn golden_files_of_the_first_format_are_written_once() {
+    if std::env::var("OMNIBUS_GOLDEN_WRITE").as_deref() != Ok("legacy") {
+        return;
+    }
+    for (name, record) in records_v0() {
+        let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&record).unwrap();
+        write_once(&format!("records/v0/{name}.bin"), &bytes);
+    }
+    let snapshot = books_v0().snapshot();
+    let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&snapshot).unwrap();
+    write_once("snapshots/v0/books.bin", &bytes);
+}
