@@ -164,8 +164,7 @@ fn shard_records(root: &Path, shard: u16) -> HashMap<u64, LedgerRecord> {
     let mut records = HashMap::new();
     for frame in recovery.records() {
         let frame = frame.expect("every frame after recovery is intact");
-        let record = rkyv::from_bytes::<LedgerRecord, rkyv::rancor::Error>(frame.payload)
-            .expect("records decode");
+        let record = omnibus_core::record::codec::decode(frame.payload).expect("records decode");
         records.insert(frame.lsn, record);
     }
     records

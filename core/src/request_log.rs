@@ -164,6 +164,22 @@ impl Step {
         policy(self).log
     }
 
+    /// A stable number for the step, grouped by product (0x1_ charge, 0x2_ remittance,
+    /// 0x3_ payment instruction, 0x4_ the house's own): for anything outside the process
+    /// that must name a step (metrics, the API), never the enum's position.
+    pub const fn code(self) -> u16 {
+        match self {
+            Step::ChargeWithdrawal => 0x10,
+            Step::ChargeCredit => 0x11,
+            Step::Refund => 0x12,
+            Step::RemitDeduction => 0x20,
+            Step::RemitDeposit => 0x21,
+            Step::Recovery => 0x22,
+            Step::PaymentInstruction => 0x30,
+            Step::Settlement => 0x40,
+        }
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Step::ChargeWithdrawal => "charge_withdrawal",
@@ -256,127 +272,153 @@ pub struct StepPolicy {
 use EntryState as S;
 use FollowUp as F;
 
-/// The SPEC §4 table, one row per step, as the engine executes it.
+const CHARGE_WITHDRAWAL: StepPolicy = StepPolicy {
+    step: Step::ChargeWithdrawal,
+    log: LogKind::BankFirmRequestLog,
+    seed_steps: "S11-S13, [0140], [0231]",
+    on_success_told: None,
+    on_success_then: F::PostThenCredit,
+    on_fail_state: S::Fail,
+    on_fail_told: Some(Told::Failed),
+    on_fail_then: F::Nothing,
+    on_timeout_told: Some(Told::Failed),
+    confirmed_done_then: F::PostThenCredit,
+    confirmed_not_done_state: S::Fail,
+    confirmed_not_done_then: F::Nothing,
+};
+
+const CHARGE_CREDIT: StepPolicy = StepPolicy {
+    step: Step::ChargeCredit,
+    log: LogKind::SecuritiesFirmRequestLog,
+    seed_steps: "S21-S23, [0149], [0168], [0222]",
+    on_success_told: Some(Told::Succeeded),
+    on_success_then: F::Post,
+    on_fail_state: S::FailTryAgain,
+    on_fail_told: Some(Told::Succeeded),
+    on_fail_then: F::Reprocess,
+    on_timeout_told: Some(Told::Succeeded),
+    confirmed_done_then: F::Post,
+    confirmed_not_done_state: S::FailTryAgain,
+    confirmed_not_done_then: F::Reprocess,
+};
+
+const REMIT_DEDUCTION: StepPolicy = StepPolicy {
+    step: Step::RemitDeduction,
+    log: LogKind::SecuritiesFirmRequestLog,
+    seed_steps: "S51-S53, [0181], [0226], [0227]",
+    on_success_told: None,
+    on_success_then: F::PostThenDeposit,
+    on_fail_state: S::Fail,
+    on_fail_told: Some(Told::Failed),
+    on_fail_then: F::Nothing,
+    on_timeout_told: Some(Told::Failed),
+    confirmed_done_then: F::PostThenRecover,
+    confirmed_not_done_state: S::Fail,
+    confirmed_not_done_then: F::Nothing,
+};
+
+const REMIT_DEPOSIT: StepPolicy = StepPolicy {
+    step: Step::RemitDeposit,
+    log: LogKind::BankFirmRequestLog,
+    seed_steps: "S61-S63, [0190], [0191], [0237]",
+    on_success_told: Some(Told::Succeeded),
+    on_success_then: F::Post,
+    on_fail_state: S::Fail,
+    on_fail_told: Some(Told::Failed),
+    on_fail_then: F::Recover,
+    on_timeout_told: Some(Told::Succeeded),
+    confirmed_done_then: F::Post,
+    confirmed_not_done_state: S::Fail,
+    confirmed_not_done_then: F::Recover,
+};
+
+const PAYMENT_INSTRUCTION: StepPolicy = StepPolicy {
+    step: Step::PaymentInstruction,
+    log: LogKind::PaymentInstructionLog,
+    seed_steps: "S121-S123, [0260]",
+    on_success_told: Some(Told::Succeeded),
+    on_success_then: F::Post,
+    on_fail_state: S::Fail,
+    on_fail_told: Some(Told::Failed),
+    on_fail_then: F::Nothing,
+    on_timeout_told: Some(Told::Failed),
+    confirmed_done_then: F::Post,
+    confirmed_not_done_state: S::Fail,
+    confirmed_not_done_then: F::Nothing,
+};
+
+const RECOVERY: StepPolicy = StepPolicy {
+    step: Step::Recovery,
+    log: LogKind::SecuritiesFirmRequestLog,
+    seed_steps: "S79, [0211]-[0213]",
+    on_success_told: None,
+    on_success_then: F::Post,
+    on_fail_state: S::FailTryAgain,
+    on_fail_told: None,
+    on_fail_then: F::Reprocess,
+    on_timeout_told: None,
+    confirmed_done_then: F::Post,
+    confirmed_not_done_state: S::FailTryAgain,
+    confirmed_not_done_then: F::Reprocess,
+};
+
+const REFUND: StepPolicy = StepPolicy {
+    step: Step::Refund,
+    log: LogKind::BankFirmRequestLog,
+    seed_steps: "[0247]",
+    on_success_told: None,
+    on_success_then: F::Post,
+    on_fail_state: S::FailTryAgain,
+    on_fail_told: None,
+    on_fail_then: F::Reprocess,
+    on_timeout_told: None,
+    confirmed_done_then: F::Post,
+    confirmed_not_done_state: S::FailTryAgain,
+    confirmed_not_done_then: F::Reprocess,
+};
+
+const SETTLEMENT: StepPolicy = StepPolicy {
+    step: Step::Settlement,
+    log: LogKind::BankFirmRequestLog,
+    seed_steps: "B1-B3, Y1-Y3, [0098], [0105]",
+    on_success_told: None,
+    on_success_then: F::Post,
+    // A refused sweep moves nothing and owes nothing: the next sweep pass plans again
+    // from the balances as they are then.
+    on_fail_state: S::Fail,
+    on_fail_told: None,
+    on_fail_then: F::Nothing,
+    on_timeout_told: None,
+    confirmed_done_then: F::Post,
+    confirmed_not_done_state: S::Fail,
+    confirmed_not_done_then: F::Nothing,
+};
+
+/// The SPEC §4 table, one row per step, as the engine executes it; [`policy`] finds a
+/// step's row by name, never by the enum's position.
 pub const POLICIES: [StepPolicy; 8] = [
-    StepPolicy {
-        step: Step::ChargeWithdrawal,
-        log: LogKind::BankFirmRequestLog,
-        seed_steps: "S11-S13, [0140], [0231]",
-        on_success_told: None,
-        on_success_then: F::PostThenCredit,
-        on_fail_state: S::Fail,
-        on_fail_told: Some(Told::Failed),
-        on_fail_then: F::Nothing,
-        on_timeout_told: Some(Told::Failed),
-        confirmed_done_then: F::PostThenCredit,
-        confirmed_not_done_state: S::Fail,
-        confirmed_not_done_then: F::Nothing,
-    },
-    StepPolicy {
-        step: Step::ChargeCredit,
-        log: LogKind::SecuritiesFirmRequestLog,
-        seed_steps: "S21-S23, [0149], [0168], [0222]",
-        on_success_told: Some(Told::Succeeded),
-        on_success_then: F::Post,
-        on_fail_state: S::FailTryAgain,
-        on_fail_told: Some(Told::Succeeded),
-        on_fail_then: F::Reprocess,
-        on_timeout_told: Some(Told::Succeeded),
-        confirmed_done_then: F::Post,
-        confirmed_not_done_state: S::FailTryAgain,
-        confirmed_not_done_then: F::Reprocess,
-    },
-    StepPolicy {
-        step: Step::RemitDeduction,
-        log: LogKind::SecuritiesFirmRequestLog,
-        seed_steps: "S51-S53, [0181], [0226], [0227]",
-        on_success_told: None,
-        on_success_then: F::PostThenDeposit,
-        on_fail_state: S::Fail,
-        on_fail_told: Some(Told::Failed),
-        on_fail_then: F::Nothing,
-        on_timeout_told: Some(Told::Failed),
-        confirmed_done_then: F::PostThenRecover,
-        confirmed_not_done_state: S::Fail,
-        confirmed_not_done_then: F::Nothing,
-    },
-    StepPolicy {
-        step: Step::RemitDeposit,
-        log: LogKind::BankFirmRequestLog,
-        seed_steps: "S61-S63, [0190], [0191], [0237]",
-        on_success_told: Some(Told::Succeeded),
-        on_success_then: F::Post,
-        on_fail_state: S::Fail,
-        on_fail_told: Some(Told::Failed),
-        on_fail_then: F::Recover,
-        on_timeout_told: Some(Told::Succeeded),
-        confirmed_done_then: F::Post,
-        confirmed_not_done_state: S::Fail,
-        confirmed_not_done_then: F::Recover,
-    },
-    StepPolicy {
-        step: Step::PaymentInstruction,
-        log: LogKind::PaymentInstructionLog,
-        seed_steps: "S121-S123, [0260]",
-        on_success_told: Some(Told::Succeeded),
-        on_success_then: F::Post,
-        on_fail_state: S::Fail,
-        on_fail_told: Some(Told::Failed),
-        on_fail_then: F::Nothing,
-        on_timeout_told: Some(Told::Failed),
-        confirmed_done_then: F::Post,
-        confirmed_not_done_state: S::Fail,
-        confirmed_not_done_then: F::Nothing,
-    },
-    StepPolicy {
-        step: Step::Recovery,
-        log: LogKind::SecuritiesFirmRequestLog,
-        seed_steps: "S79, [0211]-[0213]",
-        on_success_told: None,
-        on_success_then: F::Post,
-        on_fail_state: S::FailTryAgain,
-        on_fail_told: None,
-        on_fail_then: F::Reprocess,
-        on_timeout_told: None,
-        confirmed_done_then: F::Post,
-        confirmed_not_done_state: S::FailTryAgain,
-        confirmed_not_done_then: F::Reprocess,
-    },
-    StepPolicy {
-        step: Step::Refund,
-        log: LogKind::BankFirmRequestLog,
-        seed_steps: "[0247]",
-        on_success_told: None,
-        on_success_then: F::Post,
-        on_fail_state: S::FailTryAgain,
-        on_fail_told: None,
-        on_fail_then: F::Reprocess,
-        on_timeout_told: None,
-        confirmed_done_then: F::Post,
-        confirmed_not_done_state: S::FailTryAgain,
-        confirmed_not_done_then: F::Reprocess,
-    },
-    StepPolicy {
-        step: Step::Settlement,
-        log: LogKind::BankFirmRequestLog,
-        seed_steps: "B1-B3, Y1-Y3, [0098], [0105]",
-        on_success_told: None,
-        on_success_then: F::Post,
-        // A refused sweep moves nothing and owes nothing: the next sweep pass plans again
-        // from the balances as they are then.
-        on_fail_state: S::Fail,
-        on_fail_told: None,
-        on_fail_then: F::Nothing,
-        on_timeout_told: None,
-        confirmed_done_then: F::Post,
-        confirmed_not_done_state: S::Fail,
-        confirmed_not_done_then: F::Nothing,
-    },
+    CHARGE_WITHDRAWAL,
+    CHARGE_CREDIT,
+    REMIT_DEDUCTION,
+    REMIT_DEPOSIT,
+    PAYMENT_INSTRUCTION,
+    RECOVERY,
+    REFUND,
+    SETTLEMENT,
 ];
 
 /// The policy row of a step.
 pub const fn policy(step: Step) -> &'static StepPolicy {
-    &POLICIES[step as usize]
+    match step {
+        Step::ChargeWithdrawal => &CHARGE_WITHDRAWAL,
+        Step::ChargeCredit => &CHARGE_CREDIT,
+        Step::RemitDeduction => &REMIT_DEDUCTION,
+        Step::RemitDeposit => &REMIT_DEPOSIT,
+        Step::PaymentInstruction => &PAYMENT_INSTRUCTION,
+        Step::Recovery => &RECOVERY,
+        Step::Refund => &REFUND,
+        Step::Settlement => &SETTLEMENT,
+    }
 }
 
 /// Something that happens to a request-log entry.
@@ -471,9 +513,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn policies_are_indexed_by_step() {
+    fn every_step_finds_its_own_row_and_a_code_of_its_own() {
         for step in Step::ALL {
             assert_eq!(policy(step).step, step);
+        }
+        let mut codes: Vec<u16> = Step::ALL.iter().map(|s| s.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), Step::ALL.len());
+        for row in &POLICIES {
+            assert_eq!(policy(row.step), row);
         }
     }
 

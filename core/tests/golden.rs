@@ -7,7 +7,9 @@
 //! unreadable fails here first (docs/wal-format.md, "Payload versions", gives the rule).
 //!
 //! `OMNIBUS_GOLDEN_WRITE=1 cargo test -p omnibus-core --test golden` writes the files of
-//! the *current* versions that are missing; existing files are never overwritten.
+//! the *current* versions that are missing; existing files are never overwritten. The
+//! files of version 0 (the first, unversioned format) were written by commit 173477b,
+//! with the code of that time, from the same samples as below.
 
 use std::path::PathBuf;
 
@@ -15,6 +17,10 @@ use omnibus_core::books::{ParentPlan, ShardBooks};
 use omnibus_core::config::Config;
 use omnibus_core::flow::{Accepted, Answer, EntryId, RequestKind};
 use omnibus_core::ids::TransferId;
+use omnibus_core::record::codec::{
+    decode, decode_snapshot, encode_snapshot, snapshot_version, Encoder, RecordKind,
+    SNAPSHOT_VERSION,
+};
 use omnibus_core::record::{CustomerOpened, LedgerRecord, SigningKey};
 use omnibus_core::request::{Payee, RequestDate};
 use omnibus_core::request_log::{Event, Step, Told};
@@ -123,17 +129,16 @@ fn records_v0() -> Vec<(&'static str, LedgerRecord)> {
         ),
         (
             "transfer_settled",
-            LedgerRecord::TransferSettled {
-                id: TransferId(5),
-            },
+            LedgerRecord::TransferSettled { id: TransferId(5) },
         ),
         (
             "transfer_returned",
-            LedgerRecord::TransferReturned {
-                id: TransferId(6),
-            },
+            LedgerRecord::TransferReturned { id: TransferId(6) },
         ),
-        ("request_accepted", LedgerRecord::RequestAccepted(accepted())),
+        (
+            "request_accepted",
+            LedgerRecord::RequestAccepted(accepted()),
+        ),
         (
             "entry_requested",
             LedgerRecord::EntryRequested {
@@ -309,16 +314,68 @@ fn write_once(name: &str, bytes: &[u8]) {
     eprintln!("wrote {}", path.display());
 }
 
+fn read(name: &str) -> Vec<u8> {
+    let path = golden_dir().join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("golden file {}: {e}", path.display()))
+}
+
+/// The golden files of today's versions: written when missing (with
+/// `OMNIBUS_GOLDEN_WRITE=1`), then decoded like every other.
 #[test]
-fn golden_files_of_the_first_format_are_written_once() {
-    if std::env::var("OMNIBUS_GOLDEN_WRITE").as_deref() != Ok("legacy") {
-        return;
-    }
+fn golden_files_of_the_current_versions_exist() {
+    let write = std::env::var("OMNIBUS_GOLDEN_WRITE").as_deref() == Ok("1");
+    let mut encoder = Encoder::default();
     for (name, record) in records_v0() {
-        let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&record).unwrap();
-        write_once(&format!("records/v0/{name}.bin"), &bytes);
+        let kind = record.kind();
+        assert_eq!(kind.name(), name, "the samples are named for their kind");
+        let file = format!("records/v{}/{name}.bin", kind.version());
+        if write {
+            write_once(&file, encoder.encode(&record));
+        }
+        assert!(
+            golden_dir().join(&file).exists(),
+            "no golden file {file}: a new record version needs one (OMNIBUS_GOLDEN_WRITE=1)"
+        );
     }
-    let snapshot = books_v0().snapshot();
-    let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&snapshot).unwrap();
-    write_once("snapshots/v0/books.bin", &bytes);
+    let file = format!("snapshots/v{SNAPSHOT_VERSION}/books.bin");
+    if write {
+        write_once(&file, &encode_snapshot(&books_v0().snapshot()));
+    }
+    assert!(golden_dir().join(&file).exists(), "no golden file {file}");
+}
+
+#[test]
+fn every_record_kind_written_by_every_format_version_still_decodes() {
+    let mut checked = 0;
+    for (name, expected) in records_v0() {
+        let v0 = read(&format!("records/v0/{name}.bin"));
+        // The first format's payloads start with the enum tag, never the envelope's 0xFF.
+        assert!(v0[0] < 0x20, "{name}: first byte {:#x}", v0[0]);
+        assert_eq!(decode(&v0).unwrap(), expected, "records/v0/{name}.bin");
+        checked += 1;
+        let v1 = read(&format!("records/v1/{name}.bin"));
+        assert_eq!(decode(&v1).unwrap(), expected, "records/v1/{name}.bin");
+        checked += 1;
+    }
+    assert_eq!(checked, 2 * RecordKind::ALL.len());
+}
+
+#[test]
+fn snapshots_written_by_every_format_version_still_decode() {
+    let expected = books_v0().snapshot();
+    let v0 = read("snapshots/v0/books.bin");
+    assert_eq!(snapshot_version(&v0), 0);
+    assert_eq!(decode_snapshot(&v0).unwrap(), expected);
+    let v1 = read("snapshots/v1/books.bin");
+    assert_eq!(snapshot_version(&v1), 1);
+    assert_eq!(decode_snapshot(&v1).unwrap(), expected);
+}
+
+#[test]
+fn every_record_round_trips_through_todays_encoding() {
+    let mut encoder = Encoder::default();
+    for (_, record) in records_v0() {
+        let payload = encoder.encode(&record).to_vec();
+        assert_eq!(decode(&payload).unwrap(), record);
+    }
 }

@@ -1,0 +1,639 @@
+//! The payloads the write-ahead log stores: ledger records and books snapshots, each
+//! with its kind and a format version (docs/wal-format.md, "Payload versions").
+//!
+//! A record payload is an 8-byte envelope followed by an rkyv archive of the kind's body:
+//!
+//! ```text
+//! offset  size  field
+//!      0     1  0xFF: an envelope (the first, unversioned format starts with an rkyv enum
+//!               tag below 0x20 there, so the two never mix)
+//!      1     1  b'R'
+//!      2     1  envelope version (1)
+//!      3     1  zero
+//!      4     2  record kind code, little-endian ([`RecordKind`])
+//!      6     2  the kind's body version, little-endian
+//!      8     .  rkyv archive of the body (8-byte aligned, like the payload)
+//! ```
+//!
+//! A snapshot payload is `FF 'B' 'K' 'S'`, the snapshot version (u16 LE), a zero byte and
+//! `FF`, then the rkyv archive of the books. The first format's snapshots are a bare
+//! archive whose first out-of-line bytes are either a customer number (below 2^63, so
+//! byte 7 is below 0x80) or a parent account's enum tag (byte 0 below 5): never `FF` at
+//! both byte 0 and byte 7.
+//!
+//! The rule that keeps old logs readable: a body's layout never changes. A change to what
+//! a kind carries is a new version of that kind with a new body type; the decoder keeps
+//! every old version and converts it to today's [`LedgerRecord`]. A new kind gets a new
+//! code. The golden files under `tests/golden/` (decoded by `core/tests/golden.rs`) are
+//! the tripwire: they were written by each version's code and must decode forever.
+
+use rkyv::rancor;
+use rkyv::util::AlignedVec;
+use thiserror::Error;
+
+use super::legacy::RecordV0;
+use super::{CustomerOpened, LedgerRecord};
+use crate::books::BooksSnapshot;
+use crate::flow::{Accepted, Answer, EntryId};
+use crate::ids::{AccountId, CustomerId, ParentAccount, RequestNo, TransferId};
+use crate::money::Amount;
+use crate::request::RequestDate;
+use crate::request_log::{Event, Step};
+
+const RECORD_MAGIC: [u8; 2] = [0xFF, b'R'];
+const ENVELOPE_VERSION: u8 = 1;
+const SNAPSHOT_MAGIC: [u8; 4] = [0xFF, b'B', b'K', b'S'];
+/// The envelope before every payload's body.
+pub const HEADER_BYTES: usize = 8;
+/// The snapshot layout written today. Version 0 is the first, unversioned format; its
+/// layout is the same as version 1's.
+pub const SNAPSHOT_VERSION: u16 = 1;
+
+/// Every kind of record, with the stable code its envelope carries. Codes are never
+/// reused or renumbered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RecordKind {
+    Genesis,
+    CustomerOpened,
+    CustomerStatus,
+    Posted,
+    TransferOut,
+    TransferIn,
+    TransferSettled,
+    TransferReturned,
+    RequestAccepted,
+    EntryRequested,
+    EntryEvent,
+    Answered,
+    Pruned,
+}
+
+impl RecordKind {
+    pub const ALL: [RecordKind; 13] = [
+        RecordKind::Genesis,
+        RecordKind::CustomerOpened,
+        RecordKind::CustomerStatus,
+        RecordKind::Posted,
+        RecordKind::TransferOut,
+        RecordKind::TransferIn,
+        RecordKind::TransferSettled,
+        RecordKind::TransferReturned,
+        RecordKind::RequestAccepted,
+        RecordKind::EntryRequested,
+        RecordKind::EntryEvent,
+        RecordKind::Answered,
+        RecordKind::Pruned,
+    ];
+
+    /// The code in the envelope.
+    pub const fn code(self) -> u16 {
+        match self {
+            RecordKind::Genesis => 1,
+            RecordKind::CustomerOpened => 2,
+            RecordKind::CustomerStatus => 3,
+            RecordKind::Posted => 4,
+            RecordKind::TransferOut => 5,
+            RecordKind::TransferIn => 6,
+            RecordKind::TransferSettled => 7,
+            RecordKind::TransferReturned => 8,
+            RecordKind::RequestAccepted => 9,
+            RecordKind::EntryRequested => 10,
+            RecordKind::EntryEvent => 11,
+            RecordKind::Answered => 12,
+            RecordKind::Pruned => 13,
+        }
+    }
+
+    pub fn from_code(code: u16) -> Option<RecordKind> {
+        RecordKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// The body version this build writes.
+    pub const fn version(self) -> u16 {
+        1
+    }
+
+    /// The kind's name in snake case, as the golden files are named.
+    pub const fn name(self) -> &'static str {
+        match self {
+            RecordKind::Genesis => "genesis",
+            RecordKind::CustomerOpened => "customer_opened",
+            RecordKind::CustomerStatus => "customer_status",
+            RecordKind::Posted => "posted",
+            RecordKind::TransferOut => "transfer_out",
+            RecordKind::TransferIn => "transfer_in",
+            RecordKind::TransferSettled => "transfer_settled",
+            RecordKind::TransferReturned => "transfer_returned",
+            RecordKind::RequestAccepted => "request_accepted",
+            RecordKind::EntryRequested => "entry_requested",
+            RecordKind::EntryEvent => "entry_event",
+            RecordKind::Answered => "answered",
+            RecordKind::Pruned => "pruned",
+        }
+    }
+}
+
+impl LedgerRecord {
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            LedgerRecord::Genesis { .. } => RecordKind::Genesis,
+            LedgerRecord::CustomerOpened(_) => RecordKind::CustomerOpened,
+            LedgerRecord::CustomerStatus { .. } => RecordKind::CustomerStatus,
+            LedgerRecord::Posted { .. } => RecordKind::Posted,
+            LedgerRecord::TransferOut { .. } => RecordKind::TransferOut,
+            LedgerRecord::TransferIn { .. } => RecordKind::TransferIn,
+            LedgerRecord::TransferSettled { .. } => RecordKind::TransferSettled,
+            LedgerRecord::TransferReturned { .. } => RecordKind::TransferReturned,
+            LedgerRecord::RequestAccepted(_) => RecordKind::RequestAccepted,
+            LedgerRecord::EntryRequested { .. } => RecordKind::EntryRequested,
+            LedgerRecord::EntryEvent { .. } => RecordKind::EntryEvent,
+            LedgerRecord::Answered { .. } => RecordKind::Answered,
+            LedgerRecord::Pruned { .. } => RecordKind::Pruned,
+        }
+    }
+}
+
+/// Why a payload cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum DecodeError {
+    #[error("the payload is {0} bytes, too short for its envelope")]
+    TooShort(usize),
+    #[error("envelope version {0} is newer than this build reads (1); open the log with the build that wrote it")]
+    UnknownEnvelope(u8),
+    #[error("record kind {kind} version {version} is not one this build reads; open the log with the build that wrote it")]
+    Unsupported { kind: u16, version: u16 },
+    #[error("snapshot version {0} is not one this build reads; open the log with the build that wrote it")]
+    UnsupportedSnapshot(u16),
+    #[error("{what} does not decode: {cause}")]
+    Invalid { what: String, cause: String },
+}
+
+/// The bodies of version 1, one per kind. A kind whose record is one struct of the
+/// domain (`CustomerOpened`, `Accepted`) uses it as its body.
+mod v1 {
+    use super::*;
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct Genesis {
+        pub shard: u16,
+        pub shards: u16,
+        pub fundings: Vec<(ParentAccount, Amount)>,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct CustomerStatus {
+        pub customer: CustomerId,
+        pub tradable: bool,
+        pub subscription_valid: bool,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct Posted {
+        pub debit: AccountId,
+        pub credit: AccountId,
+        pub amount: Amount,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct TransferOut {
+        pub id: TransferId,
+        pub debit: AccountId,
+        pub credit: AccountId,
+        pub dest_shard: u16,
+        pub amount: Amount,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct TransferIn {
+        pub id: TransferId,
+        pub credit: AccountId,
+        pub amount: Amount,
+    }
+
+    /// `TransferSettled` and `TransferReturned`.
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct Transfer {
+        pub id: TransferId,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct EntryRequested {
+        pub entry: EntryId,
+        pub customer: CustomerId,
+        pub request_no: RequestNo,
+        pub step: Step,
+        pub amount: Amount,
+        pub debit: AccountId,
+        pub credit: AccountId,
+        pub at_ms: u64,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct EntryEvent {
+        pub entry: EntryId,
+        pub event: Event,
+        pub at_ms: u64,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct Answered {
+        pub customer: CustomerId,
+        pub request_no: RequestNo,
+        pub answer: Answer,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct Pruned {
+        pub before: RequestDate,
+    }
+}
+
+/// Encodes records into one reused buffer, so the hot path does not allocate per record.
+#[derive(Default)]
+pub struct Encoder {
+    buf: AlignedVec,
+}
+
+impl Encoder {
+    /// The payload of `record`: its envelope and body.
+    pub fn encode(&mut self, record: &LedgerRecord) -> &[u8] {
+        let kind = record.kind();
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        buf.extend_from_slice(&RECORD_MAGIC);
+        buf.extend_from_slice(&[ENVELOPE_VERSION, 0]);
+        buf.extend_from_slice(&kind.code().to_le_bytes());
+        buf.extend_from_slice(&kind.version().to_le_bytes());
+        debug_assert_eq!(buf.len(), HEADER_BYTES);
+        self.buf = body(record, buf);
+        &self.buf
+    }
+}
+
+fn put<T>(value: &T, buf: AlignedVec) -> AlignedVec
+where
+    T: for<'a> rkyv::Serialize<
+        rkyv::api::high::HighSerializer<
+            AlignedVec,
+            rkyv::ser::allocator::ArenaHandle<'a>,
+            rancor::Error,
+        >,
+    >,
+{
+    rkyv::api::high::to_bytes_in::<_, rancor::Error>(value, buf)
+        .expect("ledger records are plain data and always serialize")
+}
+
+/// Appends the body of `record` (its version-1 layout) after the envelope in `buf`.
+fn body(record: &LedgerRecord, buf: AlignedVec) -> AlignedVec {
+    match record {
+        LedgerRecord::Genesis {
+            shard,
+            shards,
+            fundings,
+        } => put(
+            &v1::Genesis {
+                shard: *shard,
+                shards: *shards,
+                fundings: fundings.clone(),
+            },
+            buf,
+        ),
+        LedgerRecord::CustomerOpened(opened) => put(opened, buf),
+        LedgerRecord::CustomerStatus {
+            customer,
+            tradable,
+            subscription_valid,
+        } => put(
+            &v1::CustomerStatus {
+                customer: *customer,
+                tradable: *tradable,
+                subscription_valid: *subscription_valid,
+            },
+            buf,
+        ),
+        LedgerRecord::Posted {
+            debit,
+            credit,
+            amount,
+        } => put(
+            &v1::Posted {
+                debit: *debit,
+                credit: *credit,
+                amount: *amount,
+            },
+            buf,
+        ),
+        LedgerRecord::TransferOut {
+            id,
+            debit,
+            credit,
+            dest_shard,
+            amount,
+        } => put(
+            &v1::TransferOut {
+                id: *id,
+                debit: *debit,
+                credit: *credit,
+                dest_shard: *dest_shard,
+                amount: *amount,
+            },
+            buf,
+        ),
+        LedgerRecord::TransferIn { id, credit, amount } => put(
+            &v1::TransferIn {
+                id: *id,
+                credit: *credit,
+                amount: *amount,
+            },
+            buf,
+        ),
+        LedgerRecord::TransferSettled { id } | LedgerRecord::TransferReturned { id } => {
+            put(&v1::Transfer { id: *id }, buf)
+        }
+        LedgerRecord::RequestAccepted(accepted) => put(accepted, buf),
+        LedgerRecord::EntryRequested {
+            entry,
+            customer,
+            request_no,
+            step,
+            amount,
+            debit,
+            credit,
+            at_ms,
+        } => put(
+            &v1::EntryRequested {
+                entry: *entry,
+                customer: *customer,
+                request_no: *request_no,
+                step: *step,
+                amount: *amount,
+                debit: *debit,
+                credit: *credit,
+                at_ms: *at_ms,
+            },
+            buf,
+        ),
+        LedgerRecord::EntryEvent {
+            entry,
+            event,
+            at_ms,
+        } => put(
+            &v1::EntryEvent {
+                entry: *entry,
+                event: *event,
+                at_ms: *at_ms,
+            },
+            buf,
+        ),
+        LedgerRecord::Answered {
+            customer,
+            request_no,
+            answer,
+        } => put(
+            &v1::Answered {
+                customer: *customer,
+                request_no: *request_no,
+                answer: *answer,
+            },
+            buf,
+        ),
+        LedgerRecord::Pruned { before } => put(&v1::Pruned { before: *before }, buf),
+    }
+}
+
+/// The format a payload is in, for tools (`omnibus wal dump`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayloadFormat {
+    /// The first format: an unversioned archive.
+    Unversioned,
+    Versioned {
+        kind: u16,
+        version: u16,
+    },
+}
+
+impl std::fmt::Display for PayloadFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PayloadFormat::Unversioned => f.write_str("v0"),
+            PayloadFormat::Versioned { kind, version } => match RecordKind::from_code(*kind) {
+                Some(k) => write!(f, "{}.v{version}", k.name()),
+                None => write!(f, "kind{kind}.v{version}"),
+            },
+        }
+    }
+}
+
+pub fn payload_format(payload: &[u8]) -> PayloadFormat {
+    if payload.len() >= HEADER_BYTES && payload[0..2] == RECORD_MAGIC {
+        PayloadFormat::Versioned {
+            kind: u16::from_le_bytes([payload[4], payload[5]]),
+            version: u16::from_le_bytes([payload[6], payload[7]]),
+        }
+    } else {
+        PayloadFormat::Unversioned
+    }
+}
+
+/// rkyv reads archives in place and needs them aligned; the log hands out 8-byte aligned
+/// payloads, other callers (tests, tools reading files) may not.
+fn aligned(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if (bytes.as_ptr() as usize) % 16 == 0 {
+        std::borrow::Cow::Borrowed(bytes)
+    } else {
+        let mut copy = AlignedVec::<16>::with_capacity(bytes.len());
+        copy.extend_from_slice(bytes);
+        std::borrow::Cow::Owned(copy.into_vec())
+    }
+}
+
+fn get<T>(what: &str, bytes: &[u8]) -> Result<T, DecodeError>
+where
+    T: rkyv::Archive,
+    T::Archived: for<'a> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'a, rancor::Error>>
+        + rkyv::Deserialize<T, rkyv::api::high::HighDeserializer<rancor::Error>>,
+{
+    let invalid = |e: rancor::Error| DecodeError::Invalid {
+        what: what.to_string(),
+        cause: e.to_string(),
+    };
+    if (bytes.as_ptr() as usize) % 8 == 0 {
+        rkyv::from_bytes::<T, rancor::Error>(bytes).map_err(invalid)
+    } else {
+        let mut copy = AlignedVec::<16>::with_capacity(bytes.len());
+        copy.extend_from_slice(bytes);
+        rkyv::from_bytes::<T, rancor::Error>(&copy).map_err(invalid)
+    }
+}
+
+/// Reads a record back, whatever format version wrote it.
+pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
+    let (kind, version) = match payload_format(payload) {
+        PayloadFormat::Unversioned => {
+            return get::<RecordV0>("an unversioned record", payload).map(LedgerRecord::from)
+        }
+        PayloadFormat::Versioned { kind, version } => (kind, version),
+    };
+    if payload[2] != ENVELOPE_VERSION {
+        return Err(DecodeError::UnknownEnvelope(payload[2]));
+    }
+    let body = &payload[HEADER_BYTES..];
+    let unsupported = DecodeError::Unsupported { kind, version };
+    let kind = RecordKind::from_code(kind).ok_or(unsupported.clone())?;
+    let what = format!("record {} (version {version})", kind.name());
+    if version != 1 {
+        return Err(unsupported);
+    }
+    Ok(match kind {
+        RecordKind::Genesis => {
+            let g = get::<v1::Genesis>(&what, body)?;
+            LedgerRecord::Genesis {
+                shard: g.shard,
+                shards: g.shards,
+                fundings: g.fundings,
+            }
+        }
+        RecordKind::CustomerOpened => {
+            LedgerRecord::CustomerOpened(get::<CustomerOpened>(&what, body)?)
+        }
+        RecordKind::CustomerStatus => {
+            let s = get::<v1::CustomerStatus>(&what, body)?;
+            LedgerRecord::CustomerStatus {
+                customer: s.customer,
+                tradable: s.tradable,
+                subscription_valid: s.subscription_valid,
+            }
+        }
+        RecordKind::Posted => {
+            let p = get::<v1::Posted>(&what, body)?;
+            LedgerRecord::Posted {
+                debit: p.debit,
+                credit: p.credit,
+                amount: p.amount,
+            }
+        }
+        RecordKind::TransferOut => {
+            let t = get::<v1::TransferOut>(&what, body)?;
+            LedgerRecord::TransferOut {
+                id: t.id,
+                debit: t.debit,
+                credit: t.credit,
+                dest_shard: t.dest_shard,
+                amount: t.amount,
+            }
+        }
+        RecordKind::TransferIn => {
+            let t = get::<v1::TransferIn>(&what, body)?;
+            LedgerRecord::TransferIn {
+                id: t.id,
+                credit: t.credit,
+                amount: t.amount,
+            }
+        }
+        RecordKind::TransferSettled => LedgerRecord::TransferSettled {
+            id: get::<v1::Transfer>(&what, body)?.id,
+        },
+        RecordKind::TransferReturned => LedgerRecord::TransferReturned {
+            id: get::<v1::Transfer>(&what, body)?.id,
+        },
+        RecordKind::RequestAccepted => LedgerRecord::RequestAccepted(get::<Accepted>(&what, body)?),
+        RecordKind::EntryRequested => {
+            let e = get::<v1::EntryRequested>(&what, body)?;
+            LedgerRecord::EntryRequested {
+                entry: e.entry,
+                customer: e.customer,
+                request_no: e.request_no,
+                step: e.step,
+                amount: e.amount,
+                debit: e.debit,
+                credit: e.credit,
+                at_ms: e.at_ms,
+            }
+        }
+        RecordKind::EntryEvent => {
+            let e = get::<v1::EntryEvent>(&what, body)?;
+            LedgerRecord::EntryEvent {
+                entry: e.entry,
+                event: e.event,
+                at_ms: e.at_ms,
+            }
+        }
+        RecordKind::Answered => {
+            let a = get::<v1::Answered>(&what, body)?;
+            LedgerRecord::Answered {
+                customer: a.customer,
+                request_no: a.request_no,
+                answer: a.answer,
+            }
+        }
+        RecordKind::Pruned => LedgerRecord::Pruned {
+            before: get::<v1::Pruned>(&what, body)?.before,
+        },
+    })
+}
+
+/// The payload of a snapshot of the books: its envelope and the archive.
+pub fn encode_snapshot(snapshot: &BooksSnapshot) -> Vec<u8> {
+    let mut buf = AlignedVec::<16>::new();
+    buf.extend_from_slice(&SNAPSHOT_MAGIC);
+    buf.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
+    buf.extend_from_slice(&[0, 0xFF]);
+    rkyv::api::high::to_bytes_in::<_, rancor::Error>(snapshot, buf)
+        .expect("snapshots are plain data and always serialize")
+        .into_vec()
+}
+
+/// The version of a snapshot payload: 0 for the first, unversioned format.
+pub fn snapshot_version(bytes: &[u8]) -> u16 {
+    if bytes.len() >= HEADER_BYTES && bytes[0..4] == SNAPSHOT_MAGIC && bytes[7] == 0xFF {
+        u16::from_le_bytes([bytes[4], bytes[5]])
+    } else {
+        0
+    }
+}
+
+/// Reads a snapshot back, whatever format version wrote it.
+pub fn decode_snapshot(bytes: &[u8]) -> Result<BooksSnapshot, DecodeError> {
+    let bytes = aligned(bytes);
+    match snapshot_version(&bytes) {
+        // Version 0 has version 1's layout, without the envelope.
+        0 => get::<BooksSnapshot>("an unversioned snapshot", &bytes),
+        1 => get::<BooksSnapshot>("a version 1 snapshot", &bytes[HEADER_BYTES..]),
+        other => Err(DecodeError::UnsupportedSnapshot(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_codes_are_distinct_and_round_trip() {
+        let mut codes: Vec<u16> = RecordKind::ALL.iter().map(|k| k.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), RecordKind::ALL.len());
+        for kind in RecordKind::ALL {
+            assert_eq!(RecordKind::from_code(kind.code()), Some(kind));
+        }
+        assert_eq!(RecordKind::from_code(0), None);
+    }
+
+    #[test]
+    fn a_payload_from_a_newer_build_is_refused_by_name() {
+        let mut payload = Encoder::default()
+            .encode(&LedgerRecord::TransferSettled { id: TransferId(1) })
+            .to_vec();
+        payload[6] = 9;
+        let mut aligned = AlignedVec::<16>::new();
+        aligned.extend_from_slice(&payload);
+        assert_eq!(
+            decode(&aligned),
+            Err(DecodeError::Unsupported {
+                kind: RecordKind::TransferSettled.code(),
+                version: 9
+            })
+        );
+    }
+}
