@@ -176,7 +176,8 @@ fn concurrent_resubmissions_of_one_request_execute_it_once() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, _, rt) = engine_with_customer(dir.path());
     rt.block_on(async {
-        let tries: Vec<_> = (0..20)
+        // As many as may wait on one request number (actors.callers_per_request_max).
+        let tries: Vec<_> = (0..16)
             .map(|_| engine.charge(charge(1, "C-SAME", 7_000)))
             .collect();
         let outcomes = futures::future::join_all(tries).await;

@@ -67,10 +67,7 @@ fn faulty(rng: &mut StdRng) -> SimulatedRailConfig {
 }
 
 fn start_engine(config: &Config, sim: &Simulator) -> Engine {
-    let parts = EngineParts {
-        rails: sim.rails(),
-        clock: Arc::new(SystemClock),
-    };
+    let parts = EngineParts::new(sim.rails(), Arc::new(SystemClock));
     // The previous engine's log lock is released when its writer thread ends.
     for _ in 0..50 {
         match Engine::start_with(config.clone(), parts.clone()) {

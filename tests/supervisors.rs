@@ -468,14 +468,7 @@ fn windowed_world() -> (World, Arc<ManualClock>) {
     let config = config(dir.path(), 2, &format!("{SUPERVISED}\n---\n[supervisor]\nwindow_min_age_ms = 900_000\nwindow_max_age_ms = 1_200_000\n"));
     let sim = Simulator::new(&config);
     let clock = Arc::new(ManualClock::new(1_800_000_000_000));
-    let engine = Engine::start_with(
-        config,
-        EngineParts {
-            rails: sim.rails(),
-            clock: clock.clone(),
-        },
-    )
-    .unwrap();
+    let engine = Engine::start_with(config, EngineParts::new(sim.rails(), clock.clone())).unwrap();
     (world_on(engine, sim, dir, 0), clock)
 }
 
@@ -715,10 +708,7 @@ fn settled_requests_are_forgotten_after_the_idempotency_window_and_open_ones_are
     let sim = Simulator::new(&config);
     // Noon on the requests' date, 2026-11-21.
     let clock = Arc::new(ManualClock::new(1_795_262_400_000));
-    let parts = EngineParts {
-        rails: sim.rails(),
-        clock: clock.clone(),
-    };
+    let parts = EngineParts::new(sim.rails(), clock.clone());
     let engine = Engine::start_with(config.clone(), parts.clone()).unwrap();
     let w = world_on(engine, sim, dir, 0);
     w.rt.block_on(async {

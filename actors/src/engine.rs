@@ -36,16 +36,15 @@ use crate::job::Receipt;
 use crate::ledger::ShardLedger;
 use crate::rails::sim::Simulator;
 use crate::rails::Rails;
-use crate::recovery::{recover_shard, DataDir, RecoveryReport};
+use crate::recovery::{recover_shard, DataDir, RecoveryReport, StorageFactory};
 use crate::reply::{Collector, Reply};
-use crate::shard::{
-    Admitted, IssueTextRequest, PostBatch, Redeliver, SubmitRequest, Supervise, ViewRequest,
-};
+use crate::shard::{Admitted, IssueTextRequest, PostBatch, SubmitRequest, Supervise, ViewRequest};
 use crate::shard::{BatchMessage, MoveSlice, SubmitBatch};
 use crate::shard::{
     Open, Peers, Post, Query, QueryAnswer, QueryKind, SetStatus, ShardActor, ShardTotals, Shutdown,
 };
 use crate::supervisor::SupervisionReport;
+use crate::transfers::Redeliver;
 
 /// A customer's account as the engine books it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,11 +105,25 @@ impl Running {
     }
 }
 
-/// What an engine runs on besides its configuration: the outside systems and the clock.
+/// What an engine runs on besides its configuration: the outside systems, the clock,
+/// and (for tests) the storage of its logs.
 #[derive(Clone)]
 pub struct EngineParts {
     pub rails: Rails,
     pub clock: Arc<dyn Clock>,
+    /// `None`: each shard's log in files under `wal.dir`.
+    pub storage: Option<StorageFactory>,
+}
+
+impl EngineParts {
+    /// The given rails and clock, logs in files.
+    pub fn new(rails: Rails, clock: Arc<dyn Clock>) -> EngineParts {
+        EngineParts {
+            rails,
+            clock,
+            storage: None,
+        }
+    }
 }
 
 /// Shards of the request-number registry (a power of two).
@@ -230,10 +243,7 @@ impl Engine {
         let simulator = Simulator::new(&config);
         Self::start_with(
             config,
-            EngineParts {
-                rails: simulator.rails(),
-                clock: Arc::new(SystemClock),
-            },
+            EngineParts::new(simulator.rails(), Arc::new(SystemClock)),
         )
     }
 
@@ -251,7 +261,8 @@ impl Engine {
             let handles: Vec<_> = (0..shards)
                 .map(|shard| {
                     let (config, data, plan) = (&config, &data, plan.clone());
-                    scope.spawn(move || recover_shard(config, data, shard, plan))
+                    let storage = parts.storage.as_ref();
+                    scope.spawn(move || recover_shard(config, data, shard, plan, storage))
                 })
                 .collect();
             handles
@@ -307,6 +318,10 @@ impl Engine {
                         let arbiter = Arbiter::new();
                         let config = system_config.clone();
                         let queue = config.wal.queue_records_max as usize;
+                        let chunk_limits = crate::ledger::ChunkLimits {
+                            records_max: config.wal.batch_records_max as usize,
+                            bytes_max: config.wal.batch_bytes_max as usize,
+                        };
                         let (rails, clock, events) = (
                             parts.rails.clone(),
                             parts.clock.clone(),
@@ -314,8 +329,14 @@ impl Engine {
                         );
                         let shard_registry = system_registry.clone();
                         let addr = ShardActor::start_in_arbiter(&arbiter.handle(), move |_| {
-                            let mut ledger =
-                                ShardLedger::new(shard, r.books, r.wal, r.next_lsn, queue);
+                            let mut ledger = ShardLedger::new(
+                                shard,
+                                r.books,
+                                r.wal,
+                                r.next_lsn,
+                                queue,
+                                chunk_limits,
+                            );
                             for (actor, seq) in r.actor_seqs {
                                 ledger.replayed_seq(actor, seq);
                             }

@@ -20,12 +20,67 @@ pub enum StartError {
     System(String),
 }
 
+/// Which bound turned a request away as overloaded, with the config key that sets it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Bound {
+    /// Requests admitted to a shard and not yet handled (`actors.mailbox_capacity`).
+    ShardQueue,
+    /// Records applied and not yet durable in a shard (`wal.queue_records_max`).
+    WalQueue,
+    /// Flows in progress in a shard (`actors.sagas_in_flight_max`).
+    Flows,
+    /// Outstanding signing texts of a shard (`signing.original_texts_max`).
+    SigningTexts,
+    /// Callers waiting on one request number (`actors.callers_per_request_max`).
+    Callers,
+    /// Calls in flight to one outside system from a shard (`rails.<rail>.in_flight_max`).
+    RailInFlight(&'static str),
+}
+
+impl Bound {
+    /// A stable name, for metrics and error bodies.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Bound::ShardQueue => "shard_queue",
+            Bound::WalQueue => "wal_queue",
+            Bound::Flows => "flows",
+            Bound::SigningTexts => "signing_texts",
+            Bound::Callers => "callers",
+            Bound::RailInFlight(_) => "rail_in_flight",
+        }
+    }
+}
+
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bound::ShardQueue => f.write_str("the shard's request queue (actors.mailbox_capacity)"),
+            Bound::WalQueue => {
+                f.write_str("the shard's write-ahead-log queue (wal.queue_records_max)")
+            }
+            Bound::Flows => f.write_str("the shard's flows in flight (actors.sagas_in_flight_max)"),
+            Bound::SigningTexts => {
+                f.write_str("the outstanding signing texts (signing.original_texts_max)")
+            }
+            Bound::Callers => f.write_str(
+                "the callers waiting on this request number (actors.callers_per_request_max)",
+            ),
+            Bound::RailInFlight(rail) => {
+                write!(
+                    f,
+                    "the calls in flight to the {rail} (rails.*.in_flight_max)"
+                )
+            }
+        }
+    }
+}
+
 /// Why a request to the engine was not carried out.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum EngineError {
     /// A bound was hit (a mailbox, the WAL queue, flows in flight). Nothing changed; retry later.
     #[error("overloaded: {0} is full; nothing changed, retry later")]
-    Overloaded(&'static str),
+    Overloaded(Bound),
     /// The books refused the operation. Nothing changed.
     #[error("refused: {0}")]
     Refused(#[from] BooksError),

@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use omnibus_core::books::CustomerEntry;
 use omnibus_core::flow::{
-    first_step, owed_step, plan_after, step_legs, Accepted, Answer, EntryId, LogEntry, Parties,
-    RequestKind, HOUSE,
+    due_answer, first_step, owed_step, plan_after, reserves_for, step_legs, Accepted, Answer,
+    EntryId, LogEntry, Parties, Reason, RequestKind, HOUSE,
 };
 use omnibus_core::record::{ActorId, LedgerRecord, SigningKey};
 use omnibus_core::request_log::{transition, EntryState, Event, LogKind, Step, Told};
@@ -33,7 +33,7 @@ use tokio::sync::{broadcast, oneshot};
 
 use crate::clock::Clock;
 use crate::error::{EngineError, Rejection};
-use crate::ledger::ShardLedger;
+use crate::ledger::{Admission, ShardLedger};
 use crate::rails::{
     Answer as RailResult, Deposit, DepositSource, PaymentInstruction, RailAnswer, RailFuture,
     RailRequestId, Rails, SecuritiesTransfer, Settlement, Withdrawal,
@@ -188,6 +188,8 @@ pub struct FlowContext {
     registry: Arc<dashmap::DashMap<RequestNo, CustomerId>>,
     /// The `before` date of the last prune, so it runs once a day.
     last_prune: Cell<Option<RequestDate>>,
+    /// Requests refused at acceptance because a parent slice could not fund them.
+    short_slices: Cell<u64>,
 }
 
 impl FlowContext {
@@ -203,6 +205,7 @@ impl FlowContext {
         Self {
             registry,
             last_prune: Cell::new(None),
+            short_slices: Cell::new(0),
             shard,
             ledger,
             rails,
@@ -346,7 +349,7 @@ impl FlowContext {
         if texts.len() >= self.config.signing.original_texts_max as usize {
             texts.retain(|_, t| t.parsed.expires_at_ms > now);
             if texts.len() >= self.config.signing.original_texts_max as usize {
-                return Err(EngineError::Overloaded("the outstanding signing texts"));
+                return Err(EngineError::Overloaded(crate::error::Bound::SigningTexts));
             }
         }
         let parsed = OriginalText {
@@ -506,14 +509,36 @@ impl FlowContext {
     }
 
     /// Accepts a request and writes its first entry; the flow starts once both are durable.
-    /// `Ok(None)`: accepted, but its first entry was refused, so it is answered as failed.
+    /// `Ok(None)`: accepted, but refused before any call (a parent slice cannot fund it, or
+    /// its first entry was refused), so it is answered as failed with nothing moved.
     fn accept(self: &Rc<Self>, accepted: Accepted) -> Result<Option<EntryId>, EngineError> {
         if self.sagas.get() >= self.config.actors.sagas_in_flight_max as usize {
-            return Err(EngineError::Overloaded("the shard's flows in flight"));
+            return Err(EngineError::Overloaded(crate::error::Bound::Flows));
         }
         let mut ledger = self.ledger.borrow_mut();
+        // Room for the whole step (the acceptance, the first entry, and an answer if the
+        // entry is refused) before anything is applied: a full queue refuses the request
+        // with nothing on record, never half-way.
+        ledger.admit(ACCEPT_RECORDS, Admission::New)?;
         let actor = ActorId::Customer(accepted.customer);
-        ledger.execute_unwaited(actor, &LedgerRecord::RequestAccepted(accepted))?;
+        let books = ledger.books();
+        let customer = books.customer(accepted.customer).ok_or(
+            omnibus_core::books::BooksError::UnknownCustomer(accepted.customer),
+        )?;
+        let parties = self.parties(customer, accepted.payee.as_ref());
+        // What the request's later steps will need from the parent accounts is set aside
+        // now, before the first call: a slice that cannot fund it refuses the request here,
+        // with nothing moved, rather than after the customer's bank paid (SPEC §6.4).
+        let wanted = reserves_for(&accepted, &parties);
+        let short = books.check_reserves(&wanted).err();
+        let reserves = if short.is_some() { Vec::new() } else { wanted };
+        ledger.execute_unwaited(
+            actor,
+            &LedgerRecord::RequestAccepted {
+                accepted,
+                reserves: Some(reserves),
+            },
+        )?;
         let (step, amount) = first_step(&accepted);
         self.publish(EngineEvent::Accepted {
             shard: self.shard,
@@ -523,20 +548,29 @@ impl FlowContext {
             amount: accepted.amount,
             at_ms: accepted.at_ms,
         });
-        let first = self.request_entry(&mut ledger, &accepted, step, amount, accepted.at_ms);
-        self.release_events(&mut ledger);
-        match first {
+        let refused = match short {
+            Some(e) => Err(EngineError::from(e)),
+            None => self.request_entry(&mut ledger, &accepted, step, amount, accepted.at_ms),
+        };
+        let result = match refused {
             Ok(id) => Ok(Some(id)),
             Err(e) => {
-                // Validation makes this unreachable in practice (the first entry's hold is
-                // what routing just checked); if it happens, the request is on record as
-                // failed and nothing moved.
-                tracing::warn!(shard = self.shard, request = %accepted.request_no, error = %e, "first entry refused");
+                let reason = if matches!(
+                    e,
+                    EngineError::Refused(omnibus_core::books::BooksError::BelowFloor { .. })
+                ) {
+                    self.short_slices.set(self.short_slices.get() + 1);
+                    Reason::ParentSliceShort
+                } else {
+                    Reason::NotCarriedOut
+                };
+                tracing::info!(shard = self.shard, request = %accepted.request_no, error = %e, "refused before any call; told failed, nothing moved");
                 let answer = Answer {
                     told: Told::Failed,
                     decided_by: step,
                     timed_out: false,
                     at_ms: accepted.at_ms,
+                    reason,
                 };
                 let record = LedgerRecord::Answered {
                     customer: accepted.customer,
@@ -544,9 +578,18 @@ impl FlowContext {
                     answer,
                 };
                 ledger.execute_unwaited(actor, &record)?;
+                self.publish(EngineEvent::Answered {
+                    shard: self.shard,
+                    customer: accepted.customer,
+                    request_no: accepted.request_no,
+                    told: Told::Failed,
+                    at_ms: accepted.at_ms,
+                });
                 Ok(None)
             }
-        }
+        };
+        self.release_events(&mut ledger);
+        result
     }
 
     /// Writes the entry for `step` of a request (REQUESTED, holding its amount).
@@ -598,12 +641,76 @@ impl FlowContext {
         rx
     }
 
+    /// Adds a caller waiting for a request's answer; past
+    /// `actors.callers_per_request_max` callers of one request it is answered
+    /// "overloaded" instead.
     fn add_caller(&self, customer: CustomerId, request_no: RequestNo, reply: Reply<Outcome>) {
-        self.callers
-            .borrow_mut()
-            .entry((customer, request_no))
-            .or_default()
-            .push(reply);
+        let max = self.config.actors.callers_per_request_max as usize;
+        let mut callers = self.callers.borrow_mut();
+        let waiting = callers.entry((customer, request_no)).or_default();
+        if waiting.len() >= max {
+            drop(callers);
+            reply.send(Err(EngineError::Overloaded(crate::error::Bound::Callers)));
+            return;
+        }
+        waiting.push(reply);
+    }
+
+    /// Answers the requests whose callers have waited `actors.answer_deadline_ms` since
+    /// acceptance, and those a crash left without an answer: each is told what the SPEC
+    /// §4 table tells for the entries as they stand (a timeout of the step in flight),
+    /// recorded like any answer, and its flow carries on. At most `supervisor.batch_max`
+    /// a call; what does not fit in the shard's queue now is answered at the next.
+    pub fn answer_overdue(self: &Rc<Self>) -> usize {
+        let now = self.now_ms();
+        let deadline = self.config.actors.answer_deadline_ms;
+        let batch_max = self.config.supervisor.batch_max as usize;
+        let mut ledger = self.ledger.borrow_mut();
+        let due: Vec<(CustomerId, RequestNo)> = ledger
+            .books()
+            .unanswered_requests()
+            .take_while(|(at_ms, ..)| at_ms.saturating_add(deadline) <= now)
+            .take(batch_max)
+            .map(|(_, customer, request_no)| (customer, request_no))
+            .collect();
+        let mut answered = 0;
+        for (customer, request_no) in due {
+            if ledger.admit(1, Admission::Continuation).is_err() {
+                break;
+            }
+            let books = ledger.books();
+            let Some(request) = books.request(customer, request_no) else {
+                continue;
+            };
+            let entries = books.request_entries(request);
+            let Some(answer) = due_answer(&request.accepted, &entries, now) else {
+                continue;
+            };
+            let record = LedgerRecord::Answered {
+                customer,
+                request_no,
+                answer,
+            };
+            if let Err(e) = ledger.execute_unwaited(ActorId::Customer(customer), &record) {
+                tracing::warn!(shard = self.shard, request = %request_no, error = %e, "an overdue answer could not be recorded");
+                continue;
+            }
+            answered += 1;
+            tracing::info!(shard = self.shard, request = %request_no, told = ?answer.told, decided_by = %answer.decided_by, "answered past the deadline");
+            self.publish(EngineEvent::Answered {
+                shard: self.shard,
+                customer,
+                request_no,
+                told: answer.told,
+                at_ms: now,
+            });
+            let ctx = self.clone();
+            ledger.after_durable(Box::new(move |durable| {
+                ctx.answer_callers(customer, request_no, durable)
+            }));
+        }
+        self.release_events(&mut ledger);
+        answered
     }
 
     /// Answers every caller waiting on a request that has an answer on record.
@@ -621,14 +728,16 @@ impl FlowContext {
         if callers.is_empty() {
             return;
         }
-        let outcome = durable.map(|()| {
+        let outcome = durable.and_then(|()| {
             let ledger = self.ledger.borrow();
-            let request = ledger
-                .books()
-                .request(customer, request_no)
-                .expect("an answered request exists");
-            let answer = request.answer.as_ref().expect("answered");
-            Outcome::new(&request.accepted, answer)
+            // Answered and durable, so on the books: retention forgets only requests
+            // accepted days ago. Should one be gone all the same, its callers hear so
+            // rather than the shard stopping.
+            let request = ledger.books().request(customer, request_no);
+            match request.and_then(|r| r.answer.as_ref().map(|a| (r, a))) {
+                Some((request, answer)) => Ok(Outcome::new(&request.accepted, answer)),
+                None => Err(EngineError::from(Rejection::UnknownRequest(request_no))),
+            }
         });
         for caller in callers {
             caller.send(outcome.clone());
@@ -736,19 +845,33 @@ impl FlowContext {
     }
 
     /// Applies `event` to an entry and whatever follows from it (SPEC §4): the next entry,
-    /// the customer's answer. `None` if the event does not apply (the entry is final:
+    /// the customer's answer. `Ok(None)` if the event does not apply (the entry is final:
     /// a late answer after a confirmation); otherwise what moved, with a barrier that
-    /// fires once it is all durable.
-    pub fn advance(self: &Rc<Self>, id: EntryId, event: Event) -> Option<Moved> {
+    /// fires once it is all durable. "Overloaded" when the shard's queue has no room for
+    /// the step now: nothing changed, and the caller applies the event again once the log
+    /// has made progress ([`advance_when_room`]).
+    pub fn advance(
+        self: &Rc<Self>,
+        id: EntryId,
+        event: Event,
+    ) -> Result<Option<Moved>, EngineError> {
         let now = self.now_ms();
         let mut ledger = self.ledger.borrow_mut();
-        let entry = *ledger.books().entry(id)?;
-        // A late answer after a confirmation, or a second confirmation: the entry is final.
-        let t = transition(entry.step, entry.state, event).ok()?;
-        let (accepted, answered) = {
-            let request = ledger.books().request(entry.customer, entry.request_no)?;
-            (request.accepted, request.answer.is_some())
+        let Some(entry) = ledger.books().entry(id).copied() else {
+            return Ok(None);
         };
+        // A late answer after a confirmation, or a second confirmation: the entry is final.
+        let Ok(t) = transition(entry.step, entry.state, event) else {
+            return Ok(None);
+        };
+        let Some((accepted, answered)) = ledger
+            .books()
+            .request(entry.customer, entry.request_no)
+            .map(|r| (r.accepted, r.answer.is_some()))
+        else {
+            return Ok(None);
+        };
+        ledger.admit(STEP_RECORDS, Admission::Continuation)?;
         let plan = plan_after(&accepted, answered, entry.step, entry.amount, &t);
         let actor = ActorId::Customer(entry.customer);
         if let Err(e) = ledger.execute_unwaited(
@@ -760,7 +883,7 @@ impl FlowContext {
             },
         ) {
             tracing::error!(shard = self.shard, entry = %id, ?event, error = %e, "an entry's event could not be applied");
-            return None;
+            return Ok(None);
         }
         self.publish(EngineEvent::EntryChanged {
             shard: self.shard,
@@ -773,18 +896,37 @@ impl FlowContext {
             at_ms: now,
         });
         let mut tell = plan.tell;
+        let mut decided_by = entry.step;
+        let mut timed_out = event == Event::TimedOut;
+        let mut reason = tell.map(|told| Reason::of(told, entry.step, event, accepted.kind));
         let mut next = None;
         if let Some((step, amount)) = plan.next {
             match self.request_entry(&mut ledger, &accepted, step, amount, now) {
                 Ok(next_id) => next = Some(next_id),
                 Err(e) => {
-                    // The next step cannot start (its hold is refused): the request fails
-                    // here if nobody was told yet, and whatever money the request still
-                    // owes (a recovery, a refund, a credit) is left to the recovery
-                    // supervisor, which keeps trying to create the entry.
+                    // The next step cannot start (its hold is refused; a request that set
+                    // its money aside at acceptance never gets here): the request fails
+                    // here if nobody was told yet, decided by the step that could not
+                    // start, and whatever money the request still owes (a recovery, a
+                    // refund, a credit) is left to the recovery supervisor, which keeps
+                    // trying to create the entry.
                     tracing::warn!(shard = self.shard, entry = %id, ?step, error = %e, "next entry refused");
                     if tell.is_none() && !answered {
                         tell = Some(Told::Failed);
+                        decided_by = step;
+                        timed_out = false;
+                        reason = Some(
+                            if matches!(
+                                e,
+                                EngineError::Refused(
+                                    omnibus_core::books::BooksError::BelowFloor { .. }
+                                )
+                            ) {
+                                Reason::ParentSliceShort
+                            } else {
+                                Reason::NotCarriedOut
+                            },
+                        );
                     }
                     self.owed
                         .borrow_mut()
@@ -795,9 +937,10 @@ impl FlowContext {
         if let Some(told) = tell {
             let answer = Answer {
                 told,
-                decided_by: entry.step,
-                timed_out: event == Event::TimedOut,
+                decided_by,
+                timed_out,
                 at_ms: now,
+                reason: reason.unwrap_or(Reason::NotCarriedOut),
             };
             let record = LedgerRecord::Answered {
                 customer: entry.customer,
@@ -826,10 +969,10 @@ impl FlowContext {
         }
         self.release_events(&mut ledger);
         drop(ledger);
-        Some(Moved {
+        Ok(Some(Moved {
             next,
             durable: self.durable(),
-        })
+        }))
     }
 
     /// Creates the entry a request owes, if it still owes one (see `owed_step`).
@@ -845,14 +988,12 @@ impl FlowContext {
         let Some(request) = books.request(customer, request_no).cloned() else {
             return Ok(None);
         };
-        let entries: Vec<LogEntry> = request
-            .entries
-            .iter()
-            .filter_map(|id| books.entry(*id).copied())
-            .collect();
-        let Some((step, amount)) = owed_step(&entries) else {
+        let entries = books.request_entries(&request);
+        let Some((step, amount)) = owed_step(&request.accepted, request.answer.is_some(), &entries)
+        else {
             return Ok(None);
         };
+        ledger.admit(1, Admission::Continuation)?;
         let id = self.request_entry(&mut ledger, &request.accepted, step, amount, now);
         self.release_events(&mut ledger);
         let id = id?;
@@ -875,6 +1016,7 @@ impl FlowContext {
             ))
         })?;
         let mut ledger = self.ledger.borrow_mut();
+        ledger.admit(2, Admission::New)?;
         let id = ledger.books().next_entry_id();
         let request_no = RequestNo::new(&format!("SWEEP-{:016x}", id.0))
             .expect("a sweep's request number is well formed");
@@ -890,7 +1032,13 @@ impl FlowContext {
             at_ms: now,
         };
         let actor = ActorId::Parent(from);
-        ledger.execute_unwaited(actor, &LedgerRecord::RequestAccepted(accepted))?;
+        ledger.execute_unwaited(
+            actor,
+            &LedgerRecord::RequestAccepted {
+                accepted,
+                reserves: None,
+            },
+        )?;
         let entry = LedgerRecord::EntryRequested {
             entry: id,
             customer: HOUSE,
@@ -969,18 +1117,19 @@ impl FlowContext {
         let books = ledger.books();
         let mut owed = self.owed.borrow_mut();
         for request in books.requests() {
-            let entries: Vec<LogEntry> = request
-                .entries
-                .iter()
-                .filter_map(|id| books.entry(*id).copied())
-                .collect();
-            if owed_step(&entries).is_some() {
+            let entries = books.request_entries(request);
+            if owed_step(&request.accepted, request.answer.is_some(), &entries).is_some() {
                 owed.insert((request.accepted.customer, request.accepted.request_no));
             }
         }
         owed.len()
     }
 }
+
+/// Records one step of a flow writes at most: an entry's event, the next entry, the answer.
+pub const STEP_RECORDS: usize = 3;
+/// Records an acceptance writes at most: the request, its first entry, an answer.
+pub const ACCEPT_RECORDS: usize = 3;
 
 /// Fires once every record applied before it was taken is durable.
 pub type Barrier = oneshot::Receiver<Result<(), EngineError>>;
@@ -1138,7 +1287,7 @@ pub async fn drive(ctx: Rc<FlowContext>, mut entry: EntryId, signed: Option<Sign
                 Event::TimedOut
             }
         };
-        match ctx.advance(entry, event) {
+        match advance_when_room(&ctx, entry, event).await {
             Some(Moved {
                 next: Some(next),
                 durable,
@@ -1179,7 +1328,7 @@ fn watch_late(
                 next: Some(next),
                 durable,
                 ..
-            }) = ctx.advance(entry, event)
+            }) = advance_when_room(&ctx, entry, event).await
             {
                 if matches!(durable.await, Ok(Ok(()))) {
                     drive(ctx.clone(), next, signed).await;
@@ -1190,13 +1339,48 @@ fn watch_late(
     });
 }
 
+/// Applies `event` to an entry ([`FlowContext::advance`]), waiting for room in the
+/// shard's queue when it is full: an answer from outside is never dropped for overload.
+/// `None` if the event does not apply, or the shard's log failed.
+pub async fn advance_when_room(ctx: &Rc<FlowContext>, id: EntryId, event: Event) -> Option<Moved> {
+    loop {
+        match ctx.advance(id, event) {
+            Ok(moved) => return moved,
+            Err(EngineError::Overloaded(_)) => {
+                // The queue is full of records on their way to disk; once some are
+                // durable there is room again.
+                if !matches!(ctx.durable().await, Ok(Ok(()))) {
+                    return None;
+                }
+            }
+            Err(e) => {
+                tracing::error!(shard = ctx.shard, entry = %id, ?event, error = %e, "an entry's event could not be applied");
+                return None;
+            }
+        }
+    }
+}
+
 /// After a restart, an entry still REQUESTED may or may not have reached its outside
 /// system: it is a timeout, left UNKNOWN for the confirm inquiry (SPEC §4), and a caller
-/// resubmitting is told what the timeout rule says.
+/// resubmitting is told what the timeout rule says. Runs as a task, so that any number
+/// of such entries go through the shard's bounded queue.
 pub fn resume_after_restart(ctx: &Rc<FlowContext>) -> usize {
-    let requested: Vec<EntryId> = ctx.ledger.borrow().books().requested_entries().collect();
-    for entry in &requested {
-        let _ = ctx.advance(*entry, Event::TimedOut);
+    let requested: Vec<EntryId> = ctx
+        .ledger
+        .borrow()
+        .books()
+        .requested_entries()
+        .map(|(_, id)| id)
+        .collect();
+    let count = requested.len();
+    if count > 0 {
+        let ctx = ctx.clone();
+        actix::spawn(async move {
+            for entry in requested {
+                let _ = advance_when_room(&ctx, entry, Event::TimedOut).await;
+            }
+        });
     }
-    requested.len()
+    count
 }

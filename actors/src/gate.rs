@@ -34,7 +34,7 @@ impl Gate {
         let before = self.queued.fetch_add(weight, Ordering::AcqRel);
         if before + weight > self.capacity && before > 0 {
             self.queued.fetch_sub(weight, Ordering::AcqRel);
-            return Err(EngineError::Overloaded("the shard's request queue"));
+            return Err(EngineError::Overloaded(crate::error::Bound::ShardQueue));
         }
         Ok(Ticket {
             gate: self.clone(),

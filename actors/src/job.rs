@@ -12,8 +12,9 @@ use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::{AccountId, Amount, TransferId};
 
 use crate::error::EngineError;
-use crate::ledger::{ShardLedger, Waiter};
-use crate::shard::{SendTransfer, ShardActor};
+use crate::ledger::{Admission, ShardLedger, Waiter};
+use crate::shard::ShardActor;
+use crate::transfers::SendTransfer;
 
 pub use crate::reply::Reply;
 
@@ -66,6 +67,13 @@ impl Job {
 /// Runs `job` for `actor`: applies its record and answers the caller once it is durable.
 pub fn run(ledger: &RefCell<ShardLedger>, actor: ActorId, job: Job, shard_addr: &Addr<ShardActor>) {
     let mut guard = ledger.borrow_mut();
+    // A posting, an opening, a status change: new work, refused before anything changes
+    // when the shard's queue is full.
+    if let Err(error) = guard.admit(1, Admission::New) {
+        drop(guard);
+        job.fail(error);
+        return;
+    }
     let shard = guard.shard();
     let lsn = guard.last_applied_lsn() + 1;
     let (record, waiter): (LedgerRecord, Waiter) = match job {
@@ -106,6 +114,7 @@ pub fn run(ledger: &RefCell<ShardLedger>, actor: ActorId, job: Job, shard_addr: 
             let waiter: Waiter = Box::new(move |durable| match durable {
                 Ok(()) => shard_addr.do_send(SendTransfer {
                     out,
+                    lsn,
                     reply: Some(reply),
                 }),
                 Err(e) => {

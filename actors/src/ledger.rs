@@ -11,17 +11,56 @@
 //! the shard actor handles its `Flush` message, which it queues behind whatever is already
 //! in its mailbox, so one batch carries everything that arrived together. Callers are
 //! answered only when the WAL reports their record durable.
+//!
+//! # Bounds
+//!
+//! At most `wal.queue_records_max` records are applied and not yet durable. Work that
+//! writes several records (a flow's step: an entry's event, the next entry, the answer)
+//! asks for room for all of them first ([`ShardLedger::admit`]), so a full queue refuses
+//! it before anything changed, never half-way. New work (a request, a posting) may use
+//! the bound less a reserve ([`CONTINUATION_RESERVE_DIVISOR`]); the steps of work already
+//! admitted may use all of it, so that under overload what was started finishes first.
+//!
+//! Applied records wait in chunks that the WAL accepts whole (within
+//! `wal.batch_records_max` and `wal.batch_bytes_max`). A chunk the WAL's queue has no room
+//! for stays here and is handed over again when the WAL reports progress: overload is
+//! never a failure of the log. Only an I/O failure poisons the shard.
 
 use std::collections::{BTreeMap, VecDeque};
 
 use actix::Addr;
 use omnibus_core::books::{Applied, Lsn, ShardBooks};
 use omnibus_core::record::{ActorId, LedgerRecord};
-use omnibus_wal::{Batch, Wal, WalError};
+use omnibus_wal::layout_constants::frame_bytes;
+use omnibus_wal::{Batch, Refused, Wal, WalError};
 
 use crate::codec::Encoder;
-use crate::error::EngineError;
+use crate::error::{Bound, EngineError};
 use crate::shard::{Durable, Flush, ShardActor};
+
+/// New work may fill the queue only up to `queue_records_max - queue_records_max / 8`:
+/// the last eighth is kept for the further steps of work already admitted.
+pub const CONTINUATION_RESERVE_DIVISOR: usize = 8;
+
+/// Whether records come from new work or from work already admitted (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    New,
+    Continuation,
+}
+
+/// Records applied and not yet handed to the WAL, numbered from `first_lsn`.
+struct Chunk {
+    batch: Batch,
+    first_lsn: Lsn,
+}
+
+/// The WAL's limits on one batch, which every chunk respects.
+#[derive(Clone, Copy, Debug)]
+pub struct ChunkLimits {
+    pub records_max: usize,
+    pub bytes_max: usize,
+}
 
 /// Runs once the records it waited for are durable, or with the error that stopped them.
 /// Waiters are created and run on the shard's own thread (the ledger is built there), so
@@ -34,9 +73,12 @@ pub struct ShardLedger {
     wal: Wal,
     me: Option<Addr<ShardActor>>,
     encoder: Encoder,
-    /// Records applied but not yet handed to the WAL.
-    batch: Batch,
-    batch_first_lsn: Lsn,
+    /// Records applied but not yet handed to the WAL, oldest first, in chunks the WAL
+    /// accepts whole.
+    open: VecDeque<Chunk>,
+    /// Records in `open`.
+    open_records: usize,
+    chunk_limits: ChunkLimits,
     /// The LSN the next record will get. The shard is the only writer of its log, so it
     /// knows the LSNs the WAL will assign; `flush` asserts they agree.
     next_lsn: Lsn,
@@ -61,20 +103,23 @@ impl ShardLedger {
         wal: Wal,
         next_lsn: Lsn,
         queue_records_max: usize,
+        chunk_limits: ChunkLimits,
     ) -> Self {
         assert!(
             next_lsn > books.last_lsn(),
             "the next LSN follows every applied record"
         );
+        assert!(chunk_limits.records_max > 0 && chunk_limits.bytes_max > 0);
         Self {
             shard,
-            batch_first_lsn: next_lsn,
             durable_lsn: next_lsn - 1,
             books,
             wal,
             me: None,
             encoder: Encoder::default(),
-            batch: Batch::new(),
+            open: VecDeque::new(),
+            open_records: 0,
+            chunk_limits,
             next_lsn,
             in_wal: 0,
             waiters: VecDeque::new(),
@@ -121,7 +166,23 @@ impl ShardLedger {
 
     /// Records applied but not yet durable.
     pub fn pending_records(&self) -> usize {
-        self.batch.len() + self.in_wal
+        self.open_records + self.in_wal
+    }
+
+    /// Room for `records` more records of `admission`, or "overloaded" (nothing changed).
+    /// A caller that writes several records in one step asks for all of them first.
+    pub fn admit(&self, records: usize, admission: Admission) -> Result<(), EngineError> {
+        self.check_usable()?;
+        let bound = match admission {
+            Admission::New => {
+                self.queue_records_max - self.queue_records_max / CONTINUATION_RESERVE_DIVISOR
+            }
+            Admission::Continuation => self.queue_records_max,
+        };
+        if self.pending_records() + records > bound {
+            return Err(EngineError::Overloaded(Bound::WalQueue));
+        }
+        Ok(())
     }
 
     pub fn check_usable(&self) -> Result<(), EngineError> {
@@ -169,7 +230,7 @@ impl ShardLedger {
     ) -> Result<(Lsn, Applied), EngineError> {
         self.check_usable()?;
         if self.pending_records() >= self.queue_records_max {
-            return Err(EngineError::Overloaded("the shard's write-ahead-log queue"));
+            return Err(EngineError::Overloaded(Bound::WalQueue));
         }
         let lsn = self.next_lsn;
         let applied = self.books.apply(lsn, record)?;
@@ -177,10 +238,21 @@ impl ShardLedger {
         self.records_since_snapshot += 1;
         let seq = self.next_actor_seq(actor);
         let payload = self.encoder.encode(record);
-        if self.batch.is_empty() {
-            self.batch_first_lsn = lsn;
+        let size = frame_bytes(payload.len());
+        let limits = self.chunk_limits;
+        let fits = self.open.back().is_some_and(|chunk| {
+            chunk.batch.len() < limits.records_max && chunk.batch.bytes() + size <= limits.bytes_max
+        });
+        if !fits {
+            self.open.push_back(Chunk {
+                batch: Batch::new(),
+                first_lsn: lsn,
+            });
         }
-        self.batch.push(actor.encode(), seq, payload);
+        let chunk = self.open.back_mut().expect("just ensured");
+        chunk.batch.push(actor.encode(), seq, payload);
+        debug_assert_eq!(chunk.first_lsn + chunk.batch.len() as u64 - 1, lsn);
+        self.open_records += 1;
         self.schedule_flush();
         Ok((lsn, applied))
     }
@@ -240,42 +312,61 @@ impl ShardLedger {
         }
     }
 
-    /// Hands the open batch to the WAL writer. Returns the waiters to fail if the log is
+    /// Hands the open chunks to the WAL writer, oldest first, as far as its queue has
+    /// room; what does not fit stays and goes with the next flush (the shard flushes again
+    /// whenever the WAL reports progress). Returns the waiters to fail if the log is
     /// poisoned; the caller runs them after releasing its borrow of the ledger.
     pub fn flush(&mut self) -> Vec<(Waiter, EngineError)> {
         self.flush_scheduled = false;
-        if self.batch.is_empty() || self.poisoned.is_some() {
+        if self.poisoned.is_some() {
             return Vec::new();
         }
-        let batch = std::mem::take(&mut self.batch);
-        let count = batch.len();
-        let first = self.batch_first_lsn;
-        let me = self
-            .me
-            .clone()
-            .expect("the ledger is attached to its shard before use");
-        let done = Box::new(move |result: Result<std::ops::Range<Lsn>, WalError>| {
-            me.do_send(Durable {
-                upto: first + count as u64 - 1,
-                result: result.map(|_| ()).map_err(|e| e.to_string()),
+        while let Some(chunk) = self.open.pop_front() {
+            let count = chunk.batch.len();
+            let first = chunk.first_lsn;
+            let me = self
+                .me
+                .clone()
+                .expect("the ledger is attached to its shard before use");
+            let done = Box::new(move |result: Result<std::ops::Range<Lsn>, WalError>| {
+                me.do_send(Durable {
+                    upto: first + count as u64 - 1,
+                    result: result.map(|_| ()).map_err(|e| e.to_string()),
+                });
             });
-        });
-        match self.wal.submit(batch, done) {
-            Ok(range) => {
-                assert_eq!(
-                    range,
-                    first..first + count as u64,
-                    "the WAL assigns the LSNs the shard applied"
-                );
-                self.in_wal += count;
-                self.batch_first_lsn = first + count as u64;
-                Vec::new()
+            match self.wal.try_submit(chunk.batch, done) {
+                Ok(range) => {
+                    assert_eq!(
+                        range,
+                        first..first + count as u64,
+                        "the WAL assigns the LSNs the shard applied"
+                    );
+                    self.in_wal += count;
+                    self.open_records -= count;
+                }
+                Err(Refused {
+                    error: WalError::Overloaded { .. },
+                    batch,
+                }) => {
+                    // The WAL's queue is full of this shard's earlier records; its progress
+                    // brings a `Durable`, and the shard flushes again then.
+                    self.open.push_front(Chunk {
+                        batch,
+                        first_lsn: first,
+                    });
+                    break;
+                }
+                // Anything else means records that are applied can no longer reach the
+                // log: the chunks respect the batch limits, so it is a failed or closed log.
+                Err(Refused { error, .. }) => return self.poison(error.to_string()),
             }
-            // `execute` never lets more records be pending than the WAL's own queue bound
-            // (both are `wal.queue_records_max`), so the WAL cannot be full here; any
-            // error means records that are applied can no longer reach the log.
-            Err(e) => self.poison(e.to_string()),
         }
+        Vec::new()
+    }
+
+    /// Whether applied records are waiting for room in the WAL's queue.
+    pub fn has_unflushed(&self) -> bool {
+        !self.open.is_empty()
     }
 
     /// The WAL made everything up to `upto` durable (or failed).

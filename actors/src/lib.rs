@@ -22,13 +22,14 @@ mod reply;
 mod shard;
 mod supervisor;
 mod sweep;
+mod transfers;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::describe as describe_record;
 pub use engine::{CustomerBalance, Engine, EngineParts, ParentBalance, Totals};
-pub use error::{EngineError, Rejection, StartError};
+pub use error::{Bound, EngineError, Rejection, StartError};
 pub use flow::{EngineEvent, Outcome, RequestView, Signed, SigningText, Submission};
 pub use job::Receipt;
-pub use recovery::RecoveryReport;
+pub use recovery::{RecoveryReport, StorageFactory};
 pub use shard::ShardTotals;
 pub use supervisor::SupervisionReport;

@@ -86,6 +86,9 @@ pub fn shard_dir(root: &Path, shard: u16) -> PathBuf {
     root.join(format!("shard-{shard:03}"))
 }
 
+/// Units of a log's queue kept for its snapshot and sync requests, above the records.
+pub const QUEUE_ROOM_FOR_REQUESTS: usize = omnibus_wal::SNAPSHOTS_PENDING_MAX + 8;
+
 pub fn wal_options(config: &Config, dir: PathBuf) -> WalOptions {
     let w = &config.wal;
     WalOptions {
@@ -98,12 +101,21 @@ pub fn wal_options(config: &Config, dir: PathBuf) -> WalOptions {
             SyncPolicy::None => SyncMode::None,
         },
         segment_bytes: w.segment_bytes,
-        queue_records_max: w.queue_records_max as usize,
+        // The shard never lets more than `wal.queue_records_max` records be applied and not
+        // yet durable (`ShardLedger`); the log's own queue also counts its snapshot and sync
+        // requests, one unit each, so it gets room for those on top.
+        queue_records_max: w.queue_records_max as usize + QUEUE_ROOM_FOR_REQUESTS,
         batch_records_max: w.batch_records_max as usize,
         batch_bytes_max: w.batch_bytes_max as usize,
         background_write_bytes_per_sec: w.background_write_bytes_per_sec,
     }
 }
+
+/// Makes the storage of a shard's log (given the shard and its directory), in place of
+/// files in that directory: for tests of the engine on a storage with faults or delays.
+pub type StorageFactory = std::sync::Arc<
+    dyn Fn(u16, &Path) -> std::sync::Arc<dyn omnibus_wal::storage::Storage> + Send + Sync,
+>;
 
 /// What recovering one shard found.
 #[derive(Clone, Debug, Default)]
@@ -131,11 +143,19 @@ pub fn recover_shard(
     data: &DataDir,
     shard: u16,
     plan: ParentPlan,
+    storage: Option<&StorageFactory>,
 ) -> Result<RecoveredShard, StartError> {
     let started = Instant::now();
     let wal_err = |what: String| StartError::Wal { shard, what };
-    let recovery = Wal::open(wal_options(config, data.shard_dir(shard)))
-        .map_err(|e| wal_err(e.to_string()))?;
+    let options = wal_options(config, data.shard_dir(shard));
+    let recovery = match storage {
+        None => Wal::open(options),
+        Some(make) => {
+            let storage = make(shard, &options.dir);
+            omnibus_wal::Wal::open_with_storage(options, storage)
+        }
+    }
+    .map_err(|e| wal_err(e.to_string()))?;
     let mut report = RecoveryReport {
         shard,
         ..RecoveryReport::default()

@@ -13,11 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message};
-use omnibus_core::books::{shard_of, transfer_source, BooksError, Lsn, Outgoing};
+use omnibus_core::books::{shard_of, BooksError, Lsn};
 use omnibus_core::record::{ActorId, CustomerOpened, LedgerRecord};
 use omnibus_core::{
     AccountId, Amount, Config, CustomerId, Money, ParentAccount, RemitRequest, RequestNo,
-    TransferId,
 };
 use tokio::sync::broadcast;
 
@@ -27,12 +26,13 @@ use crate::customer::{CustomerActor, IssueText, Passivate, Submit};
 use crate::error::EngineError;
 use crate::flow::{self, EngineEvent, FlowContext, Outcome, RequestView, SigningText, Submission};
 use crate::gate::Ticket;
-use crate::job::{self, receipt_waiter, Job, Receipt, Reply};
+use crate::job::{self, Job, Receipt, Reply};
 use crate::ledger::{ShardLedger, Waiter};
 use crate::parent::ParentSliceActor;
 use crate::rails::Rails;
 use crate::reply::Collector;
 use crate::supervisor::{SuperviseNow, SupervisionReport, SupervisorActor};
+use crate::transfers::Transfers;
 
 /// A live customer account actor and what the shard knows about its use.
 struct Live {
@@ -42,17 +42,17 @@ struct Live {
 }
 
 pub struct ShardActor {
-    id: u16,
-    shards: u16,
+    pub(crate) id: u16,
+    pub(crate) shards: u16,
     config: Arc<Config>,
-    ledger: Rc<RefCell<ShardLedger>>,
+    pub(crate) ledger: Rc<RefCell<ShardLedger>>,
     flow: Rc<FlowContext>,
     supervisor: Option<Addr<SupervisorActor>>,
     live: HashMap<CustomerId, Live>,
     parents: HashMap<ParentAccount, Addr<ParentSliceActor>>,
-    peers: Vec<Addr<ShardActor>>,
-    /// Callers of postings between shards, answered when the destination has credited.
-    transfer_replies: HashMap<TransferId, Reply<Receipt>>,
+    pub(crate) peers: Vec<Addr<ShardActor>>,
+    /// Transfers to other shards on their way, and their callers.
+    pub(crate) transfers: Transfers,
     /// A coarse clock for passivation, advanced by the passivation timer.
     tick: u64,
     snapshot_running: bool,
@@ -100,7 +100,7 @@ impl ShardActor {
             live: HashMap::new(),
             parents: HashMap::new(),
             peers: Vec::new(),
-            transfer_replies: HashMap::new(),
+            transfers: Transfers::default(),
             tick: 0,
             snapshot_running: false,
             stopping: None,
@@ -111,6 +111,18 @@ impl ShardActor {
     fn run_waiters(ready: Vec<(Waiter, Result<(), EngineError>)>) {
         for (waiter, result) in ready {
             waiter(result);
+        }
+    }
+
+    /// Hands the WAL the records that found its queue full at the last flush: the WAL
+    /// reported progress, so it has room again.
+    fn flush_waiting(&mut self) {
+        if !self.ledger.borrow().has_unflushed() {
+            return;
+        }
+        let failed = self.ledger.borrow_mut().flush();
+        for (w, e) in failed {
+            w(Err(e));
         }
     }
 
@@ -266,6 +278,7 @@ impl ShardActor {
                 let bytes = codec::encode_snapshot(&snapshot);
                 drop(snapshot);
                 let size = bytes.len();
+                let refused = me.clone();
                 let done = Box::new(move |result: Result<(), omnibus_wal::WalError>| {
                     me.do_send(SnapshotDone {
                         lsn,
@@ -274,7 +287,15 @@ impl ShardActor {
                     });
                 });
                 if let Err(e) = wal.snapshot(lsn, bytes, done) {
+                    // Refused (the queue full, a snapshot still being written): the WAL
+                    // drops `done` uncalled, so the shard hears of it here, or it would
+                    // never take a snapshot again.
                     tracing::warn!(shard, lsn, error = %e, "snapshot not taken");
+                    refused.do_send(SnapshotDone {
+                        lsn,
+                        bytes: size,
+                        result: Err(e.to_string()),
+                    });
                 }
             });
         if let Err(e) = spawned {
@@ -326,6 +347,18 @@ impl Actor for ShardActor {
             );
         }
         self.supervisor = Some(SupervisorActor::new(self.flow.clone()).start());
+        // Callers past their deadline, and requests a crash left unanswered, are answered
+        // within a tenth of the deadline (at most a second late).
+        let deadline_tick_ms = (self.config.actors.answer_deadline_ms / 10).clamp(1, 1_000);
+        ctx.run_interval(Duration::from_millis(deadline_tick_ms), |shard, _| {
+            shard.flow.answer_overdue();
+        });
+        // Transfers to other shards not yet acknowledged are delivered again, until they
+        // are (a destination that was overloaded or restarting drops a delivery).
+        let retry_ms = self.config.actors.transfer_retry_ms;
+        ctx.run_interval(Duration::from_millis(retry_ms), move |shard, _| {
+            shard.redeliver_overdue(retry_ms);
+        });
         // Four ticks make one idle period.
         let tick_ms = (self.config.actors.passivate_idle_ms / 4).max(1);
         ctx.run_interval(Duration::from_millis(tick_ms), |shard, _| {
@@ -385,6 +418,7 @@ impl Handler<Durable> for ShardActor {
     fn handle(&mut self, msg: Durable, ctx: &mut Context<Self>) {
         let ready = self.ledger.borrow_mut().durable(msg.upto, msg.result);
         Self::run_waiters(ready);
+        self.flush_waiting();
         self.maybe_snapshot(ctx);
         self.try_finish_stopping(ctx);
     }
@@ -402,6 +436,7 @@ impl Handler<SnapshotDone> for ShardActor {
     type Result = ();
     fn handle(&mut self, msg: SnapshotDone, _: &mut Context<Self>) {
         self.snapshot_running = false;
+        self.flush_waiting();
         match msg.result {
             Ok(()) => {
                 self.stats.snapshots += 1;
@@ -427,28 +462,6 @@ impl Handler<Peers> for ShardActor {
     fn handle(&mut self, msg: Peers, _: &mut Context<Self>) {
         assert_eq!(msg.0.len(), self.shards as usize);
         self.peers = msg.0;
-    }
-}
-
-/// Deliver again every transfer debited before a restart and not yet settled; the
-/// destination credits each id at most once. The engine sends this only after every shard
-/// was sent its `Peers`, so no shard receives a delivery before it knows its peers.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Redeliver;
-
-impl Handler<Redeliver> for ShardActor {
-    type Result = ();
-    fn handle(&mut self, _: Redeliver, _: &mut Context<Self>) {
-        assert_eq!(
-            self.peers.len(),
-            self.shards as usize,
-            "peers are known before redelivery"
-        );
-        let outgoing: Vec<Outgoing> = self.ledger.borrow().books().outgoing().copied().collect();
-        for out in outgoing {
-            self.peers[out.dest_shard as usize].do_send(Deliver { out });
-        }
     }
 }
 
@@ -619,107 +632,6 @@ impl ShardActor {
             credit
         };
         self.dispatch(owner, job, ctx);
-    }
-}
-
-/// The debit of a transfer is durable: deliver it to its destination shard.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SendTransfer {
-    pub out: Outgoing,
-    pub reply: Option<Reply<Receipt>>,
-}
-
-impl Handler<SendTransfer> for ShardActor {
-    type Result = ();
-    fn handle(&mut self, msg: SendTransfer, _: &mut Context<Self>) {
-        if let Some(reply) = msg.reply {
-            self.transfer_replies.insert(msg.out.id, reply);
-        }
-        self.peers[msg.out.dest_shard as usize].do_send(Deliver { out: msg.out });
-    }
-}
-
-/// At the destination: credit a transfer (at most once per id) and acknowledge it.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Deliver {
-    pub out: Outgoing,
-}
-
-impl Handler<Deliver> for ShardActor {
-    type Result = ();
-    fn handle(&mut self, msg: Deliver, _: &mut Context<Self>) {
-        let out = msg.out;
-        let (source, _) = transfer_source(out.id);
-        let source_addr = self.peers[source as usize].clone();
-        let ack = move |result: Result<(), EngineError>| {
-            source_addr.do_send(Delivered { id: out.id, result });
-        };
-        let mut ledger = self.ledger.borrow_mut();
-        if ledger.books().transfer_credited(out.id) {
-            // Delivered again after a restart: acknowledge once the credit is durable.
-            ledger.after_durable(Box::new(ack));
-            return;
-        }
-        let record = LedgerRecord::TransferIn {
-            id: out.id,
-            credit: out.credit,
-            amount: out.amount,
-        };
-        if let Err((e, _)) = ledger.execute(ActorId::Shard, &record, Box::new(ack.clone())) {
-            drop(ledger);
-            // A refused credit goes back to the source, which returns the debit. A storage
-            // failure here is not an answer about the transfer: the source delivers again
-            // after a restart.
-            if matches!(e, EngineError::Refused(_)) {
-                ack(Err(e));
-            }
-        }
-    }
-}
-
-/// At the source: the destination credited the transfer (or refused it).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Delivered {
-    pub id: TransferId,
-    pub result: Result<(), EngineError>,
-}
-
-impl Handler<Delivered> for ShardActor {
-    type Result = ();
-    fn handle(&mut self, msg: Delivered, _: &mut Context<Self>) {
-        let reply = self.transfer_replies.remove(&msg.id);
-        let shard = self.id;
-        let mut ledger = self.ledger.borrow_mut();
-        if !ledger.books().outgoing().any(|o| o.id == msg.id) {
-            // Already settled: a second acknowledgement of a transfer delivered twice.
-            return;
-        }
-        let lsn = ledger.last_applied_lsn() + 1;
-        let (record, waiter): (LedgerRecord, Waiter) = match msg.result {
-            Ok(()) => {
-                let waiter = match reply {
-                    Some(reply) => receipt_waiter(reply, shard, lsn, Some(msg.id)),
-                    None => Box::new(|_| {}),
-                };
-                (LedgerRecord::TransferSettled { id: msg.id }, waiter)
-            }
-            Err(refusal) => {
-                let waiter: Waiter = Box::new(move |durable| {
-                    if let Some(reply) = reply {
-                        reply.send(durable.and(Err(refusal)));
-                    }
-                });
-                (LedgerRecord::TransferReturned { id: msg.id }, waiter)
-            }
-        };
-        if let Err((e, waiter)) = ledger.execute(ActorId::Shard, &record, waiter) {
-            drop(ledger);
-            tracing::warn!(shard, transfer = %msg.id, error = %e, "could not settle a transfer; it is delivered again after a restart");
-            waiter(Err(e));
-        }
     }
 }
 

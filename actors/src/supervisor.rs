@@ -30,7 +30,7 @@ use omnibus_core::flow::EntryId;
 use omnibus_core::request_log::{EntryState, Event, Step};
 use tokio::sync::oneshot;
 
-use crate::flow::{drive, FlowContext, Moved};
+use crate::flow::{advance_when_room, drive, FlowContext, Moved};
 use crate::rails::{Confirmation, RailRequestId};
 
 /// What one pass of the supervisors did, summed over shards by the engine.
@@ -43,6 +43,8 @@ pub struct SupervisionReport {
     pub confirm_unanswered: u64,
     /// UNKNOWN entries older than the window when confirmed.
     pub overdue: u64,
+    /// REQUESTED entries past `supervisor.requested_max_age_ms`, treated as timeouts.
+    pub stale_requested: u64,
     /// Charge credits re-run (S115), found already done (S112), given up (S113, S114).
     pub reprocessed: u64,
     pub found_done: u64,
@@ -68,6 +70,7 @@ impl SupervisionReport {
         self.confirmed_not_done += other.confirmed_not_done;
         self.confirm_unanswered += other.confirm_unanswered;
         self.overdue += other.overdue;
+        self.stale_requested += other.stale_requested;
         self.reprocessed += other.reprocessed;
         self.found_done += other.found_done;
         self.gave_up += other.gave_up;
@@ -91,6 +94,7 @@ impl SupervisionReport {
             + self.retried
             + self.owed_created
             + self.sweeps
+            + self.stale_requested
             > 0
     }
 
@@ -281,7 +285,7 @@ async fn move_on(
     event: Event,
     drive_entry_itself: bool,
 ) -> bool {
-    let Some(Moved { next, durable, .. }) = flow.advance(id, event) else {
+    let Some(Moved { next, durable, .. }) = advance_when_room(flow, id, event).await else {
         return false;
     };
     if !matches!(durable.await, Ok(Ok(()))) {
@@ -302,6 +306,28 @@ async fn confirm_pass(
 ) -> SupervisionReport {
     let now = flow.now_ms();
     let s = &flow.config.supervisor;
+    // Entries REQUESTED for longer than any call can take lost their live flow: they are
+    // a timeout (UNKNOWN, the caller told what the timeout tells if nobody was), and are
+    // confirmed below like any other.
+    let stale: Vec<EntryId> = flow
+        .ledger
+        .borrow()
+        .books()
+        .requested_entries()
+        .take_while(|(at, _)| now.saturating_sub(*at) >= s.requested_max_age_ms)
+        .map(|(_, id)| id)
+        .take(s.batch_max as usize)
+        .collect();
+    let mut timed_out = 0;
+    for id in stale {
+        let Some(_guard) = BusyGuard::take(busy, id) else {
+            continue;
+        };
+        tracing::warn!(shard = flow.shard, entry = %id, "an entry REQUESTED past supervisor.requested_max_age_ms is treated as a timeout");
+        if advance_when_room(flow, id, Event::TimedOut).await.is_some() {
+            timed_out += 1;
+        }
+    }
     let candidates: Vec<(EntryId, bool)> = flow
         .ledger
         .borrow()
@@ -342,7 +368,9 @@ async fn confirm_pass(
             report
         })
     });
-    sum(join_all(work).await)
+    let mut report = sum(join_all(work).await);
+    report.stale_requested += timed_out;
+    report
 }
 
 async fn reprocess_pass(

@@ -119,10 +119,7 @@ fn config(dir: &Path, args: &Args, extra: &str) -> Result<Config, String> {
 fn start(config: Config) -> Result<Engine, String> {
     let sim = Simulator::new(&config);
     sim.set_signature_checks(false);
-    let parts = EngineParts {
-        rails: sim.rails(),
-        clock: std::sync::Arc::new(SystemClock),
-    };
+    let parts = EngineParts::new(sim.rails(), std::sync::Arc::new(SystemClock));
     Engine::start_with(config, parts).map_err(|e| e.to_string())
 }
 

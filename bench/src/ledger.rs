@@ -315,17 +315,20 @@ fn snapshot_cut(n: u64) -> Result<(Duration, Duration, Duration), String> {
         let request_no = omnibus_core::RequestNo::new(&format!("R-{i}")).expect("a number");
         apply(
             &mut books,
-            LedgerRecord::RequestAccepted(Accepted {
-                customer,
-                request_no,
-                request_date: date,
-                kind: RequestKind::Charge,
-                amount: Amount::krw(30_000).expect("an amount"),
-                payee: None,
-                path: None,
-                deficit: None,
-                at_ms: 1,
-            }),
+            LedgerRecord::RequestAccepted {
+                accepted: Accepted {
+                    customer,
+                    request_no,
+                    request_date: date,
+                    kind: RequestKind::Charge,
+                    amount: Amount::krw(30_000).expect("an amount"),
+                    payee: None,
+                    path: None,
+                    deficit: None,
+                    at_ms: 1,
+                },
+                reserves: None,
+            },
         )?;
         apply(
             &mut books,
@@ -337,6 +340,7 @@ fn snapshot_cut(n: u64) -> Result<(Duration, Duration, Duration), String> {
                     decided_by: Step::ChargeWithdrawal,
                     timed_out: false,
                     at_ms: 2,
+                    reason: omnibus_core::flow::Reason::RailRefused,
                 },
             },
         )?;

@@ -20,7 +20,9 @@ use thiserror::Error;
 
 use crate::archive::DecimalDef;
 use crate::config::{Config, ParentConfig};
-use crate::flow::{holds, Accepted, EntryId, LogEntry, RequestState};
+use crate::flow::{
+    holds, reserves_credit_for_compensation, Accepted, EntryId, LogEntry, RequestState, Reserve,
+};
 use crate::ids::{
     AccountId, AccountNo, BankCode, CustomerId, ParentAccount, RequestNo, TransferId,
 };
@@ -30,6 +32,8 @@ use crate::request_log::{transition, EntryState, Event, IllegalTransition, Step}
 
 /// A log sequence number, as the write-ahead log assigns them (the first is 1).
 pub type Lsn = u64;
+
+const DAY_MS: u64 = 86_400_000;
 
 /// The shard a customer lives in: a SplitMix64 mix of the customer number, modulo the
 /// shard count. This decides where data is stored, so it must never change.
@@ -221,6 +225,8 @@ pub enum BooksError {
         customer: CustomerId,
         request_no: RequestNo,
     },
+    #[error("{0} cannot be reserved: only parent accounts are")]
+    NotReservable(AccountId),
     #[error("request-log entry {0} does not exist")]
     UnknownEntry(EntryId),
     #[error("request-log entry {0} already exists")]
@@ -300,9 +306,32 @@ impl Incoming {
         if let Err(at) = self.above.binary_search(&seq) {
             self.above.insert(at, seq);
         }
-        while self.above.first() == Some(&(self.watermark + 1)) {
-            self.above.remove(0);
-            self.watermark += 1;
+        self.advance();
+    }
+
+    /// The source settled (or returned) every transfer below `seq`: none of them will be
+    /// delivered again, so they need not be told apart any more. Without this, a source
+    /// that also sends to other shards leaves gaps here that the watermark never passes,
+    /// and `above` grows with every transfer.
+    fn forget_below(&mut self, seq: u64) {
+        if seq > self.watermark + 1 {
+            self.watermark = seq - 1;
+            let keep = self.above.partition_point(|s| *s <= self.watermark);
+            self.above.drain(..keep);
+            self.advance();
+        }
+    }
+
+    fn advance(&mut self) {
+        let run = self
+            .above
+            .iter()
+            .zip(self.watermark + 1..)
+            .take_while(|(s, want)| **s == *want)
+            .count();
+        if run > 0 {
+            self.above.drain(..run);
+            self.watermark += run as u64;
         }
     }
 }
@@ -378,16 +407,21 @@ pub struct ShardBooks {
     next_transfer_seq: u64,
     last_lsn: Lsn,
     requests: SegmentedMap<(CustomerId, RequestNo), RequestState>,
-    /// The requests by request date, so that the daily prune visits only the requests old
-    /// enough to be forgotten, not all of them (a scan of every request took ~200 ms of the
-    /// shard's thread with 700,000 on the books). Derived from `requests`.
-    by_date: BTreeMap<crate::request::RequestDate, Vec<(CustomerId, RequestNo)>>,
+    /// The requests by the day the engine accepted them (Unix day of `at_ms`), so that the
+    /// daily prune visits only the requests old enough to be forgotten, not all of them (a
+    /// scan of every request took ~200 ms of the shard's thread with 700,000 on the
+    /// books). Derived from `requests`.
+    by_day: BTreeMap<u64, Vec<(CustomerId, RequestNo)>>,
     entries: SegmentedMap<EntryId, LogEntry>,
     /// Open entries by state, ordered by age, for the supervisors and for restart.
-    requested: BTreeSet<EntryId>,
+    requested: BTreeSet<(u64, EntryId)>,
     unknown: BTreeSet<(u64, EntryId)>,
     try_again: BTreeSet<(u64, EntryId)>,
     next_entry_seq: u64,
+    /// Customers' requests nobody has been told about yet, by acceptance time: the
+    /// deadline supervisor answers those whose callers waited too long, and those a crash
+    /// left without an answer. Derived from `requests`.
+    unanswered: BTreeSet<(u64, CustomerId, RequestNo)>,
 }
 
 impl ShardBooks {
@@ -423,12 +457,13 @@ impl ShardBooks {
             next_transfer_seq: 1,
             last_lsn: 0,
             requests: SegmentedMap::new(),
-            by_date: BTreeMap::new(),
+            by_day: BTreeMap::new(),
             entries: SegmentedMap::new(),
             requested: BTreeSet::new(),
             unknown: BTreeSet::new(),
             try_again: BTreeSet::new(),
             next_entry_seq: 1,
+            unanswered: BTreeSet::new(),
         }
     }
 
@@ -571,25 +606,47 @@ impl ShardBooks {
         self.entries.values()
     }
 
-    /// The requests a `Pruned { before }` record forgets: of a request date before
-    /// `before`, answered (or the house's own), every entry final, and nothing owed.
-    pub fn prunable(&self, before: crate::request::RequestDate) -> Vec<(CustomerId, RequestNo)> {
+    /// Whether a request is settled: answered (or the house's own), every entry final,
+    /// nothing owed.
+    fn settled(&self, request: &RequestState) -> bool {
+        let entries = self.request_entries(request);
+        (request.answer.is_some() || request.accepted.kind == crate::flow::RequestKind::Settlement)
+            && entries.iter().all(|e| e.state.is_final())
+            && crate::flow::owed_step(&request.accepted, request.answer.is_some(), &entries)
+                .is_none()
+    }
+
+    /// The requests a `Forgotten { accepted_before_ms }` record forgets: accepted by the
+    /// engine before that time, and settled.
+    pub fn forgettable(&self, accepted_before_ms: u64) -> Vec<(CustomerId, RequestNo)> {
+        let days_before = accepted_before_ms.div_ceil(DAY_MS);
         let mut keys: Vec<(CustomerId, RequestNo)> = self
-            .by_date
-            .range(..before)
+            .by_day
+            .range(..days_before)
             .flat_map(|(_, keys)| keys.iter())
             .filter_map(|key| self.requests.get(key).map(|r| (key, r)))
+            .filter(|(_, r)| r.accepted.at_ms < accepted_before_ms && self.settled(r))
+            .map(|(k, _)| *k)
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// The requests a `Pruned { before }` record (the first retention rule, by the
+    /// client's request date) forgets: of a request date before `before`, answered (or the
+    /// house's own), every entry final, and no compensation owed. Only old logs hold such
+    /// records, so this scans every request rather than keeping an index for them.
+    pub fn prunable(&self, before: crate::request::RequestDate) -> Vec<(CustomerId, RequestNo)> {
+        let mut keys: Vec<(CustomerId, RequestNo)> = self
+            .requests
+            .iter()
             .filter(|(_, r)| {
-                let entries: Vec<LogEntry> = r
-                    .entries
-                    .iter()
-                    .filter_map(|id| self.entries.get(id).copied())
-                    .collect();
+                let entries = self.request_entries(r);
                 r.accepted.request_date < before
                     && (r.answer.is_some()
                         || r.accepted.kind == crate::flow::RequestKind::Settlement)
                     && entries.iter().all(|e| e.state.is_final())
-                    && crate::flow::owed_step(&entries).is_none()
+                    && crate::flow::owed_compensation(&entries).is_none()
             })
             .map(|(k, _)| *k)
             .collect();
@@ -597,14 +654,49 @@ impl ShardBooks {
         keys
     }
 
+    fn forget(&mut self, keys: Vec<(CustomerId, RequestNo)>) {
+        for key in keys {
+            if let Some(request) = self.requests.remove(&key) {
+                let day = request.accepted.at_ms / DAY_MS;
+                if let Some(of_day) = self.by_day.get_mut(&day) {
+                    of_day.retain(|k| *k != key);
+                    if of_day.is_empty() {
+                        self.by_day.remove(&day);
+                    }
+                }
+                for id in request.entries {
+                    if let Some(entry) = self.entries.remove(&id) {
+                        debug_assert!(entry.state.is_final());
+                    }
+                }
+            }
+        }
+    }
+
     /// The id the next entry of this shard gets.
     pub fn next_entry_id(&self) -> EntryId {
         EntryId::new(self.shard, self.next_entry_seq)
     }
 
-    /// Entries whose call was made and not yet answered (REQUESTED).
-    pub fn requested_entries(&self) -> impl Iterator<Item = EntryId> + '_ {
+    /// Entries whose call was made and not yet answered (REQUESTED), oldest request
+    /// first: `(requested_at_ms, id)`.
+    pub fn requested_entries(&self) -> impl Iterator<Item = (u64, EntryId)> + '_ {
         self.requested.iter().copied()
+    }
+
+    /// Customers' requests not answered yet, oldest acceptance first: `(at_ms, customer,
+    /// request number)`.
+    pub fn unanswered_requests(&self) -> impl Iterator<Item = (u64, CustomerId, RequestNo)> + '_ {
+        self.unanswered.iter().copied()
+    }
+
+    /// The entries of a request, in the order they were created.
+    pub fn request_entries(&self, request: &RequestState) -> Vec<LogEntry> {
+        request
+            .entries
+            .iter()
+            .filter_map(|id| self.entries.get(id).copied())
+            .collect()
     }
 
     /// UNKNOWN entries, oldest request first: `(requested_at_ms, id)`.
@@ -758,14 +850,7 @@ impl ShardBooks {
 
     fn index_entry(&mut self, entry: &LogEntry, add: bool) {
         let (set, key) = match entry.state {
-            EntryState::Requested => {
-                if add {
-                    self.requested.insert(entry.id);
-                } else {
-                    self.requested.remove(&entry.id);
-                }
-                return;
-            }
+            EntryState::Requested => (&mut self.requested, (entry.requested_at_ms, entry.id)),
             EntryState::Unknown => (&mut self.unknown, (entry.requested_at_ms, entry.id)),
             EntryState::FailTryAgain => (&mut self.try_again, (entry.updated_at_ms, entry.id)),
             EntryState::Success | EntryState::Fail => return,
@@ -777,7 +862,11 @@ impl ShardBooks {
         }
     }
 
-    fn apply_accepted(&mut self, accepted: &Accepted) -> Result<(), BooksError> {
+    fn apply_accepted(
+        &mut self,
+        accepted: &Accepted,
+        reserves: Option<&[Reserve]>,
+    ) -> Result<(), BooksError> {
         // The house's own requests (sweeps) have no customer account.
         if accepted.kind != crate::flow::RequestKind::Settlement {
             self.customer_checked(accepted.customer)?;
@@ -790,19 +879,118 @@ impl ShardBooks {
                 request_no: accepted.request_no,
             });
         }
+        let reserved = self.check_reserves(reserves.unwrap_or(&[]))?;
+        for (account, amount) in &reserved {
+            self.adjust_hold(*account, amount.value());
+        }
         self.requests.insert(
             key,
             RequestState {
                 accepted: *accepted,
                 answer: None,
                 entries: Vec::new(),
+                reserved: reserves.map(|_| reserved),
             },
         );
-        self.by_date
-            .entry(accepted.request_date)
+        self.by_day
+            .entry(accepted.at_ms / DAY_MS)
             .or_default()
             .push(key);
+        if accepted.kind != crate::flow::RequestKind::Settlement {
+            self.unanswered
+                .insert((accepted.at_ms, accepted.customer, accepted.request_no));
+        }
         Ok(())
+    }
+
+    /// What a request would set aside, summed by account, if every account can hold it in
+    /// full; else why not (a slice below its floor, typically). Changes nothing.
+    pub fn check_reserves(&self, reserves: &[Reserve]) -> Result<Vec<Reserve>, BooksError> {
+        let mut reserved: Vec<Reserve> = Vec::new();
+        for (account, amount) in reserves {
+            self.check_amount(*amount)?;
+            match reserved.iter_mut().find(|(a, _)| a == account) {
+                Some((_, sum)) => *sum = sum.checked_add(*amount)?,
+                None => reserved.push((*account, *amount)),
+            }
+        }
+        for (account, amount) in &reserved {
+            if !matches!(account, AccountId::Parent { .. }) {
+                return Err(BooksError::NotReservable(*account));
+            }
+            self.check_hold(*account, *amount)?;
+        }
+        Ok(reserved)
+    }
+
+    /// How much a request has set aside on `account`.
+    fn reserved_on(&self, key: &(CustomerId, RequestNo), account: AccountId) -> Decimal {
+        self.requests
+            .get(key)
+            .and_then(|r| r.reserved.as_ref())
+            .and_then(|reserved| reserved.iter().find(|(a, _)| *a == account))
+            .map_or(Decimal::ZERO, |(_, amount)| amount.value())
+    }
+
+    /// Sets `amount` more aside on `account` for a request (the account's hold grows too).
+    /// The caller has checked the account can hold it.
+    fn add_reserve(&mut self, key: &(CustomerId, RequestNo), account: AccountId, amount: Amount) {
+        let Some(reserved) = self.requests.get_mut(key).and_then(|r| r.reserved.as_mut()) else {
+            return;
+        };
+        match reserved.iter_mut().find(|(a, _)| *a == account) {
+            Some((_, sum)) => *sum = sum.checked_add(amount).expect("within the books' range"),
+            None => reserved.push((account, amount)),
+        }
+        self.adjust_hold(account, amount.value());
+    }
+
+    /// Gives back `amount` of what a request set aside on `account` (its hold shrinks).
+    fn release_reserve(
+        &mut self,
+        key: &(CustomerId, RequestNo),
+        account: AccountId,
+        amount: Decimal,
+    ) {
+        let Some(reserved) = self.requests.get_mut(key).and_then(|r| r.reserved.as_mut()) else {
+            return;
+        };
+        let Some(at) = reserved.iter().position(|(a, _)| *a == account) else {
+            return;
+        };
+        let left = reserved[at].1.value() - amount;
+        debug_assert!(left >= Decimal::ZERO, "a reservation never goes below zero");
+        match Amount::new(reserved[at].1.currency(), left) {
+            Ok(rest) => reserved[at].1 = rest,
+            Err(_) => {
+                reserved.swap_remove(at);
+            }
+        }
+        self.adjust_hold(account, -amount);
+    }
+
+    /// A request that holds a reservation and is settled (every entry final, nothing
+    /// owed) needs none of it any more: all of it is given back.
+    fn release_if_settled(&mut self, key: &(CustomerId, RequestNo)) {
+        let Some(request) = self.requests.get(key) else {
+            return;
+        };
+        let Some(reserved) = request.reserved.as_ref().filter(|r| !r.is_empty()) else {
+            return;
+        };
+        let entries = self.request_entries(request);
+        let open = entries.iter().any(|e| !e.state.is_final());
+        let owed =
+            crate::flow::owed_step(&request.accepted, request.answer.is_some(), &entries).is_some();
+        // A request nobody was told about may still go on (a continuation owed after an
+        // answer is written); one with no entry at all has nothing to go on with.
+        if open || owed || (request.answer.is_none() && !entries.is_empty()) {
+            return;
+        }
+        let reserved = reserved.clone();
+        for (account, amount) in reserved {
+            self.release_reserve(key, account, amount.value());
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -832,8 +1020,14 @@ impl ShardBooks {
         }
         // Both legs must be accounts of this shard, so that SUCCESS can book them.
         self.leg_after(credit, amount.value(), amount)?;
-        self.check_hold(debit, amount)?;
-        self.adjust_hold(debit, amount.value());
+        // A request that set money aside on the debit account pays this step from it; any
+        // other entry holds its own amount.
+        let key = (customer, request_no);
+        let covered = self.reserved_on(&key, debit) >= amount.value();
+        if !covered {
+            self.check_hold(debit, amount)?;
+            self.adjust_hold(debit, amount.value());
+        }
         let log_entry = LogEntry {
             id: entry,
             customer,
@@ -847,6 +1041,7 @@ impl ShardBooks {
             credit,
             requested_at_ms: at_ms,
             updated_at_ms: at_ms,
+            covered,
         };
         self.index_entry(&log_entry, true);
         self.entries.insert(entry, log_entry);
@@ -867,8 +1062,22 @@ impl ShardBooks {
     ) -> Result<(), BooksError> {
         let entry = *self.entries.get(&id).ok_or(BooksError::UnknownEntry(id))?;
         let t = transition(entry.step, entry.state, event)?;
-        let (held_before, held_after) = (holds(entry.state), holds(t.to));
+        let key = (entry.customer, entry.request_no);
+        // A covered entry's amount is held by its request's reservation, for as long as the
+        // entry is not final; any other entry holds while REQUESTED or UNKNOWN.
+        let (held_before, held_after) = if entry.covered {
+            (!entry.state.is_final(), !t.to.is_final())
+        } else {
+            (holds(entry.state), holds(t.to))
+        };
         let amount = entry.amount;
+        let reserving = self
+            .requests
+            .get(&key)
+            .is_some_and(|r| r.reserved.is_some());
+        let reserve_credit = reserving
+            && t.to == EntryState::Success
+            && reserves_credit_for_compensation(entry.step);
         // Validate everything before changing anything.
         let mut posting = None;
         if t.to == EntryState::Success {
@@ -886,7 +1095,11 @@ impl ShardBooks {
         }
         self.index_entry(&entry, false);
         if held_before && !held_after {
-            self.adjust_hold(entry.debit, -amount.value());
+            if entry.covered {
+                self.release_reserve(&key, entry.debit, amount.value());
+            } else {
+                self.adjust_hold(entry.debit, -amount.value());
+            }
         }
         if !held_before && held_after {
             self.adjust_hold(entry.debit, amount.value());
@@ -894,6 +1107,12 @@ impl ShardBooks {
         if let Some((debit_after, credit_after)) = posting {
             self.set(entry.debit, debit_after);
             self.set(entry.credit, credit_after);
+        }
+        // The money a withdrawal or a deduction brought in stays set aside for the refund
+        // or recovery that may have to give it back (it is the same money: the hold can
+        // always be taken).
+        if reserve_credit {
+            self.add_reserve(&key, entry.credit, amount);
         }
         let updated = self.entries.get_mut(&id).expect("checked");
         if entry.state == EntryState::FailTryAgain && t.to == EntryState::Requested {
@@ -907,6 +1126,9 @@ impl ShardBooks {
         updated.updated_at_ms = at_ms;
         let updated = *updated;
         self.index_entry(&updated, true);
+        if reserving && t.to.is_final() {
+            self.release_if_settled(&key);
+        }
         Ok(())
     }
 
@@ -1056,7 +1278,12 @@ impl ShardBooks {
                 self.next_transfer_seq = self.next_transfer_seq.max(seq + 1);
                 Applied::TransferOut(out)
             }
-            LedgerRecord::TransferIn { id, credit, amount } => {
+            LedgerRecord::TransferIn {
+                id,
+                credit,
+                amount,
+                settled_below,
+            } => {
                 self.check_amount(*amount)?;
                 let (source, seq) = transfer_source(*id);
                 if source == self.shard || !self.is_local(*credit) {
@@ -1072,7 +1299,9 @@ impl ShardBooks {
                     .ok_or(MoneyError::Overflow)?;
                 self.set(*credit, credit_after);
                 self.in_transit = in_transit;
-                self.incoming.entry(source).or_default().insert(seq);
+                let incoming = self.incoming.entry(source).or_default();
+                incoming.insert(seq);
+                incoming.forget_below(*settled_below);
                 Applied::Done
             }
             LedgerRecord::TransferSettled { id } => {
@@ -1081,8 +1310,8 @@ impl ShardBooks {
                 }
                 Applied::Done
             }
-            LedgerRecord::RequestAccepted(accepted) => {
-                self.apply_accepted(accepted)?;
+            LedgerRecord::RequestAccepted { accepted, reserves } => {
+                self.apply_accepted(accepted, reserves.as_deref())?;
                 Applied::Done
             }
             LedgerRecord::EntryRequested {
@@ -1133,25 +1362,21 @@ impl ShardBooks {
                     });
                 }
                 request.answer = Some(*answer);
+                let at_ms = request.accepted.at_ms;
+                self.unanswered.remove(&(at_ms, *customer, *request_no));
+                // Told it failed, a remittance no longer goes on: what it set aside for
+                // its further steps may be free now.
+                self.release_if_settled(&(*customer, *request_no));
                 Applied::Done
             }
             LedgerRecord::Pruned { before } => {
-                for key in self.prunable(*before) {
-                    if let Some(request) = self.requests.remove(&key) {
-                        for id in request.entries {
-                            if let Some(entry) = self.entries.remove(&id) {
-                                debug_assert!(entry.state.is_final());
-                            }
-                        }
-                    }
-                }
-                let requests = &self.requests;
-                self.by_date.retain(|date, keys| {
-                    if *date < *before {
-                        keys.retain(|key| requests.contains_key(key));
-                    }
-                    !keys.is_empty()
-                });
+                let keys = self.prunable(*before);
+                self.forget(keys);
+                Applied::Done
+            }
+            LedgerRecord::Forgotten { accepted_before_ms } => {
+                let keys = self.forgettable(*accepted_before_ms);
+                self.forget(keys);
                 Applied::Done
             }
             LedgerRecord::TransferReturned { id } => {
@@ -1291,10 +1516,17 @@ impl ShardBooks {
             .collect();
         for (key, request) in books.requests.iter() {
             books
-                .by_date
-                .entry(request.accepted.request_date)
+                .by_day
+                .entry(request.accepted.at_ms / DAY_MS)
                 .or_default()
                 .push(*key);
+            if request.answer.is_none()
+                && request.accepted.kind != crate::flow::RequestKind::Settlement
+            {
+                books
+                    .unanswered
+                    .insert((request.accepted.at_ms, key.0, key.1));
+            }
         }
         for entry in snapshot.entries {
             books.index_entry(&entry, true);
@@ -1504,6 +1736,7 @@ mod tests {
             id,
             credit: AccountId::customer(cb),
             amount: krw(400),
+            settled_below: 0,
         };
         lb += 1;
         b.apply(lb, &credit).unwrap();
@@ -1616,13 +1849,21 @@ mod tests {
                 deficit: None,
                 at_ms: 1,
             };
-            next(&mut books, LedgerRecord::RequestAccepted(accepted)).unwrap();
+            next(
+                &mut books,
+                LedgerRecord::RequestAccepted {
+                    accepted,
+                    reserves: None,
+                },
+            )
+            .unwrap();
             if answered {
                 let answer = Answer {
                     told: Told::Failed,
                     decided_by: Step::ChargeWithdrawal,
                     timed_out: false,
                     at_ms: 2,
+                    reason: crate::flow::Reason::RailRefused,
                 };
                 next(
                     &mut books,
@@ -1676,7 +1917,14 @@ mod tests {
             deficit: None,
             at_ms: 1,
         };
-        next(&mut books, LedgerRecord::RequestAccepted(accepted)).unwrap();
+        next(
+            &mut books,
+            LedgerRecord::RequestAccepted {
+                accepted,
+                reserves: None,
+            },
+        )
+        .unwrap();
         let x1 = |entry: u64, won: i64| LedgerRecord::EntryRequested {
             entry: EntryId::new(0, entry),
             customer: c,

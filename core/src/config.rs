@@ -120,6 +120,10 @@ pub struct ActorsConfig {
     pub sagas_in_flight_max: u32,
     pub events_buffer: u32,
     pub idempotency_retention_days: u32,
+    pub answer_deadline_ms: u64,
+    pub callers_per_request_max: u32,
+    pub request_date_window_days: u32,
+    pub transfer_retry_ms: u64,
 }
 
 /// When an append counts as durable.
@@ -178,6 +182,7 @@ pub struct SupervisorConfig {
     pub retry_backoff_max_ms: u64,
     pub sweep_interval_ms: u64,
     pub batch_max: u32,
+    pub requested_max_age_ms: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -341,6 +346,30 @@ impl Config {
             1,
             3_650,
         )?;
+        range(
+            "actors.answer_deadline_ms",
+            a.answer_deadline_ms,
+            1,
+            86_400_000,
+        )?;
+        range(
+            "actors.callers_per_request_max",
+            a.callers_per_request_max as u64,
+            1,
+            10_000,
+        )?;
+        range(
+            "actors.transfer_retry_ms",
+            a.transfer_retry_ms,
+            1,
+            3_600_000,
+        )?;
+        range(
+            "actors.request_date_window_days",
+            a.request_date_window_days as u64,
+            0,
+            366,
+        )?;
 
         let w = &self.wal;
         if w.dir.trim().is_empty() {
@@ -348,10 +377,13 @@ impl Config {
         }
         range("wal.sync_interval_ms", w.sync_interval_ms, 1, 60_000)?;
         range("wal.segment_bytes", w.segment_bytes, 1 << 20, 4 << 30)?;
+        // A flow's step writes up to 3 records, and new work may use only seven eighths of
+        // the queue (the rest is kept for steps of work already admitted): 16 leaves room
+        // for at least one whole step of each.
         range(
             "wal.queue_records_max",
             w.queue_records_max as u64,
-            1,
+            16,
             10_000_000,
         )?;
         range(
@@ -468,6 +500,23 @@ impl Config {
             86_400_000,
         )?;
         range("supervisor.batch_max", s.batch_max as u64, 1, 1_000_000)?;
+        // A REQUESTED entry is given up on (treated as a timeout, then confirmed) only once
+        // no live call can still be waiting for it: after the longest rail timeout.
+        let longest_timeout = [
+            &self.rails.bank_firm,
+            &self.rails.securities_firm,
+            &self.rails.financial_company,
+        ]
+        .iter()
+        .map(|r| r.timeout_ms)
+        .max()
+        .unwrap_or(0);
+        range(
+            "supervisor.requested_max_age_ms",
+            s.requested_max_age_ms,
+            longest_timeout + 1,
+            7 * 86_400_000,
+        )?;
 
         range(
             "signing.original_text_ttl_ms",

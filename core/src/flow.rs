@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{AccountId, BankCode, CustomerId, ParentAccount, RequestNo};
 use crate::money::Amount;
 use crate::request::{Payee, RequestDate};
-use crate::request_log::{EntryState, FollowUp, Step, Told, Transition};
+use crate::request_log::{policy, transition, EntryState, Event, FollowUp, Step, Told, Transition};
 use crate::routing::RemitPath;
 
 /// What a request asks for.
@@ -124,7 +124,76 @@ pub struct Answer {
     /// The deciding step had no answer within its timeout.
     pub timed_out: bool,
     pub at_ms: u64,
+    /// Why a request was told it failed ([`Reason::None`] when told it succeeded).
+    pub reason: Reason,
 }
+
+/// Why a request was told it failed. Stable: archived in the log, named in the API.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Told it succeeded: no reason needed.
+    None,
+    /// Recorded before answers carried a reason.
+    Unrecorded,
+    /// The deciding step got no answer within its timeout (SPEC §4 tells failed for it).
+    Timeout,
+    /// The outside system of the deciding step refused it (its FAIL).
+    RailRefused,
+    /// A parent account's slice could not fund the request: nothing was called, nothing
+    /// moved.
+    ParentSliceShort,
+    /// A remittance's deficit charge was not credited live (left to reprocessing or a
+    /// confirmation), so the remittance did not go on.
+    DeficitNotCredited,
+    /// Nothing decided it live (a crash came in between) and nothing went out for it.
+    NotCarriedOut,
+}
+
+impl Reason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Reason::None => "none",
+            Reason::Unrecorded => "unrecorded",
+            Reason::Timeout => "timeout",
+            Reason::RailRefused => "rail_refused",
+            Reason::ParentSliceShort => "parent_slice_short",
+            Reason::DeficitNotCredited => "deficit_not_credited",
+            Reason::NotCarriedOut => "not_carried_out",
+        }
+    }
+
+    /// The reason of an answer the SPEC §4 table gives: `told` after `event` of `step`.
+    pub fn of(told: Told, step: Step, event: Event, kind: RequestKind) -> Reason {
+        match (told, event) {
+            (Told::Succeeded, _) => Reason::None,
+            (Told::Failed, Event::TimedOut) => Reason::Timeout,
+            // A remittance whose deficit credit (a charge credit) did not complete live.
+            (Told::Failed, _) if step == Step::ChargeCredit && kind == RequestKind::Remit => {
+                Reason::DeficitNotCredited
+            }
+            (Told::Failed, _) => Reason::RailRefused,
+        }
+    }
+}
+
+/// Money a request sets aside on a parent account's slice before its first outside call,
+/// so the steps it may still need (a credit, a payout, a refund, a recovery) are never
+/// refused for want of funds: the amount is held on the account until the step that
+/// uses it is final, or the request needs it no more.
+pub type Reserve = (AccountId, Amount);
 
 /// A request and its entries, as the books hold it.
 #[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
@@ -132,6 +201,9 @@ pub struct RequestState {
     pub accepted: Accepted,
     pub answer: Option<Answer>,
     pub entries: Vec<EntryId>,
+    /// `None` for requests accepted before reservations existed (they hold per entry, as
+    /// they always did); otherwise what the request holds now, by account.
+    pub reserved: Option<Vec<Reserve>>,
 }
 
 /// One request-log entry.
@@ -153,6 +225,9 @@ pub struct LogEntry {
     /// When the current attempt was requested, and when the entry last changed.
     pub requested_at_ms: u64,
     pub updated_at_ms: u64,
+    /// The entry's debit is covered by its request's reservation on that account, so the
+    /// entry holds nothing of its own.
+    pub covered: bool,
 }
 
 impl LogEntry {
@@ -267,14 +342,43 @@ pub fn plan_after(
 }
 
 /// A step a request still owes because its entry could not be created when it was due
-/// (its hold was refused, for instance a parent slice at its floor): the money must still
-/// move, so a supervisor keeps trying to create it. `None` when nothing is owed.
+/// (its hold was refused, or a crash kept the step's first records and not the next
+/// entry): the money must still move, so a supervisor keeps trying to create it. `None`
+/// when nothing is owed.
 ///
 /// - a deposit that failed, or a deduction that happened with no deposit after it, owes
 ///   the customer a recovery (SPEC §5);
 /// - a charge credit failed for good owes a refund;
-/// - a withdrawal that happened with no credit after it owes the credit.
-pub fn owed_step(entries: &[LogEntry]) -> Option<(Step, Amount)> {
+/// - a withdrawal that happened with no credit after it owes the credit;
+/// - a remittance on the first path whose deficit was credited, with no deduction after
+///   it and nobody told anything yet, owes its deduction (once told failed, it must not
+///   go on).
+pub fn owed_step(
+    accepted: &Accepted,
+    answered: bool,
+    entries: &[LogEntry],
+) -> Option<(Step, Amount)> {
+    if let Some(owed) = owed_compensation(entries) {
+        return Some(owed);
+    }
+    let has = |step: Step| entries.iter().any(|e| e.step == step);
+    let credited = entries
+        .iter()
+        .any(|e| e.step == Step::ChargeCredit && e.state == EntryState::Success);
+    if accepted.kind == RequestKind::Remit
+        && accepted.path == Some(RemitPath::First)
+        && credited
+        && !answered
+        && !has(Step::RemitDeduction)
+    {
+        return Some((Step::RemitDeduction, accepted.amount));
+    }
+    None
+}
+
+/// The steps owed whatever the request: recoveries, refunds, a credit after a withdrawal.
+/// (What the first version of the retention rule checked, before continuations were owed.)
+pub fn owed_compensation(entries: &[LogEntry]) -> Option<(Step, Amount)> {
     let has = |step: Step| entries.iter().any(|e| e.step == step);
     let find =
         |step: Step, state: EntryState| entries.iter().find(|e| e.step == step && e.state == state);
@@ -299,6 +403,150 @@ pub fn owed_step(entries: &[LogEntry]) -> Option<(Step, Amount)> {
         }
     }
     None
+}
+
+/// The answer a request is due when nobody could be told live: its caller waited past the
+/// deadline, or a crash kept the request's records but not its answer. It is what the
+/// SPEC §4 table tells for the entries as they stand, in order: a step still open
+/// (REQUESTED, UNKNOWN) tells its timeout answer; a final step what its result tells;
+/// a step owed and not yet created, its timeout answer (it will be made). A request with
+/// nothing open, nothing owed and nothing decided failed: nothing went out for it.
+/// `None` only while something could still decide (never for a request with no entries).
+pub fn due_answer(accepted: &Accepted, entries: &[LogEntry], at_ms: u64) -> Option<Answer> {
+    if accepted.kind == RequestKind::Settlement {
+        return None;
+    }
+    let answer = |told, decided_by, timed_out, reason| Answer {
+        told,
+        decided_by,
+        timed_out,
+        at_ms,
+        reason,
+    };
+    for entry in entries {
+        let (event, timed_out) = match entry.state {
+            EntryState::Requested | EntryState::Unknown => (Event::TimedOut, true),
+            EntryState::Success => (Event::Succeeded, false),
+            EntryState::Fail | EntryState::FailTryAgain => (Event::Failed, false),
+        };
+        let Ok(t) = transition(entry.step, EntryState::Requested, event) else {
+            continue;
+        };
+        let plan = plan_after(accepted, false, entry.step, entry.amount, &t);
+        if let Some(told) = plan.tell {
+            let reason = Reason::of(told, entry.step, event, accepted.kind);
+            return Some(answer(told, entry.step, timed_out, reason));
+        }
+    }
+    if let Some((step, _)) = owed_step(accepted, false, entries) {
+        return policy(step).on_timeout_told.map(|told| {
+            let reason = Reason::of(told, step, Event::TimedOut, accepted.kind);
+            answer(told, step, true, reason)
+        });
+    }
+    let (step, _) = first_step(accepted);
+    Some(answer(
+        Told::Failed,
+        entries.last().map_or(step, |e| e.step),
+        false,
+        Reason::NotCarriedOut,
+    ))
+}
+
+/// What a request sets aside before its first call (see [`Reserve`]): a charge, its
+/// credit on `fin_parent`; a remittance on the first path, its payout on the deposit firm
+/// account that pays it; a deficit, its credit on `fin_parent`. The house's sweeps set
+/// nothing aside (they hold per entry).
+pub fn reserves_for(accepted: &Accepted, parties: &Parties) -> Vec<Reserve> {
+    let fin_parent = AccountId::parent(ParentAccount::FinParent);
+    match accepted.kind {
+        RequestKind::Charge => vec![(fin_parent, accepted.amount)],
+        RequestKind::Remit => {
+            let mut reserves = Vec::new();
+            if let Some(deficit) = accepted.deficit {
+                reserves.push((fin_parent, deficit));
+            }
+            if accepted.path == Some(RemitPath::First) {
+                if let Some(bank) = parties.deposit_bank {
+                    reserves.push((
+                        AccountId::parent(ParentAccount::DepositFirm(bank)),
+                        accepted.amount,
+                    ));
+                }
+            }
+            reserves
+        }
+        RequestKind::Settlement => Vec::new(),
+    }
+}
+
+/// Whether a step's SUCCESS sets its credit aside for the compensation that may follow:
+/// a withdrawal (A1) for the refund of a credit that fails for good, a deduction (X1) for
+/// the recovery of a deposit that fails. Released once the step after it succeeds.
+pub fn reserves_credit_for_compensation(step: Step) -> bool {
+    matches!(step, Step::ChargeWithdrawal | Step::RemitDeduction)
+}
+
+/// Where a request stands for good, for a client deciding what to do next: what moved,
+/// whatever it was told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Settled {
+    /// Still moving: a call open, a step owed, or no answer yet.
+    Pending,
+    /// A charge: the money is in the customer's account.
+    Credited,
+    /// A charge: drawn from the linked account, then given back to it.
+    Refunded,
+    /// A remittance: the payee was paid.
+    PaidOut,
+    /// A remittance: deducted from the customer, not paid, and credited back.
+    Recovered,
+    /// A remittance that did not pay out, but whose deficit charge was credited to the
+    /// customer's account.
+    DeficitCredited,
+    /// Nothing moved.
+    NothingMoved,
+}
+
+impl Settled {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Settled::Pending => "pending",
+            Settled::Credited => "credited",
+            Settled::Refunded => "refunded",
+            Settled::PaidOut => "paid_out",
+            Settled::Recovered => "recovered",
+            Settled::DeficitCredited => "deficit_credited",
+            Settled::NothingMoved => "nothing_moved",
+        }
+    }
+}
+
+/// Where a request stands for good ([`Settled`]), from its entries.
+pub fn settled_outcome(request: &RequestState, entries: &[LogEntry]) -> Settled {
+    let open = entries.iter().any(|e| !e.state.is_final());
+    let owed = owed_step(&request.accepted, request.answer.is_some(), entries).is_some();
+    if open || owed || request.answer.is_none() {
+        return Settled::Pending;
+    }
+    let done = |step: Step| {
+        entries
+            .iter()
+            .any(|e| e.step == step && e.state == EntryState::Success)
+    };
+    match request.accepted.kind {
+        RequestKind::Charge if done(Step::Refund) => Settled::Refunded,
+        RequestKind::Charge if done(Step::ChargeCredit) => Settled::Credited,
+        RequestKind::Remit if done(Step::RemitDeposit) || done(Step::PaymentInstruction) => {
+            Settled::PaidOut
+        }
+        RequestKind::Remit if done(Step::Recovery) => Settled::Recovered,
+        RequestKind::Remit if done(Step::Refund) => Settled::NothingMoved,
+        RequestKind::Remit if done(Step::ChargeCredit) => Settled::DeficitCredited,
+        RequestKind::Settlement if done(Step::Settlement) => Settled::PaidOut,
+        _ => Settled::NothingMoved,
+    }
 }
 
 /// The first step of a remittance's own path.
@@ -343,6 +591,7 @@ mod tests {
             },
             answer: None,
             entries: vec![],
+            reserved: None,
         }
     }
 
@@ -461,6 +710,7 @@ mod tests {
             decided_by: Step::RemitDeduction,
             timed_out: true,
             at_ms: 1,
+            reason: Reason::Timeout,
         });
         let done = transition(
             Step::RemitDeduction,

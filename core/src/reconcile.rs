@@ -261,6 +261,7 @@ mod tests {
                 credit: AccountId::customer(c),
                 requested_at_ms: 0,
                 updated_at_ms: 0,
+                covered: false,
             },
             RequestDate::from_ymd(2026, 11, 21).unwrap(),
         )

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use omnibus_core::books::{ParentPlan, ShardBooks};
 use omnibus_core::config::Config;
-use omnibus_core::flow::{Accepted, Answer, EntryId, RequestKind};
+use omnibus_core::flow::{Accepted, Answer, EntryId, Reason, RequestKind};
 use omnibus_core::ids::TransferId;
 use omnibus_core::record::codec::{
     decode, decode_snapshot, encode_snapshot, snapshot_version, Encoder, RecordKind,
@@ -64,8 +64,9 @@ fn accepted() -> Accepted {
     }
 }
 
-/// One record of every kind, named for its kind, as the first format wrote them.
-fn records_v0() -> Vec<(&'static str, LedgerRecord)> {
+/// One record of every kind that version 1 had, named for its kind, as the first format
+/// and version 1 wrote them (and as today's code reads them back).
+fn records_v1() -> Vec<(&'static str, LedgerRecord)> {
     let entry = EntryId::new(0, 7);
     vec![
         (
@@ -125,6 +126,7 @@ fn records_v0() -> Vec<(&'static str, LedgerRecord)> {
                 id: TransferId((1 << 48) | 3),
                 credit: AccountId::customer(customer(1001)),
                 amount: krw(123_456),
+                settled_below: 0,
             },
         ),
         (
@@ -137,7 +139,10 @@ fn records_v0() -> Vec<(&'static str, LedgerRecord)> {
         ),
         (
             "request_accepted",
-            LedgerRecord::RequestAccepted(accepted()),
+            LedgerRecord::RequestAccepted {
+                accepted: accepted(),
+                reserves: None,
+            },
         ),
         (
             "entry_requested",
@@ -170,6 +175,8 @@ fn records_v0() -> Vec<(&'static str, LedgerRecord)> {
                     decided_by: Step::RemitDeduction,
                     timed_out: true,
                     at_ms: 1_795_262_400_789,
+                    // Version 1 recorded no reason; a timeout is what it said.
+                    reason: Reason::Timeout,
                 },
             },
         ),
@@ -212,7 +219,13 @@ fn books_v0() -> ShardBooks {
         deficit: None,
         at_ms: 1_795_262_400_000,
     };
-    apply(&mut books, LedgerRecord::RequestAccepted(charge));
+    apply(
+        &mut books,
+        LedgerRecord::RequestAccepted {
+            accepted: charge,
+            reserves: None,
+        },
+    );
     let a1 = books.next_entry_id();
     apply(
         &mut books,
@@ -267,6 +280,7 @@ fn books_v0() -> ShardBooks {
                 decided_by: Step::ChargeCredit,
                 timed_out: false,
                 at_ms: 4,
+                reason: Reason::None,
             },
         },
     );
@@ -277,7 +291,13 @@ fn books_v0() -> ShardBooks {
         deficit: None,
         ..accepted()
     };
-    apply(&mut books, LedgerRecord::RequestAccepted(remit));
+    apply(
+        &mut books,
+        LedgerRecord::RequestAccepted {
+            accepted: remit,
+            reserves: None,
+        },
+    );
     let x1 = books.next_entry_id();
     apply(
         &mut books,
@@ -314,6 +334,137 @@ fn write_once(name: &str, bytes: &[u8]) {
     eprintln!("wrote {}", path.display());
 }
 
+/// The records of today's versions of the kinds that changed since version 1, and of the
+/// kinds that are new.
+fn records_current() -> Vec<(&'static str, LedgerRecord)> {
+    vec![
+        (
+            "transfer_in",
+            LedgerRecord::TransferIn {
+                id: TransferId((1 << 48) | 9),
+                credit: AccountId::customer(customer(1001)),
+                amount: krw(123_456),
+                settled_below: 7,
+            },
+        ),
+        (
+            "request_accepted",
+            LedgerRecord::RequestAccepted {
+                accepted: accepted(),
+                reserves: Some(vec![
+                    (AccountId::parent(ParentAccount::FinParent), krw(1_000_000)),
+                    (
+                        AccountId::parent(ParentAccount::DepositFirm(bank("088"))),
+                        krw(1_500_000),
+                    ),
+                ]),
+            },
+        ),
+        (
+            "answered",
+            LedgerRecord::Answered {
+                customer: customer(1001),
+                request_no: "R-2026-0001".parse().unwrap(),
+                answer: Answer {
+                    told: Told::Failed,
+                    decided_by: Step::ChargeWithdrawal,
+                    timed_out: false,
+                    at_ms: 1_795_262_400_789,
+                    reason: Reason::ParentSliceShort,
+                },
+            },
+        ),
+        (
+            "forgotten",
+            LedgerRecord::Forgotten {
+                accepted_before_ms: 1_792_670_400_000,
+            },
+        ),
+    ]
+}
+
+/// What the golden file of `kind` at `version` holds, as today's code reads it.
+fn sample(kind: RecordKind, version: u16) -> LedgerRecord {
+    let newest = records_current()
+        .into_iter()
+        .find(|(name, _)| *name == kind.name());
+    let first = records_v1()
+        .into_iter()
+        .find(|(name, _)| *name == kind.name());
+    match (version, newest, first) {
+        (v, Some((_, record)), _) if v == kind.version() => record,
+        (_, _, Some((_, record))) => record,
+        _ => panic!("no sample of {} version {version}", kind.name()),
+    }
+}
+
+/// Books holding requests that set money aside (version 2 of the snapshot).
+fn books_v2() -> ShardBooks {
+    let mut books = books_v0();
+    let mut lsn = books.last_lsn();
+    let mut apply = |books: &mut ShardBooks, record: LedgerRecord| {
+        lsn += 1;
+        books.apply(lsn, &record).unwrap();
+    };
+    let c = customer(1001);
+    let charge = Accepted {
+        customer: c,
+        request_no: "C-2".parse().unwrap(),
+        request_date: date(),
+        kind: RequestKind::Charge,
+        amount: krw(70_000),
+        payee: None,
+        path: None,
+        deficit: None,
+        at_ms: 1_795_262_500_000,
+    };
+    let fin_parent = AccountId::parent(ParentAccount::FinParent);
+    apply(
+        &mut books,
+        LedgerRecord::RequestAccepted {
+            accepted: charge,
+            reserves: Some(vec![(fin_parent, krw(70_000))]),
+        },
+    );
+    let a1 = books.next_entry_id();
+    apply(
+        &mut books,
+        LedgerRecord::EntryRequested {
+            entry: a1,
+            customer: c,
+            request_no: charge.request_no,
+            step: Step::ChargeWithdrawal,
+            amount: krw(70_000),
+            debit: AccountId::linked(c),
+            credit: AccountId::parent(ParentAccount::WithdrawalFirm(bank("004"))),
+            at_ms: 7,
+        },
+    );
+    apply(
+        &mut books,
+        LedgerRecord::EntryEvent {
+            entry: a1,
+            event: Event::Succeeded,
+            at_ms: 8,
+        },
+    );
+    let a2 = books.next_entry_id();
+    apply(
+        &mut books,
+        LedgerRecord::EntryRequested {
+            entry: a2,
+            customer: c,
+            request_no: charge.request_no,
+            step: Step::ChargeCredit,
+            amount: krw(70_000),
+            debit: fin_parent,
+            credit: AccountId::customer(c),
+            at_ms: 9,
+        },
+    );
+    books
+}
+
 fn read(name: &str) -> Vec<u8> {
     let path = golden_dir().join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("golden file {}: {e}", path.display()))
@@ -325,11 +476,11 @@ fn read(name: &str) -> Vec<u8> {
 fn golden_files_of_the_current_versions_exist() {
     let write = std::env::var("OMNIBUS_GOLDEN_WRITE").as_deref() == Ok("1");
     let mut encoder = Encoder::default();
-    for (name, record) in records_v0() {
-        let kind = record.kind();
-        assert_eq!(kind.name(), name, "the samples are named for their kind");
-        let file = format!("records/v{}/{name}.bin", kind.version());
+    for kind in RecordKind::ALL {
+        let file = format!("records/v{}/{}.bin", kind.version(), kind.name());
         if write {
+            let record = sample(kind, kind.version());
+            assert_eq!(record.kind(), kind, "the samples are named for their kind");
             write_once(&file, encoder.encode(&record));
         }
         assert!(
@@ -339,7 +490,7 @@ fn golden_files_of_the_current_versions_exist() {
     }
     let file = format!("snapshots/v{SNAPSHOT_VERSION}/books.bin");
     if write {
-        write_once(&file, &encode_snapshot(&books_v0().snapshot()));
+        write_once(&file, &encode_snapshot(&books_v2().snapshot()));
     }
     assert!(golden_dir().join(&file).exists(), "no golden file {file}");
 }
@@ -347,17 +498,30 @@ fn golden_files_of_the_current_versions_exist() {
 #[test]
 fn every_record_kind_written_by_every_format_version_still_decodes() {
     let mut checked = 0;
-    for (name, expected) in records_v0() {
+    for (name, expected) in records_v1() {
         let v0 = read(&format!("records/v0/{name}.bin"));
         // The first format's payloads start with the enum tag, never the envelope's 0xFF.
         assert!(v0[0] < 0x20, "{name}: first byte {:#x}", v0[0]);
         assert_eq!(decode(&v0).unwrap(), expected, "records/v0/{name}.bin");
         checked += 1;
-        let v1 = read(&format!("records/v1/{name}.bin"));
-        assert_eq!(decode(&v1).unwrap(), expected, "records/v1/{name}.bin");
-        checked += 1;
     }
-    assert_eq!(checked, 2 * RecordKind::ALL.len());
+    for kind in RecordKind::ALL {
+        for version in 1..=kind.version() {
+            let file = format!("records/v{version}/{}.bin", kind.name());
+            if !golden_dir().join(&file).exists() {
+                // A kind that is newer than this version.
+                assert!(records_v1().iter().all(|(n, _)| *n != kind.name()));
+                continue;
+            }
+            assert_eq!(
+                decode(&read(&file)).unwrap(),
+                sample(kind, version),
+                "{file}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2 * 13 + 4, "{checked} golden records checked");
 }
 
 #[test]
@@ -369,12 +533,15 @@ fn snapshots_written_by_every_format_version_still_decode() {
     let v1 = read("snapshots/v1/books.bin");
     assert_eq!(snapshot_version(&v1), 1);
     assert_eq!(decode_snapshot(&v1).unwrap(), expected);
+    let v2 = read("snapshots/v2/books.bin");
+    assert_eq!(snapshot_version(&v2), 2);
+    assert_eq!(decode_snapshot(&v2).unwrap(), books_v2().snapshot());
 }
 
 #[test]
 fn every_record_round_trips_through_todays_encoding() {
     let mut encoder = Encoder::default();
-    for (_, record) in records_v0() {
+    for (_, record) in records_v1().into_iter().chain(records_current()) {
         let payload = encoder.encode(&record).to_vec();
         assert_eq!(decode(&payload).unwrap(), record);
     }

@@ -220,7 +220,7 @@ mod tests {
         let c = CustomerId::new(1).unwrap();
         let no: RequestNo = "R-1".parse().unwrap();
         let errors = vec![
-            EngineError::Overloaded("a mailbox"),
+            EngineError::Overloaded(omnibus_actors::Bound::ShardQueue),
             EngineError::ShuttingDown,
             EngineError::Storage {
                 shard: 0,

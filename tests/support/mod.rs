@@ -145,10 +145,10 @@ pub fn start_sim(
 ) -> (Engine, omnibus_actors::rails::sim::Simulator) {
     let config = config(dir, shards, extra);
     let sim = omnibus_actors::rails::sim::Simulator::new(&config);
-    let parts = omnibus_actors::EngineParts {
-        rails: sim.rails(),
-        clock: std::sync::Arc::new(omnibus_actors::SystemClock),
-    };
+    let parts = omnibus_actors::EngineParts::new(
+        sim.rails(),
+        std::sync::Arc::new(omnibus_actors::SystemClock),
+    );
     (
         Engine::start_with(config, parts).expect("engine starts"),
         sim,

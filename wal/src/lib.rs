@@ -50,7 +50,7 @@ pub use error::WalError;
 pub use options::{SyncMode, WalOptions, SYNC_INTERVAL_MAX};
 pub use recovery::{RecordRef, Recovery, RecoveryReport, TornTail};
 pub use snapshot::Snapshot;
-pub use wal::{Wal, WalStats, SNAPSHOTS_PENDING_MAX};
+pub use wal::{Done, Refused, Wal, WalStats, SNAPSHOTS_PENDING_MAX};
 
 /// The on-disk format's constants, for tools and tests that craft or inspect files.
 pub mod layout_constants {

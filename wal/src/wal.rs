@@ -133,6 +133,16 @@ struct Handle {
     frame_bytes_max: usize,
 }
 
+/// What `done` of a batch is: called once, on the writer thread, with the batch's LSNs.
+pub type Done = Box<dyn FnOnce(Result<Range<Lsn>, WalError>) + Send>;
+
+/// A batch [`Wal::try_submit`] refused, given back with the reason.
+#[derive(Debug)]
+pub struct Refused {
+    pub error: WalError,
+    pub batch: Batch,
+}
+
 /// A handle to an open log; clones share it. The writer stops when `shutdown` is
 /// called or the last handle is dropped.
 #[derive(Clone)]
@@ -257,24 +267,31 @@ impl Wal {
 
     /// Reserves `weight` units of queue capacity and sends the item built from the
     /// reserved first LSN, all under the submit lock (held by the caller as `state`), so
-    /// that queue order is LSN order. Nothing in here does I/O or blocks.
+    /// that queue order is LSN order. Nothing in here does I/O or blocks. On refusal the
+    /// item comes back (when it was built), so a caller can keep what it held. (The item is
+    /// large, but it is only returned on refusal, and moving it back beats boxing it on
+    /// every submit.)
+    #[allow(clippy::result_large_err)]
     fn enqueue(
         &self,
         state: &mut SubmitState,
         weight: u64,
         records: u64,
         item: impl FnOnce(Lsn) -> Item,
-    ) -> Result<Lsn, WalError> {
+    ) -> Result<Lsn, (WalError, Option<Item>)> {
         let shared = &self.handle.shared;
         let max = shared.options.queue_records_max as u64;
-        self.check_open(state)?;
+        self.check_open(state).map_err(|e| (e, None))?;
         let queued = shared.queued.load(Ordering::Acquire);
         if queued + weight > max {
-            return Err(WalError::Overloaded {
-                queued_records: queued,
-                batch_records: weight,
-                queue_records_max: max,
-            });
+            return Err((
+                WalError::Overloaded {
+                    queued_records: queued,
+                    batch_records: weight,
+                    queue_records_max: max,
+                },
+                None,
+            ));
         }
         let first_lsn = state.next_lsn;
         shared.queued.fetch_add(weight, Ordering::AcqRel);
@@ -286,15 +303,21 @@ impl Wal {
             Err(error) => {
                 shared.queued.fetch_sub(weight, Ordering::AcqRel);
                 match error {
-                    TrySendError::Full(_) => Err(WalError::Overloaded {
-                        queued_records: queued,
-                        batch_records: weight,
-                        queue_records_max: max,
-                    }),
-                    TrySendError::Disconnected(_) => Err(match shared.poisoned() {
-                        Some(cause) => WalError::Poisoned { cause },
-                        None => WalError::Closed,
-                    }),
+                    TrySendError::Full(item) => Err((
+                        WalError::Overloaded {
+                            queued_records: queued,
+                            batch_records: weight,
+                            queue_records_max: max,
+                        },
+                        Some(item),
+                    )),
+                    TrySendError::Disconnected(item) => Err((
+                        match shared.poisoned() {
+                            Some(cause) => WalError::Poisoned { cause },
+                            None => WalError::Closed,
+                        },
+                        Some(item),
+                    )),
                 }
             }
         }
@@ -310,53 +333,80 @@ impl Wal {
     /// shutdown, `BatchTooLarge` for a batch that can never be accepted. `done` runs
     /// exactly once when this returns `Ok`. An empty batch takes no LSN and completes
     /// once everything submitted before it has.
-    pub fn submit(
-        &self,
-        batch: Batch,
-        done: Box<dyn FnOnce(Result<Range<Lsn>, WalError>) + Send>,
-    ) -> Result<Range<Lsn>, WalError> {
+    pub fn submit(&self, batch: Batch, done: Done) -> Result<Range<Lsn>, WalError> {
+        self.try_submit(batch, done)
+            .map_err(|refused| refused.error)
+    }
+
+    /// [`Wal::submit`], giving the batch back when it is refused, so that a caller that
+    /// already applied its records can keep them and submit again once the queue has
+    /// room (an `Overloaded` refusal is only ever about now).
+    pub fn try_submit(&self, batch: Batch, done: Done) -> Result<Range<Lsn>, Refused> {
         let options = &self.handle.shared.options;
         let records = batch.len();
-        if records > options.batch_records_max.min(options.queue_records_max) {
-            return Err(WalError::BatchTooLarge {
-                what: format!(
-                    "{records} records exceed batch_records_max = {} or queue_records_max = {}",
-                    options.batch_records_max, options.queue_records_max
-                ),
-            });
-        }
-        if batch.bytes() > options.batch_bytes_max {
-            return Err(WalError::BatchTooLarge {
-                what: format!(
-                    "{} bytes exceed batch_bytes_max = {}",
-                    batch.bytes(),
-                    options.batch_bytes_max
-                ),
-            });
-        }
-        if batch.frame_bytes_max() > self.handle.frame_bytes_max {
-            return Err(WalError::BatchTooLarge {
-                what: format!(
-                    "a record of {} bytes on disk does not fit a {}-byte segment (at most {} payload bytes)",
-                    batch.frame_bytes_max(),
-                    options.segment_bytes,
-                    self.handle.frame_bytes_max - FRAME_HEADER_BYTES
-                ),
+        let too_large = if records > options.batch_records_max.min(options.queue_records_max) {
+            Some(format!(
+                "{records} records exceed batch_records_max = {} or queue_records_max = {}",
+                options.batch_records_max, options.queue_records_max
+            ))
+        } else if batch.bytes() > options.batch_bytes_max {
+            Some(format!(
+                "{} bytes exceed batch_bytes_max = {}",
+                batch.bytes(),
+                options.batch_bytes_max
+            ))
+        } else if batch.frame_bytes_max() > self.handle.frame_bytes_max {
+            Some(format!(
+                "a record of {} bytes on disk does not fit a {}-byte segment (at most {} payload bytes)",
+                batch.frame_bytes_max(),
+                options.segment_bytes,
+                self.handle.frame_bytes_max - FRAME_HEADER_BYTES
+            ))
+        } else {
+            None
+        };
+        if let Some(what) = too_large {
+            return Err(Refused {
+                error: WalError::BatchTooLarge { what },
+                batch,
             });
         }
         debug_assert!(batch.frame_bytes_max() == 0 || batch.frame_bytes_max() >= frame_bytes(1));
         let weight = records.max(1) as u64;
+        // The batch travels inside the item; kept aside here so that a refusal before the
+        // item is built can still give it back.
+        let mut parked = Some(batch);
         let mut state = self.submit_state();
-        let first_lsn = self.enqueue(&mut state, weight, records as u64, move |first_lsn| {
+        let enqueued = self.enqueue(&mut state, weight, records as u64, |first_lsn| {
             Item::Batch {
-                batch,
+                batch: parked.take().expect("built once"),
                 first_lsn,
                 weight,
                 done,
             }
-        })?;
+        });
         drop(state);
-        Ok(first_lsn..first_lsn + records as u64)
+        match enqueued {
+            Ok(first_lsn) => Ok(first_lsn..first_lsn + records as u64),
+            Err((error, item)) => {
+                let batch = match (parked, item) {
+                    (Some(batch), _) => batch,
+                    (None, Some(Item::Batch { batch, .. })) => batch,
+                    (None, _) => unreachable!("a refused batch item carries its batch"),
+                };
+                Err(Refused { error, batch })
+            }
+        }
+    }
+
+    /// Whether a batch of `records` would be queued now rather than refused as
+    /// overloaded: room in the queue's bound and in its channel. Only this log's own
+    /// writer frees room meanwhile, so for a single submitting thread a `true` holds.
+    pub fn has_room(&self, records: usize) -> bool {
+        let shared = &self.handle.shared;
+        let weight = records.max(1) as u64;
+        shared.queued.load(Ordering::Acquire) + weight <= shared.options.queue_records_max as u64
+            && !self.handle.tx.is_full()
     }
 
     /// Submits and waits for the batch to be durable under the sync policy. For tests
@@ -380,7 +430,8 @@ impl Wal {
         self.assert_not_on_log_threads("sync");
         let (reply, rx) = crossbeam_channel::bounded(1);
         let mut state = self.submit_state();
-        self.enqueue(&mut state, 1, 0, move |_| Item::Sync { reply })?;
+        self.enqueue(&mut state, 1, 0, move |_| Item::Sync { reply })
+            .map_err(|(error, _)| error)?;
         drop(state);
         rx.recv().unwrap_or(Err(WalError::Closed))
     }
@@ -437,7 +488,7 @@ impl Wal {
                 submit.snapshot_lsn = lsn;
                 Ok(())
             }
-            Err(error) => {
+            Err((error, _)) => {
                 shared.snapshots_pending.fetch_sub(1, Ordering::AcqRel);
                 Err(error)
             }

@@ -31,10 +31,11 @@ use rkyv::rancor;
 use rkyv::util::AlignedVec;
 use thiserror::Error;
 
+use super::frozen::{AnswerV1, BooksSnapshotV1};
 use super::legacy::RecordV0;
 use super::{CustomerOpened, LedgerRecord};
 use crate::books::BooksSnapshot;
-use crate::flow::{Accepted, Answer, EntryId};
+use crate::flow::{Accepted, Answer, EntryId, Reserve};
 use crate::ids::{AccountId, CustomerId, ParentAccount, RequestNo, TransferId};
 use crate::money::Amount;
 use crate::request::RequestDate;
@@ -46,8 +47,9 @@ const SNAPSHOT_MAGIC: [u8; 4] = [0xFF, b'B', b'K', b'S'];
 /// The envelope before every payload's body.
 pub const HEADER_BYTES: usize = 8;
 /// The snapshot layout written today. Version 0 is the first, unversioned format; its
-/// layout is the same as version 1's.
-pub const SNAPSHOT_VERSION: u16 = 1;
+/// layout is the same as version 1's. Version 2: requests with their reservations,
+/// answers with their reason, entries covered by a reservation.
+pub const SNAPSHOT_VERSION: u16 = 2;
 
 /// Every kind of record, with the stable code its envelope carries. Codes are never
 /// reused or renumbered.
@@ -66,10 +68,11 @@ pub enum RecordKind {
     EntryEvent,
     Answered,
     Pruned,
+    Forgotten,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 13] = [
+    pub const ALL: [RecordKind; 14] = [
         RecordKind::Genesis,
         RecordKind::CustomerOpened,
         RecordKind::CustomerStatus,
@@ -83,6 +86,7 @@ impl RecordKind {
         RecordKind::EntryEvent,
         RecordKind::Answered,
         RecordKind::Pruned,
+        RecordKind::Forgotten,
     ];
 
     /// The code in the envelope.
@@ -101,6 +105,7 @@ impl RecordKind {
             RecordKind::EntryEvent => 11,
             RecordKind::Answered => 12,
             RecordKind::Pruned => 13,
+            RecordKind::Forgotten => 14,
         }
     }
 
@@ -108,9 +113,14 @@ impl RecordKind {
         RecordKind::ALL.into_iter().find(|k| k.code() == code)
     }
 
-    /// The body version this build writes.
+    /// The body version this build writes. Version 2 of request_accepted carries the
+    /// request's reservations; of transfer_in, what its source settled below it; of
+    /// answered, the reason of a failure.
     pub const fn version(self) -> u16 {
-        1
+        match self {
+            RecordKind::RequestAccepted | RecordKind::TransferIn | RecordKind::Answered => 2,
+            _ => 1,
+        }
     }
 
     /// The kind's name in snake case, as the golden files are named.
@@ -129,6 +139,7 @@ impl RecordKind {
             RecordKind::EntryEvent => "entry_event",
             RecordKind::Answered => "answered",
             RecordKind::Pruned => "pruned",
+            RecordKind::Forgotten => "forgotten",
         }
     }
 }
@@ -144,11 +155,12 @@ impl LedgerRecord {
             LedgerRecord::TransferIn { .. } => RecordKind::TransferIn,
             LedgerRecord::TransferSettled { .. } => RecordKind::TransferSettled,
             LedgerRecord::TransferReturned { .. } => RecordKind::TransferReturned,
-            LedgerRecord::RequestAccepted(_) => RecordKind::RequestAccepted,
+            LedgerRecord::RequestAccepted { .. } => RecordKind::RequestAccepted,
             LedgerRecord::EntryRequested { .. } => RecordKind::EntryRequested,
             LedgerRecord::EntryEvent { .. } => RecordKind::EntryEvent,
             LedgerRecord::Answered { .. } => RecordKind::Answered,
             LedgerRecord::Pruned { .. } => RecordKind::Pruned,
+            LedgerRecord::Forgotten { .. } => RecordKind::Forgotten,
         }
     }
 }
@@ -239,12 +251,43 @@ mod v1 {
     pub struct Answered {
         pub customer: CustomerId,
         pub request_no: RequestNo,
-        pub answer: Answer,
+        pub answer: AnswerV1,
     }
 
     #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
     pub struct Pruned {
         pub before: RequestDate,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct Forgotten {
+        pub accepted_before_ms: u64,
+    }
+}
+
+/// The bodies of version 2 of the kinds that have one.
+mod v2 {
+    use super::*;
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct RequestAccepted {
+        pub accepted: Accepted,
+        pub reserves: Option<Vec<Reserve>>,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct TransferIn {
+        pub id: TransferId,
+        pub credit: AccountId,
+        pub amount: Amount,
+        pub settled_below: u64,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct Answered {
+        pub customer: CustomerId,
+        pub request_no: RequestNo,
+        pub answer: Answer,
     }
 }
 
@@ -284,7 +327,8 @@ where
         .expect("ledger records are plain data and always serialize")
 }
 
-/// Appends the body of `record` (its version-1 layout) after the envelope in `buf`.
+/// Appends the body of `record` (in the version [`RecordKind::version`] names) after the
+/// envelope in `buf`.
 fn body(record: &LedgerRecord, buf: AlignedVec) -> AlignedVec {
     match record {
         LedgerRecord::Genesis {
@@ -340,18 +384,30 @@ fn body(record: &LedgerRecord, buf: AlignedVec) -> AlignedVec {
             },
             buf,
         ),
-        LedgerRecord::TransferIn { id, credit, amount } => put(
-            &v1::TransferIn {
+        LedgerRecord::TransferIn {
+            id,
+            credit,
+            amount,
+            settled_below,
+        } => put(
+            &v2::TransferIn {
                 id: *id,
                 credit: *credit,
                 amount: *amount,
+                settled_below: *settled_below,
             },
             buf,
         ),
         LedgerRecord::TransferSettled { id } | LedgerRecord::TransferReturned { id } => {
             put(&v1::Transfer { id: *id }, buf)
         }
-        LedgerRecord::RequestAccepted(accepted) => put(accepted, buf),
+        LedgerRecord::RequestAccepted { accepted, reserves } => put(
+            &v2::RequestAccepted {
+                accepted: *accepted,
+                reserves: reserves.clone(),
+            },
+            buf,
+        ),
         LedgerRecord::EntryRequested {
             entry,
             customer,
@@ -391,7 +447,7 @@ fn body(record: &LedgerRecord, buf: AlignedVec) -> AlignedVec {
             request_no,
             answer,
         } => put(
-            &v1::Answered {
+            &v2::Answered {
                 customer: *customer,
                 request_no: *request_no,
                 answer: *answer,
@@ -399,6 +455,12 @@ fn body(record: &LedgerRecord, buf: AlignedVec) -> AlignedVec {
             buf,
         ),
         LedgerRecord::Pruned { before } => put(&v1::Pruned { before: *before }, buf),
+        LedgerRecord::Forgotten { accepted_before_ms } => put(
+            &v1::Forgotten {
+                accepted_before_ms: *accepted_before_ms,
+            },
+            buf,
+        ),
     }
 }
 
@@ -482,11 +544,11 @@ pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
     let unsupported = DecodeError::Unsupported { kind, version };
     let kind = RecordKind::from_code(kind).ok_or(unsupported.clone())?;
     let what = format!("record {} (version {version})", kind.name());
-    if version != 1 {
+    if version == 0 || version > kind.version() {
         return Err(unsupported);
     }
-    Ok(match kind {
-        RecordKind::Genesis => {
+    Ok(match (kind, version) {
+        (RecordKind::Genesis, _) => {
             let g = get::<v1::Genesis>(&what, body)?;
             LedgerRecord::Genesis {
                 shard: g.shard,
@@ -494,10 +556,10 @@ pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
                 fundings: g.fundings,
             }
         }
-        RecordKind::CustomerOpened => {
+        (RecordKind::CustomerOpened, _) => {
             LedgerRecord::CustomerOpened(get::<CustomerOpened>(&what, body)?)
         }
-        RecordKind::CustomerStatus => {
+        (RecordKind::CustomerStatus, _) => {
             let s = get::<v1::CustomerStatus>(&what, body)?;
             LedgerRecord::CustomerStatus {
                 customer: s.customer,
@@ -505,7 +567,7 @@ pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
                 subscription_valid: s.subscription_valid,
             }
         }
-        RecordKind::Posted => {
+        (RecordKind::Posted, _) => {
             let p = get::<v1::Posted>(&what, body)?;
             LedgerRecord::Posted {
                 debit: p.debit,
@@ -513,7 +575,7 @@ pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
                 amount: p.amount,
             }
         }
-        RecordKind::TransferOut => {
+        (RecordKind::TransferOut, _) => {
             let t = get::<v1::TransferOut>(&what, body)?;
             LedgerRecord::TransferOut {
                 id: t.id,
@@ -523,22 +585,42 @@ pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
                 amount: t.amount,
             }
         }
-        RecordKind::TransferIn => {
+        (RecordKind::TransferIn, 1) => {
             let t = get::<v1::TransferIn>(&what, body)?;
             LedgerRecord::TransferIn {
                 id: t.id,
                 credit: t.credit,
                 amount: t.amount,
+                settled_below: 0,
             }
         }
-        RecordKind::TransferSettled => LedgerRecord::TransferSettled {
+        (RecordKind::TransferIn, _) => {
+            let t = get::<v2::TransferIn>(&what, body)?;
+            LedgerRecord::TransferIn {
+                id: t.id,
+                credit: t.credit,
+                amount: t.amount,
+                settled_below: t.settled_below,
+            }
+        }
+        (RecordKind::TransferSettled, _) => LedgerRecord::TransferSettled {
             id: get::<v1::Transfer>(&what, body)?.id,
         },
-        RecordKind::TransferReturned => LedgerRecord::TransferReturned {
+        (RecordKind::TransferReturned, _) => LedgerRecord::TransferReturned {
             id: get::<v1::Transfer>(&what, body)?.id,
         },
-        RecordKind::RequestAccepted => LedgerRecord::RequestAccepted(get::<Accepted>(&what, body)?),
-        RecordKind::EntryRequested => {
+        (RecordKind::RequestAccepted, 1) => LedgerRecord::RequestAccepted {
+            accepted: get::<Accepted>(&what, body)?,
+            reserves: None,
+        },
+        (RecordKind::RequestAccepted, _) => {
+            let r = get::<v2::RequestAccepted>(&what, body)?;
+            LedgerRecord::RequestAccepted {
+                accepted: r.accepted,
+                reserves: r.reserves,
+            }
+        }
+        (RecordKind::EntryRequested, _) => {
             let e = get::<v1::EntryRequested>(&what, body)?;
             LedgerRecord::EntryRequested {
                 entry: e.entry,
@@ -551,7 +633,7 @@ pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
                 at_ms: e.at_ms,
             }
         }
-        RecordKind::EntryEvent => {
+        (RecordKind::EntryEvent, _) => {
             let e = get::<v1::EntryEvent>(&what, body)?;
             LedgerRecord::EntryEvent {
                 entry: e.entry,
@@ -559,16 +641,27 @@ pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
                 at_ms: e.at_ms,
             }
         }
-        RecordKind::Answered => {
+        (RecordKind::Answered, 1) => {
             let a = get::<v1::Answered>(&what, body)?;
+            LedgerRecord::Answered {
+                customer: a.customer,
+                request_no: a.request_no,
+                answer: a.answer.into(),
+            }
+        }
+        (RecordKind::Answered, _) => {
+            let a = get::<v2::Answered>(&what, body)?;
             LedgerRecord::Answered {
                 customer: a.customer,
                 request_no: a.request_no,
                 answer: a.answer,
             }
         }
-        RecordKind::Pruned => LedgerRecord::Pruned {
+        (RecordKind::Pruned, _) => LedgerRecord::Pruned {
             before: get::<v1::Pruned>(&what, body)?.before,
+        },
+        (RecordKind::Forgotten, _) => LedgerRecord::Forgotten {
+            accepted_before_ms: get::<v1::Forgotten>(&what, body)?.accepted_before_ms,
         },
     })
 }
@@ -598,8 +691,10 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<BooksSnapshot, DecodeError> {
     let bytes = aligned(bytes);
     match snapshot_version(&bytes) {
         // Version 0 has version 1's layout, without the envelope.
-        0 => get::<BooksSnapshot>("an unversioned snapshot", &bytes),
-        1 => get::<BooksSnapshot>("a version 1 snapshot", &bytes[HEADER_BYTES..]),
+        0 => get::<BooksSnapshotV1>("an unversioned snapshot", &bytes).map(BooksSnapshot::from),
+        1 => get::<BooksSnapshotV1>("a version 1 snapshot", &bytes[HEADER_BYTES..])
+            .map(BooksSnapshot::from),
+        2 => get::<BooksSnapshot>("a version 2 snapshot", &bytes[HEADER_BYTES..]),
         other => Err(DecodeError::UnsupportedSnapshot(other)),
     }
 }

@@ -4,8 +4,9 @@
 //! written then still decodes. The golden files `tests/golden/records/v0/` hold one of
 //! each, written by that code.
 
+use super::frozen::AnswerV1;
 use super::{CustomerOpened, LedgerRecord};
-use crate::flow::{Accepted, Answer, EntryId};
+use crate::flow::{Accepted, EntryId};
 use crate::ids::{AccountId, CustomerId, ParentAccount, RequestNo, TransferId};
 use crate::money::Amount;
 use crate::request_log::{Event, Step};
@@ -81,7 +82,7 @@ pub(super) enum RecordV0 {
     Answered {
         customer: CustomerId,
         request_no: RequestNo,
-        answer: Answer,
+        answer: AnswerV1,
     },
     /// Forget the requests of request dates before `before` that are settled (answered,
     /// every entry final, nothing owed): the idempotency window has passed for them.
@@ -134,12 +135,18 @@ impl From<RecordV0> for LedgerRecord {
                 dest_shard,
                 amount,
             },
-            RecordV0::TransferIn { id, credit, amount } => {
-                LedgerRecord::TransferIn { id, credit, amount }
-            }
+            RecordV0::TransferIn { id, credit, amount } => LedgerRecord::TransferIn {
+                id,
+                credit,
+                amount,
+                settled_below: 0,
+            },
             RecordV0::TransferSettled { id } => LedgerRecord::TransferSettled { id },
             RecordV0::TransferReturned { id } => LedgerRecord::TransferReturned { id },
-            RecordV0::RequestAccepted(accepted) => LedgerRecord::RequestAccepted(accepted),
+            RecordV0::RequestAccepted(accepted) => LedgerRecord::RequestAccepted {
+                accepted,
+                reserves: None,
+            },
             RecordV0::EntryRequested {
                 entry,
                 customer,
@@ -175,7 +182,7 @@ impl From<RecordV0> for LedgerRecord {
             } => LedgerRecord::Answered {
                 customer,
                 request_no,
-                answer,
+                answer: answer.into(),
             },
             RecordV0::Pruned { before } => LedgerRecord::Pruned { before },
         }

@@ -12,11 +12,12 @@
 
 mod actor;
 pub mod codec;
+pub mod frozen;
 mod legacy;
 
 pub use actor::ActorId;
 
-use crate::flow::{Accepted, Answer, EntryId};
+use crate::flow::{Accepted, Answer, EntryId, Reserve};
 use crate::ids::{
     AccountId, AccountNo, BankCode, CustomerId, ParentAccount, RequestNo, TransferId,
 };
@@ -80,10 +81,14 @@ pub enum LedgerRecord {
         amount: Amount,
     },
     /// The credit leg of a transfer from another shard, applied at most once per id.
+    /// `settled_below`: every transfer of the same source with a smaller sequence number
+    /// is settled or returned there and will never be delivered again, so the destination
+    /// need not remember them (0: nothing known).
     TransferIn {
         id: TransferId,
         credit: AccountId,
         amount: Amount,
+        settled_below: u64,
     },
     /// The destination has durably credited the transfer; the source forgets it.
     TransferSettled {
@@ -94,8 +99,13 @@ pub enum LedgerRecord {
     TransferReturned {
         id: TransferId,
     },
-    /// A charge or remittance passed validation and will be carried out.
-    RequestAccepted(Accepted),
+    /// A charge or remittance passed validation and will be carried out. `reserves` is what
+    /// it sets aside before its first call (`None`: a request of a log written before
+    /// reservations, which holds per entry).
+    RequestAccepted {
+        accepted: Accepted,
+        reserves: Option<Vec<Reserve>>,
+    },
     /// A request-log entry, written before its outside call is made. The amount is held on
     /// the debit account while the outcome is open.
     EntryRequested {
@@ -122,9 +132,16 @@ pub enum LedgerRecord {
         answer: Answer,
     },
     /// Forget the requests of request dates before `before` that are settled (answered,
-    /// every entry final, nothing owed): the idempotency window has passed for them.
+    /// every entry final, nothing owed): the idempotency window has passed for them. The
+    /// first rule, kept to replay old logs: it trusted the client's date.
     Pruned {
         before: crate::request::RequestDate,
+    },
+    /// Forget the settled requests (answered, every entry final, nothing owed) the engine
+    /// accepted before `accepted_before_ms`: the idempotency window, counted from the
+    /// engine's own acceptance time, has passed for them.
+    Forgotten {
+        accepted_before_ms: u64,
     },
 }
 
@@ -140,8 +157,10 @@ impl LedgerRecord {
             LedgerRecord::CustomerStatus { customer, .. }
             | LedgerRecord::EntryRequested { customer, .. }
             | LedgerRecord::Answered { customer, .. } => ActorId::Customer(*customer),
-            LedgerRecord::RequestAccepted(accepted) => ActorId::Customer(accepted.customer),
-            LedgerRecord::EntryEvent { .. } | LedgerRecord::Pruned { .. } => ActorId::Shard,
+            LedgerRecord::RequestAccepted { accepted, .. } => ActorId::Customer(accepted.customer),
+            LedgerRecord::EntryEvent { .. }
+            | LedgerRecord::Pruned { .. }
+            | LedgerRecord::Forgotten { .. } => ActorId::Shard,
             LedgerRecord::Posted { debit, credit, .. }
             | LedgerRecord::TransferOut { debit, credit, .. } => ActorId::owner_of(*debit)
                 .or_else(|| ActorId::owner_of(*credit))

@@ -1,0 +1,147 @@
+//! Archived layouts of earlier payload versions, kept so that old logs and snapshots stay
+//! readable (docs/wal-format.md, "Payload versions"). Never change a type here: each is
+//! the exact layout some version wrote. Each converts into today's type.
+//!
+//! - Version 1 (and the unversioned version 0): an answer without a reason; requests
+//!   without reservations; entries that always held their own amount.
+
+use crate::books::{BooksSnapshot, CustomerEntry, DecimalCell, Incoming, Outgoing, SliceEntry};
+use crate::flow::{Accepted, Answer, EntryId, LogEntry, Reason, RequestState};
+use crate::ids::{AccountId, BankCode, CustomerId, ParentAccount, RequestNo};
+use crate::money::Amount;
+use crate::request_log::{EntryState, Step, Told};
+
+/// [`Answer`] before it carried a reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct AnswerV1 {
+    pub told: Told,
+    pub decided_by: Step,
+    pub timed_out: bool,
+    pub at_ms: u64,
+}
+
+impl From<AnswerV1> for Answer {
+    fn from(a: AnswerV1) -> Answer {
+        Answer {
+            told: a.told,
+            decided_by: a.decided_by,
+            timed_out: a.timed_out,
+            at_ms: a.at_ms,
+            // A reason was not recorded then; a timeout is the one thing the answer says.
+            reason: match (a.told, a.timed_out) {
+                (Told::Succeeded, _) => Reason::None,
+                (Told::Failed, true) => Reason::Timeout,
+                (Told::Failed, false) => Reason::Unrecorded,
+            },
+        }
+    }
+}
+
+impl From<Answer> for AnswerV1 {
+    fn from(a: Answer) -> AnswerV1 {
+        AnswerV1 {
+            told: a.told,
+            decided_by: a.decided_by,
+            timed_out: a.timed_out,
+            at_ms: a.at_ms,
+        }
+    }
+}
+
+/// [`RequestState`] before reservations.
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct RequestStateV1 {
+    pub accepted: Accepted,
+    pub answer: Option<AnswerV1>,
+    pub entries: Vec<EntryId>,
+}
+
+impl From<RequestStateV1> for RequestState {
+    fn from(r: RequestStateV1) -> RequestState {
+        RequestState {
+            accepted: r.accepted,
+            answer: r.answer.map(Answer::from),
+            entries: r.entries,
+            reserved: None,
+        }
+    }
+}
+
+/// [`LogEntry`] before entries could be covered by their request's reservation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct LogEntryV1 {
+    pub id: EntryId,
+    pub customer: CustomerId,
+    pub request_no: RequestNo,
+    pub step: Step,
+    pub state: EntryState,
+    pub attempt: u32,
+    pub failures: u32,
+    pub amount: Amount,
+    pub debit: AccountId,
+    pub credit: AccountId,
+    pub requested_at_ms: u64,
+    pub updated_at_ms: u64,
+}
+
+impl From<LogEntryV1> for LogEntry {
+    fn from(e: LogEntryV1) -> LogEntry {
+        LogEntry {
+            id: e.id,
+            customer: e.customer,
+            request_no: e.request_no,
+            step: e.step,
+            state: e.state,
+            attempt: e.attempt,
+            failures: e.failures,
+            amount: e.amount,
+            debit: e.debit,
+            credit: e.credit,
+            requested_at_ms: e.requested_at_ms,
+            updated_at_ms: e.updated_at_ms,
+            covered: false,
+        }
+    }
+}
+
+/// [`BooksSnapshot`] of versions 0 and 1.
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct BooksSnapshotV1 {
+    pub shard: u16,
+    pub shards: u16,
+    pub last_lsn: u64,
+    pub genesis_done: bool,
+    pub customers: Vec<CustomerEntry>,
+    pub slices: Vec<(ParentAccount, SliceEntry)>,
+    pub designated: Vec<(BankCode, DecimalCell)>,
+    pub funding: DecimalCell,
+    pub in_transit: DecimalCell,
+    pub outgoing: Vec<Outgoing>,
+    pub incoming: Vec<(u16, Incoming)>,
+    pub next_transfer_seq: u64,
+    pub requests: Vec<RequestStateV1>,
+    pub entries: Vec<LogEntryV1>,
+    pub next_entry_seq: u64,
+}
+
+impl From<BooksSnapshotV1> for BooksSnapshot {
+    fn from(s: BooksSnapshotV1) -> BooksSnapshot {
+        BooksSnapshot {
+            shard: s.shard,
+            shards: s.shards,
+            last_lsn: s.last_lsn,
+            genesis_done: s.genesis_done,
+            customers: s.customers,
+            slices: s.slices,
+            designated: s.designated,
+            funding: s.funding,
+            in_transit: s.in_transit,
+            outgoing: s.outgoing,
+            incoming: s.incoming,
+            next_transfer_seq: s.next_transfer_seq,
+            requests: s.requests.into_iter().map(RequestState::from).collect(),
+            entries: s.entries.into_iter().map(LogEntry::from).collect(),
+            next_entry_seq: s.next_entry_seq,
+        }
+    }
+}

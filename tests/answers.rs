@@ -1,0 +1,127 @@
+//! Every accepted request is answered (issue 11, item 5): a caller never waits past
+//! `actors.answer_deadline_ms`, and a request whose answer a crash took away is answered
+//! after the restart, each as SPEC §4 tells for the step it was in.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use omnibus_actors::rails::sim::Rail;
+use omnibus_core::request_log::{Step, Told};
+use support::*;
+
+#[test]
+fn a_caller_waiting_past_the_deadline_is_told_the_timeout_answer_of_the_step_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    // The bank never answers, and the engine would wait 20 s for it; callers wait 300 ms.
+    let (engine, sim) = start_sim(
+        dir.path(),
+        1,
+        "[rails.bank_firm]\ntimeout_ms = 20_000\n[actors]\nanswer_deadline_ms = 300\n[supervisor]\nrequested_max_age_ms = 30_000\n",
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        engine.open_customer(opened(1)).await.unwrap();
+        sim.set_rates(Rail::BankFirm, always("timeout"));
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(5),
+            engine.charge(charge(1, "SLOW-BANK", 10_000)),
+        )
+        .await
+        .expect("the caller is answered at the deadline, not when the bank's 20 s are up")
+        .unwrap();
+        // SPEC §4: a charge's withdrawal that timed out is told failed.
+        assert_eq!(outcome.told, Told::Failed);
+        assert_eq!(outcome.decided_by, Step::ChargeWithdrawal);
+        assert!(outcome.timed_out);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // A resubmission gets the same answer at once.
+        let again = engine.charge(charge(1, "SLOW-BANK", 10_000)).await.unwrap();
+        assert_eq!(again.told, Told::Failed);
+    });
+    engine.halt();
+}
+
+/// The frames of a segment file: (offset, bytes on disk) of each.
+fn frames(segment: &[u8]) -> Vec<(usize, usize)> {
+    let mut frames = Vec::new();
+    let mut at = 64;
+    while at + 40 <= segment.len() {
+        let len = u32::from_le_bytes(segment[at..at + 4].try_into().unwrap()) as usize;
+        if len == 0 {
+            break;
+        }
+        let size = 40 + len.next_multiple_of(8);
+        frames.push((at, size));
+        at += size;
+    }
+    frames
+}
+
+/// Drops the last `count` records of a stopped engine's only shard, as a crash that
+/// tore the last group commit would: the frames are zeroed, which ends the log there.
+fn tear_last_records(data: &Path, count: usize) {
+    let shard = data.join("shard-000");
+    let mut segments: Vec<_> = std::fs::read_dir(&shard)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wal"))
+        .collect();
+    segments.sort();
+    let last = segments.last().expect("a segment");
+    let mut bytes = std::fs::read(last).unwrap();
+    let frames = frames(&bytes);
+    assert!(frames.len() > count);
+    for (offset, size) in &frames[frames.len() - count..] {
+        bytes[*offset..offset + size].fill(0);
+    }
+    std::fs::write(last, bytes).unwrap();
+}
+
+#[test]
+fn a_request_a_crash_left_without_its_answer_is_answered_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "[actors]\nanswer_deadline_ms = 200\n";
+    {
+        let (engine, _sim) = start_sim(dir.path(), 1, extra);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            engine.open_customer(opened(1)).await.unwrap();
+            let outcome = engine.charge(charge(1, "TORN", 5_000)).await.unwrap();
+            assert_eq!(outcome.told, Told::Succeeded);
+        });
+        engine.shutdown().unwrap();
+    }
+    // The charge's last step wrote the credit's event and the answer in one group; the
+    // crash kept the event and lost the answer.
+    tear_last_records(dir.path(), 1);
+    let (engine, _sim) = start_sim(dir.path(), 1, extra);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let again = tokio::time::timeout(
+            Duration::from_secs(5),
+            engine.charge(charge(1, "TORN", 5_000)),
+        )
+        .await
+        .expect("the resubmission of a request left without its answer is answered")
+        .unwrap();
+        // The credit happened: SPEC §4 tells a charge whose credit succeeded "succeeded".
+        assert_eq!(again.told, Told::Succeeded);
+        assert_eq!(again.decided_by, Step::ChargeCredit);
+        let view = engine.request("TORN".parse().unwrap()).await.unwrap();
+        assert_eq!(view.answer.map(|a| a.told), Some(Told::Succeeded));
+        assert_eq!(won(&engine, 1).await, 5_000);
+    });
+    engine.shutdown().unwrap();
+}
