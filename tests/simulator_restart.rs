@@ -214,7 +214,9 @@ fn confirms_stay_true_after_a_kill_9_with_calls_in_flight() {
     let customers: Vec<u64> = (1..=4).collect();
     for &c in &customers {
         assert_eq!(
-            server.post("/v1/customers", &opening(c, &key(c as u8))).status,
+            server
+                .post("/v1/customers", &opening(c, &key(c as u8)))
+                .status,
             201
         );
     }
