@@ -1588,3 +1588,47 @@ fn a_refused_withdrawal_from_an_untouched_linked_account_does_not_list_it() {
     assert_eq!(now(rails.bank_firm.withdraw(withdrawal(2, 1))), done());
     assert_eq!(sim.truth().linked.len(), 1);
 }
+
+/// The journal's cost per call: a million ids (a withdrawal and an increase each) on an
+/// in-memory and on a durable simulator, back to back, from one and two threads. Run
+/// with `cargo test --release -p omnibus-actors --test rails_sim measure -- --ignored
+/// --nocapture`; docs/simulator.md quotes it.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn measure_the_journal_cost_per_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |sim: &Simulator, threads: u64, calls: u64| {
+        let started = std::time::Instant::now();
+        std::thread::scope(|scope| {
+            for t in 0..threads {
+                let rails = sim.rails();
+                scope.spawn(move || {
+                    for entry in (t..calls).step_by(threads as usize) {
+                        let who = entry % 1000 + 1;
+                        assert_eq!(
+                            now(rails.bank_firm.withdraw(withdrawal_of(entry, who, 100))),
+                            done()
+                        );
+                        assert_eq!(
+                            now(rails.securities_firm.increase(securities(entry, who, 100))),
+                            done()
+                        );
+                    }
+                });
+            }
+        });
+        started.elapsed().as_nanos() as f64 / (2 * calls) as f64
+    };
+    for round in 0..3 {
+        for threads in [1, 2] {
+            let memory = run(&Simulator::new(&Config::embedded()), threads, 1_000_000);
+            let sub = dir.path().join(format!("{round}-{threads}"));
+            let durable = run(
+                &Simulator::open(&durable_config(&sub)).unwrap(),
+                threads,
+                1_000_000,
+            );
+            println!("round {round} threads {threads}: memory {memory:.0} ns/call, durable {durable:.0} ns/call, ratio {:.3}", memory / durable);
+        }
+    }
+}
