@@ -309,3 +309,33 @@ fn confirms_stay_true_after_a_kill_9_with_calls_in_flight() {
     assert_nothing_executed_twice(&again, &requests);
     assert_eq!(again.terminate().code(), Some(0), "log:\n{}", again.log());
 }
+
+#[test]
+fn a_second_server_on_the_same_data_directory_is_refused_by_the_simulator_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = write_config(dir.path(), "", "");
+    let mut first = Server::start(&config, &data);
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_omnibus"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .expect("run a second omnibus serve");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        !second.status.success(),
+        "the second server started: {stderr}"
+    );
+    assert!(
+        stderr.contains("simulator") && stderr.contains("in use by another process"),
+        "{stderr}"
+    );
+    // The first one is untouched.
+    assert_eq!(first.get("/health").status, 200);
+    assert_eq!(first.terminate().code(), Some(0), "log:\n{}", first.log());
+}
