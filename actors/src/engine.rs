@@ -236,11 +236,12 @@ pub struct Engine {
 
 impl Engine {
     /// Recovers the data directory of `config` and starts the engine on the in-process
-    /// simulators of the outside systems (`[simulator]` in the configuration) and the
-    /// system clock. Blocks until every shard is serving; call it before entering an async
-    /// runtime, or from `spawn_blocking`.
+    /// simulators of the outside systems (`[simulator]` in the configuration), restored
+    /// from `<wal.dir>/simulator/` ([`Simulator::open`]), and the system clock. Blocks
+    /// until every shard is serving; call it before entering an async runtime, or from
+    /// `spawn_blocking`.
     pub fn start(config: Config) -> Result<Engine, StartError> {
-        let simulator = Simulator::new(&config);
+        let simulator = Simulator::open(&config)?;
         Self::start_with(
             config,
             EngineParts::new(simulator.rails(), Arc::new(SystemClock)),

@@ -17,7 +17,9 @@
 //!    answered `Done` again (or refused if the id now names a different request); an id
 //!    already settled as not executed is refused; an injected failure settles the id as
 //!    not executed; else the request is checked and executed against the truth, or
-//!    refused for a business reason and settled as not executed.
+//!    refused for a business reason and settled as not executed. A durable simulator
+//!    puts the settlement on its journal before the entry is filled, still under the
+//!    lock, so no answer or confirm reports what a restart would forget.
 //! 4. A lost-response fault stops here: the request was dealt with, the answer never
 //!    comes.
 //! 5. The answer comes after the drawn latency (a `tokio` timer), or at once when the
@@ -31,8 +33,22 @@
 //! It has the rail's latency but none of its faults, so supervisors always make progress;
 //! only [`Simulator::set_confirm_unreachable`] makes it fail, for tests of the engine's
 //! confirm retries.
+//!
+//! # What survives a restart
+//!
+//! [`Simulator::new`] lives in memory: tests and benchmarks that build their own world.
+//! [`Simulator::open`] (what `Engine::start` runs on) keeps a journal under
+//! `<wal.dir>/simulator/` of everything that decides an answer: each rail's registry,
+//! the balances, the nonces paid, the certificates revoked and the key checks' ranks.
+//! Reopened, it answers as the last process would have, after a SIGTERM or a kill -9;
+//! not after a power loss. The switches (rates, `heal`, unreachable confirms, signature
+//! checks) and the counters are the host's, not the world's, and start afresh.
+//! docs/simulator.md has the file format and the guarantees.
 
 mod draw;
+mod durable;
+mod fact;
+mod journal;
 mod refusal;
 mod registry;
 mod stats;
@@ -54,15 +70,19 @@ use omnibus_core::{
 };
 use tracing::debug;
 
+pub use durable::SimError;
+pub use journal::JournalError;
 pub use refusal::{Refusal, SimRefusal};
 pub use registry::{Execution, NotExecutedCause, Operation, Outcome};
 pub use stats::{RailStats, SimStats};
 pub use truth::{Truth, TruthAccount, DEFAULT_LINKED_BALANCE_WON};
 
 use self::draw::{Call, Fault, RailRates};
+use self::fact::Fact;
+use self::journal::{Journal, Reservation};
 use self::registry::{Interner, Slot};
 use self::stats::{Counters, Stat};
-use self::truth::Books;
+use self::truth::{minor_of_amount, Books};
 use super::{
     Answer, Authentication, BankFirm, Confirmation, Confirmed, Deposit, DepositSource,
     FinancialCompany, PaymentInstruction, RailAnswer, RailError, RailFuture, RailRequestId, Rails,
@@ -146,6 +166,27 @@ struct Inner {
     nonces: DashMap<u128, RailRequestId>,
     /// Whether the financial company server verifies ed25519 signatures.
     signature_checks: AtomicBool,
+    /// The record of everything above that decides an answer, for a simulator opened on
+    /// a directory ([`Simulator::open`]); `None` for one that lives in memory only.
+    journal: Option<Journal>,
+    /// The simulator's place among those open in this process. Declared after the
+    /// journal, so that it is left only once the journal is synced and unlocked.
+    _open: Option<durable::Registration>,
+}
+
+/// Journal slots reserved for one change, or nothing to reserve in memory.
+enum Reserved<'a> {
+    Memory,
+    Journal(Reservation<'a>),
+}
+
+impl Reserved<'_> {
+    /// Puts `fact` on record (a memory copy into the journal's mapping).
+    fn record(&mut self, fact: Fact) {
+        if let Reserved::Journal(slots) = self {
+            slots.write(&fact.encode());
+        }
+    }
 }
 
 /// The outside world, simulated in process. Cloning it clones a handle to the same world.
@@ -185,27 +226,12 @@ impl Simulator {
     /// A simulator on the configuration's seed, fault rates and parent opening balances.
     /// Every linked account opens with [`DEFAULT_LINKED_BALANCE_WON`] unless set with
     /// [`Simulator::set_linked_balance`]; designated and customer accounts open at zero.
+    ///
+    /// It lives in memory only: dropped, it forgets the outside world. Tests and
+    /// benchmarks use it; an engine that restarts on its data needs [`Simulator::open`].
     pub fn new(config: &Config) -> Simulator {
-        let sim = &config.simulator;
-        match sim.mode {
-            RailMode::Simulated => {}
-        }
         Simulator {
-            inner: Arc::new(Inner {
-                seed: sim.seed,
-                books: Books::new(config),
-                interner: Interner::new(),
-                rails: [
-                    RailState::new(sim.bank_firm),
-                    RailState::new(sim.securities_firm),
-                    RailState::new(sim.financial_company),
-                    RailState::new(sim.authentication),
-                ],
-                revoked: DashSet::new(),
-                key_checks: DashMap::new(),
-                nonces: DashMap::with_shard_amount(SHARDS),
-                signature_checks: AtomicBool::new(true),
-            }),
+            inner: Arc::new(Inner::new(config)),
         }
     }
 
@@ -265,9 +291,21 @@ impl Simulator {
     /// the truth stays conserved.
     ///
     /// # Panics
-    /// When `balance` is not in the engine's currency.
+    /// When `balance` is not in the engine's currency, or the journal cannot grow (a
+    /// full disk).
     pub fn set_linked_balance(&self, bank: BankCode, account: AccountNo, balance: Money) {
-        if let Err(refused) = self.inner.books.set_linked(bank, account, balance) {
+        let mut reserved = self.inner.reserve_or_panic("set a linked balance");
+        let set = self
+            .inner
+            .books
+            .set_linked(bank, account, balance, |change| {
+                reserved.record(Fact::LinkedSet {
+                    bank,
+                    account,
+                    change_minor: change,
+                });
+            });
+        if let Err(refused) = set {
             panic!("cannot set linked account {bank}/{account}: {refused}");
         }
     }
@@ -284,7 +322,12 @@ impl Simulator {
     }
 
     /// Makes the authentication server answer that this certificate's key is not valid.
+    ///
+    /// # Panics
+    /// When the journal cannot grow (a full disk).
     pub fn revoke(&self, cert_serial: u64) {
+        let mut reserved = self.inner.reserve_or_panic("revoke a certificate");
+        reserved.record(Fact::Revoked { cert_serial });
         self.inner.revoked.insert(cert_serial);
     }
 
@@ -292,15 +335,25 @@ impl Simulator {
     /// call and its registry: for tests that arrange the outside world. The engine's own
     /// sweeps go through `BankFirm::settle`, like every outside call. Refused, and nothing
     /// moved, if `from` would go below its floor.
+    ///
+    /// # Panics
+    /// When the journal cannot grow (a full disk).
     pub fn settle(
         &self,
         from: ParentAccount,
         to: ParentAccount,
         amount: Amount,
     ) -> Result<(), SimRefusal> {
+        let mut reserved = self.inner.reserve_or_panic("move money between parents");
         self.inner
             .books
-            .transfer(TruthAccount::Parent(from), TruthAccount::Parent(to), amount)
+            .transfer(TruthAccount::Parent(from), TruthAccount::Parent(to), amount)?;
+        reserved.record(Fact::ParentMoved {
+            from,
+            to,
+            amount_minor: minor_of_amount(amount),
+        });
+        Ok(())
     }
 
     /// A snapshot of every outside balance and their sum. Exact when no call is
@@ -335,8 +388,60 @@ impl Simulator {
 }
 
 impl Inner {
+    /// A world as the configuration opens it, in memory only.
+    fn new(config: &Config) -> Inner {
+        let sim = &config.simulator;
+        match sim.mode {
+            RailMode::Simulated => {}
+        }
+        Inner {
+            seed: sim.seed,
+            books: Books::new(config),
+            interner: Interner::new(),
+            rails: [
+                RailState::new(sim.bank_firm),
+                RailState::new(sim.securities_firm),
+                RailState::new(sim.financial_company),
+                RailState::new(sim.authentication),
+            ],
+            revoked: DashSet::new(),
+            key_checks: DashMap::new(),
+            nonces: DashMap::with_shard_amount(SHARDS),
+            signature_checks: AtomicBool::new(true),
+            journal: None,
+            _open: None,
+        }
+    }
+
     fn state(&self, rail: Rail) -> &RailState {
         &self.rails[rail.index()]
+    }
+
+    /// Journal slots for `count` facts, reserved before anything changes: the one step
+    /// that can fail (a new chunk that cannot be made), so a failure changes nothing.
+    /// The rail then cannot be asked, as when a real system's storage fails.
+    fn reserve(&self, rail: Rail, count: u64) -> Result<Reserved<'_>, RailError> {
+        match &self.journal {
+            None => Ok(Reserved::Memory),
+            Some(journal) => journal.reserve(count).map(Reserved::Journal).map_err(|e| {
+                tracing::error!(rail = rail.name(), error = %e, "the simulator's journal cannot grow; the rail answers as unreachable");
+                RailError {
+                    system: rail.name(),
+                    what: format!("simulated: its journal cannot grow ({e}); nothing was done"),
+                }
+            }),
+        }
+    }
+
+    /// As `reserve`, for the host's own changes, which have no answer to fail with.
+    fn reserve_or_panic(&self, what: &str) -> Reserved<'_> {
+        match &self.journal {
+            None => Reserved::Memory,
+            Some(journal) => match journal.reserve(1) {
+                Ok(slots) => Reserved::Journal(slots),
+                Err(e) => panic!("cannot {what}: the simulator's journal cannot grow: {e}"),
+            },
+        }
     }
 
     fn outcome(&self, id: RailRequestId, slot: &Slot) -> Outcome {
@@ -350,12 +455,15 @@ impl Inner {
     /// One call that moves money: the pipeline of the module documentation. `execute`
     /// runs only for an id the rail has not settled yet, under the lock of its registry
     /// entry, so a request executes at most once and a confirm sees it whole.
+    ///
+    /// The fact of the settlement is put on the journal before the slot is inserted,
+    /// still under that lock: before any answer or confirm can report it.
     fn call(
         &self,
         rail: Rail,
         call: Call,
         plan: Execution,
-        execute: impl FnOnce(&Execution) -> Result<(), SimRefusal>,
+        execute: impl FnOnce(&Execution, &mut Reserved<'_>) -> Result<(), SimRefusal>,
     ) -> RailFuture<Answer> {
         let state = self.state(rail);
         state.counters.add(Stat::Calls);
@@ -371,6 +479,11 @@ impl Inner {
             state.counters.add(Stat::Refused(refusal));
             debug!(rail = rail.name(), %id, ?refusal, %reason, "refused");
             RailAnswer::Refused { reason }
+        };
+        // A payment instruction also records the nonce of the text it pays.
+        let records = if call == Call::Instruct { 2 } else { 1 };
+        let settled = |reserved: &mut Reserved<'_>, outcome: Outcome| {
+            reserved.record(Fact::Settled { rail, id, outcome });
         };
         let answer = match state.registry.entry(id) {
             Entry::Occupied(settled) => match self.outcome(id, settled.get()) {
@@ -389,29 +502,41 @@ impl Inner {
                     ),
                 ),
             },
-            Entry::Vacant(vacant) if fault == Fault::Failure => {
-                vacant.insert(Slot::NotExecuted(NotExecutedCause::InjectedFailure));
-                state.counters.add(Stat::InjectedFailures);
-                debug!(rail = rail.name(), %id, "simulated failure: refused, not executed");
-                RailAnswer::Refused {
-                    reason: format!("simulated failure of the {rail}"),
+            Entry::Vacant(vacant) => {
+                let mut reserved = match self.reserve(rail, records) {
+                    Ok(reserved) => reserved,
+                    Err(unreachable) => {
+                        return respond(state.rates.latency(word), Err(unreachable))
+                    }
+                };
+                if fault == Fault::Failure {
+                    let cause = NotExecutedCause::InjectedFailure;
+                    settled(&mut reserved, Outcome::NotExecuted(cause));
+                    vacant.insert(Slot::NotExecuted(cause));
+                    state.counters.add(Stat::InjectedFailures);
+                    debug!(rail = rail.name(), %id, "simulated failure: refused, not executed");
+                    RailAnswer::Refused {
+                        reason: format!("simulated failure of the {rail}"),
+                    }
+                } else {
+                    match execute(&plan, &mut reserved) {
+                        Ok(()) => {
+                            let slot = Slot::executed(&plan, &self.interner)
+                                .expect("the simulators plan only transfers of a recorded shape");
+                            settled(&mut reserved, Outcome::Executed(plan));
+                            vacant.insert(slot);
+                            state.counters.add(Stat::Executed);
+                            RailAnswer::Done
+                        }
+                        Err(refused) => {
+                            let cause = NotExecutedCause::Refused(refused.refusal);
+                            settled(&mut reserved, Outcome::NotExecuted(cause));
+                            vacant.insert(Slot::NotExecuted(cause));
+                            refuse(refused.refusal, refused.reason)
+                        }
+                    }
                 }
             }
-            Entry::Vacant(vacant) => match execute(&plan) {
-                Ok(()) => {
-                    let slot = Slot::executed(&plan, &self.interner)
-                        .expect("the simulators plan only transfers of a recorded shape");
-                    vacant.insert(slot);
-                    state.counters.add(Stat::Executed);
-                    RailAnswer::Done
-                }
-                Err(refused) => {
-                    vacant.insert(Slot::NotExecuted(NotExecutedCause::Refused(
-                        refused.refusal,
-                    )));
-                    refuse(refused.refusal, refused.reason)
-                }
-            },
         };
         if fault == Fault::LostResponse {
             state.counters.add(Stat::LostResponses);
@@ -441,9 +566,23 @@ impl Inner {
                 Slot::NotExecuted(_) => Confirmation::NotExecuted,
             },
             Entry::Vacant(vacant) => {
+                let mut reserved = match self.reserve(rail, 1) {
+                    Ok(reserved) => reserved,
+                    Err(unreachable) => {
+                        state.counters.add(Stat::ConfirmsUnreachable);
+                        return respond(latency, Err(unreachable));
+                    }
+                };
                 // From now on this id is refused: a call still in flight (a timeout) can
-                // never execute after the engine was told it did not.
-                vacant.insert(Slot::NotExecuted(NotExecutedCause::Confirm));
+                // never execute after the engine was told it did not. On the journal
+                // first, so that a restart keeps the promise.
+                let cause = NotExecutedCause::Confirm;
+                reserved.record(Fact::Settled {
+                    rail,
+                    id,
+                    outcome: Outcome::NotExecuted(cause),
+                });
+                vacant.insert(Slot::NotExecuted(cause));
                 Confirmation::NotExecuted
             }
         };
@@ -466,7 +605,7 @@ impl Inner {
             },
             to: TruthAccount::Parent(ParentAccount::WithdrawalFirm(w.bank)),
         };
-        self.call(Rail::BankFirm, Call::Withdraw, plan, |p| {
+        self.call(Rail::BankFirm, Call::Withdraw, plan, |p, _| {
             self.books.transfer(p.from, p.to, p.amount)
         })
     }
@@ -496,7 +635,7 @@ impl Inner {
             from: TruthAccount::Parent(from),
             to,
         };
-        self.call(Rail::BankFirm, Call::Deposit, plan, |p| {
+        self.call(Rail::BankFirm, Call::Deposit, plan, |p, _| {
             self.books.transfer(p.from, p.to, p.amount)
         })
     }
@@ -510,7 +649,7 @@ impl Inner {
             from: TruthAccount::Parent(s.from),
             to: TruthAccount::Parent(s.to),
         };
-        self.call(Rail::BankFirm, Call::Settle, plan, |p| {
+        self.call(Rail::BankFirm, Call::Settle, plan, |p, _| {
             self.books.transfer(p.from, p.to, p.amount)
         })
     }
@@ -530,7 +669,7 @@ impl Inner {
             from,
             to,
         };
-        self.call(Rail::SecuritiesFirm, call, plan, |p| {
+        self.call(Rail::SecuritiesFirm, call, plan, |p, _| {
             self.books.transfer(p.from, p.to, p.amount)
         })
     }
@@ -547,14 +686,22 @@ impl Inner {
                 account: pi.payee.account,
             },
         };
-        self.call(Rail::FinancialCompany, Call::Instruct, plan, |p| {
-            self.verify_and_pay(&pi, p)
-        })
+        self.call(
+            Rail::FinancialCompany,
+            Call::Instruct,
+            plan,
+            |p, reserved| self.verify_and_pay(&pi, p, reserved),
+        )
     }
 
     /// The financial company server's own checks of a payment instruction (SPEC §5a
     /// step 4), then the payment. Expiry is the engine's check, not the server's.
-    fn verify_and_pay(&self, pi: &PaymentInstruction, plan: &Execution) -> Result<(), SimRefusal> {
+    fn verify_and_pay(
+        &self,
+        pi: &PaymentInstruction,
+        plan: &Execution,
+        reserved: &mut Reserved<'_>,
+    ) -> Result<(), SimRefusal> {
         let text = OriginalText::parse(&pi.original_text)
             .map_err(|e| SimRefusal::new(Refusal::MalformedText, e.to_string()))?;
         let request = RemitRequest {
@@ -595,6 +742,10 @@ impl Inner {
             )),
             Entry::Vacant(vacant) => {
                 self.books.transfer(plan.from, plan.to, plan.amount)?;
+                reserved.record(Fact::Nonce {
+                    nonce: text.nonce,
+                    id: plan.id,
+                });
                 vacant.insert(plan.id);
                 Ok(())
             }
@@ -610,7 +761,17 @@ impl Inner {
         state.counters.add(Stat::Calls);
         let nth = {
             let mut checks = self.key_checks.entry(key.cert_serial).or_insert(0);
+            let mut reserved = match self.reserve(rail, 1) {
+                Ok(reserved) => reserved,
+                Err(unreachable) => return respond(Duration::ZERO, Err(unreachable)),
+            };
             let nth = *checks;
+            // The rank keys the check's fault draw: kept, so that a restart does not
+            // draw the first checks' faults again.
+            reserved.record(Fact::KeyChecked {
+                cert_serial: key.cert_serial,
+                nth,
+            });
             *checks += 1;
             nth
         };

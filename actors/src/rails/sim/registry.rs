@@ -123,23 +123,183 @@ impl Interner {
 }
 
 /// The shapes of transfer the simulators execute; with a bank code, a customer and an
-/// interned account they determine both sides.
+/// outside account (or a pair of parent accounts) they determine both sides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Shape {
+pub(super) enum Shape {
     /// Linked → withdrawal firm parent at `bank`.
-    Withdraw,
+    Withdraw = 1,
     /// Deposit firm parent at `bank` → designated.
-    Remit,
+    Remit = 2,
     /// Withdrawal firm parent at `bank` → linked.
-    Refund,
+    Refund = 3,
     /// `fin_parent` → customer.
-    Increase,
+    Increase = 4,
     /// Customer → `fin_parent`.
-    Decrease,
+    Decrease = 5,
     /// Customer → designated.
-    Instruct,
-    /// Parent → parent; both are coded in `external` (see `parent_pair`).
-    Settle,
+    Instruct = 6,
+    /// Parent → parent; both are coded in one `u32` (see `parent_pair`).
+    Settle = 7,
+}
+
+impl Shape {
+    /// The shape's code in the simulator's journal (docs/simulator.md).
+    pub(super) const fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub(super) fn from_code(code: u8) -> Option<Shape> {
+        Some(match code {
+            1 => Shape::Withdraw,
+            2 => Shape::Remit,
+            3 => Shape::Refund,
+            4 => Shape::Increase,
+            5 => Shape::Decrease,
+            6 => Shape::Instruct,
+            7 => Shape::Settle,
+            _ => return None,
+        })
+    }
+
+    /// Whether the shape names a linked or designated account.
+    pub(super) const fn names_an_account(self) -> bool {
+        matches!(
+            self,
+            Shape::Withdraw | Shape::Remit | Shape::Refund | Shape::Instruct
+        )
+    }
+}
+
+/// The side of an execution that is neither the customer nor a bank-held parent
+/// account of the shape: what the registry interns and the journal spells out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum External {
+    None,
+    /// A linked or designated account.
+    Account(BankCode, AccountNo),
+    /// The two parent accounts of a sweep, as `parent_pair` codes them.
+    Parents(u32),
+}
+
+/// An executed request in its compact parts: everything but the id, the customer and
+/// the amount.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Compact {
+    pub(super) shape: Shape,
+    /// The parent account's bank for bank firm transfers; "000" otherwise.
+    pub(super) bank: BankCode,
+    pub(super) external: External,
+}
+
+impl Compact {
+    /// The compact parts of an execution, or `None` for a shape of transfer the
+    /// simulators never plan (the seven of [`Shape`] are all they make).
+    pub(super) fn of(execution: &Execution) -> Option<Compact> {
+        use TruthAccount::{Customer, Designated, Linked, Parent};
+        let customer_is = |c: CustomerId| c == execution.customer;
+        let account = External::Account;
+        let (shape, bank, external) = match (execution.operation, execution.from, execution.to) {
+            (
+                Operation::Withdraw,
+                Linked { bank, account: a },
+                Parent(ParentAccount::WithdrawalFirm(to)),
+            ) if bank == to => (Shape::Withdraw, bank, account(bank, a)),
+            (
+                Operation::Deposit,
+                Parent(ParentAccount::DepositFirm(from)),
+                Designated { bank, account: a },
+            ) => (Shape::Remit, from, account(bank, a)),
+            (
+                Operation::Deposit,
+                Parent(ParentAccount::WithdrawalFirm(from)),
+                Linked { bank, account: a },
+            ) => (Shape::Refund, from, account(bank, a)),
+            (Operation::Increase, Parent(ParentAccount::FinParent), Customer(c))
+                if customer_is(c) =>
+            {
+                (Shape::Increase, no_bank(), External::None)
+            }
+            (Operation::Decrease, Customer(c), Parent(ParentAccount::FinParent))
+                if customer_is(c) =>
+            {
+                (Shape::Decrease, no_bank(), External::None)
+            }
+            (Operation::Instruct, Customer(c), Designated { bank, account: a })
+                if customer_is(c) =>
+            {
+                (Shape::Instruct, no_bank(), account(bank, a))
+            }
+            (Operation::Settle, Parent(from), Parent(to)) => (
+                Shape::Settle,
+                no_bank(),
+                External::Parents(parent_pair(from, to)),
+            ),
+            _ => return None,
+        };
+        Some(Compact {
+            shape,
+            bank,
+            external,
+        })
+    }
+
+    /// The execution these parts make with `id`, `customer` and `amount`, or `None` when
+    /// the external side does not fit the shape (a journal record that lies).
+    pub(super) fn execution(
+        self,
+        id: RailRequestId,
+        customer: CustomerId,
+        amount: Amount,
+    ) -> Option<Execution> {
+        use TruthAccount::{Customer, Designated, Linked, Parent};
+        let bank = self.bank;
+        let account = match self.external {
+            External::Account(bank, account) => Some((bank, account)),
+            _ => None,
+        };
+        let linked = || account.map(|(bank, account)| Linked { bank, account });
+        let designated = || account.map(|(bank, account)| Designated { bank, account });
+        let customer_account = Customer(customer);
+        let fin_parent = Parent(ParentAccount::FinParent);
+        let (operation, from, to) = match self.shape {
+            Shape::Withdraw => (
+                Operation::Withdraw,
+                linked()?,
+                Parent(ParentAccount::WithdrawalFirm(bank)),
+            ),
+            Shape::Remit => (
+                Operation::Deposit,
+                Parent(ParentAccount::DepositFirm(bank)),
+                designated()?,
+            ),
+            Shape::Refund => (
+                Operation::Deposit,
+                Parent(ParentAccount::WithdrawalFirm(bank)),
+                linked()?,
+            ),
+            Shape::Increase => (Operation::Increase, fin_parent, customer_account),
+            Shape::Decrease => (Operation::Decrease, customer_account, fin_parent),
+            Shape::Instruct => (Operation::Instruct, customer_account, designated()?),
+            Shape::Settle => {
+                let External::Parents(pair) = self.external else {
+                    return None;
+                };
+                (
+                    Operation::Settle,
+                    Parent(parent_of((pair >> 16) as u16)?),
+                    Parent(parent_of((pair & 0xffff) as u16)?),
+                )
+            }
+        };
+        Some(Execution {
+            id,
+            operation,
+            customer,
+            amount,
+            from,
+            to,
+        })
+    }
 }
 
 /// Two parent accounts in 32 bits: each as kind × 1000 + bank number, 16 bits apiece.
@@ -147,7 +307,8 @@ fn parent_pair(from: ParentAccount, to: ParentAccount) -> u32 {
     (u32::from(parent_code(from)) << 16) | u32::from(parent_code(to))
 }
 
-fn parent_code(parent: ParentAccount) -> u16 {
+/// A parent account as kind × 1000 + bank number (docs/simulator.md).
+pub(super) fn parent_code(parent: ParentAccount) -> u16 {
     let bank = |b: BankCode| {
         b.as_str()
             .parse::<u16>()
@@ -162,16 +323,17 @@ fn parent_code(parent: ParentAccount) -> u16 {
     }
 }
 
-fn parent_of(code: u16) -> ParentAccount {
-    let bank =
-        || BankCode::new(&format!("{:03}", code % 1_000)).expect("a coded bank is three digits");
-    match code / 1_000 {
-        1 => ParentAccount::WithdrawalFirm(bank()),
-        2 => ParentAccount::Collection,
-        3 => ParentAccount::DepositFirm(bank()),
-        4 => ParentAccount::FinParent,
-        _ => ParentAccount::FinDeposit,
-    }
+/// The parent account of a code `parent_code` made, or `None` for a code it never makes.
+pub(super) fn parent_of(code: u16) -> Option<ParentAccount> {
+    let bank = || BankCode::new(&format!("{:03}", code % 1_000)).ok();
+    Some(match code / 1_000 {
+        1 => ParentAccount::WithdrawalFirm(bank()?),
+        2 if code == 2_000 => ParentAccount::Collection,
+        3 => ParentAccount::DepositFirm(bank()?),
+        4 if code == 4_000 => ParentAccount::FinParent,
+        5 if code == 5_000 => ParentAccount::FinDeposit,
+        _ => return None,
+    })
 }
 
 /// An executed request, compactly.
@@ -179,7 +341,8 @@ fn parent_of(code: u16) -> ParentAccount {
 pub(super) struct Record {
     customer: CustomerId,
     amount_minor: i64,
-    /// The interned linked or designated account; 0 and unused for the securities firm.
+    /// The interned linked or designated account, or the coded pair of parent accounts
+    /// of a sweep; 0 and unused for the securities firm.
     external: u32,
     /// The parent account's bank for bank firm transfers; unused otherwise.
     bank: [u8; 3],
@@ -195,52 +358,22 @@ pub(super) enum Slot {
 
 impl Slot {
     /// The slot of an executed transfer, or `None` for a shape of transfer the
-    /// simulators never plan (the six of [`Shape`] are all they make).
+    /// simulators never plan (the seven of [`Shape`] are all they make).
     pub(super) fn executed(execution: &Execution, interner: &Interner) -> Option<Slot> {
-        use TruthAccount::{Customer, Designated, Linked, Parent};
-        let customer_is = |c: CustomerId| c == execution.customer;
-        let (shape, bank, external) = match (execution.operation, execution.from, execution.to) {
-            (
-                Operation::Withdraw,
-                Linked { bank, account },
-                Parent(ParentAccount::WithdrawalFirm(to)),
-            ) if bank == to => (Shape::Withdraw, bank, interner.number(bank, account)),
-            (
-                Operation::Deposit,
-                Parent(ParentAccount::DepositFirm(from)),
-                Designated { bank, account },
-            ) => (Shape::Remit, from, interner.number(bank, account)),
-            (
-                Operation::Deposit,
-                Parent(ParentAccount::WithdrawalFirm(from)),
-                Linked { bank, account },
-            ) => (Shape::Refund, from, interner.number(bank, account)),
-            (Operation::Increase, Parent(ParentAccount::FinParent), Customer(c))
-                if customer_is(c) =>
-            {
-                (Shape::Increase, no_bank(), 0)
-            }
-            (Operation::Decrease, Customer(c), Parent(ParentAccount::FinParent))
-                if customer_is(c) =>
-            {
-                (Shape::Decrease, no_bank(), 0)
-            }
-            (Operation::Instruct, Customer(c), Designated { bank, account }) if customer_is(c) => {
-                (Shape::Instruct, no_bank(), interner.number(bank, account))
-            }
-            (Operation::Settle, Parent(from), Parent(to)) => {
-                (Shape::Settle, no_bank(), parent_pair(from, to))
-            }
-            _ => return None,
+        let compact = Compact::of(execution)?;
+        let external = match compact.external {
+            External::None => 0,
+            External::Account(bank, account) => interner.number(bank, account),
+            External::Parents(pair) => pair,
         };
         let mut bank_bytes = [0u8; 3];
-        bank_bytes.copy_from_slice(bank.as_str().as_bytes());
+        bank_bytes.copy_from_slice(compact.bank.as_str().as_bytes());
         Some(Slot::Executed(Record {
             customer: execution.customer,
             amount_minor: minor_of_amount(execution.amount),
             external,
             bank: bank_bytes,
-            shape,
+            shape: compact.shape,
         }))
     }
 
@@ -250,59 +383,33 @@ impl Slot {
         interner: &Interner,
         currency: Currency,
     ) -> Outcome {
-        use TruthAccount::{Customer, Designated, Linked, Parent};
         let record = match self {
             Slot::NotExecuted(cause) => return Outcome::NotExecuted(*cause),
             Slot::Executed(record) => record,
         };
-        let bank = || {
-            BankCode::new(std::str::from_utf8(&record.bank).unwrap_or_default())
-                .expect("a recorded bank code is three digits")
+        let bank = BankCode::new(std::str::from_utf8(&record.bank).unwrap_or_default())
+            .expect("a recorded bank code is three digits");
+        let external = match record.shape {
+            Shape::Settle => External::Parents(record.external),
+            shape if shape.names_an_account() => {
+                let (bank, account) = interner.account(record.external);
+                External::Account(bank, account)
+            }
+            _ => External::None,
         };
-        let external = || interner.account(record.external);
-        let linked = || {
-            let (bank, account) = external();
-            Linked { bank, account }
+        let compact = Compact {
+            shape: record.shape,
+            bank,
+            external,
         };
-        let designated = || {
-            let (bank, account) = external();
-            Designated { bank, account }
-        };
-        let customer = Customer(record.customer);
-        let fin_parent = Parent(ParentAccount::FinParent);
-        let (operation, from, to) = match record.shape {
-            Shape::Withdraw => (
-                Operation::Withdraw,
-                linked(),
-                Parent(ParentAccount::WithdrawalFirm(bank())),
-            ),
-            Shape::Remit => (
-                Operation::Deposit,
-                Parent(ParentAccount::DepositFirm(bank())),
-                designated(),
-            ),
-            Shape::Refund => (
-                Operation::Deposit,
-                Parent(ParentAccount::WithdrawalFirm(bank())),
-                linked(),
-            ),
-            Shape::Increase => (Operation::Increase, fin_parent, customer),
-            Shape::Decrease => (Operation::Decrease, customer, fin_parent),
-            Shape::Instruct => (Operation::Instruct, customer, designated()),
-            Shape::Settle => (
-                Operation::Settle,
-                Parent(parent_of((record.external >> 16) as u16)),
-                Parent(parent_of((record.external & 0xffff) as u16)),
-            ),
-        };
-        Outcome::Executed(Execution {
-            id,
-            operation,
-            customer: record.customer,
-            amount: amount_from_minor(currency, record.amount_minor),
-            from,
-            to,
-        })
+        let execution = compact
+            .execution(
+                id,
+                record.customer,
+                amount_from_minor(currency, record.amount_minor),
+            )
+            .expect("a slot holds the parts of an execution it was made from");
+        Outcome::Executed(execution)
     }
 }
 
@@ -366,6 +473,16 @@ mod tests {
             (Operation::Increase, fin_parent, Customer(who)),
             (Operation::Decrease, Customer(who), fin_parent),
             (Operation::Instruct, Customer(who), payee),
+            (
+                Operation::Settle,
+                Parent(ParentAccount::DepositFirm(bank("088"))),
+                Parent(ParentAccount::Collection),
+            ),
+            (
+                Operation::Settle,
+                fin_parent,
+                Parent(ParentAccount::WithdrawalFirm(bank("003"))),
+            ),
         ];
         for (n, (operation, from, to)) in cases.into_iter().enumerate() {
             let execution = Execution {
@@ -384,6 +501,34 @@ mod tests {
                 slot.outcome(execution.id, &interner, Currency::Krw),
                 Outcome::Executed(execution)
             );
+        }
+    }
+
+    #[test]
+    fn every_parent_code_comes_back_as_its_parent_and_no_other_code_does() {
+        let parents = [
+            ParentAccount::WithdrawalFirm(bank("004")),
+            ParentAccount::Collection,
+            ParentAccount::DepositFirm(bank("999")),
+            ParentAccount::FinParent,
+            ParentAccount::FinDeposit,
+        ];
+        for parent in parents {
+            assert_eq!(parent_of(parent_code(parent)), Some(parent));
+        }
+        for code in [0, 999, 2_001, 4_004, 5_001, 6_000, u16::MAX] {
+            assert_eq!(parent_of(code), None, "{code}");
+        }
+    }
+
+    #[test]
+    fn every_shape_code_comes_back_as_its_shape() {
+        for code in 0..=u8::MAX {
+            if let Some(shape) = Shape::from_code(code) {
+                assert_eq!(shape.code(), code);
+            } else {
+                assert!(code == 0 || code > 7, "{code}");
+            }
         }
     }
 

@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use omnibus_core::money::MAX_ABS_MINOR_UNITS;
 use omnibus_core::{
@@ -66,7 +67,8 @@ pub struct Truth {
     pub currency: Currency,
     /// What a linked account not listed in `linked` holds.
     pub linked_default: Money,
-    /// Every linked account a call or `set_linked_balance` has touched.
+    /// Every linked account a call moved money into or out of, or
+    /// `set_linked_balance` set; never one only a refused call named.
     pub linked: BTreeMap<(BankCode, AccountNo), Money>,
     /// Every designated account a deposit or payment instruction has credited.
     pub designated: BTreeMap<(BankCode, AccountNo), Money>,
@@ -295,9 +297,9 @@ impl Books {
         if let TruthAccount::Parent(parent) = to {
             self.parent(parent)?;
         }
-        self.debit(from, minor, amount)?;
+        let opened = self.debit(from, minor, amount)?;
         if let Err(refused) = self.credit(to, minor) {
-            self.undo_debit(from, minor);
+            self.undo_debit(from, minor, opened);
             return Err(refused);
         }
         Ok(())
@@ -316,31 +318,45 @@ impl Books {
         )
     }
 
-    fn debit(&self, from: TruthAccount, minor: i64, amount: Amount) -> Result<(), SimRefusal> {
+    /// Takes `minor` from an account. `Ok(true)` when the debit opened a linked account
+    /// (its first movement), so that an undo can close it again.
+    fn debit(&self, from: TruthAccount, minor: i64, amount: Amount) -> Result<bool, SimRefusal> {
         match from {
-            TruthAccount::Linked { bank, account } => {
-                let default = self.linked_default_minor;
-                let mut entry = self.linked.entry((bank, account)).or_insert(LinkedAccount {
-                    opening_minor: default,
-                    balance_minor: default,
-                });
-                if entry.balance_minor < minor {
-                    return Err(self.short(
-                        Refusal::BankAccountShort,
-                        from,
-                        entry.balance_minor,
-                        amount,
-                    ));
+            // A linked account is listed from its first movement on, never by a refusal:
+            // the journal restores the truth from what executed, and a refused call
+            // executed nothing.
+            TruthAccount::Linked { bank, account } => match self.linked.entry((bank, account)) {
+                Entry::Occupied(mut held) => {
+                    let held = held.get_mut();
+                    if held.balance_minor < minor {
+                        return Err(self.short(
+                            Refusal::BankAccountShort,
+                            from,
+                            held.balance_minor,
+                            amount,
+                        ));
+                    }
+                    held.balance_minor -= minor;
+                    Ok(false)
                 }
-                entry.balance_minor -= minor;
-                Ok(())
-            }
+                Entry::Vacant(vacant) => {
+                    let default = self.linked_default_minor;
+                    if default < minor {
+                        return Err(self.short(Refusal::BankAccountShort, from, default, amount));
+                    }
+                    vacant.insert(LinkedAccount {
+                        opening_minor: default,
+                        balance_minor: default - minor,
+                    });
+                    Ok(true)
+                }
+            },
             TruthAccount::Designated { bank, account } => {
                 let held = self.designated.get_mut(&(bank, account));
                 match held {
                     Some(mut held) if *held >= minor => {
                         *held -= minor;
-                        Ok(())
+                        Ok(false)
                     }
                     held => {
                         let balance = held.map_or(0, |h| *h);
@@ -351,7 +367,7 @@ impl Books {
             TruthAccount::Customer(customer) => match self.customers.get_mut(&customer) {
                 Some(mut held) if *held >= minor => {
                     *held -= minor;
-                    Ok(())
+                    Ok(false)
                 }
                 held => {
                     let balance = held.map_or(0, |h| *h);
@@ -364,7 +380,7 @@ impl Books {
                     .fetch_update(Ordering::AcqRel, Ordering::Acquire, |balance| {
                         balance.checked_sub(minor).filter(|b| *b >= p.floor_minor)
                     })
-                    .map(|_| ())
+                    .map(|_| false)
                     .map_err(|balance| {
                         SimRefusal::new(
                             Refusal::ParentShort,
@@ -392,15 +408,22 @@ impl Books {
     fn credit(&self, to: TruthAccount, minor: i64) -> Result<(), SimRefusal> {
         let add = |balance: i64| balance.checked_add(minor).filter(|b| within_range(*b));
         match to {
-            TruthAccount::Linked { bank, account } => {
-                let default = self.linked_default_minor;
-                let mut entry = self.linked.entry((bank, account)).or_insert(LinkedAccount {
-                    opening_minor: default,
-                    balance_minor: default,
-                });
-                entry.balance_minor =
-                    add(entry.balance_minor).ok_or_else(|| self.out_of_range(to, minor))?;
-            }
+            // As for a debit, a refused credit does not list the account.
+            TruthAccount::Linked { bank, account } => match self.linked.entry((bank, account)) {
+                Entry::Occupied(mut held) => {
+                    let held = held.get_mut();
+                    held.balance_minor =
+                        add(held.balance_minor).ok_or_else(|| self.out_of_range(to, minor))?;
+                }
+                Entry::Vacant(vacant) => {
+                    let default = self.linked_default_minor;
+                    let balance_minor = add(default).ok_or_else(|| self.out_of_range(to, minor))?;
+                    vacant.insert(LinkedAccount {
+                        opening_minor: default,
+                        balance_minor,
+                    });
+                }
+            },
             TruthAccount::Designated { bank, account } => {
                 let mut entry = self.designated.entry((bank, account)).or_insert(0);
                 *entry = add(*entry).ok_or_else(|| self.out_of_range(to, minor))?;
@@ -420,12 +443,20 @@ impl Books {
     }
 
     /// Puts back a debit whose credit was refused. The amount was just taken from this
-    /// very account, so adding it back cannot overflow.
-    fn undo_debit(&self, from: TruthAccount, minor: i64) {
+    /// very account, so adding it back cannot overflow. A linked account the debit
+    /// opened is closed again if nothing else moved it since, so that the refused call
+    /// leaves no trace the journal would not restore.
+    fn undo_debit(&self, from: TruthAccount, minor: i64, opened: bool) {
         match from {
             TruthAccount::Linked { bank, account } => {
                 if let Some(mut entry) = self.linked.get_mut(&(bank, account)) {
                     entry.balance_minor += minor;
+                }
+                if opened {
+                    let default = self.linked_default_minor;
+                    self.linked.remove_if(&(bank, account), |_, held| {
+                        held.opening_minor == default && held.balance_minor == default
+                    });
                 }
             }
             TruthAccount::Designated { bank, account } => {
@@ -449,11 +480,16 @@ impl Books {
     /// Sets a linked account's balance. The account's opening moves by the same
     /// difference: the money comes from (or goes to) outside the modelled world, so
     /// conservation (`total == opening_total`) still holds.
+    ///
+    /// `record` is told the change while the account is still locked, so the journal
+    /// has it before anyone can see the new balance; the change, not the balance, is
+    /// what replays in any order.
     pub(super) fn set_linked(
         &self,
         bank: BankCode,
         account: AccountNo,
         balance: Money,
+        record: impl FnOnce(i64),
     ) -> Result<(), SimRefusal> {
         let minor = self.minor_of(balance)?;
         let default = self.linked_default_minor;
@@ -462,9 +498,73 @@ impl Books {
             balance_minor: default,
         });
         let change = minor - entry.balance_minor;
+        record(change);
         entry.opening_minor += change;
         entry.balance_minor = minor;
         Ok(())
+    }
+
+    /// Replays a transfer the journal holds as executed. Its checks passed when it ran,
+    /// so none are made again; the arithmetic wraps, which makes the sum of every
+    /// replayed movement exact whatever order the journal hands them out in (each final
+    /// balance is in range, as it was when the process stopped). Refused only for a
+    /// parent account the configuration no longer declares.
+    pub(super) fn replay_transfer(
+        &self,
+        from: TruthAccount,
+        to: TruthAccount,
+        minor: i64,
+    ) -> Result<(), String> {
+        for side in [from, to] {
+            if let TruthAccount::Parent(parent) = side {
+                if !self.parents.contains_key(&parent) {
+                    return Err(format!(
+                        "it moves money in parent account {parent}, which the configuration does not declare"
+                    ));
+                }
+            }
+        }
+        self.replay_add(from, minor.wrapping_neg());
+        self.replay_add(to, minor);
+        Ok(())
+    }
+
+    fn replay_add(&self, account: TruthAccount, minor: i64) {
+        let default = self.linked_default_minor;
+        match account {
+            TruthAccount::Linked { bank, account } => {
+                let mut entry = self.linked.entry((bank, account)).or_insert(LinkedAccount {
+                    opening_minor: default,
+                    balance_minor: default,
+                });
+                entry.balance_minor = entry.balance_minor.wrapping_add(minor);
+            }
+            TruthAccount::Designated { bank, account } => {
+                let mut entry = self.designated.entry((bank, account)).or_insert(0);
+                *entry = entry.wrapping_add(minor);
+            }
+            TruthAccount::Customer(customer) => {
+                let mut entry = self.customers.entry(customer).or_insert(0);
+                *entry = entry.wrapping_add(minor);
+            }
+            TruthAccount::Parent(parent) => {
+                if let Some(p) = self.parents.get(&parent) {
+                    // An atomic add wraps on overflow, as the replay wants.
+                    p.balance_minor.fetch_add(minor, Ordering::AcqRel);
+                }
+            }
+        }
+    }
+
+    /// Replays a `set_linked` by the change it made: to the balance and the opening.
+    pub(super) fn replay_linked_set(&self, bank: BankCode, account: AccountNo, change: i64) {
+        let default = self.linked_default_minor;
+        let mut entry = self.linked.entry((bank, account)).or_insert(LinkedAccount {
+            opening_minor: default,
+            balance_minor: default,
+        });
+        entry.opening_minor = entry.opening_minor.wrapping_add(change);
+        entry.balance_minor = entry.balance_minor.wrapping_add(change);
     }
 
     pub(super) fn snapshot(&self) -> Truth {
