@@ -45,9 +45,10 @@
 //!
 //! Figures (stdout): `crash_cycles`, `acknowledged_lost`, `reconciliation_breaks`, then
 //! `books_unbalanced`, `resubmissions_unanswered`, `entries_open_after_settle`,
-//! `negative_balances`, `acknowledged`, `acknowledged_checks`, `requests_sent`,
-//! `resubmitted`, `refused`, `restart_ms_mean`, `restart_ms_max`, `duration_s`. The run
-//! exits non-zero, with the first examples on stderr, if any of the first seven is not 0.
+//! `negative_balances`, `acknowledged`, `acknowledged_failed`, `acknowledged_checks`,
+//! `requests_sent`, `resubmitted`, `refused`, `restart_ms_mean`, `restart_ms_max`,
+//! `duration_s`. The run exits non-zero, with the first examples on stderr, if any of the
+//! first seven is not 0.
 //! The run's directory (config, data, server log) is kept, and named on stderr, when the
 //! run fails or with `--keep`.
 //!
@@ -145,6 +146,8 @@ pub struct Report {
     pub openings_sent: u64,
     /// Distinct acknowledged outcomes (requests and opened customers).
     pub acknowledged: u64,
+    /// Acknowledged outcomes by what was told (`charge succeeded`, ...).
+    pub acknowledged_by_kind: BTreeMap<String, u64>,
     /// Lookups of acknowledged outcomes after restarts (and resubmissions compared).
     pub acknowledged_checks: u64,
     pub acknowledged_lost: u64,
@@ -224,6 +227,10 @@ const STEP_LIMIT: Duration = Duration::from_secs(30);
 /// The command: runs, prints the figures, fails if anything was lost or broken.
 pub fn run(args: Args) -> Result<(), String> {
     let mut report = run_cycles(&args)?;
+    eprintln!("  acknowledged: {:?}", report.acknowledged_by_kind);
+    if !report.breaks_by_kind.is_empty() {
+        eprintln!("  reconciliation breaks: {:?}", report.breaks_by_kind);
+    }
     print_figures(&report);
     if !report.ok() || args.keep {
         report.keep_dir();
@@ -262,6 +269,13 @@ pub fn print_figures(r: &Report) {
     );
     println!("negative_balances={} customers", r.negative_balances);
     println!("acknowledged={} outcomes", r.acknowledged);
+    let failed: u64 = r
+        .acknowledged_by_kind
+        .iter()
+        .filter(|(k, _)| k.ends_with(" failed"))
+        .map(|(_, n)| n)
+        .sum();
+    println!("acknowledged_failed={failed} outcomes");
     println!("acknowledged_checks={} lookups", r.acknowledged_checks);
     println!("requests_sent={} requests", r.requests_sent);
     println!("resubmitted={} requests", r.resubmitted);
@@ -491,7 +505,15 @@ impl<'a> Run<'a> {
         self.report.lost_examples.extend(shared.lost_examples);
         self.report.lost_examples.truncate(EXAMPLES_MAX);
         self.report.refused = shared.refused;
-        self.report.acknowledged = self.book.lock().unwrap().acked.len() as u64;
+        let book = self.book.lock().unwrap();
+        self.report.acknowledged = book.acked.len() as u64;
+        for a in &book.acked {
+            *self
+                .report
+                .acknowledged_by_kind
+                .entry(format!("{} {}", a.op.what(), a.told))
+                .or_default() += 1;
+        }
         result
     }
 
