@@ -908,9 +908,22 @@ impl<'a> Run<'a> {
         self.report_shared.lock().unwrap().acknowledged_checks += 1;
         let problem = match (op, answer.status) {
             (Op::Open { .. }, 200) => None,
-            (_, 200) => {
+            (
+                Op::Charge { body: sent, .. }
+                | Op::Remit { body: sent, .. }
+                | Op::Signed { body: sent, .. },
+                200,
+            ) => {
                 let body = answer.json();
+                let same = |field: &str| match (&body[field], &sent[field]) {
+                    (Value::String(a), Value::String(b)) => a == b,
+                    (Value::String(a), Value::Number(b)) => *a == b.to_string(),
+                    _ => false,
+                };
                 match body["answer"]["told"].as_str() {
+                    _ if !same("customer") || !same("amount") => {
+                        Some(format!("is on record with other fields: {body}"))
+                    }
                     Some(now) if now == told => None,
                     Some(now) => Some(format!("now answers {now}")),
                     None => Some(format!("is on record without an answer: {body}")),
