@@ -36,6 +36,8 @@ fn acknowledged_outcomes_survive_kill_9_under_http_load() {
         "4",
         "--kill-max-ms",
         "800",
+        "--snapshot-every",
+        "500",
         "--omnibus",
         env!("CARGO_BIN_EXE_omnibus"),
     ])

@@ -87,6 +87,7 @@ pub struct Args {
     /// The kill comes at a uniformly random moment this long after the load started.
     #[arg(long, default_value_t = 50)]
     pub kill_min_ms: u64,
+    /// ... and at most this long after it started.
     #[arg(long, default_value_t = 1_500)]
     pub kill_max_ms: u64,
     /// Probability of each fault (FAIL, no answer and not executed, executed but answer
@@ -107,8 +108,9 @@ pub struct Args {
     /// Shards of the server.
     #[arg(long, default_value_t = 2)]
     pub shards: u16,
-    /// Snapshot a shard every this many WAL records, so restarts replay snapshots too.
-    #[arg(long, default_value_t = 20_000)]
+    /// Snapshot a shard every this many WAL records (counted within one server's life),
+    /// so that restarts load snapshots too, some of them cut short by the kill.
+    #[arg(long, default_value_t = 1_000)]
     pub snapshot_every: u64,
     /// The `omnibus` binary (default: the one next to this executable).
     #[arg(long)]
