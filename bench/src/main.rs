@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod crash;
 mod drive;
 mod flows;
 mod ledger;
@@ -28,6 +29,9 @@ enum Bench {
     Ledger(ledger::Args),
     /// Charges and remittances end to end: sagas per second, latency, latent rails.
     Flows(flows::Args),
+    /// Kill -9 under a mixed HTTP load, restart, check every acknowledged outcome,
+    /// reconciliation and the books (real `omnibus serve` processes).
+    Crash(crash::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
         Bench::Wal(args) => wal::run(args),
         Bench::Ledger(args) => ledger::run(args),
         Bench::Flows(args) => flows::run(args),
+        Bench::Crash(args) => crash::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
