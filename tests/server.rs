@@ -776,3 +776,35 @@ fn sigterm_finishes_in_flight_requests_exits_0_and_a_restart_keeps_the_balances(
     );
     assert_eq!(again.terminate().code(), Some(0));
 }
+
+/// The weak ed25519 public keys of issue 12: the identity point (`01` then 31 zero
+/// bytes) and the all-zero encoding, a point of order 4. Over either, a signature can be
+/// made without any private key.
+const WEAK_PUBLIC_KEYS: [&str; 2] = [
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "0000000000000000000000000000000000000000000000000000000000000000",
+];
+
+#[test]
+fn opening_a_customer_with_a_weak_public_key_is_refused_naming_public_key() {
+    let (_dir, server) = start("");
+    for (n, weak) in WEAK_PUBLIC_KEYS.iter().enumerate() {
+        let customer = 5001 + n as u64;
+        let mut body = opening(customer, &key(9), 500 + n as u64);
+        body["public_key"] = json!(weak);
+        let answer = server.post("/v1/customers", &body);
+        assert_eq!(answer.status, 400, "{weak}: {}", answer.text());
+        let error = answer.json()["error"].clone();
+        assert_eq!(error["code"], "invalid_field", "{error}");
+        assert_eq!(error["field"], "public_key", "{error}");
+        assert!(
+            error["message"].as_str().unwrap().contains("weak"),
+            "{error}"
+        );
+        assert_eq!(
+            server.get(&format!("/v1/customers/{customer}")).status,
+            404,
+            "customer {customer} was opened"
+        );
+    }
+}

@@ -164,9 +164,10 @@ pub fn engine_error(e: &EngineError) -> ApiError {
                 SigningError::Altered { .. } | SigningError::Malformed(_) => {
                     (S::UNPROCESSABLE_ENTITY, "signing_text_mismatch")
                 }
-                SigningError::BadSignature { .. } | SigningError::BadKey { .. } => {
-                    (S::UNPROCESSABLE_ENTITY, "signature_invalid")
-                }
+                SigningError::BadSignature { .. }
+                | SigningError::BadKey { .. }
+                | SigningError::NotAKey
+                | SigningError::WeakKey => (S::UNPROCESSABLE_ENTITY, "signature_invalid"),
             },
             Rejection::KeyNotValid(_) => (S::UNPROCESSABLE_ENTITY, "key_not_valid"),
             Rejection::AuthenticationUnavailable(_) => {

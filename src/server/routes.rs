@@ -8,6 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use omnibus_actors::{EngineError, Outcome, Signed};
 use omnibus_core::books::BooksError;
 use omnibus_core::record::{CustomerOpened, SigningKey};
+use omnibus_core::signing::check_public_key;
 use omnibus_core::{
     AccountNo, BankCode, ChargeRequest, CustomerId, Field, RemitRequest, RequestNo,
 };
@@ -113,9 +114,7 @@ async fn open_customer(
         (None, Some(_)) => return Err(ApiError::missing_field("cert_serial")),
         (Some(cert_serial), Some(key)) => {
             let public_key = hex_bytes::<32>("public_key", &key)?;
-            ed25519_dalek::VerifyingKey::from_bytes(&public_key).map_err(|_| {
-                ApiError::invalid_field("public_key", "is not a valid ed25519 public key")
-            })?;
+            check_public_key(&public_key).map_err(|e| ApiError::invalid_field("public_key", e))?;
             Some(SigningKey {
                 cert_serial,
                 public_key,
