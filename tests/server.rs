@@ -808,3 +808,137 @@ fn opening_a_customer_with_a_weak_public_key_is_refused_naming_public_key() {
         );
     }
 }
+
+#[test]
+fn amounts_outside_the_documented_format_are_refused_naming_the_field() {
+    let (_dir, server) = start("");
+    assert_eq!(
+        server
+            .post("/v1/customers", &opening(6001, &key(2), 61))
+            .status,
+        201
+    );
+    // Raw bodies, so that the JSON number keeps its literal text (`1000.0`).
+    let body = |no: &str, amount: &str| {
+        format!(
+            r#"{{"customer": 6001, "request_date": "{DATE}", "request_no": "{no}", "amount": {amount}}}"#
+        )
+    };
+    let ten_to_30 = format!("\"1{}\"", "0".repeat(30));
+    let cases = [
+        ("A-1", "\"+100\"", "decimal digits"),
+        ("A-2", "\" 100\"", "decimal digits"),
+        ("A-3", "\"100 \"", "decimal digits"),
+        ("A-4", "1000.0", "decimal digits"),
+        ("A-5", "1e3", "decimal digits"),
+        ("A-6", &ten_to_30, "outside"),
+        ("A-7", "1000000000000000001", "outside"),
+    ];
+    for (no, amount, says) in cases {
+        let answer = server.post_raw("/v1/charges", body(no, amount).as_bytes());
+        assert_eq!(answer.status, 400, "{amount}: {}", answer.text());
+        let error = answer.json()["error"].clone();
+        assert_eq!(
+            (error["code"].as_str(), error["field"].as_str()),
+            (Some("invalid_field"), Some("amount")),
+            "{amount}: {error}"
+        );
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("amount: ") && message.contains(says),
+            "{amount}: {message}"
+        );
+        assert_eq!(server.get(&format!("/v1/requests/{no}")).status, 404);
+    }
+    assert_eq!(server.get("/v1/customers/6001").json()["balance"], "0");
+}
+
+/// Every route of the server with the methods it takes.
+const ROUTES: &[(&str, &str)] = &[
+    ("/health", "GET, HEAD"),
+    ("/metrics", "GET, HEAD"),
+    ("/openapi.json", "GET, HEAD"),
+    ("/v1/customers", "POST"),
+    ("/v1/customers/7001", "GET, HEAD"),
+    ("/v1/charges", "POST"),
+    ("/v1/remittances", "POST"),
+    ("/v1/remittances/signing-text", "POST"),
+    ("/v1/requests/H-1", "GET, HEAD"),
+    ("/v1/parents", "GET, HEAD"),
+    ("/v1/reconciliation", "GET, HEAD"),
+    ("/v1/events", "GET, HEAD"),
+];
+
+#[test]
+fn a_405_answer_carries_allow_with_the_allowed_methods() {
+    let (_dir, server) = start("");
+    for (path, allowed) in ROUTES {
+        for method in ["PUT", "DELETE", "PATCH", "POST", "GET"] {
+            if allowed.contains(method) {
+                continue;
+            }
+            let answer = server.request(method, path, &[], None);
+            assert_eq!(
+                (answer.status, answer.code().as_str()),
+                (405, "method_not_allowed"),
+                "{method} {path}"
+            );
+            assert_eq!(answer.header("allow"), Some(*allowed), "{method} {path}");
+        }
+    }
+}
+
+#[test]
+fn head_answers_wherever_get_does_with_the_same_headers_and_no_body() {
+    let (_dir, server) = start("");
+    assert_eq!(
+        server
+            .post("/v1/customers", &opening(7001, &key(3), 71))
+            .status,
+        201
+    );
+    assert_eq!(
+        server
+            .post("/v1/charges", &charge(7001, "H-1", json!(1_000)))
+            .status,
+        200
+    );
+    let same = [
+        "content-type",
+        "content-length",
+        "cache-control",
+        "transfer-encoding",
+    ];
+    for (path, allowed) in ROUTES {
+        if !allowed.contains("GET") {
+            continue;
+        }
+        let get = if *path == "/v1/events" {
+            None
+        } else {
+            Some(server.get(path))
+        };
+        let head = server.request("HEAD", path, &[], None);
+        assert!(head.body.is_empty(), "HEAD {path} has a body");
+        match get {
+            Some(get) => {
+                assert_eq!(head.status, get.status, "HEAD {path}");
+                for name in same {
+                    // The metrics count the requests themselves: their length may move.
+                    if *path == "/metrics" && name == "content-length" {
+                        continue;
+                    }
+                    assert_eq!(head.header(name), get.header(name), "HEAD {path}: {name}");
+                }
+            }
+            None => {
+                assert_eq!(head.status, 200, "HEAD {path}");
+                assert_eq!(head.header("content-type"), Some("text/event-stream"));
+            }
+        }
+    }
+    // An error answers HEAD as GET does too.
+    let missing = server.request("HEAD", "/v1/customers/999999", &[], None);
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.is_empty());
+}
