@@ -284,8 +284,14 @@ impl Amount {
         }
         // Digits only, so the one way this can fail is a value too large for a Decimal
         // (beyond 7.9 * 10^28): out of range, like any value over the engine's limit.
-        let value = Decimal::from_str_exact(text)
-            .map_err(|_| MoneyError::OutOfRange(text.trim_start_matches('0').to_owned()))?;
+        // Leading zeros are allowed (the document's pattern takes them too) and dropped
+        // first, so that they cannot push the text past what a Decimal reads.
+        let significant = match text.trim_start_matches('0') {
+            "" => "0",
+            digits => digits,
+        };
+        let value = Decimal::from_str_exact(significant)
+            .map_err(|_| MoneyError::OutOfRange(significant.to_owned()))?;
         Self::new(currency, value)
     }
 

@@ -21,7 +21,10 @@ use super::views::{
 };
 use super::AppState;
 
-/// The header that carries the request number when the body does not.
+/// The header that carries the request number when the body does not, as the API
+/// document names it (header names are matched without regard to case).
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+/// The same name, lowercase, for looking the header up.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// Registers every route of the API. Each path takes GET (and so HEAD) or POST; any
@@ -171,11 +174,12 @@ async fn open_customer(
     match state.engine.open_customer(opened).await {
         Ok(_) => {
             let view = state.engine.customer_balance(customer).await?;
-            Ok(json_with_outcome(
-                StatusCode::CREATED,
-                &CustomerView::from(&view),
-                "created",
-            ))
+            // A 201 names what it created, so a client need not build the URL itself.
+            let mut response = HttpResponse::build(StatusCode::CREATED)
+                .insert_header((header::LOCATION, format!("/v1/customers/{customer}")))
+                .json(CustomerView::from(&view));
+            response.extensions_mut().insert(OutcomeLabel("created"));
+            Ok(response)
         }
         Err(EngineError::Refused(BooksError::CustomerExists(_))) => {
             // A retried opening (its answer was lost) finds the customer it made: the
