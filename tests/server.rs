@@ -332,6 +332,27 @@ fn with(mut body: Value, field: &str, value: Value) -> Value {
     body
 }
 
+/// The operation of the API document that `method path` calls, if the document has
+/// one (a path such as `/v1/customers/abc` matches the template `/v1/customers/{id}`).
+fn documented_operation(doc: &Value, method: &str, path: &str) -> Option<Value> {
+    let path = path.split('?').next().unwrap();
+    let segments: Vec<&str> = path.split('/').collect();
+    doc["paths"]
+        .as_object()?
+        .iter()
+        .find_map(|(template, item)| {
+            let parts: Vec<&str> = template.split('/').collect();
+            let matches = parts.len() == segments.len()
+                && parts
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| t.starts_with('{') || t == s);
+            matches
+                .then(|| item.get(method.to_ascii_lowercase()).cloned())
+                .flatten()
+        })
+}
+
 #[test]
 fn every_bad_input_gets_its_error_and_changes_nothing() {
     let (_dir, server) = start("");
@@ -419,6 +440,7 @@ fn every_bad_input_gets_its_error_and_changes_nothing() {
             ..get("a method the route does not take", "/v1/charges", 405, "method_not_allowed")
         },
     ];
+    let doc = server.get("/openapi.json").json();
     let mut failures = Vec::new();
     for case in &cases {
         let answer = server.request(case.method, case.path, &case.headers, case.body.as_deref());
@@ -440,6 +462,17 @@ fn every_bad_input_gets_its_error_and_changes_nothing() {
                 answer.status,
                 answer.text()
             ));
+        }
+        // The code is one the API document lists for this operation and status.
+        if let Some(operation) = documented_operation(&doc, case.method, case.path) {
+            let codes = &operation["responses"][answer.status.to_string()]["content"]
+                ["application/json"]["schema"]["properties"]["error"]["properties"]["code"]["enum"];
+            if !codes.as_array().is_some_and(|c| c.contains(&json!(code))) {
+                failures.push(format!(
+                    "{}: {} {code} is not documented for {} {}",
+                    case.what, answer.status, case.method, case.path
+                ));
+            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

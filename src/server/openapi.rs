@@ -421,7 +421,7 @@ fn open_customer() -> Value {
             },
             "200": ok("Already opened with the same linked account and certificate (an idempotent retry)", "Customer",
                 examples(&[("retried", example("The customer as it is", customer_answer(json!("77"))))])),
-            "400": errors(400, BODY_400, "a field is missing, unknown, malformed, `null`, or a weak key.", examples(&[
+            "400": errors(400, &[BODY_400, &["invalid_request"]].concat(), "a field is missing, unknown, malformed, `null`, or a weak key.", examples(&[
                 ("weak_key", error_example("A weak key", "invalid_field", "public_key: is a weak ed25519 public key (a point of small order): a signature over it can be made without any private key; register the key of a real key pair", Some("public_key"))),
                 ("unpaired", error_example("cert_serial without public_key", "missing_field", "public_key: this field is required", Some("public_key"))),
                 ("null_flag", error_example("null", "invalid_field", "tradable: must be true or false, got null", Some("tradable"))),
