@@ -374,6 +374,84 @@ mod payment_instruction_refusals {
         engine.shutdown().unwrap();
     }
 
+    /// The weak public keys of issue 12: the identity point (`01` then zeros, order 1)
+    /// and `y = 0` (all zeros, order 4).
+    const WEAK_KEYS: [[u8; 32]; 2] = [
+        {
+            let mut key = [0; 32];
+            key[0] = 1;
+            key
+        },
+        [0; 32],
+    ];
+
+    /// A signature made without any private key: R = the base point (`58 66 .. 66`),
+    /// s = 1. Over a key of small order, plain ed25519 verification accepts it for
+    /// every text whose challenge is a multiple of the key's order.
+    fn forged_signature() -> [u8; 64] {
+        let mut signature = [0x66; 64];
+        signature[0] = 0x58;
+        signature[32..].fill(0);
+        signature[32] = 1;
+        signature
+    }
+
+    fn plain_verify_accepts(text: &str, key: &[u8; 32]) -> bool {
+        let key = ed25519_dalek::VerifyingKey::from_bytes(key).unwrap();
+        let signature = ed25519_dalek::Signature::from_bytes(&forged_signature());
+        ed25519_dalek::Verifier::verify(&key, text.as_bytes(), &signature).is_ok()
+    }
+
+    #[test]
+    fn a_forged_signature_over_a_weak_key_authorises_no_payment_instruction() {
+        for weak in WEAK_KEYS {
+            let dir = tempfile::tempdir().unwrap();
+            let engine = start(dir.path(), 2, "");
+            let rt = runtime();
+            let mut opened = opened(1);
+            opened.signing_key = Some(omnibus_core::record::SigningKey {
+                cert_serial: 9_001,
+                public_key: weak,
+            });
+            // The engine's own opening may refuse the key (check_public_key); then there
+            // is nothing to forge against. Otherwise the signature check must hold.
+            if rt.block_on(engine.open_customer(opened)).is_err() {
+                engine.shutdown().unwrap();
+                continue;
+            }
+            rt.block_on(async {
+                engine.charge(charge(1, "C-1", 3_000_000)).await.unwrap();
+                // Take texts until one the forgery verifies over with plain ed25519 (every
+                // text for the identity key, about one in four for the all-zero key).
+                let mut tries = 0;
+                let (request, text) = loop {
+                    tries += 1;
+                    assert!(tries <= 64, "no forgeable text in 64 tries");
+                    let request = remit(1, &format!("R-PI-{tries}"), 2_500_000);
+                    let text = engine.signing_text(request).await.unwrap().text;
+                    if plain_verify_accepts(&text, &weak) {
+                        break (request, text);
+                    }
+                };
+                let forged = omnibus_actors::Signed {
+                    cert_serial: 9_001,
+                    signature: forged_signature(),
+                };
+                let outcome = engine.remit_signed(request, forged).await;
+                assert_eq!(
+                    outcome,
+                    Err(EngineError::Rejected(Rejection::Signing(
+                        SigningError::BadSignature { cert_serial: 9_001 }
+                    ))),
+                    "a forged signature over {weak:02x?} was taken for {text:?}"
+                );
+                assert_eq!(won(&engine, 1).await, 3_000_000);
+                assert!(engine.request(request.header.request_no).await.is_err());
+            });
+            engine.shutdown().unwrap();
+        }
+    }
+
     #[test]
     fn a_remittance_within_the_limit_needs_no_signing_text() {
         let dir = tempfile::tempdir().unwrap();

@@ -332,6 +332,27 @@ fn with(mut body: Value, field: &str, value: Value) -> Value {
     body
 }
 
+/// The operation of the API document that `method path` calls, if the document has
+/// one (a path such as `/v1/customers/abc` matches the template `/v1/customers/{id}`).
+fn documented_operation(doc: &Value, method: &str, path: &str) -> Option<Value> {
+    let path = path.split('?').next().unwrap();
+    let segments: Vec<&str> = path.split('/').collect();
+    doc["paths"]
+        .as_object()?
+        .iter()
+        .find_map(|(template, item)| {
+            let parts: Vec<&str> = template.split('/').collect();
+            let matches = parts.len() == segments.len()
+                && parts
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| t.starts_with('{') || t == s);
+            matches
+                .then(|| item.get(method.to_ascii_lowercase()).cloned())
+                .flatten()
+        })
+}
+
 #[test]
 fn every_bad_input_gets_its_error_and_changes_nothing() {
     let (_dir, server) = start("");
@@ -419,6 +440,7 @@ fn every_bad_input_gets_its_error_and_changes_nothing() {
             ..get("a method the route does not take", "/v1/charges", 405, "method_not_allowed")
         },
     ];
+    let doc = server.get("/openapi.json").json();
     let mut failures = Vec::new();
     for case in &cases {
         let answer = server.request(case.method, case.path, &case.headers, case.body.as_deref());
@@ -440,6 +462,17 @@ fn every_bad_input_gets_its_error_and_changes_nothing() {
                 answer.status,
                 answer.text()
             ));
+        }
+        // The code is one the API document lists for this operation and status.
+        if let Some(operation) = documented_operation(&doc, case.method, case.path) {
+            let codes = &operation["responses"][answer.status.to_string()]["content"]
+                ["application/json"]["schema"]["properties"]["error"]["properties"]["code"]["enum"];
+            if !codes.as_array().is_some_and(|c| c.contains(&json!(code))) {
+                failures.push(format!(
+                    "{}: {} {code} is not documented for {} {}",
+                    case.what, answer.status, case.method, case.path
+                ));
+            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -775,4 +808,170 @@ fn sigterm_finishes_in_flight_requests_exits_0_and_a_restart_keeps_the_balances(
         "succeeded"
     );
     assert_eq!(again.terminate().code(), Some(0));
+}
+
+/// The weak ed25519 public keys of issue 12: the identity point (`01` then 31 zero
+/// bytes) and the all-zero encoding, a point of order 4. Over either, a signature can be
+/// made without any private key.
+const WEAK_PUBLIC_KEYS: [&str; 2] = [
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "0000000000000000000000000000000000000000000000000000000000000000",
+];
+
+#[test]
+fn opening_a_customer_with_a_weak_public_key_is_refused_naming_public_key() {
+    let (_dir, server) = start("");
+    for (n, weak) in WEAK_PUBLIC_KEYS.iter().enumerate() {
+        let customer = 5001 + n as u64;
+        let mut body = opening(customer, &key(9), 500 + n as u64);
+        body["public_key"] = json!(weak);
+        let answer = server.post("/v1/customers", &body);
+        assert_eq!(answer.status, 400, "{weak}: {}", answer.text());
+        let error = answer.json()["error"].clone();
+        assert_eq!(error["code"], "invalid_field", "{error}");
+        assert_eq!(error["field"], "public_key", "{error}");
+        assert!(
+            error["message"].as_str().unwrap().contains("weak"),
+            "{error}"
+        );
+        assert_eq!(
+            server.get(&format!("/v1/customers/{customer}")).status,
+            404,
+            "customer {customer} was opened"
+        );
+    }
+}
+
+#[test]
+fn amounts_outside_the_documented_format_are_refused_naming_the_field() {
+    let (_dir, server) = start("");
+    assert_eq!(
+        server
+            .post("/v1/customers", &opening(6001, &key(2), 61))
+            .status,
+        201
+    );
+    // Raw bodies, so that the JSON number keeps its literal text (`1000.0`).
+    let body = |no: &str, amount: &str| {
+        format!(
+            r#"{{"customer": 6001, "request_date": "{DATE}", "request_no": "{no}", "amount": {amount}}}"#
+        )
+    };
+    let ten_to_30 = format!("\"1{}\"", "0".repeat(30));
+    let cases = [
+        ("A-1", "\"+100\"", "decimal digits"),
+        ("A-2", "\" 100\"", "decimal digits"),
+        ("A-3", "\"100 \"", "decimal digits"),
+        ("A-4", "1000.0", "decimal digits"),
+        ("A-5", "1e3", "decimal digits"),
+        ("A-6", &ten_to_30, "outside"),
+        ("A-7", "1000000000000000001", "outside"),
+    ];
+    for (no, amount, says) in cases {
+        let answer = server.post_raw("/v1/charges", body(no, amount).as_bytes());
+        assert_eq!(answer.status, 400, "{amount}: {}", answer.text());
+        let error = answer.json()["error"].clone();
+        assert_eq!(
+            (error["code"].as_str(), error["field"].as_str()),
+            (Some("invalid_field"), Some("amount")),
+            "{amount}: {error}"
+        );
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("amount: ") && message.contains(says),
+            "{amount}: {message}"
+        );
+        assert_eq!(server.get(&format!("/v1/requests/{no}")).status, 404);
+    }
+    assert_eq!(server.get("/v1/customers/6001").json()["balance"], "0");
+}
+
+/// Every route of the server with the methods it takes.
+const ROUTES: &[(&str, &str)] = &[
+    ("/health", "GET, HEAD"),
+    ("/metrics", "GET, HEAD"),
+    ("/openapi.json", "GET, HEAD"),
+    ("/v1/customers", "POST"),
+    ("/v1/customers/7001", "GET, HEAD"),
+    ("/v1/charges", "POST"),
+    ("/v1/remittances", "POST"),
+    ("/v1/remittances/signing-text", "POST"),
+    ("/v1/requests/H-1", "GET, HEAD"),
+    ("/v1/parents", "GET, HEAD"),
+    ("/v1/reconciliation", "GET, HEAD"),
+    ("/v1/events", "GET, HEAD"),
+];
+
+#[test]
+fn a_405_answer_carries_allow_with_the_allowed_methods() {
+    let (_dir, server) = start("");
+    for (path, allowed) in ROUTES {
+        for method in ["PUT", "DELETE", "PATCH", "POST", "GET"] {
+            if allowed.contains(method) {
+                continue;
+            }
+            let answer = server.request(method, path, &[], None);
+            assert_eq!(
+                (answer.status, answer.code().as_str()),
+                (405, "method_not_allowed"),
+                "{method} {path}"
+            );
+            assert_eq!(answer.header("allow"), Some(*allowed), "{method} {path}");
+        }
+    }
+}
+
+#[test]
+fn head_answers_wherever_get_does_with_the_same_headers_and_no_body() {
+    let (_dir, server) = start("");
+    assert_eq!(
+        server
+            .post("/v1/customers", &opening(7001, &key(3), 71))
+            .status,
+        201
+    );
+    assert_eq!(
+        server
+            .post("/v1/charges", &charge(7001, "H-1", json!(1_000)))
+            .status,
+        200
+    );
+    let same = [
+        "content-type",
+        "content-length",
+        "cache-control",
+        "transfer-encoding",
+    ];
+    for (path, allowed) in ROUTES {
+        if !allowed.contains("GET") {
+            continue;
+        }
+        let get = if *path == "/v1/events" {
+            None
+        } else {
+            Some(server.get(path))
+        };
+        let head = server.request("HEAD", path, &[], None);
+        assert!(head.body.is_empty(), "HEAD {path} has a body");
+        match get {
+            Some(get) => {
+                assert_eq!(head.status, get.status, "HEAD {path}");
+                for name in same {
+                    // The metrics count the requests themselves: their length may move.
+                    if *path == "/metrics" && name == "content-length" {
+                        continue;
+                    }
+                    assert_eq!(head.header(name), get.header(name), "HEAD {path}: {name}");
+                }
+            }
+            None => {
+                assert_eq!(head.status, 200, "HEAD {path}");
+                assert_eq!(head.header("content-type"), Some("text/event-stream"));
+            }
+        }
+    }
+    // An error answers HEAD as GET does too.
+    let missing = server.request("HEAD", "/v1/customers/999999", &[], None);
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.is_empty());
 }

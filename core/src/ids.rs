@@ -189,8 +189,8 @@ macro_rules! bounded_text {
                 if text.len() > $max {
                     return Err(IdError::TooLong { max: $max, len: text.len() });
                 }
-                let allowed: fn(char) -> bool = $allowed;
-                if !text.chars().all(allowed) {
+                let allowed: fn(&str) -> bool = $allowed;
+                if !allowed(text) {
                     return Err(IdError::Malformed { expected: $expected, got: text.into() });
                 }
                 let mut bytes = [0u8; $max];
@@ -234,11 +234,12 @@ macro_rules! bounded_text {
 
 bounded_text!(
     /// An account number at a bank (a linked or a designated account): digits and
-    /// hyphens, at most 20 bytes.
+    /// hyphens, starting with a digit, at most 20 bytes.
     AccountNo,
     20,
     "digits and hyphens, starting with a digit",
-    |c| c.is_ascii_digit() || c == '-'
+    |text| text.starts_with(|c: char| c.is_ascii_digit())
+        && text.chars().all(|c| c.is_ascii_digit() || c == '-')
 );
 
 bounded_text!(
@@ -247,7 +248,9 @@ bounded_text!(
     RequestNo,
     32,
     "letters, digits, '-' and '_'",
-    |c| c.is_ascii_alphanumeric() || c == '-' || c == '_'
+    |text| text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 );
 
 bounded_text!(
@@ -256,7 +259,7 @@ bounded_text!(
     PayeeName,
     48,
     "printable text without control characters",
-    |c| !c.is_control()
+    |text| !text.chars().any(char::is_control)
 );
 
 /// The id of one transfer between shards; the destination credits each id at most once.

@@ -86,15 +86,17 @@ pub enum MoneyError {
     #[error("an amount must be greater than zero, got {0}")]
     NotPositive(Decimal),
     #[error("{0} is outside the largest magnitude the engine holds (10^18 minor units)")]
-    OutOfRange(Decimal),
+    OutOfRange(String),
     #[error("cannot combine {left} with {right}")]
     CurrencyMismatch { left: Currency, right: Currency },
     #[error("arithmetic overflow")]
     Overflow,
     #[error("unknown currency {0:?}: the engine holds KRW")]
     UnknownCurrency(String),
-    #[error("{0:?} is not a decimal number")]
-    NotANumber(String),
+    #[error(
+        "{text:?} is not an amount: write whole {currency} in decimal digits only, without sign, spaces, decimal point or exponent"
+    )]
+    NotWritten { text: String, currency: Currency },
 }
 
 fn check_value(currency: Currency, value: Decimal) -> Result<Decimal, MoneyError> {
@@ -110,7 +112,7 @@ fn check_value(currency: Currency, value: Decimal) -> Result<Decimal, MoneyError
     }
     let limit = Decimal::from(MAX_ABS_MINOR_UNITS) / Decimal::from(10i64.pow(allowed));
     if normalized.abs() > limit {
-        return Err(MoneyError::OutOfRange(value));
+        return Err(MoneyError::OutOfRange(value.to_string()));
     }
     Ok(normalized)
 }
@@ -263,10 +265,33 @@ impl Amount {
         Self::new(Currency::Krw, Decimal::from(won))
     }
 
-    /// Parses a decimal string such as `"15000"` in the given currency.
+    /// The largest amount, in whole units of a currency without minor units: what
+    /// [`Amount::parse`] accepts at most, and what the API document states.
+    pub const MAX_WHOLE: i64 = MAX_ABS_MINOR_UNITS;
+
+    /// Parses an amount as the API and the original text write it: decimal digits only,
+    /// such as `"15000"`. A sign, spaces, a decimal point or an exponent are refused
+    /// rather than read leniently, so that one amount has one spelling (the documented
+    /// one) and nothing a client sends is silently reinterpreted. Every currency the
+    /// engine holds has no minor unit; one that had would add a fraction to this format.
     pub fn parse(currency: Currency, text: &str) -> Result<Self, MoneyError> {
-        let value = Decimal::from_str_exact(text.trim())
-            .map_err(|_| MoneyError::NotANumber(text.to_owned()))?;
+        debug_assert_eq!(currency.minor_unit_digits(), 0);
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(MoneyError::NotWritten {
+                text: text.to_owned(),
+                currency,
+            });
+        }
+        // Digits only, so the one way this can fail is a value too large for a Decimal
+        // (beyond 7.9 * 10^28): out of range, like any value over the engine's limit.
+        // Leading zeros are allowed (the document's pattern takes them too) and dropped
+        // first, so that they cannot push the text past what a Decimal reads.
+        let significant = match text.trim_start_matches('0') {
+            "" => "0",
+            digits => digits,
+        };
+        let value = Decimal::from_str_exact(significant)
+            .map_err(|_| MoneyError::OutOfRange(significant.to_owned()))?;
         Self::new(currency, value)
     }
 
@@ -311,7 +336,8 @@ mod tests {
 
     #[test]
     fn krw_amount_with_trailing_zero_fraction_is_whole_won() {
-        let amount = Amount::parse(Currency::Krw, "1000.00").unwrap();
+        // A value (not a text: the wire format has no decimal point) keeps whole won.
+        let amount = Amount::new(Currency::Krw, Decimal::new(100_000, 2)).unwrap();
         assert_eq!(amount.value(), Decimal::from(1000));
     }
 
@@ -354,10 +380,50 @@ mod tests {
     }
 
     #[test]
+    fn an_amount_is_whole_won_written_in_digits_only() {
+        // The documented format: decimal digits, no sign, spaces, decimal point or
+        // exponent. Each of these was accepted before issue 11.
+        for text in ["+100", " 100", "100 ", "1000.0", "1000.00", "1e3", "", "-0"] {
+            let err = Amount::parse(Currency::Krw, text).unwrap_err();
+            assert!(
+                matches!(&err, MoneyError::NotWritten { text: t, .. } if t == text),
+                "{text:?}: {err:?}"
+            );
+            assert!(
+                err.to_string().contains("decimal digits"),
+                "{text:?}: {err}"
+            );
+        }
+        assert_eq!(Amount::parse(Currency::Krw, "100"), Amount::krw(100));
+        assert_eq!(Amount::parse(Currency::Krw, "0100"), Amount::krw(100));
+    }
+
+    #[test]
+    fn an_amount_beyond_the_engine_range_is_out_of_range_not_a_non_number() {
+        let ten_to_30 = format!("1{}", "0".repeat(30));
+        let err = Amount::parse(Currency::Krw, &ten_to_30).unwrap_err();
+        assert!(matches!(err, MoneyError::OutOfRange(_)), "{err:?}");
+        assert!(err.to_string().contains("outside"), "{err}");
+        let limit = MAX_ABS_MINOR_UNITS.to_string();
+        assert_eq!(
+            Amount::parse(Currency::Krw, &limit).map(|a| a.value()),
+            Ok(Decimal::from(MAX_ABS_MINOR_UNITS))
+        );
+        let over = format!("{}1", &limit[..limit.len() - 1]);
+        assert!(matches!(
+            Amount::parse(Currency::Krw, &over),
+            Err(MoneyError::OutOfRange(_))
+        ));
+    }
+
+    #[test]
     fn non_numbers_are_refused_by_name() {
         assert_eq!(
             Amount::parse(Currency::Krw, "12a"),
-            Err(MoneyError::NotANumber("12a".into()))
+            Err(MoneyError::NotWritten {
+                text: "12a".into(),
+                currency: Currency::Krw
+            })
         );
     }
 }

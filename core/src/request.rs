@@ -98,8 +98,17 @@ fn field<T, E: Into<FieldProblem>>(name: Field, result: Result<T, E>) -> Result<
 pub struct RequestDate(u32);
 
 impl RequestDate {
+    /// The first year a request date may have: the format's range, which the API
+    /// document states too. The engine may narrow it to a window around its own date.
+    pub const MIN_YEAR: u32 = 2000;
+    /// The last year a request date may have.
+    pub const MAX_YEAR: u32 = 2999;
+
     pub fn from_ymd(year: u32, month: u32, day: u32) -> Option<Self> {
-        if !(2000..=2999).contains(&year) || !(1..=12).contains(&month) || day == 0 {
+        if !(Self::MIN_YEAR..=Self::MAX_YEAR).contains(&year)
+            || !(1..=12).contains(&month)
+            || day == 0
+        {
             return None;
         }
         let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;

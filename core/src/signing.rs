@@ -10,7 +10,7 @@
 
 use std::fmt::Write;
 
-use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, VerifyingKey};
 use thiserror::Error;
 
 use crate::ids::{AccountNo, BankCode, CustomerId, PayeeName, RequestNo};
@@ -32,6 +32,12 @@ pub enum SigningError {
     BadSignature { cert_serial: u64 },
     #[error("the public key of certificate {cert_serial} is not a valid ed25519 key")]
     BadKey { cert_serial: u64 },
+    #[error("is not an ed25519 public key: the 32 bytes encode no curve point")]
+    NotAKey,
+    #[error(
+        "is a weak ed25519 public key (a point of small order): a signature over it can be made without any private key; register the key of a real key pair"
+    )]
+    WeakKey,
 }
 
 /// The fields of an issued original text.
@@ -159,7 +165,26 @@ impl OriginalText {
     }
 }
 
+/// Checks a public key offered for registration (a customer's certificate): it must
+/// encode a curve point, and not one of small order. Over a small-order ("weak") key such
+/// as the identity (`01 00 .. 00`) or `00 .. 00`, a signature can be forged without any
+/// private key (R = the base point, s = 1 verifies with plain ed25519 for every text whose
+/// challenge is a multiple of the key's order), so such a key must never be registered.
+/// Every place that registers a key calls this: the server before it asks the engine,
+/// and the engine's own opening.
+pub fn check_public_key(public_key: &[u8; 32]) -> Result<(), SigningError> {
+    let key = VerifyingKey::from_bytes(public_key).map_err(|_| SigningError::NotAKey)?;
+    if key.is_weak() {
+        return Err(SigningError::WeakKey);
+    }
+    Ok(())
+}
+
 /// Checks an ed25519 signature over `text` with `public_key` (of certificate `cert_serial`).
+///
+/// Strict verification (`verify_strict`) refuses a weak key and a small-order R even if
+/// one was registered before keys were checked, and a non-canonical R: plain `verify`
+/// accepts the forgery described at [`check_public_key`].
 pub fn verify_signature(
     text: &str,
     signature: &[u8; 64],
@@ -168,14 +193,14 @@ pub fn verify_signature(
 ) -> Result<(), SigningError> {
     let key =
         VerifyingKey::from_bytes(public_key).map_err(|_| SigningError::BadKey { cert_serial })?;
-    key.verify(text.as_bytes(), &Signature::from_bytes(signature))
+    key.verify_strict(text.as_bytes(), &Signature::from_bytes(signature))
         .map_err(|_| SigningError::BadSignature { cert_serial })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ed25519_dalek::{Signer, SigningKey};
+    use ed25519_dalek::{Signer, SigningKey, Verifier};
 
     fn text() -> OriginalText {
         OriginalText {
@@ -226,5 +251,102 @@ mod tests {
         );
         let stranger = SigningKey::from_bytes(&[8; 32]).verifying_key().to_bytes();
         assert!(verify_signature(&rendered, &signature, &stranger, 1).is_err());
+    }
+
+    /// The identity point's encoding (`y = 1`): a public key of order 1.
+    const IDENTITY_KEY: [u8; 32] = {
+        let mut key = [0; 32];
+        key[0] = 1;
+        key
+    };
+
+    /// `y = 0`: a point of order 4, the other weak key of issue 12.
+    const ZERO_KEY: [u8; 32] = [0; 32];
+
+    /// A signature made without any private key: R is the base point B (compressed,
+    /// `58 66 .. 66`) and s is 1. Plain verification checks `[s]B - [k]A == R`; with A of
+    /// small order, `[k]A` is the identity whenever k is a multiple of A's order, and
+    /// then `[1]B == B` holds whatever the text.
+    fn forged_signature() -> [u8; 64] {
+        let mut signature = [0x66; 64];
+        signature[0] = 0x58;
+        signature[32..].copy_from_slice(&[0; 32]);
+        signature[32] = 1;
+        signature
+    }
+
+    /// Whether ed25519-dalek's plain (cofactorless, weak-key-tolerant) `verify` accepts
+    /// `signature` over `text`: the check this module used before issue 12.
+    fn plain_verify_accepts(text: &str, signature: &[u8; 64], key: &[u8; 32]) -> bool {
+        let key = VerifyingKey::from_bytes(key).expect("a curve point");
+        key.verify(text.as_bytes(), &Signature::from_bytes(signature))
+            .is_ok()
+    }
+
+    /// Texts of distinct nonces, standing for the many texts the engine issues.
+    fn texts(count: u128) -> impl Iterator<Item = String> {
+        (0..count).map(|nonce| OriginalText { nonce, ..text() }.render())
+    }
+
+    #[test]
+    fn plain_verify_accepts_the_forgery_over_the_identity_key_for_any_text() {
+        // This is the attack, shown against the library call itself: it is why the
+        // engine registers no weak key and verifies strictly.
+        for rendered in texts(16) {
+            assert!(plain_verify_accepts(
+                &rendered,
+                &forged_signature(),
+                &IDENTITY_KEY
+            ));
+        }
+    }
+
+    #[test]
+    fn a_forged_signature_over_the_identity_key_is_refused() {
+        for rendered in texts(16) {
+            assert_eq!(
+                verify_signature(&rendered, &forged_signature(), &IDENTITY_KEY, 7),
+                Err(SigningError::BadSignature { cert_serial: 7 }),
+                "a forgery verified over {rendered:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_forged_signature_over_the_all_zero_key_is_refused() {
+        // Over a key of order 4 the forgery holds for about one text in four (those whose
+        // challenge k is a multiple of 4): find such texts, then check each is refused.
+        let forgeable: Vec<String> = texts(64)
+            .filter(|t| plain_verify_accepts(t, &forged_signature(), &ZERO_KEY))
+            .collect();
+        assert!(forgeable.len() >= 4, "{} forgeable texts", forgeable.len());
+        for rendered in forgeable {
+            assert_eq!(
+                verify_signature(&rendered, &forged_signature(), &ZERO_KEY, 7),
+                Err(SigningError::BadSignature { cert_serial: 7 }),
+                "a forgery verified over {rendered:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn weak_and_invalid_public_keys_are_refused_at_registration() {
+        assert_eq!(check_public_key(&IDENTITY_KEY), Err(SigningError::WeakKey));
+        assert_eq!(check_public_key(&ZERO_KEY), Err(SigningError::WeakKey));
+        // Every point of small order is weak, not only these two encodings.
+        let mut minus_identity = IDENTITY_KEY;
+        minus_identity[0] = 0xec;
+        minus_identity[1..31].fill(0xff);
+        minus_identity[31] = 0x7f;
+        assert_eq!(
+            check_public_key(&minus_identity),
+            Err(SigningError::WeakKey)
+        );
+        // y = 2 is not the y of any curve point.
+        let mut not_a_point = [0; 32];
+        not_a_point[0] = 2;
+        assert_eq!(check_public_key(&not_a_point), Err(SigningError::NotAKey));
+        let good = SigningKey::from_bytes(&[7; 32]).verifying_key().to_bytes();
+        assert_eq!(check_public_key(&good), Ok(()));
     }
 }

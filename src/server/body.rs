@@ -139,9 +139,12 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// Takes a member; JSON `null` counts as absent.
+    /// Takes a member. JSON `null` is a value like any other, which each field refuses
+    /// as the wrong kind: the API document allows `null` in no request field, and a
+    /// `null` read as "absent" would let `{"request_no": null}` fall back to the
+    /// Idempotency-Key header, or a flag to its default, without the client knowing.
     fn take(&mut self, name: &str) -> Option<&'a RawValue> {
-        self.members.remove(name).filter(|raw| raw.get() != "null")
+        self.members.remove(name)
     }
 
     /// A string member.
@@ -288,6 +291,21 @@ mod tests {
             Fields::parse(b"{\"a\": ").err().unwrap().code,
             "malformed_json"
         );
+    }
+
+    #[test]
+    fn null_is_the_wrong_kind_for_every_field() {
+        let body = br#"{"s": null, "n": null, "b": null, "u": null}"#;
+        let mut f = Fields::parse(body).unwrap();
+        for err in [
+            f.string("s").unwrap_err(),
+            f.number_text("n").unwrap_err(),
+            f.bool("b").unwrap_err(),
+            f.unsigned("u").unwrap_err(),
+        ] {
+            assert_eq!(err.code, "invalid_field");
+            assert!(err.message.ends_with("got null"), "{}", err.message);
+        }
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Set on 503 answers: the `Retry-After` header, in seconds.
     pub retry_after_secs: Option<u32>,
+    /// Set on 405 answers: the `Allow` header, the methods the resource takes.
+    pub allow: Option<&'static str>,
 }
 
 impl ApiError {
@@ -39,7 +41,13 @@ impl ApiError {
             message: message.into(),
             field: None,
             retry_after_secs: None,
+            allow: None,
         }
+    }
+
+    pub fn with_allow(mut self, methods: &'static str) -> Self {
+        self.allow = Some(methods);
+        self
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -164,9 +172,10 @@ pub fn engine_error(e: &EngineError) -> ApiError {
                 SigningError::Altered { .. } | SigningError::Malformed(_) => {
                     (S::UNPROCESSABLE_ENTITY, "signing_text_mismatch")
                 }
-                SigningError::BadSignature { .. } | SigningError::BadKey { .. } => {
-                    (S::UNPROCESSABLE_ENTITY, "signature_invalid")
-                }
+                SigningError::BadSignature { .. }
+                | SigningError::BadKey { .. }
+                | SigningError::NotAKey
+                | SigningError::WeakKey => (S::UNPROCESSABLE_ENTITY, "signature_invalid"),
             },
             Rejection::KeyNotValid(_) => (S::UNPROCESSABLE_ENTITY, "key_not_valid"),
             Rejection::AuthenticationUnavailable(_) => {
@@ -204,6 +213,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status);
         if let Some(secs) = self.retry_after_secs {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from(secs)));
+        }
+        if let Some(methods) = self.allow {
+            response.insert_header((header::ALLOW, HeaderValue::from_static(methods)));
         }
         response.json(serde_json::json!({ "error": error }))
     }

@@ -1,13 +1,40 @@
-//! The OpenAPI 3 document served at `/openapi.json`, written by hand.
+//! The OpenAPI 3.1 document served at `/openapi.json`.
 //!
-//! Hand-written rather than derived: the request bodies are read field by field (see
-//! `body.rs`), amounts accept a string or an integer, and the error codes are a closed
-//! list; a derive macro would describe the Rust types, not this contract. The end-to-end
-//! tests check that every route the server answers is in this document and that every
-//! `$ref` in it resolves.
+//! Written by hand, not derived (utoipa or similar), because a derive describes Rust
+//! types and the contract is not a Rust type: bodies are read field by field from raw
+//! JSON (`body.rs`), an amount is a string or an integer literal, the request number
+//! comes from the body or a header, and error codes are a closed list per operation.
+//! Drift is kept out instead by construction and by tests:
+//!
+//! - every limit in a schema is the constant the server validates with (`CustomerId`,
+//!   `Amount::MAX_WHOLE`, `RequestNo::MAX_BYTES`, `AccountNo::MAX_BYTES`,
+//!   `PayeeName::MAX_BYTES`, `RequestDate::{MIN_YEAR, MAX_YEAR}`);
+//! - every error code an operation lists is in [`ERROR_CODES`] with the status it is
+//!   listed under, and every code there is listed by some operation (unit tests below);
+//! - `tests/openapi.rs` checks the document against the OpenAPI 3.1 object model and
+//!   every schema in it against the JSON Schema 2020-12 meta-schema, checks every
+//!   example against its schema, and replays every request example against a real
+//!   server, validating each answer against the documented schema of its status.
+//!
+//! How examples are written, so that they can be replayed: each operation's request
+//! examples are named (in the request body's `examples`, or in its parameters'
+//! `examples` when it has no body); the response that example gets holds an example of
+//! the same name, under the status the server answers. An operation without request
+//! examples is replayed once, bare, and its one 2xx example names the answer. A
+//! parameter without an example of a request example's name is not sent with it.
+//! Examples of other names (a 503, say) only illustrate, and are checked against their
+//! schema. Within an operation, examples answered 2xx are replayed first.
+//!
+//! JSON Schema cannot count UTF-8 bytes, and `payee_name` is limited in bytes (its
+//! storage is 48 bytes); its schema carries `maxLength` (characters, a true but looser
+//! bound) and the extension keyword `x-maxBytes`, which the tests enforce.
 
 use actix_web::HttpResponse;
-use serde_json::{json, Value};
+use omnibus_core::ids::{AccountNo, PayeeName, RequestNo};
+use omnibus_core::{Amount, RequestDate};
+use serde_json::{json, Map, Value};
+
+use super::routes::IDEMPOTENCY_KEY_HEADER;
 
 /// Every error code the API answers, with its HTTP status.
 pub const ERROR_CODES: &[(&str, u16)] = &[
@@ -49,424 +76,957 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("too_many_event_streams", 503),
 ];
 
-fn error_response(description: &str) -> Value {
-    json!({
-        "description": description,
-        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
-    })
+/// The request date every example carries. A replay sends the day it runs on instead,
+/// since the engine also checks a window around its own date.
+pub const EXAMPLE_DATE: &str = "2026-11-21";
+
+/// The public key of customer 1001 in the examples: ed25519, secret key 32 bytes of 7.
+pub const EXAMPLE_PUBLIC_KEY: &str =
+    "ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c";
+
+const JSON: &str = "application/json";
+
+fn schema(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
-fn ok(description: &str, schema: &str) -> Value {
-    json!({
-        "description": description,
-        "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
-    })
+/// A regular expression for the decimal integers from `min` (0 or 1) to `max`, leading
+/// zeros allowed: the same set `u64::from_str` and `Amount::parse` take in that range.
+pub fn decimal_pattern(min: u8, max: u128) -> String {
+    assert!(min <= 1 && max >= 10, "a range from 0 or 1 to at least 10");
+    let digits: Vec<u8> = max.to_string().bytes().map(|b| b - b'0').collect();
+    let n = digits.len();
+    let mut alternatives = Vec::new();
+    // Numbers with fewer digits than max.
+    alternatives.push(format!("[1-9][0-9]{{0,{}}}", n - 2));
+    // Numbers with as many digits, which first fall below max at digit i.
+    for i in 0..n {
+        let low = if i == 0 { 1 } else { 0 };
+        if digits[i] > low {
+            let prefix: String = digits[..i].iter().map(|d| char::from(b'0' + d)).collect();
+            let rest = n - i - 1;
+            let tail = if rest > 0 {
+                format!("[0-9]{{{rest}}}")
+            } else {
+                String::new()
+            };
+            alternatives.push(format!("{prefix}[{low}-{}]{tail}", digits[i] - 1));
+        }
+    }
+    alternatives.push(max.to_string());
+    let zero = if min == 0 { "|0" } else { "" };
+    format!("^0*({}{zero})$", alternatives.join("|"))
 }
 
-fn json_body(schema: &str) -> Value {
+/// The request date's pattern: `YYYY-MM-DD` within the years the server takes.
+pub fn date_pattern() -> String {
+    // The pattern states the year range as one leading digit and three free ones, which
+    // is exactly the range only while it is a whole millennium.
+    assert_eq!(RequestDate::MIN_YEAR % 1000, 0);
+    assert_eq!(RequestDate::MAX_YEAR, RequestDate::MIN_YEAR + 999);
+    format!(
+        "^{}[0-9]{{3}}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+        RequestDate::MIN_YEAR / 1000
+    )
+}
+
+/// An error answer restricted to `codes`, each of which must be answered with `status`.
+fn errors(status: u16, codes: &[&str], description: &str, examples: Value) -> Value {
+    let listed: Vec<String> = codes.iter().map(|c| format!("`{c}`")).collect();
+    let mut response = json!({
+        "description": format!("{} {description}", listed.join(", ")),
+        "content": { JSON: {
+            "schema": {
+                "allOf": [ schema("Error") ],
+                "properties": { "error": { "properties": { "code": { "enum": codes } } } }
+            },
+            "examples": examples
+        }}
+    });
+    if status == 503 {
+        response["headers"] = json!({ "Retry-After": {
+            "required": true,
+            "description": "Seconds to wait before retrying.",
+            "schema": { "type": "integer", "minimum": 1 }
+        }});
+    }
+    response
+}
+
+/// An error example answer.
+fn error_example(summary: &str, code: &str, message: &str, field: Option<&str>) -> Value {
+    let mut error = json!({ "code": code, "message": message });
+    if let Some(field) = field {
+        error["field"] = json!(field);
+    }
+    json!({ "summary": summary, "value": { "error": error } })
+}
+
+fn examples(pairs: &[(&str, Value)]) -> Value {
+    Value::Object(
+        pairs
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.clone()))
+            .collect::<Map<String, Value>>(),
+    )
+}
+
+fn example(summary: &str, value: Value) -> Value {
+    json!({ "summary": summary, "value": value })
+}
+
+/// 503 answers every operation that reaches the engine may give.
+fn unavailable(codes: &[&str]) -> Value {
+    errors(
+        503,
+        codes,
+        "nothing changed; retry after the `Retry-After` seconds.",
+        examples(&[(
+            "overloaded",
+            error_example(
+                "The engine's queues are full",
+                "overloaded",
+                "the engine is overloaded: the shard's flows in flight",
+                None,
+            ),
+        )]),
+    )
+}
+
+fn storage_failed() -> Value {
+    errors(
+        500,
+        &["storage_failed"],
+        "the write-ahead log failed; the engine stops taking writes.",
+        examples(&[(
+            "storage_failed",
+            error_example(
+                "The log could not be written",
+                "storage_failed",
+                "storage failed on shard 0: disk",
+                None,
+            ),
+        )]),
+    )
+}
+
+/// 400, 413 and 415: what reading any JSON body can answer.
+const BODY_400: &[&str] = &[
+    "malformed_json",
+    "malformed_body",
+    "missing_field",
+    "unknown_field",
+    "invalid_field",
+];
+
+fn body_too_large() -> Value {
+    errors(
+        413,
+        &["body_too_large"],
+        "the body is over `server.body_limit_bytes` (8,192 by default).",
+        examples(&[(
+            "body_too_large",
+            error_example(
+                "A body over the limit",
+                "body_too_large",
+                "the request body is larger than the limit of 8192 bytes",
+                None,
+            ),
+        )]),
+    )
+}
+
+fn unsupported_media_type() -> Value {
+    errors(
+        415,
+        &["unsupported_media_type"],
+        "the `Content-Type` is not JSON (`application/json` or `*+json`; none at all is taken as JSON).",
+        examples(&[(
+            "not_json",
+            error_example(
+                "A text body",
+                "unsupported_media_type",
+                "the body must be application/json, got \"text/plain\"",
+                None,
+            ),
+        )]),
+    )
+}
+
+fn json_body(schema_name: &str, examples: Value) -> Value {
     json!({
         "required": true,
-        "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
+        "content": { JSON: { "schema": schema(schema_name), "examples": examples } }
     })
 }
 
-fn idempotency_key() -> Value {
+fn ok(description: &str, schema_name: &str, examples: Value) -> Value {
     json!({
-        "name": "Idempotency-Key",
+        "description": description,
+        "content": { JSON: { "schema": schema(schema_name), "examples": examples } }
+    })
+}
+
+fn idempotency_key(examples: Value) -> Value {
+    json!({
+        "name": IDEMPOTENCY_KEY_HEADER,
         "in": "header",
         "required": false,
-        "description": "The request number, when the body has no `request_no`. If both are given they must be equal (else 400 `idempotency_key_mismatch`).",
-        "schema": { "$ref": "#/components/schemas/RequestNo" }
-    })
-}
-
-fn unavailable() -> Value {
-    json!({
-        "description": "`overloaded`, `shutting_down` or `authentication_unavailable`: nothing changed; retry after the `Retry-After` seconds.",
-        "headers": { "Retry-After": { "schema": { "type": "integer" } } },
-        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
+        "description": "The request number, when the body has no `request_no`: one of the two is required. If both are given they must be equal, else 400 `idempotency_key_mismatch`.",
+        "schema": schema("RequestNo"),
+        "examples": examples
     })
 }
 
 /// The document.
 pub fn document() -> Value {
-    let code_table: String = ERROR_CODES
-        .iter()
-        .map(|(c, s)| format!("`{c}` ({s})"))
-        .collect::<Vec<_>>()
-        .join(", ");
-
     json!({
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "omnibus",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": format!("The omnibus clearing engine over HTTP/JSON. Errors are `{{\"error\": {{\"code\", \"message\", \"field\"?}}}}` with a stable code: {code_table}. A bad request changes nothing.")
+            "description": "The omnibus clearing engine over HTTP/JSON.\n\nErrors are `{\"error\": {\"code\", \"message\", \"field\"?}}`; the `code` is stable and each operation lists the codes of each status. A bad request changes nothing. Request bodies take no member that is not documented, and no `null`.\n\nEvery `GET` also answers `HEAD` (the same status and headers, no body). A method a path does not take is answered 405 `method_not_allowed` with an `Allow` header; a path that matches no route 404 `not_found`.\n\nAuthentication: none. The server listens on loopback (`127.0.0.1:8080`) by default and trusts its callers; hence the empty security requirement. API keys will come as a security scheme in `components.securitySchemes` and a requirement here."
         },
+        "servers": [ { "url": "http://127.0.0.1:8080", "description": "The default listen address (`server.listen`)." } ],
+        "security": [ {} ],
+        "tags": [
+            { "name": "customers", "description": "Customer financial company accounts." },
+            { "name": "payments", "description": "Charges and remittances, idempotent by request number." },
+            { "name": "requests", "description": "Requests and their request-log entries." },
+            { "name": "operations", "description": "Health, metrics, parent accounts, reconciliation, events and this document." }
+        ],
         "paths": paths(),
-        "components": { "schemas": schemas() }
+        "components": { "schemas": schemas(), "securitySchemes": {} }
     })
 }
 
 /// The operations, by path.
 fn paths() -> Value {
+    let mut paths = Map::new();
+    for (path, item) in [
+        ("/health", health()),
+        ("/metrics", metrics()),
+        ("/openapi.json", openapi_document()),
+        ("/v1/customers", open_customer()),
+        ("/v1/customers/{id}", get_customer()),
+        ("/v1/charges", create_charge()),
+        ("/v1/remittances", create_remittance()),
+        ("/v1/remittances/signing-text", create_signing_text()),
+        ("/v1/requests/{request_no}", get_request()),
+        ("/v1/parents", get_parents()),
+        ("/v1/reconciliation", get_reconciliation()),
+        ("/v1/events", stream_events()),
+    ] {
+        paths.insert(path.to_owned(), item);
+    }
+    Value::Object(paths)
+}
+
+fn health() -> Value {
+    json!({ "get": {
+        "operationId": "getHealth",
+        "tags": ["operations"],
+        "summary": "Liveness: 200 while serving, 503 while shutting down",
+        "responses": {
+            "200": ok("Serving", "Health", examples(&[("ok", example("Serving on two shards", json!({ "status": "ok", "shards": 2 })))])),
+            "503": errors(503, &["shutting_down"], "the server is draining.", examples(&[(
+                "shutting_down",
+                error_example("Draining", "shutting_down", "the server is shutting down and takes no new work", None),
+            )]))
+        }
+    }})
+}
+
+fn metrics() -> Value {
+    json!({ "get": {
+        "operationId": "getMetrics",
+        "tags": ["operations"],
+        "summary": "Prometheus metrics (text exposition format 0.0.4)",
+        "responses": {
+            "200": { "description": "Metrics", "content": { "text/plain": {
+                "schema": { "type": "string" },
+                "examples": { "ok": { "summary": "A few of the series", "value": "# TYPE omnibus_books_sum_won gauge\nomnibus_books_sum_won 0\n" } }
+            }}},
+            "500": errors(500, &["metrics_failed"], "the metrics could not be gathered or encoded.", examples(&[(
+                "metrics_failed",
+                error_example("Encoding failed", "metrics_failed", "the metrics could not be encoded", None),
+            )]))
+        }
+    }})
+}
+
+fn openapi_document() -> Value {
+    json!({ "get": {
+        "operationId": "getOpenApi",
+        "tags": ["operations"],
+        "summary": "This document",
+        "responses": {
+            "200": { "description": "The OpenAPI 3.1 document", "content": { JSON: {
+                "schema": { "type": "object", "required": ["openapi", "info", "paths"] },
+                "examples": { "ok": { "summary": "Its first members", "value": { "openapi": "3.1.0", "info": { "title": "omnibus", "version": env!("CARGO_PKG_VERSION") }, "paths": {} } } }
+            }}}
+        }
+    }})
+}
+
+fn customer_answer(cert_serial: Value) -> Value {
     json!({
-        "/health": { "get": {
-            "summary": "Liveness: 200 while serving, 503 while shutting down",
-            "responses": { "200": ok("Serving", "Health"), "503": unavailable() }
-        }},
-        "/metrics": { "get": {
-            "summary": "Prometheus metrics (text exposition format 0.0.4)",
-            "responses": {
-                "200": { "description": "Metrics", "content": { "text/plain": { "schema": { "type": "string" } } } },
-                "503": unavailable()
-            }
-        }},
-        "/openapi.json": { "get": {
-            "summary": "This document",
-            "responses": { "200": { "description": "OpenAPI 3 document", "content": { "application/json": { "schema": { "type": "object" } } } } }
-        }},
-        "/v1/customers": { "post": {
-            "summary": "Open a customer financial company account",
-            "description": "Registers the linked bank account charges are drawn from and, optionally, the signature key (certificate serial and ed25519 public key) for remittances over the usage limit. Retrying an identical opening answers 200 with the customer.",
-            "requestBody": json_body("CustomerOpen"),
-            "responses": {
-                "201": ok("Opened", "Customer"),
-                "200": ok("Already opened with the same linked account and certificate (an idempotent retry)", "Customer"),
-                "400": error_response("`malformed_json`, `missing_field`, `unknown_field`, `invalid_field`"),
-                "409": error_response("`customer_exists`: the customer exists with another linked account or certificate"),
-                "413": error_response("`body_too_large`"),
-                "415": error_response("`unsupported_media_type`"),
-                "422": error_response("`linked_bank_not_served`"),
-                "503": unavailable()
-            }
-        }},
-        "/v1/customers/{id}": { "get": {
-            "summary": "A customer with its balance",
-            "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[0-9]+$" } } ],
-            "responses": {
-                "200": ok("The customer", "Customer"),
-                "400": error_response("`invalid_field`: not a customer number"),
-                "404": error_response("`unknown_customer`"),
-                "503": unavailable()
-            }
-        }},
-        "/v1/charges": { "post": {
-            "summary": "Charge: draw an amount from the customer's linked account into the customer's account",
-            "description": "Idempotent by request number: resubmitting the same request answers the original outcome; the same number with other fields is 409 `request_no_reused`. The answer is 200 whether the customer is told `succeeded` or `failed`.",
-            "parameters": [ idempotency_key() ],
-            "requestBody": json_body("Charge"),
-            "responses": {
-                "200": ok("The outcome", "Outcome"),
-                "400": error_response("`malformed_json`, `missing_field`, `unknown_field`, `invalid_field` (such as a negative or fractional amount), `idempotency_key_mismatch`"),
-                "404": error_response("`unknown_customer`"),
-                "409": error_response("`request_no_reused`"),
-                "413": error_response("`body_too_large`"),
-                "415": error_response("`unsupported_media_type`"),
-                "422": error_response("`not_tradable`, `subscription_invalid`"),
-                "503": unavailable()
-            }
-        }},
-        "/v1/remittances": { "post": {
-            "summary": "Remit to a payee account",
-            "description": "Up to the usage limit: the first path (securities deduction, then bank deposit), without a signature. Over it: a signed payment instruction; first get the text with `POST /v1/remittances/signing-text`, sign it, and send `signature` and `cert_serial` with the same fields. A short balance is charged first (the deficit). Idempotent by request number, like charges.",
-            "parameters": [ idempotency_key() ],
-            "requestBody": json_body("Remittance"),
-            "responses": {
-                "200": ok("The outcome", "Outcome"),
-                "400": error_response("`malformed_json`, `missing_field`, `unknown_field`, `invalid_field`, `idempotency_key_mismatch`"),
-                "404": error_response("`unknown_customer`"),
-                "409": error_response("`request_no_reused`"),
-                "413": error_response("`body_too_large`"),
-                "415": error_response("`unsupported_media_type`"),
-                "422": error_response("`not_tradable`, `subscription_invalid`, `signature_required`, `not_over_limit`, `no_signing_key`, `no_signing_text`, `unknown_certificate`, `signing_text_expired`, `signing_text_mismatch`, `signature_invalid`, `key_not_valid`"),
-                "503": unavailable()
-            }
-        }},
-        "/v1/remittances/signing-text": { "post": {
-            "summary": "The transaction original text to sign for a remittance over the usage limit",
-            "description": "The text is good for one submission of this exact request until `expires_at_ms`.",
-            "parameters": [ idempotency_key() ],
-            "requestBody": json_body("SigningTextRequest"),
-            "responses": {
-                "200": ok("The text to sign", "SigningText"),
-                "400": error_response("`malformed_json`, `missing_field`, `unknown_field`, `invalid_field`, `idempotency_key_mismatch`"),
-                "404": error_response("`unknown_customer`"),
-                "409": error_response("`request_no_reused`: the request number is taken"),
-                "413": error_response("`body_too_large`"),
-                "422": error_response("`not_tradable`, `subscription_invalid`, `no_signing_key`, `not_over_limit`"),
-                "503": unavailable()
-            }
-        }},
-        "/v1/requests/{request_no}": { "get": {
-            "summary": "A request with all its request-log entries and their states",
-            "parameters": [ { "name": "request_no", "in": "path", "required": true, "schema": { "$ref": "#/components/schemas/RequestNo" } } ],
-            "responses": {
-                "200": ok("The request", "Request"),
-                "400": error_response("`invalid_field`: not a request number"),
-                "404": error_response("`unknown_request`"),
-                "503": unavailable()
-            }
-        }},
-        "/v1/parents": { "get": {
-            "summary": "Parent (omnibus) account balances, total and per shard slice",
-            "responses": { "200": ok("The parent accounts", "Parents"), "503": unavailable() }
-        }},
-        "/v1/reconciliation": { "get": {
-            "summary": "The reconciliation report: each request log matched against its rail's statement",
-            "description": "An entry at SUCCESS must be on its rail's statement once, at its current attempt, with its amount; at FAIL it must not be; an earlier attempt must never be; UNKNOWN and REQUESTED entries are counted open; a statement line no entry accounts for is listed. Every mismatch is listed.",
-            "parameters": [ { "name": "date", "in": "query", "required": false, "description": "Only requests of this request date (YYYY-MM-DD); every day when absent.", "schema": { "type": "string", "format": "date" } } ],
-            "responses": {
-                "200": ok("The report", "Reconciliation"),
-                "400": error_response("`invalid_field` (date) or `unknown_field`"),
-                "503": unavailable()
-            }
-        }},
-        "/v1/events": { "get": {
-            "summary": "Server-sent events of request state changes",
-            "description": "`text/event-stream`. Events: `ready` (subscribed), `accepted`, `entry_changed`, `answered` (each published once durable; data is JSON), and `lagged` (`{\"missed\": n}`) when the client fell behind the engine's bounded buffer. Comment lines keep an idle stream alive. The stream ends when the server shuts down.",
-            "responses": {
-                "200": { "description": "The stream", "content": { "text/event-stream": { "schema": { "type": "string" } } } },
-                "503": unavailable()
-            }
-        }}
+        "customer": "1001", "currency": "KRW", "balance": "0", "available": "0",
+        "tradable": true, "subscription_valid": true,
+        "linked_bank": "004", "linked_account": "110-123-456789", "cert_serial": cert_serial
     })
+}
+
+fn open_customer() -> Value {
+    let opening = json!({
+        "customer": 1001,
+        "linked_bank": "004",
+        "linked_account": "110-123-456789",
+        "cert_serial": 77,
+        "public_key": EXAMPLE_PUBLIC_KEY
+    });
+    let mut conflicting = opening.clone();
+    conflicting["linked_account"] = json!("110-999");
+    let mut weak = opening.clone();
+    weak["customer"] = json!(1002);
+    weak["public_key"] = json!("01".to_owned() + &"00".repeat(31));
+    let mut unpaired = opening.clone();
+    unpaired["customer"] = json!(1003);
+    unpaired.as_object_mut().unwrap().remove("public_key");
+    let mut null_flag = opening.clone();
+    null_flag["customer"] = json!(1004);
+    null_flag["tradable"] = Value::Null;
+    let mut unserved = opening.clone();
+    unserved["customer"] = json!(1005);
+    unserved["linked_bank"] = json!("999");
+    json!({ "post": {
+        "operationId": "openCustomer",
+        "tags": ["customers"],
+        "summary": "Open a customer financial company account",
+        "description": "Registers the linked bank account charges are drawn from and, optionally, the signature key (certificate serial and ed25519 public key, given together) for remittances over the usage limit. A weak (small-order) public key is refused. Retrying an identical opening answers 200 with the customer.",
+        "requestBody": json_body("CustomerOpen", examples(&[
+            ("opened", example("Customer 1001 with a signature key", opening.clone())),
+            ("retried", example("The same opening again", opening)),
+            ("conflict", example("The same number with another linked account", conflicting)),
+            ("weak_key", example("The identity point as public key", weak)),
+            ("unpaired", example("A certificate serial without its public key", unpaired)),
+            ("null_flag", example("null where a boolean is expected", null_flag)),
+            ("bank_not_served", example("A linked bank without a withdrawal firm account", unserved)),
+        ])),
+        "responses": {
+            "201": {
+                "description": "Opened",
+                "headers": { "Location": { "required": true, "description": "The customer's URL: `/v1/customers/{id}`.", "schema": { "type": "string", "pattern": "^/v1/customers/[1-9][0-9]*$" } } },
+                "content": { JSON: { "schema": schema("Customer"), "examples": examples(&[("opened", example("Opened", customer_answer(json!("77"))))]) } }
+            },
+            "200": ok("Already opened with the same linked account and certificate (an idempotent retry)", "Customer",
+                examples(&[("retried", example("The customer as it is", customer_answer(json!("77"))))])),
+            "400": errors(400, &[BODY_400, &["invalid_request"]].concat(), "a field is missing, unknown, malformed, `null`, or a weak key.", examples(&[
+                ("weak_key", error_example("A weak key", "invalid_field", "public_key: is a weak ed25519 public key (a point of small order): a signature over it can be made without any private key; register the key of a real key pair", Some("public_key"))),
+                ("unpaired", error_example("cert_serial without public_key", "missing_field", "public_key: this field is required", Some("public_key"))),
+                ("null_flag", error_example("null", "invalid_field", "tradable: must be true or false, got null", Some("tradable"))),
+            ])),
+            "409": errors(409, &["customer_exists"], "the customer exists with another linked account or certificate.", examples(&[
+                ("conflict", error_example("Another linked account", "customer_exists", "customer 1001 already exists with another linked account or certificate", None)),
+            ])),
+            "413": body_too_large(),
+            "415": unsupported_media_type(),
+            "422": errors(422, &["linked_bank_not_served", "refused"], "the engine refused the opening.", examples(&[
+                ("bank_not_served", error_example("Bank 999", "linked_bank_not_served", "the linked bank 999 has no withdrawal firm account", None)),
+            ])),
+            "500": storage_failed(),
+            "503": unavailable(&["overloaded", "shutting_down"])
+        }
+    }})
+}
+
+fn get_customer() -> Value {
+    json!({ "get": {
+        "operationId": "getCustomer",
+        "tags": ["customers"],
+        "summary": "A customer with its balance",
+        "parameters": [ {
+            "name": "id", "in": "path", "required": true,
+            "schema": schema("CustomerIdText"),
+            "examples": {
+                "found": { "summary": "Customer 1001", "value": "1001" },
+                "unknown": { "summary": "No such customer", "value": "999999" },
+                "zero": { "summary": "Customer numbers start at 1", "value": "0" }
+            }
+        } ],
+        "responses": {
+            "200": ok("The customer", "Customer", examples(&[("found", example("Customer 1001", customer_answer(json!("77"))))])),
+            "400": errors(400, &["invalid_field"], "not a customer number.", examples(&[
+                ("zero", error_example("Zero", "invalid_field", "customer: must be a positive integer, got \"0\"", Some("customer"))),
+            ])),
+            "404": errors(404, &["unknown_customer"], "no such customer.", examples(&[
+                ("unknown", error_example("No such customer", "unknown_customer", "unknown customer 999999", None)),
+            ])),
+            "503": unavailable(&["overloaded", "shutting_down"])
+        }
+    }})
+}
+
+fn charge_body(request_no: Option<&str>, amount: Value) -> Value {
+    let mut body = json!({ "customer": 1001, "request_date": EXAMPLE_DATE, "amount": amount });
+    if let Some(no) = request_no {
+        body["request_no"] = json!(no);
+    }
+    body
+}
+
+fn outcome(request_no: &str, kind: &str, amount: &str, decided_by: &str, path: Value) -> Value {
+    json!({
+        "customer": "1001", "request_no": request_no, "kind": kind, "currency": "KRW",
+        "amount": amount, "told": "succeeded", "path": path, "deficit": null,
+        "decided_by": decided_by, "timed_out": false
+    })
+}
+
+fn create_charge() -> Value {
+    let mut null_request_no = charge_body(None, json!("1000"));
+    null_request_no["request_no"] = Value::Null;
+    json!({ "post": {
+        "operationId": "createCharge",
+        "tags": ["payments"],
+        "summary": "Charge: draw an amount from the customer's linked account into the customer's account",
+        "description": "Idempotent by request number (`request_no`, or the `Idempotency-Key` header): resubmitting the same request answers the original outcome; the same number with other fields is 409 `request_no_reused`. The answer is 200 whether the customer is told `succeeded` or `failed`.",
+        "parameters": [ idempotency_key(json!({
+            "by_header": { "summary": "The request number as a header", "value": "C-20261121-0002" },
+            "key_mismatch": { "summary": "A header that differs from the body's request_no", "value": "C-20261121-9999" }
+        })) ],
+        "requestBody": json_body("Charge", examples(&[
+            ("charged", example("Charge 50,000 won", charge_body(Some("C-20261121-0001"), json!("50000")))),
+            ("resubmitted", example("The same request again: its original outcome", charge_body(Some("C-20261121-0001"), json!("50000")))),
+            ("by_header", example("The request number in the Idempotency-Key header", charge_body(None, json!(1000)))),
+            ("key_mismatch", example("Body and header disagree", charge_body(Some("C-20261121-0003"), json!(1000)))),
+            ("reused", example("A used request number with another amount", charge_body(Some("C-20261121-0001"), json!(7)))),
+            ("fraction", example("Whole won only", charge_body(Some("C-20261121-0004"), json!("10.5")))),
+            ("amount_over_limit", example("Over 10^18", charge_body(Some("C-20261121-0005"), json!("1000000000000000001")))),
+            ("null_request_no", example("null is not absent", null_request_no)),
+        ])),
+        "responses": {
+            "200": ok("The outcome", "Outcome", examples(&[
+                ("charged", example("Told succeeded", outcome("C-20261121-0001", "charge", "50000", "charge_credit", Value::Null))),
+                ("resubmitted", example("The original outcome", outcome("C-20261121-0001", "charge", "50000", "charge_credit", Value::Null))),
+                ("by_header", example("Keyed by the header", outcome("C-20261121-0002", "charge", "1000", "charge_credit", Value::Null))),
+            ])),
+            "400": errors(400, &[BODY_400, &["idempotency_key_mismatch", "invalid_request"]].concat(), "a field is missing, unknown, malformed or `null`, or the header and body disagree.", examples(&[
+                ("key_mismatch", error_example("Header and body differ", "idempotency_key_mismatch", "the Idempotency-Key header \"C-20261121-9999\" differs from the body's request_no \"C-20261121-0003\"", None)),
+                ("fraction", error_example("A fraction", "invalid_field", "amount: \"10.5\" is not an amount: write whole KRW in decimal digits only, without sign, spaces, decimal point or exponent", Some("amount"))),
+                ("amount_over_limit", error_example("Over 10^18", "invalid_field", "amount: 1000000000000000001 is outside the largest magnitude the engine holds (10^18 minor units)", Some("amount"))),
+                ("null_request_no", error_example("null", "invalid_field", "request_no: must be a string, got null", Some("request_no"))),
+            ])),
+            "404": errors(404, &["unknown_customer"], "no such customer.", examples(&[
+                ("unknown_customer", error_example("No such customer", "unknown_customer", "unknown customer 999999", None)),
+            ])),
+            "409": errors(409, &["request_no_reused"], "the request number was used with other fields.", examples(&[
+                ("reused", error_example("Another amount", "request_no_reused", "request number C-20261121-0001 was used by another request", None)),
+            ])),
+            "413": body_too_large(),
+            "415": unsupported_media_type(),
+            "422": errors(422, &["not_tradable", "subscription_invalid", "parent_below_floor", "refused"], "the customer may not trade, or the engine refused the request; nothing moved.", examples(&[
+                ("not_tradable", error_example("Not tradable", "not_tradable", "customer 1001 is not tradable", None)),
+            ])),
+            "500": storage_failed(),
+            "503": unavailable(&["overloaded", "shutting_down"])
+        }
+    }})
+}
+
+fn remit_body(request_no: &str, amount: Value) -> Value {
+    json!({
+        "customer": 1001, "request_date": EXAMPLE_DATE, "request_no": request_no, "amount": amount,
+        "payee_bank": "088", "payee_account": "220-33-44444", "payee_name": "김철수"
+    })
+}
+
+fn create_remittance() -> Value {
+    let mut signed = remit_body("R-20261121-0002", json!("2500000"));
+    signed["signature"] = json!("00".repeat(64));
+    signed["cert_serial"] = json!(77);
+    let mut unpaired = remit_body("R-20261121-0003", json!("2500000"));
+    unpaired["signature"] = json!("00".repeat(64));
+    let mut long_name = remit_body("R-20261121-0004", json!("1000"));
+    // 17 Hangul syllables: 17 characters, but 51 bytes of UTF-8.
+    long_name["payee_name"] = json!("가".repeat(17));
+    json!({ "post": {
+        "operationId": "createRemittance",
+        "tags": ["payments"],
+        "summary": "Remit to a payee account",
+        "description": "Up to the usage limit (2,000,000 won by default): the first path (securities deduction, then bank deposit), without a signature. Over it: a signed payment instruction; first get the text with `POST /v1/remittances/signing-text`, sign its exact UTF-8 bytes with the customer's ed25519 key, and send `signature` and `cert_serial` (always together) with the same fields. A short balance is charged first (the deficit). Idempotent by request number, like charges.",
+        "parameters": [ idempotency_key(json!({})) ],
+        "requestBody": json_body("Remittance", examples(&[
+            ("first_path", example("20,000 won within the usage limit", remit_body("R-20261121-0001", json!("20000")))),
+            ("bad_signature", example("Over the limit, with a signature that does not verify over the issued text", signed)),
+            ("unsigned_over_limit", example("Over the limit without a signature", remit_body("R-20261121-0005", json!(2_500_000)))),
+            ("unpaired", example("A signature without its certificate serial", unpaired)),
+            ("long_name", example("A payee name over 48 bytes", long_name)),
+        ])),
+        "responses": {
+            "200": ok("The outcome", "Outcome", examples(&[
+                ("first_path", example("Told succeeded", outcome("R-20261121-0001", "remit", "20000", "remit_deposit", json!("first")))),
+            ])),
+            "400": errors(400, &[BODY_400, &["idempotency_key_mismatch", "invalid_request"]].concat(), "a field is missing, unknown, malformed or `null`, or the header and body disagree.", examples(&[
+                ("unpaired", error_example("signature without cert_serial", "missing_field", "cert_serial: this field is required", Some("cert_serial"))),
+                ("long_name", error_example("51 bytes", "invalid_field", "payee_name: must be at most 48 bytes, got 51", Some("payee_name"))),
+            ])),
+            "404": errors(404, &["unknown_customer"], "no such customer.", examples(&[
+                ("unknown_customer", error_example("No such customer", "unknown_customer", "unknown customer 999999", None)),
+            ])),
+            "409": errors(409, &["request_no_reused"], "the request number was used with other fields.", examples(&[
+                ("reused", error_example("Another amount", "request_no_reused", "request number R-20261121-0001 was used by another request", None)),
+            ])),
+            "413": body_too_large(),
+            "415": unsupported_media_type(),
+            "422": errors(422, &["not_tradable", "subscription_invalid", "insufficient_funds", "parent_below_floor", "refused", "signature_required", "not_over_limit", "no_signing_key", "no_signing_text", "unknown_certificate", "signing_text_expired", "signing_text_mismatch", "signature_invalid", "key_not_valid"], "the request was refused before any money moved.", examples(&[
+                ("bad_signature", error_example("The signature does not verify", "signature_invalid", "the signature does not verify with the key of certificate 77", None)),
+                ("unsigned_over_limit", error_example("No signature", "signature_required", "a remittance over the usage limit needs a signed payment instruction", None)),
+            ])),
+            "500": storage_failed(),
+            "503": unavailable(&["overloaded", "shutting_down", "authentication_unavailable"])
+        }
+    }})
+}
+
+fn create_signing_text() -> Value {
+    json!({ "post": {
+        "operationId": "createSigningText",
+        "tags": ["payments"],
+        "summary": "The transaction original text to sign for a remittance over the usage limit",
+        "description": "The text is good for one submission of this exact request until `expires_at_ms`.",
+        "parameters": [ idempotency_key(json!({})) ],
+        "requestBody": json_body("SigningTextRequest", examples(&[
+            ("issued", example("2,500,000 won, over the usage limit", remit_body("R-20261121-0002", json!("2500000")))),
+            ("within_limit", example("Within the limit: no text needed", remit_body("R-20261121-0006", json!("1000")))),
+        ])),
+        "responses": {
+            "200": ok("The text to sign", "SigningText", examples(&[
+                ("issued", example("The text", json!({
+                    "request_no": "R-20261121-0002",
+                    "text": "omnibus payment instruction v1\ncustomer: 1001\nrequest_date: 2026-11-21\nrequest_no: R-20261121-0002\namount: 2500000 KRW\npayee_bank: 088\npayee_account: 220-33-44444\npayee_name: 김철수\nnonce: 5a9a95782abab937223d0bbb55a09557\nexpires_at_ms: 1796026667858\n",
+                    "expires_at_ms": 1_796_026_667_858u64
+                }))),
+            ])),
+            "400": errors(400, &[BODY_400, &["idempotency_key_mismatch", "invalid_request"]].concat(), "a field is missing, unknown, malformed or `null`, or the header and body disagree.", examples(&[
+                ("missing", error_example("No payee name", "missing_field", "payee_name: this field is required", Some("payee_name"))),
+            ])),
+            "404": errors(404, &["unknown_customer"], "no such customer.", examples(&[
+                ("unknown_customer", error_example("No such customer", "unknown_customer", "unknown customer 999999", None)),
+            ])),
+            "409": errors(409, &["request_no_reused"], "the request number is taken.", examples(&[
+                ("reused", error_example("Taken", "request_no_reused", "request number R-20261121-0001 was used by another request", None)),
+            ])),
+            "413": body_too_large(),
+            "415": unsupported_media_type(),
+            "422": errors(422, &["not_tradable", "subscription_invalid", "no_signing_key", "not_over_limit", "refused"], "no text can be issued for this request.", examples(&[
+                ("within_limit", error_example("Within the limit", "not_over_limit", "the amount is within the usage limit: no signed instruction is needed", None)),
+            ])),
+            "500": storage_failed(),
+            "503": unavailable(&["overloaded", "shutting_down"])
+        }
+    }})
+}
+
+fn get_request() -> Value {
+    json!({ "get": {
+        "operationId": "getRequest",
+        "tags": ["requests"],
+        "summary": "A request with all its request-log entries and their states",
+        "parameters": [ {
+            "name": "request_no", "in": "path", "required": true, "schema": schema("RequestNo"),
+            "examples": {
+                "found": { "summary": "The charge of the examples", "value": "C-20261121-0001" },
+                "unknown": { "summary": "Never submitted", "value": "NOPE" },
+                "malformed": { "summary": "A space is not allowed", "value": "a%20b" }
+            }
+        } ],
+        "responses": {
+            "200": ok("The request", "Request", examples(&[("found", example("A charge told succeeded", json!({
+                "customer": "1001", "request_no": "C-20261121-0001", "request_date": EXAMPLE_DATE,
+                "kind": "charge", "currency": "KRW", "amount": "50000", "payee": null, "path": null,
+                "deficit": null, "accepted_at_ms": 1_795_000_000_000u64,
+                "answer": { "told": "succeeded", "decided_by": "charge_credit", "timed_out": false, "at_ms": 1_795_000_000_004u64 },
+                "entries": [
+                    { "id": "E0000000000000001", "log": "bank_firm_request_log", "step": "charge_withdrawal", "state": "SUCCESS", "attempt": 1, "failures": 0, "amount": "50000", "debit": "linked[1001]", "credit": "withdrawal_firm[004]", "requested_at_ms": 1_795_000_000_001u64, "updated_at_ms": 1_795_000_000_002u64 },
+                    { "id": "E0000000000000002", "log": "securities_firm_request_log", "step": "charge_credit", "state": "SUCCESS", "attempt": 1, "failures": 0, "amount": "50000", "debit": "fin_parent", "credit": "customer[1001]", "requested_at_ms": 1_795_000_000_002u64, "updated_at_ms": 1_795_000_000_003u64 }
+                ]
+            })))])),
+            "400": errors(400, &["invalid_field"], "not a request number.", examples(&[
+                ("malformed", error_example("A space", "invalid_field", "request_no: must be letters, digits, '-' and '_', got \"a b\"", Some("request_no"))),
+            ])),
+            "404": errors(404, &["unknown_request"], "no such request.", examples(&[
+                ("unknown", error_example("Never submitted", "unknown_request", "unknown request NOPE", None)),
+            ])),
+            "503": unavailable(&["overloaded", "shutting_down"])
+        }
+    }})
+}
+
+fn get_parents() -> Value {
+    json!({ "get": {
+        "operationId": "getParents",
+        "tags": ["operations"],
+        "summary": "Parent (omnibus) account balances, total and per shard slice",
+        "responses": {
+            "200": ok("The parent accounts", "Parents", examples(&[("ok", example("Two of them", json!({
+                "currency": "KRW",
+                "parents": [
+                    { "account": "fin_parent", "kind": "fin_parent", "bank": null, "total": "999950000", "slices": ["499950000", "500000000"] },
+                    { "account": "withdrawal_firm[004]", "kind": "withdrawal_firm", "bank": "004", "total": "50000", "slices": ["50000", "0"] }
+                ]
+            })))])),
+            "503": unavailable(&["overloaded", "shutting_down"])
+        }
+    }})
+}
+
+fn get_reconciliation() -> Value {
+    json!({ "get": {
+        "operationId": "getReconciliation",
+        "tags": ["operations"],
+        "summary": "The reconciliation report: each request log matched against its rail's statement",
+        "description": "An entry at SUCCESS must be on its rail's statement once, at its current attempt, with its amount; at FAIL it must not be; an earlier attempt must never be; UNKNOWN and REQUESTED entries are counted open; a statement line no entry accounts for is listed. Every mismatch is listed.",
+        "parameters": [ {
+            "name": "date", "in": "query", "required": false,
+            "description": "Only requests of this request date; every day when absent.",
+            "schema": schema("RequestDate"),
+            "examples": {
+                "one_day": { "summary": "One request date", "value": EXAMPLE_DATE },
+                "bad_date": { "summary": "Not a calendar day", "value": "2026-02-30" }
+            }
+        } ],
+        "responses": {
+            "200": ok("The report", "Reconciliation", examples(&[
+                ("one_day", example("Everything matched", json!({
+                    "date": EXAMPLE_DATE,
+                    "logs": [ { "log": "bank_firm_request_log", "matched": 2, "not_executed": 0, "open": 0, "rail_lines": 2, "mismatches": [] } ]
+                }))),
+            ])),
+            "400": errors(400, &["invalid_field", "unknown_field"], "a bad date, or a query parameter that is not `date`.", examples(&[
+                ("bad_date", error_example("February 30", "invalid_field", "date: must be a calendar date written YYYY-MM-DD, got \"2026-02-30\"", Some("date"))),
+            ])),
+            "503": unavailable(&["overloaded", "shutting_down"])
+        }
+    }})
+}
+
+fn stream_events() -> Value {
+    json!({ "get": {
+        "operationId": "streamEvents",
+        "tags": ["operations"],
+        "summary": "Server-sent events of request state changes",
+        "description": "`text/event-stream`. Events: `ready` (subscribed), `accepted`, `entry_changed`, `answered` (each published once durable; data is JSON), and `lagged` (`{\"missed\": n}`) when the client fell behind the engine's bounded buffer. Comment lines keep an idle stream alive. The stream ends when the server shuts down.",
+        "responses": {
+            "200": { "description": "The stream", "content": { "text/event-stream": {
+                "schema": { "type": "string" },
+                "examples": { "ok": { "summary": "The first event", "value": "event: ready\ndata: {}\n\n" } }
+            }}},
+            "503": errors(503, &["shutting_down", "too_many_event_streams"], "no stream was opened.", examples(&[
+                ("too_many", error_example("All streams taken", "too_many_event_streams", "64 event streams are open already (server.event_streams_max)", None)),
+            ]))
+        }
+    }})
 }
 
 /// The request and answer shapes.
 fn schemas() -> Value {
-    let money = json!({
-        "description": "An amount in whole won (KRW has no minor unit). Accepted as a string or an integer; answered as a string, exactly.",
-        "oneOf": [
-            { "type": "string", "pattern": "^[0-9]+(\\.0+)?$", "example": "50000" },
-            { "type": "integer", "minimum": 1, "example": 50000 }
-        ]
-    });
-    let customer_id = json!({
-        "description": "The customer account number, a positive integer. Accepted as an integer or a string of digits; answered as a string.",
-        "oneOf": [
-            { "type": "integer", "minimum": 1, "example": 1001 },
-            { "type": "string", "pattern": "^[0-9]+$", "example": "1001" }
-        ]
-    });
-    let header_props = json!({
-        "customer": { "$ref": "#/components/schemas/CustomerId" },
-        "request_date": { "type": "string", "format": "date", "example": "2026-11-21", "description": "YYYY-MM-DD" },
-        "request_no": { "$ref": "#/components/schemas/RequestNo" },
-        "amount": { "$ref": "#/components/schemas/MoneyIn" }
-    });
-    let mut remit_props = header_props.clone();
-    remit_props["payee_bank"] =
-        json!({ "type": "string", "pattern": "^[0-9]{3}$", "example": "088" });
-    remit_props["payee_account"] = json!({ "type": "string", "maxLength": 20, "pattern": "^[0-9][0-9-]*$", "example": "220-33-44444" });
-    remit_props["payee_name"] = json!({ "type": "string", "maxLength": 48, "description": "At most 48 bytes of UTF-8, no control characters.", "example": "김철수" });
-    let signing_props = remit_props.clone();
-    remit_props["signature"] = json!({
-        "type": "string", "pattern": "^[0-9a-fA-F]{128}$",
-        "description": "Over the usage limit: the ed25519 signature (64 bytes, hexadecimal) of the exact `text` from `POST /v1/remittances/signing-text`."
-    });
-    remit_props["cert_serial"] = json!({
-        "description": "Over the usage limit: the serial of the customer's registered certificate.",
-        "oneOf": [ { "type": "integer", "minimum": 0 }, { "type": "string", "pattern": "^[0-9]+$" } ]
-    });
-    let remit_required = json!([
-        "customer",
-        "request_date",
-        "amount",
-        "payee_bank",
-        "payee_account",
-        "payee_name"
-    ]);
-
-    let codes: Vec<Value> = ERROR_CODES.iter().map(|(c, _)| json!(c)).collect();
+    let amount_max = Amount::MAX_WHOLE as u64;
     let mut schemas = json!({
         "Error": {
             "type": "object",
             "required": ["error"],
+            "additionalProperties": false,
             "properties": { "error": {
                 "type": "object",
                 "required": ["code", "message"],
+                "additionalProperties": false,
                 "properties": {
-                    "code": { "type": "string", "enum": codes },
-                    "message": { "type": "string" },
+                    "code": { "type": "string", "enum": ERROR_CODES.iter().map(|(c, _)| *c).collect::<Vec<_>>() },
+                    "message": { "type": "string", "minLength": 1 },
                     "field": { "type": "string", "description": "The request field at fault, when one is." }
                 }
             }}
         },
         "Health": {
             "type": "object",
-            "properties": { "status": { "type": "string", "enum": ["ok"] }, "shards": { "type": "integer" } }
+            "required": ["status", "shards"],
+            "additionalProperties": false,
+            "properties": { "status": { "const": "ok" }, "shards": { "type": "integer", "minimum": 1 } }
         },
-        "MoneyIn": money,
-        "Money": { "type": "string", "pattern": "^-?[0-9]+$", "description": "Whole won, as a decimal string.", "example": "50000" },
-        "CustomerId": customer_id,
-        "RequestNo": { "type": "string", "minLength": 1, "maxLength": 32, "pattern": "^[A-Za-z0-9_-]+$", "example": "C-20261121-0001" },
+        "MoneyIn": {
+            "description": format!("An amount in whole won (KRW has no minor unit), from 1 to {amount_max}: a JSON integer, or a string of decimal digits. No sign, spaces, decimal point or exponent, in either form: the literal `1000.0` or `1e3` is refused even though JSON Schema counts it as an integer."),
+            "oneOf": [
+                { "type": "string", "pattern": decimal_pattern(1, u128::from(amount_max)), "examples": ["50000"] },
+                { "type": "integer", "minimum": 1, "maximum": amount_max, "examples": [50000] }
+            ]
+        },
+        "Money": { "type": "string", "pattern": "^-?[0-9]+$", "description": "Whole won, as a decimal string.", "examples": ["50000"] },
+        "CustomerId": {
+            "description": format!("The customer account number, from 1 to {}: a JSON integer, or a string of decimal digits. Answered as a string.", u64::MAX),
+            "oneOf": [
+                { "type": "integer", "minimum": 1, "maximum": u64::MAX, "examples": [1001] },
+                schema("CustomerIdText")
+            ]
+        },
+        "CustomerIdText": { "type": "string", "pattern": decimal_pattern(1, u64::MAX as u128), "examples": ["1001"] },
+        "CertSerial": {
+            "description": format!("A certificate serial, from 0 to {}: a JSON integer or a string of decimal digits.", u64::MAX),
+            "oneOf": [
+                { "type": "integer", "minimum": 0, "maximum": u64::MAX },
+                { "type": "string", "pattern": decimal_pattern(0, u64::MAX as u128) }
+            ]
+        },
+        "RequestNo": {
+            "type": "string", "minLength": 1, "maxLength": RequestNo::MAX_BYTES,
+            "pattern": "^[A-Za-z0-9_-]+$",
+            "description": format!("The request number, the idempotency key: letters, digits, `-` and `_`, 1 to {} of them (ASCII, so as many bytes).", RequestNo::MAX_BYTES),
+            "examples": ["C-20261121-0001"]
+        },
+        "RequestDate": {
+            "type": "string", "format": "date", "pattern": date_pattern(),
+            "description": format!("A calendar day written YYYY-MM-DD, from {}-01-01 to {}-12-31 (the format's range; an impossible day such as 2026-02-30 is refused too). The engine also checks that a request's date falls within a window around its own date.", RequestDate::MIN_YEAR, RequestDate::MAX_YEAR),
+            "examples": [EXAMPLE_DATE]
+        },
+        "BankCode": { "type": "string", "pattern": "^[0-9]{3}$", "examples": ["004"] },
+        "AccountNo": {
+            "type": "string", "minLength": 1, "maxLength": AccountNo::MAX_BYTES, "pattern": "^[0-9][0-9-]*$",
+            "description": format!("An account number at a bank: digits and hyphens, starting with a digit, at most {} of them.", AccountNo::MAX_BYTES),
+            "examples": ["110-123-456789"]
+        },
+        "PayeeName": {
+            "type": "string", "minLength": 1, "maxLength": PayeeName::MAX_BYTES, "x-maxBytes": PayeeName::MAX_BYTES,
+            "pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]+$",
+            "description": format!("The payee's name: at most {} bytes of UTF-8 (16 Hangul syllables, or {} ASCII characters), no control characters. `maxLength` counts characters, a looser bound; `x-maxBytes` is the limit.", PayeeName::MAX_BYTES, PayeeName::MAX_BYTES),
+            "examples": ["김철수"]
+        },
+        "PublicKey": {
+            "type": "string", "pattern": "^[0-9a-fA-F]{64}$",
+            "description": "An ed25519 public key, 32 bytes in hexadecimal. A key that is no curve point, or a weak (small-order) one such as `01` followed by 31 zero bytes, is refused: a signature over a weak key can be made without its private key."
+        },
+        "Signature": {
+            "type": "string", "pattern": "^[0-9a-fA-F]{128}$",
+            "description": "The ed25519 signature (64 bytes, hexadecimal) of the exact `text` from `POST /v1/remittances/signing-text`, verified strictly."
+        }
+    });
+    // Built in pieces: one `json!` cannot nest this much.
+    let shapes = json!({
         "CustomerOpen": {
             "type": "object",
             "required": ["customer", "linked_bank", "linked_account"],
             "additionalProperties": false,
+            "dependentRequired": { "cert_serial": ["public_key"], "public_key": ["cert_serial"] },
             "properties": {
-                "customer": { "$ref": "#/components/schemas/CustomerId" },
-                "linked_bank": { "type": "string", "pattern": "^[0-9]{3}$", "description": "A bank with a withdrawal firm parent account.", "example": "004" },
-                "linked_account": { "type": "string", "maxLength": 20, "pattern": "^[0-9][0-9-]*$", "example": "110-123-456789" },
+                "customer": schema("CustomerId"),
+                "linked_bank": { "allOf": [schema("BankCode")], "description": "A bank with a withdrawal firm parent account." },
+                "linked_account": schema("AccountNo"),
                 "tradable": { "type": "boolean", "default": true },
                 "subscription_valid": { "type": "boolean", "default": true },
-                "cert_serial": { "oneOf": [ { "type": "integer", "minimum": 0 }, { "type": "string", "pattern": "^[0-9]+$" } ], "description": "With public_key: the signature key's certificate serial." },
-                "public_key": { "type": "string", "pattern": "^[0-9a-fA-F]{64}$", "description": "With cert_serial: the ed25519 public key, 32 bytes in hexadecimal." }
+                "cert_serial": { "allOf": [schema("CertSerial")], "description": "With public_key: the signature key's certificate serial." },
+                "public_key": { "allOf": [schema("PublicKey")], "description": "With cert_serial." }
             }
         },
         "Customer": {
             "type": "object",
+            "required": ["customer", "currency", "balance", "available", "tradable", "subscription_valid", "linked_bank", "linked_account", "cert_serial"],
+            "additionalProperties": false,
             "properties": {
-                "customer": { "type": "string" },
-                "currency": { "type": "string", "enum": ["KRW"] },
-                "balance": { "$ref": "#/components/schemas/Money" },
-                "available": { "$ref": "#/components/schemas/Money" },
+                "customer": schema("CustomerIdText"),
+                "currency": { "const": "KRW" },
+                "balance": schema("Money"),
+                "available": schema("Money"),
                 "tradable": { "type": "boolean" },
                 "subscription_valid": { "type": "boolean" },
-                "linked_bank": { "type": "string" },
-                "linked_account": { "type": "string" },
-                "cert_serial": { "type": "string", "nullable": true }
-            }
-        },
-        "Charge": {
-            "type": "object",
-            "required": ["customer", "request_date", "amount"],
-            "description": "`request_no` is required unless the Idempotency-Key header gives it.",
-            "additionalProperties": false,
-            "properties": header_props
-        },
-        "Remittance": {
-            "type": "object",
-            "required": remit_required.clone(),
-            "description": "`request_no` is required unless the Idempotency-Key header gives it. `signature` and `cert_serial` go together, for amounts over the usage limit only.",
-            "additionalProperties": false,
-            "properties": remit_props
-        },
-        "SigningTextRequest": {
-            "type": "object",
-            "required": remit_required,
-            "description": "The remittance's fields, without a signature.",
-            "additionalProperties": false,
-            "properties": signing_props
-        },
-        "SigningText": {
-            "type": "object",
-            "properties": {
-                "request_no": { "type": "string" },
-                "text": { "type": "string", "description": "Sign exactly these UTF-8 bytes with ed25519." },
-                "expires_at_ms": { "type": "integer", "description": "Milliseconds since the Unix epoch." }
+                "linked_bank": schema("BankCode"),
+                "linked_account": schema("AccountNo"),
+                "cert_serial": { "type": ["string", "null"], "pattern": "^[0-9]+$" }
             }
         },
         "Outcome": {
             "type": "object",
+            "required": ["customer", "request_no", "kind", "currency", "amount", "told", "path", "deficit", "decided_by", "timed_out"],
+            "additionalProperties": false,
             "properties": {
-                "customer": { "type": "string" },
-                "request_no": { "type": "string" },
-                "kind": { "type": "string", "enum": ["charge", "remit", "settlement"] },
-                "currency": { "type": "string", "enum": ["KRW"] },
-                "amount": { "$ref": "#/components/schemas/Money" },
-                "told": { "type": "string", "enum": ["succeeded", "failed"], "description": "What the customer is told; on a timeout this is chosen per step (SPEC §4)." },
-                "path": { "type": "string", "enum": ["first", "payment_instruction"], "nullable": true },
-                "deficit": { "allOf": [ { "$ref": "#/components/schemas/Money" } ], "nullable": true, "description": "The shortfall charged first, if the balance was short." },
-                "decided_by": { "$ref": "#/components/schemas/Step" },
+                "customer": schema("CustomerIdText"),
+                "request_no": schema("RequestNo"),
+                "kind": schema("Kind"),
+                "currency": { "const": "KRW" },
+                "amount": schema("Money"),
+                "told": schema("Told"),
+                "path": { "enum": ["first", "payment_instruction", null] },
+                "deficit": { "oneOf": [schema("Money"), { "type": "null" }], "description": "The shortfall charged first, if the balance was short." },
+                "decided_by": schema("Step"),
                 "timed_out": { "type": "boolean" }
             }
         },
-        "Step": { "type": "string", "enum": ["charge_withdrawal", "charge_credit", "remit_deduction", "remit_deposit", "payment_instruction", "recovery", "refund"] },
-        "Request": {
+        "Kind": { "enum": ["charge", "remit", "settlement"] },
+        "Told": { "enum": ["succeeded", "failed"], "description": "What the customer is told; on a timeout this is chosen per step (SPEC §4)." },
+        "Step": { "enum": ["charge_withdrawal", "charge_credit", "remit_deduction", "remit_deposit", "payment_instruction", "recovery", "refund"] },
+        "SigningText": {
             "type": "object",
+            "required": ["request_no", "text", "expires_at_ms"],
+            "additionalProperties": false,
             "properties": {
-                "customer": { "type": "string" },
-                "request_no": { "type": "string" },
-                "request_date": { "type": "string", "format": "date" },
-                "kind": { "type": "string", "enum": ["charge", "remit", "settlement"] },
-                "currency": { "type": "string" },
-                "amount": { "$ref": "#/components/schemas/Money" },
-                "payee": {
-                    "type": "object", "nullable": true,
-                    "properties": { "bank": { "type": "string" }, "account": { "type": "string" }, "name": { "type": "string" } }
-                },
-                "path": { "type": "string", "enum": ["first", "payment_instruction"], "nullable": true },
-                "deficit": { "allOf": [ { "$ref": "#/components/schemas/Money" } ], "nullable": true },
-                "accepted_at_ms": { "type": "integer" },
-                "answer": {
-                    "type": "object", "nullable": true,
-                    "description": "null until the customer is answered.",
-                    "properties": {
-                        "told": { "type": "string", "enum": ["succeeded", "failed"] },
-                        "decided_by": { "$ref": "#/components/schemas/Step" },
-                        "timed_out": { "type": "boolean" },
-                        "at_ms": { "type": "integer" }
-                    }
-                },
-                "entries": { "type": "array", "items": { "$ref": "#/components/schemas/Entry" } }
-            }
-        },
-        "Entry": {
-            "type": "object",
-            "description": "One request-log entry: one call to an outside system.",
-            "properties": {
-                "id": { "type": "string" },
-                "log": { "type": "string", "enum": ["bank_firm_request_log", "securities_firm_request_log", "payment_instruction_log"] },
-                "step": { "$ref": "#/components/schemas/Step" },
-                "state": { "type": "string", "enum": ["REQUESTED", "SUCCESS", "FAIL", "UNKNOWN", "FAIL_TRY_AGAIN"] },
-                "attempt": { "type": "integer" },
-                "failures": { "type": "integer" },
-                "amount": { "$ref": "#/components/schemas/Money" },
-                "debit": { "type": "string", "description": "The account the step's posting debits, such as customer[1001] or fin_parent." },
-                "credit": { "type": "string" },
-                "requested_at_ms": { "type": "integer" },
-                "updated_at_ms": { "type": "integer" }
+                "request_no": schema("RequestNo"),
+                "text": { "type": "string", "description": "Sign exactly these UTF-8 bytes with ed25519." },
+                "expires_at_ms": { "type": "integer", "minimum": 0, "description": "Milliseconds since the Unix epoch." }
             }
         },
         "Parents": {
             "type": "object",
+            "required": ["currency", "parents"],
+            "additionalProperties": false,
             "properties": {
-                "currency": { "type": "string" },
+                "currency": { "const": "KRW" },
                 "parents": { "type": "array", "items": {
                     "type": "object",
+                    "required": ["account", "kind", "bank", "total", "slices"],
+                    "additionalProperties": false,
                     "properties": {
-                        "account": { "type": "string", "example": "deposit_firm[004]" },
-                        "kind": { "type": "string", "enum": ["withdrawal_firm", "collection", "deposit_firm", "fin_parent", "fin_deposit"] },
-                        "bank": { "type": "string", "nullable": true },
-                        "total": { "$ref": "#/components/schemas/Money" },
-                        "slices": { "type": "array", "items": { "$ref": "#/components/schemas/Money" }, "description": "One per shard, indexed by shard." }
+                        "account": { "type": "string", "examples": ["deposit_firm[004]"] },
+                        "kind": { "enum": ["withdrawal_firm", "collection", "deposit_firm", "fin_parent", "fin_deposit"] },
+                        "bank": { "oneOf": [schema("BankCode"), { "type": "null" }] },
+                        "total": schema("Money"),
+                        "slices": { "type": "array", "items": schema("Money"), "description": "One per shard, indexed by shard." }
                     }
                 }}
             }
         }
     });
+    for (name, shape) in shapes.as_object().expect("an object") {
+        schemas[name] = shape.clone();
+    }
+    let header = |with_payee: bool| {
+        let mut properties = json!({
+            "customer": schema("CustomerId"),
+            "request_date": schema("RequestDate"),
+            "request_no": schema("RequestNo"),
+            "amount": schema("MoneyIn")
+        });
+        let mut required = vec!["customer", "request_date", "amount"];
+        if with_payee {
+            properties["payee_bank"] = schema("BankCode");
+            properties["payee_account"] = schema("AccountNo");
+            properties["payee_name"] = schema("PayeeName");
+            required.extend(["payee_bank", "payee_account", "payee_name"]);
+        }
+        json!({
+            "type": "object",
+            "required": required,
+            "additionalProperties": false,
+            "description": format!("`request_no` is required unless the `{IDEMPOTENCY_KEY_HEADER}` header gives it."),
+            "properties": properties
+        })
+    };
+    schemas["Charge"] = header(false);
+    schemas["SigningTextRequest"] = header(true);
+    let mut remittance = header(true);
+    remittance["properties"]["signature"] = schema("Signature");
+    remittance["properties"]["cert_serial"] = schema("CertSerial");
+    remittance["dependentRequired"] =
+        json!({ "signature": ["cert_serial"], "cert_serial": ["signature"] });
+    remittance["description"] = json!(format!(
+        "`request_no` is required unless the `{IDEMPOTENCY_KEY_HEADER}` header gives it. `signature` and `cert_serial` go together, for amounts over the usage limit only."
+    ));
+    schemas["Remittance"] = remittance;
+    schemas["Request"] = request_schema();
+    schemas["Entry"] = entry_schema();
     schemas["Reconciliation"] = reconciliation_schema();
+    schemas["LogName"] = json!({ "enum": ["bank_firm_request_log", "securities_firm_request_log", "payment_instruction_log"] });
     schemas
+}
+
+fn request_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["customer", "request_no", "request_date", "kind", "currency", "amount", "payee", "path", "deficit", "accepted_at_ms", "answer", "entries"],
+        "additionalProperties": false,
+        "properties": {
+            "customer": schema("CustomerIdText"),
+            "request_no": schema("RequestNo"),
+            "request_date": schema("RequestDate"),
+            "kind": schema("Kind"),
+            "currency": { "const": "KRW" },
+            "amount": schema("Money"),
+            "payee": { "oneOf": [ { "type": "null" }, {
+                "type": "object",
+                "required": ["bank", "account", "name"],
+                "additionalProperties": false,
+                "properties": { "bank": schema("BankCode"), "account": schema("AccountNo"), "name": schema("PayeeName") }
+            } ] },
+            "path": { "enum": ["first", "payment_instruction", null] },
+            "deficit": { "oneOf": [schema("Money"), { "type": "null" }] },
+            "accepted_at_ms": { "type": "integer", "minimum": 0 },
+            "answer": {
+                "description": "null until the customer is answered.",
+                "oneOf": [ { "type": "null" }, {
+                    "type": "object",
+                    "required": ["told", "decided_by", "timed_out", "at_ms"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "told": schema("Told"),
+                        "decided_by": schema("Step"),
+                        "timed_out": { "type": "boolean" },
+                        "at_ms": { "type": "integer", "minimum": 0 }
+                    }
+                } ]
+            },
+            "entries": { "type": "array", "items": schema("Entry") }
+        }
+    })
+}
+
+fn entry_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "One request-log entry: one call to an outside system.",
+        "required": ["id", "log", "step", "state", "attempt", "failures", "amount", "debit", "credit", "requested_at_ms", "updated_at_ms"],
+        "additionalProperties": false,
+        "properties": {
+            "id": { "type": "string" },
+            "log": schema("LogName"),
+            "step": schema("Step"),
+            "state": { "enum": ["REQUESTED", "SUCCESS", "FAIL", "UNKNOWN", "FAIL_TRY_AGAIN"] },
+            "attempt": { "type": "integer", "minimum": 0 },
+            "failures": { "type": "integer", "minimum": 0 },
+            "amount": schema("Money"),
+            "debit": { "type": "string", "description": "The account the step's posting debits, such as customer[1001] or fin_parent." },
+            "credit": { "type": "string" },
+            "requested_at_ms": { "type": "integer", "minimum": 0 },
+            "updated_at_ms": { "type": "integer", "minimum": 0 }
+        }
+    })
 }
 
 /// The reconciliation report's shape (built apart: one `json!` cannot nest this deep).
 fn reconciliation_schema() -> Value {
-    json!({
+    let mismatch = json!({
         "type": "object",
         "properties": {
-            "date": { "type": "string", "format": "date", "nullable": true },
+            "log": { "type": "string" },
+            "kind": { "enum": ["booked_not_executed", "executed_not_booked", "amount_differs", "earlier_attempt_executed", "unknown_to_engine"] },
+            "entry": { "type": "string" },
+            "attempt": { "type": "integer" },
+            "engine_state": { "type": ["string", "null"] },
+            "engine_amount": { "type": ["string", "null"] },
+            "rail_amount": { "type": ["string", "null"] }
+        }
+    });
+    json!({
+        "type": "object",
+        "required": ["date", "logs"],
+        "properties": {
+            "date": { "oneOf": [schema("RequestDate"), { "type": "null" }] },
             "logs": { "type": "array", "items": {
                 "type": "object",
+                "required": ["log", "matched", "not_executed", "open", "rail_lines", "mismatches"],
                 "properties": {
-                    "log": { "type": "string", "enum": ["bank_firm_request_log", "securities_firm_request_log", "payment_instruction_log"] },
-                    "matched": { "type": "integer" },
-                    "not_executed": { "type": "integer" },
-                    "open": { "type": "integer" },
-                    "rail_lines": { "type": "integer" },
-                    "mismatches": { "type": "array", "items": {
-                        "type": "object",
-                        "properties": {
-                            "log": { "type": "string" },
-                            "kind": { "type": "string", "enum": ["booked_not_executed", "executed_not_booked", "amount_differs", "earlier_attempt_executed", "unknown_to_engine"] },
-                            "entry": { "type": "string" },
-                            "attempt": { "type": "integer" },
-                            "engine_state": { "type": "string", "nullable": true },
-                            "engine_amount": { "type": "string", "nullable": true },
-                            "rail_amount": { "type": "string", "nullable": true }
-                        }
-                    }}
+                    "log": schema("LogName"),
+                    "matched": { "type": "integer", "minimum": 0 },
+                    "not_executed": { "type": "integer", "minimum": 0 },
+                    "open": { "type": "integer", "minimum": 0 },
+                    "rail_lines": { "type": "integer", "minimum": 0 },
+                    "mismatches": { "type": "array", "items": mismatch }
                 }
             }}
         }
@@ -515,5 +1075,71 @@ mod tests {
         let before = codes.len();
         codes.dedup();
         assert_eq!(before, codes.len());
+    }
+
+    /// Each operation's codes per status, as listed in its error answers' schemas.
+    fn listed_codes(doc: &Value) -> Vec<(String, u16, String)> {
+        let mut listed = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                for (status, response) in operation["responses"].as_object().unwrap() {
+                    let schema = &response["content"][JSON]["schema"];
+                    let codes = &schema["properties"]["error"]["properties"]["code"]["enum"];
+                    for code in codes.as_array().into_iter().flatten() {
+                        listed.push((
+                            format!("{method} {path}"),
+                            status.parse().unwrap(),
+                            code.as_str().unwrap().to_owned(),
+                        ));
+                    }
+                }
+            }
+        }
+        listed
+    }
+
+    /// Codes answered 404 for paths that match no route and 405 for methods a route
+    /// does not take: they belong to no documented operation.
+    const CODES_OF_NO_OPERATION: &[&str] = &["not_found", "method_not_allowed"];
+
+    #[test]
+    fn every_listed_code_is_a_code_of_its_status_and_every_code_is_listed() {
+        let listed = listed_codes(&document());
+        for (operation, status, code) in &listed {
+            let known = ERROR_CODES.iter().find(|(c, _)| c == code);
+            assert_eq!(
+                known.map(|(_, s)| *s),
+                Some(*status),
+                "{operation} lists {code} under {status}"
+            );
+        }
+        for (code, _) in ERROR_CODES {
+            assert!(
+                CODES_OF_NO_OPERATION.contains(code) || listed.iter().any(|(_, _, c)| c == code),
+                "no operation lists {code}"
+            );
+        }
+    }
+
+    #[test]
+    fn decimal_patterns_spell_the_range() {
+        // What the patterns match is checked through the schema validator in
+        // tests/openapi.rs; here, their spelling at the limits the document uses.
+        assert_eq!(
+            decimal_pattern(1, 1_000_000_000_000_000_000),
+            "^0*([1-9][0-9]{0,17}|1000000000000000000)$"
+        );
+        assert_eq!(
+            decimal_pattern(0, 25),
+            "^0*([1-9][0-9]{0,0}|[1-1][0-9]{1}|2[0-4]|25|0)$"
+        );
+    }
+
+    #[test]
+    fn the_date_pattern_is_the_year_range_of_request_dates() {
+        assert_eq!(
+            date_pattern(),
+            "^2[0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+        );
     }
 }

@@ -8,6 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use omnibus_actors::{EngineError, Outcome, Signed};
 use omnibus_core::books::BooksError;
 use omnibus_core::record::{CustomerOpened, SigningKey};
+use omnibus_core::signing::check_public_key;
 use omnibus_core::{
     AccountNo, BankCode, ChargeRequest, CustomerId, Field, RemitRequest, RequestNo,
 };
@@ -20,36 +21,78 @@ use super::views::{
 };
 use super::AppState;
 
-/// The header that carries the request number when the body does not.
+/// The header that carries the request number when the body does not, as the API
+/// document names it (header names are matched without regard to case).
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+/// The same name, lowercase, for looking the header up.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-/// Registers every route of the API.
+/// Registers every route of the API. Each path takes GET (and so HEAD) or POST; any
+/// other method is answered 405 with `Allow` naming the ones it takes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/health").route(web::get().to(health)))
-        .service(resource("/metrics").route(web::get().to(super::metrics::metrics)))
-        .service(resource("/openapi.json").route(web::get().to(super::openapi::openapi)))
-        .service(resource("/v1/customers").route(web::post().to(open_customer)))
-        .service(resource("/v1/customers/{id}").route(web::get().to(customer)))
-        .service(resource("/v1/charges").route(web::post().to(charge)))
-        .service(resource("/v1/remittances").route(web::post().to(remit)))
-        .service(resource("/v1/remittances/signing-text").route(web::post().to(signing_text)))
-        .service(resource("/v1/requests/{request_no}").route(web::get().to(request)))
-        .service(resource("/v1/parents").route(web::get().to(parents)))
-        .service(resource("/v1/reconciliation").route(web::get().to(reconciliation)))
-        .service(resource("/v1/events").route(web::get().to(super::events::events)));
+    cfg.service(get("/health", health))
+        .service(get("/metrics", super::metrics::metrics))
+        .service(get("/openapi.json", super::openapi::openapi))
+        .service(post("/v1/customers", open_customer))
+        .service(get("/v1/customers/{id}", customer))
+        .service(post("/v1/charges", charge))
+        .service(post("/v1/remittances", remit))
+        .service(post("/v1/remittances/signing-text", signing_text))
+        .service(get("/v1/requests/{request_no}", request))
+        .service(get("/v1/parents", parents))
+        .service(get("/v1/reconciliation", reconciliation))
+        .service(get("/v1/events", super::events::events));
 }
 
-/// A resource whose other methods are answered 405 in the API's error format.
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// The methods a GET resource takes, as its 405 answers' `Allow` header lists them.
+pub const GET_METHODS: &str = "GET, HEAD";
+/// The methods a POST resource takes.
+pub const POST_METHODS: &str = "POST";
+
+/// A resource read with GET. HEAD runs the same handler: actix-web sends a HEAD answer's
+/// headers (its `Content-Length` included) without the body, so the two cannot differ.
+fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
+        .default_service(web::to(|request: HttpRequest| {
+            method_not_allowed(request, GET_METHODS)
+        }))
 }
 
-async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+/// A resource written with POST.
+fn post<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::post().to(handler))
+        .default_service(web::to(|request: HttpRequest| {
+            method_not_allowed(request, POST_METHODS)
+        }))
+}
+
+async fn method_not_allowed(
+    request: HttpRequest,
+    allow: &'static str,
+) -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        format!("{} is not allowed on {}", request.method(), request.path()),
-    ))
+        format!(
+            "{} is not allowed on {}; it takes {allow}",
+            request.method(),
+            request.path()
+        ),
+    )
+    .with_allow(allow))
 }
 
 /// Answers paths that match no route.
@@ -113,9 +156,7 @@ async fn open_customer(
         (None, Some(_)) => return Err(ApiError::missing_field("cert_serial")),
         (Some(cert_serial), Some(key)) => {
             let public_key = hex_bytes::<32>("public_key", &key)?;
-            ed25519_dalek::VerifyingKey::from_bytes(&public_key).map_err(|_| {
-                ApiError::invalid_field("public_key", "is not a valid ed25519 public key")
-            })?;
+            check_public_key(&public_key).map_err(|e| ApiError::invalid_field("public_key", e))?;
             Some(SigningKey {
                 cert_serial,
                 public_key,
@@ -133,11 +174,12 @@ async fn open_customer(
     match state.engine.open_customer(opened).await {
         Ok(_) => {
             let view = state.engine.customer_balance(customer).await?;
-            Ok(json_with_outcome(
-                StatusCode::CREATED,
-                &CustomerView::from(&view),
-                "created",
-            ))
+            // A 201 names what it created, so a client need not build the URL itself.
+            let mut response = HttpResponse::build(StatusCode::CREATED)
+                .insert_header((header::LOCATION, format!("/v1/customers/{customer}")))
+                .json(CustomerView::from(&view));
+            response.extensions_mut().insert(OutcomeLabel("created"));
+            Ok(response)
         }
         Err(EngineError::Refused(BooksError::CustomerExists(_))) => {
             // A retried opening (its answer was lost) finds the customer it made: the

@@ -294,7 +294,10 @@ pub fn request(
     stream.write_all(&bytes)?;
     let mut reader = BufReader::new(stream);
     let (status, headers) = read_head(&mut reader)?;
-    let body = if header(&headers, "transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+    // An answer to HEAD has the headers of GET's answer, its length included, and no body.
+    let body = if method == "HEAD" {
+        Vec::new()
+    } else if header(&headers, "transfer-encoding").is_some_and(|v| v.contains("chunked")) {
         let mut body = Vec::new();
         while let Some(chunk) = read_chunk(&mut reader)? {
             body.extend_from_slice(&chunk);
