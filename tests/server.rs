@@ -8,7 +8,16 @@ use ed25519_dalek::{Signer, SigningKey};
 use http::{write_config, Server};
 use serde_json::{json, Value};
 
-const DATE: &str = "2026-11-21";
+/// Today's date (UTC): the engine accepts request dates near its own only.
+fn date() -> String {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_millis() as u64;
+    omnibus_core::RequestDate::from_unix_ms(now_ms)
+        .expect("today is a request date")
+        .to_string()
+}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -30,13 +39,13 @@ fn opening(customer: u64, key: &SigningKey, cert_serial: u64) -> Value {
 }
 
 fn charge(customer: u64, request_no: &str, amount: Value) -> Value {
-    json!({ "customer": customer, "request_date": DATE, "request_no": request_no, "amount": amount })
+    json!({ "customer": customer, "request_date": date(), "request_no": request_no, "amount": amount })
 }
 
 fn remittance(customer: u64, request_no: &str, amount: Value) -> Value {
     json!({
         "customer": customer,
-        "request_date": DATE,
+        "request_date": date(),
         "request_no": request_no,
         "amount": amount,
         "payee_bank": "088",
@@ -229,7 +238,7 @@ fn a_resubmitted_request_answers_its_original_outcome() {
     let again = server.post_with(
         "/v1/charges",
         &[("Idempotency-Key", "C-7")],
-        &json!({ "customer": "7", "request_date": DATE, "request_no": "C-7", "amount": "30000" }),
+        &json!({ "customer": "7", "request_date": date(), "request_no": "C-7", "amount": "30000" }),
     );
     assert_eq!(again.status, 200);
     assert_eq!(again.json(), first.json());
@@ -852,9 +861,10 @@ fn amounts_outside_the_documented_format_are_refused_naming_the_field() {
         201
     );
     // Raw bodies, so that the JSON number keeps its literal text (`1000.0`).
+    let date = date();
     let body = |no: &str, amount: &str| {
         format!(
-            r#"{{"customer": 6001, "request_date": "{DATE}", "request_no": "{no}", "amount": {amount}}}"#
+            r#"{{"customer": 6001, "request_date": "{date}", "request_no": "{no}", "amount": {amount}}}"#
         )
     };
     let ten_to_30 = format!("\"1{}\"", "0".repeat(30));

@@ -13,7 +13,16 @@ use ed25519_dalek::{Signer, SigningKey};
 use http::{write_config, Server};
 use serde_json::{json, Value};
 
-const DATE: &str = "2026-11-21";
+/// Today's date (UTC): the engine accepts request dates near its own only.
+fn date() -> String {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_millis() as u64;
+    omnibus_core::RequestDate::from_unix_ms(now_ms)
+        .expect("today is a request date")
+        .to_string()
+}
 
 /// How long the supervisors may take to settle every open entry after a restart.
 const SETTLE_LIMIT: Duration = Duration::from_secs(60);
@@ -38,13 +47,13 @@ fn opening(customer: u64, key: &SigningKey) -> Value {
 }
 
 fn charge(customer: u64, request_no: &str, won: u64) -> Value {
-    json!({ "customer": customer, "request_date": DATE, "request_no": request_no, "amount": won })
+    json!({ "customer": customer, "request_date": date(), "request_no": request_no, "amount": won })
 }
 
 fn remittance(customer: u64, request_no: &str, won: u64) -> Value {
     json!({
         "customer": customer,
-        "request_date": DATE,
+        "request_date": date(),
         "request_no": request_no,
         "amount": won,
         "payee_bank": "088",

@@ -8,7 +8,7 @@ mod support;
 use std::sync::Arc;
 
 use omnibus_actors::rails::sim::{Rail, Simulator};
-use omnibus_actors::{Engine, EngineParts, ManualClock};
+use omnibus_actors::{Clock, Engine, EngineParts, ManualClock};
 use omnibus_core::config::SimulatedRailConfig;
 use omnibus_core::request_log::{EntryState, Step, Told};
 use omnibus_core::{AccountNo, BankCode, Money, ParentAccount};
@@ -467,7 +467,7 @@ fn windowed_world() -> (World, Arc<ManualClock>) {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), 2, &format!("{SUPERVISED}\n---\n[supervisor]\nwindow_min_age_ms = 900_000\nwindow_max_age_ms = 1_200_000\n"));
     let sim = Simulator::new(&config);
-    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let clock = Arc::new(ManualClock::new(now_ms()));
     let engine = Engine::start_with(config, EngineParts::new(sim.rails(), clock.clone())).unwrap();
     (world_on(engine, sim, dir, 0), clock)
 }
@@ -645,7 +645,7 @@ mod reconciliation {
         let tomorrow = omnibus_core::ChargeRequest::parse(
             omnibus_core::Currency::Krw,
             "1",
-            "2026-11-22",
+            &day(1),
             "C-TOMORROW",
             "5000",
         )
@@ -657,11 +657,11 @@ mod reconciliation {
             w.rt.block_on(w.engine.statement(log, d.parse().unwrap()))
                 .unwrap()
         };
-        let bank = statement(LogKind::BankFirmRequestLog, "2026-11-21");
+        let bank = statement(LogKind::BankFirmRequestLog, &today());
         assert_eq!(bank.lines.len(), 1, "today's withdrawal only: {bank:?}");
         assert_eq!(bank.lines[0].amount, krw(3_000));
         assert!(bank.unknown_to_engine.is_empty());
-        let securities = statement(LogKind::SecuritiesFirmRequestLog, "2026-11-22");
+        let securities = statement(LogKind::SecuritiesFirmRequestLog, &day(1));
         assert_eq!(
             securities.lines.len(),
             1,
@@ -677,21 +677,21 @@ mod reconciliation {
         let other_day = omnibus_core::ChargeRequest::parse(
             omnibus_core::Currency::Krw,
             "1",
-            "2026-11-22",
+            &day(1),
             "C-TOMORROW",
             "5000",
         )
         .unwrap();
         w.rt.block_on(w.engine.charge(other_day)).unwrap();
-        let day = |d: &str| {
+        let report = |d: &str| {
             w.rt.block_on(w.engine.reconciliation(Some(d.parse().unwrap())))
                 .unwrap()
         };
         let matched = |r: &omnibus_core::reconcile::ReconciliationReport| {
             r.logs.iter().map(|l| l.matched).sum::<u64>()
         };
-        assert_eq!(matched(&day("2026-11-22")), 2);
-        assert_eq!(matched(&day("2026-11-20")), 0);
+        assert_eq!(matched(&report(&day(1))), 2);
+        assert_eq!(matched(&report(&day(-1))), 0);
         w.engine.shutdown().unwrap();
     }
 }
@@ -706,8 +706,8 @@ fn settled_requests_are_forgotten_after_the_idempotency_window_and_open_ones_are
         &format!("{SUPERVISED}\n---\n[actors]\nidempotency_retention_days = 30\n"),
     );
     let sim = Simulator::new(&config);
-    // Noon on the requests' date, 2026-11-21.
-    let clock = Arc::new(ManualClock::new(1_795_262_400_000));
+    // Now: the requests are dated today.
+    let clock = Arc::new(ManualClock::new(now_ms()));
     let parts = EngineParts::new(sim.rails(), clock.clone());
     let engine = Engine::start_with(config.clone(), parts.clone()).unwrap();
     let w = world_on(engine, sim, dir, 0);
@@ -747,12 +747,22 @@ fn settled_requests_are_forgotten_after_the_idempotency_window_and_open_ones_are
         .rt
         .block_on(w.engine.request("C-OPEN".parse().unwrap()))
         .is_ok());
-    // The balance stays; the forgotten number may be used again, as a new request.
+    // The balance stays; the forgotten number may be used again, as a new request (dated
+    // the engine's day, forty days on).
     assert_eq!(w.engine_won(), 1_000);
+    let forty_days_on = omnibus_core::RequestDate::from_unix_ms(clock.now_ms())
+        .unwrap()
+        .to_string();
+    let again = omnibus_core::ChargeRequest::parse(
+        omnibus_core::Currency::Krw,
+        "1",
+        &forty_days_on,
+        "C-OLD",
+        "1000",
+    )
+    .unwrap();
     assert_eq!(
-        w.rt.block_on(w.engine.charge(charge(1, "C-OLD", 1_000)))
-            .unwrap()
-            .told,
+        w.rt.block_on(w.engine.charge(again)).unwrap().told,
         Told::Succeeded
     );
     assert_eq!(w.engine_won(), 2_000);
@@ -765,7 +775,7 @@ fn settled_requests_are_forgotten_after_the_idempotency_window_and_open_ones_are
     let engine = Engine::start_with(config, parts).unwrap();
     rt.block_on(async {
         let view = engine.request("C-OLD".parse().unwrap()).await.unwrap();
-        assert_eq!(view.accepted.request_date.to_string(), "2026-11-21");
+        assert_eq!(view.accepted.request_date.to_string(), forty_days_on);
         assert_eq!(
             view.entries.len(),
             2,

@@ -763,7 +763,7 @@ impl Engine {
             };
             total = total
                 .checked_add(balance)
-                .map_err(|e| EngineError::Invalid(e.to_string()))?;
+                .map_err(|e| EngineError::Internal(format!("a sum over the shards: {e}")))?;
         }
         Ok(total)
     }
@@ -830,7 +830,9 @@ impl Engine {
             LogKind::SecuritiesFirmRequestLog => rails.securities_firm.statement().await,
             LogKind::PaymentInstructionLog => rails.financial_company.statement().await,
         };
-        statement.map_err(|e| EngineError::Invalid(format!("cannot get the {log} statement: {e}")))
+        statement.map_err(|e| {
+            EngineError::RailUnavailable(format!("cannot get the {log} statement: {e}"))
+        })
     }
 
     /// Every parent account's balance: total and per slice.
@@ -849,10 +851,9 @@ impl Engine {
             for (parent, balance, _) in slices {
                 match out.iter_mut().find(|p| p.parent == parent) {
                     Some(p) => {
-                        p.total = p
-                            .total
-                            .checked_add(balance)
-                            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+                        p.total = p.total.checked_add(balance).map_err(|e| {
+                            EngineError::Internal(format!("a sum over the shards: {e}"))
+                        })?;
                         p.slices.push(balance);
                     }
                     None => out.push(ParentBalance {
@@ -901,7 +902,7 @@ impl Engine {
             };
             let add = |a: Money, b: Money| {
                 a.checked_add(b)
-                    .map_err(|e| EngineError::Invalid(e.to_string()))
+                    .map_err(|e| EngineError::Internal(format!("a sum over the shards: {e}")))
             };
             totals.sum = add(totals.sum, t.sum)?;
             totals.in_transit = add(totals.in_transit, t.in_transit)?;

@@ -96,6 +96,15 @@ pub enum EngineError {
     /// The engine is stopping and takes no new work.
     #[error("the engine is shutting down")]
     ShuttingDown,
+    /// Something inside the engine went wrong that no input can cause (an overflow of a
+    /// sum, a clock outside the engine's dates, a shard that stopped). Nothing the caller
+    /// sent is at fault; the engine logs the cause.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// An outside system the answer depends on could not be reached. Nothing changed;
+    /// retry later.
+    #[error("an outside system is unavailable: {0}")]
+    RailUnavailable(String),
     /// The shard's storage failed. Sticky: the shard refuses all work until restarted,
     /// because its memory may hold changes the log does not.
     #[error(
@@ -133,4 +142,10 @@ pub enum Rejection {
     KeyNotValid(u64),
     #[error("the authentication server did not answer: {0}")]
     AuthenticationUnavailable(String),
+    #[error("request_date: {date} is more than {window_days} days from the engine's date {today} (UTC); send the date the request is made")]
+    RequestDateOutsideWindow {
+        date: omnibus_core::RequestDate,
+        today: String,
+        window_days: u32,
+    },
 }

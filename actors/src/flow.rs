@@ -186,8 +186,8 @@ pub struct FlowContext {
     pending_events: RefCell<Vec<EngineEvent>>,
     /// The engine-wide request-number registry, to forget pruned requests' numbers.
     registry: Arc<dashmap::DashMap<RequestNo, CustomerId>>,
-    /// The `before` date of the last prune, so it runs once a day.
-    last_prune: Cell<Option<RequestDate>>,
+    /// The acceptance time before which the last prune forgot, so it runs once a day.
+    last_prune: Cell<Option<u64>>,
     /// Requests refused at acceptance because a parent slice could not fund them.
     short_slices: Cell<u64>,
 }
@@ -402,6 +402,7 @@ impl FlowContext {
         }
         let entry = self.valid_customer(books.customer(customer), customer)?;
         let now = self.now_ms();
+        self.check_request_date(submission.header().request_date, now)?;
         let (header, payee, signed) = match submission {
             Submission::Charge(c) => {
                 let accepted = Accepted {
@@ -425,7 +426,7 @@ impl FlowContext {
         };
         let available = books.money(entry.balance - entry.held);
         let plan = route(header.amount, available, self.config.usage_limit())
-            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+            .map_err(|e| EngineError::Internal(format!("routing: {e}")))?;
         let instruction = match (plan.path, signed) {
             (RemitPath::PaymentInstruction, None) => {
                 return Err(Rejection::SignatureRequired.into())
@@ -455,6 +456,27 @@ impl FlowContext {
             accepted,
             signed: instruction,
         })
+    }
+
+    /// A request's date must be within `actors.request_date_window_days` of the engine's
+    /// own date (UTC): the date is the client's, and nothing the engine keeps depends on
+    /// it, but a date far off is a client's mistake, refused naming the field.
+    fn check_request_date(&self, date: RequestDate, now: u64) -> Result<(), EngineError> {
+        const DAY_MS: u64 = 86_400_000;
+        let window = u64::from(self.config.actors.request_date_window_days) * DAY_MS;
+        let earliest = RequestDate::from_unix_ms(now.saturating_sub(window));
+        let latest = RequestDate::from_unix_ms(now.saturating_add(window));
+        let today = RequestDate::from_unix_ms(now);
+        let inside = earliest.is_none_or(|e| date >= e) && latest.is_none_or(|l| date <= l);
+        if inside {
+            return Ok(());
+        }
+        Err(Rejection::RequestDateOutsideWindow {
+            date,
+            today: today.map_or_else(|| "unknown".to_string(), |t| t.to_string()),
+            window_days: self.config.actors.request_date_window_days,
+        }
+        .into())
     }
 
     /// S5, S6 and the engine's own checks of a signed instruction. The issued text is
@@ -1011,7 +1033,7 @@ impl FlowContext {
     ) -> Result<(EntryId, Barrier), EngineError> {
         let now = self.now_ms();
         let request_date = RequestDate::from_unix_ms(now).ok_or_else(|| {
-            EngineError::Invalid(format!(
+            EngineError::Internal(format!(
                 "the clock reads {now} ms, outside the engine's dates"
             ))
         })?;
@@ -1054,33 +1076,36 @@ impl FlowContext {
         Ok((id, self.durable()))
     }
 
-    /// Forgets the settled requests older than the idempotency window
-    /// (`actors.idempotency_retention_days`), once a day: their request numbers may be
-    /// used again afterwards. Answers how many were forgotten, once durable.
+    /// Forgets the settled requests the engine accepted longer ago than the idempotency
+    /// window (`actors.idempotency_retention_days`, counted from the engine's own
+    /// acceptance time, never from the client's `request_date`), once a day: their request
+    /// numbers may be used again afterwards. Answers how many were forgotten, once durable.
     pub async fn prune(self: &Rc<Self>) -> u64 {
+        const DAY_MS: u64 = 86_400_000;
         let days = u64::from(self.config.actors.idempotency_retention_days);
-        let Some(before) =
-            RequestDate::from_unix_ms(self.now_ms().saturating_sub(days * 86_400_000))
-        else {
-            return 0;
-        };
-        if self.last_prune.get().is_some_and(|last| last >= before) {
+        // Whole days, so that the prune runs once a day and every shard forgets alike.
+        let before_ms = self.now_ms().saturating_sub(days * DAY_MS) / DAY_MS * DAY_MS;
+        if before_ms == 0 || self.last_prune.get().is_some_and(|last| last >= before_ms) {
             return 0;
         }
         let keys = {
             let mut ledger = self.ledger.borrow_mut();
-            let keys = ledger.books().prunable(before);
+            let keys = ledger.books().forgettable(before_ms);
             if !keys.is_empty() {
-                if let Err(e) =
-                    ledger.execute_unwaited(ActorId::Shard, &LedgerRecord::Pruned { before })
-                {
-                    tracing::warn!(shard = self.shard, %before, error = %e, "prune refused");
+                let record = LedgerRecord::Forgotten {
+                    accepted_before_ms: before_ms,
+                };
+                let refused = ledger
+                    .admit(1, Admission::New)
+                    .and_then(|()| ledger.execute_unwaited(ActorId::Shard, &record).map(|_| ()));
+                if let Err(e) = refused {
+                    tracing::warn!(shard = self.shard, before_ms, error = %e, "prune refused; tried again at the next pass");
                     return 0;
                 }
             }
             keys
         };
-        self.last_prune.set(Some(before));
+        self.last_prune.set(Some(before_ms));
         if keys.is_empty() {
             return 0;
         }
@@ -1091,7 +1116,12 @@ impl FlowContext {
             self.registry
                 .remove_if(request_no, |_, owner| owner == customer);
         }
-        tracing::info!(shard = self.shard, %before, requests = keys.len(), "requests past the idempotency window forgotten");
+        tracing::info!(
+            shard = self.shard,
+            before_ms,
+            requests = keys.len(),
+            "requests past the idempotency window forgotten"
+        );
         keys.len() as u64
     }
 

@@ -909,7 +909,7 @@ impl Handler<Query> for ShardActor {
                         wal: ledger.wal().stats(),
                     }))
                 })
-                .map_err(|e| EngineError::Invalid(e.to_string())),
+                .map_err(|e| EngineError::Internal(format!("the books' sum: {e}"))),
         };
         // Answer only once everything this answer reflects is durable.
         let reply = msg.reply;

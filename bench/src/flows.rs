@@ -87,6 +87,18 @@ struct Workload {
     keys: Vec<Ed25519Key>,
     customers: u64,
     run: u64,
+    /// Today (UTC): the engine takes request dates near its own only.
+    date: String,
+}
+
+fn today() -> String {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_millis() as u64;
+    omnibus_core::RequestDate::from_unix_ms(now_ms)
+        .expect("today is a request date")
+        .to_string()
 }
 
 /// The parent accounts are funded for the whole run up front: every charge's credit draws
@@ -157,7 +169,7 @@ impl Workload {
                 let request = ChargeRequest::parse(
                     Currency::Krw,
                     &(i + 1).to_string(),
-                    "2026-11-21",
+                    &today(),
                     &format!("FUND-{i}"),
                     "1000000000",
                 )
@@ -172,6 +184,7 @@ impl Workload {
             keys,
             customers,
             run: 0,
+            date: today(),
         })
     }
 
@@ -188,7 +201,7 @@ impl Workload {
             RemitRequest::parse(
                 Currency::Krw,
                 &c,
-                "2026-11-21",
+                &self.date,
                 &request_no,
                 amount,
                 bank,
@@ -199,8 +212,7 @@ impl Workload {
         };
         Ok(match i % 10 {
             0..=4 => Submission::Charge(
-                ChargeRequest::parse(Currency::Krw, &c, "2026-11-21", &request_no, "30000")
-                    .unwrap(),
+                ChargeRequest::parse(Currency::Krw, &c, &self.date, &request_no, "30000").unwrap(),
             ),
             5..=8 => Submission::Remit(remit("20000", "088", "220-33-44444", "Kim")),
             _ => {

@@ -143,6 +143,8 @@ pub fn engine_error(e: &EngineError) -> ApiError {
         EngineError::ShuttingDown => (S::SERVICE_UNAVAILABLE, "shutting_down"),
         EngineError::Storage { .. } => (S::INTERNAL_SERVER_ERROR, "storage_failed"),
         EngineError::Invalid(_) => (S::BAD_REQUEST, "invalid_request"),
+        EngineError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
+        EngineError::RailUnavailable(_) => (S::SERVICE_UNAVAILABLE, "rail_unavailable"),
         EngineError::Refused(b) => match b {
             BooksError::UnknownCustomer(_) => (S::NOT_FOUND, "unknown_customer"),
             BooksError::CustomerExists(_) => (S::CONFLICT, "customer_exists"),
@@ -181,8 +183,12 @@ pub fn engine_error(e: &EngineError) -> ApiError {
             Rejection::AuthenticationUnavailable(_) => {
                 (S::SERVICE_UNAVAILABLE, "authentication_unavailable")
             }
+            Rejection::RequestDateOutsideWindow { .. } => (S::BAD_REQUEST, "invalid_field"),
         },
     };
+    if let EngineError::Rejected(Rejection::RequestDateOutsideWindow { .. }) = e {
+        return ApiError::invalid_field("request_date", message);
+    }
     let error = ApiError::new(status, code, message);
     if status == S::SERVICE_UNAVAILABLE {
         error.retry_after()
@@ -273,6 +279,14 @@ mod tests {
             Rejection::Signing(SigningError::BadSignature { cert_serial: 1 }).into(),
             Rejection::KeyNotValid(1).into(),
             Rejection::AuthenticationUnavailable("down".into()).into(),
+            Rejection::RequestDateOutsideWindow {
+                date: "2026-01-01".parse().unwrap(),
+                today: "2026-11-30".into(),
+                window_days: 1,
+            }
+            .into(),
+            EngineError::Internal("a sum overflowed".into()),
+            EngineError::RailUnavailable("bank firm statement".into()),
         ];
         for e in errors {
             let api = engine_error(&e);

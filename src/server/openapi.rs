@@ -69,10 +69,12 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("signature_invalid", 422),
     ("key_not_valid", 422),
     ("storage_failed", 500),
+    ("internal", 500),
     ("metrics_failed", 500),
     ("overloaded", 503),
     ("shutting_down", 503),
     ("authentication_unavailable", 503),
+    ("rail_unavailable", 503),
     ("too_many_event_streams", 503),
 ];
 
@@ -196,8 +198,9 @@ fn unavailable(codes: &[&str]) -> Value {
 fn storage_failed() -> Value {
     errors(
         500,
-        &["storage_failed"],
-        "the write-ahead log failed; the engine stops taking writes.",
+        &["storage_failed", "internal"],
+        "the write-ahead log failed (the engine stops taking writes), or something inside the \
+         engine failed that no input causes (`internal`).",
         examples(&[(
             "storage_failed",
             error_example(
@@ -706,7 +709,8 @@ fn get_reconciliation() -> Value {
             "400": errors(400, &["invalid_field", "unknown_field"], "a bad date, or a query parameter that is not `date`.", examples(&[
                 ("bad_date", error_example("February 30", "invalid_field", "date: must be a calendar date written YYYY-MM-DD, got \"2026-02-30\"", Some("date"))),
             ])),
-            "503": unavailable(&["overloaded", "shutting_down"])
+            "500": storage_failed(),
+            "503": unavailable(&["overloaded", "shutting_down", "rail_unavailable"])
         }
     }})
 }

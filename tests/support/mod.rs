@@ -87,11 +87,33 @@ pub fn opened_with_key(n: u64) -> (CustomerOpened, ed25519_dalek::SigningKey) {
     (opened, key)
 }
 
+/// Today's date (UTC), as YYYY-MM-DD: the engine accepts request dates only within
+/// `actors.request_date_window_days` of its own date.
+pub fn today() -> String {
+    day(0)
+}
+
+/// The system clock now, in milliseconds since 1970.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_millis() as u64
+}
+
+/// The UTC date `offset` days from today, as YYYY-MM-DD.
+pub fn day(offset: i64) -> String {
+    let ms = now_ms() as i64 + offset * 86_400_000;
+    omnibus_core::RequestDate::from_unix_ms(ms as u64)
+        .expect("a request date")
+        .to_string()
+}
+
 pub fn charge(customer: u64, request_no: &str, won: i64) -> omnibus_core::ChargeRequest {
     omnibus_core::ChargeRequest::parse(
         omnibus_core::Currency::Krw,
         &customer.to_string(),
-        "2026-11-21",
+        &today(),
         request_no,
         &won.to_string(),
     )
@@ -102,7 +124,7 @@ pub fn remit(customer: u64, request_no: &str, won: i64) -> omnibus_core::RemitRe
     omnibus_core::RemitRequest::parse(
         omnibus_core::Currency::Krw,
         &customer.to_string(),
-        "2026-11-21",
+        &today(),
         request_no,
         &won.to_string(),
         "088",
