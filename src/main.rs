@@ -56,6 +56,18 @@ enum WalCommand {
     Dump { dir: PathBuf },
 }
 
+/// A server whose engine panicked must not go on: the panic is logged (by the default
+/// hook, and by the engine's, which stops the engine) and the process aborts, exiting
+/// non-zero. The write-ahead log holds everything acknowledged; a restart recovers it.
+fn fail_stop_on_panic() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        previous(info);
+        eprintln!("omnibus: a panic stops the server: {info}");
+        std::process::abort();
+    }));
+}
+
 fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
     match path {
         None => Ok(Config::embedded()),
@@ -155,7 +167,10 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.command {
-        Command::Serve(args) => serve_config(&args).and_then(server::serve),
+        Command::Serve(args) => {
+            fail_stop_on_panic();
+            serve_config(&args).and_then(server::serve)
+        }
         Command::Load(args) => load::run(args),
         Command::Wal(WalCommand::Verify { dir }) => wal_verify(&dir),
         Command::Wal(WalCommand::Dump { dir }) => wal_dump(&dir),

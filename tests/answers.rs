@@ -125,3 +125,72 @@ fn a_request_a_crash_left_without_its_answer_is_answered_after_the_restart() {
     });
     engine.shutdown().unwrap();
 }
+
+#[test]
+fn a_charge_told_failed_on_a_timeout_and_later_credited_shows_credited() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(
+        dir.path(),
+        1,
+        "[rails.bank_firm]\ntimeout_ms = 100\n[supervisor]\nwindow_min_age_ms = 0\nnon_reflected_interval_ms = 86_400_000\nreprocess_interval_ms = 86_400_000\nrecovery_interval_ms = 86_400_000\nsweep_interval_ms = 86_400_000\n",
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        engine.open_customer(opened(1)).await.unwrap();
+        // The bank executes the withdrawal but its answer is lost.
+        sim.set_rates(Rail::BankFirm, always("lost"));
+        let outcome = engine.charge(charge(1, "LATE", 10_000)).await.unwrap();
+        assert_eq!(outcome.told, Told::Failed);
+        assert_eq!(outcome.reason, omnibus_core::flow::Reason::Timeout);
+        assert_eq!(outcome.decided_by, Step::ChargeWithdrawal);
+        let pending = engine.request("LATE".parse().unwrap()).await.unwrap();
+        assert_eq!(pending.outcome, omnibus_core::flow::Settled::Pending);
+        // The confirm finds it done; SPEC §4 goes on with the credit ([0231]).
+        sim.heal();
+        engine.supervise_once().await.unwrap();
+        let settled = engine.request("LATE".parse().unwrap()).await.unwrap();
+        assert_eq!(
+            settled.outcome,
+            omnibus_core::flow::Settled::Credited,
+            "told failed, but credited: the client can tell from the outcome"
+        );
+        assert_eq!(settled.answer.map(|a| a.told), Some(Told::Failed));
+        assert_eq!(won(&engine, 1).await, 10_000);
+    });
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn requests_waiting_for_their_answer_are_counted_until_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(
+        dir.path(),
+        1,
+        "[rails.bank_firm]\ntimeout_ms = 20_000\n[actors]\nanswer_deadline_ms = 600\n[supervisor]\nrequested_max_age_ms = 30_000\n",
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        engine.open_customer(opened(1)).await.unwrap();
+        sim.set_rates(Rail::BankFirm, always("timeout"));
+        let waiting = {
+            let engine = engine.clone();
+            tokio::spawn(async move { engine.charge(charge(1, "WAIT", 1_000)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let totals = engine.totals().await.unwrap();
+        assert_eq!(totals.shards[0].requests_unanswered, 1);
+        assert_eq!(totals.shards[0].steps_owed, 0);
+        let outcome = waiting.await.unwrap().unwrap();
+        assert_eq!(outcome.told, Told::Failed);
+        let totals = engine.totals().await.unwrap();
+        assert_eq!(totals.shards[0].requests_unanswered, 0);
+    });
+    engine.halt();
+}

@@ -339,25 +339,35 @@ mod payment_instruction_refusals {
     }
 
     #[test]
-    fn a_replayed_signature_is_refused() {
+    fn a_replayed_or_crossed_signature_executes_nothing_twice() {
         let dir = tempfile::tempdir().unwrap();
         let (engine, key, rt, request, text) = setup(dir.path());
         rt.block_on(async {
-            // A bad first try uses the text up: the same signature cannot be tried again.
+            // An altered request is refused, and changes nothing: the text stays usable for
+            // the request it was issued for (a refusal that changed nothing never uses it up).
             let mut altered = request;
             altered.header.amount = krw(3_000_001);
-            engine
+            let refused = engine
                 .remit_signed(altered, sign(&text, &key, 9_001))
                 .await
                 .unwrap_err();
+            assert!(
+                matches!(refused, EngineError::Rejected(Rejection::Signing(_))),
+                "{refused}"
+            );
+            let paid = engine
+                .remit_signed(request, sign(&text, &key, 9_001))
+                .await
+                .unwrap();
+            assert_eq!(paid.told, Told::Succeeded);
+            let after_one = won(&engine, 1).await;
+            // The same signature again is the same request: its answer, nothing executed.
             let replay = engine
                 .remit_signed(request, sign(&text, &key, 9_001))
                 .await
-                .unwrap_err();
-            assert_eq!(
-                replay,
-                EngineError::Rejected(Rejection::NoSigningText("R-PI".parse().unwrap()))
-            );
+                .unwrap();
+            assert_eq!(replay.told, Told::Succeeded);
+            assert_eq!(won(&engine, 1).await, after_one);
             // And a signature for one request does not serve another request.
             let other = remit(1, "R-OTHER", 3_000_000);
             engine.signing_text(other).await.unwrap();
@@ -369,8 +379,8 @@ mod payment_instruction_refusals {
                 matches!(crossed, EngineError::Rejected(Rejection::Signing(_))),
                 "{crossed}"
             );
+            assert_eq!(won(&engine, 1).await, after_one);
         });
-        assert_nothing_moved(&engine, &rt);
         engine.shutdown().unwrap();
     }
 
@@ -558,6 +568,70 @@ fn a_batch_of_requests_gives_each_its_own_outcome_as_if_submitted_alone() {
             engine.request("B-4".parse().unwrap()).await.is_err(),
             "a refused request leaves nothing on record"
         );
+    });
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn an_identical_retry_after_the_authentication_server_failed_is_carried_out() {
+    use omnibus_actors::rails::sim::Rail;
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(dir.path(), 1, "");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (opened, key) = opened_with_key(1);
+        engine.open_customer(opened).await.unwrap();
+        engine.charge(charge(1, "FUND", 3_000_000)).await.unwrap();
+        let request = remit(1, "PI-RETRY", 2_500_000);
+        let text = engine.signing_text(request).await.unwrap();
+        let signed = sign(&text.text, &key, 9_001);
+        sim.set_rates(Rail::Authentication, always("fail"));
+        let first = engine.remit_signed(request, signed).await.unwrap_err();
+        assert!(
+            matches!(
+                first,
+                EngineError::Rejected(Rejection::AuthenticationUnavailable(_))
+            ),
+            "{first}"
+        );
+        // "Nothing changed; retry": the identical retry goes through.
+        sim.heal();
+        let retried = engine.remit_signed(request, signed).await.unwrap();
+        assert_eq!(retried.told, Told::Succeeded);
+        assert_eq!(won(&engine, 1).await, 500_000);
+        // The text served this request, once: another submission is the same request.
+        let again = engine.remit_signed(request, signed).await.unwrap();
+        assert_eq!(again.told, Told::Succeeded);
+        assert_eq!(won(&engine, 1).await, 500_000);
+    });
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn the_engine_refuses_to_register_a_weak_signature_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _, rt) = engine_with_customer(dir.path());
+    rt.block_on(async {
+        for weak in [[0u8; 32], {
+            let mut identity = [0u8; 32];
+            identity[0] = 1;
+            identity
+        }] {
+            let mut opened = opened(77);
+            opened.signing_key = Some(omnibus_core::record::SigningKey {
+                cert_serial: 77,
+                public_key: weak,
+            });
+            let refused = engine.open_customer(opened).await.unwrap_err();
+            assert!(
+                matches!(refused, EngineError::Rejected(Rejection::Signing(_))),
+                "{refused}"
+            );
+            assert!(engine.customer_balance(customer(77)).await.is_err());
+        }
     });
     engine.shutdown().unwrap();
 }

@@ -9,7 +9,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 use actix::{Actor, Addr, Arbiter, AsyncContext, System};
@@ -29,6 +29,7 @@ use tokio::sync::oneshot;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::Rejection;
+use crate::failstop::{self, Failure};
 use crate::error::{EngineError, StartError};
 use crate::flow::{EngineEvent, Outcome, RequestView, Signed, SigningText, Submission};
 use crate::gate::Gate;
@@ -141,6 +142,10 @@ struct Inner {
     round_robin: AtomicUsize,
     running: Mutex<Option<Running>>,
     recovery: Vec<RecoveryReport>,
+    /// Set when a panic on one of the engine's threads stopped it (`failstop`).
+    failure: Arc<Failure>,
+    /// Each shard's log failure, once its log failed (the shard refuses all work then).
+    poisoned: Vec<Arc<OnceLock<String>>>,
 }
 
 /// Moves funds between the slices of each parent account (across shards) so that no
@@ -305,6 +310,9 @@ impl Engine {
         }
 
         let host_rails = parts.rails.clone();
+        let failure = Arc::new(Failure::default());
+        let poisoned: Vec<Arc<OnceLock<String>>> = (0..shards).map(|_| Arc::default()).collect();
+        let system_poisoned = poisoned.clone();
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         let system_config = config.clone();
         let thread = std::thread::Builder::new()
@@ -329,6 +337,7 @@ impl Engine {
                             system_events.clone(),
                         );
                         let shard_registry = system_registry.clone();
+                        let poisoned = system_poisoned[shard as usize].clone();
                         let addr = ShardActor::start_in_arbiter(&arbiter.handle(), move |_| {
                             let mut ledger = ShardLedger::new(
                                 shard,
@@ -337,6 +346,7 @@ impl Engine {
                                 r.next_lsn,
                                 queue,
                                 chunk_limits,
+                                poisoned,
                             );
                             for (actor, seq) in r.actor_seqs {
                                 ledger.replayed_seq(actor, seq);
@@ -372,6 +382,7 @@ impl Engine {
         let (addrs, arbiters, system) = started_rx.recv().map_err(|_| {
             StartError::System("the actor system thread exited while starting".into())
         })?;
+        failstop::watch(&system, &failure);
         for addr in &addrs {
             addr.do_send(Peers(addrs.clone()));
         }
@@ -396,8 +407,36 @@ impl Engine {
                     thread,
                 })),
                 recovery,
+                failure,
+                poisoned,
             }),
         })
+    }
+
+    /// Whether the engine serves: `Err` naming the cause when it stopped (a panic on one of
+    /// its threads) or a shard's log failed (that shard refuses all work until a restart).
+    pub fn health(&self) -> Result<(), String> {
+        if let Some(cause) = self.inner.failure.cause() {
+            return Err(format!("the engine stopped: {cause}"));
+        }
+        for (shard, poisoned) in self.inner.poisoned.iter().enumerate() {
+            if let Some(cause) = poisoned.get() {
+                return Err(format!(
+                    "shard {shard}'s write-ahead log failed ({cause}); it refuses all work until the engine is restarted"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `Internal` naming the cause if the engine stopped for a failure.
+    fn check_running(&self) -> Result<(), EngineError> {
+        match self.inner.failure.cause() {
+            Some(cause) => Err(EngineError::Internal(format!(
+                "the engine stopped: {cause}"
+            ))),
+            None => Ok(()),
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -432,6 +471,7 @@ impl Engine {
         M: actix::Message<Result = ()> + Send + 'static,
         ShardActor: actix::Handler<M> + actix::Handler<Admitted<M>>,
     {
+        self.check_running()?;
         let ticket = self.inner.gates[shard as usize].enter(1)?;
         let (tx, rx) = oneshot::channel();
         // Admission is the gate's job; the send itself never parks. A stopped shard drops
@@ -440,12 +480,25 @@ impl Engine {
             message: make(Reply::One(tx)),
             _ticket: ticket,
         });
-        rx.await.map_err(|_| EngineError::ShuttingDown)?
+        match rx.await {
+            Ok(answer) => answer,
+            // A shard that stopped answering: stopped for a failure, or shut down.
+            Err(_) => Err(self
+                .check_running()
+                .err()
+                .unwrap_or(EngineError::ShuttingDown)),
+        }
     }
 
     /// Opens a customer financial company account, registering its linked bank account,
     /// its validity and its signature key. Answers once the opening is durable.
     pub async fn open_customer(&self, opened: CustomerOpened) -> Result<Receipt, EngineError> {
+        // A weak (small-order) or malformed ed25519 key would let a signature made with no
+        // private key verify: refused at registration (SPEC §5a, S6).
+        if let Some(key) = opened.signing_key {
+            omnibus_core::signing::check_public_key(&key.public_key)
+                .map_err(Rejection::Signing)?;
+        }
         self.ask(self.shard_of(opened.customer), |reply| Open {
             opened,
             reply,
@@ -805,16 +858,26 @@ impl Engine {
     ) -> Result<Vec<(omnibus_core::flow::LogEntry, RequestDate)>, EngineError> {
         let mut entries = Vec::new();
         for shard in 0..self.shard_count() {
-            let QueryAnswer::Entries(mut shard_entries) = self
-                .ask(shard, |reply| Query {
-                    kind: QueryKind::Entries,
-                    reply,
-                })
-                .await?
-            else {
-                unreachable!("an entries query answers with entries");
-            };
-            entries.append(&mut shard_entries);
+            let mut from_seq = 1;
+            loop {
+                let QueryAnswer::Entries {
+                    entries: mut page,
+                    next_seq,
+                } = self
+                    .ask(shard, |reply| Query {
+                        kind: QueryKind::Entries { from_seq },
+                        reply,
+                    })
+                    .await?
+                else {
+                    unreachable!("an entries query answers with entries");
+                };
+                entries.append(&mut page);
+                match next_seq {
+                    Some(next) => from_seq = next,
+                    None => break,
+                }
+            }
         }
         Ok(entries)
     }
@@ -879,6 +942,26 @@ impl Engine {
             .ok_or(EngineError::Refused(
                 omnibus_core::books::BooksError::UnknownParent(parent),
             ))
+    }
+
+    /// Each shard's conservation sum as kept while records apply, and as added up account
+    /// by account; the two must agree. Walks every customer on each shard's thread: for
+    /// audits and tests, not for a metrics scrape.
+    pub async fn audit(&self) -> Result<Vec<(Money, Money)>, EngineError> {
+        let mut sums = Vec::new();
+        for shard in 0..self.shard_count() {
+            let QueryAnswer::Audit { kept, scanned } = self
+                .ask(shard, |reply| Query {
+                    kind: QueryKind::Audit,
+                    reply,
+                })
+                .await?
+            else {
+                unreachable!("an audit query answers with sums");
+            };
+            sums.push((kept, scanned));
+        }
+        Ok(sums)
     }
 
     /// The conservation check over every shard.

@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use omnibus_core::books::CustomerEntry;
 use omnibus_core::flow::{
-    due_answer, first_step, owed_step, plan_after, reserves_for, step_legs, Accepted, Answer,
-    EntryId, LogEntry, Parties, Reason, RequestKind, HOUSE,
+    due_answer, first_step, owed_step, plan_after, reserves_for, settled_outcome, step_legs,
+    Accepted, Answer, EntryId, LogEntry, Parties, Reason, Settled, RequestKind, HOUSE,
 };
 use omnibus_core::record::{ActorId, LedgerRecord, SigningKey};
 use omnibus_core::request_log::{transition, EntryState, Event, LogKind, Step, Told};
@@ -55,6 +55,8 @@ pub struct Outcome {
     /// The step whose result decided the answer, and whether it had timed out.
     pub decided_by: Step,
     pub timed_out: bool,
+    /// Why it was told failed ([`Reason::None`] when told succeeded).
+    pub reason: Reason,
 }
 
 impl Outcome {
@@ -69,6 +71,7 @@ impl Outcome {
             deficit: accepted.deficit,
             decided_by: answer.decided_by,
             timed_out: answer.timed_out,
+            reason: answer.reason,
         }
     }
 }
@@ -79,6 +82,9 @@ pub struct RequestView {
     pub accepted: Accepted,
     pub answer: Option<Answer>,
     pub entries: Vec<LogEntry>,
+    /// Where it stands for good: what moved, whatever the caller was told (pending while
+    /// a call is open, a step owed, or nobody answered yet).
+    pub outcome: Settled,
 }
 
 /// A transaction original text issued for signing (S3).
@@ -190,6 +196,30 @@ pub struct FlowContext {
     last_prune: Cell<Option<u64>>,
     /// Requests refused at acceptance because a parent slice could not fund them.
     short_slices: Cell<u64>,
+    /// Calls to each outside system waiting for their answer within their timeout, by
+    /// request log (bounded by `rails.<rail>.in_flight_max` for new requests).
+    calls_in_flight: Rc<[Cell<usize>; 3]>,
+}
+
+/// A call counted in flight until dropped (answered, or its timeout passed).
+pub struct CallSlot {
+    counts: Rc<[Cell<usize>; 3]>,
+    rail: usize,
+}
+
+impl Drop for CallSlot {
+    fn drop(&mut self) {
+        let count = &self.counts[self.rail];
+        count.set(count.get() - 1);
+    }
+}
+
+fn rail_index(log: LogKind) -> usize {
+    match log {
+        LogKind::BankFirmRequestLog => 0,
+        LogKind::SecuritiesFirmRequestLog => 1,
+        LogKind::PaymentInstructionLog => 2,
+    }
 }
 
 impl FlowContext {
@@ -206,6 +236,7 @@ impl FlowContext {
             registry,
             last_prune: Cell::new(None),
             short_slices: Cell::new(0),
+            calls_in_flight: Rc::new([Cell::new(0), Cell::new(0), Cell::new(0)]),
             shard,
             ledger,
             rails,
@@ -228,6 +259,38 @@ impl FlowContext {
     /// Flows driven live right now.
     pub fn sagas_in_flight(&self) -> usize {
         self.sagas.get()
+    }
+
+    /// Calls waiting for their answer within their timeout, to the rail of `log`.
+    pub fn calls_in_flight(&self, log: LogKind) -> usize {
+        self.calls_in_flight[rail_index(log)].get()
+    }
+
+    /// A new request whose first call goes to a rail that already has
+    /// `rails.<rail>.in_flight_max` calls in flight from this shard is turned away; the
+    /// steps of requests already accepted always make their calls.
+    fn check_rail_room(&self, log: LogKind) -> Result<(), EngineError> {
+        if self.calls_in_flight(log) >= self.rail_config(log).in_flight_max as usize {
+            let rail = match log {
+                LogKind::BankFirmRequestLog => "bank firm system",
+                LogKind::SecuritiesFirmRequestLog => "securities firm system",
+                LogKind::PaymentInstructionLog => "financial company server",
+            };
+            return Err(EngineError::Overloaded(crate::error::Bound::RailInFlight(
+                rail,
+            )));
+        }
+        Ok(())
+    }
+
+    fn call_slot(&self, log: LogKind) -> CallSlot {
+        let rail = rail_index(log);
+        let count = &self.calls_in_flight[rail];
+        count.set(count.get() + 1);
+        CallSlot {
+            counts: self.calls_in_flight.clone(),
+            rail,
+        }
     }
 
     /// The rail configuration of the outside system a request log records calls to: each
@@ -312,14 +375,12 @@ impl FlowContext {
         let ledger = self.ledger.borrow();
         let books = ledger.books();
         let request = books.request(customer, request_no)?;
+        let entries = books.request_entries(request);
         Some(RequestView {
             accepted: request.accepted,
             answer: request.answer,
-            entries: request
-                .entries
-                .iter()
-                .filter_map(|id| books.entry(*id).copied())
-                .collect(),
+            outcome: settled_outcome(request, &entries),
+            entries,
         })
     }
 
@@ -479,9 +540,12 @@ impl FlowContext {
         .into())
     }
 
-    /// S5, S6 and the engine's own checks of a signed instruction. The issued text is
-    /// used up by the first submission that reaches this check, good or bad, so a text
-    /// and its signature serve one request, once.
+    /// S5, S6 and the engine's own checks of a signed instruction. The issued text is used
+    /// up only when the request is accepted ([`FlowContext::use_text`]): a refusal that
+    /// changed nothing (a bad signature, the authentication server unreachable) leaves it
+    /// usable, so that the documented retry can succeed. An expired text is dropped. A text
+    /// and its signature still serve one request, once: a second submission of an
+    /// accepted request is answered as a resubmission, never executed again.
     fn check_signature(
         &self,
         customer: &CustomerEntry,
@@ -492,15 +556,17 @@ impl FlowContext {
         let key = customer
             .signing_key
             .ok_or(Rejection::NoSigningKey(customer.id))?;
-        let issued = self
-            .texts
-            .borrow_mut()
-            .remove(&(customer.id, request.header.request_no))
+        let text_key = (customer.id, request.header.request_no);
+        let mut texts = self.texts.borrow_mut();
+        let issued = texts
+            .get(&text_key)
             .ok_or(Rejection::NoSigningText(request.header.request_no))?;
         if issued.parsed.expires_at_ms <= now {
+            let expires_at_ms = issued.parsed.expires_at_ms;
+            texts.remove(&text_key);
             return Err(
                 Rejection::Signing(omnibus_core::signing::SigningError::Expired {
-                    expires_at_ms: issued.parsed.expires_at_ms,
+                    expires_at_ms,
                     now_ms: now,
                 })
                 .into(),
@@ -524,10 +590,15 @@ impl FlowContext {
         )
         .map_err(Rejection::Signing)?;
         Ok(SignedInstruction {
-            text: issued.text,
+            text: issued.text.clone(),
             signature: signed.signature,
             key,
         })
+    }
+
+    /// The issued text of an accepted request is used up: it never serves another.
+    fn use_text(&self, customer: CustomerId, request_no: RequestNo) {
+        self.texts.borrow_mut().remove(&(customer, request_no));
     }
 
     /// Accepts a request and writes its first entry; the flow starts once both are durable.
@@ -537,6 +608,7 @@ impl FlowContext {
         if self.sagas.get() >= self.config.actors.sagas_in_flight_max as usize {
             return Err(EngineError::Overloaded(crate::error::Bound::Flows));
         }
+        self.check_rail_room(first_step(&accepted).0.log())?;
         let mut ledger = self.ledger.borrow_mut();
         // Room for the whole step (the acceptance, the first entry, and an answer if the
         // entry is refused) before anything is applied: a full queue refuses the request
@@ -771,7 +843,7 @@ impl FlowContext {
         &self,
         id: EntryId,
         signed: Option<&SignedInstruction>,
-    ) -> Option<(RailFuture<RailResult>, Duration)> {
+    ) -> Option<(RailFuture<RailResult>, Duration, LogKind)> {
         let ledger = self.ledger.borrow();
         let books = ledger.books();
         let entry = books.entry(id)?;
@@ -798,6 +870,7 @@ impl FlowContext {
             return Some((
                 self.rails.bank_firm.settle(settlement),
                 self.timeout(LogKind::BankFirmRequestLog),
+                LogKind::BankFirmRequestLog,
             ));
         }
         let request = books.request(entry.customer, entry.request_no)?;
@@ -863,7 +936,7 @@ impl FlowContext {
                 })
             }
         };
-        Some((future, self.timeout(entry.step.log())))
+        Some((future, self.timeout(entry.step.log()), entry.step.log()))
     }
 
     /// Applies `event` to an entry and whatever follows from it (SPEC §4): the next entry,
@@ -1125,6 +1198,11 @@ impl FlowContext {
         keys.len() as u64
     }
 
+    /// Requests refused at acceptance because a parent slice could not fund them.
+    pub fn short_slices(&self) -> u64 {
+        self.short_slices.get()
+    }
+
     /// Requests that may owe a step whose entry could not be created.
     pub fn owed_count(&self) -> usize {
         self.owed.borrow().len()
@@ -1263,15 +1341,22 @@ fn start(
     reply: Reply<Outcome>,
 ) {
     let (customer, request_no) = (accepted.customer, accepted.request_no);
-    match ctx.accept(accepted) {
+    let first_log = first_step(&accepted).0.log();
+    let accepted_now = ctx.accept(accepted);
+    if signed.is_some() && accepted_now.is_ok() {
+        ctx.use_text(customer, request_no);
+    }
+    match accepted_now {
         Ok(Some(first)) => {
             ctx.add_caller(customer, request_no, reply);
+            // The first call counts among the calls in flight from now on.
+            let slot = ctx.call_slot(first_log);
             let durable = ctx.durable();
             let ctx = ctx.clone();
             ctx.sagas.set(ctx.sagas.get() + 1);
             actix::spawn(async move {
                 if let Ok(Ok(())) = durable.await {
-                    drive(ctx.clone(), first, signed).await;
+                    drive_from(ctx.clone(), first, signed, Some(slot)).await;
                 }
                 ctx.sagas.set(ctx.sagas.get() - 1);
             });
@@ -1294,11 +1379,23 @@ fn start(
 }
 
 /// Drives a flow from `entry` on: call, wait, reflect, follow, until nothing follows live.
-pub async fn drive(ctx: Rc<FlowContext>, mut entry: EntryId, signed: Option<SignedInstruction>) {
+pub async fn drive(ctx: Rc<FlowContext>, entry: EntryId, signed: Option<SignedInstruction>) {
+    drive_from(ctx, entry, signed, None).await
+}
+
+/// [`drive`], with the first call's place among the calls in flight taken already (at
+/// acceptance, so that requests accepted together cannot all pass the bound).
+async fn drive_from(
+    ctx: Rc<FlowContext>,
+    mut entry: EntryId,
+    signed: Option<SignedInstruction>,
+    mut first_slot: Option<CallSlot>,
+) {
     loop {
-        let Some((mut call, timeout)) = ctx.call(entry, signed.as_ref()) else {
+        let Some((mut call, timeout, log)) = ctx.call(entry, signed.as_ref()) else {
             return;
         };
+        let slot = first_slot.take().unwrap_or_else(|| ctx.call_slot(log));
         let sleep = tokio::time::sleep(timeout);
         tokio::pin!(sleep);
         let answer = tokio::select! {
@@ -1306,6 +1403,8 @@ pub async fn drive(ctx: Rc<FlowContext>, mut entry: EntryId, signed: Option<Sign
             answer = &mut call => Some(answer),
             () = &mut sleep => None,
         };
+        // Answered or timed out: no longer in flight (a late answer is watched apart).
+        drop(slot);
         let event = match answer {
             Some(Ok(RailAnswer::Done)) => Event::Succeeded,
             Some(Ok(RailAnswer::Refused { .. })) => Event::Failed,

@@ -27,6 +27,7 @@
 //! never a failure of the log. Only an I/O failure poisons the shard.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, OnceLock};
 
 use actix::Addr;
 use omnibus_core::books::{Applied, Lsn, ShardBooks};
@@ -89,6 +90,8 @@ pub struct ShardLedger {
     waiters: VecDeque<(Lsn, Waiter)>,
     flush_scheduled: bool,
     poisoned: Option<String>,
+    /// The cause of a log failure, shared with the engine handle (its `health`).
+    poisoned_flag: Arc<OnceLock<String>>,
     parent_seqs: BTreeMap<ActorId, u64>,
     shard_seq: u64,
     records_since_snapshot: u64,
@@ -104,6 +107,7 @@ impl ShardLedger {
         next_lsn: Lsn,
         queue_records_max: usize,
         chunk_limits: ChunkLimits,
+        poisoned_flag: Arc<OnceLock<String>>,
     ) -> Self {
         assert!(
             next_lsn > books.last_lsn(),
@@ -120,6 +124,7 @@ impl ShardLedger {
             open: VecDeque::new(),
             open_records: 0,
             chunk_limits,
+            poisoned_flag,
             next_lsn,
             in_wal: 0,
             waiters: VecDeque::new(),
@@ -395,6 +400,7 @@ impl ShardLedger {
 
     fn poison(&mut self, cause: String) -> Vec<(Waiter, EngineError)> {
         tracing::error!(shard = self.shard, %cause, "write-ahead log failed; the shard refuses all further work");
+        let _ = self.poisoned_flag.set(cause.clone());
         self.poisoned.get_or_insert(cause);
         let err = self.check_usable().expect_err("just poisoned");
         self.waiters

@@ -11,6 +11,7 @@ mod codec;
 mod customer;
 mod engine;
 mod error;
+mod failstop;
 mod flow;
 mod gate;
 mod job;

@@ -785,6 +785,9 @@ impl Handler<MoveSlice> for ShardActor {
     }
 }
 
+/// Entry numbers one reconciliation page covers.
+pub const ENTRIES_PAGE: u64 = 4_096;
+
 /// What a query asks of one shard.
 #[derive(Clone, Copy, Debug)]
 pub enum QueryKind {
@@ -794,10 +797,16 @@ pub enum QueryKind {
     Slices,
     /// The shard's totals for the conservation check.
     Totals,
+    /// The books' running sum and the same added up account by account: O(customers) on
+    /// the shard's thread, for audits and tests, never for metrics.
+    Audit,
     /// Any account as this shard books it (its slice, for a parent).
     Account(AccountId),
-    /// Every request-log entry with its request's date, for reconciliation.
-    Entries,
+    /// The request-log entries numbered from `from_seq` on, at most
+    /// [`ENTRIES_PAGE`] entry numbers of them, with their requests' dates, for
+    /// reconciliation: one bounded slice per message, so that a report over millions of
+    /// entries never holds the shard's thread for long.
+    Entries { from_seq: u64 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -806,23 +815,38 @@ pub enum QueryAnswer {
     /// Every slice: its balance and what is available (the balance less holds).
     Slices(Vec<(ParentAccount, Money, Money)>),
     Totals(Box<ShardTotals>),
+    Audit { kept: Money, scanned: Money },
     Account(Money),
-    Entries(Vec<(omnibus_core::flow::LogEntry, omnibus_core::RequestDate)>),
+    Entries {
+        entries: Vec<(omnibus_core::flow::LogEntry, omnibus_core::RequestDate)>,
+        /// Where the next page starts; `None` after the last.
+        next_seq: Option<u64>,
+    },
 }
 
 /// One shard's contribution to the conservation check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShardTotals {
     pub shard: u16,
-    /// Every account of the shard, in-transit included: zero when the books balance.
+    /// Every account of the shard, in-transit included: zero when the books balance. Kept
+    /// as records apply, so a metrics scrape costs the shard nothing (`QueryKind::Audit`
+    /// adds every account up instead).
     pub sum: Money,
     pub in_transit: Money,
     pub customers: u64,
     pub live_customers: u64,
     pub outgoing_transfers: u64,
+    /// Transfer ids from other shards remembered one by one (bounded by those in flight).
+    pub transfers_remembered: u64,
     pub durable_lsn: Lsn,
     /// Flows being driven live.
     pub sagas_in_flight: u64,
+    /// Requests owing a step not yet created (a recovery, a refund, a credit due).
+    pub steps_owed: u64,
+    /// Accepted requests not answered yet.
+    pub requests_unanswered: u64,
+    /// Requests told failed at acceptance because a parent slice could not fund them.
+    pub refused_parent_slice_short: u64,
     pub requests: u64,
     /// Open request-log entries: REQUESTED, UNKNOWN, FAIL_TRY_AGAIN.
     pub entries_requested: u64,
@@ -867,16 +891,20 @@ impl Handler<Query> for ShardActor {
                 ))),
                 None => Err(BooksError::UnknownCustomer(c).into()),
             },
-            QueryKind::Entries => Ok(QueryAnswer::Entries(
-                books
-                    .entries()
-                    .filter_map(|e| {
-                        books
-                            .request(e.customer, e.request_no)
-                            .map(|r| (*e, r.accepted.request_date))
-                    })
-                    .collect(),
-            )),
+            QueryKind::Entries { from_seq } => {
+                let (entries, next_seq) = books.entries_page(from_seq, ENTRIES_PAGE);
+                Ok(QueryAnswer::Entries {
+                    entries: entries
+                        .into_iter()
+                        .filter_map(|e| {
+                            books
+                                .request(e.customer, e.request_no)
+                                .map(|r| (e, r.accepted.request_date))
+                        })
+                        .collect(),
+                    next_seq,
+                })
+            }
             QueryKind::Account(account) => books
                 .balance(account)
                 .map(QueryAnswer::Account)
@@ -887,6 +915,13 @@ impl Handler<Query> for ShardActor {
                     .map(|(p, s)| (*p, books.money(s.balance), books.money(s.balance - s.held)))
                     .collect(),
             )),
+            QueryKind::Audit => books
+                .sum_by_scan()
+                .map(|scanned| QueryAnswer::Audit {
+                    kept: books.sum().unwrap_or(scanned),
+                    scanned,
+                })
+                .map_err(|e| EngineError::Internal(format!("the books' sum: {e}"))),
             QueryKind::Totals => books
                 .sum()
                 .map(|sum| {
@@ -897,8 +932,12 @@ impl Handler<Query> for ShardActor {
                         customers: books.customer_count() as u64,
                         live_customers: self.live.len() as u64,
                         outgoing_transfers: books.outgoing().count() as u64,
+                        transfers_remembered: books.transfers_remembered() as u64,
                         durable_lsn: ledger.durable_lsn(),
                         sagas_in_flight: self.flow.sagas_in_flight() as u64,
+                        steps_owed: self.flow.owed_count() as u64,
+                        requests_unanswered: books.unanswered_count() as u64,
+                        refused_parent_slice_short: self.flow.short_slices(),
                         requests: books.request_count() as u64,
                         entries_requested: books.open_entry_counts().0 as u64,
                         entries_unknown: books.open_entry_counts().1 as u64,

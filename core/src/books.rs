@@ -402,6 +402,8 @@ pub struct ShardBooks {
     /// Debited here or credited here by transfers not yet matched on both sides. Across
     /// all shards the in-transit amounts sum to the money truly on its way.
     in_transit: Decimal,
+    /// The running sum of every balance above, in-transit included (see `sum`).
+    total: Decimal,
     outgoing: BTreeMap<TransferId, Outgoing>,
     incoming: BTreeMap<u16, Incoming>,
     next_transfer_seq: u64,
@@ -452,6 +454,7 @@ impl ShardBooks {
             designated: BTreeMap::new(),
             funding: Decimal::ZERO,
             in_transit: Decimal::ZERO,
+            total: Decimal::ZERO,
             outgoing: BTreeMap::new(),
             incoming: BTreeMap::new(),
             next_transfer_seq: 1,
@@ -554,8 +557,17 @@ impl ShardBooks {
     }
 
     /// The sum over every account of the shard, in-transit included. Zero for books that
-    /// started at zero (SPEC §6.1), summed over all shards.
+    /// started at zero (SPEC §6.1), summed over all shards. Kept as records apply (every
+    /// balance change adds its difference), so reading it costs nothing: a metrics scrape
+    /// never walks the customers on the shard's thread. [`ShardBooks::sum_by_scan`] adds
+    /// every account up instead, and must agree.
     pub fn sum(&self) -> Result<Money, MoneyError> {
+        Money::new(self.plan.currency, self.total)
+    }
+
+    /// The sum over every account, added up account by account: O(customers), for audits
+    /// and tests. An overflow is an error, never a zero.
+    pub fn sum_by_scan(&self) -> Result<Money, MoneyError> {
         let mut total = self
             .funding
             .checked_add(self.in_transit)
@@ -572,7 +584,7 @@ impl ShardBooks {
         for d in self.designated.values() {
             total = total.checked_add(*d).ok_or(MoneyError::Overflow)?;
         }
-        Ok(Money::new(self.plan.currency, total).unwrap_or(Money::zero(self.plan.currency)))
+        Money::new(self.plan.currency, total)
     }
 
     /// The money on its way out of this shard (debited, credit not yet confirmed) minus
@@ -690,6 +702,22 @@ impl ShardBooks {
         self.unanswered.iter().copied()
     }
 
+    /// The entries numbered `from_seq .. from_seq + count` that are on the books, and the
+    /// number the next page starts at (`None` past the last entry made).
+    pub fn entries_page(&self, from_seq: u64, count: u64) -> (Vec<LogEntry>, Option<u64>) {
+        let from_seq = from_seq.max(1);
+        let end = from_seq.saturating_add(count).min(self.next_entry_seq);
+        let entries = (from_seq..end)
+            .filter_map(|seq| self.entries.get(&EntryId::new(self.shard, seq)).copied())
+            .collect();
+        (entries, (end < self.next_entry_seq).then_some(end))
+    }
+
+    /// How many customers' requests are not answered yet.
+    pub fn unanswered_count(&self) -> usize {
+        self.unanswered.len()
+    }
+
     /// The entries of a request, in the order they were created.
     pub fn request_entries(&self, request: &RequestState) -> Vec<LogEntry> {
         request
@@ -716,6 +744,12 @@ impl ShardBooks {
             self.unknown.len(),
             self.try_again.len(),
         )
+    }
+
+    /// How many transfer ids from other shards this shard remembers individually (above
+    /// each source's watermark): it stays as small as the transfers in flight.
+    pub fn transfers_remembered(&self) -> usize {
+        self.incoming.values().map(|i| i.above.len()).sum()
     }
 
     /// Whether a transfer from another shard was already credited here.
@@ -1152,6 +1186,9 @@ impl ShardBooks {
     }
 
     fn set(&mut self, account: AccountId, value: Decimal) {
+        // The running sum follows every balance as it changes (see `sum`).
+        let before = self.balance_value(account);
+        self.total += value - before;
         match account {
             AccountId::Customer { customer } => {
                 let i = self.index[&customer] as usize;
@@ -1169,6 +1206,31 @@ impl ShardBooks {
             }
             AccountId::Funding => self.funding = value,
         }
+    }
+
+    /// An account's booked value (its slice, for a parent); zero for an account with none.
+    fn balance_value(&self, account: AccountId) -> Decimal {
+        match account {
+            AccountId::Customer { customer } => self
+                .index
+                .get(&customer)
+                .map_or(Decimal::ZERO, |&i| self.customers[i as usize].balance),
+            AccountId::Linked { customer } => self
+                .index
+                .get(&customer)
+                .map_or(Decimal::ZERO, |&i| self.customers[i as usize].linked_net),
+            AccountId::Parent { parent } => self
+                .slices
+                .get(&parent)
+                .map_or(Decimal::ZERO, |s| s.balance),
+            AccountId::Designated { bank } => self.designated.get(&bank).copied().unwrap_or_default(),
+            AccountId::Funding => self.funding,
+        }
+    }
+
+    fn set_in_transit(&mut self, value: Decimal) {
+        self.total += value - self.in_transit;
+        self.in_transit = value;
     }
 
     /// Applies one record at `lsn`: all of it, or nothing with an error.
@@ -1266,7 +1328,7 @@ impl ShardBooks {
                     .checked_add(amount.value())
                     .ok_or(MoneyError::Overflow)?;
                 self.set(*debit, debit_after);
-                self.in_transit = in_transit;
+                self.set_in_transit(in_transit);
                 let out = Outgoing {
                     id: *id,
                     debit: *debit,
@@ -1298,7 +1360,7 @@ impl ShardBooks {
                     .checked_sub(amount.value())
                     .ok_or(MoneyError::Overflow)?;
                 self.set(*credit, credit_after);
-                self.in_transit = in_transit;
+                self.set_in_transit(in_transit);
                 let incoming = self.incoming.entry(source).or_default();
                 incoming.insert(seq);
                 incoming.forget_below(*settled_below);
@@ -1390,7 +1452,7 @@ impl ShardBooks {
                     .checked_sub(out.amount.value())
                     .ok_or(MoneyError::Overflow)?;
                 self.set(out.debit, debit_after);
-                self.in_transit = in_transit;
+                self.set_in_transit(in_transit);
                 self.outgoing.remove(id);
                 Applied::Done
             }
@@ -1533,6 +1595,7 @@ impl ShardBooks {
             books.entries.insert(entry.id, entry);
         }
         books.next_entry_seq = snapshot.next_entry_seq;
+        books.total = books.sum_by_scan()?.value();
         Ok(books)
     }
 }

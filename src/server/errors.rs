@@ -55,7 +55,7 @@ impl ApiError {
         self
     }
 
-    fn retry_after(mut self) -> Self {
+    pub fn retry_after(mut self) -> Self {
         self.retry_after_secs = Some(RETRY_AFTER_SECS);
         self
     }

@@ -219,6 +219,20 @@ async fn engine_figures(engine: &Engine) -> Result<Registry, ApiError> {
         "Open request-log entries by state; UNKNOWN ones wait for the confirm inquiry",
         &["shard", "state"],
     );
+    let owed = gauge(
+        "omnibus_steps_owed",
+        "Requests owing a step not yet created (a recovery, a refund, a credit due); zero, with no open entries and no unanswered request, when everything is settled",
+        &["shard"],
+    );
+    let unanswered = gauge(
+        "omnibus_requests_unanswered",
+        "Accepted requests whose caller has not been answered yet (answered within actors.answer_deadline_ms)",
+        &["shard"],
+    );
+    let short = counter(
+        "omnibus_requests_refused_parent_slice_short_total",
+        "Requests told failed before any call because a parent account's slice could not fund them",
+    );
     let sagas = gauge(
         "omnibus_sagas_in_flight",
         "Charges and remittances being driven live",
@@ -277,6 +291,13 @@ async fn engine_figures(engine: &Engine) -> Result<Registry, ApiError> {
                 .set(count as f64);
         }
         sagas.with_label_values(&l).set(s.sagas_in_flight as f64);
+        owed.with_label_values(&l).set(s.steps_owed as f64);
+        unanswered
+            .with_label_values(&l)
+            .set(s.requests_unanswered as f64);
+        short
+            .with_label_values(&l)
+            .inc_by(s.refused_parent_slice_short as f64);
         customers.with_label_values(&l).set(s.customers as f64);
     }
     for (shard, count) in queued.iter().enumerate() {

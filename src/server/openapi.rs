@@ -75,6 +75,7 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("shutting_down", 503),
     ("authentication_unavailable", 503),
     ("rail_unavailable", 503),
+    ("unhealthy", 503),
     ("too_many_event_streams", 503),
 ];
 
@@ -329,10 +330,10 @@ fn health() -> Value {
     json!({ "get": {
         "operationId": "getHealth",
         "tags": ["operations"],
-        "summary": "Liveness: 200 while serving, 503 while shutting down",
+        "summary": "Health: 200 while serving; 503 while shutting down, or naming the cause when a shard's log failed or the engine stopped on a panic",
         "responses": {
             "200": ok("Serving", "Health", examples(&[("ok", example("Serving on two shards", json!({ "status": "ok", "shards": 2 })))])),
-            "503": errors(503, &["shutting_down"], "the server is draining.", examples(&[(
+            "503": errors(503, &["shutting_down", "unhealthy"], "the server is draining (`shutting_down`), or cannot serve (`unhealthy`, naming the cause: a shard's write-ahead log failed, or the engine stopped on a panic).", examples(&[(
                 "shutting_down",
                 error_example("Draining", "shutting_down", "the server is shutting down and takes no new work", None),
             )]))
@@ -482,7 +483,7 @@ fn outcome(request_no: &str, kind: &str, amount: &str, decided_by: &str, path: V
     json!({
         "customer": "1001", "request_no": request_no, "kind": kind, "currency": "KRW",
         "amount": amount, "told": "succeeded", "path": path, "deficit": null,
-        "decided_by": decided_by, "timed_out": false
+        "decided_by": decided_by, "timed_out": false, "reason": null
     })
 }
 
@@ -649,7 +650,8 @@ fn get_request() -> Value {
                 "customer": "1001", "request_no": "C-20261121-0001", "request_date": EXAMPLE_DATE,
                 "kind": "charge", "currency": "KRW", "amount": "50000", "payee": null, "path": null,
                 "deficit": null, "accepted_at_ms": 1_795_000_000_000u64,
-                "answer": { "told": "succeeded", "decided_by": "charge_credit", "timed_out": false, "at_ms": 1_795_000_000_004u64 },
+                "answer": { "told": "succeeded", "decided_by": "charge_credit", "timed_out": false, "at_ms": 1_795_000_000_004u64, "reason": null },
+                "outcome": "credited",
                 "entries": [
                     { "id": "E0000000000000001", "log": "bank_firm_request_log", "step": "charge_withdrawal", "state": "SUCCESS", "attempt": 1, "failures": 0, "amount": "50000", "debit": "linked[1001]", "credit": "withdrawal_firm[004]", "requested_at_ms": 1_795_000_000_001u64, "updated_at_ms": 1_795_000_000_002u64 },
                     { "id": "E0000000000000002", "log": "securities_firm_request_log", "step": "charge_credit", "state": "SUCCESS", "attempt": 1, "failures": 0, "amount": "50000", "debit": "fin_parent", "credit": "customer[1001]", "requested_at_ms": 1_795_000_000_002u64, "updated_at_ms": 1_795_000_000_003u64 }
@@ -848,7 +850,7 @@ fn schemas() -> Value {
         },
         "Outcome": {
             "type": "object",
-            "required": ["customer", "request_no", "kind", "currency", "amount", "told", "path", "deficit", "decided_by", "timed_out"],
+            "required": ["customer", "request_no", "kind", "currency", "amount", "told", "path", "deficit", "decided_by", "timed_out", "reason"],
             "additionalProperties": false,
             "properties": {
                 "customer": schema("CustomerIdText"),
@@ -860,8 +862,17 @@ fn schemas() -> Value {
                 "path": { "enum": ["first", "payment_instruction", null] },
                 "deficit": { "oneOf": [schema("Money"), { "type": "null" }], "description": "The shortfall charged first, if the balance was short." },
                 "decided_by": schema("Step"),
-                "timed_out": { "type": "boolean" }
+                "timed_out": { "type": "boolean" },
+                "reason": schema("Reason")
             }
+        },
+        "Reason": {
+            "enum": ["parent_slice_short", "rail_refused", "timeout", "deficit_not_credited", "not_carried_out", "unrecorded", null],
+            "description": "Why the request was told it failed; null when told succeeded. `parent_slice_short`: a parent account's slice could not fund it, refused before any outside call, nothing moved (retry later with a new request number). `rail_refused`: the outside system of `decided_by` refused it. `timeout`: `decided_by` got no answer in time and SPEC §4 tells failed for it (its `outcome` shows what finally happened). `deficit_not_credited`: a remittance's deficit charge was not credited live, so the remittance did not go on. `not_carried_out`: nothing decided it live (a crash came in between) and nothing went out for it. `unrecorded`: answered before reasons were recorded."
+        },
+        "Settled": {
+            "enum": ["pending", "credited", "refunded", "paid_out", "recovered", "deficit_credited", "nothing_moved"],
+            "description": "Where a request stands for good, whatever it was told: `pending` while a call is open, a step owed or no answer given; a charge ends `credited` (in the customer's account) or `refunded` (back to the linked account); a remittance `paid_out`, `recovered` (deducted, not paid, credited back) or `deficit_credited` (not paid, but its deficit charge is in the customer's account); or `nothing_moved`."
         },
         "Kind": { "enum": ["charge", "remit", "settlement"] },
         "Told": { "enum": ["succeeded", "failed"], "description": "What the customer is told; on a timeout this is chosen per step (SPEC §4)." },
@@ -943,7 +954,7 @@ fn schemas() -> Value {
 fn request_schema() -> Value {
     json!({
         "type": "object",
-        "required": ["customer", "request_no", "request_date", "kind", "currency", "amount", "payee", "path", "deficit", "accepted_at_ms", "answer", "entries"],
+        "required": ["customer", "request_no", "request_date", "kind", "currency", "amount", "payee", "path", "deficit", "accepted_at_ms", "answer", "outcome", "entries"],
         "additionalProperties": false,
         "properties": {
             "customer": schema("CustomerIdText"),
@@ -965,16 +976,18 @@ fn request_schema() -> Value {
                 "description": "null until the customer is answered.",
                 "oneOf": [ { "type": "null" }, {
                     "type": "object",
-                    "required": ["told", "decided_by", "timed_out", "at_ms"],
+                    "required": ["told", "decided_by", "timed_out", "at_ms", "reason"],
                     "additionalProperties": false,
                     "properties": {
                         "told": schema("Told"),
                         "decided_by": schema("Step"),
                         "timed_out": { "type": "boolean" },
-                        "at_ms": { "type": "integer", "minimum": 0 }
+                        "at_ms": { "type": "integer", "minimum": 0 },
+                        "reason": schema("Reason")
                     }
                 } ]
             },
+            "outcome": schema("Settled"),
             "entries": { "type": "array", "items": schema("Entry") }
         }
     })

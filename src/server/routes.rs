@@ -107,6 +107,11 @@ async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if state.shutdown.is_shutting_down() {
         return Err(ApiError::shutting_down());
     }
+    // A shard whose log failed, or an engine stopped by a panic, is named here: a load
+    // balancer must not send work to a server that will refuse it.
+    if let Err(cause) = state.engine.health() {
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unhealthy", cause).retry_after());
+    }
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "status": "ok",
         "shards": state.engine.shard_count(),

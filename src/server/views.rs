@@ -6,7 +6,7 @@
 //! against both.
 
 use omnibus_actors::{CustomerBalance, Outcome, ParentBalance, RequestView, SigningText};
-use omnibus_core::flow::{LogEntry, RequestKind};
+use omnibus_core::flow::{LogEntry, Reason, RequestKind};
 use omnibus_core::request_log::Told;
 use omnibus_core::{Money, ParentAccount, RemitPath, RequestNo};
 use serde::Serialize;
@@ -79,6 +79,9 @@ pub struct OutcomeView {
     pub deficit: Option<String>,
     pub decided_by: &'static str,
     pub timed_out: bool,
+    /// Why it was told failed (`parent_slice_short`, `rail_refused`, `timeout`, ...);
+    /// `null` when told succeeded.
+    pub reason: Option<&'static str>,
 }
 
 impl From<&Outcome> for OutcomeView {
@@ -94,7 +97,16 @@ impl From<&Outcome> for OutcomeView {
             deficit: o.deficit.map(|d| won(d.money())),
             decided_by: o.decided_by.as_str(),
             timed_out: o.timed_out,
+            reason: reason_str(o.told, o.reason),
         }
+    }
+}
+
+/// The reason of an answer, for a failed one only.
+pub fn reason_str(told: Told, reason: Reason) -> Option<&'static str> {
+    match told {
+        Told::Succeeded => None,
+        Told::Failed => Some(reason.as_str()),
     }
 }
 
@@ -122,6 +134,8 @@ pub struct AnswerView {
     pub decided_by: &'static str,
     pub timed_out: bool,
     pub at_ms: u64,
+    /// Why it was told failed; `null` when told succeeded.
+    pub reason: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -178,6 +192,9 @@ pub struct RequestViewJson {
     pub accepted_at_ms: u64,
     /// `null` while the customer has not been answered yet.
     pub answer: Option<AnswerView>,
+    /// Where the request stands for good, whatever it was told: `pending`, `credited`,
+    /// `refunded`, `paid_out`, `recovered`, `deficit_credited` or `nothing_moved`.
+    pub outcome: &'static str,
     pub entries: Vec<EntryView>,
 }
 
@@ -204,7 +221,9 @@ impl From<&RequestView> for RequestViewJson {
                 decided_by: answer.decided_by.as_str(),
                 timed_out: answer.timed_out,
                 at_ms: answer.at_ms,
+                reason: reason_str(answer.told, answer.reason),
             }),
+            outcome: v.outcome.as_str(),
             entries: v.entries.iter().map(EntryView::from).collect(),
         }
     }
