@@ -254,6 +254,11 @@ impl Stats {
 /// Runs one seed of `ops` operations on `parents`; panics (naming the seed) on the first
 /// invariant broken.
 fn run(seed: u64, ops: u64, parents: Parents) -> Stats {
+    run_with_outcomes(seed, ops, parents).0
+}
+
+/// [`run`], with where each request stands for good, by request number.
+fn run_with_outcomes(seed: u64, ops: u64, parents: Parents) -> (Stats, BTreeMap<String, Settled>) {
     let mut rng = StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
     let config = sim_config(dir.path(), seed, parents);
@@ -348,7 +353,15 @@ fn run(seed: u64, ops: u64, parents: Parents) -> Stats {
         settled,
         "seed {seed}: the supervisors did not settle every entry: {total:?}"
     );
-    let mut stats = check_invariants(&rt, &engine, &sim, &customers, &reported, &submitted, seed);
+    let mut outcomes = BTreeMap::new();
+    let mut stats = check_invariants(
+        &rt,
+        &engine,
+        &sim,
+        (&customers, &reported, &submitted),
+        &mut outcomes,
+        seed,
+    );
     let sim_stats = sim.stats();
     stats.faults = [Rail::BankFirm, Rail::SecuritiesFirm, Rail::FinancialCompany]
         .iter()
@@ -369,7 +382,7 @@ fn run(seed: u64, ops: u64, parents: Parents) -> Stats {
     stats.crashes = crashes;
     stats.from_snapshot = from_snapshot;
     stats.reported = reported.told.len() as u64;
-    stats
+    (stats, outcomes)
 }
 
 #[derive(Clone, Debug)]
@@ -494,9 +507,8 @@ fn check_invariants(
     rt: &tokio::runtime::Runtime,
     engine: &Engine,
     sim: &Simulator,
-    customers: &[u64],
-    reported: &Reported,
-    submitted: &[(String, Op)],
+    (customers, reported, submitted): (&[u64], &Reported, &[(String, Op)]),
+    outcomes: &mut BTreeMap<String, Settled>,
     seed: u64,
 ) -> Stats {
     let mut stats = Stats::default();
@@ -563,8 +575,9 @@ fn check_invariants(
     let mut moved: HashMap<AccountId, i64> = HashMap::new();
     for (i, view) in views.iter().enumerate() {
         let no = view.accepted.request_no.to_string();
-        let s = check_request(&no, view, |step| executed.get(&(i, step)).copied(), seed);
+        let (s, settled) = check_request(&no, view, |step| executed.get(&(i, step)).copied(), seed);
         stats.add(&s);
+        outcomes.insert(no, settled);
         for e in view
             .entries
             .iter()
@@ -662,7 +675,7 @@ fn check_request(
     view: &RequestView,
     executed: impl Fn(Step) -> Option<u32>,
     seed: u64,
-) -> Stats {
+) -> (Stats, Settled) {
     let mut stats = Stats::default();
     let entries = &view.entries;
     let count = |step: Step, state: EntryState| {
@@ -778,7 +791,7 @@ fn check_request(
         ),
         _ => {}
     }
-    stats
+    (stats, settled)
 }
 
 /// What the engine promises of an answer (SPEC §4 table, `flow::Reason`), checked once
@@ -1004,49 +1017,122 @@ fn many_seeds_keep_every_invariant_whatever_the_rails_crashes_and_parent_slices_
 }
 
 // The seeds that failed in issue 11 (item 15), each with the 120 operations and the roomy
-// parent slices it failed with.
+// parent slices it failed with. All eight failed for one cause: a charge's credit (A2)
+// failed for good (reprocessing gave up), so its withdrawal was owed a refund from the
+// `withdrawal_firm[004]` slice that had received it; but a B1 sweep had already moved that
+// slice's money to collection (its target is 0), the refund's hold was refused (below the
+// slice's floor) on every pass, and the supervisors never settled (`owed: 60`). Since a
+// withdrawal's SUCCESS sets its credit aside on the slice until the credit succeeds or the
+// refund is made (`reserves_credit_for_compensation`), the sweep leaves that money alone:
+// each test checks the request is refunded, and everything else the simulation checks.
+// Entry ids are drawn in the order entries are made, and faults from the ids, so today's
+// engine does not replay every seed alike: seeds 492 and 514 no longer give up on any
+// credit (they check the simulation's invariants only) and seed 451 refunds one of its
+// two; the cause itself is pinned by the scenario test after them.
 
-fn regression(seed: u64) {
-    let stats = run(seed, 120, Parents::Roomy);
+/// Runs a seed of issue 11 and checks that `refunded` (the requests whose refund was
+/// owed from an emptied slice) ended refunded: drawn from linked, and given back.
+fn regression(seed: u64, refunded: &[&str]) {
+    let (stats, outcomes) = run_with_outcomes(seed, 120, Parents::Roomy);
     assert_eq!(stats.seeds, 1);
+    for no in refunded {
+        assert_eq!(
+            outcomes.get(*no),
+            Some(&Settled::Refunded),
+            "seed {seed}: {no} is no longer the charge refunded from an emptied slice"
+        );
+    }
 }
 
 #[test]
-fn seed_212_regression() {
-    regression(212);
+fn seed_212_a_refund_owed_from_an_emptied_withdrawal_firm_slice_is_made() {
+    regression(212, &["S212-44"]);
 }
 
 #[test]
-fn seed_225_regression() {
-    regression(225);
+fn seed_225_a_refund_owed_from_an_emptied_withdrawal_firm_slice_is_made() {
+    regression(225, &["S225-104"]);
 }
 
 #[test]
-fn seed_406_regression() {
-    regression(406);
+fn seed_406_a_refund_owed_from_a_withdrawal_firm_slice_swept_below_it_is_made() {
+    regression(406, &["S406-39"]);
 }
 
 #[test]
-fn seed_451_regression() {
-    regression(451);
+fn seed_451_two_refunds_owed_from_emptied_withdrawal_firm_slices_in_both_shards_are_made() {
+    regression(451, &["S451-72"]);
 }
 
 #[test]
-fn seed_492_regression() {
-    regression(492);
+fn seed_492_a_refund_owed_from_a_withdrawal_firm_slice_swept_below_it_is_made() {
+    regression(492, &[]);
 }
 
 #[test]
-fn seed_514_regression() {
-    regression(514);
+fn seed_514_a_refund_owed_from_an_emptied_withdrawal_firm_slice_is_made() {
+    regression(514, &[]);
 }
 
 #[test]
-fn seed_569_regression() {
-    regression(569);
+fn seed_569_a_refund_owed_from_an_emptied_withdrawal_firm_slice_is_made() {
+    regression(569, &["S569-104"]);
 }
 
 #[test]
-fn seed_589_regression() {
-    regression(589);
+fn seed_589_a_refund_owed_from_a_withdrawal_firm_slice_swept_below_it_is_made() {
+    regression(589, &["S589-55"]);
+}
+
+/// The cause of the issue 11 seeds, on purpose: a charge whose credit keeps failing, while
+/// a B1 sweep runs on the withdrawal firm slice that received its withdrawal (high mark
+/// below the charge). The sweep must leave the withdrawn money where it is until the
+/// credit is given up, and the refund is then made from it.
+#[test]
+fn a_withdrawal_whose_credit_is_given_up_keeps_its_money_through_a_sweep_and_is_refunded() {
+    let extra = "[supervisor]\nwindow_min_age_ms = 0\nretry_backoff_min_ms = 1\nretry_backoff_max_ms = 1\nreprocess_failures_max = 2\n\
+non_reflected_interval_ms = 86_400_000\nreprocess_interval_ms = 86_400_000\nrecovery_interval_ms = 86_400_000\nsweep_interval_ms = 86_400_000\n\
+[parents.withdrawal_firm]\nopening = 0\nlow_mark = 0\ntarget = 0\nhigh_mark = 1_000_000\n";
+    let w = support::world::World::new(2, extra, 0);
+    let bank = omnibus_core::BankCode::new("004").unwrap();
+    let withdrawal_firm = omnibus_core::ParentAccount::WithdrawalFirm(bank);
+    let before = w.linked_truth();
+    w.sim
+        .set_rates(Rail::SecuritiesFirm, support::always("fail"));
+    let outcome =
+        w.rt.block_on(w.engine.charge(charge(1, "C-1", 2_000_000)))
+            .unwrap();
+    assert_eq!(
+        outcome.told,
+        Told::Succeeded,
+        "A2 FAIL tells succeeded ([0168])"
+    );
+    assert_eq!(w.parent_won(withdrawal_firm), 2_000_000);
+    // Reprocessing fails twice, then gives up; every pass also plans its sweeps.
+    let r = w.settle();
+    assert_eq!((r.reprocessed, r.gave_up), (2, 1), "{r:?}");
+    assert_eq!(
+        w.entries("C-1"),
+        vec![
+            (Step::ChargeWithdrawal, EntryState::Success),
+            (Step::ChargeCredit, EntryState::Fail),
+            (Step::Refund, EntryState::Success)
+        ]
+    );
+    assert_eq!(
+        w.linked_truth(),
+        before,
+        "the linked account got its money back"
+    );
+    assert_eq!(w.parent_won(withdrawal_firm), 0);
+    let truth = w.sim.truth();
+    assert_eq!(truth.parent(withdrawal_firm).map(won), Some(0));
+    assert!(
+        w.sim
+            .executed(Rail::BankFirm)
+            .iter()
+            .all(|e| e.operation != Operation::Settle),
+        "no sweep took the money set aside for the refund"
+    );
+    w.finish();
 }
