@@ -31,6 +31,12 @@
 //! that requests are refused with `parent_slice_short`; the others with the roomy slices
 //! the simulation always had (`OMNIBUS_SIM_PARENTS=short|roomy|mixed` overrides).
 //!
+//! `OMNIBUS_SIM_PACE=slow|mixed` runs seeds (all, or those that leave 1 divided by 4) on
+//! slow rails (answers after up to tens of ms, some after the engine's timeout) with a
+//! caller deadline of a few ms, so flows run on behind their answers, concurrently with
+//! the next operations and the crashes; see [`Pace`]. Off by default until the engine bug
+//! it found is fixed (the ignored test at the end).
+//!
 //! Environment:
 //! - `OMNIBUS_SIM_SEEDS=N` runs seeds 1..=N (default 200, for CI); `A..B` (or `A..=B`) a
 //!   range; `OMNIBUS_SIM_FROM=A` with `OMNIBUS_SIM_SEEDS=N` runs A..A+N;
@@ -130,7 +136,79 @@ impl Parents {
     }
 }
 
-fn sim_config(dir: &std::path::Path, seed: u64, parents: Parents) -> Config {
+/// How fast the rails answer, and how long a caller waits for its answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pace {
+    /// Rails answer at once (or never: a timeout fault), and a caller waits for the flow's
+    /// own answer: every flow runs to its answer before the next operation.
+    Instant,
+    /// Rails answer after up to `latency_ms` (some past the engine's 40 ms timeout: late
+    /// answers, reflected by the flow that timed out), and a caller is answered at
+    /// `deadline_ms` (`actors.answer_deadline_ms`) with the SPEC §4 timeout answer of the
+    /// step in flight: flows run on behind their answers, concurrently with the next
+    /// operations, crashes and supervisors. Which entry a flow creates first then depends
+    /// on timing, and faults are drawn from entry ids, so a replay may differ.
+    Slow { latency_ms: u64, deadline_ms: u64 },
+}
+
+impl Pace {
+    /// The seed's pace: `OMNIBUS_SIM_PACE=instant` (the default), `slow` (every seed) or
+    /// `mixed` (seeds that leave 1 divided by 4), sized from a stream of its own.
+    ///
+    /// Not in the default mix yet: a remittance told failed at its deadline while its
+    /// deduction is in flight is paid out when the deduction answers late (see
+    /// `a_remittance_told_failed_at_its_deadline_is_recovered_not_paid_when_its_deduction_answers_late`);
+    /// once that is fixed, `mixed` should become the default.
+    fn of(seed: u64) -> Pace {
+        let pace = std::env::var("OMNIBUS_SIM_PACE").unwrap_or_default();
+        let slow = match pace.as_str() {
+            "" | "instant" => false,
+            "slow" => true,
+            "mixed" => seed % 4 == 1,
+            other => panic!("OMNIBUS_SIM_PACE is instant, slow or mixed, not {other}"),
+        };
+        if !slow {
+            return Pace::Instant;
+        }
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x5107_7a11_5eed_0002);
+        Pace::Slow {
+            latency_ms: rng.random_range(10..=70),
+            deadline_ms: rng.random_range(2..=30),
+        }
+    }
+}
+
+/// What a seed runs on besides its operations: its parent accounts and its pace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Shape {
+    parents: Parents,
+    pace: Pace,
+}
+
+impl Shape {
+    fn of(seed: u64) -> Shape {
+        Shape {
+            parents: Parents::of(seed),
+            pace: Pace::of(seed),
+        }
+    }
+
+    /// What the simulation always ran on: the shape of the issue 11 seeds.
+    const ROOMY: Shape = Shape {
+        parents: Parents::Roomy,
+        pace: Pace::Instant,
+    };
+}
+
+/// The environment that replays a run's shapes (what was set for it).
+fn shape_env() -> String {
+    ["OMNIBUS_SIM_PARENTS", "OMNIBUS_SIM_PACE"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| format!("{k}={v} ")))
+        .collect()
+}
+
+fn sim_config(dir: &std::path::Path, seed: u64, shape: Shape) -> Config {
     // Rails answer or time out within 40 ms; the supervisors act only when the test says
     // so (their timers are parked), with no window and immediate retries. Snapshots are
     // taken every 50 records, so crashes and restarts also meet snapshots cut in the
@@ -141,8 +219,14 @@ fn sim_config(dir: &std::path::Path, seed: u64, parents: Parents) -> Config {
         "[rails.bank_firm]\ntimeout_ms = 40\n[rails.securities_firm]\ntimeout_ms = 40\n[rails.financial_company]\ntimeout_ms = 40\n\
 [supervisor]\nwindow_min_age_ms = 0\nretry_backoff_min_ms = 1\nretry_backoff_max_ms = 4\nreprocess_failures_max = 2\n\
 non_reflected_interval_ms = 86_400_000\nreprocess_interval_ms = 86_400_000\nrecovery_interval_ms = 86_400_000\nsweep_interval_ms = 86_400_000\n\
-[wal]\nsnapshot_every_records = 50\nsegment_bytes = 1_048_576\n[simulator]\nseed = {seed}\n{}",
-        parents.toml()
+[wal]\nsnapshot_every_records = 50\nsegment_bytes = 1_048_576\n[simulator]\nseed = {seed}\n{}{}",
+        shape.parents.toml(),
+        match shape.pace {
+            Pace::Instant => String::new(),
+            Pace::Slow { deadline_ms, .. } => {
+                format!("[actors]\nanswer_deadline_ms = {deadline_ms}\n")
+            }
+        }
     );
     config(dir, 2, &extra)
 }
@@ -183,6 +267,7 @@ struct Reported {
 struct Stats {
     seeds: u64,
     short_seeds: u64,
+    slow_seeds: u64,
     ops: u64,
     crashes: u64,
     /// Shard restarts that began from a snapshot rather than from the first record.
@@ -204,6 +289,7 @@ impl Stats {
     fn add(&mut self, o: &Stats) {
         self.seeds += o.seeds;
         self.short_seeds += o.short_seeds;
+        self.slow_seeds += o.slow_seeds;
         self.ops += o.ops;
         self.crashes += o.crashes;
         self.from_snapshot += o.from_snapshot;
@@ -235,9 +321,10 @@ impl Stats {
                 .join(", ")
         };
         format!(
-            "simulation: {} seeds ({} with short parent slices), {} operations, {} rail faults injected, {} crashes ({} shard restarts from a snapshot), {} sweeps executed at the banks, {} outcomes checked, {} requests checked, {} parent_slice_short refusals, {} withdrawals from linked credited or refunded; told failed by reason: {}; settled: {}",
+            "simulation: {} seeds ({} with short parent slices, {} with slow rails and short deadlines), {} operations, {} rail faults injected, {} crashes ({} shard restarts from a snapshot), {} sweeps executed at the banks, {} outcomes checked, {} requests checked, {} parent_slice_short refusals, {} withdrawals from linked credited or refunded; told failed by reason: {}; settled: {}",
             self.seeds,
             self.short_seeds,
+            self.slow_seeds,
             self.ops,
             self.faults,
             self.crashes,
@@ -255,18 +342,22 @@ impl Stats {
 
 /// Runs one seed of `ops` operations on `parents`; panics (naming the seed) on the first
 /// invariant broken.
-fn run(seed: u64, ops: u64, parents: Parents) -> Stats {
-    run_with_outcomes(seed, ops, parents).0
+fn run(seed: u64, ops: u64, shape: Shape) -> Stats {
+    run_with_outcomes(seed, ops, shape).0
 }
 
 /// [`run`], with where each request stands for good, by request number.
-fn run_with_outcomes(seed: u64, ops: u64, parents: Parents) -> (Stats, BTreeMap<String, Settled>) {
+fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<String, Settled>) {
     let mut rng = StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
-    let config = sim_config(dir.path(), seed, parents);
+    let config = sim_config(dir.path(), seed, shape);
     let sim = Simulator::new(&config);
     for rail in [Rail::BankFirm, Rail::SecuritiesFirm, Rail::FinancialCompany] {
-        sim.set_rates(rail, faulty(&mut rng));
+        let mut rates = faulty(&mut rng);
+        if let Pace::Slow { latency_ms, .. } = shape.pace {
+            rates.latency_us_max = latency_ms * 1_000;
+        }
+        sim.set_rates(rail, rates);
     }
     let mut engine = start_engine(&config, &sim);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -379,7 +470,8 @@ fn run_with_outcomes(seed: u64, ops: u64, parents: Parents) -> (Stats, BTreeMap<
         .count() as u64;
     engine.shutdown().unwrap();
     stats.seeds = 1;
-    stats.short_seeds = u64::from(parents != Parents::Roomy);
+    stats.short_seeds = u64::from(shape.parents != Parents::Roomy);
+    stats.slow_seeds = u64::from(shape.pace != Pace::Instant);
     stats.ops = ops;
     stats.crashes = crashes;
     stats.from_snapshot = from_snapshot;
@@ -957,13 +1049,14 @@ fn run_seeds(seeds: &[u64], ops: u64, threads: usize) -> (Stats, Vec<(u64, Strin
                 let Some(&seed) = seeds.get(i) else {
                     return;
                 };
-                let parents = Parents::of(seed);
-                match std::panic::catch_unwind(|| run(seed, ops, parents)) {
+                let shape = Shape::of(seed);
+                match std::panic::catch_unwind(|| run(seed, ops, shape)) {
                     Ok(stats) => totals.lock().unwrap().add(&stats),
                     Err(panic) => {
                         let message = panic_message(panic.as_ref());
                         eprintln!(
-                            "simulation seed {seed} ({parents:?}) FAILED: {message}\n  replay: OMNIBUS_SIM_SEED={seed} OMNIBUS_SIM_OPS={ops} cargo test --release --test simulation many_seeds"
+                            "simulation seed {seed} ({shape:?}) FAILED: {message}\n  replay: {}OMNIBUS_SIM_SEED={seed} OMNIBUS_SIM_OPS={ops} cargo test --release --test simulation many_seeds",
+                            shape_env()
                         );
                         failures.lock().unwrap().push((seed, message));
                     }
@@ -1004,8 +1097,9 @@ fn many_seeds_keep_every_invariant_whatever_the_rails_crashes_and_parent_slices_
     if !failures.is_empty() {
         for (seed, message) in &failures {
             eprintln!(
-                "FAILED seed {seed} ({:?}): {message}\n  replay: OMNIBUS_SIM_SEED={seed} OMNIBUS_SIM_OPS={ops} cargo test --release --test simulation many_seeds",
-                Parents::of(*seed)
+                "FAILED seed {seed} ({:?}): {message}\n  replay: {}OMNIBUS_SIM_SEED={seed} OMNIBUS_SIM_OPS={ops} cargo test --release --test simulation many_seeds",
+                Shape::of(*seed),
+                shape_env()
             );
         }
         panic!(
@@ -1035,7 +1129,7 @@ fn many_seeds_keep_every_invariant_whatever_the_rails_crashes_and_parent_slices_
 /// Runs a seed of issue 11 and checks that `refunded` (the requests whose refund was
 /// owed from an emptied slice) ended refunded: drawn from linked, and given back.
 fn regression(seed: u64, refunded: &[&str]) {
-    let (stats, outcomes) = run_with_outcomes(seed, 120, Parents::Roomy);
+    let (stats, outcomes) = run_with_outcomes(seed, 120, Shape::ROOMY);
     assert_eq!(stats.seeds, 1);
     for no in refunded {
         assert_eq!(
@@ -1137,4 +1231,65 @@ non_reflected_interval_ms = 86_400_000\nreprocess_interval_ms = 86_400_000\nreco
         "no sweep took the money set aside for the refund"
     );
     w.finish();
+}
+
+/// Found by the simulation's slow pace (`OMNIBUS_SIM_PACE=slow`): a caller past
+/// `actors.answer_deadline_ms` while a remittance's deduction (X1) is in flight is told
+/// what an X1 timeout tells, failed ([0181]); when X1 then answers done, SPEC §4 says the
+/// deduction is recovered ([0226]), but the engine goes on with the deposit (X2) and pays
+/// the payee: the customer was told failed, and the money left (a retry pays twice).
+/// `core/src/flow.rs` `plan_after`: `FollowUp::PostThenDeposit` starts X2 whether or not
+/// the request was answered; once answered (a first-path remittance can only have been
+/// told failed before X1 is done), it should recover instead.
+#[test]
+#[ignore = "engine bug: X1 answering done after the deadline's failed answer pays out (core/src/flow.rs plan_after, PostThenDeposit ignores told_already)"]
+fn a_remittance_told_failed_at_its_deadline_is_recovered_not_paid_when_its_deduction_answers_late()
+{
+    let extra = "[actors]\nanswer_deadline_ms = 20\n[rails.securities_firm]\ntimeout_ms = 1_000\n[rails.bank_firm]\ntimeout_ms = 1_000\n\
+[supervisor]\nwindow_min_age_ms = 0\nretry_backoff_min_ms = 1\nretry_backoff_max_ms = 1\n\
+non_reflected_interval_ms = 86_400_000\nreprocess_interval_ms = 86_400_000\nrecovery_interval_ms = 86_400_000\nsweep_interval_ms = 86_400_000\n";
+    let w = support::world::World::new(2, extra, 100_000);
+    // The securities firm answers after 100 ms: past the caller's 20 ms deadline, within
+    // the engine's 1 s timeout.
+    let mut slow = support::always("fail");
+    slow.failure_rate = 0.0;
+    slow.latency_us_min = 100_000;
+    slow.latency_us_max = 100_000;
+    w.sim.set_rates(Rail::SecuritiesFirm, slow);
+    let outcome =
+        w.rt.block_on(w.engine.remit(remit(1, "R-1", 10_000)))
+            .unwrap();
+    assert_eq!(
+        (outcome.told, outcome.decided_by, outcome.timed_out),
+        (Told::Failed, Step::RemitDeduction, true),
+        "past the deadline with X1 in flight: X1's timeout answer"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    w.settle();
+    assert_eq!(
+        w.entries("R-1"),
+        vec![
+            (Step::RemitDeduction, EntryState::Success),
+            (Step::Recovery, EntryState::Success)
+        ],
+        "told failed, deducted: recovered, not paid out"
+    );
+    assert_eq!((w.engine_won(), w.truth_won()), (100_000, 100_000));
+    w.finish();
+}
+
+/// The same bug as a seed of the slow pace (`OMNIBUS_SIM_PACE=slow OMNIBUS_SIM_SEED=2`):
+/// a remittance (which one depends on timing: S2-10, S2-15, S2-40, S2-44 in four runs) is
+/// told failed at its 26 ms deadline with its deduction in flight, and paid out.
+#[test]
+#[ignore = "engine bug: X1 answering done after the deadline's failed answer pays out (core/src/flow.rs plan_after, PostThenDeposit ignores told_already)"]
+fn seed_2_slow_a_remittance_told_failed_at_its_deadline_is_not_paid_out() {
+    let shape = Shape {
+        parents: Parents::Roomy,
+        pace: Pace::Slow {
+            latency_ms: 33,
+            deadline_ms: 26,
+        },
+    };
+    run(2, 120, shape);
 }
