@@ -48,7 +48,9 @@ fn a_new_request_finding_its_rail_at_in_flight_max_is_answered_overloaded() {
             .filter(|r| {
                 matches!(
                     r,
-                    Err(EngineError::Overloaded(Bound::RailInFlight("bank firm system")))
+                    Err(EngineError::Overloaded(Bound::RailInFlight(
+                        "bank firm system"
+                    )))
                 )
             })
             .count();
@@ -102,7 +104,10 @@ fn a_reconciliation_over_more_entries_than_one_page_matches_them_all() {
         let report = engine.reconciliation(None).await.unwrap();
         assert!(report.is_clean(), "{report:?}");
         let matched: u64 = report.logs.iter().map(|l| l.matched).sum();
-        assert_eq!(matched, 4_200, "both entries of every charge, over two pages");
+        assert_eq!(
+            matched, 4_200,
+            "both entries of every charge, over two pages"
+        );
     });
     engine.shutdown().unwrap();
 }

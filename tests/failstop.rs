@@ -40,7 +40,8 @@ fn a_panic_on_a_shard_thread_stops_the_engine_and_every_call_names_the_cause() {
     let sim = omnibus_actors::rails::sim::Simulator::new(&config);
     let mut rails = sim.rails();
     rails.bank_firm = Arc::new(PanickingBank(rails.bank_firm.clone()));
-    let engine = Engine::start_with(config, EngineParts::new(rails, Arc::new(SystemClock))).unwrap();
+    let engine =
+        Engine::start_with(config, EngineParts::new(rails, Arc::new(SystemClock))).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -72,8 +73,14 @@ fn the_conservation_sum_kept_as_records_apply_agrees_with_adding_every_account_u
     rt.block_on(async {
         for n in 1..=6 {
             engine.open_customer(opened(n)).await.unwrap();
-            engine.charge(charge(n, &format!("C-{n}"), 5_000 * n as i64)).await.unwrap();
-            engine.remit(remit(n, &format!("X-{n}"), 1_000)).await.unwrap();
+            engine
+                .charge(charge(n, &format!("C-{n}"), 5_000 * n as i64))
+                .await
+                .unwrap();
+            engine
+                .remit(remit(n, &format!("X-{n}"), 1_000))
+                .await
+                .unwrap();
         }
         let totals = engine.totals().await.unwrap();
         assert!(totals.sum.is_zero(), "{totals:?}");

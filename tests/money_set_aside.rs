@@ -28,21 +28,21 @@ fn a_charge_the_fin_parent_slice_cannot_fund_is_told_failed_and_nothing_moves() 
     let w = small_fin_parent();
     let linked_before = w.linked_truth();
     for no in ["D-1", "D-2"] {
-        let outcome = w.rt.block_on(w.engine.charge(charge(1, no, 40_000))).unwrap();
+        let outcome =
+            w.rt.block_on(w.engine.charge(charge(1, no, 40_000)))
+                .unwrap();
         assert_eq!(outcome.told, Told::Succeeded, "{no}");
     }
-    let third = w
-        .rt
-        .block_on(w.engine.charge(charge(1, "D-3", 40_000)))
-        .unwrap();
+    let third =
+        w.rt.block_on(w.engine.charge(charge(1, "D-3", 40_000)))
+            .unwrap();
     assert_eq!(third.told, Told::Failed);
     assert_eq!(third.reason, Reason::ParentSliceShort);
     assert_eq!(third.decided_by, Step::ChargeWithdrawal);
     // Nothing was called for it: no entry, the bank paid for two charges only.
-    let view = w
-        .rt
-        .block_on(w.engine.request("D-3".parse().unwrap()))
-        .unwrap();
+    let view =
+        w.rt.block_on(w.engine.request("D-3".parse().unwrap()))
+            .unwrap();
     assert!(view.entries.is_empty(), "{:?}", view.entries);
     assert_eq!(view.outcome, Settled::NothingMoved);
     let drawn = linked_before.value() - w.linked_truth().value();
@@ -54,11 +54,13 @@ fn a_charge_the_fin_parent_slice_cannot_fund_is_told_failed_and_nothing_moves() 
     assert_eq!(w.engine_won(), 80_000);
     assert_eq!(w.truth_won(), 80_000);
     // A resubmission gets the same answer and moves nothing either.
-    let again = w
-        .rt
-        .block_on(w.engine.charge(charge(1, "D-3", 40_000)))
-        .unwrap();
-    assert_eq!((again.told, again.reason), (Told::Failed, Reason::ParentSliceShort));
+    let again =
+        w.rt.block_on(w.engine.charge(charge(1, "D-3", 40_000)))
+            .unwrap();
+    assert_eq!(
+        (again.told, again.reason),
+        (Told::Failed, Reason::ParentSliceShort)
+    );
     assert_eq!(w.engine_won(), 80_000);
     w.finish();
 }
@@ -78,10 +80,9 @@ fn a_credit_that_fails_for_good_is_refunded_though_a_sweep_emptied_the_withdrawa
     );
     let linked_before = w.linked_truth();
     w.sim.set_rates(Rail::SecuritiesFirm, always("fail"));
-    let outcome = w
-        .rt
-        .block_on(w.engine.charge(charge(1, "R-1", 30_000)))
-        .unwrap();
+    let outcome =
+        w.rt.block_on(w.engine.charge(charge(1, "R-1", 30_000)))
+            .unwrap();
     // SPEC §4: a credit that fails is FAIL_TRY_AGAIN, and the customer is told succeeded.
     assert_eq!(outcome.told, Told::Succeeded);
     // The first pass reprocesses the credit once more (it fails again) and sweeps; the
@@ -97,10 +98,9 @@ fn a_credit_that_fails_for_good_is_refunded_though_a_sweep_emptied_the_withdrawa
             (Step::Refund, EntryState::Success)
         ]
     );
-    let view = w
-        .rt
-        .block_on(w.engine.request("R-1".parse().unwrap()))
-        .unwrap();
+    let view =
+        w.rt.block_on(w.engine.request("R-1".parse().unwrap()))
+            .unwrap();
     assert_eq!(view.outcome, Settled::Refunded);
     assert_eq!(w.linked_truth(), linked_before, "every won came back");
     w.finish();
@@ -114,10 +114,9 @@ fn a_remittance_its_deposit_firm_slice_cannot_pay_is_refused_before_the_deductio
          [supervisor]\nnon_reflected_interval_ms = 86_400_000\nreprocess_interval_ms = 86_400_000\nrecovery_interval_ms = 86_400_000\nsweep_interval_ms = 86_400_000\n",
         100_000,
     );
-    let outcome = w
-        .rt
-        .block_on(w.engine.remit(remit(1, "X-1", 20_000)))
-        .unwrap();
+    let outcome =
+        w.rt.block_on(w.engine.remit(remit(1, "X-1", 20_000)))
+            .unwrap();
     assert_eq!(outcome.told, Told::Failed);
     assert_eq!(outcome.reason, Reason::ParentSliceShort);
     // The customer's money never left: no deduction was made.

@@ -41,12 +41,19 @@ fn a_request_date_far_from_the_engines_date_is_refused_naming_the_field_and_noth
                 ),
                 "{date}: {refused}"
             );
-            assert!(refused.to_string().starts_with("rejected: request_date:"), "{refused}");
+            assert!(
+                refused.to_string().starts_with("rejected: request_date:"),
+                "{refused}"
+            );
             assert!(engine.request(no.parse().unwrap()).await.is_err());
         }
         // Yesterday and tomorrow are within the default window of a day.
         for (date, no) in [(day(-1), "YESTERDAY"), (day(1), "TOMORROW")] {
-            let told = engine.charge(dated(1, &date, no, 1_000)).await.unwrap().told;
+            let told = engine
+                .charge(dated(1, &date, no, 1_000))
+                .await
+                .unwrap()
+                .told;
             assert_eq!(told, Told::Succeeded, "{date}");
         }
         assert_eq!(won(&engine, 1).await, 2_000);
@@ -79,7 +86,11 @@ fn a_request_dated_weeks_ago_is_remembered_for_the_whole_window_from_its_accepta
         assert_eq!(report.pruned, 0);
         let again = engine.charge(old).await.unwrap();
         assert_eq!(again.told, Told::Succeeded);
-        assert_eq!(won(&engine, 1).await, 1_000, "the resubmission did not execute again");
+        assert_eq!(
+            won(&engine, 1).await,
+            1_000,
+            "the resubmission did not execute again"
+        );
         // Thirty-one days after its acceptance it is forgotten.
         clock.advance_ms(31 * 86_400_000);
         assert!(clock.now_ms() > now_ms());

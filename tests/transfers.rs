@@ -122,7 +122,9 @@ fn a_destination_remembers_only_the_transfers_in_flight_among_four_shards() {
     let rt = runtime();
     // One customer per shard; shard 0's customer sends to the three others in turn, so
     // each destination sees only every third of shard 0's transfer numbers.
-    let customers: Vec<_> = (0..SHARDS).map(|s| customers_in(s, SHARDS, 1, 1)[0]).collect();
+    let customers: Vec<_> = (0..SHARDS)
+        .map(|s| customers_in(s, SHARDS, 1, 1)[0])
+        .collect();
     rt.block_on(async {
         for c in &customers {
             engine.open_customer(opened(c.get())).await.unwrap();

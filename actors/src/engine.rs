@@ -29,8 +29,8 @@ use tokio::sync::oneshot;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::Rejection;
-use crate::failstop::{self, Failure};
 use crate::error::{EngineError, StartError};
+use crate::failstop::{self, Failure};
 use crate::flow::{EngineEvent, Outcome, RequestView, Signed, SigningText, Submission};
 use crate::gate::Gate;
 use crate::job::Receipt;
@@ -496,8 +496,7 @@ impl Engine {
         // A weak (small-order) or malformed ed25519 key would let a signature made with no
         // private key verify: refused at registration (SPEC §5a, S6).
         if let Some(key) = opened.signing_key {
-            omnibus_core::signing::check_public_key(&key.public_key)
-                .map_err(Rejection::Signing)?;
+            omnibus_core::signing::check_public_key(&key.public_key).map_err(Rejection::Signing)?;
         }
         self.ask(self.shard_of(opened.customer), |reply| Open {
             opened,

@@ -20,7 +20,7 @@ use std::time::Duration;
 use omnibus_core::books::CustomerEntry;
 use omnibus_core::flow::{
     due_answer, first_step, owed_step, plan_after, reserves_for, settled_outcome, step_legs,
-    Accepted, Answer, EntryId, LogEntry, Parties, Reason, Settled, RequestKind, HOUSE,
+    Accepted, Answer, EntryId, LogEntry, Parties, Reason, RequestKind, Settled, HOUSE,
 };
 use omnibus_core::record::{ActorId, LedgerRecord, SigningKey};
 use omnibus_core::request_log::{transition, EntryState, Event, LogKind, Step, Told};

@@ -815,7 +815,10 @@ pub enum QueryAnswer {
     /// Every slice: its balance and what is available (the balance less holds).
     Slices(Vec<(ParentAccount, Money, Money)>),
     Totals(Box<ShardTotals>),
-    Audit { kept: Money, scanned: Money },
+    Audit {
+        kept: Money,
+        scanned: Money,
+    },
     Account(Money),
     Entries {
         entries: Vec<(omnibus_core::flow::LogEntry, omnibus_core::RequestDate)>,

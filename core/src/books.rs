@@ -1223,7 +1223,9 @@ impl ShardBooks {
                 .slices
                 .get(&parent)
                 .map_or(Decimal::ZERO, |s| s.balance),
-            AccountId::Designated { bank } => self.designated.get(&bank).copied().unwrap_or_default(),
+            AccountId::Designated { bank } => {
+                self.designated.get(&bank).copied().unwrap_or_default()
+            }
             AccountId::Funding => self.funding,
         }
     }

@@ -330,6 +330,12 @@ pub fn plan_after(
             tell = Some(Told::Failed);
             None
         }
+        // The deduction answered done after the customer was already told the remittance
+        // failed (its caller's deadline came first, and SPEC §4 tells a deduction in flight
+        // failed): it must not pay out now; the deducted money goes back ([0226]).
+        (Step::RemitDeduction, FollowUp::PostThenDeposit) if told_already => {
+            Some((Step::Recovery, amount))
+        }
         (_, FollowUp::PostThenDeposit) => Some((Step::RemitDeposit, amount)),
         (_, FollowUp::PostThenRecover | FollowUp::Recover) => Some((Step::Recovery, amount)),
         (_, FollowUp::Refund) => Some((Step::Refund, amount)),
@@ -423,6 +429,8 @@ pub fn due_answer(accepted: &Accepted, entries: &[LogEntry], at_ms: u64) -> Opti
         at_ms,
         reason,
     };
+    // The step that should come next and was not (yet) carried out.
+    let mut next = Some(first_step(accepted).0);
     for entry in entries {
         let (event, timed_out) = match entry.state {
             EntryState::Requested | EntryState::Unknown => (Event::TimedOut, true),
@@ -437,17 +445,26 @@ pub fn due_answer(accepted: &Accepted, entries: &[LogEntry], at_ms: u64) -> Opti
             let reason = Reason::of(told, entry.step, event, accepted.kind);
             return Some(answer(told, entry.step, timed_out, reason));
         }
+        next = plan.next.map(|(step, _)| step);
     }
-    if let Some((step, _)) = owed_step(accepted, false, entries) {
-        return policy(step).on_timeout_told.map(|told| {
+    let owed = owed_step(accepted, false, entries);
+    if let Some((step, _)) = owed {
+        if let Some(told) = policy(step).on_timeout_told {
+            // The step will be made (it is owed); the caller hears its timeout answer.
             let reason = Reason::of(told, step, Event::TimedOut, accepted.kind);
-            answer(told, step, true, reason)
-        });
+            return Some(answer(told, step, true, reason));
+        }
     }
-    let (step, _) = first_step(accepted);
+    // Nothing decided it: the request stopped before `next` (a crash came in between,
+    // and what it still owes is a compensation, such as the recovery of a deduction
+    // whose deposit was never made). It failed, decided by the step not carried out.
+    let not_carried_out = match owed {
+        Some((Step::Recovery, _)) => Step::RemitDeposit,
+        _ => next.unwrap_or_else(|| entries.last().map_or(first_step(accepted).0, |e| e.step)),
+    };
     Some(answer(
         Told::Failed,
-        entries.last().map_or(step, |e| e.step),
+        not_carried_out,
         false,
         Reason::NotCarriedOut,
     ))

@@ -110,7 +110,9 @@ async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     // A shard whose log failed, or an engine stopped by a panic, is named here: a load
     // balancer must not send work to a server that will refuse it.
     if let Err(cause) = state.engine.health() {
-        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unhealthy", cause).retry_after());
+        return Err(
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unhealthy", cause).retry_after(),
+        );
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "status": "ok",
