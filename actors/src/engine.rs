@@ -999,7 +999,13 @@ impl Engine {
     /// Only what the WAL writer already had is written. For crash and simulation tests;
     /// a restart on the same directory recovers exactly what was acknowledged.
     pub fn halt(&self) {
-        let Some(running) = self.inner.running.lock().expect("engine lock").take() else {
+        let Some(running) = self
+            .inner
+            .running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+        else {
             return;
         };
         running.stop();
@@ -1009,7 +1015,13 @@ impl Engine {
     /// Stops taking work, lets every applied record become durable, syncs and closes each
     /// shard's log, and stops the actor system. Blocks; idempotent.
     pub fn shutdown(&self) -> Result<(), EngineError> {
-        let Some(running) = self.inner.running.lock().expect("engine lock").take() else {
+        let Some(running) = self
+            .inner
+            .running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+        else {
             return Ok(());
         };
         let mut first_error = None;

@@ -1,7 +1,8 @@
 //! The shard actor: one per shard, on the shard's own arbiter thread.
 //!
-//! It is the shard's router (every request for the shard's customers arrives here and
-//! goes to the actor owning the debited account), the owner of the shard's ledger (it
+//! It is the shard's router (every request for the shard's customers arrives here: raw
+//! postings go to the actor owning the debited account, charges and remittances to the
+//! customer's account actor), the owner of the shard's ledger (it
 //! hands batches to the WAL writer and answers callers when the writer reports them
 //! durable), the activator and passivator of customer account actors, the end point of
 //! transfers between shards, and the taker of snapshots.

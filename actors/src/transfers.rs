@@ -181,13 +181,7 @@ impl Handler<Delivered> for ShardActor {
     type Result = ();
     fn handle(&mut self, msg: Delivered, _: &mut Context<Self>) {
         let shard = self.id;
-        if !self
-            .ledger
-            .borrow()
-            .books()
-            .outgoing()
-            .any(|o| o.id == msg.id)
-        {
+        if !self.ledger.borrow().books().is_outgoing(msg.id) {
             // Already settled: a second acknowledgement of a transfer delivered twice.
             self.transfers.callers.remove(&msg.id);
             self.transfers.delivered_at.remove(&msg.id);

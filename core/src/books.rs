@@ -522,6 +522,11 @@ impl ShardBooks {
         self.outgoing.values()
     }
 
+    /// Whether a transfer this shard debited is still unsettled.
+    pub fn is_outgoing(&self, id: TransferId) -> bool {
+        self.outgoing.contains_key(&id)
+    }
+
     pub fn money(&self, value: Decimal) -> Money {
         Money::new(self.plan.currency, value).expect("books hold valid values")
     }

@@ -70,6 +70,7 @@ impl Storage for FileStorage {
             .open(self.path(LOCK_FILE))?;
         // flock is tied to this open file description and released by the kernel when
         // the process dies, so a killed writer never leaves a stale lock behind.
+        // Safety: a plain system call on a descriptor this function owns and keeps open.
         let status = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if status != 0 {
             let error = io::Error::last_os_error();
@@ -170,8 +171,12 @@ impl StorageFile for DiskFile {
         if self.size_bytes()? == 0 {
             return Ok(Region::empty());
         }
-        // Safety: the log's files are only changed by the process holding the log's
-        // lock, and recovery drops a segment's map before it zeroes a torn tail in it.
+        // Safety: a writer changes a log's files only while it holds the log's lock, and
+        // recovery (which holds it) drops a segment's map before it zeroes a torn tail in
+        // it. The tools (`omnibus wal verify|dump`) map without the lock and may read a
+        // live log: a frame being written under them then fails its CRC and is reported,
+        // never trusted; no file is ever truncated while mapped, so a mapping never loses
+        // its pages.
         // Recovery reads every byte of a mapped segment once, front to back: faulting
         // the pages in with one call (MAP_POPULATE) is cheaper than one fault per page.
         let map = unsafe { memmap2::MmapOptions::new().populate().map(&self.file)? };
@@ -188,6 +193,7 @@ impl StorageFile for DiskFile {
 #[cfg(target_os = "linux")]
 fn allocate_range(file: &File, from: u64, to: u64) -> io::Result<()> {
     loop {
+        // Safety: a plain system call on a descriptor the caller owns.
         let status = unsafe {
             libc::fallocate(
                 file.as_raw_fd(),
@@ -215,7 +221,6 @@ fn allocate_range(file: &File, from: u64, to: u64) -> io::Result<()> {
     write_zeros(file, from, to)
 }
 
-/// Writes zeros over `from..to`, 1 MiB per `pwrite`.
 /// Writes `len` bytes from `offset` with `write(at, len)` in pieces of
 /// [`super::FillPace::CHUNK_BYTES`], each written out before the next, at most
 /// `pace.bytes_per_sec`; stops with `Interrupted` once `pace` is cancelled.
@@ -280,8 +285,8 @@ fn write_out(_file: &File, _offset: u64, _len: u64) -> io::Result<()> {
 
 /// Makes the calling thread a background one: the lowest CPU priority (nice 19, so the
 /// scheduler gives it what the engine's own threads leave idle) and the idle I/O class
-/// (see [`lower_io_priority`]). For work that must not take the two cores or the disk
-/// from the flows: preparing spares, copying out and writing snapshots. Best effort: what
+/// (see [`lower_io_priority`]). For work that must not take the cores or the disk from
+/// the flows: preparing spares, copying out and writing snapshots. Best effort: what
 /// the kernel refuses is logged at debug and the thread runs at the normal priority.
 pub fn background_thread() {
     #[cfg(target_os = "linux")]
@@ -325,6 +330,7 @@ fn lower_io_priority() -> io::Result<()> {
     Ok(())
 }
 
+/// Writes zeros over `from..to`, 1 MiB per `pwrite`.
 fn write_zeros(file: &File, from: u64, to: u64) -> io::Result<()> {
     const CHUNK_BYTES: u64 = 1 << 20;
     let zeros = vec![0u8; CHUNK_BYTES.min(to.saturating_sub(from)) as usize];
