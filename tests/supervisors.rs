@@ -38,9 +38,10 @@ fn healthy() -> SimulatedRailConfig {
 }
 
 /// Fast timeouts, no window, immediate retries; the supervisors' own timers are parked
-/// far away so only `supervise_once` moves things.
+/// far away, and parent slices are not refilled on demand, so only `supervise_once`
+/// moves things.
 const SUPERVISED: &str = "[rails.bank_firm]\ntimeout_ms = 100\n[rails.securities_firm]\ntimeout_ms = 100\n[rails.financial_company]\ntimeout_ms = 100\n\
-[supervisor]\nwindow_min_age_ms = 0\nretry_backoff_min_ms = 1\nretry_backoff_max_ms = 1\nnon_reflected_interval_ms = 86_400_000\nreprocess_interval_ms = 86_400_000\nrecovery_interval_ms = 86_400_000\nsweep_interval_ms = 86_400_000\n";
+[supervisor]\nwindow_min_age_ms = 0\nretry_backoff_min_ms = 1\nretry_backoff_max_ms = 1\nnon_reflected_interval_ms = 86_400_000\nreprocess_interval_ms = 86_400_000\nrecovery_interval_ms = 86_400_000\nsweep_interval_ms = 86_400_000\nrefill_on_demand = false\n";
 
 #[test]
 fn bank_withdrawal_confirmed_done_after_a_timeout_continues_with_the_credit() {

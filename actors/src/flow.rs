@@ -190,6 +190,8 @@ pub struct FlowContext {
     last_prune: Cell<Option<u64>>,
     /// Requests refused at acceptance because a parent slice could not fund them.
     short_slices: Cell<u64>,
+    /// Asks for a refill of the shard's parent slices now (`sweep.rs`).
+    pub refill: crate::sweep::Refill,
 }
 
 impl FlowContext {
@@ -206,6 +208,7 @@ impl FlowContext {
             registry,
             last_prune: Cell::new(None),
             short_slices: Cell::new(0),
+            refill: crate::sweep::Refill::new(config.supervisor.refill_on_demand),
             shard,
             ledger,
             rails,
@@ -582,6 +585,7 @@ impl FlowContext {
                     EngineError::Refused(omnibus_core::books::BooksError::BelowFloor { .. })
                 ) {
                     self.short_slices.set(self.short_slices.get() + 1);
+                    self.refill.short();
                     Reason::ParentSliceShort
                 } else {
                     Reason::NotCarriedOut
@@ -933,6 +937,13 @@ impl FlowContext {
                     // refund, a credit) is left to the recovery supervisor, which keeps
                     // trying to create the entry.
                     tracing::warn!(shard = self.shard, entry = %id, ?step, error = %e, "next entry refused");
+                    if matches!(
+                        e,
+                        EngineError::Refused(omnibus_core::books::BooksError::BelowFloor { .. })
+                    ) {
+                        // A parent slice short of what the step needs: refill it now.
+                        self.refill.short();
+                    }
                     if tell.is_none() && !answered {
                         tell = Some(Told::Failed);
                         decided_by = step;
