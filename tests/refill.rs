@@ -212,12 +212,7 @@ fn a_refill_collection_cannot_pay_yet_is_paid_in_the_same_pass_once_b1_brings_th
     let dir = tempfile::tempdir().unwrap();
     let (engine, _sim) = start_sim(dir.path(), 1, &extra);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let parent = |p: ParentAccount| {
-        rt.block_on(engine.parent_balance(p))
-            .unwrap()
-            .total
-            .value()
-    };
+    let parent = |p: ParentAccount| rt.block_on(engine.parent_balance(p)).unwrap().total.value();
     rt.block_on(async {
         engine.open_customer(opened(1)).await.unwrap();
         let c = engine.charge(charge(1, "C-1", 150_000_000)).await.unwrap();
