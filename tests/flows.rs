@@ -112,7 +112,10 @@ fn remit_2_500_000_holding_1_500_000_charges_the_1_000_000_deficit_then_sends_a_
             .unwrap();
         assert_eq!(
             fin.total,
-            omnibus_core::Money::krw(1_000_000_000 - 2_500_000).unwrap()
+            omnibus_core::Money::krw(
+                omnibus_core::Config::embedded().parents.fin_parent.opening - 2_500_000
+            )
+            .unwrap()
         );
     });
     engine.shutdown().unwrap();

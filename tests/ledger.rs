@@ -126,7 +126,8 @@ fn conservation_holds_after_many_random_concurrent_postings_across_shards() {
             .parent_balance(ParentAccount::FinParent)
             .await
             .unwrap();
-        let expected = 1_000_000_000 + model.balances[&FIN_PARENT];
+        let opening = omnibus_core::Config::embedded().parents.fin_parent.opening;
+        let expected = opening + model.balances[&FIN_PARENT];
         assert_eq!(fin.total, Money::krw(expected).unwrap());
         assert_eq!(fin.slices.len(), shards as usize);
     });
@@ -355,7 +356,8 @@ fn a_parent_balance_is_the_sum_of_its_slices() {
                 a.checked_add(*b).unwrap()
             });
         assert_eq!(sum, fin.total);
-        assert_eq!(fin.total, Money::krw(1_000_000_000).unwrap());
+        let opening = omnibus_core::Config::embedded().parents.fin_parent.opening;
+        assert_eq!(fin.total, Money::krw(opening).unwrap());
     });
     engine.shutdown().unwrap();
 }

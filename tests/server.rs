@@ -67,6 +67,23 @@ fn start_with_server(extra: &str, server: &str) -> (tempfile::TempDir, Server) {
 }
 
 /// The total of one parent account, from `GET /v1/parents`.
+/// The default opening balances of fin_parent and of a deposit firm account.
+fn fin_opening() -> i64 {
+    omnibus_core::Config::embedded().parents.fin_parent.opening
+}
+
+fn deposit_opening() -> i64 {
+    omnibus_core::Config::embedded()
+        .parents
+        .deposit_firm
+        .opening
+}
+
+/// `won - less`, as the API writes an amount.
+fn won_less(won: i64, less: i64) -> String {
+    (won - less).to_string()
+}
+
 fn parent_total(server: &Server, account: &str) -> String {
     let parents = server.get("/v1/parents").json();
     parents["parents"]
@@ -182,8 +199,14 @@ fn every_endpoint_answers_over_loopback_http() {
     assert_eq!(customer["available"], "0");
     assert_eq!(customer["linked_account"], "110-1001");
     // fin_parent: -50,000 -1,000 (charges) +20,000 (remittance) -2,469,000 (deficit).
-    assert_eq!(parent_total(&server, "fin_parent"), "997500000");
-    assert_eq!(parent_total(&server, "deposit_firm[088]"), "499980000");
+    assert_eq!(
+        parent_total(&server, "fin_parent"),
+        won_less(fin_opening(), 2_500_000)
+    );
+    assert_eq!(
+        parent_total(&server, "deposit_firm[088]"),
+        won_less(deposit_opening(), 20_000)
+    );
     let parents = server.get("/v1/parents").json();
     assert_eq!(parents["currency"], "KRW");
     let fin = parents["parents"]
@@ -263,7 +286,10 @@ fn a_resubmitted_request_answers_its_original_outcome() {
     assert_eq!(s1.json()["deficit"], "1980001");
     assert_eq!(server.get("/v1/customers/7").json()["balance"], "0");
     // fin_parent: -30,000 (charge) +10,000 (remittance) -1,980,001 (deficit), once each.
-    assert_eq!(parent_total(&server, "fin_parent"), "997999999");
+    assert_eq!(
+        parent_total(&server, "fin_parent"),
+        won_less(fin_opening(), 2_000_001)
+    );
 }
 
 /// One bad request and the error it must get.
@@ -627,7 +653,7 @@ fn metrics_and_the_openapi_document_parse_and_cover_the_api() {
     );
     assert_eq!(
         find("omnibus_parent_balance_won", &["account=\"fin_parent\""]),
-        1_000_000_000.0 - 12_345.0
+        (fin_opening() - 12_345) as f64
     );
     find(
         "omnibus_parent_slice_balance_won",
@@ -811,7 +837,10 @@ fn sigterm_finishes_in_flight_requests_exits_0_and_a_restart_keeps_the_balances(
     let mut again = Server::start(&plain, &data);
     let customer = again.get("/v1/customers/31").json();
     assert_eq!(customer["balance"], "70000", "{customer}");
-    assert_eq!(parent_total(&again, "fin_parent"), "999930000");
+    assert_eq!(
+        parent_total(&again, "fin_parent"),
+        won_less(fin_opening(), 70_000)
+    );
     assert_eq!(
         again.get("/v1/requests/D-1").json()["answer"]["told"],
         "succeeded"

@@ -208,7 +208,8 @@ fn shape_env() -> String {
 
 fn sim_config(dir: &std::path::Path, seed: u64, shape: Shape) -> Config {
     // Rails answer or time out within 40 ms; the supervisors act only when the test says
-    // so (their timers are parked), with no window and immediate retries. Snapshots are
+    // so (their timers are parked, no refills on demand), with no window and immediate
+    // retries. Snapshots are
     // taken every 50 records, so crashes and restarts also meet snapshots cut in the
     // middle of flows (copy-on-write) and recovery from them. Segments are the smallest
     // allowed (1 MiB): every start zero-fills one ahead per shard, and that was most of a
@@ -216,7 +217,7 @@ fn sim_config(dir: &std::path::Path, seed: u64, shape: Shape) -> Config {
     let extra = format!(
         "[rails.bank_firm]\ntimeout_ms = 40\n[rails.securities_firm]\ntimeout_ms = 40\n[rails.financial_company]\ntimeout_ms = 40\n\
 [supervisor]\nwindow_min_age_ms = 0\nretry_backoff_min_ms = 1\nretry_backoff_max_ms = 4\nreprocess_failures_max = 2\n\
-non_reflected_interval_ms = 86_400_000\nreprocess_interval_ms = 86_400_000\nrecovery_interval_ms = 86_400_000\nsweep_interval_ms = 86_400_000\n\
+non_reflected_interval_ms = 86_400_000\nreprocess_interval_ms = 86_400_000\nrecovery_interval_ms = 86_400_000\nsweep_interval_ms = 86_400_000\nrefill_on_demand = false\n\
 [wal]\nsnapshot_every_records = 50\nsegment_bytes = 1_048_576\n[simulator]\nseed = {seed}\n{}{}",
         shape.parents.toml(),
         match shape.pace {

@@ -38,9 +38,10 @@ fn healthy() -> SimulatedRailConfig {
 }
 
 /// Fast timeouts, no window, immediate retries; the supervisors' own timers are parked
-/// far away so only `supervise_once` moves things.
+/// far away, and parent slices are not refilled on demand, so only `supervise_once`
+/// moves things.
 const SUPERVISED: &str = "[rails.bank_firm]\ntimeout_ms = 100\n[rails.securities_firm]\ntimeout_ms = 100\n[rails.financial_company]\ntimeout_ms = 100\n\
-[supervisor]\nwindow_min_age_ms = 0\nretry_backoff_min_ms = 1\nretry_backoff_max_ms = 1\nnon_reflected_interval_ms = 86_400_000\nreprocess_interval_ms = 86_400_000\nrecovery_interval_ms = 86_400_000\nsweep_interval_ms = 86_400_000\n";
+[supervisor]\nwindow_min_age_ms = 0\nretry_backoff_min_ms = 1\nretry_backoff_max_ms = 1\nnon_reflected_interval_ms = 86_400_000\nreprocess_interval_ms = 86_400_000\nrecovery_interval_ms = 86_400_000\nsweep_interval_ms = 86_400_000\nrefill_on_demand = false\n";
 
 #[test]
 fn bank_withdrawal_confirmed_done_after_a_timeout_continues_with_the_credit() {
@@ -257,7 +258,11 @@ fn bank_deposit_confirmed_done_after_a_timeout_books_the_deposit() {
     );
     assert_eq!(
         w.parent_won(ParentAccount::DepositFirm(BankCode::new("088").unwrap())),
-        500_000_000 - 30_000
+        omnibus_core::Config::embedded()
+            .parents
+            .deposit_firm
+            .opening
+            - 30_000
     );
     assert_eq!((w.engine_won(), w.truth_won()), (70_000, 70_000));
     w.finish();
@@ -367,7 +372,7 @@ fn sweeps_keep_the_parent_accounts_between_their_marks() {
     // One shard; fin_parent opens below its low mark and the withdrawal firm account at
     // bank 004 collects above its high mark.
     let extra = "[parents.fin_parent]\nopening = 50_000_000\nlow_mark = 100_000_000\ntarget = 200_000_000\nhigh_mark = 500_000_000\n\
-[parents.withdrawal_firm]\nhigh_mark = 1_000_000\ntarget = 0\n[parents.collection]\nopening = 1_000_000_000\n";
+[parents.withdrawal_firm]\nhigh_mark = 1_000_000\ntarget = 0\n[parents.collection]\nopening = 1_000_000_000\nlow_mark = 10_000_000\ntarget = 100_000_000\nhigh_mark = 1_000_000_000\n";
     let dir = tempfile::tempdir().unwrap();
     let (engine, sim) = start_sim(dir.path(), 1, &format!("{SUPERVISED}\n---\n{extra}"));
     let w = world_on(engine, sim, dir, 5_000_000);
@@ -408,7 +413,7 @@ fn assert_parents_match_the_banks(w: &World) {
 fn sweep_world() -> World {
     // One shard; fin_parent opens below its low mark, so collection must refill it (B2).
     let extra = "[parents.fin_parent]\nopening = 50_000_000\nlow_mark = 100_000_000\ntarget = 200_000_000\nhigh_mark = 500_000_000\n\
-[parents.collection]\nopening = 1_000_000_000\n";
+[parents.collection]\nopening = 1_000_000_000\nlow_mark = 10_000_000\ntarget = 100_000_000\nhigh_mark = 1_000_000_000\n";
     let dir = tempfile::tempdir().unwrap();
     let (engine, sim) = start_sim(dir.path(), 1, &format!("{SUPERVISED}\n---\n{extra}"));
     world_on(engine, sim, dir, 0)
@@ -451,7 +456,8 @@ fn a_sweep_whose_answer_is_lost_is_confirmed_and_booked() {
 
 #[test]
 fn collection_refills_only_with_what_it_holds_above_its_low_mark() {
-    let extra = "[parents.fin_parent]\nopening = 50_000_000\nlow_mark = 100_000_000\ntarget = 200_000_000\nhigh_mark = 500_000_000\n";
+    let extra = "[parents.fin_parent]\nopening = 50_000_000\nlow_mark = 100_000_000\ntarget = 200_000_000\nhigh_mark = 500_000_000\n\
+[parents.collection]\nopening = 100_000_000\nlow_mark = 10_000_000\ntarget = 100_000_000\n";
     let dir = tempfile::tempdir().unwrap();
     let (engine, sim) = start_sim(dir.path(), 1, &format!("{SUPERVISED}\n---\n{extra}"));
     let w = world_on(engine, sim, dir, 0);

@@ -227,7 +227,10 @@ fn remit_bank_deposit_timeout_is_reported_success_and_left_unknown() {
     // The engine holds the deposit firm's amount until the deposit is confirmed.
     assert_eq!(
         w.parent_won(ParentAccount::DepositFirm(BankCode::new("088").unwrap())),
-        500_000_000
+        omnibus_core::Config::embedded()
+            .parents
+            .deposit_firm
+            .opening
     );
     w.finish();
 }

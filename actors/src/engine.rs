@@ -6,8 +6,6 @@
 //! they work from any tokio runtime, any other executor, or a plain thread through
 //! `futures::executor::block_on`.
 
-use std::cell::Cell;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -26,6 +24,7 @@ use omnibus_core::{
 };
 use tokio::sync::broadcast;
 use tokio::sync::oneshot;
+use tokio::sync::Notify;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::Rejection;
@@ -146,6 +145,9 @@ struct Inner {
     failure: Arc<Failure>,
     /// Each shard's log failure, once its log failed (the shard refuses all work then).
     poisoned: Vec<Arc<OnceLock<String>>>,
+    /// Held while slices are moved between shards (the `Balancer`'s runs and
+    /// `supervise_once`), so that two plans never move the same money.
+    rebalancing: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Moves funds between the slices of each parent account (across shards) so that no
@@ -200,12 +202,17 @@ async fn rebalance_slices(
     Ok(made)
 }
 
-/// Runs `rebalance_slices` every `supervisor.sweep_interval_ms`, on the engine's system
-/// thread.
+/// Runs `rebalance_slices` on the engine's system thread: every
+/// `supervisor.sweep_interval_ms`, and, with `supervisor.refill_on_demand`, whenever a
+/// shard raises `wake` (a request found a slice short, or a slice stayed below its low
+/// mark after the shard's own sweeps), at least `supervisor.refill_min_gap_ms` apart.
+/// Raises that arrive while a run is going make one more run, not one each.
 struct Balancer {
     shards: Vec<Addr<ShardActor>>,
     config: Arc<Config>,
-    running: Rc<Cell<bool>>,
+    wake: Arc<Notify>,
+    /// One rebalancing at a time, this actor's or `Engine::supervise_once`'s.
+    one_at_a_time: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Actor for Balancer {
@@ -213,23 +220,31 @@ impl Actor for Balancer {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         let every = std::time::Duration::from_millis(self.config.supervisor.sweep_interval_ms);
-        ctx.run_interval(every, |balancer, _| {
-            if balancer.running.replace(true) {
-                return;
-            }
-            let (shards, config, running) = (
-                balancer.shards.clone(),
-                balancer.config.clone(),
-                balancer.running.clone(),
-            );
-            actix::spawn(async move {
-                let count = shards.len() as u16;
-                if let Err(e) = rebalance_slices(&shards, &config, count).await {
-                    tracing::debug!(error = %e, "slice rebalancing stopped");
+        ctx.run_interval(every, |balancer, _| balancer.wake.notify_one());
+        let (shards, config, wake, one_at_a_time) = (
+            self.shards.clone(),
+            self.config.clone(),
+            self.wake.clone(),
+            self.one_at_a_time.clone(),
+        );
+        let gap = std::time::Duration::from_millis(config.supervisor.refill_min_gap_ms);
+        let runs = async move {
+            let count = shards.len() as u16;
+            loop {
+                wake.notified().await;
+                let made = {
+                    let _one = one_at_a_time.lock().await;
+                    rebalance_slices(&shards, &config, count).await
+                };
+                match made {
+                    Ok(0) => {}
+                    Ok(moves) => tracing::debug!(moves, "parent slices rebalanced between shards"),
+                    Err(e) => tracing::debug!(error = %e, "slice rebalancing stopped"),
                 }
-                running.set(false);
-            });
-        });
+                tokio::time::sleep(gap).await;
+            }
+        };
+        ctx.spawn(actix::fut::wrap_future::<_, Self>(runs));
     }
 }
 
@@ -313,6 +328,9 @@ impl Engine {
         let failure = Arc::new(Failure::default());
         let poisoned: Vec<Arc<OnceLock<String>>> = (0..shards).map(|_| Arc::default()).collect();
         let system_poisoned = poisoned.clone();
+        let balancer_wake = Arc::new(Notify::new());
+        let rebalancing = Arc::new(tokio::sync::Mutex::new(()));
+        let system_rebalancing = rebalancing.clone();
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         let system_config = config.clone();
         let thread = std::thread::Builder::new()
@@ -338,6 +356,7 @@ impl Engine {
                         );
                         let shard_registry = system_registry.clone();
                         let poisoned = system_poisoned[shard as usize].clone();
+                        let shard_balancer = balancer_wake.clone();
                         let addr = ShardActor::start_in_arbiter(&arbiter.handle(), move |_| {
                             let mut ledger = ShardLedger::new(
                                 shard,
@@ -361,6 +380,7 @@ impl Engine {
                                 events,
                                 shard_registry,
                             )
+                            .with_balancer(shard_balancer)
                         });
                         addrs.push(addr);
                         arbiters.push(arbiter);
@@ -368,7 +388,8 @@ impl Engine {
                     Balancer {
                         shards: addrs.clone(),
                         config: system_config.clone(),
-                        running: Rc::default(),
+                        wake: balancer_wake,
+                        one_at_a_time: system_rebalancing,
                     }
                     .start();
                     (addrs, arbiters)
@@ -409,6 +430,7 @@ impl Engine {
                 recovery,
                 failure,
                 poisoned,
+                rebalancing,
             }),
         })
     }
@@ -770,6 +792,7 @@ impl Engine {
         for wait in waits {
             report.add(&wait.await.map_err(|_| EngineError::ShuttingDown)?);
         }
+        let _one = self.inner.rebalancing.lock().await;
         report.sweeps +=
             rebalance_slices(&self.inner.shards, &self.inner.config, self.shard_count()).await?;
         Ok(report)

@@ -199,6 +199,8 @@ pub struct FlowContext {
     /// Calls to each outside system waiting for their answer within their timeout, by
     /// request log (bounded by `rails.<rail>.in_flight_max` for new requests).
     calls_in_flight: Rc<[Cell<usize>; 3]>,
+    /// Asks for a refill of the shard's parent slices now (`sweep.rs`).
+    pub refill: crate::sweep::Refill,
 }
 
 /// A call counted in flight until dropped (answered, or its timeout passed).
@@ -237,6 +239,7 @@ impl FlowContext {
             last_prune: Cell::new(None),
             short_slices: Cell::new(0),
             calls_in_flight: Rc::new([Cell::new(0), Cell::new(0), Cell::new(0)]),
+            refill: crate::sweep::Refill::new(config.supervisor.refill_on_demand),
             shard,
             ledger,
             rails,
@@ -654,6 +657,7 @@ impl FlowContext {
                     EngineError::Refused(omnibus_core::books::BooksError::BelowFloor { .. })
                 ) {
                     self.short_slices.set(self.short_slices.get() + 1);
+                    self.refill.short();
                     Reason::ParentSliceShort
                 } else {
                     Reason::NotCarriedOut
@@ -1006,6 +1010,13 @@ impl FlowContext {
                     // refund, a credit) is left to the recovery supervisor, which keeps
                     // trying to create the entry.
                     tracing::warn!(shard = self.shard, entry = %id, ?step, error = %e, "next entry refused");
+                    if matches!(
+                        e,
+                        EngineError::Refused(omnibus_core::books::BooksError::BelowFloor { .. })
+                    ) {
+                        // A parent slice short of what the step needs: refill it now.
+                        self.refill.short();
+                    }
                     if tell.is_none() && !answered {
                         tell = Some(Told::Failed);
                         decided_by = step;

@@ -109,6 +109,12 @@ impl ShardActor {
         }
     }
 
+    /// Connects the shard's refill trigger to the engine's `Balancer` (`sweep.rs`).
+    pub(crate) fn with_balancer(self, balancer: Arc<tokio::sync::Notify>) -> Self {
+        self.flow.refill.connect_balancer(balancer);
+        self
+    }
+
     fn run_waiters(ready: Vec<(Waiter, Result<(), EngineError>)>) {
         for (waiter, result) in ready {
             waiter(result);
@@ -420,6 +426,8 @@ impl Handler<Durable> for ShardActor {
         let ready = self.ledger.borrow_mut().durable(msg.upto, msg.result);
         Self::run_waiters(ready);
         self.flush_waiting();
+        // A parent slice that left its band asks for a refill now (`sweep.rs`).
+        crate::sweep::watch(&self.flow);
         self.maybe_snapshot(ctx);
         self.try_finish_stopping(ctx);
     }

@@ -12,7 +12,8 @@
 //! - **Recovery and refunds**: FAIL_TRY_AGAIN recoveries and refunds are retried, with a
 //!   backoff doubling from `retry_backoff_min_ms` to `retry_backoff_max_ms`, until they
 //!   succeed; steps a request owes but whose entry could not be created are created.
-//! - **Sweeps**: see `sweep.rs`.
+//! - **Sweeps**: see `sweep.rs`; besides their timer they run on demand, when a parent
+//!   slice leaves its band.
 //!
 //! Every action a supervisor takes is a record in the WAL before the outside call it
 //! leads to (a confirmation's event, a retry's new REQUESTED attempt, a recovery's entry),
@@ -112,13 +113,16 @@ pub struct SupervisorActor {
     running: Rc<Passes>,
 }
 
-/// Which passes are running: each kind runs at most once at a time.
+/// Which passes are running: each kind runs at most once at a time. A sweep pass asked
+/// for while another runs (by the timer, on demand, by `SuperviseNow`) waits for it and
+/// then runs, rather than being skipped: what it was asked for may be after the other
+/// pass planned.
 #[derive(Default)]
 struct Passes {
     confirm: Cell<bool>,
     reprocess: Cell<bool>,
     recovery: Cell<bool>,
-    sweep: Cell<bool>,
+    sweep: tokio::sync::Mutex<()>,
 }
 
 impl SupervisorActor {
@@ -140,12 +144,13 @@ enum Pass {
 }
 
 impl Passes {
+    /// The running flag of a pass other than the sweep (which has its lock).
     fn flag(&self, pass: Pass) -> &Cell<bool> {
         match pass {
             Pass::Confirm => &self.confirm,
             Pass::Reprocess => &self.reprocess,
             Pass::Recovery => &self.recovery,
-            Pass::Sweep => &self.sweep,
+            Pass::Sweep => unreachable!("the sweep pass has its lock, not a flag"),
         }
     }
 }
@@ -157,6 +162,12 @@ async fn run_pass(
     running: Rc<Passes>,
     pass: Pass,
 ) -> SupervisionReport {
+    if let Pass::Sweep = pass {
+        let _one_at_a_time = running.sweep.lock().await;
+        let mut report = crate::sweep::sweep_pass(&flow).await;
+        report.pruned = flow.prune().await;
+        return report;
+    }
     if running.flag(pass).replace(true) {
         return SupervisionReport::default();
     }
@@ -164,14 +175,36 @@ async fn run_pass(
         Pass::Confirm => confirm_pass(&flow, &busy).await,
         Pass::Reprocess => reprocess_pass(&flow, &busy).await,
         Pass::Recovery => recovery_pass(&flow, &busy).await,
-        Pass::Sweep => {
-            let mut report = crate::sweep::sweep_pass(&flow).await;
-            report.pruned = flow.prune().await;
-            report
-        }
+        Pass::Sweep => unreachable!("the sweep pass returned above"),
     };
     running.flag(pass).set(false);
     report
+}
+
+/// Sweep passes raised on demand (`supervisor.refill_on_demand`, see `sweep.rs`): one
+/// each time the shard's refill trigger is raised, at least `supervisor.refill_min_gap_ms`
+/// apart. A slice still below its low mark afterwards (collection could not refill it)
+/// asks the engine's `Balancer` for money from other shards' slices.
+async fn refill_on_demand(flow: Rc<FlowContext>, running: Rc<Passes>) {
+    let gap = Duration::from_millis(flow.config.supervisor.refill_min_gap_ms);
+    loop {
+        flow.refill.wanted().await;
+        let report = {
+            let _one_at_a_time = running.sweep.lock().await;
+            crate::sweep::sweep_pass(&flow).await
+        };
+        if report.sweeps > 0 {
+            tracing::debug!(
+                shard = flow.shard,
+                sweeps = report.sweeps,
+                "parent slices refilled on demand"
+            );
+        }
+        if crate::sweep::below_low_mark(&flow) {
+            flow.refill.raise_balancer();
+        }
+        tokio::time::sleep(gap).await;
+    }
 }
 
 impl Actor for SupervisorActor {
@@ -201,6 +234,10 @@ impl Actor for SupervisorActor {
                     }
                 });
             });
+        }
+        if self.flow.refill.enabled() {
+            let on_demand = refill_on_demand(self.flow.clone(), self.running.clone());
+            ctx.spawn(actix::fut::wrap_future::<_, Self>(on_demand));
         }
     }
 }

@@ -12,25 +12,47 @@
 //!
 //! B3 and Y1 (the settlement of `fin_parent` with the customer accounts) move no money in
 //! the engine's books: the real-time A2 and X1 postings already booked it, when the
-//! securities firm system executed them. Collection pays out only what it holds above its
-//! own low mark. Moving money between the slices of one parent account in different shards
-//! is `balance.rs`.
+//! securities firm system executed them. Collection pays out only what it holds now above
+//! its own low mark: money on its way to it (a B1 or Y2 not yet executed) is not counted,
+//! so a refill is never planned that collection cannot hold. When collection falls short
+//! and the same pass sends it money, the pass plans again once that money has arrived (at
+//! most [`ROUNDS_MAX`] rounds). Moving money between the slices of one parent account in
+//! different shards is `balance.rs` (the engine's `Balancer`).
 //!
 //! A sweep is executed at the bank like any outside call: it is the house's own request
 //! (no customer) with one `Settlement` entry, written before the bank firm system is
 //! asked to transfer, holding its amount on the debited slice while in flight, confirmed
 //! by request id if the answer does not come, and booked (both legs) only when the bank
 //! executed it. A refused sweep moves nothing and owes nothing: the next pass plans again.
+//!
+//! ## When sweeps run: on demand, and on the timer
+//!
+//! A pass runs every `supervisor.sweep_interval_ms`, and, with `supervisor.refill_on_demand`,
+//! also as soon as a slice needs one ([`Refill`]): after each group commit the shard looks
+//! at its slices ([`watch`]), and one that left its band (below its low mark, or above its
+//! high mark where a sweep drains it) wakes the shard's supervisor; a request refused
+//! `parent_slice_short` wakes it too. The wake-up is a permit, not a queue: however many
+//! arrive while a pass runs, one more pass follows, at least `supervisor.refill_min_gap_ms`
+//! after the last one. Nothing on the shard's thread waits for it. A slice still below its
+//! low mark after the pass (collection could not refill it) wakes the engine's `Balancer`,
+//! which moves money to it from other shards' slices of the same account above their target.
 
 use std::rc::Rc;
+use std::sync::{Arc, OnceLock};
 
 use futures::future::join_all;
+use omnibus_core::books::{ParentPlan, ShardBooks};
 use omnibus_core::request_log::EntryState;
 use omnibus_core::{Amount, ParentAccount};
 use rust_decimal::Decimal;
+use tokio::sync::Notify;
 
 use crate::flow::{drive, FlowContext};
 use crate::supervisor::SupervisionReport;
+
+/// Most rounds of one pass: a round that sends money to collection is followed by one
+/// that can pass it on to a slice collection could not refill in full.
+pub const ROUNDS_MAX: usize = 3;
 
 /// A slice's band, in its share of the whole-account marks.
 struct Band {
@@ -39,77 +61,208 @@ struct Band {
     high: Decimal,
 }
 
+fn band(plan: &ParentPlan, shard: u16, parent: ParentAccount) -> Band {
+    let k = plan.kind(parent);
+    Band {
+        low: plan.slice_share(k.low_mark, shard),
+        target: plan.slice_share(k.target, shard),
+        high: plan.slice_share(k.high_mark, shard),
+    }
+}
+
+/// What one round of a sweep pass does in this shard.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SweepPlan {
+    /// The postings, each from one slice to another (`from`, `to`, amount).
+    pub moves: Vec<(ParentAccount, ParentAccount, Amount)>,
+    /// A slice below its low mark that collection cannot refill in full now.
+    pub short: bool,
+    /// Some of the moves send money to collection (B1, Y2), which a next round can pass on.
+    pub feeds_collection: bool,
+}
+
 /// The postings that bring this shard's slices back into their bands.
-pub fn plan_sweeps(flow: &FlowContext) -> Vec<(ParentAccount, ParentAccount, Amount)> {
-    let ledger = flow.ledger.borrow();
-    let books = ledger.books();
+pub fn plan_sweeps(flow: &FlowContext) -> SweepPlan {
+    plan_for(flow.ledger.borrow().books())
+}
+
+fn plan_for(books: &ShardBooks) -> SweepPlan {
     let plan = books.plan();
     let shard = books.shard();
-    let band = |p: ParentAccount| {
-        let k = plan.kind(p);
-        Band {
-            low: plan.slice_share(k.low_mark, shard),
-            target: plan.slice_share(k.target, shard),
-            high: plan.slice_share(k.high_mark, shard),
-        }
-    };
     let available = |p: ParentAccount| books.slice(p).map(|s| s.balance - s.held);
     let currency = books.currency();
     let amount = |value: Decimal| Amount::new(currency, value.trunc()).ok();
-    let mut moves = Vec::new();
-    let mut collection = available(ParentAccount::Collection).unwrap_or_default();
-    let collection_low = band(ParentAccount::Collection).low;
-    for (parent, _) in books.slices() {
-        let parent = *parent;
-        let (Some(avail), b) = (available(parent), band(parent)) else {
+    let mut out = SweepPlan::default();
+    // Slices in a fixed order (fin_parent first: every charge needs it), whatever order
+    // the books keep them in.
+    let mut slices: Vec<ParentAccount> = books.slices().map(|(p, _)| *p).collect();
+    slices.sort_by_key(|p| (*p != ParentAccount::FinParent, *p));
+    for &parent in &slices {
+        let (Some(avail), b) = (available(parent), band(plan, shard, parent)) else {
             continue;
         };
-        match parent {
-            // B1: the withdrawal firm accounts hand what they collected to collection.
-            ParentAccount::WithdrawalFirm(_) if avail > b.high => {
-                if let Some(a) = amount(avail - b.target) {
-                    collection += a.value();
-                    moves.push((parent, ParentAccount::Collection, a));
-                }
+        // B1: the withdrawal firm accounts hand what they collected to collection.
+        // Y2: fin_parent hands its excess to collection.
+        let drains = matches!(
+            parent,
+            ParentAccount::WithdrawalFirm(_) | ParentAccount::FinParent
+        ) && avail > b.high;
+        if drains {
+            if let Some(a) = amount(avail - b.target) {
+                out.feeds_collection = true;
+                out.moves.push((parent, ParentAccount::Collection, a));
             }
-            // Y2: fin_parent hands its excess to collection.
-            ParentAccount::FinParent if avail > b.high => {
-                if let Some(a) = amount(avail - b.target) {
-                    collection += a.value();
-                    moves.push((parent, ParentAccount::Collection, a));
-                }
-            }
-            _ => {}
         }
     }
-    for (parent, _) in books.slices() {
-        let parent = *parent;
-        let (Some(avail), b) = (available(parent), band(parent)) else {
+    // B2 and Y3: collection refills fin_parent and the deposit firm accounts, as far as it
+    // holds money now above its own low mark.
+    let collection_low = band(plan, shard, ParentAccount::Collection).low;
+    let mut spare = available(ParentAccount::Collection).unwrap_or_default() - collection_low;
+    for &parent in &slices {
+        let (Some(avail), b) = (available(parent), band(plan, shard, parent)) else {
             continue;
         };
-        // B2 and Y3: collection refills fin_parent and the deposit firm accounts, as far
-        // as it holds money above its own low mark.
         let refill = matches!(
             parent,
             ParentAccount::FinParent | ParentAccount::DepositFirm(_)
         ) && avail < b.low;
-        if refill {
-            let spare = collection - collection_low;
-            let want = (b.target - avail).min(spare);
-            if let Some(a) = amount(want) {
-                collection -= a.value();
-                moves.push((ParentAccount::Collection, parent, a));
-            }
+        if !refill {
+            continue;
+        }
+        let need = b.target - avail;
+        let give = need.min(spare).trunc();
+        if let Some(a) = amount(give) {
+            spare -= a.value();
+            out.moves.push((ParentAccount::Collection, parent, a));
+        }
+        if give < need {
+            out.short = true;
         }
     }
-    moves
+    out
 }
 
-/// Starts the sweeps this shard needs now and drives each through the bank firm system,
-/// answering when they are final (or left UNKNOWN for the confirm pass).
+/// Whether a slice that collection refills (fin_parent, a deposit firm account) or
+/// collection itself is below its low mark: what another shard's slices may make good.
+pub fn below_low_mark(flow: &FlowContext) -> bool {
+    let ledger = flow.ledger.borrow();
+    let books = ledger.books();
+    let (plan, shard) = (books.plan(), books.shard());
+    let below = books.slices().any(|(parent, s)| {
+        matches!(
+            parent,
+            ParentAccount::FinParent | ParentAccount::DepositFirm(_) | ParentAccount::Collection
+        ) && s.balance - s.held < band(plan, shard, *parent).low
+    });
+    below
+}
+
+/// Whether a slice has left its band in a way a sweep pass acts on: fin_parent, a deposit
+/// firm account or collection below its low mark, a withdrawal firm account or fin_parent
+/// above its high mark.
+fn out_of_band(books: &ShardBooks) -> bool {
+    let (plan, shard) = (books.plan(), books.shard());
+    books.slices().any(|(parent, s)| {
+        let available = s.balance - s.held;
+        let b = band(plan, shard, *parent);
+        match parent {
+            ParentAccount::FinParent => available < b.low || available > b.high,
+            ParentAccount::DepositFirm(_) | ParentAccount::Collection => available < b.low,
+            ParentAccount::WithdrawalFirm(_) => available > b.high,
+            ParentAccount::FinDeposit => false,
+        }
+    })
+}
+
+/// Called by the shard after each group commit: a slice out of its band asks for a sweep
+/// pass now (with `supervisor.refill_on_demand`). A few comparisons per slice; never waits.
+pub fn watch(flow: &FlowContext) {
+    if !flow.refill.enabled() {
+        return;
+    }
+    if out_of_band(flow.ledger.borrow().books()) {
+        flow.refill.raise();
+    }
+}
+
+/// A shard's on-demand refill trigger (`supervisor.refill_on_demand`): wakes the shard's
+/// supervisor for a sweep pass, and the engine's `Balancer` for moves between shards.
+/// Raising it only stores a permit (`tokio::sync::Notify`): it never blocks, and raises
+/// that arrive before the pass starts make one pass.
+pub struct Refill {
+    enabled: bool,
+    sweep: Notify,
+    balancer: OnceLock<Arc<Notify>>,
+}
+
+impl Refill {
+    pub fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            sweep: Notify::new(),
+            balancer: OnceLock::new(),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Asks this shard's supervisor for a sweep pass now.
+    pub fn raise(&self) {
+        if self.enabled {
+            self.sweep.notify_one();
+        }
+    }
+
+    /// Asks the engine's `Balancer` to move money between shards' slices now.
+    pub fn raise_balancer(&self) {
+        if let Some(balancer) = self.balancer.get().filter(|_| self.enabled) {
+            balancer.notify_one();
+        }
+    }
+
+    /// A request found a parent slice short: a sweep pass, and moves between shards.
+    pub fn short(&self) {
+        self.raise();
+        self.raise_balancer();
+    }
+
+    /// The engine's `Balancer` wake-up, set once when the engine starts.
+    pub fn connect_balancer(&self, balancer: Arc<Notify>) {
+        let _ = self.balancer.set(balancer);
+    }
+
+    /// Waits until a sweep pass is asked for.
+    pub async fn wanted(&self) {
+        self.sweep.notified().await;
+    }
+}
+
+/// Runs the sweeps this shard needs now, in rounds (see the module's documentation), and
+/// answers when they are final (or left UNKNOWN for the confirm pass).
 pub async fn sweep_pass(flow: &Rc<FlowContext>) -> SupervisionReport {
-    let moves = plan_sweeps(flow);
     let mut report = SupervisionReport::default();
+    for _ in 0..ROUNDS_MAX {
+        let plan = plan_sweeps(flow);
+        if plan.moves.is_empty() {
+            break;
+        }
+        let made = execute(flow, plan.moves).await;
+        report.sweeps += made;
+        if !(plan.short && plan.feeds_collection && made > 0) {
+            break;
+        }
+    }
+    report
+}
+
+/// Starts each sweep and drives it through the bank firm system; answers how many the
+/// bank executed.
+async fn execute(
+    flow: &Rc<FlowContext>,
+    moves: Vec<(ParentAccount, ParentAccount, Amount)>,
+) -> u64 {
     let mut started = Vec::new();
     for (from, to, amount) in moves {
         match flow.start_settlement(from, to, amount) {
@@ -129,6 +282,5 @@ pub async fn sweep_pass(flow: &Rc<FlowContext>) -> SupervisionReport {
             u64::from(state == Some(EntryState::Success))
         }
     });
-    report.sweeps = join_all(drives).await.into_iter().sum();
-    report
+    join_all(drives).await.into_iter().sum()
 }

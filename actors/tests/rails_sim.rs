@@ -50,6 +50,15 @@ fn money(won: i64) -> Money {
     Money::krw(won).unwrap()
 }
 
+/// The opening balances of config.toml the tests count on.
+fn fin_opening() -> i64 {
+    Config::embedded().parents.fin_parent.opening
+}
+
+fn deposit_opening() -> i64 {
+    Config::embedded().parents.deposit_firm.opening
+}
+
 fn bank(code: &str) -> BankCode {
     BankCode::new(code).unwrap()
 }
@@ -830,7 +839,7 @@ fn a_decrease_beyond_the_customer_balance_is_refused() {
     assert_eq!(truth.customer(customer(9)), money(0));
     assert_eq!(
         parent(&truth, ParentAccount::FinParent),
-        money(1_000_000_000)
+        money(fin_opening())
     );
 }
 
@@ -840,7 +849,7 @@ fn an_increase_that_would_overdraw_fin_parent_is_refused() {
     let rails = sim.rails();
     let answer = now(rails
         .securities_firm
-        .increase(securities(1, 1, 1_000_000_001)));
+        .increase(securities(1, 1, fin_opening() + 1)));
     assert!(is_refused(&answer), "{answer:?}");
     assert_eq!(
         refusal_of(&sim, Rail::SecuritiesFirm, 1),
@@ -853,14 +862,18 @@ fn an_increase_that_would_overdraw_fin_parent_is_refused() {
 fn a_deposit_that_would_overdraw_the_deposit_firm_is_refused() {
     let sim = simulator();
     let rails = sim.rails();
-    let answer = now(rails.bank_firm.deposit(remittance(1, "004", 500_000_001)));
+    let answer = now(rails
+        .bank_firm
+        .deposit(remittance(1, "004", deposit_opening() + 1)));
     assert!(is_refused(&answer), "{answer:?}");
     assert_eq!(
         refusal_of(&sim, Rail::BankFirm, 1),
         Some(Refusal::ParentShort)
     );
     assert_eq!(
-        now(rails.bank_firm.deposit(remittance(2, "004", 500_000_000))),
+        now(rails
+            .bank_firm
+            .deposit(remittance(2, "004", deposit_opening()))),
         done()
     );
 
@@ -871,9 +884,12 @@ fn a_deposit_that_would_overdraw_the_deposit_firm_is_refused() {
     );
     assert_eq!(
         truth.designated(bank("088"), account("220-33-4444")),
-        money(500_000_000)
+        money(deposit_opening())
     );
-    assert_eq!(truth.designated_at(bank("088")), Decimal::from(500_000_000));
+    assert_eq!(
+        truth.designated_at(bank("088")),
+        Decimal::from(deposit_opening())
+    );
 
     // A settlement sweep refills it, and the next deposit goes through.
     sim.settle(
@@ -1267,9 +1283,15 @@ fn the_outside_world_conserves_money() {
     let sim = simulator();
     let opening = sim.truth();
     let parents_opening: Decimal = opening.parents.values().map(|m| m.value()).sum();
+    let p = Config::embedded().parents;
+    let banks = Config::embedded().banks;
+    let configured = p.fin_parent.opening
+        + p.collection.opening
+        + p.deposit_firm.opening * banks.deposit_firm.len() as i64
+        + p.withdrawal_firm.opening * banks.withdrawal_firm.len() as i64;
     assert_eq!(
         parents_opening,
-        Decimal::from(2_600_000_000i64),
+        Decimal::from(configured),
         "config.toml openings"
     );
     assert_eq!(opening.total, parents_opening);

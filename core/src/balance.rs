@@ -82,7 +82,11 @@ mod tests {
 
     fn plan(shards: u16) -> ParentPlan {
         // fin_parent: low 200,000,000, target 1,000,000,000 for the whole account.
-        ParentPlan::from_config(&Config::embedded(), shards)
+        let config = Config::from_toml_over_defaults(
+            "[parents.fin_parent]\nopening = 1_000_000_000\nlow_mark = 200_000_000\ntarget = 1_000_000_000\nhigh_mark = 5_000_000_000\n",
+        )
+        .unwrap();
+        ParentPlan::from_config(&config, shards)
     }
 
     fn view(shard: u16, won: i64) -> SliceView {

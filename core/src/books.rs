@@ -1721,9 +1721,10 @@ mod tests {
     #[test]
     fn genesis_funds_the_slices_and_the_books_sum_to_zero() {
         let (books, _) = books_with_genesis(0, 2);
+        let opening = Config::embedded().parents.fin_parent.opening;
         assert_eq!(
             books.balance(FIN).unwrap(),
-            Money::krw(500_000_000).unwrap()
+            Money::krw(opening / 2).unwrap()
         );
         assert!(books.sum().unwrap().is_zero());
     }
@@ -1760,7 +1761,7 @@ mod tests {
         let drain = LedgerRecord::Posted {
             debit: FIN,
             credit: AccountId::customer(c),
-            amount: krw(1_000_000_001),
+            amount: krw(Config::embedded().parents.fin_parent.opening + 1),
         };
         assert!(matches!(
             books.apply(lsn + 2, &drain),

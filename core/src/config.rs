@@ -181,6 +181,12 @@ pub struct SupervisorConfig {
     pub retry_backoff_min_ms: u64,
     pub retry_backoff_max_ms: u64,
     pub sweep_interval_ms: u64,
+    /// Refill a parent slice as soon as it leaves its band (and when a request finds it
+    /// short), not only every `sweep_interval_ms`.
+    pub refill_on_demand: bool,
+    /// The least time between two refills raised on demand, per shard and for the moves
+    /// between shards.
+    pub refill_min_gap_ms: u64,
     pub batch_max: u32,
     pub requested_max_age_ms: u64,
 }
@@ -499,6 +505,12 @@ impl Config {
             1,
             86_400_000,
         )?;
+        range(
+            "supervisor.refill_min_gap_ms",
+            s.refill_min_gap_ms,
+            1,
+            60_000,
+        )?;
         range("supervisor.batch_max", s.batch_max as u64, 1, 1_000_000)?;
         // A REQUESTED entry is given up on (treated as a timeout, then confirmed) only once
         // no live call can still be waiting for it: after the longest rail timeout.
@@ -750,6 +762,12 @@ mod tests {
                 .is_err()
         );
         assert!(Config::from_toml_over_defaults("[server]\nlisten = \"nowhere\"\n").is_err());
+        let gap = Config::from_toml_over_defaults("[supervisor]\nrefill_min_gap_ms = 0\n");
+        assert!(
+            gap.as_ref()
+                .is_err_and(|e| e.to_string().contains("supervisor.refill_min_gap_ms")),
+            "{gap:?}"
+        );
     }
 
     #[test]

@@ -187,7 +187,12 @@ fn records_v1() -> Vec<(&'static str, LedgerRecord)> {
 /// Books with a little of everything: a customer, a charge answered and settled, a
 /// remittance in flight with a hold, a transfer out.
 fn books_v0() -> ShardBooks {
-    let config = Config::embedded();
+    // The books in the golden snapshots were funded with the openings config.toml had
+    // when they were written, whatever its defaults are now.
+    let config = Config::from_toml_over_defaults(
+        "[parents.collection]\nopening = 100_000_000\n[parents.deposit_firm]\nopening = 500_000_000\n[parents.fin_parent]\nopening = 1_000_000_000\n",
+    )
+    .unwrap();
     let plan = ParentPlan::from_config(&config, 1);
     let mut books = ShardBooks::new(0, plan.clone());
     let mut lsn = 0;

@@ -7,6 +7,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
+use super::target::FAILED_OVERLAPPING;
+
 /// The operation kinds of the mix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
@@ -49,7 +51,7 @@ pub struct Recorder {
 
 /// Outcomes that are answers about a request, not errors.
 fn is_answer(outcome: &str) -> bool {
-    outcome == "succeeded" || outcome == "failed"
+    outcome == "succeeded" || outcome == "failed" || outcome == FAILED_OVERLAPPING
 }
 
 impl Recorder {
@@ -64,6 +66,23 @@ impl Recorder {
             errors: 0,
             calls: 0,
         }
+    }
+
+    /// How many operations had `outcome`.
+    pub fn count(&self, outcome: &str) -> u64 {
+        self.outcomes.get(outcome).copied().unwrap_or(0)
+    }
+
+    /// Told `failed`, apart from the remittances that overlapped another remittance of
+    /// their customer.
+    pub fn failed(&self) -> u64 {
+        self.count("failed")
+    }
+
+    /// Remittances told `failed` because another remittance of the same customer took
+    /// the balance they were planned against (`target::overlapped`).
+    pub fn failed_overlapping(&self) -> u64 {
+        self.count(FAILED_OVERLAPPING)
     }
 
     pub fn record_send_lag(&mut self, lag: Duration) {
@@ -138,6 +157,12 @@ pub fn summary_json(info: &RunInfo, r: &Recorder) -> Value {
     obj.insert("calls".into(), json!(r.calls));
     obj.insert("errors".into(), json!(r.errors));
     obj.insert("outcomes".into(), json!(r.outcomes));
+    obj.insert("succeeded".into(), json!(r.count("succeeded")));
+    obj.insert("failed".into(), json!(r.failed()));
+    obj.insert(
+        "failed_overlapping_remittances".into(),
+        json!(r.failed_overlapping()),
+    );
     if info.open_loop {
         obj.insert(
             "send_lag_p50_us".into(),
@@ -182,6 +207,15 @@ pub fn summary_text(info: &RunInfo, r: &Recorder) -> String {
     );
     let outcomes: Vec<String> = r.outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
     text += &format!("  outcomes   {}\n", outcomes.join(", "));
+    // Told failed, and apart from them the remittances that overlapped another remittance
+    // of their customer (the engine plans a remittance against the balance it finds when
+    // it accepts it; it does not yet order one customer's requests).
+    text += &format!("  succeeded={}\n", r.count("succeeded"));
+    text += &format!("  failed={}\n", r.failed());
+    text += &format!(
+        "  failed_overlapping_remittances={}\n",
+        r.failed_overlapping()
+    );
     if info.open_loop {
         text += &format!(
             "  send lag   p50 {} us, p99 {} us, max {} us (how late sends left; included in every latency below)\n",
@@ -241,8 +275,50 @@ mod tests {
         };
         let json = summary_json(&info, &r);
         assert_eq!(json["errors"], 1);
+        assert_eq!(
+            (json["failed"].as_u64(), json["succeeded"].as_u64()),
+            (Some(1), Some(1))
+        );
         assert_eq!(json["outcomes"]["overloaded"], 1);
         assert_eq!(json["requests_per_sec"], 3.0);
         assert!(json["p999_us"].as_u64().unwrap() >= 299);
+    }
+}
+
+#[cfg(test)]
+mod overlapping {
+    use super::*;
+
+    #[test]
+    fn overlapping_remittances_are_answers_counted_apart_from_failed() {
+        let mut r = Recorder::new();
+        let us = Duration::from_micros(100);
+        r.record(Kind::Charge, "succeeded".into(), 1, us);
+        r.record(Kind::Remit, "failed".into(), 1, us);
+        for _ in 0..2 {
+            r.record(Kind::RemitSigned, FAILED_OVERLAPPING.into(), 2, us);
+        }
+        assert_eq!((r.errors, r.failed(), r.failed_overlapping()), (0, 1, 2));
+        let info = RunInfo {
+            target: "embedded".into(),
+            open_loop: false,
+            rate: None,
+            concurrency: Some(64),
+            customers: 1,
+            elapsed: Duration::from_secs(1),
+            request_prefix: "L0-".into(),
+        };
+        let text = summary_text(&info, &r);
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        assert!(lines.contains(&"failed=1"), "{text}");
+        assert!(
+            lines.contains(&"failed_overlapping_remittances=2"),
+            "{text}"
+        );
+        assert!(lines.contains(&"succeeded=1"), "{text}");
+        let json = summary_json(&info, &r);
+        assert_eq!(json["failed"], 1);
+        assert_eq!(json["failed_overlapping_remittances"], 2);
+        assert_eq!(json["outcomes"][FAILED_OVERLAPPING], 2);
     }
 }

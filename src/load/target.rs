@@ -2,7 +2,10 @@
 //! in the same process (`--embedded`). Both take the same operations and answer each
 //! with the same outcome names: `succeeded` / `failed` (what the customer was told), or
 //! the API's stable error code (the embedded target maps engine errors with the
-//! server's own table), so the two runs count alike.
+//! server's own table), so the two runs count alike. A remittance told `failed` because
+//! another remittance of its customer overlapped it is `failed_overlapping_remittance`
+//! ([`FAILED_OVERLAPPING`]): its request is looked up (one more call, not counted in the
+//! operation's calls) to tell it apart.
 
 use std::time::Duration;
 
@@ -16,11 +19,59 @@ use serde_json::{json, Value};
 
 use crate::server::errors::engine_error;
 
-/// The outcome of one operation: `succeeded`, `failed`, or an error code.
+/// The outcome of one operation: `succeeded`, `failed`, [`FAILED_OVERLAPPING`], or an
+/// error code.
 pub type Answer = String;
+
+/// A remittance told `failed` because another remittance of the same customer took the
+/// balance it was planned against (see [`overlapped`]): counted apart from `failed`.
+pub const FAILED_OVERLAPPING: &str = "failed_overlapping_remittance";
 
 pub fn told(told: Told) -> Answer {
     crate::server::views::told_str(told).to_owned()
+}
+
+/// What a failed remittance's answer says, enough to tell whether it overlapped another.
+struct FailedRemit<'a> {
+    deficit: bool,
+    timed_out: bool,
+    decided_by: &'a str,
+}
+
+impl FailedRemit<'_> {
+    /// Whether the answer alone allows an overlap: decided, not by a timeout, by the step
+    /// that takes the amount from the customer's balance (the SS deduction X1, or the
+    /// payment instruction).
+    fn may_have_overlapped(&self) -> bool {
+        !self.timed_out && matches!(self.decided_by, "remit_deduction" | "payment_instruction")
+    }
+}
+
+/// Whether a failed remittance overlapped another remittance of its customer, from its
+/// answer and its request-log entries (`step`, `state`). The engine plans a remittance (its
+/// path, and the deficit to charge first, claim 13) against the balance available when it
+/// accepts it; the step that then takes the amount from that balance holds it when its
+/// entry is written. If another remittance of the same customer took part of the balance
+/// in between (during the deficit charge, or the signature key's check), that hold is
+/// refused, the step gets no entry at all, and the request is told `failed` by that step.
+/// On zero-fault rails nothing else fails that way: a parent slice found short refuses the
+/// request at acceptance, decided by its first step (the deficit charge's withdrawal when
+/// there is a deficit), and a rail's refusal leaves the step's entry FAIL. So: decided by
+/// the deduction or the payment instruction, no entry of that step, and either the
+/// deficit charge credited (its `charge_credit` SUCCESS) or, for a payment instruction
+/// without a deficit (no parent account reserved), no entry at all.
+fn overlapped(answer: &FailedRemit<'_>, entries: &[(&str, &str)]) -> bool {
+    if !answer.may_have_overlapped() || entries.iter().any(|(s, _)| *s == answer.decided_by) {
+        return false;
+    }
+    let deficit_credited = entries
+        .iter()
+        .any(|(step, state)| *step == "charge_credit" && *state == "SUCCESS");
+    if answer.deficit {
+        deficit_credited
+    } else {
+        answer.decided_by == "payment_instruction" && entries.is_empty()
+    }
 }
 
 /// One customer the generator opened, with its signature key.
@@ -125,6 +176,46 @@ impl Http {
         }
     }
 
+    /// A remittance's outcome: as [`Http::answer`], with a failed one that overlapped
+    /// another remittance of its customer told apart (its entries looked up).
+    async fn remit_answer(&self, request_no: &str, status: StatusCode, value: &Value) -> Answer {
+        let answer = Self::answer(status, value);
+        if answer != "failed" {
+            return answer;
+        }
+        let failed = FailedRemit {
+            deficit: !value["deficit"].is_null(),
+            timed_out: value["timed_out"].as_bool().unwrap_or(true),
+            decided_by: value["decided_by"].as_str().unwrap_or(""),
+        };
+        if !failed.may_have_overlapped() {
+            return answer;
+        }
+        let Ok((status, view)) = self
+            .call("GET", &format!("/v1/requests/{request_no}"), None)
+            .await
+        else {
+            return answer;
+        };
+        let Some(entries) = view["entries"].as_array().filter(|_| status.is_success()) else {
+            return answer;
+        };
+        let entries: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|e| {
+                (
+                    e["step"].as_str().unwrap_or(""),
+                    e["state"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        if overlapped(&failed, &entries) {
+            FAILED_OVERLAPPING.to_owned()
+        } else {
+            answer
+        }
+    }
+
     pub async fn health(&self) -> Result<(), String> {
         match self.call("GET", "/health", None).await {
             Ok((status, _)) if status.is_success() => Ok(()),
@@ -161,6 +252,36 @@ fn remit_request(currency: Currency, op: &Op<'_>) -> Result<RemitRequest, Answer
         PAYEE_NAME,
     )
     .map_err(|e| format!("invalid_field: {e}"))
+}
+
+/// An embedded remittance's outcome: what the customer was told, with a failed one that
+/// overlapped another remittance of its customer told apart (its entries looked up).
+async fn embedded_remit_answer(engine: &Engine, outcome: omnibus_actors::Outcome) -> Answer {
+    let answer = told(outcome.told);
+    if outcome.told != Told::Failed {
+        return answer;
+    }
+    let failed = FailedRemit {
+        deficit: outcome.deficit.is_some(),
+        timed_out: outcome.timed_out,
+        decided_by: outcome.decided_by.as_str(),
+    };
+    if !failed.may_have_overlapped() {
+        return answer;
+    }
+    let Ok(view) = engine.request(outcome.request_no).await else {
+        return answer;
+    };
+    let entries: Vec<(&str, &str)> = view
+        .entries
+        .iter()
+        .map(|e| (e.step.as_str(), e.state.as_str()))
+        .collect();
+    if overlapped(&failed, &entries) {
+        FAILED_OVERLAPPING.to_owned()
+    } else {
+        answer
+    }
 }
 
 impl Target {
@@ -249,13 +370,13 @@ impl Target {
                 .call("POST", "/v1/remittances", Some(&remit_fields(op)))
                 .await
             {
-                Ok((status, value)) => Http::answer(status, &value),
+                Ok((status, value)) => http.remit_answer(op.request_no, status, &value).await,
                 Err(code) => code,
             },
             Target::Embedded { engine, currency } => match remit_request(*currency, op) {
                 Err(e) => e,
                 Ok(request) => match engine.remit(request).await {
-                    Ok(outcome) => told(outcome.told),
+                    Ok(outcome) => embedded_remit_answer(engine, outcome).await,
                     Err(e) => engine_error(&e).code.to_owned(),
                 },
             },
@@ -285,7 +406,7 @@ impl Target {
                 fields["signature"] = json!(crate::server::body::to_hex(&signature));
                 fields["cert_serial"] = json!(op.customer.cert_serial);
                 let answer = match http.call("POST", "/v1/remittances", Some(&fields)).await {
-                    Ok((status, value)) => Http::answer(status, &value),
+                    Ok((status, value)) => http.remit_answer(op.request_no, status, &value).await,
                     Err(code) => code,
                 };
                 (answer, 2)
@@ -304,11 +425,68 @@ impl Target {
                     signature: op.customer.key.sign(text.text.as_bytes()).to_bytes(),
                 };
                 let answer = match engine.remit_signed(request, signed).await {
-                    Ok(outcome) => told(outcome.told),
+                    Ok(outcome) => embedded_remit_answer(engine, outcome).await,
                     Err(e) => engine_error(&e).code.to_owned(),
                 };
                 (answer, 2)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(deficit: bool, decided_by: &str) -> FailedRemit<'_> {
+        FailedRemit {
+            deficit,
+            timed_out: false,
+            decided_by,
+        }
+    }
+
+    #[test]
+    fn a_remittance_whose_deficit_was_credited_but_whose_next_hold_was_refused_overlapped() {
+        let credited = [
+            ("charge_withdrawal", "SUCCESS"),
+            ("charge_credit", "SUCCESS"),
+        ];
+        assert!(overlapped(&failed(true, "payment_instruction"), &credited));
+        assert!(overlapped(&failed(true, "remit_deduction"), &credited));
+        // A payment instruction with no deficit refused at acceptance: its hold on the
+        // balance, taken meanwhile by another remittance (no parent account reserved).
+        assert!(overlapped(&failed(false, "payment_instruction"), &[]));
+    }
+
+    #[test]
+    fn other_failed_remittances_are_not_overlaps() {
+        // Refused at acceptance for a short parent slice: decided by its first step.
+        assert!(!overlapped(&failed(true, "charge_withdrawal"), &[]));
+        // Within the limit, no deficit, deposit firm slice short: nothing moved, no entry.
+        assert!(!overlapped(&failed(false, "remit_deduction"), &[]));
+        // The securities firm refused the deduction: its entry is there, FAIL.
+        let refused = [
+            ("charge_withdrawal", "SUCCESS"),
+            ("charge_credit", "SUCCESS"),
+            ("remit_deduction", "FAIL"),
+        ];
+        assert!(!overlapped(&failed(true, "remit_deduction"), &refused));
+        // The deficit charge did not complete.
+        let not_credited = [
+            ("charge_withdrawal", "SUCCESS"),
+            ("charge_credit", "FAIL_TRY_AGAIN"),
+        ];
+        assert!(!overlapped(
+            &failed(true, "payment_instruction"),
+            &not_credited
+        ));
+        // A timeout is a timeout.
+        let timed_out = FailedRemit {
+            deficit: true,
+            timed_out: true,
+            decided_by: "payment_instruction",
+        };
+        assert!(!overlapped(&timed_out, &[("charge_credit", "SUCCESS")]));
     }
 }
