@@ -925,6 +925,36 @@ fn amounts_outside_the_documented_format_are_refused_naming_the_field() {
     assert_eq!(server.get("/v1/customers/6001").json()["balance"], "0");
 }
 
+#[test]
+fn a_request_date_outside_the_window_is_refused_naming_the_field_once() {
+    let (_dir, server) = start("");
+    assert_eq!(
+        server
+            .post("/v1/customers", &opening(6101, &key(3), 62))
+            .status,
+        201
+    );
+    let answer = server.post(
+        "/v1/charges",
+        &json!({ "customer": 6101, "request_date": "2000-01-01", "request_no": "W-1", "amount": "1000" }),
+    );
+    assert_eq!(answer.status, 400, "{}", answer.text());
+    let error = answer.json()["error"].clone();
+    assert_eq!(
+        (error["code"].as_str(), error["field"].as_str()),
+        (Some("invalid_field"), Some("request_date")),
+        "{error}"
+    );
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message
+            .starts_with("request_date: 2000-01-01 is more than 1 day(s) from the engine's date"),
+        "{message}"
+    );
+    assert_eq!(message.matches("request_date").count(), 1, "{message}");
+    assert_eq!(server.get("/v1/requests/W-1").status, 404);
+}
+
 /// Every route of the server with the methods it takes.
 const ROUTES: &[(&str, &str)] = &[
     ("/health", "GET, HEAD"),

@@ -25,7 +25,10 @@ pub struct CustomerActor {
     ledger: Rc<RefCell<ShardLedger>>,
     flow: Rc<FlowContext>,
     shard: Addr<ShardActor>,
-    /// Work started and not yet answered; the shard passivates only idle actors.
+    /// Meant to count work started and not yet answered, so that the shard passivates only
+    /// idle actors. Nothing increments it yet: a saga runs on the shard's `FlowContext`,
+    /// not in this actor, so passivating an actor never drops work. The platform issue
+    /// (12) gives the actor its customer's requests, in order, and this count with them.
     in_flight: Rc<Cell<u32>>,
 }
 

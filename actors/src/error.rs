@@ -142,7 +142,7 @@ pub enum Rejection {
     KeyNotValid(u64),
     #[error("the authentication server did not answer: {0}")]
     AuthenticationUnavailable(String),
-    #[error("request_date: {date} is more than {window_days} days from the engine's date {today} (UTC); send the date the request is made")]
+    #[error("request_date: {date} is more than {window_days} day(s) from the engine's date {today} (UTC); send the date the request is made")]
     RequestDateOutsideWindow {
         date: omnibus_core::RequestDate,
         today: String,

@@ -186,8 +186,9 @@ pub fn engine_error(e: &EngineError) -> ApiError {
             Rejection::RequestDateOutsideWindow { .. } => (S::BAD_REQUEST, "invalid_field"),
         },
     };
-    if let EngineError::Rejected(Rejection::RequestDateOutsideWindow { .. }) = e {
-        return ApiError::invalid_field("request_date", message);
+    if let EngineError::Rejected(r @ Rejection::RequestDateOutsideWindow { .. }) = e {
+        // The rejection's own text already names the field.
+        return ApiError::new(status, code, r.to_string()).with_field("request_date");
     }
     let error = ApiError::new(status, code, message);
     if status == S::SERVICE_UNAVAILABLE {
