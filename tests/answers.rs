@@ -194,3 +194,49 @@ fn requests_waiting_for_their_answer_are_counted_until_answered() {
     });
     engine.halt();
 }
+
+/// `omnibus_steps_owed` counts requests owing a step, never one that owes nothing. Two
+/// remittances of one customer overlap (the platform issue orders them; today each
+/// charges its deficit against the same balance): the second finds the balance taken by
+/// the first, is told failed, and keeps its credited deficit; nothing is owed for it.
+#[test]
+fn a_remittance_told_failed_because_another_took_the_balance_owes_no_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(dir.path(), 1, "");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        engine.open_customer(opened(1)).await.unwrap();
+        let funded = engine.charge(charge(1, "FUND", 500_000)).await.unwrap();
+        assert_eq!(funded.told, Told::Succeeded);
+        // Deficit charges slow enough that both remittances decide their deficit first.
+        sim.set_rates(
+            Rail::BankFirm,
+            omnibus_core::config::SimulatedRailConfig {
+                latency_us_min: 100_000,
+                latency_us_max: 100_000,
+                failure_rate: 0.0,
+                timeout_rate: 0.0,
+                lost_response_rate: 0.0,
+            },
+        );
+        let (first, second) = tokio::join!(
+            engine.remit(remit(1, "OVER-1", 1_500_000)),
+            engine.remit(remit(1, "OVER-2", 1_500_000)),
+        );
+        let told = [first.unwrap().told, second.unwrap().told];
+        assert!(
+            told.contains(&Told::Failed),
+            "the remittances overlapped: {told:?}"
+        );
+        let totals = engine.totals().await.unwrap();
+        assert_eq!(totals.shards[0].steps_owed, 0, "nothing is owed");
+        assert_eq!(totals.shards[0].requests_unanswered, 0);
+        let report = engine.supervise_once().await.unwrap();
+        assert!(report.settled(), "{report:?}");
+    });
+    engine.halt();
+}

@@ -1215,8 +1215,24 @@ impl FlowContext {
     }
 
     /// Requests that may owe a step whose entry could not be created.
-    pub fn owed_count(&self) -> usize {
-        self.owed.borrow().len()
+    /// Requests that owe a step not yet created. The set handed to the recovery
+    /// supervisor also holds requests that may owe one (a next step whose hold was
+    /// refused), so each is checked against the books: a remittance told failed because
+    /// another took its customer's balance owes nothing, and is not counted.
+    /// `books` are this shard's (the caller holds the ledger borrowed).
+    pub fn owed_count(&self, books: &omnibus_core::books::ShardBooks) -> usize {
+        self.owed
+            .borrow()
+            .iter()
+            .filter(|(customer, request_no)| {
+                books
+                    .request(*customer, *request_no)
+                    .is_some_and(|request| {
+                        let entries = books.request_entries(request);
+                        owed_step(&request.accepted, request.answer.is_some(), &entries).is_some()
+                    })
+            })
+            .count()
     }
 
     /// Requests that may owe a step, to be retried by the recovery supervisor.

@@ -947,7 +947,7 @@ impl Handler<Query> for ShardActor {
                         transfers_remembered: books.transfers_remembered() as u64,
                         durable_lsn: ledger.durable_lsn(),
                         sagas_in_flight: self.flow.sagas_in_flight() as u64,
-                        steps_owed: self.flow.owed_count() as u64,
+                        steps_owed: self.flow.owed_count(books) as u64,
                         requests_unanswered: books.unanswered_count() as u64,
                         refused_parent_slice_short: self.flow.short_slices(),
                         requests: books.request_count() as u64,

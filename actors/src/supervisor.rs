@@ -266,7 +266,7 @@ impl Handler<SuperviseNow> for SupervisorActor {
             report.open_requested = requested as u64;
             report.open_unknown = unknown as u64;
             report.open_try_again = try_again as u64;
-            report.owed = flow.owed_count() as u64;
+            report.owed = flow.owed_count(ledger.books()) as u64;
             let _ = msg.reply.send(report);
         });
     }
