@@ -10,6 +10,7 @@ pub mod balance;
 pub mod books;
 pub mod config;
 pub mod flow;
+pub mod hash;
 pub mod ids;
 pub mod money;
 pub mod posting;
