@@ -19,11 +19,12 @@ use thiserror::Error;
 
 use crate::archive::DecimalDef;
 use crate::config::{Config, ParentConfig};
-use crate::flow::{
-    holds, reserves_credit_for_compensation, Accepted, EntryId, LogEntry, RequestState, Reserve,
-};
 use crate::ids::{
     AccountId, AccountNo, BankCode, CustomerId, ParentAccount, RequestNo, TransferId,
+};
+use crate::ledger::{
+    holds, owed_compensation, owed_step, reserves_credit_for_compensation, Accepted, EntryId,
+    LogEntry, RequestKind, RequestState, Reserve,
 };
 use crate::money::{Amount, Currency, Money, MoneyError};
 use crate::record::{CustomerOpened, LedgerRecord, SigningKey};
@@ -585,10 +586,9 @@ impl ShardBooks {
     /// nothing owed.
     fn settled(&self, request: &RequestState) -> bool {
         let entries = self.request_entries(request);
-        (request.answer.is_some() || request.accepted.kind == crate::flow::RequestKind::Settlement)
+        (request.answer.is_some() || request.accepted.kind == RequestKind::Settlement)
             && entries.iter().all(|e| e.state.is_final())
-            && crate::flow::owed_step(&request.accepted, request.answer.is_some(), &entries)
-                .is_none()
+            && owed_step(&request.accepted, request.answer.is_some(), &entries).is_none()
     }
 
     /// The requests a `Forgotten { accepted_before_ms }` record forgets: accepted by the
@@ -618,10 +618,9 @@ impl ShardBooks {
             .filter(|(_, r)| {
                 let entries = self.request_entries(r);
                 r.accepted.request_date < before
-                    && (r.answer.is_some()
-                        || r.accepted.kind == crate::flow::RequestKind::Settlement)
+                    && (r.answer.is_some() || r.accepted.kind == RequestKind::Settlement)
                     && entries.iter().all(|e| e.state.is_final())
-                    && crate::flow::owed_compensation(&entries).is_none()
+                    && owed_compensation(&entries).is_none()
             })
             .map(|(k, _)| *k)
             .collect();
@@ -865,7 +864,7 @@ impl ShardBooks {
         reserves: Option<&[Reserve]>,
     ) -> Result<(), BooksError> {
         // The house's own requests (sweeps) have no customer account.
-        if accepted.kind != crate::flow::RequestKind::Settlement {
+        if accepted.kind != RequestKind::Settlement {
             self.customer_checked(accepted.customer)?;
         }
         self.check_amount(accepted.amount)?;
@@ -893,7 +892,7 @@ impl ShardBooks {
             .entry(accepted.at_ms / DAY_MS)
             .or_default()
             .push(key);
-        if accepted.kind != crate::flow::RequestKind::Settlement {
+        if accepted.kind != RequestKind::Settlement {
             self.unanswered
                 .insert((accepted.at_ms, accepted.customer, accepted.request_no));
         }
@@ -977,8 +976,7 @@ impl ShardBooks {
         };
         let entries = self.request_entries(request);
         let open = entries.iter().any(|e| !e.state.is_final());
-        let owed =
-            crate::flow::owed_step(&request.accepted, request.answer.is_some(), &entries).is_some();
+        let owed = owed_step(&request.accepted, request.answer.is_some(), &entries).is_some();
         // A request nobody was told about may still go on (a continuation owed after an
         // answer is written); one with no entry at all has nothing to go on with.
         if open || owed || (request.answer.is_none() && !entries.is_empty()) {
@@ -1547,9 +1545,7 @@ impl ShardBooks {
                 .entry(request.accepted.at_ms / DAY_MS)
                 .or_default()
                 .push(*key);
-            if request.answer.is_none()
-                && request.accepted.kind != crate::flow::RequestKind::Settlement
-            {
+            if request.answer.is_none() && request.accepted.kind != RequestKind::Settlement {
                 books
                     .unanswered
                     .insert((request.accepted.at_ms, key.0, key.1));
@@ -1855,7 +1851,7 @@ mod tests {
     /// rebuilds.
     #[test]
     fn prune_forgets_only_settled_requests_older_than_its_date() {
-        use crate::flow::{Accepted, Answer, RequestKind};
+        use crate::ledger::{Accepted, Answer, RequestKind};
         use crate::request::RequestDate;
         use crate::request_log::{Step, Told};
         let (mut books, c, mut next) = one_customer_books();
@@ -1892,7 +1888,7 @@ mod tests {
                     decided_by: Step::ChargeWithdrawal,
                     timed_out: false,
                     at_ms: 2,
-                    reason: crate::flow::Reason::RailRefused,
+                    reason: crate::ledger::Reason::RailRefused,
                 };
                 next(
                     &mut books,
@@ -1921,7 +1917,7 @@ mod tests {
 
     #[test]
     fn an_open_entry_holds_its_amount_until_it_is_final() {
-        use crate::flow::{Accepted, EntryId, RequestKind};
+        use crate::ledger::{Accepted, EntryId, RequestKind};
         use crate::request::RequestDate;
         use crate::request_log::{Event, Step};
         let (mut books, c, mut next) = one_customer_books();

@@ -12,6 +12,7 @@ pub mod config;
 pub mod flow;
 pub mod hash;
 pub mod ids;
+pub mod ledger;
 pub mod money;
 pub mod posting;
 pub mod reconcile;
@@ -19,6 +20,7 @@ pub mod record;
 pub mod request;
 pub mod request_log;
 pub mod routing;
+pub mod saga;
 pub mod segmap;
 pub mod signing;
 

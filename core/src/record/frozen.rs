@@ -6,8 +6,8 @@
 //!   without reservations; entries that always held their own amount.
 
 use crate::books::{BooksSnapshot, CustomerEntry, DecimalCell, Incoming, Outgoing, SliceEntry};
-use crate::flow::{Accepted, Answer, EntryId, LogEntry, Reason, RequestState};
 use crate::ids::{AccountId, BankCode, CustomerId, ParentAccount, RequestNo};
+use crate::ledger::{Accepted, Answer, EntryId, LogEntry, Reason, RequestState};
 use crate::money::Amount;
 use crate::request_log::{EntryState, Step, Told};
 

@@ -17,10 +17,10 @@ mod legacy;
 
 pub use actor::ActorId;
 
-use crate::flow::{Accepted, Answer, EntryId, Reserve};
 use crate::ids::{
     AccountId, AccountNo, BankCode, CustomerId, ParentAccount, RequestNo, TransferId,
 };
+use crate::ledger::{Accepted, Answer, EntryId, Reserve};
 use crate::money::Amount;
 use crate::request_log::{Event, Step};
 
