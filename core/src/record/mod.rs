@@ -1,7 +1,7 @@
 //! The records a shard writes to its write-ahead log.
 //!
 //! A shard's books change only by applying these records in LSN order
-//! ([`crate::books::ShardBooks::apply`]); replaying a log therefore rebuilds exactly the
+//! ([`crate::ledger::ShardBooks::apply`]); replaying a log therefore rebuilds exactly the
 //! state that was acknowledged. Every record is self-contained and fixed-size apart from
 //! the genesis funding list, so replay allocates almost nothing.
 //!
