@@ -1,3 +1,4 @@
+// Over 600 lines: encoders beside every version's decoders, so a format change stays in one file.
 //! The payloads the write-ahead log stores: ledger records and books snapshots, each
 //! with its kind and a format version (docs/wal-format.md, "Payload versions").
 //!
