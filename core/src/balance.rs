@@ -9,8 +9,8 @@
 
 use rust_decimal::Decimal;
 
-use crate::books::ParentPlan;
 use crate::ids::ParentAccount;
+use crate::ledger::ParentPlan;
 use crate::money::Amount;
 
 /// One slice as the engine sees it: its shard, its account, what it has available.

@@ -1,3 +1,4 @@
+// Over 600 lines: `Config::validate` alone is 320 lines of checks on keys and their relations.
 //! The engine's configuration: every knob of `config.toml`, parsed and validated.
 //!
 //! `config.toml` at the repository root is embedded here as the defaults

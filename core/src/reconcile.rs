@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::flow::{EntryId, LogEntry};
+use crate::ledger::{EntryId, LogEntry};
 use crate::money::Amount;
 use crate::request::RequestDate;
 use crate::request_log::{EntryState, LogKind};

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use std::collections::HashMap;
 
-use crate::books::IdBuild;
+use crate::hash::IdBuild;
 
 /// Number of segments (a power of two).
 pub const SEGMENTS: usize = 1024;

@@ -1,3 +1,4 @@
+// Over 600 lines: encoders beside every version's decoders, so a format change stays in one file.
 //! The payloads the write-ahead log stores: ledger records and books snapshots, each
 //! with its kind and a format version (docs/wal-format.md, "Payload versions").
 //!
@@ -34,9 +35,9 @@ use thiserror::Error;
 use super::frozen::{AnswerV1, BooksSnapshotV1};
 use super::legacy::RecordV0;
 use super::{CustomerOpened, LedgerRecord};
-use crate::books::BooksSnapshot;
-use crate::flow::{Accepted, Answer, EntryId, Reserve};
 use crate::ids::{AccountId, CustomerId, ParentAccount, RequestNo, TransferId};
+use crate::ledger::BooksSnapshot;
+use crate::ledger::{Accepted, Answer, EntryId, Reserve};
 use crate::money::Amount;
 use crate::request::RequestDate;
 use crate::request_log::{Event, Step};

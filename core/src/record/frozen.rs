@@ -5,9 +5,11 @@
 //! - Version 1 (and the unversioned version 0): an answer without a reason; requests
 //!   without reservations; entries that always held their own amount.
 
-use crate::books::{BooksSnapshot, CustomerEntry, DecimalCell, Incoming, Outgoing, SliceEntry};
-use crate::flow::{Accepted, Answer, EntryId, LogEntry, Reason, RequestState};
 use crate::ids::{AccountId, BankCode, CustomerId, ParentAccount, RequestNo};
+use crate::ledger::{
+    Accepted, Answer, BooksSnapshot, CustomerEntry, DecimalCell, EntryId, Incoming, LogEntry,
+    Outgoing, Reason, RequestState, SliceEntry,
+};
 use crate::money::Amount;
 use crate::request_log::{EntryState, Step, Told};
 

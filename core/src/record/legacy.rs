@@ -6,8 +6,8 @@
 
 use super::frozen::AnswerV1;
 use super::{CustomerOpened, LedgerRecord};
-use crate::flow::{Accepted, EntryId};
 use crate::ids::{AccountId, CustomerId, ParentAccount, RequestNo, TransferId};
+use crate::ledger::{Accepted, EntryId};
 use crate::money::Amount;
 use crate::request_log::{Event, Step};
 

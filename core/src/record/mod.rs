@@ -1,7 +1,7 @@
 //! The records a shard writes to its write-ahead log.
 //!
 //! A shard's books change only by applying these records in LSN order
-//! ([`crate::books::ShardBooks::apply`]); replaying a log therefore rebuilds exactly the
+//! ([`crate::ledger::ShardBooks::apply`]); replaying a log therefore rebuilds exactly the
 //! state that was acknowledged. Every record is self-contained and fixed-size apart from
 //! the genesis funding list, so replay allocates almost nothing.
 //!
@@ -17,10 +17,10 @@ mod legacy;
 
 pub use actor::ActorId;
 
-use crate::flow::{Accepted, Answer, EntryId, Reserve};
 use crate::ids::{
     AccountId, AccountNo, BankCode, CustomerId, ParentAccount, RequestNo, TransferId,
 };
+use crate::ledger::{Accepted, Answer, EntryId, Reserve};
 use crate::money::Amount;
 use crate::request_log::{Event, Step};
 

@@ -1,0 +1,88 @@
+//! Why a record cannot be applied to the books.
+
+use thiserror::Error;
+
+use super::EntryId;
+use crate::ids::{AccountId, BankCode, CustomerId, ParentAccount, RequestNo, TransferId};
+use crate::money::{Amount, Currency, Money, MoneyError};
+use crate::request_log::IllegalTransition;
+
+/// Why a record cannot be applied. Nothing changed.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum BooksError {
+    #[error("customer {0} does not exist")]
+    UnknownCustomer(CustomerId),
+    #[error("customer {0} already exists")]
+    CustomerExists(CustomerId),
+    #[error("customer {customer} lives in shard {home}, not in shard {here}")]
+    WrongShard {
+        customer: CustomerId,
+        home: u16,
+        here: u16,
+    },
+    #[error("parent account {0} is not configured")]
+    UnknownParent(ParentAccount),
+    #[error("bank {0} holds no withdrawal firm parent account, so it cannot be a linked bank")]
+    LinkedBankNotServed(BankCode),
+    #[error("customer {customer} has {available} available, less than {amount}")]
+    InsufficientFunds {
+        customer: CustomerId,
+        available: Money,
+        amount: Amount,
+    },
+    #[error("{parent} slice would go to {would_be}, below its floor of {floor}")]
+    BelowFloor {
+        parent: ParentAccount,
+        would_be: Money,
+        floor: Money,
+    },
+    #[error("a posting must name two different accounts, both legs name {0}")]
+    SameAccount(AccountId),
+    #[error("{amount} is in {got}, the books are in {want}")]
+    WrongCurrency {
+        amount: Amount,
+        got: Currency,
+        want: Currency,
+    },
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    #[error("the shard has no genesis record yet")]
+    NoGenesis,
+    #[error("genesis for shard {shard} of {shards} cannot be applied to shard {here} of {here_shards}: {what}")]
+    Genesis {
+        shard: u16,
+        shards: u16,
+        here: u16,
+        here_shards: u16,
+        what: &'static str,
+    },
+    #[error("transfer {0} was already credited")]
+    DuplicateTransfer(TransferId),
+    #[error("transfer {0} is not outstanding")]
+    UnknownTransfer(TransferId),
+    #[error("{0} cannot be a leg of a transfer between shards")]
+    NotTransferable(AccountId),
+    #[error("request {request_no} of customer {customer} already exists")]
+    RequestExists {
+        customer: CustomerId,
+        request_no: RequestNo,
+    },
+    #[error("request {request_no} of customer {customer} does not exist")]
+    UnknownRequest {
+        customer: CustomerId,
+        request_no: RequestNo,
+    },
+    #[error("{0} cannot be reserved: only parent accounts are")]
+    NotReservable(AccountId),
+    #[error("request-log entry {0} does not exist")]
+    UnknownEntry(EntryId),
+    #[error("request-log entry {0} already exists")]
+    EntryExists(EntryId),
+    #[error(transparent)]
+    IllegalTransition(#[from] IllegalTransition),
+    #[error("request {request_no} of customer {customer} was already answered")]
+    AlreadyAnswered {
+        customer: CustomerId,
+        request_no: RequestNo,
+    },
+}

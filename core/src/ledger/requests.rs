@@ -1,0 +1,175 @@
+//! Requests as the books hold them: what was accepted ([`Accepted`], of a [`RequestKind`]),
+//! the answer, the entries made for it and what it set aside ([`RequestState`]); accepting
+//! a request and recording its answer.
+
+use serde::{Deserialize, Serialize};
+
+use super::retention::DAY_MS;
+use super::{Answer, BooksError, EntryId, LogEntry, Reserve, ShardBooks};
+use crate::ids::{CustomerId, RequestNo};
+use crate::money::Amount;
+use crate::request::{Payee, RequestDate};
+use crate::routing::RemitPath;
+
+/// What a request asks for.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestKind {
+    /// Balance increase.
+    Charge,
+    /// Balance deduction to a customer-designated account.
+    Remit,
+    /// A settlement sweep between two parent accounts: the house's own request, of no
+    /// customer (see [`HOUSE`]).
+    Settlement,
+}
+
+/// The customer number of the house: the owner of the company's own requests (settlement
+/// sweeps). It is never a customer's: customer numbers are below 2^63 and this one is
+/// reserved; the books open no account for it.
+pub const HOUSE: CustomerId = match CustomerId::new_const((1 << 63) - 1) {
+    Some(id) => id,
+    None => panic!("the house number is positive"),
+};
+
+/// An accepted request, as the WAL records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct Accepted {
+    pub customer: CustomerId,
+    pub request_no: RequestNo,
+    pub request_date: RequestDate,
+    pub kind: RequestKind,
+    pub amount: Amount,
+    pub payee: Option<Payee>,
+    pub path: Option<RemitPath>,
+    /// The deficit charged first (claim 13), if the balance was short.
+    pub deficit: Option<Amount>,
+    pub at_ms: u64,
+}
+
+/// A request and its entries, as the books hold it.
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct RequestState {
+    pub accepted: Accepted,
+    pub answer: Option<Answer>,
+    pub entries: Vec<EntryId>,
+    /// `None` for requests accepted before reservations existed (they hold per entry, as
+    /// they always did); otherwise what the request holds now, by account.
+    pub reserved: Option<Vec<Reserve>>,
+}
+
+impl ShardBooks {
+    pub fn request(&self, customer: CustomerId, request_no: RequestNo) -> Option<&RequestState> {
+        self.requests.get(&(customer, request_no))
+    }
+
+    pub fn requests(&self) -> impl Iterator<Item = &RequestState> {
+        self.requests.values()
+    }
+
+    pub fn request_count(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// Customers' requests not answered yet, oldest acceptance first: `(at_ms, customer,
+    /// request number)`.
+    pub fn unanswered_requests(&self) -> impl Iterator<Item = (u64, CustomerId, RequestNo)> + '_ {
+        self.unanswered.iter().copied()
+    }
+
+    /// How many customers' requests are not answered yet.
+    pub fn unanswered_count(&self) -> usize {
+        self.unanswered.len()
+    }
+
+    /// The entries of a request, in the order they were created.
+    pub fn request_entries(&self, request: &RequestState) -> Vec<LogEntry> {
+        request
+            .entries
+            .iter()
+            .filter_map(|id| self.entries.get(id).copied())
+            .collect()
+    }
+
+    pub(super) fn apply_accepted(
+        &mut self,
+        accepted: &Accepted,
+        reserves: Option<&[Reserve]>,
+    ) -> Result<(), BooksError> {
+        // The house's own requests (sweeps) have no customer account.
+        if accepted.kind != RequestKind::Settlement {
+            self.customer_checked(accepted.customer)?;
+        }
+        self.check_amount(accepted.amount)?;
+        let key = (accepted.customer, accepted.request_no);
+        if self.requests.contains_key(&key) {
+            return Err(BooksError::RequestExists {
+                customer: accepted.customer,
+                request_no: accepted.request_no,
+            });
+        }
+        let reserved = self.check_reserves(reserves.unwrap_or(&[]))?;
+        for (account, amount) in &reserved {
+            self.adjust_hold(*account, amount.value());
+        }
+        self.requests.insert(
+            key,
+            RequestState {
+                accepted: *accepted,
+                answer: None,
+                entries: Vec::new(),
+                reserved: reserves.map(|_| reserved),
+            },
+        );
+        self.by_day
+            .entry(accepted.at_ms / DAY_MS)
+            .or_default()
+            .push(key);
+        if accepted.kind != RequestKind::Settlement {
+            self.unanswered
+                .insert((accepted.at_ms, accepted.customer, accepted.request_no));
+        }
+        Ok(())
+    }
+
+    /// An `Answered` record: what the customer was told, once.
+    pub(super) fn apply_answered(
+        &mut self,
+        customer: &CustomerId,
+        request_no: &RequestNo,
+        answer: &Answer,
+    ) -> Result<(), BooksError> {
+        let request =
+            self.requests
+                .get_mut(&(*customer, *request_no))
+                .ok_or(BooksError::UnknownRequest {
+                    customer: *customer,
+                    request_no: *request_no,
+                })?;
+        if request.answer.is_some() {
+            return Err(BooksError::AlreadyAnswered {
+                customer: *customer,
+                request_no: *request_no,
+            });
+        }
+        request.answer = Some(*answer);
+        let at_ms = request.accepted.at_ms;
+        self.unanswered.remove(&(at_ms, *customer, *request_no));
+        // Told it failed, a remittance no longer goes on: what it set aside for
+        // its further steps may be free now.
+        self.release_if_settled(&(*customer, *request_no));
+        Ok(())
+    }
+}

@@ -1,0 +1,201 @@
+//! The books as a snapshot ([`BooksSnapshot`], archived by the write-ahead log), the cheap
+//! consistent cut a snapshot is copied out of ([`BooksCut`]), and books rebuilt from a
+//! snapshot.
+
+use rust_decimal::Decimal;
+
+use super::retention::DAY_MS;
+use super::{
+    BooksError, CustomerEntry, EntryId, Incoming, LogEntry, Lsn, Outgoing, ParentPlan, RequestKind,
+    RequestState, ShardBooks, SliceEntry,
+};
+use crate::archive::DecimalDef;
+use crate::ids::{BankCode, CustomerId, ParentAccount, RequestNo};
+use crate::segmap::{ChunkedVec, MapCut};
+
+impl ShardBooks {
+    /// The books as a snapshot at `last_lsn`.
+    pub fn snapshot(&self) -> BooksSnapshot {
+        self.cut().into_snapshot()
+    }
+
+    /// A consistent view of the books at `last_lsn`, cheap to take (the customers,
+    /// requests and entries are shared copy-on-write, see `segmap`), to be turned into a
+    /// [`BooksSnapshot`] on another thread: the shard's thread only pays for the cut, and
+    /// later for copying each segment it writes while the cut is alive.
+    pub fn cut(&self) -> BooksCut {
+        let head = BooksSnapshot {
+            shard: self.shard,
+            shards: self.plan.shards,
+            last_lsn: self.last_lsn,
+            genesis_done: self.genesis_done,
+            customers: Vec::new(),
+            slices: self.slices.iter().map(|(p, s)| (*p, *s)).collect(),
+            designated: self
+                .designated
+                .iter()
+                .map(|(b, v)| (*b, DecimalCell(*v)))
+                .collect(),
+            funding: DecimalCell(self.funding),
+            in_transit: DecimalCell(self.in_transit),
+            outgoing: self.outgoing.values().copied().collect(),
+            incoming: self.incoming.iter().map(|(s, i)| (*s, i.clone())).collect(),
+            next_transfer_seq: self.next_transfer_seq,
+            requests: Vec::new(),
+            entries: Vec::new(),
+            next_entry_seq: self.next_entry_seq,
+        };
+        BooksCut {
+            head,
+            customers: self.customers.clone(),
+            requests: self.requests.cut(),
+            entries: self.entries.cut(),
+        }
+    }
+
+    /// Books rebuilt from a snapshot taken with the same shard layout.
+    pub fn from_snapshot(plan: ParentPlan, snapshot: BooksSnapshot) -> Result<Self, BooksError> {
+        let mut books = ShardBooks::new(snapshot.shard, plan);
+        if snapshot.shards != books.plan.shards {
+            return Err(BooksError::Genesis {
+                shard: snapshot.shard,
+                shards: snapshot.shards,
+                here: books.shard,
+                here_shards: books.plan.shards,
+                what: "the snapshot was taken with another shard count",
+            });
+        }
+        books.genesis_done = snapshot.genesis_done;
+        books.last_lsn = snapshot.last_lsn;
+        books.index.reserve(snapshot.customers.len());
+        for (i, c) in snapshot.customers.iter().enumerate() {
+            books.index.insert(c.id, i as u32);
+        }
+        books.customers = snapshot.customers.into_iter().collect();
+        for (parent, slice) in snapshot.slices {
+            // The floor follows the configuration in force now, not the one at snapshot time.
+            let floor = books.plan.slice_floor(parent, books.shard);
+            books.slices.insert(parent, SliceEntry { floor, ..slice });
+        }
+        books.designated = snapshot
+            .designated
+            .into_iter()
+            .map(|(b, v)| (b, v.0))
+            .collect();
+        books.funding = snapshot.funding.0;
+        books.in_transit = snapshot.in_transit.0;
+        books.outgoing = snapshot.outgoing.into_iter().map(|o| (o.id, o)).collect();
+        books.incoming = snapshot.incoming.into_iter().collect();
+        books.next_transfer_seq = snapshot.next_transfer_seq;
+        books.requests = snapshot
+            .requests
+            .into_iter()
+            .map(|r| ((r.accepted.customer, r.accepted.request_no), r))
+            .collect();
+        for (key, request) in books.requests.iter() {
+            books
+                .by_day
+                .entry(request.accepted.at_ms / DAY_MS)
+                .or_default()
+                .push(*key);
+            if request.answer.is_none() && request.accepted.kind != RequestKind::Settlement {
+                books
+                    .unanswered
+                    .insert((request.accepted.at_ms, key.0, key.1));
+            }
+        }
+        for entry in snapshot.entries {
+            books.index_entry(&entry, true);
+            books.entries.insert(entry.id, entry);
+        }
+        books.next_entry_seq = snapshot.next_entry_seq;
+        books.total = books.sum_by_scan()?.value();
+        Ok(books)
+    }
+}
+
+/// A `Decimal` that rkyv can archive on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct DecimalCell(#[rkyv(with = DecimalDef)] pub Decimal);
+
+/// Everything a shard's books hold, as of `last_lsn`.
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct BooksSnapshot {
+    pub shard: u16,
+    pub shards: u16,
+    pub last_lsn: Lsn,
+    pub genesis_done: bool,
+    pub customers: Vec<CustomerEntry>,
+    pub slices: Vec<(ParentAccount, SliceEntry)>,
+    pub designated: Vec<(BankCode, DecimalCell)>,
+    pub funding: DecimalCell,
+    pub in_transit: DecimalCell,
+    pub outgoing: Vec<Outgoing>,
+    pub incoming: Vec<(u16, Incoming)>,
+    pub next_transfer_seq: u64,
+    pub requests: Vec<RequestState>,
+    pub entries: Vec<LogEntry>,
+    pub next_entry_seq: u64,
+}
+
+/// The books at one LSN, shared with the live books copy-on-write: see
+/// [`ShardBooks::cut`].
+#[derive(Clone, Debug)]
+pub struct BooksCut {
+    head: BooksSnapshot,
+    customers: ChunkedVec<CustomerEntry>,
+    requests: MapCut<(CustomerId, RequestNo), RequestState>,
+    entries: MapCut<EntryId, LogEntry>,
+}
+
+impl BooksCut {
+    pub fn last_lsn(&self) -> Lsn {
+        self.head.last_lsn
+    }
+
+    /// Copies the shared parts out: the expensive half of a snapshot, for a thread other
+    /// than the shard's.
+    pub fn into_snapshot(self) -> BooksSnapshot {
+        BooksSnapshot {
+            customers: self.customers.copy_out(),
+            requests: self.requests.copy_values(),
+            entries: self.entries.copy_values(),
+            ..self.head
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::AccountId;
+    use crate::ledger::fixtures::{books_with_genesis, customer_in, krw, opened, plan, FIN};
+    use crate::money::Money;
+    use crate::record::LedgerRecord;
+
+    #[test]
+    fn a_snapshot_rebuilds_the_same_books() {
+        let (mut books, lsn) = books_with_genesis(0, 1);
+        let c = customer_in(0, 1, 3);
+        books.apply(lsn + 1, &opened(c)).unwrap();
+        books
+            .apply(
+                lsn + 2,
+                &LedgerRecord::Posted {
+                    debit: FIN,
+                    credit: AccountId::customer(c),
+                    amount: krw(77),
+                },
+            )
+            .unwrap();
+        let snap = books.snapshot();
+        let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&snap).unwrap();
+        let back = rkyv::from_bytes::<BooksSnapshot, rkyv::rancor::Error>(&bytes).unwrap();
+        let rebuilt = ShardBooks::from_snapshot(plan(1), back).unwrap();
+        assert_eq!(rebuilt.snapshot(), snap);
+        assert_eq!(
+            rebuilt.balance(AccountId::customer(c)).unwrap(),
+            Money::krw(77).unwrap()
+        );
+    }
+}
