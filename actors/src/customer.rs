@@ -14,7 +14,8 @@ use actix::{Actor, ActorContext, Addr, Context, Handler, Message};
 use omnibus_core::record::ActorId;
 use omnibus_core::CustomerId;
 
-use crate::flow::{self, FlowContext, Outcome, SigningText, Submission};
+use crate::api::{Outcome, SigningText, Submission};
+use crate::flow::{self, FlowContext};
 use crate::job::{self, Job};
 use crate::ledger::ShardLedger;
 use crate::reply::Reply;

@@ -19,20 +19,21 @@ use omnibus_core::record::CustomerOpened;
 use omnibus_core::request_log::LogKind;
 use omnibus_core::RequestDate;
 use omnibus_core::{
-    AccountId, AccountNo, Amount, BankCode, ChargeRequest, Config, CustomerId, Money,
-    ParentAccount, RemitRequest, RequestNo,
+    AccountId, Amount, ChargeRequest, Config, CustomerId, Money, ParentAccount, RemitRequest,
+    RequestNo,
 };
 use tokio::sync::broadcast;
 use tokio::sync::oneshot;
 use tokio::sync::Notify;
 
+use crate::api::Receipt;
+use crate::api::{CustomerBalance, ParentBalance, Totals};
+use crate::api::{EngineEvent, Outcome, RequestView, Signed, SigningText, Submission};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Rejection;
 use crate::error::{EngineError, StartError};
 use crate::failstop::{self, Failure};
-use crate::flow::{EngineEvent, Outcome, RequestView, Signed, SigningText, Submission};
 use crate::gate::Gate;
-use crate::job::Receipt;
 use crate::ledger::ShardLedger;
 use crate::rails::sim::Simulator;
 use crate::rails::Rails;
@@ -41,48 +42,10 @@ use crate::reply::{Collector, Reply};
 use crate::shard::{Admitted, IssueTextRequest, PostBatch, SubmitRequest, Supervise, ViewRequest};
 use crate::shard::{BatchMessage, MoveSlice, SubmitBatch};
 use crate::shard::{
-    Open, Peers, Post, Query, QueryAnswer, QueryKind, SetStatus, ShardActor, ShardTotals, Shutdown,
+    Open, Peers, Post, Query, QueryAnswer, QueryKind, SetStatus, ShardActor, Shutdown,
 };
 use crate::supervisor::SupervisionReport;
 use crate::transfers::Redeliver;
-
-/// A customer's account as the engine books it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CustomerBalance {
-    pub customer: CustomerId,
-    /// The balance the customer sees.
-    pub balance: Money,
-    /// The balance less what debits in flight hold.
-    pub available: Money,
-    pub tradable: bool,
-    pub subscription_valid: bool,
-    /// The customer-linked account charges are drawn from.
-    pub linked_bank: BankCode,
-    pub linked_account: AccountNo,
-    /// The serial of the registered signature key's certificate, if any.
-    pub cert_serial: Option<u64>,
-}
-
-/// A parent account's balance: the sum of its slices, and each slice.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParentBalance {
-    pub parent: ParentAccount,
-    pub total: Money,
-    /// Indexed by shard.
-    pub slices: Vec<Money>,
-}
-
-/// The engine-wide conservation check (SPEC §6.1).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Totals {
-    /// The sum over every account of every shard, external accounts and money in transit
-    /// between shards included. Zero while the books balance.
-    pub sum: Money,
-    /// Money debited by one shard and not yet credited by another.
-    pub in_transit: Money,
-    pub customers: u64,
-    pub shards: Vec<ShardTotals>,
-}
 
 struct Running {
     system: System,

@@ -20,17 +20,18 @@ use std::time::Duration;
 use omnibus_core::books::CustomerEntry;
 use omnibus_core::flow::{
     due_answer, first_step, owed_step, plan_after, reserves_for, settled_outcome, step_legs,
-    Accepted, Answer, EntryId, LogEntry, Parties, Reason, RequestKind, Settled, HOUSE,
+    Accepted, Answer, EntryId, Parties, Reason, RequestKind, HOUSE,
 };
 use omnibus_core::record::{ActorId, LedgerRecord, SigningKey};
 use omnibus_core::request_log::{transition, EntryState, Event, LogKind, Step, Told};
 use omnibus_core::signing::{verify_signature, OriginalText};
 use omnibus_core::{
-    route, AccountId, Amount, BankCode, ChargeRequest, Config, CustomerId, ParentAccount, Payee,
-    RemitPath, RemitRequest, RequestDate, RequestNo,
+    route, AccountId, Amount, BankCode, Config, CustomerId, ParentAccount, Payee, RemitPath,
+    RemitRequest, RequestDate, RequestNo,
 };
 use tokio::sync::{broadcast, oneshot};
 
+use crate::api::{EngineEvent, Outcome, RequestView, Signed, SigningText, Submission};
 use crate::clock::Clock;
 use crate::error::{EngineError, Rejection};
 use crate::ledger::{Admission, ShardLedger};
@@ -39,122 +40,6 @@ use crate::rails::{
     RailRequestId, Rails, SecuritiesTransfer, Settlement, Withdrawal,
 };
 use crate::reply::Reply;
-
-/// What a caller learns about a charge or remittance.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Outcome {
-    pub customer: CustomerId,
-    pub request_no: RequestNo,
-    pub kind: RequestKind,
-    pub amount: Amount,
-    /// What the customer is told (SPEC §4: on a timeout this is chosen per step).
-    pub told: Told,
-    pub path: Option<RemitPath>,
-    /// The deficit charged before a remittance (claim 13), if the balance was short.
-    pub deficit: Option<Amount>,
-    /// The step whose result decided the answer, and whether it had timed out.
-    pub decided_by: Step,
-    pub timed_out: bool,
-    /// Why it was told failed ([`Reason::None`] when told succeeded).
-    pub reason: Reason,
-}
-
-impl Outcome {
-    fn new(accepted: &Accepted, answer: &Answer) -> Self {
-        Outcome {
-            customer: accepted.customer,
-            request_no: accepted.request_no,
-            kind: accepted.kind,
-            amount: accepted.amount,
-            told: answer.told,
-            path: accepted.path,
-            deficit: accepted.deficit,
-            decided_by: answer.decided_by,
-            timed_out: answer.timed_out,
-            reason: answer.reason,
-        }
-    }
-}
-
-/// A request with all its request-log entries.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestView {
-    pub accepted: Accepted,
-    pub answer: Option<Answer>,
-    pub entries: Vec<LogEntry>,
-    /// Where it stands for good: what moved, whatever the caller was told (pending while
-    /// a call is open, a step owed, or nobody answered yet).
-    pub outcome: Settled,
-}
-
-/// A transaction original text issued for signing (S3).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SigningText {
-    pub text: String,
-    pub expires_at_ms: u64,
-}
-
-/// The customer terminal's signature over an issued text (S5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Signed {
-    pub cert_serial: u64,
-    pub signature: [u8; 64],
-}
-
-/// A request as submitted to the engine.
-#[derive(Clone, Debug)]
-pub enum Submission {
-    Charge(ChargeRequest),
-    Remit(RemitRequest),
-    RemitSigned(RemitRequest, Signed),
-}
-
-impl Submission {
-    pub fn customer(&self) -> CustomerId {
-        self.header().customer
-    }
-
-    pub fn request_no(&self) -> RequestNo {
-        self.header().request_no
-    }
-
-    fn header(&self) -> &omnibus_core::RequestHeader {
-        match self {
-            Submission::Charge(c) => &c.header,
-            Submission::Remit(r) | Submission::RemitSigned(r, _) => &r.header,
-        }
-    }
-}
-
-/// A state change, published to subscribers once it is durable.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EngineEvent {
-    Accepted {
-        shard: u16,
-        customer: CustomerId,
-        request_no: RequestNo,
-        kind: RequestKind,
-        amount: Amount,
-        at_ms: u64,
-    },
-    EntryChanged {
-        shard: u16,
-        entry: EntryId,
-        customer: CustomerId,
-        request_no: RequestNo,
-        step: Step,
-        from: Option<EntryState>,
-        to: EntryState,
-        at_ms: u64,
-    },
-    Answered {
-        shard: u16,
-        customer: CustomerId,
-        request_no: RequestNo,
-        told: Told,
-        at_ms: u64,
-    },
-}
 
 /// The signed instruction carried to the payment-instruction step.
 #[derive(Clone, Debug)]

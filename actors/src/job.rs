@@ -11,22 +11,13 @@ use omnibus_core::books::{transfer_source, Lsn, Outgoing};
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::{AccountId, Amount, TransferId};
 
+pub use crate::api::Receipt;
 use crate::error::EngineError;
 use crate::ledger::{Admission, ShardLedger, Waiter};
 use crate::shard::ShardActor;
 use crate::transfers::SendTransfer;
 
 pub use crate::reply::Reply;
-
-/// What the caller of a posting learns once it is durable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Receipt {
-    /// The shard that wrote the (debit) record, and its LSN there.
-    pub shard: u16,
-    pub lsn: Lsn,
-    /// For a posting between shards, the transfer that carried it.
-    pub transfer: Option<TransferId>,
-}
 
 #[derive(Message)]
 #[rtype(result = "()")]

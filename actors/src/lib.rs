@@ -6,6 +6,7 @@
 //! - `ledger`: the shard's books, WAL sequencing and durability waiters.
 //! - `recovery`: data directory, snapshot and replay.
 
+mod api;
 mod clock;
 mod codec;
 mod customer;
@@ -25,12 +26,13 @@ mod supervisor;
 mod sweep;
 mod transfers;
 
+pub use api::{
+    CustomerBalance, EngineEvent, Outcome, ParentBalance, Receipt, RequestView, ShardTotals,
+    Signed, SigningText, Submission, Totals,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::describe as describe_record;
-pub use engine::{CustomerBalance, Engine, EngineParts, ParentBalance, Totals};
+pub use engine::{Engine, EngineParts};
 pub use error::{Bound, EngineError, Rejection, StartError};
-pub use flow::{EngineEvent, Outcome, RequestView, Signed, SigningText, Submission};
-pub use job::Receipt;
 pub use recovery::{RecoveryReport, StorageFactory};
-pub use shard::ShardTotals;
 pub use supervisor::SupervisionReport;

@@ -21,11 +21,14 @@ use omnibus_core::{
 };
 use tokio::sync::broadcast;
 
+use crate::api::{
+    CustomerBalance, EngineEvent, Outcome, RequestView, ShardTotals, SigningText, Submission,
+};
 use crate::clock::Clock;
 use crate::codec;
 use crate::customer::{CustomerActor, IssueText, Passivate, Submit};
 use crate::error::EngineError;
-use crate::flow::{self, EngineEvent, FlowContext, Outcome, RequestView, SigningText, Submission};
+use crate::flow::{self, FlowContext};
 use crate::gate::Ticket;
 use crate::job::{self, Job, Receipt, Reply};
 use crate::ledger::{ShardLedger, Waiter};
@@ -820,7 +823,7 @@ pub enum QueryKind {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum QueryAnswer {
-    Customer(Box<crate::engine::CustomerBalance>),
+    Customer(Box<CustomerBalance>),
     /// Every slice: its balance and what is available (the balance less holds).
     Slices(Vec<(ParentAccount, Money, Money)>),
     Totals(Box<ShardTotals>),
@@ -834,41 +837,6 @@ pub enum QueryAnswer {
         /// Where the next page starts; `None` after the last.
         next_seq: Option<u64>,
     },
-}
-
-/// One shard's contribution to the conservation check.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ShardTotals {
-    pub shard: u16,
-    /// Every account of the shard, in-transit included: zero when the books balance. Kept
-    /// as records apply, so a metrics scrape costs the shard nothing (`QueryKind::Audit`
-    /// adds every account up instead).
-    pub sum: Money,
-    pub in_transit: Money,
-    pub customers: u64,
-    pub live_customers: u64,
-    pub outgoing_transfers: u64,
-    /// Transfer ids from other shards remembered one by one (bounded by those in flight).
-    pub transfers_remembered: u64,
-    pub durable_lsn: Lsn,
-    /// Flows being driven live.
-    pub sagas_in_flight: u64,
-    /// Requests owing a step not yet created (a recovery, a refund, a credit due).
-    pub steps_owed: u64,
-    /// Accepted requests not answered yet.
-    pub requests_unanswered: u64,
-    /// Requests told failed at acceptance because a parent slice could not fund them.
-    pub refused_parent_slice_short: u64,
-    pub requests: u64,
-    /// Open request-log entries: REQUESTED, UNKNOWN, FAIL_TRY_AGAIN.
-    pub entries_requested: u64,
-    pub entries_unknown: u64,
-    pub entries_try_again: u64,
-    pub activations: u64,
-    pub passivations: u64,
-    pub snapshots: u64,
-    /// The shard's write-ahead-log counters.
-    pub wal: omnibus_wal::WalStats,
 }
 
 #[derive(Message)]
@@ -889,18 +857,16 @@ impl Handler<Query> for ShardActor {
         let books = ledger.books();
         let answer = match msg.kind {
             QueryKind::Customer(c) => match books.customer(c) {
-                Some(entry) => Ok(QueryAnswer::Customer(Box::new(
-                    crate::engine::CustomerBalance {
-                        customer: c,
-                        balance: books.money(entry.balance),
-                        available: books.money(entry.balance - entry.held),
-                        tradable: entry.tradable,
-                        subscription_valid: entry.subscription_valid,
-                        linked_bank: entry.linked_bank,
-                        linked_account: entry.linked_account,
-                        cert_serial: entry.signing_key.map(|k| k.cert_serial),
-                    },
-                ))),
+                Some(entry) => Ok(QueryAnswer::Customer(Box::new(CustomerBalance {
+                    customer: c,
+                    balance: books.money(entry.balance),
+                    available: books.money(entry.balance - entry.held),
+                    tradable: entry.tradable,
+                    subscription_valid: entry.subscription_valid,
+                    linked_bank: entry.linked_bank,
+                    linked_account: entry.linked_account,
+                    cert_serial: entry.signing_key.map(|k| k.cert_serial),
+                }))),
                 None => Err(BooksError::UnknownCustomer(c).into()),
             },
             QueryKind::Entries { from_seq } => {
