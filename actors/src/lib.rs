@@ -8,7 +8,6 @@
 
 mod api;
 mod clock;
-mod codec;
 mod customer;
 mod engine;
 mod error;
@@ -19,7 +18,6 @@ mod job;
 mod ledger;
 mod parent;
 pub mod rails;
-mod recovery;
 mod reply;
 mod shard;
 mod supervisor;
@@ -31,8 +29,8 @@ pub use api::{
     Signed, SigningText, Submission, Totals,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use codec::describe as describe_record;
 pub use engine::{Engine, EngineParts};
 pub use error::{Bound, EngineError, Rejection, StartError};
-pub use recovery::{RecoveryReport, StorageFactory};
+pub use ledger::codec::describe as describe_record;
+pub use ledger::recovery::{RecoveryReport, StorageFactory};
 pub use supervisor::SupervisionReport;

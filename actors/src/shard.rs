@@ -25,12 +25,12 @@ use crate::api::{
     CustomerBalance, EngineEvent, Outcome, RequestView, ShardTotals, SigningText, Submission,
 };
 use crate::clock::Clock;
-use crate::codec;
 use crate::customer::{CustomerActor, IssueText, Passivate, Submit};
 use crate::error::EngineError;
 use crate::flow::{self, FlowContext};
 use crate::gate::Ticket;
 use crate::job::{self, Job, Receipt, Reply};
+use crate::ledger::codec;
 use crate::ledger::{ShardLedger, Waiter};
 use crate::parent::ParentSliceActor;
 use crate::rails::Rails;
@@ -340,7 +340,9 @@ impl Actor for ShardActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(self.config.actors.mailbox_capacity as usize);
-        self.ledger.borrow_mut().attach(ctx.address());
+        self.ledger
+            .borrow_mut()
+            .attach(std::sync::Arc::new(ctx.address()));
         let parents: Vec<ParentAccount> = self.ledger.borrow().books().plan().parents.clone();
         for parent in parents {
             let addr = ParentSliceActor::new(parent, self.ledger.clone(), ctx.address()).start();
@@ -397,6 +399,18 @@ where
     type Result = ();
     fn handle(&mut self, admitted: Admitted<M>, ctx: &mut Context<Self>) {
         <Self as Handler<M>>::handle(self, admitted.message, ctx);
+    }
+}
+
+/// The shard answers its ledger's signals with messages to itself, so that a flush queues
+/// behind the mailbox's contents and a durable report is handled in mailbox order.
+impl crate::ledger::LedgerSignals for Addr<ShardActor> {
+    fn flush_soon(&self) {
+        self.do_send(Flush);
+    }
+
+    fn durable(&self, upto: Lsn, result: Result<(), String>) {
+        self.do_send(Durable { upto, result });
     }
 }
 
