@@ -6,17 +6,15 @@
 //! - `ledger`: the shard's books, WAL sequencing and durability waiters.
 //! - `recovery`: data directory, snapshot and replay.
 
+mod accounts;
 mod api;
 mod clock;
-mod customer;
 mod engine;
 mod error;
 mod failstop;
 mod flow;
 mod gate;
-mod job;
 mod ledger;
-mod parent;
 pub mod rails;
 mod reply;
 mod shard;

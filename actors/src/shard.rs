@@ -21,20 +21,21 @@ use omnibus_core::{
 };
 use tokio::sync::broadcast;
 
+use crate::accounts::{
+    self, CustomerActor, Deliveries, IssueText, Job, ParentSliceActor, Passivate, Submit,
+};
+use crate::api::Receipt;
 use crate::api::{
     CustomerBalance, EngineEvent, Outcome, RequestView, ShardTotals, SigningText, Submission,
 };
 use crate::clock::Clock;
-use crate::customer::{CustomerActor, IssueText, Passivate, Submit};
 use crate::error::EngineError;
 use crate::flow::{self, FlowContext};
 use crate::gate::Ticket;
-use crate::job::{self, Job, Receipt, Reply};
 use crate::ledger::codec;
 use crate::ledger::{ShardLedger, Waiter};
-use crate::parent::ParentSliceActor;
 use crate::rails::Rails;
-use crate::reply::Collector;
+use crate::reply::{Collector, Reply};
 use crate::supervisor::{SuperviseNow, SupervisionReport, SupervisorActor};
 use crate::transfers::Transfers;
 
@@ -55,6 +56,9 @@ pub struct ShardActor {
     live: HashMap<CustomerId, Live>,
     parents: HashMap<ParentAccount, Addr<ParentSliceActor>>,
     pub(crate) peers: Vec<Addr<ShardActor>>,
+    /// This shard's address as its account actors see it: where their jobs send a
+    /// transfer's durable debit. Set when the shard starts.
+    deliveries: Option<Deliveries>,
     /// Transfers to other shards on their way, and their callers.
     pub(crate) transfers: Transfers,
     /// A coarse clock for passivation, advanced by the passivation timer.
@@ -104,6 +108,7 @@ impl ShardActor {
             live: HashMap::new(),
             parents: HashMap::new(),
             peers: Vec::new(),
+            deliveries: None,
             transfers: Transfers::default(),
             tick: 0,
             snapshot_running: false,
@@ -116,6 +121,13 @@ impl ShardActor {
     pub(crate) fn with_balancer(self, balancer: Arc<tokio::sync::Notify>) -> Self {
         self.flow.refill.connect_balancer(balancer);
         self
+    }
+
+    /// Where jobs send a transfer's durable debit: this shard.
+    fn deliveries(&self) -> &Deliveries {
+        self.deliveries
+            .as_ref()
+            .expect("the shard's address is known once it started")
     }
 
     fn run_waiters(ready: Vec<(Waiter, Result<(), EngineError>)>) {
@@ -137,11 +149,7 @@ impl ShardActor {
     }
 
     /// The live actor of a customer, activating it if needed.
-    fn customer_actor(
-        &mut self,
-        customer: CustomerId,
-        ctx: &mut Context<Self>,
-    ) -> Result<Addr<CustomerActor>, EngineError> {
+    fn customer_actor(&mut self, customer: CustomerId) -> Result<Addr<CustomerActor>, EngineError> {
         if let Some(live) = self.live.get_mut(&customer) {
             live.last_used_tick = self.tick;
             return Ok(live.addr.clone());
@@ -167,7 +175,7 @@ impl ShardActor {
         let addr = CustomerActor::new(
             customer,
             self.flow.clone(),
-            ctx.address(),
+            self.deliveries().clone(),
             in_flight.clone(),
         )
         .start();
@@ -187,9 +195,9 @@ impl ShardActor {
     }
 
     /// Sends `job` to the actor owning `owner`, or runs it here for external accounts.
-    fn dispatch(&mut self, owner: AccountId, job: Job, ctx: &mut Context<Self>) {
+    fn dispatch(&mut self, owner: AccountId, job: Job) {
         match ActorId::owner_of(owner) {
-            Some(ActorId::Customer(c)) => match self.customer_actor(c, ctx) {
+            Some(ActorId::Customer(c)) => match self.customer_actor(c) {
                 Ok(addr) => addr.do_send(job),
                 Err(e) => job.fail(e),
             },
@@ -198,7 +206,7 @@ impl ShardActor {
                 None => job.fail(BooksError::UnknownParent(p).into()),
             },
             Some(ActorId::Shard) | None => {
-                job::run(&self.ledger, ActorId::Shard, job, &ctx.address())
+                accounts::run(&self.ledger, ActorId::Shard, job, self.deliveries())
             }
         }
     }
@@ -340,12 +348,15 @@ impl Actor for ShardActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(self.config.actors.mailbox_capacity as usize);
+        self.deliveries = Some(ctx.address().recipient());
         self.ledger
             .borrow_mut()
             .attach(std::sync::Arc::new(ctx.address()));
         let parents: Vec<ParentAccount> = self.ledger.borrow().books().plan().parents.clone();
         for parent in parents {
-            let addr = ParentSliceActor::new(parent, self.ledger.clone(), ctx.address()).start();
+            let addr =
+                ParentSliceActor::new(parent, self.ledger.clone(), self.deliveries().clone())
+                    .start();
             self.parents.insert(parent, addr);
         }
         let resumed = flow::resume_after_restart(&self.flow);
@@ -501,20 +512,20 @@ pub struct Open {
 
 impl Handler<Open> for ShardActor {
     type Result = ();
-    fn handle(&mut self, msg: Open, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: Open, _: &mut Context<Self>) {
         if self.stopping.is_some() {
             msg.reply.send(Err(EngineError::ShuttingDown));
             return;
         }
         let record = LedgerRecord::CustomerOpened(msg.opened);
-        job::run(
+        accounts::run(
             &self.ledger,
             ActorId::Customer(msg.opened.customer),
             Job::Record {
                 record,
                 reply: msg.reply,
             },
-            &ctx.address(),
+            self.deliveries(),
         );
     }
 }
@@ -531,7 +542,7 @@ pub struct SetStatus {
 
 impl Handler<SetStatus> for ShardActor {
     type Result = ();
-    fn handle(&mut self, msg: SetStatus, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: SetStatus, _: &mut Context<Self>) {
         if self.stopping.is_some() {
             msg.reply.send(Err(EngineError::ShuttingDown));
             return;
@@ -547,7 +558,6 @@ impl Handler<SetStatus> for ShardActor {
                 record,
                 reply: msg.reply,
             },
-            ctx,
         );
     }
 }
@@ -564,8 +574,8 @@ pub struct Post {
 
 impl Handler<Post> for ShardActor {
     type Result = ();
-    fn handle(&mut self, msg: Post, ctx: &mut Context<Self>) {
-        self.post(msg.debit, msg.credit, msg.amount, msg.reply, ctx);
+    fn handle(&mut self, msg: Post, _: &mut Context<Self>) {
+        self.post(msg.debit, msg.credit, msg.amount, msg.reply);
     }
 }
 
@@ -593,28 +603,20 @@ impl BatchMessage for PostBatch {
 
 impl Handler<PostBatch> for ShardActor {
     type Result = ();
-    fn handle(&mut self, msg: PostBatch, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: PostBatch, _: &mut Context<Self>) {
         for (index, debit, credit, amount) in msg.items {
             self.post(
                 debit,
                 credit,
                 amount,
                 Reply::Slot(msg.collector.clone(), index),
-                ctx,
             );
         }
     }
 }
 
 impl ShardActor {
-    fn post(
-        &mut self,
-        debit: AccountId,
-        credit: AccountId,
-        amount: Amount,
-        reply: Reply<Receipt>,
-        ctx: &mut Context<Self>,
-    ) {
+    fn post(&mut self, debit: AccountId, credit: AccountId, amount: Amount, reply: Reply<Receipt>) {
         if self.stopping.is_some() {
             reply.send(Err(EngineError::ShuttingDown));
             return;
@@ -657,7 +659,7 @@ impl ShardActor {
         } else {
             credit
         };
-        self.dispatch(owner, job, ctx);
+        self.dispatch(owner, job);
     }
 }
 
@@ -671,12 +673,12 @@ pub struct SubmitRequest {
 
 impl Handler<SubmitRequest> for ShardActor {
     type Result = ();
-    fn handle(&mut self, msg: SubmitRequest, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: SubmitRequest, _: &mut Context<Self>) {
         if self.stopping.is_some() {
             msg.reply.send(Err(EngineError::ShuttingDown));
             return;
         }
-        match self.customer_actor(msg.submission.customer(), ctx) {
+        match self.customer_actor(msg.submission.customer()) {
             Ok(addr) => addr.do_send(Submit {
                 submission: msg.submission,
                 reply: msg.reply,
@@ -704,14 +706,14 @@ impl BatchMessage for SubmitBatch {
 
 impl Handler<SubmitBatch> for ShardActor {
     type Result = ();
-    fn handle(&mut self, msg: SubmitBatch, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: SubmitBatch, _: &mut Context<Self>) {
         for (index, submission) in msg.items {
             let reply = Reply::Slot(msg.collector.clone(), index);
             if self.stopping.is_some() {
                 reply.send(Err(EngineError::ShuttingDown));
                 continue;
             }
-            match self.customer_actor(submission.customer(), ctx) {
+            match self.customer_actor(submission.customer()) {
                 Ok(addr) => addr.do_send(Submit { submission, reply }),
                 Err(e) => reply.send(Err(e)),
             }
@@ -729,12 +731,12 @@ pub struct IssueTextRequest {
 
 impl Handler<IssueTextRequest> for ShardActor {
     type Result = ();
-    fn handle(&mut self, msg: IssueTextRequest, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: IssueTextRequest, _: &mut Context<Self>) {
         if self.stopping.is_some() {
             msg.reply.send(Err(EngineError::ShuttingDown));
             return;
         }
-        match self.customer_actor(msg.request.header.customer, ctx) {
+        match self.customer_actor(msg.request.header.customer) {
             Ok(addr) => addr.do_send(IssueText {
                 request: msg.request,
                 reply: msg.reply,
@@ -793,7 +795,7 @@ pub struct MoveSlice {
 
 impl Handler<MoveSlice> for ShardActor {
     type Result = ();
-    fn handle(&mut self, msg: MoveSlice, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: MoveSlice, _: &mut Context<Self>) {
         let account = AccountId::parent(msg.parent);
         if msg.dest_shard == self.id || msg.dest_shard >= self.shards {
             msg.reply
@@ -807,7 +809,7 @@ impl Handler<MoveSlice> for ShardActor {
             amount: msg.amount,
             reply: msg.reply,
         };
-        self.dispatch(account, job, ctx);
+        self.dispatch(account, job);
     }
 }
 

@@ -27,9 +27,11 @@ use omnibus_core::books::{transfer_source, Lsn, Outgoing};
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::TransferId;
 
+use crate::accounts::SendTransfer;
+use crate::api::Receipt;
 use crate::error::EngineError;
-use crate::job::{Receipt, Reply};
 use crate::ledger::{Admission, Waiter};
+use crate::reply::Reply;
 use crate::shard::ShardActor;
 
 /// The source's side: callers waiting for their transfers, and when each transfer was
@@ -104,15 +106,6 @@ impl Handler<Redeliver> for ShardActor {
             self.deliver(out);
         }
     }
-}
-
-/// The debit of a transfer is durable (at `lsn`): deliver it to its destination shard.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SendTransfer {
-    pub out: Outgoing,
-    pub lsn: Lsn,
-    pub reply: Option<Reply<Receipt>>,
 }
 
 impl Handler<SendTransfer> for ShardActor {

@@ -10,22 +10,22 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use actix::{Actor, ActorContext, Addr, Context, Handler, Message};
+use actix::{Actor, ActorContext, Context, Handler, Message};
 use omnibus_core::record::ActorId;
 use omnibus_core::CustomerId;
 
+use super::job::{self, Deliveries, Job};
 use crate::api::{Outcome, SigningText, Submission};
 use crate::flow::{self, FlowContext};
-use crate::job::{self, Job};
 use crate::ledger::ShardLedger;
 use crate::reply::Reply;
-use crate::shard::ShardActor;
 
 pub struct CustomerActor {
     id: CustomerId,
     ledger: Rc<RefCell<ShardLedger>>,
     flow: Rc<FlowContext>,
-    shard: Addr<ShardActor>,
+    /// Where a transfer's durable debit goes (the shard).
+    deliveries: Deliveries,
     /// Meant to count work started and not yet answered, so that the shard passivates only
     /// idle actors. Nothing increments it yet: a saga runs on the shard's `FlowContext`,
     /// not in this actor, so passivating an actor never drops work. The platform issue
@@ -37,14 +37,14 @@ impl CustomerActor {
     pub fn new(
         id: CustomerId,
         flow: Rc<FlowContext>,
-        shard: Addr<ShardActor>,
+        deliveries: Deliveries,
         in_flight: Rc<Cell<u32>>,
     ) -> Self {
         Self {
             id,
             ledger: flow.ledger.clone(),
             flow,
-            shard,
+            deliveries,
             in_flight,
         }
     }
@@ -58,7 +58,12 @@ impl Handler<Job> for CustomerActor {
     type Result = ();
 
     fn handle(&mut self, job: Job, _: &mut Context<Self>) {
-        job::run(&self.ledger, ActorId::Customer(self.id), job, &self.shard);
+        job::run(
+            &self.ledger,
+            ActorId::Customer(self.id),
+            job,
+            &self.deliveries,
+        );
     }
 }
 
