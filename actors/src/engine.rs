@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
-use actix::{Actor, Addr, Arbiter, AsyncContext, System};
+use actix::{Actor, Addr, Arbiter, AsyncContext, Context, Handler, Message, System};
 use dashmap::DashMap;
 use omnibus_core::balance::{plan_slice_moves, SliceView};
 use omnibus_core::books::{shard_of, ParentPlan};
@@ -33,19 +33,18 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::Rejection;
 use crate::error::{EngineError, StartError};
 use crate::failstop::{self, Failure};
-use crate::gate::Gate;
+use crate::gate::{Gate, Ticket};
 use crate::ledger::recovery::{recover_shard, DataDir, RecoveryReport, StorageFactory};
 use crate::ledger::ShardLedger;
 use crate::rails::sim::Simulator;
 use crate::rails::Rails;
 use crate::reply::{Collector, Reply};
-use crate::shard::{Admitted, IssueTextRequest, PostBatch, SubmitRequest, Supervise, ViewRequest};
 use crate::shard::{BatchMessage, MoveSlice, SubmitBatch};
+use crate::shard::{IssueTextRequest, PostBatch, Redeliver, SubmitRequest, Supervise, ViewRequest};
 use crate::shard::{
     Open, Peers, Post, Query, QueryAnswer, QueryKind, SetStatus, ShardActor, Shutdown,
 };
 use crate::supervisor::SupervisionReport;
-use crate::transfers::Redeliver;
 
 struct Running {
     system: System,
@@ -86,6 +85,28 @@ impl EngineParts {
             clock,
             storage: None,
         }
+    }
+}
+
+/// A request from the engine handle, with its admission ticket: the ticket leaves the
+/// gate when the shard has handled the request (when this message is dropped).
+pub struct Admitted<M> {
+    pub message: M,
+    pub _ticket: Ticket,
+}
+
+impl<M: Message<Result = ()>> Message for Admitted<M> {
+    type Result = ();
+}
+
+impl<M> Handler<Admitted<M>> for ShardActor
+where
+    M: Message<Result = ()>,
+    ShardActor: Handler<M>,
+{
+    type Result = ();
+    fn handle(&mut self, admitted: Admitted<M>, ctx: &mut Context<Self>) {
+        <Self as Handler<M>>::handle(self, admitted.message, ctx);
     }
 }
 

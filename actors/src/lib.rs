@@ -20,7 +20,6 @@ mod reply;
 mod shard;
 mod supervisor;
 mod sweep;
-mod transfers;
 
 pub use api::{
     CustomerBalance, EngineEvent, Outcome, ParentBalance, Receipt, RequestView, ShardTotals,

@@ -27,12 +27,13 @@ use omnibus_core::books::{transfer_source, Lsn, Outgoing};
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::TransferId;
 
+use super::protocol::Peers;
+use super::ShardActor;
 use crate::accounts::SendTransfer;
 use crate::api::Receipt;
 use crate::error::EngineError;
 use crate::ledger::{Admission, Waiter};
 use crate::reply::Reply;
-use crate::shard::ShardActor;
 
 /// The source's side: callers waiting for their transfers, and when each transfer was
 /// last delivered.
@@ -60,7 +61,7 @@ impl ShardActor {
     }
 
     /// Delivers again every unsettled transfer last delivered `retry_ms` ago or more.
-    pub(crate) fn redeliver_overdue(&mut self, retry_ms: u64) {
+    pub(super) fn redeliver_overdue(&mut self, retry_ms: u64) {
         if self.peers.len() != self.shards as usize {
             return;
         }
@@ -83,6 +84,14 @@ impl ShardActor {
         for out in due {
             self.deliver(out);
         }
+    }
+}
+
+impl Handler<Peers> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: Peers, _: &mut Context<Self>) {
+        assert_eq!(msg.0.len(), self.shards as usize);
+        self.peers = msg.0;
     }
 }
 
