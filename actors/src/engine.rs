@@ -44,7 +44,7 @@ use crate::shard::{IssueTextRequest, PostBatch, Redeliver, SubmitRequest, Superv
 use crate::shard::{
     Open, Peers, Post, Query, QueryAnswer, QueryKind, SetStatus, ShardActor, Shutdown,
 };
-use crate::supervisor::SupervisionReport;
+use crate::supervisors::SupervisionReport;
 
 struct Running {
     system: System,

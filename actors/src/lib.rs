@@ -12,14 +12,14 @@ mod clock;
 mod engine;
 mod error;
 mod failstop;
-mod flow;
 mod gate;
+mod instruments;
 mod ledger;
 pub mod rails;
 mod reply;
+mod saga;
 mod shard;
-mod supervisor;
-mod sweep;
+mod supervisors;
 
 pub use api::{
     CustomerBalance, EngineEvent, Outcome, ParentBalance, Receipt, RequestView, ShardTotals,
@@ -30,4 +30,4 @@ pub use engine::{Engine, EngineParts};
 pub use error::{Bound, EngineError, Rejection, StartError};
 pub use ledger::codec::describe as describe_record;
 pub use ledger::recovery::{RecoveryReport, StorageFactory};
-pub use supervisor::SupervisionReport;
+pub use supervisors::SupervisionReport;

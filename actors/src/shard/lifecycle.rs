@@ -9,6 +9,7 @@ use super::protocol::Shutdown;
 use super::ShardActor;
 use crate::error::EngineError;
 use crate::ledger::Waiter;
+use crate::supervisors;
 
 /// The shard answers its ledger's signals with messages to itself, so that a flush queues
 /// behind the mailbox's contents and a durable report is handled in mailbox order.
@@ -51,8 +52,8 @@ impl Handler<Durable> for ShardActor {
         let ready = self.ledger.borrow_mut().durable(msg.upto, msg.result);
         Self::run_waiters(ready);
         self.flush_waiting();
-        // A parent slice that left its band asks for a refill now (`sweep.rs`).
-        crate::sweep::watch(&self.flow);
+        // A parent slice that left its band asks for a refill now (`supervisors/sweep.rs`).
+        supervisors::watch(&self.refill, &self.ledger);
         self.maybe_snapshot(ctx);
         self.try_finish_stopping(ctx);
     }

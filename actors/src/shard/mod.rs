@@ -38,10 +38,11 @@ use tokio::sync::broadcast;
 use crate::accounts::{CustomerActor, Deliveries, ParentSliceActor};
 use crate::api::EngineEvent;
 use crate::clock::Clock;
-use crate::flow::{self, FlowContext};
+use crate::instruments::{Instruments, STEP_CALLS};
 use crate::ledger::ShardLedger;
 use crate::rails::Rails;
-use crate::supervisor::SupervisorActor;
+use crate::saga::{self, Refill, SagaRuntime};
+use crate::supervisors::{Prune, SupervisorActor};
 
 pub use self::protocol::{
     BatchMessage, IssueTextRequest, MoveSlice, Open, Peers, Post, PostBatch, Query, QueryAnswer,
@@ -62,7 +63,13 @@ pub struct ShardActor {
     shards: u16,
     config: Arc<Config>,
     ledger: Rc<RefCell<ShardLedger>>,
-    flow: Rc<FlowContext>,
+    /// The shard's saga runtime, and the instruments that start flows on it.
+    saga: Rc<SagaRuntime>,
+    instruments: Rc<Instruments>,
+    /// Raised when a parent slice leaves its band; the supervisors' sweep waits on it.
+    refill: Rc<Refill>,
+    /// The engine-wide request-number registry, handed to the supervisors' prune.
+    registry: Arc<dashmap::DashMap<RequestNo, CustomerId>>,
     supervisor: Option<Addr<SupervisorActor>>,
     live: HashMap<CustomerId, Live>,
     parents: HashMap<ParentAccount, Addr<ParentSliceActor>>,
@@ -100,21 +107,32 @@ impl ShardActor {
         registry: Arc<dashmap::DashMap<RequestNo, CustomerId>>,
     ) -> Self {
         let ledger = Rc::new(RefCell::new(ledger));
-        let flow = Rc::new(FlowContext::new(
+        let refill = Rc::new(Refill::new(config.supervisor.refill_on_demand));
+        let authentication = rails.authentication.clone();
+        let saga = Rc::new(SagaRuntime::new(
             id,
             ledger.clone(),
             rails,
+            &STEP_CALLS,
             clock,
             config.clone(),
             events,
-            registry,
+            refill.clone(),
+        ));
+        let instruments = Rc::new(Instruments::new(
+            saga.clone(),
+            ledger.clone(),
+            authentication,
         ));
         Self {
             id,
             shards,
             config,
             ledger,
-            flow,
+            saga,
+            instruments,
+            refill,
+            registry,
             supervisor: None,
             live: HashMap::new(),
             parents: HashMap::new(),
@@ -128,9 +146,10 @@ impl ShardActor {
         }
     }
 
-    /// Connects the shard's refill trigger to the engine's `Balancer` (`sweep.rs`).
+    /// Connects the shard's refill trigger to the engine's `Balancer`
+    /// (`supervisors/sweep.rs`).
     pub(crate) fn with_balancer(self, balancer: Arc<tokio::sync::Notify>) -> Self {
-        self.flow.refill.connect_balancer(balancer);
+        self.refill.connect_balancer(balancer);
         self
     }
 
@@ -158,8 +177,8 @@ impl Actor for ShardActor {
                     .start();
             self.parents.insert(parent, addr);
         }
-        let resumed = flow::resume_after_restart(&self.flow);
-        let owed = self.flow.scan_owed();
+        let resumed = saga::resume_after_restart(&self.saga);
+        let owed = self.saga.scan_owed();
         if resumed + owed > 0 {
             tracing::info!(
                 shard = self.id,
@@ -168,12 +187,20 @@ impl Actor for ShardActor {
                 "calls in flight at the crash are UNKNOWN, to be confirmed; owed steps will be retried"
             );
         }
-        self.supervisor = Some(SupervisorActor::new(self.flow.clone()).start());
+        self.supervisor = Some(
+            SupervisorActor::new(
+                self.saga.clone(),
+                self.ledger.clone(),
+                self.refill.clone(),
+                Prune::new(self.registry.clone()),
+            )
+            .start(),
+        );
         // Callers past their deadline, and requests a crash left unanswered, are answered
         // within a tenth of the deadline (at most a second late).
         let deadline_tick_ms = (self.config.actors.answer_deadline_ms / 10).clamp(1, 1_000);
         ctx.run_interval(Duration::from_millis(deadline_tick_ms), |shard, _| {
-            shard.flow.answer_overdue();
+            shard.saga.answer_overdue();
         });
         // Transfers to other shards not yet acknowledged are delivered again, until they
         // are (a destination that was overloaded or restarting drops a delivery).

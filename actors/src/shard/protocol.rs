@@ -14,7 +14,7 @@ use crate::api::{
 };
 use crate::error::EngineError;
 use crate::reply::{Collector, Reply};
-use crate::supervisor::SupervisionReport;
+use crate::supervisors::SupervisionReport;
 
 /// The addresses of every shard, this one included, in shard order.
 #[derive(Message)]

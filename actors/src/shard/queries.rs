@@ -3,17 +3,19 @@
 //! answered only once everything it reflects is durable (a read barrier).
 
 use actix::{Context, Handler};
-use omnibus_core::books::BooksError;
+use omnibus_core::books::{BooksError, ShardBooks};
+use omnibus_core::flow::settled_outcome;
+use omnibus_core::{CustomerId, RequestNo};
 
 use super::protocol::{Query, QueryAnswer, QueryKind, ViewRequest, ENTRIES_PAGE};
 use super::ShardActor;
-use crate::api::{CustomerBalance, ShardTotals};
+use crate::api::{CustomerBalance, RequestView, ShardTotals};
 use crate::error::EngineError;
 
 impl Handler<ViewRequest> for ShardActor {
     type Result = ();
     fn handle(&mut self, msg: ViewRequest, _: &mut Context<Self>) {
-        let view = self.flow.view(msg.customer, msg.request_no);
+        let view = request_view(self.ledger.borrow().books(), msg.customer, msg.request_no);
         let reply = msg.reply;
         self.ledger
             .borrow_mut()
@@ -87,10 +89,10 @@ impl Handler<Query> for ShardActor {
                         outgoing_transfers: books.outgoing().count() as u64,
                         transfers_remembered: books.transfers_remembered() as u64,
                         durable_lsn: ledger.durable_lsn(),
-                        sagas_in_flight: self.flow.sagas_in_flight() as u64,
-                        steps_owed: self.flow.owed_count() as u64,
+                        sagas_in_flight: self.saga.sagas_in_flight() as u64,
+                        steps_owed: self.saga.owed_count() as u64,
                         requests_unanswered: books.unanswered_count() as u64,
-                        refused_parent_slice_short: self.flow.short_slices(),
+                        refused_parent_slice_short: self.saga.short_slices(),
                         requests: books.request_count() as u64,
                         entries_requested: books.open_entry_counts().0 as u64,
                         entries_unknown: books.open_entry_counts().1 as u64,
@@ -109,4 +111,20 @@ impl Handler<Query> for ShardActor {
             reply.send(durable.and(answer));
         }));
     }
+}
+
+/// A request's view: the request with every entry.
+fn request_view(
+    books: &ShardBooks,
+    customer: CustomerId,
+    request_no: RequestNo,
+) -> Option<RequestView> {
+    let request = books.request(customer, request_no)?;
+    let entries = books.request_entries(request);
+    Some(RequestView {
+        accepted: request.accepted,
+        answer: request.answer,
+        outcome: settled_outcome(request, &entries),
+        entries,
+    })
 }

@@ -44,7 +44,8 @@ impl ShardActor {
         let in_flight = Rc::new(Cell::new(0));
         let addr = CustomerActor::new(
             customer,
-            self.flow.clone(),
+            self.instruments.clone(),
+            self.ledger.clone(),
             self.deliveries().clone(),
             in_flight.clone(),
         )

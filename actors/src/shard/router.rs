@@ -17,7 +17,7 @@ use crate::accounts::{self, IssueText, Job, Submit};
 use crate::api::Receipt;
 use crate::error::EngineError;
 use crate::reply::Reply;
-use crate::supervisor::SuperviseNow;
+use crate::supervisors::SuperviseNow;
 
 impl ShardActor {
     /// Sends `job` to the actor owning `owner`, or runs it here for external accounts.
