@@ -12,7 +12,6 @@ mod clock;
 mod engine;
 mod error;
 mod failstop;
-mod gate;
 mod instruments;
 mod ledger;
 pub mod rails;
