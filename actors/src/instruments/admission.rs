@@ -2,6 +2,11 @@
 //! request number with the same fields is answered, or waited for; other fields are
 //! refused), the customer's validity (S31-S33, S71-S73), the request date's window,
 //! routing by the usage limit (deficit first) and, over the limit, the signature (S5, S6).
+//!
+//! Here rather than in the saga runtime, where the code review of 2026-11-30 drew it:
+//! today it builds each product's `Accepted` itself (routing is the remittance's rule, the
+//! signature the payment instruction's). Its generic part (idempotency, validity, the
+//! date) can move down once an instrument trait carries the products' part.
 
 use omnibus_core::books::{BooksError, CustomerEntry};
 use omnibus_core::flow::{Accepted, RequestKind};

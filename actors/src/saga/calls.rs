@@ -4,6 +4,9 @@
 //! The runtime knows rails and request logs; which rail request a step makes (a
 //! withdrawal, a deposit, a payment instruction...) is the instruments' knowledge,
 //! reached through [`RailCalls`], which the shard hands the runtime when it builds it.
+//! Only the call crosses that seam: the confirm inquiry and the timeouts go by request
+//! log (`Step::log`), which the runtime knows, so they stay here (the code review of
+//! 2026-11-30 had a `RailBinding` carry them too).
 
 use std::any::Any;
 use std::cell::Cell;

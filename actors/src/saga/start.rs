@@ -19,6 +19,8 @@ use crate::ledger::{Admission, ShardLedger};
 use crate::reply::Reply;
 
 impl SagaRuntime {
+    /// The deposit firm account that pays a payee at `payee_bank`: the one at that bank,
+    /// or the default one.
     fn deposit_bank(&self, payee_bank: BankCode) -> BankCode {
         if self.config.banks.deposit_firm.contains(&payee_bank) {
             payee_bank
@@ -27,6 +29,7 @@ impl SagaRuntime {
         }
     }
 
+    /// The parties a step's legs are drawn from (`omnibus_core::flow::step_legs`).
     fn parties(&self, customer: &CustomerEntry, payee: Option<&Payee>) -> Parties {
         Parties {
             customer: customer.id,
@@ -40,10 +43,7 @@ impl SagaRuntime {
     /// Accepts a request and writes its first entry; the flow starts once both are durable.
     /// `Ok(None)`: accepted, but refused before any call (a parent slice cannot fund it, or
     /// its first entry was refused), so it is answered as failed with nothing moved.
-    pub(super) fn accept(
-        self: &Rc<Self>,
-        accepted: Accepted,
-    ) -> Result<Option<EntryId>, EngineError> {
+    fn accept(self: &Rc<Self>, accepted: Accepted) -> Result<Option<EntryId>, EngineError> {
         if self.sagas.get() >= self.config.actors.sagas_in_flight_max as usize {
             return Err(EngineError::Overloaded(crate::error::Bound::Flows));
         }

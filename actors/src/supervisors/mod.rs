@@ -24,10 +24,12 @@
 //! - `report.rs`: [`SupervisionReport`].
 //! - `confirm.rs`, `reprocess.rs`, `recovery.rs`, `sweep.rs`, `prune.rs`: one pass each.
 //!
-//! The supervisors are hosted by their shard (started by it, on its thread) and work
-//! through the saga runtime (every entry they move goes through its `advance`) and the
-//! instruments (a sweep is a settlement); the engine-wide balancer, which asks every
-//! shard, is the engine's (`engine/balancer.rs`).
+//! The supervisors are hosted by their shard (started by it, on its thread, handed the
+//! on-demand refill trigger and `supervise_once`), so they sit below it in the layers and
+//! never name it. They work through the saga runtime (every entry they move goes through
+//! its `advance`) and the instruments (a sweep is a settlement). The engine-wide balancer,
+//! which asks every shard by address, is the engine's (`engine/balancer.rs`): among the
+//! supervisors it would have to name the shard from below.
 
 mod confirm;
 mod prune;

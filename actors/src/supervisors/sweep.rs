@@ -17,7 +17,7 @@
 //! so a refill is never planned that collection cannot hold. When collection falls short
 //! and the same pass sends it money, the pass plans again once that money has arrived (at
 //! most [`ROUNDS_MAX`] rounds). Moving money between the slices of one parent account in
-//! different shards is `balance.rs` (the engine's `Balancer`).
+//! different shards is `omnibus_core::balance` (the engine's `Balancer`).
 //!
 //! A sweep is executed at the bank like any outside call: it is the house's own request
 //! (no customer) with one `Settlement` entry, written before the bank firm system is
