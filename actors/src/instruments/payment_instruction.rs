@@ -29,6 +29,8 @@ pub struct SignedInstruction {
     key: SigningKey,
 }
 
+/// A signing text as issued: parsed, to check a submission against, and rendered, as the
+/// terminal signed it.
 pub(super) struct IssuedText {
     parsed: OriginalText,
     text: String,
