@@ -1,5 +1,8 @@
 //! Where an answer goes: a oneshot a single caller awaits, or one slot of a batch whose
 //! caller is answered once, when every slot is filled.
+//!
+//! Low in the layers (see `lib.rs`), not in `engine/` where the code review of 2026-11-30
+//! drew it: the saga runtime, the account actors and the shard answer callers through it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,3 +1,4 @@
+// Over 600 lines: one call path (fault draw, registry, execution, answer) shared by the four simulated rails, kept in one reading order.
 //! The in-process simulators of the outside systems, which the engine runs on by default.
 //!
 //! One [`Simulator`] holds the outside truth (DESIGN.md, "Outside systems"): the bank

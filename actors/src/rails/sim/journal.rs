@@ -1,3 +1,4 @@
+// Over 600 lines: the journal's record format, writer, reader and their tests (about 210 lines) change together.
 //! The simulators' journal: an append-only run of fixed-size records in chunk files,
 //! written through shared memory mappings.
 //!

@@ -1,3 +1,4 @@
+// Over 600 lines: the outside balances' debit, credit, undo and replay share one set of invariants and locks.
 //! The outside truth: the balances the simulated outside systems hold, as opposed to the
 //! engine's own books of them.
 //!

@@ -8,30 +8,30 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use actix::{Actor, Addr, Context, Handler};
+use actix::{Actor, Context, Handler};
 use omnibus_core::record::ActorId;
 use omnibus_core::ParentAccount;
 
-use crate::job::{self, Job};
+use super::job::{self, Deliveries, Job};
 use crate::ledger::ShardLedger;
-use crate::shard::ShardActor;
 
 pub struct ParentSliceActor {
     parent: ParentAccount,
     ledger: Rc<RefCell<ShardLedger>>,
-    shard: Addr<ShardActor>,
+    /// Where a transfer's durable debit goes (the shard).
+    deliveries: Deliveries,
 }
 
 impl ParentSliceActor {
     pub fn new(
         parent: ParentAccount,
         ledger: Rc<RefCell<ShardLedger>>,
-        shard: Addr<ShardActor>,
+        deliveries: Deliveries,
     ) -> Self {
         Self {
             parent,
             ledger,
-            shard,
+            deliveries,
         }
     }
 }
@@ -44,6 +44,11 @@ impl Handler<Job> for ParentSliceActor {
     type Result = ();
 
     fn handle(&mut self, job: Job, _: &mut Context<Self>) {
-        job::run(&self.ledger, ActorId::Parent(self.parent), job, &self.shard);
+        job::run(
+            &self.ledger,
+            ActorId::Parent(self.parent),
+            job,
+            &self.deliveries,
+        );
     }
 }

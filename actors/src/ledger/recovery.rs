@@ -13,7 +13,7 @@ use omnibus_core::record::ActorId;
 use omnibus_core::{Config, SyncPolicy};
 use omnibus_wal::{Batch, SyncMode, Wal, WalOptions};
 
-use crate::codec::{self, Encoder};
+use super::codec::{self, Encoder};
 use crate::error::StartError;
 
 const LAYOUT_FILE: &str = "omnibus.layout";

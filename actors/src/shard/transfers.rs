@@ -27,10 +27,13 @@ use omnibus_core::books::{transfer_source, Lsn, Outgoing};
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::TransferId;
 
+use super::protocol::Peers;
+use super::ShardActor;
+use crate::accounts::SendTransfer;
+use crate::api::Receipt;
 use crate::error::EngineError;
-use crate::job::{Receipt, Reply};
 use crate::ledger::{Admission, Waiter};
-use crate::shard::ShardActor;
+use crate::reply::Reply;
 
 /// The source's side: callers waiting for their transfers, and when each transfer was
 /// last delivered.
@@ -58,7 +61,7 @@ impl ShardActor {
     }
 
     /// Delivers again every unsettled transfer last delivered `retry_ms` ago or more.
-    pub(crate) fn redeliver_overdue(&mut self, retry_ms: u64) {
+    pub(super) fn redeliver_overdue(&mut self, retry_ms: u64) {
         if self.peers.len() != self.shards as usize {
             return;
         }
@@ -84,6 +87,14 @@ impl ShardActor {
     }
 }
 
+impl Handler<Peers> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: Peers, _: &mut Context<Self>) {
+        assert_eq!(msg.0.len(), self.shards as usize);
+        self.peers = msg.0;
+    }
+}
+
 /// Deliver every transfer debited before a restart and not yet settled; the destination
 /// credits each id at most once. The engine sends this only after every shard was sent
 /// its `Peers`, so no shard receives a delivery before it knows its peers.
@@ -104,15 +115,6 @@ impl Handler<Redeliver> for ShardActor {
             self.deliver(out);
         }
     }
-}
-
-/// The debit of a transfer is durable (at `lsn`): deliver it to its destination shard.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SendTransfer {
-    pub out: Outgoing,
-    pub lsn: Lsn,
-    pub reply: Option<Reply<Receipt>>,
 }
 
 impl Handler<SendTransfer> for ShardActor {

@@ -1,6 +1,12 @@
 //! The shard's ledger: its books, the sequencing of records into its write-ahead log, and
 //! the callers waiting for their records to become durable.
 //!
+//! - `mod.rs`: [`ShardLedger`]: apply, batch for the WAL, bounds, waiters, poison.
+//! - `signals.rs`: [`LedgerSignals`], how the ledger asks its owner to flush and tells it
+//!   what became durable (the ledger names no actor).
+//! - `codec.rs`: records and snapshots to and from WAL payloads.
+//! - `recovery.rs`: the data directory, and rebuilding a shard's books from its log.
+//!
 //! One `ShardLedger` lives on each shard's arbiter thread, shared by that shard's actors
 //! through `Rc<RefCell<_>>`: every actor of the shard runs on that one thread and borrows
 //! the ledger only inside a synchronous handler, never across an await. That is what keeps
@@ -8,9 +14,10 @@
 //!
 //! A record is applied to the books first (which validates it and changes nothing on
 //! error), then appended to the shard's open batch. The batch goes to the WAL writer when
-//! the shard actor handles its `Flush` message, which it queues behind whatever is already
-//! in its mailbox, so one batch carries everything that arrived together. Callers are
-//! answered only when the WAL reports their record durable.
+//! the ledger's owner acts on [`LedgerSignals::flush_soon`] (the shard actor sends itself
+//! `Flush`, which queues behind whatever is already in its mailbox), so one batch carries
+//! everything that arrived together. Callers are answered only when the WAL reports their
+//! record durable.
 //!
 //! # Bounds
 //!
@@ -26,18 +33,21 @@
 //! for stays here and is handed over again when the WAL reports progress: overload is
 //! never a failure of the log. Only an I/O failure poisons the shard.
 
+pub mod codec;
+pub mod recovery;
+mod signals;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, OnceLock};
 
-use actix::Addr;
 use omnibus_core::books::{Applied, Lsn, ShardBooks};
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_wal::layout_constants::frame_bytes;
 use omnibus_wal::{Batch, Refused, Wal, WalError};
 
-use crate::codec::Encoder;
+use self::codec::Encoder;
+pub use self::signals::LedgerSignals;
 use crate::error::{Bound, EngineError};
-use crate::shard::{Durable, Flush, ShardActor};
 
 /// New work may fill the queue only up to `queue_records_max - queue_records_max / 8`:
 /// the last eighth is kept for the further steps of work already admitted.
@@ -72,7 +82,8 @@ pub struct ShardLedger {
     shard: u16,
     books: ShardBooks,
     wal: Wal,
-    me: Option<Addr<ShardActor>>,
+    /// Who flushes the open batch and hears what became durable (the shard actor).
+    signals: Option<Arc<dyn LedgerSignals>>,
     encoder: Encoder,
     /// Records applied but not yet handed to the WAL, oldest first, in chunks the WAL
     /// accepts whole.
@@ -119,7 +130,7 @@ impl ShardLedger {
             durable_lsn: next_lsn - 1,
             books,
             wal,
-            me: None,
+            signals: None,
             encoder: Encoder::default(),
             open: VecDeque::new(),
             open_records: 0,
@@ -137,8 +148,9 @@ impl ShardLedger {
         }
     }
 
-    pub fn attach(&mut self, me: Addr<ShardActor>) {
-        self.me = Some(me);
+    /// Connects the ledger to its owner before any record is applied.
+    pub fn attach(&mut self, signals: Arc<dyn LedgerSignals>) {
+        self.signals = Some(signals);
     }
 
     pub fn books(&self) -> &ShardBooks {
@@ -310,9 +322,9 @@ impl ShardLedger {
 
     fn schedule_flush(&mut self) {
         if !self.flush_scheduled {
-            if let Some(me) = &self.me {
+            if let Some(signals) = &self.signals {
                 self.flush_scheduled = true;
-                me.do_send(Flush);
+                signals.flush_soon();
             }
         }
     }
@@ -329,15 +341,15 @@ impl ShardLedger {
         while let Some(chunk) = self.open.pop_front() {
             let count = chunk.batch.len();
             let first = chunk.first_lsn;
-            let me = self
-                .me
+            let signals = self
+                .signals
                 .clone()
                 .expect("the ledger is attached to its shard before use");
             let done = Box::new(move |result: Result<std::ops::Range<Lsn>, WalError>| {
-                me.do_send(Durable {
-                    upto: first + count as u64 - 1,
-                    result: result.map(|_| ()).map_err(|e| e.to_string()),
-                });
+                signals.durable(
+                    first + count as u64 - 1,
+                    result.map(|_| ()).map_err(|e| e.to_string()),
+                );
             });
             match self.wal.try_submit(chunk.batch, done) {
                 Ok(range) => {

@@ -7,12 +7,15 @@
 //! address per shard among all callers, so that bound is neither per caller nor exact.
 //! The gate is: each request takes a ticket before it is sent (refused at once with
 //! "overloaded" when the shard already has `capacity` requests waiting) and gives it
-//! back when the shard has handled it.
+//! back when the shard has handled it (when its [`Admitted`] message is dropped).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use actix::{Context, Handler, Message};
+
 use crate::error::EngineError;
+use crate::shard::ShardActor;
 
 #[derive(Debug)]
 pub struct Gate {
@@ -57,6 +60,28 @@ pub struct Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         self.gate.queued.fetch_sub(self.weight, Ordering::AcqRel);
+    }
+}
+
+/// A request from the engine handle, with its admission ticket: the ticket leaves the
+/// gate when the shard has handled the request (when this message is dropped).
+pub struct Admitted<M> {
+    pub message: M,
+    pub _ticket: Ticket,
+}
+
+impl<M: Message<Result = ()>> Message for Admitted<M> {
+    type Result = ();
+}
+
+impl<M> Handler<Admitted<M>> for ShardActor
+where
+    M: Message<Result = ()>,
+    ShardActor: Handler<M>,
+{
+    type Result = ();
+    fn handle(&mut self, admitted: Admitted<M>, ctx: &mut Context<Self>) {
+        <Self as Handler<M>>::handle(self, admitted.message, ctx);
     }
 }
 

@@ -10,23 +10,24 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use actix::{Actor, ActorContext, Addr, Context, Handler, Message};
+use actix::{Actor, ActorContext, Context, Handler, Message};
 use omnibus_core::record::ActorId;
 use omnibus_core::CustomerId;
 
-use crate::flow::{self, FlowContext, Outcome, SigningText, Submission};
-use crate::job::{self, Job};
+use super::job::{self, Deliveries, Job};
+use crate::api::{Outcome, SigningText, Submission};
+use crate::instruments::{self, Instruments};
 use crate::ledger::ShardLedger;
 use crate::reply::Reply;
-use crate::shard::ShardActor;
 
 pub struct CustomerActor {
     id: CustomerId,
     ledger: Rc<RefCell<ShardLedger>>,
-    flow: Rc<FlowContext>,
-    shard: Addr<ShardActor>,
+    instruments: Rc<Instruments>,
+    /// Where a transfer's durable debit goes (the shard).
+    deliveries: Deliveries,
     /// Meant to count work started and not yet answered, so that the shard passivates only
-    /// idle actors. Nothing increments it yet: a saga runs on the shard's `FlowContext`,
+    /// idle actors. Nothing increments it yet: a saga runs on the shard's saga runtime,
     /// not in this actor, so passivating an actor never drops work. The platform issue
     /// (12) gives the actor its customer's requests, in order, and this count with them.
     in_flight: Rc<Cell<u32>>,
@@ -35,15 +36,16 @@ pub struct CustomerActor {
 impl CustomerActor {
     pub fn new(
         id: CustomerId,
-        flow: Rc<FlowContext>,
-        shard: Addr<ShardActor>,
+        instruments: Rc<Instruments>,
+        ledger: Rc<RefCell<ShardLedger>>,
+        deliveries: Deliveries,
         in_flight: Rc<Cell<u32>>,
     ) -> Self {
         Self {
             id,
-            ledger: flow.ledger.clone(),
-            flow,
-            shard,
+            ledger,
+            instruments,
+            deliveries,
             in_flight,
         }
     }
@@ -57,7 +59,12 @@ impl Handler<Job> for CustomerActor {
     type Result = ();
 
     fn handle(&mut self, job: Job, _: &mut Context<Self>) {
-        job::run(&self.ledger, ActorId::Customer(self.id), job, &self.shard);
+        job::run(
+            &self.ledger,
+            ActorId::Customer(self.id),
+            job,
+            &self.deliveries,
+        );
     }
 }
 
@@ -76,7 +83,7 @@ impl Handler<Submit> for CustomerActor {
 
     fn handle(&mut self, msg: Submit, _: &mut Context<Self>) {
         debug_assert_eq!(msg.submission.customer(), self.id);
-        flow::submit(&self.flow, msg.submission, msg.reply);
+        instruments::submit(&self.instruments, msg.submission, msg.reply);
     }
 }
 
@@ -92,7 +99,7 @@ impl Handler<IssueText> for CustomerActor {
     type Result = ();
 
     fn handle(&mut self, msg: IssueText, _: &mut Context<Self>) {
-        msg.reply.send(self.flow.issue_text(msg.request));
+        msg.reply.send(self.instruments.issue_text(msg.request));
     }
 }
 

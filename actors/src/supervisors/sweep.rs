@@ -17,7 +17,7 @@
 //! so a refill is never planned that collection cannot hold. When collection falls short
 //! and the same pass sends it money, the pass plans again once that money has arrived (at
 //! most [`ROUNDS_MAX`] rounds). Moving money between the slices of one parent account in
-//! different shards is `balance.rs` (the engine's `Balancer`).
+//! different shards is `omnibus_core::balance` (the engine's `Balancer`).
 //!
 //! A sweep is executed at the bank like any outside call: it is the house's own request
 //! (no customer) with one `Settlement` entry, written before the bank firm system is
@@ -37,18 +37,19 @@
 //! low mark after the pass (collection could not refill it) wakes the engine's `Balancer`,
 //! which moves money to it from other shards' slices of the same account above their target.
 
+use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::{Arc, OnceLock};
 
 use futures::future::join_all;
 use omnibus_core::books::{ParentPlan, ShardBooks};
 use omnibus_core::request_log::EntryState;
 use omnibus_core::{Amount, ParentAccount};
 use rust_decimal::Decimal;
-use tokio::sync::Notify;
 
-use crate::flow::{drive, FlowContext};
-use crate::supervisor::SupervisionReport;
+use super::SupervisionReport;
+use crate::instruments::start_settlement;
+use crate::ledger::ShardLedger;
+use crate::saga::{drive, Refill, SagaRuntime};
 
 /// Most rounds of one pass: a round that sends money to collection is followed by one
 /// that can pass it on to a slice collection could not refill in full.
@@ -82,8 +83,8 @@ pub struct SweepPlan {
 }
 
 /// The postings that bring this shard's slices back into their bands.
-pub fn plan_sweeps(flow: &FlowContext) -> SweepPlan {
-    plan_for(flow.ledger.borrow().books())
+pub fn plan_sweeps(flow: &SagaRuntime) -> SweepPlan {
+    plan_for(&flow.books())
 }
 
 fn plan_for(books: &ShardBooks) -> SweepPlan {
@@ -144,9 +145,7 @@ fn plan_for(books: &ShardBooks) -> SweepPlan {
 
 /// Whether a slice that collection refills (fin_parent, a deposit firm account) or
 /// collection itself is below its low mark: what another shard's slices may make good.
-pub fn below_low_mark(flow: &FlowContext) -> bool {
-    let ledger = flow.ledger.borrow();
-    let books = ledger.books();
+pub fn below_low_mark(books: &ShardBooks) -> bool {
     let (plan, shard) = (books.plan(), books.shard());
     let below = books.slices().any(|(parent, s)| {
         matches!(
@@ -176,79 +175,28 @@ fn out_of_band(books: &ShardBooks) -> bool {
 
 /// Called by the shard after each group commit: a slice out of its band asks for a sweep
 /// pass now (with `supervisor.refill_on_demand`). A few comparisons per slice; never waits.
-pub fn watch(flow: &FlowContext) {
-    if !flow.refill.enabled() {
+pub fn watch(refill: &Refill, ledger: &RefCell<ShardLedger>) {
+    if !refill.enabled() {
         return;
     }
-    if out_of_band(flow.ledger.borrow().books()) {
-        flow.refill.raise();
-    }
-}
-
-/// A shard's on-demand refill trigger (`supervisor.refill_on_demand`): wakes the shard's
-/// supervisor for a sweep pass, and the engine's `Balancer` for moves between shards.
-/// Raising it only stores a permit (`tokio::sync::Notify`): it never blocks, and raises
-/// that arrive before the pass starts make one pass.
-pub struct Refill {
-    enabled: bool,
-    sweep: Notify,
-    balancer: OnceLock<Arc<Notify>>,
-}
-
-impl Refill {
-    pub fn new(enabled: bool) -> Self {
-        Self {
-            enabled,
-            sweep: Notify::new(),
-            balancer: OnceLock::new(),
-        }
-    }
-
-    pub fn enabled(&self) -> bool {
-        self.enabled
-    }
-
-    /// Asks this shard's supervisor for a sweep pass now.
-    pub fn raise(&self) {
-        if self.enabled {
-            self.sweep.notify_one();
-        }
-    }
-
-    /// Asks the engine's `Balancer` to move money between shards' slices now.
-    pub fn raise_balancer(&self) {
-        if let Some(balancer) = self.balancer.get().filter(|_| self.enabled) {
-            balancer.notify_one();
-        }
-    }
-
-    /// A request found a parent slice short: a sweep pass, and moves between shards.
-    pub fn short(&self) {
-        self.raise();
-        self.raise_balancer();
-    }
-
-    /// The engine's `Balancer` wake-up, set once when the engine starts.
-    pub fn connect_balancer(&self, balancer: Arc<Notify>) {
-        let _ = self.balancer.set(balancer);
-    }
-
-    /// Waits until a sweep pass is asked for.
-    pub async fn wanted(&self) {
-        self.sweep.notified().await;
+    if out_of_band(ledger.borrow().books()) {
+        refill.raise();
     }
 }
 
 /// Runs the sweeps this shard needs now, in rounds (see the module's documentation), and
 /// answers when they are final (or left UNKNOWN for the confirm pass).
-pub async fn sweep_pass(flow: &Rc<FlowContext>) -> SupervisionReport {
+pub async fn sweep_pass(
+    flow: &Rc<SagaRuntime>,
+    ledger: &RefCell<ShardLedger>,
+) -> SupervisionReport {
     let mut report = SupervisionReport::default();
     for _ in 0..ROUNDS_MAX {
         let plan = plan_sweeps(flow);
         if plan.moves.is_empty() {
             break;
         }
-        let made = execute(flow, plan.moves).await;
+        let made = execute(flow, ledger, plan.moves).await;
         report.sweeps += made;
         if !(plan.short && plan.feeds_collection && made > 0) {
             break;
@@ -260,15 +208,16 @@ pub async fn sweep_pass(flow: &Rc<FlowContext>) -> SupervisionReport {
 /// Starts each sweep and drives it through the bank firm system; answers how many the
 /// bank executed.
 async fn execute(
-    flow: &Rc<FlowContext>,
+    flow: &Rc<SagaRuntime>,
+    ledger: &RefCell<ShardLedger>,
     moves: Vec<(ParentAccount, ParentAccount, Amount)>,
 ) -> u64 {
     let mut started = Vec::new();
     for (from, to, amount) in moves {
-        match flow.start_settlement(from, to, amount) {
+        match start_settlement(flow, ledger, from, to, amount) {
             Ok((id, durable)) => started.push((id, durable)),
             Err(e) => {
-                tracing::warn!(shard = flow.shard, %from, %to, %amount, error = %e, "sweep refused")
+                tracing::warn!(shard = flow.shard(), %from, %to, %amount, error = %e, "sweep refused")
             }
         }
     }
@@ -278,7 +227,7 @@ async fn execute(
             if matches!(durable.await, Ok(Ok(()))) {
                 drive(flow.clone(), id, None).await;
             }
-            let state = flow.ledger.borrow().books().entry(id).map(|e| e.state);
+            let state = flow.books().entry(id).map(|e| e.state);
             u64::from(state == Some(EntryState::Success))
         }
     });

@@ -6,27 +6,29 @@
 
 use std::cell::RefCell;
 
-use actix::{Addr, Message};
+use actix::{Message, Recipient};
 use omnibus_core::books::{transfer_source, Lsn, Outgoing};
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::{AccountId, Amount, TransferId};
 
+use crate::api::Receipt;
 use crate::error::EngineError;
 use crate::ledger::{Admission, ShardLedger, Waiter};
-use crate::shard::ShardActor;
-use crate::transfers::SendTransfer;
+use crate::reply::Reply;
 
-pub use crate::reply::Reply;
-
-/// What the caller of a posting learns once it is durable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Receipt {
-    /// The shard that wrote the (debit) record, and its LSN there.
-    pub shard: u16,
+/// The debit of a transfer is durable (at `lsn`): deliver it to its destination shard.
+/// A job sends it to its shard, which runs the protocol between shards.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SendTransfer {
+    pub out: Outgoing,
     pub lsn: Lsn,
-    /// For a posting between shards, the transfer that carried it.
-    pub transfer: Option<TransferId>,
+    pub reply: Option<Reply<Receipt>>,
 }
+
+/// Where a job sends a transfer whose debit is durable: the shard's address, seen only as
+/// a taker of [`SendTransfer`], so that account actors never name the shard.
+pub type Deliveries = Recipient<SendTransfer>;
 
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -65,7 +67,7 @@ impl Job {
 }
 
 /// Runs `job` for `actor`: applies its record and answers the caller once it is durable.
-pub fn run(ledger: &RefCell<ShardLedger>, actor: ActorId, job: Job, shard_addr: &Addr<ShardActor>) {
+pub fn run(ledger: &RefCell<ShardLedger>, actor: ActorId, job: Job, deliveries: &Deliveries) {
     let mut guard = ledger.borrow_mut();
     // A posting, an opening, a status change: new work, refused before anything changes
     // when the shard's queue is full.
@@ -107,12 +109,12 @@ pub fn run(ledger: &RefCell<ShardLedger>, actor: ActorId, job: Job, shard_addr: 
                 dest_shard,
                 amount,
             };
-            let shard_addr = shard_addr.clone();
+            let deliveries = deliveries.clone();
             // Only a durable debit may be delivered: otherwise a crash could lose the debit
             // after the destination credited it. The caller is answered when the
             // destination has credited the transfer, or refused it and the debit came back.
             let waiter: Waiter = Box::new(move |durable| match durable {
-                Ok(()) => shard_addr.do_send(SendTransfer {
+                Ok(()) => deliveries.do_send(SendTransfer {
                     out,
                     lsn,
                     reply: Some(reply),

@@ -1,0 +1,211 @@
+//! The engine's public vocabulary: what a host sends in and what it is answered. Plain
+//! data over the core's types, named by every layer and depending on none of them, so
+//! that a type a caller sees never pulls the module that builds it into the one that
+//! uses it (the shard builds a `CustomerBalance`, the engine hands it out).
+
+use omnibus_core::books::Lsn;
+use omnibus_core::flow::{Accepted, Answer, EntryId, LogEntry, Reason, RequestKind, Settled};
+use omnibus_core::request_log::{EntryState, Step, Told};
+use omnibus_core::{
+    AccountNo, Amount, BankCode, ChargeRequest, CustomerId, Money, ParentAccount, RemitPath,
+    RemitRequest, RequestNo, TransferId,
+};
+
+/// What a caller learns about a charge or remittance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub customer: CustomerId,
+    pub request_no: RequestNo,
+    pub kind: RequestKind,
+    pub amount: Amount,
+    /// What the customer is told (SPEC §4: on a timeout this is chosen per step).
+    pub told: Told,
+    pub path: Option<RemitPath>,
+    /// The deficit charged before a remittance (claim 13), if the balance was short.
+    pub deficit: Option<Amount>,
+    /// The step whose result decided the answer, and whether it had timed out.
+    pub decided_by: Step,
+    pub timed_out: bool,
+    /// Why it was told failed ([`Reason::None`] when told succeeded).
+    pub reason: Reason,
+}
+
+impl Outcome {
+    pub(crate) fn new(accepted: &Accepted, answer: &Answer) -> Self {
+        Outcome {
+            customer: accepted.customer,
+            request_no: accepted.request_no,
+            kind: accepted.kind,
+            amount: accepted.amount,
+            told: answer.told,
+            path: accepted.path,
+            deficit: accepted.deficit,
+            decided_by: answer.decided_by,
+            timed_out: answer.timed_out,
+            reason: answer.reason,
+        }
+    }
+}
+
+/// A request with all its request-log entries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestView {
+    pub accepted: Accepted,
+    pub answer: Option<Answer>,
+    pub entries: Vec<LogEntry>,
+    /// Where it stands for good: what moved, whatever the caller was told (pending while
+    /// a call is open, a step owed, or nobody answered yet).
+    pub outcome: Settled,
+}
+
+/// A transaction original text issued for signing (S3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningText {
+    pub text: String,
+    pub expires_at_ms: u64,
+}
+
+/// The customer terminal's signature over an issued text (S5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Signed {
+    pub cert_serial: u64,
+    pub signature: [u8; 64],
+}
+
+/// A request as submitted to the engine.
+#[derive(Clone, Debug)]
+pub enum Submission {
+    Charge(ChargeRequest),
+    Remit(RemitRequest),
+    RemitSigned(RemitRequest, Signed),
+}
+
+impl Submission {
+    pub fn customer(&self) -> CustomerId {
+        self.header().customer
+    }
+
+    pub fn request_no(&self) -> RequestNo {
+        self.header().request_no
+    }
+
+    pub(crate) fn header(&self) -> &omnibus_core::RequestHeader {
+        match self {
+            Submission::Charge(c) => &c.header,
+            Submission::Remit(r) | Submission::RemitSigned(r, _) => &r.header,
+        }
+    }
+}
+
+/// A state change, published to subscribers once it is durable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EngineEvent {
+    Accepted {
+        shard: u16,
+        customer: CustomerId,
+        request_no: RequestNo,
+        kind: RequestKind,
+        amount: Amount,
+        at_ms: u64,
+    },
+    EntryChanged {
+        shard: u16,
+        entry: EntryId,
+        customer: CustomerId,
+        request_no: RequestNo,
+        step: Step,
+        from: Option<EntryState>,
+        to: EntryState,
+        at_ms: u64,
+    },
+    Answered {
+        shard: u16,
+        customer: CustomerId,
+        request_no: RequestNo,
+        told: Told,
+        at_ms: u64,
+    },
+}
+
+/// What the caller of a posting learns once it is durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// The shard that wrote the (debit) record, and its LSN there.
+    pub shard: u16,
+    pub lsn: Lsn,
+    /// For a posting between shards, the transfer that carried it.
+    pub transfer: Option<TransferId>,
+}
+
+/// A customer's account as the engine books it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomerBalance {
+    pub customer: CustomerId,
+    /// The balance the customer sees.
+    pub balance: Money,
+    /// The balance less what debits in flight hold.
+    pub available: Money,
+    pub tradable: bool,
+    pub subscription_valid: bool,
+    /// The customer-linked account charges are drawn from.
+    pub linked_bank: BankCode,
+    pub linked_account: AccountNo,
+    /// The serial of the registered signature key's certificate, if any.
+    pub cert_serial: Option<u64>,
+}
+
+/// A parent account's balance: the sum of its slices, and each slice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParentBalance {
+    pub parent: ParentAccount,
+    pub total: Money,
+    /// Indexed by shard.
+    pub slices: Vec<Money>,
+}
+
+/// The engine-wide conservation check (SPEC §6.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Totals {
+    /// The sum over every account of every shard, external accounts and money in transit
+    /// between shards included. Zero while the books balance.
+    pub sum: Money,
+    /// Money debited by one shard and not yet credited by another.
+    pub in_transit: Money,
+    pub customers: u64,
+    pub shards: Vec<ShardTotals>,
+}
+
+/// One shard's contribution to the conservation check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardTotals {
+    pub shard: u16,
+    /// Every account of the shard, in-transit included: zero when the books balance. Kept
+    /// as records apply, so a metrics scrape costs the shard nothing (`QueryKind::Audit`
+    /// adds every account up instead).
+    pub sum: Money,
+    pub in_transit: Money,
+    pub customers: u64,
+    pub live_customers: u64,
+    pub outgoing_transfers: u64,
+    /// Transfer ids from other shards remembered one by one (bounded by those in flight).
+    pub transfers_remembered: u64,
+    pub durable_lsn: Lsn,
+    /// Flows being driven live.
+    pub sagas_in_flight: u64,
+    /// Requests owing a step not yet created (a recovery, a refund, a credit due).
+    pub steps_owed: u64,
+    /// Accepted requests not answered yet.
+    pub requests_unanswered: u64,
+    /// Requests told failed at acceptance because a parent slice could not fund them.
+    pub refused_parent_slice_short: u64,
+    pub requests: u64,
+    /// Open request-log entries: REQUESTED, UNKNOWN, FAIL_TRY_AGAIN.
+    pub entries_requested: u64,
+    pub entries_unknown: u64,
+    pub entries_try_again: u64,
+    pub activations: u64,
+    pub passivations: u64,
+    pub snapshots: u64,
+    /// The shard's write-ahead-log counters.
+    pub wal: omnibus_wal::WalStats,
+}

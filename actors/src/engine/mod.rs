@@ -1,0 +1,177 @@
+//! The `Engine` handle: what a host holds.
+//!
+//! `Engine::start` recovers every shard from its data directory, then starts the engine's
+//! own actix system on its own threads (one arbiter per shard). The handle is
+//! `Send + Sync` and cheap to clone; its async methods only await a oneshot answer, so
+//! they work from any tokio runtime, any other executor, or a plain thread through
+//! `futures::executor::block_on`.
+//!
+//! - `mod.rs`: [`Engine`], its accessors, and how it asks a shard.
+//! - `start.rs`, `stop.rs`: recovery and start; halt and shutdown.
+//! - `admission.rs`: the per-shard gate every request passes on its way to its shard.
+//! - `raw.rs`: raw ledger operations (open a customer, set a status, post).
+//! - `submit.rs`, `registry.rs`: charges, remittances, signing texts; the engine-wide
+//!   request-number registry.
+//! - `query.rs`, `reconcile.rs`: balances, totals, requests, events; reconciliation.
+//! - `balancer.rs`: moves between the slices of one parent account across shards.
+
+mod admission;
+mod balancer;
+mod query;
+mod raw;
+mod reconcile;
+mod registry;
+mod start;
+mod stop;
+mod submit;
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use actix::Addr;
+use dashmap::DashMap;
+use omnibus_core::books::shard_of;
+use omnibus_core::{Config, CustomerId, RequestNo};
+use tokio::sync::{broadcast, oneshot};
+
+use self::admission::{Admitted, Gate};
+use self::stop::Running;
+use crate::api::EngineEvent;
+use crate::error::EngineError;
+use crate::failstop::Failure;
+use crate::ledger::recovery::RecoveryReport;
+use crate::rails::Rails;
+use crate::reply::Reply;
+use crate::shard::{BatchMessage, ShardActor};
+
+pub use self::start::EngineParts;
+
+struct Inner {
+    config: Arc<Config>,
+    rails: Rails,
+    /// Which customer each request number belongs to: a request number is executed at most
+    /// once engine-wide (SPEC §6.3), and `request(no)` finds its shard.
+    registry: Arc<DashMap<RequestNo, CustomerId>>,
+    events: broadcast::Sender<EngineEvent>,
+    shards: Vec<Addr<ShardActor>>,
+    gates: Vec<Arc<Gate>>,
+    round_robin: AtomicUsize,
+    running: Mutex<Option<Running>>,
+    recovery: Vec<RecoveryReport>,
+    /// Set when a panic on one of the engine's threads stopped it (`failstop`).
+    failure: Arc<Failure>,
+    /// Each shard's log failure, once its log failed (the shard refuses all work then).
+    poisoned: Vec<Arc<OnceLock<String>>>,
+    /// Held while slices are moved between shards (the `Balancer`'s runs and
+    /// `supervise_once`), so that two plans never move the same money.
+    rebalancing: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// The handle a host holds. Clone it freely.
+/// The handle a host holds. Clone it freely.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Whether the engine serves: `Err` naming the cause when it stopped (a panic on one of
+    /// its threads) or a shard's log failed (that shard refuses all work until a restart).
+    pub fn health(&self) -> Result<(), String> {
+        if let Some(cause) = self.inner.failure.cause() {
+            return Err(format!("the engine stopped: {cause}"));
+        }
+        for (shard, poisoned) in self.inner.poisoned.iter().enumerate() {
+            if let Some(cause) = poisoned.get() {
+                return Err(format!(
+                    "shard {shard}'s write-ahead log failed ({cause}); it refuses all work until the engine is restarted"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `Internal` naming the cause if the engine stopped for a failure.
+    fn check_running(&self) -> Result<(), EngineError> {
+        match self.inner.failure.cause() {
+            Some(cause) => Err(EngineError::Internal(format!(
+                "the engine stopped: {cause}"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn shard_count(&self) -> u16 {
+        self.inner.shards.len() as u16
+    }
+
+    /// Requests admitted to each shard and not yet handled by it (bounded by
+    /// `actors.mailbox_capacity`).
+    pub fn queued_requests(&self) -> Vec<usize> {
+        self.inner.gates.iter().map(|g| g.queued()).collect()
+    }
+
+    /// What recovery found in each shard when the engine started.
+    pub fn recovery_reports(&self) -> &[RecoveryReport] {
+        &self.inner.recovery
+    }
+
+    pub fn shard_of(&self, customer: CustomerId) -> u16 {
+        shard_of(customer, self.shard_count())
+    }
+
+    async fn ask<T, M>(
+        &self,
+        shard: u16,
+        make: impl FnOnce(Reply<T>) -> M,
+    ) -> Result<T, EngineError>
+    where
+        M: actix::Message<Result = ()> + Send + 'static,
+        ShardActor: actix::Handler<M> + actix::Handler<Admitted<M>>,
+    {
+        self.check_running()?;
+        let ticket = self.inner.gates[shard as usize].enter(1)?;
+        let (tx, rx) = oneshot::channel();
+        // Admission is the gate's job; the send itself never parks. A stopped shard drops
+        // the message, and with it the reply, which the caller sees as shutting down.
+        self.inner.shards[shard as usize].do_send(Admitted {
+            message: make(Reply::One(tx)),
+            _ticket: ticket,
+        });
+        match rx.await {
+            Ok(answer) => answer,
+            // A shard that stopped answering: stopped for a failure, or shut down.
+            Err(_) => Err(self
+                .check_running()
+                .err()
+                .unwrap_or(EngineError::ShuttingDown)),
+        }
+    }
+
+    /// Sends each shard its part of a batch, through the shard's gate (one ticket per
+    /// item); a part the gate refuses is answered with the refusal, item by item.
+    fn send_batches<I, M>(&self, by_shard: Vec<Vec<I>>, make: impl Fn(Vec<I>) -> M)
+    where
+        M: BatchMessage + actix::Message<Result = ()> + Send + 'static,
+        ShardActor: actix::Handler<Admitted<M>>,
+    {
+        for (shard, items) in by_shard.into_iter().enumerate() {
+            if items.is_empty() {
+                continue;
+            }
+            let weight = items.len();
+            let message = make(items);
+            match self.inner.gates[shard].enter(weight) {
+                Ok(ticket) => self.inner.shards[shard].do_send(Admitted {
+                    message,
+                    _ticket: ticket,
+                }),
+                Err(error) => message.fail(error),
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Charges, remittances and payment instructions, one at a time or in batches; each
+//! request number is claimed in the engine-wide registry first (`registry.rs`).
+
+use omnibus_core::{ChargeRequest, RemitRequest};
+
+use super::Engine;
+use crate::api::{Outcome, Signed, SigningText, Submission};
+use crate::error::EngineError;
+use crate::reply::{Collector, Reply};
+use crate::shard::{IssueTextRequest, SubmitBatch, SubmitRequest};
+
+impl Engine {
+    /// A charge (balance increase, SPEC §3): A1 then A2, answered per the SPEC §4 table.
+    pub async fn charge(&self, request: ChargeRequest) -> Result<Outcome, EngineError> {
+        self.submit(Submission::Charge(request)).await
+    }
+
+    /// A remittance up to the usage limit: SS deduction (X1), then BS deposit (X2), with a
+    /// deficit charged first if the balance is short. An amount over the limit is refused
+    /// here (`Rejection::SignatureRequired`): use `signing_text` and `remit_signed`.
+    pub async fn remit(&self, request: RemitRequest) -> Result<Outcome, EngineError> {
+        self.submit(Submission::Remit(request)).await
+    }
+
+    /// The transaction original text to sign for an over-limit remittance (S2, S3). It
+    /// expires after `signing.original_text_ttl_ms` and serves one submission.
+    pub async fn signing_text(&self, request: RemitRequest) -> Result<SigningText, EngineError> {
+        let shard = self.shard_of(request.header.customer);
+        self.ask(shard, |reply| IssueTextRequest { request, reply })
+            .await
+    }
+
+    /// An over-limit remittance with the terminal's signature over its issued text (S5):
+    /// the key is looked up by certificate serial (S6), confirmed by the authentication
+    /// server (S7), and the payment instruction goes to the financial company server.
+    pub async fn remit_signed(
+        &self,
+        request: RemitRequest,
+        signed: Signed,
+    ) -> Result<Outcome, EngineError> {
+        self.submit(Submission::RemitSigned(request, signed)).await
+    }
+
+    async fn submit(&self, submission: Submission) -> Result<Outcome, EngineError> {
+        let (customer, request_no) = (submission.customer(), submission.request_no());
+        let claimed = self.claim(customer, request_no)?;
+        let result = self
+            .ask(self.shard_of(customer), |reply| SubmitRequest {
+                submission,
+                reply,
+            })
+            .await;
+        self.release_claim(claimed, customer, request_no, &result);
+        result
+    }
+
+    /// Many charges and remittances at once: one message per shard, one answer for all,
+    /// once each is answered. Each request is still its own flow with its own outcome, in
+    /// the order given, exactly as if submitted alone (idempotency included); this only
+    /// spares the caller a round trip per request. (A signed remittance's text is fetched
+    /// with `signing_text` beforehand, as for `remit_signed`.)
+    pub async fn submit_batch(
+        &self,
+        submissions: Vec<Submission>,
+    ) -> Vec<Result<Outcome, EngineError>> {
+        let (collector, done) = Collector::new(submissions.len());
+        let mut claims = Vec::with_capacity(submissions.len());
+        let mut by_shard: Vec<Vec<(usize, Submission)>> = vec![Vec::new(); self.inner.shards.len()];
+        for (index, submission) in submissions.into_iter().enumerate() {
+            let (customer, request_no) = (submission.customer(), submission.request_no());
+            match self.claim(customer, request_no) {
+                Ok(claimed) => {
+                    claims.push((claimed, customer, request_no));
+                    by_shard[self.shard_of(customer) as usize].push((index, submission));
+                }
+                Err(e) => {
+                    claims.push((false, customer, request_no));
+                    Reply::Slot(collector.clone(), index).send(Err(e));
+                }
+            }
+        }
+        self.send_batches(by_shard, |items| SubmitBatch {
+            items,
+            collector: collector.clone(),
+        });
+        drop(collector);
+        let results = done.await.unwrap_or_else(|_| {
+            claims
+                .iter()
+                .map(|_| Err(EngineError::ShuttingDown))
+                .collect()
+        });
+        for ((claimed, customer, request_no), result) in claims.iter().zip(&results) {
+            self.release_claim(*claimed, *customer, *request_no, result);
+        }
+        results
+    }
+}

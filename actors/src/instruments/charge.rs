@@ -1,0 +1,54 @@
+//! Charges (SPEC §3): the customer's linked bank account pays into the withdrawal firm
+//! parent account (A1, by the bank firm system), then `fin_parent` credits the customer
+//! (A2, by the securities firm system); a charge whose credit fails for good refunds the
+//! linked account (a deposit from the withdrawal firm account). The rail call of each.
+
+use omnibus_core::books::CustomerEntry;
+use omnibus_core::flow::LogEntry;
+
+use crate::rails::{
+    Answer as RailResult, Deposit, DepositSource, RailFuture, RailRequestId, Rails,
+    SecuritiesTransfer, Withdrawal,
+};
+
+/// A1: the withdrawal from the customer's linked account.
+pub(super) fn withdraw(
+    rails: &Rails,
+    id: RailRequestId,
+    entry: &LogEntry,
+    customer: &CustomerEntry,
+) -> RailFuture<RailResult> {
+    rails.bank_firm.withdraw(Withdrawal {
+        id,
+        customer: entry.customer,
+        bank: customer.linked_bank,
+        linked_account: customer.linked_account,
+        amount: entry.amount,
+    })
+}
+
+/// A2: `fin_parent` credits the customer.
+pub(super) fn credit(rails: &Rails, id: RailRequestId, entry: &LogEntry) -> RailFuture<RailResult> {
+    rails.securities_firm.increase(SecuritiesTransfer {
+        id,
+        customer: entry.customer,
+        amount: entry.amount,
+    })
+}
+
+/// The refund of a charge whose credit failed for good: back to the linked account.
+pub(super) fn refund(
+    rails: &Rails,
+    id: RailRequestId,
+    entry: &LogEntry,
+    customer: &CustomerEntry,
+) -> RailFuture<RailResult> {
+    rails.bank_firm.deposit(Deposit {
+        id,
+        customer: entry.customer,
+        from: DepositSource::WithdrawalFirm(customer.linked_bank),
+        to_bank: customer.linked_bank,
+        to_account: customer.linked_account,
+        amount: entry.amount,
+    })
+}

@@ -1,0 +1,148 @@
+//! The instruments: the products the engine carries out over the saga runtime, as they
+//! exist today: charges (A1, A2, refunds), remittances (X1, X2, recoveries), payment
+//! instructions (over-limit remittances, signed and authenticated) and settlement sweeps
+//! (the house's own transfers between parent accounts).
+//!
+//! Each product's actor-side half is a file of its own: the rail request each of its
+//! steps makes (through [`RailCalls`], which the saga runtime calls without knowing the
+//! products), and what only it needs (a payment instruction's issued texts and its
+//! authentication; a sweep's house request). What follows each step, and the legs of
+//! each step, are the core's pure functions (`omnibus_core::flow`).
+//!
+//! - `mod.rs`: [`Instruments`], one per shard: a submission from admission to its flow;
+//!   the rail call of each step, by instrument.
+//! - `admission.rs`: idempotency, validity (S31-S33, S71-S73), the request date, routing
+//!   by the usage limit: what to do with a submission.
+//! - `charge.rs`, `remit.rs`, `payment_instruction.rs`, `settlement.rs`: one product each.
+
+mod admission;
+mod charge;
+mod payment_instruction;
+mod remit;
+mod settlement;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use omnibus_core::books::ShardBooks;
+use omnibus_core::flow::{Accepted, LogEntry};
+use omnibus_core::request_log::Step;
+use omnibus_core::{CustomerId, RequestNo};
+
+use self::admission::Prepared;
+use self::payment_instruction::{IssuedText, SignedInstruction};
+use crate::api::{Outcome, Submission};
+use crate::ledger::ShardLedger;
+use crate::rails::{Answer as RailResult, Authentication, RailFuture, RailRequestId, Rails};
+use crate::reply::Reply;
+use crate::saga::{self, Live, RailCalls, SagaRuntime};
+
+pub use self::settlement::start as start_settlement;
+
+/// A shard's instruments, shared by its customer account actors on the shard's thread.
+pub struct Instruments {
+    saga: Rc<SagaRuntime>,
+    ledger: Rc<RefCell<ShardLedger>>,
+    /// The authentication server, asked about a signed instruction's key (S7).
+    authentication: Arc<dyn Authentication>,
+    /// Signing texts issued and not yet used (bounded by `signing.original_texts_max`).
+    texts: RefCell<HashMap<(CustomerId, RequestNo), IssuedText>>,
+}
+
+impl Instruments {
+    pub fn new(
+        saga: Rc<SagaRuntime>,
+        ledger: Rc<RefCell<ShardLedger>>,
+        authentication: Arc<dyn Authentication>,
+    ) -> Self {
+        Self {
+            saga,
+            ledger,
+            authentication,
+            texts: RefCell::new(HashMap::new()),
+        }
+    }
+}
+
+/// Carries out a submission: validation, then acceptance and the flow, answering `reply`
+/// once the customer's answer is durable.
+pub fn submit(ctx: &Rc<Instruments>, submission: Submission, reply: Reply<Outcome>) {
+    let customer = submission.customer();
+    let request_no = submission.request_no();
+    match ctx.prepare(&submission) {
+        Err(e) => reply.send(Err(e)),
+        Ok(Prepared::Answered(outcome)) => reply.send(Ok(outcome)),
+        Ok(Prepared::InProgress) => ctx.saga.add_caller(customer, request_no, reply),
+        Ok(Prepared::Ready {
+            accepted,
+            signed: None,
+        }) => start(ctx, accepted, None, reply),
+        Ok(Prepared::Ready {
+            accepted,
+            signed: Some(instruction),
+        }) => payment_instruction::authenticate_then_start(
+            ctx,
+            submission,
+            accepted,
+            instruction,
+            reply,
+        ),
+    }
+}
+
+/// Accepts a prepared request and drives its flow once the acceptance is durable; an
+/// accepted payment instruction's text is used up.
+fn start(
+    ctx: &Rc<Instruments>,
+    accepted: Accepted,
+    signed: Option<SignedInstruction>,
+    reply: Reply<Outcome>,
+) {
+    let (customer, request_no) = (accepted.customer, accepted.request_no);
+    let uses_text = signed.is_some();
+    saga::start(&ctx.saga, accepted, signed.map(Live::new), reply, || {
+        if uses_text {
+            ctx.use_text(customer, request_no);
+        }
+    });
+}
+
+/// The rail call of each step, by instrument: what the saga runtime calls through
+/// [`RailCalls`].
+pub struct StepCalls;
+
+/// The instruments' [`RailCalls`], handed to each shard's saga runtime.
+pub static STEP_CALLS: StepCalls = StepCalls;
+
+impl RailCalls for StepCalls {
+    fn call(
+        &self,
+        rails: &Rails,
+        books: &ShardBooks,
+        entry: &LogEntry,
+        id: RailRequestId,
+        live: Option<&Live>,
+    ) -> Option<RailFuture<RailResult>> {
+        if entry.step == Step::Settlement {
+            // The house's sweep: its legs are the two parent accounts; no customer.
+            return settlement::settle(rails, id, entry);
+        }
+        let request = books.request(entry.customer, entry.request_no)?;
+        let customer = books.customer(entry.customer)?;
+        match entry.step {
+            Step::ChargeWithdrawal => Some(charge::withdraw(rails, id, entry, customer)),
+            Step::ChargeCredit => Some(charge::credit(rails, id, entry)),
+            Step::Refund => Some(charge::refund(rails, id, entry, customer)),
+            Step::RemitDeduction => Some(remit::deduct(rails, id, entry)),
+            Step::RemitDeposit => remit::deposit(rails, id, entry, request),
+            Step::Recovery => Some(remit::recover(rails, id, entry)),
+            Step::PaymentInstruction => {
+                payment_instruction::instruct(rails, id, entry, request, live)
+            }
+            // Settlements returned above, before the customer lookup.
+            Step::Settlement => None,
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The messages a shard takes from the engine handle and from its peers' balancer:
+//! data only, so that a sender names what it sends, not the handlers (`router.rs`,
+//! `queries.rs`, `lifecycle.rs`).
+
+use std::sync::Arc;
+
+use actix::{Addr, Message};
+use omnibus_core::record::CustomerOpened;
+use omnibus_core::{AccountId, Amount, CustomerId, Money, ParentAccount, RemitRequest, RequestNo};
+
+use super::ShardActor;
+use crate::api::{
+    CustomerBalance, Outcome, Receipt, RequestView, ShardTotals, SigningText, Submission,
+};
+use crate::error::EngineError;
+use crate::reply::{Collector, Reply};
+use crate::supervisors::SupervisionReport;
+
+/// The addresses of every shard, this one included, in shard order.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Peers(pub Vec<Addr<ShardActor>>);
+
+/// Open a customer account in this shard.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Open {
+    pub opened: CustomerOpened,
+    pub reply: Reply<Receipt>,
+}
+
+/// Change a customer's validity (tradable, securities subscription valid).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetStatus {
+    pub customer: CustomerId,
+    pub tradable: bool,
+    pub subscription_valid: bool,
+    pub reply: Reply<Receipt>,
+}
+
+/// A posting whose debit account is booked in this shard.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Post {
+    pub debit: AccountId,
+    pub credit: AccountId,
+    pub amount: Amount,
+    pub reply: Reply<Receipt>,
+}
+
+/// Many postings whose debit accounts are booked in this shard, answered into one batch.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PostBatch {
+    pub items: Vec<(usize, AccountId, AccountId, Amount)>,
+    pub collector: Arc<Collector<Receipt>>,
+}
+
+/// A batch the engine sends a shard: answered item by item if it never gets there.
+pub trait BatchMessage {
+    /// Answers every item with `error`.
+    fn fail(self, error: EngineError);
+}
+
+impl BatchMessage for PostBatch {
+    fn fail(self, error: EngineError) {
+        for (index, ..) in self.items {
+            Reply::Slot(self.collector.clone(), index).send(Err(error.clone()));
+        }
+    }
+}
+
+/// A charge or remittance for one of this shard's customers.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SubmitRequest {
+    pub submission: Submission,
+    pub reply: Reply<Outcome>,
+}
+
+/// Many charges and remittances for this shard's customers, answered into one batch.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SubmitBatch {
+    pub items: Vec<(usize, Submission)>,
+    pub collector: Arc<Collector<Outcome>>,
+}
+
+impl BatchMessage for SubmitBatch {
+    fn fail(self, error: EngineError) {
+        for (index, _) in self.items {
+            Reply::Slot(self.collector.clone(), index).send(Err(error.clone()));
+        }
+    }
+}
+
+/// Issue a signing text for one of this shard's customers.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct IssueTextRequest {
+    pub request: RemitRequest,
+    pub reply: Reply<SigningText>,
+}
+
+/// A request with all its log entries, as of everything durable.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ViewRequest {
+    pub customer: CustomerId,
+    pub request_no: RequestNo,
+    pub reply: Reply<Option<RequestView>>,
+}
+
+/// Run every supervisor pass of this shard once, now.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Supervise {
+    pub reply: tokio::sync::oneshot::Sender<SupervisionReport>,
+}
+
+/// Move `amount` of this shard's slice of `parent` to the same parent's slice in
+/// `dest_shard`: a transfer between shards, by the slice's own actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MoveSlice {
+    pub parent: ParentAccount,
+    pub dest_shard: u16,
+    pub amount: Amount,
+    pub reply: Reply<Receipt>,
+}
+
+/// Entry numbers one reconciliation page covers.
+pub const ENTRIES_PAGE: u64 = 4_096;
+
+/// What a query asks of one shard.
+#[derive(Clone, Copy, Debug)]
+pub enum QueryKind {
+    /// A customer's balance and available amount.
+    Customer(CustomerId),
+    /// Every parent slice of the shard.
+    Slices,
+    /// The shard's totals for the conservation check.
+    Totals,
+    /// The books' running sum and the same added up account by account: O(customers) on
+    /// the shard's thread, for audits and tests, never for metrics.
+    Audit,
+    /// Any account as this shard books it (its slice, for a parent).
+    Account(AccountId),
+    /// The request-log entries numbered from `from_seq` on, at most
+    /// [`ENTRIES_PAGE`] entry numbers of them, with their requests' dates, for
+    /// reconciliation: one bounded slice per message, so that a report over millions of
+    /// entries never holds the shard's thread for long.
+    Entries { from_seq: u64 },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueryAnswer {
+    Customer(Box<CustomerBalance>),
+    /// Every slice: its balance and what is available (the balance less holds).
+    Slices(Vec<(ParentAccount, Money, Money)>),
+    Totals(Box<ShardTotals>),
+    Audit {
+        kept: Money,
+        scanned: Money,
+    },
+    Account(Money),
+    Entries {
+        entries: Vec<(omnibus_core::flow::LogEntry, omnibus_core::RequestDate)>,
+        /// Where the next page starts; `None` after the last.
+        next_seq: Option<u64>,
+    },
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Query {
+    pub kind: QueryKind,
+    pub reply: Reply<QueryAnswer>,
+}
+
+/// Stop taking work, let what was applied become durable, sync and close the log.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown {
+    pub done: std::sync::mpsc::Sender<Result<(), String>>,
+}

@@ -1,0 +1,130 @@
+//! Reads of the shard's state: a customer's balance, the parent slices, the totals for
+//! the conservation check, an audit, reconciliation pages, a request's view. Each is
+//! answered only once everything it reflects is durable (a read barrier).
+
+use actix::{Context, Handler};
+use omnibus_core::books::{BooksError, ShardBooks};
+use omnibus_core::flow::settled_outcome;
+use omnibus_core::{CustomerId, RequestNo};
+
+use super::protocol::{Query, QueryAnswer, QueryKind, ViewRequest, ENTRIES_PAGE};
+use super::ShardActor;
+use crate::api::{CustomerBalance, RequestView, ShardTotals};
+use crate::error::EngineError;
+
+impl Handler<ViewRequest> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: ViewRequest, _: &mut Context<Self>) {
+        let view = request_view(self.ledger.borrow().books(), msg.customer, msg.request_no);
+        let reply = msg.reply;
+        self.ledger
+            .borrow_mut()
+            .after_durable(Box::new(move |durable| reply.send(durable.map(|()| view))));
+    }
+}
+
+impl Handler<Query> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: Query, _: &mut Context<Self>) {
+        let mut ledger = self.ledger.borrow_mut();
+        if let Err(e) = ledger.check_usable() {
+            msg.reply.send(Err(e));
+            return;
+        }
+        let books = ledger.books();
+        let answer = match msg.kind {
+            QueryKind::Customer(c) => match books.customer(c) {
+                Some(entry) => Ok(QueryAnswer::Customer(Box::new(CustomerBalance {
+                    customer: c,
+                    balance: books.money(entry.balance),
+                    available: books.money(entry.balance - entry.held),
+                    tradable: entry.tradable,
+                    subscription_valid: entry.subscription_valid,
+                    linked_bank: entry.linked_bank,
+                    linked_account: entry.linked_account,
+                    cert_serial: entry.signing_key.map(|k| k.cert_serial),
+                }))),
+                None => Err(BooksError::UnknownCustomer(c).into()),
+            },
+            QueryKind::Entries { from_seq } => {
+                let (entries, next_seq) = books.entries_page(from_seq, ENTRIES_PAGE);
+                Ok(QueryAnswer::Entries {
+                    entries: entries
+                        .into_iter()
+                        .filter_map(|e| {
+                            books
+                                .request(e.customer, e.request_no)
+                                .map(|r| (e, r.accepted.request_date))
+                        })
+                        .collect(),
+                    next_seq,
+                })
+            }
+            QueryKind::Account(account) => books
+                .balance(account)
+                .map(QueryAnswer::Account)
+                .map_err(EngineError::from),
+            QueryKind::Slices => Ok(QueryAnswer::Slices(
+                books
+                    .slices()
+                    .map(|(p, s)| (*p, books.money(s.balance), books.money(s.balance - s.held)))
+                    .collect(),
+            )),
+            QueryKind::Audit => books
+                .sum_by_scan()
+                .map(|scanned| QueryAnswer::Audit {
+                    kept: books.sum().unwrap_or(scanned),
+                    scanned,
+                })
+                .map_err(|e| EngineError::Internal(format!("the books' sum: {e}"))),
+            QueryKind::Totals => books
+                .sum()
+                .map(|sum| {
+                    QueryAnswer::Totals(Box::new(ShardTotals {
+                        shard: self.id,
+                        sum,
+                        in_transit: books.in_transit(),
+                        customers: books.customer_count() as u64,
+                        live_customers: self.live.len() as u64,
+                        outgoing_transfers: books.outgoing().count() as u64,
+                        transfers_remembered: books.transfers_remembered() as u64,
+                        durable_lsn: ledger.durable_lsn(),
+                        sagas_in_flight: self.saga.sagas_in_flight() as u64,
+                        steps_owed: self.saga.owed_count(books) as u64,
+                        requests_unanswered: books.unanswered_count() as u64,
+                        refused_parent_slice_short: self.saga.short_slices(),
+                        requests: books.request_count() as u64,
+                        entries_requested: books.open_entry_counts().0 as u64,
+                        entries_unknown: books.open_entry_counts().1 as u64,
+                        entries_try_again: books.open_entry_counts().2 as u64,
+                        activations: self.stats.activations,
+                        passivations: self.stats.passivations,
+                        snapshots: self.stats.snapshots,
+                        wal: ledger.wal().stats(),
+                    }))
+                })
+                .map_err(|e| EngineError::Internal(format!("the books' sum: {e}"))),
+        };
+        // Answer only once everything this answer reflects is durable.
+        let reply = msg.reply;
+        ledger.after_durable(Box::new(move |durable| {
+            reply.send(durable.and(answer));
+        }));
+    }
+}
+
+/// A request's view: the request with every entry.
+fn request_view(
+    books: &ShardBooks,
+    customer: CustomerId,
+    request_no: RequestNo,
+) -> Option<RequestView> {
+    let request = books.request(customer, request_no)?;
+    let entries = books.request_entries(request);
+    Some(RequestView {
+        accepted: request.accepted,
+        answer: request.answer,
+        outcome: settled_outcome(request, &entries),
+        entries,
+    })
+}

@@ -1,0 +1,72 @@
+//! What a pass of the supervisors did, summed over passes and shards.
+
+/// What one pass of the supervisors did, summed over shards by the engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SupervisionReport {
+    /// UNKNOWN entries confirmed executed / not executed.
+    pub confirmed_done: u64,
+    pub confirmed_not_done: u64,
+    /// Confirm inquiries that got no answer (retried next pass).
+    pub confirm_unanswered: u64,
+    /// UNKNOWN entries older than the window when confirmed.
+    pub overdue: u64,
+    /// REQUESTED entries past `supervisor.requested_max_age_ms`, treated as timeouts.
+    pub stale_requested: u64,
+    /// Charge credits re-run (S115), found already done (S112), given up (S113, S114).
+    pub reprocessed: u64,
+    pub found_done: u64,
+    pub gave_up: u64,
+    /// Recoveries and refunds retried, and owed entries created.
+    pub retried: u64,
+    pub owed_created: u64,
+    /// Sweep and rebalancing postings made.
+    pub sweeps: u64,
+    /// Settled requests forgotten past the idempotency window.
+    pub pruned: u64,
+    /// Open entries left after the pass, by state.
+    pub open_requested: u64,
+    pub open_unknown: u64,
+    pub open_try_again: u64,
+    /// Requests still owing a step whose entry could not be created.
+    pub owed: u64,
+}
+
+impl SupervisionReport {
+    pub fn add(&mut self, other: &SupervisionReport) {
+        self.confirmed_done += other.confirmed_done;
+        self.confirmed_not_done += other.confirmed_not_done;
+        self.confirm_unanswered += other.confirm_unanswered;
+        self.overdue += other.overdue;
+        self.stale_requested += other.stale_requested;
+        self.reprocessed += other.reprocessed;
+        self.found_done += other.found_done;
+        self.gave_up += other.gave_up;
+        self.retried += other.retried;
+        self.owed_created += other.owed_created;
+        self.sweeps += other.sweeps;
+        self.pruned += other.pruned;
+        self.open_requested += other.open_requested;
+        self.open_unknown += other.open_unknown;
+        self.open_try_again += other.open_try_again;
+        self.owed += other.owed;
+    }
+
+    /// Whether the pass did anything at all.
+    pub fn acted(&self) -> bool {
+        self.confirmed_done
+            + self.confirmed_not_done
+            + self.reprocessed
+            + self.found_done
+            + self.gave_up
+            + self.retried
+            + self.owed_created
+            + self.sweeps
+            + self.stale_requested
+            > 0
+    }
+
+    /// Whether every entry is final and nothing is owed.
+    pub fn settled(&self) -> bool {
+        self.open_requested + self.open_unknown + self.open_try_again + self.owed == 0
+    }
+}
