@@ -81,9 +81,20 @@ fn opened(n: u64) -> CustomerOpened {
         subscription_valid: true,
         signing_key: Some(omnibus_core::record::SigningKey {
             cert_serial: n,
-            public_key: [7; 32],
+            public_key: *public_key(),
         }),
     }
+}
+
+/// One valid ed25519 public key for every customer (the engine refuses bytes that are no
+/// key, and weak keys); it costs the same books entry as a key of its own.
+fn public_key() -> &'static [u8; 32] {
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        ed25519_dalek::SigningKey::from_bytes(&[7; 32])
+            .verifying_key()
+            .to_bytes()
+    })
 }
 
 /// Posts `count` postings, `posting(i)` making the i-th, `in_flight` outstanding, in
