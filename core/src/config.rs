@@ -125,6 +125,11 @@ pub struct ActorsConfig {
     pub callers_per_request_max: u32,
     pub request_date_window_days: u32,
     pub transfer_retry_ms: u64,
+    /// How often each shard expires the two-phase holds that fell due.
+    pub hold_expiry_interval_ms: u64,
+    /// Most holds one expiry pass expires; the rest wait for the next pass, which then
+    /// follows at once.
+    pub hold_expiry_batch_max: u32,
 }
 
 /// When an append counts as durable.
@@ -370,6 +375,18 @@ impl Config {
             a.transfer_retry_ms,
             1,
             3_600_000,
+        )?;
+        range(
+            "actors.hold_expiry_interval_ms",
+            a.hold_expiry_interval_ms,
+            1,
+            3_600_000,
+        )?;
+        range(
+            "actors.hold_expiry_batch_max",
+            a.hold_expiry_batch_max as u64,
+            1,
+            1_000_000,
         )?;
         range(
             "actors.request_date_window_days",
@@ -763,6 +780,19 @@ mod tests {
                 .is_err()
         );
         assert!(Config::from_toml_over_defaults("[server]\nlisten = \"nowhere\"\n").is_err());
+        for (key, text) in [
+            (
+                "actors.hold_expiry_interval_ms",
+                "[actors]\nhold_expiry_interval_ms = 0\n",
+            ),
+            (
+                "actors.hold_expiry_batch_max",
+                "[actors]\nhold_expiry_batch_max = 0\n",
+            ),
+        ] {
+            let err = Config::from_toml_over_defaults(text).unwrap_err();
+            assert!(err.to_string().contains(key), "{err}");
+        }
         let gap = Config::from_toml_over_defaults("[supervisor]\nrefill_min_gap_ms = 0\n");
         assert!(
             gap.as_ref()

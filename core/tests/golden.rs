@@ -17,6 +17,7 @@ use omnibus_core::books::{ParentPlan, ShardBooks};
 use omnibus_core::config::Config;
 use omnibus_core::flow::{Accepted, Answer, EntryId, Reason, RequestKind};
 use omnibus_core::ids::TransferId;
+use omnibus_core::ledger::{HoldDecision, HoldId, NewHold};
 use omnibus_core::record::codec::{
     decode, decode_snapshot, encode_snapshot, snapshot_version, Encoder, RecordKind,
     SNAPSHOT_VERSION,
@@ -385,6 +386,41 @@ fn records_current() -> Vec<(&'static str, LedgerRecord)> {
                 accepted_before_ms: 1_792_670_400_000,
             },
         ),
+        (
+            "hold_created",
+            LedgerRecord::HoldCreated {
+                hold: NewHold {
+                    id: HoldId::new(customer(1001), 42),
+                    debit: AccountId::customer(customer(1001)),
+                    credit: AccountId::parent(ParentAccount::Collection),
+                    amount: krw(25_000),
+                    expires_at_ms: 1_795_263_000_000,
+                },
+                at_ms: 1_795_262_400_000,
+            },
+        ),
+        (
+            "hold_posted",
+            LedgerRecord::HoldPosted {
+                id: HoldId::new(customer(1001), 42),
+                amount: krw(18_000),
+                at_ms: 1_795_262_500_000,
+            },
+        ),
+        (
+            "hold_voided",
+            LedgerRecord::HoldVoided {
+                id: HoldId::new(customer(1001), 43),
+                at_ms: 1_795_262_600_000,
+            },
+        ),
+        (
+            "hold_expired",
+            LedgerRecord::HoldExpired {
+                id: HoldId::new(customer(1001), 44),
+                at_ms: 1_795_263_000_001,
+            },
+        ),
     ]
 }
 
@@ -470,6 +506,68 @@ fn books_v2() -> ShardBooks {
     books
 }
 
+/// Books holding two-phase holds, open and resolved (version 3 of the snapshot): one
+/// of each way a hold ends, and one still open, on the customer and on a parent slice.
+fn books_v3() -> ShardBooks {
+    let mut books = books_v2();
+    let mut lsn = books.last_lsn();
+    let c = customer(1001);
+    let mut hold = |books: &mut ShardBooks, number: u64, debit: AccountId, won: i64| {
+        let new = NewHold {
+            id: HoldId::new(c, number),
+            debit,
+            credit: AccountId::parent(ParentAccount::Collection),
+            amount: krw(won),
+            expires_at_ms: 1_795_263_000_000,
+        };
+        let Ok(HoldDecision::Write(record)) = books.decide_hold_create(&new, 1_795_262_400_000)
+        else {
+            panic!("a new hold is written");
+        };
+        lsn += 1;
+        books.apply(lsn, &record).unwrap();
+        new.id
+    };
+    let customer_account = AccountId::customer(c);
+    let open = hold(&mut books, 1, customer_account, 5_000);
+    let posted = hold(&mut books, 2, customer_account, 7_000);
+    let voided = hold(&mut books, 3, customer_account, 3_000);
+    let expired = hold(
+        &mut books,
+        4,
+        AccountId::parent(ParentAccount::FinParent),
+        9_000,
+    );
+    let mut apply = |books: &mut ShardBooks, record: LedgerRecord| {
+        lsn += 1;
+        books.apply(lsn, &record).unwrap();
+    };
+    apply(
+        &mut books,
+        LedgerRecord::HoldPosted {
+            id: posted,
+            amount: krw(6_500),
+            at_ms: 1_795_262_500_000,
+        },
+    );
+    apply(
+        &mut books,
+        LedgerRecord::HoldVoided {
+            id: voided,
+            at_ms: 1_795_262_600_000,
+        },
+    );
+    apply(
+        &mut books,
+        LedgerRecord::HoldExpired {
+            id: expired,
+            at_ms: 1_795_263_000_000,
+        },
+    );
+    assert!(books.hold(open).unwrap().state.is_open());
+    books
+}
+
 fn read(name: &str) -> Vec<u8> {
     let path = golden_dir().join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("golden file {}: {e}", path.display()))
@@ -495,7 +593,7 @@ fn golden_files_of_the_current_versions_exist() {
     }
     let file = format!("snapshots/v{SNAPSHOT_VERSION}/books.bin");
     if write {
-        write_once(&file, &encode_snapshot(&books_v2().snapshot()));
+        write_once(&file, &encode_snapshot(&books_v3().snapshot()));
     }
     assert!(golden_dir().join(&file).exists(), "no golden file {file}");
 }
@@ -541,6 +639,11 @@ fn snapshots_written_by_every_format_version_still_decode() {
     let v2 = read("snapshots/v2/books.bin");
     assert_eq!(snapshot_version(&v2), 2);
     assert_eq!(decode_snapshot(&v2).unwrap(), books_v2().snapshot());
+    let v3 = read("snapshots/v3/books.bin");
+    assert_eq!(snapshot_version(&v3), 3);
+    let decoded = decode_snapshot(&v3).unwrap();
+    assert_eq!(decoded, books_v3().snapshot());
+    assert_eq!(decoded.holds.len(), 4);
 }
 
 #[test]

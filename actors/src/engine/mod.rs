@@ -14,9 +14,11 @@
 //!   request-number registry.
 //! - `query.rs`, `reconcile.rs`: balances, totals, requests, events; reconciliation.
 //! - `balancer.rs`: moves between the slices of one parent account across shards.
+//! - `holds.rs`: two-phase holds: create, post, void, and reading them back.
 
 mod admission;
 mod balancer;
+mod holds;
 mod query;
 mod raw;
 mod reconcile;

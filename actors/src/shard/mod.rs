@@ -15,8 +15,11 @@
 //! - `transfers.rs`: postings between shards (the source's and the destination's side).
 //! - `snapshots.rs`: the books' cut, handed to the WAL off the shard's thread.
 //! - `queries.rs`: balances, totals, request views and reconciliation pages.
+//! - `holds.rs`: two-phase holds: create, post, void, the holds queries, and the
+//!   periodic expiry pass.
 //! - `lifecycle.rs`: flushing to the WAL, durability, shutdown.
 
+mod holds;
 mod lifecycle;
 mod protocol;
 mod queries;
@@ -45,8 +48,9 @@ use crate::saga::{self, Refill, SagaRuntime};
 use crate::supervisors::{Prune, SupervisorActor};
 
 pub use self::protocol::{
-    BatchMessage, IssueTextRequest, MoveSlice, Open, Peers, Post, PostBatch, Query, QueryAnswer,
-    QueryKind, SetStatus, Shutdown, SubmitBatch, SubmitRequest, Supervise, ViewRequest,
+    BatchMessage, CreateHold, HoldsQuery, HoldsWanted, IssueTextRequest, MoveSlice, Open, Peers,
+    Post, PostBatch, PostHold, Query, QueryAnswer, QueryKind, SetStatus, Shutdown, SubmitBatch,
+    SubmitRequest, Supervise, ViewRequest, VoidHold,
 };
 pub use self::transfers::Redeliver;
 use self::transfers::Transfers;
@@ -208,6 +212,9 @@ impl Actor for ShardActor {
         ctx.run_interval(Duration::from_millis(retry_ms), move |shard, _| {
             shard.redeliver_overdue(retry_ms);
         });
+        // Holds that fell due (while the engine was down, too) expire now and every
+        // `actors.hold_expiry_interval_ms`.
+        self.start_hold_expiry(ctx);
         // Four ticks make one idle period.
         let tick_ms = (self.config.actors.passivate_idle_ms / 4).max(1);
         ctx.run_interval(Duration::from_millis(tick_ms), |shard, _| {

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use actix::{Addr, Message};
+use omnibus_core::ledger::{Hold, HoldAnswer, HoldId, NewHold};
 use omnibus_core::record::CustomerOpened;
 use omnibus_core::{AccountId, Amount, CustomerId, Money, ParentAccount, RemitRequest, RequestNo};
 
@@ -185,3 +186,49 @@ pub struct Query {
 pub struct Shutdown {
     pub done: std::sync::mpsc::Sender<Result<(), String>>,
 }
+
+/// Create a two-phase hold owned by one of this shard's customers (`shard/holds.rs`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CreateHold {
+    pub hold: NewHold,
+    pub reply: Reply<HoldAnswer>,
+}
+
+/// Post a hold of this shard: `amount`, or all of it when `None`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PostHold {
+    pub id: HoldId,
+    pub amount: Option<Amount>,
+    pub reply: Reply<HoldAnswer>,
+}
+
+/// Void a hold of this shard.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct VoidHold {
+    pub id: HoldId,
+    pub reply: Reply<HoldAnswer>,
+}
+
+/// Which holds a [`HoldsQuery`] asks for.
+#[derive(Clone, Copy, Debug)]
+pub enum HoldsWanted {
+    One(HoldId),
+    /// Every hold (open and resolved) debiting the account, as this shard books it.
+    Of(AccountId),
+}
+
+/// Holds as of everything durable.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct HoldsQuery {
+    pub wanted: HoldsWanted,
+    pub reply: Reply<Vec<Hold>>,
+}
+
+/// Run an expiry pass of the shard's holds now (the shard sends it to itself).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ExpireHolds;

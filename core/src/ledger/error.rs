@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use super::EntryId;
+use super::{EntryId, HoldId, HoldState};
 use crate::ids::{AccountId, BankCode, CustomerId, ParentAccount, RequestNo, TransferId};
 use crate::money::{Amount, Currency, Money, MoneyError};
 use crate::request_log::IllegalTransition;
@@ -84,5 +84,43 @@ pub enum BooksError {
     AlreadyAnswered {
         customer: CustomerId,
         request_no: RequestNo,
+    },
+    #[error(
+        "{0} cannot be held: only a customer's account and a parent account's slice hold money"
+    )]
+    NotHoldable(AccountId),
+    #[error("{0} does not exist")]
+    UnknownHold(HoldId),
+    #[error("{0} already exists")]
+    HoldExists(HoldId),
+    #[error(
+        "{0} already exists with another debit, credit, amount or expiry; use a new hold number"
+    )]
+    HoldConflict(HoldId),
+    #[error("{id} is already {state}")]
+    HoldResolved { id: HoldId, state: HoldState },
+    #[error("{id} expires at {expires_at_ms} ms, not after its creation at {at_ms} ms")]
+    HoldExpiryNotAfterCreation {
+        id: HoldId,
+        expires_at_ms: u64,
+        at_ms: u64,
+    },
+    #[error("{id} fell due at {expires_at_ms} ms: at {at_ms} ms it can only expire")]
+    HoldDue {
+        id: HoldId,
+        expires_at_ms: u64,
+        at_ms: u64,
+    },
+    #[error("{id} falls due at {expires_at_ms} ms: at {at_ms} ms it cannot expire yet")]
+    HoldNotDue {
+        id: HoldId,
+        expires_at_ms: u64,
+        at_ms: u64,
+    },
+    #[error("{id} holds {held}, less than the {amount} posted")]
+    PostExceedsHold {
+        id: HoldId,
+        held: Amount,
+        amount: Amount,
     },
 }

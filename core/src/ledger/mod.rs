@@ -23,6 +23,9 @@
 //! - `accounts.rs`: where a customer lives ([`shard_of`]), [`CustomerEntry`] and
 //!   [`SliceEntry`], balances, the leg and hold arithmetic every posting goes through,
 //!   and the `CustomerOpened`, `CustomerStatus` and `Posted` records.
+//! - `holds.rs`: two-phase holds ([`Hold`], [`HoldId`]): a pending debit toward another
+//!   account with an expiry, posted (in full or in part), voided or expired exactly once;
+//!   the `Hold*` records, and the decisions that make each operation idempotent by id.
 //! - `transfers.rs`: transfers between shards: ids, [`Outgoing`], [`Incoming`], the money
 //!   in transit, and the four `Transfer*` records.
 //! - `requests.rs`: [`Accepted`] (of a [`RequestKind`]; [`HOUSE`] owns the house's own),
@@ -52,10 +55,11 @@
 //!   deduction's credit is set aside for the compensation that may follow. They stay here,
 //!   below the saga, until the `Instrument` trait (review §2.4, §2.5 step 5) can hand them
 //!   to the books through a trait the ledger defines.
-//! - No `holds.rs` and no `audit.rs`: the review's `holds.rs` is the new two-phase hold
-//!   primitive (the next step of issue 12, not a move), and today's hold arithmetic
-//!   (`check_hold`, `adjust_hold`) is in `accounts.rs`, where the review puts it. The
-//!   review's `audit.rs` is for invariant checks after every apply, which do not exist yet;
+//! - `holds.rs` is the two-phase hold primitive; the saga's own holds (an open entry's
+//!   amount, a request's reservations) are not holds of that kind yet, and their arithmetic
+//!   (`check_hold`, `adjust_hold`, which the new holds use too) stays in `accounts.rs`,
+//!   where the review puts it. Both add to one `held` figure per account. No `audit.rs`:
+//!   the review's is for invariant checks after every apply, which do not exist yet;
 //!   what exists is the running sum and the scan that checks it, in `conservation.rs`.
 //! - `parents.rs` rather than `plan.rs`: it is [`ParentPlan`], and the saga has a `Plan` of
 //!   its own (what follows a transition). [`shard_of`] went to `accounts.rs`: it says where
@@ -80,6 +84,7 @@ mod entries;
 mod error;
 #[cfg(test)]
 mod fixtures;
+mod holds;
 mod owed;
 mod parents;
 mod requests;
@@ -92,6 +97,7 @@ pub use accounts::{shard_of, CustomerEntry, SliceEntry};
 pub use answer::{Answer, Reason};
 pub use entries::{holds, EntryId, LogEntry};
 pub use error::BooksError;
+pub use holds::{Hold, HoldAnswer, HoldDecision, HoldId, HoldState, NewHold};
 pub use owed::{owed_compensation, owed_step};
 pub use parents::ParentPlan;
 pub use requests::{Accepted, RequestKind, RequestState, HOUSE};
@@ -103,7 +109,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::Decimal;
 
-use crate::ids::{BankCode, CustomerId, ParentAccount, RequestNo, TransferId};
+use crate::ids::{AccountId, BankCode, CustomerId, ParentAccount, RequestNo, TransferId};
 use crate::money::{Currency, Money};
 use crate::record::LedgerRecord;
 use crate::segmap::{ChunkedVec, SegmentedMap};
@@ -155,6 +161,12 @@ pub struct ShardBooks {
     /// deadline supervisor answers those whose callers waited too long, and those a crash
     /// left without an answer. Derived from `requests`.
     unanswered: BTreeSet<(u64, CustomerId, RequestNo)>,
+    /// Two-phase holds, open and resolved (`holds.rs`).
+    holds: SegmentedMap<HoldId, Hold>,
+    /// Open holds by expiry, soonest first, for the expiry pass. Derived from `holds`.
+    holds_by_expiry: BTreeSet<(u64, HoldId)>,
+    /// Every hold by the account it debits. Derived from `holds`.
+    holds_by_debit: BTreeSet<(AccountId, HoldId)>,
 }
 
 impl ShardBooks {
@@ -198,6 +210,9 @@ impl ShardBooks {
             try_again: BTreeSet::new(),
             next_entry_seq: 1,
             unanswered: BTreeSet::new(),
+            holds: SegmentedMap::new(),
+            holds_by_expiry: BTreeSet::new(),
+            holds_by_debit: BTreeSet::new(),
         }
     }
 
@@ -336,6 +351,22 @@ impl ShardBooks {
             }
             LedgerRecord::TransferReturned { id } => {
                 self.apply_transfer_returned(id)?;
+                Applied::Done
+            }
+            LedgerRecord::HoldCreated { hold, at_ms } => {
+                self.apply_hold_created(hold, *at_ms)?;
+                Applied::Done
+            }
+            LedgerRecord::HoldPosted { id, amount, at_ms } => {
+                self.apply_hold_posted(*id, *amount, *at_ms)?;
+                Applied::Done
+            }
+            LedgerRecord::HoldVoided { id, at_ms } => {
+                self.apply_hold_voided(*id, *at_ms)?;
+                Applied::Done
+            }
+            LedgerRecord::HoldExpired { id, at_ms } => {
+                self.apply_hold_expired(*id, *at_ms)?;
                 Applied::Done
             }
         };

@@ -6,8 +6,8 @@ use rust_decimal::Decimal;
 
 use super::retention::DAY_MS;
 use super::{
-    BooksError, CustomerEntry, EntryId, Incoming, LogEntry, Lsn, Outgoing, ParentPlan, RequestKind,
-    RequestState, ShardBooks, SliceEntry,
+    BooksError, CustomerEntry, EntryId, Hold, HoldId, Incoming, LogEntry, Lsn, Outgoing,
+    ParentPlan, RequestKind, RequestState, ShardBooks, SliceEntry,
 };
 use crate::archive::DecimalDef;
 use crate::ids::{BankCode, CustomerId, ParentAccount, RequestNo};
@@ -44,12 +44,14 @@ impl ShardBooks {
             requests: Vec::new(),
             entries: Vec::new(),
             next_entry_seq: self.next_entry_seq,
+            holds: Vec::new(),
         };
         BooksCut {
             head,
             customers: self.customers.clone(),
             requests: self.requests.cut(),
             entries: self.entries.cut(),
+            holds: self.holds.cut(),
         }
     }
 
@@ -109,6 +111,10 @@ impl ShardBooks {
             books.entries.insert(entry.id, entry);
         }
         books.next_entry_seq = snapshot.next_entry_seq;
+        for hold in snapshot.holds {
+            books.index_hold(&hold);
+            books.holds.insert(hold.id, hold);
+        }
         books.total = books.sum_by_scan()?.value();
         Ok(books)
     }
@@ -136,6 +142,9 @@ pub struct BooksSnapshot {
     pub requests: Vec<RequestState>,
     pub entries: Vec<LogEntry>,
     pub next_entry_seq: u64,
+    /// Every hold, open and resolved, by id (from snapshot version 3). Their amounts are
+    /// already in the accounts' `held`.
+    pub holds: Vec<Hold>,
 }
 
 /// The books at one LSN, shared with the live books copy-on-write: see
@@ -146,6 +155,7 @@ pub struct BooksCut {
     customers: ChunkedVec<CustomerEntry>,
     requests: MapCut<(CustomerId, RequestNo), RequestState>,
     entries: MapCut<EntryId, LogEntry>,
+    holds: MapCut<HoldId, Hold>,
 }
 
 impl BooksCut {
@@ -156,10 +166,13 @@ impl BooksCut {
     /// Copies the shared parts out: the expensive half of a snapshot, for a thread other
     /// than the shard's.
     pub fn into_snapshot(self) -> BooksSnapshot {
+        let mut holds = self.holds.copy_values();
+        holds.sort_unstable_by_key(|h| h.id);
         BooksSnapshot {
             customers: self.customers.copy_out(),
             requests: self.requests.copy_values(),
             entries: self.entries.copy_values(),
+            holds,
             ..self.head
         }
     }

@@ -32,12 +32,12 @@ use rkyv::rancor;
 use rkyv::util::AlignedVec;
 use thiserror::Error;
 
-use super::frozen::{AnswerV1, BooksSnapshotV1};
+use super::frozen::{AnswerV1, BooksSnapshotV1, BooksSnapshotV2};
 use super::legacy::RecordV0;
 use super::{CustomerOpened, LedgerRecord};
 use crate::ids::{AccountId, CustomerId, ParentAccount, RequestNo, TransferId};
 use crate::ledger::BooksSnapshot;
-use crate::ledger::{Accepted, Answer, EntryId, Reserve};
+use crate::ledger::{Accepted, Answer, EntryId, HoldId, NewHold, Reserve};
 use crate::money::Amount;
 use crate::request::RequestDate;
 use crate::request_log::{Event, Step};
@@ -49,8 +49,9 @@ const SNAPSHOT_MAGIC: [u8; 4] = [0xFF, b'B', b'K', b'S'];
 pub const HEADER_BYTES: usize = 8;
 /// The snapshot layout written today. Version 0 is the first, unversioned format; its
 /// layout is the same as version 1's. Version 2: requests with their reservations,
-/// answers with their reason, entries covered by a reservation.
-pub const SNAPSHOT_VERSION: u16 = 2;
+/// answers with their reason, entries covered by a reservation. Version 3: the two-phase
+/// holds.
+pub const SNAPSHOT_VERSION: u16 = 3;
 
 /// Every kind of record, with the stable code its envelope carries. Codes are never
 /// reused or renumbered.
@@ -70,10 +71,14 @@ pub enum RecordKind {
     Answered,
     Pruned,
     Forgotten,
+    HoldCreated,
+    HoldPosted,
+    HoldVoided,
+    HoldExpired,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 14] = [
+    pub const ALL: [RecordKind; 18] = [
         RecordKind::Genesis,
         RecordKind::CustomerOpened,
         RecordKind::CustomerStatus,
@@ -88,6 +93,10 @@ impl RecordKind {
         RecordKind::Answered,
         RecordKind::Pruned,
         RecordKind::Forgotten,
+        RecordKind::HoldCreated,
+        RecordKind::HoldPosted,
+        RecordKind::HoldVoided,
+        RecordKind::HoldExpired,
     ];
 
     /// The code in the envelope.
@@ -107,6 +116,10 @@ impl RecordKind {
             RecordKind::Answered => 12,
             RecordKind::Pruned => 13,
             RecordKind::Forgotten => 14,
+            RecordKind::HoldCreated => 15,
+            RecordKind::HoldPosted => 16,
+            RecordKind::HoldVoided => 17,
+            RecordKind::HoldExpired => 18,
         }
     }
 
@@ -141,6 +154,10 @@ impl RecordKind {
             RecordKind::Answered => "answered",
             RecordKind::Pruned => "pruned",
             RecordKind::Forgotten => "forgotten",
+            RecordKind::HoldCreated => "hold_created",
+            RecordKind::HoldPosted => "hold_posted",
+            RecordKind::HoldVoided => "hold_voided",
+            RecordKind::HoldExpired => "hold_expired",
         }
     }
 }
@@ -162,6 +179,10 @@ impl LedgerRecord {
             LedgerRecord::Answered { .. } => RecordKind::Answered,
             LedgerRecord::Pruned { .. } => RecordKind::Pruned,
             LedgerRecord::Forgotten { .. } => RecordKind::Forgotten,
+            LedgerRecord::HoldCreated { .. } => RecordKind::HoldCreated,
+            LedgerRecord::HoldPosted { .. } => RecordKind::HoldPosted,
+            LedgerRecord::HoldVoided { .. } => RecordKind::HoldVoided,
+            LedgerRecord::HoldExpired { .. } => RecordKind::HoldExpired,
         }
     }
 }
@@ -263,6 +284,30 @@ mod v1 {
     #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
     pub struct Forgotten {
         pub accepted_before_ms: u64,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct HoldCreated {
+        pub id: HoldId,
+        pub debit: AccountId,
+        pub credit: AccountId,
+        pub amount: Amount,
+        pub expires_at_ms: u64,
+        pub at_ms: u64,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct HoldPosted {
+        pub id: HoldId,
+        pub amount: Amount,
+        pub at_ms: u64,
+    }
+
+    /// `HoldVoided` and `HoldExpired`.
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct HoldResolved {
+        pub id: HoldId,
+        pub at_ms: u64,
     }
 }
 
@@ -459,6 +504,32 @@ fn body(record: &LedgerRecord, buf: AlignedVec) -> AlignedVec {
         LedgerRecord::Forgotten { accepted_before_ms } => put(
             &v1::Forgotten {
                 accepted_before_ms: *accepted_before_ms,
+            },
+            buf,
+        ),
+        LedgerRecord::HoldCreated { hold, at_ms } => put(
+            &v1::HoldCreated {
+                id: hold.id,
+                debit: hold.debit,
+                credit: hold.credit,
+                amount: hold.amount,
+                expires_at_ms: hold.expires_at_ms,
+                at_ms: *at_ms,
+            },
+            buf,
+        ),
+        LedgerRecord::HoldPosted { id, amount, at_ms } => put(
+            &v1::HoldPosted {
+                id: *id,
+                amount: *amount,
+                at_ms: *at_ms,
+            },
+            buf,
+        ),
+        LedgerRecord::HoldVoided { id, at_ms } | LedgerRecord::HoldExpired { id, at_ms } => put(
+            &v1::HoldResolved {
+                id: *id,
+                at_ms: *at_ms,
             },
             buf,
         ),
@@ -664,6 +735,41 @@ pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
         (RecordKind::Forgotten, _) => LedgerRecord::Forgotten {
             accepted_before_ms: get::<v1::Forgotten>(&what, body)?.accepted_before_ms,
         },
+        (RecordKind::HoldCreated, _) => {
+            let h = get::<v1::HoldCreated>(&what, body)?;
+            LedgerRecord::HoldCreated {
+                hold: NewHold {
+                    id: h.id,
+                    debit: h.debit,
+                    credit: h.credit,
+                    amount: h.amount,
+                    expires_at_ms: h.expires_at_ms,
+                },
+                at_ms: h.at_ms,
+            }
+        }
+        (RecordKind::HoldPosted, _) => {
+            let h = get::<v1::HoldPosted>(&what, body)?;
+            LedgerRecord::HoldPosted {
+                id: h.id,
+                amount: h.amount,
+                at_ms: h.at_ms,
+            }
+        }
+        (RecordKind::HoldVoided, _) => {
+            let h = get::<v1::HoldResolved>(&what, body)?;
+            LedgerRecord::HoldVoided {
+                id: h.id,
+                at_ms: h.at_ms,
+            }
+        }
+        (RecordKind::HoldExpired, _) => {
+            let h = get::<v1::HoldResolved>(&what, body)?;
+            LedgerRecord::HoldExpired {
+                id: h.id,
+                at_ms: h.at_ms,
+            }
+        }
     })
 }
 
@@ -695,7 +801,9 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<BooksSnapshot, DecodeError> {
         0 => get::<BooksSnapshotV1>("an unversioned snapshot", &bytes).map(BooksSnapshot::from),
         1 => get::<BooksSnapshotV1>("a version 1 snapshot", &bytes[HEADER_BYTES..])
             .map(BooksSnapshot::from),
-        2 => get::<BooksSnapshot>("a version 2 snapshot", &bytes[HEADER_BYTES..]),
+        2 => get::<BooksSnapshotV2>("a version 2 snapshot", &bytes[HEADER_BYTES..])
+            .map(BooksSnapshot::from),
+        3 => get::<BooksSnapshot>("a version 3 snapshot", &bytes[HEADER_BYTES..]),
         other => Err(DecodeError::UnsupportedSnapshot(other)),
     }
 }

@@ -4,6 +4,7 @@
 //!
 //! - Version 1 (and the unversioned version 0): an answer without a reason; requests
 //!   without reservations; entries that always held their own amount.
+//! - Version 2: the snapshot before two-phase holds.
 
 use crate::ids::{AccountId, BankCode, CustomerId, ParentAccount, RequestNo};
 use crate::ledger::{
@@ -144,6 +145,51 @@ impl From<BooksSnapshotV1> for BooksSnapshot {
             requests: s.requests.into_iter().map(RequestState::from).collect(),
             entries: s.entries.into_iter().map(LogEntry::from).collect(),
             next_entry_seq: s.next_entry_seq,
+            holds: Vec::new(),
+        }
+    }
+}
+
+/// [`BooksSnapshot`] of version 2: before two-phase holds.
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct BooksSnapshotV2 {
+    pub shard: u16,
+    pub shards: u16,
+    pub last_lsn: u64,
+    pub genesis_done: bool,
+    pub customers: Vec<CustomerEntry>,
+    pub slices: Vec<(ParentAccount, SliceEntry)>,
+    pub designated: Vec<(BankCode, DecimalCell)>,
+    pub funding: DecimalCell,
+    pub in_transit: DecimalCell,
+    pub outgoing: Vec<Outgoing>,
+    pub incoming: Vec<(u16, Incoming)>,
+    pub next_transfer_seq: u64,
+    pub requests: Vec<RequestState>,
+    pub entries: Vec<LogEntry>,
+    pub next_entry_seq: u64,
+}
+
+impl From<BooksSnapshotV2> for BooksSnapshot {
+    fn from(s: BooksSnapshotV2) -> BooksSnapshot {
+        BooksSnapshot {
+            shard: s.shard,
+            shards: s.shards,
+            last_lsn: s.last_lsn,
+            genesis_done: s.genesis_done,
+            customers: s.customers,
+            slices: s.slices,
+            designated: s.designated,
+            funding: s.funding,
+            in_transit: s.in_transit,
+            outgoing: s.outgoing,
+            incoming: s.incoming,
+            next_transfer_seq: s.next_transfer_seq,
+            requests: s.requests,
+            entries: s.entries,
+            next_entry_seq: s.next_entry_seq,
+            // No hold existed before version 3.
+            holds: Vec::new(),
         }
     }
 }

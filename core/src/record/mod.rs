@@ -20,7 +20,7 @@ pub use actor::ActorId;
 use crate::ids::{
     AccountId, AccountNo, BankCode, CustomerId, ParentAccount, RequestNo, TransferId,
 };
-use crate::ledger::{Accepted, Answer, EntryId, Reserve};
+use crate::ledger::{Accepted, Answer, EntryId, HoldId, NewHold, Reserve};
 use crate::money::Amount;
 use crate::request_log::{Event, Step};
 
@@ -143,6 +143,30 @@ pub enum LedgerRecord {
     Forgotten {
         accepted_before_ms: u64,
     },
+    /// A two-phase hold is created at `at_ms` (engine clock): its amount is held on its
+    /// debit account until it is posted, voided or expires.
+    HoldCreated {
+        hold: NewHold,
+        at_ms: u64,
+    },
+    /// A hold is posted: `amount` (at most the held amount) moves from its debit to its
+    /// credit account, and the rest is released.
+    HoldPosted {
+        id: HoldId,
+        amount: Amount,
+        at_ms: u64,
+    },
+    /// A hold is voided: released, nothing moves.
+    HoldVoided {
+        id: HoldId,
+        at_ms: u64,
+    },
+    /// A hold fell due (`at_ms` at or after its expiry, on the engine's clock): released,
+    /// nothing moves.
+    HoldExpired {
+        id: HoldId,
+        at_ms: u64,
+    },
 }
 
 impl LedgerRecord {
@@ -160,7 +184,13 @@ impl LedgerRecord {
             LedgerRecord::RequestAccepted { accepted, .. } => ActorId::Customer(accepted.customer),
             LedgerRecord::EntryEvent { .. }
             | LedgerRecord::Pruned { .. }
-            | LedgerRecord::Forgotten { .. } => ActorId::Shard,
+            | LedgerRecord::Forgotten { .. }
+            | LedgerRecord::HoldPosted { .. }
+            | LedgerRecord::HoldVoided { .. }
+            | LedgerRecord::HoldExpired { .. } => ActorId::Shard,
+            LedgerRecord::HoldCreated { hold, .. } => {
+                ActorId::owner_of(hold.debit).unwrap_or(ActorId::Shard)
+            }
             LedgerRecord::Posted { debit, credit, .. }
             | LedgerRecord::TransferOut { debit, credit, .. } => ActorId::owner_of(*debit)
                 .or_else(|| ActorId::owner_of(*credit))
