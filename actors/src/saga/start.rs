@@ -96,6 +96,8 @@ impl SagaRuntime {
                     Reason::NotCarriedOut
                 };
                 tracing::info!(shard = self.shard, request = %accepted.request_no, error = %e, "refused before any call; told failed, nothing moved");
+                // What the deadline tells a request with no entry (`due_answer`), with the
+                // reason known here.
                 let answer = Answer {
                     told: Told::Failed,
                     decided_by: step,
