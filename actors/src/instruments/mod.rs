@@ -65,9 +65,7 @@ impl Instruments {
             texts: RefCell::new(HashMap::new()),
         }
     }
-}
 
-impl Instruments {
     /// The engine's clock, in milliseconds.
     pub fn now_ms(&self) -> u64 {
         self.saga.now_ms()
