@@ -245,7 +245,7 @@ fn confirms_stay_true_after_a_kill_9_with_calls_in_flight() {
     let mut in_flight = Vec::new();
     let mut senders = Vec::new();
     for &c in &customers {
-        let work = if c <= 4 {
+        let (no, body, path) = if c <= 4 {
             (
                 format!("C-{c}-1"),
                 charge(c, &format!("C-{c}-1"), 30_000),
@@ -258,19 +258,17 @@ fn confirms_stay_true_after_a_kill_9_with_calls_in_flight() {
                 "/v1/remittances",
             )
         };
-        for (no, body, path) in [work] {
-            let addr = server.addr.clone();
-            senders.push(std::thread::spawn(move || {
-                let _ = http::request(
-                    &addr,
-                    "POST",
-                    path,
-                    &[("Content-Type", "application/json")],
-                    Some(body.to_string().as_bytes()),
-                );
-            }));
-            in_flight.push(no);
-        }
+        let addr = server.addr.clone();
+        senders.push(std::thread::spawn(move || {
+            let _ = http::request(
+                &addr,
+                "POST",
+                path,
+                &[("Content-Type", "application/json")],
+                Some(body.to_string().as_bytes()),
+            );
+        }));
+        in_flight.push(no);
     }
     // Each in-flight request has its first call recorded REQUESTED (and so made, a few
     // milliseconds later) before the kill.
