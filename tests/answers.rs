@@ -195,10 +195,12 @@ fn requests_waiting_for_their_answer_are_counted_until_answered() {
     engine.halt();
 }
 
-/// `omnibus_steps_owed` counts requests owing a step, never one that owes nothing. Two
-/// remittances of one customer overlap (the platform issue orders them; today each
-/// charges its deficit against the same balance): the second finds the balance taken by
-/// the first, is told failed, and keeps its credited deficit; nothing is owed for it.
+/// `omnibus_steps_owed` counts requests owing a step, never one that owes nothing. A
+/// remittance charges its deficit; while the bank is slow, a raw posting (which its
+/// customer's account actor does not order with the customer's requests) takes the
+/// balance. The deduction's hold is then refused: the remittance is told failed and keeps
+/// its credited deficit; nothing is owed for it. (This test used to make two remittances
+/// of one customer overlap; the customer's actor now orders them, issue 12.)
 #[test]
 fn a_remittance_told_failed_because_another_took_the_balance_owes_no_step() {
     let dir = tempfile::tempdir().unwrap();
@@ -212,7 +214,7 @@ fn a_remittance_told_failed_because_another_took_the_balance_owes_no_step() {
         engine.open_customer(opened(1)).await.unwrap();
         let funded = engine.charge(charge(1, "FUND", 500_000)).await.unwrap();
         assert_eq!(funded.told, Told::Succeeded);
-        // Deficit charges slow enough that both remittances decide their deficit first.
+        // A deficit charge slow enough for the posting to come first.
         sim.set_rates(
             Rail::BankFirm,
             omnibus_core::config::SimulatedRailConfig {
@@ -223,15 +225,22 @@ fn a_remittance_told_failed_because_another_took_the_balance_owes_no_step() {
                 lost_response_rate: 0.0,
             },
         );
-        let (first, second) = tokio::join!(
-            engine.remit(remit(1, "OVER-1", 1_500_000)),
-            engine.remit(remit(1, "OVER-2", 1_500_000)),
+        let (remitted, posted) = tokio::join!(engine.remit(remit(1, "OVER-1", 1_500_000)), async {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let account = omnibus_core::AccountId::customer(customer(1));
+            engine.post(account, FIN_PARENT, krw(500_000)).await
+        },);
+        posted.expect("the posting takes the balance while the deficit is charged");
+        let remitted = remitted.unwrap();
+        assert_eq!(remitted.deficit, Some(krw(1_000_000)));
+        assert_eq!(
+            (remitted.told, remitted.decided_by),
+            (Told::Failed, Step::RemitDeduction),
+            "the deduction's hold was refused: {remitted:?}"
         );
-        let told = [first.unwrap().told, second.unwrap().told];
-        assert!(
-            told.contains(&Told::Failed),
-            "the remittances overlapped: {told:?}"
-        );
+        let view = engine.request("OVER-1".parse().unwrap()).await.unwrap();
+        assert_eq!(view.outcome, omnibus_core::flow::Settled::DeficitCredited);
+        assert_eq!(won(&engine, 1).await, 1_000_000);
         let totals = engine.totals().await.unwrap();
         assert_eq!(totals.shards[0].steps_owed, 0, "nothing is owed");
         assert_eq!(totals.shards[0].requests_unanswered, 0);

@@ -292,6 +292,69 @@ fn a_resubmitted_request_answers_its_original_outcome() {
     );
 }
 
+/// Issue 12 over HTTP: 500,000 held and two remittances of 1,500,000 POSTed at once, the
+/// bank slow (100 ms a call) so that they truly overlap. The customer's account actor
+/// takes them one after the other: both succeed, the second charging the deficit the
+/// first left (1,000,000 then 1,500,000: 2,500,000 in all), and the books balance.
+#[test]
+fn two_remittances_of_one_customer_posted_at_once_both_succeed_charging_2_500_000_of_deficits() {
+    let (_dir, server) =
+        start("[simulator.bank_firm]\nlatency_us_min = 100_000\nlatency_us_max = 100_000\n");
+    let k = key(12);
+    assert_eq!(
+        server.post("/v1/customers", &opening(12, &k, 12)).status,
+        201
+    );
+    let funded = server.post("/v1/charges", &charge(12, "FUND-12", json!(500_000)));
+    assert_eq!(funded.status, 200, "{}", funded.text());
+    assert_eq!(funded.json()["told"], "succeeded");
+    let (first, second) = std::thread::scope(|s| {
+        let one = s.spawn(|| {
+            server.post(
+                "/v1/remittances",
+                &remittance(12, "OVER-12-1", json!(1_500_000)),
+            )
+        });
+        let two = s.spawn(|| {
+            server.post(
+                "/v1/remittances",
+                &remittance(12, "OVER-12-2", json!(1_500_000)),
+            )
+        });
+        (one.join().unwrap(), two.join().unwrap())
+    });
+    assert_eq!(
+        (first.status, second.status),
+        (200, 200),
+        "{} {}",
+        first.text(),
+        second.text()
+    );
+    let (first, second) = (first.json(), second.json());
+    assert_eq!(
+        (&first["told"], &second["told"]),
+        (&json!("succeeded"), &json!("succeeded")),
+        "{first} {second}"
+    );
+    let mut deficits = [
+        first["deficit"].as_str().unwrap().parse::<i64>().unwrap(),
+        second["deficit"].as_str().unwrap().parse::<i64>().unwrap(),
+    ];
+    deficits.sort_unstable();
+    assert_eq!(deficits, [1_000_000, 1_500_000], "{first} {second}");
+    let customer = server.get("/v1/customers/12").json();
+    assert_eq!(
+        (&customer["balance"], &customer["available"]),
+        (&json!("0"), &json!("0"))
+    );
+    let metrics = server.get("/metrics").text();
+    let sum = samples(&metrics)
+        .into_iter()
+        .find(|(name, ..)| name == "omnibus_books_sum_won")
+        .expect("the books' sum is on /metrics");
+    assert_eq!(sum.2, 0.0, "the books balance");
+}
+
 /// One bad request and the error it must get.
 struct Bad {
     what: &'static str,

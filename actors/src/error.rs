@@ -36,6 +36,9 @@ pub enum Bound {
     SigningTexts,
     /// Callers waiting on one request number (`actors.callers_per_request_max`).
     Callers,
+    /// One customer's requests waiting their turn behind the one in progress
+    /// (`actors.customer_queue_max`).
+    CustomerQueue,
     /// Calls in flight to one outside system from a shard (`rails.<rail>.in_flight_max`).
     RailInFlight(&'static str),
 }
@@ -49,6 +52,7 @@ impl Bound {
             Bound::Flows => "flows",
             Bound::SigningTexts => "signing_texts",
             Bound::Callers => "callers",
+            Bound::CustomerQueue => "customer_queue",
             Bound::RailInFlight(_) => "rail_in_flight",
         }
     }
@@ -67,6 +71,9 @@ impl std::fmt::Display for Bound {
             }
             Bound::Callers => f.write_str(
                 "the callers waiting on this request number (actors.callers_per_request_max)",
+            ),
+            Bound::CustomerQueue => f.write_str(
+                "the customer's requests waiting their turn (actors.customer_queue_max)",
             ),
             Bound::RailInFlight(rail) => {
                 write!(

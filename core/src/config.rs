@@ -123,6 +123,7 @@ pub struct ActorsConfig {
     pub idempotency_retention_days: u32,
     pub answer_deadline_ms: u64,
     pub callers_per_request_max: u32,
+    pub customer_queue_max: u32,
     pub request_date_window_days: u32,
     pub transfer_retry_ms: u64,
     /// How often each shard expires the two-phase holds that fell due.
@@ -369,6 +370,12 @@ impl Config {
             a.callers_per_request_max as u64,
             1,
             10_000,
+        )?;
+        range(
+            "actors.customer_queue_max",
+            a.customer_queue_max as u64,
+            1,
+            1_000_000,
         )?;
         range(
             "actors.transfer_retry_ms",
@@ -799,6 +806,23 @@ mod tests {
                 .is_err_and(|e| e.to_string().contains("supervisor.refill_min_gap_ms")),
             "{gap:?}"
         );
+    }
+
+    #[test]
+    fn the_customer_queue_bound_is_checked_by_name() {
+        let config = Config::embedded();
+        assert_eq!(config.actors.customer_queue_max, 1_024);
+        for bad in ["0", "1_000_001"] {
+            let err =
+                Config::from_toml_over_defaults(&format!("[actors]\ncustomer_queue_max = {bad}\n"))
+                    .unwrap_err();
+            assert!(
+                err.to_string().contains("actors.customer_queue_max"),
+                "{err}"
+            );
+        }
+        let one = Config::from_toml_over_defaults("[actors]\ncustomer_queue_max = 1\n").unwrap();
+        assert_eq!(one.actors.customer_queue_max, 1);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! server's own table), so the two runs count alike. A remittance told `failed` because
 //! another remittance of its customer overlapped it is `failed_overlapping_remittance`
 //! ([`FAILED_OVERLAPPING`]): its request is looked up (one more call, not counted in the
-//! operation's calls) to tell it apart.
+//! operation's calls) to tell it apart. The engine orders one customer's requests, so
+//! there should be none: it is counted to show a regression.
 
 use std::time::Duration;
 

@@ -34,7 +34,14 @@ impl Instruments {
     }
 
     /// Idempotency and validation (S31-S33, S71-S73, S6): what to do with a submission.
-    pub(super) fn prepare(&self, submission: &Submission) -> Result<Prepared, EngineError> {
+    /// The request is judged as of `received_ms`, when its customer's account actor
+    /// received it (its time on record, its date's window, its signing text's expiry),
+    /// and routed against the balance as it stands now, when its turn came.
+    pub(super) fn prepare(
+        &self,
+        submission: &Submission,
+        received_ms: u64,
+    ) -> Result<Prepared, EngineError> {
         let ledger = self.ledger.borrow();
         ledger.check_usable()?;
         let books = ledger.books();
@@ -50,7 +57,7 @@ impl Instruments {
             });
         }
         let entry = self.valid_customer(books.customer(customer), customer)?;
-        let now = self.saga.now_ms();
+        let now = received_ms;
         self.check_request_date(submission.header().request_date, now)?;
         let (header, payee, signed) = match submission {
             Submission::Charge(c) => {
@@ -107,6 +114,42 @@ impl Instruments {
         })
     }
 
+    /// What a request that waited its turn past its answer deadline is put on record as,
+    /// never to start: its own fields, its path (which depends on the amount alone), and
+    /// no deficit, since its balance was never looked at. Nothing is checked: nothing will
+    /// be carried out.
+    pub(super) fn unstarted(
+        &self,
+        submission: &Submission,
+        received_ms: u64,
+    ) -> Result<Accepted, EngineError> {
+        let header = submission.header();
+        let (kind, payee, path) = match submission {
+            Submission::Charge(_) => (RequestKind::Charge, None, None),
+            Submission::Remit(r) | Submission::RemitSigned(r, _) => {
+                // Routed as if the balance covered it: the path, and no deficit.
+                let plan = route(
+                    header.amount,
+                    header.amount.money(),
+                    self.saga.config().usage_limit(),
+                )
+                .map_err(|e| EngineError::Internal(format!("routing: {e}")))?;
+                (RequestKind::Remit, Some(r.payee), Some(plan.path))
+            }
+        };
+        Ok(Accepted {
+            customer: submission.customer(),
+            request_no: submission.request_no(),
+            request_date: header.request_date,
+            kind,
+            amount: header.amount,
+            payee,
+            path,
+            deficit: None,
+            at_ms: received_ms,
+        })
+    }
+
     /// A request's date must be within `actors.request_date_window_days` of the engine's
     /// own date (UTC): the date is the client's, and nothing the engine keeps depends on
     /// it, but a date far off is a client's mistake, refused naming the field.
@@ -138,6 +181,18 @@ pub(super) enum Prepared {
         accepted: Accepted,
         signed: Option<SignedInstruction>,
     },
+}
+
+/// Whether two submissions are the same request (kind, date, amount, payee): a
+/// resubmission of a request still waiting its turn, or in progress, joins it.
+pub fn same_submission(a: &Submission, b: &Submission) -> bool {
+    let fields = |s: &Submission| match s {
+        Submission::Charge(c) => (RequestKind::Charge, c.header, None),
+        Submission::Remit(r) | Submission::RemitSigned(r, _) => {
+            (RequestKind::Remit, r.header, Some(r.payee))
+        }
+    };
+    fields(a) == fields(b)
 }
 
 /// Whether a resubmission carries the same fields as the accepted request.

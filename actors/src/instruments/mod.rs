@@ -31,6 +31,7 @@ use omnibus_core::flow::{Accepted, LogEntry};
 use omnibus_core::request_log::Step;
 use omnibus_core::{CustomerId, RequestNo};
 
+pub use self::admission::same_submission;
 use self::admission::Prepared;
 use self::payment_instruction::{IssuedText, SignedInstruction};
 use crate::api::{Outcome, Submission};
@@ -64,14 +65,38 @@ impl Instruments {
             texts: RefCell::new(HashMap::new()),
         }
     }
+
+    /// The engine's clock, in milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        self.saga.now_ms()
+    }
+
+    pub fn config(&self) -> &omnibus_core::Config {
+        self.saga.config()
+    }
+
+    /// Whether a request number of a customer is on record (accepted, answered or not).
+    pub fn on_record(&self, customer: CustomerId, request_no: RequestNo) -> bool {
+        self.ledger
+            .borrow()
+            .books()
+            .request(customer, request_no)
+            .is_some()
+    }
 }
 
 /// Carries out a submission: validation, then acceptance and the flow, answering `reply`
-/// once the customer's answer is durable.
-pub fn submit(ctx: &Rc<Instruments>, submission: Submission, reply: Reply<Outcome>) {
+/// once the customer's answer is durable. `received_ms`: when the customer's account
+/// actor received it (the request's time on record: see `Instruments::prepare`).
+pub fn submit(
+    ctx: &Rc<Instruments>,
+    submission: Submission,
+    received_ms: u64,
+    reply: Reply<Outcome>,
+) {
     let customer = submission.customer();
     let request_no = submission.request_no();
-    match ctx.prepare(&submission) {
+    match ctx.prepare(&submission, received_ms) {
         Err(e) => reply.send(Err(e)),
         Ok(Prepared::Answered(outcome)) => reply.send(Ok(outcome)),
         Ok(Prepared::InProgress) => ctx.saga.add_caller(customer, request_no, reply),
@@ -85,10 +110,39 @@ pub fn submit(ctx: &Rc<Instruments>, submission: Submission, reply: Reply<Outcom
         }) => payment_instruction::authenticate_then_start(
             ctx,
             submission,
+            received_ms,
             accepted,
             instruction,
             reply,
         ),
+    }
+}
+
+/// A submission that waited its turn past its answer deadline: put on record as failed,
+/// `not_carried_out`, never to start (`saga::not_carried_out`); `reply` is answered once
+/// that is durable. One already on record (it cannot be, as only its customer's actor
+/// puts its requests on record, but should it be) is answered as a resubmission.
+pub fn not_carried_out(
+    ctx: &Rc<Instruments>,
+    submission: Submission,
+    received_ms: u64,
+    reply: Reply<Outcome>,
+) {
+    let (customer, request_no) = (submission.customer(), submission.request_no());
+    if ctx.on_record(customer, request_no) {
+        return submit(ctx, submission, received_ms, reply);
+    }
+    match ctx.unstarted(&submission, received_ms) {
+        Ok(accepted) => {
+            let uses_text = matches!(submission, Submission::RemitSigned(..));
+            saga::not_carried_out(&ctx.saga, accepted, reply, || {
+                // On record: its signing text serves no other submission.
+                if uses_text {
+                    ctx.use_text(customer, request_no);
+                }
+            });
+        }
+        Err(e) => reply.send(Err(e)),
     }
 }
 

@@ -151,6 +151,7 @@ impl Instruments {
 pub(super) fn authenticate_then_start(
     ctx: &Rc<Instruments>,
     submission: Submission,
+    received_ms: u64,
     accepted: Accepted,
     instruction: SignedInstruction,
     reply: Reply<Outcome>,
@@ -174,7 +175,7 @@ pub(super) fn authenticate_then_start(
                     .request(customer, request_no)
                     .is_some();
                 if accepted_meanwhile {
-                    super::submit(&ctx, submission, reply);
+                    super::submit(&ctx, submission, received_ms, reply);
                 } else {
                     super::start(&ctx, accepted, Some(instruction), reply);
                 }

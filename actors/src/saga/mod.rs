@@ -19,7 +19,8 @@
 //! - `mod.rs`: [`SagaRuntime`], one per shard, and what it is built from.
 //! - `calls.rs`: rail calls, their timeouts and the calls in flight per rail; the
 //!   [`RailCalls`] seam to the instruments.
-//! - `start.rs`: accepting a request and writing an entry.
+//! - `start.rs`: accepting a request and writing an entry; putting on record one that
+//!   waited its turn past its deadline and never starts.
 //! - `advance.rs`: an entry's event and whatever follows from it.
 //! - `driver.rs`: driving a flow entry by entry, late answers, the restart.
 //! - `callers.rs`: callers waiting for an answer, and answers past the deadline.
@@ -57,7 +58,7 @@ pub use self::advance::advance_when_room;
 pub use self::calls::{Live, RailCalls};
 pub use self::driver::{drive, resume_after_restart};
 pub use self::refill::Refill;
-pub use self::start::start;
+pub use self::start::{not_carried_out, start};
 
 /// A request's key within its shard: a request number is the customer's.
 pub type RequestKey = (CustomerId, RequestNo);

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use omnibus_core::books::{BooksError, CustomerEntry};
 use omnibus_core::flow::{
-    first_step, reserves_for, step_legs, Accepted, Answer, EntryId, Parties, Reason,
+    due_answer, first_step, reserves_for, step_legs, Accepted, Answer, EntryId, Parties, Reason,
 };
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::request_log::{EntryState, Step, Told};
@@ -96,6 +96,8 @@ impl SagaRuntime {
                     Reason::NotCarriedOut
                 };
                 tracing::info!(shard = self.shard, request = %accepted.request_no, error = %e, "refused before any call; told failed, nothing moved");
+                // What the deadline tells a request with no entry (`due_answer`), with the
+                // reason known here.
                 let answer = Answer {
                     told: Told::Failed,
                     decided_by: step,
@@ -103,24 +105,71 @@ impl SagaRuntime {
                     at_ms: accepted.at_ms,
                     reason,
                 };
-                let record = LedgerRecord::Answered {
-                    customer: accepted.customer,
-                    request_no: accepted.request_no,
-                    answer,
-                };
-                ledger.execute_unwaited(actor, &record)?;
-                self.publish(EngineEvent::Answered {
-                    shard: self.shard,
-                    customer: accepted.customer,
-                    request_no: accepted.request_no,
-                    told: Told::Failed,
-                    at_ms: accepted.at_ms,
-                });
+                self.record_answer(&mut ledger, &accepted, answer)?;
                 Ok(None)
             }
         };
         self.release_events(&mut ledger);
         result
+    }
+
+    /// Puts on record a request that waited its turn past `actors.answer_deadline_ms` and
+    /// will never start: accepted with nothing set aside, and answered at once with what
+    /// the deadline tells a request on record that has no entry ([`due_answer`] with no
+    /// entries: failed, decided by its first step, `not_carried_out`), so that a
+    /// resubmission is answered the same and never runs it. Room for it comes from the
+    /// share kept for work already admitted: it passed its shard's gate long ago, and its
+    /// caller is owed an answer now.
+    fn accept_not_started(&self, accepted: Accepted) -> Result<(), EngineError> {
+        let now = self.now_ms();
+        let mut ledger = self.ledger.borrow_mut();
+        ledger.admit(ACCEPT_RECORDS, Admission::Continuation)?;
+        let answer = due_answer(&accepted, &[], now).ok_or_else(|| {
+            EngineError::Internal("a customer's request with no entry is due an answer".into())
+        })?;
+        ledger.execute_unwaited(
+            ActorId::Customer(accepted.customer),
+            &LedgerRecord::RequestAccepted {
+                accepted,
+                reserves: Some(Vec::new()),
+            },
+        )?;
+        self.publish(EngineEvent::Accepted {
+            shard: self.shard,
+            customer: accepted.customer,
+            request_no: accepted.request_no,
+            kind: accepted.kind,
+            amount: accepted.amount,
+            at_ms: accepted.at_ms,
+        });
+        tracing::info!(shard = self.shard, request = %accepted.request_no, "waited its turn past the deadline; told failed, not carried out");
+        let recorded = self.record_answer(&mut ledger, &accepted, answer);
+        self.release_events(&mut ledger);
+        recorded
+    }
+
+    /// Writes a request's answer (the step that refused it, or the deadline) and publishes
+    /// it once durable.
+    fn record_answer(
+        &self,
+        ledger: &mut ShardLedger,
+        accepted: &Accepted,
+        answer: Answer,
+    ) -> Result<(), EngineError> {
+        let record = LedgerRecord::Answered {
+            customer: accepted.customer,
+            request_no: accepted.request_no,
+            answer,
+        };
+        ledger.execute_unwaited(ActorId::Customer(accepted.customer), &record)?;
+        self.publish(EngineEvent::Answered {
+            shard: self.shard,
+            customer: accepted.customer,
+            request_no: accepted.request_no,
+            told: answer.told,
+            at_ms: answer.at_ms,
+        });
+        Ok(())
     }
 
     /// Writes the entry for `step` of a request (REQUESTED, holding its amount).
@@ -210,5 +259,32 @@ pub fn start(
             // record (answered as failed), a resubmission returns that answer.
             reply.send(Err(e));
         }
+    }
+}
+
+/// A request that waited its turn in its customer's queue past its answer deadline: put
+/// on record as failed, `not_carried_out`, with nothing moved, and its caller answered
+/// once that is durable (see `SagaRuntime::accept_not_started`). `on_record` as for
+/// [`start`]. If it cannot be put on record (the shard's log is full even for work
+/// already admitted, or failed), the caller hears that error and nothing is on record.
+pub fn not_carried_out(
+    ctx: &Rc<SagaRuntime>,
+    accepted: Accepted,
+    reply: Reply<Outcome>,
+    on_record: impl FnOnce(),
+) {
+    let (customer, request_no) = (accepted.customer, accepted.request_no);
+    match ctx.accept_not_started(accepted) {
+        Ok(()) => {
+            on_record();
+            ctx.add_caller(customer, request_no, reply);
+            let answer_ctx = ctx.clone();
+            ctx.ledger
+                .borrow_mut()
+                .after_durable(Box::new(move |durable| {
+                    answer_ctx.answer_callers(customer, request_no, durable)
+                }));
+        }
+        Err(e) => reply.send(Err(e)),
     }
 }

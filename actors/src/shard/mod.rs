@@ -59,6 +59,8 @@ use self::transfers::Transfers;
 struct Live {
     addr: Addr<CustomerActor>,
     last_used_tick: u64,
+    /// Charges and remittances handed to the actor and not yet answered by it or handed
+    /// on: counted up here as they are sent, down by the actor (`residency.rs`).
     in_flight: Rc<Cell<u32>>,
 }
 

@@ -13,7 +13,7 @@ use super::protocol::{
     Supervise,
 };
 use super::ShardActor;
-use crate::accounts::{self, IssueText, Job, Submit};
+use crate::accounts::{self, IssueText, Job};
 use crate::api::Receipt;
 use crate::error::EngineError;
 use crate::reply::Reply;
@@ -165,13 +165,7 @@ impl Handler<SubmitRequest> for ShardActor {
             msg.reply.send(Err(EngineError::ShuttingDown));
             return;
         }
-        match self.customer_actor(msg.submission.customer()) {
-            Ok(addr) => addr.do_send(Submit {
-                submission: msg.submission,
-                reply: msg.reply,
-            }),
-            Err(e) => msg.reply.send(Err(e)),
-        }
+        self.submit_to_customer(msg.submission, msg.reply);
     }
 }
 
@@ -184,10 +178,7 @@ impl Handler<SubmitBatch> for ShardActor {
                 reply.send(Err(EngineError::ShuttingDown));
                 continue;
             }
-            match self.customer_actor(submission.customer()) {
-                Ok(addr) => addr.do_send(Submit { submission, reply }),
-                Err(e) => reply.send(Err(e)),
-            }
+            self.submit_to_customer(submission, reply);
         }
     }
 }

@@ -62,3 +62,68 @@ pub fn due_answer(accepted: &Accepted, entries: &[LogEntry], at_ms: u64) -> Opti
         Reason::NotCarriedOut,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{CustomerId, RequestNo};
+    use crate::money::Amount;
+    use crate::request::RequestDate;
+    use crate::routing::RemitPath;
+
+    fn accepted(kind: RequestKind, path: Option<RemitPath>, deficit: Option<i64>) -> Accepted {
+        Accepted {
+            customer: CustomerId::new(1).unwrap(),
+            request_no: RequestNo::new("R1").unwrap(),
+            request_date: RequestDate::from_ymd(2026, 11, 21).unwrap(),
+            kind,
+            amount: Amount::krw(2_500_000).unwrap(),
+            payee: None,
+            path,
+            deficit: deficit.map(|d| Amount::krw(d).unwrap()),
+            at_ms: 0,
+        }
+    }
+
+    /// A request on record with no entry (refused before any call, or waited its turn in
+    /// its customer's queue past the deadline) is due one answer whatever its kind: failed,
+    /// decided by the first step it did not carry out, not by a timeout, `not_carried_out`.
+    #[test]
+    fn a_request_with_no_entry_is_told_failed_not_carried_out_by_its_first_step() {
+        for (request, first) in [
+            (
+                accepted(RequestKind::Charge, None, None),
+                Step::ChargeWithdrawal,
+            ),
+            (
+                accepted(RequestKind::Remit, Some(RemitPath::First), None),
+                Step::RemitDeduction,
+            ),
+            (
+                accepted(
+                    RequestKind::Remit,
+                    Some(RemitPath::PaymentInstruction),
+                    None,
+                ),
+                Step::PaymentInstruction,
+            ),
+            (
+                accepted(RequestKind::Remit, Some(RemitPath::First), Some(1_000_000)),
+                Step::ChargeWithdrawal,
+            ),
+        ] {
+            assert_eq!(first_step(&request).0, first);
+            assert_eq!(
+                due_answer(&request, &[], 7),
+                Some(Answer {
+                    told: Told::Failed,
+                    decided_by: first,
+                    timed_out: false,
+                    at_ms: 7,
+                    reason: Reason::NotCarriedOut,
+                }),
+                "{request:?}"
+            );
+        }
+    }
+}
