@@ -1,3 +1,4 @@
+// Over 600 lines: one runner (processes, load clients, kills, restarts, the checks after each) whose parts share its report and arguments; split it with its next change.
 //! `omnibus-bench crash --cycles N`: kill -9 under load, with real processes (issue 11).
 //!
 //! ```text

@@ -1,3 +1,4 @@
+// Over 600 lines: the whole API document (paths, schemas, examples) in one place, so a route and its description change in one file.
 //! The OpenAPI 3.1 document served at `/openapi.json`.
 //!
 //! Written by hand, not derived (utoipa or similar), because a derive describes Rust
