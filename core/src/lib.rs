@@ -1,10 +1,11 @@
 //! omnibus-core: the pure domain of the omnibus clearing engine.
 //!
 //! Money, identifiers, postings, request messages, routing by usage limit, the
-//! request-log state machine with the SPEC §4 table, the books of a shard, the flows of
-//! requests over them, and configuration. Nothing here does I/O, reads a clock or knows
-//! about actors: the rules are plain functions and state machines, testable with proptest
-//! and replayable from the write-ahead log.
+//! request-log state machine with the SPEC §4 table, the instruments (charges,
+//! remittances, sweeps) and the trait they implement, the books of a shard, and
+//! configuration. Nothing here does I/O, reads a clock or knows about actors: the rules
+//! are plain functions and state machines, testable with proptest and replayable from the
+//! write-ahead log.
 //!
 //! # Layers
 //!
@@ -13,19 +14,22 @@
 //! 1. The vocabulary: `ids`, `archive`, `money`, `hash`, `segmap`, `posting`, `request`,
 //!    `routing`, `signing`, `config` (each uses only modules before it in this list).
 //! 2. `request_log`: request-log entry states, steps, the SPEC §4 table and `transition`.
-//! 3. `ledger` (the books of one shard, changed only by `ShardBooks::apply`) and `record`
-//!    (what the write-ahead log holds). These two use each other, as `books.rs` and
-//!    `record/` did before the split: `LedgerRecord` carries the ledger's request and entry
-//!    types, the ledger applies `LedgerRecord`s, and `record/codec.rs` and
-//!    `record/frozen.rs` encode and decode the ledger's snapshot. Untangling them means
-//!    moving the codec out of `record/` (the code review puts it in the actors' ledger,
-//!    §2.3), which changes the paths the wal and actors crates use: not part of this split.
-//! 4. `balance` and `reconcile`: pure calculations over the ledger's types.
-//! 5. `saga`: a request's first step, the posting of each step, what follows a
-//!    transition, the answer due, where a request stands. It uses the ledger's types and
-//!    rules; nothing in the ledger uses the saga.
-//! 6. `books` and `flow`: the old paths, re-exported from `ledger`, `hash` and `saga`
-//!    until the other crates move to the new ones.
+//! 3. `saga`: what a request is (`Accepted`, of a `RequestKind`), its entries and its
+//!    answer, the `Instrument` trait every kind of request implements, and the rules that
+//!    hold whatever the instrument (the answer due, where a request stands).
+//! 4. `instruments`: each kind of request's rules (`Charge`, `Remit`, `Settlement`) and
+//!    `instruments::of`, which finds a request's instrument.
+//! 5. `ledger` (the books of one shard, changed only by `ShardBooks::apply`; it asks the
+//!    instruments what a request owes) and `record` (what the write-ahead log holds).
+//!    These two use each other, as `books.rs` and `record/` did before the split:
+//!    `LedgerRecord` carries the ledger's request state, the ledger applies
+//!    `LedgerRecord`s, and `record/codec.rs` and `record/frozen.rs` encode and decode the
+//!    ledger's snapshot. Untangling them means moving the codec out of `record/` (the code
+//!    review puts it in the actors' ledger, §2.3), which changes the paths the wal and
+//!    actors crates use: not part of this split.
+//! 6. `balance` and `reconcile`: pure calculations over the ledger's types.
+//! 7. `books` and `flow`: the old paths, re-exported from `ledger`, `hash`, `saga` and
+//!    `instruments` until the other crates move to the new ones.
 
 pub mod archive;
 pub mod balance;
@@ -34,6 +38,7 @@ pub mod config;
 pub mod flow;
 pub mod hash;
 pub mod ids;
+pub mod instruments;
 pub mod ledger;
 pub mod money;
 pub mod posting;

@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use omnibus_core::books::BooksError;
 use omnibus_core::flow::{plan_after, Answer, EntryId, Reason};
+use omnibus_core::instruments;
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::request_log::{transition, Event, Told};
 
@@ -68,7 +69,8 @@ impl SagaRuntime {
         let mut tell = plan.tell;
         let mut decided_by = entry.step;
         let mut timed_out = event == Event::TimedOut;
-        let mut reason = tell.map(|told| Reason::of(told, entry.step, event, accepted.kind));
+        let mut reason =
+            tell.map(|told| instruments::reason(accepted.kind, told, entry.step, event));
         let mut next = None;
         if let Some((step, amount)) = plan.next {
             match self.request_entry(&mut ledger, &accepted, step, amount, now) {

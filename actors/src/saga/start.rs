@@ -186,7 +186,7 @@ impl SagaRuntime {
             .customer(accepted.customer)
             .ok_or(BooksError::UnknownCustomer(accepted.customer))?;
         let parties = self.parties(customer, accepted.payee.as_ref());
-        let (debit, credit) = step_legs(step, &parties);
+        let (debit, credit) = step_legs(accepted.kind, step, &parties);
         let id = books.next_entry_id();
         let record = LedgerRecord::EntryRequested {
             entry: id,

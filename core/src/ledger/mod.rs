@@ -28,14 +28,11 @@
 //!   the `Hold*` records, and the decisions that make each operation idempotent by id.
 //! - `transfers.rs`: transfers between shards: ids, [`Outgoing`], [`Incoming`], the money
 //!   in transit, and the four `Transfer*` records.
-//! - `requests.rs`: [`Accepted`] (of a [`RequestKind`]; [`HOUSE`] owns the house's own),
-//!   [`RequestState`], and the `RequestAccepted` and `Answered` records.
-//! - `answer.rs`: [`Answer`] and [`Reason`]: what a customer was told, and why.
-//! - `entries.rs`: request-log entries ([`EntryId`], [`LogEntry`]), the indexes of open
-//!   entries, and the `EntryRequested` and `EntryEvent` records.
-//! - `reserves.rs`: what a request sets aside on parent slices ([`Reserve`]), and when it
-//!   is given back.
-//! - `owed.rs`: the steps a request still owes ([`owed_step`], [`owed_compensation`]).
+//! - `requests.rs`: [`RequestState`], the `RequestAccepted` and `Answered` records, and
+//!   [`settled_outcome`] of a request as the books hold it.
+//! - `entries.rs`: the indexes of open entries, and the `EntryRequested` and `EntryEvent`
+//!   records.
+//! - `reserves.rs`: what a request sets aside on parent slices, and when it is given back.
 //! - `retention.rs`: which settled requests the `Pruned` and `Forgotten` records forget.
 //! - `conservation.rs`: the sum over every account ([`ShardBooks::sum`]), kept as records
 //!   apply, and the scan that checks it.
@@ -44,17 +41,14 @@
 //!
 //! # Where this differs from the code review's layout (2026-11-30, §2.3 and §3.1), and why
 //!
-//! - The request and entry records that `flow.rs` held (`Accepted`, `RequestKind`, `HOUSE`,
-//!   `Answer`, `Reason`, `EntryId`, `LogEntry`, `RequestState`, `Reserve`) live here, not in
-//!   `saga/` as the review proposes: the books store them and snapshot them, `record/`
-//!   archives them, and the ledger must not use the saga (the order is in `lib.rs`). The
-//!   saga takes them from here.
-//! - `owed.rs` and [`reserves_credit_for_compensation`] are product rules that came from
-//!   `flow.rs`, and the books apply them: a request is settled (so it may be forgotten, and
-//!   what it set aside is given back) only when it owes nothing, and a withdrawal's or a
-//!   deduction's credit is set aside for the compensation that may follow. They stay here,
-//!   below the saga, until the `Instrument` trait (review §2.4, §2.5 step 5) can hand them
-//!   to the books through a trait the ledger defines.
+//! - The request and entry records (`Accepted`, `RequestKind`, `HOUSE`, `Answer`, `Reason`,
+//!   `EntryId`, `LogEntry`, `Reserve`) are defined in [`crate::saga`] and re-exported here:
+//!   the books store and snapshot them, but the instruments read them too, and the books
+//!   call the instruments, so the records sit below both.
+//! - The product rules the books apply (what a request still owes, so it is settled only
+//!   when it owes nothing; which step's credit is set aside for a compensation; whether a
+//!   request is the house's own) are asked of the request's instrument
+//!   ([`crate::instruments::of`]), never matched on its kind here.
 //! - `holds.rs` is the two-phase hold primitive; the saga's own holds (an open entry's
 //!   amount, a request's reservations) are not holds of that kind yet, and their arithmetic
 //!   (`check_hold`, `adjust_hold`, which the new holds use too) stays in `accounts.rs`,
@@ -74,18 +68,15 @@
 //!   reference, as the match bound them). `Pruned` and `Forgotten` are two lines each and
 //!   stay in the dispatcher.
 //! - Inside this folder, the topic files implement the one type defined here, so they
-//!   name `ShardBooks` and it names their types: one type split by topic. None of them
-//!   uses `crate::saga`.
+//!   name `ShardBooks` and it names their types: one type split by topic.
 
 mod accounts;
-mod answer;
 mod conservation;
 mod entries;
 mod error;
 #[cfg(test)]
 mod fixtures;
 mod holds;
-mod owed;
 mod parents;
 mod requests;
 mod reserves;
@@ -94,16 +85,19 @@ mod snapshot;
 mod transfers;
 
 pub use accounts::{shard_of, CustomerEntry, SliceEntry};
-pub use answer::{Answer, Reason};
-pub use entries::{holds, EntryId, LogEntry};
 pub use error::BooksError;
 pub use holds::{Hold, HoldAnswer, HoldDecision, HoldId, HoldState, NewHold};
-pub use owed::{owed_compensation, owed_step};
 pub use parents::ParentPlan;
-pub use requests::{Accepted, RequestKind, RequestState, HOUSE};
-pub use reserves::{reserves_credit_for_compensation, Reserve};
+pub use requests::{settled_outcome, RequestState};
 pub use snapshot::{BooksCut, BooksSnapshot, DecimalCell};
 pub use transfers::{transfer_id, transfer_source, Incoming, Outgoing};
+
+// The request and entry records the books store (defined below the instruments, which
+// read them), and the rules the books apply through the instruments.
+pub use crate::instruments::{owed_compensation, owed_step};
+pub use crate::saga::{
+    holds, Accepted, Answer, EntryId, LogEntry, Reason, RequestKind, Reserve, HOUSE,
+};
 
 use std::collections::{BTreeMap, BTreeSet};
 

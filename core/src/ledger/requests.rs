@@ -1,62 +1,16 @@
-//! Requests as the books hold them: what was accepted ([`Accepted`], of a [`RequestKind`]),
-//! the answer, the entries made for it and what it set aside ([`RequestState`]); accepting
+//! Requests as the books hold them: what was accepted ([`Accepted`]), the answer, the entries made for it and what it set aside ([`RequestState`]); accepting
 //! a request and recording its answer.
 
-use serde::{Deserialize, Serialize};
-
 use super::retention::DAY_MS;
-use super::{Answer, BooksError, EntryId, LogEntry, Reserve, ShardBooks};
+use super::{Accepted, Answer, BooksError, EntryId, LogEntry, Reserve, ShardBooks};
 use crate::ids::{CustomerId, RequestNo};
-use crate::money::Amount;
-use crate::request::{Payee, RequestDate};
-use crate::routing::RemitPath;
+use crate::instruments;
+use crate::saga::Settled;
 
-/// What a request asks for.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum RequestKind {
-    /// Balance increase.
-    Charge,
-    /// Balance deduction to a customer-designated account.
-    Remit,
-    /// A settlement sweep between two parent accounts: the house's own request, of no
-    /// customer (see [`HOUSE`]).
-    Settlement,
-}
-
-/// The customer number of the house: the owner of the company's own requests (settlement
-/// sweeps). It is never a customer's: customer numbers are below 2^63 and this one is
-/// reserved; the books open no account for it.
-pub const HOUSE: CustomerId = match CustomerId::new_const((1 << 63) - 1) {
-    Some(id) => id,
-    None => panic!("the house number is positive"),
-};
-
-/// An accepted request, as the WAL records it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-pub struct Accepted {
-    pub customer: CustomerId,
-    pub request_no: RequestNo,
-    pub request_date: RequestDate,
-    pub kind: RequestKind,
-    pub amount: Amount,
-    pub payee: Option<Payee>,
-    pub path: Option<RemitPath>,
-    /// The deficit charged first (claim 13), if the balance was short.
-    pub deficit: Option<Amount>,
-    pub at_ms: u64,
+/// Where a request stands for good ([`Settled`]), from its entries: its instrument's
+/// [`crate::saga::settled_outcome`].
+pub fn settled_outcome(request: &RequestState, entries: &[LogEntry]) -> Settled {
+    instruments::settled_outcome(&request.accepted, request.answer.is_some(), entries)
 }
 
 /// A request and its entries, as the books hold it.
@@ -109,7 +63,8 @@ impl ShardBooks {
         reserves: Option<&[Reserve]>,
     ) -> Result<(), BooksError> {
         // The house's own requests (sweeps) have no customer account.
-        if accepted.kind != RequestKind::Settlement {
+        let house = instruments::of(accepted.kind).is_house();
+        if !house {
             self.customer_checked(accepted.customer)?;
         }
         self.check_amount(accepted.amount)?;
@@ -137,7 +92,7 @@ impl ShardBooks {
             .entry(accepted.at_ms / DAY_MS)
             .or_default()
             .push(key);
-        if accepted.kind != RequestKind::Settlement {
+        if !house {
             self.unanswered
                 .insert((accepted.at_ms, accepted.customer, accepted.request_no));
         }

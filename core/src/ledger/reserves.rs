@@ -4,23 +4,9 @@
 
 use rust_decimal::Decimal;
 
-use super::{owed_step, BooksError, ShardBooks};
+use super::{owed_step, BooksError, Reserve, ShardBooks};
 use crate::ids::{AccountId, CustomerId, RequestNo};
 use crate::money::Amount;
-use crate::request_log::Step;
-
-/// Money a request sets aside on a parent account's slice before its first outside call,
-/// so the steps it may still need (a credit, a payout, a refund, a recovery) are never
-/// refused for want of funds: the amount is held on the account until the step that
-/// uses it is final, or the request needs it no more.
-pub type Reserve = (AccountId, Amount);
-
-/// Whether a step's SUCCESS sets its credit aside for the compensation that may follow:
-/// a withdrawal (A1) for the refund of a credit that fails for good, a deduction (X1) for
-/// the recovery of a deposit that fails. Released once the step after it succeeds.
-pub fn reserves_credit_for_compensation(step: Step) -> bool {
-    matches!(step, Step::ChargeWithdrawal | Step::RemitDeduction)
-}
 
 impl ShardBooks {
     /// What a request would set aside, summed by account, if every account can hold it in

@@ -2,8 +2,9 @@
 //! request date, in old logs) and `Forgotten` (by the engine's acceptance time, through the
 //! index of requests by day).
 
-use super::{owed_compensation, owed_step, RequestKind, RequestState, ShardBooks};
+use super::{owed_compensation, owed_step, RequestState, ShardBooks};
 use crate::ids::{CustomerId, RequestNo};
+use crate::instruments;
 
 /// A day in milliseconds: requests are indexed by the Unix day the engine accepted them.
 pub(super) const DAY_MS: u64 = 86_400_000;
@@ -13,7 +14,7 @@ impl ShardBooks {
     /// nothing owed.
     fn settled(&self, request: &RequestState) -> bool {
         let entries = self.request_entries(request);
-        (request.answer.is_some() || request.accepted.kind == RequestKind::Settlement)
+        (request.answer.is_some() || instruments::of(request.accepted.kind).is_house())
             && entries.iter().all(|e| e.state.is_final())
             && owed_step(&request.accepted, request.answer.is_some(), &entries).is_none()
     }
@@ -45,7 +46,7 @@ impl ShardBooks {
             .filter(|(_, r)| {
                 let entries = self.request_entries(r);
                 r.accepted.request_date < before
-                    && (r.answer.is_some() || r.accepted.kind == RequestKind::Settlement)
+                    && (r.answer.is_some() || instruments::of(r.accepted.kind).is_house())
                     && entries.iter().all(|e| e.state.is_final())
                     && owed_compensation(&entries).is_none()
             })

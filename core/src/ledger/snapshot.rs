@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use super::retention::DAY_MS;
 use super::{
     BooksError, CustomerEntry, EntryId, Hold, HoldId, Incoming, LogEntry, Lsn, Outgoing,
-    ParentPlan, RequestKind, RequestState, ShardBooks, SliceEntry,
+    ParentPlan, RequestState, ShardBooks, SliceEntry,
 };
 use crate::archive::DecimalDef;
 use crate::ids::{BankCode, CustomerId, ParentAccount, RequestNo};
@@ -100,7 +100,8 @@ impl ShardBooks {
                 .entry(request.accepted.at_ms / DAY_MS)
                 .or_default()
                 .push(*key);
-            if request.answer.is_none() && request.accepted.kind != RequestKind::Settlement {
+            if request.answer.is_none() && !crate::instruments::of(request.accepted.kind).is_house()
+            {
                 books
                     .unanswered
                     .insert((request.accepted.at_ms, key.0, key.1));

@@ -3,7 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::RequestKind;
 use crate::request_log::{Event, Step, Told};
 
 /// What the customer was told, and which step decided it.
@@ -76,15 +75,13 @@ impl Reason {
         }
     }
 
-    /// The reason of an answer the SPEC §4 table gives: `told` after `event` of `step`.
-    pub fn of(told: Told, step: Step, event: Event, kind: RequestKind) -> Reason {
+    /// The reason of an answer the SPEC §4 table gives: `told` after `event` of the deciding
+    /// step, whatever the instrument (an instrument may name a reason of its own: see
+    /// [`super::Instrument::reason`]).
+    pub fn of_event(told: Told, event: Event) -> Reason {
         match (told, event) {
             (Told::Succeeded, _) => Reason::None,
             (Told::Failed, Event::TimedOut) => Reason::Timeout,
-            // A remittance whose deficit credit (a charge credit) did not complete live.
-            (Told::Failed, _) if step == Step::ChargeCredit && kind == RequestKind::Remit => {
-                Reason::DeficitNotCredited
-            }
             (Told::Failed, _) => Reason::RailRefused,
         }
     }

@@ -1,0 +1,228 @@
+//! The instruments' rules, checked through the functions the books and the saga runtime
+//! call: what follows each transition, and the answer a request is due.
+
+use super::{due_answer, first_step, plan_after};
+use crate::ids::{CustomerId, RequestNo};
+use crate::money::Amount;
+use crate::request::RequestDate;
+use crate::request_log::{transition, EntryState, Event, Step, Told};
+use crate::routing::RemitPath;
+use crate::saga::{Accepted, Answer, Plan, Reason, RequestKind};
+use crate::Currency;
+
+/// A request as the plan reads it: what was accepted, and the answer if any.
+struct RequestState {
+    accepted: Accepted,
+    answer: Option<Answer>,
+}
+
+fn request(kind: RequestKind, deficit: Option<i64>, path: Option<RemitPath>) -> RequestState {
+    RequestState {
+        accepted: Accepted {
+            customer: CustomerId::new(1).unwrap(),
+            request_no: RequestNo::new("R1").unwrap(),
+            request_date: RequestDate::from_ymd(2026, 11, 21).unwrap(),
+            kind,
+            amount: Amount::krw(1_500_000).unwrap(),
+            payee: None,
+            path,
+            deficit: deficit.map(|d| Amount::krw(d).unwrap()),
+            at_ms: 0,
+        },
+        answer: None,
+    }
+}
+
+fn krw(won: i64) -> Amount {
+    Amount::new(Currency::Krw, won.into()).unwrap()
+}
+
+#[test]
+fn a_charge_goes_from_withdrawal_to_credit_and_tells_success() {
+    let r = request(RequestKind::Charge, None, None);
+    let a1 = transition(
+        Step::ChargeWithdrawal,
+        EntryState::Requested,
+        Event::Succeeded,
+    )
+    .unwrap();
+    assert_eq!(
+        plan_after(
+            &r.accepted,
+            r.answer.is_some(),
+            Step::ChargeWithdrawal,
+            krw(10),
+            &a1
+        ),
+        Plan {
+            tell: None,
+            next: Some((Step::ChargeCredit, krw(10)))
+        }
+    );
+    let a2 = transition(Step::ChargeCredit, EntryState::Requested, Event::Succeeded).unwrap();
+    assert_eq!(
+        plan_after(
+            &r.accepted,
+            r.answer.is_some(),
+            Step::ChargeCredit,
+            krw(10),
+            &a2
+        ),
+        Plan {
+            tell: Some(Told::Succeeded),
+            next: None
+        }
+    );
+}
+
+#[test]
+fn a_deficit_charge_continues_with_the_remittance_once_credited() {
+    let r = request(RequestKind::Remit, Some(1_000_000), Some(RemitPath::First));
+    assert_eq!(
+        first_step(&r.accepted),
+        (Step::ChargeWithdrawal, krw(1_000_000))
+    );
+    let a2 = transition(Step::ChargeCredit, EntryState::Requested, Event::Succeeded).unwrap();
+    assert_eq!(
+        plan_after(
+            &r.accepted,
+            r.answer.is_some(),
+            Step::ChargeCredit,
+            krw(1_000_000),
+            &a2
+        ),
+        Plan {
+            tell: None,
+            next: Some((Step::RemitDeduction, krw(1_500_000)))
+        }
+    );
+}
+
+#[test]
+fn a_deficit_charge_left_to_reprocessing_fails_the_remittance() {
+    let r = request(
+        RequestKind::Remit,
+        Some(1_000_000),
+        Some(RemitPath::PaymentInstruction),
+    );
+    let a2 = transition(Step::ChargeCredit, EntryState::Requested, Event::Failed).unwrap();
+    assert_eq!(
+        plan_after(
+            &r.accepted,
+            r.answer.is_some(),
+            Step::ChargeCredit,
+            krw(1_000_000),
+            &a2
+        ),
+        Plan {
+            tell: Some(Told::Failed),
+            next: None
+        }
+    );
+}
+
+#[test]
+fn a_deposit_that_failed_is_recovered_and_the_customer_told_it_failed() {
+    let r = request(RequestKind::Remit, None, Some(RemitPath::First));
+    let x2 = transition(Step::RemitDeposit, EntryState::Requested, Event::Failed).unwrap();
+    assert_eq!(
+        plan_after(
+            &r.accepted,
+            r.answer.is_some(),
+            Step::RemitDeposit,
+            krw(5),
+            &x2
+        ),
+        Plan {
+            tell: Some(Told::Failed),
+            next: Some((Step::Recovery, krw(5)))
+        }
+    );
+}
+
+#[test]
+fn nothing_is_told_twice() {
+    let mut r = request(RequestKind::Remit, None, Some(RemitPath::First));
+    r.answer = Some(Answer {
+        told: Told::Failed,
+        decided_by: Step::RemitDeduction,
+        timed_out: true,
+        at_ms: 1,
+        reason: Reason::Timeout,
+    });
+    let done = transition(
+        Step::RemitDeduction,
+        EntryState::Unknown,
+        Event::ConfirmedDone,
+    )
+    .unwrap();
+    assert_eq!(
+        plan_after(
+            &r.accepted,
+            r.answer.is_some(),
+            Step::RemitDeduction,
+            krw(5),
+            &done
+        ),
+        Plan {
+            tell: None,
+            next: Some((Step::Recovery, krw(5)))
+        }
+    );
+}
+
+fn accepted(kind: RequestKind, path: Option<RemitPath>, deficit: Option<i64>) -> Accepted {
+    Accepted {
+        customer: CustomerId::new(1).unwrap(),
+        request_no: RequestNo::new("R1").unwrap(),
+        request_date: RequestDate::from_ymd(2026, 11, 21).unwrap(),
+        kind,
+        amount: Amount::krw(2_500_000).unwrap(),
+        payee: None,
+        path,
+        deficit: deficit.map(|d| Amount::krw(d).unwrap()),
+        at_ms: 0,
+    }
+}
+
+/// A request on record with no entry (refused before any call, or waited its turn in
+/// its customer's queue past the deadline) is due one answer whatever its kind: failed,
+/// decided by the first step it did not carry out, not by a timeout, `not_carried_out`.
+#[test]
+fn a_request_with_no_entry_is_told_failed_not_carried_out_by_its_first_step() {
+    for (request, first) in [
+        (
+            accepted(RequestKind::Charge, None, None),
+            Step::ChargeWithdrawal,
+        ),
+        (
+            accepted(RequestKind::Remit, Some(RemitPath::First), None),
+            Step::RemitDeduction,
+        ),
+        (
+            accepted(
+                RequestKind::Remit,
+                Some(RemitPath::PaymentInstruction),
+                None,
+            ),
+            Step::PaymentInstruction,
+        ),
+        (
+            accepted(RequestKind::Remit, Some(RemitPath::First), Some(1_000_000)),
+            Step::ChargeWithdrawal,
+        ),
+    ] {
+        assert_eq!(first_step(&request).0, first);
+        assert_eq!(
+            due_answer(&request, &[], 7),
+            Some(Answer {
+                told: Told::Failed,
+                decided_by: first,
+                timed_out: false,
+                at_ms: 7,
+                reason: Reason::NotCarriedOut,
+            }),
+            "{request:?}"
+        );
+    }
+}
