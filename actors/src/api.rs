@@ -89,6 +89,22 @@ impl Submission {
         self.header().request_no
     }
 
+    /// The kind of request it asks for: which instrument carries it out.
+    pub fn kind(&self) -> RequestKind {
+        match self {
+            Submission::Charge(_) => RequestKind::Charge,
+            Submission::Remit(_) | Submission::RemitSigned(..) => RequestKind::Remit,
+        }
+    }
+
+    /// Whom it pays, if anyone.
+    pub fn payee(&self) -> Option<omnibus_core::Payee> {
+        match self {
+            Submission::Charge(_) => None,
+            Submission::Remit(r) | Submission::RemitSigned(r, _) => Some(r.payee),
+        }
+    }
+
     pub(crate) fn header(&self) -> &omnibus_core::RequestHeader {
         match self {
             Submission::Charge(c) => &c.header,

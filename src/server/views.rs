@@ -23,11 +23,7 @@ pub fn told_str(told: Told) -> &'static str {
 }
 
 pub fn kind_str(kind: RequestKind) -> &'static str {
-    match kind {
-        RequestKind::Charge => "charge",
-        RequestKind::Remit => "remit",
-        RequestKind::Settlement => "settlement",
-    }
+    kind.as_str()
 }
 
 fn path_str(path: RemitPath) -> &'static str {

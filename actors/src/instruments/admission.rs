@@ -1,16 +1,19 @@
 //! Admission: what to do with a submission. Idempotency against the books (a known
 //! request number with the same fields is answered, or waited for; other fields are
-//! refused), the customer's validity (S31-S33, S71-S73), the request date's window,
-//! routing by the usage limit (deficit first) and, over the limit, the signature (S5, S6).
+//! refused), the customer's validity (S31-S33, S71-S73), the request date's window; then
+//! the instrument's own admission (for a remittance: routing by the usage limit, deficit
+//! first, and over the limit the signature, S5, S6).
 //!
-//! Here rather than in the saga runtime, where the code review of 2026-11-30 drew it:
-//! today it builds each product's `Accepted` itself (routing is the remittance's rule, the
-//! signature the payment instruction's). Its generic part (idempotency, validity, the
-//! date) can move down once an instrument trait carries the products' part.
+//! The generic part is here (idempotency, by the instrument's
+//! [`omnibus_core::saga::Instrument::same_request`]; validity; the date); what each
+//! instrument checks and how it builds its `Accepted` (routing is the remittance's rule,
+//! the signature the payment instruction's) is in its own file, reached through
+//! `Instruments::admit` in `mod.rs`.
 
 use omnibus_core::books::{BooksError, CustomerEntry};
-use omnibus_core::flow::{Accepted, RequestKind};
-use omnibus_core::{route, CustomerId, RemitPath, RemitRequest, RequestDate};
+use omnibus_core::flow::Accepted;
+use omnibus_core::instruments;
+use omnibus_core::{CustomerId, RequestDate};
 
 use super::payment_instruction::SignedInstruction;
 use super::Instruments;
@@ -59,59 +62,7 @@ impl Instruments {
         let entry = self.valid_customer(books.customer(customer), customer)?;
         let now = received_ms;
         self.check_request_date(submission.header().request_date, now)?;
-        let (header, payee, signed) = match submission {
-            Submission::Charge(c) => {
-                let accepted = Accepted {
-                    customer,
-                    request_no,
-                    request_date: c.header.request_date,
-                    kind: RequestKind::Charge,
-                    amount: c.header.amount,
-                    payee: None,
-                    path: None,
-                    deficit: None,
-                    at_ms: now,
-                };
-                return Ok(Prepared::Ready {
-                    accepted,
-                    signed: None,
-                });
-            }
-            Submission::Remit(r) => (&r.header, r.payee, None),
-            Submission::RemitSigned(r, signed) => (&r.header, r.payee, Some(signed)),
-        };
-        let available = books.money(entry.balance - entry.held);
-        let plan = route(header.amount, available, self.saga.config().usage_limit())
-            .map_err(|e| EngineError::Internal(format!("routing: {e}")))?;
-        let instruction = match (plan.path, signed) {
-            (RemitPath::PaymentInstruction, None) => {
-                return Err(Rejection::SignatureRequired.into())
-            }
-            (RemitPath::First, Some(_)) => return Err(Rejection::NotOverLimit.into()),
-            (RemitPath::First, None) => None,
-            (RemitPath::PaymentInstruction, Some(signed)) => {
-                let request = RemitRequest {
-                    header: *header,
-                    payee,
-                };
-                Some(self.check_signature(entry, &request, signed, now)?)
-            }
-        };
-        let accepted = Accepted {
-            customer,
-            request_no,
-            request_date: header.request_date,
-            kind: RequestKind::Remit,
-            amount: header.amount,
-            payee: Some(payee),
-            path: Some(plan.path),
-            deficit: plan.deficit_charge,
-            at_ms: now,
-        };
-        Ok(Prepared::Ready {
-            accepted,
-            signed: instruction,
-        })
+        self.admit(submission, entry, books, now)
     }
 
     /// What a request that waited its turn past its answer deadline is put on record as,
@@ -123,31 +74,7 @@ impl Instruments {
         submission: &Submission,
         received_ms: u64,
     ) -> Result<Accepted, EngineError> {
-        let header = submission.header();
-        let (kind, payee, path) = match submission {
-            Submission::Charge(_) => (RequestKind::Charge, None, None),
-            Submission::Remit(r) | Submission::RemitSigned(r, _) => {
-                // Routed as if the balance covered it: the path, and no deficit.
-                let plan = route(
-                    header.amount,
-                    header.amount.money(),
-                    self.saga.config().usage_limit(),
-                )
-                .map_err(|e| EngineError::Internal(format!("routing: {e}")))?;
-                (RequestKind::Remit, Some(r.payee), Some(plan.path))
-            }
-        };
-        Ok(Accepted {
-            customer: submission.customer(),
-            request_no: submission.request_no(),
-            request_date: header.request_date,
-            kind,
-            amount: header.amount,
-            payee,
-            path,
-            deficit: None,
-            at_ms: received_ms,
-        })
+        self.admit_unstarted(submission, received_ms)
     }
 
     /// A request's date must be within `actors.request_date_window_days` of the engine's
@@ -183,28 +110,34 @@ pub(super) enum Prepared {
     },
 }
 
-/// Whether two submissions are the same request (kind, date, amount, payee): a
-/// resubmission of a request still waiting its turn, or in progress, joins it.
-pub fn same_submission(a: &Submission, b: &Submission) -> bool {
-    let fields = |s: &Submission| match s {
-        Submission::Charge(c) => (RequestKind::Charge, c.header, None),
-        Submission::Remit(r) | Submission::RemitSigned(r, _) => {
-            (RequestKind::Remit, r.header, Some(r.payee))
-        }
-    };
-    fields(a) == fields(b)
+/// A submission's own fields as a request on record would hold them (its path and
+/// deficit, which depend on the balance when its turn comes, left out): what an
+/// instrument's [`omnibus_core::saga::Instrument::same_request`] compares.
+pub(super) fn as_submitted(submission: &Submission, at_ms: u64) -> Accepted {
+    let header = submission.header();
+    Accepted {
+        customer: header.customer,
+        request_no: header.request_no,
+        request_date: header.request_date,
+        kind: submission.kind(),
+        amount: header.amount,
+        payee: submission.payee(),
+        path: None,
+        deficit: None,
+        at_ms,
+    }
 }
 
-/// Whether a resubmission carries the same fields as the accepted request.
+/// Whether two submissions are the same request (by their instrument's
+/// [`omnibus_core::saga::Instrument::same_request`]): a resubmission of a request still waiting its turn, or
+/// in progress, joins it.
+pub fn same_submission(a: &Submission, b: &Submission) -> bool {
+    let (a, b) = (as_submitted(a, 0), as_submitted(b, 0));
+    instruments::of(a.kind).same_request(&a, &b)
+}
+
+/// Whether a resubmission is the same request as the accepted one (by its instrument's
+/// [`omnibus_core::saga::Instrument::same_request`]).
 fn same_request(accepted: &Accepted, submission: &Submission) -> bool {
-    let (kind, header, payee) = match submission {
-        Submission::Charge(c) => (RequestKind::Charge, &c.header, None),
-        Submission::Remit(r) | Submission::RemitSigned(r, _) => {
-            (RequestKind::Remit, &r.header, Some(r.payee))
-        }
-    };
-    accepted.kind == kind
-        && accepted.request_date == header.request_date
-        && accepted.amount == header.amount
-        && accepted.payee == payee
+    instruments::of(accepted.kind).same_request(accepted, &as_submitted(submission, 0))
 }

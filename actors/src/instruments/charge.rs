@@ -1,15 +1,24 @@
 //! Charges (SPEC §3): the customer's linked bank account pays into the withdrawal firm
 //! parent account (A1, by the bank firm system), then `fin_parent` credits the customer
 //! (A2, by the securities firm system); a charge whose credit fails for good refunds the
-//! linked account (a deposit from the withdrawal firm account). The rail call of each.
+//! linked account (a deposit from the withdrawal firm account). Its admission (nothing
+//! to decide beyond the generic checks) and the rail call of each step.
 
 use omnibus_core::books::CustomerEntry;
-use omnibus_core::flow::LogEntry;
+use omnibus_core::flow::{Accepted, LogEntry};
+
+use super::admission::as_submitted;
+use crate::api::Submission;
 
 use crate::rails::{
     Answer as RailResult, Deposit, DepositSource, RailFuture, RailRequestId, Rails,
     SecuritiesTransfer, Withdrawal,
 };
+
+/// A charge as accepted: its own fields; nothing depends on the balance.
+pub(super) fn accept(submission: &Submission, at_ms: u64) -> Accepted {
+    as_submitted(submission, at_ms)
+}
 
 /// A1: the withdrawal from the customer's linked account.
 pub(super) fn withdraw(

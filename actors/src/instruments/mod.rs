@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use omnibus_core::books::ShardBooks;
+use omnibus_core::books::{CustomerEntry, ShardBooks};
 use omnibus_core::flow::{Accepted, LogEntry};
 use omnibus_core::request_log::Step;
 use omnibus_core::{CustomerId, RequestNo};
@@ -35,6 +35,7 @@ pub use self::admission::same_submission;
 use self::admission::Prepared;
 use self::payment_instruction::{IssuedText, SignedInstruction};
 use crate::api::{Outcome, Submission};
+use crate::error::EngineError;
 use crate::ledger::ShardLedger;
 use crate::rails::{Answer as RailResult, Authentication, RailFuture, RailRequestId, Rails};
 use crate::reply::Reply;
@@ -161,6 +162,45 @@ fn start(
             ctx.use_text(customer, request_no);
         }
     });
+}
+
+impl Instruments {
+    /// Admission, by instrument: what a submission that passed the generic checks
+    /// (idempotency, the customer's validity, the date) is accepted as.
+    fn admit(
+        &self,
+        submission: &Submission,
+        entry: &CustomerEntry,
+        books: &ShardBooks,
+        at_ms: u64,
+    ) -> Result<Prepared, EngineError> {
+        match submission {
+            Submission::Charge(_) => Ok(Prepared::Ready {
+                accepted: charge::accept(submission, at_ms),
+                signed: None,
+            }),
+            Submission::Remit(r) => self.accept_remit(submission, r, None, entry, books, at_ms),
+            Submission::RemitSigned(r, signed) => {
+                self.accept_remit(submission, r, Some(signed), entry, books, at_ms)
+            }
+        }
+    }
+
+    /// What a request that waited its turn past its answer deadline is put on record as,
+    /// never to start, by instrument: its own fields, and no deficit, since its balance
+    /// was never looked at. Nothing is checked: nothing will be carried out.
+    fn admit_unstarted(
+        &self,
+        submission: &Submission,
+        at_ms: u64,
+    ) -> Result<Accepted, EngineError> {
+        match submission {
+            Submission::Charge(_) => Ok(charge::accept(submission, at_ms)),
+            Submission::Remit(_) | Submission::RemitSigned(..) => {
+                self.unstarted_remit(submission, at_ms)
+            }
+        }
+    }
 }
 
 /// The rail call of each step, by instrument: what the saga runtime calls through

@@ -1,16 +1,82 @@
 //! Remittances within the usage limit (SPEC §3): the customer pays `fin_parent` (X1, by
 //! the securities firm system), then the deposit firm account pays the payee (X2, by the
 //! bank firm system); a remittance whose payout fails gives the customer the money back
-//! (a recovery, by the securities firm system). The rail call of each. Routing by the
-//! usage limit and the deficit charged first are decided at admission (`admission.rs`).
+//! (a recovery, by the securities firm system). Its admission (routing by the usage
+//! limit, the deficit charged first, over the limit the signature) and the rail call of
+//! each step.
 
-use omnibus_core::flow::{LogEntry, RequestState};
-use omnibus_core::{AccountId, ParentAccount};
+use omnibus_core::books::{CustomerEntry, ShardBooks};
+use omnibus_core::flow::{Accepted, LogEntry, RequestState};
+use omnibus_core::{route, AccountId, ParentAccount, RemitPath, RemitRequest};
+
+use super::admission::{as_submitted, Prepared};
+use super::Instruments;
+use crate::api::{Signed, Submission};
+use crate::error::{EngineError, Rejection};
 
 use crate::rails::{
     Answer as RailResult, Deposit, DepositSource, RailFuture, RailRequestId, Rails,
     SecuritiesTransfer,
 };
+
+impl Instruments {
+    /// A remittance as accepted, routed by the usage limit against the balance available
+    /// now (`omnibus_core::route`): its path and the deficit to charge first. Over the
+    /// limit it must be signed, and the signature is checked (S5, S6); within it, it must
+    /// not be.
+    pub(super) fn accept_remit(
+        &self,
+        submission: &Submission,
+        request: &RemitRequest,
+        signed: Option<&Signed>,
+        entry: &CustomerEntry,
+        books: &ShardBooks,
+        at_ms: u64,
+    ) -> Result<Prepared, EngineError> {
+        let available = books.money(entry.balance - entry.held);
+        let plan = route(
+            request.header.amount,
+            available,
+            self.saga.config().usage_limit(),
+        )
+        .map_err(|e| EngineError::Internal(format!("routing: {e}")))?;
+        let instruction = match (plan.path, signed) {
+            (RemitPath::PaymentInstruction, None) => {
+                return Err(Rejection::SignatureRequired.into())
+            }
+            (RemitPath::First, Some(_)) => return Err(Rejection::NotOverLimit.into()),
+            (RemitPath::First, None) => None,
+            (RemitPath::PaymentInstruction, Some(signed)) => {
+                Some(self.check_signature(entry, request, signed, at_ms)?)
+            }
+        };
+        let accepted = Accepted {
+            path: Some(plan.path),
+            deficit: plan.deficit_charge,
+            ..as_submitted(submission, at_ms)
+        };
+        Ok(Prepared::Ready {
+            accepted,
+            signed: instruction,
+        })
+    }
+
+    /// A remittance that waited its turn past its deadline, as put on record: routed as
+    /// if the balance covered it (the path depends on the amount alone), no deficit.
+    pub(super) fn unstarted_remit(
+        &self,
+        submission: &Submission,
+        at_ms: u64,
+    ) -> Result<Accepted, EngineError> {
+        let amount = submission.header().amount;
+        let plan = route(amount, amount.money(), self.saga.config().usage_limit())
+            .map_err(|e| EngineError::Internal(format!("routing: {e}")))?;
+        Ok(Accepted {
+            path: Some(plan.path),
+            ..as_submitted(submission, at_ms)
+        })
+    }
+}
 
 /// X1: the customer pays `fin_parent`.
 pub(super) fn deduct(rails: &Rails, id: RailRequestId, entry: &LogEntry) -> RailFuture<RailResult> {
