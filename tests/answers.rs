@@ -144,17 +144,17 @@ fn a_charge_told_failed_on_a_timeout_and_later_credited_shows_credited() {
         sim.set_rates(Rail::BankFirm, always("lost"));
         let outcome = engine.charge(charge(1, "LATE", 10_000)).await.unwrap();
         assert_eq!(outcome.told, Told::Failed);
-        assert_eq!(outcome.reason, omnibus_core::flow::Reason::Timeout);
+        assert_eq!(outcome.reason, omnibus_core::saga::Reason::Timeout);
         assert_eq!(outcome.decided_by, Step::ChargeWithdrawal);
         let pending = engine.request("LATE".parse().unwrap()).await.unwrap();
-        assert_eq!(pending.outcome, omnibus_core::flow::Settled::Pending);
+        assert_eq!(pending.outcome, omnibus_core::saga::Settled::Pending);
         // The confirm finds it done; SPEC §4 goes on with the credit ([0231]).
         sim.heal();
         engine.supervise_once().await.unwrap();
         let settled = engine.request("LATE".parse().unwrap()).await.unwrap();
         assert_eq!(
             settled.outcome,
-            omnibus_core::flow::Settled::Credited,
+            omnibus_core::saga::Settled::Credited,
             "told failed, but credited: the client can tell from the outcome"
         );
         assert_eq!(settled.answer.map(|a| a.told), Some(Told::Failed));
@@ -239,7 +239,7 @@ fn a_remittance_told_failed_because_another_took_the_balance_owes_no_step() {
             "the deduction's hold was refused: {remitted:?}"
         );
         let view = engine.request("OVER-1".parse().unwrap()).await.unwrap();
-        assert_eq!(view.outcome, omnibus_core::flow::Settled::DeficitCredited);
+        assert_eq!(view.outcome, omnibus_core::saga::Settled::DeficitCredited);
         assert_eq!(won(&engine, 1).await, 1_000_000);
         let totals = engine.totals().await.unwrap();
         assert_eq!(totals.shards[0].steps_owed, 0, "nothing is owed");

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use omnibus_actors::rails::sim::{Rail, Simulator};
 use omnibus_actors::{Bound, Engine, EngineError, EngineParts, ManualClock};
-use omnibus_core::flow::Reason;
 use omnibus_core::request_log::{Step, Told};
+use omnibus_core::saga::Reason;
 use omnibus_core::{AccountId, RemitPath};
 use support::*;
 
@@ -201,7 +201,7 @@ fn a_request_still_queued_at_its_deadline_is_told_failed_not_carried_out_and_nev
             .await
             .unwrap()
             .outcome
-            != omnibus_core::flow::Settled::Credited
+            != omnibus_core::saga::Settled::Credited
         {
             assert!(
                 started.elapsed() < Duration::from_secs(10),
@@ -211,7 +211,7 @@ fn a_request_still_queued_at_its_deadline_is_told_failed_not_carried_out_and_nev
         }
         let view = engine.request("D-2".parse().unwrap()).await.unwrap();
         assert!(view.entries.is_empty(), "{view:?}");
-        assert_eq!(view.outcome, omnibus_core::flow::Settled::NothingMoved);
+        assert_eq!(view.outcome, omnibus_core::saga::Settled::NothingMoved);
         let again = engine.charge(charge(1, "D-2", 2_000)).await.unwrap();
         assert_eq!(again.told, Told::Failed);
         assert_eq!(again.reason, Reason::NotCarriedOut);

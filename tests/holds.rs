@@ -9,7 +9,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use omnibus_actors::{Engine, EngineError};
-use omnibus_core::books::BooksError;
+use omnibus_core::ledger::BooksError;
 use omnibus_core::ledger::{HoldAnswer, HoldId, HoldState, NewHold};
 use omnibus_core::{AccountId, CustomerId};
 use support::*;

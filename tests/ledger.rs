@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use omnibus_actors::{Engine, EngineError};
-use omnibus_core::books::BooksError;
+use omnibus_core::ledger::BooksError;
 use omnibus_core::{AccountId, Money, ParentAccount};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use support::*;

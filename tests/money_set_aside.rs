@@ -6,8 +6,8 @@
 mod support;
 
 use omnibus_actors::rails::sim::Rail;
-use omnibus_core::flow::{Reason, Settled};
 use omnibus_core::request_log::{EntryState, Step, Told};
+use omnibus_core::saga::{Reason, Settled};
 use omnibus_core::ParentAccount;
 use support::world::World;
 use support::*;

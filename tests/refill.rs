@@ -13,8 +13,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use omnibus_actors::Engine;
-use omnibus_core::flow::Reason;
 use omnibus_core::request_log::Told;
+use omnibus_core::saga::Reason;
 use omnibus_core::{Money, ParentAccount, RequestNo};
 use support::*;
 

@@ -66,9 +66,12 @@ use omnibus_actors::{
     Engine, EngineError, EngineParts, Outcome, RequestView, SupervisionReport, SystemClock,
 };
 use omnibus_core::config::SimulatedRailConfig;
-use omnibus_core::flow::{first_step, remit_step, settled_outcome, Reason, RequestKind};
-use omnibus_core::flow::{RequestState, Settled};
+use omnibus_core::instruments::{first_step, remit_step};
+use omnibus_core::ledger::settled_outcome;
+use omnibus_core::ledger::RequestState;
 use omnibus_core::request_log::{EntryState, Step, Told};
+use omnibus_core::saga::Settled;
+use omnibus_core::saga::{Reason, RequestKind};
 use omnibus_core::{AccountId, Config, CustomerId, Money, RequestNo};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use support::*;
@@ -1237,7 +1240,7 @@ non_reflected_interval_ms = 86_400_000\nreprocess_interval_ms = 86_400_000\nreco
 /// what an X1 timeout tells, failed ([0181]); when X1 then answers done, SPEC §4 says the
 /// deduction is recovered ([0226]), but the engine goes on with the deposit (X2) and pays
 /// the payee: the customer was told failed, and the money left (a retry pays twice).
-/// `core/src/flow.rs` `plan_after`: `FollowUp::PostThenDeposit` starts X2 whether or not
+/// (Then) `core/src/flow.rs` `plan_after`: `FollowUp::PostThenDeposit` starts X2 whether or not
 /// the request was answered; once answered (a first-path remittance can only have been
 /// told failed before X1 is done), it should recover instead.
 #[test]

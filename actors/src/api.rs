@@ -3,9 +3,9 @@
 //! that a type a caller sees never pulls the module that builds it into the one that
 //! uses it (the shard builds a `CustomerBalance`, the engine hands it out).
 
-use omnibus_core::books::Lsn;
-use omnibus_core::flow::{Accepted, Answer, EntryId, LogEntry, Reason, RequestKind, Settled};
+use omnibus_core::ledger::Lsn;
 use omnibus_core::request_log::{EntryState, Step, Told};
+use omnibus_core::saga::{Accepted, Answer, EntryId, LogEntry, Reason, RequestKind, Settled};
 use omnibus_core::{
     AccountNo, Amount, BankCode, ChargeRequest, CustomerId, Money, ParentAccount, RemitPath,
     RemitRequest, RequestNo, TransferId,

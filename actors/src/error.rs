@@ -1,6 +1,6 @@
 //! Errors of the engine handle: enums a caller can match on.
 
-use omnibus_core::books::BooksError;
+use omnibus_core::ledger::BooksError;
 use omnibus_core::signing::SigningError;
 use omnibus_core::{CustomerId, RequestNo};
 use thiserror::Error;

@@ -268,7 +268,7 @@ fn grow_pause<M>(
     insert: impl Fn(
         &mut M,
         (CustomerId, omnibus_core::RequestNo),
-        [u8; std::mem::size_of::<omnibus_core::flow::RequestState>()],
+        [u8; std::mem::size_of::<omnibus_core::ledger::RequestState>()],
     ),
 ) -> Duration {
     let mut longest = Duration::ZERO;
@@ -277,7 +277,7 @@ fn grow_pause<M>(
             CustomerId::new(i % 100_000 + 1).expect("non-zero"),
             omnibus_core::RequestNo::new(&format!("R-{i}")).expect("a request number"),
         );
-        let value = [i as u8; std::mem::size_of::<omnibus_core::flow::RequestState>()];
+        let value = [i as u8; std::mem::size_of::<omnibus_core::ledger::RequestState>()];
         let started = Instant::now();
         insert(&mut map, key, value);
         longest = longest.max(started.elapsed());
@@ -290,10 +290,10 @@ fn grow_pause<M>(
 /// them out takes, how long the cut takes, and the longest record applied while the cut
 /// is alive.
 fn snapshot_cut(n: u64) -> Result<(Duration, Duration, Duration), String> {
-    use omnibus_core::books::{ParentPlan, ShardBooks};
-    use omnibus_core::flow::{Accepted, Answer, RequestKind};
+    use omnibus_core::ledger::{ParentPlan, ShardBooks};
     use omnibus_core::record::LedgerRecord;
     use omnibus_core::request_log::{Step, Told};
+    use omnibus_core::saga::{Accepted, Answer, RequestKind};
     let config = Config::embedded();
     let plan = ParentPlan::from_config(&config, 1);
     let mut books = ShardBooks::new(0, plan.clone());
@@ -351,7 +351,7 @@ fn snapshot_cut(n: u64) -> Result<(Duration, Duration, Duration), String> {
                     decided_by: Step::ChargeWithdrawal,
                     timed_out: false,
                     at_ms: 2,
-                    reason: omnibus_core::flow::Reason::RailRefused,
+                    reason: omnibus_core::saga::Reason::RailRefused,
                 },
             },
         )?;
@@ -403,7 +403,7 @@ pub fn run(args: Args) -> Result<(), String> {
             args.pause_requests
         );
         let hashmap = grow_pause(
-            std::collections::HashMap::<_, _, omnibus_core::books::IdBuild>::default(),
+            std::collections::HashMap::<_, _, omnibus_core::hash::IdBuild>::default(),
             args.pause_requests,
             |m, k, v| {
                 m.insert(k, v);

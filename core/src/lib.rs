@@ -21,21 +21,17 @@
 //!    `instruments::of`, which finds a request's instrument.
 //! 5. `ledger` (the books of one shard, changed only by `ShardBooks::apply`; it asks the
 //!    instruments what a request owes) and `record` (what the write-ahead log holds).
-//!    These two use each other, as `books.rs` and `record/` did before the split:
+//!    These two use each other, as the books and `record/` did before the split:
 //!    `LedgerRecord` carries the ledger's request state, the ledger applies
 //!    `LedgerRecord`s, and `record/codec.rs` and `record/frozen.rs` encode and decode the
 //!    ledger's snapshot. Untangling them means moving the codec out of `record/` (the code
 //!    review puts it in the actors' ledger, §2.3), which changes the paths the wal and
 //!    actors crates use: not part of this split.
 //! 6. `balance` and `reconcile`: pure calculations over the ledger's types.
-//! 7. `books` and `flow`: the old paths, re-exported from `ledger`, `hash`, `saga` and
-//!    `instruments` until the other crates move to the new ones.
 
 pub mod archive;
 pub mod balance;
-pub mod books;
 pub mod config;
-pub mod flow;
 pub mod hash;
 pub mod ids;
 pub mod instruments;

@@ -13,11 +13,10 @@
 
 use std::path::PathBuf;
 
-use omnibus_core::books::{ParentPlan, ShardBooks};
 use omnibus_core::config::Config;
-use omnibus_core::flow::{Accepted, Answer, EntryId, Reason, RequestKind};
 use omnibus_core::ids::TransferId;
 use omnibus_core::ledger::{HoldDecision, HoldId, NewHold};
+use omnibus_core::ledger::{ParentPlan, ShardBooks};
 use omnibus_core::record::codec::{
     decode, decode_snapshot, encode_snapshot, snapshot_version, Encoder, RecordKind,
     SNAPSHOT_VERSION,
@@ -25,6 +24,7 @@ use omnibus_core::record::codec::{
 use omnibus_core::record::{CustomerOpened, LedgerRecord, SigningKey};
 use omnibus_core::request::{Payee, RequestDate};
 use omnibus_core::request_log::{Event, Step, Told};
+use omnibus_core::saga::{Accepted, Answer, EntryId, Reason, RequestKind};
 use omnibus_core::{AccountId, AccountNo, Amount, BankCode, CustomerId, ParentAccount, RemitPath};
 
 fn golden_dir() -> PathBuf {

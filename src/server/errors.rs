@@ -12,7 +12,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use omnibus_actors::{EngineError, Rejection};
-use omnibus_core::books::BooksError;
+use omnibus_core::ledger::BooksError;
 use omnibus_core::signing::SigningError;
 use omnibus_core::InvalidField;
 

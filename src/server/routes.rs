@@ -6,7 +6,7 @@ use std::time::Instant;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use omnibus_actors::{EngineError, Outcome, Signed};
-use omnibus_core::books::BooksError;
+use omnibus_core::ledger::BooksError;
 use omnibus_core::record::{CustomerOpened, SigningKey};
 use omnibus_core::signing::check_public_key;
 use omnibus_core::{

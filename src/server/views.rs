@@ -6,8 +6,8 @@
 //! against both.
 
 use omnibus_actors::{CustomerBalance, Outcome, ParentBalance, RequestView, SigningText};
-use omnibus_core::flow::{LogEntry, Reason, RequestKind};
 use omnibus_core::request_log::Told;
+use omnibus_core::saga::{LogEntry, Reason, RequestKind};
 use omnibus_core::{Money, ParentAccount, RemitPath, RequestNo};
 use serde::Serialize;
 

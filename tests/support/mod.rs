@@ -8,7 +8,7 @@ pub mod world;
 use std::path::Path;
 
 use omnibus_actors::Engine;
-use omnibus_core::books::shard_of;
+use omnibus_core::ledger::shard_of;
 use omnibus_core::record::CustomerOpened;
 use omnibus_core::{AccountId, AccountNo, Amount, BankCode, Config, CustomerId, ParentAccount};
 

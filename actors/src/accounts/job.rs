@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 
 use actix::{Message, Recipient};
-use omnibus_core::books::{transfer_source, Lsn, Outgoing};
+use omnibus_core::ledger::{transfer_source, Lsn, Outgoing};
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::{AccountId, Amount, TransferId};
 

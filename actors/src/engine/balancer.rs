@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use actix::{Actor, Addr, AsyncContext};
 use omnibus_core::balance::{plan_slice_moves, SliceView};
-use omnibus_core::books::ParentPlan;
+use omnibus_core::ledger::ParentPlan;
 use omnibus_core::Config;
 use tokio::sync::{oneshot, Notify};
 

@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use actix::Addr;
 use dashmap::DashMap;
-use omnibus_core::books::shard_of;
+use omnibus_core::ledger::shard_of;
 use omnibus_core::{Config, CustomerId, RequestNo};
 use tokio::sync::{broadcast, oneshot};
 

@@ -142,7 +142,7 @@ impl Engine {
             .into_iter()
             .find(|p| p.parent == parent)
             .ok_or(EngineError::Refused(
-                omnibus_core::books::BooksError::UnknownParent(parent),
+                omnibus_core::ledger::BooksError::UnknownParent(parent),
             ))
     }
 

@@ -44,7 +44,7 @@ impl Engine {
     /// Every request-log entry of every shard, with its request's date.
     async fn all_entries(
         &self,
-    ) -> Result<Vec<(omnibus_core::flow::LogEntry, RequestDate)>, EngineError> {
+    ) -> Result<Vec<(omnibus_core::saga::LogEntry, RequestDate)>, EngineError> {
         let mut entries = Vec::new();
         for shard in 0..self.shard_count() {
             let mut from_seq = 1;

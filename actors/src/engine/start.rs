@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use actix::{Actor, Arbiter, System};
 use dashmap::DashMap;
-use omnibus_core::books::ParentPlan;
+use omnibus_core::ledger::ParentPlan;
 use omnibus_core::Config;
 use tokio::sync::{broadcast, Notify};
 
@@ -96,7 +96,7 @@ impl Engine {
             for request in r
                 .books
                 .requests()
-                .filter(|r| r.accepted.kind != omnibus_core::flow::RequestKind::Settlement)
+                .filter(|r| r.accepted.kind != omnibus_core::saga::RequestKind::Settlement)
             {
                 if let Some(other) =
                     registry.insert(request.accepted.request_no, request.accepted.customer)

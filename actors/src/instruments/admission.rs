@@ -10,9 +10,9 @@
 //! the signature the payment instruction's) is in its own file, reached through
 //! `Instruments::admit` in `mod.rs`.
 
-use omnibus_core::books::{BooksError, CustomerEntry};
-use omnibus_core::flow::Accepted;
 use omnibus_core::instruments;
+use omnibus_core::ledger::{BooksError, CustomerEntry};
+use omnibus_core::saga::Accepted;
 use omnibus_core::{CustomerId, RequestDate};
 
 use super::payment_instruction::SignedInstruction;

@@ -4,8 +4,8 @@
 //! linked account (a deposit from the withdrawal firm account). Its admission (nothing
 //! to decide beyond the generic checks) and the rail call of each step.
 
-use omnibus_core::books::CustomerEntry;
-use omnibus_core::flow::{Accepted, LogEntry};
+use omnibus_core::ledger::CustomerEntry;
+use omnibus_core::saga::{Accepted, LogEntry};
 
 use super::admission::as_submitted;
 use crate::api::Submission;

@@ -7,7 +7,7 @@
 //! steps makes (through [`RailCalls`], which the saga runtime calls without knowing the
 //! products), and what only it needs (a payment instruction's issued texts and its
 //! authentication; a sweep's house request). What follows each step, and the legs of
-//! each step, are the core's pure functions (`omnibus_core::flow`).
+//! each step, are the core instrument's (`omnibus_core::instruments`).
 //!
 //! - `mod.rs`: [`Instruments`], one per shard: a submission from admission to its flow;
 //!   the rail call of each step, by instrument.
@@ -26,9 +26,9 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use omnibus_core::books::{CustomerEntry, ShardBooks};
-use omnibus_core::flow::{Accepted, LogEntry};
+use omnibus_core::ledger::{CustomerEntry, ShardBooks};
 use omnibus_core::request_log::Step;
+use omnibus_core::saga::{Accepted, LogEntry};
 use omnibus_core::{CustomerId, RequestNo};
 
 pub use self::admission::same_submission;

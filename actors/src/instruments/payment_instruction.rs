@@ -8,9 +8,10 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use omnibus_core::books::CustomerEntry;
-use omnibus_core::flow::{Accepted, LogEntry, RequestState};
+use omnibus_core::ledger::CustomerEntry;
+use omnibus_core::ledger::RequestState;
 use omnibus_core::record::SigningKey;
+use omnibus_core::saga::{Accepted, LogEntry};
 use omnibus_core::signing::{verify_signature, OriginalText};
 use omnibus_core::{CustomerId, RemitRequest, RequestNo};
 

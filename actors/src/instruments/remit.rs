@@ -5,8 +5,9 @@
 //! limit, the deficit charged first, over the limit the signature) and the rail call of
 //! each step.
 
-use omnibus_core::books::{CustomerEntry, ShardBooks};
-use omnibus_core::flow::{Accepted, LogEntry, RequestState};
+use omnibus_core::ledger::RequestState;
+use omnibus_core::ledger::{CustomerEntry, ShardBooks};
+use omnibus_core::saga::{Accepted, LogEntry};
 use omnibus_core::{route, AccountId, ParentAccount, RemitPath, RemitRequest};
 
 use super::admission::{as_submitted, Prepared};

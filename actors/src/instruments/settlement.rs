@@ -1,14 +1,14 @@
 //! Settlement sweeps (SPEC §2: B1, B2, Y2, Y3): the house's own transfers between two of
 //! the company's parent accounts, executed by the bank firm system like any outside call.
-//! Each is a request of the house (`omnibus_core::flow::HOUSE`, no customer) with one
+//! Each is a request of the house (`omnibus_core::saga::HOUSE`, no customer) with one
 //! `Settlement` entry, written before the call, holding its amount on the debited slice.
 //! When and how much to sweep is the supervisors' (`supervisors/sweep.rs`).
 
 use std::cell::RefCell;
 
-use omnibus_core::flow::{Accepted, EntryId, LogEntry, RequestKind, HOUSE};
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::request_log::Step;
+use omnibus_core::saga::{Accepted, EntryId, LogEntry, RequestKind, HOUSE};
 use omnibus_core::{AccountId, Amount, ParentAccount, RequestDate, RequestNo};
 
 use crate::error::EngineError;

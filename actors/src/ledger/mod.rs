@@ -40,7 +40,7 @@ mod signals;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, OnceLock};
 
-use omnibus_core::books::{Applied, Lsn, ShardBooks};
+use omnibus_core::ledger::{Applied, Lsn, ShardBooks};
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_wal::layout_constants::frame_bytes;
 use omnibus_wal::{Batch, Refused, Wal, WalError};

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use omnibus_core::books::{Lsn, ParentPlan, ShardBooks};
+use omnibus_core::ledger::{Lsn, ParentPlan, ShardBooks};
 use omnibus_core::record::ActorId;
 use omnibus_core::{Config, SyncPolicy};
 use omnibus_wal::{Batch, SyncMode, Wal, WalOptions};

@@ -7,7 +7,7 @@
 //! in its mailbox order; the ledger only knows this trait, so it builds and runs without an
 //! actor system.
 
-use omnibus_core::books::Lsn;
+use omnibus_core::ledger::Lsn;
 
 /// The two signals of a [`super::ShardLedger`]; see the module documentation.
 pub trait LedgerSignals: Send + Sync + 'static {

@@ -645,7 +645,7 @@ impl Inner {
         let plan = Execution {
             id: s.id,
             operation: Operation::Settle,
-            customer: omnibus_core::flow::HOUSE,
+            customer: omnibus_core::saga::HOUSE,
             amount: s.amount,
             from: TruthAccount::Parent(s.from),
             to: TruthAccount::Parent(s.to),

@@ -3,11 +3,12 @@
 
 use std::rc::Rc;
 
-use omnibus_core::books::BooksError;
-use omnibus_core::flow::{plan_after, Answer, EntryId, Reason};
 use omnibus_core::instruments;
+use omnibus_core::instruments::plan_after;
+use omnibus_core::ledger::BooksError;
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::request_log::{transition, Event, Told};
+use omnibus_core::saga::{Answer, EntryId, Reason};
 
 use super::{Moved, SagaRuntime, STEP_RECORDS};
 use crate::api::EngineEvent;

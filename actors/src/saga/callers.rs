@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use omnibus_core::flow::due_answer;
+use omnibus_core::instruments::due_answer;
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::{CustomerId, RequestNo};
 

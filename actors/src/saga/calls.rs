@@ -13,9 +13,9 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use omnibus_core::books::ShardBooks;
-use omnibus_core::flow::{EntryId, LogEntry};
+use omnibus_core::ledger::ShardBooks;
 use omnibus_core::request_log::{EntryState, LogKind, Step};
+use omnibus_core::saga::{EntryId, LogEntry};
 
 use super::SagaRuntime;
 use crate::error::EngineError;

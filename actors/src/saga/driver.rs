@@ -4,8 +4,8 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use omnibus_core::flow::EntryId;
 use omnibus_core::request_log::Event;
+use omnibus_core::saga::EntryId;
 
 use super::advance::advance_when_room;
 use super::calls::CallSlot;

@@ -1,15 +1,15 @@
 //! The saga runtime: requests carried out as sagas of request-log entries (SPEC §3, §4,
 //! §5a). It knows steps, rails, timeouts and answers; it never names a product (a charge,
 //! a remittance, a payment instruction, a sweep): what a step asks of its rail comes from
-//! the instruments through [`RailCalls`], and what follows a step from the core's pure
-//! `omnibus_core::flow` functions.
+//! the instruments through [`RailCalls`], and what follows a step from the request's
+//! instrument in the core (`omnibus_core::instruments`, pure functions).
 //!
 //! A request is validated and accepted by its customer's account actor (through the
 //! instruments); from then on it moves entry by entry. For each entry the runtime writes
 //! the entry (REQUESTED) and waits until it is durable, makes the outside call, waits at
 //! most the rail's timeout, then reflects the answer (or the timeout) into the entry. What
 //! follows (the next entry, what the customer is told) comes from
-//! `omnibus_core::flow::plan_after`, the same pure function a late answer, a supervisor's
+//! `omnibus_core::instruments::plan_after`, the same pure function a late answer, a supervisor's
 //! confirmation and a restart use.
 //!
 //! The records of one move (the entry's event, the next entry, the answer) are applied in
@@ -42,8 +42,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use omnibus_core::books::ShardBooks;
-use omnibus_core::flow::EntryId;
+use omnibus_core::ledger::ShardBooks;
+use omnibus_core::saga::EntryId;
 use omnibus_core::{Config, CustomerId, RequestNo};
 use tokio::sync::{broadcast, oneshot};
 

@@ -4,8 +4,9 @@
 
 use std::rc::Rc;
 
-use omnibus_core::books::ShardBooks;
-use omnibus_core::flow::{owed_step, EntryId};
+use omnibus_core::instruments::owed_step;
+use omnibus_core::ledger::ShardBooks;
+use omnibus_core::saga::EntryId;
 use omnibus_core::{CustomerId, RequestNo};
 
 use super::{Barrier, RequestKey, SagaRuntime};

@@ -3,12 +3,11 @@
 
 use std::rc::Rc;
 
-use omnibus_core::books::{BooksError, CustomerEntry};
-use omnibus_core::flow::{
-    due_answer, first_step, reserves_for, step_legs, Accepted, Answer, EntryId, Parties, Reason,
-};
+use omnibus_core::instruments::{due_answer, first_step, reserves_for, step_legs};
+use omnibus_core::ledger::{BooksError, CustomerEntry};
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::request_log::{EntryState, Step, Told};
+use omnibus_core::saga::{Accepted, Answer, EntryId, Parties, Reason};
 use omnibus_core::{Amount, BankCode, Payee};
 
 use super::driver::drive_from;
@@ -29,7 +28,7 @@ impl SagaRuntime {
         }
     }
 
-    /// The parties a step's legs are drawn from (`omnibus_core::flow::step_legs`).
+    /// The parties a step's legs are drawn from (`omnibus_core::instruments::step_legs`).
     fn parties(&self, customer: &CustomerEntry, payee: Option<&Payee>) -> Parties {
         Parties {
             customer: customer.id,

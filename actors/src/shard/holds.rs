@@ -12,7 +12,7 @@
 //! in the mailbox.
 
 use actix::{AsyncContext, Context, Handler};
-use omnibus_core::books::{BooksError, ShardBooks};
+use omnibus_core::ledger::{BooksError, ShardBooks};
 use omnibus_core::ledger::{HoldAnswer, HoldDecision, HoldId};
 use omnibus_core::record::{ActorId, LedgerRecord};
 

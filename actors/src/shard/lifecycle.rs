@@ -3,7 +3,7 @@
 //! the log synced and closed).
 
 use actix::{ActorContext, Addr, Context, Handler, Message};
-use omnibus_core::books::Lsn;
+use omnibus_core::ledger::Lsn;
 
 use super::protocol::Shutdown;
 use super::ShardActor;

@@ -167,7 +167,7 @@ pub enum QueryAnswer {
     },
     Account(Money),
     Entries {
-        entries: Vec<(omnibus_core::flow::LogEntry, omnibus_core::RequestDate)>,
+        entries: Vec<(omnibus_core::saga::LogEntry, omnibus_core::RequestDate)>,
         /// Where the next page starts; `None` after the last.
         next_seq: Option<u64>,
     },

@@ -3,8 +3,8 @@
 //! answered only once everything it reflects is durable (a read barrier).
 
 use actix::{Context, Handler};
-use omnibus_core::books::{BooksError, ShardBooks};
-use omnibus_core::flow::settled_outcome;
+use omnibus_core::ledger::settled_outcome;
+use omnibus_core::ledger::{BooksError, ShardBooks};
 use omnibus_core::{CustomerId, RequestNo};
 
 use super::protocol::{Query, QueryAnswer, QueryKind, ViewRequest, ENTRIES_PAGE};

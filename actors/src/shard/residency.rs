@@ -14,7 +14,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use actix::{Actor, Addr};
-use omnibus_core::books::{shard_of, BooksError};
+use omnibus_core::ledger::{shard_of, BooksError};
 use omnibus_core::CustomerId;
 
 use super::{Live, ShardActor};

@@ -4,7 +4,7 @@
 //! actor; a supervise request to the shard's supervisors.
 
 use actix::{Context, Handler};
-use omnibus_core::books::{shard_of, BooksError};
+use omnibus_core::ledger::{shard_of, BooksError};
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::{AccountId, Amount};
 

@@ -3,7 +3,7 @@
 //! own, then handed to the WAL, which writes them after every record they reflect.
 
 use actix::{AsyncContext, Context, Handler, Message};
-use omnibus_core::books::Lsn;
+use omnibus_core::ledger::Lsn;
 
 use super::ShardActor;
 use crate::ledger::codec;

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use actix::{Context, Handler, Message};
-use omnibus_core::books::{transfer_source, Lsn, Outgoing};
+use omnibus_core::ledger::{transfer_source, Lsn, Outgoing};
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::TransferId;
 

@@ -44,8 +44,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use actix::{Actor, AsyncContext, Context, Handler, Message};
-use omnibus_core::flow::EntryId;
 use omnibus_core::request_log::{Event, Step};
+use omnibus_core::saga::EntryId;
 use tokio::sync::oneshot;
 
 use crate::ledger::ShardLedger;

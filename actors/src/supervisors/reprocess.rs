@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::rc::Rc;
 
 use futures::future::join_all;
-use omnibus_core::flow::EntryId;
 use omnibus_core::request_log::{EntryState, Event, Step};
+use omnibus_core::saga::EntryId;
 
 use super::{confirm, move_on, sum, BusyGuard, SupervisionReport};
 use crate::rails::Confirmation;

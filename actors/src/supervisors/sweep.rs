@@ -41,7 +41,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures::future::join_all;
-use omnibus_core::books::{ParentPlan, ShardBooks};
+use omnibus_core::ledger::{ParentPlan, ShardBooks};
 use omnibus_core::request_log::EntryState;
 use omnibus_core::{Amount, ParentAccount};
 use rust_decimal::Decimal;

@@ -447,7 +447,7 @@ mod tests {
                 Operation::Settle,
                 Parent(ParentAccount::DepositFirm(bank("999"))),
                 Parent(ParentAccount::FinDeposit),
-                omnibus_core::flow::HOUSE.get(),
+                omnibus_core::saga::HOUSE.get(),
             ),
             Fact::Nonce {
                 nonce: u128::MAX - 5,
