@@ -15,12 +15,10 @@ use std::path::PathBuf;
 
 use omnibus_core::config::Config;
 use omnibus_core::ids::TransferId;
+use omnibus_core::ledger::{decode_snapshot, encode_snapshot, snapshot_version, SNAPSHOT_VERSION};
 use omnibus_core::ledger::{HoldDecision, HoldId, NewHold};
 use omnibus_core::ledger::{ParentPlan, ShardBooks};
-use omnibus_core::record::codec::{
-    decode, decode_snapshot, encode_snapshot, snapshot_version, Encoder, RecordKind,
-    SNAPSHOT_VERSION,
-};
+use omnibus_core::record::codec::{decode, Encoder, RecordKind};
 use omnibus_core::record::{CustomerOpened, LedgerRecord, SigningKey};
 use omnibus_core::request::{Payee, RequestDate};
 use omnibus_core::request_log::{Event, Step, Told};

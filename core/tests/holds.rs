@@ -21,11 +21,12 @@
 use std::collections::BTreeMap;
 
 use omnibus_core::config::Config;
+use omnibus_core::ledger::{decode_snapshot, encode_snapshot};
 use omnibus_core::ledger::{
     BooksError, BooksSnapshot, HoldDecision, HoldId, HoldState, Lsn, NewHold, ParentPlan,
     ShardBooks,
 };
-use omnibus_core::record::codec::{decode, decode_snapshot, encode_snapshot, Encoder};
+use omnibus_core::record::codec::{decode, Encoder};
 use omnibus_core::record::{CustomerOpened, LedgerRecord};
 use omnibus_core::{AccountId, AccountNo, Amount, BankCode, CustomerId, ParentAccount};
 use proptest::prelude::*;

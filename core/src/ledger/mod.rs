@@ -37,6 +37,8 @@
 //! - `conservation.rs`: the sum over every account ([`ShardBooks::sum`]), kept as records
 //!   apply, and the scan that checks it.
 //! - `snapshot.rs`: [`BooksSnapshot`], [`BooksCut`], and books rebuilt from a snapshot.
+//! - `snapshot_codec.rs`: a snapshot as bytes, versioned ([`encode_snapshot`],
+//!   [`decode_snapshot`]); `frozen.rs`: the layouts of earlier snapshot versions.
 //! - `fixtures.rs` (tests only): books to test with, shared by the files' unit tests.
 //!
 //! # Where this differs from the code review's layout (2026-11-30, §2.3 and §3.1), and why
@@ -76,12 +78,14 @@ mod entries;
 mod error;
 #[cfg(test)]
 mod fixtures;
+pub mod frozen;
 mod holds;
 mod parents;
 mod requests;
 mod reserves;
 mod retention;
 mod snapshot;
+mod snapshot_codec;
 mod transfers;
 
 pub use accounts::{shard_of, CustomerEntry, SliceEntry};
@@ -90,6 +94,7 @@ pub use holds::{Hold, HoldAnswer, HoldDecision, HoldId, HoldState, NewHold};
 pub use parents::ParentPlan;
 pub use requests::{settled_outcome, RequestState};
 pub use snapshot::{BooksCut, BooksSnapshot, DecimalCell};
+pub use snapshot_codec::{decode_snapshot, encode_snapshot, snapshot_version, SNAPSHOT_VERSION};
 pub use transfers::{transfer_id, transfer_source, Incoming, Outgoing};
 
 // The request and entry records the books store (defined below the instruments, which

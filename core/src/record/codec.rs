@@ -32,26 +32,20 @@ use rkyv::rancor;
 use rkyv::util::AlignedVec;
 use thiserror::Error;
 
-use super::frozen::{AnswerV1, BooksSnapshotV1, BooksSnapshotV2};
+use super::frozen::AnswerV1;
 use super::legacy::RecordV0;
 use super::{CustomerOpened, LedgerRecord};
 use crate::ids::{AccountId, CustomerId, ParentAccount, RequestNo, TransferId};
-use crate::ledger::BooksSnapshot;
-use crate::ledger::{Accepted, Answer, EntryId, HoldId, NewHold, Reserve};
+use crate::ledger::{HoldId, NewHold};
 use crate::money::Amount;
 use crate::request::RequestDate;
 use crate::request_log::{Event, Step};
+use crate::saga::{Accepted, Answer, EntryId, Reserve};
 
 const RECORD_MAGIC: [u8; 2] = [0xFF, b'R'];
 const ENVELOPE_VERSION: u8 = 1;
-const SNAPSHOT_MAGIC: [u8; 4] = [0xFF, b'B', b'K', b'S'];
 /// The envelope before every payload's body.
 pub const HEADER_BYTES: usize = 8;
-/// The snapshot layout written today. Version 0 is the first, unversioned format; its
-/// layout is the same as version 1's. Version 2: requests with their reservations,
-/// answers with their reason, entries covered by a reservation. Version 3: the two-phase
-/// holds.
-pub const SNAPSHOT_VERSION: u16 = 3;
 
 /// Every kind of record, with the stable code its envelope carries. Codes are never
 /// reused or renumbered.
@@ -572,7 +566,7 @@ pub fn payload_format(payload: &[u8]) -> PayloadFormat {
 
 /// rkyv reads archives in place and needs them aligned; the log hands out 8-byte aligned
 /// payloads, other callers (tests, tools reading files) may not.
-fn aligned(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+pub(crate) fn aligned(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     if (bytes.as_ptr() as usize) % 16 == 0 {
         std::borrow::Cow::Borrowed(bytes)
     } else {
@@ -582,7 +576,7 @@ fn aligned(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     }
 }
 
-fn get<T>(what: &str, bytes: &[u8]) -> Result<T, DecodeError>
+pub(crate) fn get<T>(what: &str, bytes: &[u8]) -> Result<T, DecodeError>
 where
     T: rkyv::Archive,
     T::Archived: for<'a> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'a, rancor::Error>>
@@ -771,41 +765,6 @@ pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
             }
         }
     })
-}
-
-/// The payload of a snapshot of the books: its envelope and the archive.
-pub fn encode_snapshot(snapshot: &BooksSnapshot) -> Vec<u8> {
-    let mut buf = AlignedVec::<16>::new();
-    buf.extend_from_slice(&SNAPSHOT_MAGIC);
-    buf.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
-    buf.extend_from_slice(&[0, 0xFF]);
-    rkyv::api::high::to_bytes_in::<_, rancor::Error>(snapshot, buf)
-        .expect("snapshots are plain data and always serialize")
-        .into_vec()
-}
-
-/// The version of a snapshot payload: 0 for the first, unversioned format.
-pub fn snapshot_version(bytes: &[u8]) -> u16 {
-    if bytes.len() >= HEADER_BYTES && bytes[0..4] == SNAPSHOT_MAGIC && bytes[7] == 0xFF {
-        u16::from_le_bytes([bytes[4], bytes[5]])
-    } else {
-        0
-    }
-}
-
-/// Reads a snapshot back, whatever format version wrote it.
-pub fn decode_snapshot(bytes: &[u8]) -> Result<BooksSnapshot, DecodeError> {
-    let bytes = aligned(bytes);
-    match snapshot_version(&bytes) {
-        // Version 0 has version 1's layout, without the envelope.
-        0 => get::<BooksSnapshotV1>("an unversioned snapshot", &bytes).map(BooksSnapshot::from),
-        1 => get::<BooksSnapshotV1>("a version 1 snapshot", &bytes[HEADER_BYTES..])
-            .map(BooksSnapshot::from),
-        2 => get::<BooksSnapshotV2>("a version 2 snapshot", &bytes[HEADER_BYTES..])
-            .map(BooksSnapshot::from),
-        3 => get::<BooksSnapshot>("a version 3 snapshot", &bytes[HEADER_BYTES..]),
-        other => Err(DecodeError::UnsupportedSnapshot(other)),
-    }
 }
 
 #[cfg(test)]

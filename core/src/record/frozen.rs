@@ -1,18 +1,12 @@
-//! Archived layouts of earlier payload versions, kept so that old logs and snapshots stay
-//! readable (docs/wal-format.md, "Payload versions"). Never change a type here: each is
-//! the exact layout some version wrote. Each converts into today's type.
+//! Archived layouts of earlier record versions, kept so that old logs stay readable
+//! (docs/wal-format.md, "Payload versions"). Never change a type here: each is the exact
+//! layout some version wrote. Each converts into today's type. (The snapshot's old
+//! layouts are the ledger's: `crate::ledger::frozen`.)
 //!
-//! - Version 1 (and the unversioned version 0): an answer without a reason; requests
-//!   without reservations; entries that always held their own amount.
-//! - Version 2: the snapshot before two-phase holds.
+//! - Version 1 (and the unversioned version 0): an answer without a reason.
 
-use crate::ids::{AccountId, BankCode, CustomerId, ParentAccount, RequestNo};
-use crate::ledger::{
-    Accepted, Answer, BooksSnapshot, CustomerEntry, DecimalCell, EntryId, Incoming, LogEntry,
-    Outgoing, Reason, RequestState, SliceEntry,
-};
-use crate::money::Amount;
-use crate::request_log::{EntryState, Step, Told};
+use crate::request_log::{Step, Told};
+use crate::saga::{Answer, Reason};
 
 /// [`Answer`] before it carried a reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
@@ -47,149 +41,6 @@ impl From<Answer> for AnswerV1 {
             decided_by: a.decided_by,
             timed_out: a.timed_out,
             at_ms: a.at_ms,
-        }
-    }
-}
-
-/// [`RequestState`] before reservations.
-#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-pub struct RequestStateV1 {
-    pub accepted: Accepted,
-    pub answer: Option<AnswerV1>,
-    pub entries: Vec<EntryId>,
-}
-
-impl From<RequestStateV1> for RequestState {
-    fn from(r: RequestStateV1) -> RequestState {
-        RequestState {
-            accepted: r.accepted,
-            answer: r.answer.map(Answer::from),
-            entries: r.entries,
-            reserved: None,
-        }
-    }
-}
-
-/// [`LogEntry`] before entries could be covered by their request's reservation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-pub struct LogEntryV1 {
-    pub id: EntryId,
-    pub customer: CustomerId,
-    pub request_no: RequestNo,
-    pub step: Step,
-    pub state: EntryState,
-    pub attempt: u32,
-    pub failures: u32,
-    pub amount: Amount,
-    pub debit: AccountId,
-    pub credit: AccountId,
-    pub requested_at_ms: u64,
-    pub updated_at_ms: u64,
-}
-
-impl From<LogEntryV1> for LogEntry {
-    fn from(e: LogEntryV1) -> LogEntry {
-        LogEntry {
-            id: e.id,
-            customer: e.customer,
-            request_no: e.request_no,
-            step: e.step,
-            state: e.state,
-            attempt: e.attempt,
-            failures: e.failures,
-            amount: e.amount,
-            debit: e.debit,
-            credit: e.credit,
-            requested_at_ms: e.requested_at_ms,
-            updated_at_ms: e.updated_at_ms,
-            covered: false,
-        }
-    }
-}
-
-/// [`BooksSnapshot`] of versions 0 and 1.
-#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-pub struct BooksSnapshotV1 {
-    pub shard: u16,
-    pub shards: u16,
-    pub last_lsn: u64,
-    pub genesis_done: bool,
-    pub customers: Vec<CustomerEntry>,
-    pub slices: Vec<(ParentAccount, SliceEntry)>,
-    pub designated: Vec<(BankCode, DecimalCell)>,
-    pub funding: DecimalCell,
-    pub in_transit: DecimalCell,
-    pub outgoing: Vec<Outgoing>,
-    pub incoming: Vec<(u16, Incoming)>,
-    pub next_transfer_seq: u64,
-    pub requests: Vec<RequestStateV1>,
-    pub entries: Vec<LogEntryV1>,
-    pub next_entry_seq: u64,
-}
-
-impl From<BooksSnapshotV1> for BooksSnapshot {
-    fn from(s: BooksSnapshotV1) -> BooksSnapshot {
-        BooksSnapshot {
-            shard: s.shard,
-            shards: s.shards,
-            last_lsn: s.last_lsn,
-            genesis_done: s.genesis_done,
-            customers: s.customers,
-            slices: s.slices,
-            designated: s.designated,
-            funding: s.funding,
-            in_transit: s.in_transit,
-            outgoing: s.outgoing,
-            incoming: s.incoming,
-            next_transfer_seq: s.next_transfer_seq,
-            requests: s.requests.into_iter().map(RequestState::from).collect(),
-            entries: s.entries.into_iter().map(LogEntry::from).collect(),
-            next_entry_seq: s.next_entry_seq,
-            holds: Vec::new(),
-        }
-    }
-}
-
-/// [`BooksSnapshot`] of version 2: before two-phase holds.
-#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-pub struct BooksSnapshotV2 {
-    pub shard: u16,
-    pub shards: u16,
-    pub last_lsn: u64,
-    pub genesis_done: bool,
-    pub customers: Vec<CustomerEntry>,
-    pub slices: Vec<(ParentAccount, SliceEntry)>,
-    pub designated: Vec<(BankCode, DecimalCell)>,
-    pub funding: DecimalCell,
-    pub in_transit: DecimalCell,
-    pub outgoing: Vec<Outgoing>,
-    pub incoming: Vec<(u16, Incoming)>,
-    pub next_transfer_seq: u64,
-    pub requests: Vec<RequestState>,
-    pub entries: Vec<LogEntry>,
-    pub next_entry_seq: u64,
-}
-
-impl From<BooksSnapshotV2> for BooksSnapshot {
-    fn from(s: BooksSnapshotV2) -> BooksSnapshot {
-        BooksSnapshot {
-            shard: s.shard,
-            shards: s.shards,
-            last_lsn: s.last_lsn,
-            genesis_done: s.genesis_done,
-            customers: s.customers,
-            slices: s.slices,
-            designated: s.designated,
-            funding: s.funding,
-            in_transit: s.in_transit,
-            outgoing: s.outgoing,
-            incoming: s.incoming,
-            next_transfer_seq: s.next_transfer_seq,
-            requests: s.requests,
-            entries: s.entries,
-            next_entry_seq: s.next_entry_seq,
-            // No hold existed before version 3.
-            holds: Vec::new(),
         }
     }
 }

@@ -7,9 +7,9 @@
 use super::frozen::AnswerV1;
 use super::{CustomerOpened, LedgerRecord};
 use crate::ids::{AccountId, CustomerId, ParentAccount, RequestNo, TransferId};
-use crate::ledger::{Accepted, EntryId};
 use crate::money::Amount;
 use crate::request_log::{Event, Step};
+use crate::saga::{Accepted, EntryId};
 
 /// A record of the first, unversioned format.
 #[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]

@@ -20,9 +20,10 @@ pub use actor::ActorId;
 use crate::ids::{
     AccountId, AccountNo, BankCode, CustomerId, ParentAccount, RequestNo, TransferId,
 };
-use crate::ledger::{Accepted, Answer, EntryId, HoldId, NewHold, Reserve};
+use crate::ledger::{HoldId, NewHold};
 use crate::money::Amount;
 use crate::request_log::{Event, Step};
+use crate::saga::{Accepted, Answer, EntryId, Reserve};
 
 /// A customer's signature key, registered when the account is opened (SPEC §5a, S6):
 /// the certificate serial number and the ed25519 public key.

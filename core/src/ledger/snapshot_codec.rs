@@ -1,0 +1,52 @@
+//! A snapshot of the books as bytes: the envelope (the record codec's, with the snapshot's
+//! magic and version) and the rkyv archive of [`BooksSnapshot`]; every earlier version
+//! stays readable through the layouts of `frozen.rs`.
+
+use rkyv::rancor;
+use rkyv::util::AlignedVec;
+
+use super::frozen::{BooksSnapshotV1, BooksSnapshotV2};
+use super::BooksSnapshot;
+use crate::record::codec::{aligned, get, DecodeError, HEADER_BYTES};
+
+const SNAPSHOT_MAGIC: [u8; 4] = [0xFF, b'B', b'K', b'S'];
+/// The snapshot layout written today. Version 0 is the first, unversioned format; its
+/// layout is the same as version 1's. Version 2: requests with their reservations,
+/// answers with their reason, entries covered by a reservation. Version 3: the two-phase
+/// holds.
+pub const SNAPSHOT_VERSION: u16 = 3;
+
+/// The payload of a snapshot of the books: its envelope and the archive.
+pub fn encode_snapshot(snapshot: &BooksSnapshot) -> Vec<u8> {
+    let mut buf = AlignedVec::<16>::new();
+    buf.extend_from_slice(&SNAPSHOT_MAGIC);
+    buf.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
+    buf.extend_from_slice(&[0, 0xFF]);
+    rkyv::api::high::to_bytes_in::<_, rancor::Error>(snapshot, buf)
+        .expect("snapshots are plain data and always serialize")
+        .into_vec()
+}
+
+/// The version of a snapshot payload: 0 for the first, unversioned format.
+pub fn snapshot_version(bytes: &[u8]) -> u16 {
+    if bytes.len() >= HEADER_BYTES && bytes[0..4] == SNAPSHOT_MAGIC && bytes[7] == 0xFF {
+        u16::from_le_bytes([bytes[4], bytes[5]])
+    } else {
+        0
+    }
+}
+
+/// Reads a snapshot back, whatever format version wrote it.
+pub fn decode_snapshot(bytes: &[u8]) -> Result<BooksSnapshot, DecodeError> {
+    let bytes = aligned(bytes);
+    match snapshot_version(&bytes) {
+        // Version 0 has version 1's layout, without the envelope.
+        0 => get::<BooksSnapshotV1>("an unversioned snapshot", &bytes).map(BooksSnapshot::from),
+        1 => get::<BooksSnapshotV1>("a version 1 snapshot", &bytes[HEADER_BYTES..])
+            .map(BooksSnapshot::from),
+        2 => get::<BooksSnapshotV2>("a version 2 snapshot", &bytes[HEADER_BYTES..])
+            .map(BooksSnapshot::from),
+        3 => get::<BooksSnapshot>("a version 3 snapshot", &bytes[HEADER_BYTES..]),
+        other => Err(DecodeError::UnsupportedSnapshot(other)),
+    }
+}
