@@ -23,9 +23,13 @@
 //! - `accounts.rs`: where a customer lives ([`shard_of`]), [`CustomerEntry`] and
 //!   [`SliceEntry`], balances, the leg and hold arithmetic every posting goes through,
 //!   and the `CustomerOpened`, `CustomerStatus` and `Posted` records.
-//! - `holds.rs`: two-phase holds ([`Hold`], [`HoldId`]): a pending debit toward another
-//!   account with an expiry, posted (in full or in part), voided or expired exactly once;
-//!   the `Hold*` records, and the decisions that make each operation idempotent by id.
+//! - `holds.rs`: two-phase holds ([`Hold`], [`HoldId`], [`HoldKey`]): a pending debit
+//!   toward another account, posted (in full or in part), voided or expired exactly once;
+//!   the one table of every kind of hold and the operations they share; the `Hold*`
+//!   records, and the decisions that make a client's operations idempotent by id.
+//! - `saga_holds.rs`: the saga's holds (an open entry's amount, a request's reservations)
+//!   as holds of that kind, created and resolved by the saga's own records, and rebuilt
+//!   from the entries and requests when books are loaded from a snapshot.
 //! - `transfers.rs`: transfers between shards: ids, [`Outgoing`], [`Incoming`], the money
 //!   in transit, and the four `Transfer*` records.
 //! - `requests.rs`: [`Accepted`] (of a [`RequestKind`]; [`HOUSE`] owns the house's own),
@@ -55,10 +59,10 @@
 //!   deduction's credit is set aside for the compensation that may follow. They stay here,
 //!   below the saga, until the `Instrument` trait (review §2.4, §2.5 step 5) can hand them
 //!   to the books through a trait the ledger defines.
-//! - `holds.rs` is the two-phase hold primitive; the saga's own holds (an open entry's
-//!   amount, a request's reservations) are not holds of that kind yet, and their arithmetic
-//!   (`check_hold`, `adjust_hold`, which the new holds use too) stays in `accounts.rs`,
-//!   where the review puts it. Both add to one `held` figure per account. No `audit.rs`:
+//! - `holds.rs` is the two-phase hold primitive, and the saga's own holds (an open entry's
+//!   amount, a request's reservations) are holds of that kind (`saga_holds.rs`); the
+//!   `held` arithmetic under them (`check_hold`, `adjust_hold`) stays in `accounts.rs`,
+//!   where the review puts it, and only the holds' table changes `held`. No `audit.rs`:
 //!   the review's is for invariant checks after every apply, which do not exist yet;
 //!   what exists is the running sum and the scan that checks it, in `conservation.rs`.
 //! - `parents.rs` rather than `plan.rs`: it is [`ParentPlan`], and the saga has a `Plan` of
@@ -90,6 +94,7 @@ mod parents;
 mod requests;
 mod reserves;
 mod retention;
+mod saga_holds;
 mod snapshot;
 mod transfers;
 
@@ -97,7 +102,7 @@ pub use accounts::{shard_of, CustomerEntry, SliceEntry};
 pub use answer::{Answer, Reason};
 pub use entries::{holds, EntryId, LogEntry};
 pub use error::BooksError;
-pub use holds::{Hold, HoldAnswer, HoldDecision, HoldId, HoldState, NewHold};
+pub use holds::{Hold, HoldAnswer, HoldDecision, HoldId, HoldKey, HoldState, NewHold};
 pub use owed::{owed_compensation, owed_step};
 pub use parents::ParentPlan;
 pub use requests::{Accepted, RequestKind, RequestState, HOUSE};
@@ -161,12 +166,16 @@ pub struct ShardBooks {
     /// deadline supervisor answers those whose callers waited too long, and those a crash
     /// left without an answer. Derived from `requests`.
     unanswered: BTreeSet<(u64, CustomerId, RequestNo)>,
-    /// Two-phase holds, open and resolved (`holds.rs`).
-    holds: SegmentedMap<HoldId, Hold>,
-    /// Open holds by expiry, soonest first, for the expiry pass. Derived from `holds`.
+    /// Two-phase holds (`holds.rs`): clients', open and resolved, and the saga's open
+    /// ones (`saga_holds.rs`).
+    holds: SegmentedMap<HoldKey, Hold>,
+    /// Clients' open holds by expiry, soonest first, for the expiry pass. Derived from
+    /// `holds`.
     holds_by_expiry: BTreeSet<(u64, HoldId)>,
     /// Every hold by the account it debits. Derived from `holds`.
-    holds_by_debit: BTreeSet<(AccountId, HoldId)>,
+    holds_by_debit: BTreeSet<(AccountId, HoldKey)>,
+    /// How many saga holds are in `holds` (all open). Derived from `holds`.
+    open_saga_holds: usize,
 }
 
 impl ShardBooks {
@@ -213,6 +222,7 @@ impl ShardBooks {
             holds: SegmentedMap::new(),
             holds_by_expiry: BTreeSet::new(),
             holds_by_debit: BTreeSet::new(),
+            open_saga_holds: 0,
         }
     }
 
