@@ -1,3 +1,4 @@
+// Over 600 lines: one property test, with its operations, its world and its checks, which read together.
 //! The saga's holds (an open entry's amount, a request's reservations) and clients'
 //! two-phase holds together, under random interleavings of requests accepted with and
 //! without reservations, entries requested and moved on by every event (legal or not),
