@@ -58,6 +58,10 @@ impl<K, V> MapCut<K, V> {
         self.segments.iter().flat_map(|s| s.values())
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.segments.iter().flat_map(|s| s.iter())
+    }
+
     /// Copies the values out, letting go of each segment as soon as it is copied: from
     /// then on the owner writes that segment without copying it first.
     pub fn copy_values(self) -> Vec<V>

@@ -1,10 +1,11 @@
 //! Request-log entries as the books hold them ([`EntryId`], [`LogEntry`]): one per outside
-//! call, holding its amount while its outcome is open; the indexes of open entries by
-//! state, and the two records that create an entry and move it on.
+//! call, holding its amount while its outcome is open (a hold of `holds.rs`'s kind, see
+//! `saga_holds.rs`); the indexes of open entries by state, and the two records that create
+//! an entry and move it on.
 
 use rust_decimal::Decimal;
 
-use super::{holds, BooksError, EntryId, LogEntry, ShardBooks};
+use super::{holds, BooksError, EntryId, HoldState, LogEntry, ShardBooks};
 use crate::ids::{AccountId, CustomerId, RequestNo};
 use crate::instruments;
 use crate::money::Amount;
@@ -107,7 +108,7 @@ impl ShardBooks {
         let covered = self.reserved_on(&key, debit) >= amount.value();
         if !covered {
             self.check_hold(debit, amount)?;
-            self.adjust_hold(debit, amount.value());
+            self.hold_entry(entry, customer, debit, credit, amount, at_ms);
         }
         let log_entry = LogEntry {
             id: entry,
@@ -168,26 +169,29 @@ impl ShardBooks {
             } else {
                 Decimal::ZERO
             };
-            let debit_after = self.leg_after_releasing(entry.debit, release, amount)?;
-            let credit_after = self.leg_after(entry.credit, amount.value(), amount)?;
-            posting = Some((debit_after, credit_after));
+            posting = Some(self.post_legs(entry.debit, release, entry.credit, amount)?);
         } else if !held_before && held_after {
             self.check_hold(entry.debit, amount)?;
         }
         self.index_entry(&entry, false);
         if held_before && !held_after {
+            // SUCCESS posts the entry's hold in full, or its part of the reservation that
+            // covers it; FAIL (or FAIL_TRY_AGAIN, for an entry not covered) releases it.
+            let state = match t.to {
+                EntryState::Success => HoldState::Posted { amount, at_ms },
+                _ => HoldState::Voided { at_ms },
+            };
             if entry.covered {
-                self.release_reserve(&key, entry.debit, amount.value());
+                self.release_reserve(&key, entry.debit, amount.value(), state);
             } else {
-                self.adjust_hold(entry.debit, -amount.value());
+                self.release_entry_hold(id, amount, state);
             }
         }
         if !held_before && held_after {
-            self.adjust_hold(entry.debit, amount.value());
+            self.hold_entry(id, entry.customer, entry.debit, entry.credit, amount, at_ms);
         }
-        if let Some((debit_after, credit_after)) = posting {
-            self.set(entry.debit, debit_after);
-            self.set(entry.credit, credit_after);
+        if let Some(legs) = posting {
+            self.book_legs(entry.debit, entry.credit, legs);
         }
         // The money a withdrawal or a deduction brought in stays set aside for the refund
         // or recovery that may have to give it back (it is the same money: the hold can

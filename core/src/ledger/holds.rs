@@ -3,11 +3,18 @@
 //! rest), voided, or expired. The anchors are TigerBeetle's pending transfers, Blnk's
 //! inflight transactions and Stripe's manual capture (`../shared/ANCHORS.md`, item 2).
 //!
-//! A hold adds its amount to its debit account's `held`, the same figure the saga's
-//! entries and reservations add to, so `available = balance - held` counts both kinds and
-//! every check that reads `held` (postings, entries, reservations, the balance answer)
-//! sees the holds of this file too. Only accounts with a `held` figure can be held: a
-//! customer's account and a parent account's slice.
+//! A hold adds its amount to its debit account's `held`, and only holds do: a client's
+//! (this file's records), and the saga's own, an open entry's and a request's reservation
+//! (`saga_holds.rs`), are all [`Hold`]s in one table, keyed by [`HoldKey`] and indexed by
+//! the account they debit, so an account's `held` is the sum of its open holds and
+//! `available = balance - held` counts every kind. Every check that reads `held`
+//! (postings, entries, reservations, the balance answer) sees them all. Only accounts with
+//! a `held` figure can be held: a customer's account and a parent account's slice.
+//!
+//! Every kind is created, released and posted by the same functions here
+//! ([`ShardBooks::insert_hold`], [`ShardBooks::release_hold`], [`ShardBooks::post_legs`]):
+//! a client's hold by its own records, a saga hold by the saga's records that already were
+//! its durable operations (see `saga_holds.rs`).
 //!
 //! Each operation is one record ([`LedgerRecord::HoldCreated`], `HoldPosted`,
 //! `HoldVoided`, `HoldExpired`), checked and applied like every other, so the holds and
@@ -25,8 +32,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{BooksError, ShardBooks};
-use crate::ids::{AccountId, CustomerId};
+use rust_decimal::Decimal;
+
+use super::{BooksError, EntryId, ShardBooks};
+use crate::ids::{AccountId, CustomerId, RequestNo};
 use crate::money::Amount;
 use crate::record::LedgerRecord;
 
@@ -73,6 +82,48 @@ impl HoldId {
 impl fmt::Display for HoldId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "hold[{}/{}]", self.owner, self.number)
+    }
+}
+
+/// A hold's key in the books' table: whose hold it is. A client's is its [`HoldId`]; the
+/// saga's are named by what holds, so they never meet a number a client chose: an open
+/// entry (its [`EntryId`]), and a request's reservation on one account. Ordered by kind,
+/// then by id, as an account's holds are listed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HoldKey {
+    Client(HoldId),
+    /// An entry that debits a held account and is not covered by a reservation, while
+    /// REQUESTED or UNKNOWN.
+    Entry(EntryId),
+    /// What a request set aside on `account`, while it holds any.
+    Reserve {
+        customer: CustomerId,
+        request_no: RequestNo,
+        account: AccountId,
+    },
+}
+
+impl HoldKey {
+    /// The first key of any kind, where a range over one account's holds starts.
+    const FIRST: HoldKey = HoldKey::Client(FIRST_HOLD_ID);
+
+    /// Whether the key is a client's (which keeps its resolved state and may expire).
+    pub fn is_client(&self) -> bool {
+        matches!(self, HoldKey::Client(_))
+    }
+}
+
+impl fmt::Display for HoldKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HoldKey::Client(id) => id.fmt(f),
+            HoldKey::Entry(entry) => write!(f, "hold[{entry}]"),
+            HoldKey::Reserve {
+                customer,
+                request_no,
+                account,
+            } => write!(f, "hold[{customer}/{request_no} on {account}]"),
+        }
     }
 }
 
@@ -123,7 +174,12 @@ impl fmt::Display for HoldState {
     }
 }
 
-/// A hold as the books keep it (also in the snapshot, from snapshot version 3).
+/// A hold as the books keep it (a client's also in the snapshot, from snapshot version
+/// 3). A saga hold (see [`HoldKey`]) is a `Hold` too, open while it is in the table: its
+/// `id` is its customer's (the house's for a sweep) with a number from 2^63 up, which no
+/// client check relies on (`id` is for display there; the key tells holds apart); it never
+/// expires (`expires_at_ms` is `u64::MAX`); a reservation's `credit` is the account it
+/// holds, since each part taken from it goes where the entry that takes it says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Hold {
     pub id: HoldId,
@@ -186,26 +242,47 @@ impl HoldAnswer {
 }
 
 impl ShardBooks {
+    /// A client's hold.
     pub fn hold(&self, id: HoldId) -> Option<&Hold> {
-        self.holds.get(&id)
+        self.holds.get(&HoldKey::Client(id))
     }
 
-    /// Every hold on the books, in no particular order.
+    /// Any hold by its key: a client's, or an open saga hold.
+    pub fn hold_by_key(&self, key: &HoldKey) -> Option<&Hold> {
+        self.holds.get(key)
+    }
+
+    /// Every hold on the books (clients' open and resolved, the saga's open ones), in no
+    /// particular order.
     pub fn holds(&self) -> impl Iterator<Item = &Hold> {
         self.holds.values()
     }
 
-    /// The holds (open and resolved) that debit `account`, by id.
-    pub fn holds_of(&self, account: AccountId) -> impl Iterator<Item = &Hold> + '_ {
-        self.holds_by_debit
-            .range((account, FIRST_HOLD_ID)..)
-            .take_while(move |(a, _)| *a == account)
-            .map(|(_, id)| &self.holds[id])
+    /// Every hold on the books with its key, in no particular order.
+    pub fn holds_keyed(&self) -> impl Iterator<Item = (&HoldKey, &Hold)> {
+        self.holds.iter()
     }
 
-    /// How many holds are open.
+    /// The holds that debit `account` (clients' open and resolved, then the saga's open
+    /// ones), by key.
+    pub fn holds_of(&self, account: AccountId) -> impl Iterator<Item = &Hold> + '_ {
+        self.holds_of_keyed(account).map(|(_, hold)| hold)
+    }
+
+    /// [`ShardBooks::holds_of`] with each hold's key.
+    pub fn holds_of_keyed(
+        &self,
+        account: AccountId,
+    ) -> impl Iterator<Item = (HoldKey, &Hold)> + '_ {
+        self.holds_by_debit
+            .range((account, HoldKey::FIRST)..)
+            .take_while(move |(a, _)| *a == account)
+            .map(|(_, key)| (*key, &self.holds[key]))
+    }
+
+    /// How many holds are open, of every kind.
     pub fn open_hold_count(&self) -> usize {
-        self.holds_by_expiry.len()
+        self.holds_by_expiry.len() + self.open_saga_holds
     }
 
     /// The open holds due at `now_ms` (their expiry at or before it), soonest first, at
@@ -227,7 +304,7 @@ impl ShardBooks {
         new: &NewHold,
         now_ms: u64,
     ) -> Result<HoldDecision, BooksError> {
-        match self.holds.get(&new.id) {
+        match self.hold(new.id) {
             Some(hold) if hold.body() == *new => Ok(HoldDecision::Answer(*hold)),
             Some(_) => Err(BooksError::HoldConflict(new.id)),
             None => Ok(HoldDecision::Write(LedgerRecord::HoldCreated {
@@ -284,7 +361,8 @@ impl ShardBooks {
         at_ms: u64,
     ) -> Result<(), BooksError> {
         self.check_amount(new.amount)?;
-        if self.holds.contains_key(&new.id) {
+        let key = HoldKey::Client(new.id);
+        if self.holds.contains_key(&key) {
             return Err(BooksError::HoldExists(new.id));
         }
         if new.expires_at_ms <= at_ms {
@@ -297,28 +375,25 @@ impl ShardBooks {
         if new.debit == new.credit {
             return Err(BooksError::SameAccount(new.debit));
         }
-        if !matches!(
-            new.debit,
-            AccountId::Customer { .. } | AccountId::Parent { .. }
-        ) {
+        if !holdable(new.debit) {
             return Err(BooksError::NotHoldable(new.debit));
         }
         // The credit must be an account of this shard that can take the amount; the debit
         // must have it available (a slice: above its floor).
         self.leg_after(new.credit, new.amount.value(), new.amount)?;
         self.check_hold(new.debit, new.amount)?;
-        self.adjust_hold(new.debit, new.amount.value());
-        let hold = Hold {
-            id: new.id,
-            debit: new.debit,
-            credit: new.credit,
-            amount: new.amount,
-            created_at_ms: at_ms,
-            expires_at_ms: new.expires_at_ms,
-            state: HoldState::Open,
-        };
-        self.index_hold(&hold);
-        self.holds.insert(hold.id, hold);
+        self.insert_hold(
+            key,
+            Hold {
+                id: new.id,
+                debit: new.debit,
+                credit: new.credit,
+                amount: new.amount,
+                created_at_ms: at_ms,
+                expires_at_ms: new.expires_at_ms,
+                state: HoldState::Open,
+            },
+        );
         Ok(())
     }
 
@@ -358,20 +433,24 @@ impl ShardBooks {
                 amount,
             });
         }
-        let debit_after = self.leg_after_releasing(hold.debit, hold.amount.value(), amount)?;
-        let credit_after = self.leg_after(hold.credit, amount.value(), amount)?;
-        self.adjust_hold(hold.debit, -hold.amount.value());
-        self.set(hold.debit, debit_after);
-        self.set(hold.credit, credit_after);
-        self.resolve_hold(hold, HoldState::Posted { amount, at_ms });
+        let legs = self.post_legs(hold.debit, hold.amount.value(), hold.credit, amount)?;
+        self.release_hold(
+            HoldKey::Client(id),
+            hold.amount.value(),
+            HoldState::Posted { amount, at_ms },
+        );
+        self.book_legs(hold.debit, hold.credit, legs);
         Ok(())
     }
 
     /// A `HoldVoided` record: the hold is released and nothing moves.
     pub(super) fn apply_hold_voided(&mut self, id: HoldId, at_ms: u64) -> Result<(), BooksError> {
         let hold = self.open_hold(id, at_ms)?;
-        self.adjust_hold(hold.debit, -hold.amount.value());
-        self.resolve_hold(hold, HoldState::Voided { at_ms });
+        self.release_hold(
+            HoldKey::Client(id),
+            hold.amount.value(),
+            HoldState::Voided { at_ms },
+        );
         Ok(())
     }
 
@@ -391,23 +470,114 @@ impl ShardBooks {
                 at_ms,
             });
         }
-        self.adjust_hold(hold.debit, -hold.amount.value());
-        self.resolve_hold(hold, HoldState::Expired { at_ms });
+        self.release_hold(
+            HoldKey::Client(id),
+            hold.amount.value(),
+            HoldState::Expired { at_ms },
+        );
         Ok(())
     }
 
-    fn resolve_hold(&mut self, hold: Hold, state: HoldState) {
-        self.holds_by_expiry.remove(&(hold.expires_at_ms, hold.id));
-        self.holds.get_mut(&hold.id).expect("checked").state = state;
+    // The primitive's operations, shared by every kind of hold. The callers check first;
+    // these only change the books.
+
+    /// Puts `hold`, open, in the table under `key`: its amount joins its debit's `held`.
+    pub(super) fn insert_hold(&mut self, key: HoldKey, hold: Hold) {
+        debug_assert!(hold.state.is_open() && !self.holds.contains_key(&key));
+        self.adjust_hold(hold.debit, hold.amount.value());
+        self.index_hold(key, &hold);
+        self.holds.insert(key, hold);
     }
 
-    /// Adds `hold` to the derived indexes (by debit account; by expiry while open).
-    pub(super) fn index_hold(&mut self, hold: &Hold) {
-        self.holds_by_debit.insert((hold.debit, hold.id));
-        if hold.state.is_open() {
-            self.holds_by_expiry.insert((hold.expires_at_ms, hold.id));
+    /// Holds `amount` more under the open hold `key` (a reservation that grows).
+    pub(super) fn grow_hold(&mut self, key: &HoldKey, amount: Amount) {
+        let hold = self.holds.get_mut(key).expect("an open hold");
+        debug_assert!(hold.state.is_open() && !key.is_client());
+        hold.amount = hold
+            .amount
+            .checked_add(amount)
+            .expect("within the books' range");
+        let debit = hold.debit;
+        self.adjust_hold(debit, amount.value());
+    }
+
+    /// The values of the two legs of posting `amount` from an open hold on `debit` to
+    /// `credit`, with `release` of the hold given back first: what a post checks before
+    /// it changes anything (only overflow can fail the debit's leg of a held amount; a
+    /// debit with nothing released must have the amount available).
+    pub(super) fn post_legs(
+        &self,
+        debit: AccountId,
+        release: Decimal,
+        credit: AccountId,
+        amount: Amount,
+    ) -> Result<(Decimal, Decimal), BooksError> {
+        let debit_after = self.leg_after_releasing(debit, release, amount)?;
+        let credit_after = self.leg_after(credit, amount.value(), amount)?;
+        Ok((debit_after, credit_after))
+    }
+
+    /// Books the legs [`ShardBooks::post_legs`] checked.
+    pub(super) fn book_legs(
+        &mut self,
+        debit: AccountId,
+        credit: AccountId,
+        (debit_after, credit_after): (Decimal, Decimal),
+    ) {
+        self.set(debit, debit_after);
+        self.set(credit, credit_after);
+    }
+
+    /// Gives back `amount` of the open hold `key` from its debit's `held`. A hold with
+    /// nothing left resolves as `state` says: a client's keeps its state (and leaves the
+    /// expiry index), a saga hold leaves the table (its history is its entry's or its
+    /// request's). What is left of a saga hold taken in part stays open; a client's hold
+    /// is only ever released whole (a partial post releases the rest).
+    pub(super) fn release_hold(&mut self, key: HoldKey, amount: Decimal, state: HoldState) {
+        let hold = self.holds.get_mut(&key).expect("an open hold");
+        debug_assert!(hold.state.is_open());
+        let debit = hold.debit;
+        let left = hold.amount.value() - amount;
+        debug_assert!(left >= Decimal::ZERO, "{key} released beyond its amount");
+        match key {
+            HoldKey::Client(id) => {
+                debug_assert!(left.is_zero());
+                hold.state = state;
+                let expires_at_ms = hold.expires_at_ms;
+                self.holds_by_expiry.remove(&(expires_at_ms, id));
+            }
+            _ if left > Decimal::ZERO => {
+                hold.amount = Amount::new(hold.amount.currency(), left).expect("positive");
+            }
+            _ => {
+                self.holds.remove(&key);
+                self.holds_by_debit.remove(&(debit, key));
+                self.open_saga_holds -= 1;
+            }
+        }
+        self.adjust_hold(debit, -amount);
+    }
+
+    /// Adds `hold` to the derived indexes (by debit account; a client's by expiry while
+    /// open; the count of open saga holds).
+    pub(super) fn index_hold(&mut self, key: HoldKey, hold: &Hold) {
+        self.holds_by_debit.insert((hold.debit, key));
+        match key {
+            HoldKey::Client(id) if hold.state.is_open() => {
+                self.holds_by_expiry.insert((hold.expires_at_ms, id));
+            }
+            HoldKey::Client(_) => {}
+            _ => self.open_saga_holds += 1,
         }
     }
+}
+
+/// Whether `account` has a `held` figure: a customer's account or a parent slice.
+pub(super) fn holdable(account: AccountId) -> bool {
+    matches!(
+        account,
+        AccountId::Customer { .. } | AccountId::Parent { .. }
+    )
 }
 
 #[cfg(test)]

@@ -23,9 +23,13 @@
 //! - `accounts.rs`: where a customer lives ([`shard_of`]), [`CustomerEntry`] and
 //!   [`SliceEntry`], balances, the leg and hold arithmetic every posting goes through,
 //!   and the `CustomerOpened`, `CustomerStatus` and `Posted` records.
-//! - `holds.rs`: two-phase holds ([`Hold`], [`HoldId`]): a pending debit toward another
-//!   account with an expiry, posted (in full or in part), voided or expired exactly once;
-//!   the `Hold*` records, and the decisions that make each operation idempotent by id.
+//! - `holds.rs`: two-phase holds ([`Hold`], [`HoldId`], [`HoldKey`]): a pending debit
+//!   toward another account, posted (in full or in part), voided or expired exactly once;
+//!   the one table of every kind of hold and the operations they share; the `Hold*`
+//!   records, and the decisions that make a client's operations idempotent by id.
+//! - `saga_holds.rs`: the saga's holds (an open entry's amount, a request's reservations)
+//!   as holds of that kind, created and resolved by the saga's own records, and rebuilt
+//!   from the entries and requests when books are loaded from a snapshot.
 //! - `transfers.rs`: transfers between shards: ids, [`Outgoing`], [`Incoming`], the money
 //!   in transit, and the four `Transfer*` records.
 //! - `requests.rs`: [`RequestState`], the `RequestAccepted` and `Answered` records, and
@@ -51,10 +55,10 @@
 //!   when it owes nothing; which step's credit is set aside for a compensation; whether a
 //!   request is the house's own) are asked of the request's instrument
 //!   ([`crate::instruments::of`]), never matched on its kind here.
-//! - `holds.rs` is the two-phase hold primitive; the saga's own holds (an open entry's
-//!   amount, a request's reservations) are not holds of that kind yet, and their arithmetic
-//!   (`check_hold`, `adjust_hold`, which the new holds use too) stays in `accounts.rs`,
-//!   where the review puts it. Both add to one `held` figure per account. No `audit.rs`:
+//! - `holds.rs` is the two-phase hold primitive, and the saga's own holds (an open entry's
+//!   amount, a request's reservations) are holds of that kind (`saga_holds.rs`); the
+//!   `held` arithmetic under them (`check_hold`, `adjust_hold`) stays in `accounts.rs`,
+//!   where the review puts it, and only the holds' table changes `held`. No `audit.rs`:
 //!   the review's is for invariant checks after every apply, which do not exist yet;
 //!   what exists is the running sum and the scan that checks it, in `conservation.rs`.
 //! - `parents.rs` rather than `plan.rs`: it is [`ParentPlan`], and the saga has a `Plan` of
@@ -84,13 +88,14 @@ mod parents;
 mod requests;
 mod reserves;
 mod retention;
+mod saga_holds;
 mod snapshot;
 mod snapshot_codec;
 mod transfers;
 
 pub use accounts::{shard_of, CustomerEntry, SliceEntry};
 pub use error::BooksError;
-pub use holds::{Hold, HoldAnswer, HoldDecision, HoldId, HoldState, NewHold};
+pub use holds::{Hold, HoldAnswer, HoldDecision, HoldId, HoldKey, HoldState, NewHold};
 pub use parents::ParentPlan;
 pub use requests::{settled_outcome, RequestState};
 pub use snapshot::{BooksCut, BooksSnapshot, DecimalCell};
@@ -160,12 +165,16 @@ pub struct ShardBooks {
     /// deadline supervisor answers those whose callers waited too long, and those a crash
     /// left without an answer. Derived from `requests`.
     unanswered: BTreeSet<(u64, CustomerId, RequestNo)>,
-    /// Two-phase holds, open and resolved (`holds.rs`).
-    holds: SegmentedMap<HoldId, Hold>,
-    /// Open holds by expiry, soonest first, for the expiry pass. Derived from `holds`.
+    /// Two-phase holds (`holds.rs`): clients', open and resolved, and the saga's open
+    /// ones (`saga_holds.rs`).
+    holds: SegmentedMap<HoldKey, Hold>,
+    /// Clients' open holds by expiry, soonest first, for the expiry pass. Derived from
+    /// `holds`.
     holds_by_expiry: BTreeSet<(u64, HoldId)>,
     /// Every hold by the account it debits. Derived from `holds`.
-    holds_by_debit: BTreeSet<(AccountId, HoldId)>,
+    holds_by_debit: BTreeSet<(AccountId, HoldKey)>,
+    /// How many saga holds are in `holds` (all open). Derived from `holds`.
+    open_saga_holds: usize,
 }
 
 impl ShardBooks {
@@ -212,6 +221,7 @@ impl ShardBooks {
             holds: SegmentedMap::new(),
             holds_by_expiry: BTreeSet::new(),
             holds_by_debit: BTreeSet::new(),
+            open_saga_holds: 0,
         }
     }
 

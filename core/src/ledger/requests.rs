@@ -77,7 +77,7 @@ impl ShardBooks {
         }
         let reserved = self.check_reserves(reserves.unwrap_or(&[]))?;
         for (account, amount) in &reserved {
-            self.adjust_hold(*account, amount.value());
+            self.hold_reserve(&key, *account, *amount, accepted.at_ms);
         }
         self.requests.insert(
             key,

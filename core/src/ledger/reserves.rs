@@ -1,10 +1,11 @@
 //! Money a request sets aside on parent slices before its first outside call
 //! ([`Reserve`]), held until the steps that use it are final or the request needs it no
-//! more.
+//! more. Each account a request sets aside on is one hold of `holds.rs`'s kind (see
+//! `saga_holds.rs`), grown and taken from as the reservation is.
 
 use rust_decimal::Decimal;
 
-use super::{owed_step, BooksError, Reserve, ShardBooks};
+use super::{owed_step, BooksError, HoldState, Reserve, ShardBooks};
 use crate::ids::{AccountId, CustomerId, RequestNo};
 use crate::money::Amount;
 
@@ -46,22 +47,28 @@ impl ShardBooks {
         account: AccountId,
         amount: Amount,
     ) {
-        let Some(reserved) = self.requests.get_mut(key).and_then(|r| r.reserved.as_mut()) else {
+        let Some(request) = self.requests.get_mut(key) else {
+            return;
+        };
+        let accepted_at_ms = request.accepted.at_ms;
+        let Some(reserved) = request.reserved.as_mut() else {
             return;
         };
         match reserved.iter_mut().find(|(a, _)| *a == account) {
             Some((_, sum)) => *sum = sum.checked_add(amount).expect("within the books' range"),
             None => reserved.push((account, amount)),
         }
-        self.adjust_hold(account, amount.value());
+        self.hold_reserve(key, account, amount, accepted_at_ms);
     }
 
-    /// Gives back `amount` of what a request set aside on `account` (its hold shrinks).
+    /// Gives back `amount` of what a request set aside on `account` (its hold shrinks):
+    /// posted by the entry it covers, or released, as `state` says.
     pub(super) fn release_reserve(
         &mut self,
         key: &(CustomerId, RequestNo),
         account: AccountId,
         amount: Decimal,
+        state: HoldState,
     ) {
         let Some(reserved) = self.requests.get_mut(key).and_then(|r| r.reserved.as_mut()) else {
             return;
@@ -77,7 +84,7 @@ impl ShardBooks {
                 reserved.swap_remove(at);
             }
         }
-        self.adjust_hold(account, -amount);
+        self.release_reserve_hold(key, account, amount, state);
     }
 
     /// A request that holds a reservation and is settled (every entry final, nothing
@@ -98,8 +105,9 @@ impl ShardBooks {
             return;
         }
         let reserved = reserved.clone();
+        let at_ms = request.answer.map_or(request.accepted.at_ms, |a| a.at_ms);
         for (account, amount) in reserved {
-            self.release_reserve(key, account, amount.value());
+            self.release_reserve(key, account, amount.value(), HoldState::Voided { at_ms });
         }
     }
 }

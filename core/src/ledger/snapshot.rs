@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 
 use super::retention::DAY_MS;
 use super::{
-    BooksError, CustomerEntry, EntryId, Hold, HoldId, Incoming, LogEntry, Lsn, Outgoing,
+    BooksError, CustomerEntry, EntryId, Hold, HoldKey, Incoming, LogEntry, Lsn, Outgoing,
     ParentPlan, RequestState, ShardBooks, SliceEntry,
 };
 use crate::archive::DecimalDef;
@@ -113,9 +113,12 @@ impl ShardBooks {
         }
         books.next_entry_seq = snapshot.next_entry_seq;
         for hold in snapshot.holds {
-            books.index_hold(&hold);
-            books.holds.insert(hold.id, hold);
+            let key = HoldKey::Client(hold.id);
+            books.index_hold(key, &hold);
+            books.holds.insert(key, hold);
         }
+        // The saga's holds are not in the snapshot: its entries and requests say them.
+        books.rebuild_saga_holds();
         books.total = books.sum_by_scan()?.value();
         Ok(books)
     }
@@ -143,8 +146,9 @@ pub struct BooksSnapshot {
     pub requests: Vec<RequestState>,
     pub entries: Vec<LogEntry>,
     pub next_entry_seq: u64,
-    /// Every hold, open and resolved, by id (from snapshot version 3). Their amounts are
-    /// already in the accounts' `held`.
+    /// Every client's hold, open and resolved, by id (from snapshot version 3). Their
+    /// amounts are already in the accounts' `held`, as are the saga's holds, which are not
+    /// here: books loaded from the snapshot rebuild them from its entries and requests.
     pub holds: Vec<Hold>,
 }
 
@@ -156,7 +160,7 @@ pub struct BooksCut {
     customers: ChunkedVec<CustomerEntry>,
     requests: MapCut<(CustomerId, RequestNo), RequestState>,
     entries: MapCut<EntryId, LogEntry>,
-    holds: MapCut<HoldId, Hold>,
+    holds: MapCut<HoldKey, Hold>,
 }
 
 impl BooksCut {
@@ -167,7 +171,13 @@ impl BooksCut {
     /// Copies the shared parts out: the expensive half of a snapshot, for a thread other
     /// than the shard's.
     pub fn into_snapshot(self) -> BooksSnapshot {
-        let mut holds = self.holds.copy_values();
+        // Only clients' holds: the saga's are rebuilt from the entries and requests.
+        let mut holds: Vec<Hold> = self
+            .holds
+            .iter()
+            .filter(|(key, _)| key.is_client())
+            .map(|(_, hold)| *hold)
+            .collect();
         holds.sort_unstable_by_key(|h| h.id);
         BooksSnapshot {
             customers: self.customers.copy_out(),
