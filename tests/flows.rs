@@ -1,3 +1,4 @@
+// Over 600 lines: one end-to-end test per SPEC §3-§5a flow and outcome (21), sharing one harness; split by flow they would repeat it.
 //! Charges, remittances and payment instructions end to end (issue 5): SPEC §3, §4, §5a.
 
 mod support;

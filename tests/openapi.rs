@@ -1,3 +1,4 @@
+// Over 600 lines: the checks of the API document (schemas, examples, limits, codes) share one parsed document and one running server.
 //! The API document against the server (issue 11, item 13): the document served at
 //! `/openapi.json` is valid OpenAPI 3.1, every schema in it is valid JSON Schema
 //! 2020-12, every example fits its schema, every request example replays against the

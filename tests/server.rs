@@ -1,3 +1,4 @@
+// Over 600 lines: 24 tests against one real `omnibus serve` binary; each route and error of the HTTP contract has its test here.
 //! The HTTP server end to end (issue 7): the real `omnibus serve` binary on a loopback
 //! port with a temporary data directory, called over real HTTP.
 

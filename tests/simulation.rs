@@ -1,3 +1,4 @@
+// Over 600 lines: the simulation is one workload, one set of fault-injecting rails and one set of invariant checks that read each other.
 //! The deterministic simulation (issue 6, issue 11 items 1 and 15): one seed drives a
 //! random workload (opens, charges, remittances under and over the usage limit, deficits,
 //! duplicates) against simulated rails that fail, time out and lose responses at random,

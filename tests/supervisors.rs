@@ -1,3 +1,4 @@
+// Over 600 lines: 40 tests of the supervisors, each setting up the state a live call leaves, sharing one set of builders.
 //! The supervisors (issue 6): confirmation of UNKNOWN entries by request id, reprocessing
 //! with its three checks, refunds, recovery retried until done, and sweeps. Each test
 //! sets up the state a live call leaves (tests/timeouts.rs), runs the supervisors, and

@@ -10,9 +10,9 @@
 //! `crate::x::...`, or a name `lib.rs` re-exports from `x`) only modules listed before it,
 //! so there is no import cycle among them. Where a lower module has to reach a higher
 //! one, the lower one owns a small trait, callback or message that the higher one
-//! implements or handles. `tests/layers.rs` reads this list and fails, naming the file,
-//! the line and the edge, on any reference that goes up. The files inside one folder are
-//! parts of one layer.
+//! implements or handles. `tests/layers.rs` (at the workspace root) reads this list and
+//! fails, naming the file, the line and the edge, on any reference that goes up. The
+//! files inside one folder are parts of one layer.
 //!
 //! 1. `rails`: the outside systems as async traits, and their in-process simulators.
 //! 2. `clock`: the engine's clock, the system's or one moved by hand.

@@ -9,25 +9,32 @@
 //!
 //! # Layers
 //!
-//! A module never `use`s one above it. From the bottom:
+//! The crate's top-level modules, lowest first. A module names only modules listed before
+//! it, so there is no import cycle among them (`tests/layers.rs`, at the workspace root,
+//! reads this list and fails on any reference upward).
 //!
-//! 1. The vocabulary: `ids`, `archive`, `money`, `hash`, `segmap`, `posting`, `request`,
-//!    `routing`, `signing`, `config` (each uses only modules before it in this list).
-//! 2. `request_log`: request-log entry states, steps, the SPEC §4 table and `transition`.
-//! 3. `saga`: what a request is (`Accepted`, of a `RequestKind`), its entries and its
-//!    answer, the `Instrument` trait every kind of request implements, and the rules that
-//!    hold whatever the instrument (the answer due, where a request stands).
-//! 4. `instruments`: each kind of request's rules (`Charge`, `Remit`, `Settlement`) and
-//!    `instruments::of`, which finds a request's instrument.
-//! 5. `ledger` (the books of one shard, changed only by `ShardBooks::apply`; it asks the
-//!    instruments what a request owes) and `record` (what the write-ahead log holds).
-//!    These two use each other, as the books and `record/` did before the split:
-//!    `LedgerRecord` carries the ledger's request state, the ledger applies
-//!    `LedgerRecord`s, and `record/codec.rs` and `record/frozen.rs` encode and decode the
-//!    ledger's snapshot. Untangling them means moving the codec out of `record/` (the code
-//!    review puts it in the actors' ledger, §2.3), which changes the paths the wal and
-//!    actors crates use: not part of this split.
-//! 6. `balance` and `reconcile`: pure calculations over the ledger's types.
+//! 1. `ids`: identifiers of customers, accounts, requests, banks, transfers.
+//! 2. `archive`: rkyv's remote derive for the decimal type.
+//! 3. `money`: `Money` and `Amount` in a currency.
+//! 4. `hash`: the hasher of ids the maps use.
+//! 5. `segmap`: maps that never stall a shard (`SegmentedMap`, `ChunkedVec`).
+//! 6. `posting`: double-entry postings and the reference model of balances.
+//! 7. `request`: the request messages, validated on construction.
+//! 8. `routing`: routing of a remittance by the usage limit.
+//! 9. `signing`: the payment instruction's original text and its signature.
+//! 10. `config`: the configuration and its validation.
+//! 11. `request_log`: request-log entry states, steps, the SPEC §4 table, `transition`.
+//! 12. `saga`: what a request is (`Accepted`, of a `RequestKind`), its entries and its
+//!     answer, the `Instrument` trait every kind of request implements, and the rules that
+//!     hold whatever the instrument (the answer due, where a request stands).
+//! 13. `instruments`: each kind of request's rules (`Charge`, `Remit`, `Settlement`) and
+//!     `instruments::of`, which finds a request's instrument.
+//! 14. `record`: what the write-ahead log holds (`LedgerRecord`), its versioned codec, and
+//!     the payloads records carry (a customer's opening, a hold's id and body).
+//! 15. `ledger`: the books of one shard, changed only by `ShardBooks::apply` of records; it
+//!     asks the instruments what a request owes; its snapshots and their codec.
+//! 16. `balance`: moving money between the slices of one parent account across shards.
+//! 17. `reconcile`: matching the request logs against the rails' statements.
 
 pub mod archive;
 pub mod balance;

@@ -1,4 +1,4 @@
-// Over 600 lines with its tests: the SPEC §4 table as data, beside the transition reading it.
+// Over 600 lines: with its tests, the SPEC §4 table as data, beside the transition reading it.
 //! Request-log entries and their state machine (SPEC §4), with the SPEC §4 timeout table
 //! as data ([`policy`]).
 //!

@@ -1,3 +1,4 @@
+// Over 600 lines: one golden file per record kind and format version, each written and read back here.
 //! Golden files of the write-ahead-log records and of a books snapshot.
 //!
 //! `tests/golden/` at the repository root holds one file per record kind and format

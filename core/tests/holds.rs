@@ -1,3 +1,4 @@
+// Over 600 lines: a state-machine property test (model, operations, restarts) is one piece; split, its parts would not read alone.
 //! Two-phase holds under random interleavings of create, post (in full and in part), void,
 //! expiry (a fake clock moved forward, and bounded expiry passes), postings that compete
 //! for the same money, replays of records already applied, and restarts: the books rebuilt

@@ -30,7 +30,6 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
 
 use rust_decimal::Decimal;
 
@@ -38,31 +37,7 @@ use super::{BooksError, EntryId, ShardBooks};
 use crate::ids::{AccountId, CustomerId, RequestNo};
 use crate::money::Amount;
 use crate::record::LedgerRecord;
-
-/// A hold's id: the customer it belongs to (which places it in that customer's shard, as a
-/// request's customer does) and a number the caller chooses, unique among that customer's
-/// holds. Holds are idempotent by this id. The house's own holds belong to
-/// [`super::HOUSE`].
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
-)]
-#[rkyv(derive(Debug, PartialEq, Eq, Hash))]
-pub struct HoldId {
-    pub owner: CustomerId,
-    pub number: u64,
-}
+pub use crate::record::{HoldId, NewHold};
 
 /// The smallest hold id, where a range over one account's holds starts.
 const FIRST_HOLD_ID: HoldId = HoldId {
@@ -72,18 +47,6 @@ const FIRST_HOLD_ID: HoldId = HoldId {
     },
     number: 0,
 };
-
-impl HoldId {
-    pub fn new(owner: CustomerId, number: u64) -> Self {
-        HoldId { owner, number }
-    }
-}
-
-impl fmt::Display for HoldId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "hold[{}/{}]", self.owner, self.number)
-    }
-}
 
 /// A hold's key in the books' table: whose hold it is. A client's is its [`HoldId`]; the
 /// saga's are named by what holds, so they never meet a number a client chose: an open
@@ -125,19 +88,6 @@ impl fmt::Display for HoldKey {
             } => write!(f, "hold[{customer}/{request_no} on {account}]"),
         }
     }
-}
-
-/// What a create asks for: the body two creates of one id must share to be "the same".
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NewHold {
-    pub id: HoldId,
-    /// The account held: a customer's account or a parent account's slice.
-    pub debit: AccountId,
-    /// Where a post sends the money: any account of the same shard.
-    pub credit: AccountId,
-    pub amount: Amount,
-    /// Engine-clock milliseconds: from this instant on the hold can only expire.
-    pub expires_at_ms: u64,
 }
 
 /// Where a hold stands. Every state but `Open` is final.

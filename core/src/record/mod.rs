@@ -13,14 +13,15 @@
 mod actor;
 pub mod codec;
 pub mod frozen;
+mod hold;
 mod legacy;
 
 pub use actor::ActorId;
+pub use hold::{HoldId, NewHold};
 
 use crate::ids::{
     AccountId, AccountNo, BankCode, CustomerId, ParentAccount, RequestNo, TransferId,
 };
-use crate::ledger::{HoldId, NewHold};
 use crate::money::Amount;
 use crate::request_log::{Event, Step};
 use crate::saga::{Accepted, Answer, EntryId, Reserve};
