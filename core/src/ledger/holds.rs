@@ -30,7 +30,6 @@
 
 use std::fmt;
 
-
 use rust_decimal::Decimal;
 
 use super::{BooksError, EntryId, ShardBooks};
@@ -440,8 +439,11 @@ impl ShardBooks {
     }
 
     /// Holds `amount` more under the open hold `key` (a reservation that grows).
-    pub(super) fn grow_hold(&mut self, key: &HoldKey, amount: Amount) {
-        let hold = self.holds.get_mut(key).expect("an open hold");
+    /// `false` (nothing changed) when there is no such hold.
+    pub(super) fn grow_hold(&mut self, key: &HoldKey, amount: Amount) -> bool {
+        let Some(hold) = self.holds.get_mut(key) else {
+            return false;
+        };
         debug_assert!(hold.state.is_open() && !key.is_client());
         hold.amount = hold
             .amount
@@ -449,6 +451,7 @@ impl ShardBooks {
             .expect("within the books' range");
         let debit = hold.debit;
         self.adjust_hold(debit, amount.value());
+        true
     }
 
     /// The values of the two legs of posting `amount` from an open hold on `debit` to
@@ -483,12 +486,26 @@ impl ShardBooks {
     /// expiry index), a saga hold leaves the table (its history is its entry's or its
     /// request's). What is left of a saga hold taken in part stays open; a client's hold
     /// is only ever released whole (a partial post releases the rest).
-    pub(super) fn release_hold(&mut self, key: HoldKey, amount: Decimal, state: HoldState) {
-        let hold = self.holds.get_mut(&key).expect("an open hold");
+    ///
+    /// `false` (nothing changed) when there is no such hold. A saga hold released whole,
+    /// the common case, is read and removed: two lookups, and no copy of its segment
+    /// unless a snapshot's cut shares it.
+    pub(super) fn release_hold(&mut self, key: HoldKey, amount: Decimal, state: HoldState) -> bool {
+        let Some(hold) = self.holds.get(&key) else {
+            return false;
+        };
         debug_assert!(hold.state.is_open());
         let debit = hold.debit;
         let left = hold.amount.value() - amount;
         debug_assert!(left >= Decimal::ZERO, "{key} released beyond its amount");
+        if !key.is_client() && left.is_zero() {
+            self.holds.remove(&key);
+            self.holds_by_debit.remove(&(debit, key));
+            self.open_saga_holds -= 1;
+            self.adjust_hold(debit, -amount);
+            return true;
+        }
+        let hold = self.holds.get_mut(&key).expect("found above");
         match key {
             HoldKey::Client(id) => {
                 debug_assert!(left.is_zero());
@@ -499,13 +516,10 @@ impl ShardBooks {
             _ if left > Decimal::ZERO => {
                 hold.amount = Amount::new(hold.amount.currency(), left).expect("positive");
             }
-            _ => {
-                self.holds.remove(&key);
-                self.holds_by_debit.remove(&(debit, key));
-                self.open_saga_holds -= 1;
-            }
+            _ => unreachable!("a saga hold released whole was removed above"),
         }
         self.adjust_hold(debit, -amount);
+        true
     }
 
     /// Adds `hold` to the derived indexes (by debit account; a client's by expiry while

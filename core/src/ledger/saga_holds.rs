@@ -101,9 +101,7 @@ impl ShardBooks {
     /// voided, as `state` says.
     pub(super) fn release_entry_hold(&mut self, id: EntryId, amount: Amount, state: HoldState) {
         let key = HoldKey::Entry(id);
-        if self.holds.contains_key(&key) {
-            self.release_hold(key, amount.value(), state);
-        } else {
+        if !self.release_hold(key, amount.value(), state) {
             debug_assert!(
                 !holdable(self.entries[&id].debit),
                 "{key} is not on the books"
@@ -125,9 +123,7 @@ impl ShardBooks {
             return;
         }
         let key = reserve_key(request, account);
-        if self.holds.contains_key(&key) {
-            self.grow_hold(&key, amount);
-        } else {
+        if !self.grow_hold(&key, amount) {
             let hold = reserve_hold(request.0, account, amount, accepted_at_ms);
             self.insert_hold(key, hold);
         }
@@ -143,9 +139,7 @@ impl ShardBooks {
         state: HoldState,
     ) {
         let key = reserve_key(request, account);
-        if self.holds.contains_key(&key) {
-            self.release_hold(key, amount, state);
-        } else {
+        if !self.release_hold(key, amount, state) {
             debug_assert!(!holdable(account), "{key} is not on the books");
             self.adjust_hold(account, -amount);
         }
