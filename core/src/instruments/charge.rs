@@ -2,13 +2,10 @@
 //! `fin_parent` credits the customer (A2); a credit that fails for good is refunded to the
 //! linked account.
 
-use super::follow_ups::{owed_compensation, then_step};
 use crate::ids::{AccountId, ParentAccount};
 use crate::money::Amount;
-use crate::request_log::{Step, Transition};
-use crate::saga::{
-    done, Accepted, Instrument, LogEntry, Parties, Plan, RequestKind, Reserve, Settled,
-};
+use crate::request_log::Step;
+use crate::saga::{done, Accepted, Instrument, LogEntry, Parties, RequestKind, Reserve, Settled};
 
 /// A charge.
 pub struct Charge;
@@ -41,26 +38,9 @@ impl Instrument for Charge {
         }
     }
 
-    fn plan_after(
-        &self,
-        _: &Accepted,
-        answered: bool,
-        _: Step,
-        amount: Amount,
-        transition: &Transition,
-    ) -> Plan {
-        Plan {
-            tell: if answered { None } else { transition.told },
-            next: then_step(amount, transition),
-        }
-    }
-
-    /// A credit after a withdrawal, a refund after a credit failed for good.
-    fn owed(&self, _: &Accepted, _: bool, entries: &[LogEntry]) -> Option<(Step, Amount)> {
-        owed_compensation(entries)
-    }
-
-    /// A withdrawal's credit, for the refund of a credit that fails for good.
+    /// A withdrawal's credit, for the refund of a credit that fails for good. (What it
+    /// owes and what follows each step are the trait's defaults: the SPEC §4 table's
+    /// "then" column, and the compensations its steps oblige.)
     fn sets_aside_for_compensation(&self, step: Step) -> bool {
         step == Step::ChargeWithdrawal
     }

@@ -7,8 +7,10 @@
 //! - `remit.rs`: [`Remit`], a remittance on either path (X1, X2 or the payment
 //!   instruction; its deficit first; a recovery).
 //! - `settlement.rs`: [`Settlement`], the house's sweep between two parent accounts.
-//! - `follow_ups.rs`: what a step's result obliges next whatever the instrument (the
-//!   SPEC §4 table's "then" column, the compensations owed).
+//!
+//! What a step's result obliges next whatever the instrument (the SPEC §4 table's "then"
+//! column, the compensations owed) is in `crate::saga`: the trait's defaults, which
+//! `Charge` and `Settlement` take as they are.
 //!
 //! Adding an instrument: a file here implementing the trait, its `RequestKind` variant
 //! (`crate::saga::RequestKind`) and its line in [`of`], its steps and their SPEC §4-style
@@ -19,12 +21,11 @@
 //! finds the request's instrument and asks it.
 
 mod charge;
-mod follow_ups;
 mod remit;
 mod settlement;
 
+pub use crate::saga::{owed_compensation, then_step};
 pub use charge::Charge;
-pub use follow_ups::{owed_compensation, then_step};
 pub use remit::{remit_step, Remit};
 pub use settlement::Settlement;
 

@@ -10,13 +10,13 @@
 //! the first step after the deficit and the legs.
 
 use super::charge::Charge;
-use super::follow_ups::{owed_compensation, then_step};
 use crate::ids::{AccountId, ParentAccount};
 use crate::money::Amount;
 use crate::request_log::{Event, FollowUp, Step, Told, Transition};
 use crate::routing::RemitPath;
 use crate::saga::{
-    done, Accepted, Instrument, LogEntry, Parties, Plan, Reason, RequestKind, Reserve, Settled,
+    done, owed_compensation, then_step, Accepted, Instrument, LogEntry, Parties, Plan, Reason,
+    RequestKind, Reserve, Settled,
 };
 
 /// A remittance.

@@ -1,13 +1,10 @@
 //! The house's settlement sweep (B1, B2, Y2, Y3): one bank transfer between two of the
 //! company's own parent accounts, with no customer and no caller to answer.
 
-use super::follow_ups::{owed_compensation, then_step};
 use crate::ids::AccountId;
 use crate::money::Amount;
-use crate::request_log::{Step, Transition};
-use crate::saga::{
-    done, Accepted, Instrument, LogEntry, Parties, Plan, RequestKind, Reserve, Settled,
-};
+use crate::request_log::Step;
+use crate::saga::{done, Accepted, Instrument, LogEntry, Parties, RequestKind, Reserve, Settled};
 
 /// A settlement sweep.
 pub struct Settlement;
@@ -36,24 +33,6 @@ impl Instrument for Settlement {
             .settlement
             .expect("a settlement names its two parent accounts");
         (AccountId::parent(from), AccountId::parent(to))
-    }
-
-    fn plan_after(
-        &self,
-        _: &Accepted,
-        answered: bool,
-        _: Step,
-        amount: Amount,
-        transition: &Transition,
-    ) -> Plan {
-        Plan {
-            tell: if answered { None } else { transition.told },
-            next: then_step(amount, transition),
-        }
-    }
-
-    fn owed(&self, _: &Accepted, _: bool, entries: &[LogEntry]) -> Option<(Step, Amount)> {
-        owed_compensation(entries)
     }
 
     fn settled(&self, entries: &[LogEntry]) -> Settled {

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Accepted, LogEntry, Reason, RequestKind, Reserve};
+use super::{owed_compensation, then_step, Accepted, LogEntry, Reason, RequestKind, Reserve};
 use crate::ids::{AccountId, BankCode, CustomerId, ParentAccount};
 use crate::money::Amount;
 use crate::request_log::{Event, Step, Told, Transition};
@@ -48,6 +48,8 @@ pub trait Instrument: Sync {
 
     /// What follows a transition of one of the request's entries: what to tell the
     /// caller, and which step to request next (SPEC §3 and the "then" column of SPEC §4).
+    /// By default: what the transition tells, if nothing was told yet, and the step the
+    /// SPEC §4 table's "then" column asks for.
     fn plan_after(
         &self,
         accepted: &Accepted,
@@ -55,17 +57,27 @@ pub trait Instrument: Sync {
         step: Step,
         amount: Amount,
         transition: &Transition,
-    ) -> Plan;
+    ) -> Plan {
+        let _ = (accepted, step);
+        Plan {
+            tell: if answered { None } else { transition.told },
+            next: then_step(amount, transition),
+        }
+    }
 
     /// The step the request still owes, whose entry could not be created when it fell due
     /// (its hold refused, or a crash in between): found again from the entries after a
-    /// restart and created by a supervisor. `None`: nothing is owed.
+    /// restart and created by a supervisor. `None`: nothing is owed. By default: the
+    /// compensations its steps' results oblige ([`owed_compensation`]).
     fn owed(
         &self,
         accepted: &Accepted,
         answered: bool,
         entries: &[LogEntry],
-    ) -> Option<(Step, Amount)>;
+    ) -> Option<(Step, Amount)> {
+        let _ = (accepted, answered);
+        owed_compensation(entries)
+    }
 
     /// Whether `step`'s SUCCESS sets its credit aside for the compensation that may
     /// follow it (a refund of a withdrawal, a recovery of a deduction).

@@ -16,6 +16,8 @@
 //! - `answer.rs`: [`Answer`] and [`Reason`]: what a customer was told, and why.
 //! - `instrument.rs`: the [`Instrument`] trait, and what its methods take and give:
 //!   [`Parties`], [`Plan`], [`Settled`].
+//! - `follow_ups.rs`: what a step's result obliges next whatever the instrument (the
+//!   SPEC §4 table's "then" column, the compensations owed): the trait's defaults.
 //! - `due_answer.rs`: the answer a request is due when nobody could be told live
 //!   ([`due_answer`]), for any instrument.
 //! - `outcome.rs`: where a request stands for good ([`settled_outcome`]), for any
@@ -38,6 +40,7 @@ mod accepted;
 mod answer;
 mod due_answer;
 mod entry;
+mod follow_ups;
 mod instrument;
 mod outcome;
 
@@ -45,5 +48,6 @@ pub use accepted::{Accepted, RequestKind, Reserve, HOUSE};
 pub use answer::{Answer, Reason};
 pub use due_answer::due_answer;
 pub use entry::{holds, EntryId, LogEntry};
+pub use follow_ups::{owed_compensation, then_step};
 pub use instrument::{done, Instrument, Parties, Plan, Settled};
 pub use outcome::settled_outcome;

@@ -2,11 +2,12 @@
 //! SPEC §4 table ([`then_step`]), and the compensations a request owes once a step's
 //! result is in ([`owed_compensation`]). The steps of seed 000 are shared: a remittance
 //! with a deficit runs a charge's withdrawal and credit first, so the rules of those
-//! steps are written once, here, and each instrument builds on them.
+//! steps are written once, here: the defaults of [`super::Instrument::plan_after`] and
+//! [`super::Instrument::owed`], on which an instrument with rules of its own builds.
 
+use super::LogEntry;
 use crate::money::Amount;
 use crate::request_log::{EntryState, FollowUp, Step, Transition};
-use crate::saga::LogEntry;
 
 /// The step the SPEC §4 table's "then" column asks for after `transition` of an entry of
 /// `amount`, if any.
