@@ -5,8 +5,9 @@
 //!
 //! A hold adds its amount to its debit account's `held`, and only holds do: a client's
 //! (this file's records), and the saga's own, an open entry's and a request's reservation
-//! (`saga_holds.rs`), are all [`Hold`]s in one table, keyed by [`HoldKey`] and indexed by
-//! the account they debit, so an account's `held` is the sum of its open holds and
+//! (`saga_holds.rs`), are all [`Hold`]s keyed by [`HoldKey`] (clients' in the snapshotted
+//! table with indexes by debit and expiry; the saga's open ones in a plain map beside
+//! it), so an account's `held` is the sum of its open holds and
 //! `available = balance - held` counts every kind. Every check that reads `held`
 //! (postings, entries, reservations, the balance answer) sees them all. Only accounts with
 //! a `held` figure can be held: a customer's account and a parent account's slice.
@@ -198,18 +199,22 @@ impl ShardBooks {
 
     /// Any hold by its key: a client's, or an open saga hold.
     pub fn hold_by_key(&self, key: &HoldKey) -> Option<&Hold> {
-        self.holds.get(key)
+        if key.is_client() {
+            self.holds.get(key)
+        } else {
+            self.saga_holds.get(key)
+        }
     }
 
     /// Every hold on the books (clients' open and resolved, the saga's open ones), in no
     /// particular order.
     pub fn holds(&self) -> impl Iterator<Item = &Hold> {
-        self.holds.values()
+        self.holds.values().chain(self.saga_holds.values())
     }
 
     /// Every hold on the books with its key, in no particular order.
     pub fn holds_keyed(&self) -> impl Iterator<Item = (&HoldKey, &Hold)> {
-        self.holds.iter()
+        self.holds.iter().chain(self.saga_holds.iter())
     }
 
     /// The holds that debit `account` (clients' open and resolved, then the saga's open
@@ -218,20 +223,30 @@ impl ShardBooks {
         self.holds_of_keyed(account).map(|(_, hold)| hold)
     }
 
-    /// [`ShardBooks::holds_of`] with each hold's key.
+    /// [`ShardBooks::holds_of`] with each hold's key. The clients' come from their index
+    /// by debit; the saga's are found by a scan of the open ones and sorted (they are
+    /// few, and listed off the hot path).
     pub fn holds_of_keyed(
         &self,
         account: AccountId,
     ) -> impl Iterator<Item = (HoldKey, &Hold)> + '_ {
+        let mut saga: Vec<(HoldKey, &Hold)> = self
+            .saga_holds
+            .iter()
+            .filter(|(_, hold)| hold.debit == account)
+            .map(|(key, hold)| (*key, hold))
+            .collect();
+        saga.sort_unstable_by_key(|(key, _)| *key);
         self.holds_by_debit
             .range((account, HoldKey::FIRST)..)
             .take_while(move |(a, _)| *a == account)
             .map(|(_, key)| (*key, &self.holds[key]))
+            .chain(saga)
     }
 
     /// How many holds are open, of every kind.
     pub fn open_hold_count(&self) -> usize {
-        self.holds_by_expiry.len() + self.open_saga_holds
+        self.holds_by_expiry.len() + self.saga_holds.len()
     }
 
     /// The open holds due at `now_ms` (their expiry at or before it), soonest first, at
@@ -432,19 +447,24 @@ impl ShardBooks {
 
     /// Puts `hold`, open, in the table under `key`: its amount joins its debit's `held`.
     pub(super) fn insert_hold(&mut self, key: HoldKey, hold: Hold) {
-        debug_assert!(hold.state.is_open() && !self.holds.contains_key(&key));
+        debug_assert!(hold.state.is_open() && self.hold_by_key(&key).is_none());
         self.adjust_hold(hold.debit, hold.amount.value());
-        self.index_hold(key, &hold);
-        self.holds.insert(key, hold);
+        if key.is_client() {
+            self.index_hold(key, &hold);
+            self.holds.insert(key, hold);
+        } else {
+            self.saga_holds.insert(key, hold);
+        }
     }
 
     /// Holds `amount` more under the open hold `key` (a reservation that grows).
     /// `false` (nothing changed) when there is no such hold.
     pub(super) fn grow_hold(&mut self, key: &HoldKey, amount: Amount) -> bool {
-        let Some(hold) = self.holds.get_mut(key) else {
+        debug_assert!(!key.is_client());
+        let Some(hold) = self.saga_holds.get_mut(key) else {
             return false;
         };
-        debug_assert!(hold.state.is_open() && !key.is_client());
+        debug_assert!(hold.state.is_open());
         hold.amount = hold
             .amount
             .checked_add(amount)
@@ -491,47 +511,47 @@ impl ShardBooks {
     /// the common case, is read and removed: two lookups, and no copy of its segment
     /// unless a snapshot's cut shares it.
     pub(super) fn release_hold(&mut self, key: HoldKey, amount: Decimal, state: HoldState) -> bool {
-        let Some(hold) = self.holds.get(&key) else {
+        if !key.is_client() {
+            let Some(hold) = self.saga_holds.get_mut(&key) else {
+                return false;
+            };
+            let debit = hold.debit;
+            let left = hold.amount.value() - amount;
+            debug_assert!(left >= Decimal::ZERO, "{key} released beyond its amount");
+            if left.is_zero() {
+                self.saga_holds.remove(&key);
+            } else {
+                hold.amount = Amount::new(hold.amount.currency(), left).expect("positive");
+            }
+            self.adjust_hold(debit, -amount);
+            return true;
+        }
+        let Some(hold) = self.holds.get_mut(&key) else {
             return false;
         };
         debug_assert!(hold.state.is_open());
         let debit = hold.debit;
         let left = hold.amount.value() - amount;
         debug_assert!(left >= Decimal::ZERO, "{key} released beyond its amount");
-        if !key.is_client() && left.is_zero() {
-            self.holds.remove(&key);
-            self.holds_by_debit.remove(&(debit, key));
-            self.open_saga_holds -= 1;
-            self.adjust_hold(debit, -amount);
-            return true;
-        }
-        let hold = self.holds.get_mut(&key).expect("found above");
-        match key {
-            HoldKey::Client(id) => {
-                debug_assert!(left.is_zero());
-                hold.state = state;
-                let expires_at_ms = hold.expires_at_ms;
-                self.holds_by_expiry.remove(&(expires_at_ms, id));
-            }
-            _ if left > Decimal::ZERO => {
-                hold.amount = Amount::new(hold.amount.currency(), left).expect("positive");
-            }
-            _ => unreachable!("a saga hold released whole was removed above"),
+        // A client's hold is only ever released whole (a partial post releases the rest).
+        debug_assert!(left.is_zero());
+        hold.state = state;
+        let expires_at_ms = hold.expires_at_ms;
+        if let HoldKey::Client(id) = key {
+            self.holds_by_expiry.remove(&(expires_at_ms, id));
         }
         self.adjust_hold(debit, -amount);
         true
     }
 
-    /// Adds `hold` to the derived indexes (by debit account; a client's by expiry while
-    /// open; the count of open saga holds).
+    /// Adds a client's `hold` to the derived indexes (by debit account; by expiry while
+    /// open). The saga's holds have none (see `saga_holds` in `mod.rs`).
     pub(super) fn index_hold(&mut self, key: HoldKey, hold: &Hold) {
         self.holds_by_debit.insert((hold.debit, key));
-        match key {
-            HoldKey::Client(id) if hold.state.is_open() => {
+        if let HoldKey::Client(id) = key {
+            if hold.state.is_open() {
                 self.holds_by_expiry.insert((hold.expires_at_ms, id));
             }
-            HoldKey::Client(_) => {}
-            _ => self.open_saga_holds += 1,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The saga's holds as two-phase holds ([`HoldKey::Entry`], [`HoldKey::Reserve`]): the
-//! same [`Hold`]s in the same table as a client's, created, posted and released by the
+//! same [`Hold`]s as a client's (kept in a map of their own: see `saga_holds` in
+//! `mod.rs`), created, posted and released by the
 //! same functions (`holds.rs`), so an account's `held` is the sum of its open holds of
 //! every kind and [`ShardBooks::holds_of`] lists them all.
 //!
@@ -176,9 +177,6 @@ impl ShardBooks {
                 rebuilt.push((HoldKey::Entry(entry.id), hold));
             }
         }
-        for (key, hold) in rebuilt {
-            self.index_hold(key, &hold);
-            self.holds.insert(key, hold);
-        }
+        self.saga_holds.extend(rebuilt);
     }
 }
