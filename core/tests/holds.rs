@@ -19,20 +19,16 @@
 //! reached, so the cases are known to exercise what they claim; the run prints how often.
 //! `PROPTEST_CASES` overrides the number of cases (512 by default).
 
+mod support;
+
 use std::collections::BTreeMap;
 
-use omnibus_core::config::Config;
-use omnibus_core::ledger::{decode_snapshot, encode_snapshot};
-use omnibus_core::ledger::{
-    BooksError, BooksSnapshot, HoldDecision, HoldId, HoldState, Lsn, NewHold, ParentPlan,
-    ShardBooks,
-};
-use omnibus_core::record::codec::{decode, Encoder};
+use omnibus_core::ledger::{BooksError, HoldDecision, HoldId, HoldState, NewHold, ShardBooks};
 use omnibus_core::record::{CustomerOpened, LedgerRecord};
-use omnibus_core::{AccountId, AccountNo, Amount, BankCode, CustomerId, ParentAccount};
+use omnibus_core::{AccountId, AccountNo, BankCode, CustomerId, ParentAccount};
 use proptest::prelude::*;
-use proptest::test_runner::TestRunner;
 use rust_decimal::Decimal;
+use support::{krw, plan, run_model, Durable, Model};
 
 const CUSTOMERS: usize = 3;
 /// What each customer is funded with at the start, in won.
@@ -130,22 +126,12 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn krw(won: i64) -> Amount {
-    Amount::krw(won).unwrap()
-}
-
-fn plan() -> ParentPlan {
-    ParentPlan::from_config(&Config::embedded(), 1)
-}
-
 /// The books, their log as encoded payloads, snapshot cuts, the clock, and what the test
 /// saw of each hold's resolution.
 struct World {
     books: ShardBooks,
     customers: Vec<CustomerId>,
-    log: Vec<(Lsn, Vec<u8>)>,
-    cuts: Vec<(Lsn, Vec<u8>)>,
-    encoder: Encoder,
+    durable: Durable,
     now_ms: u64,
     restarts: u32,
     /// Books rebuilt from the log, and from the last cut plus the records after it, one
@@ -168,9 +154,7 @@ impl World {
             customers: (1..=CUSTOMERS as u64)
                 .map(|n| CustomerId::new(n).unwrap())
                 .collect(),
-            log: Vec::new(),
-            cuts: Vec::new(),
-            encoder: Encoder::default(),
+            durable: Durable::default(),
             now_ms: 1_000,
             restarts: 0,
             from_log: ShardBooks::new(0, plan.clone()),
@@ -235,9 +219,7 @@ impl World {
         let lsn = self.books.last_lsn() + 1;
         match self.books.apply(lsn, &record) {
             Ok(_) => {
-                let payload = self.encoder.encode(&record).to_vec();
-                let decoded = decode(&payload).unwrap();
-                assert_eq!(decoded, record);
+                let decoded = self.durable.append(lsn, &record);
                 self.from_log.apply(lsn, &decoded).unwrap();
                 self.from_cut.apply(lsn, &decoded).unwrap();
                 if let LedgerRecord::HoldPosted { id, .. }
@@ -246,7 +228,6 @@ impl World {
                 {
                     *self.resolutions.entry(id).or_default() += 1;
                 }
-                self.log.push((lsn, payload));
                 Ok(())
             }
             Err(e) => {
@@ -460,9 +441,8 @@ impl World {
             }
             Op::Replay { pick } => {
                 let holds: Vec<LedgerRecord> = self
-                    .log
-                    .iter()
-                    .map(|(_, payload)| decode(payload).unwrap())
+                    .durable
+                    .records()
                     .filter(|r| {
                         matches!(
                             r,
@@ -520,29 +500,16 @@ impl World {
     }
 
     fn cut(&mut self) {
-        self.cuts.push((
-            self.books.last_lsn(),
-            encode_snapshot(&self.books.cut().into_snapshot()),
-        ));
+        self.durable.cut(&self.books);
         self.from_cut = self.rebuild_from_cut();
     }
 
     fn rebuild_from_log(&self) -> ShardBooks {
-        let mut books = ShardBooks::new(0, plan());
-        for (lsn, payload) in &self.log {
-            books.apply(*lsn, &decode(payload).unwrap()).unwrap();
-        }
-        books
+        self.durable.rebuild_from_log()
     }
 
     fn rebuild_from_cut(&self) -> ShardBooks {
-        let (at, bytes) = self.cuts.last().expect("a cut is taken at the start");
-        let snapshot: BooksSnapshot = decode_snapshot(bytes).unwrap();
-        let mut books = ShardBooks::from_snapshot(plan(), snapshot).unwrap();
-        for (lsn, payload) in self.log.iter().filter(|(lsn, _)| lsn > at) {
-            books.apply(*lsn, &decode(payload).unwrap()).unwrap();
-        }
-        books
+        self.durable.rebuild_from_cut()
     }
 
     /// Every property the module's documentation lists.
@@ -622,13 +589,6 @@ fn same_books(rebuilt: &ShardBooks, live: &ShardBooks, how: &str) {
     }
 }
 
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(512)
-}
-
 /// Every outcome the cases must reach, over a whole run.
 const OUTCOMES: [&str; 17] = [
     "created",
@@ -652,30 +612,25 @@ const OUTCOMES: [&str; 17] = [
 
 #[test]
 fn holds_stay_consistent_and_resolve_once_under_any_interleaving() {
-    let tally = std::cell::RefCell::new(BTreeMap::<&'static str, u64>::new());
-    let mut runner = TestRunner::new(ProptestConfig::with_cases(cases()));
-    let started = std::time::Instant::now();
-    runner
-        .run(&prop::collection::vec(op(), 1..80), |ops| {
-            let mut world = World::new();
-            world.check();
-            for op in &ops {
-                world.step(op);
-                world.check();
-            }
-            for (what, n) in world.tally {
-                *tally.borrow_mut().entry(what).or_default() += n;
-            }
-            Ok(())
-        })
-        .unwrap();
-    let tally = tally.into_inner();
-    eprintln!(
-        "{} cases in {:.1} s: {tally:?}",
-        cases(),
-        started.elapsed().as_secs_f64()
-    );
-    for what in OUTCOMES {
-        assert!(tally.contains_key(what), "no case reached: {what}");
+    run_model::<World>(op(), &OUTCOMES);
+}
+
+impl Model for World {
+    type Op = Op;
+
+    fn new() -> Self {
+        World::new()
+    }
+
+    fn step(&mut self, op: &Op) {
+        World::step(self, op)
+    }
+
+    fn check(&mut self) {
+        World::check(self)
+    }
+
+    fn into_tally(self) -> BTreeMap<&'static str, u64> {
+        self.tally
     }
 }

@@ -23,22 +23,21 @@
 //!
 //! `PROPTEST_CASES` overrides the number of cases (512 by default).
 
+mod support;
+
 use std::collections::BTreeMap;
 
-use omnibus_core::config::Config;
-use omnibus_core::ledger::{decode_snapshot, encode_snapshot};
 use omnibus_core::ledger::{
-    Accepted, Answer, BooksError, BooksSnapshot, EntryId, HoldDecision, HoldId, HoldKey, Lsn,
-    NewHold, ParentPlan, Reason, RequestKind, ShardBooks,
+    Accepted, Answer, BooksError, EntryId, HoldDecision, HoldId, HoldKey, NewHold, Reason,
+    RequestKind, ShardBooks,
 };
-use omnibus_core::record::codec::{decode, Encoder};
 use omnibus_core::record::{CustomerOpened, LedgerRecord};
 use omnibus_core::request::RequestDate;
 use omnibus_core::request_log::{EntryState, Event, Step, Told};
 use omnibus_core::{AccountId, AccountNo, Amount, BankCode, CustomerId, ParentAccount, RequestNo};
 use proptest::prelude::*;
-use proptest::test_runner::TestRunner;
 use rust_decimal::Decimal;
+use support::{krw, plan, run_model, Durable, Model};
 
 const CUSTOMERS: usize = 2;
 const FUNDED: [i64; CUSTOMERS] = [1_000, 300];
@@ -148,20 +147,10 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn krw(won: i64) -> Amount {
-    Amount::krw(won).unwrap()
-}
-
-fn plan() -> ParentPlan {
-    ParentPlan::from_config(&Config::embedded(), 1)
-}
-
 struct World {
     books: ShardBooks,
     customers: Vec<CustomerId>,
-    log: Vec<(Lsn, Vec<u8>)>,
-    cuts: Vec<(Lsn, Vec<u8>)>,
-    encoder: Encoder,
+    durable: Durable,
     now_ms: u64,
     requests: Vec<(CustomerId, RequestNo)>,
     restarts: u32,
@@ -183,9 +172,7 @@ impl World {
             customers: (1..=CUSTOMERS as u64)
                 .map(|n| CustomerId::new(n).unwrap())
                 .collect(),
-            log: Vec::new(),
-            cuts: Vec::new(),
-            encoder: Encoder::default(),
+            durable: Durable::default(),
             now_ms: 1_000,
             requests: Vec::new(),
             restarts: 0,
@@ -237,12 +224,9 @@ impl World {
         let lsn = self.books.last_lsn() + 1;
         match self.books.apply(lsn, &record) {
             Ok(_) => {
-                let payload = self.encoder.encode(&record).to_vec();
-                let decoded = decode(&payload).unwrap();
-                assert_eq!(decoded, record);
+                let decoded = self.durable.append(lsn, &record);
                 self.from_log.apply(lsn, &decoded).unwrap();
                 self.from_cut.apply(lsn, &decoded).unwrap();
-                self.log.push((lsn, payload));
                 self.follow_saga_holds();
                 Ok(())
             }
@@ -539,29 +523,16 @@ impl World {
     }
 
     fn cut(&mut self) {
-        self.cuts.push((
-            self.books.last_lsn(),
-            encode_snapshot(&self.books.cut().into_snapshot()),
-        ));
+        self.durable.cut(&self.books);
         self.from_cut = self.rebuild_from_cut();
     }
 
     fn rebuild_from_log(&self) -> ShardBooks {
-        let mut books = ShardBooks::new(0, plan());
-        for (lsn, payload) in &self.log {
-            books.apply(*lsn, &decode(payload).unwrap()).unwrap();
-        }
-        books
+        self.durable.rebuild_from_log()
     }
 
     fn rebuild_from_cut(&self) -> ShardBooks {
-        let (at, bytes) = self.cuts.last().expect("a cut is taken at the start");
-        let snapshot: BooksSnapshot = decode_snapshot(bytes).unwrap();
-        let mut books = ShardBooks::from_snapshot(plan(), snapshot).unwrap();
-        for (lsn, payload) in self.log.iter().filter(|(lsn, _)| lsn > at) {
-            books.apply(*lsn, &decode(payload).unwrap()).unwrap();
-        }
-        books
+        self.durable.rebuild_from_cut()
     }
 
     fn accounts(&self) -> Vec<AccountId> {
@@ -684,13 +655,6 @@ fn same_books(rebuilt: &ShardBooks, live: &ShardBooks, how: &str) {
     }
 }
 
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(512)
-}
-
 const OUTCOMES: [&str; 14] = [
     "a request accepted",
     "a covered entry",
@@ -710,30 +674,25 @@ const OUTCOMES: [&str; 14] = [
 
 #[test]
 fn saga_holds_and_client_holds_share_one_table_and_resolve_once() {
-    let tally = std::cell::RefCell::new(BTreeMap::<&'static str, u64>::new());
-    let mut runner = TestRunner::new(ProptestConfig::with_cases(cases()));
-    let started = std::time::Instant::now();
-    runner
-        .run(&prop::collection::vec(op(), 1..80), |ops| {
-            let mut world = World::new();
-            world.check();
-            for op in &ops {
-                world.step(op);
-                world.check();
-            }
-            for (what, n) in world.tally {
-                *tally.borrow_mut().entry(what).or_default() += n;
-            }
-            Ok(())
-        })
-        .unwrap();
-    let tally = tally.into_inner();
-    eprintln!(
-        "{} cases in {:.1} s: {tally:?}",
-        cases(),
-        started.elapsed().as_secs_f64()
-    );
-    for what in OUTCOMES {
-        assert!(tally.contains_key(what), "no case reached: {what}");
+    run_model::<World>(op(), &OUTCOMES);
+}
+
+impl Model for World {
+    type Op = Op;
+
+    fn new() -> Self {
+        World::new()
+    }
+
+    fn step(&mut self, op: &Op) {
+        World::step(self, op)
+    }
+
+    fn check(&mut self) {
+        World::check(self)
+    }
+
+    fn into_tally(self) -> BTreeMap<&'static str, u64> {
+        self.tally
     }
 }
