@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use omnibus_actors::EngineError;
+use omnibus_actors::{Engine, EngineError, EngineParts, SystemClock};
 use omnibus_core::AccountId;
+use omnibus_wal::storage::{Crash, SimStorage, Storage};
 use support::*;
 
 const SHARDS: u16 = 4;
@@ -113,6 +114,77 @@ fn a_transfer_refused_for_a_passing_reason_is_delivered_again_until_credited() {
 #[test]
 fn a_transfer_that_moved_money_is_never_answered_overloaded() {
     transfers_under_load(false);
+}
+
+/// Two shards whose logs are simulated storages the test holds, one per shard.
+fn start_on(dir: &std::path::Path, storages: &[SimStorage], extra: &str) -> Engine {
+    let config = config(dir, storages.len() as u32, extra);
+    let sim = omnibus_actors::rails::sim::Simulator::new(&config);
+    let mut parts = EngineParts::new(sim.rails(), Arc::new(SystemClock));
+    let storages = storages.to_vec();
+    parts.storage = Some(Arc::new(move |shard: u16, _: &std::path::Path| {
+        Arc::new(storages[shard as usize].clone()) as Arc<dyn Storage>
+    }));
+    Engine::start_with(config, parts).unwrap()
+}
+
+/// Protocol step 2: the source delivers a transfer only once its debit is durable. A
+/// delivery before that could credit the destination for a debit that a crash then
+/// loses: money made from nothing. (The redelivery timer once delivered every unsettled
+/// transfer it had not delivered yet, durable or not; the caller's answer then raced the
+/// settlement and was dropped, which the caller saw as "shutting down".)
+#[test]
+fn a_transfer_is_delivered_only_once_its_debit_is_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let storages = vec![SimStorage::new(), SimStorage::new()];
+    let extra = "[actors]\ntransfer_retry_ms = 10\n";
+    let engine = start_on(dir.path(), &storages, extra);
+    let rt = runtime();
+    let src = customers_in(0, 2, 1, 1)[0];
+    let dst = customers_in(1, 2, 1, 1)[0];
+    rt.block_on(async {
+        for c in [src, dst] {
+            engine.open_customer(opened(c.get())).await.unwrap();
+        }
+        engine
+            .post(FIN_PARENT, AccountId::customer(src), krw(1_000))
+            .await
+            .unwrap();
+        storages[0].pause_writes();
+        let transfer = {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                engine
+                    .post(AccountId::customer(src), AccountId::customer(dst), krw(1))
+                    .await
+            })
+        };
+        // Many redelivery periods while the source's debit cannot reach its log.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            won(&engine, dst.get()).await,
+            0,
+            "the destination was credited before the source's debit was durable"
+        );
+        storages[0].resume_writes();
+        transfer.await.unwrap().unwrap();
+        assert_eq!(won(&engine, dst.get()).await, 1);
+    });
+    engine.shutdown().unwrap();
+    // And the books agree after a power loss that keeps only what was synced.
+    for s in &storages {
+        s.crash(Crash::DropUnsynced);
+    }
+    let engine = start_on(dir.path(), &storages, extra);
+    rt.block_on(async {
+        let totals = engine.totals().await.unwrap();
+        assert!(totals.sum.is_zero(), "{totals:?}");
+        assert_eq!(
+            won(&engine, src.get()).await + won(&engine, dst.get()).await,
+            1_000
+        );
+    });
+    engine.shutdown().unwrap();
 }
 
 #[test]

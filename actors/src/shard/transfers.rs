@@ -60,7 +60,9 @@ impl ShardActor {
         self.peers[out.dest_shard as usize].do_send(Deliver { out, settled_below });
     }
 
-    /// Delivers again every unsettled transfer last delivered `retry_ms` ago or more.
+    /// Delivers again every unsettled transfer last delivered `retry_ms` ago or more. A
+    /// transfer never delivered is not this timer's: its debit may not be durable yet, and
+    /// it is delivered first when it is (`SendTransfer`) or at a restart (`Redeliver`).
     pub(super) fn redeliver_overdue(&mut self, retry_ms: u64) {
         if self.peers.len() != self.shards as usize {
             return;
@@ -76,7 +78,7 @@ impl ShardActor {
                     self.transfers
                         .delivered_at
                         .get(&o.id)
-                        .is_none_or(|at| now.duration_since(*at) >= every)
+                        .is_some_and(|at| now.duration_since(*at) >= every)
                 })
                 .copied()
                 .collect()
@@ -235,10 +237,16 @@ impl Handler<Delivered> for ShardActor {
                     .ledger
                     .borrow_mut()
                     .execute(ActorId::Shard, &record, waiter);
-                self.transfers.delivered_at.remove(&msg.id);
-                if let Err((e, waiter)) = returned {
-                    tracing::error!(shard, transfer = %msg.id, error = %e, "a refused transfer could not be returned");
-                    waiter(Err(e));
+                match returned {
+                    Ok(_) => {
+                        self.transfers.delivered_at.remove(&msg.id);
+                    }
+                    Err((e, waiter)) => {
+                        // Still outstanding and still timed: delivered again, refused
+                        // again, returned then.
+                        tracing::error!(shard, transfer = %msg.id, error = %e, "a refused transfer could not be returned");
+                        waiter(Err(e));
+                    }
                 }
             }
         }
