@@ -203,6 +203,7 @@ pub struct SupervisorConfig {
 pub struct SigningConfig {
     pub original_text_ttl_ms: u64,
     pub original_texts_max: u32,
+    pub verifying_keys_cached_max: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -564,6 +565,12 @@ impl Config {
         range(
             "signing.original_texts_max",
             self.signing.original_texts_max as u64,
+            1,
+            10_000_000,
+        )?;
+        range(
+            "signing.verifying_keys_cached_max",
+            self.signing.verifying_keys_cached_max as u64,
             1,
             10_000_000,
         )?;

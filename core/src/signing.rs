@@ -191,9 +191,35 @@ pub fn verify_signature(
     public_key: &[u8; 32],
     cert_serial: u64,
 ) -> Result<(), SigningError> {
-    let key =
-        VerifyingKey::from_bytes(public_key).map_err(|_| SigningError::BadKey { cert_serial })?;
-    key.verify_strict(text.as_bytes(), &Signature::from_bytes(signature))
+    verify_with(
+        text,
+        signature,
+        &decode_key(public_key, cert_serial)?,
+        cert_serial,
+    )
+}
+
+/// A public key decoded (its curve point decompressed), to be kept and used by
+/// [`verify_with`] for many signatures: decoding is about a fifth of a check.
+pub fn decode_key(public_key: &[u8; 32], cert_serial: u64) -> Result<DecodedKey, SigningError> {
+    VerifyingKey::from_bytes(public_key)
+        .map(DecodedKey)
+        .map_err(|_| SigningError::BadKey { cert_serial })
+}
+
+/// A customer's public key with its curve point decompressed ([`decode_key`]).
+#[derive(Clone, Debug)]
+pub struct DecodedKey(VerifyingKey);
+
+/// [`verify_signature`] with a key decoded before ([`decode_key`]).
+pub fn verify_with(
+    text: &str,
+    signature: &[u8; 64],
+    key: &DecodedKey,
+    cert_serial: u64,
+) -> Result<(), SigningError> {
+    key.0
+        .verify_strict(text.as_bytes(), &Signature::from_bytes(signature))
         .map_err(|_| SigningError::BadSignature { cert_serial })
 }
 

@@ -20,6 +20,7 @@ mod charge;
 mod payment_instruction;
 mod remit;
 mod settlement;
+mod verifying_keys;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -51,6 +52,8 @@ pub struct Instruments {
     authentication: Arc<dyn Authentication>,
     /// Signing texts issued and not yet used (bounded by `signing.original_texts_max`).
     texts: RefCell<HashMap<(CustomerId, RequestNo), IssuedText>>,
+    /// Customers' public keys, decoded (bounded by `signing.verifying_keys_cached_max`).
+    keys: verifying_keys::VerifyingKeys,
 }
 
 impl Instruments {
@@ -59,11 +62,13 @@ impl Instruments {
         ledger: Rc<RefCell<ShardLedger>>,
         authentication: Arc<dyn Authentication>,
     ) -> Self {
+        let keys_max = saga.config().signing.verifying_keys_cached_max as usize;
         Self {
             saga,
             ledger,
             authentication,
             texts: RefCell::new(HashMap::new()),
+            keys: verifying_keys::VerifyingKeys::new(keys_max),
         }
     }
 

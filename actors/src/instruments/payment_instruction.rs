@@ -12,7 +12,7 @@ use omnibus_core::ledger::CustomerEntry;
 use omnibus_core::ledger::RequestState;
 use omnibus_core::record::SigningKey;
 use omnibus_core::saga::{Accepted, LogEntry};
-use omnibus_core::signing::{verify_signature, OriginalText};
+use omnibus_core::signing::OriginalText;
 use omnibus_core::{CustomerId, RemitRequest, RequestNo};
 
 use super::Instruments;
@@ -126,13 +126,14 @@ impl Instruments {
             }
             .into());
         }
-        verify_signature(
-            &issued.text,
-            &signed.signature,
-            &key.public_key,
-            key.cert_serial,
-        )
-        .map_err(Rejection::Signing)?;
+        self.keys
+            .verify(
+                &issued.text,
+                &signed.signature,
+                &key.public_key,
+                key.cert_serial,
+            )
+            .map_err(Rejection::Signing)?;
         Ok(SignedInstruction {
             text: issued.text.clone(),
             signature: signed.signature,
