@@ -27,6 +27,7 @@
 //! # Ok::<(), omnibus_wal::WalError>(())
 //! ```
 
+pub mod archive;
 mod batch;
 mod error;
 mod format;
