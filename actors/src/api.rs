@@ -58,6 +58,23 @@ pub struct RequestView {
     pub outcome: Settled,
 }
 
+impl RequestView {
+    /// A settled request as its shard's archive holds it.
+    pub fn from_archived(settled: omnibus_core::ledger::archived::SettledRequest) -> RequestView {
+        let outcome = omnibus_core::instruments::settled_outcome(
+            &settled.accepted,
+            settled.answer.is_some(),
+            &settled.entries,
+        );
+        RequestView {
+            accepted: settled.accepted,
+            answer: settled.answer,
+            entries: settled.entries,
+            outcome,
+        }
+    }
+}
+
 /// A transaction original text issued for signing (S3).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SigningText {
@@ -222,6 +239,13 @@ pub struct ShardTotals {
     pub activations: u64,
     pub passivations: u64,
     pub snapshots: u64,
+    /// Settled requests still in memory (at most about `archive.recent_max` once the
+    /// archive keeps up); `requests` counts them among the others.
+    pub settled_in_memory: u64,
+    /// Records in the shard's archive (a request in two runs counts twice until a merge),
+    /// and the archive's memory (its filters).
+    pub archived_requests: u64,
+    pub archive_heap_bytes: u64,
     /// The shard's write-ahead-log counters.
     pub wal: omnibus_wal::WalStats,
 }

@@ -43,11 +43,21 @@ pub struct Config {
     pub parents: ParentsConfig,
     pub actors: ActorsConfig,
     pub wal: WalConfig,
+    pub archive: ArchiveConfig,
     pub rails: RailsConfig,
     pub supervisor: SupervisorConfig,
     pub signing: SigningConfig,
     pub simulator: SimulatorConfig,
     pub server: ServerConfig,
+}
+
+/// Settled requests out of memory (`docs/archive.md`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveConfig {
+    pub recent_max: u32,
+    pub batch_max: u32,
+    pub interval_ms: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -567,6 +577,24 @@ impl Config {
             self.signing.original_texts_max as u64,
             1,
             10_000_000,
+        )?;
+        range(
+            "archive.recent_max",
+            self.archive.recent_max as u64,
+            0,
+            10_000_000,
+        )?;
+        range(
+            "archive.batch_max",
+            self.archive.batch_max as u64,
+            1,
+            1_000_000,
+        )?;
+        range(
+            "archive.interval_ms",
+            self.archive.interval_ms,
+            1,
+            3_600_000,
         )?;
         range(
             "signing.verifying_keys_cached_max",

@@ -229,6 +229,16 @@ async fn engine_figures(engine: &Engine) -> Result<Registry, ApiError> {
         "Accepted requests whose caller has not been answered yet (answered within actors.answer_deadline_ms)",
         &["shard"],
     );
+    let in_memory = gauge(
+        "omnibus_requests_in_memory",
+        "Requests in a shard's memory: open ones and, up to archive.recent_max, recently settled ones",
+        &["shard"],
+    );
+    let archived = gauge(
+        "omnibus_requests_archived",
+        "Settled requests in a shard's on-disk archive, answered from there (docs/archive.md)",
+        &["shard"],
+    );
     let short = counter(
         "omnibus_requests_refused_parent_slice_short_total",
         "Requests told failed before any call because a parent account's slice could not fund them",
@@ -295,6 +305,10 @@ async fn engine_figures(engine: &Engine) -> Result<Registry, ApiError> {
         unanswered
             .with_label_values(&l)
             .set(s.requests_unanswered as f64);
+        in_memory.with_label_values(&l).set(s.requests as f64);
+        archived
+            .with_label_values(&l)
+            .set(s.archived_requests as f64);
         short
             .with_label_values(&l)
             .inc_by(s.refused_parent_slice_short as f64);

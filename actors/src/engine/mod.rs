@@ -54,6 +54,9 @@ struct Inner {
     /// Which customer each request number belongs to: a request number is executed at most
     /// once engine-wide (SPEC §6.3), and `request(no)` finds its shard.
     registry: Arc<DashMap<RequestNo, CustomerId>>,
+    /// Each shard's archive of settled requests: a number no longer in the registry may
+    /// be there (`ledger/archive.rs`).
+    archives: Vec<crate::ledger::archive::ShardArchive>,
     events: broadcast::Sender<EngineEvent>,
     shards: Vec<Addr<ShardActor>>,
     gates: Vec<Arc<Gate>>,

@@ -14,11 +14,13 @@ use crate::supervisors::SupervisionReport;
 impl Engine {
     /// A request with all its request-log entries and their states.
     pub async fn request(&self, request_no: RequestNo) -> Result<RequestView, EngineError> {
-        let customer = *self
-            .inner
-            .registry
-            .get(&request_no)
-            .ok_or(Rejection::UnknownRequest(request_no))?;
+        let Some(customer) = self.inner.registry.get(&request_no).map(|c| *c) else {
+            // Settled and archived: answered from the archive, on the caller's thread.
+            return match self.archived(request_no)? {
+                Some(settled) => Ok(RequestView::from_archived(settled)),
+                None => Err(Rejection::UnknownRequest(request_no).into()),
+            };
+        };
         self.ask(self.shard_of(customer), |reply| ViewRequest {
             customer,
             request_no,

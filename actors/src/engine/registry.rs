@@ -20,10 +20,44 @@ impl Engine {
             }
             dashmap::Entry::Occupied(_) => Ok(false),
             dashmap::Entry::Vacant(vacant) => {
-                vacant.insert(customer);
-                Ok(true)
+                // Settled and archived: it stays out of the registry (whose memory would
+                // otherwise grow with history), and its customer's shard answers it.
+                match self.archived_owner(request_no)? {
+                    Some(owner) if owner != customer => {
+                        Err(Rejection::RequestNoReused { request_no }.into())
+                    }
+                    Some(_) => Ok(false),
+                    None => {
+                        vacant.insert(customer);
+                        Ok(true)
+                    }
+                }
             }
         }
+    }
+
+    /// The customer of a request number settled and archived, if some shard's archive
+    /// holds it. The archives' filters answer a new number from memory.
+    pub(super) fn archived(
+        &self,
+        request_no: RequestNo,
+    ) -> Result<Option<omnibus_core::ledger::archived::SettledRequest>, EngineError> {
+        for (shard, archive) in self.inner.archives.iter().enumerate() {
+            let found = archive
+                .get(request_no, false)
+                .map_err(|what| EngineError::Storage {
+                    shard: shard as u16,
+                    cause: format!("archive: {what}"),
+                })?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
+    fn archived_owner(&self, request_no: RequestNo) -> Result<Option<CustomerId>, EngineError> {
+        Ok(self.archived(request_no)?.map(|r| r.accepted.customer))
     }
 
     /// Every error but a storage failure means nothing is on record for the request: a

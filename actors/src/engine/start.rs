@@ -19,6 +19,7 @@ use super::{Engine, Inner};
 use crate::clock::{Clock, SystemClock};
 use crate::error::StartError;
 use crate::failstop::{self, Failure};
+use crate::ledger::archive::ShardArchive;
 use crate::ledger::recovery::{recover_shard, DataDir, RecoveryReport, StorageFactory};
 use crate::ledger::{ChunkLimits, ShardLedger};
 use crate::rails::sim::Simulator;
@@ -87,6 +88,7 @@ impl Engine {
                 .collect::<Result<Vec<_>, _>>()
         })?;
         let recovery: Vec<RecoveryReport> = recovered.iter().map(|r| r.report.clone()).collect();
+        let archives: Vec<ShardArchive> = recovered.iter().map(|r| r.archive.clone()).collect();
         // Many small shards: the registry grows with every request, and growing a shard
         // rehashes it under its lock, stalling every caller that hashes there (the same
         // reasoning as the books' segmented maps, `omnibus_core::segmap`).
@@ -165,6 +167,7 @@ impl Engine {
                             for (actor, seq) in r.actor_seqs {
                                 ledger.replayed_seq(actor, seq);
                             }
+                            ledger.set_archive(r.archive);
                             ShardActor::new(
                                 shard,
                                 shards,
@@ -213,6 +216,7 @@ impl Engine {
                     .map(|_| Gate::new(config.actors.mailbox_capacity as usize))
                     .collect(),
                 registry,
+                archives,
                 events,
                 config,
                 shards: addrs,

@@ -59,6 +59,16 @@ impl Instruments {
                 None => Prepared::InProgress,
             });
         }
+        if let Some(settled) = self.archived(customer, request_no)? {
+            // Settled long ago and moved to the archive: its original answer.
+            if !same_request(&settled.accepted, submission) {
+                return Err(Rejection::RequestNoReused { request_no }.into());
+            }
+            return match &settled.answer {
+                Some(answer) => Ok(Prepared::Answered(Outcome::new(&settled.accepted, answer))),
+                None => Err(Rejection::UnknownRequest(request_no).into()),
+            };
+        }
         let entry = self.valid_customer(books.customer(customer), customer)?;
         let now = received_ms;
         self.check_request_date(submission.header().request_date, now)?;

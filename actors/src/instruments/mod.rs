@@ -83,11 +83,33 @@ impl Instruments {
 
     /// Whether a request number of a customer is on record (accepted, answered or not).
     pub fn on_record(&self, customer: CustomerId, request_no: RequestNo) -> bool {
-        self.ledger
+        let in_books = self
+            .ledger
             .borrow()
             .books()
             .request(customer, request_no)
-            .is_some()
+            .is_some();
+        // An archive that cannot be read counts as on record: the idempotency path then
+        // reports the failure rather than starting the request again.
+        in_books || !matches!(self.archived(customer, request_no), Ok(None))
+    }
+
+    /// A request of this shard's customer, settled and moved to the shard's archive.
+    pub fn archived(
+        &self,
+        customer: CustomerId,
+        request_no: RequestNo,
+    ) -> Result<Option<omnibus_core::ledger::archived::SettledRequest>, EngineError> {
+        let ledger = self.ledger.borrow();
+        let Some(archive) = ledger.archive() else {
+            return Ok(None);
+        };
+        archive
+            .get_of(customer, request_no)
+            .map_err(|cause| EngineError::Storage {
+                shard: ledger.shard(),
+                cause: format!("archive: {cause}"),
+            })
     }
 }
 

@@ -33,6 +33,7 @@
 //! for stays here and is handed over again when the WAL reports progress: overload is
 //! never a failure of the log. Only an I/O failure poisons the shard.
 
+pub mod archive;
 pub mod codec;
 pub mod recovery;
 mod signals;
@@ -108,6 +109,8 @@ pub struct ShardLedger {
     records_since_snapshot: u64,
     /// Bound on records applied and not yet durable (config `wal.queue_records_max`).
     queue_records_max: usize,
+    /// The shard's archive of settled requests, once the shard has one (`archive.rs`).
+    archive: Option<archive::ShardArchive>,
 }
 
 impl ShardLedger {
@@ -145,7 +148,24 @@ impl ShardLedger {
             shard_seq: 0,
             records_since_snapshot: 0,
             queue_records_max,
+            archive: None,
         }
+    }
+
+    /// Gives the ledger its shard's archive of settled requests.
+    pub fn set_archive(&mut self, archive: archive::ShardArchive) {
+        self.archive = Some(archive);
+    }
+
+    /// The shard's archive of settled requests, if it has one (a ledger built for a test
+    /// may not).
+    pub fn archive(&self) -> Option<&archive::ShardArchive> {
+        self.archive.as_ref()
+    }
+
+    /// Forgets settled requests its archive now holds durably (`archive.rs`).
+    pub fn evict(&mut self, keys: &[omnibus_core::ledger::RequestKey]) {
+        self.books.evict(keys);
     }
 
     /// Connects the ledger to its owner before any record is applied.

@@ -80,6 +80,11 @@ impl DataDir {
     pub fn shard_dir(&self, shard: u16) -> PathBuf {
         shard_dir(&self.root, shard)
     }
+
+    /// Where a shard's archive of settled requests lives: beside its log, not in it.
+    pub fn archive_dir(&self, shard: u16) -> PathBuf {
+        self.root.join(format!("archive-{shard:03}"))
+    }
 }
 
 pub fn shard_dir(root: &Path, shard: u16) -> PathBuf {
@@ -124,12 +129,16 @@ pub struct RecoveryReport {
     pub snapshot_lsn: Option<Lsn>,
     pub records_replayed: u64,
     pub customers: u64,
+    /// Settled requests the shard's archive holds (a request in two runs counts twice).
+    pub archived_requests: u64,
     pub elapsed_ms: u64,
 }
 
 /// A recovered shard, ready to serve.
 pub struct RecoveredShard {
     pub books: ShardBooks,
+    /// The shard's archive of settled requests (`<wal.dir>/archive-NNN`).
+    pub archive: super::archive::ShardArchive,
     pub wal: Wal,
     pub next_lsn: Lsn,
     pub actor_seqs: Vec<(ActorId, u64)>,
@@ -227,10 +236,14 @@ pub fn recover_shard(
         actor_seqs.insert(ActorId::Shard, 1);
         next_lsn += 1;
     }
+    let (archive, opened) = super::archive::ShardArchive::open(&data.archive_dir(shard))
+        .map_err(|e| wal_err(format!("archive: {e}")))?;
+    report.archived_requests = opened.records;
     report.customers = books.customer_count() as u64;
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(RecoveredShard {
         books,
+        archive,
         wal,
         next_lsn,
         actor_seqs: actor_seqs.into_iter().collect(),

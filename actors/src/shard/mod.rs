@@ -19,6 +19,7 @@
 //!   periodic expiry pass.
 //! - `lifecycle.rs`: flushing to the WAL, durability, shutdown.
 
+mod archiving;
 mod holds;
 mod lifecycle;
 mod protocol;
@@ -90,6 +91,8 @@ pub struct ShardActor {
     snapshot_running: bool,
     stopping: Option<std::sync::mpsc::Sender<Result<(), String>>>,
     stats: ShardStats,
+    /// Settled requests on their way to the archive (`archiving.rs`).
+    archiving: archiving::Archiving,
 }
 
 /// Counters a shard keeps for metrics and benchmarks.
@@ -149,6 +152,7 @@ impl ShardActor {
             snapshot_running: false,
             stopping: None,
             stats: ShardStats::default(),
+            archiving: archiving::Archiving::default(),
         }
     }
 
@@ -217,6 +221,8 @@ impl Actor for ShardActor {
         // Holds that fell due (while the engine was down, too) expire now and every
         // `actors.hold_expiry_interval_ms`.
         self.start_hold_expiry(ctx);
+        // Settled requests leave memory for the archive every `archive.interval_ms`.
+        self.start_archiving(ctx);
         // Four ticks make one idle period.
         let tick_ms = (self.config.actors.passivate_idle_ms / 4).max(1);
         ctx.run_interval(Duration::from_millis(tick_ms), |shard, _| {

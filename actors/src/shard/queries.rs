@@ -15,7 +15,26 @@ use crate::error::EngineError;
 impl Handler<ViewRequest> for ShardActor {
     type Result = ();
     fn handle(&mut self, msg: ViewRequest, _: &mut Context<Self>) {
-        let view = request_view(self.ledger.borrow().books(), msg.customer, msg.request_no);
+        let view = {
+            let ledger = self.ledger.borrow();
+            match request_view(ledger.books(), msg.customer, msg.request_no) {
+                Some(view) => Some(view),
+                // Settled and archived since the caller looked the number up.
+                None => match ledger
+                    .archive()
+                    .map(|a| a.get_of(msg.customer, msg.request_no))
+                {
+                    Some(Ok(found)) => found.map(RequestView::from_archived),
+                    Some(Err(cause)) => {
+                        return msg.reply.send(Err(EngineError::Storage {
+                            shard: self.id,
+                            cause: format!("archive: {cause}"),
+                        }))
+                    }
+                    None => None,
+                },
+            }
+        };
         let reply = msg.reply;
         self.ledger
             .borrow_mut()
@@ -79,7 +98,8 @@ impl Handler<Query> for ShardActor {
                 .map_err(|e| EngineError::Internal(format!("the books' sum: {e}"))),
             QueryKind::Totals => books
                 .sum()
-                .map(|sum| {
+                .map(|sum| (sum, ledger.archive().map(|a| a.stats()).unwrap_or_default()))
+                .map(|(sum, archive)| {
                     QueryAnswer::Totals(Box::new(ShardTotals {
                         shard: self.id,
                         sum,
@@ -100,6 +120,9 @@ impl Handler<Query> for ShardActor {
                         activations: self.stats.activations,
                         passivations: self.stats.passivations,
                         snapshots: self.stats.snapshots,
+                        settled_in_memory: books.settled_in_memory() as u64,
+                        archived_requests: archive.records,
+                        archive_heap_bytes: archive.heap_bytes,
                         wal: ledger.wal().stats(),
                     }))
                 })

@@ -214,6 +214,9 @@ impl ShardBooks {
         if reserving && t.to.is_final() {
             self.release_if_settled(&key);
         }
+        if t.to.is_final() {
+            self.note_if_settled(&key);
+        }
         Ok(())
     }
 }

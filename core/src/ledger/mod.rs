@@ -77,6 +77,7 @@
 //!   name `ShardBooks` and it names their types: one type split by topic.
 
 mod accounts;
+pub mod archived;
 mod conservation;
 mod entries;
 mod error;
@@ -89,6 +90,7 @@ mod requests;
 mod reserves;
 mod retention;
 mod saga_holds;
+mod settled;
 mod snapshot;
 mod snapshot_codec;
 mod transfers;
@@ -98,6 +100,7 @@ pub use error::BooksError;
 pub use holds::{Hold, HoldAnswer, HoldDecision, HoldId, HoldKey, HoldState, NewHold};
 pub use parents::ParentPlan;
 pub use requests::{settled_outcome, RequestState};
+pub use settled::{RequestKey, SettledQueue};
 pub use snapshot::{BooksCut, BooksSnapshot, DecimalCell};
 pub use snapshot_codec::{decode_snapshot, encode_snapshot, snapshot_version, SNAPSHOT_VERSION};
 pub use transfers::{transfer_id, transfer_source, Incoming, Outgoing};
@@ -154,7 +157,7 @@ pub struct ShardBooks {
     /// daily prune visits only the requests old enough to be forgotten, not all of them (a
     /// scan of every request took ~200 ms of the shard's thread with 700,000 on the
     /// books). Derived from `requests`.
-    by_day: BTreeMap<u64, Vec<(CustomerId, RequestNo)>>,
+    by_day: BTreeSet<(u64, CustomerId, RequestNo)>,
     entries: SegmentedMap<EntryId, LogEntry>,
     /// Open entries by state, ordered by age, for the supervisors and for restart.
     requested: BTreeSet<(u64, EntryId)>,
@@ -179,6 +182,9 @@ pub struct ShardBooks {
     /// scans them). The issue 12 profile put the segments and the index at most of what
     /// the saga holds cost per saga. `holds` and `holds_by_debit` hold the clients'.
     saga_holds: std::collections::HashMap<HoldKey, Hold, crate::hash::IdBuild>,
+    /// Settled requests still in memory, on their way to the archive (`settled.rs`).
+    /// Derived from `requests`.
+    settled_queue: SettledQueue,
 }
 
 impl ShardBooks {
@@ -215,7 +221,7 @@ impl ShardBooks {
             next_transfer_seq: 1,
             last_lsn: 0,
             requests: SegmentedMap::new(),
-            by_day: BTreeMap::new(),
+            by_day: BTreeSet::new(),
             entries: SegmentedMap::new(),
             requested: BTreeSet::new(),
             unknown: BTreeSet::new(),
@@ -226,6 +232,7 @@ impl ShardBooks {
             holds_by_expiry: BTreeSet::new(),
             holds_by_debit: BTreeSet::new(),
             saga_holds: Default::default(),
+            settled_queue: SettledQueue::default(),
         }
     }
 
@@ -259,6 +266,7 @@ impl ShardBooks {
         if !self.genesis_done && !matches!(record, LedgerRecord::Genesis { .. }) {
             return Err(BooksError::NoGenesis);
         }
+        self.settled_queue.applying = lsn;
         let applied = match record {
             LedgerRecord::Genesis {
                 shard,

@@ -88,10 +88,7 @@ impl ShardBooks {
                 reserved: reserves.map(|_| reserved),
             },
         );
-        self.by_day
-            .entry(accepted.at_ms / DAY_MS)
-            .or_default()
-            .push(key);
+        self.by_day.insert((accepted.at_ms / DAY_MS, key.0, key.1));
         if !house {
             self.unanswered
                 .insert((accepted.at_ms, accepted.customer, accepted.request_no));
@@ -125,6 +122,7 @@ impl ShardBooks {
         // Told it failed, a remittance no longer goes on: what it set aside for
         // its further steps may be free now.
         self.release_if_settled(&(*customer, *request_no));
+        self.note_if_settled(&(*customer, *request_no));
         Ok(())
     }
 }

@@ -12,7 +12,7 @@ pub(super) const DAY_MS: u64 = 86_400_000;
 impl ShardBooks {
     /// Whether a request is settled: answered (or the house's own), every entry final,
     /// nothing owed.
-    fn settled(&self, request: &RequestState) -> bool {
+    pub(super) fn settled(&self, request: &RequestState) -> bool {
         let entries = self.request_entries(request);
         (request.answer.is_some() || instruments::of(request.accepted.kind).is_house())
             && entries.iter().all(|e| e.state.is_final())
@@ -25,11 +25,12 @@ impl ShardBooks {
         let days_before = accepted_before_ms.div_ceil(DAY_MS);
         let mut keys: Vec<(CustomerId, RequestNo)> = self
             .by_day
-            .range(..days_before)
-            .flat_map(|(_, keys)| keys.iter())
-            .filter_map(|key| self.requests.get(key).map(|r| (key, r)))
+            .iter()
+            .take_while(|(day, ..)| *day < days_before)
+            .map(|(_, customer, request_no)| (*customer, *request_no))
+            .filter_map(|key| self.requests.get(&key).map(|r| (key, r)))
             .filter(|(_, r)| r.accepted.at_ms < accepted_before_ms && self.settled(r))
-            .map(|(k, _)| *k)
+            .map(|(k, _)| k)
             .collect();
         keys.sort();
         keys
@@ -58,14 +59,10 @@ impl ShardBooks {
 
     pub(super) fn forget(&mut self, keys: Vec<(CustomerId, RequestNo)>) {
         for key in keys {
+            self.unnote(&key);
             if let Some(request) = self.requests.remove(&key) {
-                let day = request.accepted.at_ms / DAY_MS;
-                if let Some(of_day) = self.by_day.get_mut(&day) {
-                    of_day.retain(|k| *k != key);
-                    if of_day.is_empty() {
-                        self.by_day.remove(&day);
-                    }
-                }
+                self.by_day
+                    .remove(&(request.accepted.at_ms / DAY_MS, key.0, key.1));
                 for id in request.entries {
                     if let Some(entry) = self.entries.remove(&id) {
                         debug_assert!(entry.state.is_final());

@@ -97,9 +97,7 @@ impl ShardBooks {
         for (key, request) in books.requests.iter() {
             books
                 .by_day
-                .entry(request.accepted.at_ms / DAY_MS)
-                .or_default()
-                .push(*key);
+                .insert((request.accepted.at_ms / DAY_MS, key.0, key.1));
             if request.answer.is_none() && !crate::instruments::of(request.accepted.kind).is_house()
             {
                 books
@@ -119,6 +117,7 @@ impl ShardBooks {
         }
         // The saga's holds are not in the snapshot: its entries and requests say them.
         books.rebuild_saga_holds();
+        books.note_all_settled();
         books.total = books.sum_by_scan()?.value();
         Ok(books)
     }

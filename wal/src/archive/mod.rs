@@ -15,11 +15,15 @@
 //!   in between leaves both, which only costs space: records are immutable, so the copies
 //!   agree, and the next merge of that day drops them.
 //! - **Leaving.** [`Archive::drop_days_before`] deletes whole days.
+//! - **Sharing.** An `Archive` is shared between threads (`Arc<Archive>`): readers take
+//!   the current set of runs (an `Arc`, under a read lock held only to clone it) and
+//!   search without a lock; writers (one at a time) write and sync a run without a lock
+//!   and then swap in a new set. A reader never waits for a write or a sync.
 
 mod run;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 
 pub use run::{key_hash, write_run, Run, RunError, RUN_FORMAT_VERSION};
 
@@ -41,12 +45,15 @@ fn parse_run_name(name: &str) -> Option<RunId> {
     Some((day.parse().ok()?, seq.parse().ok()?))
 }
 
+type Runs = BTreeMap<RunId, Arc<Run>>;
+
 /// One directory of runs, all of one key width.
 pub struct Archive {
     storage: Arc<dyn Storage>,
     width: usize,
-    runs: BTreeMap<RunId, Run>,
-    next_seq: u64,
+    runs: RwLock<Arc<Runs>>,
+    /// Held by a writer from the run's name to its swap: one writer at a time.
+    writer: Mutex<u64>,
 }
 
 /// What opening found.
@@ -97,7 +104,7 @@ impl Archive {
                 });
             }
             opened.records += run.len() as u64;
-            runs.insert(id, run);
+            runs.insert(id, Arc::new(run));
         }
         if removed {
             storage.sync_dir().map_err(io("sync"))?;
@@ -108,8 +115,8 @@ impl Archive {
             Archive {
                 storage,
                 width,
-                runs,
-                next_seq,
+                runs: RwLock::new(Arc::new(runs)),
+                writer: Mutex::new(next_seq),
             },
             opened,
         ))
@@ -119,9 +126,14 @@ impl Archive {
         self.width
     }
 
+    /// The current set of runs.
+    fn runs(&self) -> Arc<Runs> {
+        self.runs.read().expect("archive runs lock").clone()
+    }
+
     /// Adds a run of `records` accepted on `day`. They need not be sorted; a key given
-    /// twice keeps its last value. Durable when it returns.
-    pub fn add(&mut self, day: u32, records: &[(&[u8], &[u8])]) -> Result<(), RunError> {
+    /// twice keeps its last value. Durable when it returns; readers go on meanwhile.
+    pub fn add(&self, day: u32, records: &[(&[u8], &[u8])]) -> Result<(), RunError> {
         if records.is_empty() {
             return Ok(());
         }
@@ -135,44 +147,71 @@ impl Archive {
                 _ => unique.push(record),
             }
         }
-        self.write(day, &unique)
+        let mut next_seq = self.writer.lock().expect("archive writer lock");
+        self.write(&mut next_seq, day, &unique, &[])
     }
 
-    fn write(&mut self, day: u32, sorted: &[(&[u8], &[u8])]) -> Result<(), RunError> {
-        let id = (day, self.next_seq);
+    /// Writes a run, then swaps in the set with it and without `replaced`.
+    fn write(
+        &self,
+        next_seq: &mut u64,
+        day: u32,
+        sorted: &[(&[u8], &[u8])],
+        replaced: &[RunId],
+    ) -> Result<(), RunError> {
+        let id = (day, *next_seq);
+        *next_seq += 1;
         let name = run_name(id);
         write_run(self.storage.as_ref(), &name, self.width, sorted)?;
-        self.next_seq += 1;
-        let run = Run::open(self.storage.as_ref(), &name)?;
-        self.runs.insert(id, run);
+        let run = Arc::new(Run::open(self.storage.as_ref(), &name)?);
+        let mut runs = self.runs.write().expect("archive runs lock");
+        let mut next = Runs::clone(&runs);
+        next.insert(id, run);
+        for id in replaced {
+            next.remove(id);
+        }
+        *runs = Arc::new(next);
         Ok(())
     }
 
     /// The value of `key`, from the newest run that holds it.
-    pub fn get(&self, key: &[u8]) -> Result<Option<&[u8]>, RunError> {
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, RunError> {
         if key.len() != self.width {
             return Ok(None);
         }
         let hash = key_hash(key);
-        for run in self.runs.values().rev() {
+        for run in self.runs().values().rev() {
             if let Some(value) = run.get(key, hash)? {
-                return Ok(Some(value));
+                return Ok(Some(value.to_vec()));
             }
         }
         Ok(None)
     }
 
+    /// Calls `f` with every record of every run, oldest run first, each checked against
+    /// its CRC (a key in two runs comes twice). For reports that read a whole archive.
+    pub fn for_each(&self, mut f: impl FnMut(&[u8], &[u8])) -> Result<(), RunError> {
+        for run in self.runs().values() {
+            for record in run.records() {
+                let (key, value) = record?;
+                f(key, value);
+            }
+        }
+        Ok(())
+    }
+
     /// Whether some run's filter admits `key`: `false` is certain and reads nothing.
     pub fn may_contain(&self, key: &[u8]) -> bool {
         let hash = key_hash(key);
-        key.len() == self.width && self.runs.values().any(|r| r.may_contain(hash))
+        key.len() == self.width && self.runs().values().any(|r| r.may_contain(hash))
     }
 
-    /// Rewrites every run of `day` as one; returns how many it replaced (0 or 1: nothing
-    /// to do).
-    pub fn merge_day(&mut self, day: u32) -> Result<usize, RunError> {
-        let ids: Vec<RunId> = self
-            .runs
+    /// Rewrites every run of `day` as one; returns how many it replaced (0: nothing to
+    /// do). Readers go on meanwhile, on the runs as they were.
+    pub fn merge_day(&self, day: u32) -> Result<usize, RunError> {
+        let mut next_seq = self.writer.lock().expect("archive writer lock");
+        let runs = self.runs();
+        let ids: Vec<RunId> = runs
             .range((day, 0)..=(day, u64::MAX))
             .map(|(id, _)| *id)
             .collect();
@@ -182,7 +221,7 @@ impl Archive {
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         for id in &ids {
             // Oldest first, so the newest value of a key stays.
-            for record in self.runs[id].records() {
+            for record in runs[id].records() {
                 let (key, value) = record?;
                 merged.insert(key.to_vec(), value.to_vec());
             }
@@ -191,20 +230,21 @@ impl Archive {
             .iter()
             .map(|(k, v)| (k.as_slice(), v.as_slice()))
             .collect();
-        self.write(day, &records)?;
+        self.write(&mut next_seq, day, &records, &ids)?;
+        drop(runs);
         for id in &ids {
-            self.remove(*id)?;
+            self.remove_file(*id)?;
         }
-        self.storage.sync_dir().map_err(|source| RunError::Io {
-            name: self.storage.path("").display().to_string(),
-            op: "sync",
-            source,
-        })?;
+        self.sync_dir()?;
         Ok(ids.len())
     }
 
-    fn remove(&mut self, id: RunId) -> Result<(), RunError> {
-        self.runs.remove(&id);
+    /// How many runs a day has.
+    pub fn runs_of_day(&self, day: u32) -> usize {
+        self.runs().range((day, 0)..=(day, u64::MAX)).count()
+    }
+
+    fn remove_file(&self, id: RunId) -> Result<(), RunError> {
         let name = run_name(id);
         self.storage.remove(&name).map_err(|source| RunError::Io {
             name,
@@ -213,30 +253,45 @@ impl Archive {
         })
     }
 
-    /// Deletes every run of a day before `day`; returns how many records left.
-    pub fn drop_days_before(&mut self, day: u32) -> Result<u64, RunError> {
-        let ids: Vec<RunId> = self.runs.range(..(day, 0)).map(|(id, _)| *id).collect();
-        let mut records = 0;
-        for id in ids {
-            records += self.runs[&id].len() as u64;
-            self.remove(id)?;
-        }
+    fn sync_dir(&self) -> Result<(), RunError> {
         self.storage.sync_dir().map_err(|source| RunError::Io {
             name: self.storage.path("").display().to_string(),
             op: "sync",
             source,
-        })?;
-        Ok(records)
+        })
+    }
+
+    /// Deletes every run of a day before `day`; returns how many records left.
+    pub fn drop_days_before(&self, day: u32) -> Result<u64, RunError> {
+        let _writer = self.writer.lock().expect("archive writer lock");
+        let ids: Vec<(RunId, u64)> = {
+            let mut runs = self.runs.write().expect("archive runs lock");
+            let mut next = Runs::clone(&runs);
+            let ids: Vec<(RunId, u64)> = next
+                .range(..(day, 0))
+                .map(|(id, run)| (*id, run.len() as u64))
+                .collect();
+            for (id, _) in &ids {
+                next.remove(id);
+            }
+            *runs = Arc::new(next);
+            ids
+        };
+        for (id, _) in &ids {
+            self.remove_file(*id)?;
+        }
+        self.sync_dir()?;
+        Ok(ids.iter().map(|(_, records)| records).sum())
     }
 
     /// Runs, records (a key in two runs counts twice) and heap bytes (the filters).
     pub fn stats(&self) -> ArchiveStats {
+        let runs = self.runs();
         ArchiveStats {
-            runs: self.runs.len(),
-            records: self.runs.values().map(|r| r.len() as u64).sum(),
-            heap_bytes: self.runs.values().map(|r| r.heap_bytes() as u64).sum(),
-            days: self
-                .runs
+            runs: runs.len(),
+            records: runs.values().map(|r| r.len() as u64).sum(),
+            heap_bytes: runs.values().map(|r| r.heap_bytes() as u64).sum(),
+            days: runs
                 .keys()
                 .map(|(day, _)| *day)
                 .collect::<std::collections::BTreeSet<_>>()

@@ -19,7 +19,7 @@ fn value(n: u64, version: u8) -> Vec<u8> {
     v
 }
 
-fn add(archive: &mut Archive, day: u32, keys: impl Iterator<Item = u64>, version: u8) {
+fn add(archive: &Archive, day: u32, keys: impl Iterator<Item = u64>, version: u8) {
     let records: Vec<(Vec<u8>, Vec<u8>)> = keys.map(|n| (key(n), value(n, version))).collect();
     let refs: Vec<(&[u8], &[u8])> = records
         .iter()
@@ -36,18 +36,18 @@ fn sim() -> (SimStorage, Arc<dyn Storage>) {
 #[test]
 fn every_record_added_is_found_with_its_value_and_unknown_keys_are_not() {
     let (_, storage) = sim();
-    let (mut archive, opened) = Archive::open(storage, WIDTH).unwrap();
+    let (archive, opened) = Archive::open(storage, WIDTH).unwrap();
     assert_eq!(opened, ArchiveOpened::default());
     // Three days, two batches each, given unsorted.
     for day in 0..3u32 {
         for batch in 0..2u64 {
             let base = u64::from(day) * 1_000 + batch * 500;
-            add(&mut archive, 20_000 + day, (base..base + 500).rev(), 1);
+            add(&archive, 20_000 + day, (base..base + 500).rev(), 1);
         }
     }
     for n in 0..3_000 {
         assert_eq!(
-            archive.get(&key(n)).unwrap(),
+            archive.get(&key(n)).unwrap().as_deref(),
             Some(value(n, 1).as_slice()),
             "key {n}"
         );
@@ -67,14 +67,14 @@ fn every_record_added_is_found_with_its_value_and_unknown_keys_are_not() {
 #[test]
 fn the_newest_value_of_a_key_wins_within_a_batch_and_across_runs() {
     let (_, storage) = sim();
-    let (mut archive, _) = Archive::open(storage, WIDTH).unwrap();
+    let (archive, _) = Archive::open(storage, WIDTH).unwrap();
     let (k, old, new, newer) = (key(7), value(7, 1), value(7, 2), value(7, 3));
     archive.add(5, &[(&k, &old), (&k, &new)]).unwrap();
-    assert_eq!(archive.get(&k).unwrap(), Some(new.as_slice()));
+    assert_eq!(archive.get(&k).unwrap().as_deref(), Some(new.as_slice()));
     archive.add(5, &[(&k, &newer)]).unwrap();
-    assert_eq!(archive.get(&k).unwrap(), Some(newer.as_slice()));
+    assert_eq!(archive.get(&k).unwrap().as_deref(), Some(newer.as_slice()));
     assert_eq!(archive.merge_day(5).unwrap(), 2);
-    assert_eq!(archive.get(&k).unwrap(), Some(newer.as_slice()));
+    assert_eq!(archive.get(&k).unwrap().as_deref(), Some(newer.as_slice()));
     assert_eq!(archive.stats().runs, 1);
 }
 
@@ -83,27 +83,30 @@ fn an_archive_reopened_from_real_files_answers_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let storage = || Arc::new(FileStorage::new(dir.path().join("archive"))) as Arc<dyn Storage>;
     {
-        let (mut archive, _) = Archive::open(storage(), WIDTH).unwrap();
-        add(&mut archive, 1, 0..2_000, 1);
-        add(&mut archive, 2, 2_000..2_500, 1);
+        let (archive, _) = Archive::open(storage(), WIDTH).unwrap();
+        add(&archive, 1, 0..2_000, 1);
+        add(&archive, 2, 2_000..2_500, 1);
     }
     let (archive, opened) = Archive::open(storage(), WIDTH).unwrap();
     assert_eq!((opened.runs, opened.records), (2, 2_500));
     for n in (0..2_500).step_by(7) {
-        assert_eq!(archive.get(&key(n)).unwrap(), Some(value(n, 1).as_slice()));
+        assert_eq!(
+            archive.get(&key(n)).unwrap().as_deref(),
+            Some(value(n, 1).as_slice())
+        );
     }
     assert_eq!(archive.get(&key(2_500)).unwrap(), None);
     // A new run after a reopen never takes an old one's name.
-    let (mut archive, _) = Archive::open(storage(), WIDTH).unwrap();
-    add(&mut archive, 2, 2_500..2_600, 1);
+    let (archive, _) = Archive::open(storage(), WIDTH).unwrap();
+    add(&archive, 2, 2_500..2_600, 1);
     assert_eq!(archive.stats().runs, 3);
 }
 
 #[test]
 fn a_run_is_there_after_a_power_loss_once_added_and_a_run_a_crash_interrupted_is_not() {
     let (sim, storage) = sim();
-    let (mut archive, _) = Archive::open(storage.clone(), WIDTH).unwrap();
-    add(&mut archive, 1, 0..100, 1);
+    let (archive, _) = Archive::open(storage.clone(), WIDTH).unwrap();
+    add(&archive, 1, 0..100, 1);
     // The next run's data never reaches the disk: its sync fails.
     sim.fail_sync_after(0);
     let records = [(key(100), value(100, 1))];
@@ -118,7 +121,7 @@ fn a_run_is_there_after_a_power_loss_once_added_and_a_run_a_crash_interrupted_is
     assert_eq!(opened.unfinished_removed, 1, "{opened:?}");
     assert_eq!((opened.runs, opened.records), (1, 100));
     assert_eq!(
-        archive.get(&key(99)).unwrap(),
+        archive.get(&key(99)).unwrap().as_deref(),
         Some(value(99, 1).as_slice())
     );
     assert_eq!(archive.get(&key(100)).unwrap(), None);
@@ -126,17 +129,20 @@ fn a_run_is_there_after_a_power_loss_once_added_and_a_run_a_crash_interrupted_is
     sim.crash(Crash::DropUnsynced);
     let (archive, opened) = Archive::open(storage, WIDTH).unwrap();
     assert_eq!((opened.runs, opened.records), (1, 100));
-    assert_eq!(archive.get(&key(0)).unwrap(), Some(value(0, 1).as_slice()));
+    assert_eq!(
+        archive.get(&key(0)).unwrap().as_deref(),
+        Some(value(0, 1).as_slice())
+    );
 }
 
 #[test]
 fn a_merge_keeps_every_record_of_its_day_and_a_crash_during_it_loses_none() {
     let (sim, storage) = sim();
-    let (mut archive, _) = Archive::open(storage.clone(), WIDTH).unwrap();
+    let (archive, _) = Archive::open(storage.clone(), WIDTH).unwrap();
     for batch in 0..4u64 {
-        add(&mut archive, 9, batch * 100..batch * 100 + 100, 1);
+        add(&archive, 9, batch * 100..batch * 100 + 100, 1);
     }
-    add(&mut archive, 10, 400..450, 1);
+    add(&archive, 10, 400..450, 1);
     assert_eq!(archive.merge_day(9).unwrap(), 4);
     assert_eq!(
         archive.merge_day(9).unwrap(),
@@ -146,36 +152,42 @@ fn a_merge_keeps_every_record_of_its_day_and_a_crash_during_it_loses_none() {
     let stats = archive.stats();
     assert_eq!((stats.runs, stats.records), (2, 450));
     for n in 0..450 {
-        assert_eq!(archive.get(&key(n)).unwrap(), Some(value(n, 1).as_slice()));
+        assert_eq!(
+            archive.get(&key(n)).unwrap().as_deref(),
+            Some(value(n, 1).as_slice())
+        );
     }
     // A merge whose old runs were not removed yet (a crash between its two steps): both
     // are found, and the copies agree.
-    add(&mut archive, 10, 450..460, 1);
+    add(&archive, 10, 450..460, 1);
     let (k, v) = (key(455), value(455, 1));
     write_run(storage.as_ref(), &run_name((10, 999)), WIDTH, &[(&k, &v)]).unwrap();
     drop(archive);
     sim.crash(Crash::DropUnsynced);
-    let (mut archive, opened) = Archive::open(storage, WIDTH).unwrap();
+    let (archive, opened) = Archive::open(storage, WIDTH).unwrap();
     assert_eq!(opened.runs, 4);
     assert_eq!(archive.merge_day(10).unwrap(), 3);
     assert_eq!(archive.stats().records, 460);
     for n in 0..460 {
-        assert_eq!(archive.get(&key(n)).unwrap(), Some(value(n, 1).as_slice()));
+        assert_eq!(
+            archive.get(&key(n)).unwrap().as_deref(),
+            Some(value(n, 1).as_slice())
+        );
     }
 }
 
 #[test]
 fn days_before_the_window_leave_whole_and_later_days_stay() {
     let (_, storage) = sim();
-    let (mut archive, _) = Archive::open(storage.clone(), WIDTH).unwrap();
+    let (archive, _) = Archive::open(storage.clone(), WIDTH).unwrap();
     for day in 0..5u32 {
         let base = u64::from(day) * 10;
-        add(&mut archive, day, base..base + 10, 1);
+        add(&archive, day, base..base + 10, 1);
     }
     assert_eq!(archive.drop_days_before(3).unwrap(), 30);
     assert_eq!(archive.get(&key(29)).unwrap(), None);
     assert_eq!(
-        archive.get(&key(30)).unwrap(),
+        archive.get(&key(30)).unwrap().as_deref(),
         Some(value(30, 1).as_slice())
     );
     let (archive, opened) = Archive::open(storage, WIDTH).unwrap();
@@ -186,8 +198,8 @@ fn days_before_the_window_leave_whole_and_later_days_stay() {
 #[test]
 fn a_damaged_record_is_an_error_and_a_damaged_header_refuses_to_open() {
     let (sim, storage) = sim();
-    let (mut archive, _) = Archive::open(storage.clone(), WIDTH).unwrap();
-    add(&mut archive, 3, 0..10, 1);
+    let (archive, _) = Archive::open(storage.clone(), WIDTH).unwrap();
+    add(&archive, 3, 0..10, 1);
     drop(archive);
     let name = run_name((3, 1));
     // The last byte of the file is the last value's last byte.
@@ -211,9 +223,9 @@ fn a_damaged_record_is_an_error_and_a_damaged_header_refuses_to_open() {
 #[test]
 fn unknown_keys_almost_never_pass_the_filters() {
     let (_, storage) = sim();
-    let (mut archive, _) = Archive::open(storage, WIDTH).unwrap();
-    add(&mut archive, 1, 0..50_000, 1);
-    add(&mut archive, 2, 50_000..100_000, 1);
+    let (archive, _) = Archive::open(storage, WIDTH).unwrap();
+    add(&archive, 1, 0..50_000, 1);
+    add(&archive, 2, 50_000..100_000, 1);
     let passed = (1_000_000..1_200_000)
         .filter(|n| archive.may_contain(&key(*n)))
         .count();
