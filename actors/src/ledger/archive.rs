@@ -158,10 +158,16 @@ fn write_jobs(archive: &Archive, jobs: &Receiver<Job>) {
                 result = Err(e.to_string());
                 break;
             }
-            // Keep the runs a lookup asks few: a day's runs become one past eight.
-            if archive.runs_of_day(day) > 8 {
-                if let Err(e) = archive.merge_day(day) {
-                    tracing::warn!(day, error = %e, "an archive day could not be merged; its runs stay");
+            // Keep the runs a lookup asks few: eight runs of one size tier become one of
+            // the next (each record is rewritten about once per tier, log8 of the day).
+            loop {
+                match archive.merge_tier(day, 8) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(day, error = %e, "archive runs could not be merged; they stay");
+                        break;
+                    }
                 }
             }
         }

@@ -2,7 +2,9 @@
 //! every `archive.interval_ms`, the oldest settled requests above `archive.recent_max`
 //! (at most `archive.batch_max`, and only those settled by durable records) go to the
 //! archive's writer thread, one batch at a time; once their run is durable they are
-//! evicted from the books, and customers' numbers from the engine-wide registry.
+//! evicted from the books, and customers' numbers from the engine-wide registry, and the
+//! next batch goes at once if more are due (so the archive keeps up with any rate its
+//! thread can write, not one batch per tick).
 
 use std::time::Duration;
 
@@ -105,7 +107,7 @@ impl ShardActor {
 impl Handler<Archived> for ShardActor {
     type Result = ();
 
-    fn handle(&mut self, msg: Archived, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Archived, ctx: &mut Context<Self>) {
         self.archiving.in_flight = false;
         if let Err(e) = msg.result {
             // Nothing evicted: the requests stay in memory and go again at the next tick.
@@ -124,6 +126,9 @@ impl Handler<Archived> for ShardActor {
             }
         }
         ledger.evict(&msg.keys);
+        drop(ledger);
         self.archiving.archived += msg.keys.len() as u64;
+        // More due already (settling faster than one batch a tick): the next batch now.
+        self.archive_settled(ctx);
     }
 }

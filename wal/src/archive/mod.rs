@@ -10,8 +10,10 @@
 //! - **Finding.** Runs are asked newest first; each run's filter in memory answers most
 //!   "not here" without reading the file (a binary fuse filter: one false positive in
 //!   about 65,000), and a hit is checked by its record's CRC.
-//! - **Merging.** [`Archive::merge_day`] writes one run of every record of a day (the
-//!   newest of a key that appears twice) and then removes the runs it replaces. A crash
+//! - **Merging.** [`Archive::merge_tier`] writes one run of the runs of one size tier of a
+//!   day (size-tiered: about one rewrite of a record per tier), [`Archive::merge_day`] one
+//!   run of every record of a day (the newest of a key that appears twice); each then
+//!   removes the runs it replaced. A crash
 //!   in between leaves both, which only costs space: records are immutable, so the copies
 //!   agree, and the next merge of that day drops them.
 //! - **Leaving.** [`Archive::drop_days_before`] deletes whole days.
@@ -210,16 +212,43 @@ impl Archive {
     /// do). Readers go on meanwhile, on the runs as they were.
     pub fn merge_day(&self, day: u32) -> Result<usize, RunError> {
         let mut next_seq = self.writer.lock().expect("archive writer lock");
-        let runs = self.runs();
-        let ids: Vec<RunId> = runs
+        let ids: Vec<RunId> = self
+            .runs()
             .range((day, 0)..=(day, u64::MAX))
             .map(|(id, _)| *id)
             .collect();
+        self.merge(&mut next_seq, day, &ids)
+    }
+
+    /// Size-tiered merging: if `fan_in` or more runs of `day` are of one size tier (runs
+    /// within a factor of 8 of each other), rewrites them as one run of the next tier.
+    /// Each record is then rewritten about once per tier (log8 of the day's size), never
+    /// with every merge. Returns how many runs it replaced (0: no tier was full). The
+    /// merged run takes the place of the newest, so a key's value must not differ
+    /// between runs (the archive's records never change).
+    pub fn merge_tier(&self, day: u32, fan_in: usize) -> Result<usize, RunError> {
+        let mut next_seq = self.writer.lock().expect("archive writer lock");
+        let mut tiers: BTreeMap<u32, Vec<RunId>> = BTreeMap::new();
+        for (id, run) in self.runs().range((day, 0)..=(day, u64::MAX)) {
+            tiers
+                .entry(run.len().max(1).ilog2() / 3)
+                .or_default()
+                .push(*id);
+        }
+        match tiers.into_values().find(|ids| ids.len() >= fan_in.max(2)) {
+            Some(ids) => self.merge(&mut next_seq, day, &ids),
+            None => Ok(0),
+        }
+    }
+
+    /// Rewrites the runs `ids` of `day` as one new run, then removes them.
+    fn merge(&self, next_seq: &mut u64, day: u32, ids: &[RunId]) -> Result<usize, RunError> {
         if ids.len() < 2 {
             return Ok(0);
         }
+        let runs = self.runs();
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-        for id in &ids {
+        for id in ids {
             // Oldest first, so the newest value of a key stays.
             for record in runs[id].records() {
                 let (key, value) = record?;
@@ -230,9 +259,9 @@ impl Archive {
             .iter()
             .map(|(k, v)| (k.as_slice(), v.as_slice()))
             .collect();
-        self.write(&mut next_seq, day, &records, &ids)?;
+        self.write(next_seq, day, &records, ids)?;
         drop(runs);
-        for id in &ids {
+        for id in ids {
             self.remove_file(*id)?;
         }
         self.sync_dir()?;

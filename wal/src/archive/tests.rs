@@ -247,3 +247,36 @@ fn run_names_parse_back_and_others_are_ignored() {
     assert_eq!(parse_run_name("run-1-2.arc"), None);
     assert_eq!(parse_run_name("snapshot-000001"), None);
 }
+
+#[test]
+fn size_tiered_merges_rewrite_each_record_a_few_times_not_at_every_merge() {
+    let (_, storage) = sim();
+    let (archive, _) = Archive::open(storage, WIDTH).unwrap();
+    let mut written = 0u64;
+    let mut n = 0u64;
+    // 200 batches of 10 records into one day, merging as the writer thread does.
+    for _ in 0..200 {
+        add(&archive, 4, n..n + 10, 1);
+        n += 10;
+        written += 10;
+        while archive.merge_tier(4, 8).unwrap() > 0 {
+            written += archive.stats().records; // an upper bound on what one merge wrote
+            assert!(archive.runs_of_day(4) < 40);
+        }
+    }
+    for k in (0..n).step_by(13) {
+        assert_eq!(
+            archive.get(&key(k)).unwrap().as_deref(),
+            Some(value(k, 1).as_slice())
+        );
+    }
+    let stats = archive.stats();
+    assert_eq!(stats.records, n, "no record twice once merged: {stats:?}");
+    assert!(
+        archive.runs_of_day(4) <= 3 * 7 + 1,
+        "{} runs",
+        archive.runs_of_day(4)
+    );
+    // Whole-day merges at every ninth run would have written about n × n / 80 records.
+    assert!(written < n * 20, "{written} records written for {n}");
+}
