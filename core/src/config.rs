@@ -57,6 +57,7 @@ pub struct Config {
 pub struct ArchiveConfig {
     pub recent_max: u32,
     pub batch_max: u32,
+    pub run_records_max: u32,
     pub interval_ms: u64,
 }
 

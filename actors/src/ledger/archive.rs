@@ -113,12 +113,12 @@ impl ShardArchive {
     }
 
     /// Starts the thread that writes this archive's runs.
-    pub fn writer(&self, shard: u16) -> ArchiveWriter {
+    pub fn writer(&self, shard: u16, run_records_max: usize) -> ArchiveWriter {
         let (jobs, rx) = crossbeam_channel::bounded::<Job>(1);
         let archive = self.archive.clone();
         let thread = std::thread::Builder::new()
             .name(format!("omnibus-archive-{shard}"))
-            .spawn(move || write_jobs(&archive, &rx))
+            .spawn(move || write_jobs(&archive, &rx, run_records_max))
             .expect("the archive's writer thread starts");
         ArchiveWriter {
             jobs: Some(jobs),
@@ -127,7 +127,7 @@ impl ShardArchive {
     }
 }
 
-fn write_jobs(archive: &Archive, jobs: &Receiver<Job>) {
+fn write_jobs(archive: &Archive, jobs: &Receiver<Job>, run_records_max: usize) {
     for job in jobs {
         let (records, written) = match job {
             Job::Write { records, written } => (records, written),
@@ -159,9 +159,10 @@ fn write_jobs(archive: &Archive, jobs: &Receiver<Job>) {
                 break;
             }
             // Keep the runs a lookup asks few: eight runs of one size tier become one of
-            // the next (each record is rewritten about once per tier, log8 of the day).
+            // the next (each record is rewritten about once per tier, log8 of the day),
+            // up to `archive.run_records_max`, which bounds a merge's memory.
             loop {
-                match archive.merge_tier(day, 8) {
+                match archive.merge_tier(day, 8, run_records_max) {
                     Ok(0) => break,
                     Ok(_) => {}
                     Err(e) => {

@@ -42,7 +42,7 @@ impl ShardActor {
     /// Starts the archive's writer thread and its timer (from `started`).
     pub(super) fn start_archiving(&mut self, ctx: &mut Context<Self>) {
         let writer = match self.ledger.borrow().archive() {
-            Some(archive) => archive.writer(self.id),
+            Some(archive) => archive.writer(self.id, self.config.archive.run_records_max as usize),
             None => return,
         };
         self.archiving.writer = Some(writer);

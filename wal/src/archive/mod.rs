@@ -223,43 +223,66 @@ impl Archive {
     /// Size-tiered merging: if `fan_in` or more runs of `day` are of one size tier (runs
     /// within a factor of 8 of each other), rewrites them as one run of the next tier.
     /// Each record is then rewritten about once per tier (log8 of the day's size), never
-    /// with every merge. Returns how many runs it replaced (0: no tier was full). The
-    /// merged run takes the place of the newest, so a key's value must not differ
-    /// between runs (the archive's records never change).
-    pub fn merge_tier(&self, day: u32, fan_in: usize) -> Result<usize, RunError> {
+    /// with every merge. Runs of `run_records_max` records or more are never merged again,
+    /// and a merge never makes a run larger than that, so a merge's memory is bounded
+    /// whatever the size of the day. Returns how many runs it replaced (0: no tier was
+    /// full). A key's value must not differ between runs (the archive's records never
+    /// change).
+    pub fn merge_tier(
+        &self,
+        day: u32,
+        fan_in: usize,
+        run_records_max: usize,
+    ) -> Result<usize, RunError> {
         let mut next_seq = self.writer.lock().expect("archive writer lock");
-        let mut tiers: BTreeMap<u32, Vec<RunId>> = BTreeMap::new();
+        let mut tiers: BTreeMap<u32, Vec<(RunId, usize)>> = BTreeMap::new();
         for (id, run) in self.runs().range((day, 0)..=(day, u64::MAX)) {
-            tiers
-                .entry(run.len().max(1).ilog2() / 3)
-                .or_default()
-                .push(*id);
+            if run.len() < run_records_max {
+                tiers
+                    .entry(run.len().max(1).ilog2() / 3)
+                    .or_default()
+                    .push((*id, run.len()));
+            }
         }
-        match tiers.into_values().find(|ids| ids.len() >= fan_in.max(2)) {
-            Some(ids) => self.merge(&mut next_seq, day, &ids),
-            None => Ok(0),
+        for runs in tiers.into_values() {
+            // The oldest of the tier first, as many as fit under the bound.
+            let mut ids = Vec::new();
+            let mut records = 0;
+            for (id, len) in runs {
+                if records + len > run_records_max {
+                    break;
+                }
+                records += len;
+                ids.push(id);
+            }
+            if ids.len() >= fan_in.max(2) {
+                return self.merge(&mut next_seq, day, &ids);
+            }
         }
+        Ok(0)
     }
 
-    /// Rewrites the runs `ids` of `day` as one new run, then removes them.
+    /// Rewrites the runs `ids` of `day` as one new run, then removes them. The records
+    /// are read in place (the runs' maps), never copied into memory.
     fn merge(&self, next_seq: &mut u64, day: u32, ids: &[RunId]) -> Result<usize, RunError> {
         if ids.len() < 2 {
             return Ok(0);
         }
         let runs = self.runs();
-        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-        for id in ids {
-            // Oldest first, so the newest value of a key stays.
+        // (key, value, newer first): sorted by key, then the newest run's copy first.
+        let mut all: Vec<(&[u8], &[u8], std::cmp::Reverse<usize>)> = Vec::new();
+        for (order, id) in ids.iter().enumerate() {
             for record in runs[id].records() {
                 let (key, value) = record?;
-                merged.insert(key.to_vec(), value.to_vec());
+                all.push((key, value, std::cmp::Reverse(order)));
             }
         }
-        let records: Vec<(&[u8], &[u8])> = merged
-            .iter()
-            .map(|(k, v)| (k.as_slice(), v.as_slice()))
-            .collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.2.cmp(&b.2)));
+        all.dedup_by(|later, first| later.0 == first.0);
+        let records: Vec<(&[u8], &[u8])> = all.iter().map(|(k, v, _)| (*k, *v)).collect();
+        drop(all);
         self.write(next_seq, day, &records, ids)?;
+        drop(records);
         drop(runs);
         for id in ids {
             self.remove_file(*id)?;

@@ -259,7 +259,7 @@ fn size_tiered_merges_rewrite_each_record_a_few_times_not_at_every_merge() {
         add(&archive, 4, n..n + 10, 1);
         n += 10;
         written += 10;
-        while archive.merge_tier(4, 8).unwrap() > 0 {
+        while archive.merge_tier(4, 8, usize::MAX).unwrap() > 0 {
             written += archive.stats().records; // an upper bound on what one merge wrote
             assert!(archive.runs_of_day(4) < 40);
         }
@@ -279,4 +279,27 @@ fn size_tiered_merges_rewrite_each_record_a_few_times_not_at_every_merge() {
     );
     // Whole-day merges at every ninth run would have written about n × n / 80 records.
     assert!(written < n * 20, "{written} records written for {n}");
+}
+
+#[test]
+fn merges_never_make_a_run_larger_than_the_bound() {
+    let (_, storage) = sim();
+    let (archive, _) = Archive::open(storage, WIDTH).unwrap();
+    let mut n = 0u64;
+    for _ in 0..100 {
+        add(&archive, 6, n..n + 10, 1);
+        n += 10;
+        while archive.merge_tier(6, 4, 100).unwrap() > 0 {}
+    }
+    let stats = archive.stats();
+    assert_eq!(stats.records, n);
+    // 1,000 records in runs of at most 100: at least 10 runs, and no tier left full.
+    assert!(archive.runs_of_day(6) >= 10, "{stats:?}");
+    assert!(archive.merge_tier(6, 4, 100).unwrap() == 0);
+    for k in (0..n).step_by(7) {
+        assert_eq!(
+            archive.get(&key(k)).unwrap().as_deref(),
+            Some(value(k, 1).as_slice())
+        );
+    }
 }
