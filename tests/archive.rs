@@ -15,14 +15,6 @@ use support::*;
 /// Every settled request goes to the archive at once, in batches of 64.
 const ARCHIVE_EVERYTHING: &str = "[archive]\nrecent_max = 0\nbatch_max = 64\ninterval_ms = 5\n";
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Waits until no settled request is left in memory and `records` are archived.
 async fn archived(engine: &Engine, records: u64) {
     let deadline = Instant::now() + Duration::from_secs(20);

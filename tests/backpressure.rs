@@ -20,14 +20,6 @@ use omnibus_core::AccountId;
 use omnibus_wal::storage::{FileStorage, FillPace, Region, Storage, StorageFile};
 use support::*;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Counts of each kind of answer, by a short name.
 fn tally<T>(results: &[Result<T, EngineError>]) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();

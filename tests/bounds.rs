@@ -20,14 +20,6 @@ fn slow(latency_ms: u64) -> SimulatedRailConfig {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn a_new_request_finding_its_rail_at_in_flight_max_is_answered_overloaded() {
     let dir = tempfile::tempdir().unwrap();

@@ -16,14 +16,6 @@ use omnibus_core::saga::Reason;
 use omnibus_core::{AccountId, RemitPath};
 use support::*;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// The bank firm system answers every call after `ms` milliseconds, and never fails.
 fn bank_latency(sim: &omnibus_actors::rails::sim::Simulator, ms: u64) {
     sim.set_rates(

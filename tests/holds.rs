@@ -14,14 +14,6 @@ use omnibus_core::ledger::{HoldAnswer, HoldId, HoldState, NewHold};
 use omnibus_core::{AccountId, CustomerId};
 use support::*;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// A customer's available amount, in won.
 async fn available(engine: &Engine, c: CustomerId) -> i64 {
     engine

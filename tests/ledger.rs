@@ -12,14 +12,6 @@ use omnibus_core::{AccountId, Money, ParentAccount};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use support::*;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Balances implied by the postings the engine acknowledged, starting from genesis.
 #[derive(Default)]
 struct Model {

@@ -16,14 +16,6 @@ use support::*;
 
 const SHARDS: u16 = 4;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Posts of 1 won from a customer of shard 0 to one of shard 1 while other tasks keep
 /// both shards' queues full; then a quiet spell. Answers `(ok, credited)`.
 fn transfers_under_load(load_on_destination: bool) {

@@ -44,6 +44,15 @@ fn merge(base: &mut toml::Table, overlay: toml::Table) {
     }
 }
 
+/// A runtime of two worker threads, as the engine's callers in a host service would have.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 pub fn start(dir: &Path, shards: u32, extra: &str) -> Engine {
     Engine::start(config(dir, shards, extra)).expect("engine starts")
 }
