@@ -11,7 +11,7 @@
 //! `Instruments::admit` in `mod.rs`.
 
 use omnibus_core::instruments;
-use omnibus_core::ledger::{BooksError, CustomerEntry};
+use omnibus_core::ledger::{BooksError, CustomerEntry, DAY_MS};
 use omnibus_core::saga::Accepted;
 use omnibus_core::{CustomerId, RequestDate};
 
@@ -91,7 +91,6 @@ impl Instruments {
     /// own date (UTC): the date is the client's, and nothing the engine keeps depends on
     /// it, but a date far off is a client's mistake, refused naming the field.
     fn check_request_date(&self, date: RequestDate, now: u64) -> Result<(), EngineError> {
-        const DAY_MS: u64 = 86_400_000;
         let window = u64::from(self.saga.config().actors.request_date_window_days) * DAY_MS;
         let earliest = RequestDate::from_unix_ms(now.saturating_sub(window));
         let latest = RequestDate::from_unix_ms(now.saturating_add(window));

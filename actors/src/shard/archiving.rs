@@ -11,13 +11,10 @@ use std::time::Duration;
 use actix::{AsyncContext, Context, Handler, Message};
 use omnibus_core::instruments;
 use omnibus_core::ledger::archived::{archive_key_of, encode_settled};
-use omnibus_core::ledger::RequestKey;
+use omnibus_core::ledger::{RequestKey, DAY_MS};
 
 use super::ShardActor;
 use crate::ledger::archive::{ArchiveRecord, ArchiveWriter};
-
-/// A day in milliseconds: runs are grouped by the day a request was accepted.
-const DAY_MS: u64 = 86_400_000;
 
 /// The shard's side of its archive: the writer thread, and whether a batch is out.
 #[derive(Default)]
@@ -34,7 +31,8 @@ pub struct Archiving {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Archived {
-    keys: Vec<RequestKey>,
+    /// Each with whether it is the house's own (its number is not in the registry).
+    keys: Vec<(RequestKey, bool)>,
     result: Result<(), String>,
 }
 
@@ -78,7 +76,8 @@ impl ShardActor {
         let mut records = Vec::with_capacity(batch);
         for (request, entries) in books.oldest_settled(batch, ledger.durable_lsn()) {
             let accepted = &request.accepted;
-            keys.push((accepted.customer, accepted.request_no));
+            let house = instruments::of(accepted.kind).is_house();
+            keys.push(((accepted.customer, accepted.request_no), house));
             records.push(ArchiveRecord {
                 day: (accepted.at_ms / DAY_MS) as u32,
                 key: archive_key_of(request),
@@ -114,19 +113,14 @@ impl Handler<Archived> for ShardActor {
             tracing::error!(shard = self.id, error = %e, requests = msg.keys.len(), "settled requests could not be archived");
             return;
         }
-        let mut ledger = self.ledger.borrow_mut();
-        for (customer, request_no) in &msg.keys {
-            let house = ledger
-                .books()
-                .request(*customer, *request_no)
-                .is_some_and(|r| instruments::of(r.accepted.kind).is_house());
+        for ((customer, request_no), house) in &msg.keys {
             if !house {
                 self.registry
                     .remove_if(request_no, |_, owner| owner == customer);
             }
         }
-        ledger.evict(&msg.keys);
-        drop(ledger);
+        let keys: Vec<RequestKey> = msg.keys.iter().map(|(key, _)| *key).collect();
+        self.ledger.borrow_mut().evict(&keys);
         self.archiving.archived += msg.keys.len() as u64;
         // More due already (settling faster than one batch a tick): the next batch now.
         self.archive_settled(ctx);

@@ -1,10 +1,13 @@
 //! Books to test with, shared by the ledger's unit tests.
 
-use super::{shard_of, Applied, BooksError, Lsn, ParentPlan, ShardBooks};
+use super::{shard_of, Accepted, Answer, Applied, BooksError, Lsn, ParentPlan, Reason};
+use super::{RequestKind, ShardBooks};
 use crate::config::Config;
-use crate::ids::{AccountId, AccountNo, BankCode, CustomerId, ParentAccount};
+use crate::ids::{AccountId, AccountNo, BankCode, CustomerId, ParentAccount, RequestNo};
 use crate::money::Amount;
 use crate::record::{CustomerOpened, LedgerRecord};
+use crate::request::RequestDate;
+use crate::request_log::{Step, Told};
 
 pub(super) fn plan(shards: u16) -> ParentPlan {
     ParentPlan::from_config(&Config::embedded(), shards)
@@ -61,3 +64,41 @@ pub(super) fn one_customer_books() -> (
 pub(super) const FIN: AccountId = AccountId::Parent {
     parent: ParentAccount::FinParent,
 };
+
+/// A charge of 100 won of `customer`, accepted by the engine at `at_ms`.
+pub(super) fn charge_accepted(
+    customer: CustomerId,
+    request_no: &str,
+    request_date: RequestDate,
+    at_ms: u64,
+) -> LedgerRecord {
+    LedgerRecord::RequestAccepted {
+        accepted: Accepted {
+            customer,
+            request_no: RequestNo::new(request_no).unwrap(),
+            request_date,
+            kind: RequestKind::Charge,
+            amount: krw(100),
+            payee: None,
+            path: None,
+            deficit: None,
+            at_ms,
+        },
+        reserves: None,
+    }
+}
+
+/// The answer "failed: the bank refused the withdrawal", given at `at_ms`.
+pub(super) fn answered_failed(customer: CustomerId, request_no: &str, at_ms: u64) -> LedgerRecord {
+    LedgerRecord::Answered {
+        customer,
+        request_no: RequestNo::new(request_no).unwrap(),
+        answer: Answer {
+            told: Told::Failed,
+            decided_by: Step::ChargeWithdrawal,
+            timed_out: false,
+            at_ms,
+            reason: Reason::RailRefused,
+        },
+    }
+}

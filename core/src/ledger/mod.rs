@@ -100,6 +100,7 @@ pub use error::BooksError;
 pub use holds::{Hold, HoldAnswer, HoldDecision, HoldId, HoldKey, HoldState, NewHold};
 pub use parents::ParentPlan;
 pub use requests::{settled_outcome, RequestState};
+pub use retention::DAY_MS;
 pub use settled::{RequestKey, SettledQueue};
 pub use snapshot::{BooksCut, BooksSnapshot, DecimalCell};
 pub use snapshot_codec::{decode_snapshot, encode_snapshot, snapshot_version, SNAPSHOT_VERSION};

@@ -6,16 +6,20 @@ use super::{owed_compensation, owed_step, RequestState, ShardBooks};
 use crate::ids::{CustomerId, RequestNo};
 use crate::instruments;
 
-/// A day in milliseconds: requests are indexed by the Unix day the engine accepted them.
-pub(super) const DAY_MS: u64 = 86_400_000;
+/// A day in milliseconds: requests are indexed (and archived) by the Unix day the engine
+/// accepted them.
+pub const DAY_MS: u64 = 86_400_000;
 
 impl ShardBooks {
     /// Whether a request is settled: answered (or the house's own), every entry final,
     /// nothing owed.
     pub(super) fn settled(&self, request: &RequestState) -> bool {
+        // The cheap test first: this runs on every answer and every final entry event.
+        if request.answer.is_none() && !instruments::of(request.accepted.kind).is_house() {
+            return false;
+        }
         let entries = self.request_entries(request);
-        (request.answer.is_some() || instruments::of(request.accepted.kind).is_house())
-            && entries.iter().all(|e| e.state.is_final())
+        entries.iter().all(|e| e.state.is_final())
             && owed_step(&request.accepted, request.answer.is_some(), &entries).is_none()
     }
 
@@ -76,7 +80,7 @@ impl ShardBooks {
 #[cfg(test)]
 mod tests {
     use crate::ids::RequestNo;
-    use crate::ledger::fixtures::{krw, one_customer_books, plan};
+    use crate::ledger::fixtures::{answered_failed, charge_accepted, one_customer_books, plan};
     use crate::ledger::ShardBooks;
     use crate::record::LedgerRecord;
 
@@ -85,9 +89,7 @@ mod tests {
     /// rebuilds.
     #[test]
     fn prune_forgets_only_settled_requests_older_than_its_date() {
-        use crate::ledger::{Accepted, Answer, RequestKind};
         use crate::request::RequestDate;
-        use crate::request_log::{Step, Told};
         let (mut books, c, mut next) = one_customer_books();
         let date = |d: u32| RequestDate::from_ymd(2026, 11, d).unwrap();
         let no = |n: &str| RequestNo::new(n).unwrap();
@@ -97,42 +99,9 @@ mod tests {
             ("MID-SETTLED", 10, true),
             ("NEW-SETTLED", 21, true),
         ] {
-            let accepted = Accepted {
-                customer: c,
-                request_no: no(request_no),
-                request_date: date(day),
-                kind: RequestKind::Charge,
-                amount: krw(100),
-                payee: None,
-                path: None,
-                deficit: None,
-                at_ms: 1,
-            };
-            next(
-                &mut books,
-                LedgerRecord::RequestAccepted {
-                    accepted,
-                    reserves: None,
-                },
-            )
-            .unwrap();
+            next(&mut books, charge_accepted(c, request_no, date(day), 1)).unwrap();
             if answered {
-                let answer = Answer {
-                    told: Told::Failed,
-                    decided_by: Step::ChargeWithdrawal,
-                    timed_out: false,
-                    at_ms: 2,
-                    reason: crate::ledger::Reason::RailRefused,
-                };
-                next(
-                    &mut books,
-                    LedgerRecord::Answered {
-                        customer: c,
-                        request_no: no(request_no),
-                        answer,
-                    },
-                )
-                .unwrap();
+                next(&mut books, answered_failed(c, request_no, 2)).unwrap();
             }
         }
         let key = |n: &str| (c, no(n));

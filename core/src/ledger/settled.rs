@@ -104,11 +104,9 @@ impl ShardBooks {
 #[cfg(test)]
 mod tests {
     use crate::ids::RequestNo;
-    use crate::ledger::fixtures::{krw, one_customer_books, plan};
-    use crate::ledger::{Accepted, Answer, Reason, RequestKind, ShardBooks};
-    use crate::record::LedgerRecord;
+    use crate::ledger::fixtures::{answered_failed, charge_accepted, one_customer_books, plan};
+    use crate::ledger::ShardBooks;
     use crate::request::RequestDate;
-    use crate::request_log::{Step, Told};
 
     /// A request answered failed before any call is settled at once: noted with the LSN
     /// of its answer, offered to the archive only once that LSN is durable, and gone from
@@ -117,46 +115,14 @@ mod tests {
     fn a_settled_request_is_offered_once_durable_and_leaves_memory_when_evicted() {
         let (mut books, c, mut next) = one_customer_books();
         let no = |n: &str| RequestNo::new(n).unwrap();
+        let date = RequestDate::from_ymd(2026, 11, 30).unwrap();
         for (i, n) in ["A", "B", "OPEN"].into_iter().enumerate() {
-            let accepted = Accepted {
-                customer: c,
-                request_no: no(n),
-                request_date: RequestDate::from_ymd(2026, 11, 30).unwrap(),
-                kind: RequestKind::Charge,
-                amount: krw(100),
-                payee: None,
-                path: None,
-                deficit: None,
-                at_ms: 1 + i as u64,
-            };
-            next(
-                &mut books,
-                LedgerRecord::RequestAccepted {
-                    accepted,
-                    reserves: None,
-                },
-            )
-            .unwrap();
+            next(&mut books, charge_accepted(c, n, date, 1 + i as u64)).unwrap();
         }
         assert_eq!(books.settled_in_memory(), 0);
         let answered_at = books.last_lsn() + 1;
         for n in ["A", "B"] {
-            let answer = Answer {
-                told: Told::Failed,
-                decided_by: Step::ChargeWithdrawal,
-                timed_out: false,
-                at_ms: 9,
-                reason: Reason::RailRefused,
-            };
-            next(
-                &mut books,
-                LedgerRecord::Answered {
-                    customer: c,
-                    request_no: no(n),
-                    answer,
-                },
-            )
-            .unwrap();
+            next(&mut books, answered_failed(c, n, 9)).unwrap();
         }
         assert_eq!(books.settled_in_memory(), 2);
         assert!(
