@@ -28,16 +28,17 @@ fn supervisor(on_demand: bool) -> String {
 const REFILL_WITHIN: Duration = Duration::from_secs(5);
 
 /// Charges `won` again and again (each a new request) until one is told failed; answers
-/// that request's number. Panics if none is within `max`.
-async fn charge_until_refused(engine: &Engine, n: u64, won: i64, max: usize) -> String {
+/// that request's number, or `None` if all `max` succeeded: a refill raised on demand
+/// can keep up with charges made one at a time (on a loaded machine it often does).
+async fn charge_until_refused(engine: &Engine, n: u64, won: i64, max: usize) -> Option<String> {
     for i in 0..max {
         let no = format!("DRAIN-{i}");
         let outcome = engine.charge(charge(n, &no, won)).await.unwrap();
         if outcome.told == Told::Failed {
-            return no;
+            return Some(no);
         }
     }
-    panic!("{max} charges of {won} all succeeded: the slice never ran short");
+    None
 }
 
 /// The reason a request was told what it was told.
@@ -67,8 +68,10 @@ async fn charge_until_accepted(engine: &Engine, n: u64, won: i64, within: Durati
     unreachable!()
 }
 
-fn fin_slices(rt: &tokio::runtime::Runtime, engine: &Engine) -> Vec<Money> {
-    rt.block_on(engine.parent_balance(ParentAccount::FinParent))
+async fn fin_slices(engine: &Engine) -> Vec<Money> {
+    engine
+        .parent_balance(ParentAccount::FinParent)
+        .await
         .unwrap()
         .slices
 }
@@ -95,14 +98,20 @@ fn a_fin_parent_slice_below_its_low_mark_is_refilled_from_collection_at_once() {
         .total;
     rt.block_on(async {
         engine.open_customer(opened(1)).await.unwrap();
-        let refused = charge_until_refused(&engine, 1, 400_000, 50).await;
-        assert_eq!(
-            reason(&engine, &refused).await,
-            Reason::ParentSliceShort,
-            "a slice that cannot fund a charge refuses it cleanly"
-        );
-        let took = charge_until_accepted(&engine, 1, 400_000, REFILL_WITHIN).await;
-        eprintln!("refilled on demand: a charge succeeded {took:?} after the refusal");
+        match charge_until_refused(&engine, 1, 400_000, 50).await {
+            Some(refused) => {
+                assert_eq!(
+                    reason(&engine, &refused).await,
+                    Reason::ParentSliceShort,
+                    "a slice that cannot fund a charge refuses it cleanly"
+                );
+                let took = charge_until_accepted(&engine, 1, 400_000, REFILL_WITHIN).await;
+                eprintln!("refilled on demand: a charge succeeded {took:?} after the refusal");
+            }
+            None => eprintln!("refilled on demand: the refills kept up with 50 charges"),
+        }
+        // More than the slice's opening was charged: refills paid for the rest.
+        assert!(won(&engine, 1).await > 1_000_000, "the slice was refilled");
     });
     // B2 moved money from collection to fin_parent, executed at the bank.
     let collection_after = rt
@@ -148,30 +157,53 @@ fn a_slice_that_runs_low_gets_funds_from_another_shards_slice_at_once() {
         .total;
     rt.block_on(async {
         engine.open_customer(opened(n)).await.unwrap();
-        let refused = charge_until_refused(&engine, n, 1_500_000, 50).await;
+        // The drain ends with a refusal: either before the balancer's move landed, or
+        // once shard 1 kept only its target (the moves kept up with every charge).
+        let refused = charge_until_refused(&engine, n, 1_500_000, 50)
+            .await
+            .expect("the account runs short after 18,000,000");
         assert_eq!(reason(&engine, &refused).await, Reason::ParentSliceShort);
-        let took = charge_until_accepted(&engine, n, 1_500_000, REFILL_WITHIN).await;
-        eprintln!("moved between shards on demand: a charge succeeded {took:?} after the refusal");
+        let spare = fin_slices(&engine).await[1] > Money::krw(2_000_000).unwrap();
+        if spare {
+            let took = charge_until_accepted(&engine, n, 1_500_000, REFILL_WITHIN).await;
+            eprintln!(
+                "moved between shards on demand: a charge succeeded {took:?} after the refusal"
+            );
+        } else {
+            eprintln!("moved between shards on demand: the moves kept up with every charge");
+        }
+        // More than shard 0's slice opened with was charged: shard 1's slice paid the rest.
+        assert!(
+            won(&engine, n).await > 10_000_000,
+            "shard 1's slice gave to shard 0's"
+        );
     });
-    let slices = fin_slices(&rt, &engine);
-    assert!(
-        slices[1] < Money::krw(10_000_000).unwrap(),
-        "shard 1's slice gave to shard 0's: {slices:?}"
-    );
+    // The last charge may take shard 0's slice below its low mark again and raise another
+    // move; a slice does not count money on its way to it, so the total is read once the
+    // moves have settled: the charges alone moved money out of the account.
+    let charged: i64 = rt.block_on(won(&engine, n));
+    let expected = total_before
+        .checked_sub(Money::krw(charged).unwrap())
+        .unwrap();
+    let start = Instant::now();
+    let slices = loop {
+        let fin = rt
+            .block_on(engine.parent_balance(ParentAccount::FinParent))
+            .unwrap();
+        if fin.total == expected {
+            break fin.slices;
+        }
+        assert!(
+            start.elapsed() < REFILL_WITHIN,
+            "moving between slices moves nothing out of the account; only the charges did: \
+             {} after {charged} charged from {total_before}, slices {:?}",
+            fin.total,
+            fin.slices
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
     // Shard 1 gives only what it holds above its own target.
     assert!(slices[1] >= Money::krw(2_000_000).unwrap(), "{slices:?}");
-    let total_after = rt
-        .block_on(engine.parent_balance(ParentAccount::FinParent))
-        .unwrap()
-        .total;
-    let charged: i64 = rt.block_on(won(&engine, n));
-    assert_eq!(
-        total_after,
-        total_before
-            .checked_sub(Money::krw(charged).unwrap())
-            .unwrap(),
-        "moving between slices moves nothing out of the account; only the charges did"
-    );
     books_balance(&rt, &engine);
     engine.shutdown().unwrap();
 }
@@ -184,7 +216,9 @@ fn without_refill_on_demand_a_short_slice_waits_for_the_sweep_timer() {
     let n = customers_in(0, 2, 1, 1)[0].get();
     rt.block_on(async {
         engine.open_customer(opened(n)).await.unwrap();
-        let refused = charge_until_refused(&engine, n, 1_500_000, 50).await;
+        let refused = charge_until_refused(&engine, n, 1_500_000, 50)
+            .await
+            .expect("without a refill the slice runs short");
         assert_eq!(reason(&engine, &refused).await, Reason::ParentSliceShort);
         tokio::time::sleep(Duration::from_millis(500)).await;
         let again = engine

@@ -187,7 +187,9 @@ pub struct CustomerBalance {
     pub cert_serial: Option<u64>,
 }
 
-/// A parent account's balance: the sum of its slices, and each slice.
+/// A parent account's balance: the sum of its slices, and each slice. Money on its way
+/// from one slice to another (a refill between shards) is in neither slice until it is
+/// credited; [`Totals::in_transit`] counts it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParentBalance {
     pub parent: ParentAccount,
