@@ -241,6 +241,8 @@ pub struct ShardTotals {
     pub activations: u64,
     pub passivations: u64,
     pub snapshots: u64,
+    /// The longest a snapshot's cut stopped the shard's thread, in microseconds.
+    pub snapshot_pause_max_us: u64,
     /// Settled requests still in memory (at most about `archive.recent_max` once the
     /// archive keeps up); `requests` counts them among the others.
     pub settled_in_memory: u64,

@@ -63,30 +63,37 @@ pub struct Args {
     latent_ms: u64,
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// The WAL sync policy of every run (`always` is the figure that counts; `none` shows
-    /// the engine's own share of the latency).
-    #[arg(long, default_value = "always")]
-    sync: String,
-    /// Size of each WAL segment file (default: config.toml's).
-    #[arg(long)]
-    wal_segment_bytes: Option<u64>,
-    /// Shards of the engine (default: config.toml's, one per core).
-    #[arg(long)]
-    shards: Option<u16>,
-    /// Take snapshots at config.toml's cadence (`wal.snapshot_every_records`); by default
-    /// the runs take none, so the figures are the flows' own.
-    #[arg(long)]
-    snapshots: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
     /// Only these phases (comma separated: throughput, latency, latent).
     #[arg(long, default_value = "throughput,latency,latent")]
     only: String,
 }
 
-struct Workload {
-    engine: Engine,
+/// How the benchmarked engine is configured (over config.toml's defaults).
+#[derive(clap::Args, Debug, Clone)]
+pub struct EngineArgs {
+    /// The WAL sync policy of every run (`always` is the figure that counts; `none` shows
+    /// the engine's own share of the latency).
+    #[arg(long, default_value = "always")]
+    pub sync: String,
+    /// Size of each WAL segment file (default: config.toml's).
+    #[arg(long)]
+    pub wal_segment_bytes: Option<u64>,
+    /// Shards of the engine (default: config.toml's, one per core).
+    #[arg(long)]
+    pub shards: Option<u16>,
+    /// Take snapshots at config.toml's cadence (`wal.snapshot_every_records`); by default
+    /// the runs take none, so the figures are the flows' own.
+    #[arg(long)]
+    pub snapshots: bool,
+}
+
+pub(crate) struct Workload {
+    pub(crate) engine: Engine,
     keys: Vec<Ed25519Key>,
     customers: u64,
-    run: u64,
+    pub(crate) run: u64,
     /// Today (UTC): the engine takes request dates near its own only.
     date: String,
 }
@@ -104,7 +111,7 @@ fn today() -> String {
 /// The parent accounts are funded for the whole run up front: every charge's credit draws
 /// on `fin_parent` and every remittance's deposit on a deposit firm account, and this
 /// benchmark measures the flows, not the settlement sweeps that refill them.
-fn config(dir: &Path, args: &Args, extra: &str) -> Result<Config, String> {
+pub(crate) fn config(dir: &Path, args: &EngineArgs, extra: &str) -> Result<Config, String> {
     let sync = &args.sync;
     let segment = args
         .wal_segment_bytes
@@ -129,10 +136,16 @@ fn config(dir: &Path, args: &Args, extra: &str) -> Result<Config, String> {
 
 /// An engine on the simulated rails, the financial company's own signature check off.
 fn start(config: Config) -> Result<Engine, String> {
+    start_with_simulator(config).map(|(engine, _)| engine)
+}
+
+/// [`start`], with the simulator kept (to read its own memory).
+pub(crate) fn start_with_simulator(config: Config) -> Result<(Engine, Simulator), String> {
     let sim = Simulator::new(&config);
     sim.set_signature_checks(false);
     let parts = EngineParts::new(sim.rails(), std::sync::Arc::new(SystemClock));
-    Engine::start_with(config, parts).map_err(|e| e.to_string())
+    let engine = Engine::start_with(config, parts).map_err(|e| e.to_string())?;
+    Ok((engine, sim))
 }
 
 fn key_of(n: u64) -> Ed25519Key {
@@ -144,7 +157,7 @@ fn key_of(n: u64) -> Ed25519Key {
 
 impl Workload {
     /// Opens `customers` customers with signature keys and funds each.
-    fn prepare(
+    pub(crate) fn prepare(
         engine: Engine,
         customers: u64,
         in_flight: usize,
@@ -233,7 +246,7 @@ impl Workload {
     }
 
     /// The i-th request, submitted alone.
-    async fn saga(&self, i: u64) -> Result<Outcome, EngineError> {
+    pub(crate) async fn saga(&self, i: u64) -> Result<Outcome, EngineError> {
         match self.submission(i).await? {
             Submission::Charge(c) => self.engine.charge(c).await,
             Submission::Remit(r) => self.engine.remit(r).await,
@@ -255,7 +268,7 @@ impl Workload {
     }
 }
 
-fn check(outcome: Result<Outcome, EngineError>) -> Result<(), String> {
+pub(crate) fn check(outcome: Result<Outcome, EngineError>) -> Result<(), String> {
     match outcome {
         Ok(o) if o.told == Told::Succeeded => Ok(()),
         Ok(o) => Err(format!("a saga failed on zero-fault rails: {o:?}")),
@@ -263,39 +276,44 @@ fn check(outcome: Result<Outcome, EngineError>) -> Result<(), String> {
     }
 }
 
-fn throughput(w: &mut Workload, args: &Args, rt: &tokio::runtime::Runtime) -> Result<f64, String> {
+/// Closed loop: `requests` sagas, `in_flight` outstanding, in batches of `batch`
+/// (`submit_batch`; 1: one call each). Answers sagas per second.
+pub(crate) fn throughput(
+    w: &mut Workload,
+    requests: u64,
+    in_flight: usize,
+    batch: usize,
+    rt: &tokio::runtime::Runtime,
+) -> Result<f64, String> {
     w.run += 1;
     let w = &*w;
-    let elapsed = if args.batch <= 1 {
-        rt.block_on(closed_loop(args.requests, args.in_flight, |i| async move {
+    let elapsed = if batch <= 1 {
+        rt.block_on(closed_loop(requests, in_flight, |i| async move {
             check(w.saga(i).await).map_err(EngineError::Invalid)
         }))?
     } else {
-        let batch = args.batch as u64;
-        let batches = args.requests.div_ceil(batch);
+        let size = batch as u64;
+        let batches = requests.div_ceil(size);
         rt.block_on(closed_loop(
             batches,
-            (args.in_flight / args.batch).max(1),
-            |b| async move {
-                w.batch(b * batch, ((b + 1) * batch).min(args.requests))
-                    .await
-            },
+            (in_flight / batch).max(1),
+            |b| async move { w.batch(b * size, ((b + 1) * size).min(requests)).await },
         ))?
     };
-    Ok(args.requests as f64 / elapsed.as_secs_f64())
+    Ok(requests as f64 / elapsed.as_secs_f64())
 }
 
 /// What the open-loop run measured, in microseconds.
-struct Latencies {
-    sagas: u64,
-    p50: u64,
-    p90: u64,
-    p99: u64,
-    p999: u64,
-    max: u64,
+pub(crate) struct Latencies {
+    pub(crate) sagas: u64,
+    pub(crate) p50: u64,
+    pub(crate) p90: u64,
+    pub(crate) p99: u64,
+    pub(crate) p999: u64,
+    pub(crate) max: u64,
     /// How late the generator itself sent (from the scheduled time): part of every
     /// latency above, the client's share rather than the engine's.
-    send_lag_p99: u64,
+    pub(crate) send_lag_p99: u64,
 }
 
 /// Open loop at `rate` per second for `secs`; latency from each request's scheduled time.
@@ -305,11 +323,26 @@ fn latency(
     secs: u64,
     rt: &tokio::runtime::Runtime,
 ) -> Result<Latencies, String> {
+    open_loop(w, rate, secs, rt, Duration::from_secs(3_600), |_| Ok(()))
+}
+
+/// [`latency`], calling `tick` with the number of sagas answered so far every `every`
+/// (on the generator's thread: keep it short).
+pub(crate) fn open_loop(
+    w: &mut Workload,
+    rate: f64,
+    secs: u64,
+    rt: &tokio::runtime::Runtime,
+    every: Duration,
+    mut tick: impl FnMut(u64) -> Result<(), String>,
+) -> Result<Latencies, String> {
     w.run += 1;
     let w = &*w;
     let total = (rate * secs as f64) as u64;
     let interval = Duration::from_secs_f64(1.0 / rate);
     rt.block_on(async {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut histogram =
             Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).map_err(|e| e.to_string())?;
         let mut lags =
@@ -342,6 +375,7 @@ fn latency(
                     histogram.record(latency.as_micros().max(1) as u64).map_err(|e| e.to_string())?;
                 }
                 () = tokio::time::sleep_until(wake), if next < total => {}
+                _ = ticks.tick() => tick(histogram.len())?,
             }
         }
         Ok(Latencies {
@@ -368,7 +402,7 @@ pub fn run(args: Args) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     if only.contains(&"throughput") || only.contains(&"latency") {
-        let engine = start(config(&root.path().join("zero"), &args, "")?)?;
+        let engine = start(config(&root.path().join("zero"), &args.engine, "")?)?;
         eprintln!("flows: opening and funding {} customers", args.customers);
         let mut w = Workload::prepare(engine, args.customers, args.in_flight, &rt)?;
         let mut rate = None;
@@ -377,7 +411,7 @@ pub fn run(args: Args) -> Result<(), String> {
                 "flows: {} sagas, {} in flight, zero-latency rails, sync always",
                 args.requests, args.in_flight
             );
-            let r = throughput(&mut w, &args, &rt)?;
+            let r = throughput(&mut w, args.requests, args.in_flight, args.batch, &rt)?;
             println!("sagas_per_sec={r:.0} sagas/s");
             rate = Some(r);
         }
@@ -414,7 +448,7 @@ pub fn run(args: Args) -> Result<(), String> {
         .iter()
         .map(|r| format!("[simulator.{r}]\nlatency_us_min = {us}\nlatency_us_max = {us}\n"))
         .collect::<String>();
-        let engine = start(config(&root.path().join("latent"), &args, &rails)?)?;
+        let engine = start(config(&root.path().join("latent"), &args.engine, &rails)?)?;
         eprintln!(
             "flows: rails answering after {} ms, {} in flight",
             args.latent_ms, args.latent_in_flight

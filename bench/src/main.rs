@@ -9,6 +9,7 @@ mod crash;
 mod drive;
 mod flows;
 mod ledger;
+mod soak;
 mod wal;
 
 #[derive(Parser, Debug)]
@@ -32,6 +33,9 @@ enum Bench {
     /// Kill -9 under a mixed HTTP load, restart, check every acknowledged outcome,
     /// reconciliation and the books (real `omnibus serve` processes).
     Crash(crash::Args),
+    /// Half the measured throughput for a long while (30 minutes by default), snapshots
+    /// on: memory per retained request, the saga tail, snapshot pauses.
+    Soak(soak::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
         Bench::Ledger(args) => ledger::run(args),
         Bench::Flows(args) => flows::run(args),
         Bench::Crash(args) => crash::run(args),
+        Bench::Soak(args) => soak::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -239,6 +239,11 @@ async fn engine_figures(engine: &Engine) -> Result<Registry, ApiError> {
         "Settled requests in a shard's on-disk archive, answered from there (docs/archive.md)",
         &["shard"],
     );
+    let snapshot_pause = gauge(
+        "omnibus_snapshot_pause_max_us",
+        "The longest a snapshot's cut stopped a shard's thread since it started, in microseconds (copying out and serializing run on a thread of their own)",
+        &["shard"],
+    );
     let short = counter(
         "omnibus_requests_refused_parent_slice_short_total",
         "Requests told failed before any call because a parent account's slice could not fund them",
@@ -309,6 +314,9 @@ async fn engine_figures(engine: &Engine) -> Result<Registry, ApiError> {
         archived
             .with_label_values(&l)
             .set(s.archived_requests as f64);
+        snapshot_pause
+            .with_label_values(&l)
+            .set(s.snapshot_pause_max_us as f64);
         short
             .with_label_values(&l)
             .inc_by(s.refused_parent_slice_short as f64);

@@ -52,10 +52,15 @@ pub struct ShardArchive {
 }
 
 impl ShardArchive {
-    /// Opens (creating it) the archive in `dir`.
-    pub fn open(dir: &Path) -> Result<(ShardArchive, ArchiveOpened), RunError> {
+    /// Opens (creating it) the archive in `dir`, whose runs are written at most
+    /// `write_bytes_per_sec` (`wal.background_write_bytes_per_sec`).
+    pub fn open(
+        dir: &Path,
+        write_bytes_per_sec: u64,
+    ) -> Result<(ShardArchive, ArchiveOpened), RunError> {
         let storage: Arc<dyn Storage> = Arc::new(FileStorage::new(dir));
         let (archive, opened) = Archive::open(storage, ARCHIVE_KEY_BYTES)?;
+        let archive = archive.with_write_pace(write_bytes_per_sec);
         Ok((
             ShardArchive {
                 archive: Arc::new(archive),
@@ -119,7 +124,12 @@ impl ShardArchive {
         let archive = self.archive.clone();
         let thread = std::thread::Builder::new()
             .name(format!("omnibus-archive-{shard}"))
-            .spawn(move || write_jobs(&archive, &rx, run_records_max))
+            .spawn(move || {
+                // Writing and merging runs is background work: it gets what the shards
+                // leave idle, of the cores and of the disk (as the snapshots do).
+                omnibus_wal::storage::background_thread();
+                write_jobs(&archive, &rx, run_records_max)
+            })
             .expect("the archive's writer thread starts");
         ArchiveWriter {
             jobs: Some(jobs),

@@ -236,8 +236,11 @@ pub fn recover_shard(
         actor_seqs.insert(ActorId::Shard, 1);
         next_lsn += 1;
     }
-    let (archive, opened) = super::archive::ShardArchive::open(&data.archive_dir(shard))
-        .map_err(|e| wal_err(format!("archive: {e}")))?;
+    let (archive, opened) = super::archive::ShardArchive::open(
+        &data.archive_dir(shard),
+        config.wal.background_write_bytes_per_sec,
+    )
+    .map_err(|e| wal_err(format!("archive: {e}")))?;
     report.archived_requests = opened.records;
     report.customers = books.customer_count() as u64;
     report.elapsed_ms = started.elapsed().as_millis() as u64;

@@ -386,6 +386,34 @@ impl Simulator {
             authentication: snapshot(Rail::Authentication),
         }
     }
+
+    /// About how many heap bytes the simulator's per-call memory takes: each rail's
+    /// registry and the executed texts' nonces, which grow by an entry per call for the
+    /// simulator's life. A benchmark that runs the simulator in the engine's process
+    /// subtracts it to measure the engine's own memory. An estimate from the tables'
+    /// capacities (a swiss table spends about one control byte per bucket and keeps at
+    /// most 7/8 of its buckets full).
+    pub fn heap_bytes_estimate(&self) -> u64 {
+        fn table(capacity: usize, entry: usize) -> u64 {
+            (capacity as u64) * (entry as u64 + 1) * 8 / 7
+        }
+        let registries: u64 = self
+            .inner
+            .rails
+            .iter()
+            .map(|r| {
+                table(
+                    r.registry.capacity(),
+                    std::mem::size_of::<(RailRequestId, Slot)>(),
+                )
+            })
+            .sum();
+        registries
+            + table(
+                self.inner.nonces.capacity(),
+                std::mem::size_of::<(u128, RailRequestId)>(),
+            )
+    }
 }
 
 impl Inner {

@@ -101,6 +101,9 @@ pub struct ShardStats {
     pub activations: u64,
     pub passivations: u64,
     pub snapshots: u64,
+    /// The longest the shard's thread spent cutting a snapshot (microseconds): the part
+    /// of a snapshot that stops the shard; copying out and serializing run elsewhere.
+    pub snapshot_pause_max_us: u64,
 }
 
 impl ShardActor {

@@ -120,6 +120,7 @@ impl Handler<Query> for ShardActor {
                         activations: self.stats.activations,
                         passivations: self.stats.passivations,
                         snapshots: self.stats.snapshots,
+                        snapshot_pause_max_us: self.stats.snapshot_pause_max_us,
                         settled_in_memory: books.settled_in_memory() as u64,
                         archived_requests: archive.records,
                         archive_heap_bytes: archive.heap_bytes,

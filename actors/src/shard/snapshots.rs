@@ -22,7 +22,9 @@ impl ShardActor {
             w(Err(e));
         }
         // The cut is cheap (shared copy-on-write); copying it out and serializing it
-        // happen on the snapshot's own thread.
+        // happen on the snapshot's own thread. The pause is timed from here until the
+        // thread is started.
+        let paused = std::time::Instant::now();
         let (cut, lsn, wal) = {
             let mut ledger = self.ledger.borrow_mut();
             ledger.reset_snapshot_counter();
@@ -38,12 +40,10 @@ impl ShardActor {
         let spawned = std::thread::Builder::new()
             .name(format!("omnibus-snapshot-{shard}"))
             .spawn(move || {
-                // Copied out first, at the normal priority: until a segment is copied,
-                // the shard copies it before writing it, so the cut is let go quickly.
-                let snapshot = cut.into_snapshot();
-                // Serializing the whole books is the heaviest work the engine does; it
-                // gets what the shards leave idle, not a core of theirs.
+                // Copying the books out and serializing them is the heaviest work the
+                // engine does; it gets what the shards leave idle, not a core of theirs.
                 omnibus_wal::storage::background_thread();
+                let snapshot = cut.into_snapshot();
                 let bytes = codec::encode_snapshot(&snapshot);
                 drop(snapshot);
                 let size = bytes.len();
@@ -67,6 +67,8 @@ impl ShardActor {
                     });
                 }
             });
+        let pause_us = u64::try_from(paused.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.stats.snapshot_pause_max_us = self.stats.snapshot_pause_max_us.max(pause_us);
         if let Err(e) = spawned {
             tracing::warn!(shard, error = %e, "could not start the snapshot thread");
             self.snapshot_running = false;

@@ -56,6 +56,8 @@ pub struct Archive {
     runs: RwLock<Arc<Runs>>,
     /// Held by a writer from the run's name to its swap: one writer at a time.
     writer: Mutex<u64>,
+    /// The pace of run writes ([`write_run`]); unbounded unless set.
+    write_bytes_per_sec: u64,
 }
 
 /// What opening found.
@@ -119,9 +121,18 @@ impl Archive {
                 width,
                 runs: RwLock::new(Arc::new(runs)),
                 writer: Mutex::new(next_seq),
+                write_bytes_per_sec: u64::MAX,
             },
             opened,
         ))
+    }
+
+    /// Writes runs at most `bytes_per_sec` (see [`write_run`]).
+    pub fn with_write_pace(self, bytes_per_sec: u64) -> Archive {
+        Archive {
+            write_bytes_per_sec: bytes_per_sec.max(1),
+            ..self
+        }
     }
 
     pub fn width(&self) -> usize {
@@ -164,7 +175,13 @@ impl Archive {
         let id = (day, *next_seq);
         *next_seq += 1;
         let name = run_name(id);
-        write_run(self.storage.as_ref(), &name, self.width, sorted)?;
+        write_run(
+            self.storage.as_ref(),
+            &name,
+            self.width,
+            sorted,
+            self.write_bytes_per_sec,
+        )?;
         let run = Arc::new(Run::open(self.storage.as_ref(), &name)?);
         let mut runs = self.runs.write().expect("archive runs lock");
         let mut next = Runs::clone(&runs);

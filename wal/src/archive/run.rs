@@ -78,13 +78,17 @@ fn pad8(bytes: &mut Vec<u8>) {
 }
 
 /// Writes a run named `name` holding `records`, which must be sorted by key, unique, and
-/// all `width` bytes wide. Durable and in place when it returns: a crash before leaves at
-/// most a `<name>.tmp`, which [`super::Archive::open`] removes.
+/// all `width` bytes wide, at most `bytes_per_sec` (in pieces each written out before the
+/// next, as the log's background writes are: a run of a hundred megabytes never leaves a
+/// burst of dirty pages for a shard's `fdatasync` to wait behind). Durable and in place
+/// when it returns: a crash before leaves at most a `<name>.tmp`, which
+/// [`super::Archive::open`] removes.
 pub fn write_run(
     storage: &dyn Storage,
     name: &str,
     width: usize,
     records: &[(&[u8], &[u8])],
+    bytes_per_sec: u64,
 ) -> Result<u64, RunError> {
     let io = |op| {
         move |source| RunError::Io {
@@ -126,9 +130,14 @@ pub fn write_run(
 
     let tmp = format!("{name}.tmp");
     let file = storage.create(&tmp).map_err(io("create"))?;
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let pace = crate::storage::FillPace {
+        bytes_per_sec,
+        cancelled: &never,
+    };
     let mut at = 0u64;
     for section in [&header, &keys, &ends, &crcs, &filter, &values] {
-        file.write_at(at, section).map_err(io("write"))?;
+        file.write_paced(at, section, &pace).map_err(io("write"))?;
         at += section.len() as u64;
     }
     file.sync_data().map_err(io("sync"))?;
@@ -193,7 +202,7 @@ impl Run {
             op: "open",
             source,
         })?;
-        let region = file.map().map_err(|source| RunError::Io {
+        let region = file.map_lazily().map_err(|source| RunError::Io {
             name: name.to_string(),
             op: "map",
             source,

@@ -161,7 +161,14 @@ fn a_merge_keeps_every_record_of_its_day_and_a_crash_during_it_loses_none() {
     // are found, and the copies agree.
     add(&archive, 10, 450..460, 1);
     let (k, v) = (key(455), value(455, 1));
-    write_run(storage.as_ref(), &run_name((10, 999)), WIDTH, &[(&k, &v)]).unwrap();
+    write_run(
+        storage.as_ref(),
+        &run_name((10, 999)),
+        WIDTH,
+        &[(&k, &v)],
+        u64::MAX,
+    )
+    .unwrap();
     drop(archive);
     sim.crash(Crash::DropUnsynced);
     let (archive, opened) = Archive::open(storage, WIDTH).unwrap();

@@ -183,6 +183,16 @@ impl StorageFile for DiskFile {
         Ok(Region::from_mmap(map))
     }
 
+    fn map_lazily(&self) -> io::Result<Region> {
+        if self.size_bytes()? == 0 {
+            return Ok(Region::empty());
+        }
+        // Safety: as for `map`; an archive run is written whole and synced before it is
+        // mapped, and never changed after.
+        let map = unsafe { memmap2::Mmap::map(&self.file)? };
+        Ok(Region::from_mmap(map))
+    }
+
     fn sync_data(&self) -> io::Result<()> {
         self.file.sync_data()
     }

@@ -64,6 +64,12 @@ pub trait StorageFile: Send + Sync {
     /// A read-only view of the whole file, 8-byte aligned. The file must not be changed
     /// while the view is alive.
     fn map(&self) -> io::Result<Region>;
+    /// [`StorageFile::map`] for a file read here and there over a long life (an archive
+    /// run): its pages are read in when first touched, not all at once, so a mapping
+    /// holds in memory only what lookups touched.
+    fn map_lazily(&self) -> io::Result<Region> {
+        self.map()
+    }
     /// Makes every write so far durable (fdatasync).
     fn sync_data(&self) -> io::Result<()>;
 }
