@@ -912,6 +912,88 @@ fn sigterm_finishes_in_flight_requests_exits_0_and_a_restart_keeps_the_balances(
     assert_eq!(again.terminate().code(), Some(0));
 }
 
+/// The sum over the shards of one gauge on `/metrics`.
+fn metric_sum(server: &Server, name: &str) -> f64 {
+    samples(&server.get("/metrics").text())
+        .into_iter()
+        .filter(|(n, _, _)| n == name)
+        .map(|(_, _, v)| v)
+        .sum()
+}
+
+/// Waits until at least `records` settled requests are in the archive and none is left
+/// in memory (`/metrics`).
+fn archived_over_http(server: &Server, records: f64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let archived = metric_sum(server, "omnibus_requests_archived");
+        let in_memory = metric_sum(server, "omnibus_requests_in_memory");
+        if archived >= records && in_memory == 0.0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{archived} archived, {in_memory} still in memory"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Issue 13 over HTTP: a charge archived long before (every settled request leaves
+/// memory at once here, after 50 more) answers `GET /v1/requests/{no}` and its
+/// resubmission exactly as before, and again after a restart on the same data.
+#[test]
+fn a_request_archived_long_before_is_answered_by_get_and_by_its_resubmission_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = write_config(
+        dir.path(),
+        "[archive]\nrecent_max = 0\nbatch_max = 16\ninterval_ms = 5\n",
+        "",
+    );
+    let mut server = Server::start(&config, &data);
+    let k = key(13);
+    assert_eq!(
+        server.post("/v1/customers", &opening(41, &k, 41)).status,
+        201
+    );
+    let first = server.post("/v1/charges", &charge(41, "OLD-41", json!(30_000)));
+    assert_eq!(first.status, 200, "{}", first.text());
+    let view = server.get("/v1/requests/OLD-41");
+    assert_eq!(view.status, 200);
+    for i in 0..50 {
+        let later = server.post(
+            "/v1/charges",
+            &charge(41, &format!("LATER-{i}"), json!(1_000)),
+        );
+        assert_eq!(later.status, 200, "{}", later.text());
+    }
+    archived_over_http(&server, 51.0);
+    let check = |server: &Server| {
+        let got = server.get("/v1/requests/OLD-41");
+        assert_eq!(got.status, 200, "{}", got.text());
+        assert_eq!(
+            got.json(),
+            view.json(),
+            "GET answers the archived request as before"
+        );
+        let again = server.post("/v1/charges", &charge(41, "OLD-41", json!(30_000)));
+        assert_eq!(again.status, 200, "{}", again.text());
+        assert_eq!(
+            again.json(),
+            first.json(),
+            "the resubmission gets its original answer"
+        );
+        // Charged once: 30,000 and 50 × 1,000.
+        assert_eq!(server.get("/v1/customers/41").json()["balance"], "80000");
+        assert_eq!(server.get("/v1/requests/NEVER-41").status, 404);
+    };
+    check(&server);
+    assert_eq!(server.terminate().code(), Some(0));
+    let again = Server::start(&config, &data);
+    check(&again);
+}
+
 /// The weak ed25519 public keys of issue 12: the identity point (`01` then 31 zero
 /// bytes) and the all-zero encoding, a point of order 4. Over either, a signature can be
 /// made without any private key.

@@ -98,7 +98,7 @@ pub(crate) struct Workload {
     date: String,
 }
 
-fn today() -> String {
+pub(crate) fn today() -> String {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("the clock is after 1970")

@@ -6,8 +6,9 @@
 //! - `ledger_postings_per_sec_nosync`: the same with sync `none`.
 //! - `ledger_postings_per_sec_1shard`: the same with sync `always` on one shard.
 //! - `bytes_per_passive_customer`: resident memory per opened (passive) customer.
-//! - `restart_ms`: `Engine::start` on a directory with many customers and postings,
-//!   snapshots on.
+//! - `restart_ms`: `Engine::start` on a directory with many customers, postings and
+//!   retained requests (charges, settled; all but `archive.recent_max` per shard of them in
+//!   the archive, as on a long-running engine), snapshots on.
 //! - `books_grow_pause_max_us_hashmap`, `books_grow_pause_max_us_segmented` (phase
 //!   `pauses`, not in the default run): the longest single insert while a map of
 //!   requests (keys and values the size of the books' own) grows to `--pause-requests`,
@@ -53,6 +54,9 @@ pub struct Args {
     restart_customers: u64,
     #[arg(long, default_value_t = 10_000_000)]
     restart_postings: u64,
+    /// Requests (charges) retained at the restart, on top of the postings.
+    #[arg(long, default_value_t = 10_000_000)]
+    restart_requests: u64,
     /// Requests the `pauses` phase inserts.
     #[arg(long, default_value_t = 2_000_000)]
     pause_requests: u64,
@@ -213,13 +217,15 @@ fn restart(root: &Path, args: &Args) -> Result<(f64, String), String> {
     let dir = root.join("restart");
     // Building the data is not what is measured; it runs with sync `none`. The default
     // snapshot interval (every 2,000,000 records per shard) bounds the replay.
-    let cfg = config(&dir, 0, "none", "")?;
+    // fin_parent funds every charge; the sweeps that would refill it are not measured.
+    let big = "[parents.fin_parent]\nopening = 100_000_000_000_000\nlow_mark = 0\ntarget = 100_000_000_000_000\nhigh_mark = 1_000_000_000_000_000\n";
+    let cfg = config(&dir, 0, "none", big)?;
     let engine = Engine::start(cfg.clone()).map_err(|e| e.to_string())?;
     let rt = runtime();
     let customers = args.restart_customers;
     eprintln!(
-        "  building {} customers and {} postings",
-        customers, args.restart_postings
+        "  building {} customers, {} postings and {} requests",
+        customers, args.restart_postings, args.restart_requests
     );
     rt.block_on(async {
         closed_loop(customers, args.in_flight, |i| {
@@ -237,9 +243,34 @@ fn restart(root: &Path, args: &Args) -> Result<(f64, String), String> {
             args.batch,
             posting,
         )
+        .await?;
+        let date = crate::flows::today();
+        closed_loop(args.restart_requests, args.in_flight, |i| {
+            let customer = (i * 7919 % customers + 1).to_string();
+            let request = omnibus_core::ChargeRequest::parse(
+                omnibus_core::Currency::Krw,
+                &customer,
+                &date,
+                &format!("R-{i}"),
+                "1000",
+            )
+            .expect("a valid charge");
+            let charged = engine.charge(request);
+            async move { crate::flows::check(charged.await) }
+        })
         .await
         .map(|_| ())
     })?;
+    let totals = rt.block_on(engine.totals()).map_err(|e| e.to_string())?;
+    eprintln!(
+        "  built: {} requests archived, {} in memory",
+        totals
+            .shards
+            .iter()
+            .map(|s| s.archived_requests)
+            .sum::<u64>(),
+        totals.shards.iter().map(|s| s.requests).sum::<u64>()
+    );
     engine.shutdown().map_err(|e| e.to_string())?;
     let started = Instant::now();
     let engine = Engine::start(cfg).map_err(|e| e.to_string())?;
@@ -249,8 +280,8 @@ fn restart(root: &Path, args: &Args) -> Result<(f64, String), String> {
         .iter()
         .map(|r| {
             format!(
-                "shard {}: snapshot at {:?}, {} records replayed, {} ms",
-                r.shard, r.snapshot_lsn, r.records_replayed, r.elapsed_ms
+                "shard {}: snapshot at {:?}, {} records replayed, {} archived requests, {} ms",
+                r.shard, r.snapshot_lsn, r.records_replayed, r.archived_requests, r.elapsed_ms
             )
         })
         .collect::<Vec<_>>()

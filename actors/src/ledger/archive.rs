@@ -75,7 +75,7 @@ impl ShardArchive {
         request_no: RequestNo,
         house: bool,
     ) -> Result<Option<SettledRequest>, String> {
-        // The runs' filters answer a new number from memory, without a read.
+        // The archive's filter of every key answers a new number from memory, in one probe.
         match self
             .archive
             .get(&archive_key(request_no, house))

@@ -7,9 +7,10 @@
 //! - **Adding.** A batch of records of one day becomes one run (`run-DDDDDD-SSSSSSSSSSSS.arc`:
 //!   the day, then a sequence number that only grows), durable and in place once
 //!   [`Archive::add`] returns. A crash before leaves a `.tmp` that opening removes.
-//! - **Finding.** Runs are asked newest first; each run's filter in memory answers most
-//!   "not here" without reading the file (a binary fuse filter: one false positive in
-//!   about 65,000), and a hit is checked by its record's CRC.
+//! - **Finding.** One filter of every key the archive holds ([`keys::KeyFilter`]) answers
+//!   most "not here" in one probe; then runs are asked newest first, each run's filter in
+//!   memory answering most "not here" without reading the file (a binary fuse filter: one
+//!   false positive in about 65,000), and a hit is checked by its record's CRC.
 //! - **Merging.** [`Archive::merge_tier`] writes one run of the runs of one size tier of a
 //!   day (size-tiered: about one rewrite of a record per tier), [`Archive::merge_day`] one
 //!   run of every record of a day (the newest of a key that appears twice); each then
@@ -22,6 +23,7 @@
 //!   search without a lock; writers (one at a time) write and sync a run without a lock
 //!   and then swap in a new set. A reader never waits for a write or a sync.
 
+mod keys;
 mod run;
 
 use std::collections::BTreeMap;
@@ -36,6 +38,13 @@ type RunId = (u32, u64);
 
 fn run_name((day, seq): RunId) -> String {
     format!("run-{day:06}-{seq:012}.arc")
+}
+
+/// The hash of every key of every run (a key in two runs twice).
+fn key_hashes(runs: &Runs) -> Vec<u64> {
+    runs.values()
+        .flat_map(|run| run.keys().map(key_hash))
+        .collect()
 }
 
 fn parse_run_name(name: &str) -> Option<RunId> {
@@ -58,6 +67,8 @@ pub struct Archive {
     writer: Mutex<u64>,
     /// The pace of run writes ([`write_run`]); unbounded unless set.
     write_bytes_per_sec: u64,
+    /// Every key of every run, in one filter.
+    keys: keys::KeyFilter,
 }
 
 /// What opening found.
@@ -115,6 +126,7 @@ impl Archive {
         }
         opened.runs = runs.len();
         let next_seq = runs.keys().map(|(_, seq)| seq + 1).max().unwrap_or(1);
+        let keys = keys::KeyFilter::of(&key_hashes(&runs));
         Ok((
             Archive {
                 storage,
@@ -122,6 +134,7 @@ impl Archive {
                 runs: RwLock::new(Arc::new(runs)),
                 writer: Mutex::new(next_seq),
                 write_bytes_per_sec: u64::MAX,
+                keys,
             },
             opened,
         ))
@@ -183,6 +196,12 @@ impl Archive {
             self.write_bytes_per_sec,
         )?;
         let run = Arc::new(Run::open(self.storage.as_ref(), &name)?);
+        if replaced.is_empty() {
+            // New keys (a merge only rewrites keys held already): in the filter before
+            // any reader can be sent here for them.
+            let hashes: Vec<u64> = sorted.iter().map(|(key, _)| key_hash(key)).collect();
+            self.keys.insert(&hashes);
+        }
         let mut runs = self.runs.write().expect("archive runs lock");
         let mut next = Runs::clone(&runs);
         next.insert(id, run);
@@ -199,6 +218,9 @@ impl Archive {
             return Ok(None);
         }
         let hash = key_hash(key);
+        if !self.keys.may_contain(hash) {
+            return Ok(None);
+        }
         for run in self.runs().values().rev() {
             if let Some(value) = run.get(key, hash)? {
                 return Ok(Some(value.to_vec()));
@@ -222,7 +244,9 @@ impl Archive {
     /// Whether some run's filter admits `key`: `false` is certain and reads nothing.
     pub fn may_contain(&self, key: &[u8]) -> bool {
         let hash = key_hash(key);
-        key.len() == self.width && self.runs().values().any(|r| r.may_contain(hash))
+        key.len() == self.width
+            && self.keys.may_contain(hash)
+            && self.runs().values().any(|r| r.may_contain(hash))
     }
 
     /// Rewrites every run of `day` as one; returns how many it replaced (0: nothing to
@@ -346,6 +370,11 @@ impl Archive {
             *runs = Arc::new(next);
             ids
         };
+        if !ids.is_empty() {
+            // A Bloom filter cannot forget: the days left are filtered anew.
+            let runs = self.runs();
+            self.keys.rebuild(&key_hashes(&runs));
+        }
         for (id, _) in &ids {
             self.remove_file(*id)?;
         }
@@ -359,7 +388,8 @@ impl Archive {
         ArchiveStats {
             runs: runs.len(),
             records: runs.values().map(|r| r.len() as u64).sum(),
-            heap_bytes: runs.values().map(|r| r.heap_bytes() as u64).sum(),
+            heap_bytes: runs.values().map(|r| r.heap_bytes() as u64).sum::<u64>()
+                + self.keys.heap_bytes(),
             days: runs
                 .keys()
                 .map(|(day, _)| *day)

@@ -320,6 +320,11 @@ impl Run {
         Ok(value)
     }
 
+    /// Every key, in order (not checked: for filters, which only need to admit them).
+    pub fn keys(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        (0..self.records).map(|i| self.key(i))
+    }
+
     /// Every record, in key order, each checked against its CRC (for merges and tools).
     pub fn records(&self) -> impl Iterator<Item = Result<(&[u8], &[u8]), RunError>> + '_ {
         (0..self.records).map(|i| self.checked(i).map(|v| (self.key(i), v)))

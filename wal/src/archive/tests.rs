@@ -241,8 +241,10 @@ fn unknown_keys_almost_never_pass_the_filters() {
         passed < 40,
         "{passed} of 200,000 unknown keys passed a filter"
     );
+    // About 2.25 bytes a record for the runs' filters, and the filter of every key,
+    // which starts with room for a million keys (12 bits each, 2 MiB in blocks).
     assert!(
-        archive.stats().heap_bytes < 100_000 * 3,
+        archive.stats().heap_bytes < 100_000 * 3 + (2 << 20),
         "{:?}",
         archive.stats()
     );
