@@ -112,3 +112,41 @@ fn a_request_archived_long_before_is_answered_as_it_was_before_and_after_a_resta
     check(&engine);
     engine.shutdown().unwrap();
 }
+
+/// The archive's writer behind (here: its timer parked for an hour, so nothing leaves
+/// memory): past `archive.settled_max` settled requests in memory, a new request is
+/// answered "overloaded" (`archive_backlog`) and nothing changes; memory stays bounded at
+/// any offered rate. A resubmission of a request on record still gets its answer.
+#[test]
+fn a_shard_whose_archive_is_behind_answers_new_requests_overloaded_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let engine = start(
+        dir.path(),
+        1,
+        "[archive]\nrecent_max = 0\nbatch_max = 1\nsettled_max = 1\ninterval_ms = 3_600_000\n",
+    );
+    rt.block_on(async {
+        engine.open_customer(opened(1)).await.unwrap();
+        let first = engine.charge(charge(1, "FIRST", 30_000)).await.unwrap();
+        assert_eq!(first.told, Told::Succeeded);
+        let err = engine
+            .charge(charge(1, "SECOND", 40_000))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EngineError::Overloaded(omnibus_actors::Bound::ArchiveBacklog)
+            ),
+            "{err}"
+        );
+        assert_eq!(won(&engine, 1).await, 30_000, "nothing changed");
+        assert!(engine.request(no("SECOND")).await.is_err(), "not on record");
+        let again = engine.charge(charge(1, "FIRST", 30_000)).await.unwrap();
+        assert_eq!(again, first, "a resubmission is answered from the books");
+    });
+    let totals = rt.block_on(engine.totals()).unwrap();
+    assert!(totals.sum.is_zero(), "{totals:?}");
+    engine.shutdown().unwrap();
+}

@@ -41,6 +41,8 @@ pub enum Bound {
     CustomerQueue,
     /// Calls in flight to one outside system from a shard (`rails.<rail>.in_flight_max`).
     RailInFlight(&'static str),
+    /// Settled requests of a shard waiting for its archive (`archive.settled_max`).
+    ArchiveBacklog,
 }
 
 impl Bound {
@@ -54,6 +56,7 @@ impl Bound {
             Bound::Callers => "callers",
             Bound::CustomerQueue => "customer_queue",
             Bound::RailInFlight(_) => "rail_in_flight",
+            Bound::ArchiveBacklog => "archive_backlog",
         }
     }
 }
@@ -81,6 +84,9 @@ impl std::fmt::Display for Bound {
                     "the calls in flight to the {rail} (rails.*.in_flight_max)"
                 )
             }
+            Bound::ArchiveBacklog => f.write_str(
+                "the settled requests waiting for the shard's archive (archive.settled_max)",
+            ),
         }
     }
 }

@@ -255,8 +255,18 @@ fn restart(root: &Path, args: &Args) -> Result<(f64, String), String> {
                 "1000",
             )
             .expect("a valid charge");
-            let charged = engine.charge(request);
-            async move { crate::flows::check(charged.await) }
+            let engine = &engine;
+            async move {
+                // An engine whose archive is behind answers "overloaded": a client backs off.
+                loop {
+                    match engine.charge(request).await {
+                        Err(omnibus_actors::EngineError::Overloaded(_)) => {
+                            tokio::time::sleep(Duration::from_millis(5)).await
+                        }
+                        other => return crate::flows::check(other),
+                    }
+                }
+            }
         })
         .await
         .map(|_| ())

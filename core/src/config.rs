@@ -59,6 +59,7 @@ pub struct ArchiveConfig {
     pub batch_max: u32,
     pub run_records_max: u32,
     pub interval_ms: u64,
+    pub settled_max: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -596,6 +597,18 @@ impl Config {
             self.archive.interval_ms,
             1,
             3_600_000,
+        )?;
+        range(
+            "archive.run_records_max",
+            self.archive.run_records_max as u64,
+            self.archive.batch_max as u64,
+            100_000_000,
+        )?;
+        range(
+            "archive.settled_max",
+            self.archive.settled_max as u64,
+            self.archive.recent_max as u64 + self.archive.batch_max as u64,
+            20_000_000,
         )?;
         range(
             "signing.verifying_keys_cached_max",

@@ -167,7 +167,7 @@ impl Engine {
                             for (actor, seq) in r.actor_seqs {
                                 ledger.replayed_seq(actor, seq);
                             }
-                            ledger.set_archive(r.archive);
+                            ledger.set_archive(r.archive, config.archive.settled_max as usize);
                             ShardActor::new(
                                 shard,
                                 shards,

@@ -125,9 +125,10 @@ impl ShardArchive {
         let thread = std::thread::Builder::new()
             .name(format!("omnibus-archive-{shard}"))
             .spawn(move || {
-                // Writing and merging runs is background work: it gets what the shards
-                // leave idle, of the cores and of the disk (as the snapshots do).
-                omnibus_wal::storage::background_thread();
+                // Writing and merging runs must keep pace with the shards (at the lowest
+                // CPU priority it starved under full load, and settled requests piled up
+                // in memory); its disk writes are paced and in the idle I/O class.
+                omnibus_wal::storage::background_io_thread();
                 write_jobs(&archive, &rx, run_records_max)
             })
             .expect("the archive's writer thread starts");

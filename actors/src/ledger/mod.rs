@@ -109,8 +109,10 @@ pub struct ShardLedger {
     records_since_snapshot: u64,
     /// Bound on records applied and not yet durable (config `wal.queue_records_max`).
     queue_records_max: usize,
-    /// The shard's archive of settled requests, once the shard has one (`archive.rs`).
-    archive: Option<archive::ShardArchive>,
+    /// The shard's archive of settled requests, once the shard has one (`archive.rs`),
+    /// and the most settled requests kept in memory while it catches up
+    /// (`archive.settled_max`).
+    archive: Option<(archive::ShardArchive, usize)>,
 }
 
 impl ShardLedger {
@@ -152,15 +154,16 @@ impl ShardLedger {
         }
     }
 
-    /// Gives the ledger its shard's archive of settled requests.
-    pub fn set_archive(&mut self, archive: archive::ShardArchive) {
-        self.archive = Some(archive);
+    /// Gives the ledger its shard's archive of settled requests; above `settled_max`
+    /// settled requests in memory, new work is refused "overloaded".
+    pub fn set_archive(&mut self, archive: archive::ShardArchive, settled_max: usize) {
+        self.archive = Some((archive, settled_max));
     }
 
     /// The shard's archive of settled requests, if it has one (a ledger built for a test
     /// may not).
     pub fn archive(&self) -> Option<&archive::ShardArchive> {
-        self.archive.as_ref()
+        self.archive.as_ref().map(|(archive, _)| archive)
     }
 
     /// Forgets settled requests its archive now holds durably (`archive.rs`).
@@ -218,6 +221,12 @@ impl ShardLedger {
         };
         if self.pending_records() + records > bound {
             return Err(EngineError::Overloaded(Bound::WalQueue));
+        }
+        // The archive's writer behind: new work waits until settled requests leave memory.
+        if let (Admission::New, Some((_, settled_max))) = (admission, &self.archive) {
+            if self.books.settled_in_memory() >= *settled_max {
+                return Err(EngineError::Overloaded(Bound::ArchiveBacklog));
+            }
         }
         Ok(())
     }

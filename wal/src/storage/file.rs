@@ -315,6 +315,16 @@ pub fn background_thread() {
     }
 }
 
+/// Makes the calling thread's I/O a background one (the idle I/O class), keeping its CPU
+/// priority: for work that must keep pace with the shards (an archive's writer: at the
+/// lowest CPU priority it starved under full load, and settled requests piled up in
+/// memory) but must not delay their syncs. Best effort, as [`background_thread`].
+pub fn background_io_thread() {
+    if let Err(error) = lower_io_priority() {
+        tracing::debug!(%error, "background thread keeps its I/O priority");
+    }
+}
+
 /// Asks the kernel to schedule the calling thread's I/O in the idle class: the block
 /// layer serves it only when nothing else waits, so preparing a spare does not delay the
 /// writer's syncs. Best effort (a scheduler without priorities ignores it).

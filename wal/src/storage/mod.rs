@@ -12,7 +12,7 @@ use std::io;
 use std::ops::Deref;
 use std::path::PathBuf;
 
-pub use file::{background_thread, FileStorage};
+pub use file::{background_io_thread, background_thread, FileStorage};
 pub use sim::{Crash, SimStorage};
 
 /// A directory of named files. Names are plain file names (no separators).
