@@ -54,8 +54,30 @@ fn the_ledger_benchmark_runs_and_prints_its_figures() {
         "200",
         "--restart-postings",
         "2000",
+        "--restart-requests",
+        "2000",
     ]);
     assert!(names.iter().any(|n| n.contains("restart")), "{names:?}");
+}
+
+#[test]
+fn the_soak_benchmark_runs_and_prints_its_figures() {
+    let names = figures(&[
+        "soak",
+        "--minutes",
+        "0.1",
+        "--rate",
+        "500",
+        "--customers",
+        "100",
+    ]);
+    for figure in [
+        "rss_bytes_per_retained_request",
+        "saga_p99_us",
+        "snapshot_pause_max_us",
+    ] {
+        assert!(names.iter().any(|n| n == figure), "{figure}: {names:?}");
+    }
 }
 
 #[test]
