@@ -306,14 +306,26 @@ pub(crate) fn throughput(
 /// What the open-loop run measured, in microseconds.
 pub(crate) struct Latencies {
     pub(crate) sagas: u64,
-    pub(crate) p50: u64,
-    pub(crate) p90: u64,
-    pub(crate) p99: u64,
-    pub(crate) p999: u64,
-    pub(crate) max: u64,
+    p50: u64,
+    p90: u64,
+    p99: u64,
+    p999: u64,
+    max: u64,
     /// How late the generator itself sent (from the scheduled time): part of every
     /// latency above, the client's share rather than the engine's.
-    pub(crate) send_lag_p99: u64,
+    send_lag_p99: u64,
+}
+
+impl Latencies {
+    /// One `name=value unit` line per figure.
+    pub(crate) fn print(&self) {
+        println!("saga_p50_us={} us", self.p50);
+        println!("saga_p90_us={} us", self.p90);
+        println!("saga_p99_us={} us", self.p99);
+        println!("saga_p999_us={} us", self.p999);
+        println!("saga_max_us={} us", self.max);
+        println!("saga_send_lag_p99_us={} us", self.send_lag_p99);
+    }
 }
 
 /// Open loop at `rate` per second for `secs`; latency from each request's scheduled time.
@@ -424,12 +436,7 @@ pub fn run(args: Args) -> Result<(), String> {
             let l = latency(&mut w, offered, args.latency_secs, &rt)?;
             eprintln!("  {} sagas measured", l.sagas);
             println!("saga_offered_per_sec={offered:.0} sagas/s");
-            println!("saga_p50_us={} us", l.p50);
-            println!("saga_p90_us={} us", l.p90);
-            println!("saga_p99_us={} us", l.p99);
-            println!("saga_p999_us={} us", l.p999);
-            println!("saga_max_us={} us", l.max);
-            println!("saga_send_lag_p99_us={} us", l.send_lag_p99);
+            l.print();
         }
         let totals = rt.block_on(w.engine.totals()).map_err(|e| e.to_string())?;
         if !totals.sum.is_zero() {

@@ -182,13 +182,7 @@ fn throughput(root: &Path, shards: u32, sync: &str, args: &Args) -> Result<f64, 
 }
 
 fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let resident: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    resident * 4096
+    crate::process::status_bytes("VmRSS:").unwrap_or(0)
 }
 
 fn memory(root: &Path, args: &Args) -> Result<f64, String> {

@@ -9,6 +9,7 @@ mod crash;
 mod drive;
 mod flows;
 mod ledger;
+mod process;
 mod soak;
 mod wal;
 

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use omnibus_actors::rails::sim::Simulator;
 
 use crate::flows::{config, open_loop, start_with_simulator, throughput, EngineArgs, Workload};
+use crate::process::status_bytes;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -95,16 +96,10 @@ impl Sample {
 /// The process's resident set in bytes: anonymous memory and mapped files
 /// (`RssAnon`, `RssFile` and `RssShmem` of `/proc/self/status`).
 fn rss_bytes() -> Result<(u64, u64), String> {
-    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map(|kb| kb * 1024)
-            .ok_or_else(|| format!("no {name} in /proc/self/status"))
-    };
-    Ok((field("RssAnon:")?, field("RssFile:")? + field("RssShmem:")?))
+    Ok((
+        status_bytes("RssAnon:")?,
+        status_bytes("RssFile:")? + status_bytes("RssShmem:")?,
+    ))
 }
 
 /// The C allocator's bytes in use and bytes it holds free (glibc's `mallinfo2`): a
@@ -119,17 +114,6 @@ fn allocator_bytes() -> (u64, u64) {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn allocator_bytes() -> (u64, u64) {
     (0, 0)
-}
-
-/// The process's peak resident set in bytes (`VmHWM`).
-fn peak_rss_bytes() -> Result<u64, String> {
-    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .ok_or_else(|| "no VmHWM in /proc/self/status".to_string())
 }
 
 /// The least-squares slope of `y` over `x`.
@@ -244,21 +228,14 @@ pub fn run(args: Args) -> Result<(), String> {
     }
     let from = latencies.sagas / 5;
     let steady: Vec<&Sample> = samples.iter().filter(|s| s.answered >= from).collect();
-    let engine_only: Vec<(f64, f64)> = steady
-        .iter()
-        .map(|s| (s.answered as f64, s.rss as f64 - s.simulator as f64))
-        .collect();
-    let with_simulator: Vec<(f64, f64)> = steady
-        .iter()
-        .map(|s| (s.answered as f64, s.rss as f64))
-        .collect();
-    let per_request = slope(&engine_only).ok_or("too few samples for a slope: run longer")?;
-    let per_request_all = slope(&with_simulator).ok_or("too few samples for a slope")?;
-    let files: Vec<(f64, f64)> = steady
-        .iter()
-        .map(|s| (s.answered as f64, s.file as f64))
-        .collect();
-    let per_request_files = slope(&files).ok_or("too few samples for a slope")?;
+    // Bytes per request answered, of one figure of the samples.
+    let per_request_of = |y: fn(&Sample) -> f64| {
+        let points: Vec<(f64, f64)> = steady.iter().map(|s| (s.answered as f64, y(s))).collect();
+        slope(&points).ok_or("too few samples for a slope: run longer")
+    };
+    let per_request = per_request_of(|s| s.rss as f64 - s.simulator as f64)?;
+    let per_request_all = per_request_of(|s| s.rss as f64)?;
+    let per_request_files = per_request_of(|s| s.file as f64)?;
     let shards = &totals.shards;
     let snapshots: u64 = shards.iter().map(|s| s.snapshots).sum();
     let pause = shards
@@ -277,7 +254,7 @@ pub fn run(args: Args) -> Result<(), String> {
         archive_heap >> 10,
         last.rss >> 20,
         last.simulator >> 20,
-        peak_rss_bytes()? >> 20
+        status_bytes("VmHWM:")? >> 20
     );
     if snapshots == 0 {
         eprintln!(
@@ -290,11 +267,7 @@ pub fn run(args: Args) -> Result<(), String> {
     println!("rss_bytes_per_retained_request={per_request:.1} B");
     println!("rss_bytes_per_retained_request_with_simulator={per_request_all:.1} B");
     println!("rss_file_bytes_per_retained_request={per_request_files:.1} B");
-    println!("saga_p50_us={} us", latencies.p50);
-    println!("saga_p99_us={} us", latencies.p99);
-    println!("saga_p999_us={} us", latencies.p999);
-    println!("saga_max_us={} us", latencies.max);
-    println!("saga_send_lag_p99_us={} us", latencies.send_lag_p99);
+    latencies.print();
     println!("snapshots={snapshots} snapshots");
     println!("snapshot_pause_max_us={pause} us");
     w.engine.shutdown().map_err(|e| e.to_string())?;

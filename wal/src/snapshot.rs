@@ -117,11 +117,7 @@ pub(crate) fn write_snapshot(
         file.write_at(0, &header.encode())
             .map_err(|error| WalError::io(&temp_path, "write snapshot", error))?;
         // Paced, so the shard's own syncs do not queue behind hundreds of megabytes.
-        let never = std::sync::atomic::AtomicBool::new(false);
-        let pace = FillPace {
-            bytes_per_sec,
-            cancelled: &never,
-        };
+        let pace = FillPace::uncancelled(bytes_per_sec);
         file.write_paced(SNAPSHOT_HEADER_BYTES, body, &pace)
             .map_err(|error| WalError::io(&temp_path, "write snapshot", error))?;
         file.sync_data()

@@ -72,10 +72,6 @@ impl Bloom {
             .enumerate()
             .all(|(i, bit)| self.words[block + i].load(Ordering::Relaxed) & bit != 0)
     }
-
-    fn is_full(&self) -> bool {
-        self.inserted.load(Ordering::Relaxed) >= self.capacity
-    }
 }
 
 /// The filters of one archive: readers probe, one writer at a time inserts.
@@ -109,11 +105,12 @@ impl KeyFilter {
     /// Adds keys by their hashes ([`super::key_hash`]). Called by the archive's writer only
     /// (under its lock), before the run holding them is swapped in.
     pub fn insert(&self, hashes: &[u64]) {
+        if hashes.is_empty() {
+            return;
+        }
         let mut blooms = self.blooms();
         let last = blooms.last().expect("a filter");
-        if last.is_full()
-            || last.inserted.load(Ordering::Relaxed) + hashes.len() as u64 > last.capacity
-        {
+        if last.inserted.load(Ordering::Relaxed) + hashes.len() as u64 > last.capacity {
             let capacity = (last.capacity * 2).max(hashes.len() as u64);
             let mut next = Vec::clone(&blooms);
             next.push(Arc::new(Bloom::new(capacity)));

@@ -130,11 +130,7 @@ pub fn write_run(
 
     let tmp = format!("{name}.tmp");
     let file = storage.create(&tmp).map_err(io("create"))?;
-    let never = std::sync::atomic::AtomicBool::new(false);
-    let pace = crate::storage::FillPace {
-        bytes_per_sec,
-        cancelled: &never,
-    };
+    let pace = crate::storage::FillPace::uncancelled(bytes_per_sec);
     let mut at = 0u64;
     for section in [&header, &keys, &ends, &crcs, &filter, &values] {
         file.write_paced(at, section, &pace).map_err(io("write"))?;

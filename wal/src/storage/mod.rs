@@ -150,6 +150,19 @@ pub struct FillPace<'a> {
     pub cancelled: &'a std::sync::atomic::AtomicBool,
 }
 
+/// What an uncancelled pace points at.
+static NEVER_CANCELLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl FillPace<'static> {
+    /// A pace of `bytes_per_sec` that nothing cancels (a snapshot, an archive run).
+    pub fn uncancelled(bytes_per_sec: u64) -> FillPace<'static> {
+        FillPace {
+            bytes_per_sec,
+            cancelled: &NEVER_CANCELLED,
+        }
+    }
+}
+
 impl FillPace<'_> {
     pub const CHUNK_BYTES: u64 = 256 << 10;
 
