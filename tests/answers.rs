@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use omnibus_actors::rails::sim::Rail;
@@ -47,46 +46,10 @@ fn a_caller_waiting_past_the_deadline_is_told_the_timeout_answer_of_the_step_in_
     engine.halt();
 }
 
-/// The frames of a segment file: (offset, bytes on disk) of each.
-fn frames(segment: &[u8]) -> Vec<(usize, usize)> {
-    let mut frames = Vec::new();
-    let mut at = 64;
-    while at + 40 <= segment.len() {
-        let len = u32::from_le_bytes(segment[at..at + 4].try_into().unwrap()) as usize;
-        if len == 0 {
-            break;
-        }
-        let size = 40 + len.next_multiple_of(8);
-        frames.push((at, size));
-        at += size;
-    }
-    frames
-}
-
-/// Drops the last `count` records of a stopped engine's only shard, as a crash that
-/// tore the last group commit would: the frames are zeroed, which ends the log there.
-fn tear_last_records(data: &Path, count: usize) {
-    let shard = data.join("shard-000");
-    let mut segments: Vec<_> = std::fs::read_dir(&shard)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "wal"))
-        .collect();
-    segments.sort();
-    let last = segments.last().expect("a segment");
-    let mut bytes = std::fs::read(last).unwrap();
-    let frames = frames(&bytes);
-    assert!(frames.len() > count);
-    for (offset, size) in &frames[frames.len() - count..] {
-        bytes[*offset..offset + size].fill(0);
-    }
-    std::fs::write(last, bytes).unwrap();
-}
-
 #[test]
 fn a_request_a_crash_left_without_its_answer_is_answered_after_the_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let extra = "[actors]\nanswer_deadline_ms = 200\n";
+    let extra = "[actors]\nanswer_deadline_ms = 200\n[supervisor]\nwindow_min_age_ms = 0\n";
     {
         let (engine, _sim) = start_sim(dir.path(), 1, extra);
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -100,9 +63,10 @@ fn a_request_a_crash_left_without_its_answer_is_answered_after_the_restart() {
         });
         engine.shutdown().unwrap();
     }
-    // The charge's last step wrote the credit's event and the answer in one group; the
-    // crash kept the event and lost the answer.
-    tear_last_records(dir.path(), 1);
+    // The charge is answered with its credit's entry (the answer that entry fixes, issue
+    // 13), and the credit's result follows in a group of its own: the crash kept the
+    // credit's entry and lost the answer and the result.
+    support::cut::tear_last_records(dir.path(), 2);
     let (engine, _sim) = start_sim(dir.path(), 1, extra);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -121,6 +85,8 @@ fn a_request_a_crash_left_without_its_answer_is_answered_after_the_restart() {
         assert_eq!(again.decided_by, Step::ChargeCredit);
         let view = engine.request("TORN".parse().unwrap()).await.unwrap();
         assert_eq!(view.answer.map(|a| a.told), Some(Told::Succeeded));
+        // The credit that went out before the crash is confirmed (SPEC §5), and booked.
+        engine.supervise_once().await.unwrap();
         assert_eq!(won(&engine, 1).await, 5_000);
     });
     engine.shutdown().unwrap();
@@ -214,6 +180,8 @@ fn a_remittance_told_failed_because_another_took_the_balance_owes_no_step() {
         engine.open_customer(opened(1)).await.unwrap();
         let funded = engine.charge(charge(1, "FUND", 500_000)).await.unwrap();
         assert_eq!(funded.told, Told::Succeeded);
+        // The credit is booked before the rails change (a read waits for it).
+        assert_eq!(won(&engine, 1).await, 500_000);
         // A deficit charge slow enough for the posting to come first.
         sim.set_rates(
             Rail::BankFirm,

@@ -479,19 +479,26 @@ mod payment_instruction_refusals {
 }
 
 #[test]
-fn subscribers_see_every_state_change_of_a_charge_in_order_ending_with_the_answer() {
+fn subscribers_see_every_state_change_of_a_charge_in_order_the_answer_with_the_credits_entry() {
     use omnibus_actors::EngineEvent;
     let dir = tempfile::tempdir().unwrap();
     let (engine, _, rt) = engine_with_customer(dir.path());
     let mut events = engine.subscribe();
     rt.block_on(async {
         engine.charge(charge(1, "C-EV", 1_000)).await.unwrap();
+        // The answer comes with the credit's entry (issue 13: every result of the credit
+        // tells succeeded), before the credit's result.
         let mut seen = Vec::new();
-        while seen
-            .last()
-            .map(|e| matches!(e, EngineEvent::Answered { .. }))
-            != Some(true)
-        {
+        while !seen.iter().any(|e| {
+            matches!(
+                e,
+                EngineEvent::EntryChanged {
+                    step: Step::ChargeCredit,
+                    from: Some(_),
+                    ..
+                }
+            )
+        }) {
             let event = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())
                 .await
                 .unwrap()
@@ -515,8 +522,8 @@ fn subscribers_see_every_state_change_of_a_charge_in_order_ending_with_the_answe
                 "charge_withdrawal None->REQUESTED",
                 "charge_withdrawal Some(Requested)->SUCCESS",
                 "charge_credit None->REQUESTED",
-                "charge_credit Some(Requested)->SUCCESS",
                 "answered Succeeded",
+                "charge_credit Some(Requested)->SUCCESS",
             ]
         );
     });

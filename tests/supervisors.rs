@@ -102,6 +102,7 @@ fn a_failed_charge_credit_is_reprocessed_once_the_securities_firm_recovers() {
         w.rt.block_on(w.engine.charge(charge(1, "C-1", 10_000)))
             .unwrap();
     assert_eq!(told.told, Told::Succeeded);
+    w.after_turn();
     w.sim.set_rates(Rail::SecuritiesFirm, healthy());
     let r = w.settle();
     assert_eq!(r.reprocessed, 1);
@@ -158,6 +159,7 @@ fn a_charge_credit_is_not_reprocessed_for_a_customer_whose_subscription_is_no_lo
     w.sim.set_rates(Rail::SecuritiesFirm, always("fail"));
     w.rt.block_on(w.engine.charge(charge(1, "C-1", 10_000)))
         .unwrap();
+    w.after_turn();
     w.sim.set_rates(Rail::SecuritiesFirm, healthy());
     w.rt.block_on(w.engine.set_customer_status(customer(1), true, false))
         .unwrap();
@@ -181,6 +183,7 @@ fn a_charge_credit_that_timed_out_but_happened_is_confirmed_not_paid_twice() {
             .told,
         Told::Succeeded
     );
+    w.after_turn();
     w.sim.set_rates(Rail::SecuritiesFirm, healthy());
     let r = w.settle();
     assert_eq!((r.confirmed_done, r.reprocessed), (1, 0));
@@ -536,6 +539,9 @@ fn a_parent_slice_below_its_low_mark_is_refilled_from_another_shard() {
                 .told,
             Told::Succeeded
         );
+        // Told with the credit's entry (issue 13); the customer's balance waits for the
+        // credit, the parent accounts' does not.
+        assert_eq!(won(&engine, n).await, 450_000_000);
         let before = engine
             .parent_balance(ParentAccount::FinParent)
             .await

@@ -863,7 +863,7 @@ fn schemas() -> Value {
                 "path": { "enum": ["first", "payment_instruction", null] },
                 "deficit": { "oneOf": [schema("Money"), { "type": "null" }], "description": "The shortfall charged first, if the balance was short." },
                 "decided_by": schema("Step"),
-                "timed_out": { "type": "boolean" },
+                "timed_out": { "type": "boolean", "description": "Whether the answer is the one SPEC §4 gives for a timeout of `decided_by`. False for an answer given before the step's result because every result of it tells the same (a charge told `succeeded` with its credit's entry)." },
                 "reason": schema("Reason")
             }
         },
@@ -982,7 +982,7 @@ fn request_schema() -> Value {
                     "properties": {
                         "told": schema("Told"),
                         "decided_by": schema("Step"),
-                        "timed_out": { "type": "boolean" },
+                        "timed_out": { "type": "boolean", "description": "Whether the answer is the one SPEC §4 gives for a timeout of `decided_by`. False for an answer given before the step's result because every result of it tells the same (a charge told `succeeded` with its credit's entry)." },
                         "at_ms": { "type": "integer", "minimum": 0 },
                         "reason": schema("Reason")
                     }

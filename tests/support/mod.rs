@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod cut;
 pub mod world;
 
 use std::path::Path;

@@ -30,6 +30,13 @@
 //!   do not overlap at all, a few group commits each; customers are many, so the
 //!   engine's throughput does not depend on it. The answer counted is the durable one,
 //!   the moment the caller hears it.
+//! - **An answer given early.** A request answered at the earliest durable point that
+//!   fixes its answer (a charge is told `succeeded` once its credit A2 is on record, before
+//!   A2's result: `omnibus_core::saga::fixed_answer`) keeps its turn until that result is
+//!   applied, when its answer used to come: the callers hear the answer at once, and the
+//!   next request still sees the credit (`saga/turns.rs`). The held turn counts in
+//!   `in_flight`, so the actor is not passivated meanwhile, and lasts at most the answer
+//!   deadline.
 //! - **Resubmissions.** One of a request number already waiting or in progress joins it
 //!   (same fields; other fields are refused as a reused number), bounded by
 //!   `actors.callers_per_request_max` callers; it is never queued twice. One already on
@@ -89,6 +96,9 @@ pub struct CustomerActor {
     queue: VecDeque<Turn>,
     /// The next look at the waiting requests' deadlines, while any waits.
     deadline_check: Option<SpawnHandle>,
+    /// The request answered last still holds the turn (answered early, its fixing step's
+    /// result not in yet): the next one waits.
+    turn_held: bool,
     /// Passivated while busy (its shard stopping): stop once the one in progress is done.
     stopping: bool,
 }
@@ -119,6 +129,7 @@ impl CustomerActor {
             running: None,
             queue: VecDeque::new(),
             deadline_check: None,
+            turn_held: false,
             stopping: false,
         }
     }
@@ -156,9 +167,47 @@ impl CustomerActor {
     /// The request in progress is answered: so are all who wait on it, and the next
     /// waiting one starts.
     fn finished(&mut self, result: Result<Outcome, EngineError>, ctx: &mut Context<Self>) {
-        if let Some(turn) = self.running.take() {
-            answer_all(&self.in_flight, turn.callers, &result);
+        let Some(turn) = self.running.take() else {
+            return self.next(ctx);
+        };
+        let request_no = turn.submission.request_no();
+        answer_all(&self.in_flight, turn.callers, &result);
+        if self.stopping {
+            ctx.stop();
+            return;
         }
+        let held = match &result {
+            Ok(_) => self.instruments.turn_over(self.id, request_no),
+            Err(_) => None,
+        };
+        let Some(turn_over) = held else {
+            return self.next(ctx);
+        };
+        // Answered early: the turn lasts until the fixing step's result (or the deadline,
+        // or the runtime stopping), counted in flight so the actor stays live.
+        self.turn_held = true;
+        self.in_flight.set(self.in_flight.get() + 1);
+        let deadline = Duration::from_millis(self.deadline_ms());
+        ctx.spawn(
+            async move {
+                let _ = tokio::time::timeout(deadline, turn_over).await;
+            }
+            .into_actor(self)
+            .map(|(), actor, ctx| {
+                actor.turn_held = false;
+                actor.in_flight.set(actor.in_flight.get().saturating_sub(1));
+                if actor.stopping {
+                    ctx.stop();
+                } else {
+                    actor.next(ctx);
+                }
+            }),
+        );
+    }
+
+    /// The turn is free: the next waiting request starts (those past their deadline are
+    /// given up).
+    fn next(&mut self, ctx: &mut Context<Self>) {
         if self.stopping {
             ctx.stop();
             return;
@@ -309,7 +358,7 @@ impl Handler<Submit> for CustomerActor {
             received_ms: now,
             callers: vec![reply],
         };
-        if self.running.is_none() {
+        if self.running.is_none() && !self.turn_held {
             self.start(turn, ctx);
         } else if self.queue.len() >= self.instruments.config().actors.customer_queue_max as usize {
             answer_all(
@@ -360,7 +409,7 @@ impl Handler<Passivate> for CustomerActor {
                 &Err(EngineError::ShuttingDown),
             );
         }
-        if self.running.is_some() {
+        if self.running.is_some() || self.turn_held {
             self.stopping = true;
         } else {
             ctx.stop();

@@ -81,6 +81,16 @@ impl Instruments {
         self.saga.config()
     }
 
+    /// For the customer's account actor, once a request is answered: `Some` while the
+    /// request's turn lasts past its answer (answered early: see `saga/turns.rs`).
+    pub fn turn_over(
+        &self,
+        customer: CustomerId,
+        request_no: RequestNo,
+    ) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        self.saga.turn_over((customer, request_no))
+    }
+
     /// Whether a request number of a customer is on record (accepted, answered or not).
     pub fn on_record(&self, customer: CustomerId, request_no: RequestNo) -> bool {
         let in_books = self

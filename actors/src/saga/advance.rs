@@ -1,10 +1,11 @@
 //! An entry's event (an answer, a timeout, a confirmation) and whatever follows from it
-//! (SPEC §4), applied as one step: the event, the next entry, the customer's answer.
+//! (SPEC §4), applied as one step: the event, the next entry, the customer's answer (the
+//! one this result tells, or the one the next entry already fixes).
 
 use std::rc::Rc;
 
 use omnibus_core::instruments;
-use omnibus_core::instruments::plan_after;
+use omnibus_core::instruments::{fixed_answer, plan_after};
 use omnibus_core::ledger::BooksError;
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::request_log::{transition, Event, Told};
@@ -72,10 +73,29 @@ impl SagaRuntime {
         let mut timed_out = event == Event::TimedOut;
         let mut reason =
             tell.map(|told| instruments::reason(accepted.kind, told, entry.step, event));
+        // The request's turn at its customer's account ends with this result, if its
+        // answer was given before it (see `turns.rs`).
+        self.end_turn((entry.customer, entry.request_no));
         let mut next = None;
+        let mut early = false;
         if let Some((step, amount)) = plan.next {
             match self.request_entry(&mut ledger, &accepted, step, amount, now) {
-                Ok(next_id) => next = Some(next_id),
+                Ok(next_id) => {
+                    next = Some(next_id);
+                    // The next step's entry, durable with this group, may already fix
+                    // what the caller is told whatever it does (`fixed_answer`): then the
+                    // answer goes on record in this group and is given once it is durable,
+                    // one outside call and one group commit earlier.
+                    if tell.is_none() && !answered {
+                        if let Some(fixed) = fixed_answer(&accepted, step, amount, now) {
+                            tell = Some(fixed.told);
+                            decided_by = fixed.decided_by;
+                            timed_out = fixed.timed_out;
+                            reason = Some(fixed.reason);
+                            early = true;
+                        }
+                    }
+                }
                 Err(e) => {
                     // The next step cannot start (its hold is refused; a request that set
                     // its money aside at acceptance never gets here): the request fails
@@ -123,6 +143,9 @@ impl SagaRuntime {
                 Ok(_) => {
                     let (ctx, customer, request_no) =
                         (self.clone(), entry.customer, entry.request_no);
+                    if early {
+                        self.hold_turn((customer, request_no));
+                    }
                     self.publish(EngineEvent::Answered {
                         shard: self.shard,
                         customer,

@@ -27,6 +27,8 @@ pub(super) async fn drive_from(
 ) {
     loop {
         let Some((mut call, timeout, log)) = ctx.call(entry, live.as_ref()) else {
+            // Nothing to call: no result will end a turn held past an early answer.
+            ctx.end_turn_of(entry);
             return;
         };
         let slot = first_slot.take().unwrap_or_else(|| ctx.call_slot(log));

@@ -14,7 +14,10 @@
 //!
 //! The records of one move (the entry's event, the next entry, the answer) are applied in
 //! one synchronous step, so they share one group commit; the caller is answered, and the
-//! next call is made, only once they are durable.
+//! next call is made, only once they are durable. The answer is given at the earliest
+//! durable point that fixes it: with the result that decides it, or with the entry of a
+//! step whose every result tells the same (`omnibus_core::saga::fixed_answer`; a charge's
+//! credit), one call and one group commit earlier.
 //!
 //! - `mod.rs`: [`SagaRuntime`], one per shard, and what it is built from.
 //! - `calls.rs`: rail calls, their timeouts and the calls in flight per rail; the
@@ -27,6 +30,7 @@
 //! - `owed.rs`: steps a request owes whose entry could not be created yet.
 //! - `events.rs`: state changes published once durable.
 //! - `refill.rs`: the on-demand refill trigger a short parent slice raises.
+//! - `turns.rs`: a customer's turn that lasts past an early answer.
 
 mod advance;
 mod callers;
@@ -36,6 +40,7 @@ mod events;
 mod owed;
 mod refill;
 mod start;
+mod turns;
 
 use std::cell::{Cell, Ref, RefCell};
 use std::collections::{BTreeSet, HashMap};
@@ -91,6 +96,10 @@ pub struct SagaRuntime {
     calls_in_flight: Rc<[Cell<usize>; 3]>,
     /// Asks for a refill of the shard's parent slices now (`refill.rs`).
     refill: Rc<Refill>,
+    /// Customers whose request was answered before the result of the step that fixed its
+    /// answer, and who waits for that result (`turns.rs`). At most one per customer, and
+    /// `actors.callers_per_request_max` readers each.
+    turns: RefCell<HashMap<CustomerId, turns::HeldTurn>>,
 }
 
 impl SagaRuntime {
@@ -121,6 +130,7 @@ impl SagaRuntime {
             late: Cell::new(0),
             owed: RefCell::new(BTreeSet::new()),
             pending_events: RefCell::new(Vec::new()),
+            turns: RefCell::new(HashMap::new()),
         }
     }
 

@@ -1,8 +1,12 @@
 //! Reads of the shard's state: a customer's balance, the parent slices, the totals for
 //! the conservation check, an audit, reconciliation pages, a request's view. Each is
-//! answered only once everything it reflects is durable (a read barrier).
+//! answered only once everything it reflects is durable (a read barrier). A read of a
+//! customer's balance or of a request of the customer waits while a request of the
+//! customer holds its turn past an early answer (`saga/turns.rs`).
 
-use actix::{Context, Handler};
+use std::time::Duration;
+
+use actix::{ActorFutureExt, AsyncContext, Context, Handler, WrapFuture};
 use omnibus_core::ledger::settled_outcome;
 use omnibus_core::ledger::{BooksError, ShardBooks};
 use omnibus_core::{CustomerId, RequestNo};
@@ -12,9 +16,45 @@ use super::ShardActor;
 use crate::api::{CustomerBalance, RequestView, ShardTotals};
 use crate::error::EngineError;
 
+impl ShardActor {
+    /// Defers a read of `customer`'s state while a request of the customer holds its turn
+    /// past an early answer (`saga/turns.rs`): a caller told a charge succeeded then reads
+    /// it credited. Waits at most the answer deadline; `read` runs then, on the actor.
+    /// `Err(read)` when nothing is held: read now.
+    fn after_turn<F>(&self, customer: CustomerId, read: F, ctx: &mut Context<Self>) -> Result<(), F>
+    where
+        F: FnOnce(&mut Self, &mut Context<Self>) + 'static,
+    {
+        let Some(turn) = self.saga.turn_held(customer) else {
+            return Err(read);
+        };
+        let deadline = Duration::from_millis(self.saga.config().actors.answer_deadline_ms);
+        ctx.spawn(
+            async move {
+                let _ = tokio::time::timeout(deadline, turn).await;
+            }
+            .into_actor(self)
+            .map(move |(), actor, ctx| read(actor, ctx)),
+        );
+        Ok(())
+    }
+}
+
 impl Handler<ViewRequest> for ShardActor {
     type Result = ();
-    fn handle(&mut self, msg: ViewRequest, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: ViewRequest, ctx: &mut Context<Self>) {
+        if let Err(msg) = self.after_turn(
+            msg.customer,
+            move |actor, ctx| actor.answer_view(msg, ctx),
+            ctx,
+        ) {
+            msg(self, ctx);
+        }
+    }
+}
+
+impl ShardActor {
+    fn answer_view(&mut self, msg: ViewRequest, _: &mut Context<Self>) {
         let view = {
             let ledger = self.ledger.borrow();
             match request_view(ledger.books(), msg.customer, msg.request_no) {
@@ -44,7 +84,23 @@ impl Handler<ViewRequest> for ShardActor {
 
 impl Handler<Query> for ShardActor {
     type Result = ();
-    fn handle(&mut self, msg: Query, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Query, ctx: &mut Context<Self>) {
+        if let QueryKind::Customer(customer) = msg.kind {
+            if let Err(read) = self.after_turn(
+                customer,
+                move |actor, ctx| actor.answer_query(msg, ctx),
+                ctx,
+            ) {
+                read(self, ctx);
+            }
+            return;
+        }
+        self.answer_query(msg, ctx);
+    }
+}
+
+impl ShardActor {
+    fn answer_query(&mut self, msg: Query, _: &mut Context<Self>) {
         let mut ledger = self.ledger.borrow_mut();
         if let Err(e) = ledger.check_usable() {
             msg.reply.send(Err(e));

@@ -90,6 +90,11 @@ pub fn due_answer(accepted: &Accepted, entries: &[LogEntry], at_ms: u64) -> Opti
     crate::saga::due_answer(of(accepted.kind), accepted, entries, at_ms)
 }
 
+/// The answer a step's durable entry already fixes ([`crate::saga::fixed_answer`]).
+pub fn fixed_answer(accepted: &Accepted, step: Step, amount: Amount, at_ms: u64) -> Option<Answer> {
+    crate::saga::fixed_answer(of(accepted.kind), accepted, step, amount, at_ms)
+}
+
 /// Where a request stands for good ([`crate::saga::settled_outcome`]).
 pub fn settled_outcome(accepted: &Accepted, answered: bool, entries: &[LogEntry]) -> Settled {
     crate::saga::settled_outcome(of(accepted.kind), accepted, answered, entries)

@@ -226,3 +226,96 @@ fn a_request_with_no_entry_is_told_failed_not_carried_out_by_its_first_step() {
         );
     }
 }
+
+/// Issue 13's earliest durable answer: a charge's credit (A2) tells `succeeded` whatever
+/// it does (SPEC §4), so its durable entry fixes the answer; no other step of seed 000
+/// does (each has a result that tells otherwise, or tells nothing).
+#[test]
+fn only_a_charges_credit_fixes_the_answer_before_its_result() {
+    use super::fixed_answer;
+    let all = [
+        Step::ChargeWithdrawal,
+        Step::ChargeCredit,
+        Step::RemitDeduction,
+        Step::RemitDeposit,
+        Step::PaymentInstruction,
+        Step::Recovery,
+        Step::Refund,
+    ];
+    let charge = request(RequestKind::Charge, None, None).accepted;
+    for step in all {
+        let fixed = fixed_answer(&charge, step, krw(1_500_000), 7);
+        if step == Step::ChargeCredit {
+            assert_eq!(
+                fixed,
+                Some(Answer {
+                    told: Told::Succeeded,
+                    decided_by: Step::ChargeCredit,
+                    timed_out: false,
+                    at_ms: 7,
+                    reason: Reason::None,
+                })
+            );
+        } else {
+            assert_eq!(fixed, None, "{step} of a charge");
+        }
+    }
+    for path in [RemitPath::First, RemitPath::PaymentInstruction] {
+        for deficit in [None, Some(1_000_000)] {
+            let remit = request(RequestKind::Remit, deficit, Some(path)).accepted;
+            for step in all {
+                assert_eq!(
+                    fixed_answer(&remit, step, krw(1_500_000), 7),
+                    None,
+                    "{step} of a remittance {path:?}, deficit {deficit:?}"
+                );
+            }
+        }
+    }
+    let mut house = request(RequestKind::Settlement, None, None).accepted;
+    house.customer = crate::saga::HOUSE;
+    assert_eq!(fixed_answer(&house, Step::Settlement, krw(1), 7), None);
+}
+
+/// What the fixed answer says is what the step's every result would have told: the
+/// answer a request is due after a crash that kept the entry but not the answer
+/// (`due_answer`) tells the same.
+#[test]
+fn a_fixed_answer_tells_what_the_due_answer_derives_from_the_durable_entries() {
+    use super::fixed_answer;
+    use crate::saga::{EntryId, LogEntry};
+    let charge = request(RequestKind::Charge, None, None).accepted;
+    let fixed = fixed_answer(&charge, Step::ChargeCredit, charge.amount, 7).unwrap();
+    for a2 in [
+        EntryState::Requested,
+        EntryState::Unknown,
+        EntryState::Success,
+        EntryState::FailTryAgain,
+    ] {
+        let entry = |id: u64, step, state| LogEntry {
+            id: EntryId(id),
+            customer: charge.customer,
+            request_no: charge.request_no,
+            step,
+            state,
+            attempt: 1,
+            failures: 0,
+            amount: charge.amount,
+            debit: crate::ids::AccountId::customer(charge.customer),
+            credit: crate::ids::AccountId::customer(charge.customer),
+            requested_at_ms: 0,
+            updated_at_ms: 0,
+            covered: false,
+        };
+        let entries = [
+            entry(1, Step::ChargeWithdrawal, EntryState::Success),
+            entry(2, Step::ChargeCredit, a2),
+        ];
+        let due = due_answer(&charge, &entries, 7).unwrap();
+        assert_eq!(
+            (due.told, due.decided_by, due.reason),
+            (fixed.told, fixed.decided_by, fixed.reason),
+            "A2 {a2:?}"
+        );
+    }
+}

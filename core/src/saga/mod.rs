@@ -20,6 +20,8 @@
 //!   SPEC §4 table's "then" column, the compensations owed): the trait's defaults.
 //! - `due_answer.rs`: the answer a request is due when nobody could be told live
 //!   ([`due_answer`]), for any instrument.
+//! - `fixed_answer.rs`: the answer a step's durable entry already fixes, whatever the step
+//!   does ([`fixed_answer`]): the earliest point a caller can be told.
 //! - `outcome.rs`: where a request stands for good ([`settled_outcome`]), for any
 //!   instrument.
 //!
@@ -40,6 +42,7 @@ mod accepted;
 mod answer;
 mod due_answer;
 mod entry;
+mod fixed_answer;
 mod follow_ups;
 mod instrument;
 mod outcome;
@@ -48,6 +51,7 @@ pub use accepted::{Accepted, RequestKind, Reserve, HOUSE};
 pub use answer::{Answer, Reason};
 pub use due_answer::due_answer;
 pub use entry::{holds, EntryId, LogEntry};
+pub use fixed_answer::fixed_answer;
 pub use follow_ups::{owed_compensation, then_step};
 pub use instrument::{done, Instrument, Parties, Plan, Settled};
 pub use outcome::settled_outcome;
