@@ -319,7 +319,10 @@ fn every_answered_outcome_is_derived_unchanged_after_a_crash_between_any_two_rec
         });
         engine.shutdown().unwrap();
     }
-    eprintln!("{} cuts of {records} records, {checked} answers checked", records + 1);
+    eprintln!(
+        "{} cuts of {records} records, {checked} answers checked",
+        records + 1
+    );
     // Each cut after a request's fixing point checked it: the scenario's records and all.
     assert!(records > 30, "{records} records");
     assert!(

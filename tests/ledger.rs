@@ -212,6 +212,65 @@ fn every_acknowledged_posting_is_still_there_after_a_restart_with_snapshots() {
     engine.shutdown().unwrap();
 }
 
+/// Issue 13's restart: a clean shutdown snapshots what was applied since the last
+/// snapshot (at least `wal.snapshot_at_shutdown_records` of it), so the next start loads
+/// the snapshot and replays nothing; with the setting at 0 it replays them as before.
+#[test]
+fn a_clean_shutdown_takes_a_snapshot_so_the_next_start_replays_nothing() {
+    for (at_least, replays) in [(100, false), (0, true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let extra = format!("[wal]\nsnapshot_at_shutdown_records = {at_least}\n");
+        let mut expected = HashMap::new();
+        {
+            let engine = start(dir.path(), 2, &extra);
+            let rt = runtime();
+            rt.block_on(async {
+                for n in 1..=20 {
+                    engine.open_customer(opened(n)).await.unwrap();
+                }
+                let mut model = Model::default();
+                for i in 0..1_000u64 {
+                    let c = AccountId::customer(customer(i % 20 + 1));
+                    engine.post(FIN_PARENT, c, krw(7)).await.unwrap();
+                    model.post(FIN_PARENT, c, 7);
+                }
+                expected = model.balances;
+            });
+            engine.shutdown().unwrap();
+        }
+        let engine = start(dir.path(), 2, &extra);
+        let reports = engine.recovery_reports().to_vec();
+        let replayed: u64 = reports.iter().map(|r| r.records_replayed).sum();
+        if replays {
+            assert!(
+                replayed >= 1_000,
+                "without it, the log is replayed: {reports:?}"
+            );
+        } else {
+            assert_eq!(
+                replayed, 0,
+                "the shutdown's snapshot leaves nothing to replay: {reports:?}"
+            );
+            assert!(
+                reports.iter().all(|r| r.snapshot_lsn.is_some()),
+                "{reports:?}"
+            );
+        }
+        let rt = runtime();
+        rt.block_on(async {
+            for n in 1..=20 {
+                let c = customer(n);
+                assert_eq!(
+                    customer_won(&engine, c).await,
+                    expected.get(&AccountId::customer(c)).copied().unwrap_or(0)
+                );
+            }
+            assert!(engine.totals().await.unwrap().sum.is_zero());
+        });
+        engine.shutdown().unwrap();
+    }
+}
+
 #[test]
 fn idle_customer_actors_are_passivated_and_reactivated_transparently() {
     let dir = tempfile::tempdir().unwrap();

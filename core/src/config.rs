@@ -169,6 +169,9 @@ pub struct WalConfig {
     pub batch_bytes_max: u64,
     pub background_write_bytes_per_sec: u64,
     pub snapshot_every_records: u64,
+    /// A clean shutdown takes a snapshot when at least this many records were applied
+    /// since the last one (0: never).
+    pub snapshot_at_shutdown_records: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -456,6 +459,12 @@ impl Config {
             "wal.snapshot_every_records",
             w.snapshot_every_records,
             10,
+            1_000_000_000,
+        )?;
+        range(
+            "wal.snapshot_at_shutdown_records",
+            w.snapshot_at_shutdown_records,
+            0,
             1_000_000_000,
         )?;
 

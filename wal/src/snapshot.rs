@@ -27,6 +27,8 @@ pub(crate) struct SnapshotJob {
     pub lsn: Lsn,
     pub state: Vec<u8>,
     pub done: SnapshotDone,
+    /// Written at `background_write_bytes_per_sec` (or at full speed).
+    pub paced: bool,
 }
 
 /// Reads and checks the snapshot file `name`, expected to hold `name_lsn`. The outer
@@ -145,7 +147,11 @@ pub(crate) fn run_snapshot_thread(shared: Arc<Shared>, jobs: Receiver<SnapshotJo
             shared.storage.as_ref(),
             job.lsn,
             &job.state,
-            shared.options.background_write_bytes_per_sec,
+            if job.paced {
+                shared.options.background_write_bytes_per_sec
+            } else {
+                u64::MAX
+            },
         );
         drop(job.state);
         match &result {

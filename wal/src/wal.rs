@@ -449,6 +449,28 @@ impl Wal {
         state: Vec<u8>,
         done: Box<dyn FnOnce(Result<(), WalError>) + Send>,
     ) -> Result<(), WalError> {
+        self.snapshot_paced(lsn, state, done, true)
+    }
+
+    /// As [`Wal::snapshot`], written at full speed rather than at
+    /// `background_write_bytes_per_sec`: for a snapshot nothing else waits beside, such as
+    /// the one a clean shutdown takes so that the next start replays nothing.
+    pub fn snapshot_unpaced(
+        &self,
+        lsn: Lsn,
+        state: Vec<u8>,
+        done: Box<dyn FnOnce(Result<(), WalError>) + Send>,
+    ) -> Result<(), WalError> {
+        self.snapshot_paced(lsn, state, done, false)
+    }
+
+    fn snapshot_paced(
+        &self,
+        lsn: Lsn,
+        state: Vec<u8>,
+        done: Box<dyn FnOnce(Result<(), WalError>) + Send>,
+        paced: bool,
+    ) -> Result<(), WalError> {
         let shared = &self.handle.shared;
         let mut submit = self.submit_state();
         self.check_open(&submit)?;
@@ -483,6 +505,7 @@ impl Wal {
             lsn,
             state,
             done,
+            paced,
         }) {
             Ok(_) => {
                 submit.snapshot_lsn = lsn;

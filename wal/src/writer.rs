@@ -40,6 +40,8 @@ pub(crate) enum Item {
         lsn: Lsn,
         state: Vec<u8>,
         done: SnapshotDone,
+        /// Written at `background_write_bytes_per_sec` (or at full speed).
+        paced: bool,
     },
     Shutdown,
 }
@@ -291,7 +293,12 @@ impl WriterState {
                     self.shared.queued.fetch_sub(1, Ordering::AcqRel);
                     let _ = reply.send(result);
                 }
-                Item::Snapshot { lsn, state, done } => {
+                Item::Snapshot {
+                    lsn,
+                    state,
+                    done,
+                    paced,
+                } => {
                     // The snapshot may only become durable after every record it reflects.
                     assert!(
                         lsn <= self.next_lsn,
@@ -303,9 +310,12 @@ impl WriterState {
                     match result {
                         Ok(()) => {
                             assert!(self.synced_lsn + 1 >= lsn);
-                            if let Err(returned) =
-                                self.snapshots.send(SnapshotJob { lsn, state, done })
-                            {
+                            if let Err(returned) = self.snapshots.send(SnapshotJob {
+                                lsn,
+                                state,
+                                done,
+                                paced,
+                            }) {
                                 self.shared.snapshots_pending.fetch_sub(1, Ordering::AcqRel);
                                 let done = returned.0.done;
                                 if catch_unwind(AssertUnwindSafe(|| done(Err(WalError::Closed))))

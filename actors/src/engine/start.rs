@@ -117,6 +117,10 @@ impl Engine {
                 records = r.records_replayed,
                 customers = r.customers,
                 ms = r.elapsed_ms,
+                open_ms = r.open_ms,
+                snapshot_ms = r.snapshot_ms,
+                replay_ms = r.replay_ms,
+                archive_ms = r.archive_ms,
                 "shard recovered"
             );
         }
@@ -167,6 +171,8 @@ impl Engine {
                             for (actor, seq) in r.actor_seqs {
                                 ledger.replayed_seq(actor, seq);
                             }
+                            // The records replayed are records since the last snapshot.
+                            ledger.replayed_since_snapshot(r.report.records_replayed);
                             ledger.set_archive(r.archive, config.archive.settled_max as usize);
                             ShardActor::new(
                                 shard,

@@ -200,6 +200,12 @@ impl ShardLedger {
         self.records_since_snapshot
     }
 
+    /// Counts the records a restart replayed (those after the snapshot it loaded) among
+    /// the records since the last snapshot.
+    pub fn replayed_since_snapshot(&mut self, records: u64) {
+        self.records_since_snapshot += records;
+    }
+
     pub fn reset_snapshot_counter(&mut self) {
         self.records_since_snapshot = 0;
     }

@@ -132,6 +132,13 @@ pub struct RecoveryReport {
     /// Settled requests the shard's archive holds (a request in two runs counts twice).
     pub archived_requests: u64,
     pub elapsed_ms: u64,
+    /// Where the time went: opening the log (its segments mapped and checked), loading the
+    /// snapshot, replaying the records after it, opening the archive (its keys read into
+    /// the key filter).
+    pub open_ms: u64,
+    pub snapshot_ms: u64,
+    pub replay_ms: u64,
+    pub archive_ms: u64,
 }
 
 /// A recovered shard, ready to serve.
@@ -167,8 +174,10 @@ pub fn recover_shard(
     .map_err(|e| wal_err(e.to_string()))?;
     let mut report = RecoveryReport {
         shard,
+        open_ms: started.elapsed().as_millis() as u64,
         ..RecoveryReport::default()
     };
+    let phase = Instant::now();
     let mut books = match recovery.snapshot() {
         Some(snapshot) => {
             report.snapshot_lsn = Some(snapshot.lsn);
@@ -187,6 +196,8 @@ pub fn recover_shard(
         }
         None => ShardBooks::new(shard, plan),
     };
+    report.snapshot_ms = phase.elapsed().as_millis() as u64;
+    let phase = Instant::now();
     let mut actor_seqs = std::collections::HashMap::new();
     for frame in recovery.records() {
         let frame = frame.map_err(|e| wal_err(e.to_string()))?;
@@ -212,6 +223,7 @@ pub fn recover_shard(
         }
         report.records_replayed += 1;
     }
+    report.replay_ms = phase.elapsed().as_millis() as u64;
     let mut next_lsn = recovery.next_lsn();
     let wal = recovery.into_wal().map_err(|e| wal_err(e.to_string()))?;
     if !books.genesis_done() {
@@ -236,11 +248,13 @@ pub fn recover_shard(
         actor_seqs.insert(ActorId::Shard, 1);
         next_lsn += 1;
     }
+    let phase = Instant::now();
     let (archive, opened) = super::archive::ShardArchive::open(
         &data.archive_dir(shard),
         config.wal.background_write_bytes_per_sec,
     )
     .map_err(|e| wal_err(format!("archive: {e}")))?;
+    report.archive_ms = phase.elapsed().as_millis() as u64;
     report.archived_requests = opened.records;
     report.customers = books.customer_count() as u64;
     report.elapsed_ms = started.elapsed().as_millis() as u64;

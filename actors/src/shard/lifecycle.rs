@@ -1,5 +1,6 @@
 //! The shard's side of its ledger's life: flushing applied records to the WAL, running
-//! the waiters of what became durable, and stopping (everything applied made durable,
+//! the waiters of what became durable, and stopping (everything applied made durable, a
+//! snapshot of it when `wal.snapshot_at_shutdown_records` were applied since the last,
 //! the log synced and closed).
 
 use actix::{ActorContext, Addr, Context, Handler, Message};
@@ -78,12 +79,31 @@ impl ShardActor {
         }
     }
 
-    fn try_finish_stopping(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn try_finish_stopping(&mut self, ctx: &mut Context<Self>) {
         if self.stopping.is_none() {
             return;
         }
         let pending = self.ledger.borrow().pending_records();
-        if pending > 0 && self.ledger.borrow().check_usable().is_ok() {
+        let usable = self.ledger.borrow().check_usable().is_ok();
+        if pending > 0 && usable {
+            return;
+        }
+        if usable && self.snapshot_running {
+            // A snapshot is being written: it finishes first (its `SnapshotDone` comes
+            // back here).
+            return;
+        }
+        let at_least = self.config.wal.snapshot_at_shutdown_records;
+        if usable
+            && !self.shutdown_snapshot
+            && at_least > 0
+            && self.ledger.borrow().records_since_snapshot() >= at_least
+        {
+            // Everything applied is durable: a snapshot of it now, at full speed, so the
+            // next start loads it and replays nothing.
+            self.shutdown_snapshot = true;
+            tracing::info!(shard = self.id, "taking a snapshot before stopping");
+            self.take_snapshot(ctx, false);
             return;
         }
         let result = self

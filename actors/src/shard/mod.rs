@@ -89,6 +89,8 @@ pub struct ShardActor {
     /// A coarse clock for passivation, advanced by the passivation timer.
     tick: u64,
     snapshot_running: bool,
+    /// A clean shutdown's snapshot was taken (or is being written): see `lifecycle.rs`.
+    shutdown_snapshot: bool,
     stopping: Option<std::sync::mpsc::Sender<Result<(), String>>>,
     stats: ShardStats,
     /// Settled requests on their way to the archive (`archiving.rs`).
@@ -153,6 +155,7 @@ impl ShardActor {
             transfers: Transfers::default(),
             tick: 0,
             snapshot_running: false,
+            shutdown_snapshot: false,
             stopping: None,
             stats: ShardStats::default(),
             archiving: archiving::Archiving::default(),

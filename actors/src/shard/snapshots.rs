@@ -1,6 +1,7 @@
-//! Snapshots: every `wal.snapshot_every_records` records the books are cut on the
-//! shard's thread (copy-on-write, cheap), copied out and serialized on a thread of their
-//! own, then handed to the WAL, which writes them after every record they reflect.
+//! Snapshots: every `wal.snapshot_every_records` records, and at a clean shutdown after
+//! `wal.snapshot_at_shutdown_records`, the books are cut on the shard's thread
+//! (copy-on-write, cheap), copied out and serialized on a thread of their own, then handed
+//! to the WAL, which writes them after every record they reflect.
 
 use actix::{AsyncContext, Context, Handler, Message};
 use omnibus_core::ledger::Lsn;
@@ -14,6 +15,13 @@ impl ShardActor {
         if self.snapshot_running || self.ledger.borrow().records_since_snapshot() < every {
             return;
         }
+        self.take_snapshot(ctx, true);
+    }
+
+    /// Cuts the books and has them copied out, serialized and written on a thread of their
+    /// own: at `wal.background_write_bytes_per_sec` (`paced`), or at full speed (the clean
+    /// shutdown's snapshot, which nothing waits beside).
+    pub(super) fn take_snapshot(&mut self, ctx: &mut Context<Self>, paced: bool) {
         self.snapshot_running = true;
         // Everything applied so far goes to the WAL first: the writer handles the
         // snapshot in order, after every record it covers.
@@ -42,7 +50,9 @@ impl ShardActor {
             .spawn(move || {
                 // Copying the books out and serializing them is the heaviest work the
                 // engine does; it gets what the shards leave idle, not a core of theirs.
-                omnibus_wal::storage::background_thread();
+                if paced {
+                    omnibus_wal::storage::background_thread();
+                }
                 let snapshot = cut.into_snapshot();
                 let bytes = codec::encode_snapshot(&snapshot);
                 drop(snapshot);
@@ -55,7 +65,12 @@ impl ShardActor {
                         result: result.map_err(|e| e.to_string()),
                     });
                 });
-                if let Err(e) = wal.snapshot(lsn, bytes, done) {
+                let handed = if paced {
+                    wal.snapshot(lsn, bytes, done)
+                } else {
+                    wal.snapshot_unpaced(lsn, bytes, done)
+                };
+                if let Err(e) = handed {
                     // Refused (the queue full, a snapshot still being written): the WAL
                     // drops `done` uncalled, so the shard hears of it here, or it would
                     // never take a snapshot again.
@@ -86,9 +101,11 @@ pub struct SnapshotDone {
 
 impl Handler<SnapshotDone> for ShardActor {
     type Result = ();
-    fn handle(&mut self, msg: SnapshotDone, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: SnapshotDone, ctx: &mut Context<Self>) {
         self.snapshot_running = false;
         self.flush_waiting();
+        // A shutdown waits for the snapshot being written (`lifecycle.rs`).
+        self.try_finish_stopping(ctx);
         match msg.result {
             Ok(()) => {
                 self.stats.snapshots += 1;
