@@ -198,18 +198,22 @@ fn every_acknowledged_posting_is_still_there_after_a_restart_with_snapshots() {
         reports.iter().any(|r| r.snapshot_lsn.is_some()),
         "restart loaded a snapshot: {reports:?}"
     );
-    let rt = runtime();
-    rt.block_on(async {
-        for n in 1..=50 {
+    assert_balances(&engine, &expected, 50);
+    engine.shutdown().unwrap();
+}
+
+/// Customers 1 to `customers` hold what the model expects, and the books balance.
+fn assert_balances(engine: &Engine, expected: &HashMap<AccountId, i64>, customers: u64) {
+    runtime().block_on(async {
+        for n in 1..=customers {
             let c = customer(n);
             assert_eq!(
-                customer_won(&engine, c).await,
+                customer_won(engine, c).await,
                 expected.get(&AccountId::customer(c)).copied().unwrap_or(0)
             );
         }
         assert!(engine.totals().await.unwrap().sum.is_zero());
     });
-    engine.shutdown().unwrap();
 }
 
 /// Issue 13's restart: a clean shutdown snapshots what was applied since the last
@@ -256,17 +260,7 @@ fn a_clean_shutdown_takes_a_snapshot_so_the_next_start_replays_nothing() {
                 "{reports:?}"
             );
         }
-        let rt = runtime();
-        rt.block_on(async {
-            for n in 1..=20 {
-                let c = customer(n);
-                assert_eq!(
-                    customer_won(&engine, c).await,
-                    expected.get(&AccountId::customer(c)).copied().unwrap_or(0)
-                );
-            }
-            assert!(engine.totals().await.unwrap().sum.is_zero());
-        });
+        assert_balances(&engine, &expected, 20);
         engine.shutdown().unwrap();
     }
 }

@@ -233,15 +233,7 @@ fn a_request_with_no_entry_is_told_failed_not_carried_out_by_its_first_step() {
 #[test]
 fn only_a_charges_credit_fixes_the_answer_before_its_result() {
     use super::fixed_answer;
-    let all = [
-        Step::ChargeWithdrawal,
-        Step::ChargeCredit,
-        Step::RemitDeduction,
-        Step::RemitDeposit,
-        Step::PaymentInstruction,
-        Step::Recovery,
-        Step::Refund,
-    ];
+    let all = Step::ALL;
     let charge = request(RequestKind::Charge, None, None).accepted;
     for step in all {
         let fixed = fixed_answer(&charge, step, krw(1_500_000), 7);
