@@ -61,6 +61,10 @@ pub struct Args {
     /// Requests (charges) retained at the restart, on top of the postings.
     #[arg(long, default_value_t = 10_000_000)]
     restart_requests: u64,
+    /// Extra configuration of the restart figure's engine (TOML tables, such as
+    /// "[archive]\nrecent_max = 20_000"), laid over its own.
+    #[arg(long, default_value = "")]
+    restart_toml: String,
     /// Requests the `pauses` phase inserts.
     #[arg(long, default_value_t = 2_000_000)]
     pause_requests: u64,
@@ -217,7 +221,12 @@ fn restart(root: &Path, args: &Args) -> Result<Restarts, String> {
     // snapshot interval (every 2,000,000 records per shard) bounds the replay.
     // fin_parent funds every charge; the sweeps that would refill it are not measured.
     let big = "[parents.fin_parent]\nopening = 100_000_000_000_000\nlow_mark = 0\ntarget = 100_000_000_000_000\nhigh_mark = 1_000_000_000_000_000\n";
-    let cfg = config(&dir, 0, "none", big)?;
+    let cfg = config(
+        &dir,
+        0,
+        "none",
+        &format!("{big}{}", args.restart_toml.replace("\\n", "\n")),
+    )?;
     let engine = Engine::start(cfg.clone()).map_err(|e| e.to_string())?;
     let rt = runtime();
     let customers = args.restart_customers;
@@ -282,28 +291,8 @@ fn restart(root: &Path, args: &Args) -> Result<Restarts, String> {
     // A long-running engine's archive keeps up, and keeps `archive.recent_max` settled
     // requests per shard in memory; building at sync `none` outruns it, so let it catch up.
     let recent_max = u64::from(cfg.archive.recent_max);
-    let caught_up = Instant::now();
-    loop {
-        let totals = rt.block_on(engine.totals()).map_err(|e| e.to_string())?;
-        let behind: u64 = totals
-            .shards
-            .iter()
-            .map(|s| s.settled_in_memory.saturating_sub(recent_max))
-            .sum();
-        if behind == 0 {
-            break;
-        }
-        if caught_up.elapsed() > Duration::from_secs(600) {
-            return Err(format!(
-                "the archive did not catch up in 10 minutes: {behind} behind"
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    eprintln!(
-        "  the archive caught up in {:.1} s",
-        caught_up.elapsed().as_secs_f64()
-    );
+    let waited = archive_caught_up(&engine, &rt, recent_max)?;
+    eprintln!("  the archive caught up in {:.1} s", waited.as_secs_f64());
     // A crash first: the engine halts with up to `wal.snapshot_every_records` per shard
     // since its last snapshot, and the start replays them.
     engine.halt();
@@ -314,8 +303,15 @@ fn restart(root: &Path, args: &Args) -> Result<Restarts, String> {
         recovery_detail(&engine),
         simulator.as_millis()
     );
-    // Then a clean shutdown, which snapshots what it replayed and more
-    // (`wal.snapshot_at_shutdown_records`), and the start that loads it.
+    // The replay brought back the settled requests evicted since the last snapshot
+    // (eviction is not a record); the archive takes them again. Then a clean shutdown,
+    // which snapshots what the replay applied (`wal.snapshot_at_shutdown_records`), and
+    // the start that loads it.
+    let waited = archive_caught_up(&engine, &rt, recent_max)?;
+    eprintln!(
+        "  after the crash, the archive caught up in {:.1} s",
+        waited.as_secs_f64()
+    );
     engine.shutdown().map_err(|e| e.to_string())?;
     let (engine, simulator, elapsed) = start_timed(&cfg)?;
     let detail = format!(
@@ -331,6 +327,33 @@ fn restart(root: &Path, args: &Args) -> Result<Restarts, String> {
         after_crash_ms: after_crash.as_secs_f64() * 1000.0,
         after_crash: crash_detail,
     })
+}
+
+/// Waits until every shard keeps at most `recent_max` settled requests in memory (the
+/// rest in its archive), at most 10 minutes; how long it took.
+fn archive_caught_up(
+    engine: &Engine,
+    rt: &tokio::runtime::Runtime,
+    recent_max: u64,
+) -> Result<Duration, String> {
+    let started = Instant::now();
+    loop {
+        let totals = rt.block_on(engine.totals()).map_err(|e| e.to_string())?;
+        let behind: u64 = totals
+            .shards
+            .iter()
+            .map(|s| s.settled_in_memory.saturating_sub(recent_max))
+            .sum();
+        if behind == 0 {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            return Err(format!(
+                "the archive did not catch up in 10 minutes: {behind} behind"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// `Engine::start` in its two parts: the simulated outside systems opening their journal
