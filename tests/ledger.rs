@@ -265,6 +265,46 @@ fn a_clean_shutdown_takes_a_snapshot_so_the_next_start_replays_nothing() {
     }
 }
 
+/// The records a start replays are records since the last snapshot: they count toward
+/// the next one. (They did not: after a restart the count began at 0, so a shutdown or a
+/// crash soon after a restart left the whole replay to the next start again.)
+#[test]
+fn records_a_start_replayed_count_toward_the_next_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let no_snapshot = "[wal]\nsnapshot_at_shutdown_records = 0\n";
+    {
+        let engine = start(dir.path(), 1, no_snapshot);
+        runtime().block_on(async {
+            engine.open_customer(opened(1)).await.unwrap();
+            for _ in 0..500 {
+                engine
+                    .post(FIN_PARENT, AccountId::customer(customer(1)), krw(3))
+                    .await
+                    .unwrap();
+            }
+        });
+        engine.shutdown().unwrap();
+    }
+    // The start replays the 500 postings and more; nothing new is applied after it, and
+    // its shutdown snapshots them, since they are at least 100 since the last snapshot.
+    let engine = start(dir.path(), 1, "[wal]\nsnapshot_at_shutdown_records = 100\n");
+    let replayed = engine.recovery_reports()[0].records_replayed;
+    assert!(replayed >= 500, "{replayed} records replayed");
+    engine.shutdown().unwrap();
+    let engine = start(dir.path(), 1, no_snapshot);
+    assert_eq!(
+        engine.recovery_reports()[0].records_replayed,
+        0,
+        "{:?}",
+        engine.recovery_reports()
+    );
+    assert_eq!(
+        runtime().block_on(customer_won(&engine, customer(1))),
+        1_500
+    );
+    engine.shutdown().unwrap();
+}
+
 #[test]
 fn idle_customer_actors_are_passivated_and_reactivated_transparently() {
     let dir = tempfile::tempdir().unwrap();
