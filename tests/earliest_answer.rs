@@ -130,14 +130,7 @@ fn run_scenario(dir: &Path) -> HashMap<&'static str, Answer> {
 }
 
 fn rates(fault: Option<&str>) -> omnibus_core::config::SimulatedRailConfig {
-    match fault {
-        Some(fault) => always(fault),
-        None => {
-            let mut healthy = always("fail");
-            healthy.failure_rate = 0.0;
-            healthy
-        }
-    }
+    fault.map_or_else(healthy, always)
 }
 
 /// Waits until no entry of the request is REQUESTED (its calls answered or timed out).

@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use omnibus_actors::rails::sim::{Rail, Simulator};
 use omnibus_actors::{Clock, Engine, EngineParts, ManualClock};
-use omnibus_core::config::SimulatedRailConfig;
 use omnibus_core::request_log::{EntryState, Step, Told};
 use omnibus_core::{AccountNo, BankCode, Money, ParentAccount};
 use support::world::World;
@@ -26,16 +25,6 @@ fn world(funded: i64) -> World {
 
 fn world_on(engine: Engine, sim: Simulator, dir: tempfile::TempDir, funded: i64) -> World {
     World::on(engine, sim, dir, funded)
-}
-
-fn healthy() -> SimulatedRailConfig {
-    SimulatedRailConfig {
-        latency_us_min: 0,
-        latency_us_max: 0,
-        failure_rate: 0.0,
-        timeout_rate: 0.0,
-        lost_response_rate: 0.0,
-    }
 }
 
 /// Fast timeouts, no window, immediate retries; the supervisors' own timers are parked

@@ -187,15 +187,20 @@ pub fn start_sim(
     )
 }
 
-/// Fault rates with one kind of fault always happening.
-pub fn always(fault: &str) -> omnibus_core::config::SimulatedRailConfig {
-    let mut rates = omnibus_core::config::SimulatedRailConfig {
+/// Rails that answer at once and never fail.
+pub fn healthy() -> omnibus_core::config::SimulatedRailConfig {
+    omnibus_core::config::SimulatedRailConfig {
         latency_us_min: 0,
         latency_us_max: 0,
         failure_rate: 0.0,
         timeout_rate: 0.0,
         lost_response_rate: 0.0,
-    };
+    }
+}
+
+/// Fault rates with one kind of fault always happening.
+pub fn always(fault: &str) -> omnibus_core::config::SimulatedRailConfig {
+    let mut rates = healthy();
     match fault {
         "fail" => rates.failure_rate = 1.0,
         "timeout" => rates.timeout_rate = 1.0,

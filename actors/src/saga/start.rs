@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use omnibus_core::instruments::{due_answer, first_step, fixed_answer, reserves_for, step_legs};
+use omnibus_core::instruments::{due_answer, first_step, reserves_for, step_legs};
 use omnibus_core::ledger::{BooksError, CustomerEntry};
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::request_log::{EntryState, Step, Told};
@@ -85,20 +85,7 @@ impl SagaRuntime {
             None => self.request_entry(&mut ledger, &accepted, step, amount, accepted.at_ms),
         };
         let result = match refused {
-            Ok(id) => {
-                // The first entry may fix the answer already (`fixed_answer`; no step of
-                // seed 000 does): then it is on record with it, and given once durable.
-                if let Some(answer) = fixed_answer(&accepted, step, amount, accepted.at_ms) {
-                    self.record_answer(&mut ledger, &accepted, answer)?;
-                    self.hold_turn((accepted.customer, accepted.request_no));
-                    let (ctx, customer, request_no) =
-                        (self.clone(), accepted.customer, accepted.request_no);
-                    ledger.after_durable(Box::new(move |durable| {
-                        ctx.answer_callers(customer, request_no, durable)
-                    }));
-                }
-                Ok(Some(id))
-            }
+            Ok(id) => Ok(Some(id)),
             Err(e) => {
                 let reason = if matches!(e, EngineError::Refused(BooksError::BelowFloor { .. })) {
                     self.short_slices.set(self.short_slices.get() + 1);

@@ -9,7 +9,9 @@
 //! The rule is generic, asked of the request's instrument through its own `plan_after`:
 //! a step fixes the answer when every result it can have tells the caller the same thing,
 //! for the same reason. Nothing here names a product; today only a charge's credit
-//! qualifies (a remittance's deposit does not: its failure tells `failed`).
+//! qualifies (a remittance's deposit does not: its failure tells `failed`). The saga
+//! runtime asks it of each step that follows a result (`actors/src/saga/advance.rs`);
+//! no first step of a request qualifies, so acceptance does not ask.
 
 use super::{Accepted, Answer, Instrument};
 use crate::money::Amount;
