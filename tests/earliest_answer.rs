@@ -323,3 +323,41 @@ fn every_answered_outcome_is_derived_unchanged_after_a_crash_between_any_two_rec
         "{checked} answers checked across {records} cuts"
     );
 }
+
+#[test]
+fn a_parent_balance_read_after_an_answered_charge_shows_the_charges_credit() {
+    // The credit A2 takes 50 ms at the securities firm (its timeout is 100 ms): the caller hears `succeeded` with
+    // A2's entry, long before its result. A read of the parent account that follows the
+    // answer must still see the books as the answer tells them (SPEC §4: the credit moved
+    // the money from fin_parent to the customer), as it did when the answer came last.
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(dir.path(), 1, EXTRA);
+    let rt = runtime();
+    rt.block_on(async {
+        engine.open_customer(opened(1)).await.unwrap();
+        let before = engine
+            .parent_balance(omnibus_core::ParentAccount::FinParent)
+            .await
+            .unwrap()
+            .total;
+        let mut slow = healthy();
+        slow.latency_us_min = 50_000;
+        slow.latency_us_max = 50_000;
+        sim.set_rates(Rail::SecuritiesFirm, slow);
+        let outcome = engine.charge(charge(1, "C-SLOW", 70_000)).await.unwrap();
+        assert_eq!(outcome.told, Told::Succeeded);
+        let after = engine
+            .parent_balance(omnibus_core::ParentAccount::FinParent)
+            .await
+            .unwrap()
+            .total;
+        assert_eq!(
+            after,
+            before
+                .checked_sub(omnibus_core::Money::krw(70_000).unwrap())
+                .unwrap(),
+            "the charge told succeeded has credited the customer out of fin_parent"
+        );
+    });
+    engine.shutdown().unwrap();
+}

@@ -12,7 +12,9 @@
 //! While a customer's turn is held so, what waits for it: the customer's next request
 //! (the actor asks [`SagaRuntime::turn_over`]), and reads of the customer's balance and
 //! of its requests (the shard asks [`SagaRuntime::turn_held`]), so that a caller told a
-//! charge succeeded reads the balance with its credit, as it did before. A turn ends when
+//! charge succeeded reads the balance with its credit, as it did before; and reads of the
+//! parent accounts wait for every turn held when they arrive ([`SagaRuntime::turns_held_now`]),
+//! so that they too see the outcome of every answered request. A turn ends when
 //! any event of the request's entries is applied (the fixing step's result is the next
 //! one), or when its flow stops driving without one; whoever waits also gives up at the
 //! answer deadline.
@@ -96,6 +98,24 @@ impl SagaRuntime {
     pub fn turn_held(&self, customer: CustomerId) -> Option<oneshot::Receiver<()>> {
         let mut turns = self.turns.borrow_mut();
         let held = turns.get_mut(&customer)?;
+        self.wait_for(held)
+    }
+
+    /// For a read of the parent accounts: one receiver per turn held now, each firing when
+    /// that turn ends, so that the read sees the outcome of every request answered before
+    /// it arrived (a charge told `succeeded` has credited its customer out of fin_parent).
+    /// Turns taken after the read arrived are not waited for, so a read under load waits
+    /// for at most one rail call. Empty when no turn is held; a turn with
+    /// `actors.callers_per_request_max` readers waiting already is not waited for.
+    pub fn turns_held_now(&self) -> Vec<oneshot::Receiver<()>> {
+        let mut turns = self.turns.borrow_mut();
+        turns
+            .values_mut()
+            .filter_map(|held| self.wait_for(held))
+            .collect()
+    }
+
+    fn wait_for(&self, held: &mut HeldTurn) -> Option<oneshot::Receiver<()>> {
         if held.waiters.len() >= self.config.actors.callers_per_request_max as usize {
             return None;
         }

@@ -2,14 +2,15 @@
 //! the conservation check, an audit, reconciliation pages, a request's view. Each is
 //! answered only once everything it reflects is durable (a read barrier). A read of a
 //! customer's balance or of a request of the customer waits while a request of the
-//! customer holds its turn past an early answer (`saga/turns.rs`).
+//! customer holds its turn past an early answer (`saga/turns.rs`); a read of the parent
+//! accounts waits for every turn held when it arrives.
 
 use std::time::Duration;
 
 use actix::{ActorFutureExt, AsyncContext, Context, Handler, WrapFuture};
 use omnibus_core::ledger::settled_outcome;
 use omnibus_core::ledger::{BooksError, ShardBooks};
-use omnibus_core::{CustomerId, RequestNo};
+use omnibus_core::{AccountId, CustomerId, RequestNo};
 
 use super::protocol::{Query, QueryAnswer, QueryKind, ViewRequest, ENTRIES_PAGE};
 use super::ShardActor;
@@ -32,6 +33,33 @@ impl ShardActor {
         ctx.spawn(
             async move {
                 let _ = tokio::time::timeout(deadline, turn).await;
+            }
+            .into_actor(self)
+            .map(move |(), actor, ctx| read(actor, ctx)),
+        );
+        Ok(())
+    }
+
+    /// Defers a read of the parent accounts until every turn held when it arrives has
+    /// ended (`SagaRuntime::turns_held_now`), at most the answer deadline: the read sees
+    /// the outcome of every request answered before it. `Err(read)` when none is held.
+    fn after_turns<F>(&self, read: F, ctx: &mut Context<Self>) -> Result<(), F>
+    where
+        F: FnOnce(&mut Self, &mut Context<Self>) + 'static,
+    {
+        let turns = self.saga.turns_held_now();
+        if turns.is_empty() {
+            return Err(read);
+        }
+        let deadline = Duration::from_millis(self.saga.config().actors.answer_deadline_ms);
+        ctx.spawn(
+            async move {
+                let all = async {
+                    for turn in turns {
+                        let _ = turn.await;
+                    }
+                };
+                let _ = tokio::time::timeout(deadline, all).await;
             }
             .into_actor(self)
             .map(move |(), actor, ctx| read(actor, ctx)),
@@ -85,17 +113,21 @@ impl ShardActor {
 impl Handler<Query> for ShardActor {
     type Result = ();
     fn handle(&mut self, msg: Query, ctx: &mut Context<Self>) {
-        if let QueryKind::Customer(customer) = msg.kind {
-            if let Err(read) = self.after_turn(
-                customer,
-                move |actor, ctx| actor.answer_query(msg, ctx),
-                ctx,
-            ) {
-                read(self, ctx);
+        let kind = msg.kind;
+        let read = move |actor: &mut Self, ctx: &mut Context<Self>| actor.answer_query(msg, ctx);
+        let deferred = match kind {
+            QueryKind::Customer(customer)
+            | QueryKind::Account(
+                AccountId::Customer { customer } | AccountId::Linked { customer },
+            ) => self.after_turn(customer, read, ctx),
+            QueryKind::Slices | QueryKind::Account(AccountId::Parent { .. }) => {
+                self.after_turns(read, ctx)
             }
-            return;
+            _ => Err(read),
+        };
+        if let Err(read) = deferred {
+            read(self, ctx);
         }
-        self.answer_query(msg, ctx);
     }
 }
 
