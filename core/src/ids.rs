@@ -262,6 +262,40 @@ bounded_text!(
     |text| !text.chars().any(char::is_control)
 );
 
+bounded_text!(
+    /// A merchant of the instruments layer (INSTRUMENTS.md §6.1): letters, digits, `-` and
+    /// `_`, at most 32 bytes. Chosen by the operator at onboarding.
+    MerchantId,
+    32,
+    "letters, digits, '-' and '_'",
+    |text| text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+);
+
+bounded_text!(
+    /// A terminal of a merchant: letters, digits, `-` and `_`, at most 32 bytes, unique
+    /// within its merchant.
+    TerminalId,
+    32,
+    "letters, digits, '-' and '_'",
+    |text| text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+);
+
+bounded_text!(
+    /// A merchant category, a region or a purpose that an instrument's controls allow or
+    /// block (INSTRUMENTS.md §6.2, step 5): lowercase letters, digits, `-` and `_`, at
+    /// most 16 bytes, compared exactly.
+    Tag,
+    16,
+    "lowercase letters, digits, '-' and '_'",
+    |text| text
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+);
+
 /// The id of one transfer between shards; the destination credits each id at most once.
 #[derive(
     Clone,

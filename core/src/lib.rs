@@ -23,18 +23,20 @@
 //! 8. `routing`: routing of a remittance by the usage limit.
 //! 9. `signing`: the payment instruction's original text and its signature.
 //! 10. `config`: the configuration and its validation.
-//! 11. `request_log`: request-log entry states, steps, the SPEC §4 table, `transition`.
-//! 12. `saga`: what a request is (`Accepted`, of a `RequestKind`), its entries and its
+//! 11. `payments`: the instruments layer's pure rules (INSTRUMENTS.md §6): decline and
+//!     refusal codes, merchants, keyed secrets, card numbers, controls, payment states.
+//! 12. `request_log`: request-log entry states, steps, the SPEC §4 table, `transition`.
+//! 13. `saga`: what a request is (`Accepted`, of a `RequestKind`), its entries and its
 //!     answer, the `Instrument` trait every kind of request implements, and the rules that
 //!     hold whatever the instrument (the answer due, where a request stands).
-//! 13. `instruments`: each kind of request's rules (`Charge`, `Remit`, `Settlement`) and
+//! 14. `instruments`: each kind of request's rules (`Charge`, `Remit`, `Settlement`) and
 //!     `instruments::of`, which finds a request's instrument.
-//! 14. `record`: what the write-ahead log holds (`LedgerRecord`), its versioned codec, and
+//! 15. `record`: what the write-ahead log holds (`LedgerRecord`), its versioned codec, and
 //!     the payloads records carry (a customer's opening, a hold's id and body).
-//! 15. `ledger`: the books of one shard, changed only by `ShardBooks::apply` of records; it
+//! 16. `ledger`: the books of one shard, changed only by `ShardBooks::apply` of records; it
 //!     asks the instruments what a request owes; its snapshots and their codec.
-//! 16. `balance`: moving money between the slices of one parent account across shards.
-//! 17. `reconcile`: matching the request logs against the rails' statements.
+//! 17. `balance`: moving money between the slices of one parent account across shards.
+//! 18. `reconcile`: matching the request logs against the rails' statements.
 
 pub mod archive;
 pub mod balance;
@@ -44,6 +46,7 @@ pub mod ids;
 pub mod instruments;
 pub mod ledger;
 pub mod money;
+pub mod payments;
 pub mod posting;
 pub mod reconcile;
 pub mod record;

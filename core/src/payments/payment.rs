@@ -1,0 +1,183 @@
+//! A payment's state in `payment_log` (INSTRUMENTS.md §6.5) and what a cancel or a refund
+//! may do to it (§6.4).
+//!
+//! `REQUESTED → APPROVED | DECLINED`. While a leg's outcome is unknown the entry is
+//! `PENDING_CONFIRM`, though the merchant was told DECLINED (D-0.2); it becomes DECLINED
+//! once the confirm, and any reversal, is done. After approval, `APPROVED → CANCELLED |
+//! PARTIALLY_REFUNDED | REFUNDED` and `PARTIALLY_REFUNDED → PARTIALLY_REFUNDED |
+//! REFUNDED`. Settlement is an attribute (the payout that covered it), not a state.
+
+use serde::{Deserialize, Serialize};
+
+use super::codes::RefusalCode;
+use super::kst::kst_day;
+
+/// The state of a payment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PaymentState {
+    Requested,
+    /// A leg's outcome is unknown; the merchant was told DECLINED `TIMEOUT`.
+    PendingConfirm,
+    Approved,
+    Declined,
+    Cancelled,
+    PartiallyRefunded,
+    Refunded,
+}
+
+impl PaymentState {
+    /// What the merchant was told, once it was told anything: a payment is APPROVED from
+    /// its approval on, whatever refunds follow, and DECLINED otherwise.
+    pub const fn answered_approved(self) -> Option<bool> {
+        match self {
+            PaymentState::Requested => None,
+            PaymentState::PendingConfirm | PaymentState::Declined => Some(false),
+            PaymentState::Approved
+            | PaymentState::Cancelled
+            | PaymentState::PartiallyRefunded
+            | PaymentState::Refunded => Some(true),
+        }
+    }
+}
+
+/// The part of a payment a cancel or refund reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PaymentBook {
+    pub state: PaymentState,
+    pub amount_krw: u64,
+    /// What its refunds have taken back so far.
+    pub refunded_krw: u64,
+    /// When it was approved (the engine's clock).
+    pub approved_at_ms: u64,
+}
+
+impl PaymentBook {
+    /// What is left to refund.
+    pub const fn refundable_krw(&self) -> u64 {
+        self.amount_krw.saturating_sub(self.refunded_krw)
+    }
+
+    /// A full cancel (§6.4): of an APPROVED payment with no refund yet, on the KST day of
+    /// its approval. Answers the state it leaves.
+    pub fn cancel(&self, at_ms: u64) -> Result<PaymentState, (RefusalCode, &'static str)> {
+        if self.state != PaymentState::Approved || self.refunded_krw > 0 {
+            return Err((
+                RefusalCode::InvalidState,
+                "only an approved payment with no refund can be cancelled",
+            ));
+        }
+        if kst_day(at_ms) != kst_day(self.approved_at_ms) {
+            return Err((
+                RefusalCode::CancelWindowClosed,
+                "a cancel is on the day of the payment (KST); use a refund",
+            ));
+        }
+        Ok(PaymentState::Cancelled)
+    }
+
+    /// A refund of `amount_krw` (§6.4): partial or full, at any time after approval, never
+    /// more than is left. Answers the state it leaves. (Whether the merchant can fund it is
+    /// the books' question, §6.6.)
+    pub fn refund(&self, amount_krw: u64) -> Result<PaymentState, (RefusalCode, &'static str)> {
+        if !matches!(
+            self.state,
+            PaymentState::Approved | PaymentState::PartiallyRefunded
+        ) {
+            return Err((
+                RefusalCode::InvalidState,
+                "only an approved, not cancelled, not fully refunded payment can be refunded",
+            ));
+        }
+        if amount_krw == 0 {
+            return Err((RefusalCode::InvalidRequest, "amount_krw must be positive"));
+        }
+        if amount_krw > self.refundable_krw() {
+            return Err((
+                RefusalCode::RefundExceedsPayment,
+                "more than is left to refund of the payment",
+            ));
+        }
+        Ok(if amount_krw == self.refundable_krw() {
+            PaymentState::Refunded
+        } else {
+            PaymentState::PartiallyRefunded
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2026-12-01 12:00 KST.
+    const NOON: u64 = 1_796_083_200_000 + 3 * 3_600_000;
+
+    fn approved(amount_krw: u64) -> PaymentBook {
+        PaymentBook {
+            state: PaymentState::Approved,
+            amount_krw,
+            refunded_krw: 0,
+            approved_at_ms: NOON,
+        }
+    }
+
+    #[test]
+    fn a_cancel_is_full_and_on_the_same_kst_day_else_a_refund() {
+        let p = approved(35_000);
+        assert_eq!(p.cancel(NOON + 3_600_000), Ok(PaymentState::Cancelled));
+        // Noon + 12 h is midnight in Seoul: the next day.
+        let next_day = NOON + 12 * 3_600_000;
+        assert_eq!(
+            p.cancel(next_day).unwrap_err().0,
+            RefusalCode::CancelWindowClosed
+        );
+        let refunded_a_bit = PaymentBook {
+            state: PaymentState::PartiallyRefunded,
+            refunded_krw: 1,
+            ..p
+        };
+        assert_eq!(
+            refunded_a_bit.cancel(NOON).unwrap_err().0,
+            RefusalCode::InvalidState
+        );
+        let declined = PaymentBook {
+            state: PaymentState::Declined,
+            ..p
+        };
+        assert_eq!(
+            declined.cancel(NOON).unwrap_err().0,
+            RefusalCode::InvalidState
+        );
+    }
+
+    #[test]
+    fn refunds_never_sum_to_more_than_the_payment() {
+        let mut p = approved(35_000);
+        assert_eq!(p.refund(10_000), Ok(PaymentState::PartiallyRefunded));
+        p.refunded_krw = 10_000;
+        p.state = PaymentState::PartiallyRefunded;
+        assert_eq!(
+            p.refund(25_001).unwrap_err().0,
+            RefusalCode::RefundExceedsPayment
+        );
+        assert_eq!(p.refund(25_000), Ok(PaymentState::Refunded));
+        p.refunded_krw = 35_000;
+        p.state = PaymentState::Refunded;
+        assert_eq!(p.refund(1).unwrap_err().0, RefusalCode::InvalidState);
+        assert_eq!(
+            approved(1).refund(0).unwrap_err().0,
+            RefusalCode::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn a_payment_pending_confirm_was_answered_declined() {
+        assert_eq!(
+            PaymentState::PendingConfirm.answered_approved(),
+            Some(false)
+        );
+        assert_eq!(PaymentState::Refunded.answered_approved(), Some(true));
+        assert_eq!(PaymentState::Requested.answered_approved(), None);
+    }
+}
