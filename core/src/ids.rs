@@ -262,6 +262,33 @@ bounded_text!(
     |text| !text.chars().any(char::is_control)
 );
 
+/// The engine's number of a merchant, given densely at onboarding (1, 2, ...) and the same
+/// on every shard: what an account of a merchant names, so that `AccountId` keeps its
+/// size (docs/payments.md).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord))]
+pub struct MerchantNo(pub u32);
+
+impl fmt::Display for MerchantNo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "M{}", self.0)
+    }
+}
+
 bounded_text!(
     /// A merchant of the instruments layer (INSTRUMENTS.md §6.1): letters, digits, `-` and
     /// `_`, at most 32 bytes. Chosen by the operator at onboarding.

@@ -16,9 +16,13 @@ use std::path::PathBuf;
 
 use omnibus_core::config::Config;
 use omnibus_core::ids::TransferId;
+use omnibus_core::ids::{MerchantId, MerchantNo, Tag, TerminalId};
 use omnibus_core::ledger::{decode_snapshot, encode_snapshot, snapshot_version, SNAPSHOT_VERSION};
 use omnibus_core::ledger::{HoldDecision, HoldId, NewHold};
 use omnibus_core::ledger::{ParentPlan, ShardBooks};
+use omnibus_core::payments::merchant::{
+    InstrumentType, InstrumentTypes, Merchant, MerchantStatus, PayoutSchedule, Terminal,
+};
 use omnibus_core::record::codec::{decode, Encoder, RecordKind};
 use omnibus_core::record::{CustomerOpened, LedgerRecord, SigningKey};
 use omnibus_core::request::{Payee, RequestDate};
@@ -420,7 +424,40 @@ fn records_current() -> Vec<(&'static str, LedgerRecord)> {
                 at_ms: 1_795_263_000_001,
             },
         ),
+        (
+            "merchant_set",
+            LedgerRecord::MerchantSet {
+                no: MerchantNo(3),
+                version: 2,
+                merchant: merchant(),
+            },
+        ),
     ]
+}
+
+/// A merchant with a little of everything: two instrument types, two terminals (one
+/// inactive), a payout reserve.
+fn merchant() -> Merchant {
+    Merchant {
+        id: MerchantId::new("m2-books").unwrap(),
+        status: MerchantStatus::Active,
+        category: Tag::new("books").unwrap(),
+        accepts: InstrumentTypes::of(&[InstrumentType::PrepaidCard, InstrumentType::Wallet]),
+        payout_bank: bank("004"),
+        payout_account: AccountNo::new("110-222-333").unwrap(),
+        payout_schedule: PayoutSchedule::Realtime,
+        payout_reserve_krw: 50_000,
+        terminals: vec![
+            Terminal {
+                id: TerminalId::new("web-1").unwrap(),
+                active: true,
+            },
+            Terminal {
+                id: TerminalId::new("pos-2").unwrap(),
+                active: false,
+            },
+        ],
+    }
 }
 
 /// What the golden file of `kind` at `version` holds, as today's code reads it.
@@ -567,6 +604,23 @@ fn books_v3() -> ShardBooks {
     books
 }
 
+/// Books holding a merchant (version 4 of the snapshot).
+fn books_v4() -> ShardBooks {
+    let mut books = books_v3();
+    let lsn = books.last_lsn() + 1;
+    books
+        .apply(
+            lsn,
+            &LedgerRecord::MerchantSet {
+                no: MerchantNo(1),
+                version: 1,
+                merchant: merchant(),
+            },
+        )
+        .unwrap();
+    books
+}
+
 fn read(name: &str) -> Vec<u8> {
     let path = golden_dir().join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("golden file {}: {e}", path.display()))
@@ -592,7 +646,7 @@ fn golden_files_of_the_current_versions_exist() {
     }
     let file = format!("snapshots/v{SNAPSHOT_VERSION}/books.bin");
     if write {
-        write_once(&file, &encode_snapshot(&books_v3().snapshot()));
+        write_once(&file, &encode_snapshot(&books_v4().snapshot()));
     }
     assert!(golden_dir().join(&file).exists(), "no golden file {file}");
 }
@@ -643,6 +697,12 @@ fn snapshots_written_by_every_format_version_still_decode() {
     let decoded = decode_snapshot(&v3).unwrap();
     assert_eq!(decoded, books_v3().snapshot());
     assert_eq!(decoded.holds.len(), 4);
+    assert!(decoded.merchants.is_empty());
+    let v4 = read("snapshots/v4/books.bin");
+    assert_eq!(snapshot_version(&v4), 4);
+    let decoded = decode_snapshot(&v4).unwrap();
+    assert_eq!(decoded, books_v4().snapshot());
+    assert_eq!(decoded.merchants.len(), 1);
 }
 
 #[test]

@@ -12,6 +12,12 @@ use crate::request_log::IllegalTransition;
 pub enum BooksError {
     #[error("customer {0} does not exist")]
     UnknownCustomer(CustomerId),
+    #[error("merchant number {no} is {held}'s, not {given}'s")]
+    MerchantNoTaken {
+        no: crate::ids::MerchantNo,
+        held: crate::ids::MerchantId,
+        given: crate::ids::MerchantId,
+    },
     #[error("customer {0} already exists")]
     CustomerExists(CustomerId),
     #[error("customer {customer} lives in shard {home}, not in shard {here}")]

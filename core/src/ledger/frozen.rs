@@ -5,9 +5,11 @@
 //! - Version 1 (and the unversioned version 0): requests without reservations; entries
 //!   that always held their own amount; answers without a reason.
 //! - Version 2: the snapshot before two-phase holds.
+//! - Version 3: the snapshot before merchants.
 
 use super::{
-    BooksSnapshot, CustomerEntry, DecimalCell, Incoming, Outgoing, RequestState, SliceEntry,
+    BooksSnapshot, CustomerEntry, DecimalCell, Hold, Incoming, Lsn, Outgoing, RequestState,
+    SliceEntry,
 };
 use crate::ids::{AccountId, BankCode, CustomerId, ParentAccount, RequestNo};
 use crate::money::Amount;
@@ -110,6 +112,7 @@ impl From<BooksSnapshotV1> for BooksSnapshot {
             entries: s.entries.into_iter().map(LogEntry::from).collect(),
             next_entry_seq: s.next_entry_seq,
             holds: Vec::new(),
+            merchants: Vec::new(),
         }
     }
 }
@@ -154,6 +157,53 @@ impl From<BooksSnapshotV2> for BooksSnapshot {
             next_entry_seq: s.next_entry_seq,
             // No hold existed before version 3.
             holds: Vec::new(),
+            merchants: Vec::new(),
+        }
+    }
+}
+
+/// [`BooksSnapshot`] before merchants (version 3).
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct BooksSnapshotV3 {
+    pub shard: u16,
+    pub shards: u16,
+    pub last_lsn: Lsn,
+    pub genesis_done: bool,
+    pub customers: Vec<CustomerEntry>,
+    pub slices: Vec<(ParentAccount, SliceEntry)>,
+    pub designated: Vec<(BankCode, DecimalCell)>,
+    pub funding: DecimalCell,
+    pub in_transit: DecimalCell,
+    pub outgoing: Vec<Outgoing>,
+    pub incoming: Vec<(u16, Incoming)>,
+    pub next_transfer_seq: u64,
+    pub requests: Vec<RequestState>,
+    pub entries: Vec<LogEntry>,
+    pub next_entry_seq: u64,
+    pub holds: Vec<Hold>,
+}
+
+impl From<BooksSnapshotV3> for BooksSnapshot {
+    fn from(s: BooksSnapshotV3) -> BooksSnapshot {
+        BooksSnapshot {
+            shard: s.shard,
+            shards: s.shards,
+            last_lsn: s.last_lsn,
+            genesis_done: s.genesis_done,
+            customers: s.customers,
+            slices: s.slices,
+            designated: s.designated,
+            funding: s.funding,
+            in_transit: s.in_transit,
+            outgoing: s.outgoing,
+            incoming: s.incoming,
+            next_transfer_seq: s.next_transfer_seq,
+            requests: s.requests,
+            entries: s.entries,
+            next_entry_seq: s.next_entry_seq,
+            holds: s.holds,
+            // No merchant existed before version 4.
+            merchants: Vec::new(),
         }
     }
 }

@@ -30,6 +30,8 @@
 //! - `saga_holds.rs`: the saga's holds (an open entry's amount, a request's reservations)
 //!   as holds of that kind, created and resolved by the saga's own records, and rebuilt
 //!   from the entries and requests when books are loaded from a snapshot.
+//! - `merchants.rs`: the merchants of the instruments layer ([`MerchantEntry`]), replicated
+//!   to every shard, and the `MerchantSet` record.
 //! - `transfers.rs`: transfers between shards: ids, [`Outgoing`], [`Incoming`], the money
 //!   in transit, and the four `Transfer*` records.
 //! - `requests.rs`: [`RequestState`], the `RequestAccepted` and `Answered` records, and
@@ -85,6 +87,7 @@ mod error;
 mod fixtures;
 pub mod frozen;
 mod holds;
+mod merchants;
 mod parents;
 mod requests;
 mod reserves;
@@ -98,6 +101,7 @@ mod transfers;
 pub use accounts::{shard_of, CustomerEntry, SliceEntry};
 pub use error::BooksError;
 pub use holds::{Hold, HoldAnswer, HoldDecision, HoldId, HoldKey, HoldState, NewHold};
+pub use merchants::MerchantEntry;
 pub use parents::ParentPlan;
 pub use requests::{settled_outcome, RequestState};
 pub use retention::DAY_MS;
@@ -186,6 +190,8 @@ pub struct ShardBooks {
     /// Settled requests still in memory, on their way to the archive (`settled.rs`).
     /// Derived from `requests`.
     settled_queue: SettledQueue,
+    /// The merchants of the instruments layer (`merchants.rs`), replicated to every shard.
+    merchants: BTreeMap<crate::ids::MerchantNo, MerchantEntry>,
 }
 
 impl ShardBooks {
@@ -234,6 +240,7 @@ impl ShardBooks {
             holds_by_debit: BTreeSet::new(),
             saga_holds: Default::default(),
             settled_queue: SettledQueue::default(),
+            merchants: BTreeMap::new(),
         }
     }
 
@@ -389,6 +396,14 @@ impl ShardBooks {
             }
             LedgerRecord::HoldExpired { id, at_ms } => {
                 self.apply_hold_expired(*id, *at_ms)?;
+                Applied::Done
+            }
+            LedgerRecord::MerchantSet {
+                no,
+                version,
+                merchant,
+            } => {
+                self.apply_merchant_set(*no, *version, merchant)?;
                 Applied::Done
             }
         };

@@ -6,8 +6,8 @@ use rust_decimal::Decimal;
 
 use super::retention::DAY_MS;
 use super::{
-    BooksError, CustomerEntry, EntryId, Hold, HoldKey, Incoming, LogEntry, Lsn, Outgoing,
-    ParentPlan, RequestState, ShardBooks, SliceEntry,
+    BooksError, CustomerEntry, EntryId, Hold, HoldKey, Incoming, LogEntry, Lsn, MerchantEntry,
+    Outgoing, ParentPlan, RequestState, ShardBooks, SliceEntry,
 };
 use crate::archive::DecimalDef;
 use crate::ids::{BankCode, CustomerId, ParentAccount, RequestNo};
@@ -45,6 +45,7 @@ impl ShardBooks {
             entries: Vec::new(),
             next_entry_seq: self.next_entry_seq,
             holds: Vec::new(),
+            merchants: self.merchants.values().cloned().collect(),
         };
         BooksCut {
             head,
@@ -115,6 +116,7 @@ impl ShardBooks {
             books.index_hold(key, &hold);
             books.holds.insert(key, hold);
         }
+        books.merchants = snapshot.merchants.into_iter().map(|m| (m.no, m)).collect();
         // The saga's holds are not in the snapshot: its entries and requests say them.
         books.rebuild_saga_holds();
         books.note_all_settled();
@@ -149,6 +151,8 @@ pub struct BooksSnapshot {
     /// amounts are already in the accounts' `held`, as are the saga's holds, which are not
     /// here: books loaded from the snapshot rebuild them from its entries and requests.
     pub holds: Vec<Hold>,
+    /// Every merchant at the version the books hold (from snapshot version 4).
+    pub merchants: Vec<MerchantEntry>,
 }
 
 /// The books at one LSN, shared with the live books copy-on-write: see

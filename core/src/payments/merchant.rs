@@ -53,7 +53,19 @@ impl fmt::Display for InstrumentType {
 }
 
 /// A set of instrument types, one bit each: what a merchant accepts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug, Default, PartialEq, Eq))]
 pub struct InstrumentTypes(u8);
 
 impl InstrumentTypes {
@@ -87,7 +99,20 @@ impl InstrumentTypes {
 }
 
 /// Whether a merchant may take payments.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug, PartialEq, Eq))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MerchantStatus {
     Active,
@@ -98,7 +123,21 @@ pub enum MerchantStatus {
 }
 
 /// When a merchant is paid out (§6.6).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug, PartialEq, Eq))]
 #[serde(rename_all = "snake_case")]
 pub enum PayoutSchedule {
     /// D+1: the day's net, the next day (the default).
@@ -108,8 +147,10 @@ pub enum PayoutSchedule {
     Realtime,
 }
 
-/// A merchant as the engine keeps it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A merchant as the engine keeps it (and as its record in every shard's log carries it:
+/// the layout is frozen once a build has written it, docs/wal-format.md).
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(derive(Debug))]
 pub struct Merchant {
     pub id: MerchantId,
     pub status: MerchantStatus,
@@ -128,7 +169,8 @@ pub struct Merchant {
 }
 
 /// A terminal of a merchant (a POS, a web shop's server).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(derive(Debug))]
 pub struct Terminal {
     pub id: TerminalId,
     pub active: bool,

@@ -36,8 +36,9 @@ use super::frozen::AnswerV1;
 use super::legacy::RecordV0;
 use super::{CustomerOpened, LedgerRecord};
 use super::{HoldId, NewHold};
-use crate::ids::{AccountId, CustomerId, ParentAccount, RequestNo, TransferId};
+use crate::ids::{AccountId, CustomerId, MerchantNo, ParentAccount, RequestNo, TransferId};
 use crate::money::Amount;
+use crate::payments::merchant::Merchant;
 use crate::request::RequestDate;
 use crate::request_log::{Event, Step};
 use crate::saga::{Accepted, Answer, EntryId, Reserve};
@@ -69,10 +70,11 @@ pub enum RecordKind {
     HoldPosted,
     HoldVoided,
     HoldExpired,
+    MerchantSet,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 18] = [
+    pub const ALL: [RecordKind; 19] = [
         RecordKind::Genesis,
         RecordKind::CustomerOpened,
         RecordKind::CustomerStatus,
@@ -91,6 +93,7 @@ impl RecordKind {
         RecordKind::HoldPosted,
         RecordKind::HoldVoided,
         RecordKind::HoldExpired,
+        RecordKind::MerchantSet,
     ];
 
     /// The code in the envelope.
@@ -114,6 +117,7 @@ impl RecordKind {
             RecordKind::HoldPosted => 16,
             RecordKind::HoldVoided => 17,
             RecordKind::HoldExpired => 18,
+            RecordKind::MerchantSet => 19,
         }
     }
 
@@ -152,6 +156,7 @@ impl RecordKind {
             RecordKind::HoldPosted => "hold_posted",
             RecordKind::HoldVoided => "hold_voided",
             RecordKind::HoldExpired => "hold_expired",
+            RecordKind::MerchantSet => "merchant_set",
         }
     }
 }
@@ -177,6 +182,7 @@ impl LedgerRecord {
             LedgerRecord::HoldPosted { .. } => RecordKind::HoldPosted,
             LedgerRecord::HoldVoided { .. } => RecordKind::HoldVoided,
             LedgerRecord::HoldExpired { .. } => RecordKind::HoldExpired,
+            LedgerRecord::MerchantSet { .. } => RecordKind::MerchantSet,
         }
     }
 }
@@ -302,6 +308,13 @@ mod v1 {
     pub struct HoldResolved {
         pub id: HoldId,
         pub at_ms: u64,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct MerchantSet {
+        pub no: MerchantNo,
+        pub version: u32,
+        pub merchant: Merchant,
     }
 }
 
@@ -524,6 +537,18 @@ fn body(record: &LedgerRecord, buf: AlignedVec) -> AlignedVec {
             &v1::HoldResolved {
                 id: *id,
                 at_ms: *at_ms,
+            },
+            buf,
+        ),
+        LedgerRecord::MerchantSet {
+            no,
+            version,
+            merchant,
+        } => put(
+            &v1::MerchantSet {
+                no: *no,
+                version: *version,
+                merchant: merchant.clone(),
             },
             buf,
         ),
@@ -762,6 +787,14 @@ pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
             LedgerRecord::HoldExpired {
                 id: h.id,
                 at_ms: h.at_ms,
+            }
+        }
+        (RecordKind::MerchantSet, _) => {
+            let m = get::<v1::MerchantSet>(&what, body)?;
+            LedgerRecord::MerchantSet {
+                no: m.no,
+                version: m.version,
+                merchant: m.merchant,
             }
         }
     })

@@ -20,9 +20,10 @@ pub use actor::ActorId;
 pub use hold::{HoldId, NewHold};
 
 use crate::ids::{
-    AccountId, AccountNo, BankCode, CustomerId, ParentAccount, RequestNo, TransferId,
+    AccountId, AccountNo, BankCode, CustomerId, MerchantNo, ParentAccount, RequestNo, TransferId,
 };
 use crate::money::Amount;
+use crate::payments::merchant::Merchant;
 use crate::request_log::{Event, Step};
 use crate::saga::{Accepted, Answer, EntryId, Reserve};
 
@@ -169,6 +170,14 @@ pub enum LedgerRecord {
         id: HoldId,
         at_ms: u64,
     },
+    /// A merchant of the instruments layer at `version` (docs/payments.md): written to
+    /// every shard's log at onboarding and at every change; applying it keeps the higher
+    /// version, so a repeat or a late copy changes nothing.
+    MerchantSet {
+        no: MerchantNo,
+        version: u32,
+        merchant: Merchant,
+    },
 }
 
 impl LedgerRecord {
@@ -189,7 +198,8 @@ impl LedgerRecord {
             | LedgerRecord::Forgotten { .. }
             | LedgerRecord::HoldPosted { .. }
             | LedgerRecord::HoldVoided { .. }
-            | LedgerRecord::HoldExpired { .. } => ActorId::Shard,
+            | LedgerRecord::HoldExpired { .. }
+            | LedgerRecord::MerchantSet { .. } => ActorId::Shard,
             LedgerRecord::HoldCreated { hold, .. } => {
                 ActorId::owner_of(hold.debit).unwrap_or(ActorId::Shard)
             }
