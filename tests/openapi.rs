@@ -21,6 +21,10 @@ const EXAMPLE_DATE: &str = "2026-11-21";
 /// charges, the signing text before the signed remittance, a request before its lookup.
 const REPLAY_ORDER: &[&str] = &[
     "getHealth",
+    "onboardMerchant",
+    "getMerchant",
+    "addMerchantTerminal",
+    "setMerchantStatus",
     "openCustomer",
     "getCustomer",
     "createCharge",

@@ -106,6 +106,13 @@ pub enum EngineError {
     /// The request itself was malformed. Nothing changed.
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// A request of the instruments layer (merchants, instruments, refunds) was refused
+    /// with one of INSTRUMENTS.md §6.2's codes. Nothing was created and nothing moved.
+    #[error("{code}: {message}")]
+    Refusal {
+        code: omnibus_core::payments::RefusalCode,
+        message: String,
+    },
     /// The engine is stopping and takes no new work.
     #[error("the engine is shutting down")]
     ShuttingDown,

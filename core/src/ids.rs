@@ -168,7 +168,7 @@ macro_rules! bounded_text {
     ($(#[$doc:meta])* $name:ident, $max:expr, $expected:expr, $allowed:expr) => {
         $(#[$doc])*
         #[derive(
-            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+            Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
             rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
         )]
         #[serde(try_from = "String", into = "String")]
@@ -227,6 +227,13 @@ macro_rules! bounded_text {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+
+        /// The text, not the storage bytes.
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.as_str())
             }
         }
     };

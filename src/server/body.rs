@@ -161,6 +161,28 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// An array of strings; `max` bounds its length.
+    pub fn string_list(&mut self, name: &str, max: usize) -> Result<Option<Vec<String>>, ApiError> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(raw) => {
+                let list = serde_json::from_str::<Vec<String>>(raw.get()).map_err(|_| {
+                    ApiError::invalid_field(
+                        name,
+                        format!("must be an array of strings, got {}", kind_of(raw)),
+                    )
+                })?;
+                if list.len() > max {
+                    return Err(ApiError::invalid_field(
+                        name,
+                        format!("at most {max} items, got {}", list.len()),
+                    ));
+                }
+                Ok(Some(list))
+            }
+        }
+    }
+
     pub fn required_string(&mut self, name: &str) -> Result<String, ApiError> {
         self.string(name)?
             .ok_or_else(|| ApiError::missing_field(name))

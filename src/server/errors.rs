@@ -13,6 +13,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use omnibus_actors::{EngineError, Rejection};
 use omnibus_core::ledger::BooksError;
+use omnibus_core::payments::RefusalCode;
 use omnibus_core::signing::SigningError;
 use omnibus_core::InvalidField;
 
@@ -134,6 +135,33 @@ impl From<EngineError> for ApiError {
     }
 }
 
+/// A refusal of the instruments layer (INSTRUMENTS.md §6.2): its code as the API writes
+/// codes (the spec's name in lowercase: `IDEMPOTENCY_CONFLICT` is `idempotency_conflict`),
+/// and its status.
+fn refusal_status_and_code(code: RefusalCode) -> (StatusCode, &'static str) {
+    use StatusCode as S;
+    static LOWERCASE: std::sync::LazyLock<Vec<(RefusalCode, &'static str)>> =
+        std::sync::LazyLock::new(|| {
+            RefusalCode::ALL
+                .iter()
+                .map(|c| (*c, &*c.as_str().to_ascii_lowercase().leak()))
+                .collect()
+        });
+    let text = LOWERCASE
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, text)| *text)
+        .expect("every code is in the table");
+    let status = match code {
+        RefusalCode::InvalidRequest => S::BAD_REQUEST,
+        RefusalCode::NotFound => S::NOT_FOUND,
+        RefusalCode::IdempotencyConflict | RefusalCode::InvalidState => S::CONFLICT,
+        RefusalCode::Overloaded | RefusalCode::RailUnavailable => S::SERVICE_UNAVAILABLE,
+        _ => S::UNPROCESSABLE_ENTITY,
+    };
+    (status, text)
+}
+
 /// The stable code and status of an engine error.
 pub fn engine_error(e: &EngineError) -> ApiError {
     use StatusCode as S;
@@ -145,6 +173,7 @@ pub fn engine_error(e: &EngineError) -> ApiError {
         EngineError::Invalid(_) => (S::BAD_REQUEST, "invalid_request"),
         EngineError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
         EngineError::RailUnavailable(_) => (S::SERVICE_UNAVAILABLE, "rail_unavailable"),
+        EngineError::Refusal { code, .. } => refusal_status_and_code(*code),
         EngineError::Refused(b) => match b {
             BooksError::UnknownCustomer(_) => (S::NOT_FOUND, "unknown_customer"),
             BooksError::CustomerExists(_) => (S::CONFLICT, "customer_exists"),
@@ -190,6 +219,10 @@ pub fn engine_error(e: &EngineError) -> ApiError {
         // The rejection's own text already names the field.
         return ApiError::new(status, code, r.to_string()).with_field("request_date");
     }
+    let message = match e {
+        EngineError::Refusal { message, .. } => message.clone(),
+        _ => message,
+    };
     let error = ApiError::new(status, code, message);
     if status == S::SERVICE_UNAVAILABLE {
         error.retry_after()
@@ -288,6 +321,18 @@ mod tests {
             .into(),
             EngineError::Internal("a sum overflowed".into()),
             EngineError::RailUnavailable("bank firm statement".into()),
+            EngineError::Refusal {
+                code: RefusalCode::IdempotencyConflict,
+                message: "merchant m1 is on record with other fields".into(),
+            },
+            EngineError::Refusal {
+                code: RefusalCode::NotFound,
+                message: "no merchant m9".into(),
+            },
+            EngineError::Refusal {
+                code: RefusalCode::InvalidRequest,
+                message: "accepts: at least one".into(),
+            },
         ];
         for e in errors {
             let api = engine_error(&e);

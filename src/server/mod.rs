@@ -11,6 +11,7 @@
 pub mod body;
 pub mod errors;
 pub mod events;
+pub mod merchants;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;

@@ -37,6 +37,8 @@ use serde_json::{json, Map, Value};
 
 use super::routes::IDEMPOTENCY_KEY_HEADER;
 
+mod merchants;
+
 /// Every error code the API answers, with its HTTP status.
 pub const ERROR_CODES: &[(&str, u16)] = &[
     ("malformed_json", 400),
@@ -52,6 +54,8 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("method_not_allowed", 405),
     ("customer_exists", 409),
     ("request_no_reused", 409),
+    ("idempotency_conflict", 409),
+    ("invalid_state", 409),
     ("body_too_large", 413),
     ("unsupported_media_type", 415),
     ("linked_bank_not_served", 422),
@@ -298,7 +302,8 @@ pub fn document() -> Value {
             { "name": "customers", "description": "Customer financial company accounts." },
             { "name": "payments", "description": "Charges and remittances, idempotent by request number." },
             { "name": "requests", "description": "Requests and their request-log entries." },
-            { "name": "operations", "description": "Health, metrics, parent accounts, reconciliation, events and this document." }
+            { "name": "operations", "description": "Health, metrics, parent accounts, reconciliation, events and this document." },
+            { "name": "merchants", "description": "Merchants and their terminals (the instruments layer, INSTRUMENTS.md §6)." }
         ],
         "paths": paths(),
         "components": { "schemas": schemas(), "securitySchemes": {} }
@@ -321,6 +326,16 @@ fn paths() -> Value {
         ("/v1/parents", get_parents()),
         ("/v1/reconciliation", get_reconciliation()),
         ("/v1/events", stream_events()),
+        ("/v1/merchants", merchants::onboard()),
+        ("/v1/merchants/{merchant_id}", merchants::get()),
+        (
+            "/v1/merchants/{merchant_id}/terminals",
+            merchants::add_terminal(),
+        ),
+        (
+            "/v1/merchants/{merchant_id}/status",
+            merchants::set_status(),
+        ),
     ] {
         paths.insert(path.to_owned(), item);
     }
@@ -909,7 +924,12 @@ fn schemas() -> Value {
             }
         }
     });
-    for (name, shape) in shapes.as_object().expect("an object") {
+    for (name, shape) in shapes
+        .as_object()
+        .expect("an object")
+        .iter()
+        .chain(merchants::schemas().as_object().expect("an object"))
+    {
         schemas[name] = shape.clone();
     }
     let header = |with_payee: bool| {

@@ -41,6 +41,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(get("/v1/requests/{request_no}", request))
         .service(get("/v1/parents", parents))
         .service(get("/v1/reconciliation", reconciliation))
+        .service(post("/v1/merchants", super::merchants::onboard))
+        .service(get("/v1/merchants/{merchant_id}", super::merchants::get))
+        .service(post(
+            "/v1/merchants/{merchant_id}/terminals",
+            super::merchants::add_terminal,
+        ))
+        .service(post(
+            "/v1/merchants/{merchant_id}/status",
+            super::merchants::set_status,
+        ))
         .service(get("/v1/events", super::events::events));
 }
 

@@ -19,6 +19,7 @@
 mod admission;
 mod balancer;
 mod holds;
+mod merchants;
 mod query;
 mod raw;
 mod reconcile;
@@ -70,6 +71,10 @@ struct Inner {
     /// Held while slices are moved between shards (the `Balancer`'s runs and
     /// `supervise_once`), so that two plans never move the same money.
     rebalancing: Arc<tokio::sync::Mutex<()>>,
+    /// The merchants at their newest versions (`merchants.rs`), and the lock their writers
+    /// take one at a time.
+    merchants: std::sync::RwLock<merchants::MerchantDirectory>,
+    merchant_writer: tokio::sync::Mutex<()>,
 }
 
 /// The handle a host holds. Clone it freely.

@@ -14,6 +14,7 @@ use tokio::sync::{broadcast, Notify};
 
 use super::admission::Gate;
 use super::balancer::Balancer;
+use super::merchants::MerchantDirectory;
 use super::stop::Running;
 use super::{Engine, Inner};
 use crate::clock::{Clock, SystemClock};
@@ -88,6 +89,12 @@ impl Engine {
                 .collect::<Result<Vec<_>, _>>()
         })?;
         let recovery: Vec<RecoveryReport> = recovered.iter().map(|r| r.report.clone()).collect();
+        let (merchants, merchant_repairs) = MerchantDirectory::from_shards(
+            &recovered
+                .iter()
+                .map(|r| r.books.merchants().cloned().collect::<Vec<_>>())
+                .collect::<Vec<_>>(),
+        );
         let archives: Vec<ShardArchive> = recovered.iter().map(|r| r.archive.clone()).collect();
         // Many small shards: the registry grows with every request, and growing a shard
         // rehashes it under its lock, stalling every caller that hashes there (the same
@@ -214,8 +221,7 @@ impl Engine {
         for addr in &addrs {
             addr.do_send(Redeliver);
         }
-        tracing::info!(shards, "engine started");
-        Ok(Engine {
+        let engine = Engine {
             inner: Arc::new(Inner {
                 rails: host_rails,
                 gates: (0..shards)
@@ -236,7 +242,18 @@ impl Engine {
                 failure,
                 poisoned,
                 rebalancing,
+                merchants: std::sync::RwLock::new(merchants),
+                merchant_writer: tokio::sync::Mutex::new(()),
             }),
-        })
+        };
+        // Before the engine serves: a shard a crash left behind on a merchant is brought up
+        // to date (the shards answer on their own threads; nothing else runs yet).
+        if !merchant_repairs.is_empty() {
+            futures::executor::block_on(engine.repair_merchants(merchant_repairs)).map_err(
+                |e| StartError::System(format!("writing merchants to the shards behind: {e}")),
+            )?;
+        }
+        tracing::info!(shards, "engine started");
+        Ok(engine)
     }
 }

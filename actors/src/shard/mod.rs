@@ -18,10 +18,12 @@
 //! - `holds.rs`: two-phase holds: create, post, void, the holds queries, and the
 //!   periodic expiry pass.
 //! - `lifecycle.rs`: flushing to the WAL, durability, shutdown.
+//! - `merchants.rs`: the merchants every shard holds: writing one, listing them.
 
 mod archiving;
 mod holds;
 mod lifecycle;
+mod merchants;
 mod protocol;
 mod queries;
 mod residency;
@@ -49,9 +51,9 @@ use crate::saga::{self, Refill, SagaRuntime};
 use crate::supervisors::{Prune, SupervisorActor};
 
 pub use self::protocol::{
-    BatchMessage, CreateHold, HoldsQuery, HoldsWanted, IssueTextRequest, MoveSlice, Open, Peers,
-    Post, PostBatch, PostHold, Query, QueryAnswer, QueryKind, SetStatus, Shutdown, SubmitBatch,
-    SubmitRequest, Supervise, ViewRequest, VoidHold,
+    BatchMessage, CreateHold, HoldsQuery, HoldsWanted, IssueTextRequest, MerchantsQuery, MoveSlice,
+    Open, Peers, Post, PostBatch, PostHold, Query, QueryAnswer, QueryKind, SetMerchant, SetStatus,
+    Shutdown, SubmitBatch, SubmitRequest, Supervise, ViewRequest, VoidHold,
 };
 pub use self::transfers::Redeliver;
 use self::transfers::Transfers;

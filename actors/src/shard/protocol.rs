@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use actix::{Addr, Message};
-use omnibus_core::ledger::{Hold, HoldAnswer, HoldId, NewHold};
+use omnibus_core::ledger::{Hold, HoldAnswer, HoldId, MerchantEntry, NewHold};
 use omnibus_core::record::CustomerOpened;
 use omnibus_core::{AccountId, Amount, CustomerId, Money, ParentAccount, RemitRequest, RequestNo};
 
@@ -28,6 +28,22 @@ pub struct Peers(pub Vec<Addr<ShardActor>>);
 pub struct Open {
     pub opened: CustomerOpened,
     pub reply: Reply<Receipt>,
+}
+
+/// Write a merchant at a version to this shard's log (`shard/merchants.rs`): every shard
+/// holds every merchant (docs/payments.md).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetMerchant {
+    pub entry: MerchantEntry,
+    pub reply: Reply<Receipt>,
+}
+
+/// Every merchant this shard's books hold, at the version they hold.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MerchantsQuery {
+    pub reply: Reply<Vec<MerchantEntry>>,
 }
 
 /// Change a customer's validity (tradable, securities subscription valid).

@@ -1,0 +1,137 @@
+//! Merchants of the instruments layer (issue 14; INSTRUMENTS.md §6.1; docs/payments.md):
+//! every shard holds every merchant, a change is answered once all hold it, and a shard a
+//! crash left behind is brought up to date at start.
+
+mod support;
+
+use omnibus_actors::EngineError;
+use omnibus_core::ids::{MerchantId, MerchantNo, Tag, TerminalId};
+use omnibus_core::payments::merchant::{
+    InstrumentType, InstrumentTypes, Merchant, MerchantStatus, PayoutSchedule, Terminal,
+};
+use omnibus_core::payments::RefusalCode;
+use omnibus_core::{AccountNo, BankCode};
+use support::*;
+
+fn merchant(id: &str) -> Merchant {
+    Merchant {
+        id: MerchantId::new(id).unwrap(),
+        status: MerchantStatus::Active,
+        category: Tag::new("books").unwrap(),
+        accepts: InstrumentTypes::of(&[InstrumentType::PrepaidCard]),
+        payout_bank: BankCode::new("004").unwrap(),
+        payout_account: AccountNo::new("110-222-333").unwrap(),
+        payout_schedule: PayoutSchedule::Daily,
+        payout_reserve_krw: 0,
+        terminals: vec![Terminal {
+            id: TerminalId::new("web-1").unwrap(),
+            active: true,
+        }],
+    }
+}
+
+fn refusal_code(e: EngineError) -> RefusalCode {
+    match e {
+        EngineError::Refusal { code, .. } => code,
+        other => panic!("a refusal, not {other:?}"),
+    }
+}
+
+#[test]
+fn a_merchant_onboarded_is_held_by_every_shard_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let engine = start(dir.path(), 2, "");
+    let (m1, created) = rt
+        .block_on(engine.onboard_merchant(merchant("m1")))
+        .unwrap();
+    assert!(created);
+    assert_eq!((m1.no, m1.version), (MerchantNo(1), 1));
+    let (m2, _) = rt
+        .block_on(engine.onboard_merchant(merchant("m2")))
+        .unwrap();
+    assert_eq!(m2.no, MerchantNo(2), "numbers are given one by one");
+    let suspended = rt
+        .block_on(engine.change_merchant(m1.merchant.id, |m| {
+            m.status = MerchantStatus::Suspended;
+            Ok(())
+        }))
+        .unwrap();
+    assert_eq!(suspended.version, 2);
+    for shard in 0..2 {
+        let held = rt.block_on(engine.shard_merchants(shard)).unwrap();
+        assert_eq!(held, [suspended.clone(), m2.clone()], "shard {shard}");
+    }
+    engine.shutdown().unwrap();
+
+    let engine = start(dir.path(), 2, "");
+    assert_eq!(engine.merchants(), [suspended, m2]);
+    let (m3, _) = rt
+        .block_on(engine.onboard_merchant(merchant("m3")))
+        .unwrap();
+    assert_eq!(m3.no, MerchantNo(3), "numbering goes on after a restart");
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn onboarding_again_answers_what_is_on_record_and_other_fields_are_an_idempotency_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let engine = start(dir.path(), 2, "");
+    let (first, _) = rt
+        .block_on(engine.onboard_merchant(merchant("m1")))
+        .unwrap();
+    let (again, created) = rt
+        .block_on(engine.onboard_merchant(merchant("m1")))
+        .unwrap();
+    assert_eq!((again, created), (first.clone(), false));
+    let mut other = merchant("m1");
+    other.category = Tag::new("food").unwrap();
+    let refused = rt.block_on(engine.onboard_merchant(other)).unwrap_err();
+    assert_eq!(refusal_code(refused), RefusalCode::IdempotencyConflict);
+    let mut nothing = merchant("m2");
+    nothing.accepts = InstrumentTypes::default();
+    let refused = rt.block_on(engine.onboard_merchant(nothing)).unwrap_err();
+    assert_eq!(refusal_code(refused), RefusalCode::InvalidRequest);
+    let unknown = rt
+        .block_on(engine.change_merchant(MerchantId::new("m9").unwrap(), |_| Ok(())))
+        .unwrap_err();
+    assert_eq!(refusal_code(unknown), RefusalCode::NotFound);
+    // Nothing refused was written anywhere.
+    assert_eq!(engine.merchants(), std::slice::from_ref(&first));
+    for shard in 0..2 {
+        assert_eq!(
+            rt.block_on(engine.shard_merchants(shard)).unwrap(),
+            std::slice::from_ref(&first)
+        );
+    }
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn a_shard_a_crash_left_without_a_merchant_is_brought_up_to_date_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let engine = start(dir.path(), 2, "");
+    let (m1, _) = rt
+        .block_on(engine.onboard_merchant(merchant("m1")))
+        .unwrap();
+    let (m2, _) = rt
+        .block_on(engine.onboard_merchant(merchant("m2")))
+        .unwrap();
+    engine.shutdown().unwrap();
+    // A crash took m2's record from shard 0's log, not from shard 1's: the onboarding of
+    // m2 was written to one shard only, and never answered.
+    support::cut::tear_last_records(dir.path(), 1);
+
+    let engine = start(dir.path(), 2, "");
+    assert_eq!(engine.merchants(), [m1.clone(), m2.clone()]);
+    for shard in 0..2 {
+        assert_eq!(
+            rt.block_on(engine.shard_merchants(shard)).unwrap(),
+            [m1.clone(), m2.clone()],
+            "shard {shard} holds every merchant at its newest version"
+        );
+    }
+    engine.shutdown().unwrap();
+}
