@@ -135,3 +135,51 @@ fn a_shard_a_crash_left_without_a_merchant_is_brought_up_to_date_at_start() {
     }
     engine.shutdown().unwrap();
 }
+
+#[test]
+fn a_merchant_account_is_booked_in_the_payers_shard_and_never_goes_below_zero() {
+    use omnibus_core::ledger::BooksError;
+    use omnibus_core::{AccountId, Amount, ParentAccount};
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let engine = start(dir.path(), 2, "");
+    let krw = |won| Amount::krw(won).unwrap();
+    rt.block_on(async {
+        let (m1, _) = engine.onboard_merchant(merchant("m1")).await.unwrap();
+        let account = AccountId::merchant(m1.no);
+        let fin = AccountId::parent(ParentAccount::FinParent);
+        // Two payers, one in each shard: each sale credits the slice in its payer's shard.
+        let payers = [customers_in(0, 2, 1, 1)[0], customers_in(1, 2, 1, 1)[0]];
+        for (i, payer) in payers.iter().enumerate() {
+            engine.open_customer(opened(payer.get())).await.unwrap();
+            let c = AccountId::customer(*payer);
+            engine.post(fin, c, krw(100_000)).await.unwrap();
+            engine
+                .post(c, account, krw(30_000 + i as i64))
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            engine.account_balance(account).await.unwrap().value(),
+            60_001.into()
+        );
+        // Shard 1's slice holds 30,001: a refund of more, from there, is refused whole.
+        let payer = AccountId::customer(payers[1]);
+        let refused = engine.post(account, payer, krw(30_002)).await.unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                EngineError::Refused(BooksError::MerchantShort { .. })
+            ),
+            "{refused:?}"
+        );
+        engine.post(account, payer, krw(30_001)).await.unwrap();
+        assert_eq!(
+            engine.account_balance(account).await.unwrap().value(),
+            30_000.into()
+        );
+        let totals = engine.totals().await.unwrap();
+        assert!(totals.sum.is_zero(), "the books balance: {totals:?}");
+    });
+    engine.shutdown().unwrap();
+}

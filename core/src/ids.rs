@@ -430,9 +430,18 @@ pub enum AccountId {
     Parent { parent: ParentAccount },
     /// External: the operator's own funds that seed parent accounts at genesis.
     Funding,
+    /// Internal: `merchant[m]` of the instruments layer (INSTRUMENTS.md §0.3), money owed
+    /// to a merchant not paid out yet: an account at the financial company, sliced per
+    /// shard like a parent account, never below zero. Added last, so the tags of the
+    /// variants before it (in every record written before) are unchanged.
+    Merchant { merchant: MerchantNo },
 }
 
 impl AccountId {
+    pub const fn merchant(merchant: MerchantNo) -> Self {
+        AccountId::Merchant { merchant }
+    }
+
     pub const fn customer(customer: CustomerId) -> Self {
         AccountId::Customer { customer }
     }
@@ -462,6 +471,7 @@ impl fmt::Display for AccountId {
             AccountId::Designated { bank } => write!(f, "designated[{bank}]"),
             AccountId::Parent { parent } => parent.fmt(f),
             AccountId::Funding => f.write_str("funding"),
+            AccountId::Merchant { merchant } => write!(f, "merchant[{merchant}]"),
         }
     }
 }

@@ -604,17 +604,27 @@ fn books_v3() -> ShardBooks {
     books
 }
 
-/// Books holding a merchant (version 4 of the snapshot).
+/// Books holding a merchant with money in its slice (version 4 of the snapshot).
 fn books_v4() -> ShardBooks {
     let mut books = books_v3();
-    let lsn = books.last_lsn() + 1;
+    let lsn = books.last_lsn();
     books
         .apply(
-            lsn,
+            lsn + 1,
             &LedgerRecord::MerchantSet {
                 no: MerchantNo(1),
                 version: 1,
                 merchant: merchant(),
+            },
+        )
+        .unwrap();
+    books
+        .apply(
+            lsn + 2,
+            &LedgerRecord::Posted {
+                debit: AccountId::customer(customer(1001)),
+                credit: AccountId::merchant(MerchantNo(1)),
+                amount: krw(1_000),
             },
         )
         .unwrap();
@@ -703,6 +713,10 @@ fn snapshots_written_by_every_format_version_still_decode() {
     let decoded = decode_snapshot(&v4).unwrap();
     assert_eq!(decoded, books_v4().snapshot());
     assert_eq!(decoded.merchants.len(), 1);
+    assert_eq!(
+        decoded.merchant_slices[0].1.balance,
+        rust_decimal::Decimal::from(1_000)
+    );
 }
 
 #[test]

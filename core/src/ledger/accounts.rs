@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 
 use super::{BooksError, ShardBooks};
 use crate::archive::DecimalDef;
-use crate::ids::{AccountId, AccountNo, BankCode, CustomerId, ParentAccount};
+use crate::ids::{AccountId, AccountNo, BankCode, CustomerId, MerchantNo, ParentAccount};
 use crate::money::{Amount, Money, MoneyError};
 use crate::record::{CustomerOpened, SigningKey};
 
@@ -100,6 +100,7 @@ impl ShardBooks {
                 self.designated.get(&bank).copied().unwrap_or_default()
             }
             AccountId::Funding => self.funding,
+            AccountId::Merchant { merchant } => self.merchant_slice(merchant)?.balance,
         };
         Ok(self.money(value))
     }
@@ -111,8 +112,18 @@ impl ShardBooks {
             AccountId::Customer { customer } | AccountId::Linked { customer } => {
                 shard_of(customer, self.plan.shards) == self.shard
             }
-            AccountId::Parent { .. } | AccountId::Designated { .. } | AccountId::Funding => true,
+            AccountId::Parent { .. }
+            | AccountId::Designated { .. }
+            | AccountId::Funding
+            | AccountId::Merchant { .. } => true,
         }
+    }
+
+    /// A merchant's slice in this shard (`merchants.rs`).
+    pub fn merchant_slice(&self, merchant: MerchantNo) -> Result<&SliceEntry, BooksError> {
+        self.merchant_slices
+            .get(&merchant)
+            .ok_or(BooksError::UnknownMerchant(merchant))
     }
 
     pub(super) fn customer_checked(&self, id: CustomerId) -> Result<&CustomerEntry, BooksError> {
@@ -183,6 +194,19 @@ impl ShardBooks {
                 add(self.designated.get(&bank).copied().unwrap_or_default())
             }
             AccountId::Funding => add(self.funding),
+            AccountId::Merchant { merchant } => {
+                let s = self.merchant_slice(merchant)?;
+                let after = add(s.balance)?;
+                // Never below zero (INSTRUMENTS.md §6.7, invariant 5).
+                if delta.is_sign_negative() && after - s.held < Decimal::ZERO {
+                    return Err(BooksError::MerchantShort {
+                        merchant,
+                        available: self.money(s.balance - s.held),
+                        amount,
+                    });
+                }
+                Ok(after)
+            }
         }
     }
 
@@ -236,6 +260,16 @@ impl ShardBooks {
             AccountId::Linked { customer } => {
                 self.customer_checked(customer)?;
             }
+            AccountId::Merchant { merchant } => {
+                let s = self.merchant_slice(merchant)?;
+                if s.balance - s.held < amount.value() {
+                    return Err(BooksError::MerchantShort {
+                        merchant,
+                        available: self.money(s.balance - s.held),
+                        amount,
+                    });
+                }
+            }
             AccountId::Designated { .. } | AccountId::Funding => {}
         }
         Ok(())
@@ -251,6 +285,11 @@ impl ShardBooks {
             }
             AccountId::Parent { parent } => {
                 let s = self.slices.get_mut(&parent).expect("checked");
+                s.held += delta;
+                debug_assert!(s.held >= Decimal::ZERO);
+            }
+            AccountId::Merchant { merchant } => {
+                let s = self.merchant_slices.get_mut(&merchant).expect("checked");
                 s.held += delta;
                 debug_assert!(s.held >= Decimal::ZERO);
             }
@@ -278,6 +317,12 @@ impl ShardBooks {
                 self.designated.insert(bank, value);
             }
             AccountId::Funding => self.funding = value,
+            AccountId::Merchant { merchant } => {
+                self.merchant_slices
+                    .get_mut(&merchant)
+                    .expect("checked")
+                    .balance = value;
+            }
         }
     }
 
@@ -300,6 +345,10 @@ impl ShardBooks {
                 self.designated.get(&bank).copied().unwrap_or_default()
             }
             AccountId::Funding => self.funding,
+            AccountId::Merchant { merchant } => self
+                .merchant_slices
+                .get(&merchant)
+                .map_or(Decimal::ZERO, |s| s.balance),
         }
     }
 

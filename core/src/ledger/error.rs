@@ -12,6 +12,14 @@ use crate::request_log::IllegalTransition;
 pub enum BooksError {
     #[error("customer {0} does not exist")]
     UnknownCustomer(CustomerId),
+    #[error("merchant {0} is not known")]
+    UnknownMerchant(crate::ids::MerchantNo),
+    #[error("merchant {merchant}'s slice has {available} available, short of {amount}; a merchant account never goes below zero")]
+    MerchantShort {
+        merchant: crate::ids::MerchantNo,
+        available: crate::money::Money,
+        amount: crate::money::Amount,
+    },
     #[error("merchant number {no} is {held}'s, not {given}'s")]
     MerchantNoTaken {
         no: crate::ids::MerchantNo,

@@ -113,6 +113,7 @@ impl From<BooksSnapshotV1> for BooksSnapshot {
             next_entry_seq: s.next_entry_seq,
             holds: Vec::new(),
             merchants: Vec::new(),
+            merchant_slices: Vec::new(),
         }
     }
 }
@@ -158,6 +159,7 @@ impl From<BooksSnapshotV2> for BooksSnapshot {
             // No hold existed before version 3.
             holds: Vec::new(),
             merchants: Vec::new(),
+            merchant_slices: Vec::new(),
         }
     }
 }
@@ -204,6 +206,7 @@ impl From<BooksSnapshotV3> for BooksSnapshot {
             holds: s.holds,
             // No merchant existed before version 4.
             merchants: Vec::new(),
+            merchant_slices: Vec::new(),
         }
     }
 }

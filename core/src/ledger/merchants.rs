@@ -1,9 +1,12 @@
 //! The merchants of the instruments layer as each shard's books keep them
 //! (docs/payments.md): the registry is replicated to every shard, one `MerchantSet`
-//! record per merchant and version, and applying one keeps the higher version. Their
-//! accounts (`merchant[m]`, a slice per shard) come with the sale.
+//! record per merchant and version, and applying one keeps the higher version. A
+//! merchant's account, `merchant[m]` (`AccountId::Merchant`), has a slice in every shard,
+//! made with the merchant, at zero, and never below it.
 
-use super::{BooksError, ShardBooks};
+use rust_decimal::Decimal;
+
+use super::{BooksError, ShardBooks, SliceEntry};
 use crate::ids::MerchantNo;
 use crate::payments::merchant::Merchant;
 
@@ -55,6 +58,11 @@ impl ShardBooks {
                 merchant: merchant.clone(),
             },
         );
+        self.merchant_slices.entry(no).or_insert(SliceEntry {
+            balance: Decimal::ZERO,
+            held: Decimal::ZERO,
+            floor: Decimal::ZERO,
+        });
         Ok(())
     }
 }
@@ -62,8 +70,9 @@ impl ShardBooks {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::AccountId;
     use crate::ids::{AccountNo, BankCode, MerchantId, Tag};
-    use crate::ledger::fixtures::books_with_genesis;
+    use crate::ledger::fixtures::{books_with_genesis, customer_in, krw, opened, FIN};
     use crate::payments::merchant::{
         InstrumentType, InstrumentTypes, MerchantStatus, PayoutSchedule,
     };
@@ -114,5 +123,51 @@ mod tests {
             Err(BooksError::MerchantNoTaken { .. })
         ));
         assert_eq!(books.merchants().cloned().collect::<Vec<_>>(), before);
+    }
+
+    #[test]
+    fn a_merchant_account_has_a_slice_in_every_shard_and_never_goes_below_zero() {
+        let (mut books, mut lsn) = books_with_genesis(1, 2);
+        let mut apply = |books: &mut ShardBooks, r: LedgerRecord| {
+            lsn += 1;
+            books.apply(lsn, &r)
+        };
+        let account = AccountId::merchant(MerchantNo(1));
+        assert!(matches!(
+            books.balance(account),
+            Err(BooksError::UnknownMerchant(MerchantNo(1)))
+        ));
+        apply(&mut books, set(1, 1, m("m1", MerchantStatus::Active))).unwrap();
+        assert!(books.is_local(account), "a slice in every shard");
+        assert!(books.balance(account).unwrap().is_zero());
+        let c = customer_in(1, 2, 0);
+        apply(&mut books, opened(c)).unwrap();
+        let post = |debit, credit, won| LedgerRecord::Posted {
+            debit,
+            credit,
+            amount: krw(won),
+        };
+        apply(&mut books, post(FIN, AccountId::customer(c), 50_000)).unwrap();
+        // A sale: the payer's balance to the merchant's slice in the payer's shard.
+        apply(&mut books, post(AccountId::customer(c), account, 35_000)).unwrap();
+        assert_eq!(
+            books.balance(account).unwrap().value(),
+            Decimal::from(35_000)
+        );
+        // A refund beyond what the slice holds is refused, and changes nothing.
+        let sum = books.sum().unwrap();
+        assert!(matches!(
+            apply(&mut books, post(account, AccountId::customer(c), 35_001)),
+            Err(BooksError::MerchantShort { .. })
+        ));
+        assert_eq!(
+            books.balance(account).unwrap().value(),
+            Decimal::from(35_000)
+        );
+        apply(&mut books, post(account, AccountId::customer(c), 35_000)).unwrap();
+        assert!(books.balance(account).unwrap().is_zero());
+        // The slices count in the books' sum, as every account does.
+        assert_eq!(books.sum().unwrap(), sum);
+        assert_eq!(books.sum_by_scan().unwrap(), books.sum().unwrap());
     }
 }

@@ -192,6 +192,9 @@ pub struct ShardBooks {
     settled_queue: SettledQueue,
     /// The merchants of the instruments layer (`merchants.rs`), replicated to every shard.
     merchants: BTreeMap<crate::ids::MerchantNo, MerchantEntry>,
+    /// Each merchant's slice of `merchant[m]` in this shard (floor zero), made with the
+    /// merchant.
+    merchant_slices: BTreeMap<crate::ids::MerchantNo, SliceEntry>,
 }
 
 impl ShardBooks {
@@ -241,6 +244,7 @@ impl ShardBooks {
             saga_holds: Default::default(),
             settled_queue: SettledQueue::default(),
             merchants: BTreeMap::new(),
+            merchant_slices: BTreeMap::new(),
         }
     }
 

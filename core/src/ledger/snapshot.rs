@@ -10,7 +10,7 @@ use super::{
     Outgoing, ParentPlan, RequestState, ShardBooks, SliceEntry,
 };
 use crate::archive::DecimalDef;
-use crate::ids::{BankCode, CustomerId, ParentAccount, RequestNo};
+use crate::ids::{BankCode, CustomerId, MerchantNo, ParentAccount, RequestNo};
 use crate::segmap::{ChunkedVec, MapCut};
 
 impl ShardBooks {
@@ -46,6 +46,7 @@ impl ShardBooks {
             next_entry_seq: self.next_entry_seq,
             holds: Vec::new(),
             merchants: self.merchants.values().cloned().collect(),
+            merchant_slices: self.merchant_slices.iter().map(|(m, s)| (*m, *s)).collect(),
         };
         BooksCut {
             head,
@@ -117,6 +118,7 @@ impl ShardBooks {
             books.holds.insert(key, hold);
         }
         books.merchants = snapshot.merchants.into_iter().map(|m| (m.no, m)).collect();
+        books.merchant_slices = snapshot.merchant_slices.into_iter().collect();
         // The saga's holds are not in the snapshot: its entries and requests say them.
         books.rebuild_saga_holds();
         books.note_all_settled();
@@ -153,6 +155,8 @@ pub struct BooksSnapshot {
     pub holds: Vec<Hold>,
     /// Every merchant at the version the books hold (from snapshot version 4).
     pub merchants: Vec<MerchantEntry>,
+    /// Each merchant's slice of `merchant[m]` in this shard (from version 4).
+    pub merchant_slices: Vec<(MerchantNo, SliceEntry)>,
 }
 
 /// The books at one LSN, shared with the live books copy-on-write: see

@@ -13,7 +13,8 @@ const SNAPSHOT_MAGIC: [u8; 4] = [0xFF, b'B', b'K', b'S'];
 /// The snapshot layout written today. Version 0 is the first, unversioned format; its
 /// layout is the same as version 1's. Version 2: requests with their reservations,
 /// answers with their reason, entries covered by a reservation. Version 3: the two-phase
-/// holds. Version 4: the merchants of the instruments layer.
+/// holds. Version 4: the merchants of the instruments layer and
+/// their slices.
 pub const SNAPSHOT_VERSION: u16 = 4;
 
 /// The payload of a snapshot of the books: its envelope and the archive.

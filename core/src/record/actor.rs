@@ -22,7 +22,7 @@ impl ActorId {
                 Some(ActorId::Customer(customer))
             }
             AccountId::Parent { parent } => Some(ActorId::Parent(parent)),
-            AccountId::Designated { .. } | AccountId::Funding => None,
+            AccountId::Designated { .. } | AccountId::Funding | AccountId::Merchant { .. } => None,
         }
     }
 
