@@ -15,6 +15,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use omnibus_core::ids::MerchantNo;
 use omnibus_core::record::SigningKey;
 use omnibus_core::{AccountNo, Amount, BankCode, CustomerId, Payee, RequestDate, RequestNo};
 use thiserror::Error;
@@ -115,6 +116,28 @@ pub struct SecuritiesTransfer {
     pub amount: Amount,
 }
 
+/// An account at the securities firm that `SS.transfer` moves money between
+/// (INSTRUMENTS.md §0.3): a customer's financial company account, or a merchant's
+/// (`merchant[m]`). Pockets and suspense come with the instruments that need them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SecuritiesAccount {
+    Customer(CustomerId),
+    Merchant(MerchantNo),
+}
+
+/// `SS.transfer`: the securities firm moves money between two of its own accounts in one
+/// atomic step (a sale: customer → merchant; its reversal, a cancel or a refund: merchant
+/// → customer). Logged in `securities_firm_request_log` with op TRANSFER, confirmed by
+/// request id like every call. `customer` is the customer the request is for (the payer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountTransfer {
+    pub id: RailRequestId,
+    pub customer: CustomerId,
+    pub from: SecuritiesAccount,
+    pub to: SecuritiesAccount,
+    pub amount: Amount,
+}
+
 /// The payment instruction to the financial company server (SPEC §5a, seed [0110]): the
 /// message fields, the transaction original text, its signature and the certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -151,6 +174,8 @@ pub trait SecuritiesFirm: Send + Sync + 'static {
     fn increase(&self, transfer: SecuritiesTransfer) -> RailFuture<Answer>;
     /// customer → `fin_parent` (X1).
     fn decrease(&self, transfer: SecuritiesTransfer) -> RailFuture<Answer>;
+    /// Between two of the firm's own accounts, atomically (`SS.transfer`, op TRANSFER).
+    fn transfer(&self, transfer: AccountTransfer) -> RailFuture<Answer>;
     fn confirm(&self, id: RailRequestId) -> RailFuture<Confirmed>;
     fn statement(&self) -> RailFuture<Statement>;
 }

@@ -85,9 +85,10 @@ use self::registry::{Interner, Slot};
 use self::stats::{Counters, Stat};
 use self::truth::{minor_of_amount, Books};
 use super::{
-    Answer, Authentication, BankFirm, Confirmation, Confirmed, Deposit, DepositSource,
-    FinancialCompany, PaymentInstruction, RailAnswer, RailError, RailFuture, RailRequestId, Rails,
-    SecuritiesFirm, SecuritiesTransfer, Settlement, Withdrawal,
+    AccountTransfer, Answer, Authentication, BankFirm, Confirmation, Confirmed, Deposit,
+    DepositSource, FinancialCompany, PaymentInstruction, RailAnswer, RailError, RailFuture,
+    RailRequestId, Rails, SecuritiesAccount, SecuritiesFirm, SecuritiesTransfer, Settlement,
+    Withdrawal,
 };
 
 /// One of the four outside systems.
@@ -703,6 +704,25 @@ impl Inner {
         })
     }
 
+    /// `SS.transfer`: between two of the securities firm's own accounts, atomically.
+    fn transfer_between(&self, t: AccountTransfer) -> RailFuture<Answer> {
+        let side = |account| match account {
+            SecuritiesAccount::Customer(c) => TruthAccount::Customer(c),
+            SecuritiesAccount::Merchant(m) => TruthAccount::Merchant(m),
+        };
+        let plan = Execution {
+            id: t.id,
+            operation: Operation::Transfer,
+            customer: t.customer,
+            amount: t.amount,
+            from: side(t.from),
+            to: side(t.to),
+        };
+        self.call(Rail::SecuritiesFirm, Call::Transfer, plan, |p, _| {
+            self.books.transfer(p.from, p.to, p.amount)
+        })
+    }
+
     fn instruct(&self, pi: PaymentInstruction) -> RailFuture<Answer> {
         let plan = Execution {
             id: pi.id,
@@ -901,6 +921,10 @@ impl SecuritiesFirm for SimSecuritiesFirm {
 
     fn decrease(&self, transfer: SecuritiesTransfer) -> RailFuture<Answer> {
         self.0.securities(transfer, Operation::Decrease)
+    }
+
+    fn transfer(&self, transfer: AccountTransfer) -> RailFuture<Answer> {
+        self.0.transfer_between(transfer)
     }
 
     fn confirm(&self, id: RailRequestId) -> RailFuture<Confirmed> {

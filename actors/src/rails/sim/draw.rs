@@ -24,6 +24,7 @@ pub(super) enum Call {
     Confirm = 6,
     KeyValid = 7,
     Settle = 8,
+    Transfer = 9,
 }
 
 /// What happens to one call.

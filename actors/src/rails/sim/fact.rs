@@ -20,7 +20,7 @@
 //! | offset | bytes | field |
 //! |---|---|---|
 //! | 5 | 1 | rail: 0 bank firm, 1 securities firm, 2 financial company, 3 authentication |
-//! | 6 | 1 | outcome: 1–7 executed, as shape (withdraw, remit, refund, increase, decrease, instruct, settle); 16 refused; 17 injected failure; 18 settled by a confirm |
+//! | 6 | 1 | outcome: 1–9 executed, as shape (withdraw, remit, refund, increase, decrease, instruct, settle, sale, sale back); 16 refused; 17 injected failure; 18 settled by a confirm |
 //! | 7 | 1 | the refusal's kind (outcome 16), in `Refusal::ALL` order |
 //! | 8 | 8 | request id: entry |
 //! | 16 | 4 | request id: attempt |
@@ -31,6 +31,7 @@
 //! | 43 | 1 | length of its account number, 1 to 20 |
 //! | 44 | 20 | its account number, ASCII |
 //! | 40 | 4 | settle only: the two parent accounts, `from << 16 \| to`, each as a parent code |
+//! | 40 | 4 | sale and sale back only: the merchant's number |
 //!
 //! Nonce (the financial company server executed an original text), kind 2: entry at 8,
 //! attempt at 16, the nonce (16 bytes) at 20.
@@ -49,6 +50,7 @@
 //! A parent code is kind × 1000 + bank: withdrawal firm 1000 + bank, collection 2000,
 //! deposit firm 3000 + bank, `fin_parent` 4000, `fin_deposit` 5000.
 
+use omnibus_core::ids::MerchantNo;
 use omnibus_core::money::MAX_ABS_MINOR_UNITS;
 use omnibus_core::{AccountNo, Amount, BankCode, Currency, CustomerId, ParentAccount};
 use rust_decimal::Decimal;
@@ -240,6 +242,7 @@ impl Fact {
                             External::None => {}
                             External::Account(bank, account) => w.account(bank, account),
                             External::Parents(pair) => w.bytes(40, &pair.to_le_bytes()),
+                            External::Merchant(m) => w.bytes(40, &m.0.to_le_bytes()),
                         }
                     }
                     Outcome::NotExecuted(NotExecutedCause::Refused(refusal)) => {
@@ -316,6 +319,8 @@ impl Fact {
                         let amount = amount(currency, r.i64(28))?;
                         let external = if shape == Shape::Settle {
                             External::Parents(r.u32(40))
+                        } else if matches!(shape, Shape::Sale | Shape::SaleBack) {
+                            External::Merchant(MerchantNo(r.u32(40)))
                         } else if shape.names_an_account() {
                             let (bank, account) = r.account()?;
                             External::Account(bank, account)
@@ -409,7 +414,7 @@ mod tests {
 
     #[test]
     fn every_kind_of_fact_comes_back_from_its_bytes() {
-        use TruthAccount::{Customer, Designated, Linked, Parent};
+        use TruthAccount::{Customer, Designated, Linked, Merchant, Parent};
         let longest = account("12345678901234567890");
         let linked = Linked {
             bank: bank("004"),
@@ -443,6 +448,8 @@ mod tests {
             executed(Operation::Increase, fin_parent, who, 77),
             executed(Operation::Decrease, who, fin_parent, 77),
             executed(Operation::Instruct, who, payee, 77),
+            executed(Operation::Transfer, who, Merchant(MerchantNo(u32::MAX)), 77),
+            executed(Operation::Transfer, Merchant(MerchantNo(3)), who, 77),
             executed(
                 Operation::Settle,
                 Parent(ParentAccount::DepositFirm(bank("999"))),

@@ -12,6 +12,7 @@ use std::fmt;
 use std::sync::RwLock;
 
 use dashmap::DashMap;
+use omnibus_core::ids::MerchantNo;
 use omnibus_core::{AccountNo, Amount, BankCode, Currency, CustomerId, ParentAccount};
 
 use super::refusal::Refusal;
@@ -36,6 +37,9 @@ pub enum Operation {
     Instruct,
     /// Bank firm system: one of the company's parent accounts → another (a sweep).
     Settle,
+    /// Securities firm system: between two of its own accounts, customer → merchant (a
+    /// sale) or merchant → customer (its reversal, a cancel, a refund): `SS.transfer`.
+    Transfer,
 }
 
 impl fmt::Display for Operation {
@@ -47,6 +51,7 @@ impl fmt::Display for Operation {
             Operation::Decrease => "decrease",
             Operation::Instruct => "instruct",
             Operation::Settle => "settle",
+            Operation::Transfer => "transfer",
         })
     }
 }
@@ -140,6 +145,10 @@ pub(super) enum Shape {
     Instruct = 6,
     /// Parent → parent; both are coded in one `u32` (see `parent_pair`).
     Settle = 7,
+    /// Customer → merchant (`SS.transfer`, a sale); the merchant's number is the external.
+    Sale = 8,
+    /// Merchant → customer (`SS.transfer`, a sale's reversal, a cancel or a refund).
+    SaleBack = 9,
 }
 
 impl Shape {
@@ -157,6 +166,8 @@ impl Shape {
             5 => Shape::Decrease,
             6 => Shape::Instruct,
             7 => Shape::Settle,
+            8 => Shape::Sale,
+            9 => Shape::SaleBack,
             _ => return None,
         })
     }
@@ -179,6 +190,8 @@ pub(super) enum External {
     Account(BankCode, AccountNo),
     /// The two parent accounts of a sweep, as `parent_pair` codes them.
     Parents(u32),
+    /// A merchant's account at the securities firm, by the merchant's number.
+    Merchant(MerchantNo),
 }
 
 /// An executed request in its compact parts: everything but the id, the customer and
@@ -195,7 +208,7 @@ impl Compact {
     /// The compact parts of an execution, or `None` for a shape of transfer the
     /// simulators never plan (the seven of [`Shape`] are all they make).
     pub(super) fn of(execution: &Execution) -> Option<Compact> {
-        use TruthAccount::{Customer, Designated, Linked, Parent};
+        use TruthAccount::{Customer, Designated, Linked, Merchant, Parent};
         let customer_is = |c: CustomerId| c == execution.customer;
         let account = External::Account;
         let (shape, bank, external) = match (execution.operation, execution.from, execution.to) {
@@ -234,6 +247,12 @@ impl Compact {
                 no_bank(),
                 External::Parents(parent_pair(from, to)),
             ),
+            (Operation::Transfer, Customer(c), Merchant(m)) if customer_is(c) => {
+                (Shape::Sale, no_bank(), External::Merchant(m))
+            }
+            (Operation::Transfer, Merchant(m), Customer(c)) if customer_is(c) => {
+                (Shape::SaleBack, no_bank(), External::Merchant(m))
+            }
             _ => return None,
         };
         Some(Compact {
@@ -251,7 +270,7 @@ impl Compact {
         customer: CustomerId,
         amount: Amount,
     ) -> Option<Execution> {
-        use TruthAccount::{Customer, Designated, Linked, Parent};
+        use TruthAccount::{Customer, Designated, Linked, Merchant, Parent};
         let bank = self.bank;
         let account = match self.external {
             External::Account(bank, account) => Some((bank, account)),
@@ -289,6 +308,16 @@ impl Compact {
                     Parent(parent_of((pair >> 16) as u16)?),
                     Parent(parent_of((pair & 0xffff) as u16)?),
                 )
+            }
+            Shape::Sale | Shape::SaleBack => {
+                let External::Merchant(m) = self.external else {
+                    return None;
+                };
+                if self.shape == Shape::Sale {
+                    (Operation::Transfer, customer_account, Merchant(m))
+                } else {
+                    (Operation::Transfer, Merchant(m), customer_account)
+                }
             }
         };
         Some(Execution {
@@ -358,13 +387,14 @@ pub(super) enum Slot {
 
 impl Slot {
     /// The slot of an executed transfer, or `None` for a shape of transfer the
-    /// simulators never plan (the seven of [`Shape`] are all they make).
+    /// simulators never plan (the shapes of [`Shape`] are all they make).
     pub(super) fn executed(execution: &Execution, interner: &Interner) -> Option<Slot> {
         let compact = Compact::of(execution)?;
         let external = match compact.external {
             External::None => 0,
             External::Account(bank, account) => interner.number(bank, account),
             External::Parents(pair) => pair,
+            External::Merchant(m) => m.0,
         };
         let mut bank_bytes = [0u8; 3];
         bank_bytes.copy_from_slice(compact.bank.as_str().as_bytes());
@@ -391,6 +421,7 @@ impl Slot {
             .expect("a recorded bank code is three digits");
         let external = match record.shape {
             Shape::Settle => External::Parents(record.external),
+            Shape::Sale | Shape::SaleBack => External::Merchant(MerchantNo(record.external)),
             shape if shape.names_an_account() => {
                 let (bank, account) = interner.account(record.external);
                 External::Account(bank, account)
@@ -442,7 +473,7 @@ mod tests {
 
     #[test]
     fn every_shape_of_execution_comes_back_whole_from_its_slot() {
-        use TruthAccount::{Customer, Designated, Linked, Parent};
+        use TruthAccount::{Customer, Designated, Linked, Merchant, Parent};
         let interner = Interner::new();
         let who = CustomerId::new(42).unwrap();
         let linked = Linked {

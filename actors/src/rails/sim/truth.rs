@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
+use omnibus_core::ids::MerchantNo;
 use omnibus_core::money::MAX_ABS_MINOR_UNITS;
 use omnibus_core::{
     AccountNo, Amount, BankCode, Config, Currency, CustomerId, Money, ParentAccount,
@@ -47,6 +48,9 @@ pub enum TruthAccount {
     Customer(CustomerId),
     /// A parent account, as the bank or securities firm holding it sees it.
     Parent(ParentAccount),
+    /// A merchant's account at the securities firm (`merchant[m]`), which `SS.transfer`
+    /// moves sales into and refunds out of.
+    Merchant(MerchantNo),
 }
 
 impl fmt::Display for TruthAccount {
@@ -58,6 +62,7 @@ impl fmt::Display for TruthAccount {
             }
             TruthAccount::Customer(customer) => write!(f, "customer[{customer}]"),
             TruthAccount::Parent(parent) => parent.fmt(f),
+            TruthAccount::Merchant(merchant) => write!(f, "merchant[{merchant}]"),
         }
     }
 }
@@ -77,6 +82,8 @@ pub struct Truth {
     pub parents: BTreeMap<ParentAccount, Money>,
     /// Every customer financial company account the securities firm has opened.
     pub customers: BTreeMap<CustomerId, Money>,
+    /// Every merchant account a transfer has moved money into or out of.
+    pub merchants: BTreeMap<MerchantNo, Money>,
     /// The sum of every balance above, in units of `currency`. A `Decimal`, not a
     /// `Money`, because a sum over many linked accounts may pass the range of one value.
     pub total: Decimal,
@@ -152,6 +159,7 @@ pub(super) struct Books {
     linked: DashMap<(BankCode, AccountNo), LinkedAccount>,
     designated: DashMap<(BankCode, AccountNo), i64>,
     customers: DashMap<CustomerId, i64>,
+    merchants: DashMap<MerchantNo, i64>,
     /// Fixed at construction, so reading it takes no lock; each balance is an atomic
     /// because `fin_parent` and the parents at busy banks are touched by most calls.
     parents: HashMap<ParentAccount, ParentBalance>,
@@ -250,6 +258,7 @@ impl Books {
             linked: DashMap::with_shard_amount(SHARDS),
             designated: DashMap::with_shard_amount(SHARDS),
             customers: DashMap::with_shard_amount(SHARDS),
+            merchants: DashMap::with_shard_amount(SHARDS),
             parents,
         }
     }
@@ -375,6 +384,16 @@ impl Books {
                     Err(self.short(Refusal::SecuritiesShort, from, balance, amount))
                 }
             },
+            TruthAccount::Merchant(merchant) => match self.merchants.get_mut(&merchant) {
+                Some(mut held) if *held >= minor => {
+                    *held -= minor;
+                    Ok(false)
+                }
+                held => {
+                    let balance = held.map_or(0, |h| *h);
+                    Err(self.short(Refusal::SecuritiesShort, from, balance, amount))
+                }
+            },
             TruthAccount::Parent(parent) => {
                 let p = self.parent(parent)?;
                 p.balance_minor
@@ -433,6 +452,10 @@ impl Books {
                 let mut entry = self.customers.entry(customer).or_insert(0);
                 *entry = add(*entry).ok_or_else(|| self.out_of_range(to, minor))?;
             }
+            TruthAccount::Merchant(merchant) => {
+                let mut entry = self.merchants.entry(merchant).or_insert(0);
+                *entry = add(*entry).ok_or_else(|| self.out_of_range(to, minor))?;
+            }
             TruthAccount::Parent(parent) => {
                 self.parent(parent)?
                     .balance_minor
@@ -467,6 +490,11 @@ impl Books {
             }
             TruthAccount::Customer(customer) => {
                 if let Some(mut entry) = self.customers.get_mut(&customer) {
+                    *entry += minor;
+                }
+            }
+            TruthAccount::Merchant(merchant) => {
+                if let Some(mut entry) = self.merchants.get_mut(&merchant) {
                     *entry += minor;
                 }
             }
@@ -548,6 +576,10 @@ impl Books {
                 let mut entry = self.customers.entry(customer).or_insert(0);
                 *entry = entry.wrapping_add(minor);
             }
+            TruthAccount::Merchant(merchant) => {
+                let mut entry = self.merchants.entry(merchant).or_insert(0);
+                *entry = entry.wrapping_add(minor);
+            }
             TruthAccount::Parent(parent) => {
                 if let Some(p) = self.parents.get(&parent) {
                     // An atomic add wraps on overflow, as the replay wants.
@@ -596,6 +628,14 @@ impl Books {
                 (*e.key(), self.money(*e.value()))
             })
             .collect();
+        let merchants: BTreeMap<_, _> = self
+            .merchants
+            .iter()
+            .map(|e| {
+                total += i128::from(*e.value());
+                (*e.key(), self.money(*e.value()))
+            })
+            .collect();
         let parents: BTreeMap<_, _> = self
             .parents
             .iter()
@@ -614,6 +654,7 @@ impl Books {
             designated,
             parents,
             customers,
+            merchants,
             total: Decimal::from_i128_with_scale(total, digits),
             opening_total: Decimal::from_i128_with_scale(opening_total, digits),
         }
