@@ -514,6 +514,12 @@ mod tests {
                 fin_parent,
                 Parent(ParentAccount::WithdrawalFirm(bank("003"))),
             ),
+            (
+                Operation::Transfer,
+                Customer(who),
+                Merchant(MerchantNo(u32::MAX)),
+            ),
+            (Operation::Transfer, Merchant(MerchantNo(1)), Customer(who)),
         ];
         for (n, (operation, from, to)) in cases.into_iter().enumerate() {
             let execution = Execution {
