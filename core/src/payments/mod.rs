@@ -8,6 +8,8 @@
 //! - [`card_number`]: 16-digit card numbers with their Luhn digit, masked when printed.
 //! - [`controls`]: an instrument's controls and counters, and steps 2–9 of the checks.
 //! - [`payment`]: a payment's state in `payment_log`, and what a cancel or refund may do.
+//! - [`payment_request`]: a merchant's payment request, and its idempotency fingerprint
+//!   (secrets excluded, numbers only as their credential index).
 //!
 //! Like the rest of `core`, nothing here reads a clock or a file: the time, the keys and
 //! the balances are arguments.
@@ -18,6 +20,7 @@ pub mod controls;
 pub mod kst;
 pub mod merchant;
 pub mod payment;
+pub mod payment_request;
 pub mod secret;
 
 pub use codes::{DeclineCode, RefusalCode};
