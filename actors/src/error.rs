@@ -18,6 +18,9 @@ pub enum StartError {
     Replay { shard: u16, lsn: u64, what: String },
     #[error("the actor system failed to start: {0}")]
     System(String),
+    /// The payments layer's key file could not be read or made (`keys.rs`).
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeysError),
     /// The simulated outside systems could not be restored from the data directory.
     #[error("the simulated outside systems: {0}")]
     Simulator(#[from] crate::rails::sim::SimError),

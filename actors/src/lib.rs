@@ -20,22 +20,23 @@
 //! 4. `reply`: where an answer goes: one caller, or one slot of a batch.
 //! 5. `failstop`: a panic on one of an engine's threads stops that engine.
 //! 6. `api`: the public data a host sends and is answered with.
-//! 7. `ledger`: a shard's books, batching to the WAL, durability waiters, the record
+//! 7. `keys`: the payments layer's server secrets, read from their key file at start.
+//! 8. `ledger`: a shard's books, batching to the WAL, durability waiters, the record
 //!    codec, recovery. No actor: it tells its owner to flush, and what became durable,
 //!    through the `LedgerSignals` trait the shard implements.
-//! 8. `saga`: the saga runtime: accepting, driving and advancing entries, rail calls and
+//! 9. `saga`: the saga runtime: accepting, driving and advancing entries, rail calls and
 //!    their timeouts, answers, owed steps, events. No product: what each step asks of its
 //!    rail comes through the `RailCalls` trait the instruments implement.
-//! 9. `instruments`: charges, remittances, payment instructions and settlement sweeps as
-//!    they exist today: admission, each step's rail call, issued signing texts, the
-//!    house's sweep request.
-//! 10. `accounts`: the customer and parent-slice account actors and their jobs. A
+//! 10. `instruments`: charges, remittances, payment instructions and settlement sweeps as
+//!     they exist today: admission, each step's rail call, issued signing texts, the
+//!     house's sweep request.
+//! 11. `accounts`: the customer and parent-slice account actors and their jobs. A
 //!     transfer's durable debit goes to a `Deliveries` recipient (the shard's address seen
 //!     only as a taker of `SendTransfer`), so they never name the shard.
-//! 11. `supervisors`: one shard's confirm, reprocess, recovery, sweep and prune passes.
-//! 12. `shard`: the shard actor: router, residency, transfers between shards, snapshots,
+//! 12. `supervisors`: one shard's confirm, reprocess, recovery, sweep and prune passes.
+//! 13. `shard`: the shard actor: router, residency, transfers between shards, snapshots,
 //!     queries, lifecycle. It builds and hosts everything before it for its shard.
-//! 13. `engine`: the handle: start and stop, admission to each shard, submissions, raw
+//! 14. `engine`: the handle: start and stop, admission to each shard, submissions, raw
 //!     postings, queries, reconciliation, and the balancer across shards.
 
 mod accounts;
@@ -45,6 +46,7 @@ mod engine;
 mod error;
 mod failstop;
 mod instruments;
+pub mod keys;
 mod ledger;
 pub mod rails;
 mod reply;

@@ -49,6 +49,15 @@ pub struct Config {
     pub signing: SigningConfig,
     pub simulator: SimulatorConfig,
     pub server: ServerConfig,
+    pub payments: PaymentsConfig,
+}
+
+/// The payments layer (INSTRUMENTS.md §6; docs/payments.md).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentsConfig {
+    /// The file of the server secrets (D-0.3); empty: `<wal.dir>/keys.toml`.
+    pub keys_file: String,
 }
 
 /// Settled requests out of memory (`docs/archive.md`).

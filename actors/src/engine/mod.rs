@@ -75,6 +75,8 @@ struct Inner {
     /// take one at a time.
     merchants: std::sync::RwLock<merchants::MerchantDirectory>,
     merchant_writer: tokio::sync::Mutex<()>,
+    /// The payments layer's server secrets (`crate::keys`), never written to a log.
+    payment_keys: Arc<crate::keys::PaymentKeys>,
 }
 
 /// The handle a host holds. Clone it freely.
@@ -85,6 +87,12 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// The payments layer's key rings (INSTRUMENTS.md D-0.3), as read from the key file at
+    /// start. They seal, check and index; no method hands out a key's bytes.
+    pub fn payment_keys(&self) -> &crate::keys::PaymentKeys {
+        &self.inner.payment_keys
+    }
+
     /// Whether the engine serves: `Err` naming the cause when it stopped (a panic on one of
     /// its threads) or a shard's log failed (that shard refuses all work until a restart).
     pub fn health(&self) -> Result<(), String> {

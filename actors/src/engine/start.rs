@@ -72,6 +72,8 @@ impl Engine {
             .map_err(|e| StartError::Config(e.to_string()))?;
         let config = Arc::new(config);
         let data = DataDir::open(&config)?;
+        let (payment_keys, keys_file, keys_created) = crate::keys::load_or_create(&config)?;
+        tracing::info!(file = %keys_file.display(), created = keys_created, pin_key = payment_keys.pin.current_kid(), index_key = payment_keys.index.current_kid(), data_key = payment_keys.data.current_kid(), "payments keys");
         let shards = data.shards;
         let plan = ParentPlan::from_config(&config, shards);
         tracing::info!(dir = %data.root.display(), shards, "recovering");
@@ -243,6 +245,7 @@ impl Engine {
                 poisoned,
                 rebalancing,
                 merchants: std::sync::RwLock::new(merchants),
+                payment_keys: Arc::new(payment_keys),
                 merchant_writer: tokio::sync::Mutex::new(()),
             }),
         };
