@@ -63,7 +63,7 @@ impl RequestView {
     pub fn from_archived(settled: omnibus_core::ledger::archived::SettledRequest) -> RequestView {
         let outcome = omnibus_core::instruments::settled_outcome(
             &settled.accepted,
-            settled.answer.is_some(),
+            settled.answer.map(|a| a.told),
             &settled.entries,
         );
         RequestView {
@@ -89,12 +89,22 @@ pub struct Signed {
     pub signature: [u8; 64],
 }
 
+/// A sale (INSTRUMENTS.md §6.3): the customer's balance pays a merchant, `SS.transfer`
+/// `customer` → `merchant[m]`. The payments layer's authorization (the merchant's checks,
+/// the instrument's controls) comes before it; this is its money leg.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SaleRequest {
+    pub header: omnibus_core::RequestHeader,
+    pub merchant: omnibus_core::ids::MerchantNo,
+}
+
 /// A request as submitted to the engine.
 #[derive(Clone, Debug)]
 pub enum Submission {
     Charge(ChargeRequest),
     Remit(RemitRequest),
     RemitSigned(RemitRequest, Signed),
+    Sale(SaleRequest),
 }
 
 impl Submission {
@@ -111,13 +121,22 @@ impl Submission {
         match self {
             Submission::Charge(_) => RequestKind::Charge,
             Submission::Remit(_) | Submission::RemitSigned(..) => RequestKind::Remit,
+            Submission::Sale(_) => RequestKind::Sale,
+        }
+    }
+
+    /// The merchant it pays, for a sale.
+    pub fn merchant(&self) -> Option<omnibus_core::ids::MerchantNo> {
+        match self {
+            Submission::Sale(s) => Some(s.merchant),
+            _ => None,
         }
     }
 
     /// Whom it pays, if anyone.
     pub fn payee(&self) -> Option<omnibus_core::Payee> {
         match self {
-            Submission::Charge(_) => None,
+            Submission::Charge(_) | Submission::Sale(_) => None,
             Submission::Remit(r) | Submission::RemitSigned(r, _) => Some(r.payee),
         }
     }
@@ -126,6 +145,7 @@ impl Submission {
         match self {
             Submission::Charge(c) => &c.header,
             Submission::Remit(r) | Submission::RemitSigned(r, _) => &r.header,
+            Submission::Sale(s) => &s.header,
         }
     }
 }

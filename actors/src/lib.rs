@@ -16,11 +16,11 @@
 //!
 //! 1. `rails`: the outside systems as async traits, and their in-process simulators.
 //! 2. `clock`: the engine's clock, the system's or one moved by hand.
-//! 3. `error`: the errors a caller can match on.
-//! 4. `reply`: where an answer goes: one caller, or one slot of a batch.
-//! 5. `failstop`: a panic on one of an engine's threads stops that engine.
-//! 6. `api`: the public data a host sends and is answered with.
-//! 7. `keys`: the payments layer's server secrets, read from their key file at start.
+//! 3. `keys`: the payments layer's server secrets, read from their key file at start.
+//! 4. `error`: the errors a caller can match on.
+//! 5. `reply`: where an answer goes: one caller, or one slot of a batch.
+//! 6. `failstop`: a panic on one of an engine's threads stops that engine.
+//! 7. `api`: the public data a host sends and is answered with.
 //! 8. `ledger`: a shard's books, batching to the WAL, durability waiters, the record
 //!    codec, recovery. No actor: it tells its owner to flush, and what became durable,
 //!    through the `LedgerSignals` trait the shard implements.
@@ -55,8 +55,8 @@ mod shard;
 mod supervisors;
 
 pub use api::{
-    CustomerBalance, EngineEvent, Outcome, ParentBalance, Receipt, RequestView, ShardTotals,
-    Signed, SigningText, Submission, Totals,
+    CustomerBalance, EngineEvent, Outcome, ParentBalance, Receipt, RequestView, SaleRequest,
+    ShardTotals, Signed, SigningText, Submission, Totals,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Engine, EngineParts};

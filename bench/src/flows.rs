@@ -251,6 +251,7 @@ impl Workload {
             Submission::Charge(c) => self.engine.charge(c).await,
             Submission::Remit(r) => self.engine.remit(r).await,
             Submission::RemitSigned(r, signed) => self.engine.remit_signed(r, signed).await,
+            Submission::Sale(s) => self.engine.sale(s).await,
         }
     }
 

@@ -147,10 +147,16 @@ pub enum Step {
     /// A settlement sweep (B1, B2, Y2, Y3): a BS transfer between two of the company's
     /// own parent accounts.
     Settlement,
+    /// A sale (INSTRUMENTS.md §6.3): `SS.transfer` `customer` → `merchant[m]`. Added after
+    /// the steps of seed 000, so their archived tags are unchanged.
+    Sale,
+    /// The reversal of a sale the merchant was told was declined but that was done
+    /// (D-0.2): `SS.transfer` `merchant[m]` → `customer`, retried until it is done.
+    SaleReversal,
 }
 
 impl Step {
-    pub const ALL: [Step; 8] = [
+    pub const ALL: [Step; 10] = [
         Step::ChargeWithdrawal,
         Step::ChargeCredit,
         Step::RemitDeduction,
@@ -159,6 +165,8 @@ impl Step {
         Step::Recovery,
         Step::Refund,
         Step::Settlement,
+        Step::Sale,
+        Step::SaleReversal,
     ];
 
     pub const fn log(self) -> LogKind {
@@ -178,6 +186,8 @@ impl Step {
             Step::Recovery => 0x22,
             Step::PaymentInstruction => 0x30,
             Step::Settlement => 0x40,
+            Step::Sale => 0x50,
+            Step::SaleReversal => 0x51,
         }
     }
 
@@ -191,6 +201,8 @@ impl Step {
             Step::Recovery => "recovery",
             Step::Refund => "refund",
             Step::Settlement => "settlement",
+            Step::Sale => "sale",
+            Step::SaleReversal => "sale_reversal",
         }
     }
 }
@@ -244,6 +256,9 @@ pub enum FollowUp {
     Refund,
     /// Wait for the non-reflected search to confirm the entry (UNKNOWN).
     Confirm,
+    /// Book the sale's posting, then reverse it: the merchant was told the payment was
+    /// declined (a timeout), but the transfer happened (D-0.2).
+    PostThenReverse,
 }
 
 /// One row of the SPEC §4 table (plus the supervisors' own steps).
@@ -395,9 +410,43 @@ const SETTLEMENT: StepPolicy = StepPolicy {
     confirmed_not_done_then: F::Nothing,
 };
 
+/// A sale (INSTRUMENTS.md §6.3, D-0.2): approved on SUCCESS; declined on a FAIL; a timeout
+/// is declined too (a merchant must never hand over goods on an unknown outcome), and a
+/// confirm that finds it done reverses it.
+const SALE: StepPolicy = StepPolicy {
+    step: Step::Sale,
+    log: LogKind::SecuritiesFirmRequestLog,
+    seed_steps: "INSTRUMENTS.md §6.3 Sale, D-0.2",
+    on_success_told: Some(Told::Succeeded),
+    on_success_then: F::Post,
+    on_fail_state: S::Fail,
+    on_fail_told: Some(Told::Failed),
+    on_fail_then: F::Nothing,
+    on_timeout_told: Some(Told::Failed),
+    confirmed_done_then: F::PostThenReverse,
+    confirmed_not_done_state: S::Fail,
+    confirmed_not_done_then: F::Nothing,
+};
+
+/// A sale's reversal: nobody waits on it; retried until done, like a recovery.
+const SALE_REVERSAL: StepPolicy = StepPolicy {
+    step: Step::SaleReversal,
+    log: LogKind::SecuritiesFirmRequestLog,
+    seed_steps: "INSTRUMENTS.md §6.3 Reversal, D-0.2",
+    on_success_told: None,
+    on_success_then: F::Post,
+    on_fail_state: S::FailTryAgain,
+    on_fail_told: None,
+    on_fail_then: F::Reprocess,
+    on_timeout_told: None,
+    confirmed_done_then: F::Post,
+    confirmed_not_done_state: S::FailTryAgain,
+    confirmed_not_done_then: F::Reprocess,
+};
+
 /// The SPEC §4 table, one row per step, as the engine executes it; [`policy`] finds a
 /// step's row by name, never by the enum's position.
-pub const POLICIES: [StepPolicy; 8] = [
+pub const POLICIES: [StepPolicy; 10] = [
     CHARGE_WITHDRAWAL,
     CHARGE_CREDIT,
     REMIT_DEDUCTION,
@@ -406,6 +455,8 @@ pub const POLICIES: [StepPolicy; 8] = [
     RECOVERY,
     REFUND,
     SETTLEMENT,
+    SALE,
+    SALE_REVERSAL,
 ];
 
 /// The policy row of a step.
@@ -419,6 +470,8 @@ pub const fn policy(step: Step) -> &'static StepPolicy {
         Step::Recovery => &RECOVERY,
         Step::Refund => &REFUND,
         Step::Settlement => &SETTLEMENT,
+        Step::Sale => &SALE,
+        Step::SaleReversal => &SALE_REVERSAL,
     }
 }
 

@@ -4,7 +4,7 @@
 use omnibus_core::{ChargeRequest, RemitRequest};
 
 use super::Engine;
-use crate::api::{Outcome, Signed, SigningText, Submission};
+use crate::api::{Outcome, SaleRequest, Signed, SigningText, Submission};
 use crate::error::EngineError;
 use crate::reply::{Collector, Reply};
 use crate::shard::{IssueTextRequest, SubmitBatch, SubmitRequest};
@@ -13,6 +13,15 @@ impl Engine {
     /// A charge (balance increase, SPEC §3): A1 then A2, answered per the SPEC §4 table.
     pub async fn charge(&self, request: ChargeRequest) -> Result<Outcome, EngineError> {
         self.submit(Submission::Charge(request)).await
+    }
+
+    /// A sale (INSTRUMENTS.md §6.3): the customer's balance pays the merchant through
+    /// `SS.transfer`, in the customer's shard (the merchant's slice there). Told
+    /// `succeeded` when done; `failed` when refused, when the balance is short (nothing
+    /// moves), or when it times out (D-0.2: a supervisor confirms it, and reverses it if
+    /// it was done). Idempotent by request number, the merchant included.
+    pub async fn sale(&self, request: SaleRequest) -> Result<Outcome, EngineError> {
+        self.submit(Submission::Sale(request)).await
     }
 
     /// A remittance up to the usage limit: SS deduction (X1), then BS deposit (X2), with a

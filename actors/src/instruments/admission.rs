@@ -51,7 +51,14 @@ impl Instruments {
         let customer = submission.customer();
         let request_no = submission.request_no();
         if let Some(existing) = books.request(customer, request_no) {
-            if !same_request(&existing.accepted, submission) {
+            let entries: Vec<_> = existing
+                .entries
+                .iter()
+                .filter_map(|id| books.entry(*id).copied())
+                .collect();
+            if !same_request(&existing.accepted, submission)
+                || !super::sale::same_merchant(&entries, submission.merchant())
+            {
                 return Err(Rejection::RequestNoReused { request_no }.into());
             }
             return Ok(match &existing.answer {
@@ -61,7 +68,9 @@ impl Instruments {
         }
         if let Some(settled) = self.archived(customer, request_no)? {
             // Settled long ago and moved to the archive: its original answer.
-            if !same_request(&settled.accepted, submission) {
+            if !same_request(&settled.accepted, submission)
+                || !super::sale::same_merchant(&settled.entries, submission.merchant())
+            {
                 return Err(Rejection::RequestNoReused { request_no }.into());
             }
             return match &settled.answer {

@@ -13,12 +13,14 @@
 //!   the rail call of each step, by instrument.
 //! - `admission.rs`: idempotency, validity (S31-S33, S71-S73), the request date, routing
 //!   by the usage limit: what to do with a submission.
-//! - `charge.rs`, `remit.rs`, `payment_instruction.rs`, `settlement.rs`: one product each.
+//! - `charge.rs`, `remit.rs`, `payment_instruction.rs`, `settlement.rs`, `sale.rs`: one
+//!   product each.
 
 mod admission;
 mod charge;
 mod payment_instruction;
 mod remit;
+mod sale;
 mod settlement;
 mod verifying_keys;
 
@@ -141,7 +143,7 @@ pub fn submit(
         Ok(Prepared::Ready {
             accepted,
             signed: None,
-        }) => start(ctx, accepted, None, reply),
+        }) => start(ctx, accepted, submission.merchant(), None, reply),
         Ok(Prepared::Ready {
             accepted,
             signed: Some(instruction),
@@ -189,16 +191,24 @@ pub fn not_carried_out(
 fn start(
     ctx: &Rc<Instruments>,
     accepted: Accepted,
+    merchant: Option<omnibus_core::ids::MerchantNo>,
     signed: Option<SignedInstruction>,
     reply: Reply<Outcome>,
 ) {
     let (customer, request_no) = (accepted.customer, accepted.request_no);
     let uses_text = signed.is_some();
-    saga::start(&ctx.saga, accepted, signed.map(Live::new), reply, || {
-        if uses_text {
-            ctx.use_text(customer, request_no);
-        }
-    });
+    saga::start(
+        &ctx.saga,
+        accepted,
+        merchant,
+        signed.map(Live::new),
+        reply,
+        || {
+            if uses_text {
+                ctx.use_text(customer, request_no);
+            }
+        },
+    );
 }
 
 impl Instruments {
@@ -220,6 +230,10 @@ impl Instruments {
             Submission::RemitSigned(r, signed) => {
                 self.accept_remit(submission, r, Some(signed), entry, books, at_ms)
             }
+            Submission::Sale(s) => Ok(Prepared::Ready {
+                accepted: sale::accept(submission, s.merchant, books, at_ms)?,
+                signed: None,
+            }),
         }
     }
 
@@ -232,7 +246,7 @@ impl Instruments {
         at_ms: u64,
     ) -> Result<Accepted, EngineError> {
         match submission {
-            Submission::Charge(_) => Ok(charge::accept(submission, at_ms)),
+            Submission::Charge(_) | Submission::Sale(_) => Ok(charge::accept(submission, at_ms)),
             Submission::Remit(_) | Submission::RemitSigned(..) => {
                 self.unstarted_remit(submission, at_ms)
             }
@@ -275,6 +289,7 @@ impl RailCalls for StepCalls {
             Step::PaymentInstruction => {
                 payment_instruction::instruct(rails, id, entry, request()?, live)
             }
+            Step::Sale | Step::SaleReversal => sale::transfer(rails, id, entry),
             // Settlements returned above: they have no customer.
             Step::Settlement => None,
         }

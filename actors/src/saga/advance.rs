@@ -79,7 +79,7 @@ impl SagaRuntime {
         let mut next = None;
         let mut early = false;
         if let Some((step, amount)) = plan.next {
-            match self.request_entry(&mut ledger, &accepted, step, amount, now) {
+            match self.request_entry(&mut ledger, &accepted, step, amount, now, None) {
                 Ok(next_id) => {
                     next = Some(next_id);
                     // The next step's entry, durable with this group, may already fix

@@ -28,12 +28,13 @@ impl SagaRuntime {
             return Ok(None);
         };
         let entries = books.request_entries(&request);
-        let Some((step, amount)) = owed_step(&request.accepted, request.answer.is_some(), &entries)
+        let Some((step, amount)) =
+            owed_step(&request.accepted, request.answer.map(|a| a.told), &entries)
         else {
             return Ok(None);
         };
         ledger.admit(1, Admission::Continuation)?;
-        let id = self.request_entry(&mut ledger, &request.accepted, step, amount, now);
+        let id = self.request_entry(&mut ledger, &request.accepted, step, amount, now, None);
         self.release_events(&mut ledger);
         let id = id?;
         drop(ledger);
@@ -54,7 +55,8 @@ impl SagaRuntime {
                     .request(*customer, *request_no)
                     .is_some_and(|request| {
                         let entries = books.request_entries(request);
-                        owed_step(&request.accepted, request.answer.is_some(), &entries).is_some()
+                        owed_step(&request.accepted, request.answer.map(|a| a.told), &entries)
+                            .is_some()
                     })
             })
             .count()
@@ -78,7 +80,7 @@ impl SagaRuntime {
         let mut owed = self.owed.borrow_mut();
         for request in books.requests() {
             let entries = books.request_entries(request);
-            if owed_step(&request.accepted, request.answer.is_some(), &entries).is_some() {
+            if owed_step(&request.accepted, request.answer.map(|a| a.told), &entries).is_some() {
                 owed.insert((request.accepted.customer, request.accepted.request_no));
             }
         }

@@ -3,12 +3,13 @@
 
 use std::rc::Rc;
 
+use omnibus_core::ids::MerchantNo;
 use omnibus_core::instruments::{due_answer, first_step, reserves_for, step_legs};
-use omnibus_core::ledger::{BooksError, CustomerEntry};
+use omnibus_core::ledger::{BooksError, CustomerEntry, ShardBooks};
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::request_log::{EntryState, Step, Told};
 use omnibus_core::saga::{Accepted, Answer, EntryId, Parties, Reason};
-use omnibus_core::{Amount, BankCode, Payee};
+use omnibus_core::{AccountId, Amount, BankCode, Payee};
 
 use super::driver::drive_from;
 use super::{Live, SagaRuntime, ACCEPT_RECORDS};
@@ -29,20 +30,31 @@ impl SagaRuntime {
     }
 
     /// The parties a step's legs are drawn from (`omnibus_core::instruments::step_legs`).
-    fn parties(&self, customer: &CustomerEntry, payee: Option<&Payee>) -> Parties {
+    /// `merchant`: the merchant the request pays, if it pays one.
+    fn parties(
+        &self,
+        customer: &CustomerEntry,
+        payee: Option<&Payee>,
+        merchant: Option<MerchantNo>,
+    ) -> Parties {
         Parties {
             customer: customer.id,
             linked_bank: customer.linked_bank,
             payee_bank: payee.map(|p| p.bank),
             deposit_bank: payee.map(|p| self.deposit_bank(p.bank)),
             settlement: None,
+            merchant,
         }
     }
 
     /// Accepts a request and writes its first entry; the flow starts once both are durable.
     /// `Ok(None)`: accepted, but refused before any call (a parent slice cannot fund it, or
     /// its first entry was refused), so it is answered as failed with nothing moved.
-    fn accept(self: &Rc<Self>, accepted: Accepted) -> Result<Option<EntryId>, EngineError> {
+    fn accept(
+        self: &Rc<Self>,
+        accepted: Accepted,
+        merchant: Option<MerchantNo>,
+    ) -> Result<Option<EntryId>, EngineError> {
         if self.sagas.get() >= self.config.actors.sagas_in_flight_max as usize {
             return Err(EngineError::Overloaded(crate::error::Bound::Flows));
         }
@@ -57,7 +69,7 @@ impl SagaRuntime {
         let customer = books
             .customer(accepted.customer)
             .ok_or(BooksError::UnknownCustomer(accepted.customer))?;
-        let parties = self.parties(customer, accepted.payee.as_ref());
+        let parties = self.parties(customer, accepted.payee.as_ref(), merchant);
         // What the request's later steps will need from the parent accounts is set aside
         // now, before the first call: a slice that cannot fund it refuses the request here,
         // with nothing moved, rather than after the customer's bank paid (SPEC §6.4).
@@ -82,7 +94,14 @@ impl SagaRuntime {
         });
         let refused = match short {
             Some(e) => Err(EngineError::from(e)),
-            None => self.request_entry(&mut ledger, &accepted, step, amount, accepted.at_ms),
+            None => self.request_entry(
+                &mut ledger,
+                &accepted,
+                step,
+                amount,
+                accepted.at_ms,
+                merchant,
+            ),
         };
         let result = match refused {
             Ok(id) => Ok(Some(id)),
@@ -172,6 +191,8 @@ impl SagaRuntime {
     }
 
     /// Writes the entry for `step` of a request (REQUESTED, holding its amount).
+    /// `merchant`: the merchant the request pays, when its first entry is written; later
+    /// steps find it in the request's entries (the merchant account they name).
     pub(super) fn request_entry(
         &self,
         ledger: &mut ShardLedger,
@@ -179,12 +200,14 @@ impl SagaRuntime {
         step: Step,
         amount: Amount,
         now: u64,
+        merchant: Option<MerchantNo>,
     ) -> Result<EntryId, EngineError> {
         let books = ledger.books();
         let customer = books
             .customer(accepted.customer)
             .ok_or(BooksError::UnknownCustomer(accepted.customer))?;
-        let parties = self.parties(customer, accepted.payee.as_ref());
+        let merchant = merchant.or_else(|| named_merchant(books, accepted));
+        let parties = self.parties(customer, accepted.payee.as_ref(), merchant);
         let (debit, credit) = step_legs(accepted.kind, step, &parties);
         let id = books.next_entry_id();
         let record = LedgerRecord::EntryRequested {
@@ -219,13 +242,14 @@ impl SagaRuntime {
 pub fn start(
     ctx: &Rc<SagaRuntime>,
     accepted: Accepted,
+    merchant: Option<MerchantNo>,
     live: Option<Live>,
     reply: Reply<Outcome>,
     on_record: impl FnOnce(),
 ) {
     let (customer, request_no) = (accepted.customer, accepted.request_no);
     let first_log = first_step(&accepted).0.log();
-    let accepted_now = ctx.accept(accepted);
+    let accepted_now = ctx.accept(accepted, merchant);
     if accepted_now.is_ok() {
         on_record();
     }
@@ -286,4 +310,19 @@ pub fn not_carried_out(
         }
         Err(e) => reply.send(Err(e)),
     }
+}
+
+/// The merchant account a request's entries name, if any: whom its later steps (a
+/// sale's reversal) pay or draw on.
+fn named_merchant(books: &ShardBooks, accepted: &Accepted) -> Option<MerchantNo> {
+    let request = books.request(accepted.customer, accepted.request_no)?;
+    request.entries.iter().find_map(|id| {
+        let entry = books.entry(*id)?;
+        [entry.debit, entry.credit]
+            .into_iter()
+            .find_map(|a| match a {
+                AccountId::Merchant { merchant } => Some(merchant),
+                _ => None,
+            })
+    })
 }

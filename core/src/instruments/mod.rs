@@ -7,6 +7,8 @@
 //! - `remit.rs`: [`Remit`], a remittance on either path (X1, X2 or the payment
 //!   instruction; its deficit first; a recovery).
 //! - `settlement.rs`: [`Settlement`], the house's sweep between two parent accounts.
+//! - `sale.rs`: [`Sale`], a payment to a merchant from the customer's balance
+//!   (`SS.transfer`; its reversal when a declined sale was done).
 //!
 //! What a step's result obliges next whatever the instrument (the SPEC §4 table's "then"
 //! column, the compensations owed) is in `crate::saga`: the trait's defaults, which
@@ -22,11 +24,13 @@
 
 mod charge;
 mod remit;
+mod sale;
 mod settlement;
 
 pub use crate::saga::{owed_compensation, then_step};
 pub use charge::Charge;
 pub use remit::{remit_step, Remit};
+pub use sale::Sale;
 pub use settlement::Settlement;
 
 use crate::ids::AccountId;
@@ -42,6 +46,7 @@ pub fn of(kind: RequestKind) -> &'static dyn Instrument {
         RequestKind::Charge => &Charge,
         RequestKind::Remit => &Remit,
         RequestKind::Settlement => &Settlement,
+        RequestKind::Sale => &Sale,
     }
 }
 
@@ -74,10 +79,10 @@ pub fn plan_after(
 /// The step a request still owes ([`Instrument::owed`]).
 pub fn owed_step(
     accepted: &Accepted,
-    answered: bool,
+    told: Option<Told>,
     entries: &[LogEntry],
 ) -> Option<(Step, Amount)> {
-    of(accepted.kind).owed(accepted, answered, entries)
+    of(accepted.kind).owed(accepted, told, entries)
 }
 
 /// Why a request of `kind` was told `told` after `event` of `step` ([`Instrument::reason`]).
@@ -96,8 +101,8 @@ pub fn fixed_answer(accepted: &Accepted, step: Step, amount: Amount, at_ms: u64)
 }
 
 /// Where a request stands for good ([`crate::saga::settled_outcome`]).
-pub fn settled_outcome(accepted: &Accepted, answered: bool, entries: &[LogEntry]) -> Settled {
-    crate::saga::settled_outcome(of(accepted.kind), accepted, answered, entries)
+pub fn settled_outcome(accepted: &Accepted, told: Option<Told>, entries: &[LogEntry]) -> Settled {
+    crate::saga::settled_outcome(of(accepted.kind), accepted, told, entries)
 }
 
 #[cfg(test)]

@@ -133,9 +133,10 @@ impl Instrument for Remit {
     fn owed(
         &self,
         accepted: &Accepted,
-        answered: bool,
+        told: Option<Told>,
         entries: &[LogEntry],
     ) -> Option<(Step, Amount)> {
+        let answered = told.is_some();
         if let Some(owed) = owed_compensation(entries) {
             return Some(owed);
         }

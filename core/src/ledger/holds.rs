@@ -556,11 +556,12 @@ impl ShardBooks {
     }
 }
 
-/// Whether `account` has a `held` figure: a customer's account or a parent slice.
+/// Whether `account` has a `held` figure: a customer's account, a parent slice or a
+/// merchant's slice.
 pub(super) fn holdable(account: AccountId) -> bool {
     matches!(
         account,
-        AccountId::Customer { .. } | AccountId::Parent { .. }
+        AccountId::Customer { .. } | AccountId::Parent { .. } | AccountId::Merchant { .. }
     )
 }
 

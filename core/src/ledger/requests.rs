@@ -10,7 +10,7 @@ use crate::saga::Settled;
 /// Where a request stands for good ([`Settled`]), from its entries: its instrument's
 /// [`crate::saga::settled_outcome`].
 pub fn settled_outcome(request: &RequestState, entries: &[LogEntry]) -> Settled {
-    instruments::settled_outcome(&request.accepted, request.answer.is_some(), entries)
+    instruments::settled_outcome(&request.accepted, request.answer.map(|a| a.told), entries)
 }
 
 /// A request and its entries, as the books hold it.

@@ -98,7 +98,7 @@ impl ShardBooks {
         };
         let entries = self.request_entries(request);
         let open = entries.iter().any(|e| !e.state.is_final());
-        let owed = owed_step(&request.accepted, request.answer.is_some(), &entries).is_some();
+        let owed = owed_step(&request.accepted, request.answer.map(|a| a.told), &entries).is_some();
         // A request nobody was told about may still go on (a continuation owed after an
         // answer is written); one with no entry at all has nothing to go on with.
         if open || owed || (request.answer.is_none() && !entries.is_empty()) {

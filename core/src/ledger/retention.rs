@@ -20,7 +20,7 @@ impl ShardBooks {
         }
         let entries = self.request_entries(request);
         entries.iter().all(|e| e.state.is_final())
-            && owed_step(&request.accepted, request.answer.is_some(), &entries).is_none()
+            && owed_step(&request.accepted, request.answer.map(|a| a.told), &entries).is_none()
     }
 
     /// The requests a `Forgotten { accepted_before_ms }` record forgets: accepted by the

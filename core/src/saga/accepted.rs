@@ -32,6 +32,9 @@ pub enum RequestKind {
     /// A settlement sweep between two parent accounts: the house's own request, of no
     /// customer (see [`HOUSE`]).
     Settlement,
+    /// A sale to a merchant from the customer's balance (INSTRUMENTS.md §6.3). Added last,
+    /// so the archived tags of the kinds before it are unchanged.
+    Sale,
 }
 
 impl RequestKind {
@@ -41,6 +44,7 @@ impl RequestKind {
             RequestKind::Charge => "charge",
             RequestKind::Remit => "remit",
             RequestKind::Settlement => "settlement",
+            RequestKind::Sale => "sale",
         }
     }
 }

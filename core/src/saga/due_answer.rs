@@ -46,7 +46,7 @@ pub fn due_answer(
         }
         next = plan.next.map(|(step, _)| step);
     }
-    let owed = instrument.owed(accepted, false, entries);
+    let owed = instrument.owed(accepted, None, entries);
     if let Some((step, _)) = owed {
         if let Some(told) = policy(step).on_timeout_told {
             // The step will be made (it is owed); the caller hears its timeout answer.

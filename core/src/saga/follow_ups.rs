@@ -17,6 +17,7 @@ pub fn then_step(amount: Amount, transition: &Transition) -> Option<(Step, Amoun
         FollowUp::PostThenDeposit => Some((Step::RemitDeposit, amount)),
         FollowUp::PostThenRecover | FollowUp::Recover => Some((Step::Recovery, amount)),
         FollowUp::Refund => Some((Step::Refund, amount)),
+        FollowUp::PostThenReverse => Some((Step::SaleReversal, amount)),
         _ => None,
     }
 }

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{owed_compensation, then_step, Accepted, LogEntry, Reason, RequestKind, Reserve};
-use crate::ids::{AccountId, BankCode, CustomerId, ParentAccount};
+use crate::ids::{AccountId, BankCode, CustomerId, MerchantNo, ParentAccount};
 use crate::money::Amount;
 use crate::request_log::{Event, Step, Told, Transition};
 
@@ -67,15 +67,16 @@ pub trait Instrument: Sync {
 
     /// The step the request still owes, whose entry could not be created when it fell due
     /// (its hold refused, or a crash in between): found again from the entries after a
-    /// restart and created by a supervisor. `None`: nothing is owed. By default: the
-    /// compensations its steps' results oblige ([`owed_compensation`]).
+    /// restart and created by a supervisor. `told`: what the caller was told, if the
+    /// answer is on record. `None`: nothing is owed. By default: the compensations its
+    /// steps' results oblige ([`owed_compensation`]).
     fn owed(
         &self,
         accepted: &Accepted,
-        answered: bool,
+        told: Option<Told>,
         entries: &[LogEntry],
     ) -> Option<(Step, Amount)> {
-        let _ = (accepted, answered);
+        let _ = (accepted, told);
         owed_compensation(entries)
     }
 
@@ -114,6 +115,9 @@ pub struct Parties {
     pub deposit_bank: Option<BankCode>,
     /// For a settlement sweep: the parent account it debits and the one it credits.
     pub settlement: Option<(ParentAccount, ParentAccount)>,
+    /// For a sale: the merchant it pays (`merchant[m]`); after a restart, the merchant
+    /// account the request's entries name.
+    pub merchant: Option<MerchantNo>,
 }
 
 /// What to do after an entry of a request took a transition.

@@ -1,0 +1,192 @@
+//! Sales (issue 14; INSTRUMENTS.md §6.3, D-0.2): the customer's balance pays a merchant
+//! through `SS.transfer`, in the payer's shard. Approved when done; declined when the
+//! balance is short (nothing moves) or the transfer is refused; a timeout is declined too,
+//! and a sale a confirm then finds done is reversed, so the payer loses nothing.
+
+mod support;
+
+use omnibus_actors::rails::sim::Rail;
+use omnibus_actors::{Engine, EngineError, Rejection, SaleRequest};
+use omnibus_core::ids::{MerchantId, MerchantNo, Tag};
+use omnibus_core::payments::merchant::{
+    InstrumentType, InstrumentTypes, Merchant, MerchantStatus, PayoutSchedule,
+};
+use omnibus_core::request_log::Told;
+use omnibus_core::saga::Settled;
+use omnibus_core::{AccountId, AccountNo, BankCode, Money};
+use support::*;
+
+/// The non-reflected search confirms an UNKNOWN entry at once, and retries come quickly.
+const QUICK: &str =
+    "[supervisor]\nwindow_min_age_ms = 0\nretry_backoff_min_ms = 1\nretry_backoff_max_ms = 10\n";
+
+fn merchant(id: &str) -> Merchant {
+    Merchant {
+        id: MerchantId::new(id).unwrap(),
+        status: MerchantStatus::Active,
+        category: Tag::new("books").unwrap(),
+        accepts: InstrumentTypes::of(&[InstrumentType::Wallet]),
+        payout_bank: BankCode::new("004").unwrap(),
+        payout_account: AccountNo::new("110-222-333").unwrap(),
+        payout_schedule: PayoutSchedule::Daily,
+        payout_reserve_krw: 0,
+        terminals: Vec::new(),
+    }
+}
+
+fn sale(customer: u64, request_no: &str, won: i64, merchant: MerchantNo) -> SaleRequest {
+    SaleRequest {
+        header: charge(customer, request_no, won).header,
+        merchant,
+    }
+}
+
+fn won(n: i64) -> Money {
+    Money::krw(n).unwrap()
+}
+
+async fn balance(engine: &Engine, account: AccountId) -> Money {
+    engine.account_balance(account).await.unwrap()
+}
+
+/// Runs the supervisors until nothing of `request_no` is open or owed.
+async fn settle(engine: &Engine, request_no: &str) -> Settled {
+    for _ in 0..100 {
+        engine.supervise_once().await.unwrap();
+        let view = engine.request(request_no.parse().unwrap()).await.unwrap();
+        if view.outcome != Settled::Pending {
+            return view.outcome;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{request_no} did not settle");
+}
+
+#[test]
+fn an_approved_sale_moves_the_payers_balance_to_the_merchant_and_the_firm_agrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(dir.path(), 2, QUICK);
+    let rt = runtime();
+    rt.block_on(async {
+        let (m1, _) = engine.onboard_merchant(merchant("m1")).await.unwrap();
+        let (m2, _) = engine.onboard_merchant(merchant("m2")).await.unwrap();
+        engine.open_customer(opened(1)).await.unwrap();
+        engine.charge(charge(1, "C-1", 100_000)).await.unwrap();
+        let c = AccountId::customer(customer(1));
+        let paid = engine.sale(sale(1, "S-1", 35_000, m1.no)).await.unwrap();
+        assert_eq!(paid.told, Told::Succeeded, "approved: {paid:?}");
+        assert_eq!(balance(&engine, c).await, won(65_000));
+        assert_eq!(
+            balance(&engine, AccountId::merchant(m1.no)).await,
+            won(35_000)
+        );
+        // The securities firm's own books say the same.
+        let truth = sim.truth();
+        assert_eq!(truth.customer(customer(1)), won(65_000));
+        assert_eq!(truth.merchants[&m1.no], won(35_000));
+        // A resubmission is answered as before; the same number for another merchant is
+        // refused.
+        let again = engine.sale(sale(1, "S-1", 35_000, m1.no)).await.unwrap();
+        assert_eq!(again, paid);
+        let other = engine
+            .sale(sale(1, "S-1", 35_000, m2.no))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                other,
+                EngineError::Rejected(Rejection::RequestNoReused { .. })
+            ),
+            "{other:?}"
+        );
+        assert_eq!(settle(&engine, "S-1").await, Settled::PaidOut);
+        // Approved for good: the merchant's credit is no longer set aside, so all of it
+        // can be paid back (a refund, raw here).
+        engine
+            .post(
+                AccountId::merchant(m1.no),
+                c,
+                omnibus_core::Amount::krw(35_000).unwrap(),
+            )
+            .await
+            .unwrap();
+        assert!(engine.totals().await.unwrap().sum.is_zero());
+    });
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn a_sale_the_balance_cannot_pay_is_declined_and_nothing_moves() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(dir.path(), 1, QUICK);
+    let rt = runtime();
+    rt.block_on(async {
+        let (m1, _) = engine.onboard_merchant(merchant("m1")).await.unwrap();
+        engine.open_customer(opened(1)).await.unwrap();
+        engine.charge(charge(1, "C-1", 50_000)).await.unwrap();
+        let short = engine.sale(sale(1, "S-1", 50_001, m1.no)).await.unwrap();
+        assert_eq!(short.told, Told::Failed);
+        assert_eq!(
+            balance(&engine, AccountId::customer(customer(1))).await,
+            won(50_000)
+        );
+        assert!(balance(&engine, AccountId::merchant(m1.no)).await.is_zero());
+        assert!(sim.truth().merchants.is_empty(), "nothing reached the firm");
+        // A merchant the engine does not know is refused before anything is on record.
+        let unknown = engine
+            .sale(sale(1, "S-2", 1, MerchantNo(99)))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(unknown, EngineError::Refusal { .. }),
+            "{unknown:?}"
+        );
+    });
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn a_sale_that_times_out_is_declined_and_reversed_once_a_confirm_finds_it_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(
+        dir.path(),
+        1,
+        &format!("{QUICK}[rails.securities_firm]\ntimeout_ms = 100\n"),
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        let (m1, _) = engine.onboard_merchant(merchant("m1")).await.unwrap();
+        engine.open_customer(opened(1)).await.unwrap();
+        engine.charge(charge(1, "C-1", 100_000)).await.unwrap();
+        // The charge is told succeeded at its credit's entry; its credit lands before the
+        // customer's balance is read (and before the firm's answers are lost below).
+        assert_eq!(
+            balance(&engine, AccountId::customer(customer(1))).await,
+            won(100_000)
+        );
+        // The firm executes the transfer and its answer is lost.
+        sim.set_rates(Rail::SecuritiesFirm, always("lost"));
+        let timed_out = engine.sale(sale(1, "S-1", 20_000, m1.no)).await.unwrap();
+        assert_eq!(
+            (timed_out.told, timed_out.timed_out),
+            (Told::Failed, true),
+            "a merchant is never told approved on an unknown outcome: {timed_out:?}"
+        );
+        sim.set_rates(Rail::SecuritiesFirm, healthy());
+        // The confirm finds it done: the sale is booked, then reversed.
+        assert_eq!(settle(&engine, "S-1").await, Settled::Refunded);
+        assert_eq!(
+            balance(&engine, AccountId::customer(customer(1))).await,
+            won(100_000)
+        );
+        assert!(balance(&engine, AccountId::merchant(m1.no)).await.is_zero());
+        let truth = sim.truth();
+        assert_eq!(truth.customer(customer(1)), won(100_000));
+        assert!(truth.merchants[&m1.no].is_zero());
+        assert!(truth.is_conserved());
+        let view = engine.request("S-1".parse().unwrap()).await.unwrap();
+        let steps: Vec<_> = view.entries.iter().map(|e| e.step.as_str()).collect();
+        assert_eq!(steps, ["sale", "sale_reversal"]);
+    });
+    engine.shutdown().unwrap();
+}
