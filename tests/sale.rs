@@ -190,3 +190,41 @@ fn a_sale_that_times_out_is_declined_and_reversed_once_a_confirm_finds_it_done()
     });
     engine.shutdown().unwrap();
 }
+
+#[test]
+fn a_sale_done_after_its_caller_was_told_declined_at_the_deadline_is_reversed() {
+    // The caller's deadline (50 ms) comes before the firm's answer (200 ms, within the
+    // rail's timeout): the caller is told failed while the transfer is in flight. The
+    // transfer then answers done: it must not stand (the merchant was told no).
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(
+        dir.path(),
+        1,
+        &format!("{QUICK}[actors]\nanswer_deadline_ms = 50\n[rails.securities_firm]\ntimeout_ms = 2_000\n"),
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        let (m1, _) = engine.onboard_merchant(merchant("m1")).await.unwrap();
+        engine.open_customer(opened(1)).await.unwrap();
+        engine.charge(charge(1, "C-1", 100_000)).await.unwrap();
+        assert_eq!(
+            balance(&engine, AccountId::customer(customer(1))).await,
+            won(100_000)
+        );
+        let mut slow = healthy();
+        slow.latency_us_min = 200_000;
+        slow.latency_us_max = 200_000;
+        sim.set_rates(Rail::SecuritiesFirm, slow);
+        let told = engine.sale(sale(1, "S-1", 20_000, m1.no)).await.unwrap();
+        assert_eq!(told.told, Told::Failed, "told at the deadline: {told:?}");
+        sim.set_rates(Rail::SecuritiesFirm, healthy());
+        assert_eq!(settle(&engine, "S-1").await, Settled::Refunded);
+        assert_eq!(
+            balance(&engine, AccountId::customer(customer(1))).await,
+            won(100_000)
+        );
+        assert!(balance(&engine, AccountId::merchant(m1.no)).await.is_zero());
+        assert!(sim.truth().merchants[&m1.no].is_zero());
+    });
+    engine.shutdown().unwrap();
+}

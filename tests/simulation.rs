@@ -25,7 +25,12 @@
 //!    unless it timed out (and was confirmed done later) or is a deficit credit left to
 //!    reprocessing;
 //! 8. a request refused for a short parent slice (`parent_slice_short`) moved nothing: no
-//!    entry, no call, no posting.
+//!    entry, no call, no posting;
+//! 9. sales (issue 14; off with `OMNIBUS_SIM_SALES=off`): a sale done is approved, or was
+//!    declined and is reversed exactly once (D-0.2); one told failed leaves nothing with
+//!    the merchant; every merchant account is never below zero, agrees with the securities
+//!    firm, and is exactly what its sales and reversals moved (INSTRUMENTS.md §6.7,
+//!    invariants 3 and 5).
 //!
 //! Even seeds move every settled request to the shard's on-disk archive at once (issue
 //! 13), so the checks above also read requests back from there, across crashes.
@@ -67,12 +72,17 @@ use std::time::{Duration, Instant};
 
 use omnibus_actors::rails::sim::{Operation, Rail, Simulator};
 use omnibus_actors::{
-    Engine, EngineError, EngineParts, Outcome, RequestView, SupervisionReport, SystemClock,
+    Engine, EngineError, EngineParts, Outcome, RequestView, SaleRequest, SupervisionReport,
+    SystemClock,
 };
 use omnibus_core::config::SimulatedRailConfig;
+use omnibus_core::ids::{MerchantId, MerchantNo, Tag};
 use omnibus_core::instruments::{first_step, remit_step};
 use omnibus_core::ledger::settled_outcome;
 use omnibus_core::ledger::RequestState;
+use omnibus_core::payments::merchant::{
+    InstrumentType, InstrumentTypes, Merchant, MerchantStatus, PayoutSchedule,
+};
 use omnibus_core::request_log::{EntryState, Step, Told};
 use omnibus_core::saga::Settled;
 use omnibus_core::saga::{Reason, RequestKind};
@@ -183,11 +193,16 @@ impl Pace {
     }
 }
 
-/// What a seed runs on besides its operations: its parent accounts and its pace.
+/// What a seed runs on besides its operations: its parent accounts, its pace, and
+/// whether customers also pay merchants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Shape {
     parents: Parents,
     pace: Pace,
+    /// Sales (issue 14): two merchants, and about one operation in eight is also a sale
+    /// from the customer's balance, drawn from a random stream of its own so that the
+    /// other operations of the seed are the ones it drew without sales.
+    sales: bool,
 }
 
 impl Shape {
@@ -195,6 +210,7 @@ impl Shape {
         Shape {
             parents: Parents::of(seed),
             pace: Pace::of(seed),
+            sales: std::env::var("OMNIBUS_SIM_SALES").as_deref() != Ok("off"),
         }
     }
 
@@ -202,15 +218,20 @@ impl Shape {
     const ROOMY: Shape = Shape {
         parents: Parents::Roomy,
         pace: Pace::Instant,
+        sales: false,
     };
 }
 
 /// The environment that replays a run's shapes (what was set for it).
 fn shape_env() -> String {
-    ["OMNIBUS_SIM_PARENTS", "OMNIBUS_SIM_PACE"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok().map(|v| format!("{k}={v} ")))
-        .collect()
+    [
+        "OMNIBUS_SIM_PARENTS",
+        "OMNIBUS_SIM_PACE",
+        "OMNIBUS_SIM_SALES",
+    ]
+    .iter()
+    .filter_map(|k| std::env::var(k).ok().map(|v| format!("{k}={v} ")))
+    .collect()
 }
 
 fn sim_config(dir: &std::path::Path, seed: u64, shape: Shape) -> Config {
@@ -298,6 +319,10 @@ struct Stats {
     settled: BTreeMap<&'static str, u64>,
     /// Withdrawals from `linked` (A1 at SUCCESS) checked to end credited or refunded.
     withdrawals: u64,
+    /// Sales done (at SUCCESS) checked to end approved or reversed.
+    sales: u64,
+    /// Merchant accounts checked against the securities firm and their sales.
+    merchants: u64,
 }
 
 impl Stats {
@@ -314,6 +339,8 @@ impl Stats {
         self.requests += o.requests;
         self.archived += o.archived;
         self.withdrawals += o.withdrawals;
+        self.sales += o.sales;
+        self.merchants += o.merchants;
         for (k, v) in &o.failed {
             *self.failed.entry(k).or_default() += v;
         }
@@ -337,7 +364,7 @@ impl Stats {
                 .join(", ")
         };
         format!(
-            "simulation: {} seeds ({} with short parent slices, {} with slow rails and short deadlines), {} operations, {} rail faults injected, {} crashes ({} shard restarts from a snapshot), {} sweeps executed at the banks, {} outcomes checked, {} requests checked ({} records in the archives at the end), {} parent_slice_short refusals, {} withdrawals from linked credited or refunded; told failed by reason: {}; settled: {}",
+            "simulation: {} seeds ({} with short parent slices, {} with slow rails and short deadlines), {} operations, {} rail faults injected, {} crashes ({} shard restarts from a snapshot), {} sweeps executed at the banks, {} outcomes checked, {} requests checked ({} records in the archives at the end), {} parent_slice_short refusals, {} withdrawals from linked credited or refunded, {} sales done approved or reversed, {} merchant accounts checked; told failed by reason: {}; settled: {}",
             self.seeds,
             self.short_seeds,
             self.slow_seeds,
@@ -351,6 +378,8 @@ impl Stats {
             self.archived,
             self.short_refusals(),
             self.withdrawals,
+            self.sales,
+            self.merchants,
             list(&self.failed),
             list(&self.settled),
         )
@@ -381,6 +410,20 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
         .enable_all()
         .build()
         .unwrap();
+    let mut sales_rng = StdRng::seed_from_u64(seed ^ 0x5a1e_5a1e);
+    let merchants: Vec<MerchantNo> = if shape.sales {
+        ["m1", "m2"]
+            .iter()
+            .map(|id| {
+                rt.block_on(engine.onboard_merchant(merchant(id)))
+                    .unwrap()
+                    .0
+                    .no
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut keys = HashMap::new();
     let mut customers: Vec<u64> = Vec::new();
     let mut reported = Reported::default();
@@ -400,6 +443,16 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
             keys.insert(n, key);
             customers.push(n);
             continue;
+        }
+        if shape.sales && sales_rng.random_range(0..8) == 0 {
+            // A sale too, before this operation: the customer's balance pays a merchant.
+            let payer = customers[sales_rng.random_range(0..customers.len())];
+            let to = merchants[sales_rng.random_range(0..merchants.len())];
+            let no = format!("S{seed}-{op_index}-sale");
+            let op = Op::Sale(sales_rng.random_range(1..=300_000), to).for_customer(payer);
+            let result = submit(&rt, &engine, &keys, &no, &op);
+            record(&rt, &engine, &mut reported, &no, result, seed);
+            submitted.push((no, op));
         }
         let customer = customers[rng.random_range(0..customers.len())];
         let op = match roll {
@@ -501,7 +554,23 @@ enum Op {
     Charge(i64),
     Remit(i64),
     RemitSigned(i64),
+    Sale(i64, MerchantNo),
     For(u64, Box<Op>),
+}
+
+/// A merchant the sales of a seed pay.
+fn merchant(id: &str) -> Merchant {
+    Merchant {
+        id: MerchantId::new(id).unwrap(),
+        status: MerchantStatus::Active,
+        category: Tag::new("books").unwrap(),
+        accepts: InstrumentTypes::of(&[InstrumentType::Wallet]),
+        payout_bank: omnibus_core::BankCode::new("004").unwrap(),
+        payout_account: omnibus_core::AccountNo::new("110-1").unwrap(),
+        payout_schedule: PayoutSchedule::Daily,
+        payout_reserve_krw: 0,
+        terminals: Vec::new(),
+    }
 }
 
 impl Op {
@@ -524,6 +593,14 @@ fn submit(
     rt.block_on(async {
         match op.as_ref() {
             Op::Charge(w) => engine.charge(charge(customer, no, *w)).await,
+            Op::Sale(w, to) => {
+                engine
+                    .sale(SaleRequest {
+                        header: charge(customer, no, *w).header,
+                        merchant: *to,
+                    })
+                    .await
+            }
             Op::Remit(w) => engine.remit(remit(customer, no, *w)).await,
             Op::RemitSigned(w) => {
                 let request = remit(customer, no, *w);
@@ -778,6 +855,27 @@ fn check_invariants(
             p.parent
         );
     }
+    // Every merchant account (invariant 5 of INSTRUMENTS.md §6.7): never below zero, the
+    // same in the books and at the securities firm, and exactly what its sales and
+    // reversals moved.
+    for m in engine.merchants() {
+        let account = AccountId::merchant(m.no);
+        let booked = won(rt.block_on(engine.account_balance(account)).unwrap());
+        let at_firm = truth.merchants.get(&m.no).map_or(0, |b| won(*b));
+        assert!(booked >= 0, "seed {seed}: merchant {} below zero", m.no);
+        assert_eq!(
+            booked, at_firm,
+            "seed {seed}: merchant {}: engine and securities firm disagree",
+            m.no
+        );
+        assert_eq!(
+            booked,
+            moved.get(&account).copied().unwrap_or_default(),
+            "seed {seed}: merchant {}: the balance is not what its sales moved",
+            m.no
+        );
+        stats.merchants += 1;
+    }
     stats
 }
 
@@ -866,6 +964,23 @@ fn check_request(
         );
     }
 
+    // A sale (D-0.2): done and approved, or done after a decline and reversed exactly
+    // once; a reversal only of a sale that was done.
+    if has(Step::Sale, EntryState::Success) {
+        stats.sales += 1;
+        let reversed = has(Step::SaleReversal, EntryState::Success);
+        let approved = view.answer.is_some_and(|a| a.told == Told::Succeeded);
+        assert!(
+            approved != reversed,
+            "seed {seed}: {no}: a sale done, approved {approved}, reversed {reversed}: {entries:?}"
+        );
+    } else {
+        assert!(
+            !has_step(Step::SaleReversal),
+            "seed {seed}: {no}: a reversal of a sale never done: {entries:?}"
+        );
+    }
+
     // Settled for good: nothing open, nothing owed, an answer on record.
     let state = RequestState {
         accepted: view.accepted,
@@ -901,6 +1016,15 @@ fn check_request(
         (RequestKind::Remit, Told::Failed) => assert!(
             !has(Step::RemitDeposit, EntryState::Success),
             "seed {seed}: {no}: a remittance told failed paid out through its deposit"
+        ),
+        (RequestKind::Sale, Told::Succeeded) => assert_eq!(
+            settled,
+            Settled::PaidOut,
+            "seed {seed}: {no}: a sale told succeeded did not end paid to the merchant"
+        ),
+        (RequestKind::Sale, Told::Failed) => assert!(
+            matches!(settled, Settled::NothingMoved | Settled::Refunded),
+            "seed {seed}: {no}: a sale told failed ended {settled:?}: the merchant kept it"
         ),
         _ => {}
     }
@@ -1307,6 +1431,7 @@ fn seed_2_slow_a_remittance_told_failed_at_its_deadline_is_not_paid_out() {
             latency_ms: 33,
             deadline_ms: 26,
         },
+        sales: false,
     };
     run(2, 120, shape);
 }

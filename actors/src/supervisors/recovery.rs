@@ -1,4 +1,4 @@
-//! Recovery and refunds: FAIL_TRY_AGAIN recoveries and refunds are retried with a
+//! Recovery and refunds: FAIL_TRY_AGAIN recoveries, refunds and sale reversals are retried with a
 //! doubling backoff until they succeed, and steps a request owes whose entry could not be
 //! created are created.
 
@@ -48,7 +48,7 @@ pub(super) async fn recovery_pass(
             .try_again_entries()
             .filter(|(updated_at, id)| {
                 books.entry(*id).is_some_and(|e| {
-                    matches!(e.step, Step::Recovery | Step::Refund)
+                    matches!(e.step, Step::Recovery | Step::Refund | Step::SaleReversal)
                         && now
                             >= updated_at
                                 + backoff_ms(

@@ -9,8 +9,10 @@
 
 use crate::ids::AccountId;
 use crate::money::Amount;
-use crate::request_log::{EntryState, Step, Told};
-use crate::saga::{done, Accepted, Instrument, LogEntry, Parties, RequestKind, Reserve, Settled};
+use crate::request_log::{EntryState, FollowUp, Step, Told, Transition};
+use crate::saga::{
+    done, then_step, Accepted, Instrument, LogEntry, Parties, Plan, RequestKind, Reserve, Settled,
+};
 
 /// A sale.
 pub struct Sale;
@@ -36,6 +38,28 @@ impl Instrument for Sale {
             Step::Sale => (customer, merchant),
             Step::SaleReversal => (merchant, customer),
             _ => unreachable!("{step} is not a step of a sale"),
+        }
+    }
+
+    /// A sale that answers done after its caller was already told it was declined (its
+    /// caller's deadline came first, and a sale in flight is declined) must not stand:
+    /// the merchant was told no. It is booked, and reversed.
+    fn plan_after(
+        &self,
+        accepted: &Accepted,
+        answered: bool,
+        step: Step,
+        amount: Amount,
+        transition: &Transition,
+    ) -> Plan {
+        let _ = accepted;
+        let next = match (step, transition.then) {
+            (Step::Sale, FollowUp::Post) if answered => Some((Step::SaleReversal, amount)),
+            _ => then_step(amount, transition),
+        };
+        Plan {
+            tell: if answered { None } else { transition.told },
+            next,
         }
     }
 
