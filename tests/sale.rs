@@ -228,3 +228,48 @@ fn a_sale_done_after_its_caller_was_told_declined_at_the_deadline_is_reversed() 
     });
     engine.shutdown().unwrap();
 }
+
+#[test]
+fn a_timed_out_sale_is_confirmed_at_once_not_after_the_search_window() {
+    // D-0.2: no supervisor pass here, and the non-reflected search's window is its
+    // default 15 minutes: only the prompt confirm can settle the sale within seconds.
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(
+        dir.path(),
+        1,
+        "[rails.securities_firm]\ntimeout_ms = 100\n[payments]\nconfirm_backoff_ms = 50\n",
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        let (m1, _) = engine.onboard_merchant(merchant("m1")).await.unwrap();
+        engine.open_customer(opened(1)).await.unwrap();
+        engine.charge(charge(1, "C-1", 100_000)).await.unwrap();
+        assert_eq!(
+            balance(&engine, AccountId::customer(customer(1))).await,
+            won(100_000)
+        );
+        // Executed, and the answer lost.
+        sim.set_rates(Rail::SecuritiesFirm, always("lost"));
+        let told = engine.sale(sale(1, "S-1", 20_000, m1.no)).await.unwrap();
+        assert_eq!((told.told, told.timed_out), (Told::Failed, true));
+        sim.set_rates(Rail::SecuritiesFirm, healthy());
+        let start = std::time::Instant::now();
+        loop {
+            let view = engine.request("S-1".parse().unwrap()).await.unwrap();
+            if view.outcome == Settled::Refunded {
+                break;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "not confirmed and reversed promptly: {view:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            balance(&engine, AccountId::customer(customer(1))).await,
+            won(100_000)
+        );
+        assert!(balance(&engine, AccountId::merchant(m1.no)).await.is_zero());
+    });
+    engine.shutdown().unwrap();
+}

@@ -58,6 +58,12 @@ pub struct Config {
 pub struct PaymentsConfig {
     /// The file of the server secrets (D-0.3); empty: `<wal.dir>/keys.toml`.
     pub keys_file: String,
+    /// The wait before the second prompt confirm of a timed-out payment step (D-0.2);
+    /// the first is sent at once, each later one waits twice the one before.
+    pub confirm_backoff_ms: u64,
+    /// Prompt confirms of one timed-out step before it is left to the non-reflected
+    /// search.
+    pub confirm_retry_max: u32,
 }
 
 /// Settled requests out of memory (`docs/archive.md`).
@@ -633,6 +639,18 @@ impl Config {
             self.signing.verifying_keys_cached_max as u64,
             1,
             10_000_000,
+        )?;
+        range(
+            "payments.confirm_backoff_ms",
+            self.payments.confirm_backoff_ms,
+            1,
+            3_600_000,
+        )?;
+        range(
+            "payments.confirm_retry_max",
+            u64::from(self.payments.confirm_retry_max),
+            0,
+            20,
         )?;
 
         let sim = &self.simulator;

@@ -283,6 +283,11 @@ pub struct StepPolicy {
     /// After a timeout, the confirm inquiry (or a late answer) says it was not done.
     pub confirmed_not_done_state: EntryState,
     pub confirmed_not_done_then: FollowUp,
+    /// After a timeout, confirm at once and then with backoff (INSTRUMENTS.md D-0.2,
+    /// `payments.confirm_backoff_ms`, `payments.confirm_retry_max`), rather than wait for
+    /// the non-reflected search's window (SPEC §5), which stays the backstop: a step
+    /// whose caller was declined must not keep the payer's money held for long.
+    pub prompt_confirm: bool,
 }
 
 use EntryState as S;
@@ -301,6 +306,7 @@ const CHARGE_WITHDRAWAL: StepPolicy = StepPolicy {
     confirmed_done_then: F::PostThenCredit,
     confirmed_not_done_state: S::Fail,
     confirmed_not_done_then: F::Nothing,
+    prompt_confirm: false,
 };
 
 const CHARGE_CREDIT: StepPolicy = StepPolicy {
@@ -316,6 +322,7 @@ const CHARGE_CREDIT: StepPolicy = StepPolicy {
     confirmed_done_then: F::Post,
     confirmed_not_done_state: S::FailTryAgain,
     confirmed_not_done_then: F::Reprocess,
+    prompt_confirm: false,
 };
 
 const REMIT_DEDUCTION: StepPolicy = StepPolicy {
@@ -331,6 +338,7 @@ const REMIT_DEDUCTION: StepPolicy = StepPolicy {
     confirmed_done_then: F::PostThenRecover,
     confirmed_not_done_state: S::Fail,
     confirmed_not_done_then: F::Nothing,
+    prompt_confirm: false,
 };
 
 const REMIT_DEPOSIT: StepPolicy = StepPolicy {
@@ -346,6 +354,7 @@ const REMIT_DEPOSIT: StepPolicy = StepPolicy {
     confirmed_done_then: F::Post,
     confirmed_not_done_state: S::Fail,
     confirmed_not_done_then: F::Recover,
+    prompt_confirm: false,
 };
 
 const PAYMENT_INSTRUCTION: StepPolicy = StepPolicy {
@@ -361,6 +370,7 @@ const PAYMENT_INSTRUCTION: StepPolicy = StepPolicy {
     confirmed_done_then: F::Post,
     confirmed_not_done_state: S::Fail,
     confirmed_not_done_then: F::Nothing,
+    prompt_confirm: false,
 };
 
 const RECOVERY: StepPolicy = StepPolicy {
@@ -376,6 +386,7 @@ const RECOVERY: StepPolicy = StepPolicy {
     confirmed_done_then: F::Post,
     confirmed_not_done_state: S::FailTryAgain,
     confirmed_not_done_then: F::Reprocess,
+    prompt_confirm: false,
 };
 
 const REFUND: StepPolicy = StepPolicy {
@@ -391,6 +402,7 @@ const REFUND: StepPolicy = StepPolicy {
     confirmed_done_then: F::Post,
     confirmed_not_done_state: S::FailTryAgain,
     confirmed_not_done_then: F::Reprocess,
+    prompt_confirm: false,
 };
 
 const SETTLEMENT: StepPolicy = StepPolicy {
@@ -408,6 +420,7 @@ const SETTLEMENT: StepPolicy = StepPolicy {
     confirmed_done_then: F::Post,
     confirmed_not_done_state: S::Fail,
     confirmed_not_done_then: F::Nothing,
+    prompt_confirm: false,
 };
 
 /// A sale (INSTRUMENTS.md §6.3, D-0.2): approved on SUCCESS; declined on a FAIL; a timeout
@@ -426,6 +439,7 @@ const SALE: StepPolicy = StepPolicy {
     confirmed_done_then: F::PostThenReverse,
     confirmed_not_done_state: S::Fail,
     confirmed_not_done_then: F::Nothing,
+    prompt_confirm: true,
 };
 
 /// A sale's reversal: nobody waits on it; retried until done, like a recovery.
@@ -442,6 +456,7 @@ const SALE_REVERSAL: StepPolicy = StepPolicy {
     confirmed_done_then: F::Post,
     confirmed_not_done_state: S::FailTryAgain,
     confirmed_not_done_then: F::Reprocess,
+    prompt_confirm: false,
 };
 
 /// The SPEC §4 table, one row per step, as the engine executes it; [`policy`] finds a

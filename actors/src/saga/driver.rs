@@ -4,7 +4,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use omnibus_core::request_log::Event;
+use omnibus_core::request_log::{policy, EntryState, Event};
 use omnibus_core::saga::EntryId;
 
 use super::advance::advance_when_room;
@@ -52,7 +52,11 @@ pub(super) async fn drive_from(
                 Event::TimedOut
             }
         };
-        match advance_when_room(&ctx, entry, event).await {
+        let moved = advance_when_room(&ctx, entry, event).await;
+        if event == Event::TimedOut && moved.is_some() {
+            confirm_promptly(&ctx, entry);
+        }
+        match moved {
             Some(Moved {
                 next: Some(next),
                 durable,
@@ -99,6 +103,67 @@ fn watch_late(
                     drive(ctx.clone(), next, live).await;
                 }
             }
+        }
+        ctx.late.set(ctx.late.get() - 1);
+    });
+}
+
+/// The prompt confirm of a timed-out step whose policy asks for one (INSTRUMENTS.md
+/// D-0.2): its outcome is asked of the rail by request id at once, then after
+/// `payments.confirm_backoff_ms`, twice that, ... (`payments.confirm_retry_max` times in
+/// all), and reflected; whatever follows (a sale's reversal) is driven. It stops when
+/// the entry is no longer UNKNOWN (a late answer, or the non-reflected search, came
+/// first), and leaves the entry to that search when no confirm is answered. Bounded, with
+/// the late answers watched, by the shard's flow bound.
+fn confirm_promptly(ctx: &Rc<SagaRuntime>, entry: EntryId) {
+    let Some(step) = ctx.books().entry(entry).map(|e| e.step) else {
+        return;
+    };
+    let tries = ctx.config.payments.confirm_retry_max;
+    if !policy(step).prompt_confirm
+        || tries == 0
+        || ctx.late.get() >= ctx.config.actors.sagas_in_flight_max as usize
+    {
+        return;
+    }
+    ctx.late.set(ctx.late.get() + 1);
+    let ctx = ctx.clone();
+    actix::spawn(async move {
+        let mut wait = Duration::ZERO;
+        for _ in 0..tries {
+            tokio::time::sleep(wait).await;
+            wait = if wait.is_zero() {
+                Duration::from_millis(ctx.config.payments.confirm_backoff_ms)
+            } else {
+                wait.saturating_mul(2)
+            };
+            let Some(now) = ctx.books().entry(entry).copied() else {
+                break;
+            };
+            if now.state != EntryState::Unknown {
+                break;
+            }
+            let id = crate::rails::RailRequestId {
+                entry: entry.0,
+                attempt: now.attempt,
+            };
+            let (inquiry, timeout) = ctx.confirm_inquiry(step, id);
+            let event = match tokio::time::timeout(timeout, inquiry).await {
+                Ok(Ok(crate::rails::Confirmation::Executed)) => Event::ConfirmedDone,
+                Ok(Ok(crate::rails::Confirmation::NotExecuted)) => Event::ConfirmedNotDone,
+                _ => continue,
+            };
+            if let Some(Moved {
+                next: Some(next),
+                durable,
+                ..
+            }) = advance_when_room(&ctx, entry, event).await
+            {
+                if matches!(durable.await, Ok(Ok(()))) {
+                    drive(ctx.clone(), next, None).await;
+                }
+            }
+            break;
         }
         ctx.late.set(ctx.late.get() - 1);
     });
