@@ -7,27 +7,18 @@ mod support;
 use omnibus_actors::EngineError;
 use omnibus_core::ids::{MerchantId, MerchantNo, Tag, TerminalId};
 use omnibus_core::payments::merchant::{
-    InstrumentType, InstrumentTypes, Merchant, MerchantStatus, PayoutSchedule, Terminal,
+    InstrumentType, InstrumentTypes, Merchant, MerchantStatus, Terminal,
 };
 use omnibus_core::payments::RefusalCode;
-use omnibus_core::{AccountNo, BankCode};
 use support::*;
 
 fn merchant(id: &str) -> Merchant {
-    Merchant {
-        id: MerchantId::new(id).unwrap(),
-        status: MerchantStatus::Active,
-        category: Tag::new("books").unwrap(),
-        accepts: InstrumentTypes::of(&[InstrumentType::PrepaidCard]),
-        payout_bank: BankCode::new("004").unwrap(),
-        payout_account: AccountNo::new("110-222-333").unwrap(),
-        payout_schedule: PayoutSchedule::Daily,
-        payout_reserve_krw: 0,
-        terminals: vec![Terminal {
-            id: TerminalId::new("web-1").unwrap(),
-            active: true,
-        }],
-    }
+    let mut m = merchant_taking(id, &[InstrumentType::PrepaidCard]);
+    m.terminals = vec![Terminal {
+        id: TerminalId::new("web-1").unwrap(),
+        active: true,
+    }];
+    m
 }
 
 fn refusal_code(e: EngineError) -> RefusalCode {

@@ -7,31 +7,50 @@ mod support;
 
 use omnibus_actors::rails::sim::Rail;
 use omnibus_actors::{Engine, EngineError, Rejection, SaleRequest};
-use omnibus_core::ids::{MerchantId, MerchantNo, Tag};
-use omnibus_core::payments::merchant::{
-    InstrumentType, InstrumentTypes, Merchant, MerchantStatus, PayoutSchedule,
-};
+use omnibus_core::ids::MerchantNo;
+use omnibus_core::payments::merchant::InstrumentType;
 use omnibus_core::request_log::Told;
 use omnibus_core::saga::Settled;
-use omnibus_core::{AccountId, AccountNo, BankCode, Money};
+use omnibus_core::{AccountId, Money};
 use support::*;
 
 /// The non-reflected search confirms an UNKNOWN entry at once, and retries come quickly.
 const QUICK: &str =
     "[supervisor]\nwindow_min_age_ms = 0\nretry_backoff_min_ms = 1\nretry_backoff_max_ms = 10\n";
 
-fn merchant(id: &str) -> Merchant {
-    Merchant {
-        id: MerchantId::new(id).unwrap(),
-        status: MerchantStatus::Active,
-        category: Tag::new("books").unwrap(),
-        accepts: InstrumentTypes::of(&[InstrumentType::Wallet]),
-        payout_bank: BankCode::new("004").unwrap(),
-        payout_account: AccountNo::new("110-222-333").unwrap(),
-        payout_schedule: PayoutSchedule::Daily,
-        payout_reserve_krw: 0,
-        terminals: Vec::new(),
-    }
+fn merchant(id: &str) -> omnibus_core::payments::merchant::Merchant {
+    merchant_taking(id, &[InstrumentType::Wallet])
+}
+
+/// Merchant m1, and customer 1 charged `won`, its credit landed (the balance read waits
+/// for it): what most tests start from.
+async fn m1_and_a_funded_customer(engine: &Engine, won_: i64) -> MerchantNo {
+    let (m1, _) = engine.onboard_merchant(merchant("m1")).await.unwrap();
+    engine.open_customer(opened(1)).await.unwrap();
+    engine.charge(charge(1, "C-1", won_)).await.unwrap();
+    assert_eq!(
+        balance(engine, AccountId::customer(customer(1))).await,
+        won(won_)
+    );
+    m1.no
+}
+
+/// After a declined sale that was done and reversed: customer 1 has its 100,000 back, the
+/// merchant nothing, in the books and at the firm; S-1's entries are the sale and its
+/// reversal.
+async fn made_whole(engine: &Engine, sim: &omnibus_actors::rails::sim::Simulator, m1: MerchantNo) {
+    assert_eq!(
+        balance(engine, AccountId::customer(customer(1))).await,
+        won(100_000)
+    );
+    assert!(balance(engine, AccountId::merchant(m1)).await.is_zero());
+    let truth = sim.truth();
+    assert_eq!(truth.customer(customer(1)), won(100_000));
+    assert!(truth.merchants[&m1].is_zero());
+    assert!(truth.is_conserved());
+    let view = engine.request("S-1".parse().unwrap()).await.unwrap();
+    let steps: Vec<_> = view.entries.iter().map(|e| e.step.as_str()).collect();
+    assert_eq!(steps, ["sale", "sale_reversal"]);
 }
 
 fn sale(customer: u64, request_no: &str, won: i64, merchant: MerchantNo) -> SaleRequest {
@@ -68,25 +87,20 @@ fn an_approved_sale_moves_the_payers_balance_to_the_merchant_and_the_firm_agrees
     let (engine, sim) = start_sim(dir.path(), 2, QUICK);
     let rt = runtime();
     rt.block_on(async {
-        let (m1, _) = engine.onboard_merchant(merchant("m1")).await.unwrap();
+        let m1 = m1_and_a_funded_customer(&engine, 100_000).await;
         let (m2, _) = engine.onboard_merchant(merchant("m2")).await.unwrap();
-        engine.open_customer(opened(1)).await.unwrap();
-        engine.charge(charge(1, "C-1", 100_000)).await.unwrap();
         let c = AccountId::customer(customer(1));
-        let paid = engine.sale(sale(1, "S-1", 35_000, m1.no)).await.unwrap();
+        let paid = engine.sale(sale(1, "S-1", 35_000, m1)).await.unwrap();
         assert_eq!(paid.told, Told::Succeeded, "approved: {paid:?}");
         assert_eq!(balance(&engine, c).await, won(65_000));
-        assert_eq!(
-            balance(&engine, AccountId::merchant(m1.no)).await,
-            won(35_000)
-        );
+        assert_eq!(balance(&engine, AccountId::merchant(m1)).await, won(35_000));
         // The securities firm's own books say the same.
         let truth = sim.truth();
         assert_eq!(truth.customer(customer(1)), won(65_000));
-        assert_eq!(truth.merchants[&m1.no], won(35_000));
+        assert_eq!(truth.merchants[&m1], won(35_000));
         // A resubmission is answered as before; the same number for another merchant is
         // refused.
-        let again = engine.sale(sale(1, "S-1", 35_000, m1.no)).await.unwrap();
+        let again = engine.sale(sale(1, "S-1", 35_000, m1)).await.unwrap();
         assert_eq!(again, paid);
         let other = engine
             .sale(sale(1, "S-1", 35_000, m2.no))
@@ -104,7 +118,7 @@ fn an_approved_sale_moves_the_payers_balance_to_the_merchant_and_the_firm_agrees
         // can be paid back (a refund, raw here).
         engine
             .post(
-                AccountId::merchant(m1.no),
+                AccountId::merchant(m1),
                 c,
                 omnibus_core::Amount::krw(35_000).unwrap(),
             )
@@ -121,16 +135,14 @@ fn a_sale_the_balance_cannot_pay_is_declined_and_nothing_moves() {
     let (engine, sim) = start_sim(dir.path(), 1, QUICK);
     let rt = runtime();
     rt.block_on(async {
-        let (m1, _) = engine.onboard_merchant(merchant("m1")).await.unwrap();
-        engine.open_customer(opened(1)).await.unwrap();
-        engine.charge(charge(1, "C-1", 50_000)).await.unwrap();
-        let short = engine.sale(sale(1, "S-1", 50_001, m1.no)).await.unwrap();
+        let m1 = m1_and_a_funded_customer(&engine, 50_000).await;
+        let short = engine.sale(sale(1, "S-1", 50_001, m1)).await.unwrap();
         assert_eq!(short.told, Told::Failed);
         assert_eq!(
             balance(&engine, AccountId::customer(customer(1))).await,
             won(50_000)
         );
-        assert!(balance(&engine, AccountId::merchant(m1.no)).await.is_zero());
+        assert!(balance(&engine, AccountId::merchant(m1)).await.is_zero());
         assert!(sim.truth().merchants.is_empty(), "nothing reached the firm");
         // A merchant the engine does not know is refused before anything is on record.
         let unknown = engine
@@ -155,18 +167,10 @@ fn a_sale_that_times_out_is_declined_and_reversed_once_a_confirm_finds_it_done()
     );
     let rt = runtime();
     rt.block_on(async {
-        let (m1, _) = engine.onboard_merchant(merchant("m1")).await.unwrap();
-        engine.open_customer(opened(1)).await.unwrap();
-        engine.charge(charge(1, "C-1", 100_000)).await.unwrap();
-        // The charge is told succeeded at its credit's entry; its credit lands before the
-        // customer's balance is read (and before the firm's answers are lost below).
-        assert_eq!(
-            balance(&engine, AccountId::customer(customer(1))).await,
-            won(100_000)
-        );
+        let m1 = m1_and_a_funded_customer(&engine, 100_000).await;
         // The firm executes the transfer and its answer is lost.
         sim.set_rates(Rail::SecuritiesFirm, always("lost"));
-        let timed_out = engine.sale(sale(1, "S-1", 20_000, m1.no)).await.unwrap();
+        let timed_out = engine.sale(sale(1, "S-1", 20_000, m1)).await.unwrap();
         assert_eq!(
             (timed_out.told, timed_out.timed_out),
             (Told::Failed, true),
@@ -175,18 +179,7 @@ fn a_sale_that_times_out_is_declined_and_reversed_once_a_confirm_finds_it_done()
         sim.set_rates(Rail::SecuritiesFirm, healthy());
         // The confirm finds it done: the sale is booked, then reversed.
         assert_eq!(settle(&engine, "S-1").await, Settled::Refunded);
-        assert_eq!(
-            balance(&engine, AccountId::customer(customer(1))).await,
-            won(100_000)
-        );
-        assert!(balance(&engine, AccountId::merchant(m1.no)).await.is_zero());
-        let truth = sim.truth();
-        assert_eq!(truth.customer(customer(1)), won(100_000));
-        assert!(truth.merchants[&m1.no].is_zero());
-        assert!(truth.is_conserved());
-        let view = engine.request("S-1".parse().unwrap()).await.unwrap();
-        let steps: Vec<_> = view.entries.iter().map(|e| e.step.as_str()).collect();
-        assert_eq!(steps, ["sale", "sale_reversal"]);
+        made_whole(&engine, &sim, m1).await;
     });
     engine.shutdown().unwrap();
 }
@@ -204,27 +197,16 @@ fn a_sale_done_after_its_caller_was_told_declined_at_the_deadline_is_reversed() 
     );
     let rt = runtime();
     rt.block_on(async {
-        let (m1, _) = engine.onboard_merchant(merchant("m1")).await.unwrap();
-        engine.open_customer(opened(1)).await.unwrap();
-        engine.charge(charge(1, "C-1", 100_000)).await.unwrap();
-        assert_eq!(
-            balance(&engine, AccountId::customer(customer(1))).await,
-            won(100_000)
-        );
+        let m1 = m1_and_a_funded_customer(&engine, 100_000).await;
         let mut slow = healthy();
         slow.latency_us_min = 200_000;
         slow.latency_us_max = 200_000;
         sim.set_rates(Rail::SecuritiesFirm, slow);
-        let told = engine.sale(sale(1, "S-1", 20_000, m1.no)).await.unwrap();
+        let told = engine.sale(sale(1, "S-1", 20_000, m1)).await.unwrap();
         assert_eq!(told.told, Told::Failed, "told at the deadline: {told:?}");
         sim.set_rates(Rail::SecuritiesFirm, healthy());
         assert_eq!(settle(&engine, "S-1").await, Settled::Refunded);
-        assert_eq!(
-            balance(&engine, AccountId::customer(customer(1))).await,
-            won(100_000)
-        );
-        assert!(balance(&engine, AccountId::merchant(m1.no)).await.is_zero());
-        assert!(sim.truth().merchants[&m1.no].is_zero());
+        made_whole(&engine, &sim, m1).await;
     });
     engine.shutdown().unwrap();
 }
@@ -241,16 +223,10 @@ fn a_timed_out_sale_is_confirmed_at_once_not_after_the_search_window() {
     );
     let rt = runtime();
     rt.block_on(async {
-        let (m1, _) = engine.onboard_merchant(merchant("m1")).await.unwrap();
-        engine.open_customer(opened(1)).await.unwrap();
-        engine.charge(charge(1, "C-1", 100_000)).await.unwrap();
-        assert_eq!(
-            balance(&engine, AccountId::customer(customer(1))).await,
-            won(100_000)
-        );
+        let m1 = m1_and_a_funded_customer(&engine, 100_000).await;
         // Executed, and the answer lost.
         sim.set_rates(Rail::SecuritiesFirm, always("lost"));
-        let told = engine.sale(sale(1, "S-1", 20_000, m1.no)).await.unwrap();
+        let told = engine.sale(sale(1, "S-1", 20_000, m1)).await.unwrap();
         assert_eq!((told.told, told.timed_out), (Told::Failed, true));
         sim.set_rates(Rail::SecuritiesFirm, healthy());
         let start = std::time::Instant::now();
@@ -265,11 +241,7 @@ fn a_timed_out_sale_is_confirmed_at_once_not_after_the_search_window() {
             );
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        assert_eq!(
-            balance(&engine, AccountId::customer(customer(1))).await,
-            won(100_000)
-        );
-        assert!(balance(&engine, AccountId::merchant(m1.no)).await.is_zero());
+        made_whole(&engine, &sim, m1).await;
     });
     engine.shutdown().unwrap();
 }

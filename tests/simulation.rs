@@ -76,13 +76,11 @@ use omnibus_actors::{
     SystemClock,
 };
 use omnibus_core::config::SimulatedRailConfig;
-use omnibus_core::ids::{MerchantId, MerchantNo, Tag};
+use omnibus_core::ids::MerchantNo;
 use omnibus_core::instruments::{first_step, remit_step};
 use omnibus_core::ledger::settled_outcome;
 use omnibus_core::ledger::RequestState;
-use omnibus_core::payments::merchant::{
-    InstrumentType, InstrumentTypes, Merchant, MerchantStatus, PayoutSchedule,
-};
+use omnibus_core::payments::merchant::InstrumentType;
 use omnibus_core::request_log::{EntryState, Step, Told};
 use omnibus_core::saga::Settled;
 use omnibus_core::saga::{Reason, RequestKind};
@@ -559,18 +557,8 @@ enum Op {
 }
 
 /// A merchant the sales of a seed pay.
-fn merchant(id: &str) -> Merchant {
-    Merchant {
-        id: MerchantId::new(id).unwrap(),
-        status: MerchantStatus::Active,
-        category: Tag::new("books").unwrap(),
-        accepts: InstrumentTypes::of(&[InstrumentType::Wallet]),
-        payout_bank: omnibus_core::BankCode::new("004").unwrap(),
-        payout_account: omnibus_core::AccountNo::new("110-1").unwrap(),
-        payout_schedule: PayoutSchedule::Daily,
-        payout_reserve_krw: 0,
-        terminals: Vec::new(),
-    }
+fn merchant(id: &str) -> omnibus_core::payments::merchant::Merchant {
+    merchant_taking(id, &[InstrumentType::Wallet])
 }
 
 impl Op {

@@ -239,6 +239,14 @@ macro_rules! bounded_text {
     };
 }
 
+/// What the identifiers clients choose may hold: letters, digits, `-` and `_`.
+const KEY_TEXT: &str = "letters, digits, '-' and '_'";
+
+fn is_key_text(text: &str) -> bool {
+    text.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 bounded_text!(
     /// An account number at a bank (a linked or a designated account): digits and
     /// hyphens, starting with a digit, at most 20 bytes.
@@ -254,10 +262,8 @@ bounded_text!(
     /// digits, `-` and `_`, at most 32 bytes.
     RequestNo,
     32,
-    "letters, digits, '-' and '_'",
-    |text| text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    KEY_TEXT,
+    is_key_text
 );
 
 bounded_text!(
@@ -301,10 +307,8 @@ bounded_text!(
     /// `_`, at most 32 bytes. Chosen by the operator at onboarding.
     MerchantId,
     32,
-    "letters, digits, '-' and '_'",
-    |text| text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    KEY_TEXT,
+    is_key_text
 );
 
 bounded_text!(
@@ -312,10 +316,8 @@ bounded_text!(
     /// within its merchant.
     TerminalId,
     32,
-    "letters, digits, '-' and '_'",
-    |text| text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    KEY_TEXT,
+    is_key_text
 );
 
 bounded_text!(

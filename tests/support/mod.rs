@@ -209,3 +209,25 @@ pub fn always(fault: &str) -> omnibus_core::config::SimulatedRailConfig {
     }
     rates
 }
+
+/// A merchant of the tests (issue 14): active, category `books`, taking `accepts`, paid out
+/// daily to a bank 004 account, with no terminal.
+pub fn merchant_taking(
+    id: &str,
+    accepts: &[omnibus_core::payments::merchant::InstrumentType],
+) -> omnibus_core::payments::merchant::Merchant {
+    use omnibus_core::payments::merchant::{
+        InstrumentTypes, Merchant, MerchantStatus, PayoutSchedule,
+    };
+    Merchant {
+        id: omnibus_core::ids::MerchantId::new(id).unwrap(),
+        status: MerchantStatus::Active,
+        category: omnibus_core::ids::Tag::new("books").unwrap(),
+        accepts: InstrumentTypes::of(accepts),
+        payout_bank: omnibus_core::BankCode::new("004").unwrap(),
+        payout_account: omnibus_core::AccountNo::new("110-222-333").unwrap(),
+        payout_schedule: PayoutSchedule::Daily,
+        payout_reserve_krw: 0,
+        terminals: Vec::new(),
+    }
+}
