@@ -288,6 +288,9 @@ pub struct StepPolicy {
     /// the non-reflected search's window (SPEC §5), which stays the backstop: a step
     /// whose caller was declined must not keep the payer's money held for long.
     pub prompt_confirm: bool,
+    /// A compensation nobody waits on (a recovery, a refund, a sale's reversal): left
+    /// FAIL_TRY_AGAIN, it is retried with backoff until it is done, by the recovery pass.
+    pub retried_until_done: bool,
 }
 
 use EntryState as S;
@@ -307,6 +310,7 @@ const CHARGE_WITHDRAWAL: StepPolicy = StepPolicy {
     confirmed_not_done_state: S::Fail,
     confirmed_not_done_then: F::Nothing,
     prompt_confirm: false,
+    retried_until_done: false,
 };
 
 const CHARGE_CREDIT: StepPolicy = StepPolicy {
@@ -323,6 +327,7 @@ const CHARGE_CREDIT: StepPolicy = StepPolicy {
     confirmed_not_done_state: S::FailTryAgain,
     confirmed_not_done_then: F::Reprocess,
     prompt_confirm: false,
+    retried_until_done: false,
 };
 
 const REMIT_DEDUCTION: StepPolicy = StepPolicy {
@@ -339,6 +344,7 @@ const REMIT_DEDUCTION: StepPolicy = StepPolicy {
     confirmed_not_done_state: S::Fail,
     confirmed_not_done_then: F::Nothing,
     prompt_confirm: false,
+    retried_until_done: false,
 };
 
 const REMIT_DEPOSIT: StepPolicy = StepPolicy {
@@ -355,6 +361,7 @@ const REMIT_DEPOSIT: StepPolicy = StepPolicy {
     confirmed_not_done_state: S::Fail,
     confirmed_not_done_then: F::Recover,
     prompt_confirm: false,
+    retried_until_done: false,
 };
 
 const PAYMENT_INSTRUCTION: StepPolicy = StepPolicy {
@@ -371,6 +378,7 @@ const PAYMENT_INSTRUCTION: StepPolicy = StepPolicy {
     confirmed_not_done_state: S::Fail,
     confirmed_not_done_then: F::Nothing,
     prompt_confirm: false,
+    retried_until_done: false,
 };
 
 const RECOVERY: StepPolicy = StepPolicy {
@@ -387,6 +395,7 @@ const RECOVERY: StepPolicy = StepPolicy {
     confirmed_not_done_state: S::FailTryAgain,
     confirmed_not_done_then: F::Reprocess,
     prompt_confirm: false,
+    retried_until_done: true,
 };
 
 const REFUND: StepPolicy = StepPolicy {
@@ -403,6 +412,7 @@ const REFUND: StepPolicy = StepPolicy {
     confirmed_not_done_state: S::FailTryAgain,
     confirmed_not_done_then: F::Reprocess,
     prompt_confirm: false,
+    retried_until_done: true,
 };
 
 const SETTLEMENT: StepPolicy = StepPolicy {
@@ -421,6 +431,7 @@ const SETTLEMENT: StepPolicy = StepPolicy {
     confirmed_not_done_state: S::Fail,
     confirmed_not_done_then: F::Nothing,
     prompt_confirm: false,
+    retried_until_done: false,
 };
 
 /// A sale (INSTRUMENTS.md §6.3, D-0.2): approved on SUCCESS; declined on a FAIL; a timeout
@@ -440,6 +451,7 @@ const SALE: StepPolicy = StepPolicy {
     confirmed_not_done_state: S::Fail,
     confirmed_not_done_then: F::Nothing,
     prompt_confirm: true,
+    retried_until_done: false,
 };
 
 /// A sale's reversal: nobody waits on it; retried until done, like a recovery.
@@ -457,6 +469,7 @@ const SALE_REVERSAL: StepPolicy = StepPolicy {
     confirmed_not_done_state: S::FailTryAgain,
     confirmed_not_done_then: F::Reprocess,
     prompt_confirm: false,
+    retried_until_done: true,
 };
 
 /// The SPEC §4 table, one row per step, as the engine executes it; [`policy`] finds a
@@ -580,6 +593,29 @@ fn give_up_then(step: Step) -> FollowUp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compensations_nobody_waits_on_are_retried_until_done_and_only_a_sale_is_confirmed_promptly()
+    {
+        for row in &POLICIES {
+            if row.retried_until_done {
+                assert_eq!(row.on_fail_state, S::FailTryAgain, "{}", row.step);
+                assert_eq!(row.on_success_told, None, "{}: nobody waits", row.step);
+            }
+        }
+        let retried: Vec<Step> = POLICIES
+            .iter()
+            .filter(|r| r.retried_until_done)
+            .map(|r| r.step)
+            .collect();
+        assert_eq!(retried, [Step::Recovery, Step::Refund, Step::SaleReversal]);
+        let prompt: Vec<Step> = POLICIES
+            .iter()
+            .filter(|r| r.prompt_confirm)
+            .map(|r| r.step)
+            .collect();
+        assert_eq!(prompt, [Step::Sale]);
+    }
 
     #[test]
     fn every_step_finds_its_own_row_and_a_code_of_its_own() {

@@ -1,4 +1,5 @@
-//! Recovery and refunds: FAIL_TRY_AGAIN recoveries, refunds and sale reversals are retried with a
+//! Recovery and refunds: FAIL_TRY_AGAIN compensations (the steps the table marks
+//! `retried_until_done`: recoveries, refunds, sale reversals) are retried with a
 //! doubling backoff until they succeed, and steps a request owes whose entry could not be
 //! created are created.
 
@@ -7,7 +8,7 @@ use std::collections::HashSet;
 use std::rc::Rc;
 
 use futures::future::join_all;
-use omnibus_core::request_log::{Event, Step};
+use omnibus_core::request_log::{policy, Event};
 use omnibus_core::saga::EntryId;
 
 use super::{move_on, sum, BusyGuard, SupervisionReport};
@@ -48,7 +49,7 @@ pub(super) async fn recovery_pass(
             .try_again_entries()
             .filter(|(updated_at, id)| {
                 books.entry(*id).is_some_and(|e| {
-                    matches!(e.step, Step::Recovery | Step::Refund | Step::SaleReversal)
+                    policy(e.step).retried_until_done
                         && now
                             >= updated_at
                                 + backoff_ms(
