@@ -186,7 +186,14 @@ pub fn resume_after_restart(ctx: &Rc<SagaRuntime>) -> usize {
         let ctx = ctx.clone();
         actix::spawn(async move {
             for entry in requested {
-                let _ = advance_when_room(&ctx, entry, Event::TimedOut).await;
+                // A payment step left in flight is confirmed at once (D-0.2), as after a
+                // live timeout.
+                if advance_when_room(&ctx, entry, Event::TimedOut)
+                    .await
+                    .is_some()
+                {
+                    confirm_promptly(&ctx, entry);
+                }
             }
         });
     }
