@@ -51,14 +51,15 @@ impl Instruments {
         let customer = submission.customer();
         let request_no = submission.request_no();
         if let Some(existing) = books.request(customer, request_no) {
-            let entries: Vec<_> = existing
-                .entries
-                .iter()
-                .filter_map(|id| books.entry(*id).copied())
-                .collect();
-            if !same_request(&existing.accepted, submission)
-                || !super::sale::same_merchant(&entries, submission.merchant())
-            {
+            // Only a sale names a merchant to compare: no other resubmission reads entries.
+            let same_merchant = || {
+                submission.merchant().is_none()
+                    || super::sale::same_merchant(
+                        &books.request_entries(existing),
+                        submission.merchant(),
+                    )
+            };
+            if !same_request(&existing.accepted, submission) || !same_merchant() {
                 return Err(Rejection::RequestNoReused { request_no }.into());
             }
             return Ok(match &existing.answer {

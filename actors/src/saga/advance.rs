@@ -79,7 +79,8 @@ impl SagaRuntime {
         let mut next = None;
         let mut early = false;
         if let Some((step, amount)) = plan.next {
-            match self.request_entry(&mut ledger, &accepted, step, amount, now, None) {
+            let merchant = super::start::named_merchant([&entry]);
+            match self.request_entry(&mut ledger, &accepted, step, amount, now, merchant) {
                 Ok(next_id) => {
                     next = Some(next_id);
                     // The next step's entry, durable with this group, may already fix

@@ -122,22 +122,35 @@ impl SagaRuntime {
         Duration::from_millis(self.rail_config(log).timeout_ms)
     }
 
-    /// The confirm inquiry about one call of `step`, and how long to wait for its answer.
-    pub fn confirm_inquiry(
+    /// Asks the rail of `step` whether this exact call of `entry` (its `attempt`) was
+    /// executed; `None` when the inquiry is not answered within the rail's
+    /// `confirm_timeout_ms`. The non-reflected search, reprocessing and the prompt confirm
+    /// of D-0.2 all ask through here.
+    pub async fn confirm(
         &self,
+        entry: EntryId,
         step: Step,
-        id: RailRequestId,
-    ) -> (RailFuture<crate::rails::Confirmed>, Duration) {
+        attempt: u32,
+    ) -> Option<crate::rails::Confirmation> {
+        let id = RailRequestId {
+            entry: entry.0,
+            attempt,
+        };
         let log = step.log();
         let inquiry = match log {
             LogKind::BankFirmRequestLog => self.rails.bank_firm.confirm(id),
             LogKind::SecuritiesFirmRequestLog => self.rails.securities_firm.confirm(id),
             LogKind::PaymentInstructionLog => self.rails.financial_company.confirm(id),
         };
-        (
-            inquiry,
-            Duration::from_millis(self.rail_config(log).confirm_timeout_ms),
-        )
+        let timeout = Duration::from_millis(self.rail_config(log).confirm_timeout_ms);
+        match tokio::time::timeout(timeout, inquiry).await {
+            Ok(Ok(answer)) => Some(answer),
+            Ok(Err(e)) => {
+                tracing::debug!(shard = self.shard, %entry, error = %e, "confirm inquiry unanswered");
+                None
+            }
+            Err(_) => None,
+        }
     }
 
     /// The outside call of an entry, or `None` if the entry is not REQUESTED.

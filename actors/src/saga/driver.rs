@@ -10,7 +10,7 @@ use omnibus_core::saga::EntryId;
 use super::advance::advance_when_room;
 use super::calls::CallSlot;
 use super::{Live, Moved, SagaRuntime};
-use crate::rails::{Answer as RailResult, RailAnswer, RailFuture};
+use crate::rails::{Answer as RailResult, Confirmation, RailAnswer, RailFuture};
 
 /// Drives a flow from `entry` on: call, wait, reflect, follow, until nothing follows live.
 pub async fn drive(ctx: Rc<SagaRuntime>, entry: EntryId, live: Option<Live>) {
@@ -93,19 +93,29 @@ fn watch_late(
                 RailAnswer::Done => Event::Succeeded,
                 RailAnswer::Refused { .. } => Event::Failed,
             };
-            if let Some(Moved {
-                next: Some(next),
-                durable,
-                ..
-            }) = advance_when_room(&ctx, entry, event).await
-            {
-                if matches!(durable.await, Ok(Ok(()))) {
-                    drive(ctx.clone(), next, live).await;
-                }
-            }
+            reflect_and_follow(&ctx, entry, event, live).await;
         }
         ctx.late.set(ctx.late.get() - 1);
     });
+}
+
+/// Applies `event` to `entry` (a late answer, a confirmation) and drives what follows.
+async fn reflect_and_follow(
+    ctx: &Rc<SagaRuntime>,
+    entry: EntryId,
+    event: Event,
+    live: Option<Live>,
+) {
+    if let Some(Moved {
+        next: Some(next),
+        durable,
+        ..
+    }) = advance_when_room(ctx, entry, event).await
+    {
+        if matches!(durable.await, Ok(Ok(()))) {
+            drive(ctx.clone(), next, live).await;
+        }
+    }
 }
 
 /// The prompt confirm of a timed-out step whose policy asks for one (INSTRUMENTS.md
@@ -143,26 +153,12 @@ fn confirm_promptly(ctx: &Rc<SagaRuntime>, entry: EntryId) {
             if now.state != EntryState::Unknown {
                 break;
             }
-            let id = crate::rails::RailRequestId {
-                entry: entry.0,
-                attempt: now.attempt,
+            let event = match ctx.confirm(entry, step, now.attempt).await {
+                Some(Confirmation::Executed) => Event::ConfirmedDone,
+                Some(Confirmation::NotExecuted) => Event::ConfirmedNotDone,
+                None => continue,
             };
-            let (inquiry, timeout) = ctx.confirm_inquiry(step, id);
-            let event = match tokio::time::timeout(timeout, inquiry).await {
-                Ok(Ok(crate::rails::Confirmation::Executed)) => Event::ConfirmedDone,
-                Ok(Ok(crate::rails::Confirmation::NotExecuted)) => Event::ConfirmedNotDone,
-                _ => continue,
-            };
-            if let Some(Moved {
-                next: Some(next),
-                durable,
-                ..
-            }) = advance_when_room(&ctx, entry, event).await
-            {
-                if matches!(durable.await, Ok(Ok(()))) {
-                    drive(ctx.clone(), next, None).await;
-                }
-            }
+            reflect_and_follow(&ctx, entry, event, None).await;
             break;
         }
         ctx.late.set(ctx.late.get() - 1);

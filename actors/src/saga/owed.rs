@@ -34,7 +34,8 @@ impl SagaRuntime {
             return Ok(None);
         };
         ledger.admit(1, Admission::Continuation)?;
-        let id = self.request_entry(&mut ledger, &request.accepted, step, amount, now, None);
+        let merchant = super::start::named_merchant(&entries);
+        let id = self.request_entry(&mut ledger, &request.accepted, step, amount, now, merchant);
         self.release_events(&mut ledger);
         let id = id?;
         drop(ledger);

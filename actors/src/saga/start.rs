@@ -5,10 +5,10 @@ use std::rc::Rc;
 
 use omnibus_core::ids::MerchantNo;
 use omnibus_core::instruments::{due_answer, first_step, reserves_for, step_legs};
-use omnibus_core::ledger::{BooksError, CustomerEntry, ShardBooks};
+use omnibus_core::ledger::{BooksError, CustomerEntry};
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::request_log::{EntryState, Step, Told};
-use omnibus_core::saga::{Accepted, Answer, EntryId, Parties, Reason};
+use omnibus_core::saga::{Accepted, Answer, EntryId, LogEntry, Parties, Reason};
 use omnibus_core::{AccountId, Amount, BankCode, Payee};
 
 use super::driver::drive_from;
@@ -191,8 +191,9 @@ impl SagaRuntime {
     }
 
     /// Writes the entry for `step` of a request (REQUESTED, holding its amount).
-    /// `merchant`: the merchant the request pays, when its first entry is written; later
-    /// steps find it in the request's entries (the merchant account they name).
+    /// `merchant`: the merchant the request pays, if it pays one: given with the
+    /// submission for the first entry, and for later steps the merchant account an entry
+    /// of the request names ([`named_merchant`]).
     pub(super) fn request_entry(
         &self,
         ledger: &mut ShardLedger,
@@ -206,7 +207,6 @@ impl SagaRuntime {
         let customer = books
             .customer(accepted.customer)
             .ok_or(BooksError::UnknownCustomer(accepted.customer))?;
-        let merchant = merchant.or_else(|| named_merchant(books, accepted));
         let parties = self.parties(customer, accepted.payee.as_ref(), merchant);
         let (debit, credit) = step_legs(accepted.kind, step, &parties);
         let id = books.next_entry_id();
@@ -312,17 +312,15 @@ pub fn not_carried_out(
     }
 }
 
-/// The merchant account a request's entries name, if any: whom its later steps (a
+/// The merchant account one of `entries` names, if any: whom a request's later steps (a
 /// sale's reversal) pay or draw on.
-fn named_merchant(books: &ShardBooks, accepted: &Accepted) -> Option<MerchantNo> {
-    let request = books.request(accepted.customer, accepted.request_no)?;
-    request.entries.iter().find_map(|id| {
-        let entry = books.entry(*id)?;
-        [entry.debit, entry.credit]
-            .into_iter()
-            .find_map(|a| match a {
-                AccountId::Merchant { merchant } => Some(merchant),
-                _ => None,
-            })
+pub(super) fn named_merchant<'a>(
+    entries: impl IntoIterator<Item = &'a LogEntry>,
+) -> Option<MerchantNo> {
+    entries.into_iter().find_map(|e| {
+        [e.debit, e.credit].into_iter().find_map(|a| match a {
+            AccountId::Merchant { merchant } => Some(merchant),
+            _ => None,
+        })
     })
 }

@@ -20,34 +20,36 @@ use crate::error::EngineError;
 impl ShardActor {
     /// Defers a read of `customer`'s state while a request of the customer holds its turn
     /// past an early answer (`saga/turns.rs`): a caller told a charge succeeded then reads
-    /// it credited. Waits at most the answer deadline; `read` runs then, on the actor.
-    /// `Err(read)` when nothing is held: read now.
+    /// it credited. `Err(read)` when nothing is held: read now.
     fn after_turn<F>(&self, customer: CustomerId, read: F, ctx: &mut Context<Self>) -> Result<(), F>
     where
         F: FnOnce(&mut Self, &mut Context<Self>) + 'static,
     {
-        let Some(turn) = self.saga.turn_held(customer) else {
-            return Err(read);
-        };
-        let deadline = Duration::from_millis(self.saga.config().actors.answer_deadline_ms);
-        ctx.spawn(
-            async move {
-                let _ = tokio::time::timeout(deadline, turn).await;
-            }
-            .into_actor(self)
-            .map(move |(), actor, ctx| read(actor, ctx)),
-        );
-        Ok(())
+        let turn = self.saga.turn_held(customer);
+        self.after(turn.into_iter().collect(), read, ctx)
     }
 
     /// Defers a read of the parent accounts until every turn held when it arrives has
-    /// ended (`SagaRuntime::turns_held_now`), at most the answer deadline: the read sees
-    /// the outcome of every request answered before it. `Err(read)` when none is held.
+    /// ended (`SagaRuntime::turns_held_now`): the read sees the outcome of every request
+    /// answered before it. `Err(read)` when none is held.
     fn after_turns<F>(&self, read: F, ctx: &mut Context<Self>) -> Result<(), F>
     where
         F: FnOnce(&mut Self, &mut Context<Self>) + 'static,
     {
-        let turns = self.saga.turns_held_now();
+        self.after(self.saga.turns_held_now(), read, ctx)
+    }
+
+    /// Runs `read` on the actor once every one of `turns` has ended, at most the answer
+    /// deadline from now; `Err(read)` when there is none to wait for.
+    fn after<F>(
+        &self,
+        turns: Vec<tokio::sync::oneshot::Receiver<()>>,
+        read: F,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), F>
+    where
+        F: FnOnce(&mut Self, &mut Context<Self>) + 'static,
+    {
         if turns.is_empty() {
             return Err(read);
         }

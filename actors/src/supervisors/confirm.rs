@@ -10,7 +10,7 @@ use futures::future::join_all;
 use omnibus_core::request_log::{EntryState, Event};
 use omnibus_core::saga::EntryId;
 
-use super::{confirm, move_on, sum, BusyGuard, SupervisionReport};
+use super::{move_on, sum, BusyGuard, SupervisionReport};
 use crate::rails::Confirmation;
 use crate::saga::{advance_when_room, SagaRuntime};
 
@@ -62,7 +62,7 @@ pub(super) async fn confirm_pass(
             if entry.state != EntryState::Unknown {
                 return report;
             }
-            match confirm(&flow, id, entry.step, entry.attempt).await {
+            match flow.confirm(id, entry.step, entry.attempt).await {
                 Some(Confirmation::Executed) => {
                     if move_on(&flow, id, Event::ConfirmedDone, false).await {
                         report.confirmed_done += 1;

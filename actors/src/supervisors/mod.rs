@@ -44,12 +44,11 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use actix::{Actor, AsyncContext, Context, Handler, Message};
-use omnibus_core::request_log::{Event, Step};
+use omnibus_core::request_log::Event;
 use omnibus_core::saga::EntryId;
 use tokio::sync::oneshot;
 
 use crate::ledger::ShardLedger;
-use crate::rails::{Confirmation, RailRequestId};
 use crate::saga::{advance_when_room, drive, Moved, Refill, SagaRuntime};
 
 pub use self::prune::Prune;
@@ -272,28 +271,6 @@ impl BusyGuard {
 impl Drop for BusyGuard {
     fn drop(&mut self) {
         self.busy.borrow_mut().remove(&self.id);
-    }
-}
-
-/// Asks the entry's rail whether this exact request id was executed.
-async fn confirm(
-    flow: &Rc<SagaRuntime>,
-    id: EntryId,
-    step: Step,
-    attempt: u32,
-) -> Option<Confirmation> {
-    let rail_id = RailRequestId {
-        entry: id.0,
-        attempt,
-    };
-    let (inquiry, timeout) = flow.confirm_inquiry(step, rail_id);
-    match tokio::time::timeout(timeout, inquiry).await {
-        Ok(Ok(answer)) => Some(answer),
-        Ok(Err(e)) => {
-            tracing::debug!(shard = flow.shard(), entry = %id, error = %e, "confirm inquiry unanswered");
-            None
-        }
-        Err(_) => None,
     }
 }
 

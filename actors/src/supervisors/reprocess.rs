@@ -10,7 +10,7 @@ use futures::future::join_all;
 use omnibus_core::request_log::{EntryState, Event, Step};
 use omnibus_core::saga::EntryId;
 
-use super::{confirm, move_on, sum, BusyGuard, SupervisionReport};
+use super::{move_on, sum, BusyGuard, SupervisionReport};
 use crate::rails::Confirmation;
 use crate::saga::SagaRuntime;
 
@@ -47,7 +47,7 @@ pub(super) async fn reprocess_pass(
             }
             // S112: no double payment. The last attempt was refused or confirmed not
             // executed; ask once more, by its id, before paying again.
-            match confirm(&flow, id, entry.step, entry.attempt).await {
+            match flow.confirm(id, entry.step, entry.attempt).await {
                 None => return report,
                 Some(Confirmation::Executed) => {
                     if move_on(&flow, id, Event::FoundDone, false).await {
