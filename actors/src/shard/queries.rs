@@ -3,7 +3,8 @@
 //! answered only once everything it reflects is durable (a read barrier). A read of a
 //! customer's balance or of a request of the customer waits while a request of the
 //! customer holds its turn past an early answer (`saga/turns.rs`); a read of the parent
-//! accounts waits for every turn held when it arrives.
+//! accounts, or the first page of the entries a reconciliation reads, waits for every
+//! turn held when it arrives.
 
 use std::time::Duration;
 
@@ -122,9 +123,11 @@ impl Handler<Query> for ShardActor {
             | QueryKind::Account(
                 AccountId::Customer { customer } | AccountId::Linked { customer },
             ) => self.after_turn(customer, read, ctx),
-            QueryKind::Slices | QueryKind::Account(AccountId::Parent { .. }) => {
-                self.after_turns(read, ctx)
-            }
+            // The parent accounts, and the first page of the entries a reconciliation or a
+            // statement reads: they reflect every request answered before the read came.
+            QueryKind::Slices
+            | QueryKind::Account(AccountId::Parent { .. })
+            | QueryKind::Entries { from_seq: 1 } => self.after_turns(read, ctx),
             _ => Err(read),
         };
         if let Err(read) = deferred {
