@@ -302,6 +302,53 @@ impl fmt::Display for MerchantNo {
     }
 }
 
+/// A prepaid card of one customer (INSTRUMENTS.md §5): its number among the customer's
+/// cards, from 1. With the customer it names the card and its pocket; the API writes the
+/// pair as the card's `instrument_id`, `pc_<customer>_<seq>` ([`crate::payments::prepaid_card`]).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord))]
+pub struct CardSeq(pub u16);
+
+impl fmt::Display for CardSeq {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+bounded_text!(
+    /// A prepaid card's name (INSTRUMENTS.md §5.2, FIG. 3): up to 16 letters, digits and
+    /// spaces in roman letters, or up to 7 characters in Hangul.
+    CardName,
+    24,
+    "up to 16 roman letters, digits and spaces, or up to 7 Hangul characters",
+    is_card_name
+);
+
+fn is_card_name(text: &str) -> bool {
+    let chars = text.chars().count();
+    text.chars().all(|c| c.is_alphanumeric() || c == ' ')
+        && text.trim() == text
+        && if text.is_ascii() {
+            chars <= 16
+        } else {
+            chars <= 7
+        }
+}
+
 bounded_text!(
     /// A merchant of the instruments layer (INSTRUMENTS.md §6.1): letters, digits, `-` and
     /// `_`, at most 32 bytes. Chosen by the operator at onboarding.
@@ -437,6 +484,11 @@ pub enum AccountId {
     /// shard like a parent account, never below zero. Added last, so the tags of the
     /// variants before it (in every record written before) are unchanged.
     Merchant { merchant: MerchantNo },
+    /// Internal: `pocket[c,card]` (INSTRUMENTS.md §5.7, D-5.1), the prepaid balance of one
+    /// prepaid card of customer `customer`, at the financial company, in the customer's
+    /// shard; never below zero. Added after `Merchant`, for the same reason. `card` comes
+    /// first so that the archived variant stays 16 bytes like the others.
+    Pocket { card: CardSeq, customer: CustomerId },
 }
 
 impl AccountId {
@@ -446,6 +498,10 @@ impl AccountId {
 
     pub const fn customer(customer: CustomerId) -> Self {
         AccountId::Customer { customer }
+    }
+
+    pub const fn pocket(customer: CustomerId, card: CardSeq) -> Self {
+        AccountId::Pocket { card, customer }
     }
 
     pub const fn linked(customer: CustomerId) -> Self {
@@ -474,6 +530,7 @@ impl fmt::Display for AccountId {
             AccountId::Parent { parent } => parent.fmt(f),
             AccountId::Funding => f.write_str("funding"),
             AccountId::Merchant { merchant } => write!(f, "merchant[{merchant}]"),
+            AccountId::Pocket { card, customer } => write!(f, "pocket[{customer},{card}]"),
         }
     }
 }

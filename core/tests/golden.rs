@@ -16,13 +16,15 @@ use std::path::PathBuf;
 
 use omnibus_core::config::Config;
 use omnibus_core::ids::TransferId;
-use omnibus_core::ids::{MerchantId, MerchantNo, Tag, TerminalId};
+use omnibus_core::ids::{CardName, CardSeq, MerchantId, MerchantNo, Tag, TerminalId};
 use omnibus_core::ledger::{decode_snapshot, encode_snapshot, snapshot_version, SNAPSHOT_VERSION};
 use omnibus_core::ledger::{HoldDecision, HoldId, NewHold};
 use omnibus_core::ledger::{ParentPlan, ShardBooks};
 use omnibus_core::payments::merchant::{
     InstrumentType, InstrumentTypes, Merchant, MerchantStatus, PayoutSchedule, Terminal,
 };
+use omnibus_core::payments::prepaid_card::{CardStatus, PrepaidCard};
+use omnibus_core::payments::secret::{CredentialIndex, SealedNumber, StoredSecret};
 use omnibus_core::record::codec::{decode, Encoder, RecordKind};
 use omnibus_core::record::{CustomerOpened, LedgerRecord, SigningKey};
 use omnibus_core::request::{Payee, RequestDate};
@@ -432,7 +434,41 @@ fn records_current() -> Vec<(&'static str, LedgerRecord)> {
                 merchant: merchant(),
             },
         ),
+        (
+            "card_set",
+            LedgerRecord::CardSet {
+                version: 3,
+                card: card(),
+            },
+        ),
     ]
+}
+
+/// A prepaid card: locked after wrong passwords, physical, under key ids 1 and 2.
+fn card() -> PrepaidCard {
+    PrepaidCard {
+        owner: customer(1001),
+        seq: CardSeq(1),
+        name: CardName::new("ALICE KIM").unwrap(),
+        number_index: CredentialIndex {
+            kid: 1,
+            mac: [0xA5; 32],
+        },
+        last4: *b"0018",
+        number: SealedNumber {
+            kid: 2,
+            sealed: [0x5A; 32],
+        },
+        password: StoredSecret {
+            kid: 1,
+            mac: [0x3C; 32],
+        },
+        status: CardStatus::Locked,
+        failed_password_count: 5,
+        physical: true,
+        notify_by_email: false,
+        issued_at_ms: 1_795_262_400_000,
+    }
 }
 
 /// A merchant with a little of everything: two instrument types, two terminals (one
@@ -631,6 +667,32 @@ fn books_v4() -> ShardBooks {
     books
 }
 
+/// Books holding a prepaid card with money in its pocket (version 5 of the snapshot).
+fn books_v5() -> ShardBooks {
+    let mut books = books_v4();
+    let lsn = books.last_lsn();
+    books
+        .apply(
+            lsn + 1,
+            &LedgerRecord::CardSet {
+                version: 1,
+                card: card(),
+            },
+        )
+        .unwrap();
+    books
+        .apply(
+            lsn + 2,
+            &LedgerRecord::Posted {
+                debit: AccountId::customer(customer(1001)),
+                credit: AccountId::pocket(customer(1001), CardSeq(1)),
+                amount: krw(2_000),
+            },
+        )
+        .unwrap();
+    books
+}
+
 fn read(name: &str) -> Vec<u8> {
     let path = golden_dir().join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("golden file {}: {e}", path.display()))
@@ -656,7 +718,7 @@ fn golden_files_of_the_current_versions_exist() {
     }
     let file = format!("snapshots/v{SNAPSHOT_VERSION}/books.bin");
     if write {
-        write_once(&file, &encode_snapshot(&books_v4().snapshot()));
+        write_once(&file, &encode_snapshot(&books_v5().snapshot()));
     }
     assert!(golden_dir().join(&file).exists(), "no golden file {file}");
 }
@@ -716,6 +778,16 @@ fn snapshots_written_by_every_format_version_still_decode() {
     assert_eq!(
         decoded.merchant_slices[0].1.balance,
         rust_decimal::Decimal::from(1_000)
+    );
+    assert!(decoded.cards.is_empty());
+    let v5 = read("snapshots/v5/books.bin");
+    assert_eq!(snapshot_version(&v5), 5);
+    let decoded = decode_snapshot(&v5).unwrap();
+    assert_eq!(decoded, books_v5().snapshot());
+    assert_eq!(decoded.cards.len(), 1);
+    assert_eq!(
+        decoded.cards[0].pocket.balance,
+        rust_decimal::Decimal::from(2_000)
     );
 }
 

@@ -101,6 +101,7 @@ impl ShardBooks {
             }
             AccountId::Funding => self.funding,
             AccountId::Merchant { merchant } => self.merchant_slice(merchant)?.balance,
+            AccountId::Pocket { card, customer } => self.pocket_checked(customer, card)?.balance,
         };
         Ok(self.money(value))
     }
@@ -109,7 +110,9 @@ impl ShardBooks {
     /// one shard; parent slices and external aggregates exist in every shard).
     pub fn is_local(&self, account: AccountId) -> bool {
         match account {
-            AccountId::Customer { customer } | AccountId::Linked { customer } => {
+            AccountId::Customer { customer }
+            | AccountId::Linked { customer }
+            | AccountId::Pocket { customer, .. } => {
                 shard_of(customer, self.plan.shards) == self.shard
             }
             AccountId::Parent { .. }
@@ -207,6 +210,20 @@ impl ShardBooks {
                 }
                 Ok(after)
             }
+            AccountId::Pocket { card, customer } => {
+                let s = self.pocket_checked(customer, card)?;
+                let after = add(s.balance)?;
+                // Never below zero (INSTRUMENTS.md §6.7, invariant 6).
+                if delta.is_sign_negative() && after - s.held < Decimal::ZERO {
+                    return Err(BooksError::PocketShort {
+                        customer,
+                        card,
+                        available: self.money(s.balance - s.held),
+                        amount,
+                    });
+                }
+                Ok(after)
+            }
         }
     }
 
@@ -270,6 +287,17 @@ impl ShardBooks {
                     });
                 }
             }
+            AccountId::Pocket { card, customer } => {
+                let s = self.pocket_checked(customer, card)?;
+                if s.balance - s.held < amount.value() {
+                    return Err(BooksError::PocketShort {
+                        customer,
+                        card,
+                        available: self.money(s.balance - s.held),
+                        amount,
+                    });
+                }
+            }
             AccountId::Designated { .. } | AccountId::Funding => {}
         }
         Ok(())
@@ -290,6 +318,11 @@ impl ShardBooks {
             }
             AccountId::Merchant { merchant } => {
                 let s = self.merchant_slices.get_mut(&merchant).expect("checked");
+                s.held += delta;
+                debug_assert!(s.held >= Decimal::ZERO);
+            }
+            AccountId::Pocket { card, customer } => {
+                let s = self.pocket_mut(customer, card);
                 s.held += delta;
                 debug_assert!(s.held >= Decimal::ZERO);
             }
@@ -323,6 +356,9 @@ impl ShardBooks {
                     .expect("checked")
                     .balance = value;
             }
+            AccountId::Pocket { card, customer } => {
+                self.pocket_mut(customer, card).balance = value;
+            }
         }
     }
 
@@ -349,6 +385,10 @@ impl ShardBooks {
                 .merchant_slices
                 .get(&merchant)
                 .map_or(Decimal::ZERO, |s| s.balance),
+            AccountId::Pocket { card, customer } => self
+                .cards
+                .get(&(customer, card))
+                .map_or(Decimal::ZERO, |e| e.pocket.balance),
         }
     }
 

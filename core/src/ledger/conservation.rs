@@ -27,7 +27,12 @@ impl ShardBooks {
                 .and_then(|t| t.checked_add(c.linked_net))
                 .ok_or(MoneyError::Overflow)?;
         }
-        for s in self.slices.values().chain(self.merchant_slices.values()) {
+        for s in self
+            .slices
+            .values()
+            .chain(self.merchant_slices.values())
+            .chain(self.cards.values().map(|c| &c.pocket))
+        {
             total = total.checked_add(s.balance).ok_or(MoneyError::Overflow)?;
         }
         for d in self.designated.values() {

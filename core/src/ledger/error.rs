@@ -20,6 +20,18 @@ pub enum BooksError {
         available: crate::money::Money,
         amount: crate::money::Amount,
     },
+    #[error("customer {customer} has no prepaid card {card}")]
+    UnknownCard {
+        customer: CustomerId,
+        card: crate::ids::CardSeq,
+    },
+    #[error("pocket[{customer},{card}] has {available} available, short of {amount}; a pocket never goes below zero")]
+    PocketShort {
+        customer: CustomerId,
+        card: crate::ids::CardSeq,
+        available: crate::money::Money,
+        amount: crate::money::Amount,
+    },
     #[error("merchant number {no} is {held}'s, not {given}'s")]
     MerchantNoTaken {
         no: crate::ids::MerchantNo,

@@ -6,12 +6,13 @@
 //!   that always held their own amount; answers without a reason.
 //! - Version 2: the snapshot before two-phase holds.
 //! - Version 3: the snapshot before merchants.
+//! - Version 4: the snapshot before prepaid cards.
 
 use super::{
-    BooksSnapshot, CustomerEntry, DecimalCell, Hold, Incoming, Lsn, Outgoing, RequestState,
-    SliceEntry,
+    BooksSnapshot, CustomerEntry, DecimalCell, Hold, Incoming, Lsn, MerchantEntry, Outgoing,
+    RequestState, SliceEntry,
 };
-use crate::ids::{AccountId, BankCode, CustomerId, ParentAccount, RequestNo};
+use crate::ids::{AccountId, BankCode, CustomerId, MerchantNo, ParentAccount, RequestNo};
 use crate::money::Amount;
 use crate::record::frozen::AnswerV1;
 use crate::request_log::{EntryState, Step};
@@ -114,6 +115,7 @@ impl From<BooksSnapshotV1> for BooksSnapshot {
             holds: Vec::new(),
             merchants: Vec::new(),
             merchant_slices: Vec::new(),
+            cards: Vec::new(),
         }
     }
 }
@@ -160,6 +162,7 @@ impl From<BooksSnapshotV2> for BooksSnapshot {
             holds: Vec::new(),
             merchants: Vec::new(),
             merchant_slices: Vec::new(),
+            cards: Vec::new(),
         }
     }
 }
@@ -207,6 +210,57 @@ impl From<BooksSnapshotV3> for BooksSnapshot {
             // No merchant existed before version 4.
             merchants: Vec::new(),
             merchant_slices: Vec::new(),
+            cards: Vec::new(),
+        }
+    }
+}
+
+/// [`BooksSnapshot`] before prepaid cards (version 4).
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct BooksSnapshotV4 {
+    pub shard: u16,
+    pub shards: u16,
+    pub last_lsn: Lsn,
+    pub genesis_done: bool,
+    pub customers: Vec<CustomerEntry>,
+    pub slices: Vec<(ParentAccount, SliceEntry)>,
+    pub designated: Vec<(BankCode, DecimalCell)>,
+    pub funding: DecimalCell,
+    pub in_transit: DecimalCell,
+    pub outgoing: Vec<Outgoing>,
+    pub incoming: Vec<(u16, Incoming)>,
+    pub next_transfer_seq: u64,
+    pub requests: Vec<RequestState>,
+    pub entries: Vec<LogEntry>,
+    pub next_entry_seq: u64,
+    pub holds: Vec<Hold>,
+    pub merchants: Vec<MerchantEntry>,
+    pub merchant_slices: Vec<(MerchantNo, SliceEntry)>,
+}
+
+impl From<BooksSnapshotV4> for BooksSnapshot {
+    fn from(s: BooksSnapshotV4) -> BooksSnapshot {
+        BooksSnapshot {
+            shard: s.shard,
+            shards: s.shards,
+            last_lsn: s.last_lsn,
+            genesis_done: s.genesis_done,
+            customers: s.customers,
+            slices: s.slices,
+            designated: s.designated,
+            funding: s.funding,
+            in_transit: s.in_transit,
+            outgoing: s.outgoing,
+            incoming: s.incoming,
+            next_transfer_seq: s.next_transfer_seq,
+            requests: s.requests,
+            entries: s.entries,
+            next_entry_seq: s.next_entry_seq,
+            holds: s.holds,
+            merchants: s.merchants,
+            merchant_slices: s.merchant_slices,
+            // No card existed before version 5.
+            cards: Vec::new(),
         }
     }
 }

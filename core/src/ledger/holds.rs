@@ -556,12 +556,15 @@ impl ShardBooks {
     }
 }
 
-/// Whether `account` has a `held` figure: a customer's account, a parent slice or a
-/// merchant's slice.
+/// Whether `account` has a `held` figure: a customer's account, a parent slice, a
+/// merchant's slice or a pocket.
 pub(super) fn holdable(account: AccountId) -> bool {
     matches!(
         account,
-        AccountId::Customer { .. } | AccountId::Parent { .. } | AccountId::Merchant { .. }
+        AccountId::Customer { .. }
+            | AccountId::Parent { .. }
+            | AccountId::Merchant { .. }
+            | AccountId::Pocket { .. }
     )
 }
 

@@ -32,6 +32,8 @@
 //!   from the entries and requests when books are loaded from a snapshot.
 //! - `merchants.rs`: the merchants of the instruments layer ([`MerchantEntry`]), replicated
 //!   to every shard, and the `MerchantSet` record.
+//! - `cards.rs`: the prepaid cards of the shard's customers with their pockets
+//!   ([`CardEntry`]), and the `CardSet` record.
 //! - `transfers.rs`: transfers between shards: ids, [`Outgoing`], [`Incoming`], the money
 //!   in transit, and the four `Transfer*` records.
 //! - `requests.rs`: [`RequestState`], the `RequestAccepted` and `Answered` records, and
@@ -80,6 +82,7 @@
 
 mod accounts;
 pub mod archived;
+mod cards;
 mod conservation;
 mod entries;
 mod error;
@@ -99,6 +102,7 @@ mod snapshot_codec;
 mod transfers;
 
 pub use accounts::{shard_of, CustomerEntry, SliceEntry};
+pub use cards::CardEntry;
 pub use error::BooksError;
 pub use holds::{Hold, HoldAnswer, HoldDecision, HoldId, HoldKey, HoldState, NewHold};
 pub use merchants::MerchantEntry;
@@ -195,6 +199,8 @@ pub struct ShardBooks {
     /// Each merchant's slice of `merchant[m]` in this shard (floor zero), made with the
     /// merchant.
     merchant_slices: BTreeMap<crate::ids::MerchantNo, SliceEntry>,
+    /// The prepaid cards of this shard's customers, with their pockets (`cards.rs`).
+    cards: BTreeMap<(CustomerId, crate::ids::CardSeq), CardEntry>,
 }
 
 impl ShardBooks {
@@ -245,6 +251,7 @@ impl ShardBooks {
             settled_queue: SettledQueue::default(),
             merchants: BTreeMap::new(),
             merchant_slices: BTreeMap::new(),
+            cards: BTreeMap::new(),
         }
     }
 
@@ -408,6 +415,10 @@ impl ShardBooks {
                 merchant,
             } => {
                 self.apply_merchant_set(*no, *version, merchant)?;
+                Applied::Done
+            }
+            LedgerRecord::CardSet { version, card } => {
+                self.apply_card_set(*version, card)?;
                 Applied::Done
             }
         };

@@ -6,8 +6,8 @@ use rust_decimal::Decimal;
 
 use super::retention::DAY_MS;
 use super::{
-    BooksError, CustomerEntry, EntryId, Hold, HoldKey, Incoming, LogEntry, Lsn, MerchantEntry,
-    Outgoing, ParentPlan, RequestState, ShardBooks, SliceEntry,
+    BooksError, CardEntry, CustomerEntry, EntryId, Hold, HoldKey, Incoming, LogEntry, Lsn,
+    MerchantEntry, Outgoing, ParentPlan, RequestState, ShardBooks, SliceEntry,
 };
 use crate::archive::DecimalDef;
 use crate::ids::{BankCode, CustomerId, MerchantNo, ParentAccount, RequestNo};
@@ -47,6 +47,7 @@ impl ShardBooks {
             holds: Vec::new(),
             merchants: self.merchants.values().cloned().collect(),
             merchant_slices: self.merchant_slices.iter().map(|(m, s)| (*m, *s)).collect(),
+            cards: self.cards.values().cloned().collect(),
         };
         BooksCut {
             head,
@@ -119,6 +120,11 @@ impl ShardBooks {
         }
         books.merchants = snapshot.merchants.into_iter().map(|m| (m.no, m)).collect();
         books.merchant_slices = snapshot.merchant_slices.into_iter().collect();
+        books.cards = snapshot
+            .cards
+            .into_iter()
+            .map(|c| ((c.card.owner, c.card.seq), c))
+            .collect();
         // The saga's holds are not in the snapshot: its entries and requests say them.
         books.rebuild_saga_holds();
         books.note_all_settled();
@@ -157,6 +163,8 @@ pub struct BooksSnapshot {
     pub merchants: Vec<MerchantEntry>,
     /// Each merchant's slice of `merchant[m]` in this shard (from version 4).
     pub merchant_slices: Vec<(MerchantNo, SliceEntry)>,
+    /// Every prepaid card of the shard's customers with its pocket (from version 5).
+    pub cards: Vec<CardEntry>,
 }
 
 /// The books at one LSN, shared with the live books copy-on-write: see

@@ -5,7 +5,7 @@
 use rkyv::rancor;
 use rkyv::util::AlignedVec;
 
-use super::frozen::{BooksSnapshotV1, BooksSnapshotV2, BooksSnapshotV3};
+use super::frozen::{BooksSnapshotV1, BooksSnapshotV2, BooksSnapshotV3, BooksSnapshotV4};
 use super::BooksSnapshot;
 use crate::record::codec::{aligned, get, DecodeError, HEADER_BYTES};
 
@@ -14,8 +14,8 @@ const SNAPSHOT_MAGIC: [u8; 4] = [0xFF, b'B', b'K', b'S'];
 /// layout is the same as version 1's. Version 2: requests with their reservations,
 /// answers with their reason, entries covered by a reservation. Version 3: the two-phase
 /// holds. Version 4: the merchants of the instruments layer and
-/// their slices.
-pub const SNAPSHOT_VERSION: u16 = 4;
+/// their slices. Version 5: the prepaid cards and their pockets.
+pub const SNAPSHOT_VERSION: u16 = 5;
 
 /// The payload of a snapshot of the books: its envelope and the archive.
 pub fn encode_snapshot(snapshot: &BooksSnapshot) -> Vec<u8> {
@@ -49,7 +49,9 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<BooksSnapshot, DecodeError> {
             .map(BooksSnapshot::from),
         3 => get::<BooksSnapshotV3>("a version 3 snapshot", &bytes[HEADER_BYTES..])
             .map(BooksSnapshot::from),
-        4 => get::<BooksSnapshot>("a version 4 snapshot", &bytes[HEADER_BYTES..]),
+        4 => get::<BooksSnapshotV4>("a version 4 snapshot", &bytes[HEADER_BYTES..])
+            .map(BooksSnapshot::from),
+        5 => get::<BooksSnapshot>("a version 5 snapshot", &bytes[HEADER_BYTES..]),
         other => Err(DecodeError::UnsupportedSnapshot(other)),
     }
 }

@@ -97,6 +97,16 @@ impl CardNumber {
             .collect()
     }
 
+    /// The 16 digits as ASCII bytes: for sealing under the data key and for the index.
+    pub fn ascii(&self) -> [u8; CARD_NUMBER_DIGITS] {
+        self.0.map(|d| b'0' + d)
+    }
+
+    /// A number from the 16 ASCII digits [`CardNumber::ascii`] gave.
+    pub fn from_ascii(digits: &[u8; CARD_NUMBER_DIGITS]) -> Result<Self, CardNumberError> {
+        Self::parse(std::str::from_utf8(digits).map_err(|_| CardNumberError::NotSixteenDigits)?)
+    }
+
     /// The full number: only for the one answer that shows a card to its owner (D-5.2),
     /// and for hashing it into the credential index.
     pub fn reveal(&self) -> String {

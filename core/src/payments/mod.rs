@@ -10,6 +10,8 @@
 //! - [`payment`]: a payment's state in `payment_log`, and what a cancel or refund may do.
 //! - [`payment_request`]: a merchant's payment request, and its idempotency fingerprint
 //!   (secrets excluded, numbers only as their credential index).
+//! - [`prepaid_card`]: the prepaid card of seed 004 as the books keep it (number and
+//!   password only sealed), over its pocket.
 //!
 //! Like the rest of `core`, nothing here reads a clock or a file: the time, the keys and
 //! the balances are arguments.
@@ -21,6 +23,7 @@ pub mod kst;
 pub mod merchant;
 pub mod payment;
 pub mod payment_request;
+pub mod prepaid_card;
 pub mod secret;
 
 pub use codes::{DeclineCode, RefusalCode};

@@ -69,7 +69,7 @@ pub enum KeyRingError {
 }
 
 /// A short secret as stored: the key id and the MAC. Never the secret.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct StoredSecret {
     pub kid: KeyId,
     pub mac: [u8; 32],
@@ -96,7 +96,18 @@ pub enum SecretCheck {
 }
 
 /// The lookup key of a number in the credential index (§6.2): the key id and the MAC.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct CredentialIndex {
     pub kid: KeyId,
     pub mac: [u8; 32],
@@ -160,6 +171,78 @@ impl KeyRing {
             kid: self.current.kid,
             mac: mac.finalize().into_bytes().into(),
         }
+    }
+}
+
+/// A full number encrypted under `data_key[kid]` (D-0.3): ChaCha20-Poly1305 (RustCrypto's
+/// `chacha20poly1305`), the nonce given by the caller, unique per key (an instrument's own
+/// id), the instrument's id as associated data, so that a sealed number copied onto another
+/// instrument does not open.
+#[derive(Clone, Copy, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct SealedNumber {
+    pub kid: KeyId,
+    /// The 16 digits, encrypted, then the 16-byte tag.
+    pub sealed: [u8; 32],
+}
+
+impl fmt::Debug for SealedNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SealedNumber {{ kid: {}, .. }}", self.kid)
+    }
+}
+
+impl KeyRing {
+    fn cipher(key: &SecretKey) -> chacha20poly1305::ChaCha20Poly1305 {
+        use chacha20poly1305::KeyInit;
+        chacha20poly1305::ChaCha20Poly1305::new(&key.bytes.into())
+    }
+
+    /// Encrypts a 16-digit number under the current key. `nonce` must never be used twice
+    /// under one key: the instrument's id (each instrument is sealed once per key).
+    pub fn seal_number(
+        &self,
+        nonce: [u8; 12],
+        instrument_id: &[u8],
+        number: &[u8; 16],
+    ) -> SealedNumber {
+        use chacha20poly1305::aead::{Aead, Payload};
+        let out = Self::cipher(&self.current)
+            .encrypt(
+                &nonce.into(),
+                Payload {
+                    msg: number,
+                    aad: instrument_id,
+                },
+            )
+            .expect("sixteen bytes always encrypt");
+        let mut sealed = [0u8; 32];
+        sealed.copy_from_slice(&out);
+        SealedNumber {
+            kid: self.current.kid,
+            sealed,
+        }
+    }
+
+    /// The number a [`SealedNumber`] holds; `None` when its key is no longer in the ring or
+    /// it was not sealed for this instrument.
+    pub fn open_number(
+        &self,
+        sealed: &SealedNumber,
+        nonce: [u8; 12],
+        instrument_id: &[u8],
+    ) -> Option<[u8; 16]> {
+        use chacha20poly1305::aead::{Aead, Payload};
+        let key = self.key(sealed.kid)?;
+        let plain = Self::cipher(key)
+            .decrypt(
+                &nonce.into(),
+                Payload {
+                    msg: &sealed.sealed,
+                    aad: instrument_id,
+                },
+            )
+            .ok()?;
+        plain.try_into().ok()
     }
 }
 
@@ -243,6 +326,33 @@ mod tests {
         assert_eq!(
             retired.check(&stored, b"div-7", b"123456"),
             SecretCheck::KeyRetired
+        );
+    }
+
+    #[test]
+    fn a_full_number_is_sealed_under_the_data_key_and_opens_only_for_its_instrument() {
+        let data = ring(1, &[]);
+        let nonce = [7u8; 12];
+        let sealed = data.seal_number(nonce, b"pc_1_1", b"9421000000000018");
+        assert!(!sealed.sealed.windows(4).any(|w| w == b"0018"));
+        assert_eq!(
+            data.open_number(&sealed, nonce, b"pc_1_1"),
+            Some(*b"9421000000000018")
+        );
+        assert_eq!(
+            data.open_number(&sealed, nonce, b"pc_1_2"),
+            None,
+            "another card"
+        );
+        assert_eq!(
+            ring(2, &[]).open_number(&sealed, nonce, b"pc_1_1"),
+            None,
+            "key retired"
+        );
+        assert_eq!(
+            ring(2, &[1]).open_number(&sealed, nonce, b"pc_1_1"),
+            Some(*b"9421000000000018"),
+            "an older key still opens"
         );
     }
 

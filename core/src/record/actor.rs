@@ -18,9 +18,9 @@ impl ActorId {
     /// The actor whose account is debited (or credited) by a leg, if it has one.
     pub fn owner_of(account: AccountId) -> Option<ActorId> {
         match account {
-            AccountId::Customer { customer } | AccountId::Linked { customer } => {
-                Some(ActorId::Customer(customer))
-            }
+            AccountId::Customer { customer }
+            | AccountId::Linked { customer }
+            | AccountId::Pocket { customer, .. } => Some(ActorId::Customer(customer)),
             AccountId::Parent { parent } => Some(ActorId::Parent(parent)),
             AccountId::Designated { .. } | AccountId::Funding | AccountId::Merchant { .. } => None,
         }

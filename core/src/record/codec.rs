@@ -39,6 +39,7 @@ use super::{HoldId, NewHold};
 use crate::ids::{AccountId, CustomerId, MerchantNo, ParentAccount, RequestNo, TransferId};
 use crate::money::Amount;
 use crate::payments::merchant::Merchant;
+use crate::payments::prepaid_card::PrepaidCard;
 use crate::request::RequestDate;
 use crate::request_log::{Event, Step};
 use crate::saga::{Accepted, Answer, EntryId, Reserve};
@@ -71,10 +72,11 @@ pub enum RecordKind {
     HoldVoided,
     HoldExpired,
     MerchantSet,
+    CardSet,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 19] = [
+    pub const ALL: [RecordKind; 20] = [
         RecordKind::Genesis,
         RecordKind::CustomerOpened,
         RecordKind::CustomerStatus,
@@ -94,6 +96,7 @@ impl RecordKind {
         RecordKind::HoldVoided,
         RecordKind::HoldExpired,
         RecordKind::MerchantSet,
+        RecordKind::CardSet,
     ];
 
     /// The code in the envelope.
@@ -118,6 +121,7 @@ impl RecordKind {
             RecordKind::HoldVoided => 17,
             RecordKind::HoldExpired => 18,
             RecordKind::MerchantSet => 19,
+            RecordKind::CardSet => 20,
         }
     }
 
@@ -157,6 +161,7 @@ impl RecordKind {
             RecordKind::HoldVoided => "hold_voided",
             RecordKind::HoldExpired => "hold_expired",
             RecordKind::MerchantSet => "merchant_set",
+            RecordKind::CardSet => "card_set",
         }
     }
 }
@@ -183,6 +188,7 @@ impl LedgerRecord {
             LedgerRecord::HoldVoided { .. } => RecordKind::HoldVoided,
             LedgerRecord::HoldExpired { .. } => RecordKind::HoldExpired,
             LedgerRecord::MerchantSet { .. } => RecordKind::MerchantSet,
+            LedgerRecord::CardSet { .. } => RecordKind::CardSet,
         }
     }
 }
@@ -315,6 +321,12 @@ mod v1 {
         pub no: MerchantNo,
         pub version: u32,
         pub merchant: Merchant,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct CardSet {
+        pub version: u32,
+        pub card: PrepaidCard,
     }
 }
 
@@ -549,6 +561,13 @@ fn body(record: &LedgerRecord, buf: AlignedVec) -> AlignedVec {
                 no: *no,
                 version: *version,
                 merchant: merchant.clone(),
+            },
+            buf,
+        ),
+        LedgerRecord::CardSet { version, card } => put(
+            &v1::CardSet {
+                version: *version,
+                card: card.clone(),
             },
             buf,
         ),
@@ -795,6 +814,13 @@ pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
                 no: m.no,
                 version: m.version,
                 merchant: m.merchant,
+            }
+        }
+        (RecordKind::CardSet, _) => {
+            let c = get::<v1::CardSet>(&what, body)?;
+            LedgerRecord::CardSet {
+                version: c.version,
+                card: c.card,
             }
         }
     })

@@ -24,6 +24,7 @@ use crate::ids::{
 };
 use crate::money::Amount;
 use crate::payments::merchant::Merchant;
+use crate::payments::prepaid_card::PrepaidCard;
 use crate::request_log::{Event, Step};
 use crate::saga::{Accepted, Answer, EntryId, Reserve};
 
@@ -178,6 +179,12 @@ pub enum LedgerRecord {
         version: u32,
         merchant: Merchant,
     },
+    /// A prepaid card of seed 004 at `version` (`ledger/cards.rs`): written in its owner's
+    /// shard at its issue and at every change; applying it keeps the higher version.
+    CardSet {
+        version: u32,
+        card: PrepaidCard,
+    },
 }
 
 impl LedgerRecord {
@@ -200,6 +207,7 @@ impl LedgerRecord {
             | LedgerRecord::HoldVoided { .. }
             | LedgerRecord::HoldExpired { .. }
             | LedgerRecord::MerchantSet { .. } => ActorId::Shard,
+            LedgerRecord::CardSet { card, .. } => ActorId::Customer(card.owner),
             LedgerRecord::HoldCreated { hold, .. } => {
                 ActorId::owner_of(hold.debit).unwrap_or(ActorId::Shard)
             }
