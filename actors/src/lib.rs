@@ -59,7 +59,7 @@ pub use api::{
     ShardTotals, Signed, SigningText, Submission, Totals,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{Engine, EngineParts};
+pub use engine::{CardApplication, Engine, EngineParts};
 pub use error::{Bound, EngineError, Rejection, StartError};
 pub use ledger::codec::describe as describe_record;
 pub use ledger::recovery::{RecoveryReport, StorageFactory};

@@ -64,6 +64,11 @@ pub struct PaymentsConfig {
     /// Prompt confirms of one timed-out step before it is left to the non-reflected
     /// search.
     pub confirm_retry_max: u32,
+    /// The issuer identification number prepaid card numbers are issued under (D-5.1): a
+    /// test IIN until the partner card company's BIN is configured (M5). 6 to 8 digits.
+    pub card_iin: String,
+    /// The most prepaid cards one customer may hold (D-5.9).
+    pub cards_per_customer_max: u16,
 }
 
 /// Settled requests out of memory (`docs/archive.md`).
@@ -651,6 +656,19 @@ impl Config {
             u64::from(self.payments.confirm_retry_max),
             0,
             20,
+        )?;
+        let iin = &self.payments.card_iin;
+        if !(6..=8).contains(&iin.len()) || !iin.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(key_error(
+                "payments.card_iin",
+                format!("{iin:?} is not 6 to 8 digits"),
+            ));
+        }
+        range(
+            "payments.cards_per_customer_max",
+            u64::from(self.payments.cards_per_customer_max),
+            1,
+            1_000,
         )?;
 
         let sim = &self.simulator;

@@ -70,7 +70,7 @@ impl From<&MerchantEntry> for MerchantView {
     }
 }
 
-fn parse<T: std::str::FromStr>(field: &str, text: &str) -> Result<T, ApiError>
+pub(super) fn parse<T: std::str::FromStr>(field: &str, text: &str) -> Result<T, ApiError>
 where
     T::Err: std::fmt::Display,
 {

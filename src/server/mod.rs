@@ -9,6 +9,7 @@
 //! - `shutdown`: SIGINT/SIGTERM handling and the drain before the engine stops.
 
 pub mod body;
+pub mod cards;
 pub mod errors;
 pub mod events;
 pub mod merchants;

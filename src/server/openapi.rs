@@ -37,6 +37,7 @@ use serde_json::{json, Map, Value};
 
 use super::routes::IDEMPOTENCY_KEY_HEADER;
 
+mod cards;
 mod merchants;
 
 /// Every error code the API answers, with its HTTP status.
@@ -62,6 +63,7 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("insufficient_funds", 422),
     ("parent_below_floor", 422),
     ("refused", 422),
+    ("issue_refused", 422),
     ("not_tradable", 422),
     ("subscription_invalid", 422),
     ("signature_required", 422),
@@ -303,7 +305,8 @@ pub fn document() -> Value {
             { "name": "payments", "description": "Charges and remittances, idempotent by request number." },
             { "name": "requests", "description": "Requests and their request-log entries." },
             { "name": "operations", "description": "Health, metrics, parent accounts, reconciliation, events and this document." },
-            { "name": "merchants", "description": "Merchants and their terminals (the instruments layer, INSTRUMENTS.md §6)." }
+            { "name": "merchants", "description": "Merchants and their terminals (the instruments layer, INSTRUMENTS.md §6)." },
+            { "name": "prepaid cards", "description": "The prepaid card of seed 004 and its pocket (INSTRUMENTS.md §5)." }
         ],
         "paths": paths(),
         "components": { "schemas": schemas(), "securitySchemes": {} }
@@ -336,6 +339,9 @@ fn paths() -> Value {
             "/v1/merchants/{merchant_id}/status",
             merchants::set_status(),
         ),
+        ("/v1/customers/{id}/prepaid-cards", cards::issue()),
+        ("/v1/prepaid-cards/{instrument_id}", cards::get()),
+        ("/v1/prepaid-cards/{instrument_id}/reveal", cards::reveal()),
     ] {
         paths.insert(path.to_owned(), item);
     }
@@ -929,6 +935,7 @@ fn schemas() -> Value {
         .expect("an object")
         .iter()
         .chain(merchants::schemas().as_object().expect("an object"))
+        .chain(cards::schemas().as_object().expect("an object"))
     {
         schemas[name] = shape.clone();
     }

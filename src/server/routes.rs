@@ -51,6 +51,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/v1/merchants/{merchant_id}/status",
             super::merchants::set_status,
         ))
+        .service(post(
+            "/v1/customers/{id}/prepaid-cards",
+            super::cards::issue,
+        ))
+        .service(get("/v1/prepaid-cards/{instrument_id}", super::cards::get))
+        .service(post(
+            "/v1/prepaid-cards/{instrument_id}/reveal",
+            super::cards::reveal,
+        ))
         .service(get("/v1/events", super::events::events));
 }
 

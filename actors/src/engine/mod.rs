@@ -18,6 +18,7 @@
 
 mod admission;
 mod balancer;
+mod cards;
 mod holds;
 mod merchants;
 mod query;
@@ -47,6 +48,7 @@ use crate::rails::Rails;
 use crate::reply::Reply;
 use crate::shard::{BatchMessage, ShardActor};
 
+pub use self::cards::CardApplication;
 pub use self::start::EngineParts;
 
 struct Inner {
@@ -77,6 +79,8 @@ struct Inner {
     merchant_writer: tokio::sync::Mutex<()>,
     /// The payments layer's server secrets (`crate::keys`), never written to a log.
     payment_keys: Arc<crate::keys::PaymentKeys>,
+    /// The credential index of the prepaid cards (`cards.rs`).
+    cards: cards::CardDirectory,
 }
 
 /// The handle a host holds. Clone it freely.

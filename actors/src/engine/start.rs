@@ -97,6 +97,11 @@ impl Engine {
                 .map(|r| r.books.merchants().cloned().collect::<Vec<_>>())
                 .collect::<Vec<_>>(),
         );
+        let cards: super::cards::CardDirectory = recovered
+            .iter()
+            .flat_map(|r| r.books.cards())
+            .map(|c| (c.card.number_index, c.card.instrument_id()))
+            .collect();
         let archives: Vec<ShardArchive> = recovered.iter().map(|r| r.archive.clone()).collect();
         // Many small shards: the registry grows with every request, and growing a shard
         // rehashes it under its lock, stalling every caller that hashes there (the same
@@ -247,6 +252,7 @@ impl Engine {
                 merchants: std::sync::RwLock::new(merchants),
                 payment_keys: Arc::new(payment_keys),
                 merchant_writer: tokio::sync::Mutex::new(()),
+                cards,
             }),
         };
         // Before the engine serves: a shard a crash left behind on a merchant is brought up

@@ -19,8 +19,10 @@
 //!   periodic expiry pass.
 //! - `lifecycle.rs`: flushing to the WAL, durability, shutdown.
 //! - `merchants.rs`: the merchants every shard holds: writing one, listing them.
+//! - `cards.rs`: the prepaid cards of the shard's customers: issuing and reading one.
 
 mod archiving;
+mod cards;
 mod holds;
 mod lifecycle;
 mod merchants;
@@ -51,9 +53,10 @@ use crate::saga::{self, Refill, SagaRuntime};
 use crate::supervisors::{Prune, SupervisorActor};
 
 pub use self::protocol::{
-    BatchMessage, CreateHold, HoldsQuery, HoldsWanted, IssueTextRequest, MerchantsQuery, MoveSlice,
-    Open, Peers, Post, PostBatch, PostHold, Query, QueryAnswer, QueryKind, SetMerchant, SetStatus,
-    Shutdown, SubmitBatch, SubmitRequest, Supervise, ViewRequest, VoidHold,
+    BatchMessage, CardQuery, CreateHold, HoldsQuery, HoldsWanted, IssueCard, IssueTextRequest,
+    MerchantsQuery, MoveSlice, Open, Peers, Post, PostBatch, PostHold, Query, QueryAnswer,
+    QueryKind, SetMerchant, SetStatus, Shutdown, SubmitBatch, SubmitRequest, Supervise,
+    ViewRequest, VoidHold,
 };
 pub use self::transfers::Redeliver;
 use self::transfers::Transfers;

@@ -39,6 +39,32 @@ pub struct SetMerchant {
     pub reply: Reply<Receipt>,
 }
 
+/// Issue a prepaid card to a customer of this shard (`cards.rs`): the shard gives it the
+/// next number among the customer's cards and seals its number and password under
+/// `keys`. Answered with the card once it is durable.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct IssueCard {
+    pub customer: omnibus_core::CustomerId,
+    pub name: omnibus_core::ids::CardName,
+    pub number: omnibus_core::payments::card_number::CardNumber,
+    pub password: omnibus_core::payments::payment_request::SecretText,
+    pub physical: bool,
+    pub notify_by_email: bool,
+    /// `payments.cards_per_customer_max`.
+    pub cards_max: u16,
+    pub keys: std::sync::Arc<crate::keys::PaymentKeys>,
+    pub reply: Reply<omnibus_core::ledger::CardEntry>,
+}
+
+/// One prepaid card of a customer of this shard, if it exists.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CardQuery {
+    pub card: omnibus_core::payments::prepaid_card::CardId,
+    pub reply: Reply<Option<omnibus_core::ledger::CardEntry>>,
+}
+
 /// Every merchant this shard's books hold, at the version they hold.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -1,0 +1,108 @@
+//! The prepaid cards of this shard's customers (INSTRUMENTS.md §5; `omnibus_core::ledger`
+//! `cards.rs`): issuing one and reading one. The card's secrets are sealed here, on the owner's
+//! shard thread, with the keys the engine hands over; only key ids and MACs are written.
+
+use actix::{Context, Handler};
+use omnibus_core::ids::CardSeq;
+use omnibus_core::ledger::BooksError;
+use omnibus_core::payments::prepaid_card::{CardId, CardStatus, PrepaidCard};
+use omnibus_core::payments::secret::PinVerifier;
+use omnibus_core::payments::RefusalCode;
+use omnibus_core::record::{ActorId, LedgerRecord};
+
+use super::protocol::{CardQuery, IssueCard};
+use super::ShardActor;
+use crate::error::EngineError;
+use crate::ledger::Admission;
+
+impl Handler<IssueCard> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: IssueCard, _: &mut Context<Self>) {
+        if self.stopping.is_some() {
+            msg.reply.send(Err(EngineError::ShuttingDown));
+            return;
+        }
+        let now_ms = self.saga.now_ms();
+        let mut ledger = self.ledger.borrow_mut();
+        if let Err(e) = ledger.admit(1, Admission::New) {
+            msg.reply.send(Err(e));
+            return;
+        }
+        let books = ledger.books();
+        if books.customer(msg.customer).is_none() {
+            msg.reply
+                .send(Err(BooksError::UnknownCustomer(msg.customer).into()));
+            return;
+        }
+        let held = books.cards_of(msg.customer).count();
+        if held >= msg.cards_max as usize {
+            msg.reply.send(Err(EngineError::Refusal {
+                code: RefusalCode::IssueRefused,
+                message: format!(
+                    "customer {} holds {held} prepaid cards, the most payments.cards_per_customer_max allows",
+                    msg.customer
+                ),
+            }));
+            return;
+        }
+        let seq = books
+            .cards_of(msg.customer)
+            .map(|c| c.card.seq.0)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let id = CardId {
+            customer: msg.customer,
+            seq: CardSeq(seq),
+        };
+        let digits = msg.number.ascii();
+        let keys = &msg.keys;
+        let card = PrepaidCard {
+            owner: msg.customer,
+            seq: id.seq,
+            name: msg.name,
+            number_index: keys.index.index(&digits),
+            last4: digits[12..].try_into().expect("four digits"),
+            number: keys.data.seal_number(id.nonce(), &id.bytes(), &digits),
+            password: keys.pin.seal(&id.bytes(), msg.password.expose().as_bytes()),
+            status: CardStatus::Active,
+            failed_password_count: 0,
+            physical: msg.physical,
+            notify_by_email: msg.notify_by_email,
+            issued_at_ms: now_ms,
+        };
+        let record = LedgerRecord::CardSet {
+            version: 1,
+            card: card.clone(),
+        };
+        if let Err(e) = ledger.execute_unwaited(ActorId::Customer(msg.customer), &record) {
+            msg.reply.send(Err(e));
+            return;
+        }
+        let entry = ledger
+            .books()
+            .card(id.customer, id.seq)
+            .cloned()
+            .expect("just applied");
+        let reply = msg.reply;
+        ledger.after_durable(Box::new(move |durable| reply.send(durable.map(|()| entry))));
+    }
+}
+
+impl Handler<CardQuery> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: CardQuery, _: &mut Context<Self>) {
+        let mut ledger = self.ledger.borrow_mut();
+        if let Err(e) = ledger.check_usable() {
+            msg.reply.send(Err(e));
+            return;
+        }
+        let card = ledger
+            .books()
+            .card(msg.card.customer, msg.card.seq)
+            .cloned();
+        let reply = msg.reply;
+        // Answered once what it reflects is durable, like every read (`queries.rs`).
+        ledger.after_durable(Box::new(move |durable| reply.send(durable.map(|()| card))));
+    }
+}

@@ -1,0 +1,134 @@
+//! `/v1/customers/{id}/prepaid-cards` and `/v1/prepaid-cards/{instrument_id}`: the prepaid
+//! card of seed 004 (INSTRUMENTS.md §5.7, a1–a5, D-5.2). Card numbers and passwords travel
+//! only in request and response bodies, never in a path; every answer shows the last 4
+//! digits, except `reveal`, the one answer that shows the card to its owner.
+//!
+//! Until members and their sessions are built (§5.7 `POST /v1/members`), a card is issued
+//! to a customer by the operator, and `reveal` is an operator call made for the owner.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use omnibus_actors::CardApplication;
+use omnibus_core::ids::CardName;
+use omnibus_core::ledger::CardEntry;
+use omnibus_core::payments::payment_request::SecretText;
+use omnibus_core::payments::prepaid_card::{CardId, CardStatus};
+use omnibus_core::CustomerId;
+use serde::Serialize;
+
+use super::body::{read_json_body, Fields};
+use super::errors::ApiError;
+use super::merchants::parse;
+use super::AppState;
+
+/// A prepaid card as the API shows it: never its number beyond the last 4 digits.
+#[derive(Serialize)]
+pub struct CardView {
+    pub instrument_id: String,
+    pub customer: String,
+    pub card_name: String,
+    pub last4: String,
+    pub status: CardStatus,
+    pub physical: bool,
+    pub notify_by_email: bool,
+    /// `pocket[c,card]`, the card's prepaid balance, in won.
+    pub pocket_balance: String,
+    /// The pocket less what is held on it for payments in progress.
+    pub pocket_available: String,
+    pub issued_at_ms: u64,
+    pub version: u32,
+}
+
+impl From<&CardEntry> for CardView {
+    fn from(e: &CardEntry) -> Self {
+        let c = &e.card;
+        Self {
+            instrument_id: c.instrument_id().to_string(),
+            customer: c.owner.to_string(),
+            card_name: c.name.to_string(),
+            last4: c.last4().to_owned(),
+            status: c.status,
+            physical: c.physical,
+            notify_by_email: c.notify_by_email,
+            pocket_balance: e.pocket.balance.normalize().to_string(),
+            pocket_available: (e.pocket.balance - e.pocket.held).normalize().to_string(),
+            issued_at_ms: c.issued_at_ms,
+            version: e.version,
+        }
+    }
+}
+
+fn card_id(text: &str) -> Result<CardId, ApiError> {
+    parse("instrument_id", text)
+}
+
+/// `POST /v1/customers/{id}/prepaid-cards` `{card_name, card_password, physical?,
+/// notify_by_email?}`: issues a card (a1–a5) under the configured IIN. 201 with the card,
+/// its last 4 digits only.
+pub async fn issue(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let customer: CustomerId = parse("id", &path)?;
+    let body = read_json_body(&request, payload, state.body_limit_bytes).await?;
+    let mut f = Fields::parse(&body)?;
+    let name: CardName = parse("card_name", &f.required_string("card_name")?)?;
+    let password = SecretText::new(f.required_string("card_password")?);
+    let physical = f.bool("physical")?.unwrap_or(false);
+    let notify_by_email = f.bool("notify_by_email")?.unwrap_or(true);
+    f.finish()?;
+    if password.expose().len() != 4 || !password.expose().bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::invalid_field("card_password", "4 digits"));
+    }
+    let entry = state
+        .engine
+        .issue_prepaid_card(
+            customer,
+            CardApplication {
+                name,
+                password,
+                physical,
+                notify_by_email,
+            },
+        )
+        .await?;
+    let location = format!("/v1/prepaid-cards/{}", entry.card.instrument_id());
+    Ok(HttpResponse::build(StatusCode::CREATED)
+        .insert_header((header::LOCATION, location))
+        .json(CardView::from(&entry)))
+}
+
+/// `GET /v1/prepaid-cards/{instrument_id}`.
+pub async fn get(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let card = card_id(&path)?;
+    let entry = state.engine.prepaid_card(card).await?;
+    Ok(HttpResponse::Ok().json(CardView::from(&entry)))
+}
+
+/// The owner's view of the full number (D-5.2).
+#[derive(Serialize)]
+struct Revealed {
+    instrument_id: String,
+    number: String,
+}
+
+/// `POST /v1/prepaid-cards/{instrument_id}/reveal`: the full number, the one answer that
+/// carries it (a POST, so that no cache or access log keeps it).
+pub async fn reveal(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let card = card_id(&path)?;
+    let number = state.engine.reveal_prepaid_card(card).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(Revealed {
+            instrument_id: card.to_string(),
+            number: number.reveal(),
+        }))
+}

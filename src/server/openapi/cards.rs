@@ -1,0 +1,190 @@
+//! The operations and schemas of the prepaid cards (`server/cards.rs`), in the document's
+//! own helpers.
+
+use serde_json::{json, Value};
+
+use super::{
+    body_too_large, error_example, errors, example, examples, json_body, ok, schema,
+    storage_failed, unavailable, unsupported_media_type, BODY_400, JSON,
+};
+
+fn card_answer() -> Value {
+    json!({
+        "instrument_id": "pc_1001_1", "customer": "1001", "card_name": "ALICE",
+        "last4": "0018", "status": "ACTIVE", "physical": false, "notify_by_email": true,
+        "pocket_balance": "0", "pocket_available": "0",
+        "issued_at_ms": 1_795_262_400_000u64, "version": 1
+    })
+}
+
+fn card_path(examples: Value) -> Value {
+    json!({
+        "name": "instrument_id", "in": "path", "required": true,
+        "schema": schema("CardInstrumentId"),
+        "examples": examples
+    })
+}
+
+fn unknown_card() -> Value {
+    errors(
+        404,
+        &["not_found"],
+        "no such prepaid card.",
+        examples(&[(
+            "unknown",
+            error_example(
+                "An unknown card",
+                "not_found",
+                "no prepaid card pc_1001_9",
+                None,
+            ),
+        )]),
+    )
+}
+
+fn malformed_card() -> Value {
+    errors(
+        400,
+        &["invalid_field"],
+        "not a card's instrument id.",
+        examples(&[(
+            "malformed",
+            error_example(
+                "Not pc_<customer>_<seq>",
+                "invalid_field",
+                "instrument_id: instrument_id \"card-1\" is not pc_<customer>_<seq>",
+                Some("instrument_id"),
+            ),
+        )]),
+    )
+}
+
+pub fn issue() -> Value {
+    let application = json!({ "card_name": "ALICE", "card_password": "4827" });
+    let mut short = application.clone();
+    short["card_password"] = json!("48");
+    json!({ "post": {
+        "operationId": "issuePrepaidCard",
+        "tags": ["prepaid cards"],
+        "summary": "Issue a prepaid card to a customer (INSTRUMENTS.md §5, a1–a5)",
+        "description": "A 16-digit number under `payments.card_iin`, with a random serial and a Luhn check digit, ACTIVE, its pocket at 0. The answer shows the last 4 digits only; `reveal` is the one answer with the full number. The card password (4 digits) is kept only as a keyed MAC; the number only as its credential index, its last 4 digits and a copy under the data key (D-0.3). A customer holds at most `payments.cards_per_customer_max` cards (`issue_refused` beyond).",
+        "parameters": [ {
+            "name": "id", "in": "path", "required": true,
+            "schema": schema("CustomerIdText"),
+            "examples": {
+                "issued": { "summary": "Customer 1001", "value": "1001" },
+                "short_password": { "summary": "Customer 1001", "value": "1001" },
+                "unknown": { "summary": "No such customer", "value": "999999" }
+            }
+        } ],
+        "requestBody": json_body("CardApplication", examples(&[
+            ("issued", example("A virtual card named ALICE", application.clone())),
+            ("short_password", example("A password of 2 digits", short)),
+            ("unknown", example("A card for a customer that does not exist", application)),
+        ])),
+        "responses": {
+            "201": { "description": "Issued", "headers": { "Location": { "required": true, "description": "The card's URL: `/v1/prepaid-cards/{instrument_id}`.", "schema": { "type": "string", "pattern": "^/v1/prepaid-cards/pc_[0-9]+_[0-9]+$" } } }, "content": { JSON: {
+                "schema": schema("PrepaidCard"),
+                "examples": examples(&[("issued", example("Card 1 of customer 1001", card_answer()))])
+            }}},
+            "400": errors(400, BODY_400, "a field is missing, unknown, malformed or `null`; the password is not 4 digits.", examples(&[
+                ("short_password", error_example("48", "invalid_field", "card_password: 4 digits", Some("card_password"))),
+            ])),
+            "404": errors(404, &["unknown_customer"], "no such customer.", examples(&[
+                ("unknown", error_example("No such customer", "unknown_customer", "customer 999999 does not exist", None)),
+            ])),
+            "422": errors(422, &["issue_refused"], "the customer holds the most cards allowed, or no number is free.", examples(&[
+                ("too_many", error_example("An eleventh card", "issue_refused", "customer 1001 holds 10 prepaid cards, the most payments.cards_per_customer_max allows", None)),
+            ])),
+            "413": body_too_large(),
+            "415": unsupported_media_type(),
+            "500": storage_failed(),
+            "503": unavailable(&["overloaded", "shutting_down"])
+        }
+    }})
+}
+
+pub fn get() -> Value {
+    json!({ "get": {
+        "operationId": "getPrepaidCard",
+        "tags": ["prepaid cards"],
+        "summary": "A prepaid card and its pocket (last 4 digits only)",
+        "parameters": [card_path(examples(&[
+            ("found", example("Card 1 of customer 1001", json!("pc_1001_1"))),
+            ("unknown", example("No such card", json!("pc_1001_9"))),
+            ("malformed", example("Not a card's id", json!("card-1"))),
+        ]))],
+        "responses": {
+            "200": ok("The card", "PrepaidCard", examples(&[("found", example("Card 1", card_answer()))])),
+            "400": malformed_card(),
+            "404": unknown_card(),
+            "503": unavailable(&["overloaded", "shutting_down"])
+        }
+    }})
+}
+
+pub fn reveal() -> Value {
+    json!({ "post": {
+        "operationId": "revealPrepaidCard",
+        "tags": ["prepaid cards"],
+        "summary": "The card's full number, for its owner (D-5.2)",
+        "description": "The one answer that carries a card's full number, opened from its copy under the data key; sent with `Cache-Control: no-store`. Until members and their sessions are built, an operator call made for the owner.",
+        "parameters": [card_path(examples(&[
+            ("revealed", example("Card 1 of customer 1001", json!("pc_1001_1"))),
+            ("unknown", example("No such card", json!("pc_1001_9"))),
+        ]))],
+        "responses": {
+            "200": ok("The full number", "RevealedCard", examples(&[("revealed", example("Card 1", json!({ "instrument_id": "pc_1001_1", "number": "9421001234560018" })))])),
+            "400": malformed_card(),
+            "404": unknown_card(),
+            "500": storage_failed(),
+            "503": unavailable(&["overloaded", "shutting_down"])
+        }
+    }})
+}
+
+/// The schemas of the prepaid card operations.
+pub fn schemas() -> Value {
+    json!({
+        "CardInstrumentId": {
+            "type": "string", "pattern": "^pc_[1-9][0-9]*_[1-9][0-9]*$",
+            "description": "A prepaid card's id: `pc_<customer>_<seq>`, its owner and its number among the owner's cards.",
+            "examples": ["pc_1001_1"]
+        },
+        "CardApplication": {
+            "type": "object", "additionalProperties": false,
+            "required": ["card_name", "card_password"],
+            "properties": {
+                "card_name": { "type": "string", "minLength": 1, "maxLength": 24, "description": "Up to 16 roman letters, digits and spaces, or up to 7 Hangul characters (FIG. 3)." },
+                "card_password": { "type": "string", "pattern": "^[0-9]{4}$", "description": "4 digits; kept only as a keyed MAC." },
+                "physical": { "type": "boolean", "description": "A physical card bearing the same number is wanted (default false)." },
+                "notify_by_email": { "type": "boolean", "description": "Each use is reported by e-mail (default true)." }
+            }
+        },
+        "PrepaidCard": {
+            "type": "object", "additionalProperties": false,
+            "required": ["instrument_id", "customer", "card_name", "last4", "status", "physical", "notify_by_email", "pocket_balance", "pocket_available", "issued_at_ms", "version"],
+            "properties": {
+                "instrument_id": schema("CardInstrumentId"),
+                "customer": schema("CustomerIdText"),
+                "card_name": { "type": "string" },
+                "last4": { "type": "string", "pattern": "^[0-9]{4}$", "description": "All of the number any answer but `reveal` shows." },
+                "status": { "enum": ["ACTIVE", "LOCKED", "SUSPENDED", "CLOSED", "EXPIRED"] },
+                "physical": { "type": "boolean" },
+                "notify_by_email": { "type": "boolean" },
+                "pocket_balance": schema("Money"),
+                "pocket_available": schema("Money"),
+                "issued_at_ms": { "type": "integer", "minimum": 0 },
+                "version": { "type": "integer", "minimum": 1 }
+            }
+        },
+        "RevealedCard": {
+            "type": "object", "additionalProperties": false,
+            "required": ["instrument_id", "number"],
+            "properties": {
+                "instrument_id": schema("CardInstrumentId"),
+                "number": { "type": "string", "pattern": "^[0-9]{16}$" }
+            }
+        }
+    })
+}
