@@ -57,6 +57,7 @@ fn sale(customer: u64, request_no: &str, won: i64, merchant: MerchantNo) -> Sale
     SaleRequest {
         header: charge(customer, request_no, won).header,
         merchant,
+        pocket: None,
     }
 }
 

@@ -586,6 +586,7 @@ fn submit(
                     .sale(SaleRequest {
                         header: charge(customer, no, *w).header,
                         merchant: *to,
+                        pocket: None,
                     })
                     .await
             }

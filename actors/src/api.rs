@@ -89,13 +89,25 @@ pub struct Signed {
     pub signature: [u8; 64],
 }
 
-/// A sale (INSTRUMENTS.md §6.3): the customer's balance pays a merchant, `SS.transfer`
-/// `customer` → `merchant[m]`. The payments layer's authorization (the merchant's checks,
-/// the instrument's controls) comes before it; this is its money leg.
+/// A sale (INSTRUMENTS.md §6.3): the customer's balance, or the pocket of one of the
+/// customer's prepaid cards, pays a merchant, `SS.transfer` `customer` (or
+/// `pocket[c,card]`) → `merchant[m]`. The payments layer's authorization (the merchant's
+/// checks, the instrument's controls) comes before it; this is its money leg.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SaleRequest {
     pub header: omnibus_core::RequestHeader,
     pub merchant: omnibus_core::ids::MerchantNo,
+    /// The card whose pocket pays; `None`: the customer's balance.
+    pub pocket: Option<omnibus_core::ids::CardSeq>,
+}
+
+/// A prepaid card's charge from the customer's balance (INSTRUMENTS.md D-5.7):
+/// `SS.transfer` `customer[c]` → `pocket[c,card]`, refused `OVER_BALANCE_CAP` when the
+/// pocket would hold more than `payments.pocket_balance_cap_krw`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PocketChargeRequest {
+    pub header: omnibus_core::RequestHeader,
+    pub card: omnibus_core::ids::CardSeq,
 }
 
 /// A request as submitted to the engine.
@@ -105,6 +117,7 @@ pub enum Submission {
     Remit(RemitRequest),
     RemitSigned(RemitRequest, Signed),
     Sale(SaleRequest),
+    PocketCharge(PocketChargeRequest),
 }
 
 impl Submission {
@@ -122,21 +135,31 @@ impl Submission {
             Submission::Charge(_) => RequestKind::Charge,
             Submission::Remit(_) | Submission::RemitSigned(..) => RequestKind::Remit,
             Submission::Sale(_) => RequestKind::Sale,
+            Submission::PocketCharge(_) => RequestKind::PocketCharge,
         }
     }
 
-    /// The merchant it pays, for a sale.
-    pub fn merchant(&self) -> Option<omnibus_core::ids::MerchantNo> {
+    /// The accounts beyond the customer's own its legs name: the merchant a sale pays,
+    /// the card whose pocket it draws on or fills.
+    pub fn named(&self) -> omnibus_core::saga::Named {
+        use omnibus_core::saga::Named;
         match self {
-            Submission::Sale(s) => Some(s.merchant),
-            _ => None,
+            Submission::Sale(s) => Named {
+                merchant: Some(s.merchant),
+                pocket: s.pocket,
+            },
+            Submission::PocketCharge(c) => Named {
+                merchant: None,
+                pocket: Some(c.card),
+            },
+            _ => Named::default(),
         }
     }
 
     /// Whom it pays, if anyone.
     pub fn payee(&self) -> Option<omnibus_core::Payee> {
         match self {
-            Submission::Charge(_) | Submission::Sale(_) => None,
+            Submission::Charge(_) | Submission::Sale(_) | Submission::PocketCharge(_) => None,
             Submission::Remit(r) | Submission::RemitSigned(r, _) => Some(r.payee),
         }
     }
@@ -146,6 +169,7 @@ impl Submission {
             Submission::Charge(c) => &c.header,
             Submission::Remit(r) | Submission::RemitSigned(r, _) => &r.header,
             Submission::Sale(s) => &s.header,
+            Submission::PocketCharge(c) => &c.header,
         }
     }
 }

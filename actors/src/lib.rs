@@ -55,8 +55,8 @@ mod shard;
 mod supervisors;
 
 pub use api::{
-    CustomerBalance, EngineEvent, Outcome, ParentBalance, Receipt, RequestView, SaleRequest,
-    ShardTotals, Signed, SigningText, Submission, Totals,
+    CustomerBalance, EngineEvent, Outcome, ParentBalance, PocketChargeRequest, Receipt,
+    RequestView, SaleRequest, ShardTotals, Signed, SigningText, Submission, Totals,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{CardApplication, Engine, EngineParts};

@@ -252,6 +252,7 @@ impl Workload {
             Submission::Remit(r) => self.engine.remit(r).await,
             Submission::RemitSigned(r, signed) => self.engine.remit_signed(r, signed).await,
             Submission::Sale(s) => self.engine.sale(s).await,
+            Submission::PocketCharge(c) => self.engine.charge_pocket(c).await,
         }
     }
 

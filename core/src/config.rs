@@ -69,6 +69,9 @@ pub struct PaymentsConfig {
     pub card_iin: String,
     /// The most prepaid cards one customer may hold (D-5.9).
     pub cards_per_customer_max: u16,
+    /// The most a prepaid card's pocket may hold, with the credits on their way to it
+    /// (D-5.6).
+    pub pocket_balance_cap_krw: u64,
 }
 
 /// Settled requests out of memory (`docs/archive.md`).
@@ -664,6 +667,12 @@ impl Config {
                 format!("{iin:?} is not 6 to 8 digits"),
             ));
         }
+        range(
+            "payments.pocket_balance_cap_krw",
+            self.payments.pocket_balance_cap_krw,
+            1,
+            1_000_000_000_000,
+        )?;
         range(
             "payments.cards_per_customer_max",
             u64::from(self.payments.cards_per_customer_max),

@@ -153,10 +153,16 @@ pub enum Step {
     /// The reversal of a sale the merchant was told was declined but that was done
     /// (D-0.2): `SS.transfer` `merchant[m]` → `customer`, retried until it is done.
     SaleReversal,
+    /// A prepaid card's charge from the customer's balance (INSTRUMENTS.md D-5.7):
+    /// `SS.transfer` `customer[c]` → `pocket[c,card]`.
+    PocketCharge,
+    /// The reversal of a pocket charge the customer was told had failed but that was done:
+    /// `SS.transfer` `pocket[c,card]` → `customer[c]`, retried until it is done.
+    PocketChargeReversal,
 }
 
 impl Step {
-    pub const ALL: [Step; 10] = [
+    pub const ALL: [Step; 12] = [
         Step::ChargeWithdrawal,
         Step::ChargeCredit,
         Step::RemitDeduction,
@@ -167,6 +173,8 @@ impl Step {
         Step::Settlement,
         Step::Sale,
         Step::SaleReversal,
+        Step::PocketCharge,
+        Step::PocketChargeReversal,
     ];
 
     pub const fn log(self) -> LogKind {
@@ -188,6 +196,8 @@ impl Step {
             Step::Settlement => 0x40,
             Step::Sale => 0x50,
             Step::SaleReversal => 0x51,
+            Step::PocketCharge => 0x52,
+            Step::PocketChargeReversal => 0x53,
         }
     }
 
@@ -203,6 +213,8 @@ impl Step {
             Step::Settlement => "settlement",
             Step::Sale => "sale",
             Step::SaleReversal => "sale_reversal",
+            Step::PocketCharge => "pocket_charge",
+            Step::PocketChargeReversal => "pocket_charge_reversal",
         }
     }
 }
@@ -454,7 +466,10 @@ const SALE: StepPolicy = StepPolicy {
     retried_until_done: false,
 };
 
-/// A sale's reversal: nobody waits on it; retried until done, like a recovery.
+/// A sale's reversal: nobody waits on it; retried until done, like a recovery. A timeout
+/// is confirmed at once too: the payer's money is what waits (a reversal left UNKNOWN until
+/// the non-reflected search's window kept it from the payer for 15 minutes; seen in
+/// tests/sale.rs when the reversal's answer was lost as well).
 const SALE_REVERSAL: StepPolicy = StepPolicy {
     step: Step::SaleReversal,
     log: LogKind::SecuritiesFirmRequestLog,
@@ -468,13 +483,29 @@ const SALE_REVERSAL: StepPolicy = StepPolicy {
     confirmed_done_then: F::Post,
     confirmed_not_done_state: S::FailTryAgain,
     confirmed_not_done_then: F::Reprocess,
-    prompt_confirm: false,
+    prompt_confirm: true,
     retried_until_done: true,
+};
+
+/// A prepaid card's charge from the customer's balance (D-5.7): the rows of a sale. A
+/// timeout is told failed (the caller may charge again under a new number), confirmed at
+/// once, and reversed if it was done.
+const POCKET_CHARGE: StepPolicy = StepPolicy {
+    step: Step::PocketCharge,
+    seed_steps: "INSTRUMENTS.md D-5.7 (SS.transfer customer -> pocket), D-0.2",
+    ..SALE
+};
+
+/// A pocket charge's reversal: the rows of a sale's reversal.
+const POCKET_CHARGE_REVERSAL: StepPolicy = StepPolicy {
+    step: Step::PocketChargeReversal,
+    seed_steps: "INSTRUMENTS.md D-5.7, §6.3 Reversal",
+    ..SALE_REVERSAL
 };
 
 /// The SPEC §4 table, one row per step, as the engine executes it; [`policy`] finds a
 /// step's row by name, never by the enum's position.
-pub const POLICIES: [StepPolicy; 10] = [
+pub const POLICIES: [StepPolicy; 12] = [
     CHARGE_WITHDRAWAL,
     CHARGE_CREDIT,
     REMIT_DEDUCTION,
@@ -485,6 +516,8 @@ pub const POLICIES: [StepPolicy; 10] = [
     SETTLEMENT,
     SALE,
     SALE_REVERSAL,
+    POCKET_CHARGE,
+    POCKET_CHARGE_REVERSAL,
 ];
 
 /// The policy row of a step.
@@ -500,6 +533,8 @@ pub const fn policy(step: Step) -> &'static StepPolicy {
         Step::Settlement => &SETTLEMENT,
         Step::Sale => &SALE,
         Step::SaleReversal => &SALE_REVERSAL,
+        Step::PocketCharge => &POCKET_CHARGE,
+        Step::PocketChargeReversal => &POCKET_CHARGE_REVERSAL,
     }
 }
 
@@ -608,13 +643,29 @@ mod tests {
             .filter(|r| r.retried_until_done)
             .map(|r| r.step)
             .collect();
-        assert_eq!(retried, [Step::Recovery, Step::Refund, Step::SaleReversal]);
+        assert_eq!(
+            retried,
+            [
+                Step::Recovery,
+                Step::Refund,
+                Step::SaleReversal,
+                Step::PocketChargeReversal
+            ]
+        );
         let prompt: Vec<Step> = POLICIES
             .iter()
             .filter(|r| r.prompt_confirm)
             .map(|r| r.step)
             .collect();
-        assert_eq!(prompt, [Step::Sale]);
+        assert_eq!(
+            prompt,
+            [
+                Step::Sale,
+                Step::SaleReversal,
+                Step::PocketCharge,
+                Step::PocketChargeReversal
+            ]
+        );
     }
 
     #[test]

@@ -79,9 +79,9 @@ impl Engine {
     /// an external aggregate summed over every shard.
     pub async fn account_balance(&self, account: AccountId) -> Result<Money, EngineError> {
         let shards: Vec<u16> = match account {
-            AccountId::Customer { customer } | AccountId::Linked { customer } => {
-                vec![self.shard_of(customer)]
-            }
+            AccountId::Customer { customer }
+            | AccountId::Linked { customer }
+            | AccountId::Pocket { customer, .. } => vec![self.shard_of(customer)],
             _ => (0..self.shard_count()).collect(),
         };
         let mut total = Money::zero(self.inner.config.engine.currency);

@@ -24,6 +24,19 @@ impl Engine {
         self.submit(Submission::Sale(request)).await
     }
 
+    /// A prepaid card's charge from the customer's balance (INSTRUMENTS.md D-5.7):
+    /// `SS.transfer` `customer[c]` → `pocket[c,card]`. Refused `OVER_BALANCE_CAP` when
+    /// the pocket would pass `payments.pocket_balance_cap_krw` (D-5.6), `INVALID_STATE`
+    /// for a suspended, closed or expired card. Told `failed` when the balance is short
+    /// or the transfer fails or times out (one done after that is reversed). Idempotent by
+    /// request number, the card included.
+    pub async fn charge_pocket(
+        &self,
+        request: crate::api::PocketChargeRequest,
+    ) -> Result<Outcome, EngineError> {
+        self.submit(Submission::PocketCharge(request)).await
+    }
+
     /// A remittance up to the usage limit: SS deduction (X1), then BS deposit (X2), with a
     /// deficit charged first if the balance is short. An amount over the limit is refused
     /// here (`Rejection::SignatureRequired`): use `signing_text` and `remit_signed`.

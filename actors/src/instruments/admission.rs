@@ -51,15 +51,13 @@ impl Instruments {
         let customer = submission.customer();
         let request_no = submission.request_no();
         if let Some(existing) = books.request(customer, request_no) {
-            // Only a sale names a merchant to compare: no other resubmission reads entries.
-            let same_merchant = || {
-                submission.merchant().is_none()
-                    || super::sale::same_merchant(
-                        &books.request_entries(existing),
-                        submission.merchant(),
-                    )
+            // Only a payment or a pocket charge names accounts to compare: no other
+            // resubmission reads entries.
+            let same_named = || {
+                submission.named() == Default::default()
+                    || super::sale::same_named(&books.request_entries(existing), submission.named())
             };
-            if !same_request(&existing.accepted, submission) || !same_merchant() {
+            if !same_request(&existing.accepted, submission) || !same_named() {
                 return Err(Rejection::RequestNoReused { request_no }.into());
             }
             return Ok(match &existing.answer {
@@ -70,7 +68,7 @@ impl Instruments {
         if let Some(settled) = self.archived(customer, request_no)? {
             // Settled long ago and moved to the archive: its original answer.
             if !same_request(&settled.accepted, submission)
-                || !super::sale::same_merchant(&settled.entries, submission.merchant())
+                || !super::sale::same_named(&settled.entries, submission.named())
             {
                 return Err(Rejection::RequestNoReused { request_no }.into());
             }

@@ -13,12 +13,13 @@
 //!   the rail call of each step, by instrument.
 //! - `admission.rs`: idempotency, validity (S31-S33, S71-S73), the request date, routing
 //!   by the usage limit: what to do with a submission.
-//! - `charge.rs`, `remit.rs`, `payment_instruction.rs`, `settlement.rs`, `sale.rs`: one
-//!   product each.
+//! - `charge.rs`, `remit.rs`, `payment_instruction.rs`, `settlement.rs`, `sale.rs`,
+//!   `pocket_charge.rs`: one product each.
 
 mod admission;
 mod charge;
 mod payment_instruction;
+mod pocket_charge;
 mod remit;
 mod sale;
 mod settlement;
@@ -143,7 +144,7 @@ pub fn submit(
         Ok(Prepared::Ready {
             accepted,
             signed: None,
-        }) => start(ctx, accepted, submission.merchant(), None, reply),
+        }) => start(ctx, accepted, submission.named(), None, reply),
         Ok(Prepared::Ready {
             accepted,
             signed: Some(instruction),
@@ -191,7 +192,7 @@ pub fn not_carried_out(
 fn start(
     ctx: &Rc<Instruments>,
     accepted: Accepted,
-    merchant: Option<omnibus_core::ids::MerchantNo>,
+    named: omnibus_core::saga::Named,
     signed: Option<SignedInstruction>,
     reply: Reply<Outcome>,
 ) {
@@ -200,7 +201,7 @@ fn start(
     saga::start(
         &ctx.saga,
         accepted,
-        merchant,
+        named,
         signed.map(Live::new),
         reply,
         || {
@@ -231,7 +232,17 @@ impl Instruments {
                 self.accept_remit(submission, r, Some(signed), entry, books, at_ms)
             }
             Submission::Sale(s) => Ok(Prepared::Ready {
-                accepted: sale::accept(submission, s.merchant, books, at_ms)?,
+                accepted: sale::accept(submission, s, books, at_ms)?,
+                signed: None,
+            }),
+            Submission::PocketCharge(c) => Ok(Prepared::Ready {
+                accepted: pocket_charge::accept(
+                    submission,
+                    c,
+                    books,
+                    &self.saga.config().payments,
+                    at_ms,
+                )?,
                 signed: None,
             }),
         }
@@ -246,7 +257,9 @@ impl Instruments {
         at_ms: u64,
     ) -> Result<Accepted, EngineError> {
         match submission {
-            Submission::Charge(_) | Submission::Sale(_) => Ok(charge::accept(submission, at_ms)),
+            Submission::Charge(_) | Submission::Sale(_) | Submission::PocketCharge(_) => {
+                Ok(charge::accept(submission, at_ms))
+            }
             Submission::Remit(_) | Submission::RemitSigned(..) => {
                 self.unstarted_remit(submission, at_ms)
             }
@@ -289,7 +302,9 @@ impl RailCalls for StepCalls {
             Step::PaymentInstruction => {
                 payment_instruction::instruct(rails, id, entry, request()?, live)
             }
-            Step::Sale | Step::SaleReversal => sale::transfer(rails, id, entry),
+            Step::Sale | Step::SaleReversal | Step::PocketCharge | Step::PocketChargeReversal => {
+                sale::transfer(rails, id, entry)
+            }
             // Settlements returned above: they have no customer.
             Step::Settlement => None,
         }

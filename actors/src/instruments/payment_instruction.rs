@@ -179,7 +179,7 @@ pub(super) fn authenticate_then_start(
                 if accepted_meanwhile {
                     super::submit(&ctx, submission, received_ms, reply);
                 } else {
-                    super::start(&ctx, accepted, None, Some(instruction), reply);
+                    super::start(&ctx, accepted, Default::default(), Some(instruction), reply);
                 }
             }
             Ok(Ok(false)) => reply.send(Err(

@@ -1,50 +1,60 @@
-//! Sales (INSTRUMENTS.md §6.3): the customer's balance pays a merchant through
-//! `SS.transfer`, and a sale declined for a timeout but found done is reversed. Its
-//! admission (the merchant exists on this shard's books; a resubmission names the same
-//! merchant) and the rail call of both steps. The rules (told, owed, legs) are the core
-//! instrument's, `omnibus_core::instruments::Sale`.
+//! Sales (INSTRUMENTS.md §6.3): the customer's balance, or the pocket of one of the
+//! customer's prepaid cards, pays a merchant through `SS.transfer`, and a sale declined
+//! for a timeout but found done is reversed. Its admission (the merchant exists on this
+//! shard's books, the card is the customer's; a resubmission names the same accounts) and
+//! the rail call of both steps, shared with the pocket charge (`pocket_charge.rs`). The
+//! rules (told, owed, legs) are the core instrument's, `omnibus_core::instruments::Sale`.
 
-use omnibus_core::ids::MerchantNo;
 use omnibus_core::ledger::ShardBooks;
 use omnibus_core::payments::RefusalCode;
-use omnibus_core::saga::{Accepted, LogEntry};
+use omnibus_core::saga::{Accepted, LogEntry, Named};
 use omnibus_core::AccountId;
 
 use super::admission::as_submitted;
-use crate::api::Submission;
+use crate::api::{SaleRequest, Submission};
 use crate::error::EngineError;
 use crate::rails::{
     AccountTransfer, Answer as RailResult, RailFuture, RailRequestId, Rails, SecuritiesAccount,
 };
 
-/// A sale as accepted: its own fields, once its merchant is known on this shard.
+fn not_found(message: String) -> EngineError {
+    EngineError::Refusal {
+        code: RefusalCode::NotFound,
+        message,
+    }
+}
+
+/// A sale as accepted: its own fields, once its merchant (and its card, if a card pays)
+/// is known on this shard.
 pub(super) fn accept(
     submission: &Submission,
-    merchant: MerchantNo,
+    sale: &SaleRequest,
     books: &ShardBooks,
     at_ms: u64,
 ) -> Result<Accepted, EngineError> {
-    if books.merchant(merchant).is_none() {
-        return Err(EngineError::Refusal {
-            code: RefusalCode::NotFound,
-            message: format!("no merchant {merchant}"),
-        });
+    if books.merchant(sale.merchant).is_none() {
+        return Err(not_found(format!("no merchant {}", sale.merchant)));
+    }
+    if let Some(card) = sale.pocket {
+        let customer = sale.header.customer;
+        if books.card(customer, card).is_none() {
+            return Err(not_found(format!(
+                "customer {customer} has no prepaid card {card}"
+            )));
+        }
     }
     Ok(as_submitted(submission, at_ms))
 }
 
-/// Whether a resubmission names the merchant the request on record pays: the merchant
-/// is in its first entry (the sale's credit), not in its acceptance.
-pub(super) fn same_merchant(entries: &[LogEntry], merchant: Option<MerchantNo>) -> bool {
-    let paid = entries.iter().find_map(|e| match e.credit {
-        AccountId::Merchant { merchant } => Some(merchant),
-        _ => None,
-    });
-    // A request refused before its first entry names no merchant: nothing to differ from.
-    paid.is_none() || paid == merchant
+/// Whether a resubmission names the accounts the request on record names: they are in
+/// its entries (the first one's legs), not in its acceptance.
+pub(super) fn same_named(entries: &[LogEntry], named: Named) -> bool {
+    // A request refused before its first entry names nothing: nothing to differ from.
+    entries.is_empty() || Named::in_entries(entries) == named
 }
 
-/// The sale or its reversal: `SS.transfer` between the entry's two accounts.
+/// A step's `SS.transfer` between the entry's two accounts at the securities firm: a
+/// sale, a pocket charge, or the reversal of either.
 pub(super) fn transfer(
     rails: &Rails,
     id: RailRequestId,
@@ -53,6 +63,7 @@ pub(super) fn transfer(
     let side = |account| match account {
         AccountId::Customer { customer } => Some(SecuritiesAccount::Customer(customer)),
         AccountId::Merchant { merchant } => Some(SecuritiesAccount::Merchant(merchant)),
+        AccountId::Pocket { card, customer } => Some(SecuritiesAccount::Pocket(customer, card)),
         _ => None,
     };
     Some(rails.securities_firm.transfer(AccountTransfer {

@@ -118,11 +118,13 @@ pub struct SecuritiesTransfer {
 
 /// An account at the securities firm that `SS.transfer` moves money between
 /// (INSTRUMENTS.md §0.3): a customer's financial company account, or a merchant's
-/// (`merchant[m]`). Pockets and suspense come with the instruments that need them.
+/// (`merchant[m]`), or the pocket of a customer's prepaid card (`pocket[c,card]`,
+/// D-5.1). Suspense comes with the instruments that need it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SecuritiesAccount {
     Customer(CustomerId),
     Merchant(MerchantNo),
+    Pocket(CustomerId, omnibus_core::ids::CardSeq),
 }
 
 /// `SS.transfer`: the securities firm moves money between two of its own accounts in one

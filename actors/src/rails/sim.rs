@@ -709,6 +709,7 @@ impl Inner {
         let side = |account| match account {
             SecuritiesAccount::Customer(c) => TruthAccount::Customer(c),
             SecuritiesAccount::Merchant(m) => TruthAccount::Merchant(m),
+            SecuritiesAccount::Pocket(c, card) => TruthAccount::Pocket(c, card),
         };
         let plan = Execution {
             id: t.id,

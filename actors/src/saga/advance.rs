@@ -79,8 +79,8 @@ impl SagaRuntime {
         let mut next = None;
         let mut early = false;
         if let Some((step, amount)) = plan.next {
-            let merchant = super::start::named_merchant([&entry]);
-            match self.request_entry(&mut ledger, &accepted, step, amount, now, merchant) {
+            let named = omnibus_core::saga::Named::in_entries([&entry]);
+            match self.request_entry(&mut ledger, &accepted, step, amount, now, named) {
                 Ok(next_id) => {
                     next = Some(next_id);
                     // The next step's entry, durable with this group, may already fix

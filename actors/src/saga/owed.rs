@@ -34,8 +34,8 @@ impl SagaRuntime {
             return Ok(None);
         };
         ledger.admit(1, Admission::Continuation)?;
-        let merchant = super::start::named_merchant(&entries);
-        let id = self.request_entry(&mut ledger, &request.accepted, step, amount, now, merchant);
+        let named = omnibus_core::saga::Named::in_entries(&entries);
+        let id = self.request_entry(&mut ledger, &request.accepted, step, amount, now, named);
         self.release_events(&mut ledger);
         let id = id?;
         drop(ledger);

@@ -3,13 +3,12 @@
 
 use std::rc::Rc;
 
-use omnibus_core::ids::MerchantNo;
 use omnibus_core::instruments::{due_answer, first_step, reserves_for, step_legs};
 use omnibus_core::ledger::{BooksError, CustomerEntry};
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::request_log::{EntryState, Step, Told};
-use omnibus_core::saga::{Accepted, Answer, EntryId, LogEntry, Parties, Reason};
-use omnibus_core::{AccountId, Amount, BankCode, Payee};
+use omnibus_core::saga::{Accepted, Answer, EntryId, Named, Parties, Reason};
+use omnibus_core::{Amount, BankCode, Payee};
 
 use super::driver::drive_from;
 use super::{Live, SagaRuntime, ACCEPT_RECORDS};
@@ -30,20 +29,16 @@ impl SagaRuntime {
     }
 
     /// The parties a step's legs are drawn from (`omnibus_core::instruments::step_legs`).
-    /// `merchant`: the merchant the request pays, if it pays one.
-    fn parties(
-        &self,
-        customer: &CustomerEntry,
-        payee: Option<&Payee>,
-        merchant: Option<MerchantNo>,
-    ) -> Parties {
+    /// `named`: the merchant the request pays and the pocket it draws on or fills, if any.
+    fn parties(&self, customer: &CustomerEntry, payee: Option<&Payee>, named: Named) -> Parties {
         Parties {
             customer: customer.id,
             linked_bank: customer.linked_bank,
             payee_bank: payee.map(|p| p.bank),
             deposit_bank: payee.map(|p| self.deposit_bank(p.bank)),
             settlement: None,
-            merchant,
+            merchant: named.merchant,
+            pocket: named.pocket,
         }
     }
 
@@ -53,7 +48,7 @@ impl SagaRuntime {
     fn accept(
         self: &Rc<Self>,
         accepted: Accepted,
-        merchant: Option<MerchantNo>,
+        named: Named,
     ) -> Result<Option<EntryId>, EngineError> {
         if self.sagas.get() >= self.config.actors.sagas_in_flight_max as usize {
             return Err(EngineError::Overloaded(crate::error::Bound::Flows));
@@ -69,7 +64,7 @@ impl SagaRuntime {
         let customer = books
             .customer(accepted.customer)
             .ok_or(BooksError::UnknownCustomer(accepted.customer))?;
-        let parties = self.parties(customer, accepted.payee.as_ref(), merchant);
+        let parties = self.parties(customer, accepted.payee.as_ref(), named);
         // What the request's later steps will need from the parent accounts is set aside
         // now, before the first call: a slice that cannot fund it refuses the request here,
         // with nothing moved, rather than after the customer's bank paid (SPEC §6.4).
@@ -94,14 +89,7 @@ impl SagaRuntime {
         });
         let refused = match short {
             Some(e) => Err(EngineError::from(e)),
-            None => self.request_entry(
-                &mut ledger,
-                &accepted,
-                step,
-                amount,
-                accepted.at_ms,
-                merchant,
-            ),
+            None => self.request_entry(&mut ledger, &accepted, step, amount, accepted.at_ms, named),
         };
         let result = match refused {
             Ok(id) => Ok(Some(id)),
@@ -191,9 +179,9 @@ impl SagaRuntime {
     }
 
     /// Writes the entry for `step` of a request (REQUESTED, holding its amount).
-    /// `merchant`: the merchant the request pays, if it pays one: given with the
-    /// submission for the first entry, and for later steps the merchant account an entry
-    /// of the request names ([`named_merchant`]).
+    /// `named`: the accounts beyond the customer's own the request's legs name, given
+    /// with the submission for the first entry, and for later steps the ones its entries
+    /// name ([`Named::in_entries`]).
     pub(super) fn request_entry(
         &self,
         ledger: &mut ShardLedger,
@@ -201,13 +189,13 @@ impl SagaRuntime {
         step: Step,
         amount: Amount,
         now: u64,
-        merchant: Option<MerchantNo>,
+        named: Named,
     ) -> Result<EntryId, EngineError> {
         let books = ledger.books();
         let customer = books
             .customer(accepted.customer)
             .ok_or(BooksError::UnknownCustomer(accepted.customer))?;
-        let parties = self.parties(customer, accepted.payee.as_ref(), merchant);
+        let parties = self.parties(customer, accepted.payee.as_ref(), named);
         let (debit, credit) = step_legs(accepted.kind, step, &parties);
         let id = books.next_entry_id();
         let record = LedgerRecord::EntryRequested {
@@ -242,14 +230,14 @@ impl SagaRuntime {
 pub fn start(
     ctx: &Rc<SagaRuntime>,
     accepted: Accepted,
-    merchant: Option<MerchantNo>,
+    named: Named,
     live: Option<Live>,
     reply: Reply<Outcome>,
     on_record: impl FnOnce(),
 ) {
     let (customer, request_no) = (accepted.customer, accepted.request_no);
     let first_log = first_step(&accepted).0.log();
-    let accepted_now = ctx.accept(accepted, merchant);
+    let accepted_now = ctx.accept(accepted, named);
     if accepted_now.is_ok() {
         on_record();
     }
@@ -310,17 +298,4 @@ pub fn not_carried_out(
         }
         Err(e) => reply.send(Err(e)),
     }
-}
-
-/// The merchant account one of `entries` names, if any: whom a request's later steps (a
-/// sale's reversal) pay or draw on.
-pub(super) fn named_merchant<'a>(
-    entries: impl IntoIterator<Item = &'a LogEntry>,
-) -> Option<MerchantNo> {
-    entries.into_iter().find_map(|e| {
-        [e.debit, e.credit].into_iter().find_map(|a| match a {
-            AccountId::Merchant { merchant } => Some(merchant),
-            _ => None,
-        })
-    })
 }

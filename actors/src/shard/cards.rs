@@ -91,7 +91,19 @@ impl Handler<IssueCard> for ShardActor {
 
 impl Handler<CardQuery> for ShardActor {
     type Result = ();
-    fn handle(&mut self, msg: CardQuery, _: &mut Context<Self>) {
+    /// Like a read of the customer's balance, it waits while a request of the customer
+    /// holds its turn past an early answer: a pocket charge told done reads charged.
+    fn handle(&mut self, msg: CardQuery, ctx: &mut Context<Self>) {
+        let customer = msg.card.customer;
+        let read = move |actor: &mut Self, _: &mut Context<Self>| actor.answer_card(msg);
+        if let Err(read) = self.after_turn(customer, read, ctx) {
+            read(self, ctx);
+        }
+    }
+}
+
+impl ShardActor {
+    fn answer_card(&mut self, msg: CardQuery) {
         let mut ledger = self.ledger.borrow_mut();
         if let Err(e) = ledger.check_usable() {
             msg.reply.send(Err(e));

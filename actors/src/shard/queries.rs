@@ -22,7 +22,12 @@ impl ShardActor {
     /// Defers a read of `customer`'s state while a request of the customer holds its turn
     /// past an early answer (`saga/turns.rs`): a caller told a charge succeeded then reads
     /// it credited. `Err(read)` when nothing is held: read now.
-    fn after_turn<F>(&self, customer: CustomerId, read: F, ctx: &mut Context<Self>) -> Result<(), F>
+    pub(super) fn after_turn<F>(
+        &self,
+        customer: CustomerId,
+        read: F,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), F>
     where
         F: FnOnce(&mut Self, &mut Context<Self>) + 'static,
     {
@@ -121,7 +126,9 @@ impl Handler<Query> for ShardActor {
         let deferred = match kind {
             QueryKind::Customer(customer)
             | QueryKind::Account(
-                AccountId::Customer { customer } | AccountId::Linked { customer },
+                AccountId::Customer { customer }
+                | AccountId::Linked { customer }
+                | AccountId::Pocket { customer, .. },
             ) => self.after_turn(customer, read, ctx),
             // The parent accounts, and the first page of the entries a reconciliation or a
             // statement reads: they reflect every request answered before the read came.

@@ -7,8 +7,11 @@
 //! - `remit.rs`: [`Remit`], a remittance on either path (X1, X2 or the payment
 //!   instruction; its deficit first; a recovery).
 //! - `settlement.rs`: [`Settlement`], the house's sweep between two parent accounts.
-//! - `sale.rs`: [`Sale`], a payment to a merchant from the customer's balance
-//!   (`SS.transfer`; its reversal when a declined sale was done).
+//! - `sale.rs`: [`Sale`], a payment to a merchant from the customer's balance or a
+//!   card's pocket (`SS.transfer`; its reversal when a declined sale was done).
+//! - `pocket_charge.rs`: [`PocketCharge`], a prepaid card's charge from the customer's
+//!   balance (`SS.transfer`; its reversal likewise).
+//! - `reversible.rs`: the rules those two share.
 //!
 //! What a step's result obliges next whatever the instrument (the SPEC §4 table's "then"
 //! column, the compensations owed) is in `crate::saga`: the trait's defaults, which
@@ -23,12 +26,15 @@
 //! finds the request's instrument and asks it.
 
 mod charge;
+mod pocket_charge;
 mod remit;
+mod reversible;
 mod sale;
 mod settlement;
 
 pub use crate::saga::{owed_compensation, then_step};
 pub use charge::Charge;
+pub use pocket_charge::PocketCharge;
 pub use remit::{remit_step, Remit};
 pub use sale::Sale;
 pub use settlement::Settlement;
@@ -47,6 +53,7 @@ pub fn of(kind: RequestKind) -> &'static dyn Instrument {
         RequestKind::Remit => &Remit,
         RequestKind::Settlement => &Settlement,
         RequestKind::Sale => &Sale,
+        RequestKind::PocketCharge => &PocketCharge,
     }
 }
 

@@ -53,6 +53,21 @@ impl ShardBooks {
     }
 
     /// Counts of open entries: (REQUESTED, UNKNOWN, FAIL_TRY_AGAIN).
+    /// The amounts of the open entries (requested, unknown, to try again) crediting
+    /// `account`: money on its way to it (D-5.6's pending inbound credits of a pocket).
+    /// Walks every open entry of the shard: for the rare request that needs it (a
+    /// prepaid card's charge), not for the hot path.
+    pub fn open_credits_to(&self, account: crate::ids::AccountId) -> rust_decimal::Decimal {
+        self.requested
+            .iter()
+            .chain(self.unknown.iter())
+            .chain(self.try_again.iter())
+            .filter_map(|(_, id)| self.entries.get(id))
+            .filter(|e| e.credit == account)
+            .map(|e| e.amount.value())
+            .sum()
+    }
+
     pub fn open_entry_counts(&self) -> (usize, usize, usize) {
         (
             self.requested.len(),

@@ -35,6 +35,9 @@ pub enum RequestKind {
     /// A sale to a merchant from the customer's balance (INSTRUMENTS.md §6.3). Added last,
     /// so the archived tags of the kinds before it are unchanged.
     Sale,
+    /// A prepaid card's charge from the customer's balance (INSTRUMENTS.md D-5.7). Added
+    /// after `Sale`, for the same reason.
+    PocketCharge,
 }
 
 impl RequestKind {
@@ -45,6 +48,7 @@ impl RequestKind {
             RequestKind::Remit => "remit",
             RequestKind::Settlement => "settlement",
             RequestKind::Sale => "sale",
+            RequestKind::PocketCharge => "pocket_charge",
         }
     }
 }

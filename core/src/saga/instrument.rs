@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{owed_compensation, then_step, Accepted, LogEntry, Reason, RequestKind, Reserve};
-use crate::ids::{AccountId, BankCode, CustomerId, MerchantNo, ParentAccount};
+use crate::ids::{AccountId, BankCode, CardSeq, CustomerId, MerchantNo, ParentAccount};
 use crate::money::Amount;
 use crate::request_log::{Event, Step, Told, Transition};
 
@@ -118,6 +118,36 @@ pub struct Parties {
     /// For a sale: the merchant it pays (`merchant[m]`); after a restart, the merchant
     /// account the request's entries name.
     pub merchant: Option<MerchantNo>,
+    /// For a prepaid card's charge or payment: the customer's card whose pocket
+    /// (`pocket[c,card]`) it fills or draws on.
+    pub pocket: Option<CardSeq>,
+}
+
+/// The accounts beyond the customer's own that a request's legs name: the merchant it
+/// pays, the card whose pocket it fills or draws on. Not in the request's acceptance
+/// record (whose layout would have to change): given with the submission for its first
+/// entry, and found in its entries for every later step ([`Named::in_entries`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Named {
+    pub merchant: Option<MerchantNo>,
+    pub pocket: Option<CardSeq>,
+}
+
+impl Named {
+    /// What the entries of a request name.
+    pub fn in_entries<'a>(entries: impl IntoIterator<Item = &'a LogEntry>) -> Named {
+        let mut named = Named::default();
+        for e in entries {
+            for account in [e.debit, e.credit] {
+                match account {
+                    AccountId::Merchant { merchant } => named.merchant = Some(merchant),
+                    AccountId::Pocket { card, .. } => named.pocket = Some(card),
+                    _ => {}
+                }
+            }
+        }
+        named
+    }
 }
 
 /// What to do after an entry of a request took a transition.

@@ -53,5 +53,5 @@ pub use due_answer::due_answer;
 pub use entry::{holds, EntryId, LogEntry};
 pub use fixed_answer::fixed_answer;
 pub use follow_ups::{owed_compensation, then_step};
-pub use instrument::{done, Instrument, Parties, Plan, Settled};
+pub use instrument::{done, Instrument, Named, Parties, Plan, Settled};
 pub use outcome::settled_outcome;

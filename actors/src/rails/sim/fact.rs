@@ -50,7 +50,7 @@
 //! A parent code is kind × 1000 + bank: withdrawal firm 1000 + bank, collection 2000,
 //! deposit firm 3000 + bank, `fin_parent` 4000, `fin_deposit` 5000.
 
-use omnibus_core::ids::MerchantNo;
+use omnibus_core::ids::{CardSeq, MerchantNo};
 use omnibus_core::money::MAX_ABS_MINOR_UNITS;
 use omnibus_core::{AccountNo, Amount, BankCode, Currency, CustomerId, ParentAccount};
 use rust_decimal::Decimal;
@@ -243,6 +243,11 @@ impl Fact {
                             External::Account(bank, account) => w.account(bank, account),
                             External::Parents(pair) => w.bytes(40, &pair.to_le_bytes()),
                             External::Merchant(m) => w.bytes(40, &m.0.to_le_bytes()),
+                            External::Pocket(card) => w.bytes(44, &card.0.to_le_bytes()),
+                            External::PocketMerchant(card, m) => {
+                                w.bytes(40, &m.0.to_le_bytes());
+                                w.bytes(44, &card.0.to_le_bytes());
+                            }
                         }
                     }
                     Outcome::NotExecuted(NotExecutedCause::Refused(refusal)) => {
@@ -321,6 +326,10 @@ impl Fact {
                             External::Parents(r.u32(40))
                         } else if matches!(shape, Shape::Sale | Shape::SaleBack) {
                             External::Merchant(MerchantNo(r.u32(40)))
+                        } else if matches!(shape, Shape::PocketIn | Shape::PocketOut) {
+                            External::Pocket(CardSeq(r.u16(44)))
+                        } else if matches!(shape, Shape::PocketSale | Shape::PocketSaleBack) {
+                            External::PocketMerchant(CardSeq(r.u16(44)), MerchantNo(r.u32(40)))
                         } else if shape.names_an_account() {
                             let (bank, account) = r.account()?;
                             External::Account(bank, account)
@@ -450,6 +459,30 @@ mod tests {
             executed(Operation::Instruct, who, payee, 77),
             executed(Operation::Transfer, who, Merchant(MerchantNo(u32::MAX)), 77),
             executed(Operation::Transfer, Merchant(MerchantNo(3)), who, 77),
+            executed(
+                Operation::Transfer,
+                who,
+                TruthAccount::Pocket(CustomerId::new(77).unwrap(), CardSeq(u16::MAX)),
+                77,
+            ),
+            executed(
+                Operation::Transfer,
+                TruthAccount::Pocket(CustomerId::new(77).unwrap(), CardSeq(2)),
+                who,
+                77,
+            ),
+            executed(
+                Operation::Transfer,
+                TruthAccount::Pocket(CustomerId::new(77).unwrap(), CardSeq(513)),
+                Merchant(MerchantNo(u32::MAX)),
+                77,
+            ),
+            executed(
+                Operation::Transfer,
+                Merchant(MerchantNo(9)),
+                TruthAccount::Pocket(CustomerId::new(77).unwrap(), CardSeq(1)),
+                77,
+            ),
             executed(
                 Operation::Settle,
                 Parent(ParentAccount::DepositFirm(bank("999"))),

@@ -12,7 +12,7 @@ use std::fmt;
 use std::sync::RwLock;
 
 use dashmap::DashMap;
-use omnibus_core::ids::MerchantNo;
+use omnibus_core::ids::{CardSeq, MerchantNo};
 use omnibus_core::{AccountNo, Amount, BankCode, Currency, CustomerId, ParentAccount};
 
 use super::refusal::Refusal;
@@ -149,6 +149,16 @@ pub(super) enum Shape {
     Sale = 8,
     /// Merchant → customer (`SS.transfer`, a sale's reversal, a cancel or a refund).
     SaleBack = 9,
+    /// Customer → one of the customer's pockets (`SS.transfer`, a pocket charge); the
+    /// card is the external.
+    PocketIn = 10,
+    /// Pocket → its customer (a pocket charge's reversal, a closing).
+    PocketOut = 11,
+    /// Pocket → merchant (a card payment's sale); the merchant is the external, the card
+    /// rides in the bank field.
+    PocketSale = 12,
+    /// Merchant → pocket (its reversal, a cancel or a refund).
+    PocketSaleBack = 13,
 }
 
 impl Shape {
@@ -168,6 +178,10 @@ impl Shape {
             7 => Shape::Settle,
             8 => Shape::Sale,
             9 => Shape::SaleBack,
+            10 => Shape::PocketIn,
+            11 => Shape::PocketOut,
+            12 => Shape::PocketSale,
+            13 => Shape::PocketSaleBack,
             _ => return None,
         })
     }
@@ -192,6 +206,10 @@ pub(super) enum External {
     Parents(u32),
     /// A merchant's account at the securities firm, by the merchant's number.
     Merchant(MerchantNo),
+    /// One of the customer's pockets, by its card.
+    Pocket(CardSeq),
+    /// A pocket and a merchant (a card payment or its reversal).
+    PocketMerchant(CardSeq, MerchantNo),
 }
 
 /// An executed request in its compact parts: everything but the id, the customer and
@@ -208,7 +226,7 @@ impl Compact {
     /// The compact parts of an execution, or `None` for a shape of transfer the
     /// simulators never plan (the seven of [`Shape`] are all they make).
     pub(super) fn of(execution: &Execution) -> Option<Compact> {
-        use TruthAccount::{Customer, Designated, Linked, Merchant, Parent};
+        use TruthAccount::{Customer, Designated, Linked, Merchant, Parent, Pocket};
         let customer_is = |c: CustomerId| c == execution.customer;
         let account = External::Account;
         let (shape, bank, external) = match (execution.operation, execution.from, execution.to) {
@@ -253,6 +271,22 @@ impl Compact {
             (Operation::Transfer, Merchant(m), Customer(c)) if customer_is(c) => {
                 (Shape::SaleBack, no_bank(), External::Merchant(m))
             }
+            (Operation::Transfer, Customer(c), Pocket(p, card)) if customer_is(c) && p == c => {
+                (Shape::PocketIn, no_bank(), External::Pocket(card))
+            }
+            (Operation::Transfer, Pocket(p, card), Customer(c)) if customer_is(c) && p == c => {
+                (Shape::PocketOut, no_bank(), External::Pocket(card))
+            }
+            (Operation::Transfer, Pocket(p, card), Merchant(m)) if customer_is(p) => (
+                Shape::PocketSale,
+                no_bank(),
+                External::PocketMerchant(card, m),
+            ),
+            (Operation::Transfer, Merchant(m), Pocket(p, card)) if customer_is(p) => (
+                Shape::PocketSaleBack,
+                no_bank(),
+                External::PocketMerchant(card, m),
+            ),
             _ => return None,
         };
         Some(Compact {
@@ -319,6 +353,28 @@ impl Compact {
                     (Operation::Transfer, Merchant(m), customer_account)
                 }
             }
+            Shape::PocketIn | Shape::PocketOut => {
+                let External::Pocket(card) = self.external else {
+                    return None;
+                };
+                let pocket = TruthAccount::Pocket(customer, card);
+                if self.shape == Shape::PocketIn {
+                    (Operation::Transfer, customer_account, pocket)
+                } else {
+                    (Operation::Transfer, pocket, customer_account)
+                }
+            }
+            Shape::PocketSale | Shape::PocketSaleBack => {
+                let External::PocketMerchant(card, m) = self.external else {
+                    return None;
+                };
+                let pocket = TruthAccount::Pocket(customer, card);
+                if self.shape == Shape::PocketSale {
+                    (Operation::Transfer, pocket, Merchant(m))
+                } else {
+                    (Operation::Transfer, Merchant(m), pocket)
+                }
+            }
         };
         Some(Execution {
             id,
@@ -373,7 +429,9 @@ pub(super) struct Record {
     /// The interned linked or designated account, or the coded pair of parent accounts
     /// of a sweep; 0 and unused for the securities firm.
     external: u32,
-    /// The parent account's bank for bank firm transfers; unused otherwise.
+    /// The parent account's bank for bank firm transfers; for the pocket shapes, the
+    /// card (two bytes, little-endian), since the securities firm's transfers have no
+    /// bank; unused otherwise.
     bank: [u8; 3],
     shape: Shape,
 }
@@ -394,10 +452,16 @@ impl Slot {
             External::None => 0,
             External::Account(bank, account) => interner.number(bank, account),
             External::Parents(pair) => pair,
-            External::Merchant(m) => m.0,
+            External::Merchant(m) | External::PocketMerchant(_, m) => m.0,
+            External::Pocket(_) => 0,
         };
         let mut bank_bytes = [0u8; 3];
-        bank_bytes.copy_from_slice(compact.bank.as_str().as_bytes());
+        match compact.external {
+            External::Pocket(card) | External::PocketMerchant(card, _) => {
+                bank_bytes[..2].copy_from_slice(&card.0.to_le_bytes());
+            }
+            _ => bank_bytes.copy_from_slice(compact.bank.as_str().as_bytes()),
+        }
         Some(Slot::Executed(Record {
             customer: execution.customer,
             amount_minor: minor_of_amount(execution.amount),
@@ -417,11 +481,24 @@ impl Slot {
             Slot::NotExecuted(cause) => return Outcome::NotExecuted(*cause),
             Slot::Executed(record) => record,
         };
-        let bank = BankCode::new(std::str::from_utf8(&record.bank).unwrap_or_default())
-            .expect("a recorded bank code is three digits");
+        let card = CardSeq(u16::from_le_bytes([record.bank[0], record.bank[1]]));
+        let pocket_shape = matches!(
+            record.shape,
+            Shape::PocketIn | Shape::PocketOut | Shape::PocketSale | Shape::PocketSaleBack
+        );
+        let bank = if pocket_shape {
+            no_bank()
+        } else {
+            BankCode::new(std::str::from_utf8(&record.bank).unwrap_or_default())
+                .expect("a recorded bank code is three digits")
+        };
         let external = match record.shape {
             Shape::Settle => External::Parents(record.external),
             Shape::Sale | Shape::SaleBack => External::Merchant(MerchantNo(record.external)),
+            Shape::PocketIn | Shape::PocketOut => External::Pocket(card),
+            Shape::PocketSale | Shape::PocketSaleBack => {
+                External::PocketMerchant(card, MerchantNo(record.external))
+            }
             shape if shape.names_an_account() => {
                 let (bank, account) = interner.account(record.external);
                 External::Account(bank, account)
@@ -520,6 +597,26 @@ mod tests {
                 Merchant(MerchantNo(u32::MAX)),
             ),
             (Operation::Transfer, Merchant(MerchantNo(1)), Customer(who)),
+            (
+                Operation::Transfer,
+                Customer(who),
+                TruthAccount::Pocket(who, CardSeq(u16::MAX)),
+            ),
+            (
+                Operation::Transfer,
+                TruthAccount::Pocket(who, CardSeq(1)),
+                Customer(who),
+            ),
+            (
+                Operation::Transfer,
+                TruthAccount::Pocket(who, CardSeq(258)),
+                Merchant(MerchantNo(u32::MAX)),
+            ),
+            (
+                Operation::Transfer,
+                Merchant(MerchantNo(7)),
+                TruthAccount::Pocket(who, CardSeq(3)),
+            ),
         ];
         for (n, (operation, from, to)) in cases.into_iter().enumerate() {
             let execution = Execution {

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
-use omnibus_core::ids::MerchantNo;
+use omnibus_core::ids::{CardSeq, MerchantNo};
 use omnibus_core::money::MAX_ABS_MINOR_UNITS;
 use omnibus_core::{
     AccountNo, Amount, BankCode, Config, Currency, CustomerId, Money, ParentAccount,
@@ -51,6 +51,9 @@ pub enum TruthAccount {
     /// A merchant's account at the securities firm (`merchant[m]`), which `SS.transfer`
     /// moves sales into and refunds out of.
     Merchant(MerchantNo),
+    /// The pocket of a customer's prepaid card at the securities firm (`pocket[c,card]`,
+    /// D-5.1), which `SS.transfer` charges and pays from.
+    Pocket(CustomerId, CardSeq),
 }
 
 impl fmt::Display for TruthAccount {
@@ -63,6 +66,7 @@ impl fmt::Display for TruthAccount {
             TruthAccount::Customer(customer) => write!(f, "customer[{customer}]"),
             TruthAccount::Parent(parent) => parent.fmt(f),
             TruthAccount::Merchant(merchant) => write!(f, "merchant[{merchant}]"),
+            TruthAccount::Pocket(customer, card) => write!(f, "pocket[{customer},{card}]"),
         }
     }
 }
@@ -84,6 +88,8 @@ pub struct Truth {
     pub customers: BTreeMap<CustomerId, Money>,
     /// Every merchant account a transfer has moved money into or out of.
     pub merchants: BTreeMap<MerchantNo, Money>,
+    /// Every pocket a transfer has moved money into or out of.
+    pub pockets: BTreeMap<(CustomerId, CardSeq), Money>,
     /// The sum of every balance above, in units of `currency`. A `Decimal`, not a
     /// `Money`, because a sum over many linked accounts may pass the range of one value.
     pub total: Decimal,
@@ -160,6 +166,7 @@ pub(super) struct Books {
     designated: DashMap<(BankCode, AccountNo), i64>,
     customers: DashMap<CustomerId, i64>,
     merchants: DashMap<MerchantNo, i64>,
+    pockets: DashMap<(CustomerId, CardSeq), i64>,
     /// Fixed at construction, so reading it takes no lock; each balance is an atomic
     /// because `fin_parent` and the parents at busy banks are touched by most calls.
     parents: HashMap<ParentAccount, ParentBalance>,
@@ -259,6 +266,7 @@ impl Books {
             designated: DashMap::with_shard_amount(SHARDS),
             customers: DashMap::with_shard_amount(SHARDS),
             merchants: DashMap::with_shard_amount(SHARDS),
+            pockets: DashMap::with_shard_amount(SHARDS),
             parents,
         }
     }
@@ -394,6 +402,16 @@ impl Books {
                     Err(self.short(Refusal::SecuritiesShort, from, balance, amount))
                 }
             },
+            TruthAccount::Pocket(customer, card) => match self.pockets.get_mut(&(customer, card)) {
+                Some(mut held) if *held >= minor => {
+                    *held -= minor;
+                    Ok(false)
+                }
+                held => {
+                    let balance = held.map_or(0, |h| *h);
+                    Err(self.short(Refusal::SecuritiesShort, from, balance, amount))
+                }
+            },
             TruthAccount::Parent(parent) => {
                 let p = self.parent(parent)?;
                 p.balance_minor
@@ -456,6 +474,10 @@ impl Books {
                 let mut entry = self.merchants.entry(merchant).or_insert(0);
                 *entry = add(*entry).ok_or_else(|| self.out_of_range(to, minor))?;
             }
+            TruthAccount::Pocket(customer, card) => {
+                let mut entry = self.pockets.entry((customer, card)).or_insert(0);
+                *entry = add(*entry).ok_or_else(|| self.out_of_range(to, minor))?;
+            }
             TruthAccount::Parent(parent) => {
                 self.parent(parent)?
                     .balance_minor
@@ -495,6 +517,11 @@ impl Books {
             }
             TruthAccount::Merchant(merchant) => {
                 if let Some(mut entry) = self.merchants.get_mut(&merchant) {
+                    *entry += minor;
+                }
+            }
+            TruthAccount::Pocket(customer, card) => {
+                if let Some(mut entry) = self.pockets.get_mut(&(customer, card)) {
                     *entry += minor;
                 }
             }
@@ -580,6 +607,10 @@ impl Books {
                 let mut entry = self.merchants.entry(merchant).or_insert(0);
                 *entry = entry.wrapping_add(minor);
             }
+            TruthAccount::Pocket(customer, card) => {
+                let mut entry = self.pockets.entry((customer, card)).or_insert(0);
+                *entry = entry.wrapping_add(minor);
+            }
             TruthAccount::Parent(parent) => {
                 if let Some(p) = self.parents.get(&parent) {
                     // An atomic add wraps on overflow, as the replay wants.
@@ -636,6 +667,14 @@ impl Books {
                 (*e.key(), self.money(*e.value()))
             })
             .collect();
+        let pockets: BTreeMap<_, _> = self
+            .pockets
+            .iter()
+            .map(|e| {
+                total += i128::from(*e.value());
+                (*e.key(), self.money(*e.value()))
+            })
+            .collect();
         let parents: BTreeMap<_, _> = self
             .parents
             .iter()
@@ -655,6 +694,7 @@ impl Books {
             parents,
             customers,
             merchants,
+            pockets,
             total: Decimal::from_i128_with_scale(total, digits),
             opening_total: Decimal::from_i128_with_scale(opening_total, digits),
         }

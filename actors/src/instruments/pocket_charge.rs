@@ -1,0 +1,74 @@
+//! A prepaid card's charge from the customer's balance (INSTRUMENTS.md §5.3 a7, D-5.6,
+//! D-5.7): its admission, then `SS.transfer` `customer[c]` → `pocket[c,card]` (the rail
+//! call is the sale's, `sale.rs`). The rules are the core instrument's,
+//! `omnibus_core::instruments::PocketCharge`.
+//!
+//! Admission refuses, with nothing on record:
+//! - a card that is not the customer's (`NOT_FOUND`), or that is suspended, closed or
+//!   expired (`INVALID_STATE`; a locked card may be charged);
+//! - a charge that would take the pocket over `payments.pocket_balance_cap_krw`
+//!   (`OVER_BALANCE_CAP`, D-5.6): the pocket's balance, plus every credit on its way to
+//!   it (pocket charges in flight or still unknown), plus this charge. A customer's
+//!   requests take turns, so no other charge of the customer is admitted between this
+//!   check and its entry.
+//!
+//! A balance short of the amount is told `failed` like any transfer the books refuse
+//! (the entry's hold cannot be taken), with nothing moved.
+
+use omnibus_core::config::PaymentsConfig;
+use omnibus_core::ledger::ShardBooks;
+use omnibus_core::payments::RefusalCode;
+use omnibus_core::saga::Accepted;
+use omnibus_core::AccountId;
+use rust_decimal::Decimal;
+
+use super::admission::as_submitted;
+use crate::api::{PocketChargeRequest, Submission};
+use crate::error::EngineError;
+
+fn refusal(code: RefusalCode, message: String) -> EngineError {
+    EngineError::Refusal { code, message }
+}
+
+/// A pocket charge as accepted, once the card may be charged and the cap has room.
+pub(super) fn accept(
+    submission: &Submission,
+    charge: &PocketChargeRequest,
+    books: &ShardBooks,
+    config: &PaymentsConfig,
+    at_ms: u64,
+) -> Result<Accepted, EngineError> {
+    let customer = charge.header.customer;
+    let Some(card) = books.card(customer, charge.card) else {
+        return Err(refusal(
+            RefusalCode::NotFound,
+            format!("customer {customer} has no prepaid card {}", charge.card),
+        ));
+    };
+    if !card.card.status.chargeable() {
+        return Err(refusal(
+            RefusalCode::InvalidState,
+            format!(
+                "prepaid card {} is {:?}; a suspended, closed or expired card cannot be charged",
+                card.card.instrument_id(),
+                card.card.status
+            ),
+        ));
+    }
+    let pocket = AccountId::pocket(customer, charge.card);
+    let incoming = books.open_credits_to(pocket);
+    let cap = Decimal::from(config.pocket_balance_cap_krw);
+    let after = card.pocket.balance + incoming + charge.header.amount.value();
+    if after > cap {
+        return Err(refusal(
+            RefusalCode::OverBalanceCap,
+            format!(
+                "pocket {pocket} holds {} with {} on its way; {} more would pass its cap of {cap} (payments.pocket_balance_cap_krw)",
+                card.pocket.balance.normalize(),
+                incoming.normalize(),
+                charge.header.amount
+            ),
+        ));
+    }
+    Ok(as_submitted(submission, at_ms))
+}
