@@ -16,6 +16,8 @@ use serde_json::{json, Map, Value};
 
 /// The request date every example carries (`openapi::EXAMPLE_DATE` in the server).
 const EXAMPLE_DATE: &str = "2026-11-21";
+/// The card number the payment examples carry (`openapi::EXAMPLE_CARD_NUMBER`).
+const EXAMPLE_CARD_NUMBER: &str = "9421000000000018";
 
 /// The operations in the order their examples can be replayed: the customer before its
 /// charges, the signing text before the signed remittance, a request before its lookup.
@@ -31,6 +33,9 @@ const REPLAY_ORDER: &[&str] = &[
     "getPrepaidCard",
     "revealPrepaidCard",
     "createCharge",
+    "chargePrepaidCard",
+    "createPayment",
+    "getPaymentByRequest",
     "createSigningText",
     "createRemittance",
     "getRequest",
@@ -469,6 +474,16 @@ fn every_example_in_the_document_replays_against_the_server() {
                             "{at}: the server refuses it (400), the schema takes it"
                         ));
                     }
+                }
+            }
+            // Each card's number is random: the examples' placeholder becomes the number
+            // of the card the examples issued.
+            let mut replay = replay;
+            if let Some(body) = replay.body.as_mut() {
+                if body["instrument"]["number"] == EXAMPLE_CARD_NUMBER {
+                    let revealed = server.post("/v1/prepaid-cards/pc_1001_1/reveal", &json!({}));
+                    assert_eq!(revealed.status, 200, "{}", revealed.text());
+                    body["instrument"]["number"] = revealed.json()["number"].clone();
                 }
             }
             let answer = send(&server, &replay);

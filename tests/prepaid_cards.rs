@@ -208,6 +208,58 @@ fn over_http_a_card_shows_its_last_4_digits_and_only_reveal_shows_the_number() {
     assert_eq!((bad.status, bad.code()), (400, "invalid_field".into()));
     let missing = server.get("/v1/prepaid-cards/pc_7_9");
     assert_eq!(missing.status, 404);
-    // The server's own log never printed the number.
-    assert!(!server.log().contains(&number));
+    // Charged from the balance, then paid at a merchant with the number and password.
+    let date = support::today();
+    let charged = server.post(
+        "/v1/charges",
+        &json!({"customer": 7, "request_date": date, "request_no": "C-7", "amount": "100000"}),
+    );
+    assert_eq!(charged.status, 200, "{}", charged.text());
+    let filled = server.post(
+        "/v1/prepaid-cards/pc_7_1/charges",
+        &json!({"source": "balance", "request_date": date, "request_no": "PC-7", "amount": "60000"}),
+    );
+    assert_eq!(filled.status, 200, "{}", filled.text());
+    assert_eq!(filled.json()["told"], "succeeded");
+    let onboarded = server.post(
+        "/v1/merchants",
+        &json!({"merchant_id": "m2", "category": "books", "accepts": ["prepaid_card"],
+                "payout_bank": "004", "payout_account": "110-222-333"}),
+    );
+    assert_eq!(onboarded.status, 201, "{}", onboarded.text());
+    let payment = |no: &str, amount: u64, password: &str| {
+        json!({"merchant_id": "m2", "merchant_request_no": no, "amount_krw": amount,
+               "category": "books",
+               "instrument": {"type": "prepaid_card", "number": number, "password": password}})
+    };
+    let paid = server.post("/v1/payments", &payment("R-1", 35_000, "4827"));
+    assert_eq!(paid.status, 200, "{}", paid.text());
+    let body = paid.json();
+    assert_eq!(
+        (body["status"].as_str(), body["state"].as_str()),
+        (Some("APPROVED"), Some("APPROVED"))
+    );
+    assert!(
+        !paid.text().contains(&number) && !paid.text().contains("\"4827\""),
+        "{}",
+        paid.text()
+    );
+    let wrong = server.post("/v1/payments", &payment("R-2", 1_000, "0000"));
+    assert_eq!(wrong.json()["decline_code"], "WRONG_SECRET");
+    let short = server.post("/v1/payments", &payment("R-3", 25_001, "4827"));
+    assert_eq!(short.json()["decline_code"], "INSUFFICIENT_FUNDS");
+    let looked_up = server.get("/v1/payments?merchant_id=m2&merchant_request_no=R-1");
+    assert_eq!(looked_up.status, 200);
+    assert_eq!(looked_up.json()["payment_id"], body["payment_id"]);
+    let conflict = server.post("/v1/payments", &payment("R-1", 35_001, "4827"));
+    assert_eq!(
+        (conflict.status, conflict.code()),
+        (409, "idempotency_conflict".into())
+    );
+    let card = server.get("/v1/prepaid-cards/pc_7_1").json();
+    assert_eq!(card["pocket_balance"], "25000");
+    // Neither the server's log nor any answer printed the number or the password.
+    let log = server.log();
+    assert!(!log.contains(&number));
+    assert!(!log.contains("\"4827\"") && !log.contains("password=4827"));
 }

@@ -72,6 +72,8 @@ pub struct PaymentsConfig {
     /// The most a prepaid card's pocket may hold, with the credits on their way to it
     /// (D-5.6).
     pub pocket_balance_cap_krw: u64,
+    /// The most one sale from a customer's balance or pocket may be (D-0.1; §6.2 step 7).
+    pub sale_max_krw: u64,
 }
 
 /// Settled requests out of memory (`docs/archive.md`).
@@ -670,6 +672,12 @@ impl Config {
         range(
             "payments.pocket_balance_cap_krw",
             self.payments.pocket_balance_cap_krw,
+            1,
+            1_000_000_000_000,
+        )?;
+        range(
+            "payments.sale_max_krw",
+            self.payments.sale_max_krw,
             1,
             1_000_000_000_000,
         )?;

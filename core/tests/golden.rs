@@ -23,6 +23,7 @@ use omnibus_core::ledger::{ParentPlan, ShardBooks};
 use omnibus_core::payments::merchant::{
     InstrumentType, InstrumentTypes, Merchant, MerchantStatus, PayoutSchedule, Terminal,
 };
+use omnibus_core::payments::payment::{PaymentEntry, PaymentId, PaymentState};
 use omnibus_core::payments::prepaid_card::{CardStatus, PrepaidCard};
 use omnibus_core::payments::secret::{CredentialIndex, SealedNumber, StoredSecret};
 use omnibus_core::record::codec::{decode, Encoder, RecordKind};
@@ -30,7 +31,9 @@ use omnibus_core::record::{CustomerOpened, LedgerRecord, SigningKey};
 use omnibus_core::request::{Payee, RequestDate};
 use omnibus_core::request_log::{Event, Step, Told};
 use omnibus_core::saga::{Accepted, Answer, EntryId, Reason, RequestKind};
-use omnibus_core::{AccountId, AccountNo, Amount, BankCode, CustomerId, ParentAccount, RemitPath};
+use omnibus_core::{
+    AccountId, AccountNo, Amount, BankCode, CustomerId, ParentAccount, RemitPath, RequestNo,
+};
 
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/golden")
@@ -441,7 +444,31 @@ fn records_current() -> Vec<(&'static str, LedgerRecord)> {
                 card: card(),
             },
         ),
+        (
+            "payment_set",
+            LedgerRecord::PaymentSet { payment: payment() },
+        ),
     ]
+}
+
+/// A payment by card 1 of customer 1001, partly refunded, with an order number.
+fn payment() -> PaymentEntry {
+    PaymentEntry {
+        id: PaymentId::new(0, 7),
+        version: 4,
+        merchant: MerchantNo(1),
+        merchant_request_no: RequestNo::new("R-14").unwrap(),
+        order_no: Some(RequestNo::new("ORDER-7").unwrap()),
+        fingerprint: [0x11; 32],
+        amount_krw: 35_000,
+        card: Some((customer(1001), CardSeq(1))),
+        state: PaymentState::PartiallyRefunded,
+        decline: None,
+        sale: Some(RequestNo::new("PAY-0000000000000007").unwrap()),
+        created_at_ms: 1_795_262_400_000,
+        approved_at_ms: 1_795_262_400_100,
+        refunded_krw: 5_000,
+    }
 }
 
 /// A prepaid card: locked after wrong passwords, physical, under key ids 1 and 2.
@@ -691,6 +718,9 @@ fn books_v5() -> ShardBooks {
         )
         .unwrap();
     books
+        .apply(lsn + 3, &LedgerRecord::PaymentSet { payment: payment() })
+        .unwrap();
+    books
 }
 
 fn read(name: &str) -> Vec<u8> {
@@ -785,6 +815,7 @@ fn snapshots_written_by_every_format_version_still_decode() {
     let decoded = decode_snapshot(&v5).unwrap();
     assert_eq!(decoded, books_v5().snapshot());
     assert_eq!(decoded.cards.len(), 1);
+    assert_eq!(decoded.payments, [payment()]);
     assert_eq!(
         decoded.cards[0].pocket.balance,
         rust_decimal::Decimal::from(2_000)

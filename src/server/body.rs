@@ -233,6 +233,20 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// An object member, as fields of its own (their errors name the member).
+    pub fn object(&mut self, name: &str) -> Result<Option<Fields<'a>>, ApiError> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(raw) => match serde_json::from_str::<RawObject<'a>>(raw.get()) {
+                Ok(RawObject(members)) => Ok(Some(Fields { members })),
+                Err(_) => Err(ApiError::invalid_field(
+                    name,
+                    format!("must be an object, got {}", kind_of(raw)),
+                )),
+            },
+        }
+    }
+
     pub fn bool(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
         match self.take(name) {
             None => Ok(None),

@@ -110,6 +110,49 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(CardView::from(&entry)))
 }
 
+/// `POST /v1/prepaid-cards/{instrument_id}/charges` `{source: "balance", request_date,
+/// request_no, amount}`: charges the card's pocket from the owner's balance (D-5.7), an
+/// outcome like a charge's. Refused `over_balance_cap` past the pocket's cap (D-5.6).
+/// The source `linked` (the bank) comes with the Charge-to(pocket) pattern.
+pub async fn charge(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let card = card_id(&path)?;
+    let body = read_json_body(&request, payload, state.body_limit_bytes).await?;
+    let mut f = Fields::parse(&body)?;
+    let source = f.required_string("source")?;
+    let request_date = f.required_string("request_date")?;
+    let request_no = f.required_string("request_no")?;
+    let amount = f.required_number_text("amount")?;
+    f.finish()?;
+    if source != "balance" {
+        return Err(ApiError::invalid_field(
+            "source",
+            format!("{source:?}: only \"balance\" is built yet"),
+        ));
+    }
+    let header = omnibus_core::ChargeRequest::parse(
+        state.currency,
+        &card.customer.to_string(),
+        &request_date,
+        &request_no,
+        &amount,
+    )?
+    .header;
+    let started = std::time::Instant::now();
+    let outcome = state
+        .engine
+        .charge_pocket(omnibus_actors::PocketChargeRequest {
+            header,
+            card: card.seq,
+        })
+        .await;
+    super::routes::outcome_response(&state, "pocket_charge", started, outcome)
+}
+
 /// The owner's view of the full number (D-5.2).
 #[derive(Serialize)]
 struct Revealed {

@@ -15,6 +15,7 @@ pub mod events;
 pub mod merchants;
 pub mod metrics;
 pub mod openapi;
+pub mod payments;
 pub mod routes;
 pub mod shutdown;
 pub mod views;

@@ -39,6 +39,7 @@ use super::routes::IDEMPOTENCY_KEY_HEADER;
 
 mod cards;
 mod merchants;
+mod payments;
 
 /// Every error code the API answers, with its HTTP status.
 pub const ERROR_CODES: &[(&str, u16)] = &[
@@ -64,6 +65,7 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("parent_below_floor", 422),
     ("refused", 422),
     ("issue_refused", 422),
+    ("over_balance_cap", 422),
     ("not_tradable", 422),
     ("subscription_invalid", 422),
     ("signature_required", 422),
@@ -89,6 +91,9 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
 /// The request date every example carries. A replay sends the day it runs on instead,
 /// since the engine also checks a window around its own date.
 pub const EXAMPLE_DATE: &str = "2026-11-21";
+/// The card number the payment examples carry: a replay puts the number of the card the
+/// examples issued (`pc_1001_1`) in its place, since each card's number is random.
+pub const EXAMPLE_CARD_NUMBER: &str = "9421000000000018";
 
 /// The public key of customer 1001 in the examples: ed25519, secret key 32 bytes of 7.
 pub const EXAMPLE_PUBLIC_KEY: &str =
@@ -306,7 +311,8 @@ pub fn document() -> Value {
             { "name": "requests", "description": "Requests and their request-log entries." },
             { "name": "operations", "description": "Health, metrics, parent accounts, reconciliation, events and this document." },
             { "name": "merchants", "description": "Merchants and their terminals (the instruments layer, INSTRUMENTS.md §6)." },
-            { "name": "prepaid cards", "description": "The prepaid card of seed 004 and its pocket (INSTRUMENTS.md §5)." }
+            { "name": "prepaid cards", "description": "The prepaid card of seed 004 and its pocket (INSTRUMENTS.md §5)." },
+            { "name": "payments", "description": "Merchants' payments (INSTRUMENTS.md §6.4): authorization, lookup." }
         ],
         "paths": paths(),
         "components": { "schemas": schemas(), "securitySchemes": {} }
@@ -342,6 +348,8 @@ fn paths() -> Value {
         ("/v1/customers/{id}/prepaid-cards", cards::issue()),
         ("/v1/prepaid-cards/{instrument_id}", cards::get()),
         ("/v1/prepaid-cards/{instrument_id}/reveal", cards::reveal()),
+        ("/v1/prepaid-cards/{instrument_id}/charges", cards::charge()),
+        ("/v1/payments", payments::path()),
     ] {
         paths.insert(path.to_owned(), item);
     }
@@ -896,9 +904,9 @@ fn schemas() -> Value {
             "enum": ["pending", "credited", "refunded", "paid_out", "recovered", "deficit_credited", "nothing_moved"],
             "description": "Where a request stands for good, whatever it was told: `pending` while a call is open, a step owed or no answer given; a charge ends `credited` (in the customer's account) or `refunded` (back to the linked account); a remittance `paid_out`, `recovered` (deducted, not paid, credited back) or `deficit_credited` (not paid, but its deficit charge is in the customer's account); or `nothing_moved`."
         },
-        "Kind": { "enum": ["charge", "remit", "settlement"] },
+        "Kind": { "enum": ["charge", "remit", "settlement", "sale", "pocket_charge"] },
         "Told": { "enum": ["succeeded", "failed"], "description": "What the customer is told; on a timeout this is chosen per step (SPEC §4)." },
-        "Step": { "enum": ["charge_withdrawal", "charge_credit", "remit_deduction", "remit_deposit", "payment_instruction", "recovery", "refund"] },
+        "Step": { "enum": omnibus_core::request_log::Step::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>() },
         "SigningText": {
             "type": "object",
             "required": ["request_no", "text", "expires_at_ms"],
@@ -936,6 +944,7 @@ fn schemas() -> Value {
         .iter()
         .chain(merchants::schemas().as_object().expect("an object"))
         .chain(cards::schemas().as_object().expect("an object"))
+        .chain(payments::schemas().as_object().expect("an object"))
     {
         schemas[name] = shape.clone();
     }

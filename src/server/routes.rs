@@ -60,6 +60,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/v1/prepaid-cards/{instrument_id}/reveal",
             super::cards::reveal,
         ))
+        .service(post(
+            "/v1/prepaid-cards/{instrument_id}/charges",
+            super::cards::charge,
+        ))
+        .service(
+            get("/v1/payments", super::payments::lookup)
+                .route(web::post().to(super::payments::pay))
+                .default_service(web::to(|request: HttpRequest| {
+                    method_not_allowed(request, GET_POST_METHODS)
+                })),
+        )
         .service(get("/v1/events", super::events::events));
 }
 
@@ -67,6 +78,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub const GET_METHODS: &str = "GET, HEAD";
 /// The methods a POST resource takes.
 pub const POST_METHODS: &str = "POST";
+/// The methods of a path that both reads and takes requests (`/v1/payments`).
+pub const GET_POST_METHODS: &str = "GET, HEAD, POST";
 
 /// A resource read with GET. HEAD runs the same handler: actix-web sends a HEAD answer's
 /// headers (its `Content-Length` included) without the body, so the two cannot differ.
@@ -321,7 +334,7 @@ fn remit_request(
 }
 
 /// Answers a charge or remittance, recording its latency as a saga's.
-fn outcome_response(
+pub(super) fn outcome_response(
     state: &AppState,
     kind: &'static str,
     started: Instant,

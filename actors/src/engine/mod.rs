@@ -21,6 +21,7 @@ mod balancer;
 mod cards;
 mod holds;
 mod merchants;
+mod payments;
 mod query;
 mod raw;
 mod reconcile;
@@ -81,6 +82,10 @@ struct Inner {
     payment_keys: Arc<crate::keys::PaymentKeys>,
     /// The credential index of the prepaid cards (`cards.rs`).
     cards: cards::CardDirectory,
+    /// Payments by the merchant's idempotency key (`payments.rs`).
+    payment_keys_seen: payments::PaymentDirectory,
+    /// The engine's clock (the shards' too).
+    clock: Arc<dyn crate::clock::Clock>,
 }
 
 /// The handle a host holds. Clone it freely.

@@ -102,6 +102,8 @@ impl Engine {
             .flat_map(|r| r.books.cards())
             .map(|c| (c.card.number_index, c.card.instrument_id()))
             .collect();
+        let payment_keys_seen =
+            super::payments::directory(recovered.iter().flat_map(|r| r.books.payments()));
         let archives: Vec<ShardArchive> = recovered.iter().map(|r| r.archive.clone()).collect();
         // Many small shards: the registry grows with every request, and growing a shard
         // rehashes it under its lock, stalling every caller that hashes there (the same
@@ -140,6 +142,7 @@ impl Engine {
         }
 
         let host_rails = parts.rails.clone();
+        let host_clock = parts.clock.clone();
         let failure = Arc::new(Failure::default());
         let poisoned: Vec<Arc<OnceLock<String>>> = (0..shards).map(|_| Arc::default()).collect();
         let system_poisoned = poisoned.clone();
@@ -253,6 +256,8 @@ impl Engine {
                 payment_keys: Arc::new(payment_keys),
                 merchant_writer: tokio::sync::Mutex::new(()),
                 cards,
+                payment_keys_seen,
+                clock: host_clock,
             }),
         };
         // Before the engine serves: a shard a crash left behind on a merchant is brought up

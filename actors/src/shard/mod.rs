@@ -20,12 +20,14 @@
 //! - `lifecycle.rs`: flushing to the WAL, durability, shutdown.
 //! - `merchants.rs`: the merchants every shard holds: writing one, listing them.
 //! - `cards.rs`: the prepaid cards of the shard's customers: issuing and reading one.
+//! - `payments.rs`: `payment_log`: authorizing a card payment, recording and reading one.
 
 mod archiving;
 mod cards;
 mod holds;
 mod lifecycle;
 mod merchants;
+mod payments;
 mod protocol;
 mod queries;
 mod residency;
@@ -53,10 +55,10 @@ use crate::saga::{self, Refill, SagaRuntime};
 use crate::supervisors::{Prune, SupervisorActor};
 
 pub use self::protocol::{
-    BatchMessage, CardQuery, CreateHold, HoldsQuery, HoldsWanted, IssueCard, IssueTextRequest,
-    MerchantsQuery, MoveSlice, Open, Peers, Post, PostBatch, PostHold, Query, QueryAnswer,
-    QueryKind, SetMerchant, SetStatus, Shutdown, SubmitBatch, SubmitRequest, Supervise,
-    ViewRequest, VoidHold,
+    AuthorizeCardPayment, BatchMessage, CardQuery, CreateHold, HoldsQuery, HoldsWanted, IssueCard,
+    IssueTextRequest, MerchantsQuery, MoveSlice, Open, PaymentQuery, Peers, Post, PostBatch,
+    PostHold, Query, QueryAnswer, QueryKind, RecordPayment, SetMerchant, SetStatus, Shutdown,
+    SubmitBatch, SubmitRequest, Supervise, ViewRequest, VoidHold,
 };
 pub use self::transfers::Redeliver;
 use self::transfers::Transfers;

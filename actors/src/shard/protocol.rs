@@ -65,6 +65,41 @@ pub struct CardQuery {
     pub reply: Reply<Option<omnibus_core::ledger::CardEntry>>,
 }
 
+/// Authorize a direct card payment on its payer's shard (`payments.rs`): §6.2 steps 2–9
+/// on the card, then the payment on record, DECLINED with its code or REQUESTED with the
+/// number of its sale. Answered with the payment once it is durable.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AuthorizeCardPayment {
+    /// The payment as it would be recorded: its id is given here, its state and sale
+    /// are decided here.
+    pub payment: omnibus_core::payments::payment::PaymentEntry,
+    pub password: omnibus_core::payments::payment_request::SecretText,
+    pub ask: omnibus_core::payments::controls::Ask,
+    /// `payments.sale_max_krw` (D-0.1).
+    pub sale_max_krw: u64,
+    pub keys: std::sync::Arc<crate::keys::PaymentKeys>,
+    pub reply: Reply<omnibus_core::payments::payment::PaymentEntry>,
+}
+
+/// Put a payment on record: a new one (`new_id`: the shard gives it its next id) or a
+/// newer version of one it holds. Answered with it once durable.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RecordPayment {
+    pub payment: omnibus_core::payments::payment::PaymentEntry,
+    pub new_id: bool,
+    pub reply: Reply<omnibus_core::payments::payment::PaymentEntry>,
+}
+
+/// One payment of this shard, if it holds it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PaymentQuery {
+    pub id: omnibus_core::payments::payment::PaymentId,
+    pub reply: Reply<Option<omnibus_core::payments::payment::PaymentEntry>>,
+}
+
 /// Every merchant this shard's books hold, at the version they hold.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -20,6 +20,11 @@ pub enum BooksError {
         available: crate::money::Money,
         amount: crate::money::Amount,
     },
+    #[error("payment {id} belongs to shard {}, not shard {here}", id.shard())]
+    PaymentWrongShard {
+        id: crate::payments::payment::PaymentId,
+        here: u16,
+    },
     #[error("customer {customer} has no prepaid card {card}")]
     UnknownCard {
         customer: CustomerId,

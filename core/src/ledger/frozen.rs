@@ -116,6 +116,7 @@ impl From<BooksSnapshotV1> for BooksSnapshot {
             merchants: Vec::new(),
             merchant_slices: Vec::new(),
             cards: Vec::new(),
+            payments: Vec::new(),
         }
     }
 }
@@ -163,6 +164,7 @@ impl From<BooksSnapshotV2> for BooksSnapshot {
             merchants: Vec::new(),
             merchant_slices: Vec::new(),
             cards: Vec::new(),
+            payments: Vec::new(),
         }
     }
 }
@@ -211,6 +213,7 @@ impl From<BooksSnapshotV3> for BooksSnapshot {
             merchants: Vec::new(),
             merchant_slices: Vec::new(),
             cards: Vec::new(),
+            payments: Vec::new(),
         }
     }
 }
@@ -261,6 +264,7 @@ impl From<BooksSnapshotV4> for BooksSnapshot {
             merchant_slices: s.merchant_slices,
             // No card existed before version 5.
             cards: Vec::new(),
+            payments: Vec::new(),
         }
     }
 }

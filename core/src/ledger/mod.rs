@@ -32,6 +32,8 @@
 //!   from the entries and requests when books are loaded from a snapshot.
 //! - `merchants.rs`: the merchants of the instruments layer ([`MerchantEntry`]), replicated
 //!   to every shard, and the `MerchantSet` record.
+//! - `payments.rs`: `payment_log`, the payments of the shard's payers, and the
+//!   `PaymentSet` record.
 //! - `cards.rs`: the prepaid cards of the shard's customers with their pockets
 //!   ([`CardEntry`]), and the `CardSet` record.
 //! - `transfers.rs`: transfers between shards: ids, [`Outgoing`], [`Incoming`], the money
@@ -92,6 +94,7 @@ pub mod frozen;
 mod holds;
 mod merchants;
 mod parents;
+mod payments;
 mod requests;
 mod reserves;
 mod retention;
@@ -201,6 +204,8 @@ pub struct ShardBooks {
     merchant_slices: BTreeMap<crate::ids::MerchantNo, SliceEntry>,
     /// The prepaid cards of this shard's customers, with their pockets (`cards.rs`).
     cards: BTreeMap<(CustomerId, crate::ids::CardSeq), CardEntry>,
+    /// `payment_log` (`payments.rs`).
+    payments: payments::Payments,
 }
 
 impl ShardBooks {
@@ -252,6 +257,7 @@ impl ShardBooks {
             merchants: BTreeMap::new(),
             merchant_slices: BTreeMap::new(),
             cards: BTreeMap::new(),
+            payments: Default::default(),
         }
     }
 
@@ -419,6 +425,10 @@ impl ShardBooks {
             }
             LedgerRecord::CardSet { version, card } => {
                 self.apply_card_set(*version, card)?;
+                Applied::Done
+            }
+            LedgerRecord::PaymentSet { payment } => {
+                self.apply_payment_set(payment)?;
                 Applied::Done
             }
         };

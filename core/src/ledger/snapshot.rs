@@ -48,6 +48,7 @@ impl ShardBooks {
             merchants: self.merchants.values().cloned().collect(),
             merchant_slices: self.merchant_slices.iter().map(|(m, s)| (*m, *s)).collect(),
             cards: self.cards.values().cloned().collect(),
+            payments: self.payments.by_id.values().cloned().collect(),
         };
         BooksCut {
             head,
@@ -125,6 +126,9 @@ impl ShardBooks {
             .into_iter()
             .map(|c| ((c.card.owner, c.card.seq), c))
             .collect();
+        for payment in snapshot.payments {
+            books.payments.insert(payment);
+        }
         // The saga's holds are not in the snapshot: its entries and requests say them.
         books.rebuild_saga_holds();
         books.note_all_settled();
@@ -165,6 +169,8 @@ pub struct BooksSnapshot {
     pub merchant_slices: Vec<(MerchantNo, SliceEntry)>,
     /// Every prepaid card of the shard's customers with its pocket (from version 5).
     pub cards: Vec<CardEntry>,
+    /// `payment_log` (from version 5).
+    pub payments: Vec<crate::payments::payment::PaymentEntry>,
 }
 
 /// The books at one LSN, shared with the live books copy-on-write: see

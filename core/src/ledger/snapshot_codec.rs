@@ -14,7 +14,7 @@ const SNAPSHOT_MAGIC: [u8; 4] = [0xFF, b'B', b'K', b'S'];
 /// layout is the same as version 1's. Version 2: requests with their reservations,
 /// answers with their reason, entries covered by a reservation. Version 3: the two-phase
 /// holds. Version 4: the merchants of the instruments layer and
-/// their slices. Version 5: the prepaid cards and their pockets.
+/// their slices. Version 5: the prepaid cards and their pockets, and `payment_log`.
 pub const SNAPSHOT_VERSION: u16 = 5;
 
 /// The payload of a snapshot of the books: its envelope and the archive.

@@ -13,8 +13,21 @@ use super::codes::RefusalCode;
 use super::kst::kst_day;
 
 /// The state of a payment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[rkyv(derive(Debug, PartialEq, Eq))]
 pub enum PaymentState {
     Requested,
     /// A leg's outcome is unknown; the merchant was told DECLINED `TIMEOUT`.
@@ -37,6 +50,111 @@ impl PaymentState {
             | PaymentState::Cancelled
             | PaymentState::PartiallyRefunded
             | PaymentState::Refunded => Some(true),
+        }
+    }
+}
+
+/// A payment's id: the shard that holds it in its top 16 bits, a number within the
+/// shard below; written `pay_<16 hex digits>`. It names no customer: a merchant learns
+/// nothing about who paid from it (D-5.5).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord))]
+pub struct PaymentId(pub u64);
+
+impl PaymentId {
+    pub const fn new(shard: u16, seq: u64) -> Self {
+        Self(((shard as u64) << 48) | (seq & ((1 << 48) - 1)))
+    }
+
+    pub const fn shard(self) -> u16 {
+        (self.0 >> 48) as u16
+    }
+
+    pub const fn seq(self) -> u64 {
+        self.0 & ((1 << 48) - 1)
+    }
+
+    /// The approval number a merchant prints (§6.4): 8 digits from the id.
+    pub fn approval_no(self) -> String {
+        format!("{:08}", (self.0 ^ (self.0 >> 29)) % 100_000_000)
+    }
+}
+
+impl std::fmt::Display for PaymentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "pay_{:016x}", self.0)
+    }
+}
+
+impl std::str::FromStr for PaymentId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let hex = s
+            .strip_prefix("pay_")
+            .filter(|h| h.len() == 16)
+            .ok_or_else(|| format!("payment id {s:?} is not pay_<16 hex digits>"))?;
+        u64::from_str_radix(hex, 16)
+            .map(PaymentId)
+            .map_err(|_| format!("payment id {s:?} is not pay_<16 hex digits>"))
+    }
+}
+
+/// A payment as `payment_log` keeps it (§6.5), in the shard of its payer (or, declined
+/// before a payer was known, of its merchant's request number): one `payment_set` record
+/// per change, carrying the whole payment at a new version.
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct PaymentEntry {
+    pub id: PaymentId,
+    pub version: u32,
+    pub merchant: crate::ids::MerchantNo,
+    /// The merchant's idempotency key (§6.4).
+    pub merchant_request_no: crate::ids::RequestNo,
+    /// Metadata only.
+    pub order_no: Option<crate::ids::RequestNo>,
+    /// The request's fingerprint, secrets excluded (`payment_request.rs`).
+    pub fingerprint: [u8; 32],
+    pub amount_krw: u64,
+    /// The card that pays: its owner and its number among the owner's cards. `None` when
+    /// declined before a card was found (an unknown number), or cancelled by the merchant
+    /// before it arrived.
+    pub card: Option<(crate::ids::CustomerId, crate::ids::CardSeq)>,
+    pub state: PaymentState,
+    /// Why it was declined (`DeclineCode::byte`), once it was.
+    pub decline: Option<u8>,
+    /// The request number of its sale (the money leg, a saga of the payer's), once
+    /// authorized.
+    pub sale: Option<crate::ids::RequestNo>,
+    pub created_at_ms: u64,
+    /// When it was approved; 0 before.
+    pub approved_at_ms: u64,
+    /// What its refunds and cancel have taken back so far.
+    pub refunded_krw: u64,
+}
+
+impl PaymentEntry {
+    pub fn decline_code(&self) -> Option<super::DeclineCode> {
+        self.decline.and_then(super::DeclineCode::from_byte)
+    }
+
+    /// What a cancel or refund reads of it.
+    pub const fn book(&self) -> PaymentBook {
+        PaymentBook {
+            state: self.state,
+            amount_krw: self.amount_krw,
+            refunded_krw: self.refunded_krw,
+            approved_at_ms: self.approved_at_ms,
         }
     }
 }

@@ -73,10 +73,11 @@ pub enum RecordKind {
     HoldExpired,
     MerchantSet,
     CardSet,
+    PaymentSet,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 20] = [
+    pub const ALL: [RecordKind; 21] = [
         RecordKind::Genesis,
         RecordKind::CustomerOpened,
         RecordKind::CustomerStatus,
@@ -97,6 +98,7 @@ impl RecordKind {
         RecordKind::HoldExpired,
         RecordKind::MerchantSet,
         RecordKind::CardSet,
+        RecordKind::PaymentSet,
     ];
 
     /// The code in the envelope.
@@ -122,6 +124,7 @@ impl RecordKind {
             RecordKind::HoldExpired => 18,
             RecordKind::MerchantSet => 19,
             RecordKind::CardSet => 20,
+            RecordKind::PaymentSet => 21,
         }
     }
 
@@ -162,6 +165,7 @@ impl RecordKind {
             RecordKind::HoldExpired => "hold_expired",
             RecordKind::MerchantSet => "merchant_set",
             RecordKind::CardSet => "card_set",
+            RecordKind::PaymentSet => "payment_set",
         }
     }
 }
@@ -189,6 +193,7 @@ impl LedgerRecord {
             LedgerRecord::HoldExpired { .. } => RecordKind::HoldExpired,
             LedgerRecord::MerchantSet { .. } => RecordKind::MerchantSet,
             LedgerRecord::CardSet { .. } => RecordKind::CardSet,
+            LedgerRecord::PaymentSet { .. } => RecordKind::PaymentSet,
         }
     }
 }
@@ -327,6 +332,11 @@ mod v1 {
     pub struct CardSet {
         pub version: u32,
         pub card: PrepaidCard,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct PaymentSet {
+        pub payment: crate::payments::payment::PaymentEntry,
     }
 }
 
@@ -568,6 +578,12 @@ fn body(record: &LedgerRecord, buf: AlignedVec) -> AlignedVec {
             &v1::CardSet {
                 version: *version,
                 card: card.clone(),
+            },
+            buf,
+        ),
+        LedgerRecord::PaymentSet { payment } => put(
+            &v1::PaymentSet {
+                payment: payment.clone(),
             },
             buf,
         ),
@@ -823,6 +839,9 @@ pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
                 card: c.card,
             }
         }
+        (RecordKind::PaymentSet, _) => LedgerRecord::PaymentSet {
+            payment: get::<v1::PaymentSet>(&what, body)?.payment,
+        },
     })
 }
 

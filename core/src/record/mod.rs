@@ -185,6 +185,11 @@ pub enum LedgerRecord {
         version: u32,
         card: PrepaidCard,
     },
+    /// A payment of `payment_log` at its version (`ledger/payments.rs`): written at its
+    /// authorization and at every change; applying it keeps the higher version.
+    PaymentSet {
+        payment: crate::payments::payment::PaymentEntry,
+    },
 }
 
 impl LedgerRecord {
@@ -206,7 +211,8 @@ impl LedgerRecord {
             | LedgerRecord::HoldPosted { .. }
             | LedgerRecord::HoldVoided { .. }
             | LedgerRecord::HoldExpired { .. }
-            | LedgerRecord::MerchantSet { .. } => ActorId::Shard,
+            | LedgerRecord::MerchantSet { .. }
+            | LedgerRecord::PaymentSet { .. } => ActorId::Shard,
             LedgerRecord::CardSet { card, .. } => ActorId::Customer(card.owner),
             LedgerRecord::HoldCreated { hold, .. } => {
                 ActorId::owner_of(hold.debit).unwrap_or(ActorId::Shard)

@@ -5,7 +5,8 @@ use serde_json::{json, Value};
 
 use super::{
     body_too_large, error_example, errors, example, examples, json_body, ok, schema,
-    storage_failed, unavailable, unsupported_media_type, BODY_400, JSON,
+    storage_failed, unavailable, unsupported_media_type, BODY_400, EXAMPLE_CARD_NUMBER,
+    EXAMPLE_DATE, JSON,
 };
 
 fn card_answer() -> Value {
@@ -134,9 +135,50 @@ pub fn reveal() -> Value {
             ("unknown", example("No such card", json!("pc_1001_9"))),
         ]))],
         "responses": {
-            "200": ok("The full number", "RevealedCard", examples(&[("revealed", example("Card 1", json!({ "instrument_id": "pc_1001_1", "number": "9421001234560018" })))])),
+            "200": ok("The full number", "RevealedCard", examples(&[("revealed", example("Card 1", json!({ "instrument_id": "pc_1001_1", "number": EXAMPLE_CARD_NUMBER })))])),
             "400": malformed_card(),
             "404": unknown_card(),
+            "500": storage_failed(),
+            "503": unavailable(&["overloaded", "shutting_down"])
+        }
+    }})
+}
+
+pub fn charge() -> Value {
+    let body = |request_no: &str, amount: Value| json!({ "source": "balance", "request_date": EXAMPLE_DATE, "request_no": request_no, "amount": amount });
+    let mut linked = body("PC-20261121-0002", json!("1000"));
+    linked["source"] = json!("linked");
+    json!({ "post": {
+        "operationId": "chargePrepaidCard",
+        "tags": ["prepaid cards"],
+        "summary": "Charge a prepaid card's pocket from the owner's balance (D-5.7)",
+        "description": "`SS.transfer` `customer[c]` → `pocket[c,card]`, a request of the owner's under its request number (idempotent like a charge). Told `failed` when the balance is short or the transfer fails or times out (one done after that is reversed). Refused `over_balance_cap` when the pocket, with the charges on their way to it, would pass `payments.pocket_balance_cap_krw` (D-5.6); `invalid_state` for a suspended, closed or expired card. The source `linked` (from the bank) is not built yet.",
+        "parameters": [card_path(examples(&[
+            ("charged", example("Card 1 of customer 1001", json!("pc_1001_1"))),
+            ("linked", example("Card 1 of customer 1001", json!("pc_1001_1"))),
+        ]))],
+        "requestBody": json_body("PocketCharge", examples(&[
+            ("charged", example("Charge 20,000 won from the balance", body("PC-20261121-0001", json!("20000")))),
+            ("linked", example("From the bank: not built yet", linked)),
+        ])),
+        "responses": {
+            "200": ok("The outcome", "Outcome", examples(&[("charged", example("Told succeeded", json!({
+                "customer": "1001", "request_no": "PC-20261121-0001", "kind": "pocket_charge", "currency": "KRW",
+                "amount": "20000", "told": "succeeded", "path": null, "deficit": null,
+                "decided_by": "pocket_charge", "timed_out": false, "reason": null
+            })))])),
+            "400": errors(400, BODY_400, "a field is missing, unknown, malformed or `null`; a source not built.", examples(&[
+                ("linked", error_example("linked", "invalid_field", "source: \"linked\": only \"balance\" is built yet", Some("source"))),
+            ])),
+            "404": unknown_card(),
+            "409": errors(409, &["request_no_reused", "invalid_state"], "the request number was used for another request; the card may not be charged.", examples(&[
+                ("suspended", error_example("A suspended card", "invalid_state", "prepaid card pc_1001_1 is Suspended; a suspended, closed or expired card cannot be charged", None)),
+            ])),
+            "413": body_too_large(),
+            "415": unsupported_media_type(),
+            "422": errors(422, &["over_balance_cap"], "the pocket would pass its cap.", examples(&[
+                ("over_cap", error_example("Past the cap", "over_balance_cap", "pocket pocket[1001,1] holds 1990000 with 0 on its way; 20000 more would pass its cap of 2000000 (payments.pocket_balance_cap_krw)", None)),
+            ])),
             "500": storage_failed(),
             "503": unavailable(&["overloaded", "shutting_down"])
         }
@@ -176,6 +218,16 @@ pub fn schemas() -> Value {
                 "pocket_available": schema("Money"),
                 "issued_at_ms": { "type": "integer", "minimum": 0 },
                 "version": { "type": "integer", "minimum": 1 }
+            }
+        },
+        "PocketCharge": {
+            "type": "object", "additionalProperties": false,
+            "required": ["source", "request_date", "request_no", "amount"],
+            "properties": {
+                "source": { "const": "balance", "description": "Where the money comes from: the owner's balance. (`linked`, from the bank, is not built yet.)" },
+                "request_date": schema("RequestDate"),
+                "request_no": schema("RequestNo"),
+                "amount": schema("MoneyIn")
             }
         },
         "RevealedCard": {

@@ -1,0 +1,388 @@
+//! Payments of the instruments layer (INSTRUMENTS.md §6.2, §6.4, §6.5; docs/payments.md):
+//! `POST /v1/payments` with a direct prepaid card (D-5.18), idempotent by the merchant's
+//! request number, and the lookup by that number.
+//!
+//! A payment goes through the one fixed order of checks:
+//! - step 0 here: well formed, and its number new for the merchant (a known number
+//!   answers what is on record; other fields under it are refused `IDEMPOTENCY_CONFLICT`);
+//! - step 1 here: the merchant is active and accepts the type;
+//! - step 2 here: the number resolves through the credential index;
+//! - steps 2–9 on the card's shard thread (`shard/payments.rs`), ending with the
+//!   full-amount rule (D-5.8);
+//!
+//! then the payment is on record REQUESTED and its money leg, a sale from the card's
+//! pocket, runs as a request of the payer's; its answer makes the payment APPROVED or
+//! DECLINED (`TIMEOUT` when the sale timed out: D-0.2, a reversal follows if it was done).
+//! A decline at any step is on record under the merchant's number too, so that a retry
+//! gets it again.
+//!
+//! The directory of merchants' numbers is in memory, rebuilt from every shard's
+//! `payment_log` at start, like the request registry. It grows with the payments kept;
+//! moving settled payments out of memory, as issue 13 did for requests, is not built yet.
+
+use std::hash::{Hash, Hasher};
+use std::time::Duration;
+
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+use omnibus_core::ids::{MerchantId, MerchantNo};
+use omnibus_core::ledger::MerchantEntry;
+use omnibus_core::payments::controls::Ask;
+use omnibus_core::payments::merchant::InstrumentType;
+use omnibus_core::payments::payment::{PaymentEntry, PaymentId, PaymentState};
+use omnibus_core::payments::payment_request::{InstrumentRef, PaymentRequest};
+use omnibus_core::payments::{DeclineCode, RefusalCode};
+use omnibus_core::request_log::Told;
+use omnibus_core::saga::Reason;
+use omnibus_core::{Amount, RequestDate, RequestHeader, RequestNo};
+use rust_decimal::Decimal;
+
+use super::Engine;
+use crate::api::SaleRequest;
+use crate::error::EngineError;
+use crate::shard::{AuthorizeCardPayment, PaymentQuery, RecordPayment};
+
+/// Where a merchant's request number stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum KeySlot {
+    /// A submission under it is being authorized now.
+    InFlight,
+    Known(PaymentId),
+}
+
+/// Payments by (merchant, merchant's request number).
+pub(super) type PaymentDirectory = DashMap<(MerchantNo, RequestNo), KeySlot>;
+
+/// The directory from every payment on record.
+pub(super) fn directory<'a>(payments: impl Iterator<Item = &'a PaymentEntry>) -> PaymentDirectory {
+    payments
+        .map(|p| ((p.merchant, p.merchant_request_no), KeySlot::Known(p.id)))
+        .collect()
+}
+
+/// How long a second submission under a number waits for the first one's authorization
+/// before it is refused `OVERLOADED` (a retry then finds the first one's outcome).
+const IN_FLIGHT_WAIT: Duration = Duration::from_secs(5);
+
+fn refusal(code: RefusalCode, message: impl Into<String>) -> EngineError {
+    EngineError::Refusal {
+        code,
+        message: message.into(),
+    }
+}
+
+/// The decline a sale's failure answers (§6.2, "execution").
+fn decline_of(told_reason: Reason, timed_out: bool) -> DeclineCode {
+    if timed_out || told_reason == Reason::Timeout {
+        DeclineCode::Timeout
+    } else if told_reason == Reason::NotCarriedOut {
+        // Refused before any call: the pocket could not hold the amount (another payment
+        // of the card took it between the authorization and the sale).
+        DeclineCode::InsufficientFunds
+    } else {
+        DeclineCode::FundingFailed
+    }
+}
+
+impl Engine {
+    fn now_ms(&self) -> u64 {
+        self.inner.clock.now_ms()
+    }
+
+    /// The shard that records a decline reached before a payer was known: one chosen by
+    /// the merchant's number, so that its retry finds it.
+    fn key_shard(&self, key: &(MerchantNo, RequestNo)) -> u16 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        (h.finish() % u64::from(self.shard_count())) as u16
+    }
+
+    /// A merchant's payment (`POST /v1/payments`): APPROVED, or DECLINED with its
+    /// `DeclineCode`, as on record (see the module's notes). Refused (nothing recorded):
+    /// `INVALID_REQUEST` for a malformed request or an instrument type not built yet,
+    /// `NOT_FOUND` for an unknown merchant, `IDEMPOTENCY_CONFLICT` for other fields under
+    /// a known number.
+    pub async fn pay(&self, request: PaymentRequest) -> Result<PaymentEntry, EngineError> {
+        request
+            .validate()
+            .map_err(|e| refusal(RefusalCode::InvalidRequest, e.to_string()))?;
+        let merchant = self.merchant(request.merchant).ok_or_else(|| {
+            refusal(
+                RefusalCode::NotFound,
+                format!("no merchant {}", request.merchant),
+            )
+        })?;
+        let [leg] = request.legs.as_slice() else {
+            return Err(refusal(
+                RefusalCode::InvalidRequest,
+                "legs: one instrument per payment (split tender and group payment come with seeds 002 and 003)",
+            ));
+        };
+        let InstrumentRef::PrepaidCard { number, password } = &leg.instrument else {
+            return Err(refusal(
+                RefusalCode::InvalidRequest,
+                format!(
+                    "instrument: type {} is not built yet; prepaid_card is",
+                    leg.instrument.kind().as_str()
+                ),
+            ));
+        };
+        let index = self.inner.payment_keys.index.index(&number.ascii());
+        let fingerprint = request.fingerprint(&[Some(index)]).0;
+        let key = (merchant.no, request.merchant_request_no);
+        // Step 0: the number, claimed, or answered from the record.
+        let started = std::time::Instant::now();
+        loop {
+            match self.inner.payment_keys_seen.entry(key) {
+                Entry::Vacant(slot) => {
+                    slot.insert(KeySlot::InFlight);
+                    break;
+                }
+                Entry::Occupied(slot) => match *slot.get() {
+                    KeySlot::Known(id) => {
+                        drop(slot);
+                        return self.replay(id, fingerprint).await;
+                    }
+                    KeySlot::InFlight => {
+                        drop(slot);
+                        if started.elapsed() > IN_FLIGHT_WAIT {
+                            return Err(refusal(
+                                RefusalCode::Overloaded,
+                                format!("{} is being authorized; ask again", key.1),
+                            ));
+                        }
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                },
+            }
+        }
+        let now = self.now_ms();
+        let new = PaymentEntry {
+            id: PaymentId(0),
+            version: 1,
+            merchant: merchant.no,
+            merchant_request_no: request.merchant_request_no,
+            order_no: request.order_no,
+            fingerprint,
+            amount_krw: request.amount_krw,
+            card: None,
+            state: PaymentState::Requested,
+            decline: None,
+            sale: None,
+            created_at_ms: now,
+            approved_at_ms: 0,
+            refunded_krw: 0,
+        };
+        let recorded = self
+            .authorize_card(&request, &merchant, new, index, number, password)
+            .await;
+        match &recorded {
+            Ok(p) => {
+                self.inner
+                    .payment_keys_seen
+                    .insert(key, KeySlot::Known(p.id));
+            }
+            Err(_) => {
+                self.inner.payment_keys_seen.remove(&key);
+            }
+        }
+        let recorded = recorded?;
+        if recorded.state == PaymentState::Requested {
+            self.complete(recorded).await
+        } else {
+            Ok(recorded)
+        }
+    }
+
+    /// Steps 1 and 2 here, 2–9 on the card's shard; the payment on record, DECLINED or
+    /// REQUESTED.
+    async fn authorize_card(
+        &self,
+        request: &PaymentRequest,
+        merchant: &MerchantEntry,
+        mut payment: PaymentEntry,
+        index: omnibus_core::payments::secret::CredentialIndex,
+        number: &omnibus_core::payments::card_number::CardNumber,
+        password: &omnibus_core::payments::payment_request::SecretText,
+    ) -> Result<PaymentEntry, EngineError> {
+        let declined = |mut p: PaymentEntry, code: DeclineCode| {
+            p.state = PaymentState::Declined;
+            p.decline = Some(code.byte());
+            p
+        };
+        if let Err(code) = merchant
+            .merchant
+            .admits(InstrumentType::PrepaidCard, request.terminal)
+        {
+            let shard = self.key_shard(&(payment.merchant, payment.merchant_request_no));
+            return self.record_new(shard, declined(payment, code)).await;
+        }
+        let card = self
+            .inner
+            .cards
+            .get(&index)
+            .map(|c| *c)
+            .filter(|c| c.seq.0 != 0 && self.card_by_number(number) == Some(*c));
+        let Some(card) = card else {
+            let shard = self.key_shard(&(payment.merchant, payment.merchant_request_no));
+            return self
+                .record_new(shard, declined(payment, DeclineCode::InvalidCredential))
+                .await;
+        };
+        payment.card = Some((card.customer, card.seq));
+        let ask = Ask {
+            merchant: merchant.merchant.id,
+            merchant_category: merchant.merchant.category,
+            terminal: request.terminal,
+            region: request.region,
+            purpose: None,
+            amount_krw: request.amount_krw,
+            at_ms: payment.created_at_ms,
+        };
+        let keys = self.inner.payment_keys.clone();
+        let sale_max_krw = self.inner.config.payments.sale_max_krw;
+        let password = password.clone();
+        self.ask(self.shard_of(card.customer), |reply| AuthorizeCardPayment {
+            payment,
+            password,
+            ask,
+            sale_max_krw,
+            keys,
+            reply,
+        })
+        .await
+    }
+
+    async fn record_new(
+        &self,
+        shard: u16,
+        payment: PaymentEntry,
+    ) -> Result<PaymentEntry, EngineError> {
+        self.ask(shard, |reply| RecordPayment {
+            payment,
+            new_id: true,
+            reply,
+        })
+        .await
+    }
+
+    /// The money leg of an authorized payment: its sale (a request of the payer's,
+    /// idempotent by its number, so asking again after a crash or a timeout of the
+    /// caller answers the same), then the payment APPROVED or DECLINED on record.
+    async fn complete(&self, payment: PaymentEntry) -> Result<PaymentEntry, EngineError> {
+        let (Some((customer, card)), Some(sale)) = (payment.card, payment.sale) else {
+            return Ok(payment);
+        };
+        let currency = self.inner.config.engine.currency;
+        let amount = Amount::new(currency, Decimal::from(payment.amount_krw))
+            .map_err(|e| refusal(RefusalCode::InvalidRequest, format!("amount_krw: {e}")))?;
+        let request_date = RequestDate::from_unix_ms(payment.created_at_ms)
+            .ok_or_else(|| EngineError::Internal("a payment's date".into()))?;
+        let outcome = self
+            .sale(SaleRequest {
+                header: RequestHeader {
+                    customer,
+                    request_date,
+                    request_no: sale,
+                    amount,
+                },
+                merchant: payment.merchant,
+                pocket: Some(card),
+            })
+            .await?;
+        let mut done = payment.clone();
+        done.version += 1;
+        match outcome.told {
+            Told::Succeeded => {
+                done.state = PaymentState::Approved;
+                done.approved_at_ms = self.now_ms();
+            }
+            Told::Failed => {
+                done.state = PaymentState::Declined;
+                done.decline = Some(decline_of(outcome.reason, outcome.timed_out).byte());
+            }
+        }
+        let shard = payment.id.shard();
+        self.ask(shard, |reply| RecordPayment {
+            payment: done,
+            new_id: false,
+            reply,
+        })
+        .await
+    }
+
+    /// A known number submitted again: the payment on record if the fields are the same
+    /// (one still REQUESTED is completed first), else `IDEMPOTENCY_CONFLICT`.
+    async fn replay(
+        &self,
+        id: PaymentId,
+        fingerprint: [u8; 32],
+    ) -> Result<PaymentEntry, EngineError> {
+        let payment = self.payment(id).await?;
+        if payment.fingerprint != fingerprint {
+            return Err(refusal(
+                RefusalCode::IdempotencyConflict,
+                format!(
+                    "merchant_request_no {} is on record with other fields",
+                    payment.merchant_request_no
+                ),
+            ));
+        }
+        if payment.state == PaymentState::Requested {
+            return self.complete(payment).await;
+        }
+        Ok(payment)
+    }
+
+    /// A payment by id; `NOT_FOUND` if none.
+    pub async fn payment(&self, id: PaymentId) -> Result<PaymentEntry, EngineError> {
+        if id.shard() >= self.shard_count() {
+            return Err(refusal(RefusalCode::NotFound, format!("no payment {id}")));
+        }
+        self.ask(id.shard(), |reply| PaymentQuery { id, reply })
+            .await?
+            .ok_or_else(|| refusal(RefusalCode::NotFound, format!("no payment {id}")))
+    }
+
+    /// A merchant's payment by its own request number (§6.4, the lookup after its client
+    /// timed out); `NOT_FOUND` if no such request arrived. One still being authorized is
+    /// waited for.
+    pub async fn payment_by_request(
+        &self,
+        merchant: MerchantId,
+        merchant_request_no: RequestNo,
+    ) -> Result<PaymentEntry, EngineError> {
+        let not_found = || {
+            refusal(
+                RefusalCode::NotFound,
+                format!("merchant {merchant} sent no request {merchant_request_no}"),
+            )
+        };
+        let no = self.merchant(merchant).ok_or_else(not_found)?.no;
+        let started = std::time::Instant::now();
+        loop {
+            let slot = self
+                .inner
+                .payment_keys_seen
+                .get(&(no, merchant_request_no))
+                .map(|s| *s);
+            match slot {
+                None => return Err(not_found()),
+                Some(KeySlot::Known(id)) => {
+                    let payment = self.payment(id).await?;
+                    if payment.state == PaymentState::Requested {
+                        return self.complete(payment).await;
+                    }
+                    return Ok(payment);
+                }
+                Some(KeySlot::InFlight) if started.elapsed() > IN_FLIGHT_WAIT => {
+                    return Err(refusal(
+                        RefusalCode::Overloaded,
+                        format!("{merchant_request_no} is being authorized; ask again"),
+                    ))
+                }
+                Some(KeySlot::InFlight) => tokio::time::sleep(Duration::from_millis(2)).await,
+            }
+        }
+    }
+}

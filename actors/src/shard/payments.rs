@@ -1,0 +1,205 @@
+//! `payment_log` on the payer's shard (INSTRUMENTS.md §6.2, §6.5): a direct card
+//! payment's authorization (steps 2–9 of the fixed order on the card, on the card's own
+//! thread, so that two payments of one card are judged one after the other), and the
+//! payment's records. The sale that moves the money is a request of the payer's, started
+//! by the engine once the authorization is durable (`engine/payments.rs`).
+
+use actix::{Context, Handler};
+use omnibus_core::ledger::BooksError;
+use omnibus_core::payments::controls::{authorize, Authorizing, Funds, Secret, SecretEffect};
+use omnibus_core::payments::payment::{PaymentEntry, PaymentState};
+use omnibus_core::payments::prepaid_card::{CardStatus, PrepaidCard};
+use omnibus_core::payments::secret::{PinVerifier, SecretCheck};
+use omnibus_core::payments::DeclineCode;
+use omnibus_core::record::{ActorId, LedgerRecord};
+use omnibus_core::RequestNo;
+use rust_decimal::prelude::ToPrimitive;
+
+use super::protocol::{AuthorizeCardPayment, PaymentQuery, RecordPayment};
+use super::ShardActor;
+use crate::error::EngineError;
+use crate::ledger::Admission;
+
+/// The request number of a payment's sale: `PAY-` and the payment's id in hex, unique
+/// engine-wide since the id is.
+pub fn sale_request_no(payment: &PaymentEntry) -> RequestNo {
+    RequestNo::new(&format!("PAY-{:016X}", payment.id.0)).expect("20 key characters")
+}
+
+impl Handler<AuthorizeCardPayment> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: AuthorizeCardPayment, _: &mut Context<Self>) {
+        if self.stopping.is_some() {
+            msg.reply.send(Err(EngineError::ShuttingDown));
+            return;
+        }
+        let mut ledger = self.ledger.borrow_mut();
+        // The payment, and the card if the password changed its counters.
+        if let Err(e) = ledger.admit(2, Admission::New) {
+            msg.reply.send(Err(e));
+            return;
+        }
+        let books = ledger.books();
+        let Some((customer, seq)) = msg.payment.card else {
+            msg.reply.send(Err(EngineError::Internal(
+                "a card payment without its card".into(),
+            )));
+            return;
+        };
+        let Some(held) = books.card(customer, seq).cloned() else {
+            msg.reply.send(Err(BooksError::UnknownCard {
+                customer,
+                card: seq,
+            }
+            .into()));
+            return;
+        };
+        let owner_tradable = books
+            .customer(customer)
+            .is_some_and(|c| c.tradable && c.subscription_valid);
+        let card = &held.card;
+        let id = card.instrument_id();
+        let check = msg.keys.pin.check(
+            &card.password,
+            &id.bytes(),
+            msg.password.expose().as_bytes(),
+        );
+        let secret = match check {
+            SecretCheck::Right { .. } => Secret::Right,
+            SecretCheck::Wrong => Secret::Wrong,
+            SecretCheck::KeyRetired => Secret::Unusable,
+        };
+        let available = (held.pocket.balance - held.pocket.held)
+            .to_u64()
+            .unwrap_or(0);
+        let verdict = authorize(
+            &Authorizing {
+                status: card.status.instrument(),
+                owner_tradable,
+                controls: &PrepaidCard::controls(),
+                counters: &card.counters(),
+                sale_max_krw: Some(msg.sale_max_krw),
+            },
+            secret,
+            &msg.ask,
+            Funds {
+                available_krw: available,
+                // The full-amount rule (D-5.8): no top-up, no partial approval.
+                top_up_krw: 0,
+            },
+        );
+        // What the password's check does to the card: counted, locked, reset, or
+        // resealed under the current key.
+        let mut changed = card.clone();
+        match verdict.secret {
+            SecretEffect::Wrong { locks } => {
+                changed.failed_password_count = changed.failed_password_count.saturating_add(1);
+                if locks {
+                    changed.status = CardStatus::Locked;
+                }
+            }
+            SecretEffect::Reset => changed.failed_password_count = 0,
+            SecretEffect::Unchanged => {}
+        }
+        if let (
+            SecretCheck::Right {
+                resealed: Some(new),
+            },
+            Ok(_),
+        ) = (check, verdict.outcome)
+        {
+            changed.password = new;
+        }
+        let mut payment = msg.payment;
+        payment.id = books.next_payment_id();
+        payment.version = 1;
+        match verdict.outcome {
+            Ok(_) => {
+                payment.state = PaymentState::Requested;
+                payment.sale = Some(sale_request_no(&payment));
+            }
+            Err(code) => {
+                payment.state = PaymentState::Declined;
+                payment.decline = Some(code.byte());
+            }
+        }
+        if changed != *card {
+            let record = LedgerRecord::CardSet {
+                version: held.version + 1,
+                card: changed,
+            };
+            if let Err(e) = ledger.execute_unwaited(ActorId::Customer(customer), &record) {
+                msg.reply.send(Err(e));
+                return;
+            }
+        }
+        let record = LedgerRecord::PaymentSet {
+            payment: payment.clone(),
+        };
+        if let Err(e) = ledger.execute_unwaited(ActorId::Shard, &record) {
+            msg.reply.send(Err(e));
+            return;
+        }
+        if payment.state == PaymentState::Declined {
+            tracing::info!(
+                payment = %payment.id,
+                code = %payment.decline_code().unwrap_or(DeclineCode::FundingFailed),
+                "card payment declined"
+            );
+        }
+        let reply = msg.reply;
+        ledger.after_durable(Box::new(move |durable| {
+            reply.send(durable.map(|()| payment))
+        }));
+    }
+}
+
+impl Handler<RecordPayment> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: RecordPayment, _: &mut Context<Self>) {
+        if self.stopping.is_some() {
+            msg.reply.send(Err(EngineError::ShuttingDown));
+            return;
+        }
+        let mut ledger = self.ledger.borrow_mut();
+        if let Err(e) = ledger.admit(1, Admission::New) {
+            msg.reply.send(Err(e));
+            return;
+        }
+        let mut payment = msg.payment;
+        if msg.new_id {
+            payment.id = ledger.books().next_payment_id();
+            payment.version = 1;
+        }
+        let record = LedgerRecord::PaymentSet {
+            payment: payment.clone(),
+        };
+        if let Err(e) = ledger.execute_unwaited(ActorId::Shard, &record) {
+            msg.reply.send(Err(e));
+            return;
+        }
+        let held = ledger
+            .books()
+            .payment(payment.id)
+            .cloned()
+            .expect("just applied");
+        let reply = msg.reply;
+        ledger.after_durable(Box::new(move |durable| reply.send(durable.map(|()| held))));
+    }
+}
+
+impl Handler<PaymentQuery> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: PaymentQuery, _: &mut Context<Self>) {
+        let mut ledger = self.ledger.borrow_mut();
+        if let Err(e) = ledger.check_usable() {
+            msg.reply.send(Err(e));
+            return;
+        }
+        let payment = ledger.books().payment(msg.id).cloned();
+        let reply = msg.reply;
+        ledger.after_durable(Box::new(move |durable| {
+            reply.send(durable.map(|()| payment))
+        }));
+    }
+}

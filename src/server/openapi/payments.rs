@@ -1,0 +1,165 @@
+//! The operations and schemas of `/v1/payments` (`server/payments.rs`), in the document's
+//! own helpers.
+
+use serde_json::{json, Value};
+
+use super::{
+    body_too_large, error_example, errors, example, examples, json_body, ok, schema,
+    storage_failed, unavailable, unsupported_media_type, BODY_400, EXAMPLE_CARD_NUMBER,
+};
+
+fn payment_body(no: &str, amount: u64, password: &str) -> Value {
+    json!({
+        "merchant_id": "m2", "merchant_request_no": no, "amount_krw": amount,
+        "category": "books",
+        "instrument": { "type": "prepaid_card", "number": EXAMPLE_CARD_NUMBER, "password": password }
+    })
+}
+
+fn answer(no: &str, amount: u64, declined: Option<&str>) -> Value {
+    let mut a = json!({
+        "payment_id": "pay_0001000000000001", "status": "APPROVED", "state": "APPROVED",
+        "approval_no": "00000001", "merchant_id": "m2", "merchant_request_no": no,
+        "amount_krw": amount,
+        "legs": [{ "type": "prepaid_card", "amount_krw": amount, "approval_no": "00000001", "rail": "securities_firm" }]
+    });
+    if let Some(code) = declined {
+        a["status"] = json!("DECLINED");
+        a["state"] = json!("DECLINED");
+        a["decline_code"] = json!(code);
+        a.as_object_mut().unwrap().remove("approval_no");
+        a["legs"][0].as_object_mut().unwrap().remove("approval_no");
+    }
+    a
+}
+
+pub fn path() -> Value {
+    let mut pay = pay();
+    pay["get"] = lookup()["get"].clone();
+    pay
+}
+
+fn pay() -> Value {
+    let mut other_amount = payment_body("R-20261121-0001", 10_000, "4827");
+    other_amount["amount_krw"] = json!(9_999);
+    let mut wallet = payment_body("R-20261121-0009", 1_000, "4827");
+    wallet["instrument"] = json!({ "type": "wallet", "checkout_id": "co_1" });
+    json!({ "post": {
+        "operationId": "createPayment",
+        "tags": ["payments"],
+        "summary": "A merchant's payment (INSTRUMENTS.md §6.4)",
+        "description": "Runs the one fixed order of checks (§6.2) and answers APPROVED, or DECLINED with the code of the first check that failed (`decline_code`); a decline moves nothing. A direct prepaid card (D-5.18): the card number and the password the customer typed, the full amount from the card's pocket (D-5.8). A sale that times out is DECLINED `TIMEOUT` and reversed if a confirm finds it done (D-0.2). Idempotent by (`merchant_id`, `merchant_request_no`): the same request again answers what is on record, declines included; other fields under the number are refused 409 `idempotency_conflict`. The password is never stored, logged or fingerprinted.",
+        "requestBody": json_body("Payment", examples(&[
+            ("approved", example("10,000 won by card 1", payment_body("R-20261121-0001", 10_000, "4827"))),
+            ("again", example("The same request again", payment_body("R-20261121-0001", 10_000, "4827"))),
+            ("short", example("More than the pocket holds", payment_body("R-20261121-0002", 1_000_000, "4827"))),
+            ("conflict", example("The number again with another amount", other_amount)),
+            ("wallet", example("An instrument type not built yet", wallet)),
+        ])),
+        "responses": {
+            "200": ok("APPROVED or DECLINED", "PaymentAnswer", examples(&[
+                ("approved", example("Approved", answer("R-20261121-0001", 10_000, None))),
+                ("again", example("As on record", answer("R-20261121-0001", 10_000, None))),
+                ("short", example("Declined: the full-amount rule", answer("R-20261121-0002", 1_000_000, Some("INSUFFICIENT_FUNDS")))),
+            ])),
+            "400": errors(400, BODY_400, "a field is missing, unknown, malformed or `null`; an instrument type not built yet.", examples(&[
+                ("wallet", error_example("wallet", "invalid_field", "instrument: type \"wallet\" is not built yet; prepaid_card is", Some("instrument"))),
+            ])),
+            "404": errors(404, &["not_found"], "no merchant has this id.", examples(&[
+                ("unknown_merchant", error_example("m9", "not_found", "no merchant m9", None)),
+            ])),
+            "409": errors(409, &["idempotency_conflict"], "the number is on record with other fields.", examples(&[
+                ("conflict", error_example("Another amount", "idempotency_conflict", "merchant_request_no R-20261121-0001 is on record with other fields", None)),
+            ])),
+            "413": body_too_large(),
+            "415": unsupported_media_type(),
+            "500": storage_failed(),
+            "503": unavailable(&["overloaded", "shutting_down"])
+        }
+    }})
+}
+
+fn lookup() -> Value {
+    let param = |name: &str, schema_name: &str, examples_: Value| json!({ "name": name, "in": "query", "required": true, "schema": schema(schema_name), "examples": examples_ });
+    json!({ "get": {
+        "operationId": "getPaymentByRequest",
+        "tags": ["payments"],
+        "summary": "A merchant's payment by its own request number",
+        "description": "The lookup after the merchant's client timed out (D-0.2): the payment as on record; 404 `not_found` if no such request arrived.",
+        "parameters": [
+            param("merchant_id", "MerchantId", examples(&[
+                ("found", example("m2", json!("m2"))),
+                ("unknown", example("m2", json!("m2"))),
+            ])),
+            param("merchant_request_no", "RequestNo", examples(&[
+                ("found", example("R-20261121-0001", json!("R-20261121-0001"))),
+                ("unknown", example("A number never sent", json!("R-20261121-0099"))),
+            ])),
+        ],
+        "responses": {
+            "200": ok("The payment", "PaymentAnswer", examples(&[
+                ("found", example("Approved", answer("R-20261121-0001", 10_000, None))),
+            ])),
+            "400": errors(400, &["invalid_field"], "a malformed merchant id or number.", examples(&[
+                ("malformed", error_example("A space", "invalid_field", "merchant_request_no: must be letters, digits, '-' and '_', got \"R 1\"", Some("merchant_request_no"))),
+            ])),
+            "404": errors(404, &["not_found"], "no such request arrived.", examples(&[
+                ("unknown", error_example("Never sent", "not_found", "merchant m2 sent no request R-20261121-0099", None)),
+            ])),
+            "503": unavailable(&["overloaded", "shutting_down"])
+        }
+    }})
+}
+
+/// The schemas of the payment operations.
+pub fn schemas() -> Value {
+    json!({
+        "Payment": {
+            "type": "object", "additionalProperties": false,
+            "required": ["merchant_id", "merchant_request_no", "amount_krw", "category", "instrument"],
+            "properties": {
+                "merchant_id": schema("MerchantId"),
+                "terminal_id": schema("TerminalId"),
+                "merchant_request_no": schema("RequestNo"),
+                "order_no": schema("RequestNo"),
+                "amount_krw": { "type": "integer", "minimum": 1, "maximum": 2_000_000_000_000u64 },
+                "category": schema("Tag"),
+                "region": schema("Tag"),
+                "instrument": {
+                    "type": "object", "additionalProperties": false,
+                    "required": ["type", "number", "password"],
+                    "properties": {
+                        "type": { "const": "prepaid_card", "description": "The types division, temp, wallet and card_session come with their seeds." },
+                        "number": { "type": "string", "pattern": "^[0-9 -]{16,19}$", "description": "The card's 16 digits, as typed (spaces and hyphens allowed), with a valid Luhn digit." },
+                        "password": { "type": "string", "description": "The card password the customer typed; never stored, logged or fingerprinted." }
+                    }
+                }
+            }
+        },
+        "PaymentAnswer": {
+            "type": "object", "additionalProperties": false,
+            "required": ["payment_id", "status", "state", "merchant_id", "merchant_request_no", "amount_krw", "legs"],
+            "properties": {
+                "payment_id": { "type": "string", "pattern": "^pay_[0-9a-f]{16}$" },
+                "status": { "enum": ["APPROVED", "DECLINED"], "description": "What the merchant was told." },
+                "state": { "enum": ["REQUESTED", "PENDING_CONFIRM", "APPROVED", "DECLINED", "CANCELLED", "PARTIALLY_REFUNDED", "REFUNDED"], "description": "Where `payment_log` stands (§6.5)." },
+                "decline_code": { "enum": omnibus_core::payments::DeclineCode::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>() },
+                "approval_no": { "type": "string", "pattern": "^[0-9]{8}$" },
+                "merchant_id": schema("MerchantId"),
+                "merchant_request_no": schema("RequestNo"),
+                "order_no": schema("RequestNo"),
+                "amount_krw": { "type": "integer", "minimum": 1 },
+                "legs": { "type": "array", "items": {
+                    "type": "object", "additionalProperties": false,
+                    "required": ["type", "amount_krw", "rail"],
+                    "properties": {
+                        "type": { "const": "prepaid_card" },
+                        "amount_krw": { "type": "integer", "minimum": 1 },
+                        "approval_no": { "type": "string", "pattern": "^[0-9]{8}$" },
+                        "rail": { "const": "securities_firm" }
+                    }
+                }}
+            }
+        }
+    })
+}

@@ -1,0 +1,156 @@
+//! `/v1/payments`: a merchant's payment (INSTRUMENTS.md §6.4) and its lookup by the
+//! merchant's own request number. A payment answers 200 with APPROVED or DECLINED and
+//! the decline code (a decline is an answer, not an error); refusals (a malformed
+//! request, an unknown merchant, another body under a known number) are errors, and
+//! record nothing. Card numbers and passwords travel only in the body.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use omnibus_core::ids::{MerchantId, RequestNo, Tag, TerminalId};
+use omnibus_core::payments::card_number::CardNumber;
+use omnibus_core::payments::payment::{PaymentEntry, PaymentState};
+use omnibus_core::payments::payment_request::{InstrumentRef, Leg, PaymentRequest, SecretText};
+use serde::{Deserialize, Serialize};
+
+use super::body::{read_json_body, Fields};
+use super::errors::ApiError;
+use super::merchants::parse;
+use super::AppState;
+
+/// One leg of a payment as answered.
+#[derive(Serialize)]
+pub struct LegView {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub amount_krw: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_no: Option<String>,
+    pub rail: &'static str,
+}
+
+/// A payment as the merchant sees it (§6.4): no card number, no payer.
+#[derive(Serialize)]
+pub struct PaymentView {
+    pub payment_id: String,
+    /// APPROVED or DECLINED: what the merchant was told.
+    pub status: &'static str,
+    /// Where `payment_log` stands (§6.5): REQUESTED, APPROVED, DECLINED, CANCELLED,
+    /// PARTIALLY_REFUNDED, REFUNDED.
+    pub state: PaymentState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decline_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_no: Option<String>,
+    pub merchant_id: String,
+    pub merchant_request_no: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_no: Option<String>,
+    pub amount_krw: u64,
+    pub legs: Vec<LegView>,
+}
+
+impl PaymentView {
+    pub fn of(p: &PaymentEntry, merchant: MerchantId) -> Self {
+        let approved = p.state.answered_approved() == Some(true);
+        let approval_no = approved.then(|| p.id.approval_no());
+        Self {
+            payment_id: p.id.to_string(),
+            status: if approved { "APPROVED" } else { "DECLINED" },
+            state: p.state,
+            decline_code: p.decline_code().map(|c| c.as_str().to_owned()),
+            approval_no: approval_no.clone(),
+            merchant_id: merchant.to_string(),
+            merchant_request_no: p.merchant_request_no.to_string(),
+            order_no: p.order_no.map(|o| o.to_string()),
+            amount_krw: p.amount_krw,
+            legs: vec![LegView {
+                kind: "prepaid_card",
+                amount_krw: p.amount_krw,
+                approval_no,
+                rail: "securities_firm",
+            }],
+        }
+    }
+}
+
+/// `POST /v1/payments`: `{merchant_id, terminal_id?, merchant_request_no, order_no?,
+/// amount_krw, category, region?, instrument: {type: "prepaid_card", number, password}}`.
+pub async fn pay(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_json_body(&request, payload, state.body_limit_bytes).await?;
+    let mut f = Fields::parse(&body)?;
+    let merchant: MerchantId = parse("merchant_id", &f.required_string("merchant_id")?)?;
+    let terminal = f
+        .string("terminal_id")?
+        .map(|t| parse::<TerminalId>("terminal_id", &t))
+        .transpose()?;
+    let merchant_request_no: RequestNo = parse(
+        "merchant_request_no",
+        &f.required_string("merchant_request_no")?,
+    )?;
+    let order_no = f
+        .string("order_no")?
+        .map(|o| parse::<RequestNo>("order_no", &o))
+        .transpose()?;
+    let amount_krw = f
+        .unsigned("amount_krw")?
+        .ok_or_else(|| ApiError::missing_field("amount_krw"))?;
+    let category: Tag = parse("category", &f.required_string("category")?)?;
+    let region = f
+        .string("region")?
+        .map(|r| parse::<Tag>("region", &r))
+        .transpose()?;
+    let mut i = f
+        .object("instrument")?
+        .ok_or_else(|| ApiError::missing_field("instrument"))?;
+    f.finish()?;
+    let kind = i.required_string("type")?;
+    if kind != "prepaid_card" {
+        return Err(ApiError::invalid_field(
+            "instrument",
+            format!("type {kind:?} is not built yet; prepaid_card is"),
+        ));
+    }
+    let number = CardNumber::parse(&i.required_string("number")?)
+        .map_err(|e| ApiError::invalid_field("instrument.number", e))?;
+    let password = SecretText::new(i.required_string("password")?);
+    i.finish()
+        .map_err(|_| ApiError::invalid_field("instrument", "only type, number and password"))?;
+    let payment = state
+        .engine
+        .pay(PaymentRequest {
+            merchant,
+            terminal,
+            merchant_request_no,
+            order_no,
+            amount_krw,
+            category,
+            region,
+            legs: vec![Leg {
+                instrument: InstrumentRef::PrepaidCard { number, password },
+                amount_krw,
+            }],
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(PaymentView::of(&payment, merchant)))
+}
+
+#[derive(Deserialize)]
+pub struct Lookup {
+    merchant_id: String,
+    merchant_request_no: String,
+}
+
+/// `GET /v1/payments?merchant_id&merchant_request_no`: the merchant's lookup after its
+/// client timed out (D-0.2); 404 if no such request arrived.
+pub async fn lookup(
+    state: web::Data<AppState>,
+    query: web::Query<Lookup>,
+) -> Result<HttpResponse, ApiError> {
+    let merchant: MerchantId = parse("merchant_id", &query.merchant_id)?;
+    let no: RequestNo = parse("merchant_request_no", &query.merchant_request_no)?;
+    let payment = state.engine.payment_by_request(merchant, no).await?;
+    Ok(HttpResponse::Ok().json(PaymentView::of(&payment, merchant)))
+}

@@ -1,0 +1,388 @@
+//! Direct prepaid card payments of onboarded merchants (issue 14; INSTRUMENTS.md §5.6
+//! P6, P10, P12; §6.2 the fixed order of checks; §6.4 `POST /v1/payments`; D-5.8 the
+//! full-amount rule; D-5.18): APPROVED or DECLINED with the code of the first failing
+//! check, nothing moved on a decline, idempotent by the merchant's request number, across
+//! a restart too.
+
+mod support;
+
+use omnibus_actors::rails::sim::{Rail, Simulator};
+use omnibus_actors::{CardApplication, Engine, EngineError, PocketChargeRequest};
+use omnibus_core::ids::{CardName, CardSeq, MerchantId, MerchantNo, Tag};
+use omnibus_core::payments::card_number::CardNumber;
+use omnibus_core::payments::merchant::InstrumentType;
+use omnibus_core::payments::payment::{PaymentEntry, PaymentState};
+use omnibus_core::payments::payment_request::{InstrumentRef, Leg, PaymentRequest, SecretText};
+use omnibus_core::payments::prepaid_card::{CardId, CardStatus};
+use omnibus_core::payments::{DeclineCode, RefusalCode};
+use omnibus_core::saga::Settled;
+use omnibus_core::{AccountId, Money, RequestNo};
+use support::*;
+
+/// The non-reflected search confirms an UNKNOWN entry at once, and retries come quickly.
+const QUICK: &str =
+    "[supervisor]\nwindow_min_age_ms = 0\nretry_backoff_min_ms = 1\nretry_backoff_max_ms = 10\n";
+
+fn won(n: i64) -> Money {
+    Money::krw(n).unwrap()
+}
+
+const CARD: CardId = CardId {
+    customer: match omnibus_core::CustomerId::new_const(1) {
+        Some(c) => c,
+        None => panic!(),
+    },
+    seq: CardSeq(1),
+};
+
+/// The fixture of §5.6: customer 1 (alice) with 500,000, card #1 (password 4827) with
+/// `pocket_won` in its pocket, and merchant m2 taking prepaid cards. Answers m2's number
+/// and the card's number.
+async fn fixture(engine: &Engine, pocket_won: i64) -> (MerchantNo, CardNumber) {
+    engine.open_customer(opened(1)).await.unwrap();
+    engine.charge(charge(1, "C-1", 500_000)).await.unwrap();
+    engine
+        .issue_prepaid_card(
+            customer(1),
+            CardApplication {
+                name: CardName::new("ALICE").unwrap(),
+                password: SecretText::new("4827".into()),
+                physical: false,
+                notify_by_email: true,
+            },
+        )
+        .await
+        .unwrap();
+    if pocket_won > 0 {
+        engine
+            .charge_pocket(PocketChargeRequest {
+                header: charge(1, "P-1", pocket_won).header,
+                card: CardSeq(1),
+            })
+            .await
+            .unwrap();
+    }
+    let (m2, _) = engine
+        .onboard_merchant(merchant_taking("m2", &[InstrumentType::PrepaidCard]))
+        .await
+        .unwrap();
+    let number = engine.reveal_prepaid_card(CARD).await.unwrap();
+    (m2.no, number)
+}
+
+fn card_payment(no: &str, won_: u64, number: CardNumber, password: &str) -> PaymentRequest {
+    PaymentRequest {
+        merchant: MerchantId::new("m2").unwrap(),
+        terminal: None,
+        merchant_request_no: RequestNo::new(no).unwrap(),
+        order_no: None,
+        amount_krw: won_,
+        category: Tag::new("books").unwrap(),
+        region: None,
+        legs: vec![Leg {
+            instrument: InstrumentRef::PrepaidCard {
+                number,
+                password: SecretText::new(password.into()),
+            },
+            amount_krw: won_,
+        }],
+    }
+}
+
+async fn balance(engine: &Engine, account: AccountId) -> Money {
+    engine.account_balance(account).await.unwrap()
+}
+
+fn pocket() -> AccountId {
+    AccountId::pocket(customer(1), CardSeq(1))
+}
+
+fn declined(p: &PaymentEntry) -> Option<DeclineCode> {
+    assert_eq!(p.state, PaymentState::Declined, "{p:?}");
+    p.decline_code()
+}
+
+fn refusal_code(e: EngineError) -> RefusalCode {
+    match e {
+        EngineError::Refusal { code, .. } => code,
+        other => panic!("a refusal, not {other:?}"),
+    }
+}
+
+fn firm_agrees(sim: &Simulator, m2: MerchantNo, pocket_won: i64, merchant_won: i64) {
+    let truth = sim.truth();
+    assert_eq!(
+        truth.pockets.get(&(customer(1), CardSeq(1))).copied(),
+        Some(won(pocket_won))
+    );
+    assert_eq!(
+        truth.merchants.get(&m2).copied().unwrap_or(won(0)),
+        won(merchant_won)
+    );
+    assert!(truth.is_conserved());
+}
+
+#[test]
+fn exact_balance_is_approved() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(dir.path(), 2, QUICK);
+    let rt = runtime();
+    let (m2, number) = rt.block_on(fixture(&engine, 115_000));
+    let paid = rt.block_on(async {
+        let paid = engine
+            .pay(card_payment("R-6", 115_000, number, "4827"))
+            .await
+            .unwrap();
+        assert_eq!(paid.state, PaymentState::Approved, "{paid:?}");
+        assert!(paid.approved_at_ms > 0);
+        assert_eq!(paid.id.approval_no().len(), 8);
+        assert!(balance(&engine, pocket()).await.is_zero());
+        assert_eq!(
+            balance(&engine, AccountId::merchant(m2)).await,
+            won(115_000)
+        );
+        firm_agrees(&sim, m2, 0, 115_000);
+        // Sent again: the same answer, nothing moves again. The same number with another
+        // amount: refused, nothing recorded.
+        let again = engine
+            .pay(card_payment("R-6", 115_000, number, "4827"))
+            .await
+            .unwrap();
+        assert_eq!(again, paid);
+        let other = engine
+            .pay(card_payment("R-6", 1_000, number, "4827"))
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_code(other), RefusalCode::IdempotencyConflict);
+        // The merchant's own lookup by its number.
+        let looked_up = engine
+            .payment_by_request(MerchantId::new("m2").unwrap(), "R-6".parse().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(looked_up, paid);
+        let unknown = engine
+            .payment_by_request(MerchantId::new("m2").unwrap(), "R-99".parse().unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_code(unknown), RefusalCode::NotFound);
+        paid
+    });
+    engine.shutdown().unwrap();
+    // After a restart the number still answers the payment on record.
+    let engine = start(dir.path(), 2, QUICK);
+    rt.block_on(async {
+        let again = engine
+            .pay(card_payment("R-6", 115_000, number, "4827"))
+            .await
+            .unwrap();
+        assert_eq!(again, paid);
+        assert_eq!(engine.payment(paid.id).await.unwrap(), paid);
+        assert!(balance(&engine, pocket()).await.is_zero());
+    });
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn the_full_amount_rule_declines_a_direct_card_payment_over_the_pocket() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(dir.path(), 2, QUICK);
+    let rt = runtime();
+    rt.block_on(async {
+        let (m2, number) = fixture(&engine, 115_000).await;
+        let short = engine
+            .pay(card_payment("R-5", 120_000, number, "4827"))
+            .await
+            .unwrap();
+        assert_eq!(declined(&short), Some(DeclineCode::InsufficientFunds));
+        assert_eq!(balance(&engine, pocket()).await, won(115_000));
+        assert!(balance(&engine, AccountId::merchant(m2)).await.is_zero());
+        firm_agrees(&sim, m2, 115_000, 0);
+        // The decline is on record under its number.
+        let again = engine
+            .pay(card_payment("R-5", 120_000, number, "4827"))
+            .await
+            .unwrap();
+        assert_eq!(again, short);
+    });
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn card_password_locks_after_five_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(dir.path(), 2, QUICK);
+    let rt = runtime();
+    rt.block_on(async {
+        let (m2, number) = fixture(&engine, 50_000).await;
+        for i in 1..=5 {
+            let wrong = engine
+                .pay(card_payment(&format!("R-10-{i}"), 10_000, number, "0000"))
+                .await
+                .unwrap();
+            assert_eq!(declined(&wrong), Some(DeclineCode::WrongSecret), "try {i}");
+            let card = engine.prepaid_card(CARD).await.unwrap();
+            let locked = if i == 5 {
+                CardStatus::Locked
+            } else {
+                CardStatus::Active
+            };
+            assert_eq!(
+                (card.card.status, card.card.failed_password_count),
+                (locked, i)
+            );
+        }
+        // The right password now: declined LOCKED, the status being checked first, and
+        // the try does not count.
+        let right = engine
+            .pay(card_payment("R-10-6", 10_000, number, "4827"))
+            .await
+            .unwrap();
+        assert_eq!(declined(&right), Some(DeclineCode::Locked));
+        assert_eq!(
+            engine
+                .prepaid_card(CARD)
+                .await
+                .unwrap()
+                .card
+                .failed_password_count,
+            5
+        );
+        assert_eq!(balance(&engine, pocket()).await, won(50_000));
+        firm_agrees(&sim, m2, 50_000, 0);
+    });
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn a_right_password_resets_the_count_of_wrong_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _sim) = start_sim(dir.path(), 1, QUICK);
+    let rt = runtime();
+    rt.block_on(async {
+        let (_, number) = fixture(&engine, 50_000).await;
+        for i in 1..=4 {
+            engine
+                .pay(card_payment(&format!("W-{i}"), 1_000, number, "1234"))
+                .await
+                .unwrap();
+        }
+        let paid = engine
+            .pay(card_payment("OK-1", 1_000, number, "4827"))
+            .await
+            .unwrap();
+        assert_eq!(paid.state, PaymentState::Approved);
+        let card = engine.prepaid_card(CARD).await.unwrap();
+        assert_eq!(
+            (card.card.status, card.card.failed_password_count),
+            (CardStatus::Active, 0)
+        );
+    });
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn approval_timeout_is_declined_then_reversed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(
+        dir.path(),
+        1,
+        &format!("{QUICK}[rails.securities_firm]\ntimeout_ms = 100\n"),
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        let (m2, number) = fixture(&engine, 50_000).await;
+        // (a) The transfer was done, its answer lost: DECLINED TIMEOUT, then reversed.
+        sim.set_rates(Rail::SecuritiesFirm, always("lost"));
+        let a = engine
+            .pay(card_payment("R-12a", 20_000, number, "4827"))
+            .await
+            .unwrap();
+        sim.set_rates(Rail::SecuritiesFirm, healthy());
+        assert_eq!(declined(&a), Some(DeclineCode::Timeout));
+        let sale = a.sale.unwrap();
+        settle(&engine, sale, Settled::Refunded).await;
+        assert_eq!(balance(&engine, pocket()).await, won(50_000));
+        assert!(balance(&engine, AccountId::merchant(m2)).await.is_zero());
+        firm_agrees(&sim, m2, 50_000, 0);
+        // (b) It was not done: DECLINED TIMEOUT, the entry FAIL, nothing moves.
+        sim.set_rates(Rail::SecuritiesFirm, always("timeout"));
+        let b = engine
+            .pay(card_payment("R-12b", 20_000, number, "4827"))
+            .await
+            .unwrap();
+        sim.set_rates(Rail::SecuritiesFirm, healthy());
+        assert_eq!(declined(&b), Some(DeclineCode::Timeout));
+        settle(&engine, b.sale.unwrap(), Settled::NothingMoved).await;
+        assert_eq!(balance(&engine, pocket()).await, won(50_000));
+        firm_agrees(&sim, m2, 50_000, 0);
+    });
+    engine.shutdown().unwrap();
+}
+
+async fn settle(engine: &Engine, request_no: RequestNo, expected: Settled) {
+    for _ in 0..200 {
+        engine.supervise_once().await.unwrap();
+        let view = engine.request(request_no).await.unwrap();
+        if view.outcome != Settled::Pending {
+            assert_eq!(view.outcome, expected, "{view:?}");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{request_no} did not settle");
+}
+
+#[test]
+fn each_check_declines_with_its_own_code_and_moves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(
+        dir.path(),
+        2,
+        &format!("{QUICK}[payments]\nsale_max_krw = 30_000\n"),
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        let (m2, number) = fixture(&engine, 50_000).await;
+        // Step 2: a number no card has (Luhn-valid).
+        let stranger = CardNumber::issue("942100", 1).unwrap();
+        let unknown = engine
+            .pay(card_payment("D-1", 1_000, stranger, "4827"))
+            .await
+            .unwrap();
+        assert_eq!(declined(&unknown), Some(DeclineCode::InvalidCredential));
+        assert_eq!(unknown.card, None, "no card named");
+        // Step 7: over sale_max_krw.
+        let over = engine
+            .pay(card_payment("D-2", 30_001, number, "4827"))
+            .await
+            .unwrap();
+        assert_eq!(declined(&over), Some(DeclineCode::OverSaleMax));
+        // Step 1: a merchant that does not take prepaid cards.
+        engine
+            .onboard_merchant(merchant_taking("m3", &[InstrumentType::Wallet]))
+            .await
+            .unwrap();
+        let mut elsewhere = card_payment("D-3", 1_000, number, "4827");
+        elsewhere.merchant = MerchantId::new("m3").unwrap();
+        let not_allowed = engine.pay(elsewhere).await.unwrap();
+        assert_eq!(
+            declined(&not_allowed),
+            Some(DeclineCode::MerchantNotAllowed)
+        );
+        // Refusals: nothing recorded. An unknown merchant; a zero amount.
+        let mut nobody = card_payment("D-4", 1_000, number, "4827");
+        nobody.merchant = MerchantId::new("m9").unwrap();
+        assert_eq!(
+            refusal_code(engine.pay(nobody).await.unwrap_err()),
+            RefusalCode::NotFound
+        );
+        let zero = engine
+            .pay(card_payment("D-5", 0, number, "4827"))
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_code(zero), RefusalCode::InvalidRequest);
+        assert_eq!(balance(&engine, pocket()).await, won(50_000));
+        firm_agrees(&sim, m2, 50_000, 0);
+    });
+    engine.shutdown().unwrap();
+}
