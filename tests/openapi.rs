@@ -18,6 +18,8 @@ use serde_json::{json, Map, Value};
 const EXAMPLE_DATE: &str = "2026-11-21";
 /// The card number the payment examples carry (`openapi::EXAMPLE_CARD_NUMBER`).
 const EXAMPLE_CARD_NUMBER: &str = "9421000000000018";
+/// The payment id the cancel examples carry (`openapi::EXAMPLE_PAYMENT_ID`).
+const EXAMPLE_PAYMENT_ID: &str = "pay_0001000000000001";
 
 /// The operations in the order their examples can be replayed: the customer before its
 /// charges, the signing text before the signed remittance, a request before its lookup.
@@ -26,7 +28,6 @@ const REPLAY_ORDER: &[&str] = &[
     "onboardMerchant",
     "getMerchant",
     "addMerchantTerminal",
-    "setMerchantStatus",
     "openCustomer",
     "getCustomer",
     "issuePrepaidCard",
@@ -36,6 +37,10 @@ const REPLAY_ORDER: &[&str] = &[
     "chargePrepaidCard",
     "createPayment",
     "getPaymentByRequest",
+    "cancelPayment",
+    "cancelPaymentByRequest",
+    // After the payments: it suspends m2.
+    "setMerchantStatus",
     "createSigningText",
     "createRemittance",
     "getRequest",
@@ -485,6 +490,13 @@ fn every_example_in_the_document_replays_against_the_server() {
                     assert_eq!(revealed.status, 200, "{}", revealed.text());
                     body["instrument"]["number"] = revealed.json()["number"].clone();
                 }
+            }
+            if replay.path.contains(EXAMPLE_PAYMENT_ID) {
+                let found =
+                    server.get("/v1/payments?merchant_id=m2&merchant_request_no=R-20261121-0001");
+                assert_eq!(found.status, 200, "{}", found.text());
+                let id = found.json()["payment_id"].as_str().unwrap().to_owned();
+                replay.path = replay.path.replace(EXAMPLE_PAYMENT_ID, &id);
             }
             let answer = send(&server, &replay);
             if answer.status.to_string() != replay.status {

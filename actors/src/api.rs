@@ -110,6 +110,16 @@ pub struct PocketChargeRequest {
     pub card: omnibus_core::ids::CardSeq,
 }
 
+/// A merchant's cancel paid back to the payer (INSTRUMENTS.md §6.4): `SS.transfer`
+/// `merchant[m]` → `pocket[c,card]` (or → `customer[c]` when `pocket` is `None`), a
+/// request of the payer's, retried until it is done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MerchantRefundRequest {
+    pub header: omnibus_core::RequestHeader,
+    pub merchant: omnibus_core::ids::MerchantNo,
+    pub pocket: Option<omnibus_core::ids::CardSeq>,
+}
+
 /// A request as submitted to the engine.
 #[derive(Clone, Debug)]
 pub enum Submission {
@@ -118,6 +128,7 @@ pub enum Submission {
     RemitSigned(RemitRequest, Signed),
     Sale(SaleRequest),
     PocketCharge(PocketChargeRequest),
+    MerchantRefund(MerchantRefundRequest),
 }
 
 impl Submission {
@@ -136,6 +147,7 @@ impl Submission {
             Submission::Remit(_) | Submission::RemitSigned(..) => RequestKind::Remit,
             Submission::Sale(_) => RequestKind::Sale,
             Submission::PocketCharge(_) => RequestKind::PocketCharge,
+            Submission::MerchantRefund(_) => RequestKind::MerchantRefund,
         }
     }
 
@@ -152,6 +164,10 @@ impl Submission {
                 merchant: None,
                 pocket: Some(c.card),
             },
+            Submission::MerchantRefund(r) => Named {
+                merchant: Some(r.merchant),
+                pocket: r.pocket,
+            },
             _ => Named::default(),
         }
     }
@@ -159,7 +175,10 @@ impl Submission {
     /// Whom it pays, if anyone.
     pub fn payee(&self) -> Option<omnibus_core::Payee> {
         match self {
-            Submission::Charge(_) | Submission::Sale(_) | Submission::PocketCharge(_) => None,
+            Submission::Charge(_)
+            | Submission::Sale(_)
+            | Submission::PocketCharge(_)
+            | Submission::MerchantRefund(_) => None,
             Submission::Remit(r) | Submission::RemitSigned(r, _) => Some(r.payee),
         }
     }
@@ -170,6 +189,7 @@ impl Submission {
             Submission::Remit(r) | Submission::RemitSigned(r, _) => &r.header,
             Submission::Sale(s) => &s.header,
             Submission::PocketCharge(c) => &c.header,
+            Submission::MerchantRefund(r) => &r.header,
         }
     }
 }

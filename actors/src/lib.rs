@@ -55,11 +55,12 @@ mod shard;
 mod supervisors;
 
 pub use api::{
-    CustomerBalance, EngineEvent, Outcome, ParentBalance, PocketChargeRequest, Receipt,
-    RequestView, SaleRequest, ShardTotals, Signed, SigningText, Submission, Totals,
+    CustomerBalance, EngineEvent, MerchantRefundRequest, Outcome, ParentBalance,
+    PocketChargeRequest, Receipt, RequestView, SaleRequest, ShardTotals, Signed, SigningText,
+    Submission, Totals,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{CardApplication, Engine, EngineParts};
+pub use engine::{CancelByRequest, CardApplication, Engine, EngineParts};
 pub use error::{Bound, EngineError, Rejection, StartError};
 pub use ledger::codec::describe as describe_record;
 pub use ledger::recovery::{RecoveryReport, StorageFactory};

@@ -159,10 +159,14 @@ pub enum Step {
     /// The reversal of a pocket charge the customer was told had failed but that was done:
     /// `SS.transfer` `pocket[c,card]` → `customer[c]`, retried until it is done.
     PocketChargeReversal,
+    /// A merchant's cancel of a payment (§6.4): `SS.transfer` `merchant[m]` → the pocket
+    /// that paid (or `customer[c]` for what the pocket's cap cannot take, D-5.6), retried
+    /// until it is done.
+    MerchantRefund,
 }
 
 impl Step {
-    pub const ALL: [Step; 12] = [
+    pub const ALL: [Step; 13] = [
         Step::ChargeWithdrawal,
         Step::ChargeCredit,
         Step::RemitDeduction,
@@ -175,6 +179,7 @@ impl Step {
         Step::SaleReversal,
         Step::PocketCharge,
         Step::PocketChargeReversal,
+        Step::MerchantRefund,
     ];
 
     pub const fn log(self) -> LogKind {
@@ -198,6 +203,7 @@ impl Step {
             Step::SaleReversal => 0x51,
             Step::PocketCharge => 0x52,
             Step::PocketChargeReversal => 0x53,
+            Step::MerchantRefund => 0x54,
         }
     }
 
@@ -215,6 +221,7 @@ impl Step {
             Step::SaleReversal => "sale_reversal",
             Step::PocketCharge => "pocket_charge",
             Step::PocketChargeReversal => "pocket_charge_reversal",
+            Step::MerchantRefund => "merchant_refund",
         }
     }
 }
@@ -503,9 +510,19 @@ const POCKET_CHARGE_REVERSAL: StepPolicy = StepPolicy {
     ..SALE_REVERSAL
 };
 
+/// A merchant's cancel (§6.3 Reversal, §6.4): owed to the payer from its acceptance on,
+/// so never given up: a FAIL or an unknown outcome is confirmed at once and retried until
+/// it is done, like a sale's reversal. Its caller hears `succeeded` when it is done.
+const MERCHANT_REFUND: StepPolicy = StepPolicy {
+    step: Step::MerchantRefund,
+    seed_steps: "INSTRUMENTS.md §6.3 Reversal, §6.4 cancel",
+    on_success_told: Some(Told::Succeeded),
+    ..SALE_REVERSAL
+};
+
 /// The SPEC §4 table, one row per step, as the engine executes it; [`policy`] finds a
 /// step's row by name, never by the enum's position.
-pub const POLICIES: [StepPolicy; 12] = [
+pub const POLICIES: [StepPolicy; 13] = [
     CHARGE_WITHDRAWAL,
     CHARGE_CREDIT,
     REMIT_DEDUCTION,
@@ -518,6 +535,7 @@ pub const POLICIES: [StepPolicy; 12] = [
     SALE_REVERSAL,
     POCKET_CHARGE,
     POCKET_CHARGE_REVERSAL,
+    MERCHANT_REFUND,
 ];
 
 /// The policy row of a step.
@@ -535,6 +553,7 @@ pub const fn policy(step: Step) -> &'static StepPolicy {
         Step::SaleReversal => &SALE_REVERSAL,
         Step::PocketCharge => &POCKET_CHARGE,
         Step::PocketChargeReversal => &POCKET_CHARGE_REVERSAL,
+        Step::MerchantRefund => &MERCHANT_REFUND,
     }
 }
 
@@ -649,7 +668,8 @@ mod tests {
                 Step::Recovery,
                 Step::Refund,
                 Step::SaleReversal,
-                Step::PocketChargeReversal
+                Step::PocketChargeReversal,
+                Step::MerchantRefund
             ]
         );
         let prompt: Vec<Step> = POLICIES
@@ -663,7 +683,8 @@ mod tests {
                 Step::Sale,
                 Step::SaleReversal,
                 Step::PocketCharge,
-                Step::PocketChargeReversal
+                Step::PocketChargeReversal,
+                Step::MerchantRefund
             ]
         );
     }

@@ -154,3 +154,57 @@ pub async fn lookup(
     let payment = state.engine.payment_by_request(merchant, no).await?;
     Ok(HttpResponse::Ok().json(PaymentView::of(&payment, merchant)))
 }
+
+/// `POST /v1/payments/{payment_id}/cancel` `{merchant_id}`: the full, same-day cancel
+/// (§6.4); the payment CANCELLED, asked again the same. (The merchant names itself here
+/// until merchants sign their requests.)
+pub async fn cancel(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id: omnibus_core::payments::payment::PaymentId = parse("payment_id", &path)?;
+    let body = read_json_body(&request, payload, state.body_limit_bytes).await?;
+    let mut f = Fields::parse(&body)?;
+    let merchant: MerchantId = parse("merchant_id", &f.required_string("merchant_id")?)?;
+    f.finish()?;
+    let payment = state.engine.cancel_payment(merchant, id).await?;
+    Ok(HttpResponse::Ok().json(PaymentView::of(&payment, merchant)))
+}
+
+/// The network cancel's answer (§6.4).
+#[derive(Serialize)]
+struct CancelView {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payment_id: Option<String>,
+}
+
+/// `POST /v1/payments/cancel-by-request` `{merchant_id, merchant_request_no}`: the
+/// network cancel, whatever the engine answered; `CANCELLED` or `NOT_APPROVED`.
+pub async fn cancel_by_request(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_json_body(&request, payload, state.body_limit_bytes).await?;
+    let mut f = Fields::parse(&body)?;
+    let merchant: MerchantId = parse("merchant_id", &f.required_string("merchant_id")?)?;
+    let no: RequestNo = parse(
+        "merchant_request_no",
+        &f.required_string("merchant_request_no")?,
+    )?;
+    f.finish()?;
+    let answer = match state.engine.cancel_by_request(merchant, no).await? {
+        omnibus_actors::CancelByRequest::Cancelled(p) => CancelView {
+            status: "CANCELLED",
+            payment_id: Some(p.id.to_string()),
+        },
+        omnibus_actors::CancelByRequest::NotApproved(p) => CancelView {
+            status: "NOT_APPROVED",
+            payment_id: p.filter(|p| p.card.is_some()).map(|p| p.id.to_string()),
+        },
+    };
+    Ok(HttpResponse::Ok().json(answer))
+}

@@ -71,6 +71,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     method_not_allowed(request, GET_POST_METHODS)
                 })),
         )
+        .service(post(
+            "/v1/payments/cancel-by-request",
+            super::payments::cancel_by_request,
+        ))
+        .service(post(
+            "/v1/payments/{payment_id}/cancel",
+            super::payments::cancel,
+        ))
         .service(get("/v1/events", super::events::events));
 }
 

@@ -18,6 +18,7 @@
 
 mod admission;
 mod balancer;
+mod cancels;
 mod cards;
 mod holds;
 mod merchants;
@@ -49,6 +50,7 @@ use crate::rails::Rails;
 use crate::reply::Reply;
 use crate::shard::{BatchMessage, ShardActor};
 
+pub use self::cancels::CancelByRequest;
 pub use self::cards::CardApplication;
 pub use self::start::EngineParts;
 

@@ -85,13 +85,13 @@ fn decline_of(told_reason: Reason, timed_out: bool) -> DeclineCode {
 }
 
 impl Engine {
-    fn now_ms(&self) -> u64 {
+    pub(super) fn now_ms(&self) -> u64 {
         self.inner.clock.now_ms()
     }
 
     /// The shard that records a decline reached before a payer was known: one chosen by
     /// the merchant's number, so that its retry finds it.
-    fn key_shard(&self, key: &(MerchantNo, RequestNo)) -> u16 {
+    pub(super) fn key_shard(&self, key: &(MerchantNo, RequestNo)) -> u16 {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         key.hash(&mut h);
         (h.finish() % u64::from(self.shard_count())) as u16
@@ -131,30 +131,8 @@ impl Engine {
         let fingerprint = request.fingerprint(&[Some(index)]).0;
         let key = (merchant.no, request.merchant_request_no);
         // Step 0: the number, claimed, or answered from the record.
-        let started = std::time::Instant::now();
-        loop {
-            match self.inner.payment_keys_seen.entry(key) {
-                Entry::Vacant(slot) => {
-                    slot.insert(KeySlot::InFlight);
-                    break;
-                }
-                Entry::Occupied(slot) => match *slot.get() {
-                    KeySlot::Known(id) => {
-                        drop(slot);
-                        return self.replay(id, fingerprint).await;
-                    }
-                    KeySlot::InFlight => {
-                        drop(slot);
-                        if started.elapsed() > IN_FLIGHT_WAIT {
-                            return Err(refusal(
-                                RefusalCode::Overloaded,
-                                format!("{} is being authorized; ask again", key.1),
-                            ));
-                        }
-                        tokio::time::sleep(Duration::from_millis(2)).await;
-                    }
-                },
-            }
+        if let Some(id) = self.claim_payment_key(key).await? {
+            return self.replay(id, fingerprint).await;
         }
         let now = self.now_ms();
         let new = PaymentEntry {
@@ -176,21 +154,56 @@ impl Engine {
         let recorded = self
             .authorize_card(&request, &merchant, new, index, number, password)
             .await;
-        match &recorded {
-            Ok(p) => {
-                self.inner
-                    .payment_keys_seen
-                    .insert(key, KeySlot::Known(p.id));
-            }
-            Err(_) => {
-                self.inner.payment_keys_seen.remove(&key);
-            }
-        }
+        self.settle_payment_key(key, recorded.as_ref().ok().map(|p| p.id));
         let recorded = recorded?;
         if recorded.state == PaymentState::Requested {
             self.complete(recorded).await
         } else {
             Ok(recorded)
+        }
+    }
+
+    /// A merchant's number: `Some(id)` when a payment is on record under it; `None` when
+    /// it was free and is now claimed by the caller, who must then settle it
+    /// ([`Self::settle_payment_key`]). A number another submission holds is waited for.
+    pub(super) async fn claim_payment_key(
+        &self,
+        key: (MerchantNo, RequestNo),
+    ) -> Result<Option<PaymentId>, EngineError> {
+        let started = std::time::Instant::now();
+        loop {
+            match self.inner.payment_keys_seen.entry(key) {
+                Entry::Vacant(slot) => {
+                    slot.insert(KeySlot::InFlight);
+                    return Ok(None);
+                }
+                Entry::Occupied(slot) => match *slot.get() {
+                    KeySlot::Known(id) => return Ok(Some(id)),
+                    KeySlot::InFlight => {
+                        drop(slot);
+                        if started.elapsed() > IN_FLIGHT_WAIT {
+                            return Err(refusal(
+                                RefusalCode::Overloaded,
+                                format!("{} is being authorized; ask again", key.1),
+                            ));
+                        }
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Ends a claim: the payment now on record under the number, or the number free again
+    /// when nothing was recorded.
+    pub(super) fn settle_payment_key(&self, key: (MerchantNo, RequestNo), id: Option<PaymentId>) {
+        match id {
+            Some(id) => {
+                self.inner.payment_keys_seen.insert(key, KeySlot::Known(id));
+            }
+            None => {
+                self.inner.payment_keys_seen.remove(&key);
+            }
         }
     }
 
@@ -253,7 +266,7 @@ impl Engine {
         .await
     }
 
-    async fn record_new(
+    pub(super) async fn record_new(
         &self,
         shard: u16,
         payment: PaymentEntry,
@@ -269,7 +282,10 @@ impl Engine {
     /// The money leg of an authorized payment: its sale (a request of the payer's,
     /// idempotent by its number, so asking again after a crash or a timeout of the
     /// caller answers the same), then the payment APPROVED or DECLINED on record.
-    async fn complete(&self, payment: PaymentEntry) -> Result<PaymentEntry, EngineError> {
+    pub(super) async fn complete(
+        &self,
+        payment: PaymentEntry,
+    ) -> Result<PaymentEntry, EngineError> {
         let (Some((customer, card)), Some(sale)) = (payment.card, payment.sale) else {
             return Ok(payment);
         };
@@ -319,6 +335,10 @@ impl Engine {
         fingerprint: [u8; 32],
     ) -> Result<PaymentEntry, EngineError> {
         let payment = self.payment(id).await?;
+        if super::cancels::is_cancelled_before_arrival(&payment) {
+            // The merchant cancelled the number before this arrived (§6.4).
+            return Ok(payment);
+        }
         if payment.fingerprint != fingerprint {
             return Err(refusal(
                 RefusalCode::IdempotencyConflict,

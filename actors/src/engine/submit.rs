@@ -37,6 +37,16 @@ impl Engine {
         self.submit(Submission::PocketCharge(request)).await
     }
 
+    /// A merchant's cancel paid back to the payer (INSTRUMENTS.md §6.4): `SS.transfer`
+    /// `merchant[m]` → the pocket (or the customer's balance). Told `succeeded` when it is
+    /// done; retried until it is. Idempotent by request number.
+    pub async fn merchant_refund(
+        &self,
+        request: crate::api::MerchantRefundRequest,
+    ) -> Result<Outcome, EngineError> {
+        self.submit(Submission::MerchantRefund(request)).await
+    }
+
     /// A remittance up to the usage limit: SS deduction (X1), then BS deposit (X2), with a
     /// deficit charged first if the balance is short. An amount over the limit is refused
     /// here (`Rejection::SignatureRequired`): use `signing_text` and `remit_signed`.

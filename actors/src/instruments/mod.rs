@@ -235,6 +235,19 @@ impl Instruments {
                 accepted: sale::accept(submission, s, books, at_ms)?,
                 signed: None,
             }),
+            Submission::MerchantRefund(r) => Ok(Prepared::Ready {
+                accepted: sale::accept(
+                    submission,
+                    &crate::api::SaleRequest {
+                        header: r.header,
+                        merchant: r.merchant,
+                        pocket: r.pocket,
+                    },
+                    books,
+                    at_ms,
+                )?,
+                signed: None,
+            }),
             Submission::PocketCharge(c) => Ok(Prepared::Ready {
                 accepted: pocket_charge::accept(
                     submission,
@@ -257,9 +270,10 @@ impl Instruments {
         at_ms: u64,
     ) -> Result<Accepted, EngineError> {
         match submission {
-            Submission::Charge(_) | Submission::Sale(_) | Submission::PocketCharge(_) => {
-                Ok(charge::accept(submission, at_ms))
-            }
+            Submission::Charge(_)
+            | Submission::Sale(_)
+            | Submission::PocketCharge(_)
+            | Submission::MerchantRefund(_) => Ok(charge::accept(submission, at_ms)),
             Submission::Remit(_) | Submission::RemitSigned(..) => {
                 self.unstarted_remit(submission, at_ms)
             }
@@ -302,9 +316,11 @@ impl RailCalls for StepCalls {
             Step::PaymentInstruction => {
                 payment_instruction::instruct(rails, id, entry, request()?, live)
             }
-            Step::Sale | Step::SaleReversal | Step::PocketCharge | Step::PocketChargeReversal => {
-                sale::transfer(rails, id, entry)
-            }
+            Step::Sale
+            | Step::SaleReversal
+            | Step::PocketCharge
+            | Step::PocketChargeReversal
+            | Step::MerchantRefund => sale::transfer(rails, id, entry),
             // Settlements returned above: they have no customer.
             Step::Settlement => None,
         }

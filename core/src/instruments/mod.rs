@@ -12,6 +12,7 @@
 //! - `pocket_charge.rs`: [`PocketCharge`], a prepaid card's charge from the customer's
 //!   balance (`SS.transfer`; its reversal likewise).
 //! - `reversible.rs`: the rules those two share.
+//! - `merchant_refund.rs`: [`MerchantRefund`], a merchant's cancel paid back to the payer.
 //!
 //! What a step's result obliges next whatever the instrument (the SPEC §4 table's "then"
 //! column, the compensations owed) is in `crate::saga`: the trait's defaults, which
@@ -26,6 +27,7 @@
 //! finds the request's instrument and asks it.
 
 mod charge;
+mod merchant_refund;
 mod pocket_charge;
 mod remit;
 mod reversible;
@@ -34,6 +36,7 @@ mod settlement;
 
 pub use crate::saga::{owed_compensation, then_step};
 pub use charge::Charge;
+pub use merchant_refund::MerchantRefund;
 pub use pocket_charge::PocketCharge;
 pub use remit::{remit_step, Remit};
 pub use sale::Sale;
@@ -54,6 +57,7 @@ pub fn of(kind: RequestKind) -> &'static dyn Instrument {
         RequestKind::Settlement => &Settlement,
         RequestKind::Sale => &Sale,
         RequestKind::PocketCharge => &PocketCharge,
+        RequestKind::MerchantRefund => &MerchantRefund,
     }
 }
 

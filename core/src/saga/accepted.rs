@@ -38,6 +38,8 @@ pub enum RequestKind {
     /// A prepaid card's charge from the customer's balance (INSTRUMENTS.md D-5.7). Added
     /// after `Sale`, for the same reason.
     PocketCharge,
+    /// A merchant's cancel of a payment (§6.4), paid back to its payer. Added last.
+    MerchantRefund,
 }
 
 impl RequestKind {
@@ -49,6 +51,7 @@ impl RequestKind {
             RequestKind::Settlement => "settlement",
             RequestKind::Sale => "sale",
             RequestKind::PocketCharge => "pocket_charge",
+            RequestKind::MerchantRefund => "merchant_refund",
         }
     }
 }

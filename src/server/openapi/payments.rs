@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use super::{
     body_too_large, error_example, errors, example, examples, json_body, ok, schema,
     storage_failed, unavailable, unsupported_media_type, BODY_400, EXAMPLE_CARD_NUMBER,
+    EXAMPLE_PAYMENT_ID,
 };
 
 fn payment_body(no: &str, amount: u64, password: &str) -> Value {
@@ -18,7 +19,7 @@ fn payment_body(no: &str, amount: u64, password: &str) -> Value {
 
 fn answer(no: &str, amount: u64, declined: Option<&str>) -> Value {
     let mut a = json!({
-        "payment_id": "pay_0001000000000001", "status": "APPROVED", "state": "APPROVED",
+        "payment_id": EXAMPLE_PAYMENT_ID, "status": "APPROVED", "state": "APPROVED",
         "approval_no": "00000001", "merchant_id": "m2", "merchant_request_no": no,
         "amount_krw": amount,
         "legs": [{ "type": "prepaid_card", "amount_krw": amount, "approval_no": "00000001", "rail": "securities_firm" }]
@@ -111,6 +112,86 @@ fn lookup() -> Value {
     }})
 }
 
+pub fn cancel() -> Value {
+    let mut cancelled = answer("R-20261121-0001", 10_000, None);
+    cancelled["state"] = json!("CANCELLED");
+    json!({ "post": {
+        "operationId": "cancelPayment",
+        "tags": ["payments"],
+        "summary": "Cancel a payment (§6.4): full, on its KST day, no refund yet",
+        "description": "Pays the whole amount back to the pocket that paid (and to the payer's balance for what the pocket's cap cannot take, D-5.6), funded from the merchant's account in the payer's shard, as requests of the payer's that are retried until done. Answers the payment CANCELLED; asked again, the same. Refused `invalid_state` (not approved, or refunded), `cancel_window_closed` (a later KST day: use a refund), `refund_exceeds_merchant_balance`, with nothing moved. Another merchant's payment is `not_found`, so that ids do not leak.",
+        "parameters": [{
+            "name": "payment_id", "in": "path", "required": true,
+            "schema": { "type": "string", "pattern": "^pay_[0-9a-f]{16}$" },
+            "examples": examples(&[
+                ("cancelled", example("The approved payment", json!(EXAMPLE_PAYMENT_ID))),
+                ("again", example("The same", json!(EXAMPLE_PAYMENT_ID))),
+                ("other_merchant", example("The same, asked by m3", json!(EXAMPLE_PAYMENT_ID))),
+            ])
+        }],
+        "requestBody": json_body("PaymentCancel", examples(&[
+            ("cancelled", example("m2 cancels", json!({ "merchant_id": "m2" }))),
+            ("again", example("m2 cancels again", json!({ "merchant_id": "m2" }))),
+            ("other_merchant", example("Another merchant", json!({ "merchant_id": "m3" }))),
+        ])),
+        "responses": {
+            "200": ok("The payment, CANCELLED", "PaymentAnswer", examples(&[
+                ("cancelled", example("Cancelled", cancelled.clone())),
+                ("again", example("As on record", cancelled)),
+            ])),
+            "400": errors(400, BODY_400, "a field is missing, unknown, malformed or `null`.", examples(&[
+                ("malformed", error_example("Not an id", "invalid_field", "payment_id: payment id \"p1\" is not pay_<16 hex digits>", Some("payment_id"))),
+            ])),
+            "404": errors(404, &["not_found"], "no such payment of this merchant.", examples(&[
+                ("other_merchant", error_example("m3's view", "not_found", &format!("no payment {EXAMPLE_PAYMENT_ID}"), None)),
+            ])),
+            "409": errors(409, &["invalid_state"], "the payment is not approved, or has a refund.", examples(&[
+                ("declined", error_example("Declined", "invalid_state", "only an approved payment with no refund can be cancelled", None)),
+            ])),
+            "413": body_too_large(),
+            "415": unsupported_media_type(),
+            "422": errors(422, &["cancel_window_closed", "refund_exceeds_merchant_balance"], "a later KST day, or the merchant cannot fund it.", examples(&[
+                ("next_day", error_example("The next day", "cancel_window_closed", "a cancel is on the day of the payment (KST); use a refund", None)),
+            ])),
+            "500": storage_failed(),
+            "503": unavailable(&["overloaded", "shutting_down"])
+        }
+    }})
+}
+
+pub fn cancel_by_request() -> Value {
+    let body = |no: &str| json!({ "merchant_id": "m2", "merchant_request_no": no });
+    json!({ "post": {
+        "operationId": "cancelPaymentByRequest",
+        "tags": ["payments"],
+        "summary": "The network cancel by the merchant's own request number (§6.4)",
+        "description": "Accepted whatever the engine answered, and idempotent. An approved payment is cancelled as by `/cancel` (CANCELLED); a declined one answers NOT_APPROVED (the engine's own reversal of any leg goes on). A number the engine has not seen is recorded as cancelled (NOT_APPROVED), and a payment arriving under it later is DECLINED `CANCELLED_BY_MERCHANT`.",
+        "requestBody": json_body("PaymentCancelByRequest", examples(&[
+            ("declined", example("The declined payment's number", body("R-20261121-0002"))),
+            ("never_sent", example("A number that never arrived", body("R-20261121-0077"))),
+        ])),
+        "responses": {
+            "200": ok("CANCELLED or NOT_APPROVED", "CancelByRequest", examples(&[
+                ("declined", example("Declined: not approved", json!({ "status": "NOT_APPROVED", "payment_id": "pay_0001000000000002" }))),
+                ("never_sent", example("Never arrived: on record as cancelled", json!({ "status": "NOT_APPROVED" }))),
+            ])),
+            "400": errors(400, BODY_400, "a field is missing, unknown, malformed or `null`.", examples(&[
+                ("malformed", error_example("A space", "invalid_field", "merchant_request_no: must be letters, digits, '-' and '_', got \"R 1\"", Some("merchant_request_no"))),
+            ])),
+            "404": errors(404, &["not_found"], "no merchant has this id.", examples(&[
+                ("unknown_merchant", error_example("m9", "not_found", "no merchant m9", None)),
+            ])),
+            "413": body_too_large(),
+            "415": unsupported_media_type(),
+            "422": errors(422, &["cancel_window_closed", "refund_exceeds_merchant_balance"], "an approved payment that can no longer be cancelled.", examples(&[
+                ("next_day", error_example("The next day", "cancel_window_closed", "a cancel is on the day of the payment (KST); use a refund", None)),
+            ])),
+            "500": storage_failed(),
+            "503": unavailable(&["overloaded", "shutting_down"])
+        }
+    }})
+}
+
 /// The schemas of the payment operations.
 pub fn schemas() -> Value {
     json!({
@@ -136,6 +217,22 @@ pub fn schemas() -> Value {
                 }
             }
         },
+        "PaymentCancel": {
+            "type": "object", "additionalProperties": false, "required": ["merchant_id"],
+            "properties": { "merchant_id": schema("MerchantId") }
+        },
+        "PaymentCancelByRequest": {
+            "type": "object", "additionalProperties": false,
+            "required": ["merchant_id", "merchant_request_no"],
+            "properties": { "merchant_id": schema("MerchantId"), "merchant_request_no": schema("RequestNo") }
+        },
+        "CancelByRequest": {
+            "type": "object", "additionalProperties": false, "required": ["status"],
+            "properties": {
+                "status": { "enum": ["CANCELLED", "NOT_APPROVED"] },
+                "payment_id": { "type": "string", "pattern": "^pay_[0-9a-f]{16}$" }
+            }
+        },
         "PaymentAnswer": {
             "type": "object", "additionalProperties": false,
             "required": ["payment_id", "status", "state", "merchant_id", "merchant_request_no", "amount_krw", "legs"],
@@ -148,7 +245,7 @@ pub fn schemas() -> Value {
                 "merchant_id": schema("MerchantId"),
                 "merchant_request_no": schema("RequestNo"),
                 "order_no": schema("RequestNo"),
-                "amount_krw": { "type": "integer", "minimum": 1 },
+                "amount_krw": { "type": "integer", "minimum": 0, "description": "0 only for a number the merchant cancelled before it arrived." },
                 "legs": { "type": "array", "items": {
                     "type": "object", "additionalProperties": false,
                     "required": ["type", "amount_krw", "rail"],
