@@ -565,3 +565,117 @@ fn merchant_cancels_by_request_number_after_its_timeout() {
     });
     engine.shutdown().unwrap();
 }
+
+#[test]
+fn refund_over_pocket_cap_overflows_to_main_balance() {
+    // P9b's postings over a direct card payment: the pocket at 1,990,000 under a cap of
+    // 2,000,000, the merchant holding the 35,000 of an approved payment; a full refund
+    // puts 10,000 in the pocket and 25,000 in the customer's balance.
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(dir.path(), 2, QUICK);
+    let rt = runtime();
+    rt.block_on(async {
+        let (m2_no, number) = fixture(&engine, 0).await;
+        engine.charge(charge(1, "C-2", 2_000_000)).await.unwrap();
+        let fill = |no: &str, won_: i64| PocketChargeRequest {
+            header: charge(1, no, won_).header,
+            card: CardSeq(1),
+        };
+        engine.charge_pocket(fill("P-1", 2_000_000)).await.unwrap();
+        let paid = engine
+            .pay(card_payment("R-9b", 35_000, number, "4827"))
+            .await
+            .unwrap();
+        engine.charge_pocket(fill("P-2", 25_000)).await.unwrap();
+        assert_eq!(balance(&engine, pocket()).await, won(1_990_000));
+        let c = AccountId::customer(customer(1));
+        assert_eq!(balance(&engine, c).await, won(475_000));
+        let refunded = engine
+            .refund_payment(m2(), paid.id, "RF-1".parse().unwrap(), 35_000)
+            .await
+            .unwrap();
+        assert_eq!(refunded.state, PaymentState::Refunded);
+        assert_eq!(balance(&engine, pocket()).await, won(2_000_000));
+        assert_eq!(balance(&engine, c).await, won(500_000));
+        assert!(balance(&engine, AccountId::merchant(m2_no)).await.is_zero());
+        firm_agrees(&sim, m2_no, 2_000_000, 0);
+    });
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn refunds_are_partial_never_more_than_the_payment_and_idempotent_by_their_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(dir.path(), 2, QUICK);
+    let rt = runtime();
+    rt.block_on(async {
+        let (m2_no, number) = fixture(&engine, 50_000).await;
+        let paid = engine
+            .pay(card_payment("R-1", 30_000, number, "4827"))
+            .await
+            .unwrap();
+        let refund =
+            |no: &str, won_: u64| engine.refund_payment(m2(), paid.id, no.parse().unwrap(), won_);
+        let first = refund("RF-1", 10_000).await.unwrap();
+        assert_eq!(
+            (first.state, first.refunded_krw),
+            (PaymentState::PartiallyRefunded, 10_000)
+        );
+        assert_eq!(
+            refund("RF-1", 10_000).await.unwrap(),
+            first,
+            "the same again"
+        );
+        let e = refund("RF-1", 9_000).await.unwrap_err();
+        assert_eq!(refusal_code(e), RefusalCode::IdempotencyConflict);
+        let e = refund("RF-2", 20_001).await.unwrap_err();
+        assert_eq!(refusal_code(e), RefusalCode::RefundExceedsPayment);
+        // A refund ends a payment's cancel.
+        let e = engine.cancel_payment(m2(), paid.id).await.unwrap_err();
+        assert_eq!(refusal_code(e), RefusalCode::InvalidState);
+        let last = refund("RF-2", 20_000).await.unwrap();
+        assert_eq!(
+            (last.state, last.refunded_krw),
+            (PaymentState::Refunded, 30_000)
+        );
+        assert_eq!(last.refunds.len(), 2);
+        let e = refund("RF-3", 1).await.unwrap_err();
+        assert_eq!(refusal_code(e), RefusalCode::InvalidState);
+        assert_eq!(balance(&engine, pocket()).await, won(50_000));
+        assert!(balance(&engine, AccountId::merchant(m2_no)).await.is_zero());
+        firm_agrees(&sim, m2_no, 50_000, 0);
+    });
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn a_refund_the_merchant_cannot_fund_is_refused_and_moves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(dir.path(), 1, QUICK);
+    let rt = runtime();
+    rt.block_on(async {
+        let (m2_no, number) = fixture(&engine, 50_000).await;
+        let paid = engine
+            .pay(card_payment("R-1", 30_000, number, "4827"))
+            .await
+            .unwrap();
+        // The merchant's money leaves (a payout, here raw) before the refund comes.
+        engine
+            .post(
+                AccountId::merchant(m2_no),
+                AccountId::parent(omnibus_core::ParentAccount::FinParent),
+                krw(25_000),
+            )
+            .await
+            .unwrap();
+        let e = engine
+            .refund_payment(m2(), paid.id, "RF-1".parse().unwrap(), 10_000)
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_code(e), RefusalCode::RefundExceedsMerchantBalance);
+        assert_eq!(balance(&engine, pocket()).await, won(20_000));
+        assert_eq!(engine.payment(paid.id).await.unwrap().refunded_krw, 0);
+        let _ = sim;
+    });
+    engine.shutdown().unwrap();
+}

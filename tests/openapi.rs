@@ -20,6 +20,8 @@ const EXAMPLE_DATE: &str = "2026-11-21";
 const EXAMPLE_CARD_NUMBER: &str = "9421000000000018";
 /// The payment id the cancel examples carry (`openapi::EXAMPLE_PAYMENT_ID`).
 const EXAMPLE_PAYMENT_ID: &str = "pay_0001000000000001";
+/// The payment id the refund examples carry (`openapi::EXAMPLE_REFUNDED_ID`).
+const EXAMPLE_REFUNDED_ID: &str = "pay_0001000000000003";
 
 /// The operations in the order their examples can be replayed: the customer before its
 /// charges, the signing text before the signed remittance, a request before its lookup.
@@ -38,6 +40,7 @@ const REPLAY_ORDER: &[&str] = &[
     "createPayment",
     "getPaymentByRequest",
     "cancelPayment",
+    "createRefund",
     "cancelPaymentByRequest",
     // After the payments: it suspends m2.
     "setMerchantStatus",
@@ -491,12 +494,22 @@ fn every_example_in_the_document_replays_against_the_server() {
                     body["instrument"]["number"] = revealed.json()["number"].clone();
                 }
             }
-            if replay.path.contains(EXAMPLE_PAYMENT_ID) {
-                let found =
-                    server.get("/v1/payments?merchant_id=m2&merchant_request_no=R-20261121-0001");
-                assert_eq!(found.status, 200, "{}", found.text());
-                let id = found.json()["payment_id"].as_str().unwrap().to_owned();
-                replay.path = replay.path.replace(EXAMPLE_PAYMENT_ID, &id);
+            for (placeholder, no) in [
+                (EXAMPLE_PAYMENT_ID, "R-20261121-0001"),
+                (EXAMPLE_REFUNDED_ID, "R-20261121-0003"),
+            ] {
+                if replay.path.contains(placeholder) {
+                    let found = server.get(&format!(
+                        "/v1/payments?merchant_id=m2&merchant_request_no={no}"
+                    ));
+                    assert_eq!(found.status, 200, "{}", found.text());
+                    let payment = found.json();
+                    // The payment the examples act on was approved (the replay checks
+                    // only statuses and schemas, so say it here).
+                    assert_ne!(payment["status"], "DECLINED", "{payment}");
+                    let id = payment["payment_id"].as_str().unwrap().to_owned();
+                    replay.path = replay.path.replace(placeholder, &id);
+                }
             }
             let answer = send(&server, &replay);
             if answer.status.to_string() != replay.status {

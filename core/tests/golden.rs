@@ -23,7 +23,7 @@ use omnibus_core::ledger::{ParentPlan, ShardBooks};
 use omnibus_core::payments::merchant::{
     InstrumentType, InstrumentTypes, Merchant, MerchantStatus, PayoutSchedule, Terminal,
 };
-use omnibus_core::payments::payment::{PaymentEntry, PaymentId, PaymentState};
+use omnibus_core::payments::payment::{PaymentEntry, PaymentId, PaymentState, RefundEntry};
 use omnibus_core::payments::prepaid_card::{CardStatus, PrepaidCard};
 use omnibus_core::payments::secret::{CredentialIndex, SealedNumber, StoredSecret};
 use omnibus_core::record::codec::{decode, Encoder, RecordKind};
@@ -468,6 +468,11 @@ fn payment() -> PaymentEntry {
         created_at_ms: 1_795_262_400_000,
         approved_at_ms: 1_795_262_400_100,
         refunded_krw: 5_000,
+        refunds: vec![RefundEntry {
+            refund_request_no: RequestNo::new("RF-1").unwrap(),
+            amount_krw: 5_000,
+            at_ms: 1_795_262_500_000,
+        }],
     }
 }
 

@@ -68,6 +68,7 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("over_balance_cap", 422),
     ("cancel_window_closed", 422),
     ("refund_exceeds_merchant_balance", 422),
+    ("refund_exceeds_payment", 422),
     ("not_tradable", 422),
     ("subscription_invalid", 422),
     ("signature_required", 422),
@@ -99,6 +100,9 @@ pub const EXAMPLE_CARD_NUMBER: &str = "9421000000000018";
 /// The payment id the cancel examples name: a replay puts the id of the examples'
 /// approved payment (`R-20261121-0001`) in its place.
 pub const EXAMPLE_PAYMENT_ID: &str = "pay_0001000000000001";
+/// The payment id the refund examples name: a replay puts the id of the examples' second
+/// approved payment (`R-20261121-0003`) in its place.
+pub const EXAMPLE_REFUNDED_ID: &str = "pay_0001000000000003";
 
 /// The public key of customer 1001 in the examples: ed25519, secret key 32 bytes of 7.
 pub const EXAMPLE_PUBLIC_KEY: &str =
@@ -356,6 +360,7 @@ fn paths() -> Value {
         ("/v1/prepaid-cards/{instrument_id}/charges", cards::charge()),
         ("/v1/payments", payments::path()),
         ("/v1/payments/{payment_id}/cancel", payments::cancel()),
+        ("/v1/payments/{payment_id}/refunds", payments::refund()),
         (
             "/v1/payments/cancel-by-request",
             payments::cancel_by_request(),

@@ -208,3 +208,30 @@ pub async fn cancel_by_request(
     };
     Ok(HttpResponse::Ok().json(answer))
 }
+
+/// `POST /v1/payments/{payment_id}/refunds` `{merchant_id, refund_request_no,
+/// amount_krw}`: a partial or full refund (§6.4); the payment with the refund on record.
+pub async fn refund(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id: omnibus_core::payments::payment::PaymentId = parse("payment_id", &path)?;
+    let body = read_json_body(&request, payload, state.body_limit_bytes).await?;
+    let mut f = Fields::parse(&body)?;
+    let merchant: MerchantId = parse("merchant_id", &f.required_string("merchant_id")?)?;
+    let no: RequestNo = parse(
+        "refund_request_no",
+        &f.required_string("refund_request_no")?,
+    )?;
+    let amount_krw = f
+        .unsigned("amount_krw")?
+        .ok_or_else(|| ApiError::missing_field("amount_krw"))?;
+    f.finish()?;
+    let payment = state
+        .engine
+        .refund_payment(merchant, id, no, amount_krw)
+        .await?;
+    Ok(HttpResponse::Ok().json(PaymentView::of(&payment, merchant)))
+}

@@ -79,6 +79,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/v1/payments/{payment_id}/cancel",
             super::payments::cancel,
         ))
+        .service(post(
+            "/v1/payments/{payment_id}/refunds",
+            super::payments::refund,
+        ))
         .service(get("/v1/events", super::events::events));
 }
 

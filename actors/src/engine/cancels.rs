@@ -12,9 +12,9 @@
 //! finds them on record instead of paying twice; the payment is CANCELLED on record once
 //! they are accepted, since they are then owed and retried until done.
 
-use omnibus_core::ids::{CardSeq, MerchantId, RequestNo};
-use omnibus_core::payments::payment::{PaymentEntry, PaymentId, PaymentState};
-use omnibus_core::payments::prepaid_card::CardId;
+use omnibus_core::ids::{MerchantId, RequestNo};
+use omnibus_core::payments::payment::{PayBack, PaymentEntry, PaymentId, PaymentState};
+use omnibus_core::payments::prepaid_card::{CardId, CardStatus};
 use omnibus_core::payments::{DeclineCode, RefusalCode};
 use omnibus_core::request_log::Told;
 use omnibus_core::saga::Reason;
@@ -60,6 +60,7 @@ impl Engine {
         merchant: MerchantId,
         id: PaymentId,
     ) -> Result<PaymentEntry, EngineError> {
+        let _one_at_a_time = self.inner.pay_backs.lock().await;
         let mut payment = self.payment(id).await?;
         let asking = self.merchant(merchant).map(|m| m.no);
         if asking != Some(payment.merchant) {
@@ -75,47 +76,10 @@ impl Engine {
             .book()
             .cancel(self.now_ms())
             .map_err(|(code, why)| refusal(code, format!("{id}: {why}")))?;
-        let (Some((customer, seq)), Some(_)) = (payment.card, payment.sale) else {
-            return Err(refusal(
-                RefusalCode::InvalidState,
-                format!("{id} paid nothing"),
-            ));
-        };
-        let (to_pocket, overflow) = self.cancel_split(&payment, customer, seq).await?;
-        let shard = self.shard_of(customer);
-        let slice = self
-            .slice_of(shard, AccountId::merchant(payment.merchant))
-            .await?;
-        let already = self.request(cancel_no(id, 'X')).await.is_ok()
-            || self.request(cancel_no(id, 'Y')).await.is_ok();
-        if !already && slice < Decimal::from(payment.amount_krw) {
-            return Err(refusal(
-                RefusalCode::RefundExceedsMerchantBalance,
-                format!(
-                    "merchant {merchant} holds {} in the payer's shard, short of {}",
-                    slice.normalize(),
-                    payment.amount_krw
-                ),
-            ));
-        }
-        for (to, won, leg) in [(Some(seq), to_pocket, 'X'), (None, overflow, 'Y')] {
-            if won == 0 {
-                continue;
-            }
-            let outcome = self
-                .merchant_refund(MerchantRefundRequest {
-                    header: self.payment_header(&payment, cancel_no(id, leg), won)?,
-                    merchant: payment.merchant,
-                    pocket: to,
-                })
-                .await?;
-            if outcome.told == Told::Failed && outcome.reason == Reason::NotCarriedOut {
-                return Err(refusal(
-                    RefusalCode::RefundExceedsMerchantBalance,
-                    format!("merchant {merchant}'s slice could not fund the cancel of {id}"),
-                ));
-            }
-        }
+        self.pay_back(merchant, &payment, payment.amount_krw, |leg| {
+            id.cancel_request_no(leg)
+        })
+        .await?;
         let mut cancelled = payment.clone();
         cancelled.version += 1;
         cancelled.state = PaymentState::Cancelled;
@@ -160,6 +124,7 @@ impl Engine {
                     created_at_ms: now,
                     approved_at_ms: 0,
                     refunded_krw: 0,
+                    refunds: Vec::new(),
                 };
                 let recorded = self.record_new(self.key_shard(&key), tombstone).await;
                 self.settle_payment_key(key, recorded.as_ref().ok().map(|p| p.id));
@@ -180,32 +145,77 @@ impl Engine {
         }
     }
 
-    /// How a cancel's money splits between the pocket and the customer's balance: the
-    /// pocket takes what its cap allows, with the charges on their way to it counted; a
-    /// closed or expired card's share goes to the balance (D-5.12). On a cancel asked
-    /// again, the split already on record.
-    async fn cancel_split(
+    /// Pays `won` of `payment` back to its payer (a cancel, a refund): to the pocket that
+    /// paid what its cap allows, to the payer's balance the rest (all of it for a closed
+    /// or expired card, D-5.12), as requests of the payer's numbered by `numbers`, funded
+    /// from the merchant's slice in the payer's shard. Asked again (after a crash, or a
+    /// retry), the requests on record are found, not made twice, and the split is theirs.
+    pub(super) async fn pay_back(
         &self,
+        merchant: MerchantId,
         payment: &PaymentEntry,
-        customer: omnibus_core::CustomerId,
-        seq: CardSeq,
-    ) -> Result<(u64, u64), EngineError> {
-        if let Ok(view) = self.request(cancel_no(payment.id, 'X')).await {
-            let to_pocket = view.accepted.amount.value().to_u64().unwrap_or(0);
-            return Ok((to_pocket, payment.amount_krw - to_pocket));
+        won: u64,
+        numbers: impl Fn(PayBack) -> RequestNo,
+    ) -> Result<(), EngineError> {
+        let (Some((customer, seq)), Some(_)) = (payment.card, payment.sale) else {
+            return Err(refusal(
+                RefusalCode::InvalidState,
+                format!("{} paid nothing", payment.id),
+            ));
+        };
+        let pocket_leg = self.request(numbers(PayBack::Pocket)).await.ok();
+        let customer_leg = self.request(numbers(PayBack::Customer)).await.ok();
+        let to_pocket = match (&pocket_leg, &customer_leg) {
+            (Some(view), _) => view.accepted.amount.value().to_u64().unwrap_or(0),
+            (None, Some(_)) => 0,
+            (None, None) => {
+                let card = self.prepaid_card(CardId { customer, seq }).await?;
+                if matches!(card.card.status, CardStatus::Closed | CardStatus::Expired) {
+                    0
+                } else {
+                    let cap = Decimal::from(self.inner.config.payments.pocket_balance_cap_krw);
+                    let headroom = (cap - card.pocket.balance).max(Decimal::ZERO);
+                    headroom.to_u64().unwrap_or(0).min(won)
+                }
+            }
+        };
+        if pocket_leg.is_none() && customer_leg.is_none() {
+            let shard = self.shard_of(customer);
+            let slice = self
+                .slice_of(shard, AccountId::merchant(payment.merchant))
+                .await?;
+            if slice < Decimal::from(won) {
+                return Err(refusal(
+                    RefusalCode::RefundExceedsMerchantBalance,
+                    format!(
+                        "merchant {merchant} holds {} in the payer's shard, short of {won}",
+                        slice.normalize()
+                    ),
+                ));
+            }
         }
-        if self.request(cancel_no(payment.id, 'Y')).await.is_ok() {
-            return Ok((0, payment.amount_krw));
+        for (to, amount, leg) in [
+            (Some(seq), to_pocket, PayBack::Pocket),
+            (None, won - to_pocket, PayBack::Customer),
+        ] {
+            if amount == 0 {
+                continue;
+            }
+            let outcome = self
+                .merchant_refund(MerchantRefundRequest {
+                    header: self.payment_header(payment, numbers(leg), amount)?,
+                    merchant: payment.merchant,
+                    pocket: to,
+                })
+                .await?;
+            if outcome.told == Told::Failed && outcome.reason == Reason::NotCarriedOut {
+                return Err(refusal(
+                    RefusalCode::RefundExceedsMerchantBalance,
+                    format!("merchant {merchant}'s slice could not fund it"),
+                ));
+            }
         }
-        let card = self.prepaid_card(CardId { customer, seq }).await?;
-        use omnibus_core::payments::prepaid_card::CardStatus;
-        if matches!(card.card.status, CardStatus::Closed | CardStatus::Expired) {
-            return Ok((0, payment.amount_krw));
-        }
-        let cap = Decimal::from(self.inner.config.payments.pocket_balance_cap_krw);
-        let headroom = (cap - card.pocket.balance).max(Decimal::ZERO);
-        let to_pocket = headroom.to_u64().unwrap_or(0).min(payment.amount_krw);
-        Ok((to_pocket, payment.amount_krw - to_pocket))
+        Ok(())
     }
 
     /// One shard's slice of an account (a merchant's, a parent's).
@@ -243,10 +253,4 @@ impl Engine {
             amount,
         })
     }
-}
-
-/// The request number of a cancel's leg: `CX-` (to the pocket) or `CY-` (to the balance)
-/// and the payment's id in hex.
-fn cancel_no(id: PaymentId, leg: char) -> RequestNo {
-    RequestNo::new(&format!("C{leg}-{:016X}", id.0)).expect("19 key characters")
 }

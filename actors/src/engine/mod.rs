@@ -26,6 +26,7 @@ mod payments;
 mod query;
 mod raw;
 mod reconcile;
+mod refunds;
 mod registry;
 mod start;
 mod stop;
@@ -86,6 +87,9 @@ struct Inner {
     cards: cards::CardDirectory,
     /// Payments by the merchant's idempotency key (`payments.rs`).
     payment_keys_seen: payments::PaymentDirectory,
+    /// Held by a cancel or refund from reading its payment to recording it, so that two at
+    /// once never refund more than the payment, nor lose one's record (`cancels.rs`).
+    pay_backs: tokio::sync::Mutex<()>,
     /// The engine's clock (the shards' too).
     clock: Arc<dyn crate::clock::Clock>,
 }

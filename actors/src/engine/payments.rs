@@ -150,6 +150,7 @@ impl Engine {
             created_at_ms: now,
             approved_at_ms: 0,
             refunded_krw: 0,
+            refunds: Vec::new(),
         };
         let recorded = self
             .authorize_card(&request, &merchant, new, index, number, password)

@@ -55,9 +55,9 @@ impl Engine {
         amount: Amount,
     ) -> Result<Receipt, EngineError> {
         let home = |a: AccountId| match a {
-            AccountId::Customer { customer } | AccountId::Linked { customer } => {
-                Some(self.shard_of(customer))
-            }
+            AccountId::Customer { customer }
+            | AccountId::Linked { customer }
+            | AccountId::Pocket { customer, .. } => Some(self.shard_of(customer)),
             _ => None,
         };
         let shard = home(debit).or(home(credit)).unwrap_or_else(|| {

@@ -257,6 +257,7 @@ impl Engine {
                 merchant_writer: tokio::sync::Mutex::new(()),
                 cards,
                 payment_keys_seen,
+                pay_backs: tokio::sync::Mutex::new(()),
                 clock: host_clock,
             }),
         };

@@ -77,6 +77,7 @@ mod tests {
             created_at_ms: 1,
             approved_at_ms: 0,
             refunded_krw: 0,
+            refunds: Vec::new(),
         }
     }
 

@@ -141,6 +141,17 @@ pub struct PaymentEntry {
     pub approved_at_ms: u64,
     /// What its refunds and cancel have taken back so far.
     pub refunded_krw: u64,
+    /// Its refunds (§6.5), each under the merchant's `refund_request_no`.
+    pub refunds: Vec<RefundEntry>,
+}
+
+/// A refund of a payment (§6.5): the merchant's number for it, its amount, when it was
+/// accepted.
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct RefundEntry {
+    pub refund_request_no: crate::ids::RequestNo,
+    pub amount_krw: u64,
+    pub at_ms: u64,
 }
 
 impl PaymentEntry {
@@ -156,6 +167,52 @@ impl PaymentEntry {
             refunded_krw: self.refunded_krw,
             approved_at_ms: self.approved_at_ms,
         }
+    }
+}
+
+/// Which account a refund's or cancel's leg pays back into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayBack {
+    /// The pocket that paid.
+    Pocket,
+    /// The payer's balance: what the pocket's cap cannot take, or a closed card's share.
+    Customer,
+}
+
+impl PaymentId {
+    /// The request number of a cancel's leg (a request of the payer's): `CX-` (to the
+    /// pocket) or `CY-` (to the balance) and the payment's id in hex. A cancel asked again
+    /// finds it on record instead of paying twice.
+    pub fn cancel_request_no(self, leg: PayBack) -> crate::ids::RequestNo {
+        let leg = match leg {
+            PayBack::Pocket => 'X',
+            PayBack::Customer => 'Y',
+        };
+        crate::ids::RequestNo::new(&format!("C{leg}-{:016X}", self.0)).expect("19 key characters")
+    }
+
+    /// The request number of a refund's leg: `RP` (to the pocket) or `RC` (to the balance),
+    /// the payment's id, and 56 bits of SHA-256 of the merchant's `refund_request_no`
+    /// (stable across builds, unlike the standard library's hasher), 32 characters.
+    pub fn refund_request_no(
+        self,
+        refund_request_no: &crate::ids::RequestNo,
+        leg: PayBack,
+    ) -> crate::ids::RequestNo {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(refund_request_no.as_str().as_bytes());
+        let mut tail = [0u8; 8];
+        tail[1..].copy_from_slice(&digest[..7]);
+        let leg = match leg {
+            PayBack::Pocket => 'P',
+            PayBack::Customer => 'C',
+        };
+        crate::ids::RequestNo::new(&format!(
+            "R{leg}{:016X}{:014X}",
+            self.0,
+            u64::from_be_bytes(tail)
+        ))
+        .expect("32 key characters")
     }
 }
 

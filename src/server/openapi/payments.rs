@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::{
     body_too_large, error_example, errors, example, examples, json_body, ok, schema,
     storage_failed, unavailable, unsupported_media_type, BODY_400, EXAMPLE_CARD_NUMBER,
-    EXAMPLE_PAYMENT_ID,
+    EXAMPLE_PAYMENT_ID, EXAMPLE_REFUNDED_ID,
 };
 
 fn payment_body(no: &str, amount: u64, password: &str) -> Value {
@@ -52,6 +52,7 @@ fn pay() -> Value {
         "description": "Runs the one fixed order of checks (§6.2) and answers APPROVED, or DECLINED with the code of the first check that failed (`decline_code`); a decline moves nothing. A direct prepaid card (D-5.18): the card number and the password the customer typed, the full amount from the card's pocket (D-5.8). A sale that times out is DECLINED `TIMEOUT` and reversed if a confirm finds it done (D-0.2). Idempotent by (`merchant_id`, `merchant_request_no`): the same request again answers what is on record, declines included; other fields under the number are refused 409 `idempotency_conflict`. The password is never stored, logged or fingerprinted.",
         "requestBody": json_body("Payment", examples(&[
             ("approved", example("10,000 won by card 1", payment_body("R-20261121-0001", 10_000, "4827"))),
+            ("approved_2", example("5,000 won by card 1", payment_body("R-20261121-0003", 5_000, "4827"))),
             ("again", example("The same request again", payment_body("R-20261121-0001", 10_000, "4827"))),
             ("short", example("More than the pocket holds", payment_body("R-20261121-0002", 1_000_000, "4827"))),
             ("conflict", example("The number again with another amount", other_amount)),
@@ -60,6 +61,7 @@ fn pay() -> Value {
         "responses": {
             "200": ok("APPROVED or DECLINED", "PaymentAnswer", examples(&[
                 ("approved", example("Approved", answer("R-20261121-0001", 10_000, None))),
+                ("approved_2", example("Approved", answer("R-20261121-0003", 5_000, None))),
                 ("again", example("As on record", answer("R-20261121-0001", 10_000, None))),
                 ("short", example("Declined: the full-amount rule", answer("R-20261121-0002", 1_000_000, Some("INSUFFICIENT_FUNDS")))),
             ])),
@@ -159,6 +161,55 @@ pub fn cancel() -> Value {
     }})
 }
 
+pub fn refund() -> Value {
+    let body = |no: &str, amount: u64| json!({ "merchant_id": "m2", "refund_request_no": no, "amount_krw": amount });
+    let mut partly = answer("R-20261121-0003", 5_000, None);
+    partly["payment_id"] = json!(EXAMPLE_REFUNDED_ID);
+    partly["state"] = json!("PARTIALLY_REFUNDED");
+    json!({ "post": {
+        "operationId": "createRefund",
+        "tags": ["payments"],
+        "summary": "Refund part or all of a payment (§6.4), at any time after approval",
+        "description": "Pays `amount_krw` back as a cancel does (the pocket what its cap allows, the payer's balance the rest), funded from the merchant's account in the payer's shard. Idempotent by (`merchant_id`, `refund_request_no`): the same again answers the same; another amount under it is 409 `idempotency_conflict`. Refused `refund_exceeds_payment` beyond what is left, `refund_exceeds_merchant_balance` when the merchant cannot fund it, `invalid_state` for a payment not approved, cancelled or fully refunded; nothing moves then.",
+        "parameters": [{
+            "name": "payment_id", "in": "path", "required": true,
+            "schema": { "type": "string", "pattern": "^pay_[0-9a-f]{16}$" },
+            "examples": examples(&[
+                ("refunded", example("The second approved payment", json!(EXAMPLE_REFUNDED_ID))),
+                ("again", example("The same", json!(EXAMPLE_REFUNDED_ID))),
+                ("too_much", example("The same", json!(EXAMPLE_REFUNDED_ID))),
+            ])
+        }],
+        "requestBody": json_body("Refund", examples(&[
+            ("refunded", example("2,000 of its 5,000 won", body("RF-20261121-0001", 2_000))),
+            ("again", example("The same refund again", body("RF-20261121-0001", 2_000))),
+            ("too_much", example("More than is left", body("RF-20261121-0002", 3_001))),
+        ])),
+        "responses": {
+            "200": ok("The payment with the refund on record", "PaymentAnswer", examples(&[
+                ("refunded", example("Partially refunded", partly.clone())),
+                ("again", example("As on record", partly)),
+            ])),
+            "400": errors(400, BODY_400, "a field is missing, unknown, malformed or `null`.", examples(&[
+                ("malformed", error_example("A space", "invalid_field", "refund_request_no: must be letters, digits, '-' and '_', got \"RF 1\"", Some("refund_request_no"))),
+            ])),
+            "404": errors(404, &["not_found"], "no such payment of this merchant.", examples(&[
+                ("unknown", error_example("Unknown", "not_found", "no payment pay_00000000000000ff", None)),
+            ])),
+            "409": errors(409, &["idempotency_conflict", "invalid_state"], "the refund number is on record with another amount; the payment cannot be refunded.", examples(&[
+                ("conflict", error_example("Another amount", "idempotency_conflict", "refund_request_no RF-20261121-0001 is on record with another amount", None)),
+            ])),
+            "413": body_too_large(),
+            "415": unsupported_media_type(),
+            "422": errors(422, &["refund_exceeds_payment", "refund_exceeds_merchant_balance"], "more than is left of the payment, or than the merchant holds.", examples(&[
+                ("too_much", error_example("3,001 of 3,000 left", "refund_exceeds_payment", &format!("{EXAMPLE_REFUNDED_ID}: more than is left to refund of the payment"), None)),
+            ])),
+            "500": storage_failed(),
+            "503": unavailable(&["overloaded", "shutting_down"])
+        }
+    }})
+}
+
 pub fn cancel_by_request() -> Value {
     let body = |no: &str| json!({ "merchant_id": "m2", "merchant_request_no": no });
     json!({ "post": {
@@ -215,6 +266,15 @@ pub fn schemas() -> Value {
                         "password": { "type": "string", "description": "The card password the customer typed; never stored, logged or fingerprinted." }
                     }
                 }
+            }
+        },
+        "Refund": {
+            "type": "object", "additionalProperties": false,
+            "required": ["merchant_id", "refund_request_no", "amount_krw"],
+            "properties": {
+                "merchant_id": schema("MerchantId"),
+                "refund_request_no": schema("RequestNo"),
+                "amount_krw": { "type": "integer", "minimum": 1 }
             }
         },
         "PaymentCancel": {

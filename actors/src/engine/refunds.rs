@@ -1,0 +1,85 @@
+//! A merchant's refunds of a payment (INSTRUMENTS.md §6.4, §6.6, D-5.12):
+//! `POST /v1/payments/{id}/refunds` `{refund_request_no, amount_krw}`, partial or full, at
+//! any time after approval, never more than is left, idempotent by (merchant,
+//! `refund_request_no`). The money goes back as a cancel's does (`cancels.rs`,
+//! `Engine::pay_back`): to the pocket what its cap allows, to the payer's balance the
+//! rest; the payment is PARTIALLY_REFUNDED or REFUNDED on record once the requests are
+//! accepted (they are owed, and retried until done).
+
+use omnibus_core::ids::{MerchantId, RequestNo};
+use omnibus_core::payments::payment::{PaymentEntry, PaymentId, PaymentState, RefundEntry};
+use omnibus_core::payments::RefusalCode;
+
+use super::Engine;
+use crate::error::EngineError;
+use crate::shard::RecordPayment;
+
+fn refusal(code: RefusalCode, message: impl Into<String>) -> EngineError {
+    EngineError::Refusal {
+        code,
+        message: message.into(),
+    }
+}
+
+impl Engine {
+    /// Refunds `amount_krw` of a merchant's payment under the merchant's
+    /// `refund_request_no`. Answers the payment with the refund on record; the same number
+    /// again answers the same, another amount under it is `IDEMPOTENCY_CONFLICT`. Refused
+    /// `INVALID_STATE` (not approved, cancelled, fully refunded), `REFUND_EXCEEDS_PAYMENT`,
+    /// `REFUND_EXCEEDS_MERCHANT_BALANCE`, with nothing moved. Another merchant's payment
+    /// is `NOT_FOUND`.
+    pub async fn refund_payment(
+        &self,
+        merchant: MerchantId,
+        id: PaymentId,
+        refund_request_no: RequestNo,
+        amount_krw: u64,
+    ) -> Result<PaymentEntry, EngineError> {
+        let _one_at_a_time = self.inner.pay_backs.lock().await;
+        let mut payment = self.payment(id).await?;
+        if self.merchant(merchant).map(|m| m.no) != Some(payment.merchant) {
+            return Err(refusal(RefusalCode::NotFound, format!("no payment {id}")));
+        }
+        if let Some(done) = payment
+            .refunds
+            .iter()
+            .find(|r| r.refund_request_no == refund_request_no)
+        {
+            if done.amount_krw != amount_krw {
+                return Err(refusal(
+                    RefusalCode::IdempotencyConflict,
+                    format!(
+                        "refund_request_no {refund_request_no} is on record with another amount"
+                    ),
+                ));
+            }
+            return Ok(payment);
+        }
+        if payment.state == PaymentState::Requested {
+            payment = self.complete(payment).await?;
+        }
+        let state = payment
+            .book()
+            .refund(amount_krw)
+            .map_err(|(code, why)| refusal(code, format!("{id}: {why}")))?;
+        self.pay_back(merchant, &payment, amount_krw, |leg| {
+            id.refund_request_no(&refund_request_no, leg)
+        })
+        .await?;
+        let mut refunded = payment.clone();
+        refunded.version += 1;
+        refunded.state = state;
+        refunded.refunded_krw += amount_krw;
+        refunded.refunds.push(RefundEntry {
+            refund_request_no,
+            amount_krw,
+            at_ms: self.now_ms(),
+        });
+        self.ask(id.shard(), |reply| RecordPayment {
+            payment: refunded,
+            new_id: false,
+            reply,
+        })
+        .await
+    }
+}
