@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod cards;
 pub mod cut;
 pub mod world;
 
