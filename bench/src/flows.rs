@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::{Signer, SigningKey as Ed25519Key};
 use futures::stream::{FuturesUnordered, StreamExt};
-use hdrhistogram::Histogram;
 
 use crate::drive::closed_loop;
 use omnibus_actors::rails::sim::Simulator;
@@ -306,30 +305,7 @@ pub(crate) fn throughput(
     Ok(requests as f64 / elapsed.as_secs_f64())
 }
 
-/// What the open-loop run measured, in microseconds.
-pub(crate) struct Latencies {
-    pub(crate) sagas: u64,
-    p50: u64,
-    p90: u64,
-    p99: u64,
-    p999: u64,
-    max: u64,
-    /// How late the generator itself sent (from the scheduled time): part of every
-    /// latency above, the client's share rather than the engine's.
-    send_lag_p99: u64,
-}
-
-impl Latencies {
-    /// One `name=value unit` line per figure.
-    pub(crate) fn print(&self) {
-        println!("saga_p50_us={} us", self.p50);
-        println!("saga_p90_us={} us", self.p90);
-        println!("saga_p99_us={} us", self.p99);
-        println!("saga_p999_us={} us", self.p999);
-        println!("saga_max_us={} us", self.max);
-        println!("saga_send_lag_p99_us={} us", self.send_lag_p99);
-    }
-}
+pub(crate) use crate::drive::Latencies;
 
 /// Open loop at `rate` per second for `secs`; latency from each request's scheduled time.
 fn latency(
@@ -349,59 +325,12 @@ pub(crate) fn open_loop(
     secs: u64,
     rt: &tokio::runtime::Runtime,
     every: Duration,
-    mut tick: impl FnMut(u64) -> Result<(), String>,
+    tick: impl FnMut(u64) -> Result<(), String>,
 ) -> Result<Latencies, String> {
     w.run += 1;
     let w = &*w;
-    let total = (rate * secs as f64) as u64;
-    let interval = Duration::from_secs_f64(1.0 / rate);
-    rt.block_on(async {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut histogram =
-            Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).map_err(|e| e.to_string())?;
-        let mut lags =
-            Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).map_err(|e| e.to_string())?;
-        let started = tokio::time::Instant::now();
-        let mut running = FuturesUnordered::new();
-        let mut next = 0u64;
-        loop {
-            // Send everything whose time has come (catching up after a stall).
-            let now = tokio::time::Instant::now();
-            while next < total && started + interval * next as u32 <= now {
-                let scheduled = started + interval * next as u32;
-                let i = next;
-                let lag = now.saturating_duration_since(scheduled);
-                lags.record(lag.as_micros().max(1) as u64)
-                    .map_err(|e| e.to_string())?;
-                running.push(async move {
-                    let result = w.saga(i).await;
-                    (result, scheduled.elapsed())
-                });
-                next += 1;
-            }
-            if next >= total && running.is_empty() {
-                break;
-            }
-            let wake = started + interval * next.min(total - 1) as u32;
-            tokio::select! {
-                Some((result, latency)) = running.next(), if !running.is_empty() => {
-                    check(result)?;
-                    histogram.record(latency.as_micros().max(1) as u64).map_err(|e| e.to_string())?;
-                }
-                () = tokio::time::sleep_until(wake), if next < total => {}
-                _ = ticks.tick() => tick(histogram.len())?,
-            }
-        }
-        Ok(Latencies {
-            sagas: histogram.len(),
-            p50: histogram.value_at_quantile(0.5),
-            p90: histogram.value_at_quantile(0.9),
-            p99: histogram.value_at_quantile(0.99),
-            p999: histogram.value_at_quantile(0.999),
-            max: histogram.max(),
-            send_lag_p99: lags.value_at_quantile(0.99),
-        })
+    crate::drive::open_loop(rate, secs, rt, every, tick, |i| async move {
+        check(w.saga(i).await)
     })
 }
 

@@ -9,6 +9,7 @@ mod crash;
 mod drive;
 mod flows;
 mod ledger;
+mod payments;
 mod process;
 mod soak;
 mod wal;
@@ -31,6 +32,8 @@ enum Bench {
     Ledger(ledger::Args),
     /// Charges and remittances end to end: sagas per second, latency, latent rails.
     Flows(flows::Args),
+    /// Direct prepaid card payments end to end: authorizations per second, latency.
+    Payments(payments::Args),
     /// Kill -9 under a mixed HTTP load, restart, check every acknowledged outcome,
     /// reconciliation and the books (real `omnibus serve` processes).
     Crash(crash::Args),
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
         Bench::Wal(args) => wal::run(args),
         Bench::Ledger(args) => ledger::run(args),
         Bench::Flows(args) => flows::run(args),
+        Bench::Payments(args) => payments::run(args),
         Bench::Crash(args) => crash::run(args),
         Bench::Soak(args) => soak::run(args),
     };
