@@ -303,3 +303,52 @@ fn a_refund_the_merchant_cannot_fund_is_refused_and_moves_nothing() {
     });
     engine.shutdown().unwrap();
 }
+
+/// Found by the simulation (seed 11): a refund's transfer that fails at first is owed and
+/// retried until done, so its caller must hear that at once. Told nothing on the FAIL, it
+/// heard the deadline's `failed, not_carried_out`, which read as refused: the payment was
+/// not marked refunded, and the money reached the pocket anyway.
+#[test]
+fn a_refund_whose_transfer_fails_at_first_is_on_record_and_done_in_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(
+        dir.path(),
+        1,
+        &format!("{QUICK}[actors]\nanswer_deadline_ms = 500\n"),
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        let (m2_no, number) = fixture(&engine, 50_000).await;
+        let paid = engine
+            .pay(card_payment("R-1", 30_000, number, "4827"))
+            .await
+            .unwrap();
+        sim.set_rates(
+            omnibus_actors::rails::sim::Rail::SecuritiesFirm,
+            always("fail"),
+        );
+        let refunded = engine
+            .refund_payment(m2(), paid.id, "RF-1".parse().unwrap(), 10_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            (refunded.state, refunded.refunded_krw),
+            (PaymentState::PartiallyRefunded, 10_000)
+        );
+        sim.set_rates(omnibus_actors::rails::sim::Rail::SecuritiesFirm, healthy());
+        for _ in 0..100 {
+            engine.supervise_once().await.unwrap();
+            if balance(&engine, pocket()).await == money(30_000) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(balance(&engine, pocket()).await, money(30_000));
+        assert_eq!(
+            balance(&engine, AccountId::merchant(m2_no)).await,
+            money(20_000)
+        );
+        firm_agrees(&sim, m2_no, 30_000, 20_000);
+    });
+    engine.shutdown().unwrap();
+}

@@ -63,6 +63,8 @@
 //! The seeds that failed in issue 11 (item 15) are named regression tests below, on the
 //! roomy slices they failed with.
 
+#[path = "sim/cards.rs"]
+mod cards;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -201,6 +203,10 @@ struct Shape {
     /// from the customer's balance, drawn from a random stream of its own so that the
     /// other operations of the seed are the ones it drew without sales.
     sales: bool,
+    /// Card payments (issue 14, `sim/cards.rs`): every customer a prepaid card; about one
+    /// operation in six also fills a pocket, pays by card, cancels, refunds or pays again,
+    /// from a random stream of its own.
+    cards: bool,
 }
 
 impl Shape {
@@ -209,6 +215,7 @@ impl Shape {
             parents: Parents::of(seed),
             pace: Pace::of(seed),
             sales: std::env::var("OMNIBUS_SIM_SALES").as_deref() != Ok("off"),
+            cards: std::env::var("OMNIBUS_SIM_CARDS").as_deref() != Ok("off"),
         }
     }
 
@@ -217,6 +224,7 @@ impl Shape {
         parents: Parents::Roomy,
         pace: Pace::Instant,
         sales: false,
+        cards: false,
     };
 }
 
@@ -226,6 +234,7 @@ fn shape_env() -> String {
         "OMNIBUS_SIM_PARENTS",
         "OMNIBUS_SIM_PACE",
         "OMNIBUS_SIM_SALES",
+        "OMNIBUS_SIM_CARDS",
     ]
     .iter()
     .filter_map(|k| std::env::var(k).ok().map(|v| format!("{k}={v} ")))
@@ -244,7 +253,9 @@ fn sim_config(dir: &std::path::Path, seed: u64, shape: Shape) -> Config {
         "[rails.bank_firm]\ntimeout_ms = 40\n[rails.securities_firm]\ntimeout_ms = 40\n[rails.financial_company]\ntimeout_ms = 40\n\
 [supervisor]\nwindow_min_age_ms = 0\nretry_backoff_min_ms = 1\nretry_backoff_max_ms = 4\nreprocess_failures_max = 2\n\
 non_reflected_interval_ms = 86_400_000\nreprocess_interval_ms = 86_400_000\nrecovery_interval_ms = 86_400_000\nsweep_interval_ms = 86_400_000\nrefill_on_demand = false\n\
-[wal]\nsnapshot_every_records = 50\nsegment_bytes = 1_048_576\n[simulator]\nseed = {seed}\n{}{}{}",
+[wal]\nsnapshot_every_records = 50\nsegment_bytes = 1_048_576\n[simulator]\nseed = {seed}\n\
+[payments]\npocket_balance_cap_krw = {}\n{}{}{}",
+        cards::POCKET_CAP,
         shape.parents.toml(),
         // Even seeds move every settled request to the archive at once, so crashes meet
         // requests on their way out of memory and resubmissions are answered from disk.
@@ -321,6 +332,10 @@ struct Stats {
     sales: u64,
     /// Merchant accounts checked against the securities firm and their sales.
     merchants: u64,
+    /// Card payments sent, cancels and refunds asked (`sim/cards.rs`).
+    card_payments: u64,
+    cancels: u64,
+    refunds: u64,
 }
 
 impl Stats {
@@ -339,6 +354,9 @@ impl Stats {
         self.withdrawals += o.withdrawals;
         self.sales += o.sales;
         self.merchants += o.merchants;
+        self.card_payments += o.card_payments;
+        self.cancels += o.cancels;
+        self.refunds += o.refunds;
         for (k, v) in &o.failed {
             *self.failed.entry(k).or_default() += v;
         }
@@ -362,7 +380,7 @@ impl Stats {
                 .join(", ")
         };
         format!(
-            "simulation: {} seeds ({} with short parent slices, {} with slow rails and short deadlines), {} operations, {} rail faults injected, {} crashes ({} shard restarts from a snapshot), {} sweeps executed at the banks, {} outcomes checked, {} requests checked ({} records in the archives at the end), {} parent_slice_short refusals, {} withdrawals from linked credited or refunded, {} sales done approved or reversed, {} merchant accounts checked; told failed by reason: {}; settled: {}",
+            "simulation: {} seeds ({} with short parent slices, {} with slow rails and short deadlines), {} operations, {} rail faults injected, {} crashes ({} shard restarts from a snapshot), {} sweeps executed at the banks, {} outcomes checked, {} requests checked ({} records in the archives at the end), {} parent_slice_short refusals, {} withdrawals from linked credited or refunded, {} sales done approved or reversed, {} merchant accounts checked, {} card payments ({} cancels, {} refunds asked); told failed by reason: {}; settled: {}",
             self.seeds,
             self.short_seeds,
             self.slow_seeds,
@@ -378,6 +396,9 @@ impl Stats {
             self.withdrawals,
             self.sales,
             self.merchants,
+            self.card_payments,
+            self.cancels,
+            self.refunds,
             list(&self.failed),
             list(&self.settled),
         )
@@ -409,7 +430,8 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
         .build()
         .unwrap();
     let mut sales_rng = StdRng::seed_from_u64(seed ^ 0x5a1e_5a1e);
-    let merchants: Vec<MerchantNo> = if shape.sales {
+    let mut cards = cards::Cards::new(seed);
+    let merchants: Vec<MerchantNo> = if shape.sales || shape.cards {
         ["m1", "m2"]
             .iter()
             .map(|id| {
@@ -440,7 +462,20 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
             }
             keys.insert(n, key);
             customers.push(n);
+            if shape.cards {
+                cards.open(&rt, &engine, n, seed);
+            }
             continue;
+        }
+        if shape.cards {
+            if let Some(fill) = cards.step(&rt, &engine, &customers, &["m1", "m2"], seed, op_index)
+            {
+                let no = format!("S{seed}-{op_index}-pocket");
+                let op = Op::PocketCharge(fill.won).for_customer(fill.customer);
+                let result = submit(&rt, &engine, &keys, &no, &op);
+                record(&rt, &engine, &mut reported, &no, result, seed);
+                submitted.push((no, op));
+            }
         }
         if shape.sales && sales_rng.random_range(0..8) == 0 {
             // A sale too, before this operation: the customer's balance pays a merchant.
@@ -519,10 +554,14 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
         &rt,
         &engine,
         &sim,
-        (&customers, &reported, &submitted),
+        (&customers, &reported, &submitted, &cards.engine_made),
         &mut outcomes,
         seed,
     );
+    cards.check(&rt, &engine, &sim, &outcomes, seed);
+    stats.card_payments = cards.payments;
+    stats.cancels = cards.cancels;
+    stats.refunds = cards.refunds;
     let sim_stats = sim.stats();
     stats.faults = [Rail::BankFirm, Rail::SecuritiesFirm, Rail::FinancialCompany]
         .iter()
@@ -553,12 +592,14 @@ enum Op {
     Remit(i64),
     RemitSigned(i64),
     Sale(i64, MerchantNo),
+    /// A fill of the customer's card 1 from the balance.
+    PocketCharge(i64),
     For(u64, Box<Op>),
 }
 
 /// A merchant the sales of a seed pay.
 fn merchant(id: &str) -> omnibus_core::payments::merchant::Merchant {
-    merchant_taking(id, &[InstrumentType::Wallet])
+    merchant_taking(id, &[InstrumentType::Wallet, InstrumentType::PrepaidCard])
 }
 
 impl Op {
@@ -587,6 +628,14 @@ fn submit(
                         header: charge(customer, no, *w).header,
                         merchant: *to,
                         pocket: None,
+                    })
+                    .await
+            }
+            Op::PocketCharge(w) => {
+                engine
+                    .charge_pocket(omnibus_actors::PocketChargeRequest {
+                        header: charge(customer, no, *w).header,
+                        card: omnibus_core::ids::CardSeq(1),
                     })
                     .await
             }
@@ -653,6 +702,7 @@ fn record(
         Err(
             EngineError::Rejected(_)
             | EngineError::Refused(_)
+            | EngineError::Refusal { .. }
             | EngineError::Overloaded(_)
             | EngineError::ShuttingDown,
         ) => {}
@@ -684,7 +734,7 @@ fn check_invariants(
     rt: &tokio::runtime::Runtime,
     engine: &Engine,
     sim: &Simulator,
-    (customers, reported, submitted): (&[u64], &Reported, &[(String, Op)]),
+    (customers, reported, submitted, engine_made): (&[u64], &Reported, &[(String, Op)], &[String]),
     outcomes: &mut BTreeMap<String, Settled>,
     seed: u64,
 ) -> Stats {
@@ -709,7 +759,11 @@ fn check_invariants(
 
     // Every request on record, with its entries: the checks per request (§6.3, §6.4, the
     // answers), and what its entries moved, per customer.
-    let numbers: BTreeSet<&str> = submitted.iter().map(|(no, _)| no.as_str()).collect();
+    let numbers: BTreeSet<&str> = submitted
+        .iter()
+        .map(|(no, _)| no.as_str())
+        .chain(engine_made.iter().map(String::as_str))
+        .collect();
     let mut views: Vec<RequestView> = Vec::new();
     for no in &numbers {
         match rt.block_on(engine.request(no.parse().unwrap())) {
@@ -969,6 +1023,20 @@ fn check_request(
             "seed {seed}: {no}: a reversal of a sale never done: {entries:?}"
         );
     }
+    // A pocket charge likewise (D-5.7), with its own steps.
+    if has(Step::PocketCharge, EntryState::Success) {
+        let reversed = has(Step::PocketChargeReversal, EntryState::Success);
+        let approved = view.answer.is_some_and(|a| a.told == Told::Succeeded);
+        assert!(
+            approved != reversed,
+            "seed {seed}: {no}: a pocket charge done, approved {approved}, reversed {reversed}: {entries:?}"
+        );
+    } else {
+        assert!(
+            !has_step(Step::PocketChargeReversal),
+            "seed {seed}: {no}: a reversal of a pocket charge never done: {entries:?}"
+        );
+    }
 
     // Settled for good: nothing open, nothing owed, an answer on record.
     let state = RequestState {
@@ -1010,6 +1078,22 @@ fn check_request(
             settled,
             Settled::PaidOut,
             "seed {seed}: {no}: a sale told succeeded did not end paid to the merchant"
+        ),
+        (RequestKind::PocketCharge, Told::Succeeded) => assert_eq!(
+            settled,
+            Settled::PaidOut,
+            "seed {seed}: {no}: a pocket charge told succeeded did not end in the pocket"
+        ),
+        (RequestKind::PocketCharge, Told::Failed) => assert!(
+            matches!(settled, Settled::NothingMoved | Settled::Refunded),
+            "seed {seed}: {no}: a pocket charge told failed ended {settled:?}: the pocket kept it"
+        ),
+        // A cancel's or refund's money is owed from its acceptance: done in the end,
+        // whatever its caller heard (or refused before any call, moving nothing).
+        (RequestKind::MerchantRefund, _) => assert!(
+            settled == Settled::Refunded
+                || (settled == Settled::NothingMoved && entries.is_empty()),
+            "seed {seed}: {no}: a merchant refund ended {settled:?}: {entries:?}"
         ),
         (RequestKind::Sale, Told::Failed) => assert!(
             matches!(settled, Settled::NothingMoved | Settled::Refunded),
@@ -1421,6 +1505,7 @@ fn seed_2_slow_a_remittance_told_failed_at_its_deadline_is_not_paid_out() {
             deadline_ms: 26,
         },
         sales: false,
+        cards: false,
     };
     run(2, 120, shape);
 }

@@ -510,13 +510,19 @@ const POCKET_CHARGE_REVERSAL: StepPolicy = StepPolicy {
     ..SALE_REVERSAL
 };
 
-/// A merchant's cancel (§6.3 Reversal, §6.4): owed to the payer from its acceptance on,
-/// so never given up: a FAIL or an unknown outcome is confirmed at once and retried until
-/// it is done, like a sale's reversal. Its caller hears `succeeded` when it is done.
+/// A merchant's cancel or refund (§6.3 Reversal, §6.4): owed to the payer from its entry
+/// on, so never given up: a FAIL or an unknown outcome is confirmed at once and retried
+/// until it is done, like a sale's reversal. So every result tells `succeeded`, and its
+/// caller hears it once the entry is durable (`fixed_answer`), as a charge's credit.
+/// (Told nothing on a FAIL or a timeout, its caller heard the deadline's `failed,
+/// not_carried_out`, which the payments layer read as refused: the simulation found a
+/// refund paid to the pocket with its payment not marked refunded.)
 const MERCHANT_REFUND: StepPolicy = StepPolicy {
     step: Step::MerchantRefund,
-    seed_steps: "INSTRUMENTS.md §6.3 Reversal, §6.4 cancel",
+    seed_steps: "INSTRUMENTS.md §6.3 Reversal, §6.4 cancel and refunds",
     on_success_told: Some(Told::Succeeded),
+    on_fail_told: Some(Told::Succeeded),
+    on_timeout_told: Some(Told::Succeeded),
     ..SALE_REVERSAL
 };
 
@@ -654,7 +660,14 @@ mod tests {
         for row in &POLICIES {
             if row.retried_until_done {
                 assert_eq!(row.on_fail_state, S::FailTryAgain, "{}", row.step);
-                assert_eq!(row.on_success_told, None, "{}: nobody waits", row.step);
+                if row.step == Step::MerchantRefund {
+                    // The first step of a request of its own, owed once its entry is: its
+                    // caller hears `succeeded` whatever the result.
+                    let told = [row.on_success_told, row.on_fail_told, row.on_timeout_told];
+                    assert_eq!(told, [Some(Told::Succeeded); 3]);
+                } else {
+                    assert_eq!(row.on_success_told, None, "{}: nobody waits", row.step);
+                }
             }
         }
         let retried: Vec<Step> = POLICIES

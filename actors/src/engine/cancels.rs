@@ -17,7 +17,6 @@ use omnibus_core::payments::payment::{PayBack, PaymentEntry, PaymentId, PaymentS
 use omnibus_core::payments::prepaid_card::{CardId, CardStatus};
 use omnibus_core::payments::{DeclineCode, RefusalCode};
 use omnibus_core::request_log::Told;
-use omnibus_core::saga::Reason;
 use omnibus_core::{AccountId, Amount, RequestDate, RequestHeader};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -208,7 +207,15 @@ impl Engine {
                     pocket: to,
                 })
                 .await?;
-            if outcome.told == Told::Failed && outcome.reason == Reason::NotCarriedOut {
+            // Refused before any call (the merchant's slice could not hold it): nothing
+            // on record moves. A request with an entry is owed and retried until done,
+            // whatever its caller heard.
+            let refused = outcome.told == Told::Failed
+                && self
+                    .request(numbers(leg))
+                    .await
+                    .is_ok_and(|view| view.entries.is_empty());
+            if refused {
                 return Err(refusal(
                     RefusalCode::RefundExceedsMerchantBalance,
                     format!("merchant {merchant}'s slice could not fund it"),

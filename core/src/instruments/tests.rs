@@ -233,9 +233,14 @@ fn a_request_with_no_entry_is_told_failed_not_carried_out_by_its_first_step() {
 #[test]
 fn only_a_charges_credit_fixes_the_answer_before_its_result() {
     use super::fixed_answer;
-    let all = Step::ALL;
+    // The steps a charge or a remittance can take (a merchant refund, which fixes its own
+    // request's answer at its entry, is asserted below).
+    let all: Vec<Step> = Step::ALL
+        .into_iter()
+        .filter(|s| *s != Step::MerchantRefund)
+        .collect();
     let charge = request(RequestKind::Charge, None, None).accepted;
-    for step in all {
+    for &step in &all {
         let fixed = fixed_answer(&charge, step, krw(1_500_000), 7);
         if step == Step::ChargeCredit {
             assert_eq!(
@@ -255,7 +260,7 @@ fn only_a_charges_credit_fixes_the_answer_before_its_result() {
     for path in [RemitPath::First, RemitPath::PaymentInstruction] {
         for deficit in [None, Some(1_000_000)] {
             let remit = request(RequestKind::Remit, deficit, Some(path)).accepted;
-            for step in all {
+            for &step in &all {
                 assert_eq!(
                     fixed_answer(&remit, step, krw(1_500_000), 7),
                     None,
