@@ -730,11 +730,15 @@ fn won(m: Money) -> i64 {
     m.value().try_into().unwrap()
 }
 
+/// What the checks read of a seed's run: its customers, what callers were told, the
+/// requests it submitted, and the requests the payments layer made for it.
+type Checked<'a> = (&'a [u64], &'a Reported, &'a [(String, Op)], &'a [String]);
+
 fn check_invariants(
     rt: &tokio::runtime::Runtime,
     engine: &Engine,
     sim: &Simulator,
-    (customers, reported, submitted, engine_made): (&[u64], &Reported, &[(String, Op)], &[String]),
+    (customers, reported, submitted, engine_made): Checked<'_>,
     outcomes: &mut BTreeMap<String, Settled>,
     seed: u64,
 ) -> Stats {

@@ -131,11 +131,11 @@ impl Cards {
         let customer = customers[self.rng.random_range(0..customers.len())];
         let roll = self.rng.random_range(0..10);
         match roll {
-            0..=2 => Some(PocketCharge {
+            0..=3 => Some(PocketCharge {
                 customer,
                 won: self.rng.random_range(1..=200_000),
             }),
-            3..=6 => {
+            4..=6 => {
                 let number = *self.numbers.get(&customer)?;
                 let merchant = merchants[self.rng.random_range(0..merchants.len())];
                 let password = if self.rng.random_range(0..10) == 0 {
