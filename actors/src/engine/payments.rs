@@ -102,7 +102,18 @@ impl Engine {
     /// `INVALID_REQUEST` for a malformed request or an instrument type not built yet,
     /// `NOT_FOUND` for an unknown merchant, `IDEMPOTENCY_CONFLICT` for other fields under
     /// a known number.
+    ///
+    /// Carried out to its end even if the caller stops waiting (an HTTP client that hangs
+    /// up): its number is claimed until the payment is on record, and a claim left behind
+    /// would hold every retry under the number off.
     pub async fn pay(&self, request: PaymentRequest) -> Result<PaymentEntry, EngineError> {
+        let engine = self.clone();
+        tokio::spawn(async move { engine.pay_to_the_end(request).await })
+            .await
+            .map_err(|e| EngineError::Internal(format!("a payment's task: {e}")))?
+    }
+
+    async fn pay_to_the_end(&self, request: PaymentRequest) -> Result<PaymentEntry, EngineError> {
         request
             .validate()
             .map_err(|e| refusal(RefusalCode::InvalidRequest, e.to_string()))?;
