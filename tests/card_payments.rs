@@ -7,7 +7,6 @@
 mod support;
 
 use omnibus_actors::rails::sim::Rail;
-use omnibus_actors::Engine;
 use omnibus_core::ids::MerchantId;
 use omnibus_core::payments::card_number::CardNumber;
 use omnibus_core::payments::merchant::InstrumentType;
@@ -15,7 +14,7 @@ use omnibus_core::payments::payment::PaymentState;
 use omnibus_core::payments::prepaid_card::CardStatus;
 use omnibus_core::payments::{DeclineCode, RefusalCode};
 use omnibus_core::saga::Settled;
-use omnibus_core::{AccountId, RequestNo};
+use omnibus_core::AccountId;
 use support::cards::*;
 use support::*;
 
@@ -197,7 +196,7 @@ fn approval_timeout_is_declined_then_reversed() {
         sim.set_rates(Rail::SecuritiesFirm, healthy());
         assert_eq!(declined(&a), Some(DeclineCode::Timeout));
         let sale = a.sale.unwrap();
-        settle(&engine, sale, Settled::Refunded).await;
+        assert_eq!(settle(&engine, sale.as_str()).await, Settled::Refunded);
         assert_eq!(balance(&engine, pocket()).await, money(50_000));
         assert!(balance(&engine, AccountId::merchant(m2)).await.is_zero());
         firm_agrees(&sim, m2, 50_000, 0);
@@ -209,7 +208,10 @@ fn approval_timeout_is_declined_then_reversed() {
             .unwrap();
         sim.set_rates(Rail::SecuritiesFirm, healthy());
         assert_eq!(declined(&b), Some(DeclineCode::Timeout));
-        settle(&engine, b.sale.unwrap(), Settled::NothingMoved).await;
+        assert_eq!(
+            settle(&engine, b.sale.unwrap().as_str()).await,
+            Settled::NothingMoved
+        );
         assert_eq!(balance(&engine, pocket()).await, money(50_000));
         firm_agrees(&sim, m2, 50_000, 0);
     });
@@ -269,17 +271,4 @@ fn each_check_declines_with_its_own_code_and_moves_nothing() {
         firm_agrees(&sim, m2, 50_000, 0);
     });
     engine.shutdown().unwrap();
-}
-
-async fn settle(engine: &Engine, request_no: RequestNo, expected: Settled) {
-    for _ in 0..200 {
-        engine.supervise_once().await.unwrap();
-        let view = engine.request(request_no).await.unwrap();
-        if view.outcome != Settled::Pending {
-            assert_eq!(view.outcome, expected, "{view:?}");
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("{request_no} did not settle");
 }

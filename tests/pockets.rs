@@ -76,18 +76,6 @@ fn firm_agrees(sim: &Simulator, customer_won: i64, pocket_won: i64) {
     assert!(truth.is_conserved());
 }
 
-async fn settle(engine: &Engine, request_no: &str) -> Settled {
-    for _ in 0..100 {
-        engine.supervise_once().await.unwrap();
-        let view = engine.request(request_no.parse().unwrap()).await.unwrap();
-        if view.outcome != Settled::Pending {
-            return view.outcome;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("{request_no} did not settle");
-}
-
 fn refusal_code(e: EngineError) -> RefusalCode {
     match e {
         EngineError::Refusal { code, .. } => code,

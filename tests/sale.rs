@@ -69,19 +69,6 @@ async fn balance(engine: &Engine, account: AccountId) -> Money {
     engine.account_balance(account).await.unwrap()
 }
 
-/// Runs the supervisors until nothing of `request_no` is open or owed.
-async fn settle(engine: &Engine, request_no: &str) -> Settled {
-    for _ in 0..100 {
-        engine.supervise_once().await.unwrap();
-        let view = engine.request(request_no.parse().unwrap()).await.unwrap();
-        if view.outcome != Settled::Pending {
-            return view.outcome;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("{request_no} did not settle");
-}
-
 #[test]
 fn an_approved_sale_moves_the_payers_balance_to_the_merchant_and_the_firm_agrees() {
     let dir = tempfile::tempdir().unwrap();

@@ -232,3 +232,17 @@ pub fn merchant_taking(
         terminals: Vec::new(),
     }
 }
+
+/// Runs the supervisors until `request_no` stands for good (nothing open, nothing owed, an
+/// answer on record), and answers where it ended.
+pub async fn settle(engine: &Engine, request_no: &str) -> omnibus_core::saga::Settled {
+    for _ in 0..200 {
+        engine.supervise_once().await.unwrap();
+        let view = engine.request(request_no.parse().unwrap()).await.unwrap();
+        if view.outcome != omnibus_core::saga::Settled::Pending {
+            return view.outcome;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{request_no} did not settle");
+}
