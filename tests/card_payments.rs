@@ -272,3 +272,93 @@ fn each_check_declines_with_its_own_code_and_moves_nothing() {
     });
     engine.shutdown().unwrap();
 }
+
+/// D-5.3, D-5.13: the owner suspends a card (it pays nothing and takes no charge),
+/// resumes it, unlocks it after the fifth wrong password, and closes it: its pocket goes
+/// back to the owner's balance, and a closed card stays closed.
+#[test]
+fn an_owner_suspends_resumes_unlocks_and_closes_a_card_and_closing_returns_the_pocket() {
+    use omnibus_core::payments::prepaid_card::CardAction;
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(dir.path(), 2, QUICK);
+    let rt = runtime();
+    rt.block_on(async {
+        let (m2_no, number) = fixture(&engine, 50_000).await;
+        let change = |action| engine.change_prepaid_card(CARD, action);
+        assert_eq!(
+            change(CardAction::Suspend).await.unwrap().card.status,
+            CardStatus::Suspended
+        );
+        let suspended = engine
+            .pay(card_payment("R-1", 1_000, number, "4827"))
+            .await
+            .unwrap();
+        assert_eq!(declined(&suspended), Some(DeclineCode::Suspended));
+        let fill = engine
+            .charge_pocket(omnibus_actors::PocketChargeRequest {
+                header: charge(1, "P-9", 1_000).header,
+                card: omnibus_core::ids::CardSeq(1),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_code(fill), RefusalCode::InvalidState);
+        let e = change(CardAction::Unlock).await.unwrap_err();
+        assert_eq!(
+            refusal_code(e),
+            RefusalCode::InvalidState,
+            "a suspended card is resumed"
+        );
+        assert_eq!(
+            change(CardAction::Resume).await.unwrap().card.status,
+            CardStatus::Active
+        );
+        for i in 1..=5 {
+            engine
+                .pay(card_payment(&format!("W-{i}"), 1_000, number, "0000"))
+                .await
+                .unwrap();
+        }
+        let unlocked = change(CardAction::Unlock).await.unwrap();
+        assert_eq!(
+            (unlocked.card.status, unlocked.card.failed_password_count),
+            (CardStatus::Active, 0)
+        );
+        let paid = engine
+            .pay(card_payment("R-2", 10_000, number, "4827"))
+            .await
+            .unwrap();
+        assert_eq!(paid.state, PaymentState::Approved);
+        // Closing: the pocket's 40,000 back to the balance (500,000 - 50,000 + 40,000).
+        let closed = change(CardAction::Close).await.unwrap();
+        assert_eq!(closed.card.status, CardStatus::Closed);
+        assert!(closed.pocket.balance.is_zero());
+        assert_eq!(
+            balance(&engine, AccountId::customer(customer(1))).await,
+            money(490_000)
+        );
+        firm_agrees(&sim, m2_no, 0, 10_000);
+        assert_eq!(
+            change(CardAction::Close).await.unwrap(),
+            closed,
+            "closing again"
+        );
+        let e = change(CardAction::Resume).await.unwrap_err();
+        assert_eq!(refusal_code(e), RefusalCode::InvalidState);
+        let after = engine
+            .pay(card_payment("R-3", 1_000, number, "4827"))
+            .await
+            .unwrap();
+        assert_eq!(declined(&after), Some(DeclineCode::Closed));
+        // A refund of a closed card's payment goes to the balance (D-5.12).
+        engine
+            .refund_payment(m2(), paid.id, "RF-1".parse().unwrap(), 10_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            balance(&engine, AccountId::customer(customer(1))).await,
+            money(500_000)
+        );
+        assert!(balance(&engine, pocket()).await.is_zero());
+    });
+    engine.shutdown().unwrap();
+}

@@ -42,6 +42,8 @@ const REPLAY_ORDER: &[&str] = &[
     "cancelPayment",
     "createRefund",
     "cancelPaymentByRequest",
+    // After the payments: it suspends the card.
+    "changePrepaidCard",
     // After the payments: it suspends m2.
     "setMerchantStatus",
     "createSigningText",

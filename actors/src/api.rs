@@ -129,6 +129,8 @@ pub enum Submission {
     Sale(SaleRequest),
     PocketCharge(PocketChargeRequest),
     MerchantRefund(MerchantRefundRequest),
+    /// A closed card's pocket back to its owner (D-5.13): `pocket[c,card]` → `customer[c]`.
+    PocketRelease(PocketChargeRequest),
 }
 
 impl Submission {
@@ -148,6 +150,7 @@ impl Submission {
             Submission::Sale(_) => RequestKind::Sale,
             Submission::PocketCharge(_) => RequestKind::PocketCharge,
             Submission::MerchantRefund(_) => RequestKind::MerchantRefund,
+            Submission::PocketRelease(_) => RequestKind::PocketRelease,
         }
     }
 
@@ -160,7 +163,7 @@ impl Submission {
                 merchant: Some(s.merchant),
                 pocket: s.pocket,
             },
-            Submission::PocketCharge(c) => Named {
+            Submission::PocketCharge(c) | Submission::PocketRelease(c) => Named {
                 merchant: None,
                 pocket: Some(c.card),
             },
@@ -178,7 +181,8 @@ impl Submission {
             Submission::Charge(_)
             | Submission::Sale(_)
             | Submission::PocketCharge(_)
-            | Submission::MerchantRefund(_) => None,
+            | Submission::MerchantRefund(_)
+            | Submission::PocketRelease(_) => None,
             Submission::Remit(r) | Submission::RemitSigned(r, _) => Some(r.payee),
         }
     }
@@ -188,7 +192,7 @@ impl Submission {
             Submission::Charge(c) => &c.header,
             Submission::Remit(r) | Submission::RemitSigned(r, _) => &r.header,
             Submission::Sale(s) => &s.header,
-            Submission::PocketCharge(c) => &c.header,
+            Submission::PocketCharge(c) | Submission::PocketRelease(c) => &c.header,
             Submission::MerchantRefund(r) => &r.header,
         }
     }

@@ -253,6 +253,7 @@ impl Workload {
             Submission::Sale(s) => self.engine.sale(s).await,
             Submission::PocketCharge(c) => self.engine.charge_pocket(c).await,
             Submission::MerchantRefund(r) => self.engine.merchant_refund(r).await,
+            Submission::PocketRelease(r) => self.engine.release_pocket(r).await,
         }
     }
 

@@ -163,10 +163,13 @@ pub enum Step {
     /// that paid (or `customer[c]` for what the pocket's cap cannot take, D-5.6), retried
     /// until it is done.
     MerchantRefund,
+    /// A closed card's pocket back to its owner (D-5.13): `SS.transfer` `pocket[c,card]` →
+    /// `customer[c]`, owed and retried until it is done.
+    PocketRelease,
 }
 
 impl Step {
-    pub const ALL: [Step; 13] = [
+    pub const ALL: [Step; 14] = [
         Step::ChargeWithdrawal,
         Step::ChargeCredit,
         Step::RemitDeduction,
@@ -180,6 +183,7 @@ impl Step {
         Step::PocketCharge,
         Step::PocketChargeReversal,
         Step::MerchantRefund,
+        Step::PocketRelease,
     ];
 
     pub const fn log(self) -> LogKind {
@@ -204,6 +208,7 @@ impl Step {
             Step::PocketCharge => 0x52,
             Step::PocketChargeReversal => 0x53,
             Step::MerchantRefund => 0x54,
+            Step::PocketRelease => 0x55,
         }
     }
 
@@ -222,6 +227,7 @@ impl Step {
             Step::PocketCharge => "pocket_charge",
             Step::PocketChargeReversal => "pocket_charge_reversal",
             Step::MerchantRefund => "merchant_refund",
+            Step::PocketRelease => "pocket_release",
         }
     }
 }
@@ -526,9 +532,17 @@ const MERCHANT_REFUND: StepPolicy = StepPolicy {
     ..SALE_REVERSAL
 };
 
+/// A closed card's pocket back to its owner (D-5.13): owed from its entry on, like a
+/// merchant's refund, so every result tells `succeeded`.
+const POCKET_RELEASE: StepPolicy = StepPolicy {
+    step: Step::PocketRelease,
+    seed_steps: "INSTRUMENTS.md D-5.13 (SS.transfer pocket -> customer)",
+    ..MERCHANT_REFUND
+};
+
 /// The SPEC §4 table, one row per step, as the engine executes it; [`policy`] finds a
 /// step's row by name, never by the enum's position.
-pub const POLICIES: [StepPolicy; 13] = [
+pub const POLICIES: [StepPolicy; 14] = [
     CHARGE_WITHDRAWAL,
     CHARGE_CREDIT,
     REMIT_DEDUCTION,
@@ -542,6 +556,7 @@ pub const POLICIES: [StepPolicy; 13] = [
     POCKET_CHARGE,
     POCKET_CHARGE_REVERSAL,
     MERCHANT_REFUND,
+    POCKET_RELEASE,
 ];
 
 /// The policy row of a step.
@@ -560,6 +575,7 @@ pub const fn policy(step: Step) -> &'static StepPolicy {
         Step::PocketCharge => &POCKET_CHARGE,
         Step::PocketChargeReversal => &POCKET_CHARGE_REVERSAL,
         Step::MerchantRefund => &MERCHANT_REFUND,
+        Step::PocketRelease => &POCKET_RELEASE,
     }
 }
 
@@ -660,7 +676,7 @@ mod tests {
         for row in &POLICIES {
             if row.retried_until_done {
                 assert_eq!(row.on_fail_state, S::FailTryAgain, "{}", row.step);
-                if row.step == Step::MerchantRefund {
+                if matches!(row.step, Step::MerchantRefund | Step::PocketRelease) {
                     // The first step of a request of its own, owed once its entry is: its
                     // caller hears `succeeded` whatever the result.
                     let told = [row.on_success_told, row.on_fail_told, row.on_timeout_told];
@@ -682,7 +698,8 @@ mod tests {
                 Step::Refund,
                 Step::SaleReversal,
                 Step::PocketChargeReversal,
-                Step::MerchantRefund
+                Step::MerchantRefund,
+                Step::PocketRelease
             ]
         );
         let prompt: Vec<Step> = POLICIES
@@ -697,7 +714,8 @@ mod tests {
                 Step::SaleReversal,
                 Step::PocketCharge,
                 Step::PocketChargeReversal,
-                Step::MerchantRefund
+                Step::MerchantRefund,
+                Step::PocketRelease
             ]
         );
     }

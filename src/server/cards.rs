@@ -153,6 +153,32 @@ pub async fn charge(
     super::routes::outcome_response(&state, "pocket_charge", started, outcome)
 }
 
+/// `PATCH /v1/prepaid-cards/{instrument_id}` `{action: "suspend" | "resume" | "unlock" |
+/// "close"}`: the card after the change. Closing moves the pocket's money to the owner's
+/// balance (D-5.13). Until members and their sessions are built, an operator call made
+/// for the owner.
+pub async fn change(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let card = card_id(&path)?;
+    let body = read_json_body(&request, payload, state.body_limit_bytes).await?;
+    let mut f = Fields::parse(&body)?;
+    let action = f.required_string("action")?;
+    f.finish()?;
+    let action: omnibus_core::payments::prepaid_card::CardAction =
+        serde_json::from_value(serde_json::Value::String(action.clone())).map_err(|_| {
+            ApiError::invalid_field(
+                "action",
+                format!("must be one of suspend, resume, unlock, close, got {action:?}"),
+            )
+        })?;
+    let entry = state.engine.change_prepaid_card(card, action).await?;
+    Ok(HttpResponse::Ok().json(CardView::from(&entry)))
+}
+
 /// The owner's view of the full number (D-5.2).
 #[derive(Serialize)]
 struct Revealed {

@@ -55,7 +55,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/v1/customers/{id}/prepaid-cards",
             super::cards::issue,
         ))
-        .service(get("/v1/prepaid-cards/{instrument_id}", super::cards::get))
+        .service(
+            get("/v1/prepaid-cards/{instrument_id}", super::cards::get)
+                .route(web::patch().to(super::cards::change))
+                .default_service(web::to(|request: HttpRequest| {
+                    method_not_allowed(request, GET_PATCH_METHODS)
+                })),
+        )
         .service(post(
             "/v1/prepaid-cards/{instrument_id}/reveal",
             super::cards::reveal,
@@ -92,6 +98,8 @@ pub const GET_METHODS: &str = "GET, HEAD";
 pub const POST_METHODS: &str = "POST";
 /// The methods of a path that both reads and takes requests (`/v1/payments`).
 pub const GET_POST_METHODS: &str = "GET, HEAD, POST";
+/// The methods of a resource that is read and changed (`/v1/prepaid-cards/{id}`).
+pub const GET_PATCH_METHODS: &str = "GET, HEAD, PATCH";
 
 /// A resource read with GET. HEAD runs the same handler: actix-web sends a HEAD answer's
 /// headers (its `Content-Length` included) without the body, so the two cannot differ.

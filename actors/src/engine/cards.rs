@@ -11,7 +11,7 @@ use omnibus_core::ids::CardName;
 use omnibus_core::ledger::CardEntry;
 use omnibus_core::payments::card_number::CardNumber;
 use omnibus_core::payments::payment_request::SecretText;
-use omnibus_core::payments::prepaid_card::CardId;
+use omnibus_core::payments::prepaid_card::{CardAction, CardId};
 use omnibus_core::payments::secret::CredentialIndex;
 use omnibus_core::payments::RefusalCode;
 use omnibus_core::CustomerId;
@@ -19,7 +19,7 @@ use rand::Rng;
 
 use super::Engine;
 use crate::error::EngineError;
-use crate::shard::{CardQuery, IssueCard};
+use crate::shard::{CardQuery, ChangeCard, IssueCard};
 
 /// How many random serials an issue tries before it gives up (each one taken already):
 /// with a 9-digit serial space this only happens when it is nearly full.
@@ -158,5 +158,50 @@ impl Engine {
             .get(&index)
             .map(|c| *c)
             .filter(|c| c.seq.0 != 0)
+    }
+}
+
+impl Engine {
+    /// The owner's change of a card (§5.7 `PATCH`): suspend, resume, unlock (the count of
+    /// wrong passwords back to zero), close. Closing moves the pocket's money to the
+    /// owner's balance (D-5.13) by a request of the owner's, `PR-<customer>-<seq>`, owed
+    /// from its entry on; closing again finishes that if a crash came in between.
+    /// Refused `INVALID_STATE` for a change the status does not allow.
+    pub async fn change_prepaid_card(
+        &self,
+        card: CardId,
+        action: CardAction,
+    ) -> Result<CardEntry, EngineError> {
+        let changed = self
+            .ask(self.shard_of(card.customer), |reply| ChangeCard {
+                card,
+                action,
+                reply,
+            })
+            .await?;
+        if action != CardAction::Close || changed.pocket.balance.is_zero() {
+            return Ok(changed);
+        }
+        let left = changed.pocket.balance - changed.pocket.held;
+        if left > rust_decimal::Decimal::ZERO {
+            let header = omnibus_core::RequestHeader {
+                customer: card.customer,
+                request_date: omnibus_core::RequestDate::from_unix_ms(self.now_ms())
+                    .ok_or_else(|| EngineError::Internal("the engine's date".into()))?,
+                request_no: omnibus_core::RequestNo::new(&format!(
+                    "PR-{}-{}",
+                    card.customer, card.seq
+                ))
+                .map_err(|e| EngineError::Internal(format!("a release's number: {e}")))?,
+                amount: omnibus_core::Amount::new(self.inner.config.engine.currency, left)
+                    .map_err(|e| EngineError::Internal(format!("a pocket's balance: {e}")))?,
+            };
+            self.release_pocket(crate::api::PocketChargeRequest {
+                header,
+                card: card.seq,
+            })
+            .await?;
+        }
+        self.prepaid_card(card).await
     }
 }

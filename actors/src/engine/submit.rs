@@ -47,6 +47,15 @@ impl Engine {
         self.submit(Submission::MerchantRefund(request)).await
     }
 
+    /// A closed card's pocket back to its owner (D-5.13): `SS.transfer` `pocket[c,card]` →
+    /// `customer[c]`, owed and retried until done (told `succeeded` at its entry).
+    pub async fn release_pocket(
+        &self,
+        request: crate::api::PocketChargeRequest,
+    ) -> Result<Outcome, EngineError> {
+        self.submit(Submission::PocketRelease(request)).await
+    }
+
     /// A remittance up to the usage limit: SS deduction (X1), then BS deposit (X2), with a
     /// deficit charged first if the balance is short. An amount over the limit is refused
     /// here (`Rejection::SignatureRequired`): use `signing_text` and `remit_signed`.

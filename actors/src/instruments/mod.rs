@@ -248,6 +248,10 @@ impl Instruments {
                 )?,
                 signed: None,
             }),
+            Submission::PocketRelease(c) => Ok(Prepared::Ready {
+                accepted: pocket_charge::accept_release(submission, c, books, at_ms)?,
+                signed: None,
+            }),
             Submission::PocketCharge(c) => Ok(Prepared::Ready {
                 accepted: pocket_charge::accept(
                     submission,
@@ -273,7 +277,8 @@ impl Instruments {
             Submission::Charge(_)
             | Submission::Sale(_)
             | Submission::PocketCharge(_)
-            | Submission::MerchantRefund(_) => Ok(charge::accept(submission, at_ms)),
+            | Submission::MerchantRefund(_)
+            | Submission::PocketRelease(_) => Ok(charge::accept(submission, at_ms)),
             Submission::Remit(_) | Submission::RemitSigned(..) => {
                 self.unstarted_remit(submission, at_ms)
             }
@@ -320,7 +325,8 @@ impl RailCalls for StepCalls {
             | Step::SaleReversal
             | Step::PocketCharge
             | Step::PocketChargeReversal
-            | Step::MerchantRefund => sale::transfer(rails, id, entry),
+            | Step::MerchantRefund
+            | Step::PocketRelease => sale::transfer(rails, id, entry),
             // Settlements returned above: they have no customer.
             Step::Settlement => None,
         }

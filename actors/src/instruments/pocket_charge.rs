@@ -30,6 +30,24 @@ fn refusal(code: RefusalCode, message: String) -> EngineError {
     EngineError::Refusal { code, message }
 }
 
+/// A closed card's release as accepted, once the card is the customer's (the amount is
+/// checked by the entry's hold on the pocket).
+pub(super) fn accept_release(
+    submission: &Submission,
+    release: &PocketChargeRequest,
+    books: &ShardBooks,
+    at_ms: u64,
+) -> Result<Accepted, EngineError> {
+    let customer = release.header.customer;
+    if books.card(customer, release.card).is_none() {
+        return Err(refusal(
+            RefusalCode::NotFound,
+            format!("customer {customer} has no prepaid card {}", release.card),
+        ));
+    }
+    Ok(as_submitted(submission, at_ms))
+}
+
 /// A pocket charge as accepted, once the card may be charged and the cap has room.
 pub(super) fn accept(
     submission: &Submission,

@@ -1,16 +1,16 @@
 //! The prepaid cards of this shard's customers (INSTRUMENTS.md §5; `omnibus_core::ledger`
-//! `cards.rs`): issuing one and reading one. The card's secrets are sealed here, on the owner's
+//! `cards.rs`): issuing one, reading one, and its owner's changes of its status. The card's secrets are sealed here, on the owner's
 //! shard thread, with the keys the engine hands over; only key ids and MACs are written.
 
 use actix::{Context, Handler};
 use omnibus_core::ids::CardSeq;
 use omnibus_core::ledger::BooksError;
-use omnibus_core::payments::prepaid_card::{CardId, CardStatus, PrepaidCard};
+use omnibus_core::payments::prepaid_card::{CardAction, CardId, CardStatus, PrepaidCard};
 use omnibus_core::payments::secret::PinVerifier;
 use omnibus_core::payments::RefusalCode;
 use omnibus_core::record::{ActorId, LedgerRecord};
 
-use super::protocol::{CardQuery, IssueCard};
+use super::protocol::{CardQuery, ChangeCard, IssueCard};
 use super::ShardActor;
 use crate::error::EngineError;
 use crate::ledger::Admission;
@@ -116,5 +116,60 @@ impl ShardActor {
         let reply = msg.reply;
         // Answered once what it reflects is durable, like every read (`queries.rs`).
         ledger.after_durable(Box::new(move |durable| reply.send(durable.map(|()| card))));
+    }
+}
+
+impl Handler<ChangeCard> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: ChangeCard, _: &mut Context<Self>) {
+        if self.stopping.is_some() {
+            msg.reply.send(Err(EngineError::ShuttingDown));
+            return;
+        }
+        let mut ledger = self.ledger.borrow_mut();
+        if let Err(e) = ledger.admit(1, Admission::New) {
+            msg.reply.send(Err(e));
+            return;
+        }
+        let id = msg.card;
+        let Some(held) = ledger.books().card(id.customer, id.seq).cloned() else {
+            msg.reply.send(Err(EngineError::Refusal {
+                code: RefusalCode::NotFound,
+                message: format!("no prepaid card {id}"),
+            }));
+            return;
+        };
+        let status = match held.card.status.after(msg.action) {
+            Ok(status) => status,
+            Err(why) => {
+                msg.reply.send(Err(EngineError::Refusal {
+                    code: RefusalCode::InvalidState,
+                    message: format!("{id}: {why}"),
+                }));
+                return;
+            }
+        };
+        let mut card = held.card.clone();
+        card.status = status;
+        if msg.action == CardAction::Unlock {
+            card.failed_password_count = 0;
+        }
+        if card != held.card {
+            let record = LedgerRecord::CardSet {
+                version: held.version + 1,
+                card,
+            };
+            if let Err(e) = ledger.execute_unwaited(ActorId::Customer(id.customer), &record) {
+                msg.reply.send(Err(e));
+                return;
+            }
+        }
+        let entry = ledger
+            .books()
+            .card(id.customer, id.seq)
+            .cloned()
+            .expect("held");
+        let reply = msg.reply;
+        ledger.after_durable(Box::new(move |durable| reply.send(durable.map(|()| entry))));
     }
 }

@@ -55,10 +55,10 @@ use crate::saga::{self, Refill, SagaRuntime};
 use crate::supervisors::{Prune, SupervisorActor};
 
 pub use self::protocol::{
-    AuthorizeCardPayment, BatchMessage, CardQuery, CreateHold, HoldsQuery, HoldsWanted, IssueCard,
-    IssueTextRequest, MerchantsQuery, MoveSlice, Open, PaymentQuery, Peers, Post, PostBatch,
-    PostHold, Query, QueryAnswer, QueryKind, RecordPayment, SetMerchant, SetStatus, Shutdown,
-    SubmitBatch, SubmitRequest, Supervise, ViewRequest, VoidHold,
+    AuthorizeCardPayment, BatchMessage, CardQuery, ChangeCard, CreateHold, HoldsQuery, HoldsWanted,
+    IssueCard, IssueTextRequest, MerchantsQuery, MoveSlice, Open, PaymentQuery, Peers, Post,
+    PostBatch, PostHold, Query, QueryAnswer, QueryKind, RecordPayment, SetMerchant, SetStatus,
+    Shutdown, SubmitBatch, SubmitRequest, Supervise, ViewRequest, VoidHold,
 };
 pub use self::transfers::Redeliver;
 use self::transfers::Transfers;

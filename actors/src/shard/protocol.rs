@@ -57,6 +57,16 @@ pub struct IssueCard {
     pub reply: Reply<omnibus_core::ledger::CardEntry>,
 }
 
+/// A change of a card's status by its owner (D-5.3, D-5.13): answered with the card as it
+/// is after it, once durable. A change that leaves the status as it is writes nothing.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ChangeCard {
+    pub card: omnibus_core::payments::prepaid_card::CardId,
+    pub action: omnibus_core::payments::prepaid_card::CardAction,
+    pub reply: Reply<omnibus_core::ledger::CardEntry>,
+}
+
 /// One prepaid card of a customer of this shard, if it exists.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -13,6 +13,7 @@
 //!   balance (`SS.transfer`; its reversal likewise).
 //! - `reversible.rs`: the rules those two share.
 //! - `merchant_refund.rs`: [`MerchantRefund`], a merchant's cancel paid back to the payer.
+//! - `pocket_release.rs`: [`PocketRelease`], a closed card's pocket back to its owner.
 //!
 //! What a step's result obliges next whatever the instrument (the SPEC §4 table's "then"
 //! column, the compensations owed) is in `crate::saga`: the trait's defaults, which
@@ -29,6 +30,7 @@
 mod charge;
 mod merchant_refund;
 mod pocket_charge;
+mod pocket_release;
 mod remit;
 mod reversible;
 mod sale;
@@ -38,6 +40,7 @@ pub use crate::saga::{owed_compensation, then_step};
 pub use charge::Charge;
 pub use merchant_refund::MerchantRefund;
 pub use pocket_charge::PocketCharge;
+pub use pocket_release::PocketRelease;
 pub use remit::{remit_step, Remit};
 pub use sale::Sale;
 pub use settlement::Settlement;
@@ -58,6 +61,7 @@ pub fn of(kind: RequestKind) -> &'static dyn Instrument {
         RequestKind::Sale => &Sale,
         RequestKind::PocketCharge => &PocketCharge,
         RequestKind::MerchantRefund => &MerchantRefund,
+        RequestKind::PocketRelease => &PocketRelease,
     }
 }
 

@@ -65,6 +65,38 @@ impl CardStatus {
     }
 }
 
+/// What the owner may do to a card (§5.7 `PATCH /v1/prepaid-cards/{instrument_id}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardAction {
+    /// A card thought lost: it pays nothing and takes no charge until resumed.
+    Suspend,
+    Resume,
+    /// After the owner's further check (D-5.3; an SMS check is not built): ACTIVE again,
+    /// the count of wrong passwords at zero.
+    Unlock,
+    /// For good; the pocket's money goes back to the owner's balance (D-5.13).
+    Close,
+}
+
+impl CardStatus {
+    /// The status `action` leaves, or why it may not be done. Doing again what is done
+    /// (suspending a suspended card, closing a closed one) leaves it as it is.
+    pub fn after(self, action: CardAction) -> Result<CardStatus, &'static str> {
+        use CardStatus::*;
+        match (action, self) {
+            (CardAction::Close, _) => Ok(Closed),
+            (_, Closed) => Err("the card is closed"),
+            (_, Expired) => Err("the card has expired"),
+            (CardAction::Suspend, Active | Locked | Suspended) => Ok(Suspended),
+            (CardAction::Resume, Suspended | Active) => Ok(Active),
+            (CardAction::Resume, Locked) => Err("a locked card is unlocked, not resumed"),
+            (CardAction::Unlock, Locked | Active) => Ok(Active),
+            (CardAction::Unlock, Suspended) => Err("a suspended card is resumed, not unlocked"),
+        }
+    }
+}
+
 /// A prepaid card at one version.
 #[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct PrepaidCard {
@@ -195,6 +227,22 @@ mod tests {
             ..id
         };
         assert_ne!(id.nonce(), other.nonce());
+    }
+
+    #[test]
+    fn an_owner_suspends_resumes_unlocks_and_closes_a_card_and_a_closed_card_stays_closed() {
+        use CardAction::*;
+        use CardStatus::*;
+        assert_eq!(Active.after(Suspend), Ok(Suspended));
+        assert_eq!(Suspended.after(Resume), Ok(Active));
+        assert_eq!(Locked.after(Unlock), Ok(Active));
+        assert!(Locked.after(Resume).is_err());
+        assert!(Suspended.after(Unlock).is_err());
+        assert_eq!(Suspended.after(Close), Ok(Closed));
+        assert_eq!(Closed.after(Close), Ok(Closed));
+        for action in [Suspend, Resume, Unlock] {
+            assert!(Closed.after(action).is_err(), "{action:?}");
+        }
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub enum RequestKind {
     PocketCharge,
     /// A merchant's cancel of a payment (§6.4), paid back to its payer. Added last.
     MerchantRefund,
+    /// A closed card's pocket back to its owner (D-5.13). Added last.
+    PocketRelease,
 }
 
 impl RequestKind {
@@ -52,6 +54,7 @@ impl RequestKind {
             RequestKind::Sale => "sale",
             RequestKind::PocketCharge => "pocket_charge",
             RequestKind::MerchantRefund => "merchant_refund",
+            RequestKind::PocketRelease => "pocket_release",
         }
     }
 }

@@ -106,6 +106,51 @@ pub fn issue() -> Value {
 }
 
 pub fn get() -> Value {
+    let mut item = read();
+    item["patch"] = change()["patch"].clone();
+    item
+}
+
+fn change() -> Value {
+    let mut suspended = card_answer();
+    suspended["status"] = json!("SUSPENDED");
+    suspended["version"] = json!(2);
+    json!({ "patch": {
+        "operationId": "changePrepaidCard",
+        "tags": ["prepaid cards"],
+        "summary": "Suspend, resume, unlock or close a card (D-5.3, D-5.13)",
+        "description": "A suspended card pays nothing and takes no charge until resumed; unlocking (after the owner's further check) makes a locked card ACTIVE with its count of wrong passwords at zero; closing is for good, and moves the pocket's money to the owner's balance by a request of the owner's (`PR-<customer>-<seq>`), owed from its entry on (closing again finishes it). Doing again what is done answers the card as it is. Until members and their sessions are built, an operator call made for the owner.",
+        "parameters": [card_path(examples(&[
+            ("resumed", example("Card 1 of customer 1001", json!("pc_1001_1"))),
+            ("suspended", example("Card 1 of customer 1001", json!("pc_1001_1"))),
+            ("bad_action", example("Card 1 of customer 1001", json!("pc_1001_1"))),
+        ]))],
+        "requestBody": json_body("CardChange", examples(&[
+            ("resumed", example("Resume (an active card stays active)", json!({ "action": "resume" }))),
+            ("suspended", example("Suspend", json!({ "action": "suspend" }))),
+            ("bad_action", example("An action that does not exist", json!({ "action": "freeze" }))),
+        ])),
+        "responses": {
+            "200": ok("The card after the change", "PrepaidCard", examples(&[
+                ("resumed", example("Active", card_answer())),
+                ("suspended", example("Suspended", suspended)),
+            ])),
+            "400": errors(400, BODY_400, "a field is missing, unknown, malformed or `null`.", examples(&[
+                ("bad_action", error_example("freeze", "invalid_field", "action: must be one of suspend, resume, unlock, close, got \"freeze\"", Some("action"))),
+            ])),
+            "404": unknown_card(),
+            "409": errors(409, &["invalid_state"], "the status does not allow the change (a closed card stays closed).", examples(&[
+                ("closed", error_example("Resuming a closed card", "invalid_state", "pc_1001_1: the card is closed", None)),
+            ])),
+            "413": body_too_large(),
+            "415": unsupported_media_type(),
+            "500": storage_failed(),
+            "503": unavailable(&["overloaded", "shutting_down"])
+        }
+    }})
+}
+
+fn read() -> Value {
     json!({ "get": {
         "operationId": "getPrepaidCard",
         "tags": ["prepaid cards"],
@@ -219,6 +264,10 @@ pub fn schemas() -> Value {
                 "issued_at_ms": { "type": "integer", "minimum": 0 },
                 "version": { "type": "integer", "minimum": 1 }
             }
+        },
+        "CardChange": {
+            "type": "object", "additionalProperties": false, "required": ["action"],
+            "properties": { "action": { "enum": ["suspend", "resume", "unlock", "close"] } }
         },
         "PocketCharge": {
             "type": "object", "additionalProperties": false,
