@@ -86,6 +86,7 @@ impl Engine {
         self.ask(id.shard(), |reply| RecordPayment {
             payment: cancelled,
             new_id: false,
+            fixed: false,
             reply,
         })
         .await

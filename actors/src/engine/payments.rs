@@ -286,6 +286,7 @@ impl Engine {
         self.ask(shard, |reply| RecordPayment {
             payment,
             new_id: true,
+            fixed: false,
             reply,
         })
         .await
@@ -331,9 +332,12 @@ impl Engine {
             }
         }
         let shard = payment.id.shard();
+        // The sale's answer is durable: it fixes the payment's (a crash before this record
+        // is durable leaves the payment REQUESTED, completed again from its sale).
         self.ask(shard, |reply| RecordPayment {
             payment: done,
             new_id: false,
+            fixed: true,
             reply,
         })
         .await

@@ -78,6 +78,7 @@ impl Engine {
         self.ask(id.shard(), |reply| RecordPayment {
             payment: refunded,
             new_id: false,
+            fixed: false,
             reply,
         })
         .await

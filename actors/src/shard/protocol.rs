@@ -99,6 +99,10 @@ pub struct AuthorizeCardPayment {
 pub struct RecordPayment {
     pub payment: omnibus_core::payments::payment::PaymentEntry,
     pub new_id: bool,
+    /// Whether what the record says is fixed already by durable records (a payment's
+    /// answer, once its sale's answer is durable: after a crash, the payment is completed
+    /// again from its sale): answered without waiting for this record to be durable.
+    pub fixed: bool,
     pub reply: Reply<omnibus_core::payments::payment::PaymentEntry>,
 }
 
