@@ -336,6 +336,7 @@ struct Stats {
     card_payments: u64,
     cancels: u64,
     refunds: u64,
+    card_changes: u64,
 }
 
 impl Stats {
@@ -357,6 +358,7 @@ impl Stats {
         self.card_payments += o.card_payments;
         self.cancels += o.cancels;
         self.refunds += o.refunds;
+        self.card_changes += o.card_changes;
         for (k, v) in &o.failed {
             *self.failed.entry(k).or_default() += v;
         }
@@ -380,7 +382,7 @@ impl Stats {
                 .join(", ")
         };
         format!(
-            "simulation: {} seeds ({} with short parent slices, {} with slow rails and short deadlines), {} operations, {} rail faults injected, {} crashes ({} shard restarts from a snapshot), {} sweeps executed at the banks, {} outcomes checked, {} requests checked ({} records in the archives at the end), {} parent_slice_short refusals, {} withdrawals from linked credited or refunded, {} sales done approved or reversed, {} merchant accounts checked, {} card payments ({} cancels, {} refunds asked); told failed by reason: {}; settled: {}",
+            "simulation: {} seeds ({} with short parent slices, {} with slow rails and short deadlines), {} operations, {} rail faults injected, {} crashes ({} shard restarts from a snapshot), {} sweeps executed at the banks, {} outcomes checked, {} requests checked ({} records in the archives at the end), {} parent_slice_short refusals, {} withdrawals from linked credited or refunded, {} sales done approved or reversed, {} merchant accounts checked, {} card payments ({} cancels, {} refunds, {} card suspends, resumes, unlocks and closes asked); told failed by reason: {}; settled: {}",
             self.seeds,
             self.short_seeds,
             self.slow_seeds,
@@ -399,6 +401,7 @@ impl Stats {
             self.card_payments,
             self.cancels,
             self.refunds,
+            self.card_changes,
             list(&self.failed),
             list(&self.settled),
         )
@@ -562,6 +565,7 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
     stats.card_payments = cards.payments;
     stats.cancels = cards.cancels;
     stats.refunds = cards.refunds;
+    stats.card_changes = cards.changes;
     let sim_stats = sim.stats();
     stats.faults = [Rail::BankFirm, Rail::SecuritiesFirm, Rail::FinancialCompany]
         .iter()

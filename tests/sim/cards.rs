@@ -10,7 +10,7 @@
 //!   or refunds); one told DECLINED moved nothing to the merchant in the end (§6.7.3);
 //! - a cancel's and a refund's requests all ended done: their money is the payer's;
 //! - every pocket is never below zero, never above its cap (§6.7.6), and the same in the
-//!   engine's books and at the securities firm.
+//!   engine's books and at the securities firm; a closed card's release ended done.
 //!
 //! The requests the payments layer makes (sales `PAY-`, cancels `CX-`/`CY-`, refunds
 //! `RP`/`RC`) join the simulation's own checks of every request (`engine_made`).
@@ -52,6 +52,8 @@ pub struct Cards {
     pub payments: u64,
     pub cancels: u64,
     pub refunds: u64,
+    /// Suspends, resumes, unlocks and closes asked.
+    pub changes: u64,
 }
 
 fn refused_as_expected(e: &EngineError) -> bool {
@@ -71,6 +73,7 @@ impl Cards {
             payments: 0,
             cancels: 0,
             refunds: 0,
+            changes: 0,
         }
     }
 
@@ -192,6 +195,31 @@ impl Cards {
                 }
                 None
             }
+            _ if self.rng.random_range(0..3) == 0 => {
+                // The owner changes the card: mostly suspends and resumes, now and then
+                // closes it (its pocket back to the balance, `PR-<customer>-1`).
+                use omnibus_core::payments::prepaid_card::CardAction;
+                let action = match self.rng.random_range(0..10) {
+                    0..=3 => CardAction::Suspend,
+                    4..=7 => CardAction::Resume,
+                    8 => CardAction::Unlock,
+                    _ => CardAction::Close,
+                };
+                self.changes += 1;
+                if action == CardAction::Close {
+                    self.engine_made.push(format!("PR-{customer}-1"));
+                }
+                let card = CardId {
+                    customer: CustomerId::new(customer).unwrap(),
+                    seq: CardSeq(1),
+                };
+                match rt.block_on(engine.change_prepaid_card(card, action)) {
+                    Ok(_) => {}
+                    Err(e) if refused_as_expected(&e) => {}
+                    Err(e) => panic!("seed {seed}: {action:?} of {card}: {e}"),
+                }
+                None
+            }
             _ => {
                 // A payment sent again: what it answered first.
                 if self.paid.is_empty() {
@@ -308,6 +336,14 @@ impl Cards {
                 booked, at_firm,
                 "seed {seed}: {pocket}: engine and firm disagree"
             );
+            let release = format!("PR-{customer}-1");
+            if let Some(ended) = settled.get(&release) {
+                assert_eq!(
+                    *ended,
+                    Settled::PaidOut,
+                    "seed {seed}: {release}, a closed card's release, ended {ended:?}"
+                );
+            }
             let won: i64 = booked.value().try_into().unwrap();
             assert!(
                 (0..=POCKET_CAP).contains(&won),
