@@ -116,13 +116,33 @@ enum Op {
     Restart,
 }
 
+/// The steps of the kinds of request the model accepts (charges and remittances: seed
+/// 000's), the two whose SUCCESS grows a reservation (a withdrawal, a deduction) three
+/// times each. Drawing from every step diluted those as instruments added theirs, until
+/// "a reservation grew" went unreached in a run of 512 cases (seen in CI with 14 steps;
+/// with 8 steps once each it was reached 3 or 4 times a run, too few to count on).
+const STEPS: [Step; 12] = [
+    Step::ChargeWithdrawal,
+    Step::ChargeWithdrawal,
+    Step::ChargeWithdrawal,
+    Step::RemitDeduction,
+    Step::RemitDeduction,
+    Step::ChargeCredit,
+    Step::RemitDeduction,
+    Step::RemitDeposit,
+    Step::PaymentInstruction,
+    Step::Recovery,
+    Step::Refund,
+    Step::Settlement,
+];
+
 fn op() -> impl Strategy<Value = Op> {
     let account = 0usize..6;
     prop_oneof![
         3 => (0..CUSTOMERS, any::<bool>(),
               prop::option::of(prop::collection::vec((any::<bool>(), 1i64..=700), 0..3)))
             .prop_map(|(customer, remit, reserves)| Op::Accept { customer, remit, reserves }),
-        6 => (any::<usize>(), 0usize..Step::ALL.len(), account.clone(), account.clone(),
+        6 => (any::<usize>(), 0usize..STEPS.len(), account.clone(), account.clone(),
               1i64..=800)
             .prop_map(|(pick, step, debit, credit, won)| Op::Request {
                 pick, step, debit, credit, won
@@ -379,7 +399,7 @@ impl World {
                     entry: self.books.next_entry_id(),
                     customer,
                     request_no,
-                    step: Step::ALL[step],
+                    step: STEPS[step],
                     amount: krw(won),
                     debit,
                     credit: self.account(credit),
