@@ -136,6 +136,17 @@ pub enum EngineError {
     Storage { shard: u16, cause: String },
 }
 
+impl EngineError {
+    /// A refusal of the instruments layer (INSTRUMENTS.md §6.2): nothing was recorded or
+    /// moved.
+    pub fn refusal(code: omnibus_core::payments::RefusalCode, message: impl Into<String>) -> Self {
+        EngineError::Refusal {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
 /// Why a charge or remittance was refused before anything moved.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum Rejection {

@@ -55,13 +55,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/v1/customers/{id}/prepaid-cards",
             super::cards::issue,
         ))
-        .service(
-            get("/v1/prepaid-cards/{instrument_id}", super::cards::get)
-                .route(web::patch().to(super::cards::change))
-                .default_service(web::to(|request: HttpRequest| {
-                    method_not_allowed(request, GET_PATCH_METHODS)
-                })),
-        )
+        .service(also(
+            get("/v1/prepaid-cards/{instrument_id}", super::cards::get),
+            web::patch().to(super::cards::change),
+            GET_PATCH_METHODS,
+        ))
         .service(post(
             "/v1/prepaid-cards/{instrument_id}/reveal",
             super::cards::reveal,
@@ -70,13 +68,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/v1/prepaid-cards/{instrument_id}/charges",
             super::cards::charge,
         ))
-        .service(
-            get("/v1/payments", super::payments::lookup)
-                .route(web::post().to(super::payments::pay))
-                .default_service(web::to(|request: HttpRequest| {
-                    method_not_allowed(request, GET_POST_METHODS)
-                })),
-        )
+        .service(also(
+            get("/v1/payments", super::payments::lookup),
+            web::post().to(super::payments::pay),
+            GET_POST_METHODS,
+        ))
         .service(post(
             "/v1/payments/cancel-by-request",
             super::payments::cancel_by_request,
@@ -128,6 +124,19 @@ where
         .route(web::post().to(handler))
         .default_service(web::to(|request: HttpRequest| {
             method_not_allowed(request, POST_METHODS)
+        }))
+}
+
+/// A GET resource that takes one more method: `route`, and `allow` in its 405 answers.
+fn also(
+    resource: actix_web::Resource,
+    route: actix_web::Route,
+    allow: &'static str,
+) -> actix_web::Resource {
+    resource
+        .route(route)
+        .default_service(web::to(move |request: HttpRequest| {
+            method_not_allowed(request, allow)
         }))
 }
 

@@ -17,7 +17,7 @@ use omnibus_core::payments::payment::{PayBack, PaymentEntry, PaymentId, PaymentS
 use omnibus_core::payments::prepaid_card::{CardId, CardStatus};
 use omnibus_core::payments::{DeclineCode, RefusalCode};
 use omnibus_core::request_log::Told;
-use omnibus_core::{AccountId, Amount, RequestDate, RequestHeader};
+use omnibus_core::AccountId;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
@@ -25,13 +25,6 @@ use super::Engine;
 use crate::api::MerchantRefundRequest;
 use crate::error::EngineError;
 use crate::shard::{Query, QueryAnswer, QueryKind, RecordPayment};
-
-fn refusal(code: RefusalCode, message: impl Into<String>) -> EngineError {
-    EngineError::Refusal {
-        code,
-        message: message.into(),
-    }
-}
 
 /// What the network cancel answers (§6.4).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,7 +56,10 @@ impl Engine {
         let mut payment = self.payment(id).await?;
         let asking = self.merchant(merchant).map(|m| m.no);
         if asking != Some(payment.merchant) {
-            return Err(refusal(RefusalCode::NotFound, format!("no payment {id}")));
+            return Err(EngineError::refusal(
+                RefusalCode::NotFound,
+                format!("no payment {id}"),
+            ));
         }
         if payment.state == PaymentState::Cancelled {
             return Ok(payment);
@@ -74,7 +70,7 @@ impl Engine {
         payment
             .book()
             .cancel(self.now_ms())
-            .map_err(|(code, why)| refusal(code, format!("{id}: {why}")))?;
+            .map_err(|(code, why)| EngineError::refusal(code, format!("{id}: {why}")))?;
         self.pay_back(merchant, &payment, payment.amount_krw, |leg| {
             id.cancel_request_no(leg)
         })
@@ -101,7 +97,9 @@ impl Engine {
     ) -> Result<CancelByRequest, EngineError> {
         let no = self
             .merchant(merchant)
-            .ok_or_else(|| refusal(RefusalCode::NotFound, format!("no merchant {merchant}")))?
+            .ok_or_else(|| {
+                EngineError::refusal(RefusalCode::NotFound, format!("no merchant {merchant}"))
+            })?
             .no;
         let key = (no, merchant_request_no);
         let id = match self.claim_payment_key(key).await? {
@@ -158,7 +156,7 @@ impl Engine {
         numbers: impl Fn(PayBack) -> RequestNo,
     ) -> Result<(), EngineError> {
         let (Some((customer, seq)), Some(_)) = (payment.card, payment.sale) else {
-            return Err(refusal(
+            return Err(EngineError::refusal(
                 RefusalCode::InvalidState,
                 format!("{} paid nothing", payment.id),
             ));
@@ -185,7 +183,7 @@ impl Engine {
                 .slice_of(shard, AccountId::merchant(payment.merchant))
                 .await?;
             if slice < Decimal::from(won) {
-                return Err(refusal(
+                return Err(EngineError::refusal(
                     RefusalCode::RefundExceedsMerchantBalance,
                     format!(
                         "merchant {merchant} holds {} in the payer's shard, short of {won}",
@@ -203,7 +201,7 @@ impl Engine {
             }
             let outcome = self
                 .merchant_refund(MerchantRefundRequest {
-                    header: self.payment_header(payment, numbers(leg), amount)?,
+                    header: self.payment_header(payment, numbers(leg), amount, self.now_ms())?,
                     merchant: payment.merchant,
                     pocket: to,
                 })
@@ -217,7 +215,7 @@ impl Engine {
                     .await
                     .is_ok_and(|view| view.entries.is_empty());
             if refused {
-                return Err(refusal(
+                return Err(EngineError::refusal(
                     RefusalCode::RefundExceedsMerchantBalance,
                     format!("merchant {merchant}'s slice could not fund it"),
                 ));
@@ -238,27 +236,5 @@ impl Engine {
             unreachable!("an account query answers with a balance");
         };
         Ok(balance.value())
-    }
-
-    /// The header of a request of the payer's made for a payment (its sale, its cancel).
-    pub(super) fn payment_header(
-        &self,
-        payment: &PaymentEntry,
-        request_no: RequestNo,
-        won: u64,
-    ) -> Result<RequestHeader, EngineError> {
-        let (customer, _) = payment
-            .card
-            .ok_or_else(|| EngineError::Internal(format!("{} has no payer", payment.id)))?;
-        let amount = Amount::new(self.inner.config.engine.currency, Decimal::from(won))
-            .map_err(|e| refusal(RefusalCode::InvalidRequest, format!("amount_krw: {e}")))?;
-        let request_date = RequestDate::from_unix_ms(self.now_ms())
-            .ok_or_else(|| EngineError::Internal("the engine's date".into()))?;
-        Ok(RequestHeader {
-            customer,
-            request_date,
-            request_no,
-            amount,
-        })
     }
 }

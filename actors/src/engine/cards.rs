@@ -38,13 +38,6 @@ pub struct CardApplication {
     pub notify_by_email: bool,
 }
 
-fn refusal(code: RefusalCode, message: impl Into<String>) -> EngineError {
-    EngineError::Refusal {
-        code,
-        message: message.into(),
-    }
-}
-
 impl Engine {
     /// Issues a prepaid card to `customer` (a1–a5): a 16-digit number under
     /// `payments.card_iin` with a random serial and a Luhn check digit, ACTIVE, its pocket
@@ -57,7 +50,7 @@ impl Engine {
     ) -> Result<CardEntry, EngineError> {
         let password = application.password.expose();
         if password.len() != 4 || !password.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(refusal(
+            return Err(EngineError::refusal(
                 RefusalCode::InvalidRequest,
                 "card_password: 4 digits",
             ));
@@ -114,7 +107,7 @@ impl Engine {
                 return Ok((number, index));
             }
         }
-        Err(refusal(
+        Err(EngineError::refusal(
             RefusalCode::IssueRefused,
             format!("no free card number under IIN {iin} after {SERIAL_TRIES} tries"),
         ))
@@ -127,7 +120,9 @@ impl Engine {
             reply,
         })
         .await?
-        .ok_or_else(|| refusal(RefusalCode::NotFound, format!("no prepaid card {card}")))
+        .ok_or_else(|| {
+            EngineError::refusal(RefusalCode::NotFound, format!("no prepaid card {card}"))
+        })
     }
 
     /// The card's full number, opened from its copy under `data_key`: the one answer that

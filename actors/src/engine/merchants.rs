@@ -56,13 +56,6 @@ impl MerchantDirectory {
     }
 }
 
-fn refusal(code: RefusalCode, message: impl Into<String>) -> EngineError {
-    EngineError::Refusal {
-        code,
-        message: message.into(),
-    }
-}
-
 impl Engine {
     /// Onboards a merchant (`POST /v1/merchants`): gives it the next number and writes it to
     /// every shard. Idempotent by id: the merchant as it stands on record answers what is
@@ -75,7 +68,7 @@ impl Engine {
         merchant: Merchant,
     ) -> Result<(MerchantEntry, bool), EngineError> {
         if merchant.accepts.is_empty() {
-            return Err(refusal(
+            return Err(EngineError::refusal(
                 RefusalCode::InvalidRequest,
                 "accepts: a merchant accepts at least one instrument type",
             ));
@@ -87,7 +80,7 @@ impl Engine {
                 // The same merchant as on record (a retry, or onboarding it as it stands).
                 Some(held) if held.merchant == merchant => (held.clone(), false),
                 Some(_) => {
-                    return Err(refusal(
+                    return Err(EngineError::refusal(
                         RefusalCode::IdempotencyConflict,
                         format!(
                             "merchant {} is on record with other fields; change it with its own endpoints",
@@ -123,7 +116,9 @@ impl Engine {
             .by_id
             .get(&id)
             .cloned()
-            .ok_or_else(|| refusal(RefusalCode::NotFound, format!("no merchant {id}")))?;
+            .ok_or_else(|| {
+                EngineError::refusal(RefusalCode::NotFound, format!("no merchant {id}"))
+            })?;
         let mut merchant = held.merchant.clone();
         change(&mut merchant)?;
         if merchant == held.merchant {

@@ -64,13 +64,6 @@ pub(super) fn directory<'a>(payments: impl Iterator<Item = &'a PaymentEntry>) ->
 /// before it is refused `OVERLOADED` (a retry then finds the first one's outcome).
 const IN_FLIGHT_WAIT: Duration = Duration::from_secs(5);
 
-fn refusal(code: RefusalCode, message: impl Into<String>) -> EngineError {
-    EngineError::Refusal {
-        code,
-        message: message.into(),
-    }
-}
-
 /// The decline a sale's failure answers (§6.2, "execution").
 fn decline_of(told_reason: Reason, timed_out: bool) -> DeclineCode {
     if timed_out || told_reason == Reason::Timeout {
@@ -116,21 +109,21 @@ impl Engine {
     async fn pay_to_the_end(&self, request: PaymentRequest) -> Result<PaymentEntry, EngineError> {
         request
             .validate()
-            .map_err(|e| refusal(RefusalCode::InvalidRequest, e.to_string()))?;
+            .map_err(|e| EngineError::refusal(RefusalCode::InvalidRequest, e.to_string()))?;
         let merchant = self.merchant(request.merchant).ok_or_else(|| {
-            refusal(
+            EngineError::refusal(
                 RefusalCode::NotFound,
                 format!("no merchant {}", request.merchant),
             )
         })?;
         let [leg] = request.legs.as_slice() else {
-            return Err(refusal(
+            return Err(EngineError::refusal(
                 RefusalCode::InvalidRequest,
                 "legs: one instrument per payment (split tender and group payment come with seeds 002 and 003)",
             ));
         };
         let InstrumentRef::PrepaidCard { number, password } = &leg.instrument else {
-            return Err(refusal(
+            return Err(EngineError::refusal(
                 RefusalCode::InvalidRequest,
                 format!(
                     "instrument: type {} is not built yet; prepaid_card is",
@@ -164,7 +157,7 @@ impl Engine {
             refunds: Vec::new(),
         };
         let recorded = self
-            .authorize_card(&request, &merchant, new, index, number, password)
+            .authorize_card(&request, &merchant, new, index, password)
             .await;
         self.settle_payment_key(key, recorded.as_ref().ok().map(|p| p.id));
         let recorded = recorded?;
@@ -194,7 +187,7 @@ impl Engine {
                     KeySlot::InFlight => {
                         drop(slot);
                         if started.elapsed() > IN_FLIGHT_WAIT {
-                            return Err(refusal(
+                            return Err(EngineError::refusal(
                                 RefusalCode::Overloaded,
                                 format!("{} is being authorized; ask again", key.1),
                             ));
@@ -227,7 +220,6 @@ impl Engine {
         merchant: &MerchantEntry,
         mut payment: PaymentEntry,
         index: omnibus_core::payments::secret::CredentialIndex,
-        number: &omnibus_core::payments::card_number::CardNumber,
         password: &omnibus_core::payments::payment_request::SecretText,
     ) -> Result<PaymentEntry, EngineError> {
         let declined = |mut p: PaymentEntry, code: DeclineCode| {
@@ -247,7 +239,8 @@ impl Engine {
             .cards
             .get(&index)
             .map(|c| *c)
-            .filter(|c| c.seq.0 != 0 && self.card_by_number(number) == Some(*c));
+            // Seq 0: a number reserved by an issue in progress, not a card yet.
+            .filter(|c| c.seq.0 != 0);
         let Some(card) = card else {
             let shard = self.key_shard(&(payment.merchant, payment.merchant_request_no));
             return self
@@ -299,22 +292,17 @@ impl Engine {
         &self,
         payment: PaymentEntry,
     ) -> Result<PaymentEntry, EngineError> {
-        let (Some((customer, card)), Some(sale)) = (payment.card, payment.sale) else {
+        let (Some((_, card)), Some(sale)) = (payment.card, payment.sale) else {
             return Ok(payment);
         };
-        let currency = self.inner.config.engine.currency;
-        let amount = Amount::new(currency, Decimal::from(payment.amount_krw))
-            .map_err(|e| refusal(RefusalCode::InvalidRequest, format!("amount_krw: {e}")))?;
-        let request_date = RequestDate::from_unix_ms(payment.created_at_ms)
-            .ok_or_else(|| EngineError::Internal("a payment's date".into()))?;
         let outcome = self
             .sale(SaleRequest {
-                header: RequestHeader {
-                    customer,
-                    request_date,
-                    request_no: sale,
-                    amount,
-                },
+                header: self.payment_header(
+                    &payment,
+                    sale,
+                    payment.amount_krw,
+                    payment.created_at_ms,
+                )?,
                 merchant: payment.merchant,
                 pocket: Some(card),
             })
@@ -343,6 +331,32 @@ impl Engine {
         .await
     }
 
+    /// The header of a request of the payer's made for a payment (its sale, a cancel's or refund's
+    /// legs), dated `at_ms`.
+    pub(super) fn payment_header(
+        &self,
+        payment: &PaymentEntry,
+        request_no: RequestNo,
+        won: u64,
+        at_ms: u64,
+    ) -> Result<RequestHeader, EngineError> {
+        let (customer, _) = payment
+            .card
+            .ok_or_else(|| EngineError::Internal(format!("{} has no payer", payment.id)))?;
+        let amount =
+            Amount::new(self.inner.config.engine.currency, Decimal::from(won)).map_err(|e| {
+                EngineError::refusal(RefusalCode::InvalidRequest, format!("amount_krw: {e}"))
+            })?;
+        let request_date = RequestDate::from_unix_ms(at_ms)
+            .ok_or_else(|| EngineError::Internal("the engine's date".into()))?;
+        Ok(RequestHeader {
+            customer,
+            request_date,
+            request_no,
+            amount,
+        })
+    }
+
     /// A known number submitted again: the payment on record if the fields are the same
     /// (one still REQUESTED is completed first), else `IDEMPOTENCY_CONFLICT`.
     async fn replay(
@@ -356,7 +370,7 @@ impl Engine {
             return Ok(payment);
         }
         if payment.fingerprint != fingerprint {
-            return Err(refusal(
+            return Err(EngineError::refusal(
                 RefusalCode::IdempotencyConflict,
                 format!(
                     "merchant_request_no {} is on record with other fields",
@@ -373,11 +387,14 @@ impl Engine {
     /// A payment by id; `NOT_FOUND` if none.
     pub async fn payment(&self, id: PaymentId) -> Result<PaymentEntry, EngineError> {
         if id.shard() >= self.shard_count() {
-            return Err(refusal(RefusalCode::NotFound, format!("no payment {id}")));
+            return Err(EngineError::refusal(
+                RefusalCode::NotFound,
+                format!("no payment {id}"),
+            ));
         }
         self.ask(id.shard(), |reply| PaymentQuery { id, reply })
             .await?
-            .ok_or_else(|| refusal(RefusalCode::NotFound, format!("no payment {id}")))
+            .ok_or_else(|| EngineError::refusal(RefusalCode::NotFound, format!("no payment {id}")))
     }
 
     /// A merchant's payment by its own request number (§6.4, the lookup after its client
@@ -389,7 +406,7 @@ impl Engine {
         merchant_request_no: RequestNo,
     ) -> Result<PaymentEntry, EngineError> {
         let not_found = || {
-            refusal(
+            EngineError::refusal(
                 RefusalCode::NotFound,
                 format!("merchant {merchant} sent no request {merchant_request_no}"),
             )
@@ -412,7 +429,7 @@ impl Engine {
                     return Ok(payment);
                 }
                 Some(KeySlot::InFlight) if started.elapsed() > IN_FLIGHT_WAIT => {
-                    return Err(refusal(
+                    return Err(EngineError::refusal(
                         RefusalCode::Overloaded,
                         format!("{merchant_request_no} is being authorized; ask again"),
                     ))

@@ -14,13 +14,6 @@ use super::Engine;
 use crate::error::EngineError;
 use crate::shard::RecordPayment;
 
-fn refusal(code: RefusalCode, message: impl Into<String>) -> EngineError {
-    EngineError::Refusal {
-        code,
-        message: message.into(),
-    }
-}
-
 impl Engine {
     /// Refunds `amount_krw` of a merchant's payment under the merchant's
     /// `refund_request_no`. Answers the payment with the refund on record; the same number
@@ -38,7 +31,10 @@ impl Engine {
         let _one_at_a_time = self.inner.pay_backs.lock().await;
         let mut payment = self.payment(id).await?;
         if self.merchant(merchant).map(|m| m.no) != Some(payment.merchant) {
-            return Err(refusal(RefusalCode::NotFound, format!("no payment {id}")));
+            return Err(EngineError::refusal(
+                RefusalCode::NotFound,
+                format!("no payment {id}"),
+            ));
         }
         if let Some(done) = payment
             .refunds
@@ -46,7 +42,7 @@ impl Engine {
             .find(|r| r.refund_request_no == refund_request_no)
         {
             if done.amount_krw != amount_krw {
-                return Err(refusal(
+                return Err(EngineError::refusal(
                     RefusalCode::IdempotencyConflict,
                     format!(
                         "refund_request_no {refund_request_no} is on record with another amount"
@@ -61,7 +57,7 @@ impl Engine {
         let state = payment
             .book()
             .refund(amount_krw)
-            .map_err(|(code, why)| refusal(code, format!("{id}: {why}")))?;
+            .map_err(|(code, why)| EngineError::refusal(code, format!("{id}: {why}")))?;
         self.pay_back(merchant, &payment, amount_krw, |leg| {
             id.refund_request_no(&refund_request_no, leg)
         })

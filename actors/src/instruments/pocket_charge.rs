@@ -26,10 +26,6 @@ use super::admission::as_submitted;
 use crate::api::{PocketChargeRequest, Submission};
 use crate::error::EngineError;
 
-fn refusal(code: RefusalCode, message: String) -> EngineError {
-    EngineError::Refusal { code, message }
-}
-
 /// A closed card's release as accepted, once the card is the customer's (the amount is
 /// checked by the entry's hold on the pocket).
 pub(super) fn accept_release(
@@ -40,7 +36,7 @@ pub(super) fn accept_release(
 ) -> Result<Accepted, EngineError> {
     let customer = release.header.customer;
     if books.card(customer, release.card).is_none() {
-        return Err(refusal(
+        return Err(EngineError::refusal(
             RefusalCode::NotFound,
             format!("customer {customer} has no prepaid card {}", release.card),
         ));
@@ -58,13 +54,13 @@ pub(super) fn accept(
 ) -> Result<Accepted, EngineError> {
     let customer = charge.header.customer;
     let Some(card) = books.card(customer, charge.card) else {
-        return Err(refusal(
+        return Err(EngineError::refusal(
             RefusalCode::NotFound,
             format!("customer {customer} has no prepaid card {}", charge.card),
         ));
     };
     if !card.card.status.chargeable() {
-        return Err(refusal(
+        return Err(EngineError::refusal(
             RefusalCode::InvalidState,
             format!(
                 "prepaid card {} is {:?}; a suspended, closed or expired card cannot be charged",
@@ -78,7 +74,7 @@ pub(super) fn accept(
     let cap = Decimal::from(config.pocket_balance_cap_krw);
     let after = card.pocket.balance + incoming + charge.header.amount.value();
     if after > cap {
-        return Err(refusal(
+        return Err(EngineError::refusal(
             RefusalCode::OverBalanceCap,
             format!(
                 "pocket {pocket} holds {} with {} on its way; {} more would pass its cap of {cap} (payments.pocket_balance_cap_krw)",

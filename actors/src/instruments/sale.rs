@@ -17,13 +17,6 @@ use crate::rails::{
     AccountTransfer, Answer as RailResult, RailFuture, RailRequestId, Rails, SecuritiesAccount,
 };
 
-fn not_found(message: String) -> EngineError {
-    EngineError::Refusal {
-        code: RefusalCode::NotFound,
-        message,
-    }
-}
-
 /// A sale as accepted: its own fields, once its merchant (and its card, if a card pays)
 /// is known on this shard.
 pub(super) fn accept(
@@ -33,14 +26,18 @@ pub(super) fn accept(
     at_ms: u64,
 ) -> Result<Accepted, EngineError> {
     if books.merchant(sale.merchant).is_none() {
-        return Err(not_found(format!("no merchant {}", sale.merchant)));
+        return Err(EngineError::refusal(
+            RefusalCode::NotFound,
+            format!("no merchant {}", sale.merchant),
+        ));
     }
     if let Some(card) = sale.pocket {
         let customer = sale.header.customer;
         if books.card(customer, card).is_none() {
-            return Err(not_found(format!(
-                "customer {customer} has no prepaid card {card}"
-            )));
+            return Err(EngineError::refusal(
+                RefusalCode::NotFound,
+                format!("customer {customer} has no prepaid card {card}"),
+            ));
         }
     }
     Ok(as_submitted(submission, at_ms))

@@ -36,13 +36,10 @@ impl Handler<IssueCard> for ShardActor {
         }
         let held = books.cards_of(msg.customer).count();
         if held >= msg.cards_max as usize {
-            msg.reply.send(Err(EngineError::Refusal {
-                code: RefusalCode::IssueRefused,
-                message: format!(
+            msg.reply.send(Err(EngineError::refusal(RefusalCode::IssueRefused, format!(
                     "customer {} holds {held} prepaid cards, the most payments.cards_per_customer_max allows",
                     msg.customer
-                ),
-            }));
+                ))));
             return;
         }
         let seq = books
@@ -133,19 +130,19 @@ impl Handler<ChangeCard> for ShardActor {
         }
         let id = msg.card;
         let Some(held) = ledger.books().card(id.customer, id.seq).cloned() else {
-            msg.reply.send(Err(EngineError::Refusal {
-                code: RefusalCode::NotFound,
-                message: format!("no prepaid card {id}"),
-            }));
+            msg.reply.send(Err(EngineError::refusal(
+                RefusalCode::NotFound,
+                format!("no prepaid card {id}"),
+            )));
             return;
         };
         let status = match held.card.status.after(msg.action) {
             Ok(status) => status,
             Err(why) => {
-                msg.reply.send(Err(EngineError::Refusal {
-                    code: RefusalCode::InvalidState,
-                    message: format!("{id}: {why}"),
-                }));
+                msg.reply.send(Err(EngineError::refusal(
+                    RefusalCode::InvalidState,
+                    format!("{id}: {why}"),
+                )));
                 return;
             }
         };

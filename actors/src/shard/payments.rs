@@ -7,24 +7,17 @@
 use actix::{Context, Handler};
 use omnibus_core::ledger::BooksError;
 use omnibus_core::payments::controls::{authorize, Authorizing, Funds, Secret, SecretEffect};
-use omnibus_core::payments::payment::{PaymentEntry, PaymentState};
+use omnibus_core::payments::payment::PaymentState;
 use omnibus_core::payments::prepaid_card::{CardStatus, PrepaidCard};
 use omnibus_core::payments::secret::{PinVerifier, SecretCheck};
 use omnibus_core::payments::DeclineCode;
 use omnibus_core::record::{ActorId, LedgerRecord};
-use omnibus_core::RequestNo;
 use rust_decimal::prelude::ToPrimitive;
 
 use super::protocol::{AuthorizeCardPayment, PaymentQuery, RecordPayment};
 use super::ShardActor;
 use crate::error::EngineError;
 use crate::ledger::Admission;
-
-/// The request number of a payment's sale: `PAY-` and the payment's id in hex, unique
-/// engine-wide since the id is.
-pub fn sale_request_no(payment: &PaymentEntry) -> RequestNo {
-    RequestNo::new(&format!("PAY-{:016X}", payment.id.0)).expect("20 key characters")
-}
 
 impl Handler<AuthorizeCardPayment> for ShardActor {
     type Result = ();
@@ -116,7 +109,7 @@ impl Handler<AuthorizeCardPayment> for ShardActor {
         match verdict.outcome {
             Ok(_) => {
                 payment.state = PaymentState::Requested;
-                payment.sale = Some(sale_request_no(&payment));
+                payment.sale = Some(payment.id.sale_request_no());
             }
             Err(code) => {
                 payment.state = PaymentState::Declined;

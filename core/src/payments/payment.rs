@@ -180,6 +180,12 @@ pub enum PayBack {
 }
 
 impl PaymentId {
+    /// The request number of a payment's sale (a request of the payer's): `PAY-` and the
+    /// payment's id in hex, unique engine-wide since the id is.
+    pub fn sale_request_no(self) -> crate::ids::RequestNo {
+        crate::ids::RequestNo::new(&format!("PAY-{:016X}", self.0)).expect("20 key characters")
+    }
+
     /// The request number of a cancel's leg (a request of the payer's): `CX-` (to the
     /// pocket) or `CY-` (to the balance) and the payment's id in hex. A cancel asked again
     /// finds it on record instead of paying twice.
