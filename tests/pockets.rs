@@ -261,3 +261,180 @@ fn a_sale_from_the_pocket_pays_the_merchant_and_a_restart_keeps_every_balance() 
     });
     engine.shutdown().unwrap();
 }
+
+/// The steps and legs of a request's entries, as `(step, debit, credit, won)`.
+async fn legs(engine: &Engine, request_no: &str) -> Vec<(String, AccountId, AccountId, Money)> {
+    let view = engine.request(request_no.parse().unwrap()).await.unwrap();
+    view.entries
+        .iter()
+        .map(|e| {
+            (
+                e.step.as_str().to_string(),
+                e.debit,
+                e.credit,
+                won(0).checked_add_amount(e.amount).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// P2: a charge of the card from the linked account is a charge whose A2 credits the
+/// pocket: A1 `linked[c] → withdrawal_firm[K]`, A2 `fin_parent → pocket[c,#1]`, and the
+/// pocket keeps it across a restart (the acceptance names the pocket on record).
+#[test]
+fn charge_from_bank_fills_the_card() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(dir.path(), 2, QUICK);
+    let rt = runtime();
+    let linked_before = rt.block_on(async {
+        let pocket = alice(&engine, 500_000).await;
+        let linked_before = sim
+            .truth()
+            .linked(opened(1).linked_bank, opened(1).linked_account);
+        let filled = engine
+            .fill_pocket(pocket_charge("P-2", 100_000, 1))
+            .await
+            .unwrap();
+        assert_eq!(filled.told, Told::Succeeded, "{filled:?}");
+        assert_eq!(settle(&engine, "P-2").await, Settled::Credited);
+        let k = omnibus_core::BankCode::new("004").unwrap();
+        assert_eq!(
+            legs(&engine, "P-2").await,
+            [
+                (
+                    "charge_withdrawal".to_string(),
+                    AccountId::linked(customer(1)),
+                    AccountId::parent(omnibus_core::ParentAccount::WithdrawalFirm(k)),
+                    won(100_000)
+                ),
+                (
+                    "charge_credit".to_string(),
+                    AccountId::parent(omnibus_core::ParentAccount::FinParent),
+                    pocket,
+                    won(100_000)
+                ),
+            ]
+        );
+        assert_eq!(balance(&engine, pocket).await, won(100_000));
+        assert_eq!(
+            balance(&engine, AccountId::customer(customer(1))).await,
+            won(500_000)
+        );
+        firm_agrees(&sim, 500_000, 100_000);
+        assert_eq!(
+            sim.truth()
+                .linked(opened(1).linked_bank, opened(1).linked_account),
+            linked_before.checked_sub(won(100_000)).unwrap()
+        );
+        // A resubmission answers the same; the number with another card is refused.
+        assert_eq!(
+            engine
+                .fill_pocket(pocket_charge("P-2", 100_000, 1))
+                .await
+                .unwrap(),
+            filled
+        );
+        let other = engine
+            .fill_pocket(pocket_charge("P-2", 100_000, 2))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                other,
+                EngineError::Rejected(Rejection::RequestNoReused { .. })
+            ),
+            "{other:?}"
+        );
+        linked_before
+    });
+    engine.shutdown().unwrap();
+    let engine = start(dir.path(), 2, QUICK);
+    rt.block_on(async {
+        let pocket = AccountId::pocket(customer(1), CardSeq(1));
+        assert_eq!(balance(&engine, pocket).await, won(100_000));
+        let _ = linked_before;
+    });
+    engine.shutdown().unwrap();
+}
+
+/// P9: the pocket at 1,950,000 under the cap of 2,000,000; a charge of 100,000 from the
+/// linked account is refused `OVER_BALANCE_CAP`, one of 50,000 fills it to the cap.
+#[test]
+fn balance_cap_refuses_overfill() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(dir.path(), 2, QUICK);
+    let rt = runtime();
+    rt.block_on(async {
+        let bank = opened(1).linked_bank;
+        sim.set_linked_balance(bank, opened(1).linked_account, won(5_000_000));
+        let pocket = alice(&engine, 500_000).await;
+        let filled = engine
+            .fill_pocket(pocket_charge("P-0", 1_950_000, 1))
+            .await
+            .unwrap();
+        assert_eq!(filled.told, Told::Succeeded);
+        settle(&engine, "P-0").await;
+        assert_eq!(balance(&engine, pocket).await, won(1_950_000));
+        let over = engine
+            .fill_pocket(pocket_charge("P-1", 100_000, 1))
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_code(over), RefusalCode::OverBalanceCap);
+        let fits = engine
+            .fill_pocket(pocket_charge("P-9", 50_000, 1))
+            .await
+            .unwrap();
+        assert_eq!(fits.told, Told::Succeeded);
+        settle(&engine, "P-9").await;
+        assert_eq!(balance(&engine, pocket).await, won(2_000_000));
+        firm_agrees(&sim, 500_000, 2_000_000);
+    });
+    engine.shutdown().unwrap();
+}
+
+/// D-5.6: a charge from the linked account holds its headroom under the cap from its
+/// acceptance, also while its A1 is unknown and before its credit has an entry; a charge
+/// completed late (the confirm finds A1 done) therefore still fits.
+#[test]
+fn a_charge_from_the_bank_holds_its_headroom_until_it_is_credited_or_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(
+        dir.path(),
+        1,
+        &format!(
+            "{QUICK}[payments]\npocket_balance_cap_krw = 100_000\n[rails.bank_firm]\ntimeout_ms = 100\n"
+        ),
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        let pocket = alice(&engine, 500_000).await;
+        sim.set_rates(Rail::BankFirm, always("lost"));
+        let timed_out = engine
+            .fill_pocket(pocket_charge("P-1", 60_000, 1))
+            .await
+            .unwrap();
+        assert!(timed_out.timed_out, "{timed_out:?}");
+        sim.set_rates(Rail::BankFirm, healthy());
+        // 60,000 may still arrive: 50,000 more would pass the cap.
+        let over = engine
+            .charge_pocket(pocket_charge("P-2", 50_000, 1))
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_code(over), RefusalCode::OverBalanceCap);
+        let over = engine
+            .fill_pocket(pocket_charge("P-3", 50_000, 1))
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_code(over), RefusalCode::OverBalanceCap);
+        // The confirm finds A1 done: the charge goes on, and the pocket holds it.
+        assert_eq!(settle(&engine, "P-1").await, Settled::Credited);
+        assert_eq!(balance(&engine, pocket).await, won(60_000));
+        firm_agrees(&sim, 500_000, 60_000);
+        let fits = engine
+            .fill_pocket(pocket_charge("P-4", 40_000, 1))
+            .await
+            .unwrap();
+        assert_eq!(fits.told, Told::Succeeded);
+    });
+    engine.shutdown().unwrap();
+}

@@ -55,6 +55,7 @@ fn ss_transfer_moves_money_between_a_customer_and_a_merchant_at_most_once_and_is
                 .increase(SecuritiesTransfer {
                     id: id(1),
                     customer: payer,
+                    account: SecuritiesAccount::Customer(payer),
                     amount: krw(50_000),
                 })
                 .await;

@@ -474,7 +474,12 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
             if let Some(fill) = cards.step(&rt, &engine, &customers, &["m1", "m2"], seed, op_index)
             {
                 let no = format!("S{seed}-{op_index}-pocket");
-                let op = Op::PocketCharge(fill.won).for_customer(fill.customer);
+                let op = if fill.from_linked {
+                    Op::PocketFill(fill.won)
+                } else {
+                    Op::PocketCharge(fill.won)
+                }
+                .for_customer(fill.customer);
                 let result = submit(&rt, &engine, &keys, &no, &op);
                 record(&rt, &engine, &mut reported, &no, result, seed);
                 submitted.push((no, op));
@@ -598,6 +603,8 @@ enum Op {
     Sale(i64, MerchantNo),
     /// A fill of the customer's card 1 from the balance.
     PocketCharge(i64),
+    /// A fill of the customer's card 1 from the linked bank account.
+    PocketFill(i64),
     For(u64, Box<Op>),
 }
 
@@ -638,6 +645,14 @@ fn submit(
             Op::PocketCharge(w) => {
                 engine
                     .charge_pocket(omnibus_actors::PocketChargeRequest {
+                        header: charge(customer, no, *w).header,
+                        card: omnibus_core::ids::CardSeq(1),
+                    })
+                    .await
+            }
+            Op::PocketFill(w) => {
+                engine
+                    .fill_pocket(omnibus_actors::PocketChargeRequest {
                         header: charge(customer, no, *w).header,
                         card: omnibus_core::ids::CardSeq(1),
                     })

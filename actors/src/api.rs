@@ -128,6 +128,9 @@ pub enum Submission {
     RemitSigned(RemitRequest, Signed),
     Sale(SaleRequest),
     PocketCharge(PocketChargeRequest),
+    /// A prepaid card's charge from the customer's linked bank account (D-5.7,
+    /// Charge-to(`pocket[c,card]`)): a charge whose A2 credits the pocket.
+    PocketFill(PocketChargeRequest),
     MerchantRefund(MerchantRefundRequest),
     /// A closed card's pocket back to its owner (D-5.13): `pocket[c,card]` → `customer[c]`.
     PocketRelease(PocketChargeRequest),
@@ -145,7 +148,7 @@ impl Submission {
     /// The kind of request it asks for: which instrument carries it out.
     pub fn kind(&self) -> RequestKind {
         match self {
-            Submission::Charge(_) => RequestKind::Charge,
+            Submission::Charge(_) | Submission::PocketFill(_) => RequestKind::Charge,
             Submission::Remit(_) | Submission::RemitSigned(..) => RequestKind::Remit,
             Submission::Sale(_) => RequestKind::Sale,
             Submission::PocketCharge(_) => RequestKind::PocketCharge,
@@ -163,7 +166,9 @@ impl Submission {
                 merchant: Some(s.merchant),
                 pocket: s.pocket,
             },
-            Submission::PocketCharge(c) | Submission::PocketRelease(c) => Named {
+            Submission::PocketCharge(c)
+            | Submission::PocketRelease(c)
+            | Submission::PocketFill(c) => Named {
                 merchant: None,
                 pocket: Some(c.card),
             },
@@ -181,6 +186,7 @@ impl Submission {
             Submission::Charge(_)
             | Submission::Sale(_)
             | Submission::PocketCharge(_)
+            | Submission::PocketFill(_)
             | Submission::MerchantRefund(_)
             | Submission::PocketRelease(_) => None,
             Submission::Remit(r) | Submission::RemitSigned(r, _) => Some(r.payee),
@@ -192,7 +198,9 @@ impl Submission {
             Submission::Charge(c) => &c.header,
             Submission::Remit(r) | Submission::RemitSigned(r, _) => &r.header,
             Submission::Sale(s) => &s.header,
-            Submission::PocketCharge(c) | Submission::PocketRelease(c) => &c.header,
+            Submission::PocketCharge(c)
+            | Submission::PocketRelease(c)
+            | Submission::PocketFill(c) => &c.header,
             Submission::MerchantRefund(r) => &r.header,
         }
     }

@@ -15,7 +15,7 @@ use omnibus_actors::rails::sim::{
 };
 use omnibus_actors::rails::{
     Confirmation, Deposit, DepositSource, PaymentInstruction, RailAnswer, RailFuture,
-    RailRequestId, Rails, SecuritiesTransfer, Withdrawal,
+    RailRequestId, Rails, SecuritiesAccount, SecuritiesTransfer, Withdrawal,
 };
 use omnibus_core::config::SimulatedRailConfig;
 use omnibus_core::record::SigningKey;
@@ -159,6 +159,7 @@ fn securities(entry: u64, who: u64, won: i64) -> SecuritiesTransfer {
     SecuritiesTransfer {
         id: id(entry),
         customer: customer(who),
+        account: SecuritiesAccount::Customer(customer(who)),
         amount: krw(won),
     }
 }
@@ -1483,6 +1484,7 @@ fn a_reopened_simulator_answers_from_everything_the_last_one_knew() {
     let repeat = SecuritiesTransfer {
         id: increase.id,
         customer: increase.customer,
+        account: SecuritiesAccount::Customer(increase.customer),
         amount: increase.amount,
     };
     assert_eq!(now(rails.securities_firm.increase(repeat)), done());

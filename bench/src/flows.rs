@@ -252,6 +252,7 @@ impl Workload {
             Submission::RemitSigned(r, signed) => self.engine.remit_signed(r, signed).await,
             Submission::Sale(s) => self.engine.sale(s).await,
             Submission::PocketCharge(c) => self.engine.charge_pocket(c).await,
+            Submission::PocketFill(c) => self.engine.fill_pocket(c).await,
             Submission::MerchantRefund(r) => self.engine.merchant_refund(r).await,
             Submission::PocketRelease(r) => self.engine.release_pocket(r).await,
         }

@@ -481,6 +481,7 @@ fn snapshot_cut(n: u64) -> Result<(Duration, Duration, Duration), String> {
                     at_ms: 1,
                 },
                 reserves: None,
+                named: omnibus_core::saga::Named::default(),
             },
         )?;
         apply(

@@ -354,7 +354,11 @@ impl World {
                         .collect::<Vec<_>>()
                 });
                 if self
-                    .write(LedgerRecord::RequestAccepted { accepted, reserves })
+                    .write(LedgerRecord::RequestAccepted {
+                        accepted,
+                        reserves,
+                        named: omnibus_core::saga::Named::default(),
+                    })
                     .is_ok()
                 {
                     self.requests.push((customer, request_no));

@@ -110,10 +110,10 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(CardView::from(&entry)))
 }
 
-/// `POST /v1/prepaid-cards/{instrument_id}/charges` `{source: "balance", request_date,
-/// request_no, amount}`: charges the card's pocket from the owner's balance (D-5.7), an
-/// outcome like a charge's. Refused `over_balance_cap` past the pocket's cap (D-5.6).
-/// The source `linked` (the bank) comes with the Charge-to(pocket) pattern.
+/// `POST /v1/prepaid-cards/{instrument_id}/charges` `{source: "balance" | "linked",
+/// request_date, request_no, amount}`: charges the card's pocket from the owner's balance
+/// or from the owner's linked bank account (D-5.7, a charge whose A2 credits the pocket),
+/// an outcome like a charge's. Refused `over_balance_cap` past the pocket's cap (D-5.6).
 pub async fn charge(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -128,12 +128,16 @@ pub async fn charge(
     let request_no = f.required_string("request_no")?;
     let amount = f.required_number_text("amount")?;
     f.finish()?;
-    if source != "balance" {
-        return Err(ApiError::invalid_field(
+    let from_linked = match source.as_str() {
+        "balance" => false,
+        "linked" => true,
+        _ => return Err(ApiError::invalid_field(
             "source",
-            format!("{source:?}: only \"balance\" is built yet"),
-        ));
-    }
+            format!(
+                "must be \"balance\" or \"linked\", got {source:?} (a credit card comes with M5)"
+            ),
+        )),
+    };
     let header = omnibus_core::ChargeRequest::parse(
         state.currency,
         &card.customer.to_string(),
@@ -143,13 +147,15 @@ pub async fn charge(
     )?
     .header;
     let started = std::time::Instant::now();
-    let outcome = state
-        .engine
-        .charge_pocket(omnibus_actors::PocketChargeRequest {
-            header,
-            card: card.seq,
-        })
-        .await;
+    let request = omnibus_actors::PocketChargeRequest {
+        header,
+        card: card.seq,
+    };
+    let outcome = if from_linked {
+        state.engine.fill_pocket(request).await
+    } else {
+        state.engine.charge_pocket(request).await
+    };
     super::routes::outcome_response(&state, "pocket_charge", started, outcome)
 }
 

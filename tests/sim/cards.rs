@@ -1,6 +1,6 @@
 //! The simulation's card payments (issue 14; INSTRUMENTS.md §5, §6.4, §6.7): every
 //! customer gets a prepaid card; about one operation in six also fills a pocket from the
-//! balance, pays a merchant by card (a wrong password now and then), cancels or refunds
+//! balance or the linked bank account, pays a merchant by card (a wrong password now and then), cancels or refunds
 //! an approved payment, or sends a payment again; all under the seed's rail faults and
 //! crashes, drawn from a random stream of their own. Once the supervisors are quiescent:
 //!
@@ -36,6 +36,9 @@ pub const POCKET_CAP: i64 = 400_000;
 pub struct PocketCharge {
     pub customer: u64,
     pub won: i64,
+    /// From the linked bank account (a charge whose A2 credits the pocket, D-5.7), or
+    /// from the balance.
+    pub from_linked: bool,
 }
 
 struct Paid {
@@ -137,6 +140,7 @@ impl Cards {
             0..=3 => Some(PocketCharge {
                 customer,
                 won: self.rng.random_range(1..=200_000),
+                from_linked: roll == 3,
             }),
             4..=6 => {
                 let number = *self.numbers.get(&customer)?;

@@ -37,6 +37,19 @@ impl Engine {
         self.submit(Submission::PocketCharge(request)).await
     }
 
+    /// A prepaid card's charge from the customer's linked bank account (INSTRUMENTS.md
+    /// D-5.7, Charge-to(`pocket[c,card]`)): A1 `linked[c] → withdrawal_firm[bank]`, then A2
+    /// `fin_parent → pocket[c,card]`, with every rule of a charge (SPEC §3, §4). Refused
+    /// like a charge from the balance (`OVER_BALANCE_CAP`, `INVALID_STATE`); its headroom
+    /// under the cap is held from its acceptance until its credit is done or it fails for
+    /// good (D-5.6).
+    pub async fn fill_pocket(
+        &self,
+        request: crate::api::PocketChargeRequest,
+    ) -> Result<Outcome, EngineError> {
+        self.submit(Submission::PocketFill(request)).await
+    }
+
     /// A merchant's cancel paid back to the payer (INSTRUMENTS.md §6.4): `SS.transfer`
     /// `merchant[m]` → the pocket (or the customer's balance). Told `succeeded` when it is
     /// done; retried until it is. Idempotent by request number.

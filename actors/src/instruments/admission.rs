@@ -54,8 +54,11 @@ impl Instruments {
             // Only a payment or a pocket charge names accounts to compare: no other
             // resubmission reads entries.
             let same_named = || {
-                submission.named() == Default::default()
-                    || super::sale::same_named(&books.request_entries(existing), submission.named())
+                submission.named() == Default::default() || {
+                    let entries = books.request_entries(existing);
+                    let on_record = books.named(existing, &entries);
+                    (on_record.is_empty() && entries.is_empty()) || on_record == submission.named()
+                }
             };
             if !same_request(&existing.accepted, submission) || !same_named() {
                 return Err(Rejection::RequestNoReused { request_no }.into());

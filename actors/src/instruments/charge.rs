@@ -12,7 +12,7 @@ use crate::api::Submission;
 
 use crate::rails::{
     Answer as RailResult, Deposit, DepositSource, RailFuture, RailRequestId, Rails,
-    SecuritiesTransfer, Withdrawal,
+    SecuritiesAccount, SecuritiesTransfer, Withdrawal,
 };
 
 /// A charge as accepted: its own fields; nothing depends on the balance.
@@ -36,11 +36,14 @@ pub(super) fn withdraw(
     })
 }
 
-/// A2: `fin_parent` credits the customer.
+/// A2: `fin_parent` credits the customer, or the pocket the charge fills (the entry's
+/// credit account).
 pub(super) fn credit(rails: &Rails, id: RailRequestId, entry: &LogEntry) -> RailFuture<RailResult> {
     rails.securities_firm.increase(SecuritiesTransfer {
         id,
         customer: entry.customer,
+        account: SecuritiesAccount::of(entry.credit)
+            .unwrap_or(SecuritiesAccount::Customer(entry.customer)),
         amount: entry.amount,
     })
 }

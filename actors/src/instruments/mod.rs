@@ -252,7 +252,7 @@ impl Instruments {
                 accepted: pocket_charge::accept_release(submission, c, books, at_ms)?,
                 signed: None,
             }),
-            Submission::PocketCharge(c) => Ok(Prepared::Ready {
+            Submission::PocketCharge(c) | Submission::PocketFill(c) => Ok(Prepared::Ready {
                 accepted: pocket_charge::accept(
                     submission,
                     c,
@@ -277,6 +277,7 @@ impl Instruments {
             Submission::Charge(_)
             | Submission::Sale(_)
             | Submission::PocketCharge(_)
+            | Submission::PocketFill(_)
             | Submission::MerchantRefund(_)
             | Submission::PocketRelease(_) => Ok(charge::accept(submission, at_ms)),
             Submission::Remit(_) | Submission::RemitSigned(..) => {

@@ -17,7 +17,7 @@ use crate::error::{EngineError, Rejection};
 
 use crate::rails::{
     Answer as RailResult, Deposit, DepositSource, RailFuture, RailRequestId, Rails,
-    SecuritiesTransfer,
+    SecuritiesAccount, SecuritiesTransfer,
 };
 
 impl Instruments {
@@ -84,6 +84,7 @@ pub(super) fn deduct(rails: &Rails, id: RailRequestId, entry: &LogEntry) -> Rail
     rails.securities_firm.decrease(SecuritiesTransfer {
         id,
         customer: entry.customer,
+        account: SecuritiesAccount::Customer(entry.customer),
         amount: entry.amount,
     })
 }
@@ -121,6 +122,7 @@ pub(super) fn recover(
     rails.securities_firm.increase(SecuritiesTransfer {
         id,
         customer: entry.customer,
+        account: SecuritiesAccount::Customer(entry.customer),
         amount: entry.amount,
     })
 }

@@ -8,7 +8,6 @@
 use omnibus_core::ledger::ShardBooks;
 use omnibus_core::payments::RefusalCode;
 use omnibus_core::saga::{Accepted, LogEntry, Named};
-use omnibus_core::AccountId;
 
 use super::admission::as_submitted;
 use crate::api::{SaleRequest, Submission};
@@ -57,12 +56,7 @@ pub(super) fn transfer(
     id: RailRequestId,
     entry: &LogEntry,
 ) -> Option<RailFuture<RailResult>> {
-    let side = |account| match account {
-        AccountId::Customer { customer } => Some(SecuritiesAccount::Customer(customer)),
-        AccountId::Merchant { merchant } => Some(SecuritiesAccount::Merchant(merchant)),
-        AccountId::Pocket { card, customer } => Some(SecuritiesAccount::Pocket(customer, card)),
-        _ => None,
-    };
+    let side = SecuritiesAccount::of;
     Some(rails.securities_firm.transfer(AccountTransfer {
         id,
         customer: entry.customer,

@@ -53,6 +53,7 @@ pub fn start(
         &LedgerRecord::RequestAccepted {
             accepted,
             reserves: None,
+            named: omnibus_core::saga::Named::default(),
         },
     )?;
     let entry = LedgerRecord::EntryRequested {

@@ -107,13 +107,29 @@ pub struct Settlement {
     pub amount: Amount,
 }
 
-/// A transfer between the financial company parent account and a customer financial
-/// company account, by the securities firm system (A2 and recovery: increase; X1: decrease).
+/// A transfer between the financial company parent account and an account at the
+/// securities firm, by the securities firm system (A2 and recovery: increase; X1:
+/// decrease). `account` is the customer's financial company account, or the pocket a
+/// charge fills (INSTRUMENTS.md D-5.7); `customer` is the customer the request is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SecuritiesTransfer {
     pub id: RailRequestId,
     pub customer: CustomerId,
+    pub account: SecuritiesAccount,
     pub amount: Amount,
+}
+
+impl SecuritiesAccount {
+    /// The account at the securities firm that a ledger account is, if it is one.
+    pub fn of(account: omnibus_core::AccountId) -> Option<SecuritiesAccount> {
+        use omnibus_core::AccountId;
+        match account {
+            AccountId::Customer { customer } => Some(SecuritiesAccount::Customer(customer)),
+            AccountId::Merchant { merchant } => Some(SecuritiesAccount::Merchant(merchant)),
+            AccountId::Pocket { card, customer } => Some(SecuritiesAccount::Pocket(customer, card)),
+            _ => None,
+        }
+    }
 }
 
 /// An account at the securities firm that `SS.transfer` moves money between

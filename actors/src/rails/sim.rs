@@ -207,6 +207,15 @@ impl fmt::Debug for Simulator {
 
 /// A future that resolves to `value` after `latency`, or at once (without a timer) when
 /// the latency is zero.
+/// The simulator's account for an account at the securities firm.
+fn truth_account(account: SecuritiesAccount) -> TruthAccount {
+    match account {
+        SecuritiesAccount::Customer(c) => TruthAccount::Customer(c),
+        SecuritiesAccount::Merchant(m) => TruthAccount::Merchant(m),
+        SecuritiesAccount::Pocket(c, card) => TruthAccount::Pocket(c, card),
+    }
+}
+
 fn respond<T: Send + 'static>(latency: Duration, value: T) -> RailFuture<T> {
     if latency.is_zero() {
         Box::pin(std::future::ready(value))
@@ -686,10 +695,10 @@ impl Inner {
 
     fn securities(&self, t: SecuritiesTransfer, operation: Operation) -> RailFuture<Answer> {
         let fin_parent = TruthAccount::Parent(ParentAccount::FinParent);
-        let customer = TruthAccount::Customer(t.customer);
+        let account = truth_account(t.account);
         let (from, to, call) = match operation {
-            Operation::Decrease => (customer, fin_parent, Call::Decrease),
-            _ => (fin_parent, customer, Call::Increase),
+            Operation::Decrease => (account, fin_parent, Call::Decrease),
+            _ => (fin_parent, account, Call::Increase),
         };
         let plan = Execution {
             id: t.id,
@@ -706,11 +715,7 @@ impl Inner {
 
     /// `SS.transfer`: between two of the securities firm's own accounts, atomically.
     fn transfer_between(&self, t: AccountTransfer) -> RailFuture<Answer> {
-        let side = |account| match account {
-            SecuritiesAccount::Customer(c) => TruthAccount::Customer(c),
-            SecuritiesAccount::Merchant(m) => TruthAccount::Merchant(m),
-            SecuritiesAccount::Pocket(c, card) => TruthAccount::Pocket(c, card),
-        };
+        let side = truth_account;
         let plan = Execution {
             id: t.id,
             operation: Operation::Transfer,

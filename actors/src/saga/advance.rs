@@ -79,7 +79,10 @@ impl SagaRuntime {
         let mut next = None;
         let mut early = false;
         if let Some((step, amount)) = plan.next {
-            let named = omnibus_core::saga::Named::in_entries([&entry]);
+            let named = ledger
+                .books()
+                .named_on_record(entry.customer, entry.request_no)
+                .or(omnibus_core::saga::Named::in_entries([&entry]));
             match self.request_entry(&mut ledger, &accepted, step, amount, now, named) {
                 Ok(next_id) => {
                     next = Some(next_id);

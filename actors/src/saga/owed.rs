@@ -34,7 +34,7 @@ impl SagaRuntime {
             return Ok(None);
         };
         ledger.admit(1, Admission::Continuation)?;
-        let named = omnibus_core::saga::Named::in_entries(&entries);
+        let named = books.named(&request, &entries);
         let id = self.request_entry(&mut ledger, &request.accepted, step, amount, now, named);
         self.release_events(&mut ledger);
         let id = id?;

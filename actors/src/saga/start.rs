@@ -76,6 +76,7 @@ impl SagaRuntime {
             &LedgerRecord::RequestAccepted {
                 accepted,
                 reserves: Some(reserves),
+                named,
             },
         )?;
         let (step, amount) = first_step(&accepted);
@@ -138,6 +139,7 @@ impl SagaRuntime {
             &LedgerRecord::RequestAccepted {
                 accepted,
                 reserves: Some(Vec::new()),
+                named: Named::default(),
             },
         )?;
         self.publish(EngineEvent::Accepted {
@@ -180,8 +182,8 @@ impl SagaRuntime {
 
     /// Writes the entry for `step` of a request (REQUESTED, holding its amount).
     /// `named`: the accounts beyond the customer's own the request's legs name, given
-    /// with the submission for the first entry, and for later steps the ones its entries
-    /// name ([`Named::in_entries`]).
+    /// with the submission for the first entry, and for later steps the ones on record
+    /// (`ShardBooks::named`).
     pub(super) fn request_entry(
         &self,
         ledger: &mut ShardLedger,

@@ -1,6 +1,8 @@
 //! A charge (SPEC §3): the customer's bank pays the withdrawal firm account (A1), then
 //! `fin_parent` credits the customer (A2); a credit that fails for good is refunded to the
-//! linked account.
+//! linked account. A charge that names a prepaid card's pocket (INSTRUMENTS.md D-5.7,
+//! "Charge-to(`pocket[c,card]`)") credits that pocket at A2 instead of `customer[c]`;
+//! every other rule is the same.
 
 use crate::ids::{AccountId, ParentAccount};
 use crate::money::Amount;
@@ -31,7 +33,10 @@ impl Instrument for Charge {
             Step::ChargeWithdrawal => (linked, withdrawal_firm),
             Step::ChargeCredit => (
                 AccountId::parent(ParentAccount::FinParent),
-                AccountId::customer(parties.customer),
+                match parties.pocket {
+                    Some(card) => AccountId::pocket(parties.customer, card),
+                    None => AccountId::customer(parties.customer),
+                },
             ),
             Step::Refund => (withdrawal_firm, linked),
             _ => unreachable!("{step} is not a step of a charge"),

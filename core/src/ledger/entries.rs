@@ -274,6 +274,7 @@ mod tests {
             LedgerRecord::RequestAccepted {
                 accepted,
                 reserves: None,
+                named: crate::saga::Named::default(),
             },
         )
         .unwrap();

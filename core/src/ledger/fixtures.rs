@@ -85,6 +85,7 @@ pub(super) fn charge_accepted(
             at_ms,
         },
         reserves: None,
+        named: crate::saga::Named::default(),
     }
 }
 

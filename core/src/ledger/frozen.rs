@@ -117,6 +117,7 @@ impl From<BooksSnapshotV1> for BooksSnapshot {
             merchant_slices: Vec::new(),
             cards: Vec::new(),
             payments: Vec::new(),
+            named: Vec::new(),
         }
     }
 }
@@ -165,6 +166,7 @@ impl From<BooksSnapshotV2> for BooksSnapshot {
             merchant_slices: Vec::new(),
             cards: Vec::new(),
             payments: Vec::new(),
+            named: Vec::new(),
         }
     }
 }
@@ -214,6 +216,7 @@ impl From<BooksSnapshotV3> for BooksSnapshot {
             merchant_slices: Vec::new(),
             cards: Vec::new(),
             payments: Vec::new(),
+            named: Vec::new(),
         }
     }
 }
@@ -265,6 +268,61 @@ impl From<BooksSnapshotV4> for BooksSnapshot {
             // No card existed before version 5.
             cards: Vec::new(),
             payments: Vec::new(),
+            named: Vec::new(),
+        }
+    }
+}
+
+/// [`BooksSnapshot`] before the acceptance named accounts (version 5).
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct BooksSnapshotV5 {
+    pub shard: u16,
+    pub shards: u16,
+    pub last_lsn: Lsn,
+    pub genesis_done: bool,
+    pub customers: Vec<CustomerEntry>,
+    pub slices: Vec<(ParentAccount, SliceEntry)>,
+    pub designated: Vec<(BankCode, DecimalCell)>,
+    pub funding: DecimalCell,
+    pub in_transit: DecimalCell,
+    pub outgoing: Vec<Outgoing>,
+    pub incoming: Vec<(u16, Incoming)>,
+    pub next_transfer_seq: u64,
+    pub requests: Vec<RequestState>,
+    pub entries: Vec<LogEntry>,
+    pub next_entry_seq: u64,
+    pub holds: Vec<Hold>,
+    pub merchants: Vec<MerchantEntry>,
+    pub merchant_slices: Vec<(MerchantNo, SliceEntry)>,
+    pub cards: Vec<super::CardEntry>,
+    pub payments: Vec<crate::payments::payment::PaymentEntry>,
+}
+
+impl From<BooksSnapshotV5> for BooksSnapshot {
+    fn from(s: BooksSnapshotV5) -> BooksSnapshot {
+        BooksSnapshot {
+            shard: s.shard,
+            shards: s.shards,
+            last_lsn: s.last_lsn,
+            genesis_done: s.genesis_done,
+            customers: s.customers,
+            slices: s.slices,
+            designated: s.designated,
+            funding: s.funding,
+            in_transit: s.in_transit,
+            outgoing: s.outgoing,
+            incoming: s.incoming,
+            next_transfer_seq: s.next_transfer_seq,
+            requests: s.requests,
+            entries: s.entries,
+            next_entry_seq: s.next_entry_seq,
+            holds: s.holds,
+            merchants: s.merchants,
+            merchant_slices: s.merchant_slices,
+            cards: s.cards,
+            payments: s.payments,
+            // Before version 6 a request found what it named in its entries.
+            named: Vec::new(),
         }
     }
 }

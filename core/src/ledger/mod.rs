@@ -206,6 +206,11 @@ pub struct ShardBooks {
     cards: BTreeMap<(CustomerId, crate::ids::CardSeq), CardEntry>,
     /// `payment_log` (`payments.rs`).
     payments: payments::Payments,
+    /// The accounts beyond the customer's own that a request's legs name, for the
+    /// requests accepted with some (`RequestAccepted`'s `named`), until they settle: a
+    /// later step's entry is written with them. Derived from `requests`' records; in
+    /// snapshots from version 6.
+    named: std::collections::HashMap<(CustomerId, RequestNo), crate::saga::Named>,
 }
 
 impl ShardBooks {
@@ -258,6 +263,7 @@ impl ShardBooks {
             merchant_slices: BTreeMap::new(),
             cards: BTreeMap::new(),
             payments: Default::default(),
+            named: Default::default(),
         }
     }
 
@@ -343,8 +349,12 @@ impl ShardBooks {
                 self.apply_transfer_settled(id)?;
                 Applied::Done
             }
-            LedgerRecord::RequestAccepted { accepted, reserves } => {
-                self.apply_accepted(accepted, reserves.as_deref())?;
+            LedgerRecord::RequestAccepted {
+                accepted,
+                reserves,
+                named,
+            } => {
+                self.apply_accepted(accepted, reserves.as_deref(), *named)?;
                 Applied::Done
             }
             LedgerRecord::EntryRequested {

@@ -5,7 +5,7 @@ use super::retention::DAY_MS;
 use super::{Accepted, Answer, BooksError, EntryId, LogEntry, Reserve, ShardBooks};
 use crate::ids::{CustomerId, RequestNo};
 use crate::instruments;
-use crate::saga::Settled;
+use crate::saga::{Named, Settled};
 
 /// Where a request stands for good ([`Settled`]), from its entries: its instrument's
 /// [`crate::saga::settled_outcome`].
@@ -27,6 +27,34 @@ pub struct RequestState {
 impl ShardBooks {
     pub fn request(&self, customer: CustomerId, request_no: RequestNo) -> Option<&RequestState> {
         self.requests.get(&(customer, request_no))
+    }
+
+    /// The accounts beyond the customer's own a request's legs name: what its acceptance
+    /// named (while it is not settled), or else what its entries name.
+    pub fn named(&self, request: &RequestState, entries: &[LogEntry]) -> Named {
+        let key = (request.accepted.customer, request.accepted.request_no);
+        self.named
+            .get(&key)
+            .copied()
+            .unwrap_or_default()
+            .or(Named::in_entries(entries))
+    }
+
+    /// What a request's acceptance named, while it is not settled (nothing for requests
+    /// accepted before version 3 of `request_accepted`: their entries name it).
+    pub fn named_on_record(&self, customer: CustomerId, request_no: RequestNo) -> Named {
+        self.named
+            .get(&(customer, request_no))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// The requests not settled yet whose acceptance named some account beyond the
+    /// customer's own, with what it named (few: the instruments' requests in flight).
+    pub fn named_requests(&self) -> impl Iterator<Item = (&RequestState, Named)> {
+        self.named
+            .iter()
+            .filter_map(|(key, named)| Some((self.requests.get(key)?, *named)))
     }
 
     pub fn requests(&self) -> impl Iterator<Item = &RequestState> {
@@ -61,6 +89,7 @@ impl ShardBooks {
         &mut self,
         accepted: &Accepted,
         reserves: Option<&[Reserve]>,
+        named: Named,
     ) -> Result<(), BooksError> {
         // The house's own requests (sweeps) have no customer account.
         let house = instruments::of(accepted.kind).is_house();
@@ -88,6 +117,9 @@ impl ShardBooks {
                 reserved: reserves.map(|_| reserved),
             },
         );
+        if !named.is_empty() {
+            self.named.insert(key, named);
+        }
         self.by_day.insert((accepted.at_ms / DAY_MS, key.0, key.1));
         if !house {
             self.unanswered

@@ -36,6 +36,8 @@ impl ShardBooks {
             return;
         };
         if self.settled(request) {
+            // No step is left to write, so nothing needs what it named.
+            self.named.remove(key);
             self.settled_queue.noted.insert(*key);
             let lsn = self.settled_queue.applying.max(self.last_lsn);
             self.settled_queue.order.push_back((lsn, *key));

@@ -49,6 +49,11 @@ impl ShardBooks {
             merchant_slices: self.merchant_slices.iter().map(|(m, s)| (*m, *s)).collect(),
             cards: self.cards.values().cloned().collect(),
             payments: self.payments.by_id.values().cloned().collect(),
+            named: self
+                .named
+                .iter()
+                .map(|((customer, request_no), named)| (*customer, *request_no, *named))
+                .collect(),
         };
         BooksCut {
             head,
@@ -129,6 +134,11 @@ impl ShardBooks {
         for payment in snapshot.payments {
             books.payments.insert(payment);
         }
+        books.named = snapshot
+            .named
+            .into_iter()
+            .map(|(customer, request_no, named)| ((customer, request_no), named))
+            .collect();
         // The saga's holds are not in the snapshot: its entries and requests say them.
         books.rebuild_saga_holds();
         books.note_all_settled();
@@ -171,6 +181,9 @@ pub struct BooksSnapshot {
     pub cards: Vec<CardEntry>,
     /// `payment_log` (from version 5).
     pub payments: Vec<crate::payments::payment::PaymentEntry>,
+    /// What the acceptance of each request not settled yet named beyond the customer's
+    /// own accounts (from version 6; before, requests found it in their entries).
+    pub named: Vec<(CustomerId, RequestNo, crate::saga::Named)>,
 }
 
 /// The books at one LSN, shared with the live books copy-on-write: see

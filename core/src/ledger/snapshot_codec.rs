@@ -5,7 +5,9 @@
 use rkyv::rancor;
 use rkyv::util::AlignedVec;
 
-use super::frozen::{BooksSnapshotV1, BooksSnapshotV2, BooksSnapshotV3, BooksSnapshotV4};
+use super::frozen::{
+    BooksSnapshotV1, BooksSnapshotV2, BooksSnapshotV3, BooksSnapshotV4, BooksSnapshotV5,
+};
 use super::BooksSnapshot;
 use crate::record::codec::{aligned, get, DecodeError, HEADER_BYTES};
 
@@ -15,7 +17,8 @@ const SNAPSHOT_MAGIC: [u8; 4] = [0xFF, b'B', b'K', b'S'];
 /// answers with their reason, entries covered by a reservation. Version 3: the two-phase
 /// holds. Version 4: the merchants of the instruments layer and
 /// their slices. Version 5: the prepaid cards and their pockets, and `payment_log`.
-pub const SNAPSHOT_VERSION: u16 = 5;
+/// Version 6: what the acceptance of each request not settled named.
+pub const SNAPSHOT_VERSION: u16 = 6;
 
 /// The payload of a snapshot of the books: its envelope and the archive.
 pub fn encode_snapshot(snapshot: &BooksSnapshot) -> Vec<u8> {
@@ -51,7 +54,9 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<BooksSnapshot, DecodeError> {
             .map(BooksSnapshot::from),
         4 => get::<BooksSnapshotV4>("a version 4 snapshot", &bytes[HEADER_BYTES..])
             .map(BooksSnapshot::from),
-        5 => get::<BooksSnapshot>("a version 5 snapshot", &bytes[HEADER_BYTES..]),
+        5 => get::<BooksSnapshotV5>("a version 5 snapshot", &bytes[HEADER_BYTES..])
+            .map(BooksSnapshot::from),
+        6 => get::<BooksSnapshot>("a version 6 snapshot", &bytes[HEADER_BYTES..]),
         other => Err(DecodeError::UnsupportedSnapshot(other)),
     }
 }

@@ -42,7 +42,7 @@ use crate::payments::merchant::Merchant;
 use crate::payments::prepaid_card::PrepaidCard;
 use crate::request::RequestDate;
 use crate::request_log::{Event, Step};
-use crate::saga::{Accepted, Answer, EntryId, Reserve};
+use crate::saga::{Accepted, Answer, EntryId, Named, Reserve};
 
 const RECORD_MAGIC: [u8; 2] = [0xFF, b'R'];
 const ENVELOPE_VERSION: u8 = 1;
@@ -133,11 +133,13 @@ impl RecordKind {
     }
 
     /// The body version this build writes. Version 2 of request_accepted carries the
-    /// request's reservations; of transfer_in, what its source settled below it; of
-    /// answered, the reason of a failure.
+    /// request's reservations, version 3 the accounts its legs name; version 2 of
+    /// transfer_in, what its source settled below it; of answered, the reason of a
+    /// failure.
     pub const fn version(self) -> u16 {
         match self {
-            RecordKind::RequestAccepted | RecordKind::TransferIn | RecordKind::Answered => 2,
+            RecordKind::RequestAccepted => 3,
+            RecordKind::TransferIn | RecordKind::Answered => 2,
             _ => 1,
         }
     }
@@ -340,6 +342,18 @@ mod v1 {
     }
 }
 
+/// The bodies of version 3 of the kinds that have one.
+mod v3 {
+    use super::*;
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct RequestAccepted {
+        pub accepted: Accepted,
+        pub reserves: Option<Vec<Reserve>>,
+        pub named: Named,
+    }
+}
+
 /// The bodies of version 2 of the kinds that have one.
 mod v2 {
     use super::*;
@@ -476,10 +490,15 @@ fn body(record: &LedgerRecord, buf: AlignedVec) -> AlignedVec {
         LedgerRecord::TransferSettled { id } | LedgerRecord::TransferReturned { id } => {
             put(&v1::Transfer { id: *id }, buf)
         }
-        LedgerRecord::RequestAccepted { accepted, reserves } => put(
-            &v2::RequestAccepted {
+        LedgerRecord::RequestAccepted {
+            accepted,
+            reserves,
+            named,
+        } => put(
+            &v3::RequestAccepted {
                 accepted: *accepted,
                 reserves: reserves.clone(),
+                named: *named,
             },
             buf,
         ),
@@ -738,12 +757,22 @@ pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
         (RecordKind::RequestAccepted, 1) => LedgerRecord::RequestAccepted {
             accepted: get::<Accepted>(&what, body)?,
             reserves: None,
+            named: Named::default(),
         },
-        (RecordKind::RequestAccepted, _) => {
+        (RecordKind::RequestAccepted, 2) => {
             let r = get::<v2::RequestAccepted>(&what, body)?;
             LedgerRecord::RequestAccepted {
                 accepted: r.accepted,
                 reserves: r.reserves,
+                named: Named::default(),
+            }
+        }
+        (RecordKind::RequestAccepted, _) => {
+            let r = get::<v3::RequestAccepted>(&what, body)?;
+            LedgerRecord::RequestAccepted {
+                accepted: r.accepted,
+                reserves: r.reserves,
+                named: r.named,
             }
         }
         (RecordKind::EntryRequested, _) => {

@@ -146,6 +146,7 @@ impl From<RecordV0> for LedgerRecord {
             RecordV0::RequestAccepted(accepted) => LedgerRecord::RequestAccepted {
                 accepted,
                 reserves: None,
+                named: crate::saga::Named::default(),
             },
             RecordV0::EntryRequested {
                 entry,

@@ -105,10 +105,12 @@ pub enum LedgerRecord {
     },
     /// A charge or remittance passed validation and will be carried out. `reserves` is what
     /// it sets aside before its first call (`None`: a request of a log written before
-    /// reservations, which holds per entry).
+    /// reservations, which holds per entry). `named`: the accounts beyond the customer's
+    /// own its legs name (empty in logs written before version 3 of the record).
     RequestAccepted {
         accepted: Accepted,
         reserves: Option<Vec<Reserve>>,
+        named: crate::saga::Named,
     },
     /// A request-log entry, written before its outside call is made. The amount is held on
     /// the debit account while the outcome is open.

@@ -124,10 +124,14 @@ pub struct Parties {
 }
 
 /// The accounts beyond the customer's own that a request's legs name: the merchant it
-/// pays, the card whose pocket it fills or draws on. Not in the request's acceptance
-/// record (whose layout would have to change): given with the submission for its first
-/// entry, and found in its entries for every later step ([`Named::in_entries`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// pays, the card whose pocket it fills or draws on. Given with the submission, and on
+/// record in the request's acceptance since version 3 of `request_accepted`: a charge
+/// into a pocket names the pocket in no entry before its credit (A1 is `linked →
+/// withdrawal_firm`). Requests accepted before that find them in their entries
+/// ([`Named::in_entries`]).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 pub struct Named {
     pub merchant: Option<MerchantNo>,
     pub pocket: Option<CardSeq>,
@@ -147,6 +151,19 @@ impl Named {
             }
         }
         named
+    }
+
+    /// Whether it names nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Named::default()
+    }
+
+    /// What `self` names, and what `other` names where `self` names nothing.
+    pub fn or(self, other: Named) -> Named {
+        Named {
+            merchant: self.merchant.or(other.merchant),
+            pocket: self.pocket.or(other.pocket),
+        }
     }
 }
 

@@ -190,30 +190,36 @@ pub fn reveal() -> Value {
 }
 
 pub fn charge() -> Value {
-    let body = |request_no: &str, amount: Value| json!({ "source": "balance", "request_date": EXAMPLE_DATE, "request_no": request_no, "amount": amount });
-    let mut linked = body("PC-20261121-0002", json!("1000"));
-    linked["source"] = json!("linked");
+    let body = |source: &str, request_no: &str, amount: Value| json!({ "source": source, "request_date": EXAMPLE_DATE, "request_no": request_no, "amount": amount });
+    let told = |request_no: &str, amount: &str, kind: &str, decided_by: &str| {
+        json!({
+            "customer": "1001", "request_no": request_no, "kind": kind, "currency": "KRW",
+            "amount": amount, "told": "succeeded", "path": null, "deficit": null,
+            "decided_by": decided_by, "timed_out": false, "reason": null
+        })
+    };
     json!({ "post": {
         "operationId": "chargePrepaidCard",
         "tags": ["prepaid cards"],
-        "summary": "Charge a prepaid card's pocket from the owner's balance (D-5.7)",
-        "description": "`SS.transfer` `customer[c]` → `pocket[c,card]`, a request of the owner's under its request number (idempotent like a charge). Told `failed` when the balance is short or the transfer fails or times out (one done after that is reversed). Refused `over_balance_cap` when the pocket, with the charges on their way to it, would pass `payments.pocket_balance_cap_krw` (D-5.6); `invalid_state` for a suspended, closed or expired card. The source `linked` (from the bank) is not built yet.",
+        "summary": "Charge a prepaid card's pocket from the owner's balance or linked bank account (D-5.7)",
+        "description": "`source: \"balance\"`: `SS.transfer` `customer[c]` → `pocket[c,card]`, told `failed` when the balance is short or the transfer fails or times out (one done after that is reversed). `source: \"linked\"`: a charge (SPEC §3) whose credit goes to the pocket: A1 `linked[c]` → `withdrawal_firm[bank]`, A2 `fin_parent` → `pocket[c,card]`, told as a charge is (kind `charge`). Either is a request of the owner's under its request number (idempotent like a charge). Refused `over_balance_cap` when the pocket, with every credit on its way to it (charges from the bank not yet credited among them), would pass `payments.pocket_balance_cap_krw` (D-5.6); `invalid_state` for a suspended, closed or expired card. A credit card as the source comes with M5.",
         "parameters": [card_path(examples(&[
             ("charged", example("Card 1 of customer 1001", json!("pc_1001_1"))),
             ("linked", example("Card 1 of customer 1001", json!("pc_1001_1"))),
+            ("bad_source", example("Card 1 of customer 1001", json!("pc_1001_1"))),
         ]))],
         "requestBody": json_body("PocketCharge", examples(&[
-            ("charged", example("Charge 20,000 won from the balance", body("PC-20261121-0001", json!("20000")))),
-            ("linked", example("From the bank: not built yet", linked)),
+            ("charged", example("Charge 20,000 won from the balance", body("balance", "PC-20261121-0001", json!("20000")))),
+            ("linked", example("Charge 30,000 won from the linked bank account", body("linked", "PC-20261121-0002", json!("30000")))),
+            ("bad_source", example("A source that is not built", body("credit_card", "PC-20261121-0003", json!("1000")))),
         ])),
         "responses": {
-            "200": ok("The outcome", "Outcome", examples(&[("charged", example("Told succeeded", json!({
-                "customer": "1001", "request_no": "PC-20261121-0001", "kind": "pocket_charge", "currency": "KRW",
-                "amount": "20000", "told": "succeeded", "path": null, "deficit": null,
-                "decided_by": "pocket_charge", "timed_out": false, "reason": null
-            })))])),
+            "200": ok("The outcome", "Outcome", examples(&[
+                ("charged", example("Told succeeded", told("PC-20261121-0001", "20000", "pocket_charge", "pocket_charge"))),
+                ("linked", example("Told succeeded once A1 is done and A2 is on record", told("PC-20261121-0002", "30000", "charge", "charge_credit"))),
+            ])),
             "400": errors(400, BODY_400, "a field is missing, unknown, malformed or `null`; a source not built.", examples(&[
-                ("linked", error_example("linked", "invalid_field", "source: \"linked\": only \"balance\" is built yet", Some("source"))),
+                ("bad_source", error_example("credit_card", "invalid_field", "source: must be \"balance\" or \"linked\", got \"credit_card\" (a credit card comes with M5)", Some("source"))),
             ])),
             "404": unknown_card(),
             "409": errors(409, &["request_no_reused", "invalid_state"], "the request number was used for another request; the card may not be charged.", examples(&[
@@ -273,7 +279,7 @@ pub fn schemas() -> Value {
             "type": "object", "additionalProperties": false,
             "required": ["source", "request_date", "request_no", "amount"],
             "properties": {
-                "source": { "const": "balance", "description": "Where the money comes from: the owner's balance. (`linked`, from the bank, is not built yet.)" },
+                "source": { "enum": ["balance", "linked"], "description": "Where the money comes from: the owner's balance, or the owner's linked bank account (a charge whose credit goes to the pocket)." },
                 "request_date": schema("RequestDate"),
                 "request_no": schema("RequestNo"),
                 "amount": schema("MoneyIn")

@@ -20,7 +20,7 @@
 //! | offset | bytes | field |
 //! |---|---|---|
 //! | 5 | 1 | rail: 0 bank firm, 1 securities firm, 2 financial company, 3 authentication |
-//! | 6 | 1 | outcome: 1–9 executed, as shape (withdraw, remit, refund, increase, decrease, instruct, settle, sale, sale back); 16 refused; 17 injected failure; 18 settled by a confirm |
+//! | 6 | 1 | outcome: 1–15 executed, as shape (docs/simulator.md); 16 refused; 17 injected failure; 18 settled by a confirm |
 //! | 7 | 1 | the refusal's kind (outcome 16), in `Refusal::ALL` order |
 //! | 8 | 8 | request id: entry |
 //! | 16 | 4 | request id: attempt |
@@ -324,9 +324,15 @@ impl Fact {
                         let amount = amount(currency, r.i64(28))?;
                         let external = if shape == Shape::Settle {
                             External::Parents(r.u32(40))
-                        } else if matches!(shape, Shape::Sale | Shape::SaleBack) {
+                        } else if matches!(
+                            shape,
+                            Shape::Sale | Shape::SaleBack | Shape::MerchantDecrease
+                        ) {
                             External::Merchant(MerchantNo(r.u32(40)))
-                        } else if matches!(shape, Shape::PocketIn | Shape::PocketOut) {
+                        } else if matches!(
+                            shape,
+                            Shape::PocketIn | Shape::PocketOut | Shape::PocketIncrease
+                        ) {
                             External::Pocket(CardSeq(r.u16(44)))
                         } else if matches!(shape, Shape::PocketSale | Shape::PocketSaleBack) {
                             External::PocketMerchant(CardSeq(r.u16(44)), MerchantNo(r.u32(40)))

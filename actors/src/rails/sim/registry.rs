@@ -159,6 +159,11 @@ pub(super) enum Shape {
     PocketSale = 12,
     /// Merchant → pocket (its reversal, a cancel or a refund).
     PocketSaleBack = 13,
+    /// `fin_parent` → one of the customer's pockets (a charge into the pocket, D-5.7);
+    /// the card is the external.
+    PocketIncrease = 14,
+    /// A merchant's account → `fin_parent` (a payout's X1); the merchant is the external.
+    MerchantDecrease = 15,
 }
 
 impl Shape {
@@ -182,6 +187,8 @@ impl Shape {
             11 => Shape::PocketOut,
             12 => Shape::PocketSale,
             13 => Shape::PocketSaleBack,
+            14 => Shape::PocketIncrease,
+            15 => Shape::MerchantDecrease,
             _ => return None,
         })
     }
@@ -254,6 +261,14 @@ impl Compact {
                 if customer_is(c) =>
             {
                 (Shape::Decrease, no_bank(), External::None)
+            }
+            (Operation::Increase, Parent(ParentAccount::FinParent), Pocket(p, card))
+                if customer_is(p) =>
+            {
+                (Shape::PocketIncrease, no_bank(), External::Pocket(card))
+            }
+            (Operation::Decrease, Merchant(m), Parent(ParentAccount::FinParent)) => {
+                (Shape::MerchantDecrease, no_bank(), External::Merchant(m))
             }
             (Operation::Instruct, Customer(c), Designated { bank, account: a })
                 if customer_is(c) =>
@@ -363,6 +378,22 @@ impl Compact {
                 } else {
                     (Operation::Transfer, pocket, customer_account)
                 }
+            }
+            Shape::PocketIncrease => {
+                let External::Pocket(card) = self.external else {
+                    return None;
+                };
+                (
+                    Operation::Increase,
+                    fin_parent,
+                    TruthAccount::Pocket(customer, card),
+                )
+            }
+            Shape::MerchantDecrease => {
+                let External::Merchant(m) = self.external else {
+                    return None;
+                };
+                (Operation::Decrease, Merchant(m), fin_parent)
             }
             Shape::PocketSale | Shape::PocketSaleBack => {
                 let External::PocketMerchant(card, m) = self.external else {
@@ -484,7 +515,11 @@ impl Slot {
         let card = CardSeq(u16::from_le_bytes([record.bank[0], record.bank[1]]));
         let pocket_shape = matches!(
             record.shape,
-            Shape::PocketIn | Shape::PocketOut | Shape::PocketSale | Shape::PocketSaleBack
+            Shape::PocketIn
+                | Shape::PocketOut
+                | Shape::PocketSale
+                | Shape::PocketSaleBack
+                | Shape::PocketIncrease
         );
         let bank = if pocket_shape {
             no_bank()
@@ -494,8 +529,10 @@ impl Slot {
         };
         let external = match record.shape {
             Shape::Settle => External::Parents(record.external),
-            Shape::Sale | Shape::SaleBack => External::Merchant(MerchantNo(record.external)),
-            Shape::PocketIn | Shape::PocketOut => External::Pocket(card),
+            Shape::Sale | Shape::SaleBack | Shape::MerchantDecrease => {
+                External::Merchant(MerchantNo(record.external))
+            }
+            Shape::PocketIn | Shape::PocketOut | Shape::PocketIncrease => External::Pocket(card),
             Shape::PocketSale | Shape::PocketSaleBack => {
                 External::PocketMerchant(card, MerchantNo(record.external))
             }

@@ -429,6 +429,7 @@ fn holds_and_saga_holds_add_to_the_same_held_figure() {
             at_ms: 1,
         },
         reserves: None,
+        named: crate::saga::Named::default(),
     })
     .unwrap();
     let payer = f.payer;

@@ -51,6 +51,12 @@ fn every_shape_of_execution_comes_back_whole_from_its_slot() {
         ),
         (Operation::Increase, fin_parent, Customer(who)),
         (Operation::Decrease, Customer(who), fin_parent),
+        (
+            Operation::Increase,
+            fin_parent,
+            TruthAccount::Pocket(who, CardSeq(513)),
+        ),
+        (Operation::Decrease, Merchant(MerchantNo(9)), fin_parent),
         (Operation::Instruct, Customer(who), payee),
         (
             Operation::Settle,
