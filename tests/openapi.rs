@@ -29,6 +29,7 @@ const REPLAY_ORDER: &[&str] = &[
     "getHealth",
     "onboardMerchant",
     "getMerchant",
+    "getMerchantPayouts",
     "addMerchantTerminal",
     "openCustomer",
     "getCustomer",

@@ -332,6 +332,9 @@ struct Stats {
     sales: u64,
     /// Merchant accounts checked against the securities firm and their sales.
     merchants: u64,
+    /// Won paid out to the merchants' banks (§6.6), and the payouts made.
+    paid_out: i64,
+    payouts: u64,
     /// Card payments sent, cancels and refunds asked (`sim/cards.rs`).
     card_payments: u64,
     cancels: u64,
@@ -355,6 +358,8 @@ impl Stats {
         self.withdrawals += o.withdrawals;
         self.sales += o.sales;
         self.merchants += o.merchants;
+        self.paid_out += o.paid_out;
+        self.payouts += o.payouts;
         self.card_payments += o.card_payments;
         self.cancels += o.cancels;
         self.refunds += o.refunds;
@@ -382,7 +387,7 @@ impl Stats {
                 .join(", ")
         };
         format!(
-            "simulation: {} seeds ({} with short parent slices, {} with slow rails and short deadlines), {} operations, {} rail faults injected, {} crashes ({} shard restarts from a snapshot), {} sweeps executed at the banks, {} outcomes checked, {} requests checked ({} records in the archives at the end), {} parent_slice_short refusals, {} withdrawals from linked credited or refunded, {} sales done approved or reversed, {} merchant accounts checked, {} card payments ({} cancels, {} refunds, {} card suspends, resumes, unlocks and closes asked); told failed by reason: {}; settled: {}",
+            "simulation: {} seeds ({} with short parent slices, {} with slow rails and short deadlines), {} operations, {} rail faults injected, {} crashes ({} shard restarts from a snapshot), {} sweeps executed at the banks, {} outcomes checked, {} requests checked ({} records in the archives at the end), {} parent_slice_short refusals, {} withdrawals from linked credited or refunded, {} sales done approved or reversed, {} merchant accounts checked ({} payouts, {} won paid out to them), {} card payments ({} cancels, {} refunds, {} card suspends, resumes, unlocks and closes asked); told failed by reason: {}; settled: {}",
             self.seeds,
             self.short_seeds,
             self.slow_seeds,
@@ -398,6 +403,8 @@ impl Stats {
             self.withdrawals,
             self.sales,
             self.merchants,
+            self.payouts,
+            self.paid_out,
             self.card_payments,
             self.cancels,
             self.refunds,
@@ -609,8 +616,20 @@ enum Op {
 }
 
 /// A merchant the sales of a seed pay.
+/// m2 is paid out in real time (keeping back a reserve), so that payouts run among the
+/// faults and crashes; m1 daily, as by default. Each has its own payout account.
 fn merchant(id: &str) -> omnibus_core::payments::merchant::Merchant {
-    merchant_taking(id, &[InstrumentType::Wallet, InstrumentType::PrepaidCard])
+    let mut m = merchant_taking(id, &[InstrumentType::Wallet, InstrumentType::PrepaidCard]);
+    m.payout_account = payout_account(id);
+    if id == "m2" {
+        m.payout_schedule = omnibus_core::payments::merchant::PayoutSchedule::Realtime;
+        m.payout_reserve_krw = 3_000;
+    }
+    m
+}
+
+fn payout_account(id: &str) -> omnibus_core::AccountNo {
+    omnibus_core::AccountNo::new(&format!("900-{}", id.trim_start_matches('m'))).unwrap()
 }
 
 impl Op {
@@ -800,9 +819,27 @@ fn check_invariants(
             Err(e) => panic!("seed {seed}: {no}: {e}"),
         }
     }
+    // The merchants' payouts (the house's requests, §6.6), after the customers' requests.
+    let mut paid_to: HashMap<MerchantNo, i64> = HashMap::new();
+    let payouts: Vec<RequestView> = engine
+        .merchants()
+        .iter()
+        .flat_map(|m| {
+            let views = rt
+                .block_on(engine.payouts_between(m.merchant.id, 0, u64::MAX))
+                .unwrap();
+            *paid_to.entry(m.no).or_default() += views
+                .iter()
+                .flat_map(|v| &v.request.entries)
+                .filter(|e| e.state == EntryState::Success && e.step == Step::RemitDeposit)
+                .map(|e| i64::try_from(e.amount.value()).unwrap())
+                .sum::<i64>();
+            views.into_iter().map(|p| p.request)
+        })
+        .collect();
     // The step of every entry id, for matching the rails' executions to requests.
     let mut step_of: HashMap<u64, (usize, Step)> = HashMap::new();
-    for (i, view) in views.iter().enumerate() {
+    for (i, view) in views.iter().chain(&payouts).enumerate() {
         for e in &view.entries {
             step_of.insert(e.id.0, (i, e.step));
         }
@@ -842,6 +879,42 @@ fn check_invariants(
             *moved.entry(e.credit).or_default() += amount;
         }
     }
+    // Each payout settled (paid out; recovered when its deposit failed; nothing moved
+    // when its deduction failed, to be paid by a later one), every step
+    // executed at most once (above), and what it moved joins the accounts' sums.
+    for (j, view) in payouts.iter().enumerate() {
+        assert!(
+            matches!(
+                view.outcome,
+                Settled::PaidOut | Settled::Recovered | Settled::NothingMoved
+            ),
+            "seed {seed}: payout {} ended {:?}: {view:?}",
+            view.accepted.request_no,
+            view.outcome
+        );
+        for e in &view.entries {
+            let runs = executed
+                .get(&(views.len() + j, e.step))
+                .copied()
+                .unwrap_or(0);
+            assert!(
+                e.state != EntryState::Success || runs == 1,
+                "seed {seed}: payout {}: {} done in the books, executed {runs} times",
+                view.accepted.request_no,
+                e.step
+            );
+        }
+        for e in view
+            .entries
+            .iter()
+            .filter(|e| e.state == EntryState::Success)
+        {
+            let amount: i64 = e.amount.value().try_into().unwrap();
+            *moved.entry(e.debit).or_default() -= amount;
+            *moved.entry(e.credit).or_default() += amount;
+        }
+    }
+    stats.payouts = payouts.len() as u64;
     stats.requests = views.len() as u64;
     let totals = rt.block_on(engine.totals()).unwrap();
     stats.archived = totals.shards.iter().map(|s| s.archived_requests).sum();
@@ -923,11 +996,17 @@ fn check_invariants(
     }
     // Every merchant account (invariant 5 of INSTRUMENTS.md §6.7): never below zero, the
     // same in the books and at the securities firm, and exactly what its sales and
-    // reversals moved.
+    // reversals moved less what was paid out to the merchant's bank (a payout whose
+    // deposit failed was recovered into the account: it moved nothing in the end).
     for m in engine.merchants() {
         let account = AccountId::merchant(m.no);
         let booked = won(rt.block_on(engine.account_balance(account)).unwrap());
         let at_firm = truth.merchants.get(&m.no).map_or(0, |b| won(*b));
+        let paid_out = truth
+            .designated
+            .get(&(m.merchant.payout_bank, m.merchant.payout_account))
+            .map_or(0, |b| won(*b));
+        stats.paid_out += paid_out;
         assert!(booked >= 0, "seed {seed}: merchant {} below zero", m.no);
         assert_eq!(
             booked, at_firm,
@@ -937,7 +1016,13 @@ fn check_invariants(
         assert_eq!(
             booked,
             moved.get(&account).copied().unwrap_or_default(),
-            "seed {seed}: merchant {}: the balance is not what its sales moved",
+            "seed {seed}: merchant {}: the balance is not what its sales and payouts moved",
+            m.no
+        );
+        assert_eq!(
+            paid_out,
+            paid_to.get(&m.no).copied().unwrap_or_default(),
+            "seed {seed}: merchant {}: its bank received other than its payouts' deposits",
             m.no
         );
         stats.merchants += 1;

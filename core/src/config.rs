@@ -74,6 +74,9 @@ pub struct PaymentsConfig {
     pub pocket_balance_cap_krw: u64,
     /// The most one sale from a customer's balance or pocket may be (D-0.1; §6.2 step 7).
     pub sale_max_krw: u64,
+    /// The most lines (payments, or a day's transactions) one statement lists; the totals
+    /// always cover everything.
+    pub statement_lines_max: u32,
 }
 
 /// Settled requests out of memory (`docs/archive.md`).
@@ -680,6 +683,12 @@ impl Config {
             self.payments.sale_max_krw,
             1,
             1_000_000_000_000,
+        )?;
+        range(
+            "payments.statement_lines_max",
+            u64::from(self.payments.statement_lines_max),
+            1,
+            100_000,
         )?;
         range(
             "payments.cards_per_customer_max",

@@ -104,6 +104,11 @@ impl RequestDate {
     /// The last year a request date may have.
     pub const MAX_YEAR: u32 = 2999;
 
+    /// Its year, month and day.
+    pub const fn ymd(self) -> (u32, u32, u32) {
+        (self.0 / 10_000, self.0 / 100 % 100, self.0 % 100)
+    }
+
     pub fn from_ymd(year: u32, month: u32, day: u32) -> Option<Self> {
         if !(Self::MIN_YEAR..=Self::MAX_YEAR).contains(&year)
             || !(1..=12).contains(&month)

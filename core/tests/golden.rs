@@ -787,6 +787,30 @@ fn books_v6() -> ShardBooks {
             },
         )
         .unwrap();
+    let payout = Accepted {
+        customer: omnibus_core::saga::HOUSE,
+        request_no: "PO-1-20261122-0".parse().unwrap(),
+        request_date: date(),
+        kind: RequestKind::Payout,
+        amount: krw(1_000),
+        payee: Some(Payee::parse("004", "110-222-333", "m1").unwrap()),
+        path: None,
+        deficit: None,
+        at_ms: 1_795_262_700_000,
+    };
+    books
+        .apply(
+            lsn + 2,
+            &LedgerRecord::RequestAccepted {
+                accepted: payout,
+                reserves: Some(Vec::new()),
+                named: Named {
+                    merchant: Some(MerchantNo(1)),
+                    pocket: None,
+                },
+            },
+        )
+        .unwrap();
     books
 }
 
@@ -892,8 +916,10 @@ fn snapshots_written_by_every_format_version_still_decode() {
     assert_eq!(snapshot_version(&v6), 6);
     let decoded = decode_snapshot(&v6).unwrap();
     assert_eq!(decoded, books_v6().snapshot());
-    assert_eq!(decoded.named.len(), 1);
-    assert_eq!(decoded.named[0].2.pocket, Some(CardSeq(1)));
+    assert_eq!(decoded.named.len(), 2);
+    assert!(decoded.named.iter().any(|n| n.2.pocket == Some(CardSeq(1))));
+    assert_eq!(decoded.payouts.len(), 1);
+    assert_eq!(decoded.payouts[0].0, MerchantNo(1));
 }
 
 #[test]

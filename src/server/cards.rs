@@ -131,12 +131,14 @@ pub async fn charge(
     let from_linked = match source.as_str() {
         "balance" => false,
         "linked" => true,
-        _ => return Err(ApiError::invalid_field(
-            "source",
-            format!(
+        _ => {
+            return Err(ApiError::invalid_field(
+                "source",
+                format!(
                 "must be \"balance\" or \"linked\", got {source:?} (a credit card comes with M5)"
             ),
-        )),
+            ))
+        }
     };
     let header = omnibus_core::ChargeRequest::parse(
         state.currency,

@@ -16,6 +16,7 @@ pub mod merchants;
 pub mod metrics;
 pub mod openapi;
 pub mod payments;
+pub mod payouts;
 pub mod routes;
 pub mod shutdown;
 pub mod views;

@@ -40,6 +40,7 @@ use super::routes::IDEMPOTENCY_KEY_HEADER;
 mod cards;
 mod merchants;
 mod payments;
+mod payouts;
 
 /// Every error code the API answers, with its HTTP status.
 pub const ERROR_CODES: &[(&str, u16)] = &[
@@ -354,6 +355,7 @@ fn paths() -> Value {
             "/v1/merchants/{merchant_id}/status",
             merchants::set_status(),
         ),
+        ("/v1/merchants/{merchant_id}/payouts", payouts::list()),
         ("/v1/customers/{id}/prepaid-cards", cards::issue()),
         ("/v1/prepaid-cards/{instrument_id}", cards::get()),
         ("/v1/prepaid-cards/{instrument_id}/reveal", cards::reveal()),
@@ -919,7 +921,7 @@ fn schemas() -> Value {
             "enum": ["pending", "credited", "refunded", "paid_out", "recovered", "deficit_credited", "nothing_moved"],
             "description": "Where a request stands for good, whatever it was told: `pending` while a call is open, a step owed or no answer given; a charge ends `credited` (in the customer's account) or `refunded` (back to the linked account); a remittance `paid_out`, `recovered` (deducted, not paid, credited back) or `deficit_credited` (not paid, but its deficit charge is in the customer's account); or `nothing_moved`."
         },
-        "Kind": { "enum": ["charge", "remit", "settlement", "sale", "pocket_charge"] },
+        "Kind": { "enum": ["charge", "remit", "settlement", "sale", "pocket_charge", "merchant_refund", "pocket_release", "payout"] },
         "Told": { "enum": ["succeeded", "failed"], "description": "What the customer is told; on a timeout this is chosen per step (SPEC §4)." },
         "Step": { "enum": omnibus_core::request_log::Step::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>() },
         "SigningText": {
@@ -960,6 +962,7 @@ fn schemas() -> Value {
         .chain(merchants::schemas().as_object().expect("an object"))
         .chain(cards::schemas().as_object().expect("an object"))
         .chain(payments::schemas().as_object().expect("an object"))
+        .chain(payouts::schemas().as_object().expect("an object"))
     {
         schemas[name] = shape.clone();
     }

@@ -43,6 +43,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(get("/v1/reconciliation", reconciliation))
         .service(post("/v1/merchants", super::merchants::onboard))
         .service(get("/v1/merchants/{merchant_id}", super::merchants::get))
+        .service(get(
+            "/v1/merchants/{merchant_id}/payouts",
+            super::payouts::list,
+        ))
         .service(post(
             "/v1/merchants/{merchant_id}/terminals",
             super::merchants::add_terminal,

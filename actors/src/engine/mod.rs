@@ -23,6 +23,7 @@ mod cards;
 mod holds;
 mod merchants;
 mod payments;
+mod payouts;
 mod query;
 mod raw;
 mod reconcile;
@@ -53,6 +54,7 @@ use crate::shard::{BatchMessage, ShardActor};
 
 pub use self::cancels::CancelByRequest;
 pub use self::cards::CardApplication;
+pub use self::payouts::PayoutView;
 pub use self::start::EngineParts;
 
 struct Inner {

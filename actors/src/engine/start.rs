@@ -114,7 +114,7 @@ impl Engine {
             for request in r
                 .books
                 .requests()
-                .filter(|r| r.accepted.kind != omnibus_core::saga::RequestKind::Settlement)
+                .filter(|r| !omnibus_core::instruments::of(r.accepted.kind).is_house())
             {
                 if let Some(other) =
                     registry.insert(request.accepted.request_no, request.accepted.customer)

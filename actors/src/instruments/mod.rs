@@ -19,6 +19,7 @@
 mod admission;
 mod charge;
 mod payment_instruction;
+mod payout;
 mod pocket_charge;
 mod remit;
 mod sale;
@@ -45,6 +46,7 @@ use crate::rails::{Answer as RailResult, Authentication, RailFuture, RailRequest
 use crate::reply::Reply;
 use crate::saga::{self, Live, RailCalls, SagaRuntime};
 
+pub use self::payout::start as start_payout;
 pub use self::settlement::start as start_settlement;
 
 /// A shard's instruments, shared by its customer account actors on the shard's thread.

@@ -79,12 +79,13 @@ impl Instruments {
     }
 }
 
-/// X1: the customer pays `fin_parent`.
+/// X1: the customer (or, for a payout, the merchant: the entry's debit) pays `fin_parent`.
 pub(super) fn deduct(rails: &Rails, id: RailRequestId, entry: &LogEntry) -> RailFuture<RailResult> {
     rails.securities_firm.decrease(SecuritiesTransfer {
         id,
         customer: entry.customer,
-        account: SecuritiesAccount::Customer(entry.customer),
+        account: SecuritiesAccount::of(entry.debit)
+            .unwrap_or(SecuritiesAccount::Customer(entry.customer)),
         amount: entry.amount,
     })
 }
@@ -113,7 +114,8 @@ pub(super) fn deposit(
     }))
 }
 
-/// The recovery of a remittance whose payout failed: `fin_parent` credits the customer.
+/// The recovery of a remittance whose payout failed: `fin_parent` credits the customer
+/// (or, for a payout, the merchant: the entry's credit).
 pub(super) fn recover(
     rails: &Rails,
     id: RailRequestId,
@@ -122,7 +124,8 @@ pub(super) fn recover(
     rails.securities_firm.increase(SecuritiesTransfer {
         id,
         customer: entry.customer,
-        account: SecuritiesAccount::Customer(entry.customer),
+        account: SecuritiesAccount::of(entry.credit)
+            .unwrap_or(SecuritiesAccount::Customer(entry.customer)),
         amount: entry.amount,
     })
 }

@@ -20,7 +20,7 @@ use crate::reply::Reply;
 impl SagaRuntime {
     /// The deposit firm account that pays a payee at `payee_bank`: the one at that bank,
     /// or the default one.
-    fn deposit_bank(&self, payee_bank: BankCode) -> BankCode {
+    pub(crate) fn deposit_bank(&self, payee_bank: BankCode) -> BankCode {
         if self.config.banks.deposit_firm.contains(&payee_bank) {
             payee_bank
         } else {
@@ -31,9 +31,21 @@ impl SagaRuntime {
     /// The parties a step's legs are drawn from (`omnibus_core::instruments::step_legs`).
     /// `named`: the merchant the request pays and the pocket it draws on or fills, if any.
     fn parties(&self, customer: &CustomerEntry, payee: Option<&Payee>, named: Named) -> Parties {
+        self.parties_of(customer.id, customer.linked_bank, payee, named)
+    }
+
+    /// The parties of a request of `customer`, whose linked account is at `linked_bank`
+    /// (any bank for the house, which has none).
+    pub(crate) fn parties_of(
+        &self,
+        customer: omnibus_core::CustomerId,
+        linked_bank: BankCode,
+        payee: Option<&Payee>,
+        named: Named,
+    ) -> Parties {
         Parties {
-            customer: customer.id,
-            linked_bank: customer.linked_bank,
+            customer,
+            linked_bank,
             payee_bank: payee.map(|p| p.bank),
             deposit_bank: payee.map(|p| self.deposit_bank(p.bank)),
             settlement: None,
@@ -194,10 +206,20 @@ impl SagaRuntime {
         named: Named,
     ) -> Result<EntryId, EngineError> {
         let books = ledger.books();
-        let customer = books
-            .customer(accepted.customer)
-            .ok_or(BooksError::UnknownCustomer(accepted.customer))?;
-        let parties = self.parties(customer, accepted.payee.as_ref(), named);
+        // The house's requests (a payout's later steps) have no customer account.
+        let linked_bank = match books.customer(accepted.customer) {
+            Some(customer) => customer.linked_bank,
+            None if omnibus_core::instruments::of(accepted.kind).is_house() => {
+                BankCode::new("000").expect("three digits")
+            }
+            None => return Err(BooksError::UnknownCustomer(accepted.customer).into()),
+        };
+        let parties = self.parties_of(
+            accepted.customer,
+            linked_bank,
+            accepted.payee.as_ref(),
+            named,
+        );
         let (debit, credit) = step_legs(accepted.kind, step, &parties);
         let id = books.next_entry_id();
         let record = LedgerRecord::EntryRequested {

@@ -244,6 +244,20 @@ pub enum QueryKind {
     /// reconciliation: one bounded slice per message, so that a report over millions of
     /// entries never holds the shard's thread for long.
     Entries { from_seq: u64 },
+    /// A merchant's payments approved in `[from_ms, to_ms)` in this shard, for a payout's
+    /// statement: totals, and at most `lines_max` lines.
+    MerchantPayments {
+        merchant: omnibus_core::ids::MerchantNo,
+        from_ms: u64,
+        to_ms: u64,
+        lines_max: u32,
+    },
+    /// The payouts of a merchant this shard accepted in `[from_ms, to_ms)`, with when.
+    MerchantPayouts {
+        merchant: omnibus_core::ids::MerchantNo,
+        from_ms: u64,
+        to_ms: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -262,6 +276,8 @@ pub enum QueryAnswer {
         /// Where the next page starts; `None` after the last.
         next_seq: Option<u64>,
     },
+    MerchantPayments(omnibus_core::payments::payout::PeriodPayments),
+    MerchantPayouts(Vec<RequestNo>),
 }
 
 #[derive(Message)]

@@ -179,6 +179,27 @@ impl ShardActor {
                     next_seq,
                 })
             }
+            QueryKind::MerchantPayments {
+                merchant,
+                from_ms,
+                to_ms,
+                lines_max,
+            } => Ok(QueryAnswer::MerchantPayments(
+                omnibus_core::payments::payout::period_payments(
+                    books.payments(),
+                    merchant,
+                    from_ms,
+                    to_ms,
+                    lines_max as usize,
+                ),
+            )),
+            QueryKind::MerchantPayouts {
+                merchant,
+                from_ms,
+                to_ms,
+            } => Ok(QueryAnswer::MerchantPayouts(
+                books.payouts_of(merchant, from_ms, to_ms).collect(),
+            )),
             QueryKind::Account(account) => books
                 .balance(account)
                 .map(QueryAnswer::Account)

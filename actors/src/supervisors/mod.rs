@@ -13,7 +13,8 @@
 //!   backoff doubling from `retry_backoff_min_ms` to `retry_backoff_max_ms`, until they
 //!   succeed; steps a request owes but whose entry could not be created are created.
 //! - **Sweeps**: see `sweep.rs`; besides their timer they run on demand, when a parent
-//!   slice leaves its band. With them, once a day, the **prune** (`prune.rs`).
+//!   slice leaves its band. With them, once a day, the **prune** (`prune.rs`), and at
+//!   each timed pass the merchants' **payouts** (`payout.rs`).
 //!
 //! Every action a supervisor takes is a record in the WAL before the outside call it
 //! leads to (a confirmation's event, a retry's new REQUESTED attempt, a recovery's entry),
@@ -32,6 +33,7 @@
 //! supervisors it would have to name the shard from below.
 
 mod confirm;
+mod payout;
 mod prune;
 mod recovery;
 mod report;
@@ -141,6 +143,7 @@ async fn run_pass(parts: Parts, pass: Pass) -> SupervisionReport {
     if let Pass::Sweep = pass {
         let _one_at_a_time = running.sweep.lock().await;
         let mut report = sweep::sweep_pass(&flow, &ledger).await;
+        report.payouts = payout::payout_pass(&flow, &ledger).await;
         report.pruned = prune.run(&flow, &ledger).await;
         return report;
     }

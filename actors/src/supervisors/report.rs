@@ -21,6 +21,8 @@ pub struct SupervisionReport {
     pub owed_created: u64,
     /// Sweep and rebalancing postings made.
     pub sweeps: u64,
+    /// Merchant payouts started (§6.6).
+    pub payouts: u64,
     /// Settled requests forgotten past the idempotency window.
     pub pruned: u64,
     /// Open entries left after the pass, by state.
@@ -43,6 +45,7 @@ impl SupervisionReport {
         self.gave_up += other.gave_up;
         self.retried += other.retried;
         self.owed_created += other.owed_created;
+        self.payouts += other.payouts;
         self.sweeps += other.sweeps;
         self.pruned += other.pruned;
         self.open_requested += other.open_requested;

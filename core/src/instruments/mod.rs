@@ -14,6 +14,8 @@
 //! - `reversible.rs`: the rules those two share.
 //! - `merchant_refund.rs`: [`MerchantRefund`], a merchant's cancel paid back to the payer.
 //! - `pocket_release.rs`: [`PocketRelease`], a closed card's pocket back to its owner.
+//! - `payout.rs`: [`Payout`], the house's payout of a merchant's slice (X1, X2; a
+//!   recovery into the merchant's account when the deposit fails for good).
 //!
 //! What a step's result obliges next whatever the instrument (the SPEC §4 table's "then"
 //! column, the compensations owed) is in `crate::saga`: the trait's defaults, which
@@ -29,6 +31,7 @@
 
 mod charge;
 mod merchant_refund;
+mod payout;
 mod pocket_charge;
 mod pocket_release;
 mod remit;
@@ -39,6 +42,7 @@ mod settlement;
 pub use crate::saga::{owed_compensation, then_step};
 pub use charge::Charge;
 pub use merchant_refund::MerchantRefund;
+pub use payout::Payout;
 pub use pocket_charge::PocketCharge;
 pub use pocket_release::PocketRelease;
 pub use remit::{remit_step, Remit};
@@ -62,6 +66,7 @@ pub fn of(kind: RequestKind) -> &'static dyn Instrument {
         RequestKind::PocketCharge => &PocketCharge,
         RequestKind::MerchantRefund => &MerchantRefund,
         RequestKind::PocketRelease => &PocketRelease,
+        RequestKind::Payout => &Payout,
     }
 }
 

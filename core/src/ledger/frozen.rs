@@ -118,6 +118,7 @@ impl From<BooksSnapshotV1> for BooksSnapshot {
             cards: Vec::new(),
             payments: Vec::new(),
             named: Vec::new(),
+            payouts: Vec::new(),
         }
     }
 }
@@ -167,6 +168,7 @@ impl From<BooksSnapshotV2> for BooksSnapshot {
             cards: Vec::new(),
             payments: Vec::new(),
             named: Vec::new(),
+            payouts: Vec::new(),
         }
     }
 }
@@ -217,6 +219,7 @@ impl From<BooksSnapshotV3> for BooksSnapshot {
             cards: Vec::new(),
             payments: Vec::new(),
             named: Vec::new(),
+            payouts: Vec::new(),
         }
     }
 }
@@ -269,6 +272,7 @@ impl From<BooksSnapshotV4> for BooksSnapshot {
             cards: Vec::new(),
             payments: Vec::new(),
             named: Vec::new(),
+            payouts: Vec::new(),
         }
     }
 }
@@ -323,6 +327,7 @@ impl From<BooksSnapshotV5> for BooksSnapshot {
             payments: s.payments,
             // Before version 6 a request found what it named in its entries.
             named: Vec::new(),
+            payouts: Vec::new(),
         }
     }
 }

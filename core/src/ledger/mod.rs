@@ -95,6 +95,7 @@ mod holds;
 mod merchants;
 mod parents;
 mod payments;
+mod payouts;
 mod requests;
 mod reserves;
 mod retention;
@@ -211,6 +212,8 @@ pub struct ShardBooks {
     /// later step's entry is written with them. Derived from `requests`' records; in
     /// snapshots from version 6.
     named: std::collections::HashMap<(CustomerId, RequestNo), crate::saga::Named>,
+    /// The payouts this shard made, by merchant and time (`payouts.rs`).
+    payouts: payouts::PayoutIndex,
 }
 
 impl ShardBooks {
@@ -264,6 +267,7 @@ impl ShardBooks {
             cards: BTreeMap::new(),
             payments: Default::default(),
             named: Default::default(),
+            payouts: Default::default(),
         }
     }
 
@@ -403,6 +407,7 @@ impl ShardBooks {
             LedgerRecord::Forgotten { accepted_before_ms } => {
                 let keys = self.forgettable(*accepted_before_ms);
                 self.forget(keys);
+                self.forget_payouts_before(*accepted_before_ms);
                 Applied::Done
             }
             LedgerRecord::TransferReturned { id } => {

@@ -120,6 +120,7 @@ impl ShardBooks {
         if !named.is_empty() {
             self.named.insert(key, named);
         }
+        self.index_payout(accepted, named);
         self.by_day.insert((accepted.at_ms / DAY_MS, key.0, key.1));
         if !house {
             self.unanswered

@@ -49,11 +49,17 @@ impl ShardBooks {
             merchant_slices: self.merchant_slices.iter().map(|(m, s)| (*m, *s)).collect(),
             cards: self.cards.values().cloned().collect(),
             payments: self.payments.by_id.values().cloned().collect(),
-            named: self
-                .named
-                .iter()
-                .map(|((customer, request_no), named)| (*customer, *request_no, *named))
-                .collect(),
+            named: {
+                // In a fixed order, so that equal books make equal snapshots.
+                let mut named: Vec<_> = self
+                    .named
+                    .iter()
+                    .map(|((customer, request_no), named)| (*customer, *request_no, *named))
+                    .collect();
+                named.sort_unstable_by_key(|(c, no, _)| (*c, *no));
+                named
+            },
+            payouts: self.payout_index(),
         };
         BooksCut {
             head,
@@ -139,6 +145,9 @@ impl ShardBooks {
             .into_iter()
             .map(|(customer, request_no, named)| ((customer, request_no), named))
             .collect();
+        for (merchant, at_ms, no) in snapshot.payouts {
+            books.payouts.entry((merchant, at_ms)).or_default().push(no);
+        }
         // The saga's holds are not in the snapshot: its entries and requests say them.
         books.rebuild_saga_holds();
         books.note_all_settled();
@@ -184,6 +193,9 @@ pub struct BooksSnapshot {
     /// What the acceptance of each request not settled yet named beyond the customer's
     /// own accounts (from version 6; before, requests found it in their entries).
     pub named: Vec<(CustomerId, RequestNo, crate::saga::Named)>,
+    /// The payouts the shard made within the retention window, `(merchant, at_ms,
+    /// number)` (from version 6).
+    pub payouts: Vec<(MerchantNo, u64, RequestNo)>,
 }
 
 /// The books at one LSN, shared with the live books copy-on-write: see

@@ -44,6 +44,18 @@ pub const fn date_of_day(day: u32) -> Date {
     }
 }
 
+/// The day a calendar date is, counted from 1970-01-01 (Howard Hinnant's
+/// `days_from_civil`): the inverse of [`date_of_day`], for dates from 1970 on.
+pub const fn day_of_date(year: u32, month: u32, day: u32) -> u32 {
+    let y = if month <= 2 { year - 1 } else { year } as i64;
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = month as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe - 719_468) as u32
+}
+
 /// The KST month of an instant, as one number: `year * 12 + month - 1`, so that
 /// consecutive months are consecutive numbers.
 pub const fn kst_month(at_ms: u64) -> u32 {
@@ -54,6 +66,14 @@ pub const fn kst_month(at_ms: u64) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_day_and_its_date_are_inverse() {
+        for day in [0, 59, 60, 365, 11_016, 20_423, 20_788, 40_000] {
+            let d = date_of_day(day);
+            assert_eq!(day_of_date(d.year as u32, d.month, d.day), day, "{d:?}");
+        }
+    }
 
     /// 2026-12-01 00:00:00 UTC.
     const DEC_1_UTC_MS: u64 = 1_796_083_200_000;

@@ -23,6 +23,7 @@ pub mod kst;
 pub mod merchant;
 pub mod payment;
 pub mod payment_request;
+pub mod payout;
 pub mod prepaid_card;
 pub mod secret;
 

@@ -42,6 +42,9 @@ pub enum RequestKind {
     MerchantRefund,
     /// A closed card's pocket back to its owner (D-5.13). Added last.
     PocketRelease,
+    /// A merchant's payout (INSTRUMENTS.md §6.6, D-5.11): the house's own request. Added
+    /// last.
+    Payout,
 }
 
 impl RequestKind {
@@ -55,6 +58,7 @@ impl RequestKind {
             RequestKind::PocketCharge => "pocket_charge",
             RequestKind::MerchantRefund => "merchant_refund",
             RequestKind::PocketRelease => "pocket_release",
+            RequestKind::Payout => "payout",
         }
     }
 }

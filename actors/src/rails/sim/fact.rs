@@ -20,7 +20,7 @@
 //! | offset | bytes | field |
 //! |---|---|---|
 //! | 5 | 1 | rail: 0 bank firm, 1 securities firm, 2 financial company, 3 authentication |
-//! | 6 | 1 | outcome: 1–15 executed, as shape (docs/simulator.md); 16 refused; 17 injected failure; 18 settled by a confirm |
+//! | 6 | 1 | outcome: 1–16 executed, as shape (docs/simulator.md); 16 refused; 17 injected failure; 18 settled by a confirm |
 //! | 7 | 1 | the refusal's kind (outcome 16), in `Refusal::ALL` order |
 //! | 8 | 8 | request id: entry |
 //! | 16 | 4 | request id: attempt |
@@ -326,7 +326,10 @@ impl Fact {
                             External::Parents(r.u32(40))
                         } else if matches!(
                             shape,
-                            Shape::Sale | Shape::SaleBack | Shape::MerchantDecrease
+                            Shape::Sale
+                                | Shape::SaleBack
+                                | Shape::MerchantDecrease
+                                | Shape::MerchantIncrease
                         ) {
                             External::Merchant(MerchantNo(r.u32(40)))
                         } else if matches!(

@@ -164,6 +164,8 @@ pub(super) enum Shape {
     PocketIncrease = 14,
     /// A merchant's account → `fin_parent` (a payout's X1); the merchant is the external.
     MerchantDecrease = 15,
+    /// `fin_parent` → a merchant's account (a payout's recovery).
+    MerchantIncrease = 16,
 }
 
 impl Shape {
@@ -189,6 +191,7 @@ impl Shape {
             13 => Shape::PocketSaleBack,
             14 => Shape::PocketIncrease,
             15 => Shape::MerchantDecrease,
+            16 => Shape::MerchantIncrease,
             _ => return None,
         })
     }
@@ -269,6 +272,9 @@ impl Compact {
             }
             (Operation::Decrease, Merchant(m), Parent(ParentAccount::FinParent)) => {
                 (Shape::MerchantDecrease, no_bank(), External::Merchant(m))
+            }
+            (Operation::Increase, Parent(ParentAccount::FinParent), Merchant(m)) => {
+                (Shape::MerchantIncrease, no_bank(), External::Merchant(m))
             }
             (Operation::Instruct, Customer(c), Designated { bank, account: a })
                 if customer_is(c) =>
@@ -389,11 +395,15 @@ impl Compact {
                     TruthAccount::Pocket(customer, card),
                 )
             }
-            Shape::MerchantDecrease => {
+            Shape::MerchantDecrease | Shape::MerchantIncrease => {
                 let External::Merchant(m) = self.external else {
                     return None;
                 };
-                (Operation::Decrease, Merchant(m), fin_parent)
+                if self.shape == Shape::MerchantDecrease {
+                    (Operation::Decrease, Merchant(m), fin_parent)
+                } else {
+                    (Operation::Increase, fin_parent, Merchant(m))
+                }
             }
             Shape::PocketSale | Shape::PocketSaleBack => {
                 let External::PocketMerchant(card, m) = self.external else {
@@ -529,7 +539,7 @@ impl Slot {
         };
         let external = match record.shape {
             Shape::Settle => External::Parents(record.external),
-            Shape::Sale | Shape::SaleBack | Shape::MerchantDecrease => {
+            Shape::Sale | Shape::SaleBack | Shape::MerchantDecrease | Shape::MerchantIncrease => {
                 External::Merchant(MerchantNo(record.external))
             }
             Shape::PocketIn | Shape::PocketOut | Shape::PocketIncrease => External::Pocket(card),

@@ -57,6 +57,7 @@ fn every_shape_of_execution_comes_back_whole_from_its_slot() {
             TruthAccount::Pocket(who, CardSeq(513)),
         ),
         (Operation::Decrease, Merchant(MerchantNo(9)), fin_parent),
+        (Operation::Increase, fin_parent, Merchant(MerchantNo(10))),
         (Operation::Instruct, Customer(who), payee),
         (
             Operation::Settle,

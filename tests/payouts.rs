@@ -1,0 +1,239 @@
+//! Merchants' payouts (issue 14; INSTRUMENTS.md §6.6, D-5.11, P8): on D+1 each merchant's
+//! slice is paid out by the house, X1 `merchant[m] → fin_parent` and X2
+//! `deposit_firm[bank] → merchant_bank[m]`, with a settlement statement of day D; the
+//! securities firm and the bank agree, and a pass again (or after a restart) pays nothing
+//! twice.
+
+mod support;
+
+use std::sync::Arc;
+
+use omnibus_actors::rails::sim::{Rail, Simulator};
+use omnibus_actors::{Engine, EngineParts, ManualClock};
+use omnibus_core::ids::MerchantId;
+use omnibus_core::payments::kst::{date_of_day, kst_day, kst_day_start_ms};
+use omnibus_core::payments::merchant::{InstrumentType, PayoutSchedule};
+use omnibus_core::saga::Settled;
+use omnibus_core::{AccountId, AccountNo, BankCode, ParentAccount, RequestDate};
+use support::cards::*;
+use support::*;
+
+const HOUR: u64 = 3_600_000;
+
+/// A day D at 10:00 KST, some days from now.
+fn day_d_ten_am() -> u64 {
+    kst_day_start_ms(kst_day(now_ms()) + 1) + 10 * HOUR
+}
+
+fn date(day: u32) -> RequestDate {
+    let d = date_of_day(day);
+    RequestDate::from_ymd(d.year as u32, d.month, d.day).unwrap()
+}
+
+fn start_at(dir: &std::path::Path, at_ms: u64) -> (Engine, Simulator, Arc<ManualClock>) {
+    let config = config(dir, 2, QUICK);
+    let sim = Simulator::new(&config);
+    let clock = Arc::new(ManualClock::new(at_ms));
+    let engine = Engine::start_with(config, EngineParts::new(sim.rails(), clock.clone())).unwrap();
+    (engine, sim, clock)
+}
+
+/// The payouts' legs: `(step, debit, credit, won)`.
+fn legs(view: &omnibus_actors::PayoutView) -> Vec<(&'static str, AccountId, AccountId, Money)> {
+    view.request
+        .entries
+        .iter()
+        .map(|e| {
+            (
+                e.step.as_str(),
+                e.debit,
+                e.credit,
+                money(0).checked_add_amount(e.amount).unwrap(),
+            )
+        })
+        .collect()
+}
+
+use omnibus_core::Money;
+
+fn m1() -> MerchantId {
+    MerchantId::new("m1").unwrap()
+}
+
+#[test]
+fn merchants_are_paid_on_d_plus_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = day_d_ten_am();
+    let (engine, sim, clock) = start_at(dir.path(), d);
+    let rt = runtime();
+    let bank = BankCode::new("004").unwrap();
+    let m1_account = AccountNo::new("110-111-111").unwrap();
+    rt.block_on(async {
+        let (m2_no, number) = fixture(&engine, 150_000).await;
+        let mut m1_merchant = merchant_taking("m1", &[InstrumentType::PrepaidCard]);
+        m1_merchant.payout_account = m1_account;
+        let (m1_entry, _) = engine.onboard_merchant(m1_merchant).await.unwrap();
+        let mut at_m1 = card_payment("R-4", 35_000, number, "4827");
+        at_m1.merchant = m1();
+        assert!(engine.pay(at_m1).await.unwrap().approved_at_ms > 0);
+        let paid = engine
+            .pay(card_payment("R-6", 115_000, number, "4827"))
+            .await
+            .unwrap();
+        assert!(paid.approved_at_ms > 0);
+        // Day D: nothing is paid out yet.
+        let report = engine.supervise_once().await.unwrap();
+        assert_eq!(report.payouts, 0);
+        // D+1, 00:05 KST: the payout of day D.
+        clock.set_ms(kst_day_start_ms(kst_day(d) + 1) + 5 * 60_000);
+        let report = engine.supervise_once().await.unwrap();
+        assert_eq!(report.payouts, 2, "{report:?}");
+        for _ in 0..50 {
+            engine.supervise_once().await.unwrap();
+        }
+        let fin_parent = AccountId::parent(ParentAccount::FinParent);
+        let deposit = AccountId::parent(ParentAccount::DepositFirm(bank));
+        let payee = AccountId::Designated { bank };
+        for (merchant, no, won_) in [(m1(), m1_entry.no, 35_000), (m2(), m2_no, 115_000)] {
+            let views = engine
+                .payouts(merchant, date(kst_day(d) + 1))
+                .await
+                .unwrap();
+            assert_eq!(views.len(), 1, "{views:?}");
+            let view = &views[0];
+            assert_eq!(view.request.outcome, Settled::PaidOut, "{view:?}");
+            assert_eq!(
+                legs(view),
+                [
+                    (
+                        "remit_deduction",
+                        AccountId::merchant(no),
+                        fin_parent,
+                        money(won_)
+                    ),
+                    ("remit_deposit", deposit, payee, money(won_)),
+                ]
+            );
+            // The statement: day D's one approval, nothing taken back, nothing carried.
+            assert_eq!(view.payments.approvals, 1);
+            assert_eq!(view.payments.approved_krw, won_ as u64);
+            assert_eq!(view.payments.net_krw(), won_ as u64);
+            assert_eq!(view.carried_krw(), 0);
+            assert_eq!(view.payments.lines.len(), 1);
+            assert!(balance(&engine, AccountId::merchant(no)).await.is_zero());
+        }
+        let truth = sim.truth();
+        assert!(
+            truth.merchants.values().all(|m| m.is_zero()),
+            "{:?}",
+            truth.merchants
+        );
+        assert_eq!(truth.designated[&(bank, m1_account)], money(35_000));
+        assert_eq!(
+            truth.designated[&(bank, AccountNo::new("110-222-333").unwrap())],
+            money(115_000)
+        );
+        assert!(truth.is_conserved());
+        // Again the same day: nothing more.
+        assert_eq!(engine.supervise_once().await.unwrap().payouts, 0);
+        let e = engine
+            .payouts(MerchantId::new("nobody").unwrap(), date(kst_day(d)))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refusal_code(e),
+            omnibus_core::payments::RefusalCode::NotFound
+        );
+    });
+    engine.shutdown().unwrap();
+    // After a restart the same day: the payouts are on record; nothing is paid twice.
+    let config = config(dir.path(), 2, QUICK);
+    let engine = Engine::start_with(
+        config,
+        EngineParts::new(sim.rails(), Arc::new(ManualClock::new(clock_now(d)))),
+    )
+    .unwrap();
+    rt.block_on(async {
+        assert_eq!(engine.supervise_once().await.unwrap().payouts, 0);
+        let views = engine.payouts(m2(), date(kst_day(d) + 1)).await.unwrap();
+        assert_eq!(views[0].request.outcome, Settled::PaidOut);
+    });
+    engine.shutdown().unwrap();
+}
+
+fn clock_now(d: u64) -> u64 {
+    kst_day_start_ms(kst_day(d) + 1) + 3 * HOUR
+}
+
+/// A deposit the merchant's bank refuses for good is recovered into `merchant[m]`
+/// (`fin_parent → merchant[m]`); the bank and the firm agree, and no won is lost.
+#[test]
+fn a_payout_whose_deposit_fails_is_recovered_into_the_merchant_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = day_d_ten_am();
+    let (engine, sim, clock) = start_at(dir.path(), d);
+    let rt = runtime();
+    rt.block_on(async {
+        let (m2_no, number) = fixture(&engine, 50_000).await;
+        engine
+            .pay(card_payment("R-1", 20_000, number, "4827"))
+            .await
+            .unwrap();
+        clock.set_ms(kst_day_start_ms(kst_day(d) + 1) + HOUR);
+        sim.set_rates(Rail::BankFirm, always("fail"));
+        assert_eq!(engine.supervise_once().await.unwrap().payouts, 1);
+        for _ in 0..20 {
+            engine.supervise_once().await.unwrap();
+        }
+        sim.set_rates(Rail::BankFirm, healthy());
+        for _ in 0..20 {
+            engine.supervise_once().await.unwrap();
+        }
+        let views = engine.payouts(m2(), date(kst_day(d) + 1)).await.unwrap();
+        assert_eq!(views[0].request.outcome, Settled::Recovered, "{views:?}");
+        assert_eq!(
+            balance(&engine, AccountId::merchant(m2_no)).await,
+            money(20_000)
+        );
+        firm_agrees(&sim, m2_no, 30_000, 20_000);
+        // The next day's payout pays it again.
+        clock.set_ms(kst_day_start_ms(kst_day(d) + 2) + HOUR);
+        assert_eq!(engine.supervise_once().await.unwrap().payouts, 1);
+        for _ in 0..20 {
+            engine.supervise_once().await.unwrap();
+        }
+        assert!(balance(&engine, AccountId::merchant(m2_no)).await.is_zero());
+        firm_agrees(&sim, m2_no, 30_000, 0);
+    });
+    engine.shutdown().unwrap();
+}
+
+/// A realtime merchant is paid at the next pass, keeping back its reserve.
+#[test]
+fn a_realtime_merchant_is_paid_at_once_less_its_reserve() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim, _clock) = start_at(dir.path(), day_d_ten_am());
+    let rt = runtime();
+    rt.block_on(async {
+        let (_, number) = fixture(&engine, 50_000).await;
+        let mut m1_merchant = merchant_taking("m1", &[InstrumentType::PrepaidCard]);
+        m1_merchant.payout_schedule = PayoutSchedule::Realtime;
+        m1_merchant.payout_reserve_krw = 2_000;
+        let (m1_entry, _) = engine.onboard_merchant(m1_merchant).await.unwrap();
+        let mut at_m1 = card_payment("R-1", 20_000, number, "4827");
+        at_m1.merchant = m1();
+        engine.pay(at_m1).await.unwrap();
+        assert_eq!(engine.supervise_once().await.unwrap().payouts, 1);
+        for _ in 0..10 {
+            engine.supervise_once().await.unwrap();
+        }
+        // Two shards: each keeps half the reserve; the payer's slice kept 1,000.
+        assert_eq!(
+            balance(&engine, AccountId::merchant(m1_entry.no)).await,
+            money(1_000)
+        );
+        assert_eq!(sim.truth().merchants[&m1_entry.no], money(1_000));
+        assert!(sim.truth().is_conserved());
+    });
+    engine.shutdown().unwrap();
+}
