@@ -38,6 +38,7 @@ const REPLAY_ORDER: &[&str] = &[
     "revealPrepaidCard",
     "createCharge",
     "chargePrepaidCard",
+    "getPrepaidCardStatement",
     "createPayment",
     "getPaymentByRequest",
     "cancelPayment",

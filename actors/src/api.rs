@@ -47,6 +47,15 @@ impl Outcome {
     }
 }
 
+/// A card's statement of a KST day (D-5.10): the pocket's day, and the notice that
+/// carries it once made (09:00 KST the next day), with its delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardStatement {
+    pub last4: [u8; 4],
+    pub statement: omnibus_core::statement::PocketDay,
+    pub notice: Option<omnibus_core::statement::Notice>,
+}
+
 /// A request with all its request-log entries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestView {

@@ -55,7 +55,7 @@ mod shard;
 mod supervisors;
 
 pub use api::{
-    CustomerBalance, EngineEvent, MerchantRefundRequest, Outcome, ParentBalance,
+    CardStatement, CustomerBalance, EngineEvent, MerchantRefundRequest, Outcome, ParentBalance,
     PocketChargeRequest, Receipt, RequestView, SaleRequest, ShardTotals, Signed, SigningText,
     Submission, Totals,
 };

@@ -77,6 +77,8 @@ pub struct PaymentsConfig {
     /// The most lines (payments, or a day's transactions) one statement lists; the totals
     /// always cover everything.
     pub statement_lines_max: u32,
+    /// The most notice deliveries (statements) one shard's pass asks of the sink.
+    pub notices_per_pass_max: u32,
 }
 
 /// Settled requests out of memory (`docs/archive.md`).
@@ -683,6 +685,12 @@ impl Config {
             self.payments.sale_max_krw,
             1,
             1_000_000_000_000,
+        )?;
+        range(
+            "payments.notices_per_pass_max",
+            u64::from(self.payments.notices_per_pass_max),
+            1,
+            100_000,
         )?;
         range(
             "payments.statement_lines_max",

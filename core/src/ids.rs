@@ -43,6 +43,10 @@ pub enum IdError {
 pub struct CustomerId(u64);
 
 impl CustomerId {
+    /// The lowest and highest numbers, for ranges over a map keyed by customer.
+    pub const MIN: CustomerId = CustomerId(1);
+    pub const MAX: CustomerId = CustomerId(u64::MAX);
+
     pub fn new(number: u64) -> Result<Self, IdError> {
         if number == 0 {
             return Err(IdError::Malformed {

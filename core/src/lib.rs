@@ -26,17 +26,19 @@
 //! 11. `payments`: the instruments layer's pure rules (INSTRUMENTS.md §6): decline and
 //!     refusal codes, merchants, keyed secrets, card numbers, controls, payment states.
 //! 12. `request_log`: request-log entry states, steps, the SPEC §4 table, `transition`.
-//! 13. `saga`: what a request is (`Accepted`, of a `RequestKind`), its entries and its
+//! 13. `statement`: what moved a prepaid card's pocket on a KST day, and the notice that
+//!     carries its next-day statement (INSTRUMENTS.md D-5.10).
+//! 14. `saga`: what a request is (`Accepted`, of a `RequestKind`), its entries and its
 //!     answer, the `Instrument` trait every kind of request implements, and the rules that
 //!     hold whatever the instrument (the answer due, where a request stands).
-//! 14. `instruments`: each kind of request's rules (`Charge`, `Remit`, `Settlement`) and
+//! 15. `instruments`: each kind of request's rules (`Charge`, `Remit`, `Settlement`) and
 //!     `instruments::of`, which finds a request's instrument.
-//! 15. `record`: what the write-ahead log holds (`LedgerRecord`), its versioned codec, and
+//! 16. `record`: what the write-ahead log holds (`LedgerRecord`), its versioned codec, and
 //!     the payloads records carry (a customer's opening, a hold's id and body).
-//! 16. `ledger`: the books of one shard, changed only by `ShardBooks::apply` of records; it
+//! 17. `ledger`: the books of one shard, changed only by `ShardBooks::apply` of records; it
 //!     asks the instruments what a request owes; its snapshots and their codec.
-//! 17. `balance`: moving money between the slices of one parent account across shards.
-//! 18. `reconcile`: matching the request logs against the rails' statements.
+//! 18. `balance`: moving money between the slices of one parent account across shards.
+//! 19. `reconcile`: matching the request logs against the rails' statements.
 
 pub mod archive;
 pub mod balance;
@@ -56,6 +58,7 @@ pub mod routing;
 pub mod saga;
 pub mod segmap;
 pub mod signing;
+pub mod statement;
 
 pub use config::{Config, ConfigError, SyncPolicy};
 pub use ids::{

@@ -364,6 +364,7 @@ fn records_current() -> Vec<(&'static str, LedgerRecord)> {
                 settled_below: 7,
             },
         ),
+        ("notice_set", LedgerRecord::NoticeSet { notice: notice() }),
         (
             "request_accepted",
             LedgerRecord::RequestAccepted {
@@ -478,6 +479,34 @@ fn payment() -> PaymentEntry {
 }
 
 /// A prepaid card: locked after wrong passwords, physical, under key ids 1 and 2.
+fn notice() -> omnibus_core::statement::Notice {
+    use omnibus_core::statement::{PocketDay, PocketLine};
+    omnibus_core::statement::Notice {
+        key: "ST-1001-1-20261121".parse().unwrap(),
+        last4: *b"0018",
+        statement: PocketDay {
+            customer: customer(1001),
+            card: CardSeq(1),
+            day: 20_413,
+            opening: rust_decimal::Decimal::from(2_000),
+            credits: rust_decimal::Decimal::from(500),
+            debits: rust_decimal::Decimal::ZERO,
+            lines: vec![PocketLine {
+                at_ms: 1_795_262_800_005,
+                step: Step::PocketCharge,
+                request_no: "PC-6".parse().unwrap(),
+                amount: krw(500),
+                into_pocket: true,
+            }],
+            lines_left_out: 0,
+        },
+        created_at_ms: 1_795_300_000_000,
+        attempts: 1,
+        last_attempt_ms: 1_795_300_000_000,
+        delivered_at_ms: 1_795_300_000_100,
+    }
+}
+
 fn card() -> PrepaidCard {
     PrepaidCard {
         owner: customer(1001),
@@ -811,6 +840,51 @@ fn books_v6() -> ShardBooks {
             },
         )
         .unwrap();
+    // A pocket charge done: the pocket's day.
+    let charge = Accepted {
+        customer: customer(1001),
+        request_no: "PC-6".parse().unwrap(),
+        request_date: date(),
+        kind: RequestKind::PocketCharge,
+        amount: krw(500),
+        payee: None,
+        path: None,
+        deficit: None,
+        at_ms: 1_795_262_800_000,
+    };
+    let pocket = AccountId::pocket(customer(1001), CardSeq(1));
+    let entry = books.next_entry_id();
+    for (i, record) in [
+        LedgerRecord::RequestAccepted {
+            accepted: charge,
+            reserves: Some(Vec::new()),
+            named: Named {
+                merchant: None,
+                pocket: Some(CardSeq(1)),
+            },
+        },
+        LedgerRecord::EntryRequested {
+            entry,
+            customer: customer(1001),
+            request_no: charge.request_no,
+            step: Step::PocketCharge,
+            amount: krw(500),
+            debit: AccountId::customer(customer(1001)),
+            credit: pocket,
+            at_ms: 1_795_262_800_000,
+        },
+        LedgerRecord::EntryEvent {
+            entry,
+            event: Event::Succeeded,
+            at_ms: 1_795_262_800_005,
+        },
+        LedgerRecord::NoticeSet { notice: notice() },
+    ]
+    .iter()
+    .enumerate()
+    {
+        books.apply(lsn + 3 + i as u64, record).unwrap();
+    }
     books
 }
 
@@ -916,9 +990,15 @@ fn snapshots_written_by_every_format_version_still_decode() {
     assert_eq!(snapshot_version(&v6), 6);
     let decoded = decode_snapshot(&v6).unwrap();
     assert_eq!(decoded, books_v6().snapshot());
-    assert_eq!(decoded.named.len(), 2);
+    assert_eq!(decoded.named.len(), 3);
     assert!(decoded.named.iter().any(|n| n.2.pocket == Some(CardSeq(1))));
     assert_eq!(decoded.payouts.len(), 1);
+    assert_eq!(decoded.pocket_days.len(), 1);
+    assert_eq!(
+        decoded.pocket_days[0].closing(),
+        rust_decimal::Decimal::from(2_500)
+    );
+    assert_eq!(decoded.notices, [notice()]);
     assert_eq!(decoded.payouts[0].0, MerchantNo(1));
 }
 

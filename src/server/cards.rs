@@ -209,3 +209,83 @@ pub async fn reveal(
             number: number.reveal(),
         }))
 }
+
+#[derive(Serialize)]
+struct StatementLineJson {
+    at_ms: u64,
+    kind: &'static str,
+    request_no: String,
+    /// Positive into the pocket, negative out of it, in won.
+    amount_krw: String,
+}
+
+#[derive(Serialize)]
+struct NoticeJson {
+    key: String,
+    made_at_ms: u64,
+    attempts: u32,
+    /// `null` until the notification sink took it.
+    delivered_at_ms: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct StatementJson {
+    instrument_id: String,
+    date: String,
+    last4: String,
+    opening_krw: String,
+    lines: Vec<StatementLineJson>,
+    lines_left_out: u32,
+    closing_krw: String,
+    /// `null` before 09:00 KST of the next day: the day as it stands so far.
+    notice: Option<NoticeJson>,
+}
+
+/// `GET /v1/prepaid-cards/{instrument_id}/statements?date=YYYY-MM-DD` (d13, D-5.10): the
+/// card's statement of a KST day: the notice sent (or being sent) at 09:00 the next day,
+/// or the day so far before that. 404 for a day the pocket did not move.
+pub async fn statement(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<std::collections::BTreeMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let card = card_id(&path)?;
+    let mut date = None;
+    for (key, value) in query.into_inner() {
+        match key.as_str() {
+            "date" => date = Some(parse::<omnibus_core::RequestDate>("date", &value)?),
+            other => return Err(ApiError::unknown_field(other)),
+        }
+    }
+    let date = date.ok_or_else(|| ApiError::missing_field("date"))?;
+    let found = state.engine.card_statement(card, date).await?;
+    let s = &found.statement;
+    let won = |v: rust_decimal::Decimal| v.normalize().to_string();
+    let body = StatementJson {
+        instrument_id: card.to_string(),
+        date: date.to_string(),
+        last4: String::from_utf8_lossy(&found.last4).into_owned(),
+        opening_krw: won(s.opening),
+        lines: s
+            .lines
+            .iter()
+            .map(|l| StatementLineJson {
+                at_ms: l.at_ms,
+                kind: omnibus_core::statement::LineKind::of(l.step).as_str(),
+                request_no: l.request_no.to_string(),
+                amount_krw: won(omnibus_core::statement::signed(l)),
+            })
+            .collect(),
+        lines_left_out: s.lines_left_out,
+        closing_krw: won(s.closing()),
+        notice: found.notice.as_ref().map(|n| NoticeJson {
+            key: n.key.to_string(),
+            made_at_ms: n.created_at_ms,
+            attempts: n.attempts,
+            delivered_at_ms: n.delivered().then_some(n.delivered_at_ms),
+        }),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body))
+}

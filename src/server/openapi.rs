@@ -360,6 +360,10 @@ fn paths() -> Value {
         ("/v1/prepaid-cards/{instrument_id}", cards::get()),
         ("/v1/prepaid-cards/{instrument_id}/reveal", cards::reveal()),
         ("/v1/prepaid-cards/{instrument_id}/charges", cards::charge()),
+        (
+            "/v1/prepaid-cards/{instrument_id}/statements",
+            cards::statements(),
+        ),
         ("/v1/payments", payments::path()),
         ("/v1/payments/{payment_id}/cancel", payments::cancel()),
         ("/v1/payments/{payment_id}/refunds", payments::refund()),

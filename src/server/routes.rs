@@ -72,6 +72,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/v1/prepaid-cards/{instrument_id}/charges",
             super::cards::charge,
         ))
+        .service(get(
+            "/v1/prepaid-cards/{instrument_id}/statements",
+            super::cards::statement,
+        ))
         .service(also(
             get("/v1/payments", super::payments::lookup),
             web::post().to(super::payments::pay),

@@ -157,6 +157,34 @@ impl Engine {
 }
 
 impl Engine {
+    /// A card's statement of the KST day `date` (D-5.10, P7): the notice made at 09:00
+    /// the next day, with its delivery, or the day as it stands before that. Refused
+    /// `NOT_FOUND` for an unknown card or a day the pocket did not move (or no longer
+    /// kept: `omnibus_core::ledger::POCKET_DAYS_KEPT` days).
+    pub async fn card_statement(
+        &self,
+        card: CardId,
+        date: omnibus_core::RequestDate,
+    ) -> Result<crate::api::CardStatement, EngineError> {
+        let (y, m, d) = date.ymd();
+        let day = omnibus_core::payments::kst::day_of_date(y, m, d);
+        let answer = self
+            .ask(self.shard_of(card.customer), |reply| crate::shard::Query {
+                kind: crate::shard::QueryKind::CardStatement { card, day },
+                reply,
+            })
+            .await?;
+        let crate::shard::QueryAnswer::CardStatement(found) = answer else {
+            unreachable!("a statement query answers with a statement");
+        };
+        found.map(|s| *s).ok_or_else(|| {
+            EngineError::refusal(
+                RefusalCode::NotFound,
+                format!("prepaid card {card} has no statement for {date}: its pocket did not move that day, or the day is no longer kept"),
+            )
+        })
+    }
+
     /// The owner's change of a card (§5.7 `PATCH`): suspend, resume, unlock (the count of
     /// wrong passwords back to zero), close. Closing moves the pocket's money to the
     /// owner's balance (D-5.13) by a request of the owner's, `PR-<customer>-<seq>`, owed

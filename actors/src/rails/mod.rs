@@ -211,11 +211,28 @@ pub trait Authentication: Send + Sync + 'static {
     fn key_valid(&self, key: SigningKey) -> RailFuture<Result<bool, RailError>>;
 }
 
-/// The four outside systems an engine talks to.
+/// A notice for a customer's chosen channel (e-mail, SMS or push; INSTRUMENTS.md
+/// D-5.10): a card's next-day statement. `key` makes it idempotent: a notice sent again
+/// under a key the sink delivered is answered done and not delivered twice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoticeMessage {
+    pub key: omnibus_core::RequestNo,
+    pub customer: CustomerId,
+    pub text: String,
+}
+
+/// The notification sink: e-mail, SMS and push gateways behind one call.
+pub trait Notifier: Send + Sync + 'static {
+    fn send(&self, notice: NoticeMessage) -> RailFuture<Result<(), RailError>>;
+}
+
+/// The outside systems an engine talks to: the four of seed 000, and the notification
+/// sink.
 #[derive(Clone)]
 pub struct Rails {
     pub bank_firm: Arc<dyn BankFirm>,
     pub securities_firm: Arc<dyn SecuritiesFirm>,
     pub financial_company: Arc<dyn FinancialCompany>,
     pub authentication: Arc<dyn Authentication>,
+    pub notifier: Arc<dyn Notifier>,
 }

@@ -50,6 +50,7 @@ mod draw;
 mod durable;
 mod fact;
 mod journal;
+mod notify;
 mod refusal;
 mod registry;
 mod stats;
@@ -171,6 +172,8 @@ struct Inner {
     /// The record of everything above that decides an answer, for a simulator opened on
     /// a directory ([`Simulator::open`]); `None` for one that lives in memory only.
     journal: Option<Journal>,
+    /// The notification sink's deliveries (`notify.rs`).
+    notices: notify::SimNotices,
     /// The simulator's place among those open in this process. Declared after the
     /// journal, so that it is left only once the journal is synced and unlocked.
     _open: Option<durable::Registration>,
@@ -253,6 +256,7 @@ impl Simulator {
             securities_firm: Arc::new(SimSecuritiesFirm(Arc::clone(&self.inner))),
             financial_company: Arc::new(SimFinancialCompany(Arc::clone(&self.inner))),
             authentication: Arc::new(SimAuthentication(Arc::clone(&self.inner))),
+            notifier: Arc::new(notify::SimNotifier(Arc::clone(&self.inner))),
         }
     }
 
@@ -448,6 +452,7 @@ impl Inner {
             nonces: DashMap::with_shard_amount(SHARDS),
             signature_checks: AtomicBool::new(true),
             journal: None,
+            notices: Default::default(),
             _open: None,
         }
     }

@@ -146,6 +146,11 @@ impl SagaRuntime {
         self.clock.now_ms()
     }
 
+    /// The outside systems (the supervisors' notices go to the sink through them).
+    pub fn rails(&self) -> &Rails {
+        &self.rails
+    }
+
     /// The shard's books, to read: every change goes through the runtime's steps.
     pub fn books(&self) -> Ref<'_, ShardBooks> {
         Ref::map(self.ledger.borrow(), ShardLedger::books)

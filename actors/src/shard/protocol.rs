@@ -252,6 +252,12 @@ pub enum QueryKind {
         to_ms: u64,
         lines_max: u32,
     },
+    /// A card's statement of a KST day: its notice if one was made, else the day as it
+    /// stands (`None` inside: the pocket did not move that day, or it is no longer kept).
+    CardStatement {
+        card: omnibus_core::payments::prepaid_card::CardId,
+        day: u32,
+    },
     /// The payouts of a merchant this shard accepted in `[from_ms, to_ms)`, with when.
     MerchantPayouts {
         merchant: omnibus_core::ids::MerchantNo,
@@ -278,6 +284,7 @@ pub enum QueryAnswer {
     },
     MerchantPayments(omnibus_core::payments::payout::PeriodPayments),
     MerchantPayouts(Vec<RequestNo>),
+    CardStatement(Option<Box<crate::api::CardStatement>>),
 }
 
 #[derive(Message)]

@@ -193,6 +193,27 @@ impl ShardActor {
                     lines_max as usize,
                 ),
             )),
+            QueryKind::CardStatement { card, day } => match books.card(card.customer, card.seq) {
+                None => Err(EngineError::refusal(
+                    omnibus_core::payments::RefusalCode::NotFound,
+                    format!("no prepaid card {card}"),
+                )),
+                Some(entry) => {
+                    let key = omnibus_core::statement::statement_key(card.customer, card.seq, day);
+                    let notice = books.notice(key).cloned();
+                    let statement = notice
+                        .as_ref()
+                        .map(|n| n.statement.clone())
+                        .or_else(|| books.pocket_day(card.customer, card.seq, day).cloned());
+                    Ok(QueryAnswer::CardStatement(statement.map(|statement| {
+                        Box::new(crate::api::CardStatement {
+                            last4: entry.card.last4,
+                            statement,
+                            notice,
+                        })
+                    })))
+                }
+            },
             QueryKind::MerchantPayouts {
                 merchant,
                 from_ms,

@@ -14,7 +14,8 @@
 //!   succeed; steps a request owes but whose entry could not be created are created.
 //! - **Sweeps**: see `sweep.rs`; besides their timer they run on demand, when a parent
 //!   slice leaves its band. With them, once a day, the **prune** (`prune.rs`), and at
-//!   each timed pass the merchants' **payouts** (`payout.rs`).
+//!   each timed pass the merchants' **payouts** (`payout.rs`) and the cards' next-day
+//!   **statements** (`statements.rs`).
 //!
 //! Every action a supervisor takes is a record in the WAL before the outside call it
 //! leads to (a confirmation's event, a retry's new REQUESTED attempt, a recovery's entry),
@@ -38,6 +39,7 @@ mod prune;
 mod recovery;
 mod report;
 mod reprocess;
+mod statements;
 mod sweep;
 
 use std::cell::{Cell, RefCell};
@@ -144,6 +146,7 @@ async fn run_pass(parts: Parts, pass: Pass) -> SupervisionReport {
         let _one_at_a_time = running.sweep.lock().await;
         let mut report = sweep::sweep_pass(&flow, &ledger).await;
         report.payouts = payout::payout_pass(&flow, &ledger).await;
+        report.notices = statements::statement_pass(&flow, &ledger).await;
         report.pruned = prune.run(&flow, &ledger).await;
         return report;
     }

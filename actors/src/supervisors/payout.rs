@@ -47,11 +47,9 @@ pub async fn payout_pass(flow: &Rc<SagaRuntime>, ledger: &Rc<RefCell<ShardLedger
                 let slice = books.merchant_slice(m.no).ok()?;
                 let pays = payable(
                     &m.merchant,
-                    m.no,
                     slice.balance - slice.held,
                     reserve_share(&m.merchant, shards),
-                    books.payments(),
-                    now,
+                    books.merchant_day_net(m.no, kst_day(now)),
                 );
                 let amount = Amount::new(books.currency(), pays).ok()?;
                 Some((m.clone(), amount, no))

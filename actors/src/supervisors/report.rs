@@ -23,6 +23,8 @@ pub struct SupervisionReport {
     pub sweeps: u64,
     /// Merchant payouts started (§6.6).
     pub payouts: u64,
+    /// Statement notices delivered through the notification sink (D-5.10).
+    pub notices: u64,
     /// Settled requests forgotten past the idempotency window.
     pub pruned: u64,
     /// Open entries left after the pass, by state.
@@ -46,6 +48,7 @@ impl SupervisionReport {
         self.retried += other.retried;
         self.owed_created += other.owed_created;
         self.payouts += other.payouts;
+        self.notices += other.notices;
         self.sweeps += other.sweeps;
         self.pruned += other.pruned;
         self.open_requested += other.open_requested;

@@ -206,7 +206,18 @@ impl ShardBooks {
             self.hold_entry(id, entry.customer, entry.debit, entry.credit, amount, at_ms);
         }
         if let Some(legs) = posting {
+            let pocket_before = match (entry.debit, entry.credit) {
+                (AccountId::Pocket { card, customer }, _)
+                | (_, AccountId::Pocket { card, customer }) => {
+                    self.card(customer, card).map(|c| c.pocket.balance)
+                }
+                _ => None,
+            };
             self.book_legs(entry.debit, entry.credit, legs);
+            if let Some(before) = pocket_before {
+                self.note_pocket_movement(&entry, at_ms, before);
+            }
+            self.note_merchant_movement(&entry, at_ms);
         }
         // The money a withdrawal or a deduction brought in stays set aside for the refund
         // or recovery that may have to give it back (it is the same money: the hold can

@@ -119,6 +119,9 @@ impl From<BooksSnapshotV1> for BooksSnapshot {
             payments: Vec::new(),
             named: Vec::new(),
             payouts: Vec::new(),
+            pocket_days: Vec::new(),
+            notices: Vec::new(),
+            merchant_days: Vec::new(),
         }
     }
 }
@@ -169,6 +172,9 @@ impl From<BooksSnapshotV2> for BooksSnapshot {
             payments: Vec::new(),
             named: Vec::new(),
             payouts: Vec::new(),
+            pocket_days: Vec::new(),
+            notices: Vec::new(),
+            merchant_days: Vec::new(),
         }
     }
 }
@@ -220,6 +226,9 @@ impl From<BooksSnapshotV3> for BooksSnapshot {
             payments: Vec::new(),
             named: Vec::new(),
             payouts: Vec::new(),
+            pocket_days: Vec::new(),
+            notices: Vec::new(),
+            merchant_days: Vec::new(),
         }
     }
 }
@@ -273,6 +282,9 @@ impl From<BooksSnapshotV4> for BooksSnapshot {
             payments: Vec::new(),
             named: Vec::new(),
             payouts: Vec::new(),
+            pocket_days: Vec::new(),
+            notices: Vec::new(),
+            merchant_days: Vec::new(),
         }
     }
 }
@@ -328,6 +340,9 @@ impl From<BooksSnapshotV5> for BooksSnapshot {
             // Before version 6 a request found what it named in its entries.
             named: Vec::new(),
             payouts: Vec::new(),
+            pocket_days: Vec::new(),
+            notices: Vec::new(),
+            merchant_days: Vec::new(),
         }
     }
 }

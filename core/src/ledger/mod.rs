@@ -93,9 +93,11 @@ mod fixtures;
 pub mod frozen;
 mod holds;
 mod merchants;
+mod notices;
 mod parents;
 mod payments;
 mod payouts;
+mod pocket_days;
 mod requests;
 mod reserves;
 mod retention;
@@ -111,6 +113,7 @@ pub use error::BooksError;
 pub use holds::{Hold, HoldAnswer, HoldDecision, HoldId, HoldKey, HoldState, NewHold};
 pub use merchants::MerchantEntry;
 pub use parents::ParentPlan;
+pub use pocket_days::{POCKET_DAYS_KEPT, POCKET_DAY_LINES_MAX};
 pub use requests::{settled_outcome, RequestState};
 pub use retention::DAY_MS;
 pub use settled::{RequestKey, SettledQueue};
@@ -214,6 +217,12 @@ pub struct ShardBooks {
     named: std::collections::HashMap<(CustomerId, RequestNo), crate::saga::Named>,
     /// The payouts this shard made, by merchant and time (`payouts.rs`).
     payouts: payouts::PayoutIndex,
+    /// What moved each pocket, by KST day, for the next-day statements (`pocket_days.rs`).
+    pocket_days: pocket_days::PocketDays,
+    /// What each merchant's slice took in net, by KST day (`pocket_days.rs`).
+    merchant_days: pocket_days::MerchantDays,
+    /// The notices for the notification sink, with their delivery (`notices.rs`).
+    notices: notices::Notices,
 }
 
 impl ShardBooks {
@@ -268,6 +277,9 @@ impl ShardBooks {
             payments: Default::default(),
             named: Default::default(),
             payouts: Default::default(),
+            pocket_days: Default::default(),
+            merchant_days: Default::default(),
+            notices: Default::default(),
         }
     }
 
@@ -444,6 +456,10 @@ impl ShardBooks {
             }
             LedgerRecord::PaymentSet { payment } => {
                 self.apply_payment_set(payment)?;
+                Applied::Done
+            }
+            LedgerRecord::NoticeSet { notice } => {
+                self.apply_notice_set(notice);
                 Applied::Done
             }
         };

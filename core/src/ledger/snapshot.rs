@@ -60,6 +60,13 @@ impl ShardBooks {
                 named
             },
             payouts: self.payout_index(),
+            pocket_days: self.pocket_days.values().cloned().collect(),
+            notices: self.notices.values().cloned().collect(),
+            merchant_days: self
+                .merchant_days
+                .iter()
+                .map(|((day, m), net)| (*day, *m, DecimalCell(*net)))
+                .collect(),
         };
         BooksCut {
             head,
@@ -145,6 +152,17 @@ impl ShardBooks {
             .into_iter()
             .map(|(customer, request_no, named)| ((customer, request_no), named))
             .collect();
+        books.merchant_days = snapshot
+            .merchant_days
+            .into_iter()
+            .map(|(day, m, net)| ((day, m), net.0))
+            .collect();
+        books.notices = snapshot.notices.into_iter().map(|n| (n.key, n)).collect();
+        books.pocket_days = snapshot
+            .pocket_days
+            .into_iter()
+            .map(|d| ((d.day, d.customer, d.card), d))
+            .collect();
         for (merchant, at_ms, no) in snapshot.payouts {
             books.payouts.entry((merchant, at_ms)).or_default().push(no);
         }
@@ -196,6 +214,12 @@ pub struct BooksSnapshot {
     /// The payouts the shard made within the retention window, `(merchant, at_ms,
     /// number)` (from version 6).
     pub payouts: Vec<(MerchantNo, u64, RequestNo)>,
+    /// What moved each pocket on each KST day kept (from version 6).
+    pub pocket_days: Vec<crate::statement::PocketDay>,
+    /// The notices for the notification sink, with their delivery (from version 6).
+    pub notices: Vec<crate::statement::Notice>,
+    /// What each merchant's slice took in net on each KST day kept (from version 6).
+    pub merchant_days: Vec<(u32, MerchantNo, DecimalCell)>,
 }
 
 /// The books at one LSN, shared with the live books copy-on-write: see

@@ -2,9 +2,9 @@
 //! pure rules the payout supervisor applies to one shard's slice of `merchant[m]`.
 //!
 //! - **Daily (D+1, the default).** From 00:00 KST, a payout pays what the slice holds free
-//!   (balance less what is held for sales, refunds and payouts not final) less what was
-//!   approved on the current KST day (net of its cancels and refunds: that is tomorrow's)
-//!   less the slice's share of the payout reserve. One per merchant, shard and KST day:
+//!   (balance less what is held for sales, refunds and payouts not final) less what the
+//!   slice took in net on the current KST day (its sales less their reversals, cancels and
+//!   refunds: that is tomorrow's) less the slice's share of the payout reserve. One per merchant, shard and KST day:
 //!   `PO-<merchant>-<yyyymmdd>-<shard>`; a pass that finds it on record pays nothing
 //!   more that day.
 //! - **Realtime.** Each pass pays what the slice holds free less its share of the reserve,
@@ -16,7 +16,7 @@
 
 use rust_decimal::Decimal;
 
-use super::kst::{date_of_day, kst_day, kst_day_start_ms};
+use super::kst::date_of_day;
 use super::merchant::{Merchant, PayoutSchedule};
 use super::payment::PaymentEntry;
 use crate::ids::MerchantNo;
@@ -47,25 +47,18 @@ pub fn reserve_share(merchant: &Merchant, shards: u16) -> Decimal {
 }
 
 /// What a slice pays now: `free` (its balance less what it holds), less the reserve's
-/// share, less (daily) what the current KST day's payments of the merchant in this shard
-/// brought in net. Never below zero; whole won.
-pub fn payable<'a>(
+/// share, less (daily) what the slice took in net on the current KST day (`today_net`,
+/// payouts aside; nothing when negative: refunds already left `free`). Never below zero;
+/// whole won.
+pub fn payable(
     merchant: &Merchant,
-    no: MerchantNo,
     free: Decimal,
     reserve: Decimal,
-    payments: impl Iterator<Item = &'a PaymentEntry>,
-    now_ms: u64,
+    today_net: Decimal,
 ) -> Decimal {
     let today = match merchant.payout_schedule {
         PayoutSchedule::Realtime => Decimal::ZERO,
-        PayoutSchedule::Daily => {
-            let since = kst_day_start_ms(kst_day(now_ms));
-            payments
-                .filter(|p| p.merchant == no && p.approved_at_ms >= since)
-                .map(|p| Decimal::from(p.amount_krw.saturating_sub(p.refunded_krw)))
-                .sum()
-        }
+        PayoutSchedule::Daily => today_net.max(Decimal::ZERO),
     };
     (free - reserve - today).max(Decimal::ZERO).trunc()
 }
@@ -140,8 +133,8 @@ pub fn period_payments<'a>(
 mod tests {
     use super::*;
     use crate::ids::{AccountNo, BankCode, MerchantId, RequestNo, Tag};
+    use crate::payments::kst::{kst_day, kst_day_start_ms};
     use crate::payments::merchant::{InstrumentType, InstrumentTypes, MerchantStatus};
-    use crate::payments::payment::{PaymentId, PaymentState};
 
     fn merchant() -> Merchant {
         Merchant {
@@ -157,46 +150,32 @@ mod tests {
         }
     }
 
-    fn payment(amount_krw: u64, refunded_krw: u64, approved_at_ms: u64) -> PaymentEntry {
-        PaymentEntry {
-            id: PaymentId(1),
-            version: 1,
-            merchant: MerchantNo(1),
-            merchant_request_no: RequestNo::new("R-1").unwrap(),
-            order_no: None,
-            fingerprint: [0; 32],
-            amount_krw,
-            card: None,
-            state: PaymentState::Approved,
-            decline: None,
-            sale: None,
-            created_at_ms: approved_at_ms,
-            approved_at_ms,
-            refunded_krw,
-            refunds: Vec::new(),
-        }
-    }
-
     #[test]
     fn a_daily_payout_keeps_todays_payments_and_the_reserve() {
         let mut m = merchant();
         // 2026-11-22 01:00 KST.
         let now = kst_day_start_ms(kst_day(1_795_276_800_000)) + 3_600_000;
-        let payments = [
-            payment(30_000, 0, now - 2 * 3_600_000),
-            payment(5_000, 1_000, now - 1),
-        ];
         let reserve = reserve_share(&m, 2);
         assert_eq!(reserve, Decimal::from(501));
         let free = Decimal::from(34_000);
-        let pays = payable(&m, MerchantNo(1), free, reserve, payments.iter(), now);
-        // 34,000 free, 4,000 of it approved today (at 00:59:59.999), 501 kept back.
-        assert_eq!(pays, Decimal::from(34_000 - 4_000 - 501));
+        let today = Decimal::from(4_000);
+        // 34,000 free, 4,000 of it taken today, 501 kept back.
+        assert_eq!(
+            payable(&m, free, reserve, today),
+            Decimal::from(34_000 - 4_000 - 501)
+        );
+        // Refunds today left `free` already: they keep nothing more back.
+        let refunds = Decimal::from(-3_000);
+        assert_eq!(
+            payable(&m, free, reserve, refunds),
+            Decimal::from(34_000 - 501)
+        );
         m.payout_schedule = PayoutSchedule::Realtime;
-        let pays = payable(&m, MerchantNo(1), free, reserve, payments.iter(), now);
-        assert_eq!(pays, Decimal::from(34_000 - 501));
-        let little = Decimal::from(100);
-        assert!(payable(&m, MerchantNo(1), little, reserve, payments.iter(), now).is_zero());
+        assert_eq!(
+            payable(&m, free, reserve, today),
+            Decimal::from(34_000 - 501)
+        );
+        assert!(payable(&m, Decimal::from(100), reserve, today).is_zero());
         let d = date_of_day(kst_day(now));
         let no = daily_payout_no(MerchantNo(7), kst_day(now), 1);
         assert_eq!(

@@ -74,10 +74,11 @@ pub enum RecordKind {
     MerchantSet,
     CardSet,
     PaymentSet,
+    NoticeSet,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 21] = [
+    pub const ALL: [RecordKind; 22] = [
         RecordKind::Genesis,
         RecordKind::CustomerOpened,
         RecordKind::CustomerStatus,
@@ -99,6 +100,7 @@ impl RecordKind {
         RecordKind::MerchantSet,
         RecordKind::CardSet,
         RecordKind::PaymentSet,
+        RecordKind::NoticeSet,
     ];
 
     /// The code in the envelope.
@@ -125,6 +127,7 @@ impl RecordKind {
             RecordKind::MerchantSet => 19,
             RecordKind::CardSet => 20,
             RecordKind::PaymentSet => 21,
+            RecordKind::NoticeSet => 22,
         }
     }
 
@@ -168,6 +171,7 @@ impl RecordKind {
             RecordKind::MerchantSet => "merchant_set",
             RecordKind::CardSet => "card_set",
             RecordKind::PaymentSet => "payment_set",
+            RecordKind::NoticeSet => "notice_set",
         }
     }
 }
@@ -196,6 +200,7 @@ impl LedgerRecord {
             LedgerRecord::MerchantSet { .. } => RecordKind::MerchantSet,
             LedgerRecord::CardSet { .. } => RecordKind::CardSet,
             LedgerRecord::PaymentSet { .. } => RecordKind::PaymentSet,
+            LedgerRecord::NoticeSet { .. } => RecordKind::NoticeSet,
         }
     }
 }
@@ -339,6 +344,11 @@ mod v1 {
     #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
     pub struct PaymentSet {
         pub payment: crate::payments::payment::PaymentEntry,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct NoticeSet {
+        pub notice: crate::statement::Notice,
     }
 }
 
@@ -606,6 +616,12 @@ fn body(record: &LedgerRecord, buf: AlignedVec) -> AlignedVec {
             },
             buf,
         ),
+        LedgerRecord::NoticeSet { notice } => put(
+            &v1::NoticeSet {
+                notice: notice.clone(),
+            },
+            buf,
+        ),
     }
 }
 
@@ -868,6 +884,9 @@ pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
                 card: c.card,
             }
         }
+        (RecordKind::NoticeSet, _) => LedgerRecord::NoticeSet {
+            notice: get::<v1::NoticeSet>(&what, body)?.notice,
+        },
         (RecordKind::PaymentSet, _) => LedgerRecord::PaymentSet {
             payment: get::<v1::PaymentSet>(&what, body)?.payment,
         },

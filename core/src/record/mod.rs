@@ -192,6 +192,12 @@ pub enum LedgerRecord {
     PaymentSet {
         payment: crate::payments::payment::PaymentEntry,
     },
+    /// A notice for the notification sink (a card's next-day statement) as it stands:
+    /// written when it is made, before each delivery is asked (its attempt counted), and
+    /// when it is delivered (`ledger/notices.rs`).
+    NoticeSet {
+        notice: crate::statement::Notice,
+    },
 }
 
 impl LedgerRecord {
@@ -214,7 +220,8 @@ impl LedgerRecord {
             | LedgerRecord::HoldVoided { .. }
             | LedgerRecord::HoldExpired { .. }
             | LedgerRecord::MerchantSet { .. }
-            | LedgerRecord::PaymentSet { .. } => ActorId::Shard,
+            | LedgerRecord::PaymentSet { .. }
+            | LedgerRecord::NoticeSet { .. } => ActorId::Shard,
             LedgerRecord::CardSet { card, .. } => ActorId::Customer(card.owner),
             LedgerRecord::HoldCreated { hold, .. } => {
                 ActorId::owner_of(hold.debit).unwrap_or(ActorId::Shard)

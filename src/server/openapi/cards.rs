@@ -189,6 +189,55 @@ pub fn reveal() -> Value {
     }})
 }
 
+pub fn statements() -> Value {
+    let sent = json!({
+        "instrument_id": "pc_1001_1", "date": "2026-11-22", "last4": "0018", "opening_krw": "0",
+        "lines": [
+            { "at_ms": 1795309200000u64, "kind": "charge", "request_no": "P-2", "amount_krw": "100000" },
+            { "at_ms": 1795309260000u64, "kind": "charge", "request_no": "P-3", "amount_krw": "50000" },
+            { "at_ms": 1795309320000u64, "kind": "approval", "request_no": "PAY-0001000000000001", "amount_krw": "-35000" },
+            { "at_ms": 1795309440000u64, "kind": "approval", "request_no": "PAY-0001000000000003", "amount_krw": "-115000" }
+        ],
+        "lines_left_out": 0, "closing_krw": "0",
+        "notice": { "key": "ST-1001-1-20261122", "made_at_ms": 1795395600000u64, "attempts": 1, "delivered_at_ms": 1795395600020u64 }
+    });
+    json!({ "get": {
+        "operationId": "getPrepaidCardStatement",
+        "tags": ["prepaid cards"],
+        "summary": "A card's statement of a KST day (d13, D-5.10)",
+        "description": "At 09:00 KST the day after, every pocket that moved gets its day's statement (opening balance, each charge, approval, cancel or refund, reversal and release, closing balance) as a notice delivered through the notification sink: each delivery is put on record before the sink is asked, and asked again after `supervisor.retry_backoff_min_ms` (doubling) until the sink takes it. The notice keeps the statement as it was made; before 09:00 the answer is the day so far (`notice: null`). The card appears by its last 4 digits only. Days are kept for 7 days.",
+        "parameters": [
+            card_path(examples(&[
+                ("quiet_day", example("Card 1 of customer 1001", json!("pc_1001_1"))),
+                ("unknown", example("No such card", json!("pc_1001_9"))),
+                ("bad_date", example("Card 1 of customer 1001", json!("pc_1001_1"))),
+            ])),
+            {
+                "name": "date", "in": "query", "required": true,
+                "description": "The KST day of the statement.",
+                "schema": schema("RequestDate"),
+                "examples": {
+                    "quiet_day": { "summary": "A day the pocket did not move", "value": EXAMPLE_DATE },
+                    "unknown": { "summary": "Any day", "value": EXAMPLE_DATE },
+                    "bad_date": { "summary": "Not a calendar day", "value": "2026-02-30" }
+                }
+            }
+        ],
+        "responses": {
+            "200": ok("The statement", "CardStatement", examples(&[("sent", example("P7: the day of P2–P6, delivered at 09:00", sent))])),
+            "400": errors(400, &["invalid_field", "missing_field", "unknown_field"], "a bad or missing date, or a query parameter that is not `date`.", examples(&[
+                ("bad_date", error_example("February 30", "invalid_field", "date: must be a calendar date written YYYY-MM-DD, got \"2026-02-30\"", Some("date"))),
+            ])),
+            "404": errors(404, &["not_found"], "no such card, or its pocket did not move that day (or the day is no longer kept).", examples(&[
+                ("unknown", error_example("An unknown card", "not_found", "no prepaid card pc_1001_9", None)),
+                ("quiet_day", error_example("A quiet day", "not_found", "prepaid card pc_1001_1 has no statement for 2026-11-21: its pocket did not move that day, or the day is no longer kept", None)),
+            ])),
+            "500": storage_failed(),
+            "503": unavailable(&["overloaded", "shutting_down"])
+        }
+    }})
+}
+
 pub fn charge() -> Value {
     let body = |source: &str, request_no: &str, amount: Value| json!({ "source": source, "request_date": EXAMPLE_DATE, "request_no": request_no, "amount": amount });
     let told = |request_no: &str, amount: &str, kind: &str, decided_by: &str| {
@@ -239,6 +288,38 @@ pub fn charge() -> Value {
 /// The schemas of the prepaid card operations.
 pub fn schemas() -> Value {
     json!({
+        "CardStatement": {
+            "type": "object", "additionalProperties": false,
+            "required": ["instrument_id", "date", "last4", "opening_krw", "lines", "lines_left_out", "closing_krw", "notice"],
+            "properties": {
+                "instrument_id": schema("CardInstrumentId"),
+                "date": schema("RequestDate"),
+                "last4": { "type": "string", "pattern": "^[0-9]{4}$" },
+                "opening_krw": { "type": "string", "pattern": "^-?[0-9]+$" },
+                "lines": { "type": "array", "items": {
+                    "type": "object", "additionalProperties": false,
+                    "required": ["at_ms", "kind", "request_no", "amount_krw"],
+                    "properties": {
+                        "at_ms": { "type": "integer", "minimum": 0 },
+                        "kind": { "enum": ["charge", "approval", "cancel_or_refund", "reversal", "release"] },
+                        "request_no": schema("RequestNo"),
+                        "amount_krw": { "type": "string", "pattern": "^-?[0-9]+$", "description": "Positive into the pocket, negative out of it." }
+                    }
+                }},
+                "lines_left_out": { "type": "integer", "minimum": 0 },
+                "closing_krw": { "type": "string", "pattern": "^-?[0-9]+$" },
+                "notice": { "oneOf": [ { "type": "null" }, {
+                    "type": "object", "additionalProperties": false,
+                    "required": ["key", "made_at_ms", "attempts", "delivered_at_ms"],
+                    "properties": {
+                        "key": schema("RequestNo"),
+                        "made_at_ms": { "type": "integer", "minimum": 0 },
+                        "attempts": { "type": "integer", "minimum": 0 },
+                        "delivered_at_ms": { "type": ["integer", "null"], "minimum": 1 }
+                    }
+                } ] }
+            }
+        },
         "CardInstrumentId": {
             "type": "string", "pattern": "^pc_[1-9][0-9]*_[1-9][0-9]*$",
             "description": "A prepaid card's id: `pc_<customer>_<seq>`, its owner and its number among the owner's cards.",
