@@ -18,6 +18,8 @@ use serde_json::{json, Map, Value};
 const EXAMPLE_DATE: &str = "2026-11-21";
 /// The card number the payment examples carry (`openapi::EXAMPLE_CARD_NUMBER`).
 const EXAMPLE_CARD_NUMBER: &str = "9421000000000018";
+/// The session the checkout examples carry (`openapi::wallet::EXAMPLE_SESSION`).
+const EXAMPLE_SESSION: &str = "ws_00000000000000000000000000000001";
 /// The payment id the cancel examples carry (`openapi::EXAMPLE_PAYMENT_ID`).
 const EXAMPLE_PAYMENT_ID: &str = "pay_0001000000000001";
 /// The payment id the refund examples carry (`openapi::EXAMPLE_REFUNDED_ID`).
@@ -36,6 +38,9 @@ const REPLAY_ORDER: &[&str] = &[
     "issuePrepaidCard",
     "getPrepaidCard",
     "revealPrepaidCard",
+    "createMember",
+    "createWalletSession",
+    "createWalletCheckout",
     "createCharge",
     "chargePrepaidCard",
     "getPrepaidCardStatement",
@@ -492,6 +497,16 @@ fn every_example_in_the_document_replays_against_the_server() {
             // of the card the examples issued.
             let mut replay = replay;
             if let Some(body) = replay.body.as_mut() {
+                // A session is a random token: the examples' placeholder becomes one the
+                // member's login opens now.
+                if body["session"] == EXAMPLE_SESSION {
+                    let opened = server.post(
+                        "/v1/wallet/sessions",
+                        &json!({ "member_id": "alice001", "password": "secret123" }),
+                    );
+                    assert_eq!(opened.status, 201, "{}", opened.text());
+                    body["session"] = opened.json()["session"].clone();
+                }
                 if body["instrument"]["number"] == EXAMPLE_CARD_NUMBER {
                     let revealed = server.post("/v1/prepaid-cards/pc_1001_1/reveal", &json!({}));
                     assert_eq!(revealed.status, 200, "{}", revealed.text());

@@ -134,6 +134,55 @@ fn a_cancel_over_the_pocket_cap_overflows_to_the_main_balance() {
     engine.shutdown().unwrap();
 }
 
+/// D-5.6: a charge from the bank on its way to the pocket (its A1 unknown) takes its share
+/// of the cap before a cancel does: the cancel's part above what is left goes to the
+/// balance, and the pocket ends at the cap, never above it. (The simulation's seed 186
+/// found a pocket at 415,800 under a cap of 400,000 when a cancel counted only the
+/// balance.)
+#[test]
+fn a_cancel_leaves_room_for_a_charge_from_the_bank_on_its_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(
+        dir.path(),
+        1,
+        &format!(
+            "{QUICK}[payments]\npocket_balance_cap_krw = 100_000\n[rails.bank_firm]\ntimeout_ms = 100\n"
+        ),
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        let (m2_no, number) = fixture(&engine, 60_000).await;
+        let paid = engine
+            .pay(card_payment("R-1", 35_000, number, "4827"))
+            .await
+            .unwrap();
+        // Pocket 25,000; a charge of 60,000 from the bank whose A1 is lost: on its way.
+        sim.set_rates(omnibus_actors::rails::sim::Rail::BankFirm, always("lost"));
+        let fill = engine
+            .fill_pocket(PocketChargeRequest {
+                header: charge(1, "P-2", 60_000).header,
+                card: CardSeq(1),
+            })
+            .await
+            .unwrap();
+        assert!(fill.timed_out, "{fill:?}");
+        sim.set_rates(omnibus_actors::rails::sim::Rail::BankFirm, healthy());
+        // 25,000 + 60,000 on its way: 15,000 of the cancel fits the pocket.
+        let cancelled = engine.cancel_payment(m2(), paid.id).await.unwrap();
+        assert_eq!(cancelled.state, PaymentState::Cancelled);
+        settle(&engine, "P-2").await;
+        assert_eq!(balance(&engine, pocket()).await, money(100_000));
+        // 500,000 - 60,000 + 20,000 of overflow.
+        assert_eq!(
+            balance(&engine, AccountId::customer(customer(1))).await,
+            money(460_000)
+        );
+        assert!(balance(&engine, AccountId::merchant(m2_no)).await.is_zero());
+        firm_agrees(&sim, m2_no, 100_000, 0);
+    });
+    engine.shutdown().unwrap();
+}
+
 #[test]
 fn merchant_cancels_by_request_number_after_its_timeout() {
     let dir = tempfile::tempdir().unwrap();

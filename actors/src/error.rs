@@ -46,6 +46,10 @@ pub enum Bound {
     RailInFlight(&'static str),
     /// Settled requests of a shard waiting for its archive (`archive.settled_max`).
     ArchiveBacklog,
+    /// Wallet sessions open (`payments.sessions_max`).
+    Sessions,
+    /// Wallet checkouts not yet paid (`payments.checkouts_max`).
+    Checkouts,
 }
 
 impl Bound {
@@ -60,6 +64,8 @@ impl Bound {
             Bound::CustomerQueue => "customer_queue",
             Bound::RailInFlight(_) => "rail_in_flight",
             Bound::ArchiveBacklog => "archive_backlog",
+            Bound::Sessions => "sessions",
+            Bound::Checkouts => "checkouts",
         }
     }
 }
@@ -90,6 +96,10 @@ impl std::fmt::Display for Bound {
             Bound::ArchiveBacklog => f.write_str(
                 "the settled requests waiting for the shard's archive (archive.settled_max)",
             ),
+            Bound::Sessions => f.write_str("the wallet sessions open (payments.sessions_max)"),
+            Bound::Checkouts => {
+                f.write_str("the wallet checkouts not yet paid (payments.checkouts_max)")
+            }
         }
     }
 }

@@ -60,7 +60,9 @@ pub use api::{
     Submission, Totals,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{CancelByRequest, CardApplication, Engine, EngineParts, PayoutView};
+pub use engine::{
+    CancelByRequest, CardApplication, Checkout, Engine, EngineParts, PayoutView, WalletSession,
+};
 pub use error::{Bound, EngineError, Rejection, StartError};
 pub use ledger::codec::describe as describe_record;
 pub use ledger::recovery::{RecoveryReport, StorageFactory};

@@ -79,6 +79,14 @@ pub struct PaymentsConfig {
     pub statement_lines_max: u32,
     /// The most notice deliveries (statements) one shard's pass asks of the sink.
     pub notices_per_pass_max: u32,
+    /// How long a wallet session lasts after the member's login (b4).
+    pub session_ttl_ms: u64,
+    /// The most wallet sessions open at once.
+    pub sessions_max: u32,
+    /// How long a wallet checkout can be paid (D-5.17: 10 minutes).
+    pub checkout_ttl_ms: u64,
+    /// The most wallet checkouts not yet paid at once.
+    pub checkouts_max: u32,
 }
 
 /// Settled requests out of memory (`docs/archive.md`).
@@ -685,6 +693,30 @@ impl Config {
             self.payments.sale_max_krw,
             1,
             1_000_000_000_000,
+        )?;
+        range(
+            "payments.session_ttl_ms",
+            self.payments.session_ttl_ms,
+            1_000,
+            86_400_000,
+        )?;
+        range(
+            "payments.sessions_max",
+            u64::from(self.payments.sessions_max),
+            1,
+            10_000_000,
+        )?;
+        range(
+            "payments.checkout_ttl_ms",
+            self.payments.checkout_ttl_ms,
+            1_000,
+            3_600_000,
+        )?;
+        range(
+            "payments.checkouts_max",
+            u64::from(self.payments.checkouts_max),
+            1,
+            10_000_000,
         )?;
         range(
             "payments.notices_per_pass_max",

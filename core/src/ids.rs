@@ -383,6 +383,18 @@ bounded_text!(
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 );
 
+bounded_text!(
+    /// A member's ID (INSTRUMENTS.md §5.2, FIG. 2): 8 to 12 letters and digits, kept in
+    /// lowercase (a member logs in with it in any case).
+    MemberId,
+    12,
+    "8 to 12 lowercase letters and digits",
+    |text| (8..=12).contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+);
+
 /// The id of one transfer between shards; the destination credits each id at most once.
 #[derive(
     Clone,

@@ -366,6 +366,13 @@ fn records_current() -> Vec<(&'static str, LedgerRecord)> {
         ),
         ("notice_set", LedgerRecord::NoticeSet { notice: notice() }),
         (
+            "member_set",
+            LedgerRecord::MemberSet {
+                version: 2,
+                member: member(),
+            },
+        ),
+        (
             "request_accepted",
             LedgerRecord::RequestAccepted {
                 accepted: accepted(),
@@ -479,6 +486,18 @@ fn payment() -> PaymentEntry {
 }
 
 /// A prepaid card: locked after wrong passwords, physical, under key ids 1 and 2.
+fn member() -> omnibus_core::payments::member::Member {
+    omnibus_core::payments::member::Member {
+        id: omnibus_core::ids::MemberId::new("alice01x").unwrap(),
+        customer: customer(1001),
+        password_hash:
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo".into(),
+        failed_logins: 1,
+        status: omnibus_core::payments::member::MemberStatus::Active,
+        created_at_ms: 1_795_262_900_000,
+    }
+}
+
 fn notice() -> omnibus_core::statement::Notice {
     use omnibus_core::statement::{PocketDay, PocketLine};
     omnibus_core::statement::Notice {
@@ -879,6 +898,10 @@ fn books_v6() -> ShardBooks {
             at_ms: 1_795_262_800_005,
         },
         LedgerRecord::NoticeSet { notice: notice() },
+        LedgerRecord::MemberSet {
+            version: 1,
+            member: member(),
+        },
     ]
     .iter()
     .enumerate()
@@ -999,6 +1022,7 @@ fn snapshots_written_by_every_format_version_still_decode() {
         rust_decimal::Decimal::from(2_500)
     );
     assert_eq!(decoded.notices, [notice()]);
+    assert_eq!(decoded.members, [(1, member())]);
     assert_eq!(decoded.payouts[0].0, MerchantNo(1));
 }
 

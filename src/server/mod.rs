@@ -20,6 +20,7 @@ pub mod payouts;
 pub mod routes;
 pub mod shutdown;
 pub mod views;
+pub mod wallet;
 
 use std::net::TcpListener;
 use std::sync::Arc;

@@ -41,6 +41,7 @@ mod cards;
 mod merchants;
 mod payments;
 mod payouts;
+mod wallet;
 
 /// Every error code the API answers, with its HTTP status.
 pub const ERROR_CODES: &[(&str, u16)] = &[
@@ -67,6 +68,11 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("refused", 422),
     ("issue_refused", 422),
     ("over_balance_cap", 422),
+    ("login_failed", 422),
+    ("member_locked", 422),
+    ("wrong_secret", 422),
+    ("locked", 422),
+    ("owner_not_tradable", 422),
     ("cancel_window_closed", 422),
     ("refund_exceeds_merchant_balance", 422),
     ("refund_exceeds_payment", 422),
@@ -322,6 +328,7 @@ pub fn document() -> Value {
             { "name": "operations", "description": "Health, metrics, parent accounts, reconciliation, events and this document." },
             { "name": "merchants", "description": "Merchants and their terminals (the instruments layer, INSTRUMENTS.md §6)." },
             { "name": "prepaid cards", "description": "The prepaid card of seed 004 and its pocket (INSTRUMENTS.md §5)." },
+            { "name": "wallet", "description": "Members, wallet sessions and checkouts of flow B (INSTRUMENTS.md §5.3 b4–b9)." },
             { "name": "payments", "description": "Merchants' payments (INSTRUMENTS.md §6.4): authorization, lookup." }
         ],
         "paths": paths(),
@@ -357,6 +364,9 @@ fn paths() -> Value {
         ),
         ("/v1/merchants/{merchant_id}/payouts", payouts::list()),
         ("/v1/customers/{id}/prepaid-cards", cards::issue()),
+        ("/v1/members", wallet::create_member()),
+        ("/v1/wallet/sessions", wallet::create_session()),
+        ("/v1/wallet/checkouts", wallet::create_checkout()),
         ("/v1/prepaid-cards/{instrument_id}", cards::get()),
         ("/v1/prepaid-cards/{instrument_id}/reveal", cards::reveal()),
         ("/v1/prepaid-cards/{instrument_id}/charges", cards::charge()),
@@ -967,6 +977,7 @@ fn schemas() -> Value {
         .chain(cards::schemas().as_object().expect("an object"))
         .chain(payments::schemas().as_object().expect("an object"))
         .chain(payouts::schemas().as_object().expect("an object"))
+        .chain(wallet::schemas().as_object().expect("an object"))
     {
         schemas[name] = shape.clone();
     }

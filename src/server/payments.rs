@@ -73,7 +73,8 @@ impl PaymentView {
 }
 
 /// `POST /v1/payments`: `{merchant_id, terminal_id?, merchant_request_no, order_no?,
-/// amount_krw, category, region?, instrument: {type: "prepaid_card", number, password}}`.
+/// amount_krw, category, region?, instrument: {type: "prepaid_card", number, password} |
+/// {type: "wallet", checkout_id}}`.
 pub async fn pay(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -107,17 +108,29 @@ pub async fn pay(
         .ok_or_else(|| ApiError::missing_field("instrument"))?;
     f.finish()?;
     let kind = i.required_string("type")?;
-    if kind != "prepaid_card" {
-        return Err(ApiError::invalid_field(
-            "instrument",
-            format!("type {kind:?} is not built yet; prepaid_card is"),
-        ));
-    }
-    let number = CardNumber::parse(&i.required_string("number")?)
-        .map_err(|e| ApiError::invalid_field("instrument.number", e))?;
-    let password = SecretText::new(i.required_string("password")?);
-    i.finish()
-        .map_err(|_| ApiError::invalid_field("instrument", "only type, number and password"))?;
+    let instrument = match kind.as_str() {
+        "prepaid_card" => {
+            let number = CardNumber::parse(&i.required_string("number")?)
+                .map_err(|e| ApiError::invalid_field("instrument.number", e))?;
+            let password = SecretText::new(i.required_string("password")?);
+            i.finish().map_err(|_| {
+                ApiError::invalid_field("instrument", "only type, number and password")
+            })?;
+            InstrumentRef::PrepaidCard { number, password }
+        }
+        "wallet" => {
+            let checkout_id = i.required_string("checkout_id")?;
+            i.finish()
+                .map_err(|_| ApiError::invalid_field("instrument", "only type and checkout_id"))?;
+            InstrumentRef::Wallet { checkout_id }
+        }
+        _ => {
+            return Err(ApiError::invalid_field(
+                "instrument",
+                format!("type {kind:?} is not built yet; prepaid_card and wallet are"),
+            ))
+        }
+    };
     let payment = state
         .engine
         .pay(PaymentRequest {
@@ -129,7 +142,7 @@ pub async fn pay(
             category,
             region,
             legs: vec![Leg {
-                instrument: InstrumentRef::PrepaidCard { number, password },
+                instrument,
                 amount_krw,
             }],
         })

@@ -59,6 +59,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/v1/customers/{id}/prepaid-cards",
             super::cards::issue,
         ))
+        .service(post("/v1/members", super::wallet::create_member))
+        .service(post("/v1/wallet/sessions", super::wallet::login))
+        .service(post("/v1/wallet/checkouts", super::wallet::checkout))
         .service(also(
             get("/v1/prepaid-cards/{instrument_id}", super::cards::get),
             web::patch().to(super::cards::change),

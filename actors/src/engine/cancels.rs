@@ -171,8 +171,21 @@ impl Engine {
                 if matches!(card.card.status, CardStatus::Closed | CardStatus::Expired) {
                     0
                 } else {
+                    // What is on its way into the pocket (charges in flight among it) takes
+                    // its share of the cap first (D-5.6).
+                    let card_id = CardId { customer, seq };
+                    let crate::shard::QueryAnswer::Account(incoming) = self
+                        .ask(self.shard_of(customer), |reply| crate::shard::Query {
+                            kind: crate::shard::QueryKind::PocketIncoming { card: card_id },
+                            reply,
+                        })
+                        .await?
+                    else {
+                        unreachable!("a pocket's incoming is answered as an amount");
+                    };
                     let cap = Decimal::from(self.inner.config.payments.pocket_balance_cap_krw);
-                    let headroom = (cap - card.pocket.balance).max(Decimal::ZERO);
+                    let headroom =
+                        (cap - card.pocket.balance - incoming.value()).max(Decimal::ZERO);
                     headroom.to_u64().unwrap_or(0).min(won)
                 }
             }

@@ -32,6 +32,7 @@ mod registry;
 mod start;
 mod stop;
 mod submit;
+mod wallet;
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -56,6 +57,7 @@ pub use self::cancels::CancelByRequest;
 pub use self::cards::CardApplication;
 pub use self::payouts::PayoutView;
 pub use self::start::EngineParts;
+pub use self::wallet::{Checkout, WalletSession};
 
 struct Inner {
     config: Arc<Config>,
@@ -94,6 +96,8 @@ struct Inner {
     pay_backs: tokio::sync::Mutex<()>,
     /// The engine's clock (the shards' too).
     clock: Arc<dyn crate::clock::Clock>,
+    /// Members, wallet sessions and checkouts (`wallet.rs`).
+    wallets: wallet::Wallets,
 }
 
 /// The handle a host holds. Clone it freely.

@@ -30,7 +30,8 @@ use omnibus_core::ledger::MerchantEntry;
 use omnibus_core::payments::controls::Ask;
 use omnibus_core::payments::merchant::InstrumentType;
 use omnibus_core::payments::payment::{PaymentEntry, PaymentId, PaymentState};
-use omnibus_core::payments::payment_request::{InstrumentRef, PaymentRequest};
+use omnibus_core::payments::payment_request::{InstrumentRef, PaymentRequest, SecretText};
+use omnibus_core::payments::prepaid_card::CardId;
 use omnibus_core::payments::{DeclineCode, RefusalCode};
 use omnibus_core::request_log::Told;
 use omnibus_core::saga::Reason;
@@ -40,7 +41,7 @@ use rust_decimal::Decimal;
 use super::Engine;
 use crate::api::SaleRequest;
 use crate::error::EngineError;
-use crate::shard::{AuthorizeCardPayment, PaymentQuery, RecordPayment};
+use crate::shard::{AuthorizeCardPayment, CardUse, PaymentQuery, RecordPayment};
 
 /// Where a merchant's request number stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,17 +123,30 @@ impl Engine {
                 "legs: one instrument per payment (split tender and group payment come with seeds 002 and 003)",
             ));
         };
-        let InstrumentRef::PrepaidCard { number, password } = &leg.instrument else {
-            return Err(EngineError::refusal(
-                RefusalCode::InvalidRequest,
-                format!(
-                    "instrument: type {} is not built yet; prepaid_card is",
-                    leg.instrument.kind().as_str()
-                ),
-            ));
+        // The card: by its number and password (D-5.18), or by a wallet checkout the member
+        // confirmed with the card's password (flow B, D-5.17).
+        let (index, password, checkout_id) = match &leg.instrument {
+            InstrumentRef::PrepaidCard { number, password } => (
+                Some(self.inner.payment_keys.index.index(&number.ascii())),
+                password.clone(),
+                None,
+            ),
+            InstrumentRef::Wallet { checkout_id } => (
+                None,
+                SecretText::new(String::new()),
+                Some(checkout_id.clone()),
+            ),
+            other => {
+                return Err(EngineError::refusal(
+                    RefusalCode::InvalidRequest,
+                    format!(
+                        "instrument: type {} is not built yet; prepaid_card and wallet are",
+                        other.kind().as_str()
+                    ),
+                ))
+            }
         };
-        let index = self.inner.payment_keys.index.index(&number.ascii());
-        let fingerprint = request.fingerprint(&[Some(index)]).0;
+        let fingerprint = request.fingerprint(&[index]).0;
         let key = (merchant.no, request.merchant_request_no);
         // Step 0: the number, claimed, or answered from the record.
         if let Some(id) = self.claim_payment_key(key).await? {
@@ -156,8 +170,23 @@ impl Engine {
             refunded_krw: 0,
             refunds: Vec::new(),
         };
+        // A checkout is used up here, once the number is claimed: a resubmission was
+        // answered above, from the record.
+        let (card, itype, mode) = match &checkout_id {
+            None => (
+                index.and_then(|i| self.inner.cards.get(&i).map(|c| *c)),
+                InstrumentType::PrepaidCard,
+                CardUse::Direct,
+            ),
+            Some(id) => (
+                self.take_checkout(id, request.merchant, request.amount_krw)
+                    .map(|c| c.card),
+                InstrumentType::Wallet,
+                CardUse::ConfirmedCheckout,
+            ),
+        };
         let recorded = self
-            .authorize_card(&request, &merchant, new, index, password)
+            .authorize_card(&request, &merchant, new, (card, itype, mode), &password)
             .await;
         self.settle_payment_key(key, recorded.as_ref().ok().map(|p| p.id));
         let recorded = recorded?;
@@ -219,28 +248,20 @@ impl Engine {
         request: &PaymentRequest,
         merchant: &MerchantEntry,
         mut payment: PaymentEntry,
-        index: omnibus_core::payments::secret::CredentialIndex,
-        password: &omnibus_core::payments::payment_request::SecretText,
+        (card, itype, mode): (Option<CardId>, InstrumentType, CardUse),
+        password: &SecretText,
     ) -> Result<PaymentEntry, EngineError> {
         let declined = |mut p: PaymentEntry, code: DeclineCode| {
             p.state = PaymentState::Declined;
             p.decline = Some(code.byte());
             p
         };
-        if let Err(code) = merchant
-            .merchant
-            .admits(InstrumentType::PrepaidCard, request.terminal)
-        {
+        if let Err(code) = merchant.merchant.admits(itype, request.terminal) {
             let shard = self.key_shard(&(payment.merchant, payment.merchant_request_no));
             return self.record_new(shard, declined(payment, code)).await;
         }
-        let card = self
-            .inner
-            .cards
-            .get(&index)
-            .map(|c| *c)
-            // Seq 0: a number reserved by an issue in progress, not a card yet.
-            .filter(|c| c.seq.0 != 0);
+        // Seq 0: a number reserved by an issue in progress, not a card yet.
+        let card = card.filter(|c| c.seq.0 != 0);
         let Some(card) = card else {
             let shard = self.key_shard(&(payment.merchant, payment.merchant_request_no));
             return self
@@ -266,9 +287,62 @@ impl Engine {
             ask,
             sale_max_krw,
             keys,
+            mode,
             reply,
         })
         .await
+    }
+
+    /// A wallet checkout's confirmation (b5, D-5.17): steps 2, 2a and 3 of §6.2 on the
+    /// card, its password checked and counted on the card's shard. `Some(code)`: refused.
+    pub(super) async fn confirm_card(
+        &self,
+        card: CardId,
+        merchant: &MerchantEntry,
+        amount_krw: u64,
+        password: SecretText,
+        now: u64,
+    ) -> Result<Option<DeclineCode>, EngineError> {
+        let payment = PaymentEntry {
+            id: PaymentId(0),
+            version: 0,
+            merchant: merchant.no,
+            merchant_request_no: RequestNo::new("CHECKOUT").expect("well formed"),
+            order_no: None,
+            fingerprint: [0; 32],
+            amount_krw,
+            card: Some((card.customer, card.seq)),
+            state: PaymentState::Requested,
+            decline: None,
+            sale: None,
+            created_at_ms: now,
+            approved_at_ms: 0,
+            refunded_krw: 0,
+            refunds: Vec::new(),
+        };
+        let ask = Ask {
+            merchant: merchant.merchant.id,
+            merchant_category: merchant.merchant.category,
+            terminal: None,
+            region: None,
+            purpose: None,
+            amount_krw,
+            at_ms: now,
+        };
+        let keys = self.inner.payment_keys.clone();
+        let sale_max_krw = self.inner.config.payments.sale_max_krw;
+        let judged = self
+            .ask(self.shard_of(card.customer), |reply| AuthorizeCardPayment {
+                payment,
+                password,
+                ask,
+                sale_max_krw,
+                keys,
+                mode: CardUse::ConfirmCheckout,
+                reply,
+            })
+            .await?;
+        Ok(judged.decline_code())
     }
 
     pub(super) async fn record_new(

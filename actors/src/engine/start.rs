@@ -104,6 +104,12 @@ impl Engine {
             .collect();
         let payment_keys_seen =
             super::payments::directory(recovered.iter().flat_map(|r| r.books.payments()));
+        let wallets = super::wallet::Wallets::new(
+            recovered
+                .iter()
+                .flat_map(|r| r.books.members())
+                .map(|(_, m)| (m.id, m.customer)),
+        );
         let archives: Vec<ShardArchive> = recovered.iter().map(|r| r.archive.clone()).collect();
         // Many small shards: the registry grows with every request, and growing a shard
         // rehashes it under its lock, stalling every caller that hashes there (the same
@@ -259,6 +265,7 @@ impl Engine {
                 payment_keys_seen,
                 pay_backs: tokio::sync::Mutex::new(()),
                 clock: host_clock,
+                wallets,
             }),
         };
         // Before the engine serves: a shard a crash left behind on a merchant is brought up

@@ -20,10 +20,8 @@
 use omnibus_core::config::PaymentsConfig;
 use omnibus_core::ledger::ShardBooks;
 use omnibus_core::payments::RefusalCode;
-use omnibus_core::request_log::Step;
-use omnibus_core::saga::{Accepted, RequestKind};
+use omnibus_core::saga::Accepted;
 use omnibus_core::AccountId;
-use omnibus_core::CustomerId;
 use rust_decimal::Decimal;
 
 use super::admission::as_submitted;
@@ -46,33 +44,6 @@ pub(super) fn accept_release(
         ));
     }
     Ok(as_submitted(submission, at_ms))
-}
-
-/// What the charges of the pocket from the linked account hold of its headroom before
-/// their credit's entry exists (D-5.6): each not settled (what `named_requests` holds),
-/// without a `ChargeCredit` entry, counts in full (A1 may still be done, by the bank or by a confirm that finds it done).
-/// From its credit's entry on, `open_credits_to` counts it while open, and the balance once
-/// done.
-fn fills_before_credit(
-    books: &ShardBooks,
-    customer: CustomerId,
-    charge: &PocketChargeRequest,
-) -> Decimal {
-    books
-        .named_requests()
-        .filter(|(request, named)| {
-            request.accepted.customer == customer
-                && request.accepted.kind == RequestKind::Charge
-                && named.pocket == Some(charge.card)
-        })
-        .filter(|(request, _)| {
-            !books
-                .request_entries(request)
-                .iter()
-                .any(|e| e.step == Step::ChargeCredit)
-        })
-        .map(|(request, _)| request.accepted.amount.value())
-        .sum()
 }
 
 /// A pocket charge as accepted, once the card may be charged and the cap has room.
@@ -101,7 +72,7 @@ pub(super) fn accept(
         ));
     }
     let pocket = AccountId::pocket(customer, charge.card);
-    let incoming = books.open_credits_to(pocket) + fills_before_credit(books, customer, charge);
+    let incoming = books.pocket_incoming(customer, charge.card);
     let cap = Decimal::from(config.pocket_balance_cap_krw);
     let after = card.pocket.balance + incoming + charge.header.amount.value();
     if after > cap {

@@ -26,6 +26,7 @@ mod archiving;
 mod cards;
 mod holds;
 mod lifecycle;
+mod members;
 mod merchants;
 mod payments;
 mod protocol;
@@ -55,10 +56,11 @@ use crate::saga::{self, Refill, SagaRuntime};
 use crate::supervisors::{Prune, SupervisorActor};
 
 pub use self::protocol::{
-    AuthorizeCardPayment, BatchMessage, CardQuery, ChangeCard, CreateHold, HoldsQuery, HoldsWanted,
-    IssueCard, IssueTextRequest, MerchantsQuery, MoveSlice, Open, PaymentQuery, Peers, Post,
-    PostBatch, PostHold, Query, QueryAnswer, QueryKind, RecordPayment, SetMerchant, SetStatus,
-    Shutdown, SubmitBatch, SubmitRequest, Supervise, ViewRequest, VoidHold,
+    AuthorizeCardPayment, BatchMessage, CardQuery, CardUse, ChangeCard, CreateHold, HoldsQuery,
+    HoldsWanted, IssueCard, IssueTextRequest, MemberQuery, MerchantsQuery, MoveSlice, Open,
+    PaymentQuery, Peers, Post, PostBatch, PostHold, Query, QueryAnswer, QueryKind, RecordPayment,
+    SetMember, SetMerchant, SetStatus, Shutdown, SubmitBatch, SubmitRequest, Supervise,
+    ViewRequest, VoidHold,
 };
 pub use self::transfers::Redeliver;
 use self::transfers::Transfers;

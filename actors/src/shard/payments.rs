@@ -14,7 +14,7 @@ use omnibus_core::payments::DeclineCode;
 use omnibus_core::record::{ActorId, LedgerRecord};
 use rust_decimal::prelude::ToPrimitive;
 
-use super::protocol::{AuthorizeCardPayment, PaymentQuery, RecordPayment};
+use super::protocol::{AuthorizeCardPayment, CardUse, PaymentQuery, RecordPayment};
 use super::ShardActor;
 use crate::error::EngineError;
 use crate::ledger::Admission;
@@ -52,19 +52,28 @@ impl Handler<AuthorizeCardPayment> for ShardActor {
             .is_some_and(|c| c.tradable && c.subscription_valid);
         let card = &held.card;
         let id = card.instrument_id();
-        let check = msg.keys.pin.check(
-            &card.password,
-            &id.bytes(),
-            msg.password.expose().as_bytes(),
-        );
+        let check = match msg.mode {
+            // Checked at the checkout (D-5.17): right, and nothing to reseal.
+            CardUse::ConfirmedCheckout => SecretCheck::Right { resealed: None },
+            CardUse::Direct | CardUse::ConfirmCheckout => msg.keys.pin.check(
+                &card.password,
+                &id.bytes(),
+                msg.password.expose().as_bytes(),
+            ),
+        };
         let secret = match check {
             SecretCheck::Right { .. } => Secret::Right,
             SecretCheck::Wrong => Secret::Wrong,
             SecretCheck::KeyRetired => Secret::Unusable,
         };
-        let available = (held.pocket.balance - held.pocket.held)
-            .to_u64()
-            .unwrap_or(0);
+        let available = match msg.mode {
+            // A checkout confirms the card and its password (steps 2, 2a, 3); the funds
+            // are judged when the merchant pays it (b8).
+            CardUse::ConfirmCheckout => u64::MAX,
+            _ => (held.pocket.balance - held.pocket.held)
+                .to_u64()
+                .unwrap_or(0),
+        };
         let verdict = authorize(
             &Authorizing {
                 status: card.status.instrument(),
@@ -125,6 +134,14 @@ impl Handler<AuthorizeCardPayment> for ShardActor {
                 msg.reply.send(Err(e));
                 return;
             }
+        }
+        if msg.mode == CardUse::ConfirmCheckout {
+            // No payment yet: the verdict, once the card's counters are durable.
+            let reply = msg.reply;
+            ledger.after_durable(Box::new(move |durable| {
+                reply.send(durable.map(|()| payment))
+            }));
+            return;
         }
         let record = LedgerRecord::PaymentSet {
             payment: payment.clone(),

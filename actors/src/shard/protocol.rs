@@ -89,7 +89,38 @@ pub struct AuthorizeCardPayment {
     /// `payments.sale_max_krw` (D-0.1).
     pub sale_max_krw: u64,
     pub keys: std::sync::Arc<crate::keys::PaymentKeys>,
+    /// How the card is being used: a direct payment (its password checked here), a
+    /// wallet checkout's confirmation (D-5.17: the password checked, nothing recorded but
+    /// the card's counters, the funds not judged yet), or a payment of a confirmed
+    /// checkout (the password was checked at the checkout).
+    pub mode: CardUse,
     pub reply: Reply<omnibus_core::payments::payment::PaymentEntry>,
+}
+
+/// Put a member on record over the version `over` (`None`: a new member, refused if the
+/// ID is taken); answered with its new version once durable.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetMember {
+    pub member: omnibus_core::payments::member::Member,
+    pub over: Option<u32>,
+    pub reply: Reply<u32>,
+}
+
+/// A member and its version, if the shard holds it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MemberQuery {
+    pub id: omnibus_core::ids::MemberId,
+    pub reply: Reply<Option<(u32, omnibus_core::payments::member::Member)>>,
+}
+
+/// See [`AuthorizeCardPayment::mode`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CardUse {
+    Direct,
+    ConfirmCheckout,
+    ConfirmedCheckout,
 }
 
 /// Put a payment on record: a new one (`new_id`: the shard gives it its next id) or a
@@ -251,6 +282,11 @@ pub enum QueryKind {
         from_ms: u64,
         to_ms: u64,
         lines_max: u32,
+    },
+    /// What is on its way into a card's pocket (`ShardBooks::pocket_incoming`), answered
+    /// as `Account`.
+    PocketIncoming {
+        card: omnibus_core::payments::prepaid_card::CardId,
     },
     /// A card's statement of a KST day: its notice if one was made, else the day as it
     /// stands (`None` inside: the pocket did not move that day, or it is no longer kept).

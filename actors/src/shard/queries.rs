@@ -193,6 +193,9 @@ impl ShardActor {
                     lines_max as usize,
                 ),
             )),
+            QueryKind::PocketIncoming { card } => Ok(QueryAnswer::Account(
+                books.money(books.pocket_incoming(card.customer, card.seq)),
+            )),
             QueryKind::CardStatement { card, day } => match books.card(card.customer, card.seq) {
                 None => Err(EngineError::refusal(
                     omnibus_core::payments::RefusalCode::NotFound,

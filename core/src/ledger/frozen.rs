@@ -122,6 +122,7 @@ impl From<BooksSnapshotV1> for BooksSnapshot {
             pocket_days: Vec::new(),
             notices: Vec::new(),
             merchant_days: Vec::new(),
+            members: Vec::new(),
         }
     }
 }
@@ -175,6 +176,7 @@ impl From<BooksSnapshotV2> for BooksSnapshot {
             pocket_days: Vec::new(),
             notices: Vec::new(),
             merchant_days: Vec::new(),
+            members: Vec::new(),
         }
     }
 }
@@ -229,6 +231,7 @@ impl From<BooksSnapshotV3> for BooksSnapshot {
             pocket_days: Vec::new(),
             notices: Vec::new(),
             merchant_days: Vec::new(),
+            members: Vec::new(),
         }
     }
 }
@@ -285,6 +288,7 @@ impl From<BooksSnapshotV4> for BooksSnapshot {
             pocket_days: Vec::new(),
             notices: Vec::new(),
             merchant_days: Vec::new(),
+            members: Vec::new(),
         }
     }
 }
@@ -343,6 +347,7 @@ impl From<BooksSnapshotV5> for BooksSnapshot {
             pocket_days: Vec::new(),
             notices: Vec::new(),
             merchant_days: Vec::new(),
+            members: Vec::new(),
         }
     }
 }

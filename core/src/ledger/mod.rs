@@ -92,6 +92,7 @@ mod error;
 mod fixtures;
 pub mod frozen;
 mod holds;
+mod members;
 mod merchants;
 mod notices;
 mod parents;
@@ -223,6 +224,8 @@ pub struct ShardBooks {
     merchant_days: pocket_days::MerchantDays,
     /// The notices for the notification sink, with their delivery (`notices.rs`).
     notices: notices::Notices,
+    /// The members whose customer is in this shard (`members.rs`).
+    members: members::Members,
 }
 
 impl ShardBooks {
@@ -280,6 +283,7 @@ impl ShardBooks {
             pocket_days: Default::default(),
             merchant_days: Default::default(),
             notices: Default::default(),
+            members: Default::default(),
         }
     }
 
@@ -456,6 +460,10 @@ impl ShardBooks {
             }
             LedgerRecord::PaymentSet { payment } => {
                 self.apply_payment_set(payment)?;
+                Applied::Done
+            }
+            LedgerRecord::MemberSet { version, member } => {
+                self.apply_member_set(*version, member)?;
                 Applied::Done
             }
             LedgerRecord::NoticeSet { notice } => {

@@ -57,6 +57,35 @@ impl ShardBooks {
             .filter_map(|(key, named)| Some((self.requests.get(key)?, *named)))
     }
 
+    /// What is on its way into a card's pocket (D-5.6): every open entry crediting it
+    /// (charges, cancels, refunds, reversals in flight), and every charge from the linked
+    /// account naming it that is not settled and whose credit has no entry yet (its A1
+    /// may still be done, by the bank or by a confirm).
+    pub fn pocket_incoming(
+        &self,
+        customer: CustomerId,
+        card: crate::ids::CardSeq,
+    ) -> rust_decimal::Decimal {
+        let pocket = crate::ids::AccountId::pocket(customer, card);
+        let fills: rust_decimal::Decimal = self
+            .named_requests()
+            .filter(|(request, named)| {
+                request.accepted.customer == customer
+                    && request.accepted.kind == crate::saga::RequestKind::Charge
+                    && named.pocket == Some(card)
+            })
+            .filter(|(request, _)| {
+                !request.entries.iter().any(|id| {
+                    self.entries
+                        .get(id)
+                        .is_some_and(|e| e.step == crate::request_log::Step::ChargeCredit)
+                })
+            })
+            .map(|(request, _)| request.accepted.amount.value())
+            .sum();
+        self.open_credits_to(pocket) + fills
+    }
+
     pub fn requests(&self) -> impl Iterator<Item = &RequestState> {
         self.requests.values()
     }

@@ -62,6 +62,7 @@ impl ShardBooks {
             payouts: self.payout_index(),
             pocket_days: self.pocket_days.values().cloned().collect(),
             notices: self.notices.values().cloned().collect(),
+            members: self.members.values().cloned().collect(),
             merchant_days: self
                 .merchant_days
                 .iter()
@@ -157,6 +158,11 @@ impl ShardBooks {
             .into_iter()
             .map(|(day, m, net)| ((day, m), net.0))
             .collect();
+        books.members = snapshot
+            .members
+            .into_iter()
+            .map(|(v, m)| (m.id, (v, m)))
+            .collect();
         books.notices = snapshot.notices.into_iter().map(|n| (n.key, n)).collect();
         books.pocket_days = snapshot
             .pocket_days
@@ -220,6 +226,8 @@ pub struct BooksSnapshot {
     pub notices: Vec<crate::statement::Notice>,
     /// What each merchant's slice took in net on each KST day kept (from version 6).
     pub merchant_days: Vec<(u32, MerchantNo, DecimalCell)>,
+    /// The members of the shard's customers, at their versions (from version 6).
+    pub members: Vec<(u32, crate::payments::member::Member)>,
 }
 
 /// The books at one LSN, shared with the live books copy-on-write: see

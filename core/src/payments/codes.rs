@@ -180,6 +180,10 @@ codes! {
         RefundExceedsMerchantBalance = 25, "REFUND_EXCEEDS_MERCHANT_BALANCE";
         /// A cancel after the payment's KST day: use a refund.
         CancelWindowClosed = 26, "CANCEL_WINDOW_CLOSED";
+        /// A wallet checkout's card password is wrong (b5, D-5.17).
+        WrongSecret = 27, "WRONG_SECRET";
+        /// A wallet checkout's card is locked (b5).
+        Locked = 28, "LOCKED";
     }
 }
 
@@ -208,7 +212,8 @@ mod tests {
             assert_eq!(RefusalCode::from_byte(code.byte()), Some(code));
         }
         assert_eq!(DeclineCode::ALL.len(), 26, "the 26 codes of §6.2");
-        assert_eq!(RefusalCode::ALL.len(), 26, "the 26 codes of §6.2's table");
+        // §6.2's table, and the step codes a wallet checkout is refused with (§5.3 b5).
+        assert_eq!(RefusalCode::ALL.len(), 28, "the 26 codes of §6.2's table and 2 of b5");
         assert!(DeclineCode::from_byte(0).is_none());
         assert!("over_sale_max".parse::<DeclineCode>().is_err());
     }

@@ -20,6 +20,7 @@ pub mod card_number;
 pub mod codes;
 pub mod controls;
 pub mod kst;
+pub mod member;
 pub mod merchant;
 pub mod payment;
 pub mod payment_request;

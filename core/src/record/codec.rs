@@ -75,10 +75,11 @@ pub enum RecordKind {
     CardSet,
     PaymentSet,
     NoticeSet,
+    MemberSet,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 22] = [
+    pub const ALL: [RecordKind; 23] = [
         RecordKind::Genesis,
         RecordKind::CustomerOpened,
         RecordKind::CustomerStatus,
@@ -101,6 +102,7 @@ impl RecordKind {
         RecordKind::CardSet,
         RecordKind::PaymentSet,
         RecordKind::NoticeSet,
+        RecordKind::MemberSet,
     ];
 
     /// The code in the envelope.
@@ -128,6 +130,7 @@ impl RecordKind {
             RecordKind::CardSet => 20,
             RecordKind::PaymentSet => 21,
             RecordKind::NoticeSet => 22,
+            RecordKind::MemberSet => 23,
         }
     }
 
@@ -172,6 +175,7 @@ impl RecordKind {
             RecordKind::CardSet => "card_set",
             RecordKind::PaymentSet => "payment_set",
             RecordKind::NoticeSet => "notice_set",
+            RecordKind::MemberSet => "member_set",
         }
     }
 }
@@ -201,6 +205,7 @@ impl LedgerRecord {
             LedgerRecord::CardSet { .. } => RecordKind::CardSet,
             LedgerRecord::PaymentSet { .. } => RecordKind::PaymentSet,
             LedgerRecord::NoticeSet { .. } => RecordKind::NoticeSet,
+            LedgerRecord::MemberSet { .. } => RecordKind::MemberSet,
         }
     }
 }
@@ -344,6 +349,12 @@ mod v1 {
     #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
     pub struct PaymentSet {
         pub payment: crate::payments::payment::PaymentEntry,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct MemberSet {
+        pub version: u32,
+        pub member: crate::payments::member::Member,
     }
 
     #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
@@ -616,6 +627,13 @@ fn body(record: &LedgerRecord, buf: AlignedVec) -> AlignedVec {
             },
             buf,
         ),
+        LedgerRecord::MemberSet { version, member } => put(
+            &v1::MemberSet {
+                version: *version,
+                member: member.clone(),
+            },
+            buf,
+        ),
         LedgerRecord::NoticeSet { notice } => put(
             &v1::NoticeSet {
                 notice: notice.clone(),
@@ -882,6 +900,13 @@ pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
             LedgerRecord::CardSet {
                 version: c.version,
                 card: c.card,
+            }
+        }
+        (RecordKind::MemberSet, _) => {
+            let m = get::<v1::MemberSet>(&what, body)?;
+            LedgerRecord::MemberSet {
+                version: m.version,
+                member: m.member,
             }
         }
         (RecordKind::NoticeSet, _) => LedgerRecord::NoticeSet {

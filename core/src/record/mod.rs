@@ -198,6 +198,12 @@ pub enum LedgerRecord {
     NoticeSet {
         notice: crate::statement::Notice,
     },
+    /// A member at its version (`ledger/members.rs`), in its customer's shard: written at
+    /// its registration and at every login that changes its count of failures.
+    MemberSet {
+        version: u32,
+        member: crate::payments::member::Member,
+    },
 }
 
 impl LedgerRecord {
@@ -221,7 +227,8 @@ impl LedgerRecord {
             | LedgerRecord::HoldExpired { .. }
             | LedgerRecord::MerchantSet { .. }
             | LedgerRecord::PaymentSet { .. }
-            | LedgerRecord::NoticeSet { .. } => ActorId::Shard,
+            | LedgerRecord::NoticeSet { .. }
+            | LedgerRecord::MemberSet { .. } => ActorId::Shard,
             LedgerRecord::CardSet { card, .. } => ActorId::Customer(card.owner),
             LedgerRecord::HoldCreated { hold, .. } => {
                 ActorId::owner_of(hold.debit).unwrap_or(ActorId::Shard)

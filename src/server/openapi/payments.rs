@@ -43,8 +43,8 @@ pub fn path() -> Value {
 fn pay() -> Value {
     let mut other_amount = payment_body("R-20261121-0001", 10_000, "4827");
     other_amount["amount_krw"] = json!(9_999);
-    let mut wallet = payment_body("R-20261121-0009", 1_000, "4827");
-    wallet["instrument"] = json!({ "type": "wallet", "checkout_id": "co_1" });
+    let mut division = payment_body("R-20261121-0009", 1_000, "4827");
+    division["instrument"] = json!({ "type": "division", "number": "1234", "pin": "0000" });
     json!({ "post": {
         "operationId": "createPayment",
         "tags": ["payments"],
@@ -56,7 +56,7 @@ fn pay() -> Value {
             ("again", example("The same request again", payment_body("R-20261121-0001", 10_000, "4827"))),
             ("short", example("More than the pocket holds", payment_body("R-20261121-0002", 1_000_000, "4827"))),
             ("conflict", example("The number again with another amount", other_amount)),
-            ("wallet", example("An instrument type not built yet", wallet)),
+            ("division", example("An instrument type not built yet", division)),
         ])),
         "responses": {
             "200": ok("APPROVED or DECLINED", "PaymentAnswer", examples(&[
@@ -66,7 +66,7 @@ fn pay() -> Value {
                 ("short", example("Declined: the full-amount rule", answer("R-20261121-0002", 1_000_000, Some("INSUFFICIENT_FUNDS")))),
             ])),
             "400": errors(400, BODY_400, "a field is missing, unknown, malformed or `null`; an instrument type not built yet.", examples(&[
-                ("wallet", error_example("wallet", "invalid_field", "instrument: type \"wallet\" is not built yet; prepaid_card is", Some("instrument"))),
+                ("division", error_example("division", "invalid_field", "instrument: type \"division\" is not built yet; prepaid_card and wallet are", Some("instrument"))),
             ])),
             "404": errors(404, &["not_found"], "no merchant has this id.", examples(&[
                 ("unknown_merchant", error_example("m9", "not_found", "no merchant m9", None)),
@@ -257,15 +257,25 @@ pub fn schemas() -> Value {
                 "amount_krw": { "type": "integer", "minimum": 1, "maximum": 2_000_000_000_000u64 },
                 "category": schema("Tag"),
                 "region": schema("Tag"),
-                "instrument": {
-                    "type": "object", "additionalProperties": false,
-                    "required": ["type", "number", "password"],
-                    "properties": {
-                        "type": { "const": "prepaid_card", "description": "The types division, temp, wallet and card_session come with their seeds." },
-                        "number": { "type": "string", "pattern": "^[0-9 -]{16,19}$", "description": "The card's 16 digits, as typed (spaces and hyphens allowed), with a valid Luhn digit." },
-                        "password": { "type": "string", "description": "The card password the customer typed; never stored, logged or fingerprinted." }
+                "instrument": { "oneOf": [
+                    {
+                        "type": "object", "additionalProperties": false,
+                        "required": ["type", "number", "password"],
+                        "properties": {
+                            "type": { "const": "prepaid_card", "description": "A direct card payment (D-5.18). The types division, temp and card_session come with their seeds." },
+                            "number": { "type": "string", "pattern": "^[0-9 -]{16,19}$", "description": "The card's 16 digits, as typed (spaces and hyphens allowed), with a valid Luhn digit." },
+                            "password": { "type": "string", "description": "The card password the customer typed; never stored, logged or fingerprinted." }
+                        }
+                    },
+                    {
+                        "type": "object", "additionalProperties": false,
+                        "required": ["type", "checkout_id"],
+                        "properties": {
+                            "type": { "const": "wallet", "description": "Flow B (D-5.17): a checkout the member confirmed with the card's password (`POST /v1/wallet/checkouts`), paid once, by the merchant it names, for its amount. The merchant learns nothing of the card or the customer." },
+                            "checkout_id": { "type": "string", "pattern": "^co_[0-9a-f]{32}$" }
+                        }
                     }
-                }
+                ] }
             }
         },
         "Refund": {
