@@ -213,7 +213,11 @@ mod tests {
         }
         assert_eq!(DeclineCode::ALL.len(), 26, "the 26 codes of §6.2");
         // §6.2's table, and the step codes a wallet checkout is refused with (§5.3 b5).
-        assert_eq!(RefusalCode::ALL.len(), 28, "the 26 codes of §6.2's table and 2 of b5");
+        assert_eq!(
+            RefusalCode::ALL.len(),
+            28,
+            "the 26 codes of §6.2's table and 2 of b5"
+        );
         assert!(DeclineCode::from_byte(0).is_none());
         assert!("over_sale_max".parse::<DeclineCode>().is_err());
     }
