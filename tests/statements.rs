@@ -26,8 +26,8 @@ fn date(day: u32) -> RequestDate {
     RequestDate::from_ymd(d.year as u32, d.month, d.day).unwrap()
 }
 
-/// P2–P6 on day D (the wallet checkout of P4 and P5 as direct card payments at m1, until
-/// flow B is built), then the statement of D at 09:00 on D+1.
+/// P2–P6 on day D (P4 and P5 through flow B: a member's checkout at m1, paid with
+/// `wallet {checkout_id}`), then the statement of D at 09:00 on D+1.
 #[test]
 fn next_day_statement_lists_the_day() {
     let dir = tempfile::tempdir().unwrap();
@@ -41,7 +41,12 @@ fn next_day_statement_lists_the_day() {
     rt.block_on(async {
         let (_, number) = fixture(&engine, 0).await;
         engine
-            .onboard_merchant(merchant_taking("m1", &[InstrumentType::PrepaidCard]))
+            .onboard_merchant(merchant_taking("m1", &[InstrumentType::Wallet]))
+            .await
+            .unwrap();
+        let alice = omnibus_core::ids::MemberId::new("alice001").unwrap();
+        engine
+            .create_member(alice, "secret123", customer(1))
             .await
             .unwrap();
         let fill = |no: &str, won_: i64| PocketChargeRequest {
@@ -52,22 +57,31 @@ fn next_day_statement_lists_the_day() {
         engine.fill_pocket(fill("P-2", 100_000)).await.unwrap();
         settle(&engine, "P-2").await;
         engine.charge_pocket(fill("P-3", 50_000)).await.unwrap();
-        // P4, P5 at m1; P6 at m2.
-        let at_m1 = |no: &str, won_: u64| {
+        // P4, P5 at m1 through the wallet; P6 at m2 with the card.
+        let session = engine.login(alice, "secret123").await.unwrap();
+        for (no, won_) in [("R-4", 35_000u64), ("R-5", 120_000)] {
+            let checkout = engine
+                .checkout(
+                    &session.token,
+                    MerchantId::new("m1").unwrap(),
+                    won_,
+                    None,
+                    omnibus_core::payments::payment_request::SecretText::new("4827".into()),
+                )
+                .await
+                .unwrap();
             let mut p = card_payment(no, won_, number, "4827");
             p.merchant = MerchantId::new("m1").unwrap();
-            p
-        };
-        assert!(
-            engine
-                .pay(at_m1("R-4", 35_000))
-                .await
-                .unwrap()
-                .approved_at_ms
-                > 0
-        );
-        let short = engine.pay(at_m1("R-5", 120_000)).await.unwrap();
-        assert!(declined(&short).is_some());
+            p.legs[0].instrument = omnibus_core::payments::payment_request::InstrumentRef::Wallet {
+                checkout_id: checkout.checkout_id,
+            };
+            let paid = engine.pay(p).await.unwrap();
+            if no == "R-5" {
+                assert!(declined(&paid).is_some(), "{paid:?}");
+            } else {
+                assert!(paid.approved_at_ms > 0, "{paid:?}");
+            }
+        }
         assert!(
             engine
                 .pay(card_payment("R-6", 115_000, number, "4827"))
