@@ -438,3 +438,48 @@ fn a_charge_from_the_bank_holds_its_headroom_until_it_is_credited_or_fails() {
     });
     engine.shutdown().unwrap();
 }
+
+/// D-5.13: a card is not closed while money is on its way into its pocket (a charge from
+/// the bank whose A1 is unknown): that money would land in a closed card's pocket after
+/// the release. Once it is credited, closing releases all of it to the balance.
+#[test]
+fn a_card_is_not_closed_while_a_charge_is_on_its_way_into_its_pocket() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(
+        dir.path(),
+        1,
+        &format!("{QUICK}[rails.bank_firm]\ntimeout_ms = 100\n"),
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        let pocket = alice(&engine, 500_000).await;
+        let card = omnibus_core::payments::prepaid_card::CardId {
+            customer: customer(1),
+            seq: CardSeq(1),
+        };
+        sim.set_rates(Rail::BankFirm, always("lost"));
+        let timed_out = engine
+            .fill_pocket(pocket_charge("P-1", 60_000, 1))
+            .await
+            .unwrap();
+        assert!(timed_out.timed_out, "{timed_out:?}");
+        sim.set_rates(Rail::BankFirm, healthy());
+        let close = omnibus_core::payments::prepaid_card::CardAction::Close;
+        let refused = engine.change_prepaid_card(card, close).await.unwrap_err();
+        assert_eq!(refusal_code(refused), RefusalCode::InvalidState);
+        assert_eq!(settle(&engine, "P-1").await, Settled::Credited);
+        assert_eq!(balance(&engine, pocket).await, won(60_000));
+        let closed = engine.change_prepaid_card(card, close).await.unwrap();
+        assert_eq!(
+            closed.card.status,
+            omnibus_core::payments::prepaid_card::CardStatus::Closed
+        );
+        assert!(balance(&engine, pocket).await.is_zero());
+        assert_eq!(
+            balance(&engine, AccountId::customer(customer(1))).await,
+            won(560_000)
+        );
+        firm_agrees(&sim, 560_000, 0);
+    });
+    engine.shutdown().unwrap();
+}

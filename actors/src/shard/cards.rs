@@ -146,6 +146,23 @@ impl Handler<ChangeCard> for ShardActor {
                 return;
             }
         };
+        // A card is closed only with nothing on its way into its pocket: a charge from the
+        // bank or a reversal credited after the pocket's release would land in a closed
+        // card's pocket (D-5.13).
+        let incoming = ledger.books().pocket_incoming(id.customer, id.seq);
+        if msg.action == CardAction::Close
+            && held.card.status != status
+            && incoming > rust_decimal::Decimal::ZERO
+        {
+            msg.reply.send(Err(EngineError::refusal(
+                RefusalCode::InvalidState,
+                format!(
+                    "{id}: {} won is on its way into its pocket; close it once that is done",
+                    incoming.normalize()
+                ),
+            )));
+            return;
+        }
         let mut card = held.card.clone();
         card.status = status;
         if msg.action == CardAction::Unlock {
