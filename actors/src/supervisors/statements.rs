@@ -29,21 +29,21 @@ pub async fn statement_pass(flow: &Rc<SagaRuntime>, ledger: &Rc<RefCell<ShardLed
         let books = flow.books();
         (today.saturating_sub(POCKET_DAYS_KEPT)..today)
             .filter(|day| now >= statement_due_ms(*day))
-            .flat_map(|day| books.pocket_days_on(day).cloned().collect::<Vec<_>>())
-            .filter(|d| {
-                books
-                    .notice(statement_key(d.customer, d.card, d.day))
-                    .is_none()
+            .flat_map(|day| books.pocket_days_on(day))
+            // Only the days with no notice yet are copied: the others were made before.
+            .filter_map(|d| {
+                let key = statement_key(d.customer, d.card, d.day);
+                books.notice(key).is_none().then_some((key, d))
             })
-            .map(|d| {
+            .map(|(key, d)| {
                 let last4 = books
                     .card(d.customer, d.card)
                     .map(|c| c.card.last4)
                     .unwrap_or(*b"????");
                 Notice {
-                    key: statement_key(d.customer, d.card, d.day),
+                    key,
                     last4,
-                    statement: d,
+                    statement: d.clone(),
                     created_at_ms: now,
                     attempts: 0,
                     last_attempt_ms: 0,

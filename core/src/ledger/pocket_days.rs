@@ -37,12 +37,19 @@ impl ShardBooks {
             _ => return,
         };
         let day = kst_day(at_ms);
-        // Days past keeping leave first, so the map stays bounded whatever the load.
+        // Days past keeping leave first (only when there are some: this runs on every
+        // posting that moves a pocket).
         if let Some(oldest) = day.checked_sub(POCKET_DAYS_KEPT) {
-            let kept = self
+            if self
                 .pocket_days
-                .split_off(&(oldest, CustomerId::MIN, CardSeq(0)));
-            self.pocket_days = kept;
+                .first_key_value()
+                .is_some_and(|((d, ..), _)| *d < oldest)
+            {
+                let kept = self
+                    .pocket_days
+                    .split_off(&(oldest, CustomerId::MIN, CardSeq(0)));
+                self.pocket_days = kept;
+            }
         }
         let d = self
             .pocket_days
@@ -88,10 +95,16 @@ impl ShardBooks {
         };
         let day = kst_day(at_ms);
         if let Some(oldest) = day.checked_sub(POCKET_DAYS_KEPT) {
-            let kept = self
+            if self
                 .merchant_days
-                .split_off(&(oldest, crate::ids::MerchantNo(0)));
-            self.merchant_days = kept;
+                .first_key_value()
+                .is_some_and(|((d, _), _)| *d < oldest)
+            {
+                let kept = self
+                    .merchant_days
+                    .split_off(&(oldest, crate::ids::MerchantNo(0)));
+                self.merchant_days = kept;
+            }
         }
         *self.merchant_days.entry((day, merchant)).or_default() += sign * entry.amount.value();
     }
