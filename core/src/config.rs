@@ -295,6 +295,24 @@ pub struct ServerConfig {
     pub shutdown_timeout_ms: u64,
     /// Most event-stream (server-sent events) clients served at once.
     pub event_streams_max: u32,
+    /// Whether callers must sign their requests with an API key (docs/auth.md).
+    pub auth: AuthMode,
+    /// How far a signed request's timestamp may be from the server's clock.
+    pub auth_window_ms: u64,
+    /// Most signatures remembered to refuse a replay within the window.
+    pub auth_replays_max: u32,
+}
+
+/// Whether the HTTP server asks callers for signed requests (docs/auth.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// Off on a loopback address, required on any other.
+    Auto,
+    /// Every route but `/health` and `/openapi.json` needs a signed request.
+    Required,
+    /// Nobody signs; refused on an address beyond loopback.
+    Off,
 }
 
 impl Default for Config {
@@ -799,6 +817,18 @@ impl Config {
             srv.event_streams_max as u64,
             1,
             100_000,
+        )?;
+        range(
+            "server.auth_window_ms",
+            srv.auth_window_ms,
+            1_000,
+            3_600_000,
+        )?;
+        range(
+            "server.auth_replays_max",
+            srv.auth_replays_max as u64,
+            1_000,
+            100_000_000,
         )?;
         Ok(())
     }

@@ -365,6 +365,7 @@ fn records_current() -> Vec<(&'static str, LedgerRecord)> {
             },
         ),
         ("notice_set", LedgerRecord::NoticeSet { notice: notice() }),
+        ("api_key_set", LedgerRecord::ApiKeySet { key: api_key() }),
         (
             "member_set",
             LedgerRecord::MemberSet {
@@ -911,6 +912,40 @@ fn books_v6() -> ShardBooks {
     books
 }
 
+/// A merchant's API key, as made.
+fn api_key() -> omnibus_core::payments::api_key::ApiKey {
+    use omnibus_core::payments::api_key::{ApiKey, ApiKeyId, ApiKeyOwner, ApiKeyStatus};
+    ApiKey {
+        id: ApiKeyId([0x5a; 12]),
+        owner: ApiKeyOwner::Merchant(MerchantNo(1)),
+        kid: 1,
+        status: ApiKeyStatus::Active,
+        created_at_ms: 1_795_262_900_000,
+        revoked_at_ms: 0,
+    }
+}
+
+/// Books holding an operator's key and a merchant's (version 7 of the snapshot).
+fn books_v7() -> ShardBooks {
+    use omnibus_core::payments::api_key::{ApiKeyId, ApiKeyOwner};
+    let mut books = books_v6();
+    let lsn = books.last_lsn();
+    let operator = omnibus_core::payments::api_key::ApiKey {
+        id: ApiKeyId([0x01; 12]),
+        owner: ApiKeyOwner::Operator,
+        ..api_key()
+    };
+    for (i, key) in [api_key(), operator, operator.revoked(1_795_263_000_000)]
+        .into_iter()
+        .enumerate()
+    {
+        books
+            .apply(lsn + 1 + i as u64, &LedgerRecord::ApiKeySet { key })
+            .unwrap();
+    }
+    books
+}
+
 fn read(name: &str) -> Vec<u8> {
     let path = golden_dir().join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("golden file {}: {e}", path.display()))
@@ -936,7 +971,7 @@ fn golden_files_of_the_current_versions_exist() {
     }
     let file = format!("snapshots/v{SNAPSHOT_VERSION}/books.bin");
     if write {
-        write_once(&file, &encode_snapshot(&books_v6().snapshot()));
+        write_once(&file, &encode_snapshot(&books_v7().snapshot()));
     }
     assert!(golden_dir().join(&file).exists(), "no golden file {file}");
 }
@@ -1024,6 +1059,14 @@ fn snapshots_written_by_every_format_version_still_decode() {
     assert_eq!(decoded.notices, [notice()]);
     assert_eq!(decoded.members, [(1, member())]);
     assert_eq!(decoded.payouts[0].0, MerchantNo(1));
+    assert!(decoded.api_keys.is_empty());
+    let v7 = read("snapshots/v7/books.bin");
+    assert_eq!(snapshot_version(&v7), 7);
+    let decoded = decode_snapshot(&v7).unwrap();
+    assert_eq!(decoded, books_v7().snapshot());
+    assert_eq!(decoded.api_keys.len(), 2);
+    assert!(decoded.api_keys.contains(&api_key()));
+    assert!(decoded.api_keys.iter().any(|k| !k.is_active()));
 }
 
 #[test]

@@ -123,6 +123,7 @@ impl From<BooksSnapshotV1> for BooksSnapshot {
             notices: Vec::new(),
             merchant_days: Vec::new(),
             members: Vec::new(),
+            api_keys: Vec::new(),
         }
     }
 }
@@ -177,6 +178,7 @@ impl From<BooksSnapshotV2> for BooksSnapshot {
             notices: Vec::new(),
             merchant_days: Vec::new(),
             members: Vec::new(),
+            api_keys: Vec::new(),
         }
     }
 }
@@ -232,6 +234,7 @@ impl From<BooksSnapshotV3> for BooksSnapshot {
             notices: Vec::new(),
             merchant_days: Vec::new(),
             members: Vec::new(),
+            api_keys: Vec::new(),
         }
     }
 }
@@ -289,6 +292,7 @@ impl From<BooksSnapshotV4> for BooksSnapshot {
             notices: Vec::new(),
             merchant_days: Vec::new(),
             members: Vec::new(),
+            api_keys: Vec::new(),
         }
     }
 }
@@ -348,6 +352,73 @@ impl From<BooksSnapshotV5> for BooksSnapshot {
             notices: Vec::new(),
             merchant_days: Vec::new(),
             members: Vec::new(),
+            api_keys: Vec::new(),
+        }
+    }
+}
+
+/// [`BooksSnapshot`] before the API keys (version 6).
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct BooksSnapshotV6 {
+    pub shard: u16,
+    pub shards: u16,
+    pub last_lsn: Lsn,
+    pub genesis_done: bool,
+    pub customers: Vec<CustomerEntry>,
+    pub slices: Vec<(ParentAccount, SliceEntry)>,
+    pub designated: Vec<(BankCode, DecimalCell)>,
+    pub funding: DecimalCell,
+    pub in_transit: DecimalCell,
+    pub outgoing: Vec<Outgoing>,
+    pub incoming: Vec<(u16, Incoming)>,
+    pub next_transfer_seq: u64,
+    pub requests: Vec<RequestState>,
+    pub entries: Vec<LogEntry>,
+    pub next_entry_seq: u64,
+    pub holds: Vec<Hold>,
+    pub merchants: Vec<MerchantEntry>,
+    pub merchant_slices: Vec<(MerchantNo, SliceEntry)>,
+    pub cards: Vec<super::CardEntry>,
+    pub payments: Vec<crate::payments::payment::PaymentEntry>,
+    pub named: Vec<(CustomerId, RequestNo, crate::saga::Named)>,
+    pub payouts: Vec<(MerchantNo, u64, RequestNo)>,
+    pub pocket_days: Vec<crate::statement::PocketDay>,
+    pub notices: Vec<crate::statement::Notice>,
+    pub merchant_days: Vec<(u32, MerchantNo, DecimalCell)>,
+    pub members: Vec<(u32, crate::payments::member::Member)>,
+}
+
+impl From<BooksSnapshotV6> for BooksSnapshot {
+    fn from(s: BooksSnapshotV6) -> BooksSnapshot {
+        BooksSnapshot {
+            shard: s.shard,
+            shards: s.shards,
+            last_lsn: s.last_lsn,
+            genesis_done: s.genesis_done,
+            customers: s.customers,
+            slices: s.slices,
+            designated: s.designated,
+            funding: s.funding,
+            in_transit: s.in_transit,
+            outgoing: s.outgoing,
+            incoming: s.incoming,
+            next_transfer_seq: s.next_transfer_seq,
+            requests: s.requests,
+            entries: s.entries,
+            next_entry_seq: s.next_entry_seq,
+            holds: s.holds,
+            merchants: s.merchants,
+            merchant_slices: s.merchant_slices,
+            cards: s.cards,
+            payments: s.payments,
+            named: s.named,
+            payouts: s.payouts,
+            pocket_days: s.pocket_days,
+            notices: s.notices,
+            merchant_days: s.merchant_days,
+            members: s.members,
+            // Before version 7 there were no API keys.
+            api_keys: Vec::new(),
         }
     }
 }

@@ -83,6 +83,7 @@
 //!   name `ShardBooks` and it names their types: one type split by topic.
 
 mod accounts;
+mod api_keys;
 pub mod archived;
 mod cards;
 mod conservation;
@@ -226,6 +227,8 @@ pub struct ShardBooks {
     notices: notices::Notices,
     /// The members whose customer is in this shard (`members.rs`).
     members: members::Members,
+    /// The API keys, in shard 0 only (`api_keys.rs`).
+    api_keys: api_keys::ApiKeys,
 }
 
 impl ShardBooks {
@@ -284,6 +287,7 @@ impl ShardBooks {
             merchant_days: Default::default(),
             notices: Default::default(),
             members: Default::default(),
+            api_keys: Default::default(),
         }
     }
 
@@ -464,6 +468,10 @@ impl ShardBooks {
             }
             LedgerRecord::MemberSet { version, member } => {
                 self.apply_member_set(*version, member)?;
+                Applied::Done
+            }
+            LedgerRecord::ApiKeySet { key } => {
+                self.apply_api_key_set(key);
                 Applied::Done
             }
             LedgerRecord::NoticeSet { notice } => {

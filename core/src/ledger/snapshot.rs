@@ -63,6 +63,7 @@ impl ShardBooks {
             pocket_days: self.pocket_days.values().cloned().collect(),
             notices: self.notices.values().cloned().collect(),
             members: self.members.values().cloned().collect(),
+            api_keys: self.api_keys.values().copied().collect(),
             merchant_days: self
                 .merchant_days
                 .iter()
@@ -163,6 +164,7 @@ impl ShardBooks {
             .into_iter()
             .map(|(v, m)| (m.id, (v, m)))
             .collect();
+        books.api_keys = snapshot.api_keys.into_iter().map(|k| (k.id, k)).collect();
         books.notices = snapshot.notices.into_iter().map(|n| (n.key, n)).collect();
         books.pocket_days = snapshot
             .pocket_days
@@ -228,6 +230,8 @@ pub struct BooksSnapshot {
     pub merchant_days: Vec<(u32, MerchantNo, DecimalCell)>,
     /// The members of the shard's customers, at their versions (from version 6).
     pub members: Vec<(u32, crate::payments::member::Member)>,
+    /// The API keys, in shard 0 only (from version 7).
+    pub api_keys: Vec<crate::payments::api_key::ApiKey>,
 }
 
 /// The books at one LSN, shared with the live books copy-on-write: see

@@ -16,6 +16,7 @@
 //! Like the rest of `core`, nothing here reads a clock or a file: the time, the keys and
 //! the balances are arguments.
 
+pub mod api_key;
 pub mod card_number;
 pub mod codes;
 pub mod controls;

@@ -192,6 +192,20 @@ impl fmt::Debug for SealedNumber {
 }
 
 impl KeyRing {
+    /// The secret of API key `id` under this ring's key `kid` (`api_key.rs`); `None` when
+    /// the ring no longer holds `kid`, and so the key signs nothing.
+    pub fn api_secret(
+        &self,
+        kid: KeyId,
+        id: super::api_key::ApiKeyId,
+    ) -> Option<super::api_key::ApiSecret> {
+        use super::api_key::{derivation_key, derive_secret};
+        self.key(kid)
+            .map(|k| derive_secret(&derivation_key(&k.bytes), id))
+    }
+}
+
+impl KeyRing {
     fn cipher(key: &SecretKey) -> chacha20poly1305::ChaCha20Poly1305 {
         use chacha20poly1305::KeyInit;
         chacha20poly1305::ChaCha20Poly1305::new(&key.bytes.into())

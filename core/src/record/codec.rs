@@ -76,10 +76,11 @@ pub enum RecordKind {
     PaymentSet,
     NoticeSet,
     MemberSet,
+    ApiKeySet,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 23] = [
+    pub const ALL: [RecordKind; 24] = [
         RecordKind::Genesis,
         RecordKind::CustomerOpened,
         RecordKind::CustomerStatus,
@@ -103,6 +104,7 @@ impl RecordKind {
         RecordKind::PaymentSet,
         RecordKind::NoticeSet,
         RecordKind::MemberSet,
+        RecordKind::ApiKeySet,
     ];
 
     /// The code in the envelope.
@@ -131,6 +133,7 @@ impl RecordKind {
             RecordKind::PaymentSet => 21,
             RecordKind::NoticeSet => 22,
             RecordKind::MemberSet => 23,
+            RecordKind::ApiKeySet => 24,
         }
     }
 
@@ -176,6 +179,7 @@ impl RecordKind {
             RecordKind::PaymentSet => "payment_set",
             RecordKind::NoticeSet => "notice_set",
             RecordKind::MemberSet => "member_set",
+            RecordKind::ApiKeySet => "api_key_set",
         }
     }
 }
@@ -206,6 +210,7 @@ impl LedgerRecord {
             LedgerRecord::PaymentSet { .. } => RecordKind::PaymentSet,
             LedgerRecord::NoticeSet { .. } => RecordKind::NoticeSet,
             LedgerRecord::MemberSet { .. } => RecordKind::MemberSet,
+            LedgerRecord::ApiKeySet { .. } => RecordKind::ApiKeySet,
         }
     }
 }
@@ -360,6 +365,11 @@ mod v1 {
     #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
     pub struct NoticeSet {
         pub notice: crate::statement::Notice,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct ApiKeySet {
+        pub key: crate::payments::api_key::ApiKey,
     }
 }
 
@@ -640,6 +650,7 @@ fn body(record: &LedgerRecord, buf: AlignedVec) -> AlignedVec {
             },
             buf,
         ),
+        LedgerRecord::ApiKeySet { key } => put(&v1::ApiKeySet { key: *key }, buf),
     }
 }
 
@@ -909,6 +920,9 @@ pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
                 member: m.member,
             }
         }
+        (RecordKind::ApiKeySet, _) => LedgerRecord::ApiKeySet {
+            key: get::<v1::ApiKeySet>(&what, body)?.key,
+        },
         (RecordKind::NoticeSet, _) => LedgerRecord::NoticeSet {
             notice: get::<v1::NoticeSet>(&what, body)?.notice,
         },

@@ -204,6 +204,11 @@ pub enum LedgerRecord {
         version: u32,
         member: crate::payments::member::Member,
     },
+    /// An API key, as made or revoked (`ledger/api_keys.rs`), in shard 0 only. Never its
+    /// secret, which derives from a server key outside the log (docs/auth.md).
+    ApiKeySet {
+        key: crate::payments::api_key::ApiKey,
+    },
 }
 
 impl LedgerRecord {
@@ -228,7 +233,8 @@ impl LedgerRecord {
             | LedgerRecord::MerchantSet { .. }
             | LedgerRecord::PaymentSet { .. }
             | LedgerRecord::NoticeSet { .. }
-            | LedgerRecord::MemberSet { .. } => ActorId::Shard,
+            | LedgerRecord::MemberSet { .. }
+            | LedgerRecord::ApiKeySet { .. } => ActorId::Shard,
             LedgerRecord::CardSet { card, .. } => ActorId::Customer(card.owner),
             LedgerRecord::HoldCreated { hold, .. } => {
                 ActorId::owner_of(hold.debit).unwrap_or(ActorId::Shard)
