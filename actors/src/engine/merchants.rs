@@ -138,6 +138,16 @@ impl Engine {
         self.read_merchants().by_id.get(&id).cloned()
     }
 
+    /// The id of merchant number `no` (a scan: merchants are few, and this serves the
+    /// API keys, which name a merchant by number).
+    pub fn merchant_id_of(&self, no: MerchantNo) -> Option<MerchantId> {
+        self.read_merchants()
+            .by_id
+            .values()
+            .find(|e| e.no == no)
+            .map(|e| e.merchant.id)
+    }
+
     /// Every merchant, by number.
     pub fn merchants(&self) -> Vec<MerchantEntry> {
         let mut all: Vec<MerchantEntry> = self.read_merchants().by_id.values().cloned().collect();

@@ -17,6 +17,7 @@
 //! - `holds.rs`: two-phase holds: create, post, void, and reading them back.
 
 mod admission;
+mod api_keys;
 mod balancer;
 mod cancels;
 mod cards;
@@ -98,6 +99,8 @@ struct Inner {
     clock: Arc<dyn crate::clock::Clock>,
     /// Members, wallet sessions and checkouts (`wallet.rs`).
     wallets: wallet::Wallets,
+    /// The API keys (`api_keys.rs`).
+    api_keys: api_keys::ApiKeyDirectory,
 }
 
 /// The handle a host holds. Clone it freely.

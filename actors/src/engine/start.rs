@@ -110,6 +110,9 @@ impl Engine {
                 .flat_map(|r| r.books.members())
                 .map(|(_, m)| (m.id, m.customer)),
         );
+        let api_keys = super::api_keys::ApiKeyDirectory::new(
+            recovered.iter().flat_map(|r| r.books.api_keys()).copied(),
+        );
         let archives: Vec<ShardArchive> = recovered.iter().map(|r| r.archive.clone()).collect();
         // Many small shards: the registry grows with every request, and growing a shard
         // rehashes it under its lock, stalling every caller that hashes there (the same
@@ -266,6 +269,7 @@ impl Engine {
                 pay_backs: tokio::sync::Mutex::new(()),
                 clock: host_clock,
                 wallets,
+                api_keys,
             }),
         };
         // Before the engine serves: a shard a crash left behind on a merchant is brought up

@@ -22,6 +22,7 @@
 //! - `cards.rs`: the prepaid cards of the shard's customers: issuing and reading one.
 //! - `payments.rs`: `payment_log`: authorizing a card payment, recording and reading one.
 
+mod api_keys;
 mod archiving;
 mod cards;
 mod holds;
@@ -59,7 +60,7 @@ pub use self::protocol::{
     AuthorizeCardPayment, BatchMessage, CardQuery, CardUse, ChangeCard, CreateHold, HoldsQuery,
     HoldsWanted, IssueCard, IssueTextRequest, MemberQuery, MerchantsQuery, MoveSlice, Open,
     PaymentQuery, Peers, Post, PostBatch, PostHold, Query, QueryAnswer, QueryKind, RecordPayment,
-    SetMember, SetMerchant, SetStatus, Shutdown, SubmitBatch, SubmitRequest, Supervise,
+    SetApiKey, SetMember, SetMerchant, SetStatus, Shutdown, SubmitBatch, SubmitRequest, Supervise,
     ViewRequest, VoidHold,
 };
 pub use self::transfers::Redeliver;

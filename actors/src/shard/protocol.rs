@@ -107,6 +107,14 @@ pub struct SetMember {
     pub reply: Reply<u32>,
 }
 
+/// Writes an API key as made or revoked (shard 0 only; `engine/api_keys.rs` decides).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetApiKey {
+    pub key: omnibus_core::payments::api_key::ApiKey,
+    pub reply: Reply<()>,
+}
+
 /// A member and its version, if the shard holds it.
 #[derive(Message)]
 #[rtype(result = "()")]
