@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use omnibus_core::Config;
 
+mod api_key_cli;
 mod load;
 mod server;
 
@@ -33,6 +34,9 @@ enum Command {
     /// Inspect write-ahead logs.
     #[command(subcommand)]
     Wal(WalCommand),
+    /// Make, revoke or list the API keys that sign requests, with the server stopped.
+    #[command(subcommand)]
+    ApiKey(api_key_cli::ApiKeyCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -155,6 +159,7 @@ fn main() -> ExitCode {
     // only (its per-request warnings would bury the progress bar). RUST_LOG overrides.
     let default_filter = match cli.command {
         Command::Load(_) => "error",
+        Command::ApiKey(_) => "warn",
         _ => "info",
     };
     tracing_subscriber::fmt()
@@ -174,6 +179,7 @@ fn main() -> ExitCode {
         Command::Load(args) => load::run(args),
         Command::Wal(WalCommand::Verify { dir }) => wal_verify(&dir),
         Command::Wal(WalCommand::Dump { dir }) => wal_dump(&dir),
+        Command::ApiKey(command) => api_key_cli::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

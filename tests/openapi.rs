@@ -18,6 +18,8 @@ use serde_json::{json, Map, Value};
 const EXAMPLE_DATE: &str = "2026-11-21";
 /// The card number the payment examples carry (`openapi::EXAMPLE_CARD_NUMBER`).
 const EXAMPLE_CARD_NUMBER: &str = "9421000000000018";
+/// The key id the revoke examples carry (`openapi::api_keys::EXAMPLE_KEY_ID`).
+const EXAMPLE_KEY_ID: &str = "ak_5a5a5a5a5a5a5a5a5a5a5a5a";
 /// The session the checkout examples carry (`openapi::wallet::EXAMPLE_SESSION`).
 const EXAMPLE_SESSION: &str = "ws_00000000000000000000000000000001";
 /// The payment id the cancel examples carry (`openapi::EXAMPLE_PAYMENT_ID`).
@@ -49,6 +51,9 @@ const REPLAY_ORDER: &[&str] = &[
     "cancelPayment",
     "createRefund",
     "cancelPaymentByRequest",
+    "createApiKey",
+    "listApiKeys",
+    "revokeApiKey",
     // After the payments: it suspends the card.
     "changePrepaidCard",
     // After the payments: it suspends m2.
@@ -191,9 +196,18 @@ fn the_api_document_is_valid_openapi_3_1_with_ids_tags_security_and_examples() {
         validator(&doc, &schema);
     }
 
-    // Security is stated: no authentication, as an empty requirement.
-    assert_eq!(doc["security"], json!([{}]));
-    assert!(doc["components"]["securitySchemes"].is_object());
+    // Security is stated: signed with the three headers, or nothing with authentication
+    // off; the open operations need nothing.
+    let signed = json!({ "omnibusKey": [], "omnibusTimestamp": [], "omnibusSignature": [] });
+    assert_eq!(doc["security"], json!([{}, signed]));
+    for scheme in ["omnibusKey", "omnibusTimestamp", "omnibusSignature"] {
+        assert_eq!(
+            doc["components"]["securitySchemes"][scheme]["type"],
+            "apiKey"
+        );
+    }
+    assert_eq!(doc["paths"]["/health"]["get"]["security"], json!([{}]));
+    assert!(doc["paths"]["/v1/payments"]["post"]["responses"]["401"].is_object());
 
     let declared_tags: BTreeSet<&str> = doc["tags"]
         .as_array()
@@ -512,6 +526,12 @@ fn every_example_in_the_document_replays_against_the_server() {
                     assert_eq!(revealed.status, 200, "{}", revealed.text());
                     body["instrument"]["number"] = revealed.json()["number"].clone();
                 }
+            }
+            if replay.path.contains(EXAMPLE_KEY_ID) {
+                let made = server.post("/v1/api-keys", &json!({ "merchant_id": "m2" }));
+                assert_eq!(made.status, 201, "{}", made.text());
+                let id = made.json()["key_id"].as_str().unwrap().to_owned();
+                replay.path = replay.path.replace(EXAMPLE_KEY_ID, &id);
             }
             for (placeholder, no) in [
                 (EXAMPLE_PAYMENT_ID, "R-20261121-0001"),

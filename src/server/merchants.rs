@@ -186,9 +186,12 @@ pub async fn onboard(
 /// `GET /v1/merchants/{merchant_id}`.
 pub async fn get(
     state: web::Data<AppState>,
+    request: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = merchant_id(&path)?;
+    let id = super::auth::Caller::of(&request)
+        .merchant_for_existing(Some(id), || format!("no merchant {id}"))?;
     match state.engine.merchant(id) {
         Some(entry) => Ok(HttpResponse::Ok().json(MerchantView::from(&entry))),
         None => Err(ApiError::not_found(format!("no merchant {id}"))),

@@ -1,6 +1,7 @@
 //! `omnibus serve`: the engine behind an actix-web HTTP/JSON server.
 //!
 //! - `routes`: the `/v1` handlers, `/health`;
+//! - `auth`, `api_keys`: who may call what (signed requests), and the keys that sign;
 //! - `body`, `views`: reading request bodies, and the JSON shapes of answers;
 //! - `errors`: the error format and the stable code of every error;
 //! - `metrics`: Prometheus `/metrics`;
@@ -8,6 +9,8 @@
 //! - `events`: the server-sent event stream at `/v1/events`;
 //! - `shutdown`: SIGINT/SIGTERM handling and the drain before the engine stops.
 
+pub mod api_keys;
+pub mod auth;
 pub mod body;
 pub mod cards;
 pub mod errors;
@@ -43,6 +46,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub shutdown: ShutdownSignal,
     pub event_streams: Arc<StreamSlots>,
+    /// Whether requests must be signed, and the signatures seen lately.
+    pub auth: auth::AuthState,
 }
 
 /// Starts the engine, serves HTTP until SIGINT or SIGTERM, drains, then shuts the engine
@@ -55,6 +60,8 @@ pub fn serve(config: Config) -> Result<(), String> {
     let address = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    // Before the engine starts: an open server beyond loopback is refused outright.
+    auth::required(config.server.auth, address)?;
     let engine =
         Engine::start(config.clone()).map_err(|e| format!("the engine did not start: {e}"))?;
     let served =
@@ -74,6 +81,7 @@ async fn run(
     address: std::net::SocketAddr,
 ) -> Result<(), String> {
     let signal = ShutdownSignal::new();
+    let auth_required = auth::required(config.server.auth, address)?;
     let state = web::Data::new(AppState {
         engine,
         currency: config.engine.currency,
@@ -81,6 +89,14 @@ async fn run(
         metrics: Arc::new(Metrics::new()),
         shutdown: signal.clone(),
         event_streams: Arc::new(StreamSlots::new(config.server.event_streams_max)),
+        auth: auth::AuthState {
+            required: auth_required,
+            window_ms: config.server.auth_window_ms,
+            replays: auth::Replays::new(
+                config.server.auth_window_ms,
+                config.server.auth_replays_max,
+            ),
+        },
     });
     let workers = match config.server.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -93,6 +109,7 @@ async fn run(
             .app_data(app_state.clone())
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
+            .wrap(actix_web::middleware::from_fn(auth::check))
             .wrap_fn(move |request, service| {
                 let started = Instant::now();
                 let method = request.method().as_str().to_owned();
@@ -119,10 +136,18 @@ async fn run(
     .listen(listener)
     .map_err(|e| format!("cannot serve on {address}: {e}"))?
     .run();
-    tracing::info!(%address, workers, "serving");
+    tracing::info!(%address, workers, auth_required, "serving");
     // The one line a script or a test reads to learn the address (with --listen
     // 127.0.0.1:0 the port is the system's choice).
     println!("omnibus: listening on http://{address}");
+    println!(
+        "omnibus: authentication {}",
+        if auth_required {
+            "required: every request but /health and /openapi.json must be signed (docs/auth.md)"
+        } else {
+            "off (loopback only; server.auth)"
+        }
+    );
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let result = server

@@ -37,6 +37,7 @@ use serde_json::{json, Map, Value};
 
 use super::routes::IDEMPOTENCY_KEY_HEADER;
 
+mod api_keys;
 mod cards;
 mod merchants;
 mod payments;
@@ -52,6 +53,8 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("invalid_field", 400),
     ("invalid_request", 400),
     ("idempotency_key_mismatch", 400),
+    ("unauthorized", 401),
+    ("forbidden", 403),
     ("not_found", 404),
     ("unknown_customer", 404),
     ("unknown_request", 404),
@@ -317,10 +320,10 @@ pub fn document() -> Value {
         "info": {
             "title": "omnibus",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The omnibus clearing engine over HTTP/JSON.\n\nErrors are `{\"error\": {\"code\", \"message\", \"field\"?}}`; the `code` is stable and each operation lists the codes of each status. A bad request changes nothing. Request bodies take no member that is not documented, and no `null`.\n\nEvery `GET` also answers `HEAD` (the same status and headers, no body). A method a path does not take is answered 405 `method_not_allowed` with an `Allow` header; a path that matches no route 404 `not_found`.\n\nAuthentication: none. The server listens on loopback (`127.0.0.1:8080`) by default and trusts its callers; hence the empty security requirement. API keys will come as a security scheme in `components.securitySchemes` and a requirement here."
+            "description": "The omnibus clearing engine over HTTP/JSON.\n\nErrors are `{\"error\": {\"code\", \"message\", \"field\"?}}`; the `code` is stable and each operation lists the codes of each status. A bad request changes nothing. Request bodies take no member that is not documented, and no `null`.\n\nEvery `GET` also answers `HEAD` (the same status and headers, no body). A method a path does not take is answered 405 `method_not_allowed` with an `Allow` header; a path that matches no route 404 `not_found`.\n\nAuthentication (docs/auth.md): with `server.auth` on, every request but `/health`, `/metrics` and `/openapi.json` is signed with an API key: the three headers of `components.securitySchemes`, together. A merchant's key calls the merchant's operations for its own merchant only (another merchant's payment is `not_found`); the operator's key calls everything. On a loopback address authentication is off by default (`server.auth = \"auto\"`), hence the empty requirement beside the signed one; the server refuses to listen beyond loopback without it."
         },
         "servers": [ { "url": "http://127.0.0.1:8080", "description": "The default listen address (`server.listen`)." } ],
-        "security": [ {} ],
+        "security": api_keys::security(),
         "tags": [
             { "name": "customers", "description": "Customer financial company accounts." },
             { "name": "payments", "description": "Charges and remittances, idempotent by request number." },
@@ -329,10 +332,11 @@ pub fn document() -> Value {
             { "name": "merchants", "description": "Merchants and their terminals (the instruments layer, INSTRUMENTS.md §6)." },
             { "name": "prepaid cards", "description": "The prepaid card of seed 004 and its pocket (INSTRUMENTS.md §5)." },
             { "name": "wallet", "description": "Members, wallet sessions and checkouts of flow B (INSTRUMENTS.md §5.3 b4–b9)." },
-            { "name": "payments", "description": "Merchants' payments (INSTRUMENTS.md §6.4): authorization, lookup." }
+            { "name": "payments", "description": "Merchants' payments (INSTRUMENTS.md §6.4): authorization, lookup." },
+            { "name": "keys", "description": "API keys that sign requests (docs/auth.md)." }
         ],
         "paths": paths(),
-        "components": { "schemas": schemas(), "securitySchemes": {} }
+        "components": { "schemas": schemas(), "securitySchemes": api_keys::security_schemes() }
     })
 }
 
@@ -374,6 +378,8 @@ fn paths() -> Value {
             "/v1/prepaid-cards/{instrument_id}/statements",
             cards::statements(),
         ),
+        ("/v1/api-keys", api_keys::create_and_list()),
+        ("/v1/api-keys/{key_id}/revoke", api_keys::revoke()),
         ("/v1/payments", payments::path()),
         ("/v1/payments/{payment_id}/cancel", payments::cancel()),
         ("/v1/payments/{payment_id}/refunds", payments::refund()),
@@ -384,7 +390,9 @@ fn paths() -> Value {
     ] {
         paths.insert(path.to_owned(), item);
     }
-    Value::Object(paths)
+    let mut paths = Value::Object(paths);
+    api_keys::secure(&mut paths);
+    paths
 }
 
 fn health() -> Value {
@@ -977,6 +985,7 @@ fn schemas() -> Value {
         .chain(cards::schemas().as_object().expect("an object"))
         .chain(payments::schemas().as_object().expect("an object"))
         .chain(payouts::schemas().as_object().expect("an object"))
+        .chain(api_keys::schemas().as_object().expect("an object"))
         .chain(wallet::schemas().as_object().expect("an object"))
     {
         schemas[name] = shape.clone();

@@ -11,6 +11,7 @@ use omnibus_core::payments::payment::{PaymentEntry, PaymentState};
 use omnibus_core::payments::payment_request::{InstrumentRef, Leg, PaymentRequest, SecretText};
 use serde::{Deserialize, Serialize};
 
+use super::auth::Caller;
 use super::body::{read_json_body, Fields};
 use super::errors::ApiError;
 use super::merchants::parse;
@@ -82,7 +83,7 @@ pub async fn pay(
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json_body(&request, payload, state.body_limit_bytes).await?;
     let mut f = Fields::parse(&body)?;
-    let merchant: MerchantId = parse("merchant_id", &f.required_string("merchant_id")?)?;
+    let merchant = Caller::of(&request).merchant_for_request(named_merchant(&mut f)?, "pay")?;
     let terminal = f
         .string("terminal_id")?
         .map(|t| parse::<TerminalId>("terminal_id", &t))
@@ -152,7 +153,7 @@ pub async fn pay(
 
 #[derive(Deserialize)]
 pub struct Lookup {
-    merchant_id: String,
+    merchant_id: Option<String>,
     merchant_request_no: String,
 }
 
@@ -160,17 +161,24 @@ pub struct Lookup {
 /// client timed out (D-0.2); 404 if no such request arrived.
 pub async fn lookup(
     state: web::Data<AppState>,
+    request: HttpRequest,
     query: web::Query<Lookup>,
 ) -> Result<HttpResponse, ApiError> {
-    let merchant: MerchantId = parse("merchant_id", &query.merchant_id)?;
+    let named = query
+        .merchant_id
+        .as_deref()
+        .map(|m| parse::<MerchantId>("merchant_id", m))
+        .transpose()?;
     let no: RequestNo = parse("merchant_request_no", &query.merchant_request_no)?;
+    let merchant = Caller::of(&request)
+        .merchant_for_existing(named, || format!("no payment under request number {no}"))?;
     let payment = state.engine.payment_by_request(merchant, no).await?;
     Ok(HttpResponse::Ok().json(PaymentView::of(&payment, merchant)))
 }
 
 /// `POST /v1/payments/{payment_id}/cancel` `{merchant_id}`: the full, same-day cancel
-/// (§6.4); the payment CANCELLED, asked again the same. (The merchant names itself here
-/// until merchants sign their requests.)
+/// (§6.4); the payment CANCELLED, asked again the same. A merchant's key acts for its own
+/// merchant; the operator (or anyone, with authentication off) names it in `merchant_id`.
 pub async fn cancel(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -180,8 +188,10 @@ pub async fn cancel(
     let id: omnibus_core::payments::payment::PaymentId = parse("payment_id", &path)?;
     let body = read_json_body(&request, payload, state.body_limit_bytes).await?;
     let mut f = Fields::parse(&body)?;
-    let merchant: MerchantId = parse("merchant_id", &f.required_string("merchant_id")?)?;
+    let named = named_merchant(&mut f)?;
     f.finish()?;
+    let merchant =
+        Caller::of(&request).merchant_for_existing(named, || format!("no payment {id}"))?;
     let payment = state.engine.cancel_payment(merchant, id).await?;
     Ok(HttpResponse::Ok().json(PaymentView::of(&payment, merchant)))
 }
@@ -203,12 +213,14 @@ pub async fn cancel_by_request(
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json_body(&request, payload, state.body_limit_bytes).await?;
     let mut f = Fields::parse(&body)?;
-    let merchant: MerchantId = parse("merchant_id", &f.required_string("merchant_id")?)?;
+    let named = named_merchant(&mut f)?;
     let no: RequestNo = parse(
         "merchant_request_no",
         &f.required_string("merchant_request_no")?,
     )?;
     f.finish()?;
+    let merchant = Caller::of(&request)
+        .merchant_for_existing(named, || format!("no payment under request number {no}"))?;
     let answer = match state.engine.cancel_by_request(merchant, no).await? {
         omnibus_actors::CancelByRequest::Cancelled(p) => CancelView {
             status: "CANCELLED",
@@ -233,7 +245,7 @@ pub async fn refund(
     let id: omnibus_core::payments::payment::PaymentId = parse("payment_id", &path)?;
     let body = read_json_body(&request, payload, state.body_limit_bytes).await?;
     let mut f = Fields::parse(&body)?;
-    let merchant: MerchantId = parse("merchant_id", &f.required_string("merchant_id")?)?;
+    let named = named_merchant(&mut f)?;
     let no: RequestNo = parse(
         "refund_request_no",
         &f.required_string("refund_request_no")?,
@@ -242,9 +254,19 @@ pub async fn refund(
         .unsigned("amount_krw")?
         .ok_or_else(|| ApiError::missing_field("amount_krw"))?;
     f.finish()?;
+    let merchant =
+        Caller::of(&request).merchant_for_existing(named, || format!("no payment {id}"))?;
     let payment = state
         .engine
         .refund_payment(merchant, id, no, amount_krw)
         .await?;
     Ok(HttpResponse::Ok().json(PaymentView::of(&payment, merchant)))
+}
+
+/// The body's `merchant_id`, if it names one: required of the operator (and of anyone with
+/// authentication off), optional for a merchant's key, which names its merchant itself.
+fn named_merchant(f: &mut Fields<'_>) -> Result<Option<MerchantId>, ApiError> {
+    f.string("merchant_id")?
+        .map(|m| parse::<MerchantId>("merchant_id", &m))
+        .transpose()
 }

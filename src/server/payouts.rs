@@ -95,10 +95,13 @@ impl From<&PayoutView> for PayoutJson {
 /// were made): 404 for an unknown merchant; an empty list when nothing was paid that day.
 pub async fn list(
     state: web::Data<AppState>,
+    request: actix_web::HttpRequest,
     path: web::Path<String>,
     query: web::Query<std::collections::BTreeMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
-    let merchant = parse("merchant_id", &path)?;
+    let merchant: omnibus_core::ids::MerchantId = parse("merchant_id", &path)?;
+    let merchant = super::auth::Caller::of(&request)
+        .merchant_for_existing(Some(merchant), || format!("no merchant {merchant}"))?;
     let mut date = None;
     for (key, value) in query.into_inner() {
         match key.as_str() {

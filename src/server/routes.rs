@@ -96,6 +96,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/v1/payments/{payment_id}/refunds",
             super::payments::refund,
         ))
+        .service(also(
+            get("/v1/api-keys", super::api_keys::list),
+            web::post().to(super::api_keys::create),
+            GET_POST_METHODS,
+        ))
+        .service(post(
+            "/v1/api-keys/{key_id}/revoke",
+            super::api_keys::revoke,
+        ))
         .service(get("/v1/events", super::events::events));
 }
 
