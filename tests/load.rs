@@ -4,6 +4,8 @@
 
 #[path = "support/http.rs"]
 mod http;
+#[path = "support/signed.rs"]
+mod signed;
 
 use std::process::Command;
 
@@ -114,6 +116,59 @@ fn load_against_a_server_opens_its_customers_then_drives_the_mix() {
     assert_eq!(open["loop"], "open");
     assert!(open["send_lag_p99_us"].is_u64(), "{open}");
     // Both runs went through the server, and its books still balance.
+    let metrics = server.get("/metrics").text();
+    assert!(
+        metrics.lines().any(|l| l == "omnibus_books_sum_won 0"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn the_load_generator_signs_its_requests_for_a_server_that_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", "auth = \"required\"\n");
+    let data = dir.path().join("data");
+    let operator = signed::operator_key(&config, &data);
+    let server = Server::start(&config, &data);
+    let url = format!("http://{}", server.addr);
+    let config = config.to_str().unwrap();
+    let args = [
+        "--url",
+        &url,
+        "--config",
+        config,
+        "--customers",
+        "20",
+        "--requests",
+        "300",
+        "--duration",
+        "60s",
+        "--concurrency",
+        "4",
+    ];
+    // Unsigned, the server refuses it at the first call that needs a key.
+    let out = Command::new(env!("CARGO_BIN_EXE_omnibus"))
+        .arg("load")
+        .args(args)
+        .env_remove("OMNIBUS_KEY_ID")
+        .env_remove("OMNIBUS_KEY_SECRET")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unauthorized"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut signed_args = args.to_vec();
+    signed_args.extend([
+        "--key-id",
+        &operator.key_id,
+        "--key-secret",
+        &operator.secret,
+    ]);
+    let summary = load(&signed_args);
+    check_summary(&summary);
     let metrics = server.get("/metrics").text();
     assert!(
         metrics.lines().any(|l| l == "omnibus_books_sum_won 0"),

@@ -89,6 +89,19 @@ pub struct Args {
     /// Allow a --url whose host is not a loopback address.
     #[arg(long)]
     allow_remote: bool,
+    /// The operator's API key id, to sign every request (docs/auth.md); needed against a
+    /// server with authentication on. Also read from OMNIBUS_KEY_ID.
+    #[arg(long, env = "OMNIBUS_KEY_ID", requires = "key_secret")]
+    key_id: Option<String>,
+    /// The key's secret (`sk_…`). Also read from OMNIBUS_KEY_SECRET, which keeps it out
+    /// of the process list.
+    #[arg(
+        long,
+        env = "OMNIBUS_KEY_SECRET",
+        hide_env_values = true,
+        requires = "key_id"
+    )]
+    key_secret: Option<String>,
 }
 
 /// The longest run allowed: a load generator must stop by itself.
@@ -423,7 +436,8 @@ pub fn run(args: Args) -> Result<(), String> {
                 currency: config.engine.currency,
             },
             None => {
-                let http = Http::new(&target_name, in_flight_max.max(SETUP_IN_FLIGHT as u64) as usize, timeout);
+                let signer = target::RequestSigner::from_args(args.key_id.as_deref(), args.key_secret.as_deref())?;
+                let http = Http::new(&target_name, in_flight_max.max(SETUP_IN_FLIGHT as u64) as usize, timeout, signer);
                 http.health().await?;
                 Target::Http(http)
             }
