@@ -143,7 +143,7 @@ async fn run(
     println!(
         "omnibus: authentication {}",
         if auth_required {
-            "required: every request but /health and /openapi.json must be signed (docs/auth.md)"
+            "required: every request but /health, /metrics and /openapi.json must be signed (docs/auth.md)"
         } else {
             "off (loopback only; server.auth)"
         }
