@@ -33,36 +33,6 @@ fn refusal_code(e: EngineError) -> RefusalCode {
     }
 }
 
-/// Every byte the engine wrote under `dir` (logs, snapshots, archive), to look for a
-/// number in clear.
-fn everything_written(dir: &std::path::Path) -> Vec<u8> {
-    let mut all = Vec::new();
-    for entry in walk(dir) {
-        if entry.file_name().is_some_and(|n| n == "keys.toml") {
-            continue;
-        }
-        all.extend(std::fs::read(&entry).unwrap_or_default());
-    }
-    all
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 #[test]
 fn card_issue_puts_number_in_wallet() {
     let dir = tempfile::tempdir().unwrap();

@@ -246,3 +246,33 @@ pub async fn settle(engine: &Engine, request_no: &str) -> omnibus_core::saga::Se
     }
     panic!("{request_no} did not settle");
 }
+
+/// Every byte the engine wrote under `dir` (logs, snapshots, archive; not the key file),
+/// to look for a number or a secret in clear.
+pub fn everything_written(dir: &std::path::Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in walk(dir) {
+        if entry.file_name().is_some_and(|n| n == "keys.toml") {
+            continue;
+        }
+        all.extend(std::fs::read(&entry).unwrap_or_default());
+    }
+    all
+}
+
+pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
