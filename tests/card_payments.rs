@@ -11,7 +11,7 @@ use omnibus_core::ids::MerchantId;
 use omnibus_core::payments::card_number::CardNumber;
 use omnibus_core::payments::merchant::InstrumentType;
 use omnibus_core::payments::payment::PaymentState;
-use omnibus_core::payments::prepaid_card::CardStatus;
+use omnibus_core::payments::prepaid_card::{CardAction, CardStatus};
 use omnibus_core::payments::{DeclineCode, RefusalCode};
 use omnibus_core::saga::Settled;
 use omnibus_core::AccountId;
@@ -278,7 +278,6 @@ fn each_check_declines_with_its_own_code_and_moves_nothing() {
 /// back to the owner's balance, and a closed card stays closed.
 #[test]
 fn an_owner_suspends_resumes_unlocks_and_closes_a_card_and_closing_returns_the_pocket() {
-    use omnibus_core::payments::prepaid_card::CardAction;
     let dir = tempfile::tempdir().unwrap();
     let (engine, sim) = start_sim(dir.path(), 2, QUICK);
     let rt = runtime();
@@ -359,6 +358,52 @@ fn an_owner_suspends_resumes_unlocks_and_closes_a_card_and_closing_returns_the_p
             money(500_000)
         );
         assert!(balance(&engine, pocket()).await.is_zero());
+    });
+    engine.shutdown().unwrap();
+}
+
+/// D-5.13 with D-0.2: a card is not closed while a payment's outcome is unknown. Its sale
+/// may have been done, and its reversal then credits the pocket: after the pocket's release
+/// that money would land in a closed card's pocket, out of the customer's reach.
+#[test]
+fn a_card_is_not_closed_while_a_payment_of_it_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(
+        dir.path(),
+        1,
+        &format!("{QUICK}[rails.securities_firm]\ntimeout_ms = 100\n"),
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        let (m2, number) = fixture(&engine, 50_000).await;
+        sim.set_rates(Rail::SecuritiesFirm, always("lost"));
+        let a = engine
+            .pay(card_payment("R-13", 20_000, number, "4827"))
+            .await
+            .unwrap();
+        sim.set_rates(Rail::SecuritiesFirm, healthy());
+        assert_eq!(declined(&a), Some(DeclineCode::Timeout));
+        let refused = engine
+            .change_prepaid_card(CARD, CardAction::Close)
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_code(refused), RefusalCode::InvalidState);
+        assert_eq!(
+            settle(&engine, a.sale.unwrap().as_str()).await,
+            Settled::Refunded
+        );
+        let closed = engine
+            .change_prepaid_card(CARD, CardAction::Close)
+            .await
+            .unwrap();
+        assert_eq!(closed.card.status, CardStatus::Closed);
+        assert!(balance(&engine, pocket()).await.is_zero());
+        assert_eq!(
+            balance(&engine, AccountId::customer(customer(1))).await,
+            money(500_000),
+            "the whole pocket is back in the balance"
+        );
+        firm_agrees(&sim, m2, 0, 0);
     });
     engine.shutdown().unwrap();
 }
