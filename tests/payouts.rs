@@ -237,3 +237,111 @@ fn a_realtime_merchant_is_paid_at_once_less_its_reserve() {
     });
     engine.shutdown().unwrap();
 }
+
+/// §6.6 refund funding: a refund is funded from `merchant[m]` summed over its slices; the
+/// slice in the payer's shard is topped up from the others by a transfer between shards.
+/// Here each slice kept 10,000 of the reserve after D+1's payouts, and a refund of 15,000
+/// is paid: 5,000 moved from the other shard's slice. Beyond the total it is refused.
+#[test]
+fn a_refund_is_funded_from_the_merchants_slices_in_other_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = day_d_ten_am();
+    let (engine, sim, clock) = start_at(dir.path(), d);
+    let rt = runtime();
+    rt.block_on(async {
+        let (m2_no, number) = fixture(&engine, 50_000).await;
+        engine
+            .change_merchant(m2(), |m| {
+                m.payout_reserve_krw = 20_000;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        // A second payer, in the other shard.
+        let other = (2..)
+            .map(customer)
+            .find(|c| engine.shard_of(*c) != engine.shard_of(customer(1)))
+            .unwrap();
+        let n = other.get();
+        engine.open_customer(opened(n)).await.unwrap();
+        engine.charge(charge(n, "C-2", 500_000)).await.unwrap();
+        engine
+            .issue_prepaid_card(
+                other,
+                omnibus_actors::CardApplication {
+                    name: omnibus_core::ids::CardName::new("BOB").unwrap(),
+                    password: omnibus_core::payments::payment_request::SecretText::new(
+                        "4827".into(),
+                    ),
+                    physical: false,
+                    notify_by_email: true,
+                },
+            )
+            .await
+            .unwrap();
+        let seq = omnibus_core::ids::CardSeq(1);
+        engine
+            .charge_pocket(omnibus_actors::PocketChargeRequest {
+                header: charge(n, "P-2", 50_000).header,
+                card: seq,
+            })
+            .await
+            .unwrap();
+        let number2 = engine
+            .reveal_prepaid_card(omnibus_core::payments::prepaid_card::CardId {
+                customer: other,
+                seq,
+            })
+            .await
+            .unwrap();
+        let paid = engine
+            .pay(card_payment("R-1", 20_000, number, "4827"))
+            .await
+            .unwrap();
+        let paid2 = engine
+            .pay(card_payment("R-2", 20_000, number2, "4827"))
+            .await
+            .unwrap();
+        // D+1: each slice paid 10,000 and kept its 10,000 share of the reserve.
+        clock.set_ms(kst_day_start_ms(kst_day(d) + 1) + HOUR);
+        for _ in 0..20 {
+            engine.supervise_once().await.unwrap();
+        }
+        assert_eq!(
+            balance(&engine, AccountId::merchant(m2_no)).await,
+            money(20_000)
+        );
+        let refunded = engine
+            .refund_payment(m2(), paid.id, "RF-1".parse().unwrap(), 15_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            refunded.state,
+            omnibus_core::payments::payment::PaymentState::PartiallyRefunded
+        );
+        assert_eq!(
+            balance(&engine, AccountId::merchant(m2_no)).await,
+            money(5_000)
+        );
+        // 5,000 left in all: a refund of 5,001 of the other payment is refused, and
+        // nothing moves.
+        let e = engine
+            .refund_payment(m2(), paid2.id, "RF-2".parse().unwrap(), 5_000 + 1)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refusal_code(e),
+            omnibus_core::payments::RefusalCode::RefundExceedsMerchantBalance
+        );
+        assert_eq!(
+            balance(&engine, AccountId::merchant(m2_no)).await,
+            money(5_000)
+        );
+        for _ in 0..5 {
+            engine.supervise_once().await.unwrap();
+        }
+        assert_eq!(sim.truth().merchants[&m2_no], money(5_000));
+        assert!(sim.truth().is_conserved());
+    });
+    engine.shutdown().unwrap();
+}

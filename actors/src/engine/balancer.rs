@@ -47,7 +47,7 @@ pub(super) async fn rebalance_slices(
     for m in &moves {
         let (tx, rx) = oneshot::channel();
         shards[m.from_shard as usize].do_send(MoveSlice {
-            parent: m.parent,
+            account: omnibus_core::AccountId::parent(m.parent),
             dest_shard: m.to_shard,
             amount: m.amount,
             reply: Reply::One(tx),

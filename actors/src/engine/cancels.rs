@@ -12,7 +12,7 @@
 //! finds them on record instead of paying twice; the payment is CANCELLED on record once
 //! they are accepted, since they are then owed and retried until done.
 
-use omnibus_core::ids::{MerchantId, RequestNo};
+use omnibus_core::ids::{MerchantId, MerchantNo, RequestNo};
 use omnibus_core::payments::payment::{PayBack, PaymentEntry, PaymentId, PaymentState};
 use omnibus_core::payments::prepaid_card::{CardId, CardStatus};
 use omnibus_core::payments::{DeclineCode, RefusalCode};
@@ -191,19 +191,8 @@ impl Engine {
             }
         };
         if pocket_leg.is_none() && customer_leg.is_none() {
-            let shard = self.shard_of(customer);
-            let slice = self
-                .slice_of(shard, AccountId::merchant(payment.merchant))
+            self.fund_payers_slice(merchant, payment.merchant, self.shard_of(customer), won)
                 .await?;
-            if slice < Decimal::from(won) {
-                return Err(EngineError::refusal(
-                    RefusalCode::RefundExceedsMerchantBalance,
-                    format!(
-                        "merchant {merchant} holds {} in the payer's shard, short of {won}",
-                        slice.normalize()
-                    ),
-                ));
-            }
         }
         for (to, amount, leg) in [
             (Some(seq), to_pocket, PayBack::Pocket),
@@ -232,6 +221,73 @@ impl Engine {
                     RefusalCode::RefundExceedsMerchantBalance,
                     format!("merchant {merchant}'s slice could not fund it"),
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// §6.6 refund funding: a cancel or refund is funded from `merchant[m]` summed over
+    /// its slices. The slice in the payer's shard is topped up from the others, largest
+    /// first, each by a transfer between shards (durable at both ends, answered once the
+    /// payer's shard credited it). Short in total, it is refused
+    /// `REFUND_EXCEEDS_MERCHANT_BALANCE` before anything moves. Money moved and then not
+    /// used (a payout took the slice meanwhile) stays the merchant's, in another slice.
+    async fn fund_payers_slice(
+        &self,
+        merchant: MerchantId,
+        no: MerchantNo,
+        shard: u16,
+        won: u64,
+    ) -> Result<(), EngineError> {
+        let account = AccountId::merchant(no);
+        let won = Decimal::from(won);
+        let here = self.slice_of(shard, account).await?;
+        if here >= won {
+            return Ok(());
+        }
+        let mut others = Vec::new();
+        for other in (0..self.shard_count()).filter(|s| *s != shard) {
+            others.push((other, self.slice_of(other, account).await?));
+        }
+        let total = here + others.iter().map(|(_, b)| *b).sum::<Decimal>();
+        let short = |held: Decimal| {
+            EngineError::refusal(
+                RefusalCode::RefundExceedsMerchantBalance,
+                format!(
+                    "merchant {merchant} holds {} over its slices, short of {}",
+                    held.normalize(),
+                    won.normalize()
+                ),
+            )
+        };
+        if total < won {
+            return Err(short(total));
+        }
+        others.sort_by_key(|o| std::cmp::Reverse(o.1));
+        let mut missing = won - here;
+        for (from, held) in others {
+            if missing <= Decimal::ZERO {
+                break;
+            }
+            let take = held.min(missing);
+            if take <= Decimal::ZERO {
+                continue;
+            }
+            let amount = omnibus_core::Amount::new(self.inner.config.engine.currency, take)
+                .map_err(|e| EngineError::refusal(RefusalCode::InvalidRequest, e.to_string()))?;
+            match self
+                .ask(from, |reply| crate::shard::MoveSlice {
+                    account,
+                    dest_shard: shard,
+                    amount,
+                    reply,
+                })
+                .await
+            {
+                Ok(_) => missing -= take,
+                // The slice changed meanwhile (a payout holds it): short after all.
+                Err(EngineError::Refused(_)) => return Err(short(total - take)),
+                Err(e) => return Err(e),
             }
         }
         Ok(())

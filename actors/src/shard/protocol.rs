@@ -255,7 +255,8 @@ pub struct Supervise {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct MoveSlice {
-    pub parent: ParentAccount,
+    /// A sliced account: a parent account, or a merchant's `merchant[m]`.
+    pub account: AccountId,
     pub dest_shard: u16,
     pub amount: Amount,
     pub reply: Reply<Receipt>,

@@ -212,8 +212,12 @@ impl Handler<Supervise> for ShardActor {
 impl Handler<MoveSlice> for ShardActor {
     type Result = ();
     fn handle(&mut self, msg: MoveSlice, _: &mut Context<Self>) {
-        let account = AccountId::parent(msg.parent);
-        if msg.dest_shard == self.id || msg.dest_shard >= self.shards {
+        let account = msg.account;
+        let sliced = matches!(
+            account,
+            AccountId::Parent { .. } | AccountId::Merchant { .. }
+        );
+        if !sliced || msg.dest_shard == self.id || msg.dest_shard >= self.shards {
             msg.reply
                 .send(Err(BooksError::NotTransferable(account).into()));
             return;
