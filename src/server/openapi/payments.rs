@@ -83,7 +83,8 @@ fn pay() -> Value {
 }
 
 fn lookup() -> Value {
-    let param = |name: &str, schema_name: &str, examples_: Value| json!({ "name": name, "in": "query", "required": true, "schema": schema(schema_name), "examples": examples_ });
+    // `merchant_id` may be left out by a merchant's key, which names its own merchant.
+    let param = |name: &str, schema_name: &str, examples_: Value| json!({ "name": name, "in": "query", "required": name != "merchant_id", "schema": schema(schema_name), "examples": examples_ });
     json!({ "get": {
         "operationId": "getPaymentByRequest",
         "tags": ["payments"],
@@ -243,14 +244,23 @@ pub fn cancel_by_request() -> Value {
     }})
 }
 
+/// `merchant_id` in a merchant's request: required of the operator's key and with
+/// authentication off; a merchant's key names its merchant itself (docs/auth.md).
+fn merchant_id_schema() -> Value {
+    json!({
+        "allOf": [schema("MerchantId")],
+        "description": "The merchant: required unless the request is signed with a merchant's key, which names its own merchant (naming another is 403 in a payment, 404 elsewhere)."
+    })
+}
+
 /// The schemas of the payment operations.
 pub fn schemas() -> Value {
     json!({
         "Payment": {
             "type": "object", "additionalProperties": false,
-            "required": ["merchant_id", "merchant_request_no", "amount_krw", "category", "instrument"],
+            "required": ["merchant_request_no", "amount_krw", "category", "instrument"],
             "properties": {
-                "merchant_id": schema("MerchantId"),
+                "merchant_id": merchant_id_schema(),
                 "terminal_id": schema("TerminalId"),
                 "merchant_request_no": schema("RequestNo"),
                 "order_no": schema("RequestNo"),
@@ -280,21 +290,21 @@ pub fn schemas() -> Value {
         },
         "Refund": {
             "type": "object", "additionalProperties": false,
-            "required": ["merchant_id", "refund_request_no", "amount_krw"],
+            "required": ["refund_request_no", "amount_krw"],
             "properties": {
-                "merchant_id": schema("MerchantId"),
+                "merchant_id": merchant_id_schema(),
                 "refund_request_no": schema("RequestNo"),
                 "amount_krw": { "type": "integer", "minimum": 1 }
             }
         },
         "PaymentCancel": {
-            "type": "object", "additionalProperties": false, "required": ["merchant_id"],
-            "properties": { "merchant_id": schema("MerchantId") }
+            "type": "object", "additionalProperties": false,
+            "properties": { "merchant_id": merchant_id_schema() }
         },
         "PaymentCancelByRequest": {
             "type": "object", "additionalProperties": false,
-            "required": ["merchant_id", "merchant_request_no"],
-            "properties": { "merchant_id": schema("MerchantId"), "merchant_request_no": schema("RequestNo") }
+            "required": ["merchant_request_no"],
+            "properties": { "merchant_id": merchant_id_schema(), "merchant_request_no": schema("RequestNo") }
         },
         "CancelByRequest": {
             "type": "object", "additionalProperties": false, "required": ["status"],
