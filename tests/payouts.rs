@@ -262,38 +262,7 @@ fn a_refund_is_funded_from_the_merchants_slices_in_other_shards() {
             .map(customer)
             .find(|c| engine.shard_of(*c) != engine.shard_of(customer(1)))
             .unwrap();
-        let n = other.get();
-        engine.open_customer(opened(n)).await.unwrap();
-        engine.charge(charge(n, "C-2", 500_000)).await.unwrap();
-        engine
-            .issue_prepaid_card(
-                other,
-                omnibus_actors::CardApplication {
-                    name: omnibus_core::ids::CardName::new("BOB").unwrap(),
-                    password: omnibus_core::payments::payment_request::SecretText::new(
-                        "4827".into(),
-                    ),
-                    physical: false,
-                    notify_by_email: true,
-                },
-            )
-            .await
-            .unwrap();
-        let seq = omnibus_core::ids::CardSeq(1);
-        engine
-            .charge_pocket(omnibus_actors::PocketChargeRequest {
-                header: charge(n, "P-2", 50_000).header,
-                card: seq,
-            })
-            .await
-            .unwrap();
-        let number2 = engine
-            .reveal_prepaid_card(omnibus_core::payments::prepaid_card::CardId {
-                customer: other,
-                seq,
-            })
-            .await
-            .unwrap();
+        let number2 = card_of(&engine, other.get(), "BOB", 50_000).await;
         let paid = engine
             .pay(card_payment("R-1", 20_000, number, "4827"))
             .await

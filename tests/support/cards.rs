@@ -36,13 +36,28 @@ pub const CARD: CardId = CardId {
 /// `pocket_won` in its pocket, and merchant m2 taking prepaid cards. Answers m2's number
 /// and the card's number.
 pub async fn fixture(engine: &Engine, pocket_won: i64) -> (MerchantNo, CardNumber) {
-    engine.open_customer(opened(1)).await.unwrap();
-    engine.charge(charge(1, "C-1", 500_000)).await.unwrap();
+    let number = card_of(engine, 1, "ALICE", pocket_won).await;
+    let (m2, _) = engine
+        .onboard_merchant(merchant_taking("m2", &[InstrumentType::PrepaidCard]))
+        .await
+        .unwrap();
+    (m2.no, number)
+}
+
+/// Customer `n` opened with 500,000 (request `C-n`), its card #1 (password 4827) named
+/// `name`, with `pocket_won` charged from the balance (request `P-n`); the card's number.
+/// Customer 1's requests are `C-1` and `P-1`, as §5.6 numbers them.
+pub async fn card_of(engine: &Engine, n: u64, name: &str, pocket_won: i64) -> CardNumber {
+    engine.open_customer(opened(n)).await.unwrap();
+    engine
+        .charge(charge(n, &format!("C-{n}"), 500_000))
+        .await
+        .unwrap();
     engine
         .issue_prepaid_card(
-            customer(1),
+            customer(n),
             CardApplication {
-                name: CardName::new("ALICE").unwrap(),
+                name: CardName::new(name).unwrap(),
                 password: SecretText::new("4827".into()),
                 physical: false,
                 notify_by_email: true,
@@ -53,18 +68,19 @@ pub async fn fixture(engine: &Engine, pocket_won: i64) -> (MerchantNo, CardNumbe
     if pocket_won > 0 {
         engine
             .charge_pocket(PocketChargeRequest {
-                header: charge(1, "P-1", pocket_won).header,
+                header: charge(n, &format!("P-{n}"), pocket_won).header,
                 card: CardSeq(1),
             })
             .await
             .unwrap();
     }
-    let (m2, _) = engine
-        .onboard_merchant(merchant_taking("m2", &[InstrumentType::PrepaidCard]))
+    engine
+        .reveal_prepaid_card(CardId {
+            customer: customer(n),
+            seq: CardSeq(1),
+        })
         .await
-        .unwrap();
-    let number = engine.reveal_prepaid_card(CARD).await.unwrap();
-    (m2.no, number)
+        .unwrap()
 }
 
 pub fn card_payment(no: &str, won_: u64, number: CardNumber, password: &str) -> PaymentRequest {
