@@ -32,6 +32,9 @@ fn no_key_or_a_bad_signature_is_refused_401() {
     let (_dir, server, operator) = start();
     assert_eq!(server.get("/health").status, 200, "health stays open");
     assert_eq!(server.get("/openapi.json").status, 200);
+    // The metrics show the parent accounts' balances: the operator's.
+    assert_eq!(server.get("/metrics").status, 401);
+    assert_eq!(operator.get(&server, "/metrics").status, 200);
     let bare = server.get("/v1/parents");
     assert_eq!((bare.status, bare.code()), (401, "unauthorized".into()));
     let bare_post = server.post(
@@ -122,6 +125,39 @@ fn a_replayed_or_altered_request_is_refused() {
     }
     // Signed anew, the same request is fine.
     assert_eq!(operator.get(&server, "/v1/customers/5").status, 200);
+    // Signed before the server started (within the window): the replay memory of the
+    // process before may have seen it, so it is refused.
+    let before = operator.headers_at("GET", "/v1/customers/5", b"", now_ms() - 30_000);
+    let answer = send_with(&server, "GET", "/v1/customers/5", &before, None);
+    assert_eq!(answer.status, 401, "{}", answer.text());
+    assert!(
+        answer.text().contains("before the server started"),
+        "{}",
+        answer.text()
+    );
+    // The request number in a header is not signed: refused, it goes in the body.
+    let date = support::today();
+    let charge = json!({"customer": 5, "request_date": date, "amount": "1000"}).to_string();
+    let mut headers = operator.headers_at("POST", "/v1/charges", charge.as_bytes(), now_ms());
+    headers.push(("Idempotency-Key".into(), "C-5".into()));
+    let refused = send_with(
+        &server,
+        "POST",
+        "/v1/charges",
+        &headers,
+        Some(charge.as_bytes()),
+    );
+    assert_eq!(
+        (refused.status, refused.code()),
+        (400, "invalid_field".into()),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(
+        operator.get(&server, "/v1/requests/C-5").status,
+        404,
+        "nothing charged"
+    );
 }
 
 /// The operator's side of a card payment: customer 7 with a card of 60,000 in its pocket,
@@ -262,12 +298,25 @@ fn a_merchant_cannot_read_cancel_or_refund_another_merchants_payment() {
         "{}",
         refused.text()
     );
-    let refused = m2.post(
-        &server,
-        "/v1/customers",
-        &json!({"customer": 9, "linked_bank": "004", "linked_account": "1"}),
-    );
-    assert_eq!((refused.status, refused.code()), (403, "forbidden".into()));
+    let body = json!({"customer": 9, "linked_bank": "004", "linked_account": "1"}).to_string();
+    let headers = m2.headers_at("POST", "/v1/customers", body.as_bytes(), now_ms());
+    for _ in 0..2 {
+        // Refused before its signature is remembered: the same bytes again are 403 too,
+        // not a replay (a merchant cannot fill the replay memory with operator calls).
+        let refused = send_with(
+            &server,
+            "POST",
+            "/v1/customers",
+            &headers,
+            Some(body.as_bytes()),
+        );
+        assert_eq!(
+            (refused.status, refused.code()),
+            (403, "forbidden".into()),
+            "{}",
+            refused.text()
+        );
+    }
     assert_eq!(
         m2.post(&server, "/v1/api-keys", &json!({"owner": "operator"}))
             .status,

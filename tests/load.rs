@@ -169,7 +169,12 @@ fn the_load_generator_signs_its_requests_for_a_server_that_asks() {
     ]);
     let summary = load(&signed_args);
     check_summary(&summary);
-    let metrics = server.get("/metrics").text();
+    assert_eq!(
+        server.get("/metrics").status,
+        401,
+        "metrics are the operator's"
+    );
+    let metrics = operator.get(&server, "/metrics").text();
     assert!(
         metrics.lines().any(|l| l == "omnibus_books_sum_won 0"),
         "{metrics}"

@@ -5,8 +5,7 @@
 //! secret, of the method, the path with its query, the timestamp and the SHA-256 of the
 //! body: `omnibus_core::payments::api_key::canonical`). The check:
 //!
-//! 1. the route's audience ([`audience`]): `/health`, `/metrics` and `/openapi.json` are
-//!    open; a
+//! 1. the route's audience ([`audience`]): `/health` and `/openapi.json` are open; a
 //!    merchant's routes (payments, its own merchant and payouts, its own keys) take a
 //!    merchant's key or the operator's; every other route takes the operator's only;
 //! 2. the key exists, is active, and its server key is still in the key file;
@@ -40,6 +39,7 @@ use omnibus_core::payments::api_key::{
 };
 
 use super::errors::ApiError;
+use super::routes::IDEMPOTENCY_KEY;
 use super::AppState;
 
 /// The key id header.
@@ -146,8 +146,7 @@ pub fn audience(method: &Method, pattern: Option<&str>) -> Audience {
         return Audience::Operator;
     };
     match pattern {
-        // Metrics carry counts and latencies, no ids and no money: a scraper cannot sign.
-        "/health" | "/metrics" | "/openapi.json" => Audience::Open,
+        "/health" | "/openapi.json" => Audience::Open,
         "/v1/payments"
         | "/v1/payments/cancel-by-request"
         | "/v1/payments/{payment_id}/cancel"
@@ -258,24 +257,28 @@ pub async fn check(
         request.extensions_mut().insert(Caller::Anyone);
         return next.call(request).await;
     }
-    let caller = match authenticate(&mut request, &state).await {
+    let caller = match authenticate(&mut request, &state, audience).await {
         Ok(caller) => caller,
         Err(e) => return Ok(request.error_response(e)),
     };
-    if audience == Audience::Operator && !matches!(caller, Caller::Operator(_)) {
-        let why = format!(
-            "{} {} is the operator's; this key is a merchant's",
-            request.method(),
-            request.path()
-        );
-        return Ok(request.error_response(forbidden(why)));
-    }
     request.extensions_mut().insert(caller);
     next.call(request).await
 }
 
-async fn authenticate(request: &mut ServiceRequest, state: &AppState) -> Result<Caller, ApiError> {
+async fn authenticate(
+    request: &mut ServiceRequest,
+    state: &AppState,
+    audience: Audience,
+) -> Result<Caller, ApiError> {
     let engine: &Engine = &state.engine;
+    // The request number in a header would not be covered by the signature: someone on
+    // the way could change it, and the client's retry would be a second request.
+    if request.headers().contains_key(IDEMPOTENCY_KEY) {
+        return Err(ApiError::invalid_field(
+            "Idempotency-Key",
+            "with authentication on, the request number goes in the body (request_no), which the signature covers",
+        ));
+    }
     let key_id: ApiKeyId = header(request, KEY_HEADER)?
         .parse()
         .map_err(|e| unauthorized(format!("{KEY_HEADER}: {e}")))?;
@@ -296,6 +299,14 @@ async fn authenticate(request: &mut ServiceRequest, state: &AppState) -> Result<
         .parse()
         .map_err(|_| unauthorized(format!("{TIMESTAMP_HEADER} must be Unix milliseconds")))?;
     let now_ms = engine.clock_ms();
+    // The replay memory starts empty: a request signed before this process started may
+    // have been seen by the one before it.
+    if at_ms < state.auth.started_ms {
+        return Err(unauthorized(format!(
+            "{TIMESTAMP_HEADER} {at_ms} is from before the server started ({}); sign the request anew",
+            state.auth.started_ms
+        )));
+    }
     if at_ms.abs_diff(now_ms) > state.auth.window_ms {
         return Err(unauthorized(format!(
             "{TIMESTAMP_HEADER} {at_ms} is more than {} ms from the server's clock ({now_ms})",
@@ -313,6 +324,15 @@ async fn authenticate(request: &mut ServiceRequest, state: &AppState) -> Result<
         return Err(unauthorized(
             "the signature does not match the request (method, path and query, timestamp, body)",
         ));
+    }
+    // A merchant's key on the operator's route is refused before its signature is
+    // remembered, so that it cannot fill the replay memory with requests it may not make.
+    if audience == Audience::Operator && key.owner != ApiKeyOwner::Operator {
+        return Err(forbidden(format!(
+            "{} {} is the operator's; this key is a merchant's",
+            request.method(),
+            request.path()
+        )));
     }
     match state.auth.replays.see(signature, now_ms) {
         Seen::First => {}
@@ -365,6 +385,8 @@ async fn read_body(request: &mut ServiceRequest, limit: u64) -> Result<web::Byte
 /// What the server's check needs, made at start.
 pub struct AuthState {
     pub required: bool,
+    /// The engine's clock when the server started: earlier timestamps are refused.
+    pub started_ms: u64,
     pub window_ms: u64,
     pub replays: Replays,
 }
@@ -410,6 +432,7 @@ mod tests {
     #[test]
     fn routes_are_open_the_merchants_or_the_operators() {
         assert_eq!(audience(&Method::GET, Some("/health")), Audience::Open);
+        assert_eq!(audience(&Method::GET, Some("/metrics")), Audience::Operator);
         assert_eq!(
             audience(&Method::POST, Some("/v1/payments")),
             Audience::Merchant

@@ -82,6 +82,7 @@ async fn run(
 ) -> Result<(), String> {
     let signal = ShutdownSignal::new();
     let auth_required = auth::required(config.server.auth, address)?;
+    let engine_clock_ms = engine.clock_ms();
     let state = web::Data::new(AppState {
         engine,
         currency: config.engine.currency,
@@ -91,6 +92,7 @@ async fn run(
         event_streams: Arc::new(StreamSlots::new(config.server.event_streams_max)),
         auth: auth::AuthState {
             required: auth_required,
+            started_ms: engine_clock_ms,
             window_ms: config.server.auth_window_ms,
             replays: auth::Replays::new(
                 config.server.auth_window_ms,
@@ -143,7 +145,7 @@ async fn run(
     println!(
         "omnibus: authentication {}",
         if auth_required {
-            "required: every request but /health, /metrics and /openapi.json must be signed (docs/auth.md)"
+            "required: every request but /health and /openapi.json must be signed (docs/auth.md)"
         } else {
             "off (loopback only; server.auth)"
         }

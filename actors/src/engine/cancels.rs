@@ -229,9 +229,10 @@ impl Engine {
     /// §6.6 refund funding: a cancel or refund is funded from `merchant[m]` summed over
     /// its slices. The slice in the payer's shard is topped up from the others, largest
     /// first, each by a transfer between shards (durable at both ends, answered once the
-    /// payer's shard credited it). Short in total, it is refused
-    /// `REFUND_EXCEEDS_MERCHANT_BALANCE` before anything moves. Money moved and then not
-    /// used (a payout took the slice meanwhile) stays the merchant's, in another slice.
+    /// payer's shard credited it). Only money free of payouts in flight counts. Short in
+    /// total, it is refused `REFUND_EXCEEDS_MERCHANT_BALANCE` before anything moves. If a
+    /// slice changes meanwhile (a payout takes it), the next is tried; money moved and then
+    /// not used stays the merchant's, in the payer's slice.
     async fn fund_payers_slice(
         &self,
         merchant: MerchantId,
@@ -239,71 +240,77 @@ impl Engine {
         shard: u16,
         won: u64,
     ) -> Result<(), EngineError> {
-        let account = AccountId::merchant(no);
         let won = Decimal::from(won);
-        let here = self.slice_of(shard, account).await?;
+        let here = self.merchant_available(shard, no).await?;
         if here >= won {
             return Ok(());
         }
         let mut others = Vec::new();
         for other in (0..self.shard_count()).filter(|s| *s != shard) {
-            others.push((other, self.slice_of(other, account).await?));
+            others.push((other, self.merchant_available(other, no).await?));
         }
         let total = here + others.iter().map(|(_, b)| *b).sum::<Decimal>();
-        let short = |held: Decimal| {
-            EngineError::refusal(
+        if total < won {
+            return Err(EngineError::refusal(
                 RefusalCode::RefundExceedsMerchantBalance,
                 format!(
-                    "merchant {merchant} holds {} over its slices, short of {}",
-                    held.normalize(),
+                    "merchant {merchant} holds {} free over its slices, short of {}",
+                    total.normalize(),
                     won.normalize()
                 ),
-            )
-        };
-        if total < won {
-            return Err(short(total));
+            ));
         }
         others.sort_by_key(|o| std::cmp::Reverse(o.1));
         let mut missing = won - here;
-        for (from, held) in others {
+        for (from, free) in others {
             if missing <= Decimal::ZERO {
                 break;
             }
-            let take = held.min(missing);
+            let take = free.min(missing);
             if take <= Decimal::ZERO {
                 continue;
             }
             let amount = omnibus_core::Amount::new(self.inner.config.engine.currency, take)
                 .map_err(|e| EngineError::refusal(RefusalCode::InvalidRequest, e.to_string()))?;
-            match self
+            let moved = self
                 .ask(from, |reply| crate::shard::MoveSlice {
-                    account,
+                    account: AccountId::merchant(no),
                     dest_shard: shard,
                     amount,
                     reply,
                 })
-                .await
-            {
+                .await;
+            match moved {
                 Ok(_) => missing -= take,
-                // The slice changed meanwhile (a payout holds it): short after all.
-                Err(EngineError::Refused(_)) => return Err(short(total - take)),
+                // The slice changed meanwhile (a payout took it): try the next one.
+                Err(EngineError::Refused(_)) => {}
                 Err(e) => return Err(e),
             }
+        }
+        if missing > Decimal::ZERO {
+            // What did move stays the merchant's, in the payer's slice.
+            return Err(EngineError::refusal(
+                RefusalCode::RefundExceedsMerchantBalance,
+                format!(
+                    "merchant {merchant}'s slices changed while the refund was funded; {} short",
+                    missing.normalize()
+                ),
+            ));
         }
         Ok(())
     }
 
-    /// One shard's slice of an account (a merchant's, a parent's).
-    async fn slice_of(&self, shard: u16, account: AccountId) -> Result<Decimal, EngineError> {
-        let QueryAnswer::Account(balance) = self
+    /// What merchant `no`'s slice in `shard` holds free (less payouts in flight).
+    async fn merchant_available(&self, shard: u16, no: MerchantNo) -> Result<Decimal, EngineError> {
+        let QueryAnswer::Account(free) = self
             .ask(shard, |reply| Query {
-                kind: QueryKind::Account(account),
+                kind: QueryKind::MerchantAvailable(no),
                 reply,
             })
             .await?
         else {
-            unreachable!("an account query answers with a balance");
+            unreachable!("a merchant's free slice is answered as an amount");
         };
-        Ok(balance.value())
+        Ok(free.value())
     }
 }

@@ -228,6 +228,10 @@ impl ShardActor {
                 .balance(account)
                 .map(QueryAnswer::Account)
                 .map_err(EngineError::from),
+            QueryKind::MerchantAvailable(merchant) => books
+                .merchant_slice(merchant)
+                .map(|s| QueryAnswer::Account(books.money(s.balance - s.held)))
+                .map_err(EngineError::from),
             QueryKind::Slices => Ok(QueryAnswer::Slices(
                 books
                     .slices()

@@ -9,7 +9,7 @@ use super::{error_example, errors, example, examples, schema, storage_failed, un
 pub const EXAMPLE_KEY_ID: &str = "ak_5a5a5a5a5a5a5a5a5a5a5a5a";
 
 /// The operations anyone may call, signed or not.
-const OPEN: &[&str] = &["getHealth", "getMetrics", "getOpenApi"];
+const OPEN: &[&str] = &["getHealth", "getOpenApi"];
 /// The operations a merchant's key may call (for its own merchant); the operator's key
 /// calls these and every other.
 const MERCHANTS: &[&str] = &[
