@@ -70,7 +70,7 @@ pub async fn create(
         .map(|m| parse::<MerchantId>("merchant_id", &m))
         .transpose()?;
     f.finish()?;
-    let caller = Caller::of(&request);
+    let caller = Caller::of(&request)?;
     let owner = match (owner.as_deref(), named) {
         (Some("operator"), None) => {
             if let Caller::Merchant { .. } = caller {
@@ -114,7 +114,7 @@ pub async fn list(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let owner = match Caller::of(&request) {
+    let owner = match Caller::of(&request)? {
         Caller::Merchant { no, .. } => Some(ApiKeyOwner::Merchant(no)),
         Caller::Operator(_) | Caller::Anyone => None,
     };
@@ -139,7 +139,7 @@ pub async fn revoke(
     let id: ApiKeyId = parse("key_id", &path)?;
     let key = state
         .engine
-        .revoke_api_key(id, Caller::of(&request).as_owner())
+        .revoke_api_key(id, Caller::of(&request)?.as_owner())
         .await?;
     Ok(HttpResponse::Ok().json(ApiKeyView::of(&state, &key, None)))
 }

@@ -77,13 +77,20 @@ pub enum Caller {
 }
 
 impl Caller {
-    /// The caller of `request`, as the check left it (`Anyone` when nothing checked it).
-    pub fn of(request: &HttpRequest) -> Caller {
+    /// The caller of `request`, as the check left it. A request the check did not see
+    /// (a route outside the middleware) is refused, never taken as anyone's.
+    pub fn of(request: &HttpRequest) -> Result<Caller, ApiError> {
         request
             .extensions()
             .get::<Caller>()
             .copied()
-            .unwrap_or(Caller::Anyone)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "this route was not checked for a caller",
+                )
+            })
     }
 
     /// What the engine calls this caller when it revokes or lists keys.

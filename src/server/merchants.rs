@@ -190,7 +190,7 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = merchant_id(&path)?;
-    let id = super::auth::Caller::of(&request)
+    let id = super::auth::Caller::of(&request)?
         .merchant_for_existing(Some(id), || format!("no merchant {id}"))?;
     match state.engine.merchant(id) {
         Some(entry) => Ok(HttpResponse::Ok().json(MerchantView::from(&entry))),

@@ -83,7 +83,7 @@ pub async fn pay(
 ) -> Result<HttpResponse, ApiError> {
     let body = read_json_body(&request, payload, state.body_limit_bytes).await?;
     let mut f = Fields::parse(&body)?;
-    let merchant = Caller::of(&request).merchant_for_request(named_merchant(&mut f)?, "pay")?;
+    let merchant = Caller::of(&request)?.merchant_for_request(named_merchant(&mut f)?, "pay")?;
     let terminal = f
         .string("terminal_id")?
         .map(|t| parse::<TerminalId>("terminal_id", &t))
@@ -170,7 +170,7 @@ pub async fn lookup(
         .map(|m| parse::<MerchantId>("merchant_id", m))
         .transpose()?;
     let no: RequestNo = parse("merchant_request_no", &query.merchant_request_no)?;
-    let merchant = Caller::of(&request)
+    let merchant = Caller::of(&request)?
         .merchant_for_existing(named, || format!("no payment under request number {no}"))?;
     let payment = state.engine.payment_by_request(merchant, no).await?;
     Ok(HttpResponse::Ok().json(PaymentView::of(&payment, merchant)))
@@ -191,7 +191,7 @@ pub async fn cancel(
     let named = named_merchant(&mut f)?;
     f.finish()?;
     let merchant =
-        Caller::of(&request).merchant_for_existing(named, || format!("no payment {id}"))?;
+        Caller::of(&request)?.merchant_for_existing(named, || format!("no payment {id}"))?;
     let payment = state.engine.cancel_payment(merchant, id).await?;
     Ok(HttpResponse::Ok().json(PaymentView::of(&payment, merchant)))
 }
@@ -219,7 +219,7 @@ pub async fn cancel_by_request(
         &f.required_string("merchant_request_no")?,
     )?;
     f.finish()?;
-    let merchant = Caller::of(&request)
+    let merchant = Caller::of(&request)?
         .merchant_for_existing(named, || format!("no payment under request number {no}"))?;
     let answer = match state.engine.cancel_by_request(merchant, no).await? {
         omnibus_actors::CancelByRequest::Cancelled(p) => CancelView {
@@ -255,7 +255,7 @@ pub async fn refund(
         .ok_or_else(|| ApiError::missing_field("amount_krw"))?;
     f.finish()?;
     let merchant =
-        Caller::of(&request).merchant_for_existing(named, || format!("no payment {id}"))?;
+        Caller::of(&request)?.merchant_for_existing(named, || format!("no payment {id}"))?;
     let payment = state
         .engine
         .refund_payment(merchant, id, no, amount_krw)

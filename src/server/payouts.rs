@@ -100,7 +100,7 @@ pub async fn list(
     query: web::Query<std::collections::BTreeMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
     let merchant: omnibus_core::ids::MerchantId = parse("merchant_id", &path)?;
-    let merchant = super::auth::Caller::of(&request)
+    let merchant = super::auth::Caller::of(&request)?
         .merchant_for_existing(Some(merchant), || format!("no merchant {merchant}"))?;
     let mut date = None;
     for (key, value) in query.into_inner() {
