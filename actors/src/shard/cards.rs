@@ -150,10 +150,15 @@ impl Handler<ChangeCard> for ShardActor {
         // bank or a reversal credited after the pocket's release would land in a closed
         // card's pocket (D-5.13).
         let incoming = ledger.books().pocket_incoming(id.customer, id.seq);
-        if msg.action == CardAction::Close
-            && held.card.status != status
-            && incoming > rust_decimal::Decimal::ZERO
-        {
+        let closing = msg.action == CardAction::Close && held.card.status != status;
+        if closing && ledger.books().card_sale_unsettled(id.customer, id.seq) {
+            msg.reply.send(Err(EngineError::refusal(
+                RefusalCode::InvalidState,
+                format!("{id}: a payment of it is not settled yet; close it once that is done"),
+            )));
+            return;
+        }
+        if closing && incoming > rust_decimal::Decimal::ZERO {
             msg.reply.send(Err(EngineError::refusal(
                 RefusalCode::InvalidState,
                 format!(

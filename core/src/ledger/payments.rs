@@ -28,6 +28,22 @@ impl ShardBooks {
         self.payments.by_id.get(&id)
     }
 
+    /// Whether a payment of card `seq` of `customer` has a sale not settled yet (its
+    /// outcome unknown, or its reversal owed). Closing the card then would let the
+    /// reversal credit a pocket already released (D-5.13). A scan of the shard's payments:
+    /// closing is rare.
+    pub fn card_sale_unsettled(
+        &self,
+        customer: crate::ids::CustomerId,
+        seq: crate::ids::CardSeq,
+    ) -> bool {
+        self.payments().any(|p| {
+            p.card == Some((customer, seq))
+                && p.sale
+                    .is_some_and(|no| self.request(customer, no).is_some_and(|r| !self.settled(r)))
+        })
+    }
+
     /// Every payment of this shard, by id.
     pub fn payments(&self) -> impl Iterator<Item = &PaymentEntry> {
         self.payments.by_id.values()
