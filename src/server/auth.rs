@@ -30,7 +30,6 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest};
-use futures::StreamExt;
 use omnibus_actors::Engine;
 use omnibus_core::config::AuthMode;
 use omnibus_core::ids::{MerchantId, MerchantNo};
@@ -320,7 +319,9 @@ async fn authenticate(
             state.auth.window_ms
         )));
     }
-    let body = read_body(request, state.body_limit_bytes).await?;
+    let body = super::body::read_limited(&mut request.take_payload(), state.body_limit_bytes)
+        .await?
+        .freeze();
     let target = request
         .uri()
         .path_and_query()
@@ -367,26 +368,6 @@ async fn authenticate(
                 .ok_or_else(|| unauthorized(format!("API key {key_id}'s merchant is gone")))?,
         },
     })
-}
-
-/// The whole body, within the limit (413 beyond it, as the handlers would answer).
-async fn read_body(request: &mut ServiceRequest, limit: u64) -> Result<web::Bytes, ApiError> {
-    let mut payload = request.take_payload();
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "malformed_body",
-                format!("the request body could not be read: {e}"),
-            )
-        })?;
-        if (body.len() + chunk.len()) as u64 > limit {
-            return Err(ApiError::body_too_large(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
 }
 
 /// What the server's check needs, made at start.

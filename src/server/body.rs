@@ -47,6 +47,15 @@ pub async fn read_json_body(
             return Err(ApiError::body_too_large(limit_bytes));
         }
     }
+    read_limited(&mut payload, limit_bytes).await
+}
+
+/// The whole body of `payload`, refusing one larger than `limit_bytes` (413): for the
+/// handlers, and for the signature check, which hashes the body before they run.
+pub async fn read_limited<S>(payload: &mut S, limit_bytes: u64) -> Result<web::BytesMut, ApiError>
+where
+    S: futures::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
+{
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {
