@@ -314,3 +314,62 @@ fn a_refund_is_funded_from_the_merchants_slices_in_other_shards() {
     });
     engine.shutdown().unwrap();
 }
+
+/// A refund whose `SS.transfer` failed is tried again until it is done (it is owed from
+/// its acceptance on). Until then its money stays with the merchant: a realtime payout
+/// between the failure and the retry pays out only what is not owed, and the retry then
+/// pays the customer back. (Found by the simulation, seed 38: the failure released the
+/// refund's hold, the payout took its money, and the retry was refused forever.)
+#[test]
+fn a_refund_tried_again_keeps_its_money_from_a_payout_in_between() {
+    let dir = tempfile::tempdir().unwrap();
+    // Retries wait a minute, so that the payout's pass comes first.
+    let config = config(
+        dir.path(),
+        2,
+        "[supervisor]\nwindow_min_age_ms = 0\nretry_backoff_min_ms = 60_000\nretry_backoff_max_ms = 60_000\n",
+    );
+    let sim = Simulator::new(&config);
+    let clock = Arc::new(ManualClock::new(day_d_ten_am()));
+    let engine = Engine::start_with(config, EngineParts::new(sim.rails(), clock.clone())).unwrap();
+    let rt = runtime();
+    rt.block_on(async {
+        let (_, number) = fixture(&engine, 50_000).await;
+        let mut m1_merchant = merchant_taking("m1", &[InstrumentType::PrepaidCard]);
+        m1_merchant.payout_schedule = PayoutSchedule::Realtime;
+        m1_merchant.payout_reserve_krw = 0;
+        let (m1_entry, _) = engine.onboard_merchant(m1_merchant).await.unwrap();
+        let mut at_m1 = card_payment("R-1", 20_000, number, "4827");
+        at_m1.merchant = m1();
+        let paid = engine.pay(at_m1).await.unwrap();
+        assert!(paid.approved_at_ms > 0, "{paid:?}");
+        // The refund's transfer fails: its entry is to be tried again.
+        sim.set_rates(Rail::SecuritiesFirm, always("fail"));
+        let refund_no = omnibus_core::RequestNo::new("RF-1").unwrap();
+        let refunded = engine.refund_payment(m1(), paid.id, refund_no, 5_000).await;
+        sim.set_rates(Rail::SecuritiesFirm, healthy());
+        assert_eq!(
+            balance(&engine, pocket()).await,
+            money(30_000),
+            "{refunded:?}"
+        );
+        // The payout's pass: 15,000 is free, 5,000 is owed to the refund.
+        let report = engine.supervise_once().await.unwrap();
+        assert_eq!(report.payouts, 1, "{report:?}");
+        // The retry, a minute later, and what follows.
+        for _ in 0..20 {
+            clock.advance_ms(61_000);
+            engine.supervise_once().await.unwrap();
+        }
+        let report = engine.supervise_once().await.unwrap();
+        assert!(report.settled(), "{report:?}");
+        assert_eq!(balance(&engine, pocket()).await, money(35_000));
+        assert!(balance(&engine, AccountId::merchant(m1_entry.no))
+            .await
+            .is_zero());
+        let truth = sim.truth();
+        assert_eq!(truth.merchants[&m1_entry.no], money(0));
+        assert!(truth.is_conserved());
+    });
+    engine.shutdown().unwrap();
+}

@@ -30,7 +30,13 @@
 //!    declined and is reversed exactly once (D-0.2); one told failed leaves nothing with
 //!    the merchant; every merchant account is never below zero, agrees with the securities
 //!    firm, and is exactly what its sales and reversals moved (INSTRUMENTS.md §6.7,
-//!    invariants 3 and 5).
+//!    invariants 3 and 5);
+//! 10. card payments, cancels, refunds and flow B checkouts (`sim/cards.rs`): see its
+//!     notes (§6.7 invariants 1, 2, 3 and 6);
+//! 11. days (`sim/days.rs`): the engine's clock moves forward by hours now and then, so
+//!     daily payouts run D+1 and next-day statements fall due among the faults and
+//!     crashes; every statement due is delivered once, and each card's days chain to
+//!     its pocket's balance.
 //!
 //! Even seeds move every settled request to the shard's on-disk archive at once (issue
 //! 13), so the checks above also read requests back from there, across crashes.
@@ -65,6 +71,8 @@
 
 #[path = "sim/cards.rs"]
 mod cards;
+#[path = "sim/days.rs"]
+mod days;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -74,8 +82,7 @@ use std::time::{Duration, Instant};
 
 use omnibus_actors::rails::sim::{Operation, Rail, Simulator};
 use omnibus_actors::{
-    Engine, EngineError, EngineParts, Outcome, RequestView, SaleRequest, SupervisionReport,
-    SystemClock,
+    Clock, Engine, EngineError, EngineParts, Outcome, RequestView, SaleRequest, SupervisionReport,
 };
 use omnibus_core::config::SimulatedRailConfig;
 use omnibus_core::ids::MerchantNo;
@@ -264,10 +271,12 @@ non_reflected_interval_ms = 86_400_000\nreprocess_interval_ms = 86_400_000\nreco
         } else {
             ""
         },
+        // Requests carry the system's date while the engine's clock runs up to five days
+        // ahead of it (`sim/days.rs`): the window takes both.
         match shape.pace {
-            Pace::Instant => String::new(),
+            Pace::Instant => "[actors]\nrequest_date_window_days = 10\n".to_string(),
             Pace::Slow { deadline_ms, .. } => {
-                format!("[actors]\nanswer_deadline_ms = {deadline_ms}\n")
+                format!("[actors]\nrequest_date_window_days = 10\nanswer_deadline_ms = {deadline_ms}\n")
             }
         }
     );
@@ -284,8 +293,8 @@ fn faulty(rng: &mut StdRng) -> SimulatedRailConfig {
     }
 }
 
-fn start_engine(config: &Config, sim: &Simulator) -> Engine {
-    let parts = EngineParts::new(sim.rails(), Arc::new(SystemClock));
+fn start_engine(config: &Config, sim: &Simulator, clock: Arc<dyn Clock>) -> Engine {
+    let parts = EngineParts::new(sim.rails(), clock);
     // The previous engine's log lock is released when its writer thread ends.
     for _ in 0..50 {
         match Engine::start_with(config.clone(), parts.clone()) {
@@ -340,6 +349,12 @@ struct Stats {
     cancels: u64,
     refunds: u64,
     card_changes: u64,
+    /// Times the clock moved a stretch of hours (`sim/days.rs`), and the next-day
+    /// statements checked delivered.
+    days: u64,
+    statements: u64,
+    /// Card payments made through a member's wallet checkout (flow B).
+    wallet_payments: u64,
 }
 
 impl Stats {
@@ -360,6 +375,9 @@ impl Stats {
         self.merchants += o.merchants;
         self.paid_out += o.paid_out;
         self.payouts += o.payouts;
+        self.days += o.days;
+        self.statements += o.statements;
+        self.wallet_payments += o.wallet_payments;
         self.card_payments += o.card_payments;
         self.cancels += o.cancels;
         self.refunds += o.refunds;
@@ -387,7 +405,7 @@ impl Stats {
                 .join(", ")
         };
         format!(
-            "simulation: {} seeds ({} with short parent slices, {} with slow rails and short deadlines), {} operations, {} rail faults injected, {} crashes ({} shard restarts from a snapshot), {} sweeps executed at the banks, {} outcomes checked, {} requests checked ({} records in the archives at the end), {} parent_slice_short refusals, {} withdrawals from linked credited or refunded, {} sales done approved or reversed, {} merchant accounts checked ({} payouts, {} won paid out to them), {} card payments ({} cancels, {} refunds, {} card suspends, resumes, unlocks and closes asked); told failed by reason: {}; settled: {}",
+            "simulation: {} seeds ({} with short parent slices, {} with slow rails and short deadlines), {} operations, {} rail faults injected, {} crashes ({} shard restarts from a snapshot), {} sweeps executed at the banks, {} outcomes checked, {} requests checked ({} records in the archives at the end), {} parent_slice_short refusals, {} withdrawals from linked credited or refunded, {} sales done approved or reversed, {} merchant accounts checked ({} payouts, {} won paid out to them), {} card payments ({} cancels, {} refunds, {} card suspends, resumes, unlocks and closes asked; {} of them through a wallet checkout), {} moves of the clock by hours, {} next-day statements checked delivered; told failed by reason: {}; settled: {}",
             self.seeds,
             self.short_seeds,
             self.slow_seeds,
@@ -409,6 +427,9 @@ impl Stats {
             self.cancels,
             self.refunds,
             self.card_changes,
+            self.wallet_payments,
+            self.days,
+            self.statements,
             list(&self.failed),
             list(&self.settled),
         )
@@ -434,7 +455,9 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
         }
         sim.set_rates(rail, rates);
     }
-    let mut engine = start_engine(&config, &sim);
+    let mut days = days::Days::new(seed);
+    let clock: Arc<dyn Clock> = days.clock.clone();
+    let mut engine = start_engine(&config, &sim, clock.clone());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -478,6 +501,7 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
             continue;
         }
         if shape.cards {
+            days.step(&sim);
             if let Some(fill) = cards.step(&rt, &engine, &customers, &["m1", "m2"], seed, op_index)
             {
                 let no = format!("S{seed}-{op_index}-pocket");
@@ -528,7 +552,7 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
                 // A crash: the engine stops abruptly, the outside world carries on.
                 engine.halt();
                 crashes += 1;
-                engine = start_engine(&config, &sim);
+                engine = start_engine(&config, &sim, clock.clone());
                 from_snapshot += engine
                     .recovery_reports()
                     .iter()
@@ -548,7 +572,12 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
     }
 
     // The rails heal; the supervisors run until every entry is final and nothing is owed.
+    // With cards, the clock moves past the next 09:00 first, so that every day before is
+    // due for its statements.
     sim.heal();
+    if shape.cards {
+        days.last(&sim);
+    }
     let mut total = SupervisionReport::default();
     let mut settled = false;
     for _ in 0..60 {
@@ -574,10 +603,16 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
         seed,
     );
     cards.check(&rt, &engine, &sim, &outcomes, seed);
+    if shape.cards {
+        days.deliver(&rt, &engine, seed);
+        stats.statements = days.check(&rt, &engine, &sim, &customers, seed);
+        stats.days = days.jumps;
+    }
     stats.card_payments = cards.payments;
     stats.cancels = cards.cancels;
     stats.refunds = cards.refunds;
     stats.card_changes = cards.changes;
+    stats.wallet_payments = cards.wallet_payments;
     let sim_stats = sim.stats();
     stats.faults = [Rail::BankFirm, Rail::SecuritiesFirm, Rail::FinancialCompany]
         .iter()

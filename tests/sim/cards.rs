@@ -2,7 +2,12 @@
 //! customer gets a prepaid card; about one operation in six also fills a pocket from the
 //! balance or the linked bank account, pays a merchant by card (a wrong password now and then), cancels or refunds
 //! an approved payment, or sends a payment again; all under the seed's rail faults and
-//! crashes, drawn from a random stream of their own. Once the supervisors are quiescent:
+//! crashes, drawn from a random stream of their own. In one seed of four the first
+//! customer is also a member (login password hashed with argon2id, which is why not
+//! more): half of its card payments go through flow B, a wallet session (logged in again
+//! after a restart ends it, a wrong password now and then) and a checkout confirmed with
+//! the card's password, which the merchant then pays with `wallet {checkout_id}`. Once
+//! the supervisors are quiescent:
 //!
 //! - a payment sent again answers what it answered first (idempotent by the merchant's
 //!   number, across crashes);
@@ -19,7 +24,7 @@ use std::collections::HashMap;
 
 use omnibus_actors::rails::sim::Simulator;
 use omnibus_actors::{CardApplication, Engine, EngineError};
-use omnibus_core::ids::{CardName, CardSeq, MerchantId, RequestNo, Tag};
+use omnibus_core::ids::{CardName, CardSeq, MemberId, MerchantId, RequestNo, Tag};
 use omnibus_core::payments::card_number::CardNumber;
 use omnibus_core::payments::payment::{PayBack, PaymentEntry, PaymentState};
 use omnibus_core::payments::payment_request::{InstrumentRef, Leg, PaymentRequest, SecretText};
@@ -57,7 +62,15 @@ pub struct Cards {
     pub refunds: u64,
     /// Suspends, resumes, unlocks and closes asked.
     pub changes: u64,
+    /// The member (of the first customer, one seed in four), and its session if any.
+    member: Option<(u64, MemberId)>,
+    session: Option<String>,
+    /// Card payments through a wallet checkout (counted in `payments` too).
+    pub wallet_payments: u64,
 }
+
+/// The member's login password (8 to 12 letters and digits).
+const LOGIN: &str = "simPass4827";
 
 fn refused_as_expected(e: &EngineError) -> bool {
     matches!(
@@ -77,6 +90,9 @@ impl Cards {
             cancels: 0,
             refunds: 0,
             changes: 0,
+            member: None,
+            session: None,
+            wallet_payments: 0,
         }
     }
 
@@ -116,7 +132,80 @@ impl Cards {
             {
                 self.numbers.insert(customer, number);
             }
+            if seed % 4 == 0 && self.member.is_none() {
+                let id = MemberId::new(&format!("sim{customer:05}")).unwrap();
+                match engine.create_member(id, LOGIN, c).await {
+                    Ok(_) => {}
+                    Err(e) if refused_as_expected(&e) => {}
+                    Err(e) => panic!("seed {seed}: member of customer {customer}: {e}"),
+                }
+                self.member = Some((customer, id));
+            }
         });
+    }
+
+    /// The member's wallet session: the one it has, or a new login (a wrong password one
+    /// time in ten, counted toward its lock). `None` when the login is refused.
+    fn session(
+        &mut self,
+        rt: &tokio::runtime::Runtime,
+        engine: &Engine,
+        seed: u64,
+    ) -> Option<String> {
+        let (_, id) = self.member?;
+        if let Some(token) = &self.session {
+            return Some(token.clone());
+        }
+        let password = if self.rng.random_range(0..10) == 0 {
+            "wrongPass1"
+        } else {
+            LOGIN
+        };
+        match rt.block_on(engine.login(id, password)) {
+            Ok(session) => {
+                self.session = Some(session.token.clone());
+                Some(session.token)
+            }
+            Err(e) if refused_as_expected(&e) => None,
+            Err(e) => panic!("seed {seed}: login of {id}: {e}"),
+        }
+    }
+
+    /// Flow B: a checkout confirmed with the card's password in the member's session,
+    /// which the merchant pays. A session a restart ended is logged in again next time.
+    fn pay_by_wallet(
+        &mut self,
+        rt: &tokio::runtime::Runtime,
+        engine: &Engine,
+        mut request: PaymentRequest,
+        password: &str,
+        seed: u64,
+    ) {
+        let Some(session) = self.session(rt, engine, seed) else {
+            return;
+        };
+        let checkout = rt.block_on(engine.checkout(
+            &session,
+            request.merchant,
+            request.amount_krw,
+            None,
+            SecretText::new(password.into()),
+        ));
+        match checkout {
+            Ok(checkout) => {
+                request.legs[0].instrument = InstrumentRef::Wallet {
+                    checkout_id: checkout.checkout_id,
+                };
+                self.wallet_payments += 1;
+                self.pay(rt, engine, request, seed);
+            }
+            Err(EngineError::Refusal {
+                code: omnibus_core::payments::RefusalCode::NotFound,
+                ..
+            }) => self.session = None,
+            Err(e) if refused_as_expected(&e) => {}
+            Err(e) => panic!("seed {seed}: a checkout: {e}"),
+        }
     }
 
     /// Maybe a card operation before operation `op_index`: a pocket charge is handed back
@@ -134,7 +223,13 @@ impl Cards {
         if self.rng.random_range(0..6) != 0 {
             return None;
         }
-        let customer = customers[self.rng.random_range(0..customers.len())];
+        let mut customer = customers[self.rng.random_range(0..customers.len())];
+        // The member, if any, does one card operation in three.
+        if let Some((member, _)) = self.member {
+            if self.rng.random_range(0..3) == 0 {
+                customer = member;
+            }
+        }
         let roll = self.rng.random_range(0..10);
         match roll {
             0..=3 => Some(PocketCharge {
@@ -158,7 +253,13 @@ impl Cards {
                     number,
                     password,
                 );
-                self.pay(rt, engine, request, seed);
+                // The member pays one card payment in two by its wallet.
+                let member = self.member.is_some_and(|(c, _)| c == customer);
+                if member && self.rng.random_range(0..2) == 0 {
+                    self.pay_by_wallet(rt, engine, request, password, seed);
+                } else {
+                    self.pay(rt, engine, request, seed);
+                }
                 None
             }
             7 | 8 => {

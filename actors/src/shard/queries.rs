@@ -230,7 +230,10 @@ impl ShardActor {
                 .map_err(EngineError::from),
             QueryKind::MerchantAvailable(merchant) => books
                 .merchant_slice(merchant)
-                .map(|s| QueryAnswer::Account(books.money(s.balance - s.held)))
+                .map(|s| {
+                    let owed = books.owed_debits_from(AccountId::merchant(merchant));
+                    QueryAnswer::Account(books.money(s.balance - s.held - owed))
+                })
                 .map_err(EngineError::from),
             QueryKind::Slices => Ok(QueryAnswer::Slices(
                 books

@@ -14,7 +14,7 @@ use omnibus_core::payments::kst::kst_day;
 use omnibus_core::payments::merchant::PayoutSchedule;
 use omnibus_core::payments::payout::{daily_payout_no, payable, realtime_payout_no, reserve_share};
 use omnibus_core::saga::RequestKind;
-use omnibus_core::{Amount, RequestNo};
+use omnibus_core::{AccountId, Amount, RequestNo};
 
 use crate::instruments::start_payout;
 use crate::ledger::ShardLedger;
@@ -45,9 +45,11 @@ pub async fn payout_pass(flow: &Rc<SagaRuntime>, ledger: &Rc<RefCell<ShardLedger
                     return None;
                 }
                 let slice = books.merchant_slice(m.no).ok()?;
+                // Money owed by refunds and reversals to be tried again stays.
+                let owed = books.owed_debits_from(AccountId::merchant(m.no));
                 let pays = payable(
                     &m.merchant,
-                    slice.balance - slice.held,
+                    slice.balance - slice.held - owed,
                     reserve_share(&m.merchant, shards),
                     books.merchant_day_net(m.no, kst_day(now)),
                 );

@@ -52,7 +52,6 @@ impl ShardBooks {
         self.try_again.iter().copied()
     }
 
-    /// Counts of open entries: (REQUESTED, UNKNOWN, FAIL_TRY_AGAIN).
     /// The amounts of the open entries (requested, unknown, to try again) crediting
     /// `account`: money on its way to it (D-5.6's pending inbound credits of a pocket).
     /// Walks every open entry of the shard: for the rare request that needs it (a
@@ -68,6 +67,21 @@ impl ShardBooks {
             .sum()
     }
 
+    /// What FAIL_TRY_AGAIN entries not covered by a reservation owe from `account`: each
+    /// gave its hold back when it failed (an entry holds while REQUESTED or UNKNOWN), yet
+    /// is tried again until done (a merchant's refund, a sale's reversal). Whoever pays
+    /// out of the account counts it as held, or the retry finds the money gone and is
+    /// refused for good. Walks the entries to try again, a short list.
+    pub fn owed_debits_from(&self, account: crate::ids::AccountId) -> rust_decimal::Decimal {
+        self.try_again
+            .iter()
+            .filter_map(|(_, id)| self.entries.get(id))
+            .filter(|e| e.debit == account && !e.covered)
+            .map(|e| e.amount.value())
+            .sum()
+    }
+
+    /// Counts of open entries: (REQUESTED, UNKNOWN, FAIL_TRY_AGAIN).
     pub fn open_entry_counts(&self) -> (usize, usize, usize) {
         (
             self.requested.len(),

@@ -1,6 +1,7 @@
 //! The simulated notification sink: it keeps every notice it delivered, once per key,
-//! and can be told to refuse every delivery (a gateway down), so that the statement
-//! supervisor's retries can be seen. In memory only: a restart of the process forgets
+//! and can be told to refuse every delivery (a gateway down), or to deliver and lose its
+//! answer (a gateway that timed out after taking it), so that the statement
+//! supervisor's retries, and the sink's idempotency by key, can be seen. In memory only: a restart of the process forgets
 //! what it delivered, as a real gateway's log would not, which the tests account for.
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use crate::rails::{NoticeMessage, Notifier, RailError, RailFuture};
 pub(super) struct SimNotices {
     delivered: Mutex<BTreeMap<RequestNo, (NoticeMessage, u32)>>,
     refusing: AtomicBool,
+    losing: AtomicBool,
 }
 
 /// The sink of a [`super::Simulator`].
@@ -36,7 +38,14 @@ impl Notifier for SimNotifier {
                 .entry(notice.key)
                 .and_modify(|(_, asked)| *asked += 1)
                 .or_insert((notice, 1));
-            Ok(())
+            if notices.losing.load(Ordering::Acquire) {
+                Err(RailError {
+                    system: "notification sink",
+                    what: "no answer from the gateway (simulated; it delivered)".into(),
+                })
+            } else {
+                Ok(())
+            }
         };
         Box::pin(async move { result })
     }
@@ -60,5 +69,10 @@ impl super::Simulator {
             .notices
             .refusing
             .store(refusing, Ordering::Release);
+    }
+
+    /// Makes the sink deliver every notice and lose its answer (or answer again).
+    pub fn set_notice_answers_lost(&self, losing: bool) {
+        self.inner.notices.losing.store(losing, Ordering::Release);
     }
 }
