@@ -81,9 +81,10 @@ fn merchants_are_paid_on_d_plus_1() {
             .await
             .unwrap();
         assert!(paid.approved_at_ms > 0);
-        // Day D: nothing is paid out yet.
+        // Day D: nothing is paid out yet, and the payment is not settled (§6.5).
         let report = engine.supervise_once().await.unwrap();
         assert_eq!(report.payouts, 0);
+        assert_eq!(engine.payment_settlement(&paid).await.unwrap(), None);
         // D+1, 00:05 KST: the payout of day D.
         clock.set_ms(kst_day_start_ms(kst_day(d) + 1) + 5 * 60_000);
         let report = engine.supervise_once().await.unwrap();
@@ -120,6 +121,12 @@ fn merchants_are_paid_on_d_plus_1() {
             assert_eq!(view.payments.net_krw(), won_ as u64);
             assert_eq!(view.carried_krw(), 0);
             assert_eq!(view.payments.lines.len(), 1);
+            if merchant == m2() {
+                // §6.5: the payment carries the payout that settled it.
+                let settled = engine.payment_settlement(&paid).await.unwrap().unwrap();
+                assert_eq!(settled.payout_id, view.payout_id);
+                assert_eq!(settled.settled_at_ms, view.request.accepted.at_ms);
+            }
             assert!(balance(&engine, AccountId::merchant(no)).await.is_zero());
         }
         let truth = sim.truth();
@@ -175,7 +182,7 @@ fn a_payout_whose_deposit_fails_is_recovered_into_the_merchant_account() {
     let rt = runtime();
     rt.block_on(async {
         let (m2_no, number) = fixture(&engine, 50_000).await;
-        engine
+        let paid = engine
             .pay(card_payment("R-1", 20_000, number, "4827"))
             .await
             .unwrap();
@@ -196,6 +203,8 @@ fn a_payout_whose_deposit_fails_is_recovered_into_the_merchant_account() {
             money(20_000)
         );
         firm_agrees(&sim, m2_no, 30_000, 20_000);
+        // A payout that paid nothing out settled nothing (§6.5).
+        assert_eq!(engine.payment_settlement(&paid).await.unwrap(), None);
         // The next day's payout pays it again.
         clock.set_ms(kst_day_start_ms(kst_day(d) + 2) + HOUR);
         assert_eq!(engine.supervise_once().await.unwrap().payouts, 1);
@@ -204,6 +213,10 @@ fn a_payout_whose_deposit_fails_is_recovered_into_the_merchant_account() {
         }
         assert!(balance(&engine, AccountId::merchant(m2_no)).await.is_zero());
         firm_agrees(&sim, m2_no, 30_000, 0);
+        let again = engine.payouts(m2(), date(kst_day(d) + 2)).await.unwrap();
+        assert_eq!(again[0].request.outcome, Settled::PaidOut);
+        let settled = engine.payment_settlement(&paid).await.unwrap().unwrap();
+        assert_eq!(settled.payout_id, again[0].payout_id);
     });
     engine.shutdown().unwrap();
 }

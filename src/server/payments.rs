@@ -47,6 +47,12 @@ pub struct PaymentView {
     pub order_no: Option<String>,
     pub amount_krw: u64,
     pub legs: Vec<LegView>,
+    /// The payout that settled it and when that was made (§6.5: settlement is an
+    /// attribute, not a state); absent until a payout has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payout_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settled_at_ms: Option<u64>,
 }
 
 impl PaymentView {
@@ -69,7 +75,22 @@ impl PaymentView {
                 approval_no,
                 rail: "securities_firm",
             }],
+            payout_id: None,
+            settled_at_ms: None,
         }
+    }
+
+    /// The view with the payout that settled the payment, if one has.
+    pub async fn settled(
+        mut self,
+        p: &PaymentEntry,
+        engine: &omnibus_actors::Engine,
+    ) -> Result<Self, ApiError> {
+        if let Some(s) = engine.payment_settlement(p).await? {
+            self.payout_id = Some(s.payout_id.to_string());
+            self.settled_at_ms = Some(s.settled_at_ms);
+        }
+        Ok(self)
     }
 }
 
@@ -148,7 +169,10 @@ pub async fn pay(
             }],
         })
         .await?;
-    Ok(HttpResponse::Ok().json(PaymentView::of(&payment, merchant)))
+    let view = PaymentView::of(&payment, merchant)
+        .settled(&payment, &state.engine)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 #[derive(Deserialize)]
@@ -173,7 +197,10 @@ pub async fn lookup(
     let merchant = Caller::of(&request)?
         .merchant_for_existing(named, || format!("no payment under request number {no}"))?;
     let payment = state.engine.payment_by_request(merchant, no).await?;
-    Ok(HttpResponse::Ok().json(PaymentView::of(&payment, merchant)))
+    let view = PaymentView::of(&payment, merchant)
+        .settled(&payment, &state.engine)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// `POST /v1/payments/{payment_id}/cancel` `{merchant_id}`: the full, same-day cancel
@@ -193,7 +220,10 @@ pub async fn cancel(
     let merchant =
         Caller::of(&request)?.merchant_for_existing(named, || format!("no payment {id}"))?;
     let payment = state.engine.cancel_payment(merchant, id).await?;
-    Ok(HttpResponse::Ok().json(PaymentView::of(&payment, merchant)))
+    let view = PaymentView::of(&payment, merchant)
+        .settled(&payment, &state.engine)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// The network cancel's answer (§6.4).
@@ -260,7 +290,10 @@ pub async fn refund(
         .engine
         .refund_payment(merchant, id, no, amount_krw)
         .await?;
-    Ok(HttpResponse::Ok().json(PaymentView::of(&payment, merchant)))
+    let view = PaymentView::of(&payment, merchant)
+        .settled(&payment, &state.engine)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// The body's `merchant_id`, if it names one: required of the operator (and of anyone with

@@ -56,7 +56,7 @@ use crate::shard::{BatchMessage, ShardActor};
 
 pub use self::cancels::CancelByRequest;
 pub use self::cards::CardApplication;
-pub use self::payouts::PayoutView;
+pub use self::payouts::{PayoutView, Settlement};
 pub use self::start::EngineParts;
 pub use self::wallet::{Checkout, WalletSession};
 

@@ -1,14 +1,15 @@
 //! Merchants' payouts as the operator and the merchant read them (INSTRUMENTS.md §6.6):
 //! the payouts made on a KST day, one per shard that held money for the merchant, each
-//! with its settlement statement. The payouts themselves are the supervisors'
-//! (`supervisors/payout.rs`).
+//! with its settlement statement; and which payout settled a payment (§6.5). The payouts
+//! themselves are the supervisors' (`supervisors/payout.rs`).
 
 use omnibus_core::ids::MerchantId;
 use omnibus_core::payments::kst::{day_of_date, kst_day, kst_day_start_ms};
 use omnibus_core::payments::merchant::PayoutSchedule;
+use omnibus_core::payments::payment::PaymentEntry;
 use omnibus_core::payments::payout::{reserve_share, PeriodPayments};
 use omnibus_core::payments::RefusalCode;
-use omnibus_core::saga::HOUSE;
+use omnibus_core::saga::{Settled, HOUSE};
 use omnibus_core::{RequestDate, RequestNo};
 
 use super::Engine;
@@ -50,7 +51,106 @@ impl PayoutView {
     }
 }
 
+/// Which payout settled a payment (§6.5: settlement is an attribute, not a state).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settlement {
+    pub payout_id: RequestNo,
+    /// When that payout was made (its acceptance, on the engine's clock).
+    pub settled_at_ms: u64,
+}
+
+/// The most payouts of a slice looked at for one payment's settlement: past a few that
+/// paid nothing (recovered deposits), the answer is "not settled yet".
+const SETTLEMENT_CANDIDATES_MAX: usize = 16;
+
 impl Engine {
+    /// The payout that settled `payment` (§6.5), `None` while none has: the first payout
+    /// of the merchant's slice in the payer's shard that paid out and was made once the
+    /// payment's money was payable (a daily merchant's from 00:00 KST the day after the
+    /// approval, D-5.11; a realtime merchant's after it). A payout whose deposit failed
+    /// for good (recovered into `merchant[m]`) settled nothing; the next one did. Money is
+    /// paid out of the slice as a whole, so this attributes the payouts first in, first
+    /// out; the share of the payout reserve a slice keeps back is not traced to payments.
+    pub async fn payment_settlement(
+        &self,
+        payment: &PaymentEntry,
+    ) -> Result<Option<Settlement>, EngineError> {
+        let (Some((customer, _)), true) = (payment.card, payment.approved_at_ms > 0) else {
+            return Ok(None);
+        };
+        let Some(entry) = self
+            .merchant_id_of(payment.merchant)
+            .and_then(|id| self.merchant(id))
+        else {
+            return Ok(None);
+        };
+        let from_ms = match entry.merchant.payout_schedule {
+            PayoutSchedule::Daily => kst_day_start_ms(kst_day(payment.approved_at_ms) + 1),
+            PayoutSchedule::Realtime => payment.approved_at_ms + 1,
+        };
+        if from_ms > self.now_ms() {
+            // A daily merchant's payment of today: no payout can have settled it.
+            return Ok(None);
+        }
+        let shard = self.shard_of(customer);
+        let QueryAnswer::MerchantPayouts(numbers) = self
+            .ask(shard, |reply| Query {
+                kind: QueryKind::MerchantPayouts {
+                    merchant: entry.no,
+                    from_ms,
+                    to_ms: u64::MAX,
+                },
+                reply,
+            })
+            .await?
+        else {
+            unreachable!("a payouts query answers with payouts");
+        };
+        for payout_id in numbers.into_iter().take(SETTLEMENT_CANDIDATES_MAX) {
+            let view = self.payout_request(shard, payout_id).await?;
+            match view.outcome {
+                Settled::PaidOut => {
+                    return Ok(Some(Settlement {
+                        payout_id,
+                        settled_at_ms: view.accepted.at_ms,
+                    }))
+                }
+                Settled::Pending => return Ok(None),
+                _ => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// A payout request of `shard`, from its books or its archive.
+    async fn payout_request(
+        &self,
+        shard: u16,
+        payout_id: RequestNo,
+    ) -> Result<RequestView, EngineError> {
+        if let Some(view) = self
+            .ask(shard, |reply| ViewRequest {
+                customer: HOUSE,
+                request_no: payout_id,
+                reply,
+            })
+            .await?
+        {
+            return Ok(view);
+        }
+        match self.inner.archives[usize::from(shard)]
+            .get(payout_id, true)
+            .map_err(|cause| EngineError::Storage {
+                shard,
+                cause: format!("archive: {cause}"),
+            })? {
+            Some(settled) => Ok(RequestView::from_archived(settled)),
+            None => Err(EngineError::Internal(format!(
+                "payout {payout_id} is indexed but neither in the books nor in the archive"
+            ))),
+        }
+    }
+
     /// The payouts of `merchant` made on the KST day `date` (daily and realtime), each
     /// with its statement. Refused `NOT_FOUND` for an unknown merchant; empty when no
     /// shard paid it that day.
@@ -102,29 +202,7 @@ impl Engine {
             };
             let mut previous_ms = None;
             for payout_id in numbers {
-                let request = match self
-                    .ask(shard, |reply| ViewRequest {
-                        customer: HOUSE,
-                        request_no: payout_id,
-                        reply,
-                    })
-                    .await?
-                {
-                    Some(view) => view,
-                    None => match self.inner.archives[usize::from(shard)]
-                        .get(payout_id, true)
-                        .map_err(|cause| EngineError::Storage {
-                            shard,
-                            cause: format!("archive: {cause}"),
-                        })? {
-                        Some(settled) => RequestView::from_archived(settled),
-                        None => {
-                            return Err(EngineError::Internal(format!(
-                                "payout {payout_id} is indexed but neither in the books nor in the archive"
-                            )))
-                        }
-                    },
-                };
+                let request = self.payout_request(shard, payout_id).await?;
                 let at_ms = request.accepted.at_ms;
                 let (period_from_ms, period_to_ms) = match entry.merchant.payout_schedule {
                     PayoutSchedule::Daily => {

@@ -335,7 +335,9 @@ pub fn schemas() -> Value {
                         "approval_no": { "type": "string", "pattern": "^[0-9]{8}$" },
                         "rail": { "const": "securities_firm" }
                     }
-                }}
+                }},
+                "payout_id": { "type": "string", "pattern": "^PO-", "description": "The payout that settled the payment (§6.5: settlement is an attribute, not a state): the first payout of the merchant's slice in the payer's shard that paid out once the payment's money was payable (a daily merchant's from 00:00 KST the next day, a realtime merchant's after the approval). Absent until a payout has." },
+                "settled_at_ms": { "type": "integer", "minimum": 1, "description": "When that payout was made (Unix ms, the engine's clock). Absent with `payout_id`." }
             }
         }
     })
