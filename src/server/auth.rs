@@ -11,7 +11,7 @@
 //! 2. the key exists, is active, and its server key is still in the key file;
 //! 3. the timestamp lies within `server.auth_window_ms` of the engine's clock;
 //! 4. the signature checks (in constant time);
-//! 5. the signature has not been seen in the window ([`Replays`]).
+//! 5. the signature has not been seen in the window (`replays.rs`).
 //!
 //! Any failure answers 401 `unauthorized` (a merchant's key on an operator's route, 403
 //! `forbidden`) and nothing reaches the engine. The caller, once known, rides in the
@@ -21,9 +21,7 @@
 //! With authentication off (`server.auth`, loopback only) every caller is
 //! [`Caller::Anyone`] and the merchant routes take the merchant from the body, as before.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::Mutex;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -38,6 +36,7 @@ use omnibus_core::payments::api_key::{
 };
 
 use super::errors::ApiError;
+use super::replays::{Replays, Seen, Signer};
 use super::routes::IDEMPOTENCY_KEY;
 use super::AppState;
 
@@ -167,66 +166,6 @@ pub fn audience(method: &Method, pattern: Option<&str>) -> Audience {
     }
 }
 
-/// The signatures seen lately, so that a replay within the window is refused. Two
-/// generations, each `2 × window` long: a signature is remembered at least two windows,
-/// which is as long as its timestamp can pass the window check (first seen up to one
-/// window after its timestamp, replayed up to one window after it).
-pub struct Replays {
-    generation_ms: u64,
-    max: usize,
-    state: Mutex<Generations>,
-}
-
-struct Generations {
-    started_ms: u64,
-    current: HashSet<[u8; 32]>,
-    previous: HashSet<[u8; 32]>,
-}
-
-/// Whether a signature was new.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Seen {
-    First,
-    Again,
-    /// The memory is full: refused, rather than let a replay through.
-    Full,
-}
-
-impl Replays {
-    pub fn new(window_ms: u64, max: u32) -> Self {
-        Self {
-            generation_ms: 2 * window_ms,
-            max: max as usize,
-            state: Mutex::new(Generations {
-                started_ms: 0,
-                current: HashSet::new(),
-                previous: HashSet::new(),
-            }),
-        }
-    }
-
-    pub fn see(&self, signature: [u8; 32], now_ms: u64) -> Seen {
-        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let age = now_ms.saturating_sub(g.started_ms);
-        if age >= 2 * self.generation_ms {
-            g.current.clear();
-            g.previous.clear();
-            g.started_ms = now_ms;
-        } else if age >= self.generation_ms {
-            g.previous = std::mem::take(&mut g.current);
-            g.started_ms += self.generation_ms;
-        }
-        if g.current.contains(&signature) || g.previous.contains(&signature) {
-            return Seen::Again;
-        }
-        if g.current.len() + g.previous.len() >= self.max {
-            return Seen::Full;
-        }
-        g.current.insert(signature);
-        Seen::First
-    }
-}
-
 fn unauthorized(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
 }
@@ -342,7 +281,13 @@ async fn authenticate(
             request.path()
         )));
     }
-    match state.auth.replays.see(signature, now_ms) {
+    let signer = match key.owner {
+        ApiKeyOwner::Operator => Signer::Operator(key_id),
+        ApiKeyOwner::Merchant(_) => Signer::Merchant(key_id),
+    };
+    let overloaded =
+        |why: &str| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", why).retry_after();
+    match state.auth.replays.see(signer, &signature, at_ms, now_ms) {
         Seen::First => {}
         Seen::Again => {
             return Err(unauthorized(
@@ -350,12 +295,14 @@ async fn authenticate(
             ))
         }
         Seen::Full => {
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "overloaded",
+            return Err(overloaded(
                 "too many signed requests in the window to remember (server.auth_replays_max)",
-            )
-            .retry_after())
+            ))
+        }
+        Seen::KeyFull => {
+            return Err(overloaded(
+                "this key sent more signed requests in the window than one key may (server.auth_replays_per_key_max); spread them over the window or over more keys",
+            ))
         }
     }
     Ok(match key.owner {
@@ -396,25 +343,6 @@ mod tests {
             required(AuthMode::Auto, "[::1]:1".parse().unwrap()),
             Ok(false)
         );
-    }
-
-    #[test]
-    fn a_signature_is_refused_again_for_two_windows_and_the_memory_is_bounded() {
-        let replays = Replays::new(1_000, 1_000);
-        assert_eq!(replays.see([1; 32], 10_000), Seen::First);
-        assert_eq!(replays.see([1; 32], 10_001), Seen::Again);
-        // Seen near the end of its generation, it is still remembered two windows later.
-        assert_eq!(replays.see([2; 32], 11_999), Seen::First);
-        assert_eq!(replays.see([2; 32], 13_999), Seen::Again);
-        let small = Replays::new(1_000, 1_000);
-        for i in 0..1_000u32 {
-            let mut s = [0; 32];
-            s[..4].copy_from_slice(&i.to_le_bytes());
-            assert_eq!(small.see(s, 5), Seen::First);
-        }
-        assert_eq!(small.see([9; 32], 5), Seen::Full);
-        // After two generations it has forgotten, and takes new ones again.
-        assert_eq!(small.see([9; 32], 5 + 4_000), Seen::First);
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod payments;
 pub mod payouts;
+pub mod replays;
 pub mod routes;
 pub mod shutdown;
 pub mod views;
@@ -94,9 +95,10 @@ async fn run(
             required: auth_required,
             started_ms: engine_clock_ms,
             window_ms: config.server.auth_window_ms,
-            replays: auth::Replays::new(
+            replays: replays::Replays::new(
                 config.server.auth_window_ms,
                 config.server.auth_replays_max,
+                config.server.auth_replays_per_key_max,
             ),
         },
     });

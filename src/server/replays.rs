@@ -1,0 +1,201 @@
+//! The replay memory of signed requests (docs/auth.md): each signature the server
+//! accepted, so that the same signed request sent again is refused.
+//!
+//! A signed request passes the window check only while its timestamp lies within
+//! `server.auth_window_ms` of the clock, so its signature is remembered exactly that long:
+//! filed under the second of its timestamp, and forgotten once that whole second is more
+//! than a window old. A replay carries the same timestamp, so it is looked for in one
+//! second's set. At a steady rate of r signed requests a second (timestamps near the
+//! clock) the memory holds about r × (window + 1 s) signatures: 16 bytes of each (the
+//! first half of an HMAC-SHA-256; a collision would need the key). It is bounded by
+//! `server.auth_replays_max` over all keys, and each merchant's key by
+//! `server.auth_replays_per_key_max`, so that one merchant sending as fast as it can fills
+//! only its own share and the others, the operator included, go on. When a bound is
+//! reached the request is refused 503 `overloaded`, never let through unchecked.
+//!
+//! (Until 2026-12-02 the memory kept two generations of two windows each: it held up to
+//! four windows of signatures and, at the defaults, answered every caller 503 under a
+//! steady 3,300 signed requests a second.)
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+
+use omnibus_core::payments::api_key::ApiKeyId;
+
+/// Whether a signature was new.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen {
+    First,
+    Again,
+    /// The memory is full: refused, rather than let a replay through.
+    Full,
+    /// This key's share of the memory is full.
+    KeyFull,
+}
+
+/// Whose key signed: the operator's keys are bounded only by the whole memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signer {
+    Operator(ApiKeyId),
+    Merchant(ApiKeyId),
+}
+
+pub struct Replays {
+    window_ms: u64,
+    max: usize,
+    per_key_max: usize,
+    state: Mutex<Memory>,
+}
+
+#[derive(Default)]
+struct Memory {
+    by_second: BTreeMap<u64, Second>,
+    len: usize,
+    per_key: HashMap<ApiKeyId, usize>,
+}
+
+#[derive(Default)]
+struct Second {
+    signatures: HashSet<[u8; 16]>,
+    per_key: HashMap<ApiKeyId, usize>,
+}
+
+impl Replays {
+    pub fn new(window_ms: u64, max: u32, per_key_max: u32) -> Self {
+        Self {
+            window_ms,
+            max: max as usize,
+            per_key_max: per_key_max as usize,
+            state: Mutex::new(Memory::default()),
+        }
+    }
+
+    /// Looks for `signature` of a request stamped `at_ms`, which the caller has checked
+    /// lies within the window of `now_ms`, and remembers it if it is new.
+    pub fn see(&self, signer: Signer, signature: &[u8; 32], at_ms: u64, now_ms: u64) -> Seen {
+        let mut m = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        m.forget_before(now_ms.saturating_sub(self.window_ms));
+        let short: [u8; 16] = signature[..16].try_into().expect("16 of 32 bytes");
+        let second = at_ms / 1_000;
+        if m.by_second
+            .get(&second)
+            .is_some_and(|s| s.signatures.contains(&short))
+        {
+            return Seen::Again;
+        }
+        if m.len >= self.max {
+            return Seen::Full;
+        }
+        let key = match signer {
+            Signer::Operator(key) => key,
+            Signer::Merchant(key) => {
+                if m.per_key.get(&key).copied().unwrap_or(0) >= self.per_key_max {
+                    return Seen::KeyFull;
+                }
+                key
+            }
+        };
+        let s = m.by_second.entry(second).or_default();
+        s.signatures.insert(short);
+        *s.per_key.entry(key).or_default() += 1;
+        *m.per_key.entry(key).or_default() += 1;
+        m.len += 1;
+        Seen::First
+    }
+
+    /// Signatures remembered now.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.state.lock().unwrap().len
+    }
+}
+
+impl Memory {
+    /// Forgets every second wholly before `oldest_ms`: no timestamp in it passes the
+    /// window check any more.
+    fn forget_before(&mut self, oldest_ms: u64) {
+        while let Some(entry) = self.by_second.first_entry() {
+            if (entry.key() + 1) * 1_000 > oldest_ms {
+                break;
+            }
+            let gone = entry.remove();
+            self.len -= gone.signatures.len();
+            for (key, n) in gone.per_key {
+                if let Some(count) = self.per_key.get_mut(&key) {
+                    *count -= n;
+                    if *count == 0 {
+                        self.per_key.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig(n: u32) -> [u8; 32] {
+        let mut s = [0; 32];
+        s[..4].copy_from_slice(&n.to_le_bytes());
+        s
+    }
+
+    const M1: Signer = Signer::Merchant(ApiKeyId([1; 12]));
+    const M2: Signer = Signer::Merchant(ApiKeyId([2; 12]));
+    const OP: Signer = Signer::Operator(ApiKeyId([9; 12]));
+
+    #[test]
+    fn a_signature_is_refused_again_while_its_timestamp_can_pass() {
+        let replays = Replays::new(1_000, 1_000, 1_000);
+        assert_eq!(replays.see(M1, &sig(1), 10_000, 10_000), Seen::First);
+        assert_eq!(replays.see(M1, &sig(1), 10_000, 10_001), Seen::Again);
+        // Another key's same bytes under the same second are the same signature.
+        assert_eq!(replays.see(M2, &sig(1), 10_000, 10_500), Seen::Again);
+        // A timestamp a window ahead of the clock: remembered until it is a window old.
+        assert_eq!(replays.see(M1, &sig(2), 11_000, 10_000), Seen::First);
+        assert_eq!(replays.see(M1, &sig(2), 11_000, 12_000), Seen::Again);
+        // Once the second of 10,000 is more than a window old it is forgotten (its
+        // requests fail the window check before they get here).
+        replays.see(OP, &sig(3), 12_000, 12_000);
+        assert_eq!(replays.len(), 2);
+    }
+
+    /// The defect of the two-generation memory: 100 requests a second with a 1 s window
+    /// (at most about 200 signatures can pass at once, counting the second's rounding)
+    /// filled a memory of 300 within 3 s and refused everyone.
+    #[test]
+    fn sustained_signed_traffic_within_the_bound_is_never_refused_overloaded() {
+        let replays = Replays::new(1_000, 300, 300);
+        for (n, ms) in (0..60_000u64).step_by(10).enumerate() {
+            let now = 1_000_000 + ms;
+            assert_eq!(
+                replays.see(OP, &sig(n as u32), now, now),
+                Seen::First,
+                "at {ms} ms"
+            );
+            assert!(replays.len() <= 300);
+        }
+    }
+
+    #[test]
+    fn a_merchant_key_fills_only_its_own_share() {
+        let replays = Replays::new(1_000, 100, 30);
+        for n in 0..30 {
+            assert_eq!(replays.see(M1, &sig(n), 5_000, 5_000), Seen::First);
+        }
+        assert_eq!(replays.see(M1, &sig(30), 5_000, 5_000), Seen::KeyFull);
+        for n in 100..130 {
+            assert_eq!(replays.see(M2, &sig(n), 5_000, 5_000), Seen::First);
+        }
+        // The operator is bounded only by the whole memory.
+        for n in 200..240 {
+            assert_eq!(replays.see(OP, &sig(n), 5_000, 5_000), Seen::First);
+        }
+        assert_eq!(replays.see(OP, &sig(240), 5_000, 5_000), Seen::Full);
+        // A window later, m1's share is free again.
+        assert_eq!(replays.see(M1, &sig(31), 7_000, 7_000), Seen::First);
+        assert_eq!(replays.len(), 1);
+    }
+}
