@@ -299,6 +299,11 @@ async fn authenticate(
                 "too many signed requests in the window to remember (server.auth_replays_max)",
             ))
         }
+        Seen::Stale => {
+            return Err(unauthorized(format!(
+                "{TIMESTAMP_HEADER} {at_ms} left the window while the request arrived; sign it anew"
+            )))
+        }
         Seen::KeyFull => {
             return Err(overloaded(
                 "this key sent more signed requests in the window than one key may (server.auth_replays_per_key_max); spread them over the window or over more keys",

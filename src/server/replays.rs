@@ -31,6 +31,10 @@ pub enum Seen {
     Full,
     /// This key's share of the memory is full.
     KeyFull,
+    /// Its timestamp's second is already forgotten: another request, checked later,
+    /// moved the memory past it while this one's body was still arriving. Refused as
+    /// outside the window, or a replay sent slowly could pass.
+    Stale,
 }
 
 /// Whose key signed: the operator's keys are bounded only by the whole memory.
@@ -49,6 +53,8 @@ pub struct Replays {
 
 #[derive(Default)]
 struct Memory {
+    /// Every second before this one is forgotten.
+    horizon_second: u64,
     by_second: BTreeMap<u64, Second>,
     len: usize,
     per_key: HashMap<ApiKeyId, usize>,
@@ -77,6 +83,9 @@ impl Replays {
         m.forget_before(now_ms.saturating_sub(self.window_ms));
         let short: [u8; 16] = signature[..16].try_into().expect("16 of 32 bytes");
         let second = at_ms / 1_000;
+        if second < m.horizon_second {
+            return Seen::Stale;
+        }
         if m.by_second
             .get(&second)
             .is_some_and(|s| s.signatures.contains(&short))
@@ -114,6 +123,7 @@ impl Memory {
     /// Forgets every second wholly before `oldest_ms`: no timestamp in it passes the
     /// window check any more.
     fn forget_before(&mut self, oldest_ms: u64) {
+        self.horizon_second = self.horizon_second.max(oldest_ms / 1_000);
         while let Some(entry) = self.by_second.first_entry() {
             if (entry.key() + 1) * 1_000 > oldest_ms {
                 break;
@@ -177,6 +187,19 @@ mod tests {
             );
             assert!(replays.len() <= 300);
         }
+    }
+
+    /// A request checked against the window at 10,900 whose body arrives slowly, while
+    /// others move the memory on: by the time it is looked for, its second may be
+    /// forgotten, and it is refused rather than taken as new.
+    #[test]
+    fn a_timestamp_whose_second_is_forgotten_is_refused_not_taken_as_new() {
+        let replays = Replays::new(1_000, 1_000, 1_000);
+        assert_eq!(replays.see(M1, &sig(1), 9_950, 9_950), Seen::First);
+        // Another caller at 11,200: the second of 9,950 is more than a window old.
+        assert_eq!(replays.see(M2, &sig(2), 11_200, 11_200), Seen::First);
+        // The replay of the first, let in by the window check at 10,900.
+        assert_eq!(replays.see(M1, &sig(1), 9_950, 10_900), Seen::Stale);
     }
 
     #[test]
