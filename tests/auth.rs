@@ -424,29 +424,34 @@ fn with_authentication_off_on_loopback_nobody_signs() {
     assert_eq!(server.get("/v1/parents").status, 200);
 }
 
-/// The replay memory's share per merchant key (`server.auth_replays_per_key_max`): a
+/// The replay memory's share per merchant (`server.auth_replays_per_merchant_max`): a
 /// merchant that sends more signed requests in the window than its share is answered
 /// 503 `overloaded`, and the other merchants and the operator go on.
 #[test]
-fn one_merchant_key_fills_only_its_own_share_of_the_replay_memory() {
+fn one_merchant_fills_only_its_own_share_of_the_replay_memory() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
         "",
-        "auth = \"required\"\nauth_window_ms = 60_000\nauth_replays_max = 10_000\nauth_replays_per_key_max = 1_000\n",
+        "auth = \"required\"\nauth_window_ms = 60_000\nauth_replays_max = 10_000\nauth_replays_per_merchant_max = 1_000\n",
     );
     let data = dir.path().join("data");
     let operator = operator_key(&config, &data);
     let server = Server::start(&config, &data);
     card_and_merchants(&server, &operator);
     let m1 = merchant_key(&server, &operator, "m1");
+    let m1_second = merchant_key(&server, &operator, "m1");
     let m2 = merchant_key(&server, &operator, "m2");
-    // m1 reads its own merchant record 1,000 times: each a new signed request.
+    // m1 reads its own merchant record 1,000 times, with its two keys by turns: each a
+    // new signed request.
     for i in 0..1_000 {
-        let r = m1.get(&server, &format!("/v1/merchants/m1?n={i}"));
+        let key = if i % 2 == 0 { &m1 } else { &m1_second };
+        let r = key.get(&server, &format!("/v1/merchants/m1?n={i}"));
         assert_eq!(r.status, 200, "request {i}: {}", r.text());
     }
-    let full = m1.get(&server, "/v1/merchants/m1?n=1000");
+    // A third key would not help: the share is the merchant's.
+    let m1_third = merchant_key(&server, &operator, "m1");
+    let full = m1_third.get(&server, "/v1/merchants/m1?n=1000");
     assert_eq!(full.status, 503, "{}", full.text());
     assert_eq!(
         full.json()["error"]["code"],
@@ -455,7 +460,7 @@ fn one_merchant_key_fills_only_its_own_share_of_the_replay_memory() {
         full.text()
     );
     assert!(
-        full.text().contains("auth_replays_per_key_max"),
+        full.text().contains("auth_replays_per_merchant_max"),
         "{}",
         full.text()
     );

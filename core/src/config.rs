@@ -301,8 +301,9 @@ pub struct ServerConfig {
     pub auth_window_ms: u64,
     /// Most signatures remembered to refuse a replay within the window.
     pub auth_replays_max: u32,
-    /// Most of them one merchant's key may take (the operator's keys: only the whole).
-    pub auth_replays_per_key_max: u32,
+    /// Most of them one merchant's keys may take together (the operator's: only the
+    /// whole).
+    pub auth_replays_per_merchant_max: u32,
 }
 
 /// Whether the HTTP server asks callers for signed requests (docs/auth.md).
@@ -833,8 +834,8 @@ impl Config {
             100_000_000,
         )?;
         range(
-            "server.auth_replays_per_key_max",
-            srv.auth_replays_per_key_max as u64,
+            "server.auth_replays_per_merchant_max",
+            srv.auth_replays_per_merchant_max as u64,
             1_000,
             srv.auth_replays_max as u64,
         )?;

@@ -282,8 +282,8 @@ async fn authenticate(
         )));
     }
     let signer = match key.owner {
-        ApiKeyOwner::Operator => Signer::Operator(key_id),
-        ApiKeyOwner::Merchant(_) => Signer::Merchant(key_id),
+        ApiKeyOwner::Operator => Signer::Operator,
+        ApiKeyOwner::Merchant(no) => Signer::Merchant(no),
     };
     let overloaded =
         |why: &str| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", why).retry_after();
@@ -304,9 +304,9 @@ async fn authenticate(
                 "{TIMESTAMP_HEADER} {at_ms} left the window while the request arrived; sign it anew"
             )))
         }
-        Seen::KeyFull => {
+        Seen::MerchantFull => {
             return Err(overloaded(
-                "this key sent more signed requests in the window than one key may (server.auth_replays_per_key_max); spread them over the window or over more keys",
+                "this merchant sent more signed requests in the window than one merchant may (server.auth_replays_per_merchant_max); slow down",
             ))
         }
     }

@@ -98,7 +98,7 @@ async fn run(
             replays: replays::Replays::new(
                 config.server.auth_window_ms,
                 config.server.auth_replays_max,
-                config.server.auth_replays_per_key_max,
+                config.server.auth_replays_per_merchant_max,
             ),
         },
     });

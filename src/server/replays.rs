@@ -8,9 +8,10 @@
 //! second's set. At a steady rate of r signed requests a second (timestamps near the
 //! clock) the memory holds about r × (window + 1 s) signatures: 16 bytes of each (the
 //! first half of an HMAC-SHA-256; a collision would need the key). It is bounded by
-//! `server.auth_replays_max` over all keys, and each merchant's key by
-//! `server.auth_replays_per_key_max`, so that one merchant sending as fast as it can fills
-//! only its own share and the others, the operator included, go on. When a bound is
+//! `server.auth_replays_max` over all keys, and each merchant (all its keys together: a
+//! merchant makes its own keys) by `server.auth_replays_per_merchant_max`, so that one
+//! merchant sending as fast as it can fills only its own share and the others, the
+//! operator included, go on. When a bound is
 //! reached the request is refused 503 `overloaded`, never let through unchecked.
 //!
 //! (Until 2026-12-02 the memory kept two generations of two windows each: it held up to
@@ -20,7 +21,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
-use omnibus_core::payments::api_key::ApiKeyId;
+use omnibus_core::ids::MerchantNo;
 
 /// Whether a signature was new.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,25 +30,25 @@ pub enum Seen {
     Again,
     /// The memory is full: refused, rather than let a replay through.
     Full,
-    /// This key's share of the memory is full.
-    KeyFull,
+    /// This merchant's share of the memory is full.
+    MerchantFull,
     /// Its timestamp's second is already forgotten: another request, checked later,
     /// moved the memory past it while this one's body was still arriving. Refused as
     /// outside the window, or a replay sent slowly could pass.
     Stale,
 }
 
-/// Whose key signed: the operator's keys are bounded only by the whole memory.
+/// Who signed: the operator's keys are bounded only by the whole memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Signer {
-    Operator(ApiKeyId),
-    Merchant(ApiKeyId),
+    Operator,
+    Merchant(MerchantNo),
 }
 
 pub struct Replays {
     window_ms: u64,
     max: usize,
-    per_key_max: usize,
+    per_merchant_max: usize,
     state: Mutex<Memory>,
 }
 
@@ -57,21 +58,21 @@ struct Memory {
     horizon_second: u64,
     by_second: BTreeMap<u64, Second>,
     len: usize,
-    per_key: HashMap<ApiKeyId, usize>,
+    per_merchant: HashMap<MerchantNo, usize>,
 }
 
 #[derive(Default)]
 struct Second {
     signatures: HashSet<[u8; 16]>,
-    per_key: HashMap<ApiKeyId, usize>,
+    per_merchant: HashMap<MerchantNo, usize>,
 }
 
 impl Replays {
-    pub fn new(window_ms: u64, max: u32, per_key_max: u32) -> Self {
+    pub fn new(window_ms: u64, max: u32, per_merchant_max: u32) -> Self {
         Self {
             window_ms,
             max: max as usize,
-            per_key_max: per_key_max as usize,
+            per_merchant_max: per_merchant_max as usize,
             state: Mutex::new(Memory::default()),
         }
     }
@@ -95,19 +96,17 @@ impl Replays {
         if m.len >= self.max {
             return Seen::Full;
         }
-        let key = match signer {
-            Signer::Operator(key) => key,
-            Signer::Merchant(key) => {
-                if m.per_key.get(&key).copied().unwrap_or(0) >= self.per_key_max {
-                    return Seen::KeyFull;
-                }
-                key
+        if let Signer::Merchant(no) = signer {
+            if m.per_merchant.get(&no).copied().unwrap_or(0) >= self.per_merchant_max {
+                return Seen::MerchantFull;
             }
-        };
+        }
         let s = m.by_second.entry(second).or_default();
         s.signatures.insert(short);
-        *s.per_key.entry(key).or_default() += 1;
-        *m.per_key.entry(key).or_default() += 1;
+        if let Signer::Merchant(no) = signer {
+            *s.per_merchant.entry(no).or_default() += 1;
+            *m.per_merchant.entry(no).or_default() += 1;
+        }
         m.len += 1;
         Seen::First
     }
@@ -130,11 +129,11 @@ impl Memory {
             }
             let gone = entry.remove();
             self.len -= gone.signatures.len();
-            for (key, n) in gone.per_key {
-                if let Some(count) = self.per_key.get_mut(&key) {
+            for (no, n) in gone.per_merchant {
+                if let Some(count) = self.per_merchant.get_mut(&no) {
                     *count -= n;
                     if *count == 0 {
-                        self.per_key.remove(&key);
+                        self.per_merchant.remove(&no);
                     }
                 }
             }
@@ -152,9 +151,9 @@ mod tests {
         s
     }
 
-    const M1: Signer = Signer::Merchant(ApiKeyId([1; 12]));
-    const M2: Signer = Signer::Merchant(ApiKeyId([2; 12]));
-    const OP: Signer = Signer::Operator(ApiKeyId([9; 12]));
+    const M1: Signer = Signer::Merchant(MerchantNo(1));
+    const M2: Signer = Signer::Merchant(MerchantNo(2));
+    const OP: Signer = Signer::Operator;
 
     #[test]
     fn a_signature_is_refused_again_while_its_timestamp_can_pass() {
@@ -203,12 +202,12 @@ mod tests {
     }
 
     #[test]
-    fn a_merchant_key_fills_only_its_own_share() {
+    fn a_merchant_fills_only_its_own_share() {
         let replays = Replays::new(1_000, 100, 30);
         for n in 0..30 {
             assert_eq!(replays.see(M1, &sig(n), 5_000, 5_000), Seen::First);
         }
-        assert_eq!(replays.see(M1, &sig(30), 5_000, 5_000), Seen::KeyFull);
+        assert_eq!(replays.see(M1, &sig(30), 5_000, 5_000), Seen::MerchantFull);
         for n in 100..130 {
             assert_eq!(replays.see(M2, &sig(n), 5_000, 5_000), Seen::First);
         }

@@ -196,8 +196,9 @@ impl Cards {
                 request.legs[0].instrument = InstrumentRef::Wallet {
                     checkout_id: checkout.checkout_id,
                 };
-                self.wallet_payments += 1;
+                let before = self.paid.len();
                 self.pay(rt, engine, request, seed);
+                self.wallet_payments += (self.paid.len() > before) as u64;
             }
             Err(EngineError::Refusal {
                 code: omnibus_core::payments::RefusalCode::NotFound,

@@ -71,6 +71,8 @@ impl Engine {
     /// for good (recovered into `merchant[m]`) settled nothing; the next one did. Money is
     /// paid out of the slice as a whole, so this attributes the payouts first in, first
     /// out; the share of the payout reserve a slice keeps back is not traced to payments.
+    /// A cancelled payment was settled by none. A payout accepted in the very millisecond
+    /// of a realtime merchant's approval is not counted as its settlement; the next one is.
     pub async fn payment_settlement(
         &self,
         payment: &PaymentEntry,
@@ -78,6 +80,10 @@ impl Engine {
         let (Some((customer, _)), true) = (payment.card, payment.approved_at_ms > 0) else {
             return Ok(None);
         };
+        // A cancel is same-day (§6.4): its money went back before any payout took it.
+        if payment.state == omnibus_core::payments::payment::PaymentState::Cancelled {
+            return Ok(None);
+        }
         let Some(entry) = self
             .merchant_id_of(payment.merchant)
             .and_then(|id| self.merchant(id))

@@ -280,8 +280,7 @@ pub enum QueryKind {
     /// Any account as this shard books it (its slice, for a parent).
     Account(AccountId),
     /// What a merchant's slice in this shard holds free: its balance less what payouts in
-    /// flight hold and what refunds and reversals to be tried again owe (answered as
-    /// `Account`).
+    /// flight hold and what refunds to be tried again owe (answered as `Account`).
     MerchantAvailable(omnibus_core::ids::MerchantNo),
     /// The request-log entries numbered from `from_seq` on, at most
     /// [`ENTRIES_PAGE`] entry numbers of them, with their requests' dates, for

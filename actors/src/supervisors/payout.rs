@@ -45,7 +45,7 @@ pub async fn payout_pass(flow: &Rc<SagaRuntime>, ledger: &Rc<RefCell<ShardLedger
                     return None;
                 }
                 let slice = books.merchant_slice(m.no).ok()?;
-                // Money owed by refunds and reversals to be tried again stays.
+                // Money owed by refunds to be tried again stays.
                 let owed = books.owed_debits_from(AccountId::merchant(m.no));
                 let pays = payable(
                     &m.merchant,

@@ -69,9 +69,11 @@ impl ShardBooks {
 
     /// What FAIL_TRY_AGAIN entries not covered by a reservation owe from `account`: each
     /// gave its hold back when it failed (an entry holds while REQUESTED or UNKNOWN), yet
-    /// is tried again until done (a merchant's refund, a sale's reversal). Whoever pays
-    /// out of the account counts it as held, or the retry finds the money gone and is
-    /// refused for good. Walks the entries to try again, a short list.
+    /// is tried again until done (a merchant's refund; a sale's reversal is covered by
+    /// the sale's reservation and is not among them). Whoever pays out of the account
+    /// counts it as held, or the retry finds the money gone and is refused for good.
+    /// Walks the entries to try again: short in calm times, as long as an outage made
+    /// it while one lasts.
     pub fn owed_debits_from(&self, account: crate::ids::AccountId) -> rust_decimal::Decimal {
         self.try_again
             .iter()
