@@ -15,11 +15,16 @@ use signed::{now_ms, operator_key, send_with, Signer};
 
 /// A server that asks for signatures, and the operator's key made before it started.
 fn start() -> (tempfile::TempDir, Server, Signer) {
+    start_with("")
+}
+
+/// [`start`], with more `[server]` keys.
+fn start_with(server_keys: &str) -> (tempfile::TempDir, Server, Signer) {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
         "",
-        "auth = \"required\"\nauth_window_ms = 60_000\n",
+        &format!("auth = \"required\"\nauth_window_ms = 60_000\n{server_keys}"),
     );
     let data = dir.path().join("data");
     let operator = operator_key(&config, &data);
@@ -429,15 +434,8 @@ fn with_authentication_off_on_loopback_nobody_signs() {
 /// 503 `overloaded`, and the other merchants and the operator go on.
 #[test]
 fn one_merchant_fills_only_its_own_share_of_the_replay_memory() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        "",
-        "auth = \"required\"\nauth_window_ms = 60_000\nauth_replays_max = 10_000\nauth_replays_per_merchant_max = 1_000\n",
-    );
-    let data = dir.path().join("data");
-    let operator = operator_key(&config, &data);
-    let server = Server::start(&config, &data);
+    let (_dir, server, operator) =
+        start_with("auth_replays_max = 10_000\nauth_replays_per_merchant_max = 1_000\n");
     card_and_merchants(&server, &operator);
     let m1 = merchant_key(&server, &operator, "m1");
     let m1_second = merchant_key(&server, &operator, "m1");

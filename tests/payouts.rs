@@ -31,7 +31,16 @@ fn date(day: u32) -> RequestDate {
 }
 
 fn start_at(dir: &std::path::Path, at_ms: u64) -> (Engine, Simulator, Arc<ManualClock>) {
-    let config = config(dir, 2, QUICK);
+    start_with(dir, at_ms, QUICK)
+}
+
+/// [`start_at`] with its own `extra` configuration.
+fn start_with(
+    dir: &std::path::Path,
+    at_ms: u64,
+    extra: &str,
+) -> (Engine, Simulator, Arc<ManualClock>) {
+    let config = config(dir, 2, extra);
     let sim = Simulator::new(&config);
     let clock = Arc::new(ManualClock::new(at_ms));
     let engine = Engine::start_with(config, EngineParts::new(sim.rails(), clock.clone())).unwrap();
@@ -55,6 +64,14 @@ fn legs(view: &omnibus_actors::PayoutView) -> Vec<(&'static str, AccountId, Acco
 }
 
 use omnibus_core::Money;
+
+/// Merchant m1, taking prepaid cards, paid out in real time keeping `reserve_krw` back.
+async fn realtime_m1(engine: &Engine, reserve_krw: u64) -> omnibus_core::ledger::MerchantEntry {
+    let mut m1_merchant = merchant_taking("m1", &[InstrumentType::PrepaidCard]);
+    m1_merchant.payout_schedule = PayoutSchedule::Realtime;
+    m1_merchant.payout_reserve_krw = reserve_krw;
+    engine.onboard_merchant(m1_merchant).await.unwrap().0
+}
 
 fn m1() -> MerchantId {
     MerchantId::new("m1").unwrap()
@@ -229,10 +246,7 @@ fn a_realtime_merchant_is_paid_at_once_less_its_reserve() {
     let rt = runtime();
     rt.block_on(async {
         let (_, number) = fixture(&engine, 50_000).await;
-        let mut m1_merchant = merchant_taking("m1", &[InstrumentType::PrepaidCard]);
-        m1_merchant.payout_schedule = PayoutSchedule::Realtime;
-        m1_merchant.payout_reserve_krw = 2_000;
-        let (m1_entry, _) = engine.onboard_merchant(m1_merchant).await.unwrap();
+        let m1_entry = realtime_m1(&engine, 2_000).await;
         let mut at_m1 = card_payment("R-1", 20_000, number, "4827");
         at_m1.merchant = m1();
         engine.pay(at_m1).await.unwrap();
@@ -337,21 +351,15 @@ fn a_refund_is_funded_from_the_merchants_slices_in_other_shards() {
 fn a_refund_tried_again_keeps_its_money_from_a_payout_in_between() {
     let dir = tempfile::tempdir().unwrap();
     // Retries wait a minute, so that the payout's pass comes first.
-    let config = config(
+    let (engine, sim, clock) = start_with(
         dir.path(),
-        2,
+        day_d_ten_am(),
         "[supervisor]\nwindow_min_age_ms = 0\nretry_backoff_min_ms = 60_000\nretry_backoff_max_ms = 60_000\n",
     );
-    let sim = Simulator::new(&config);
-    let clock = Arc::new(ManualClock::new(day_d_ten_am()));
-    let engine = Engine::start_with(config, EngineParts::new(sim.rails(), clock.clone())).unwrap();
     let rt = runtime();
     rt.block_on(async {
         let (_, number) = fixture(&engine, 50_000).await;
-        let mut m1_merchant = merchant_taking("m1", &[InstrumentType::PrepaidCard]);
-        m1_merchant.payout_schedule = PayoutSchedule::Realtime;
-        m1_merchant.payout_reserve_krw = 0;
-        let (m1_entry, _) = engine.onboard_merchant(m1_merchant).await.unwrap();
+        let m1_entry = realtime_m1(&engine, 0).await;
         let mut at_m1 = card_payment("R-1", 20_000, number, "4827");
         at_m1.merchant = m1();
         let paid = engine.pay(at_m1).await.unwrap();
