@@ -394,3 +394,65 @@ fn a_refund_tried_again_keeps_its_money_from_a_payout_in_between() {
     });
     engine.shutdown().unwrap();
 }
+
+/// Review finding 4 (2026-12-02): the payout's pass and a refund's pre-check leave what a
+/// refund to be tried again is owed, but the ledger's own check for a new debit of the
+/// merchant's slice did not, so any debit that came past those checks (a refund whose
+/// pre-check raced a payout, a cancel's second leg after a restart, a slice moved to
+/// another shard, a hold an embedding host creates) could take that money and leave the
+/// refund refused for good. Here a hold of the slice's whole balance is the new debit.
+#[test]
+fn a_new_debit_of_a_merchant_slice_leaves_what_a_refund_tried_again_is_owed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim, clock) = start_with(
+        dir.path(),
+        day_d_ten_am(),
+        "[supervisor]\nwindow_min_age_ms = 0\nretry_backoff_min_ms = 60_000\nretry_backoff_max_ms = 60_000\n",
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        let (_, number) = fixture(&engine, 50_000).await;
+        let m1_entry = realtime_m1(&engine, 0).await;
+        let mut at_m1 = card_payment("R-1", 20_000, number, "4827");
+        at_m1.merchant = m1();
+        let paid = engine.pay(at_m1).await.unwrap();
+        assert!(paid.approved_at_ms > 0, "{paid:?}");
+        sim.set_rates(Rail::SecuritiesFirm, always("fail"));
+        let refund_no = omnibus_core::RequestNo::new("RF-1").unwrap();
+        let refunded = engine.refund_payment(m1(), paid.id, refund_no, 5_000).await;
+        sim.set_rates(Rail::SecuritiesFirm, healthy());
+        assert_eq!(
+            balance(&engine, pocket()).await,
+            money(30_000),
+            "{refunded:?}"
+        );
+        let slice = AccountId::merchant(m1_entry.no);
+        assert_eq!(balance(&engine, slice).await, money(20_000));
+        // 20,000 in the slice, 5,000 of it owed to the refund: a debit of all of it is
+        // refused and changes nothing; one of the 15,000 that is free is taken.
+        let hold = |number: u64, won: i64| omnibus_core::ledger::NewHold {
+            id: omnibus_core::ledger::HoldId::new(customer(1), number),
+            debit: slice,
+            credit: AccountId::customer(customer(1)),
+            amount: omnibus_core::Amount::new(omnibus_core::Currency::Krw, won.into()).unwrap(),
+            expires_at_ms: day_d_ten_am() + 10 * HOUR,
+        };
+        let whole = engine.create_hold(hold(1, 20_000)).await;
+        assert!(whole.is_err(), "the owed 5,000 was held away: {whole:?}");
+        assert!(engine
+            .hold(omnibus_core::ledger::HoldId::new(customer(1), 1))
+            .await
+            .unwrap()
+            .is_none());
+        engine.create_hold(hold(2, 15_000)).await.unwrap();
+        // The refund's retry finds its money and is done.
+        for _ in 0..5 {
+            clock.advance_ms(61_000);
+            engine.supervise_once().await.unwrap();
+        }
+        assert_eq!(balance(&engine, pocket()).await, money(35_000));
+        let truth = sim.truth();
+        assert!(truth.is_conserved());
+    });
+    engine.shutdown().unwrap();
+}

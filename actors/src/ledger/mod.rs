@@ -284,6 +284,10 @@ impl ShardLedger {
         if self.pending_records() >= self.queue_records_max {
             return Err(EngineError::Overloaded(Bound::WalQueue));
         }
+        // What entries to be tried again are owed from a merchant's slice stays there
+        // (`omnibus_core::ledger` `owed.rs`): checked here, on the live path only, so
+        // that replay reads logs written before the check as they were.
+        self.books.check_leaves_owed(record)?;
         let lsn = self.next_lsn;
         let applied = self.books.apply(lsn, record)?;
         self.next_lsn += 1;

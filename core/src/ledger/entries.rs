@@ -67,22 +67,6 @@ impl ShardBooks {
             .sum()
     }
 
-    /// What FAIL_TRY_AGAIN entries not covered by a reservation owe from `account`: each
-    /// gave its hold back when it failed (an entry holds while REQUESTED or UNKNOWN), yet
-    /// is tried again until done (a merchant's refund; a sale's reversal is covered by
-    /// the sale's reservation and is not among them). Whoever pays out of the account
-    /// counts it as held, or the retry finds the money gone and is refused for good.
-    /// Walks the entries to try again: short in calm times, as long as an outage made
-    /// it while one lasts.
-    pub fn owed_debits_from(&self, account: crate::ids::AccountId) -> rust_decimal::Decimal {
-        self.try_again
-            .iter()
-            .filter_map(|(_, id)| self.entries.get(id))
-            .filter(|e| e.debit == account && !e.covered)
-            .map(|e| e.amount.value())
-            .sum()
-    }
-
     /// Counts of open entries: (REQUESTED, UNKNOWN, FAIL_TRY_AGAIN).
     pub fn open_entry_counts(&self) -> (usize, usize, usize) {
         (

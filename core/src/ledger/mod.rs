@@ -43,6 +43,8 @@
 //! - `entries.rs`: the indexes of open entries, and the `EntryRequested` and `EntryEvent`
 //!   records.
 //! - `reserves.rs`: what a request sets aside on parent slices, and when it is given back.
+//! - `owed.rs`: what entries to be tried again are owed from a merchant's slice, and the
+//!   live path's check that a new debit leaves it there.
 //! - `retention.rs`: which settled requests the `Pruned` and `Forgotten` records forget.
 //! - `conservation.rs`: the sum over every account ([`ShardBooks::sum`]), kept as records
 //!   apply, and the scan that checks it.
@@ -96,6 +98,7 @@ mod holds;
 mod members;
 mod merchants;
 mod notices;
+mod owed;
 mod parents;
 mod payments;
 mod payouts;
