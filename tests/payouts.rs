@@ -456,3 +456,47 @@ fn a_new_debit_of_a_merchant_slice_leaves_what_a_refund_tried_again_is_owed() {
     });
     engine.shutdown().unwrap();
 }
+
+/// Review finding 7 (2026-12-02): a payment's payout is looked up in the shard's index of
+/// payouts, which forgets a payout with the settled requests once it is older than the
+/// retention window (`actors.idempotency_retention_days`). A payment settled before that
+/// was given the first payout still on record: a later one, that never carried it. It is
+/// now told nothing rather than something wrong (§6.5: `payout_id` is left out).
+#[test]
+fn a_payment_settled_longer_ago_than_the_retention_window_is_never_given_a_later_payout() {
+    const DAY: u64 = 24 * HOUR;
+    let dir = tempfile::tempdir().unwrap();
+    let d = day_d_ten_am();
+    let (engine, _sim, clock) = start_at(dir.path(), d);
+    let rt = runtime();
+    rt.block_on(async {
+        let (_, number) = fixture(&engine, 150_000).await;
+        let paid = engine
+            .pay(card_payment("R-1", 35_000, number, "4827"))
+            .await
+            .unwrap();
+        assert!(paid.approved_at_ms > 0, "{paid:?}");
+        clock.set_ms(kst_day_start_ms(kst_day(d) + 1) + 5 * 60_000);
+        for _ in 0..20 {
+            engine.supervise_once().await.unwrap();
+        }
+        let first = engine.payment_settlement(&paid).await.unwrap().unwrap();
+        // 35 days on, another payment, paid out the next day; the prune forgets what the
+        // engine accepted more than 30 days before, the first payout among it.
+        clock.set_ms(d + 35 * DAY);
+        let later = engine
+            .pay(card_payment("R-2", 10_000, number, "4827"))
+            .await
+            .unwrap();
+        assert!(later.approved_at_ms > 0, "{later:?}");
+        clock.set_ms(kst_day_start_ms(kst_day(d) + 36) + 5 * 60_000);
+        for _ in 0..20 {
+            engine.supervise_once().await.unwrap();
+        }
+        let second = engine.payment_settlement(&later).await.unwrap().unwrap();
+        assert_ne!(second.payout_id, first.payout_id);
+        let told = engine.payment_settlement(&paid).await.unwrap();
+        assert_eq!(told, None, "the first payment was given {told:?}");
+    });
+    engine.shutdown().unwrap();
+}

@@ -48,7 +48,7 @@ pub struct PaymentView {
     pub amount_krw: u64,
     pub legs: Vec<LegView>,
     /// The payout that settled it and when that was made (§6.5: settlement is an
-    /// attribute, not a state); absent until a payout has.
+    /// attribute, not a state); absent until a payout has, and past the retention window.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payout_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

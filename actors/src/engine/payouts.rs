@@ -71,7 +71,9 @@ impl Engine {
     /// for good (recovered into `merchant[m]`) settled nothing; the next one did. Money is
     /// paid out of the slice as a whole, so this attributes the payouts first in, first
     /// out; the share of the payout reserve a slice keeps back is not traced to payments.
-    /// A cancelled payment was settled by none. A payout accepted in the very millisecond
+    /// A cancelled payment was settled by none. A payment payable longer ago than the
+    /// retention window (`actors.idempotency_retention_days`) is answered `None` too: the
+    /// payouts that old are forgotten with the settled requests. A payout accepted in the very millisecond
     /// of a realtime merchant's approval is not counted as its settlement; the next one is.
     pub async fn payment_settlement(
         &self,
@@ -94,8 +96,20 @@ impl Engine {
             PayoutSchedule::Daily => kst_day_start_ms(kst_day(payment.approved_at_ms) + 1),
             PayoutSchedule::Realtime => payment.approved_at_ms + 1,
         };
-        if from_ms > self.now_ms() {
+        let now = self.now_ms();
+        if from_ms > now {
             // A daily merchant's payment of today: no payout can have settled it.
+            return Ok(None);
+        }
+        // The payouts' index forgets with the settled requests: from the prune's horizon
+        // on it is whole, before it the payout that settled the payment may be gone and
+        // the first one left a later one (review finding 7). Told nothing rather than
+        // something wrong.
+        let horizon = omnibus_core::ledger::forgotten_before_ms(
+            now,
+            self.inner.config.actors.idempotency_retention_days,
+        );
+        if from_ms < horizon {
             return Ok(None);
         }
         let shard = self.shard_of(customer);

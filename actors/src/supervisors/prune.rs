@@ -33,10 +33,10 @@ impl Prune {
     /// acceptance time, never from the client's `request_date`), once a day: their request
     /// numbers may be used again afterwards. Answers how many were forgotten, once durable.
     pub async fn run(&self, flow: &SagaRuntime, ledger: &RefCell<ShardLedger>) -> u64 {
-        const DAY_MS: u64 = 86_400_000;
-        let days = u64::from(flow.config().actors.idempotency_retention_days);
-        // Whole days, so that the prune runs once a day and every shard forgets alike.
-        let before_ms = flow.now_ms().saturating_sub(days * DAY_MS) / DAY_MS * DAY_MS;
+        let before_ms = omnibus_core::ledger::forgotten_before_ms(
+            flow.now_ms(),
+            flow.config().actors.idempotency_retention_days,
+        );
         if before_ms == 0 || self.last.get().is_some_and(|last| last >= before_ms) {
             return 0;
         }

@@ -120,7 +120,7 @@ pub use merchants::MerchantEntry;
 pub use parents::ParentPlan;
 pub use pocket_days::{POCKET_DAYS_KEPT, POCKET_DAY_LINES_MAX};
 pub use requests::{settled_outcome, RequestState};
-pub use retention::DAY_MS;
+pub use retention::{forgotten_before_ms, DAY_MS};
 pub use settled::{RequestKey, SettledQueue};
 pub use snapshot::{BooksCut, BooksSnapshot, DecimalCell};
 pub use snapshot_codec::{decode_snapshot, encode_snapshot, snapshot_version, SNAPSHOT_VERSION};

@@ -10,6 +10,14 @@ use crate::instruments;
 /// accepted them.
 pub const DAY_MS: u64 = 86_400_000;
 
+/// The acceptance time before which the daily prune at `now_ms` forgets settled requests
+/// (and the payouts' index with them), for a retention of `retention_days`: whole days,
+/// so that it runs once a day and every shard forgets alike; 0 while nothing is that old.
+/// Whatever the engine accepted at or after it is still on record.
+pub fn forgotten_before_ms(now_ms: u64, retention_days: u32) -> u64 {
+    now_ms.saturating_sub(u64::from(retention_days) * DAY_MS) / DAY_MS * DAY_MS
+}
+
 impl ShardBooks {
     /// Whether a request is settled: answered (or the house's own), every entry final,
     /// nothing owed.

@@ -336,7 +336,7 @@ pub fn schemas() -> Value {
                         "rail": { "const": "securities_firm" }
                     }
                 }},
-                "payout_id": { "type": "string", "pattern": "^PO-", "description": "The payout that settled the payment (§6.5: settlement is an attribute, not a state): the first payout of the merchant's slice in the payer's shard that paid out once the payment's money was payable (a daily merchant's from 00:00 KST the next day, a realtime merchant's after the approval). Absent until a payout has." },
+                "payout_id": { "type": "string", "pattern": "^PO-", "description": "The payout that settled the payment (§6.5: settlement is an attribute, not a state): the first payout of the merchant's slice in the payer's shard that paid out once the payment's money was payable (a daily merchant's from 00:00 KST the next day, a realtime merchant's after the approval). Absent until a payout has, and once the payment was payable longer ago than the retention window (`actors.idempotency_retention_days`), whose payouts are no longer on record." },
                 "settled_at_ms": { "type": "integer", "minimum": 1, "description": "When that payout was made (Unix ms, the engine's clock). Absent with `payout_id`." }
             }
         }
