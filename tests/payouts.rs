@@ -500,3 +500,73 @@ fn a_payment_settled_longer_ago_than_the_retention_window_is_never_given_a_later
     });
     engine.shutdown().unwrap();
 }
+
+/// §6.5: "each refund and cancel carries its own `settled_at` and `payout_id`, set by the
+/// payout it nets into". A daily merchant's same-day cancel nets into the payout of that
+/// day, with the sale; a refund of the next day into the payout of the day after.
+#[test]
+fn each_refund_and_cancel_carries_the_payout_it_nets_into() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = day_d_ten_am();
+    let (engine, _sim, clock) = start_at(dir.path(), d);
+    let rt = runtime();
+    rt.block_on(async {
+        let (_, number) = fixture(&engine, 150_000).await;
+        let kept = engine
+            .pay(card_payment("R-1", 35_000, number, "4827"))
+            .await
+            .unwrap();
+        let cancelled = engine
+            .pay(card_payment("R-2", 20_000, number, "4827"))
+            .await
+            .unwrap();
+        clock.advance_ms(HOUR);
+        let cancelled = engine.cancel_payment(m2(), cancelled.id).await.unwrap();
+        // D+1, 00:05: the payout of day D pays the 35,000 left.
+        clock.set_ms(kst_day_start_ms(kst_day(d) + 1) + 5 * 60_000);
+        for _ in 0..20 {
+            engine.supervise_once().await.unwrap();
+        }
+        let day_d = engine.payment_settlements(&kept).await.unwrap();
+        let first = day_d.payment.clone().expect("the D+1 payout settled R-1");
+        let of_cancelled = engine.payment_settlements(&cancelled).await.unwrap();
+        assert_eq!(of_cancelled.payment, Some(first.clone()));
+        let (cancelled_at_ms, cancel) = of_cancelled.cancel.expect("a cancel on record");
+        assert_eq!(cancelled_at_ms, d + HOUR);
+        assert_eq!(
+            cancel,
+            Some(first.clone()),
+            "the same-day cancel nets into D+1"
+        );
+        // D+1: a sale, then a refund of 5,000 of R-1, funded by it.
+        clock.set_ms(kst_day_start_ms(kst_day(d) + 1) + 9 * HOUR);
+        engine
+            .pay(card_payment("R-3", 10_000, number, "4827"))
+            .await
+            .unwrap();
+        let refund_no = omnibus_core::RequestNo::new("RF-1").unwrap();
+        let refunded = engine
+            .refund_payment(m2(), kept.id, refund_no, 5_000)
+            .await
+            .unwrap();
+        let before = engine.payment_settlements(&refunded).await.unwrap();
+        assert_eq!(before.payment, Some(first.clone()));
+        assert_eq!(before.refunds, vec![None], "not netted yet");
+        // D+2, 00:05: the payout of D+1 pays 5,000 (10,000 less the refund).
+        clock.set_ms(kst_day_start_ms(kst_day(d) + 2) + 5 * 60_000);
+        for _ in 0..20 {
+            engine.supervise_once().await.unwrap();
+        }
+        let after = engine.payment_settlements(&refunded).await.unwrap();
+        assert_eq!(after.payment, Some(first.clone()));
+        let second = after.refunds[0].clone().expect("the D+2 payout");
+        assert_ne!(second.payout_id, first.payout_id);
+        let views = engine.payouts(m2(), date(kst_day(d) + 2)).await.unwrap();
+        assert_eq!(views.len(), 1, "{views:?}");
+        assert_eq!(views[0].payout_id, second.payout_id);
+        // Its statement: D+1's sale of 10,000, less the refund of a day D payment.
+        assert_eq!(views[0].payments.net_krw(), 10_000);
+        assert_eq!(views[0].carried_krw(), -5_000);
+    });
+    engine.shutdown().unwrap();
+}

@@ -53,6 +53,38 @@ pub struct PaymentView {
     pub payout_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub settled_at_ms: Option<u64>,
+    /// What its refunds and cancel have taken back so far.
+    pub refunded_krw: u64,
+    /// Its refunds (§6.5), oldest first, each with the payout it netted into.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refunds: Vec<RefundView>,
+    /// A cancelled payment's cancel, with the payout it netted into.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel: Option<CancelOfPayment>,
+}
+
+/// A refund of a payment as answered: the merchant's number for it, its amount, when it
+/// was accepted, and the payout it netted into once one has (§6.5).
+#[derive(Serialize)]
+pub struct RefundView {
+    pub refund_request_no: String,
+    pub amount_krw: u64,
+    pub at_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payout_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settled_at_ms: Option<u64>,
+}
+
+/// A payment's cancel as answered: when its money went back, and the payout it netted
+/// into once one has (§6.5).
+#[derive(Serialize)]
+pub struct CancelOfPayment {
+    pub cancelled_at_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payout_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settled_at_ms: Option<u64>,
 }
 
 impl PaymentView {
@@ -77,23 +109,50 @@ impl PaymentView {
             }],
             payout_id: None,
             settled_at_ms: None,
+            refunded_krw: p.refunded_krw,
+            refunds: p
+                .refunds
+                .iter()
+                .map(|r| RefundView {
+                    refund_request_no: r.refund_request_no.to_string(),
+                    amount_krw: r.amount_krw,
+                    at_ms: r.at_ms,
+                    payout_id: None,
+                    settled_at_ms: None,
+                })
+                .collect(),
+            cancel: None,
         }
     }
 
-    /// The view with the payout that settled the payment, if one has. The payment's
-    /// own answer stands whatever the lookup of its payout meets: an error there is
-    /// logged and the two fields left out.
+    /// The view with the payout that settled the payment, and those its refunds and its
+    /// cancel netted into, where one has. The payment's own answer stands whatever the
+    /// lookup of its payouts meets: an error there is logged and those fields left out
+    /// (a cancel without its time too).
     pub async fn settled(mut self, p: &PaymentEntry, engine: &omnibus_actors::Engine) -> Self {
-        match engine.payment_settlement(p).await {
-            Ok(Some(s)) => {
-                self.payout_id = Some(s.payout_id.to_string());
-                self.settled_at_ms = Some(s.settled_at_ms);
-            }
-            Ok(None) => {}
+        let settlements = match engine.payment_settlements(p).await {
+            Ok(s) => s,
             Err(e) => {
-                tracing::warn!(payment = %p.id, error = %e, "the payout that settled a payment could not be looked up; answered without it")
+                tracing::warn!(payment = %p.id, error = %e, "the payouts that settled a payment could not be looked up; answered without them");
+                return self;
             }
+        };
+        let ids = |s: Option<omnibus_actors::Settlement>| match s {
+            Some(s) => (Some(s.payout_id.to_string()), Some(s.settled_at_ms)),
+            None => (None, None),
+        };
+        (self.payout_id, self.settled_at_ms) = ids(settlements.payment);
+        for (view, s) in self.refunds.iter_mut().zip(settlements.refunds) {
+            (view.payout_id, view.settled_at_ms) = ids(s);
         }
+        self.cancel = settlements.cancel.map(|(cancelled_at_ms, s)| {
+            let (payout_id, settled_at_ms) = ids(s);
+            CancelOfPayment {
+                cancelled_at_ms,
+                payout_id,
+                settled_at_ms,
+            }
+        });
         self
     }
 }

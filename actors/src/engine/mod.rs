@@ -30,6 +30,7 @@ mod raw;
 mod reconcile;
 mod refunds;
 mod registry;
+mod settlements;
 mod start;
 mod stop;
 mod submit;
@@ -56,7 +57,8 @@ use crate::shard::{BatchMessage, ShardActor};
 
 pub use self::cancels::CancelByRequest;
 pub use self::cards::CardApplication;
-pub use self::payouts::{PayoutView, Settlement};
+pub use self::payouts::PayoutView;
+pub use self::settlements::{PaymentSettlements, Settlement};
 pub use self::start::EngineParts;
 pub use self::wallet::{Checkout, WalletSession};
 

@@ -1,15 +1,15 @@
 //! Merchants' payouts as the operator and the merchant read them (INSTRUMENTS.md §6.6):
 //! the payouts made on a KST day, one per shard that held money for the merchant, each
-//! with its settlement statement; and which payout settled a payment (§6.5). The payouts
-//! themselves are the supervisors' (`supervisors/payout.rs`).
+//! with its settlement statement; a payout request as its shard or archive holds it (for
+//! `settlements.rs`, which payout carried what). The payouts themselves are the
+//! supervisors' (`supervisors/payout.rs`).
 
 use omnibus_core::ids::MerchantId;
 use omnibus_core::payments::kst::{day_of_date, kst_day, kst_day_start_ms};
 use omnibus_core::payments::merchant::PayoutSchedule;
-use omnibus_core::payments::payment::PaymentEntry;
 use omnibus_core::payments::payout::{reserve_share, PeriodPayments};
 use omnibus_core::payments::RefusalCode;
-use omnibus_core::saga::{Settled, HOUSE};
+use omnibus_core::saga::HOUSE;
 use omnibus_core::{RequestDate, RequestNo};
 
 use super::Engine;
@@ -51,99 +51,9 @@ impl PayoutView {
     }
 }
 
-/// Which payout settled a payment (§6.5: settlement is an attribute, not a state).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Settlement {
-    pub payout_id: RequestNo,
-    /// When that payout was made (its acceptance, on the engine's clock).
-    pub settled_at_ms: u64,
-}
-
-/// The most payouts of a slice looked at for one payment's settlement: past a few that
-/// paid nothing (recovered deposits), the answer is "not settled yet".
-const SETTLEMENT_CANDIDATES_MAX: usize = 16;
-
 impl Engine {
-    /// The payout that settled `payment` (§6.5), `None` while none has: the first payout
-    /// of the merchant's slice in the payer's shard that paid out and was made once the
-    /// payment's money was payable (a daily merchant's from 00:00 KST the day after the
-    /// approval, D-5.11; a realtime merchant's after it). A payout whose deposit failed
-    /// for good (recovered into `merchant[m]`) settled nothing; the next one did. Money is
-    /// paid out of the slice as a whole, so this attributes the payouts first in, first
-    /// out; the share of the payout reserve a slice keeps back is not traced to payments.
-    /// A cancelled payment was settled by none. A payment payable longer ago than the
-    /// retention window (`actors.idempotency_retention_days`) is answered `None` too: the
-    /// payouts that old are forgotten with the settled requests. A payout accepted in the very millisecond
-    /// of a realtime merchant's approval is not counted as its settlement; the next one is.
-    pub async fn payment_settlement(
-        &self,
-        payment: &PaymentEntry,
-    ) -> Result<Option<Settlement>, EngineError> {
-        let (Some((customer, _)), true) = (payment.card, payment.approved_at_ms > 0) else {
-            return Ok(None);
-        };
-        // A cancel is same-day (§6.4): its money went back before any payout took it.
-        if payment.state == omnibus_core::payments::payment::PaymentState::Cancelled {
-            return Ok(None);
-        }
-        let Some(entry) = self
-            .merchant_id_of(payment.merchant)
-            .and_then(|id| self.merchant(id))
-        else {
-            return Ok(None);
-        };
-        let from_ms = match entry.merchant.payout_schedule {
-            PayoutSchedule::Daily => kst_day_start_ms(kst_day(payment.approved_at_ms) + 1),
-            PayoutSchedule::Realtime => payment.approved_at_ms + 1,
-        };
-        let now = self.now_ms();
-        if from_ms > now {
-            // A daily merchant's payment of today: no payout can have settled it.
-            return Ok(None);
-        }
-        // The payouts' index forgets with the settled requests: from the prune's horizon
-        // on it is whole, before it the payout that settled the payment may be gone and
-        // the first one left a later one (review finding 7). Told nothing rather than
-        // something wrong.
-        let horizon = omnibus_core::ledger::forgotten_before_ms(
-            now,
-            self.inner.config.actors.idempotency_retention_days,
-        );
-        if from_ms < horizon {
-            return Ok(None);
-        }
-        let shard = self.shard_of(customer);
-        let QueryAnswer::MerchantPayouts(numbers) = self
-            .ask(shard, |reply| Query {
-                kind: QueryKind::MerchantPayouts {
-                    merchant: entry.no,
-                    from_ms,
-                    to_ms: u64::MAX,
-                },
-                reply,
-            })
-            .await?
-        else {
-            unreachable!("a payouts query answers with payouts");
-        };
-        for payout_id in numbers.into_iter().take(SETTLEMENT_CANDIDATES_MAX) {
-            let view = self.payout_request(shard, payout_id).await?;
-            match view.outcome {
-                Settled::PaidOut => {
-                    return Ok(Some(Settlement {
-                        payout_id,
-                        settled_at_ms: view.accepted.at_ms,
-                    }))
-                }
-                Settled::Pending => return Ok(None),
-                _ => {}
-            }
-        }
-        Ok(None)
-    }
-
     /// A payout request of `shard`, from its books or its archive.
-    async fn payout_request(
+    pub(super) async fn payout_request(
         &self,
         shard: u16,
         payout_id: RequestNo,

@@ -22,7 +22,8 @@ fn answer(no: &str, amount: u64, declined: Option<&str>) -> Value {
         "payment_id": EXAMPLE_PAYMENT_ID, "status": "APPROVED", "state": "APPROVED",
         "approval_no": "00000001", "merchant_id": "m2", "merchant_request_no": no,
         "amount_krw": amount,
-        "legs": [{ "type": "prepaid_card", "amount_krw": amount, "approval_no": "00000001", "rail": "securities_firm" }]
+        "legs": [{ "type": "prepaid_card", "amount_krw": amount, "approval_no": "00000001", "rail": "securities_firm" }],
+        "refunded_krw": 0
     });
     if let Some(code) = declined {
         a["status"] = json!("DECLINED");
@@ -118,6 +119,8 @@ fn lookup() -> Value {
 pub fn cancel() -> Value {
     let mut cancelled = answer("R-20261121-0001", 10_000, None);
     cancelled["state"] = json!("CANCELLED");
+    cancelled["refunded_krw"] = json!(10_000);
+    cancelled["cancel"] = json!({ "cancelled_at_ms": 1_795_245_300_000_u64 });
     json!({ "post": {
         "operationId": "cancelPayment",
         "tags": ["payments"],
@@ -167,6 +170,8 @@ pub fn refund() -> Value {
     let mut partly = answer("R-20261121-0003", 5_000, None);
     partly["payment_id"] = json!(EXAMPLE_REFUNDED_ID);
     partly["state"] = json!("PARTIALLY_REFUNDED");
+    partly["refunded_krw"] = json!(2_000);
+    partly["refunds"] = json!([{ "refund_request_no": "RF-20261121-0001", "amount_krw": 2_000, "at_ms": 1_795_245_300_000_u64 }]);
     json!({ "post": {
         "operationId": "createRefund",
         "tags": ["payments"],
@@ -337,7 +342,29 @@ pub fn schemas() -> Value {
                     }
                 }},
                 "payout_id": { "type": "string", "pattern": "^PO-", "description": "The payout that settled the payment (§6.5: settlement is an attribute, not a state): the first payout of the merchant's slice in the payer's shard that paid out once the payment's money was payable (a daily merchant's from 00:00 KST the next day, a realtime merchant's after the approval). Absent until a payout has, and once the payment was payable longer ago than the retention window (`actors.idempotency_retention_days`), whose payouts are no longer on record." },
-                "settled_at_ms": { "type": "integer", "minimum": 1, "description": "When that payout was made (Unix ms, the engine's clock). Absent with `payout_id`." }
+                "settled_at_ms": { "type": "integer", "minimum": 1, "description": "When that payout was made (Unix ms, the engine's clock). Absent with `payout_id`." },
+                "refunded_krw": { "type": "integer", "minimum": 0, "description": "What its refunds and cancel have taken back so far." },
+                "refunds": { "type": "array", "description": "Its refunds (§6.5), oldest first; absent when none. Each carries the payout it netted into, found as the payment's is, from the refund's time: the first payout that paid out from 00:00 KST the next day (daily) or after it (realtime).", "items": {
+                    "type": "object", "additionalProperties": false,
+                    "required": ["refund_request_no", "amount_krw", "at_ms"],
+                    "properties": {
+                        "refund_request_no": schema("RequestNo"),
+                        "amount_krw": { "type": "integer", "minimum": 1 },
+                        "at_ms": { "type": "integer", "minimum": 1, "description": "When the refund was accepted (Unix ms, the engine's clock)." },
+                        "payout_id": { "type": "string", "pattern": "^PO-", "description": "The payout the refund netted into; absent until one has (or past the retention window)." },
+                        "settled_at_ms": { "type": "integer", "minimum": 1 }
+                    }
+                }},
+                "cancel": {
+                    "type": "object", "additionalProperties": false,
+                    "description": "A cancelled payment's cancel and the payout it netted into (§6.5); absent for a payment not cancelled. A cancel is same-day, so a daily merchant's nets into the payout that carried the sale.",
+                    "required": ["cancelled_at_ms"],
+                    "properties": {
+                        "cancelled_at_ms": { "type": "integer", "minimum": 1, "description": "When its money went back (its first leg's acceptance, Unix ms, the engine's clock)." },
+                        "payout_id": { "type": "string", "pattern": "^PO-" },
+                        "settled_at_ms": { "type": "integer", "minimum": 1 }
+                    }
+                }
             }
         }
     })
