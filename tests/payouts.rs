@@ -8,44 +8,16 @@ mod support;
 
 use std::sync::Arc;
 
-use omnibus_actors::rails::sim::{Rail, Simulator};
+use omnibus_actors::rails::sim::Rail;
 use omnibus_actors::{Engine, EngineParts, ManualClock};
 use omnibus_core::ids::MerchantId;
-use omnibus_core::payments::kst::{date_of_day, kst_day, kst_day_start_ms};
-use omnibus_core::payments::merchant::{InstrumentType, PayoutSchedule};
+use omnibus_core::payments::kst::{kst_day, kst_day_start_ms};
+use omnibus_core::payments::merchant::InstrumentType;
 use omnibus_core::saga::Settled;
-use omnibus_core::{AccountId, AccountNo, BankCode, ParentAccount, RequestDate};
+use omnibus_core::{AccountId, AccountNo, BankCode, Money, ParentAccount};
 use support::cards::*;
+use support::payout_days::*;
 use support::*;
-
-const HOUR: u64 = 3_600_000;
-
-/// A day D at 10:00 KST, some days from now.
-fn day_d_ten_am() -> u64 {
-    kst_day_start_ms(kst_day(now_ms()) + 1) + 10 * HOUR
-}
-
-fn date(day: u32) -> RequestDate {
-    let d = date_of_day(day);
-    RequestDate::from_ymd(d.year as u32, d.month, d.day).unwrap()
-}
-
-fn start_at(dir: &std::path::Path, at_ms: u64) -> (Engine, Simulator, Arc<ManualClock>) {
-    start_with(dir, at_ms, QUICK)
-}
-
-/// [`start_at`] with its own `extra` configuration.
-fn start_with(
-    dir: &std::path::Path,
-    at_ms: u64,
-    extra: &str,
-) -> (Engine, Simulator, Arc<ManualClock>) {
-    let config = config(dir, 2, extra);
-    let sim = Simulator::new(&config);
-    let clock = Arc::new(ManualClock::new(at_ms));
-    let engine = Engine::start_with(config, EngineParts::new(sim.rails(), clock.clone())).unwrap();
-    (engine, sim, clock)
-}
 
 /// The payouts' legs: `(step, debit, credit, won)`.
 fn legs(view: &omnibus_actors::PayoutView) -> Vec<(&'static str, AccountId, AccountId, Money)> {
@@ -61,20 +33,6 @@ fn legs(view: &omnibus_actors::PayoutView) -> Vec<(&'static str, AccountId, Acco
             )
         })
         .collect()
-}
-
-use omnibus_core::Money;
-
-/// Merchant m1, taking prepaid cards, paid out in real time keeping `reserve_krw` back.
-async fn realtime_m1(engine: &Engine, reserve_krw: u64) -> omnibus_core::ledger::MerchantEntry {
-    let mut m1_merchant = merchant_taking("m1", &[InstrumentType::PrepaidCard]);
-    m1_merchant.payout_schedule = PayoutSchedule::Realtime;
-    m1_merchant.payout_reserve_krw = reserve_krw;
-    engine.onboard_merchant(m1_merchant).await.unwrap().0
-}
-
-fn m1() -> MerchantId {
-    MerchantId::new("m1").unwrap()
 }
 
 #[test]
@@ -183,10 +141,6 @@ fn merchants_are_paid_on_d_plus_1() {
         assert_eq!(views[0].request.outcome, Settled::PaidOut);
     });
     engine.shutdown().unwrap();
-}
-
-fn clock_now(d: u64) -> u64 {
-    kst_day_start_ms(kst_day(d) + 1) + 3 * HOUR
 }
 
 /// A deposit the merchant's bank refuses for good is recovered into `merchant[m]`
@@ -453,120 +407,6 @@ fn a_new_debit_of_a_merchant_slice_leaves_what_a_refund_tried_again_is_owed() {
         assert_eq!(balance(&engine, pocket()).await, money(35_000));
         let truth = sim.truth();
         assert!(truth.is_conserved());
-    });
-    engine.shutdown().unwrap();
-}
-
-/// Review finding 7 (2026-12-02): a payment's payout is looked up in the shard's index of
-/// payouts, which forgets a payout with the settled requests once it is older than the
-/// retention window (`actors.idempotency_retention_days`). A payment settled before that
-/// was given the first payout still on record: a later one, that never carried it. It is
-/// now told nothing rather than something wrong (§6.5: `payout_id` is left out).
-#[test]
-fn a_payment_settled_longer_ago_than_the_retention_window_is_never_given_a_later_payout() {
-    const DAY: u64 = 24 * HOUR;
-    let dir = tempfile::tempdir().unwrap();
-    let d = day_d_ten_am();
-    let (engine, _sim, clock) = start_at(dir.path(), d);
-    let rt = runtime();
-    rt.block_on(async {
-        let (_, number) = fixture(&engine, 150_000).await;
-        let paid = engine
-            .pay(card_payment("R-1", 35_000, number, "4827"))
-            .await
-            .unwrap();
-        assert!(paid.approved_at_ms > 0, "{paid:?}");
-        clock.set_ms(kst_day_start_ms(kst_day(d) + 1) + 5 * 60_000);
-        for _ in 0..20 {
-            engine.supervise_once().await.unwrap();
-        }
-        let first = engine.payment_settlement(&paid).await.unwrap().unwrap();
-        // 35 days on, another payment, paid out the next day; the prune forgets what the
-        // engine accepted more than 30 days before, the first payout among it.
-        clock.set_ms(d + 35 * DAY);
-        let later = engine
-            .pay(card_payment("R-2", 10_000, number, "4827"))
-            .await
-            .unwrap();
-        assert!(later.approved_at_ms > 0, "{later:?}");
-        clock.set_ms(kst_day_start_ms(kst_day(d) + 36) + 5 * 60_000);
-        for _ in 0..20 {
-            engine.supervise_once().await.unwrap();
-        }
-        let second = engine.payment_settlement(&later).await.unwrap().unwrap();
-        assert_ne!(second.payout_id, first.payout_id);
-        let told = engine.payment_settlement(&paid).await.unwrap();
-        assert_eq!(told, None, "the first payment was given {told:?}");
-    });
-    engine.shutdown().unwrap();
-}
-
-/// §6.5: "each refund and cancel carries its own `settled_at` and `payout_id`, set by the
-/// payout it nets into". A daily merchant's same-day cancel nets into the payout of that
-/// day, with the sale; a refund of the next day into the payout of the day after.
-#[test]
-fn each_refund_and_cancel_carries_the_payout_it_nets_into() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = day_d_ten_am();
-    let (engine, _sim, clock) = start_at(dir.path(), d);
-    let rt = runtime();
-    rt.block_on(async {
-        let (_, number) = fixture(&engine, 150_000).await;
-        let kept = engine
-            .pay(card_payment("R-1", 35_000, number, "4827"))
-            .await
-            .unwrap();
-        let cancelled = engine
-            .pay(card_payment("R-2", 20_000, number, "4827"))
-            .await
-            .unwrap();
-        clock.advance_ms(HOUR);
-        let cancelled = engine.cancel_payment(m2(), cancelled.id).await.unwrap();
-        // D+1, 00:05: the payout of day D pays the 35,000 left.
-        clock.set_ms(kst_day_start_ms(kst_day(d) + 1) + 5 * 60_000);
-        for _ in 0..20 {
-            engine.supervise_once().await.unwrap();
-        }
-        let day_d = engine.payment_settlements(&kept).await.unwrap();
-        let first = day_d.payment.clone().expect("the D+1 payout settled R-1");
-        let of_cancelled = engine.payment_settlements(&cancelled).await.unwrap();
-        assert_eq!(of_cancelled.payment, Some(first.clone()));
-        let (cancelled_at_ms, cancel) = of_cancelled.cancel.expect("a cancel on record");
-        assert_eq!(cancelled_at_ms, d + HOUR);
-        assert_eq!(
-            cancel,
-            Some(first.clone()),
-            "the same-day cancel nets into D+1"
-        );
-        // D+1: a sale, then a refund of 5,000 of R-1, funded by it.
-        clock.set_ms(kst_day_start_ms(kst_day(d) + 1) + 9 * HOUR);
-        engine
-            .pay(card_payment("R-3", 10_000, number, "4827"))
-            .await
-            .unwrap();
-        let refund_no = omnibus_core::RequestNo::new("RF-1").unwrap();
-        let refunded = engine
-            .refund_payment(m2(), kept.id, refund_no, 5_000)
-            .await
-            .unwrap();
-        let before = engine.payment_settlements(&refunded).await.unwrap();
-        assert_eq!(before.payment, Some(first.clone()));
-        assert_eq!(before.refunds, vec![None], "not netted yet");
-        // D+2, 00:05: the payout of D+1 pays 5,000 (10,000 less the refund).
-        clock.set_ms(kst_day_start_ms(kst_day(d) + 2) + 5 * 60_000);
-        for _ in 0..20 {
-            engine.supervise_once().await.unwrap();
-        }
-        let after = engine.payment_settlements(&refunded).await.unwrap();
-        assert_eq!(after.payment, Some(first.clone()));
-        let second = after.refunds[0].clone().expect("the D+2 payout");
-        assert_ne!(second.payout_id, first.payout_id);
-        let views = engine.payouts(m2(), date(kst_day(d) + 2)).await.unwrap();
-        assert_eq!(views.len(), 1, "{views:?}");
-        assert_eq!(views[0].payout_id, second.payout_id);
-        // Its statement: D+1's sale of 10,000, less the refund of a day D payment.
-        assert_eq!(views[0].payments.net_krw(), 10_000);
-        assert_eq!(views[0].carried_krw(), -5_000);
     });
     engine.shutdown().unwrap();
 }

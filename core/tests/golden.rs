@@ -367,6 +367,12 @@ fn records_current() -> Vec<(&'static str, LedgerRecord)> {
         ("notice_set", LedgerRecord::NoticeSet { notice: notice() }),
         ("api_key_set", LedgerRecord::ApiKeySet { key: api_key() }),
         (
+            "payout_notice_set",
+            LedgerRecord::PayoutNoticeSet {
+                notice: payout_notice(),
+            },
+        ),
+        (
             "member_set",
             LedgerRecord::MemberSet {
                 version: 2,
@@ -496,6 +502,25 @@ fn member() -> omnibus_core::payments::member::Member {
         failed_logins: 1,
         status: omnibus_core::payments::member::MemberStatus::Active,
         created_at_ms: 1_795_262_900_000,
+    }
+}
+
+/// A payout's settlement statement for its merchant, delivered at the first attempt.
+fn payout_notice() -> omnibus_core::payments::payout_notice::PayoutNotice {
+    omnibus_core::payments::payout_notice::PayoutNotice {
+        key: "PO-1-20261127-0".parse().unwrap(),
+        merchant: MerchantNo(1),
+        period_from_ms: 1_795_618_800_000,
+        period_to_ms: 1_795_705_200_000,
+        approvals: 1,
+        approved_krw: 1_000,
+        refunded_krw: 0,
+        reserve_kept_krw: 0,
+        paid_krw: 1_000,
+        created_at_ms: 1_795_705_500_000,
+        attempts: 1,
+        last_attempt_ms: 1_795_705_500_000,
+        delivered_at_ms: 1_795_705_500_100,
     }
 }
 
@@ -946,6 +971,21 @@ fn books_v7() -> ShardBooks {
     books
 }
 
+/// Books holding a payout's notice for its merchant (version 8 of the snapshot).
+fn books_v8() -> ShardBooks {
+    let mut books = books_v7();
+    let lsn = books.last_lsn();
+    books
+        .apply(
+            lsn + 1,
+            &LedgerRecord::PayoutNoticeSet {
+                notice: payout_notice(),
+            },
+        )
+        .unwrap();
+    books
+}
+
 fn read(name: &str) -> Vec<u8> {
     let path = golden_dir().join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("golden file {}: {e}", path.display()))
@@ -971,7 +1011,7 @@ fn golden_files_of_the_current_versions_exist() {
     }
     let file = format!("snapshots/v{SNAPSHOT_VERSION}/books.bin");
     if write {
-        write_once(&file, &encode_snapshot(&books_v7().snapshot()));
+        write_once(&file, &encode_snapshot(&books_v8().snapshot()));
     }
     assert!(golden_dir().join(&file).exists(), "no golden file {file}");
 }
@@ -1067,6 +1107,12 @@ fn snapshots_written_by_every_format_version_still_decode() {
     assert_eq!(decoded.api_keys.len(), 2);
     assert!(decoded.api_keys.contains(&api_key()));
     assert!(decoded.api_keys.iter().any(|k| !k.is_active()));
+    assert!(decoded.payout_notices.is_empty());
+    let v8 = read("snapshots/v8/books.bin");
+    assert_eq!(snapshot_version(&v8), 8);
+    let decoded = decode_snapshot(&v8).unwrap();
+    assert_eq!(decoded, books_v8().snapshot());
+    assert_eq!(decoded.payout_notices, [payout_notice()]);
 }
 
 #[test]

@@ -173,7 +173,10 @@ impl Days {
                     Err(e) => panic!("seed {seed}: the statement {key}: {e}"),
                 }
             }
-            let sent = delivered.iter().filter(|(n, _)| n.customer == c).count();
+            let sent = delivered
+                .iter()
+                .filter(|(n, _)| n.to == omnibus_actors::rails::Recipient::Customer(c))
+                .count();
             assert_eq!(
                 sent, moved_days,
                 "seed {seed}: the sink took {sent} statements of customer {customer}, {moved_days} days moved"

@@ -5,6 +5,7 @@
 
 pub mod cards;
 pub mod cut;
+pub mod payout_days;
 pub mod world;
 
 use std::path::Path;

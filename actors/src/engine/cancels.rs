@@ -5,9 +5,9 @@
 //! A cancel is full, of an APPROVED payment with no refund yet, on the KST day of its
 //! approval (`PaymentBook::cancel`). Its money goes back as a request of the payer's,
 //! `merchant[m]` → the pocket that paid, and → `customer[c]` for what the pocket's cap
-//! cannot take (D-5.6); funded from the merchant's slice in the payer's shard (a slice
-//! short of it is refused `REFUND_EXCEEDS_MERCHANT_BALANCE`; topping it up from the
-//! merchant's other slices, §6.6, is not built yet). The requests' numbers come from the
+//! cannot take (D-5.6); funded from the merchant's slice in the payer's shard, topped up
+//! from the merchant's other slices when short (§6.6, `fund_payers_slice`), and refused
+//! `REFUND_EXCEEDS_MERCHANT_BALANCE` when all of them are. The requests' numbers come from the
 //! payment's id (`CX-`, and `CY-` for the overflow), so a cancel asked again after a crash
 //! finds them on record instead of paying twice; the payment is CANCELLED on record once
 //! they are accepted, since they are then owed and retried until done.

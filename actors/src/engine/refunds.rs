@@ -66,10 +66,16 @@ impl Engine {
         refunded.version += 1;
         refunded.state = state;
         refunded.refunded_krw += amount_krw;
+        // When its money went back (its legs' acceptance), not when this call got here:
+        // the same after a retry that finishes a refund begun before a crash.
+        let at_ms = self
+            .legs_accepted_at(|leg| id.refund_request_no(&refund_request_no, leg))
+            .await?
+            .unwrap_or_else(|| self.now_ms());
         refunded.refunds.push(RefundEntry {
             refund_request_no,
             amount_krw,
-            at_ms: self.now_ms(),
+            at_ms,
         });
         self.ask(id.shard(), |reply| RecordPayment {
             payment: refunded,

@@ -12,14 +12,24 @@
 //! leaves a slice as a whole, so this attributes payouts first in, first out; the share of
 //! the payout reserve a slice keeps back is not traced to movements.
 //!
+//! A daily merchant's movement is carried by the payout of the day after it, or by none
+//! if that day paid nothing (a sale and its same-day cancel net to nothing; a day's sales
+//! can fund older payments' refunds): a later payout did not carry it, unless the day's
+//! deposit failed and its money came back to the slice for the next one. A payment
+//! cancelled before a payout carried its sale netted with its cancel in the slice: no
+//! payout carried either. A refund funded from the merchant's slice in another shard is
+//! attributed in the payer's shard, where its money left the merchant: the payout it
+//! made smaller is the other shard's (not traced).
+//!
 //! The payouts' index forgets a payout with the settled requests once it is older than
 //! `actors.idempotency_retention_days`: a movement payable before that horizon is
 //! answered `None` rather than with a later payout that did not carry it (review
-//! finding 7).
+//! finding 7). The horizon is today's retention; raising it after a prune ran brings
+//! back, for a while, payments whose payout the shorter one forgot.
 
 use std::collections::BTreeMap;
 
-use omnibus_core::ledger::MerchantEntry;
+use omnibus_core::ledger::{MerchantEntry, DAY_MS};
 use omnibus_core::payments::kst::{kst_day, kst_day_start_ms};
 use omnibus_core::payments::merchant::PayoutSchedule;
 use omnibus_core::payments::payment::{PayBack, PaymentEntry, PaymentState};
@@ -44,7 +54,9 @@ pub struct Settlement {
 pub struct PaymentSettlements {
     pub payment: Option<Settlement>,
     /// When a cancelled payment's money went back (its first cancel leg's acceptance),
-    /// and the payout that cancel netted into.
+    /// and the payout that cancel netted into: none when the cancel came before any
+    /// payout carried the sale (the two netted in the slice; then `payment` is `None`
+    /// too).
     pub cancel: Option<(u64, Option<Settlement>)>,
     pub refunds: Vec<Option<Settlement>>,
 }
@@ -56,19 +68,15 @@ const SETTLEMENT_CANDIDATES_MAX: usize = 16;
 impl Engine {
     /// The payout that settled `payment` (§6.5), `None` while none has, for a payment
     /// never approved, and for one payable before the retention horizon (module docs).
-    /// A cancelled payment was settled by the payout that carried its sale, as any other
-    /// (for a daily merchant the same that carried its same-day cancel). A payout
+    /// A payment cancelled before a payout carried its sale was settled by none (module
+    /// docs). A payout
     /// accepted in the very millisecond of a realtime merchant's approval is not counted
     /// as its settlement; the next one is.
     pub async fn payment_settlement(
         &self,
         payment: &PaymentEntry,
     ) -> Result<Option<Settlement>, EngineError> {
-        let Some((merchant, shard)) = self.settling(payment) else {
-            return Ok(None);
-        };
-        self.carried_by(&merchant, shard, payment.approved_at_ms)
-            .await
+        Ok(self.payment_settlements(payment).await?.payment)
     }
 
     /// [`Engine::payment_settlement`], with the payout each refund and the cancel netted
@@ -94,11 +102,29 @@ impl Engine {
             answer.refunds.push(s);
         }
         if payment.state == PaymentState::Cancelled {
-            if let Some(at_ms) = self.cancelled_at(payment).await? {
-                let s = self
-                    .carried_once(&mut known, &merchant, shard, at_ms)
-                    .await?;
+            let at_ms = self
+                .legs_accepted_at(|leg| payment.id.cancel_request_no(leg))
+                .await?;
+            if let Some(at_ms) = at_ms {
+                // Cancelled before a payout carried the sale: the two netted in the slice
+                // and no payout carried either.
+                if answer
+                    .payment
+                    .as_ref()
+                    .is_some_and(|s| s.settled_at_ms >= at_ms)
+                {
+                    answer.payment = None;
+                }
+                let s = match answer.payment {
+                    Some(_) => {
+                        self.carried_once(&mut known, &merchant, shard, at_ms)
+                            .await?
+                    }
+                    None => None,
+                };
                 answer.cancel = Some((at_ms, s));
+            } else {
+                answer.payment = None;
             }
         }
         Ok(answer)
@@ -134,12 +160,16 @@ impl Engine {
         Some((entry, self.shard_of(customer)))
     }
 
-    /// When a cancelled payment's money went back: the acceptance of its first cancel
-    /// leg on record; `None` if neither is (forgotten past the retention window).
-    async fn cancelled_at(&self, payment: &PaymentEntry) -> Result<Option<u64>, EngineError> {
+    /// When the money of a cancel or refund went back: the earliest acceptance of its
+    /// legs on record (`numbers` names them); `None` if neither is (forgotten past the
+    /// retention window).
+    pub(super) async fn legs_accepted_at(
+        &self,
+        numbers: impl Fn(PayBack) -> RequestNo,
+    ) -> Result<Option<u64>, EngineError> {
         let mut at = None;
         for leg in [PayBack::Pocket, PayBack::Customer] {
-            match self.request(payment.id.cancel_request_no(leg)).await {
+            match self.request(numbers(leg)).await {
                 Ok(view) => {
                     let t = view.accepted.at_ms;
                     at = Some(at.map_or(t, |a: u64| a.min(t)));
@@ -185,8 +215,21 @@ impl Engine {
         else {
             unreachable!("a payouts query answers with payouts");
         };
+        // A daily merchant's movement is carried by the payout of the day after it; if
+        // there was none (the day's net was nothing to pay: a sale and its cancel, a
+        // refund funded by the day's sales), no later payout carried it, unless that
+        // day's deposit failed and the money came back for the next one.
+        let day_after_ms = match merchant.merchant.payout_schedule {
+            PayoutSchedule::Daily => Some(from_ms + DAY_MS),
+            PayoutSchedule::Realtime => None,
+        };
+        let mut came_back = false;
         for payout_id in numbers.into_iter().take(SETTLEMENT_CANDIDATES_MAX) {
             let view = self.payout_request(shard, payout_id).await?;
+            if day_after_ms.is_some_and(|end| view.accepted.at_ms >= end) && !came_back {
+                return Ok(None);
+            }
+            came_back |= view.outcome == Settled::Recovered;
             match view.outcome {
                 Settled::PaidOut => {
                     return Ok(Some(Settlement {

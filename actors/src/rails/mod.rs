@@ -211,14 +211,23 @@ pub trait Authentication: Send + Sync + 'static {
     fn key_valid(&self, key: SigningKey) -> RailFuture<Result<bool, RailError>>;
 }
 
-/// A notice for a customer's chosen channel (e-mail, SMS or push; INSTRUMENTS.md
-/// D-5.10): a card's next-day statement. `key` makes it idempotent: a notice sent again
+/// A notice for a customer's or a merchant's chosen channel (e-mail, SMS or push;
+/// INSTRUMENTS.md D-5.10, §6.6): a card's next-day statement, a payout's settlement
+/// statement. `key` makes it idempotent: a notice sent again
 /// under a key the sink delivered is answered done and not delivered twice.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NoticeMessage {
     pub key: omnibus_core::RequestNo,
-    pub customer: CustomerId,
+    pub to: Recipient,
     pub text: String,
+}
+
+/// Whom a notice is for: a customer (a card's statement) or a merchant (a payout's
+/// settlement statement); the sink finds their channels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recipient {
+    Customer(CustomerId),
+    Merchant(omnibus_core::ids::MerchantNo),
 }
 
 /// The notification sink: e-mail, SMS and push gateways behind one call.

@@ -147,6 +147,7 @@ async fn run_pass(parts: Parts, pass: Pass) -> SupervisionReport {
         let mut report = sweep::sweep_pass(&flow, &ledger).await;
         report.payouts = payout::payout_pass(&flow, &ledger).await;
         report.notices = statements::statement_pass(&flow, &ledger).await;
+        report.payout_notices = statements::payout_notice_pass(&flow, &ledger).await;
         report.pruned = prune.run(&flow, &ledger).await;
         return report;
     }

@@ -4,21 +4,30 @@
 //! and under which number. A daily payout's number is fixed by the KST day, so a pass
 //! after a crash finds it on record and pays nothing twice; a realtime slice has one
 //! payout in flight at a time. A payout that cannot start now (the deposit firm slice
-//! cannot set its deposit aside) is tried again at the next pass.
+//! cannot set its deposit aside) is tried again at the next pass. Each payout started
+//! puts its merchant's settlement statement on record (`PayoutNotice`), which the
+//! statements' pass delivers through the notification sink.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures::future::join_all;
-use omnibus_core::payments::kst::kst_day;
+use omnibus_core::ledger::MerchantEntry;
+use omnibus_core::payments::kst::{kst_day, kst_day_start_ms};
 use omnibus_core::payments::merchant::PayoutSchedule;
-use omnibus_core::payments::payout::{daily_payout_no, payable, realtime_payout_no, reserve_share};
+use omnibus_core::payments::payout::{
+    daily_payout_no, payable, period_payments, realtime_payout_no, reserve_share,
+};
+use omnibus_core::payments::payout_notice::PayoutNotice;
+use omnibus_core::record::LedgerRecord;
 use omnibus_core::saga::RequestKind;
 use omnibus_core::{AccountId, Amount, RequestNo};
 
 use crate::instruments::start_payout;
 use crate::ledger::ShardLedger;
 use crate::saga::{drive, SagaRuntime};
+
+use super::statements;
 
 /// Starts the payouts due in this shard and drives them; answers how many started.
 pub async fn payout_pass(flow: &Rc<SagaRuntime>, ledger: &Rc<RefCell<ShardLedger>>) -> u64 {
@@ -61,7 +70,12 @@ pub async fn payout_pass(flow: &Rc<SagaRuntime>, ledger: &Rc<RefCell<ShardLedger
     let mut started = Vec::new();
     for (merchant, amount, no) in due {
         match start_payout(flow, ledger, &merchant, amount, no) {
-            Ok(Some(s)) => started.push(s),
+            Ok(Some(s)) => {
+                // The merchant's settlement statement, delivered by the statements' pass.
+                let notice = settlement_notice(flow, &merchant, amount, no, now);
+                statements::write(flow, ledger, LedgerRecord::PayoutNoticeSet { notice });
+                started.push(s)
+            }
             Ok(None) => {
                 tracing::debug!(shard = flow.shard(), merchant = %merchant.merchant.id, "payout waits: the deposit firm slice cannot set it aside now")
             }
@@ -81,4 +95,55 @@ pub async fn payout_pass(flow: &Rc<SagaRuntime>, ledger: &Rc<RefCell<ShardLedger
     }))
     .await;
     count
+}
+
+/// The settlement statement of a payout just started (INSTRUMENTS.md §6.6), from the
+/// books as they are: the period it covers (a daily payout's, the KST day before; a
+/// realtime payout's, since the slice's payout before it, or the start of the day), the
+/// totals of the period's payments, the reserve kept and the amount paid.
+fn settlement_notice(
+    flow: &SagaRuntime,
+    merchant: &MerchantEntry,
+    amount: Amount,
+    no: RequestNo,
+    now: u64,
+) -> PayoutNotice {
+    let books = flow.books();
+    let today = kst_day(now);
+    let (period_from_ms, period_to_ms) = match merchant.merchant.payout_schedule {
+        PayoutSchedule::Daily => (
+            kst_day_start_ms(today.saturating_sub(1)),
+            kst_day_start_ms(today),
+        ),
+        PayoutSchedule::Realtime => (
+            books
+                .last_payout_before(merchant.no, now)
+                .unwrap_or(kst_day_start_ms(today)),
+            now,
+        ),
+    };
+    let payments = period_payments(
+        books.payments(),
+        merchant.no,
+        period_from_ms,
+        period_to_ms,
+        0,
+    );
+    PayoutNotice {
+        key: no,
+        merchant: merchant.no,
+        period_from_ms,
+        period_to_ms,
+        approvals: payments.approvals,
+        approved_krw: payments.approved_krw,
+        refunded_krw: payments.refunded_krw,
+        reserve_kept_krw: reserve_share(&merchant.merchant, books.plan().shards())
+            .try_into()
+            .unwrap_or_default(),
+        paid_krw: amount.value().try_into().unwrap_or_default(),
+        created_at_ms: now,
+        attempts: 0,
+        last_attempt_ms: 0,
+        delivered_at_ms: 0,
+    }
 }

@@ -25,6 +25,8 @@ pub struct SupervisionReport {
     pub payouts: u64,
     /// Statement notices delivered through the notification sink (D-5.10).
     pub notices: u64,
+    /// Payouts' settlement statements delivered to their merchants (§6.6).
+    pub payout_notices: u64,
     /// Settled requests forgotten past the idempotency window.
     pub pruned: u64,
     /// Open entries left after the pass, by state.
@@ -49,6 +51,7 @@ impl SupervisionReport {
         self.owed_created += other.owed_created;
         self.payouts += other.payouts;
         self.notices += other.notices;
+        self.payout_notices += other.payout_notices;
         self.sweeps += other.sweeps;
         self.pruned += other.pruned;
         self.open_requested += other.open_requested;

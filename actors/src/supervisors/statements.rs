@@ -14,11 +14,13 @@ use std::rc::Rc;
 
 use omnibus_core::ledger::POCKET_DAYS_KEPT;
 use omnibus_core::payments::kst::kst_day;
+use omnibus_core::payments::payout_notice::PayoutNotice;
 use omnibus_core::record::{ActorId, LedgerRecord};
 use omnibus_core::statement::{statement_due_ms, statement_key, Notice};
+use omnibus_core::RequestNo;
 
 use crate::ledger::{Admission, ShardLedger};
-use crate::rails::NoticeMessage;
+use crate::rails::{NoticeMessage, Recipient};
 use crate::saga::SagaRuntime;
 
 /// Makes the statements due and delivers what is owed; answers how many were delivered.
@@ -53,71 +55,176 @@ pub async fn statement_pass(flow: &Rc<SagaRuntime>, ledger: &Rc<RefCell<ShardLed
             .collect()
     };
     for notice in made {
-        if !write(flow, ledger, notice) {
+        if !write(flow, ledger, LedgerRecord::NoticeSet { notice }) {
             return 0;
         }
     }
+    deliver(flow, ledger, now, |books| {
+        books.notices().cloned().collect()
+    })
+    .await
+}
+
+/// Delivers the payouts' settlement statements not delivered yet (INSTRUMENTS.md §6.6;
+/// made by the payout supervisor as each payout starts), as card statements are
+/// delivered; answers how many were.
+pub async fn payout_notice_pass(flow: &Rc<SagaRuntime>, ledger: &Rc<RefCell<ShardLedger>>) -> u64 {
+    let now = flow.now_ms();
+    deliver(flow, ledger, now, |books| {
+        books.payout_notices().cloned().collect()
+    })
+    .await
+}
+
+/// A notice the sink delivers, with its delivery on record.
+trait SinkNotice: Clone {
+    fn key(&self) -> RequestNo;
+    fn attempts(&self) -> u32;
+    fn last_attempt_ms(&self) -> u64;
+    fn delivered(&self) -> bool;
+    /// The notice with one more attempt, made at `now`.
+    fn attempted(self, now: u64) -> Self;
+    /// The notice delivered at `now`.
+    fn delivered_at(self, now: u64) -> Self;
+    fn record(self) -> LedgerRecord;
+    fn message(&self) -> NoticeMessage;
+}
+
+impl SinkNotice for Notice {
+    fn key(&self) -> RequestNo {
+        self.key
+    }
+    fn attempts(&self) -> u32 {
+        self.attempts
+    }
+    fn last_attempt_ms(&self) -> u64 {
+        self.last_attempt_ms
+    }
+    fn delivered(&self) -> bool {
+        Notice::delivered(self)
+    }
+    fn attempted(self, now: u64) -> Self {
+        Notice {
+            attempts: self.attempts + 1,
+            last_attempt_ms: now,
+            ..self
+        }
+    }
+    fn delivered_at(self, now: u64) -> Self {
+        Notice {
+            delivered_at_ms: now.max(1),
+            ..self
+        }
+    }
+    fn record(self) -> LedgerRecord {
+        LedgerRecord::NoticeSet { notice: self }
+    }
+    fn message(&self) -> NoticeMessage {
+        NoticeMessage {
+            key: self.key,
+            to: Recipient::Customer(self.statement.customer),
+            text: self.text(),
+        }
+    }
+}
+
+impl SinkNotice for PayoutNotice {
+    fn key(&self) -> RequestNo {
+        self.key
+    }
+    fn attempts(&self) -> u32 {
+        self.attempts
+    }
+    fn last_attempt_ms(&self) -> u64 {
+        self.last_attempt_ms
+    }
+    fn delivered(&self) -> bool {
+        PayoutNotice::delivered(self)
+    }
+    fn attempted(self, now: u64) -> Self {
+        PayoutNotice {
+            attempts: self.attempts + 1,
+            last_attempt_ms: now,
+            ..self
+        }
+    }
+    fn delivered_at(self, now: u64) -> Self {
+        PayoutNotice {
+            delivered_at_ms: now.max(1),
+            ..self
+        }
+    }
+    fn record(self) -> LedgerRecord {
+        LedgerRecord::PayoutNoticeSet { notice: self }
+    }
+    fn message(&self) -> NoticeMessage {
+        NoticeMessage {
+            key: self.key,
+            to: Recipient::Merchant(self.merchant),
+            text: self.text(),
+        }
+    }
+}
+
+/// Delivers the notices `kept` lists that are not delivered and whose backoff is over,
+/// at most `payments.notices_per_pass_max`: each attempt on record (and durable) before
+/// the sink is asked, each delivery on record once the sink took it.
+async fn deliver<N: SinkNotice>(
+    flow: &Rc<SagaRuntime>,
+    ledger: &Rc<RefCell<ShardLedger>>,
+    now: u64,
+    kept: impl FnOnce(&omnibus_core::ledger::ShardBooks) -> Vec<N>,
+) -> u64 {
     let s = &flow.config().supervisor;
     let (min, max) = (s.retry_backoff_min_ms, s.retry_backoff_max_ms);
-    let due: Vec<Notice> = flow
-        .books()
-        .notices()
+    let due: Vec<N> = kept(&flow.books())
+        .into_iter()
         .filter(|n| !n.delivered())
         .filter(|n| {
             let wait = min
-                .saturating_mul(1 << n.attempts.saturating_sub(1).min(20))
+                .saturating_mul(1 << n.attempts().saturating_sub(1).min(20))
                 .min(max);
-            n.attempts == 0 || now >= n.last_attempt_ms.saturating_add(wait)
+            n.attempts() == 0 || now >= n.last_attempt_ms().saturating_add(wait)
         })
         .take(flow.config().payments.notices_per_pass_max as usize)
-        .cloned()
         .collect();
     let mut delivered = 0;
     for notice in due {
-        let attempt = Notice {
-            attempts: notice.attempts + 1,
-            last_attempt_ms: now,
-            ..notice
-        };
+        let attempt = notice.attempted(now);
         // On record before the sink is asked.
-        if !write(flow, ledger, attempt.clone()) || !matches!(flow.durable().await, Ok(Ok(()))) {
+        if !write(flow, ledger, attempt.clone().record())
+            || !matches!(flow.durable().await, Ok(Ok(())))
+        {
             return delivered;
         }
-        let message = NoticeMessage {
-            key: attempt.key,
-            customer: attempt.statement.customer,
-            text: attempt.text(),
-        };
-        match flow.rails().notifier.send(message).await {
+        match flow.rails().notifier.send(attempt.message()).await {
             Ok(()) => {
-                let done = Notice {
-                    delivered_at_ms: flow.now_ms().max(1),
-                    ..attempt
-                };
-                if write(flow, ledger, done) {
+                let done = attempt.delivered_at(flow.now_ms());
+                if write(flow, ledger, done.record()) {
                     delivered += 1;
                 }
             }
             Err(e) => {
-                tracing::warn!(shard = flow.shard(), notice = %attempt.key, attempts = attempt.attempts, error = %e, "statement not delivered; asked again later")
+                tracing::warn!(shard = flow.shard(), notice = %attempt.key(), attempts = attempt.attempts(), error = %e, "notice not delivered; asked again later")
             }
         }
     }
     delivered
 }
 
-/// Puts a notice on record (durable with the next group); `false` if the shard cannot
-/// take it now (tried again at the next pass).
-fn write(flow: &SagaRuntime, ledger: &RefCell<ShardLedger>, notice: Notice) -> bool {
-    let key = notice.key;
+/// Puts a notice's record on record (durable with the next group); `false` if the shard
+/// cannot take it now (tried again at the next pass).
+pub(super) fn write(
+    flow: &SagaRuntime,
+    ledger: &RefCell<ShardLedger>,
+    record: LedgerRecord,
+) -> bool {
     let mut ledger = ledger.borrow_mut();
-    let written = ledger.admit(1, Admission::New).and_then(|()| {
-        ledger
-            .execute_unwaited(ActorId::Shard, &LedgerRecord::NoticeSet { notice })
-            .map(|_| ())
-    });
+    let written = ledger
+        .admit(1, Admission::New)
+        .and_then(|()| ledger.execute_unwaited(ActorId::Shard, &record).map(|_| ()));
     if let Err(e) = written {
-        tracing::warn!(shard = flow.shard(), notice = %key, error = %e, "statement notice not written; tried again at the next pass");
+        tracing::warn!(shard = flow.shard(), error = %e, "notice not written; tried again at the next pass");
         return false;
     }
     true

@@ -124,6 +124,7 @@ impl From<BooksSnapshotV1> for BooksSnapshot {
             merchant_days: Vec::new(),
             members: Vec::new(),
             api_keys: Vec::new(),
+            payout_notices: Vec::new(),
         }
     }
 }
@@ -179,6 +180,7 @@ impl From<BooksSnapshotV2> for BooksSnapshot {
             merchant_days: Vec::new(),
             members: Vec::new(),
             api_keys: Vec::new(),
+            payout_notices: Vec::new(),
         }
     }
 }
@@ -235,6 +237,7 @@ impl From<BooksSnapshotV3> for BooksSnapshot {
             merchant_days: Vec::new(),
             members: Vec::new(),
             api_keys: Vec::new(),
+            payout_notices: Vec::new(),
         }
     }
 }
@@ -293,6 +296,7 @@ impl From<BooksSnapshotV4> for BooksSnapshot {
             merchant_days: Vec::new(),
             members: Vec::new(),
             api_keys: Vec::new(),
+            payout_notices: Vec::new(),
         }
     }
 }
@@ -353,6 +357,7 @@ impl From<BooksSnapshotV5> for BooksSnapshot {
             merchant_days: Vec::new(),
             members: Vec::new(),
             api_keys: Vec::new(),
+            payout_notices: Vec::new(),
         }
     }
 }
@@ -419,6 +424,75 @@ impl From<BooksSnapshotV6> for BooksSnapshot {
             members: s.members,
             // Before version 7 there were no API keys.
             api_keys: Vec::new(),
+            payout_notices: Vec::new(),
+        }
+    }
+}
+
+/// [`BooksSnapshot`] before the payouts' notices (version 7).
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct BooksSnapshotV7 {
+    pub shard: u16,
+    pub shards: u16,
+    pub last_lsn: Lsn,
+    pub genesis_done: bool,
+    pub customers: Vec<CustomerEntry>,
+    pub slices: Vec<(ParentAccount, SliceEntry)>,
+    pub designated: Vec<(BankCode, DecimalCell)>,
+    pub funding: DecimalCell,
+    pub in_transit: DecimalCell,
+    pub outgoing: Vec<Outgoing>,
+    pub incoming: Vec<(u16, Incoming)>,
+    pub next_transfer_seq: u64,
+    pub requests: Vec<RequestState>,
+    pub entries: Vec<LogEntry>,
+    pub next_entry_seq: u64,
+    pub holds: Vec<Hold>,
+    pub merchants: Vec<MerchantEntry>,
+    pub merchant_slices: Vec<(MerchantNo, SliceEntry)>,
+    pub cards: Vec<super::CardEntry>,
+    pub payments: Vec<crate::payments::payment::PaymentEntry>,
+    pub named: Vec<(CustomerId, RequestNo, crate::saga::Named)>,
+    pub payouts: Vec<(MerchantNo, u64, RequestNo)>,
+    pub pocket_days: Vec<crate::statement::PocketDay>,
+    pub notices: Vec<crate::statement::Notice>,
+    pub merchant_days: Vec<(u32, MerchantNo, DecimalCell)>,
+    pub members: Vec<(u32, crate::payments::member::Member)>,
+    pub api_keys: Vec<crate::payments::api_key::ApiKey>,
+}
+
+impl From<BooksSnapshotV7> for BooksSnapshot {
+    fn from(s: BooksSnapshotV7) -> BooksSnapshot {
+        BooksSnapshot {
+            shard: s.shard,
+            shards: s.shards,
+            last_lsn: s.last_lsn,
+            genesis_done: s.genesis_done,
+            customers: s.customers,
+            slices: s.slices,
+            designated: s.designated,
+            funding: s.funding,
+            in_transit: s.in_transit,
+            outgoing: s.outgoing,
+            incoming: s.incoming,
+            next_transfer_seq: s.next_transfer_seq,
+            requests: s.requests,
+            entries: s.entries,
+            next_entry_seq: s.next_entry_seq,
+            holds: s.holds,
+            merchants: s.merchants,
+            merchant_slices: s.merchant_slices,
+            cards: s.cards,
+            payments: s.payments,
+            named: s.named,
+            payouts: s.payouts,
+            pocket_days: s.pocket_days,
+            notices: s.notices,
+            merchant_days: s.merchant_days,
+            members: s.members,
+            api_keys: s.api_keys,
+            // Before version 8 there were no payout notices.
+            payout_notices: Vec::new(),
         }
     }
 }

@@ -228,6 +228,9 @@ pub struct ShardBooks {
     merchant_days: pocket_days::MerchantDays,
     /// The notices for the notification sink, with their delivery (`notices.rs`).
     notices: notices::Notices,
+    /// The payouts' settlement statements for their merchants, with their delivery
+    /// (`notices.rs`).
+    payout_notices: notices::PayoutNotices,
     /// The members whose customer is in this shard (`members.rs`).
     members: members::Members,
     /// The API keys, in shard 0 only (`api_keys.rs`).
@@ -289,6 +292,7 @@ impl ShardBooks {
             pocket_days: Default::default(),
             merchant_days: Default::default(),
             notices: Default::default(),
+            payout_notices: Default::default(),
             members: Default::default(),
             api_keys: Default::default(),
         }
@@ -479,6 +483,10 @@ impl ShardBooks {
             }
             LedgerRecord::NoticeSet { notice } => {
                 self.apply_notice_set(notice);
+                Applied::Done
+            }
+            LedgerRecord::PayoutNoticeSet { notice } => {
+                self.apply_payout_notice_set(notice);
                 Applied::Done
             }
         };

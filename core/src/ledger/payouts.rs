@@ -54,4 +54,13 @@ impl ShardBooks {
         self.payouts_of(merchant, 0, u64::MAX)
             .any(|no| no == request_no)
     }
+
+    /// When `merchant`'s last payout in this shard before `before_ms` was accepted, if the
+    /// index still holds one.
+    pub fn last_payout_before(&self, merchant: MerchantNo, before_ms: u64) -> Option<u64> {
+        self.payouts
+            .range((merchant, 0)..(merchant, before_ms))
+            .next_back()
+            .map(|((_, at_ms), _)| *at_ms)
+    }
 }

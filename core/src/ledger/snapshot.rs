@@ -62,6 +62,7 @@ impl ShardBooks {
             payouts: self.payout_index(),
             pocket_days: self.pocket_days.values().cloned().collect(),
             notices: self.notices.values().cloned().collect(),
+            payout_notices: self.payout_notices.values().cloned().collect(),
             members: self.members.values().cloned().collect(),
             api_keys: self.api_keys.values().copied().collect(),
             merchant_days: self
@@ -166,6 +167,11 @@ impl ShardBooks {
             .collect();
         books.api_keys = snapshot.api_keys.into_iter().map(|k| (k.id, k)).collect();
         books.notices = snapshot.notices.into_iter().map(|n| (n.key, n)).collect();
+        books.payout_notices = snapshot
+            .payout_notices
+            .into_iter()
+            .map(|n| (n.key, n))
+            .collect();
         books.pocket_days = snapshot
             .pocket_days
             .into_iter()
@@ -232,6 +238,9 @@ pub struct BooksSnapshot {
     pub members: Vec<(u32, crate::payments::member::Member)>,
     /// The API keys, in shard 0 only (from version 7).
     pub api_keys: Vec<crate::payments::api_key::ApiKey>,
+    /// The payouts' settlement statements for their merchants, with their delivery (from
+    /// version 8).
+    pub payout_notices: Vec<crate::payments::payout_notice::PayoutNotice>,
 }
 
 /// The books at one LSN, shared with the live books copy-on-write: see

@@ -7,7 +7,7 @@ use rkyv::util::AlignedVec;
 
 use super::frozen::{
     BooksSnapshotV1, BooksSnapshotV2, BooksSnapshotV3, BooksSnapshotV4, BooksSnapshotV5,
-    BooksSnapshotV6,
+    BooksSnapshotV6, BooksSnapshotV7,
 };
 use super::BooksSnapshot;
 use crate::record::codec::{aligned, get, DecodeError, HEADER_BYTES};
@@ -20,7 +20,7 @@ const SNAPSHOT_MAGIC: [u8; 4] = [0xFF, b'B', b'K', b'S'];
 /// their slices. Version 5: the prepaid cards and their pockets, and `payment_log`.
 /// Version 6: what the acceptance of each request not settled named. Version 7: the API
 /// keys.
-pub const SNAPSHOT_VERSION: u16 = 7;
+pub const SNAPSHOT_VERSION: u16 = 8;
 
 /// The payload of a snapshot of the books: its envelope and the archive.
 pub fn encode_snapshot(snapshot: &BooksSnapshot) -> Vec<u8> {
@@ -60,7 +60,9 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<BooksSnapshot, DecodeError> {
             .map(BooksSnapshot::from),
         6 => get::<BooksSnapshotV6>("a version 6 snapshot", &bytes[HEADER_BYTES..])
             .map(BooksSnapshot::from),
-        7 => get::<BooksSnapshot>("a version 7 snapshot", &bytes[HEADER_BYTES..]),
+        7 => get::<BooksSnapshotV7>("a version 7 snapshot", &bytes[HEADER_BYTES..])
+            .map(BooksSnapshot::from),
+        8 => get::<BooksSnapshot>("a version 8 snapshot", &bytes[HEADER_BYTES..]),
         other => Err(DecodeError::UnsupportedSnapshot(other)),
     }
 }

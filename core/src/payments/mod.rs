@@ -26,6 +26,7 @@ pub mod merchant;
 pub mod payment;
 pub mod payment_request;
 pub mod payout;
+pub mod payout_notice;
 pub mod prepaid_card;
 pub mod secret;
 

@@ -77,10 +77,11 @@ pub enum RecordKind {
     NoticeSet,
     MemberSet,
     ApiKeySet,
+    PayoutNoticeSet,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 24] = [
+    pub const ALL: [RecordKind; 25] = [
         RecordKind::Genesis,
         RecordKind::CustomerOpened,
         RecordKind::CustomerStatus,
@@ -105,6 +106,7 @@ impl RecordKind {
         RecordKind::NoticeSet,
         RecordKind::MemberSet,
         RecordKind::ApiKeySet,
+        RecordKind::PayoutNoticeSet,
     ];
 
     /// The code in the envelope.
@@ -134,6 +136,7 @@ impl RecordKind {
             RecordKind::NoticeSet => 22,
             RecordKind::MemberSet => 23,
             RecordKind::ApiKeySet => 24,
+            RecordKind::PayoutNoticeSet => 25,
         }
     }
 
@@ -180,6 +183,7 @@ impl RecordKind {
             RecordKind::NoticeSet => "notice_set",
             RecordKind::MemberSet => "member_set",
             RecordKind::ApiKeySet => "api_key_set",
+            RecordKind::PayoutNoticeSet => "payout_notice_set",
         }
     }
 }
@@ -211,6 +215,7 @@ impl LedgerRecord {
             LedgerRecord::NoticeSet { .. } => RecordKind::NoticeSet,
             LedgerRecord::MemberSet { .. } => RecordKind::MemberSet,
             LedgerRecord::ApiKeySet { .. } => RecordKind::ApiKeySet,
+            LedgerRecord::PayoutNoticeSet { .. } => RecordKind::PayoutNoticeSet,
         }
     }
 }
@@ -365,6 +370,11 @@ mod v1 {
     #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
     pub struct NoticeSet {
         pub notice: crate::statement::Notice,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct PayoutNoticeSet {
+        pub notice: crate::payments::payout_notice::PayoutNotice,
     }
 
     #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
@@ -651,6 +661,12 @@ fn body(record: &LedgerRecord, buf: AlignedVec) -> AlignedVec {
             buf,
         ),
         LedgerRecord::ApiKeySet { key } => put(&v1::ApiKeySet { key: *key }, buf),
+        LedgerRecord::PayoutNoticeSet { notice } => put(
+            &v1::PayoutNoticeSet {
+                notice: notice.clone(),
+            },
+            buf,
+        ),
     }
 }
 
@@ -925,6 +941,9 @@ pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
         },
         (RecordKind::NoticeSet, _) => LedgerRecord::NoticeSet {
             notice: get::<v1::NoticeSet>(&what, body)?.notice,
+        },
+        (RecordKind::PayoutNoticeSet, _) => LedgerRecord::PayoutNoticeSet {
+            notice: get::<v1::PayoutNoticeSet>(&what, body)?.notice,
         },
         (RecordKind::PaymentSet, _) => LedgerRecord::PaymentSet {
             payment: get::<v1::PaymentSet>(&what, body)?.payment,

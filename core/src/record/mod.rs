@@ -209,6 +209,12 @@ pub enum LedgerRecord {
     ApiKeySet {
         key: crate::payments::api_key::ApiKey,
     },
+    /// A payout's settlement statement for its merchant, as it stands: written when the
+    /// payout starts, before each delivery is asked, and when it is delivered
+    /// (`ledger/notices.rs`).
+    PayoutNoticeSet {
+        notice: crate::payments::payout_notice::PayoutNotice,
+    },
 }
 
 impl LedgerRecord {
@@ -234,7 +240,8 @@ impl LedgerRecord {
             | LedgerRecord::PaymentSet { .. }
             | LedgerRecord::NoticeSet { .. }
             | LedgerRecord::MemberSet { .. }
-            | LedgerRecord::ApiKeySet { .. } => ActorId::Shard,
+            | LedgerRecord::ApiKeySet { .. }
+            | LedgerRecord::PayoutNoticeSet { .. } => ActorId::Shard,
             LedgerRecord::CardSet { card, .. } => ActorId::Customer(card.owner),
             LedgerRecord::HoldCreated { hold, .. } => {
                 ActorId::owner_of(hold.debit).unwrap_or(ActorId::Shard)

@@ -344,20 +344,20 @@ pub fn schemas() -> Value {
                 "payout_id": { "type": "string", "pattern": "^PO-", "description": "The payout that settled the payment (§6.5: settlement is an attribute, not a state): the first payout of the merchant's slice in the payer's shard that paid out once the payment's money was payable (a daily merchant's from 00:00 KST the next day, a realtime merchant's after the approval). Absent until a payout has, and once the payment was payable longer ago than the retention window (`actors.idempotency_retention_days`), whose payouts are no longer on record." },
                 "settled_at_ms": { "type": "integer", "minimum": 1, "description": "When that payout was made (Unix ms, the engine's clock). Absent with `payout_id`." },
                 "refunded_krw": { "type": "integer", "minimum": 0, "description": "What its refunds and cancel have taken back so far." },
-                "refunds": { "type": "array", "description": "Its refunds (§6.5), oldest first; absent when none. Each carries the payout it netted into, found as the payment's is, from the refund's time: the first payout that paid out from 00:00 KST the next day (daily) or after it (realtime).", "items": {
+                "refunds": { "type": "array", "description": "Its refunds (§6.5), oldest first; absent when none. Each carries the payout it netted into, found as the payment's is, from the refund's time: the first payout that paid out after it (realtime), or the payout of the next day (daily), none if that day paid nothing.", "items": {
                     "type": "object", "additionalProperties": false,
                     "required": ["refund_request_no", "amount_krw", "at_ms"],
                     "properties": {
                         "refund_request_no": schema("RequestNo"),
                         "amount_krw": { "type": "integer", "minimum": 1 },
-                        "at_ms": { "type": "integer", "minimum": 1, "description": "When the refund was accepted (Unix ms, the engine's clock)." },
+                        "at_ms": { "type": "integer", "minimum": 1, "description": "When the refund's money went back: the earliest acceptance of its legs (Unix ms, the engine's clock)." },
                         "payout_id": { "type": "string", "pattern": "^PO-", "description": "The payout the refund netted into; absent until one has (or past the retention window)." },
                         "settled_at_ms": { "type": "integer", "minimum": 1 }
                     }
                 }},
                 "cancel": {
                     "type": "object", "additionalProperties": false,
-                    "description": "A cancelled payment's cancel and the payout it netted into (§6.5); absent for a payment not cancelled. A cancel is same-day, so a daily merchant's nets into the payout that carried the sale.",
+                    "description": "A cancelled payment's cancel and the payout it netted into (§6.5); absent for a payment not cancelled, and when the payouts could not be looked up or its legs are no longer on record. A cancel before any payout carried the sale netted with it: neither has a `payout_id` (a daily merchant's same-day cancel).",
                     "required": ["cancelled_at_ms"],
                     "properties": {
                         "cancelled_at_ms": { "type": "integer", "minimum": 1, "description": "When its money went back (its first leg's acceptance, Unix ms, the engine's clock)." },
