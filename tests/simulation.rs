@@ -75,7 +75,7 @@ mod cards;
 mod days;
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -917,7 +917,19 @@ fn check_invariants(
     // Each payout settled (paid out; recovered when its deposit failed; nothing moved
     // when its deduction failed, to be paid by a later one), every step
     // executed at most once (above), and what it moved joins the accounts' sums.
+    // Every payout's settlement statement reached its merchant through the sink (§6.6).
+    let notified: HashSet<omnibus_core::RequestNo> = sim
+        .notices()
+        .into_iter()
+        .filter(|(m, _)| matches!(m.to, omnibus_actors::rails::Recipient::Merchant(_)))
+        .map(|(m, _)| m.key)
+        .collect();
     for (j, view) in payouts.iter().enumerate() {
+        assert!(
+            notified.contains(&view.accepted.request_no),
+            "seed {seed}: payout {} sent its merchant no settlement statement",
+            view.accepted.request_no
+        );
         assert!(
             matches!(
                 view.outcome,

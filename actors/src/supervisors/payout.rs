@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures::future::join_all;
-use omnibus_core::ledger::MerchantEntry;
+use omnibus_core::ledger::{MerchantEntry, ShardBooks};
 use omnibus_core::payments::kst::{kst_day, kst_day_start_ms};
 use omnibus_core::payments::merchant::PayoutSchedule;
 use omnibus_core::payments::payout::{
@@ -20,7 +20,7 @@ use omnibus_core::payments::payout::{
 };
 use omnibus_core::payments::payout_notice::PayoutNotice;
 use omnibus_core::record::LedgerRecord;
-use omnibus_core::saga::RequestKind;
+use omnibus_core::saga::{RequestKind, HOUSE};
 use omnibus_core::{AccountId, Amount, RequestNo};
 
 use crate::instruments::start_payout;
@@ -32,6 +32,7 @@ use super::statements;
 /// Starts the payouts due in this shard and drives them; answers how many started.
 pub async fn payout_pass(flow: &Rc<SagaRuntime>, ledger: &Rc<RefCell<ShardLedger>>) -> u64 {
     let now = flow.now_ms();
+    notice_missed_payouts(flow, ledger, now);
     let due: Vec<_> = {
         let books = flow.books();
         let shards = books.plan().shards();
@@ -72,7 +73,7 @@ pub async fn payout_pass(flow: &Rc<SagaRuntime>, ledger: &Rc<RefCell<ShardLedger
         match start_payout(flow, ledger, &merchant, amount, no) {
             Ok(Some(s)) => {
                 // The merchant's settlement statement, delivered by the statements' pass.
-                let notice = settlement_notice(flow, &merchant, amount, no, now);
+                let notice = notice_of(&flow.books(), &merchant, amount, no, now);
                 statements::write(flow, ledger, LedgerRecord::PayoutNoticeSet { notice });
                 started.push(s)
             }
@@ -101,14 +102,13 @@ pub async fn payout_pass(flow: &Rc<SagaRuntime>, ledger: &Rc<RefCell<ShardLedger
 /// books as they are: the period it covers (a daily payout's, the KST day before; a
 /// realtime payout's, since the slice's payout before it, or the start of the day), the
 /// totals of the period's payments, the reserve kept and the amount paid.
-fn settlement_notice(
-    flow: &SagaRuntime,
+fn notice_of(
+    books: &ShardBooks,
     merchant: &MerchantEntry,
     amount: Amount,
     no: RequestNo,
     now: u64,
 ) -> PayoutNotice {
-    let books = flow.books();
     let today = kst_day(now);
     let (period_from_ms, period_to_ms) = match merchant.merchant.payout_schedule {
         PayoutSchedule::Daily => (
@@ -145,5 +145,42 @@ fn settlement_notice(
         attempts: 0,
         last_attempt_ms: 0,
         delivered_at_ms: 0,
+    }
+}
+
+/// Puts on record the settlement statement of each payout of today and yesterday (KST)
+/// whose request the books still hold and that has none: a crash can fall between a
+/// payout's acceptance and its notice's record, and the payout is then still open (or
+/// settled since) when the engine is back. A payout already settled and gone to the
+/// archive by then is not looked up (a disk read on the shard thread); its statement
+/// is still read on request.
+fn notice_missed_payouts(flow: &SagaRuntime, ledger: &RefCell<ShardLedger>, now: u64) {
+    let since_ms = kst_day_start_ms(kst_day(now).saturating_sub(1));
+    let missed: Vec<PayoutNotice> = {
+        let books = flow.books();
+        books
+            .merchants()
+            .flat_map(|m| {
+                books
+                    .payouts_of(m.no, since_ms, u64::MAX)
+                    .filter(|no| books.payout_notice(*no).is_none())
+                    .filter_map(|no| books.request(HOUSE, no))
+                    .map(|r| (m.clone(), r.accepted))
+                    .collect::<Vec<_>>()
+            })
+            .map(|(m, accepted)| {
+                notice_of(
+                    &books,
+                    &m,
+                    accepted.amount,
+                    accepted.request_no,
+                    accepted.at_ms,
+                )
+            })
+            .collect()
+    };
+    for notice in missed {
+        tracing::info!(shard = flow.shard(), payout = %notice.key, "a payout's settlement statement missed by a crash is put on record");
+        statements::write(flow, ledger, LedgerRecord::PayoutNoticeSet { notice });
     }
 }
