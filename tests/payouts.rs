@@ -296,6 +296,35 @@ fn a_refund_is_funded_from_the_merchants_slices_in_other_shards() {
     engine.shutdown().unwrap();
 }
 
+/// Retries wait a minute, so that a payout's pass comes first.
+const RETRY_IN_A_MINUTE: &str =
+    "[supervisor]\nwindow_min_age_ms = 0\nretry_backoff_min_ms = 60_000\nretry_backoff_max_ms = 60_000\n";
+
+/// The realtime merchant m1 takes 20,000 by card, then refunds 5,000 of it; the refund's
+/// transfer fails, so its entry is to be tried again and the 5,000 is owed from m1's
+/// slice, which holds 20,000.
+async fn refund_owed(
+    engine: &Engine,
+    sim: &omnibus_actors::rails::sim::Simulator,
+) -> omnibus_core::ledger::MerchantEntry {
+    let (_, number) = fixture(engine, 50_000).await;
+    let m1_entry = realtime_m1(engine, 0).await;
+    let mut at_m1 = card_payment("R-1", 20_000, number, "4827");
+    at_m1.merchant = m1();
+    let paid = engine.pay(at_m1).await.unwrap();
+    assert!(paid.approved_at_ms > 0, "{paid:?}");
+    sim.set_rates(Rail::SecuritiesFirm, always("fail"));
+    let refund_no = omnibus_core::RequestNo::new("RF-1").unwrap();
+    let refunded = engine.refund_payment(m1(), paid.id, refund_no, 5_000).await;
+    sim.set_rates(Rail::SecuritiesFirm, healthy());
+    assert_eq!(
+        balance(engine, pocket()).await,
+        money(30_000),
+        "{refunded:?}"
+    );
+    m1_entry
+}
+
 /// A refund whose `SS.transfer` failed is tried again until it is done (it is owed from
 /// its acceptance on). Until then its money stays with the merchant: a realtime payout
 /// between the failure and the retry pays out only what is not owed, and the retry then
@@ -304,30 +333,10 @@ fn a_refund_is_funded_from_the_merchants_slices_in_other_shards() {
 #[test]
 fn a_refund_tried_again_keeps_its_money_from_a_payout_in_between() {
     let dir = tempfile::tempdir().unwrap();
-    // Retries wait a minute, so that the payout's pass comes first.
-    let (engine, sim, clock) = start_with(
-        dir.path(),
-        day_d_ten_am(),
-        "[supervisor]\nwindow_min_age_ms = 0\nretry_backoff_min_ms = 60_000\nretry_backoff_max_ms = 60_000\n",
-    );
+    let (engine, sim, clock) = start_with(dir.path(), day_d_ten_am(), RETRY_IN_A_MINUTE);
     let rt = runtime();
     rt.block_on(async {
-        let (_, number) = fixture(&engine, 50_000).await;
-        let m1_entry = realtime_m1(&engine, 0).await;
-        let mut at_m1 = card_payment("R-1", 20_000, number, "4827");
-        at_m1.merchant = m1();
-        let paid = engine.pay(at_m1).await.unwrap();
-        assert!(paid.approved_at_ms > 0, "{paid:?}");
-        // The refund's transfer fails: its entry is to be tried again.
-        sim.set_rates(Rail::SecuritiesFirm, always("fail"));
-        let refund_no = omnibus_core::RequestNo::new("RF-1").unwrap();
-        let refunded = engine.refund_payment(m1(), paid.id, refund_no, 5_000).await;
-        sim.set_rates(Rail::SecuritiesFirm, healthy());
-        assert_eq!(
-            balance(&engine, pocket()).await,
-            money(30_000),
-            "{refunded:?}"
-        );
+        let m1_entry = refund_owed(&engine, &sim).await;
         // The payout's pass: 15,000 is free, 5,000 is owed to the refund.
         let report = engine.supervise_once().await.unwrap();
         assert_eq!(report.payouts, 1, "{report:?}");
@@ -358,28 +367,10 @@ fn a_refund_tried_again_keeps_its_money_from_a_payout_in_between() {
 #[test]
 fn a_new_debit_of_a_merchant_slice_leaves_what_a_refund_tried_again_is_owed() {
     let dir = tempfile::tempdir().unwrap();
-    let (engine, sim, clock) = start_with(
-        dir.path(),
-        day_d_ten_am(),
-        "[supervisor]\nwindow_min_age_ms = 0\nretry_backoff_min_ms = 60_000\nretry_backoff_max_ms = 60_000\n",
-    );
+    let (engine, sim, clock) = start_with(dir.path(), day_d_ten_am(), RETRY_IN_A_MINUTE);
     let rt = runtime();
     rt.block_on(async {
-        let (_, number) = fixture(&engine, 50_000).await;
-        let m1_entry = realtime_m1(&engine, 0).await;
-        let mut at_m1 = card_payment("R-1", 20_000, number, "4827");
-        at_m1.merchant = m1();
-        let paid = engine.pay(at_m1).await.unwrap();
-        assert!(paid.approved_at_ms > 0, "{paid:?}");
-        sim.set_rates(Rail::SecuritiesFirm, always("fail"));
-        let refund_no = omnibus_core::RequestNo::new("RF-1").unwrap();
-        let refunded = engine.refund_payment(m1(), paid.id, refund_no, 5_000).await;
-        sim.set_rates(Rail::SecuritiesFirm, healthy());
-        assert_eq!(
-            balance(&engine, pocket()).await,
-            money(30_000),
-            "{refunded:?}"
-        );
+        let m1_entry = refund_owed(&engine, &sim).await;
         let slice = AccountId::merchant(m1_entry.no);
         assert_eq!(balance(&engine, slice).await, money(20_000));
         // 20,000 in the slice, 5,000 of it owed to the refund: a debit of all of it is
