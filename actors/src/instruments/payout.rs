@@ -70,9 +70,12 @@ pub fn start(
     let (debit, credit) = step_legs(RequestKind::Payout, step, &parties);
     let mut ledger = ledger.borrow_mut();
     let books = ledger.books();
+    // What refunds to be tried again are owed stays (`ShardBooks::check_leaves_owed`
+    // would refuse the entry after the acceptance is written, leaving an accepted
+    // payout with no entry under the day's number).
     let slice_free = books
         .merchant_slice(merchant.no)
-        .map(|s| s.balance - s.held)
+        .map(|s| s.balance - s.held - books.owed_debits_from(debit))
         .unwrap_or_default();
     if books.check_reserves(&reserves).is_err() || slice_free < amount.value() {
         return Ok(None);
