@@ -32,10 +32,7 @@ fn a_payment_settled_longer_ago_than_the_retention_window_is_never_given_a_later
             .await
             .unwrap();
         assert!(paid.approved_at_ms > 0, "{paid:?}");
-        clock.set_ms(kst_day_start_ms(kst_day(d) + 1) + 5 * 60_000);
-        for _ in 0..20 {
-            engine.supervise_once().await.unwrap();
-        }
+        payouts_of_day(&engine, &clock, kst_day(d) + 1).await;
         let first = engine.payment_settlement(&paid).await.unwrap().unwrap();
         // 35 days on, another payment, paid out the next day; the prune forgets what the
         // engine accepted more than 30 days before, the first payout among it.
@@ -45,10 +42,7 @@ fn a_payment_settled_longer_ago_than_the_retention_window_is_never_given_a_later
             .await
             .unwrap();
         assert!(later.approved_at_ms > 0, "{later:?}");
-        clock.set_ms(kst_day_start_ms(kst_day(d) + 36) + 5 * 60_000);
-        for _ in 0..20 {
-            engine.supervise_once().await.unwrap();
-        }
+        payouts_of_day(&engine, &clock, kst_day(d) + 36).await;
         let second = engine.payment_settlement(&later).await.unwrap().unwrap();
         assert_ne!(second.payout_id, first.payout_id);
         let told = engine.payment_settlement(&paid).await.unwrap();
@@ -80,10 +74,7 @@ fn each_refund_and_cancel_carries_the_payout_it_nets_into() {
         clock.advance_ms(HOUR);
         let cancelled = engine.cancel_payment(m2(), cancelled.id).await.unwrap();
         // D+1, 00:05: the payout of day D pays the 35,000 left.
-        clock.set_ms(kst_day_start_ms(kst_day(d) + 1) + 5 * 60_000);
-        for _ in 0..20 {
-            engine.supervise_once().await.unwrap();
-        }
+        payouts_of_day(&engine, &clock, kst_day(d) + 1).await;
         let day_d = engine.payment_settlements(&kept).await.unwrap();
         let first = day_d.payment.clone().expect("the D+1 payout settled R-1");
         // The same-day cancel netted with its sale in the slice: no payout carried either.
@@ -107,10 +98,7 @@ fn each_refund_and_cancel_carries_the_payout_it_nets_into() {
         assert_eq!(before.payment, Some(first.clone()));
         assert_eq!(before.refunds, vec![None], "not netted yet");
         // D+2, 00:05: the payout of D+1 pays 5,000 (10,000 less the refund).
-        clock.set_ms(kst_day_start_ms(kst_day(d) + 2) + 5 * 60_000);
-        for _ in 0..20 {
-            engine.supervise_once().await.unwrap();
-        }
+        payouts_of_day(&engine, &clock, kst_day(d) + 2).await;
         let after = engine.payment_settlements(&refunded).await.unwrap();
         assert_eq!(after.payment, Some(first.clone()));
         let second = after.refunds[0].clone().expect("the D+2 payout");

@@ -59,3 +59,12 @@ pub fn m1() -> MerchantId {
 pub fn clock_now(d: u64) -> u64 {
     kst_day_start_ms(kst_day(d) + 1) + 3 * HOUR
 }
+
+/// Moves the clock to 00:05 KST of `day`, when the payouts of the day before are due, and
+/// runs the supervisors' passes until they are done.
+pub async fn payouts_of_day(engine: &Engine, clock: &ManualClock, day: u32) {
+    clock.set_ms(kst_day_start_ms(day) + 5 * 60_000);
+    for _ in 0..20 {
+        engine.supervise_once().await.unwrap();
+    }
+}

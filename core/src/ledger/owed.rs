@@ -21,7 +21,7 @@
 use rust_decimal::Decimal;
 
 use super::{BooksError, ShardBooks};
-use crate::ids::AccountId;
+use crate::ids::{AccountId, MerchantNo};
 use crate::money::Amount;
 use crate::record::LedgerRecord;
 
@@ -45,7 +45,7 @@ impl ShardBooks {
     /// (with what is free after them) if not. Changes nothing; records that make no new
     /// debit of a merchant's slice pass at once.
     pub fn check_leaves_owed(&self, record: &LedgerRecord) -> Result<(), BooksError> {
-        let Some((AccountId::Merchant { merchant }, amount)) = self.new_debit(record) else {
+        let Some((merchant, amount)) = self.new_debit(record) else {
             return Ok(());
         };
         let owed = self.owed_debits_from(AccountId::merchant(merchant));
@@ -64,32 +64,39 @@ impl ShardBooks {
         Ok(())
     }
 
-    /// The account a record newly debits and by how much, if it does: an entry not
-    /// covered by its request's reservation, a transfer out, a client's hold, a posting.
-    fn new_debit(&self, record: &LedgerRecord) -> Option<(AccountId, Amount)> {
-        match record {
-            LedgerRecord::EntryRequested {
-                customer,
-                request_no,
-                amount,
-                debit,
-                ..
-            } => {
-                let covered = self.reserved_on(&(*customer, *request_no), *debit) >= amount.value();
-                (!covered).then_some((*debit, *amount))
+    /// The merchant whose slice a record newly debits and by how much, if it does: an
+    /// entry not covered by its request's reservation, a transfer out, a client's hold, a
+    /// posting. Every record of the live path passes here, so the reservation is looked
+    /// up only for an entry that debits a slice.
+    fn new_debit(&self, record: &LedgerRecord) -> Option<(MerchantNo, Amount)> {
+        let (debit, amount) = match record {
+            LedgerRecord::EntryRequested { debit, amount, .. }
+            | LedgerRecord::TransferOut { debit, amount, .. }
+            | LedgerRecord::Posted { debit, amount, .. } => (*debit, *amount),
+            LedgerRecord::HoldCreated { hold, .. } => (hold.debit, hold.amount),
+            _ => return None,
+        };
+        let AccountId::Merchant { merchant } = debit else {
+            return None;
+        };
+        if let LedgerRecord::EntryRequested {
+            customer,
+            request_no,
+            ..
+        } = record
+        {
+            if self.reserved_on(&(*customer, *request_no), debit) >= amount.value() {
+                return None;
             }
-            LedgerRecord::TransferOut { debit, amount, .. }
-            | LedgerRecord::Posted { debit, amount, .. } => Some((*debit, *amount)),
-            LedgerRecord::HoldCreated { hold, .. } => Some((hold.debit, hold.amount)),
-            _ => None,
         }
+        Some((merchant, amount))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{AccountNo, BankCode, MerchantId, MerchantNo, RequestNo, Tag};
+    use crate::ids::{AccountNo, BankCode, MerchantId, RequestNo, Tag};
     use crate::ledger::fixtures::{books_with_genesis, customer_in, krw, opened, FIN};
     use crate::payments::merchant::{
         InstrumentType, InstrumentTypes, Merchant, MerchantStatus, PayoutSchedule,
