@@ -381,12 +381,14 @@ fn a_card_is_not_closed_while_a_payment_of_it_is_unknown() {
             .pay(card_payment("R-13", 20_000, number, "4827"))
             .await
             .unwrap();
-        sim.set_rates(Rail::SecuritiesFirm, healthy());
         assert_eq!(declined(&a), Some(DeclineCode::Timeout));
+        // The rail stays silent until the close is asked, so that the prompt confirm of
+        // the timed-out sale cannot settle it first (a race that made this test flaky).
         let refused = engine
             .change_prepaid_card(CARD, CardAction::Close)
             .await
             .unwrap_err();
+        sim.set_rates(Rail::SecuritiesFirm, healthy());
         assert_eq!(refusal_code(refused), RefusalCode::InvalidState);
         assert_eq!(
             settle(&engine, a.sale.unwrap().as_str()).await,
