@@ -401,3 +401,99 @@ fn a_refund_whose_transfer_fails_at_first_is_on_record_and_done_in_the_end() {
     });
     engine.shutdown().unwrap();
 }
+
+/// A cancel whose engine stopped between its two legs (the pocket's part paid back, the
+/// balance's part not yet asked), and whose merchant was paid out before it asked again:
+/// the cancel asked again is refused while the merchant cannot fund the rest, and done
+/// once it can, its second leg under a number of its own (the refused one stays on record
+/// as refused); meanwhile a refund of the payment is refused, so that no won of it is paid
+/// back twice. (Before: the refused second leg was asked again under its number for ever,
+/// the payment stayed APPROVED, and a refund paid the pocket's part a second time.)
+#[test]
+fn a_cancel_cut_short_between_its_legs_is_finished_when_asked_again_and_never_paid_twice() {
+    use omnibus_core::payments::kst::kst_day;
+    use omnibus_core::payments::payment::PayBack;
+    use support::payout_days::*;
+    let dir = tempfile::tempdir().unwrap();
+    let at = day_d_ten_am();
+    let (engine, sim, _clock) = start_with(
+        dir.path(),
+        at,
+        &format!("{QUICK}[payments]\npocket_balance_cap_krw = 100_000\n"),
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        let (_, number) = fixture(&engine, 100_000).await;
+        let m1_no = realtime_m1(&engine, 0).await.no;
+        let mut at_m1 = card_payment("R-1", 35_000, number, "4827");
+        at_m1.merchant = m1();
+        let paid = engine.pay(at_m1).await.unwrap();
+        engine
+            .charge_pocket(PocketChargeRequest {
+                header: charge(1, "P-2", 25_000).header,
+                card: CardSeq(1),
+            })
+            .await
+            .unwrap();
+        // The cancel's first leg, 10,000 to the pocket (all its cap leaves room for), as
+        // the cancel made it before the engine stopped.
+        let mut header = charge(1, "P-3", 10_000).header;
+        header.request_no = paid.id.cancel_request_no(PayBack::Pocket, 0);
+        header.request_date = date(kst_day(at));
+        engine
+            .merchant_refund(omnibus_actors::MerchantRefundRequest {
+                header,
+                merchant: m1_no,
+                pocket: Some(CardSeq(1)),
+            })
+            .await
+            .unwrap();
+        assert_eq!(balance(&engine, pocket()).await, money(100_000));
+        // m1's other 25,000 is paid out (real time) before the cancel is asked again.
+        for _ in 0..5 {
+            engine.supervise_once().await.unwrap();
+        }
+        assert!(balance(&engine, AccountId::merchant(m1_no)).await.is_zero());
+        let e = engine.cancel_payment(m1(), paid.id).await.unwrap_err();
+        assert_eq!(refusal_code(e), RefusalCode::RefundExceedsMerchantBalance);
+        // m1 takes 40,000 more; a refund of the first payment is not paid on top of the
+        // cancel under way.
+        let mut again = card_payment("R-2", 40_000, number, "4827");
+        again.merchant = m1();
+        engine.pay(again).await.unwrap();
+        assert_eq!(balance(&engine, pocket()).await, money(60_000));
+        let e = engine
+            .refund_payment(m1(), paid.id, "RF-2".parse().unwrap(), 35_000)
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_code(e), RefusalCode::InvalidState);
+        assert_eq!(balance(&engine, pocket()).await, money(60_000));
+        // The cancel asked again is done: the balance's 25,000, from m1's new money.
+        let cancelled = engine.cancel_payment(m1(), paid.id).await.unwrap();
+        assert_eq!(
+            (cancelled.state, cancelled.refunded_krw),
+            (PaymentState::Cancelled, 35_000)
+        );
+        assert_eq!(balance(&engine, pocket()).await, money(60_000));
+        // 500,000 - 100,000 - 25,000 + 25,000.
+        assert_eq!(
+            balance(&engine, AccountId::customer(customer(1))).await,
+            money(400_000)
+        );
+        assert_eq!(
+            balance(&engine, AccountId::merchant(m1_no)).await,
+            money(15_000)
+        );
+        // Asked again: the same answer, nothing moves.
+        assert_eq!(
+            engine.cancel_payment(m1(), paid.id).await.unwrap(),
+            cancelled
+        );
+        for _ in 0..5 {
+            engine.supervise_once().await.unwrap();
+        }
+        // Realtime: m1's 15,000 left is paid out too.
+        firm_agrees(&sim, m1_no, 60_000, 0);
+    });
+    engine.shutdown().unwrap();
+}

@@ -74,6 +74,9 @@ pub struct PaymentsConfig {
     pub pocket_balance_cap_krw: u64,
     /// The most one sale from a customer's balance or pocket may be (D-0.1; §6.2 step 7).
     pub sale_max_krw: u64,
+    /// The numbers one leg of a cancel or refund may be asked under: a leg refused with
+    /// nothing moved is asked again, when the cancel or refund is, under the next.
+    pub pay_back_attempts: u8,
     /// The most lines (payments, or a day's transactions) one statement lists; the totals
     /// always cover everything.
     pub statement_lines_max: u32,
@@ -714,6 +717,12 @@ impl Config {
             self.payments.sale_max_krw,
             1,
             1_000_000_000_000,
+        )?;
+        range(
+            "payments.pay_back_attempts",
+            u64::from(self.payments.pay_back_attempts),
+            1,
+            16,
         )?;
         range(
             "payments.session_ttl_ms",

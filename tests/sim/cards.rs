@@ -49,6 +49,9 @@ pub struct PocketCharge {
 struct Paid {
     request: PaymentRequest,
     first: PaymentEntry,
+    /// The numbers of the legs of its cancels and refunds, every attempt's (a cancel asked
+    /// again names the same).
+    pay_backs: std::collections::BTreeSet<String>,
 }
 
 pub struct Cards {
@@ -275,10 +278,15 @@ impl Cards {
                     let p = &self.paid[i];
                     (p.first.id, p.request.merchant, p.first.amount_krw)
                 };
+                let attempts = engine.config().payments.pay_back_attempts;
                 if roll == 7 {
                     self.cancels += 1;
                     for leg in [PayBack::Pocket, PayBack::Customer] {
-                        self.engine_made.push(id.cancel_request_no(leg).to_string());
+                        for attempt in 0..attempts {
+                            let no = id.cancel_request_no(leg, attempt).to_string();
+                            self.engine_made.push(no.clone());
+                            self.paid[i].pay_backs.insert(no);
+                        }
                     }
                     match rt.block_on(engine.cancel_payment(merchant, id)) {
                         Ok(p) => assert_eq!(p.state, PaymentState::Cancelled, "seed {seed}"),
@@ -289,8 +297,11 @@ impl Cards {
                     self.refunds += 1;
                     let no: RequestNo = format!("RF{seed}-{op_index}").parse().unwrap();
                     for leg in [PayBack::Pocket, PayBack::Customer] {
-                        self.engine_made
-                            .push(id.refund_request_no(&no, leg).to_string());
+                        for attempt in 0..attempts {
+                            let leg_no = id.refund_request_no(&no, leg, attempt).to_string();
+                            self.engine_made.push(leg_no.clone());
+                            self.paid[i].pay_backs.insert(leg_no);
+                        }
                     }
                     let won = self.rng.random_range(1..=amount);
                     match rt.block_on(engine.refund_payment(merchant, id, no, won)) {
@@ -356,7 +367,11 @@ impl Cards {
                     matches!(first.state, PaymentState::Approved | PaymentState::Declined),
                     "seed {seed}: a payment answered {first:?}"
                 );
-                self.paid.push(Paid { request, first });
+                self.paid.push(Paid {
+                    request,
+                    first,
+                    pay_backs: Default::default(),
+                });
             }
             Err(e) if refused_as_expected(&e) => {}
             Err(e) => panic!("seed {seed}: a payment: {e}"),
@@ -415,9 +430,26 @@ impl Cards {
                     p.first.id
                 );
             }
+            // No won of a payment is paid back twice, and every won it says it paid back
+            // went back (a cancel or refund cut short by a crash may have paid back part
+            // of itself, not yet on the payment).
+            let mut paid_back = 0u64;
+            for no in &p.pay_backs {
+                if settled.get(no) == Some(&Settled::Refunded) {
+                    let view = rt.block_on(engine.request(no.parse().unwrap())).unwrap();
+                    paid_back += u64::try_from(view.accepted.amount.value()).unwrap();
+                }
+            }
+            assert!(
+                now.refunded_krw <= paid_back && paid_back <= now.amount_krw,
+                "seed {seed}: payment {} of {} says {} paid back; its legs paid back {paid_back}",
+                now.id,
+                now.amount_krw,
+                now.refunded_krw
+            );
             if now.state == PaymentState::Cancelled {
                 for leg in [PayBack::Pocket, PayBack::Customer] {
-                    let no = p.first.id.cancel_request_no(leg).to_string();
+                    let no = p.first.id.cancel_request_no(leg, 0).to_string();
                     if let Some(ended) = settled.get(&no) {
                         assert_eq!(
                             *ended,

@@ -7,24 +7,19 @@
 //! `merchant[m]` → the pocket that paid, and → `customer[c]` for what the pocket's cap
 //! cannot take (D-5.6); funded from the merchant's slice in the payer's shard, topped up
 //! from the merchant's other slices when short (§6.6, `fund_payers_slice`), and refused
-//! `REFUND_EXCEEDS_MERCHANT_BALANCE` when all of them are. The requests' numbers come from the
-//! payment's id (`CX-`, and `CY-` for the overflow), so a cancel asked again after a crash
-//! finds them on record instead of paying twice; the payment is CANCELLED on record once
-//! they are accepted, since they are then owed and retried until done.
+//! `REFUND_EXCEEDS_MERCHANT_BALANCE` when all of them are (`pay_backs.rs`). The requests'
+//! numbers come from the payment's id (`CX-`, and `CY-` for the overflow), so a cancel
+//! asked again after a crash finds them on record instead of paying twice, and finishes
+//! what is left; the payment is CANCELLED on record once they are accepted, since they are
+//! then owed and retried until done.
 
-use omnibus_core::ids::{MerchantId, MerchantNo, RequestNo};
-use omnibus_core::payments::payment::{PayBack, PaymentEntry, PaymentId, PaymentState};
-use omnibus_core::payments::prepaid_card::{CardId, CardStatus};
+use omnibus_core::ids::{MerchantId, RequestNo};
+use omnibus_core::payments::payment::{PaymentEntry, PaymentId, PaymentState};
 use omnibus_core::payments::{DeclineCode, RefusalCode};
-use omnibus_core::request_log::Told;
-use omnibus_core::AccountId;
-use rust_decimal::prelude::ToPrimitive;
-use rust_decimal::Decimal;
 
 use super::Engine;
-use crate::api::MerchantRefundRequest;
 use crate::error::EngineError;
-use crate::shard::{Query, QueryAnswer, QueryKind, RecordPayment};
+use crate::shard::RecordPayment;
 
 /// What the network cancel answers (§6.4).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,8 +66,8 @@ impl Engine {
             .book()
             .cancel(self.now_ms())
             .map_err(|(code, why)| EngineError::refusal(code, format!("{id}: {why}")))?;
-        self.pay_back(merchant, &payment, payment.amount_krw, |leg| {
-            id.cancel_request_no(leg)
+        self.pay_back(merchant, &payment, payment.amount_krw, |leg, attempt| {
+            id.cancel_request_no(leg, attempt)
         })
         .await?;
         let mut cancelled = payment.clone();
@@ -141,176 +136,5 @@ impl Engine {
             PaymentState::Cancelled => Ok(CancelByRequest::Cancelled(payment)),
             _ => Ok(CancelByRequest::NotApproved(Some(payment))),
         }
-    }
-
-    /// Pays `won` of `payment` back to its payer (a cancel, a refund): to the pocket that
-    /// paid what its cap allows, to the payer's balance the rest (all of it for a closed
-    /// or expired card, D-5.12), as requests of the payer's numbered by `numbers`, funded
-    /// from the merchant's slice in the payer's shard. Asked again (after a crash, or a
-    /// retry), the requests on record are found, not made twice, and the split is theirs.
-    pub(super) async fn pay_back(
-        &self,
-        merchant: MerchantId,
-        payment: &PaymentEntry,
-        won: u64,
-        numbers: impl Fn(PayBack) -> RequestNo,
-    ) -> Result<(), EngineError> {
-        let (Some((customer, seq)), Some(_)) = (payment.card, payment.sale) else {
-            return Err(EngineError::refusal(
-                RefusalCode::InvalidState,
-                format!("{} paid nothing", payment.id),
-            ));
-        };
-        let pocket_leg = self.request(numbers(PayBack::Pocket)).await.ok();
-        let customer_leg = self.request(numbers(PayBack::Customer)).await.ok();
-        let to_pocket = match (&pocket_leg, &customer_leg) {
-            (Some(view), _) => view.accepted.amount.value().to_u64().unwrap_or(0),
-            (None, Some(_)) => 0,
-            (None, None) => {
-                let card = self.prepaid_card(CardId { customer, seq }).await?;
-                if matches!(card.card.status, CardStatus::Closed | CardStatus::Expired) {
-                    0
-                } else {
-                    // What is on its way into the pocket (charges in flight among it) takes
-                    // its share of the cap first (D-5.6).
-                    let card_id = CardId { customer, seq };
-                    let crate::shard::QueryAnswer::Account(incoming) = self
-                        .ask(self.shard_of(customer), |reply| crate::shard::Query {
-                            kind: crate::shard::QueryKind::PocketIncoming { card: card_id },
-                            reply,
-                        })
-                        .await?
-                    else {
-                        unreachable!("a pocket's incoming is answered as an amount");
-                    };
-                    let cap = Decimal::from(self.inner.config.payments.pocket_balance_cap_krw);
-                    let headroom =
-                        (cap - card.pocket.balance - incoming.value()).max(Decimal::ZERO);
-                    headroom.to_u64().unwrap_or(0).min(won)
-                }
-            }
-        };
-        if pocket_leg.is_none() && customer_leg.is_none() {
-            self.fund_payers_slice(merchant, payment.merchant, self.shard_of(customer), won)
-                .await?;
-        }
-        for (to, amount, leg) in [
-            (Some(seq), to_pocket, PayBack::Pocket),
-            (None, won - to_pocket, PayBack::Customer),
-        ] {
-            if amount == 0 {
-                continue;
-            }
-            let outcome = self
-                .merchant_refund(MerchantRefundRequest {
-                    header: self.payment_header(payment, numbers(leg), amount, self.now_ms())?,
-                    merchant: payment.merchant,
-                    pocket: to,
-                })
-                .await?;
-            // Refused before any call (the merchant's slice could not hold it): nothing
-            // on record moves. A request with an entry is owed and retried until done,
-            // whatever its caller heard.
-            let refused = outcome.told == Told::Failed
-                && self
-                    .request(numbers(leg))
-                    .await
-                    .is_ok_and(|view| view.entries.is_empty());
-            if refused {
-                return Err(EngineError::refusal(
-                    RefusalCode::RefundExceedsMerchantBalance,
-                    format!("merchant {merchant}'s slice could not fund it"),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// §6.6 refund funding: a cancel or refund is funded from `merchant[m]` summed over
-    /// its slices. The slice in the payer's shard is topped up from the others, largest
-    /// first, each by a transfer between shards (durable at both ends, answered once the
-    /// payer's shard credited it). Only money free of payouts in flight counts. Short in
-    /// total, it is refused `REFUND_EXCEEDS_MERCHANT_BALANCE` before anything moves. If a
-    /// slice changes meanwhile (a payout takes it), the next is tried; money moved and then
-    /// not used stays the merchant's, in the payer's slice.
-    async fn fund_payers_slice(
-        &self,
-        merchant: MerchantId,
-        no: MerchantNo,
-        shard: u16,
-        won: u64,
-    ) -> Result<(), EngineError> {
-        let won = Decimal::from(won);
-        let here = self.merchant_available(shard, no).await?;
-        if here >= won {
-            return Ok(());
-        }
-        let mut others = Vec::new();
-        for other in (0..self.shard_count()).filter(|s| *s != shard) {
-            others.push((other, self.merchant_available(other, no).await?));
-        }
-        let total = here + others.iter().map(|(_, b)| *b).sum::<Decimal>();
-        if total < won {
-            return Err(EngineError::refusal(
-                RefusalCode::RefundExceedsMerchantBalance,
-                format!(
-                    "merchant {merchant} holds {} free over its slices, short of {}",
-                    total.normalize(),
-                    won.normalize()
-                ),
-            ));
-        }
-        others.sort_by_key(|o| std::cmp::Reverse(o.1));
-        let mut missing = won - here;
-        for (from, free) in others {
-            if missing <= Decimal::ZERO {
-                break;
-            }
-            let take = free.min(missing);
-            if take <= Decimal::ZERO {
-                continue;
-            }
-            let amount = omnibus_core::Amount::new(self.inner.config.engine.currency, take)
-                .map_err(|e| EngineError::refusal(RefusalCode::InvalidRequest, e.to_string()))?;
-            let moved = self
-                .ask(from, |reply| crate::shard::MoveSlice {
-                    account: AccountId::merchant(no),
-                    dest_shard: shard,
-                    amount,
-                    reply,
-                })
-                .await;
-            match moved {
-                Ok(_) => missing -= take,
-                // The slice changed meanwhile (a payout took it): try the next one.
-                Err(EngineError::Refused(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if missing > Decimal::ZERO {
-            // What did move stays the merchant's, in the payer's slice.
-            return Err(EngineError::refusal(
-                RefusalCode::RefundExceedsMerchantBalance,
-                format!(
-                    "merchant {merchant}'s slices changed while the refund was funded; {} short",
-                    missing.normalize()
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// What merchant `no`'s slice in `shard` holds free (less payouts in flight).
-    async fn merchant_available(&self, shard: u16, no: MerchantNo) -> Result<Decimal, EngineError> {
-        let QueryAnswer::Account(free) = self
-            .ask(shard, |reply| Query {
-                kind: QueryKind::MerchantAvailable(no),
-                reply,
-            })
-            .await?
-        else {
-            unreachable!("a merchant's free slice is answered as an amount");
-        };
-        Ok(free.value())
     }
 }

@@ -23,6 +23,7 @@ mod cancels;
 mod cards;
 mod holds;
 mod merchants;
+mod pay_backs;
 mod payments;
 mod payouts;
 mod query;

@@ -7,7 +7,9 @@
 //! accepted (they are owed, and retried until done).
 
 use omnibus_core::ids::{MerchantId, RequestNo};
-use omnibus_core::payments::payment::{PaymentEntry, PaymentId, PaymentState, RefundEntry};
+use omnibus_core::payments::payment::{
+    PayBack, PaymentEntry, PaymentId, PaymentState, RefundEntry,
+};
 use omnibus_core::payments::RefusalCode;
 
 use super::Engine;
@@ -58,8 +60,9 @@ impl Engine {
             .book()
             .refund(amount_krw)
             .map_err(|(code, why)| EngineError::refusal(code, format!("{id}: {why}")))?;
-        self.pay_back(merchant, &payment, amount_krw, |leg| {
-            id.refund_request_no(&refund_request_no, leg)
+        self.refuse_while_a_cancel_is_under_way(&payment).await?;
+        self.pay_back(merchant, &payment, amount_krw, |leg, attempt| {
+            id.refund_request_no(&refund_request_no, leg, attempt)
         })
         .await?;
         let mut refunded = payment.clone();
@@ -69,7 +72,7 @@ impl Engine {
         // When its money went back (its legs' acceptance), not when this call got here:
         // the same after a retry that finishes a refund begun before a crash.
         let at_ms = self
-            .legs_accepted_at(|leg| id.refund_request_no(&refund_request_no, leg))
+            .legs_accepted_at(|leg, attempt| id.refund_request_no(&refund_request_no, leg, attempt))
             .await?
             .unwrap_or_else(|| self.now_ms());
         refunded.refunds.push(RefundEntry {
@@ -84,5 +87,26 @@ impl Engine {
             reply,
         })
         .await
+    }
+
+    /// A refund of a payment whose cancel is under way (a leg of it on record, the cancel
+    /// stopped before it was done: its engine stopped, or the merchant could not fund the
+    /// rest) is refused `INVALID_STATE`: the cancel asked again finishes it, and a refund
+    /// on top would pay the same won back twice.
+    async fn refuse_while_a_cancel_is_under_way(
+        &self,
+        payment: &PaymentEntry,
+    ) -> Result<(), EngineError> {
+        let id = payment.id;
+        let numbers = |leg, attempt| id.cancel_request_no(leg, attempt);
+        for leg in [PayBack::Pocket, PayBack::Customer] {
+            if self.leg_on_record(&numbers, leg).await?.made.is_some() {
+                return Err(EngineError::refusal(
+                    RefusalCode::InvalidState,
+                    format!("{id}: a cancel of it is under way; ask the cancel again to finish it"),
+                ));
+            }
+        }
+        Ok(())
     }
 }

@@ -37,7 +37,7 @@ use omnibus_core::saga::Settled;
 use omnibus_core::RequestNo;
 
 use super::Engine;
-use crate::error::{EngineError, Rejection};
+use crate::error::EngineError;
 use crate::shard::{Query, QueryAnswer, QueryKind};
 
 /// The payout that carried a movement of a merchant's slice.
@@ -103,7 +103,7 @@ impl Engine {
         }
         if payment.state == PaymentState::Cancelled {
             let at_ms = self
-                .legs_accepted_at(|leg| payment.id.cancel_request_no(leg))
+                .legs_accepted_at(|leg, attempt| payment.id.cancel_request_no(leg, attempt))
                 .await?;
             if let Some(at_ms) = at_ms {
                 // Cancelled before a payout carried the sale: the two netted in the slice
@@ -161,21 +161,17 @@ impl Engine {
     }
 
     /// When the money of a cancel or refund went back: the earliest acceptance of its
-    /// legs on record (`numbers` names them); `None` if neither is (forgotten past the
-    /// retention window).
+    /// legs on record with their money moving or moved (`numbers` names them by leg and
+    /// attempt); `None` if none is (forgotten past the retention window).
     pub(super) async fn legs_accepted_at(
         &self,
-        numbers: impl Fn(PayBack) -> RequestNo,
+        numbers: impl Fn(PayBack, u8) -> RequestNo,
     ) -> Result<Option<u64>, EngineError> {
         let mut at = None;
         for leg in [PayBack::Pocket, PayBack::Customer] {
-            match self.request(numbers(leg)).await {
-                Ok(view) => {
-                    let t = view.accepted.at_ms;
-                    at = Some(at.map_or(t, |a: u64| a.min(t)));
-                }
-                Err(EngineError::Rejected(Rejection::UnknownRequest(_))) => {}
-                Err(e) => return Err(e),
+            if let Some(view) = self.leg_on_record(&numbers, leg).await?.made {
+                let t = view.accepted.at_ms;
+                at = Some(at.map_or(t, |a: u64| a.min(t)));
             }
         }
         Ok(at)

@@ -186,39 +186,51 @@ impl PaymentId {
         crate::ids::RequestNo::new(&format!("PAY-{:016X}", self.0)).expect("20 key characters")
     }
 
-    /// The request number of a cancel's leg (a request of the payer's): `CX-` (to the
-    /// pocket) or `CY-` (to the balance) and the payment's id in hex. A cancel asked again
-    /// finds it on record instead of paying twice.
-    pub fn cancel_request_no(self, leg: PayBack) -> crate::ids::RequestNo {
+    /// The request number of a cancel's leg (a request of the payer's) at its `attempt`:
+    /// `CX-` (to the pocket) or `CY-` (to the balance) and the payment's id in hex for the
+    /// first; `CX` or `CY`, the attempt as one hex digit and the id for a later one (a leg
+    /// refused with nothing moved is asked again under the next, `Engine::pay_back`). A
+    /// cancel asked again finds them on record instead of paying twice.
+    pub fn cancel_request_no(self, leg: PayBack, attempt: u8) -> crate::ids::RequestNo {
         let leg = match leg {
             PayBack::Pocket => 'X',
             PayBack::Customer => 'Y',
         };
-        crate::ids::RequestNo::new(&format!("C{leg}-{:016X}", self.0)).expect("19 key characters")
+        let no = match attempt {
+            0 => format!("C{leg}-{:016X}", self.0),
+            n => format!("C{leg}{:X}{:016X}", n & 0xF, self.0),
+        };
+        crate::ids::RequestNo::new(&no).expect("19 key characters")
     }
 
-    /// The request number of a refund's leg: `RP` (to the pocket) or `RC` (to the balance),
-    /// the payment's id, and 56 bits of SHA-256 of the merchant's `refund_request_no`
-    /// (stable across builds, unlike the standard library's hasher), 32 characters.
+    /// The request number of a refund's leg at its `attempt`: `RP` (to the pocket) or `RC`
+    /// (to the balance), the payment's id, and 56 bits of SHA-256 of the merchant's
+    /// `refund_request_no` (stable across builds, unlike the standard library's hasher), 32
+    /// characters, for the first; `RQ` or `RD`, the attempt as one hex digit, the id and
+    /// 52 bits of that hash for a later one.
     pub fn refund_request_no(
         self,
         refund_request_no: &crate::ids::RequestNo,
         leg: PayBack,
+        attempt: u8,
     ) -> crate::ids::RequestNo {
         use sha2::{Digest, Sha256};
         let digest = Sha256::digest(refund_request_no.as_str().as_bytes());
         let mut tail = [0u8; 8];
         tail[1..].copy_from_slice(&digest[..7]);
-        let leg = match leg {
-            PayBack::Pocket => 'P',
-            PayBack::Customer => 'C',
+        let tail = u64::from_be_bytes(tail);
+        let no = match (attempt, leg) {
+            (0, PayBack::Pocket) => format!("RP{:016X}{tail:014X}", self.0),
+            (0, PayBack::Customer) => format!("RC{:016X}{tail:014X}", self.0),
+            (n, leg) => format!(
+                "R{}{:X}{:016X}{:013X}",
+                if leg == PayBack::Pocket { 'Q' } else { 'D' },
+                n & 0xF,
+                self.0,
+                tail >> 4
+            ),
         };
-        crate::ids::RequestNo::new(&format!(
-            "R{leg}{:016X}{:014X}",
-            self.0,
-            u64::from_be_bytes(tail)
-        ))
-        .expect("32 key characters")
+        crate::ids::RequestNo::new(&no).expect("32 key characters")
     }
 }
 
@@ -360,5 +372,30 @@ mod tests {
         );
         assert_eq!(PaymentState::Refunded.answered_approved(), Some(true));
         assert_eq!(PaymentState::Requested.answered_approved(), None);
+    }
+
+    #[test]
+    fn a_pay_back_legs_numbers_are_distinct_per_leg_and_attempt_and_the_first_unchanged() {
+        let id = PaymentId(0x0123_4567_89AB_CDEF);
+        assert_eq!(
+            id.cancel_request_no(PayBack::Pocket, 0).as_str(),
+            "CX-0123456789ABCDEF"
+        );
+        assert_eq!(
+            id.cancel_request_no(PayBack::Customer, 3).as_str(),
+            "CY30123456789ABCDEF"
+        );
+        let rf = crate::ids::RequestNo::new("RF-1").unwrap();
+        let first = id.refund_request_no(&rf, PayBack::Pocket, 0);
+        assert!(first.as_str().starts_with("RP0123456789ABCDEF"));
+        let mut seen = std::collections::HashSet::new();
+        for attempt in 0..16 {
+            for leg in [PayBack::Pocket, PayBack::Customer] {
+                let cancel = id.cancel_request_no(leg, attempt);
+                let refund = id.refund_request_no(&rf, leg, attempt);
+                assert_eq!(refund.as_str().len(), 32);
+                assert!(seen.insert(cancel) && seen.insert(refund));
+            }
+        }
     }
 }
