@@ -409,3 +409,79 @@ fn a_card_is_not_closed_while_a_payment_of_it_is_unknown() {
     });
     engine.shutdown().unwrap();
 }
+
+/// D-5.2 with D-5.13 and D-5.12: a card expires five years on, at the end of its issue's
+/// KST month. From that instant it is declined `EXPIRED` and refused charges, a refund of
+/// its payment goes to the owner's balance, and the expiry supervisor puts it on record
+/// EXPIRED and moves its pocket's money to the owner's balance; the securities firm agrees.
+#[test]
+fn a_card_expires_after_five_years_and_its_pocket_goes_back_to_its_owner() {
+    use omnibus_actors::PocketChargeRequest;
+    use omnibus_core::ids::CardSeq;
+    use support::payout_days::*;
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim, clock) = start_at(dir.path(), day_d_ten_am());
+    let rt = runtime();
+    rt.block_on(async {
+        let (m2_no, number) = fixture(&engine, 50_000).await;
+        let expires = engine
+            .prepaid_card(CARD)
+            .await
+            .unwrap()
+            .card
+            .expires_at_ms();
+        assert!(expires > day_d_ten_am() + 5 * 365 * 24 * HOUR);
+        // The last instant of its validity: approved.
+        clock.set_ms(expires - 1);
+        let paid = engine
+            .pay(card_payment("R-1", 10_000, number, "4827"))
+            .await
+            .unwrap();
+        assert_eq!(paid.state, PaymentState::Approved, "{paid:?}");
+        // Its expiry: declined, and no charge.
+        clock.set_ms(expires);
+        let late = engine
+            .pay(card_payment("R-2", 1_000, number, "4827"))
+            .await
+            .unwrap();
+        assert_eq!(declined(&late), Some(DeclineCode::Expired));
+        let mut header = charge(1, "P-2", 1_000).header;
+        header.request_date = date(omnibus_core::payments::kst::kst_day(expires));
+        let e = engine
+            .charge_pocket(PocketChargeRequest {
+                header,
+                card: CardSeq(1),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_code(e), RefusalCode::InvalidState);
+        // A refund now goes to the owner's balance (D-5.12), not the expired pocket.
+        engine
+            .refund_payment(m2(), paid.id, "RF-1".parse().unwrap(), 4_000)
+            .await
+            .unwrap();
+        assert_eq!(balance(&engine, pocket()).await, money(40_000));
+        // The expiry pass: EXPIRED on record, the pocket's 40,000 back to the balance.
+        let mut expired = 0;
+        for _ in 0..10 {
+            expired += engine.supervise_once().await.unwrap().cards_expired;
+        }
+        assert_eq!(expired, 1);
+        let card = engine.prepaid_card(CARD).await.unwrap();
+        assert_eq!(card.card.status, CardStatus::Expired);
+        assert!(balance(&engine, pocket()).await.is_zero());
+        // 500,000 - 50,000 + 4,000 + 40,000.
+        assert_eq!(
+            balance(&engine, AccountId::customer(customer(1))).await,
+            money(494_000)
+        );
+        let truth = sim.truth();
+        assert_eq!(
+            truth.pockets.get(&(customer(1), CardSeq(1))),
+            Some(&money(0))
+        );
+        assert!(truth.is_conserved());
+        let _ = m2_no;
+    });
+    engine.shutdown().unwrap();
+}

@@ -82,6 +82,8 @@ pub struct PaymentsConfig {
     pub statement_lines_max: u32,
     /// The most notice deliveries (statements) one shard's pass asks of the sink.
     pub notices_per_pass_max: u32,
+    /// The most expiring prepaid cards one shard's pass works on (D-5.2).
+    pub expiries_per_pass_max: u32,
     /// How long a wallet session lasts after the member's login (b4).
     pub session_ttl_ms: u64,
     /// The most wallet sessions open at once.
@@ -717,6 +719,12 @@ impl Config {
             self.payments.sale_max_krw,
             1,
             1_000_000_000_000,
+        )?;
+        range(
+            "payments.expiries_per_pass_max",
+            u64::from(self.payments.expiries_per_pass_max),
+            1,
+            100_000,
         )?;
         range(
             "payments.pay_back_attempts",

@@ -36,6 +36,8 @@ pub struct CardView {
     /// The pocket less what is held on it for payments in progress.
     pub pocket_available: String,
     pub issued_at_ms: u64,
+    /// When it expires (D-5.2): five years on, at the end of its issue's KST month.
+    pub expires_at_ms: u64,
     pub version: u32,
 }
 
@@ -53,6 +55,7 @@ impl From<&CardEntry> for CardView {
             pocket_balance: e.pocket.balance.normalize().to_string(),
             pocket_available: (e.pocket.balance - e.pocket.held).normalize().to_string(),
             issued_at_ms: c.issued_at_ms,
+            expires_at_ms: c.expires_at_ms(),
             version: e.version,
         }
     }

@@ -182,7 +182,10 @@ impl Engine {
     ) -> Result<u64, EngineError> {
         let card_id = CardId { customer, seq };
         let card = self.prepaid_card(card_id).await?;
-        if matches!(card.card.status, CardStatus::Closed | CardStatus::Expired) {
+        if matches!(
+            card.card.status_at(self.now_ms()),
+            CardStatus::Closed | CardStatus::Expired
+        ) {
             return Ok(0);
         }
         let QueryAnswer::Account(incoming) = self

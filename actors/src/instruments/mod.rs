@@ -47,6 +47,7 @@ use crate::reply::Reply;
 use crate::saga::{self, Live, RailCalls, SagaRuntime};
 
 pub use self::payout::start as start_payout;
+pub use self::pocket_charge::start_release;
 pub use self::settlement::start as start_settlement;
 
 /// A shard's instruments, shared by its customer account actors on the shard's thread.

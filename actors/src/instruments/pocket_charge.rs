@@ -61,13 +61,13 @@ pub(super) fn accept(
             format!("customer {customer} has no prepaid card {}", charge.card),
         ));
     };
-    if !card.card.status.chargeable() {
+    if !card.card.status_at(at_ms).chargeable() {
         return Err(EngineError::refusal(
             RefusalCode::InvalidState,
             format!(
                 "prepaid card {} is {:?}; a suspended, closed or expired card cannot be charged",
                 card.card.instrument_id(),
-                card.card.status
+                card.card.status_at(at_ms)
             ),
         ));
     }
@@ -87,4 +87,30 @@ pub(super) fn accept(
         ));
     }
     Ok(as_submitted(submission, at_ms))
+}
+
+/// Starts the release of an expired card's pocket to its owner's balance (D-5.2, D-5.13)
+/// from the expiry supervisor, as the owner's close does through the customer's actor:
+/// the request `release` (numbered `PR-<customer>-<seq>`, like a close's, so one release
+/// per card ever), owed from its entry on and driven by the saga runtime. Nobody waits
+/// for its answer.
+pub fn start_release(
+    saga: &std::rc::Rc<crate::saga::SagaRuntime>,
+    release: PocketChargeRequest,
+) -> Result<(), EngineError> {
+    let submission = Submission::PocketRelease(release);
+    let accepted = {
+        let books = saga.books();
+        accept_release(&submission, &release, &books, saga.now_ms())?
+    };
+    let (reply, _nobody) = tokio::sync::oneshot::channel();
+    crate::saga::start(
+        saga,
+        accepted,
+        submission.named(),
+        None,
+        reply.into(),
+        || {},
+    );
+    Ok(())
 }

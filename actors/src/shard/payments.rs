@@ -76,7 +76,7 @@ impl Handler<AuthorizeCardPayment> for ShardActor {
         };
         let verdict = authorize(
             &Authorizing {
-                status: card.status.instrument(),
+                status: card.status_at(msg.ask.at_ms).instrument(),
                 owner_tradable,
                 controls: &PrepaidCard::controls(),
                 counters: &card.counters(),

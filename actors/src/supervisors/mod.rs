@@ -24,7 +24,8 @@
 //!
 //! - `mod.rs`: [`SupervisorActor`], its timers, one pass of each kind at a time.
 //! - `report.rs`: [`SupervisionReport`].
-//! - `confirm.rs`, `reprocess.rs`, `recovery.rs`, `sweep.rs`, `prune.rs`: one pass each.
+//! - `confirm.rs`, `reprocess.rs`, `recovery.rs`, `sweep.rs`, `prune.rs`, `expiry.rs`: one
+//!   pass each.
 //!
 //! The supervisors are hosted by their shard (started by it, on its thread, handed the
 //! on-demand refill trigger and `supervise_once`), so they sit below it in the layers and
@@ -34,6 +35,7 @@
 //! supervisors it would have to name the shard from below.
 
 mod confirm;
+mod expiry;
 mod payout;
 mod prune;
 mod recovery;
@@ -75,6 +77,8 @@ struct Parts {
     /// The on-demand refill trigger the sweep pass waits on.
     refill: Rc<Refill>,
     prune: Rc<Prune>,
+    /// The cards' expiries (`expiry.rs`).
+    expiry: Rc<expiry::Expiry>,
     /// Entries a pass is working on, so two passes never act on one entry at once.
     busy: Rc<RefCell<HashSet<EntryId>>>,
     running: Rc<Passes>,
@@ -105,6 +109,7 @@ impl SupervisorActor {
                 ledger,
                 refill,
                 prune: Rc::new(prune),
+                expiry: Rc::default(),
                 busy: Rc::default(),
                 running: Rc::default(),
             },
@@ -138,6 +143,7 @@ async fn run_pass(parts: Parts, pass: Pass) -> SupervisionReport {
         flow,
         ledger,
         prune,
+        expiry,
         busy,
         running,
         ..
@@ -149,6 +155,7 @@ async fn run_pass(parts: Parts, pass: Pass) -> SupervisionReport {
         report.notices = statements::statement_pass(&flow, &ledger).await;
         report.payout_notices = statements::payout_notice_pass(&flow, &ledger).await;
         report.pruned = prune.run(&flow, &ledger).await;
+        report.cards_expired = expiry.run(&flow, &ledger);
         return report;
     }
     if running.flag(pass).replace(true) {

@@ -29,6 +29,8 @@ pub struct SupervisionReport {
     pub payout_notices: u64,
     /// Settled requests forgotten past the idempotency window.
     pub pruned: u64,
+    /// Prepaid cards put on record EXPIRED, or their pockets released (D-5.2).
+    pub cards_expired: u64,
     /// Open entries left after the pass, by state.
     pub open_requested: u64,
     pub open_unknown: u64,
@@ -54,6 +56,7 @@ impl SupervisionReport {
         self.payout_notices += other.payout_notices;
         self.sweeps += other.sweeps;
         self.pruned += other.pruned;
+        self.cards_expired += other.cards_expired;
         self.open_requested += other.open_requested;
         self.open_unknown += other.open_unknown;
         self.open_try_again += other.open_try_again;

@@ -177,4 +177,21 @@ mod tests {
         let back = ShardBooks::from_snapshot(books.plan().clone(), books.snapshot()).unwrap();
         assert_eq!(back.card(c, CardSeq(1)), books.card(c, CardSeq(1)));
     }
+
+    #[test]
+    fn a_card_expires_five_years_on_at_the_end_of_its_issue_month_kst() {
+        use crate::payments::kst::{day_of_date, kst_day_start_ms};
+        let at = |y, m, d| kst_day_start_ms(day_of_date(y, m, d));
+        let mut c = card(CustomerId::new(1).unwrap(), 1, CardStatus::Active);
+        c.issued_at_ms = at(2026, 3, 15) + 10 * 3_600_000;
+        assert_eq!(c.expires_at_ms(), at(2031, 4, 1));
+        assert_eq!(c.status_at(at(2031, 4, 1) - 1), CardStatus::Active);
+        assert_eq!(c.status_at(at(2031, 4, 1)), CardStatus::Expired);
+        c.issued_at_ms = at(2026, 12, 31);
+        assert_eq!(c.expires_at_ms(), at(2032, 1, 1));
+        c.status = CardStatus::Closed;
+        assert_eq!(c.status_at(at(2040, 1, 1)), CardStatus::Closed);
+        c.status = CardStatus::Suspended;
+        assert_eq!(c.status_at(at(2040, 1, 1)), CardStatus::Expired);
+    }
 }

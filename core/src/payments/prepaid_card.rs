@@ -16,8 +16,12 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::controls::{Controls, Counters, InstrumentStatus};
+use super::kst::{date_of_day, day_of_date, kst_day, kst_day_start_ms};
 use super::secret::{CredentialIndex, SealedNumber, StoredSecret};
 use crate::ids::{CardName, CardSeq, CustomerId};
+
+/// How long a prepaid card is valid (D-5.2), in years.
+pub const CARD_VALID_YEARS: u32 = 5;
 
 /// A card's status (§5.7). Only `Active` may pay or be charged.
 #[derive(
@@ -132,6 +136,30 @@ impl PrepaidCard {
 
     pub fn last4(&self) -> &str {
         std::str::from_utf8(&self.last4).expect("four ASCII digits")
+    }
+
+    /// When the card expires (D-5.2): five years on, at the end of its issue's KST month,
+    /// as a card printed `MM/YY` is valid through the last day of that month; that is,
+    /// 00:00 KST of the first day of the month after.
+    pub fn expires_at_ms(&self) -> u64 {
+        let issued = date_of_day(kst_day(self.issued_at_ms));
+        let year = issued.year as u32 + CARD_VALID_YEARS;
+        let (year, month) = if issued.month == 12 {
+            (year + 1, 1)
+        } else {
+            (year, issued.month + 1)
+        };
+        kst_day_start_ms(day_of_date(year, month, 1))
+    }
+
+    /// The card's status at `now_ms`: `Expired` once its expiry has come, whatever the
+    /// books say yet (the expiry pass writes it down), unless it is closed.
+    pub fn status_at(&self, now_ms: u64) -> CardStatus {
+        if self.status != CardStatus::Closed && now_ms >= self.expires_at_ms() {
+            CardStatus::Expired
+        } else {
+            self.status
+        }
     }
 
     /// The controls of §6.2 a prepaid card pays under: the password is always required;

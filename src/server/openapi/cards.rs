@@ -14,7 +14,7 @@ fn card_answer() -> Value {
         "instrument_id": "pc_1001_1", "customer": "1001", "card_name": "ALICE",
         "last4": "0018", "status": "ACTIVE", "physical": false, "notify_by_email": true,
         "pocket_balance": "0", "pocket_available": "0",
-        "issued_at_ms": 1_795_262_400_000u64, "version": 1
+        "issued_at_ms": 1_795_262_400_000u64, "expires_at_ms": 1_953_817_200_000u64, "version": 1
     })
 }
 
@@ -337,7 +337,7 @@ pub fn schemas() -> Value {
         },
         "PrepaidCard": {
             "type": "object", "additionalProperties": false,
-            "required": ["instrument_id", "customer", "card_name", "last4", "status", "physical", "notify_by_email", "pocket_balance", "pocket_available", "issued_at_ms", "version"],
+            "required": ["instrument_id", "customer", "card_name", "last4", "status", "physical", "notify_by_email", "pocket_balance", "pocket_available", "issued_at_ms", "expires_at_ms", "version"],
             "properties": {
                 "instrument_id": schema("CardInstrumentId"),
                 "customer": schema("CustomerIdText"),
@@ -349,6 +349,7 @@ pub fn schemas() -> Value {
                 "pocket_balance": schema("Money"),
                 "pocket_available": schema("Money"),
                 "issued_at_ms": { "type": "integer", "minimum": 0 },
+                "expires_at_ms": { "type": "integer", "minimum": 0, "description": "When the card expires (D-5.2): five years on, at the end of its issue's KST month (00:00 KST of the first day of the month after). From then on it is declined `EXPIRED` and cannot be charged; a daily pass marks it EXPIRED and moves its pocket's money to the owner's balance." },
                 "version": { "type": "integer", "minimum": 1 }
             }
         },
