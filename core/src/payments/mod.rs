@@ -20,6 +20,7 @@ pub mod api_key;
 pub mod card_number;
 pub mod codes;
 pub mod controls;
+pub mod division;
 pub mod kst;
 pub mod member;
 pub mod merchant;

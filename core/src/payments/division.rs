@@ -1,0 +1,656 @@
+//! The cyber division account of seed 001(a) (INSTRUMENTS.md §1): the rules of a master's
+//! division accounts, one per slave, without storage or I/O.
+//!
+//! - [`DivisionNumber`]: `DA-`, 12 digits and a Luhn check digit over them (D-1.3).
+//! - [`DivisionStatus`] and the master's changes ([`DivisionAction`], F3): suspend,
+//!   resume, unlock (the wrong PINs' count to zero, the PIN kept), reset the PIN (back to
+//!   `PENDING_ACTIVATION` with a new activation code), close.
+//! - [`Slave`]: the identity the master gives at I1 (D-1.6), and who counts as a minor
+//!   (D-1.5: under 19 by calendar year) or needs a guardian's consent (under 14).
+//! - [`DivisionControls`]: what the master sets at issue, with D-1.5's defaults, checked
+//!   by [`DivisionControls::validate`], and turned into the §6.2 [`Controls`] every
+//!   authorization runs ([`DivisionControls::controls`]): the PIN always, the per-payment
+//!   cap, the period budget on the KST calendar (D-1.8), the validity window, the blocked
+//!   categories (and, while the slave is a minor, the adult and gambling ones).
+//! - [`Activation`]: the one-time code that passes through the master (D-1.12): 8 digits,
+//!   72 hours, void after the fifth wrong try.
+//!
+//! The budget's counters are the §6.2 [`super::controls::Counters`]: reserved at the
+//! authorization, committed with the sale, released when it did not happen, and given
+//! back by a refund in the same period (D-1.7).
+
+use std::fmt;
+
+use super::card_number::luhn_check_digit;
+use super::codes::RefusalCode;
+use super::controls::{Budget, Controls, InstrumentStatus, Period};
+use super::kst::{date_of_day, day_of_date, kst_day};
+use crate::ids::{MerchantId, Tag};
+
+/// D-1.5: the per-payment cap when the master sets none.
+pub const DEFAULT_PER_TX_MAX_KRW: u64 = 300_000;
+/// D-1.5: how long a division account is valid when the master sets no end.
+pub const DEFAULT_VALIDITY_MS: u64 = 365 * 86_400_000;
+/// D-1.5: the categories blocked while the slave is a minor (the Youth Protection Act).
+pub const MINOR_BLOCKED_CATEGORIES: [&str; 2] = ["adult", "gambling"];
+/// D-1.12: how long an activation code may be used.
+pub const ACTIVATION_TTL_MS: u64 = 72 * 3_600_000;
+/// D-1.12: the wrong activation codes that void the code.
+pub const ACTIVATION_TRIES: u8 = 5;
+/// D-1.5: a person is a minor until 1 January of the year they turn this old.
+pub const MAJORITY_AGE: u32 = 19;
+/// D-1.6: below this age (in full years) the master must record a guardian's consent.
+pub const CONSENT_AGE: u32 = 14;
+
+/// Why a division number does not parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DivisionNumberError {
+    /// Not `DA-` and 13 digits.
+    Shape,
+    /// The last digit is not the Luhn check digit of the 12 before it.
+    CheckDigit,
+}
+
+impl fmt::Display for DivisionNumberError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DivisionNumberError::Shape => "a division number is DA- and 13 digits",
+            DivisionNumberError::CheckDigit => "the division number's check digit is wrong",
+        })
+    }
+}
+
+impl std::error::Error for DivisionNumberError {}
+
+/// A division number (D-1.3): `DA-`, 12 digits and their Luhn check digit. Visibly not a
+/// card number; never in a URL path; shown masked but to its master at issue.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DivisionNumber {
+    digits: [u8; 13],
+}
+
+impl DivisionNumber {
+    /// The number of 12 payload digits (each 0–9), with its check digit.
+    pub fn from_payload(payload: [u8; 12]) -> Self {
+        assert!(payload.iter().all(|d| *d <= 9), "decimal digits");
+        let mut digits = [0u8; 13];
+        digits[..12].copy_from_slice(&payload);
+        digits[12] = luhn_check_digit(&payload);
+        Self { digits }
+    }
+
+    /// Parses `DA-` and 13 digits (spaces and further hyphens among the digits allowed),
+    /// checking the Luhn digit.
+    pub fn parse(text: &str) -> Result<Self, DivisionNumberError> {
+        let rest = text
+            .trim()
+            .strip_prefix("DA-")
+            .ok_or(DivisionNumberError::Shape)?;
+        let mut digits = [0u8; 13];
+        let mut n = 0;
+        for c in rest.chars().filter(|c| *c != ' ' && *c != '-') {
+            let d = c.to_digit(10).ok_or(DivisionNumberError::Shape)?;
+            if n == 13 {
+                return Err(DivisionNumberError::Shape);
+            }
+            digits[n] = d as u8;
+            n += 1;
+        }
+        if n != 13 {
+            return Err(DivisionNumberError::Shape);
+        }
+        if luhn_check_digit(&digits[..12]) != digits[12] {
+            return Err(DivisionNumberError::CheckDigit);
+        }
+        Ok(Self { digits })
+    }
+
+    /// The number as typed, `DA-` and 13 digits: what its credential index is made of.
+    pub fn ascii(&self) -> String {
+        let mut s = String::with_capacity(16);
+        s.push_str("DA-");
+        s.extend(self.digits.iter().map(|d| char::from(b'0' + d)));
+        s
+    }
+
+    /// The last 4 digits, as ASCII.
+    pub fn last4(&self) -> [u8; 4] {
+        let mut last4 = [0u8; 4];
+        for (i, d) in self.digits[9..].iter().enumerate() {
+            last4[i] = b'0' + d;
+        }
+        last4
+    }
+
+    /// The number masked but for its last 4 digits: `DA-*********0128`.
+    pub fn masked(&self) -> String {
+        masked(self.last4())
+    }
+}
+
+/// A division number masked but for its `last4` digits.
+pub fn masked(last4: [u8; 4]) -> String {
+    format!("DA-*********{}", String::from_utf8_lossy(&last4))
+}
+
+/// Only the masked form: a number in a log or a debug print shows 4 digits.
+impl fmt::Debug for DivisionNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DivisionNumber({})", self.masked())
+    }
+}
+
+/// A division account's status (§1.2). Only `Active` may pay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DivisionStatus {
+    /// Issued, or its PIN reset by the master: the slave has not set a PIN yet (I5).
+    PendingActivation,
+    Active,
+    /// By the master, until resumed.
+    Suspended,
+    /// The fifth wrong PIN in a row; until the master unlocks it.
+    Locked,
+    /// For good. Approvals already given stand; their refunds still credit the master.
+    Closed,
+}
+
+impl DivisionStatus {
+    pub const fn instrument(self) -> InstrumentStatus {
+        match self {
+            DivisionStatus::PendingActivation => InstrumentStatus::PendingActivation,
+            DivisionStatus::Active => InstrumentStatus::Active,
+            DivisionStatus::Suspended => InstrumentStatus::Suspended,
+            DivisionStatus::Locked => InstrumentStatus::Locked,
+            DivisionStatus::Closed => InstrumentStatus::Closed,
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DivisionStatus::PendingActivation => "PENDING_ACTIVATION",
+            DivisionStatus::Active => "ACTIVE",
+            DivisionStatus::Suspended => "SUSPENDED",
+            DivisionStatus::Locked => "LOCKED",
+            DivisionStatus::Closed => "CLOSED",
+        }
+    }
+
+    /// The status the master's `action` leaves (F3), or why it may not be done. Doing
+    /// again what is done (suspending a suspended account) leaves it as it is.
+    pub fn after(self, action: DivisionAction) -> Result<DivisionStatus, &'static str> {
+        use DivisionStatus::*;
+        match (action, self) {
+            (DivisionAction::Close, _) => Ok(Closed),
+            (_, Closed) => Err("the division account is closed"),
+            (DivisionAction::ResetPin, _) => Ok(PendingActivation),
+            (DivisionAction::Suspend, Active | Locked | Suspended | PendingActivation) => {
+                Ok(Suspended)
+            }
+            (DivisionAction::Resume, Suspended | Active) => Ok(Active),
+            (DivisionAction::Resume, Locked) => Err("a locked account is unlocked, not resumed"),
+            (DivisionAction::Resume, PendingActivation) => {
+                Err("the slave has not activated it yet")
+            }
+            (DivisionAction::Unlock, Locked | Active) => Ok(Active),
+            (DivisionAction::Unlock, Suspended) => {
+                Err("a suspended account is resumed, not unlocked")
+            }
+            (DivisionAction::Unlock, PendingActivation) => {
+                Err("the slave has not activated it yet")
+            }
+        }
+    }
+}
+
+/// What the master may do to a slave's division account (F3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DivisionAction {
+    Suspend,
+    Resume,
+    /// The count of wrong PINs to zero; the slave's PIN stays.
+    Unlock,
+    /// Back to `PENDING_ACTIVATION` with a new activation code for the master; the slave
+    /// sets a new PIN at I5. The master never sees a PIN.
+    ResetPin,
+    Close,
+}
+
+/// A calendar date of birth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BirthDate {
+    pub year: u32,
+    pub month: u32,
+    pub day: u32,
+}
+
+impl BirthDate {
+    /// A real date from 1900 on, given as `YYYY-MM-DD`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.split('-');
+        let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+            return None;
+        }
+        let date = BirthDate {
+            year: y.parse().ok()?,
+            month: m.parse().ok()?,
+            day: d.parse().ok()?,
+        };
+        date.is_real().then_some(date)
+    }
+
+    fn is_real(&self) -> bool {
+        if !(1900..=9999).contains(&self.year) || !(1..=12).contains(&self.month) {
+            return false;
+        }
+        if self.day == 0 || self.day > 31 || self.year < 1970 {
+            // `day_of_date` counts from 1970; earlier dates are checked by month length.
+            let leap = self.year % 4 == 0 && (self.year % 100 != 0 || self.year % 400 == 0);
+            let len = match self.month {
+                2 if leap => 29,
+                2 => 28,
+                4 | 6 | 9 | 11 => 30,
+                _ => 31,
+            };
+            return self.day >= 1 && self.day <= len;
+        }
+        let back = date_of_day(day_of_date(self.year, self.month, self.day));
+        (back.year as u32, back.month, back.day) == (self.year, self.month, self.day)
+    }
+}
+
+/// A slave as the master gives them at I1 (D-1.6): checked at activation against the
+/// mobile identity check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slave {
+    pub name: crate::ids::PayeeName,
+    pub birth_date: BirthDate,
+    /// Digits only, 10 or 11 of them (a Korean mobile number).
+    pub phone: String,
+    /// When the master recorded their consent as the slave's legal guardian (needed under
+    /// [`CONSENT_AGE`]).
+    pub guardian_consent_at_ms: Option<u64>,
+}
+
+impl Slave {
+    /// Whether the slave is a minor at `at_ms` (D-1.5): under [`MAJORITY_AGE`] counted by
+    /// calendar year, so a minor until 1 January (KST) of the year they turn 19.
+    pub fn is_minor_at(&self, at_ms: u64) -> bool {
+        let year = date_of_day(kst_day(at_ms)).year as u32;
+        year < self.birth_date.year + MAJORITY_AGE
+    }
+
+    /// The slave's age in full years at `at_ms` (KST).
+    pub fn age_at(&self, at_ms: u64) -> u32 {
+        let today = date_of_day(kst_day(at_ms));
+        let (y, m, d) = (today.year as u32, today.month, today.day);
+        let b = self.birth_date;
+        let had_birthday = (m, d) >= (b.month, b.day);
+        y.saturating_sub(b.year) - u32::from(!had_birthday && y > b.year)
+    }
+
+    /// I1's check of the slave's data: `INVALID_REQUEST` for a phone that is not 10 or 11
+    /// digits or a birth date to come, `GUARDIAN_CONSENT_REQUIRED` under
+    /// [`CONSENT_AGE`] without the consent.
+    pub fn validate(&self, at_ms: u64) -> Result<(), (RefusalCode, &'static str)> {
+        if !(10..=11).contains(&self.phone.len()) || !self.phone.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err((RefusalCode::InvalidRequest, "phone: 10 or 11 digits"));
+        }
+        let today = date_of_day(kst_day(at_ms));
+        let born = (
+            self.birth_date.year,
+            self.birth_date.month,
+            self.birth_date.day,
+        );
+        if born > (today.year as u32, today.month, today.day) {
+            return Err((RefusalCode::InvalidRequest, "birth_date: a day to come"));
+        }
+        if self.age_at(at_ms) < CONSENT_AGE && self.guardian_consent_at_ms.is_none() {
+            return Err((
+                RefusalCode::GuardianConsentRequired,
+                "a slave under 14 needs the master's consent as legal guardian",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What the master sets for a slave at issue, or changes later (F3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DivisionControls {
+    /// Default [`DEFAULT_PER_TX_MAX_KRW`]; at most `sale_max_krw`.
+    pub per_tx_max_krw: Option<u64>,
+    /// Default a calendar month (KST).
+    pub period: Period,
+    /// Must be given (D-1.5): there is no default budget.
+    pub period_budget_krw: u64,
+    pub valid_from_ms: Option<u64>,
+    /// Default one year after the issue.
+    pub valid_until_ms: Option<u64>,
+    pub blocked_categories: Vec<Tag>,
+    /// Empty: every merchant that accepts division accounts.
+    pub allowed_merchants: Vec<MerchantId>,
+}
+
+impl DivisionControls {
+    /// `CONTROLS_INVALID` for a budget of 0, a cap above `sale_max_krw` (it could never
+    /// be used) or of 0, or an empty validity window.
+    pub fn validate(&self, sale_max_krw: u64) -> Result<(), (RefusalCode, &'static str)> {
+        let invalid = |why| Err((RefusalCode::ControlsInvalid, why));
+        if self.period_budget_krw == 0 {
+            return invalid("period_budget_krw must be given, above 0");
+        }
+        if self.per_tx_max_krw == Some(0) {
+            return invalid("per_tx_max_krw is 0");
+        }
+        self.controls_for(false).validate(sale_max_krw)
+    }
+
+    /// The §6.2 controls of a slave's payments at `at_ms`: the PIN always; D-1.5's
+    /// defaults where the master set nothing (the validity counted from `issued_at_ms`);
+    /// the minors' categories blocked while the slave is one.
+    pub fn controls(&self, slave: &Slave, issued_at_ms: u64, at_ms: u64) -> Controls {
+        let mut controls = self.controls_for(slave.is_minor_at(at_ms));
+        if controls.valid_until_ms.is_none() {
+            controls.valid_until_ms = Some(issued_at_ms + DEFAULT_VALIDITY_MS);
+        }
+        controls
+    }
+
+    fn controls_for(&self, minor: bool) -> Controls {
+        let mut blocked = self.blocked_categories.clone();
+        if minor {
+            for c in MINOR_BLOCKED_CATEGORIES {
+                let tag = Tag::new(c).expect("a valid tag");
+                if !blocked.contains(&tag) {
+                    blocked.push(tag);
+                }
+            }
+        }
+        Controls {
+            valid_from_ms: self.valid_from_ms,
+            valid_until_ms: self.valid_until_ms,
+            per_tx_max_krw: Some(self.per_tx_max_krw.unwrap_or(DEFAULT_PER_TX_MAX_KRW)),
+            budget: Some(Budget {
+                period: self.period,
+                budget_krw: self.period_budget_krw,
+            }),
+            allowed_merchants: self.allowed_merchants.clone(),
+            blocked_categories: blocked,
+            require_secret: true,
+            ..Controls::default()
+        }
+    }
+}
+
+/// An activation code's state (D-1.12). The code itself is kept only as a keyed hash by
+/// whoever stores the account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Activation {
+    pub expires_at_ms: u64,
+    pub failed_count: u8,
+}
+
+/// What an activation attempt (I5) comes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActivationVerdict {
+    /// ACTIVE, with the slave's new PIN.
+    Activated,
+    /// Refused with nothing changed but the count of wrong codes (`counted`), which voids
+    /// the code at the fifth (`voids`).
+    Refused {
+        code: RefusalCode,
+        counted: bool,
+        voids: bool,
+    },
+}
+
+impl Activation {
+    /// A code issued at `at_ms`.
+    pub const fn issued_at(at_ms: u64) -> Self {
+        Self {
+            expires_at_ms: at_ms + ACTIVATION_TTL_MS,
+            failed_count: 0,
+        }
+    }
+
+    /// Whether the code may still be used at `at_ms`.
+    pub const fn usable_at(&self, at_ms: u64) -> bool {
+        at_ms < self.expires_at_ms && self.failed_count < ACTIVATION_TRIES
+    }
+
+    /// I5: the code `code_right` or not, the identity check `identity_ok` or not, at
+    /// `at_ms`, for an account in `status`. Only a `PENDING_ACTIVATION` account with a
+    /// usable code may be activated; a wrong code counts; a wrong identity does not (the
+    /// code was right) but refuses.
+    pub fn attempt(
+        &self,
+        status: DivisionStatus,
+        code_right: bool,
+        identity_ok: bool,
+        at_ms: u64,
+    ) -> ActivationVerdict {
+        let refused = |code, counted: bool| ActivationVerdict::Refused {
+            code,
+            counted,
+            voids: counted && self.failed_count + 1 >= ACTIVATION_TRIES,
+        };
+        if status != DivisionStatus::PendingActivation || !self.usable_at(at_ms) {
+            return refused(RefusalCode::ActivationCodeInvalid, false);
+        }
+        if !code_right {
+            return refused(RefusalCode::ActivationCodeInvalid, true);
+        }
+        if !identity_ok {
+            return refused(RefusalCode::IdentityCheckFailed, false);
+        }
+        ActivationVerdict::Activated
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payments::kst::kst_day_start_ms;
+
+    fn at(y: u32, m: u32, d: u32) -> u64 {
+        kst_day_start_ms(day_of_date(y, m, d)) + 12 * 3_600_000
+    }
+
+    fn slave(birth: &str) -> Slave {
+        Slave {
+            name: crate::ids::PayeeName::new("김하나").unwrap(),
+            birth_date: BirthDate::parse(birth).unwrap(),
+            phone: "01012345678".into(),
+            guardian_consent_at_ms: None,
+        }
+    }
+
+    fn budget(won: u64) -> DivisionControls {
+        DivisionControls {
+            per_tx_max_krw: None,
+            period: Period::Month,
+            period_budget_krw: won,
+            valid_from_ms: None,
+            valid_until_ms: None,
+            blocked_categories: Vec::new(),
+            allowed_merchants: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_division_number_is_da_twelve_digits_and_a_luhn_digit() {
+        // D-1.3's example.
+        let n = DivisionNumber::parse("DA-1234567890128").unwrap();
+        assert_eq!(n.ascii(), "DA-1234567890128");
+        assert_eq!(
+            n,
+            DivisionNumber::from_payload([1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2])
+        );
+        assert_eq!(n.masked(), "DA-*********0128");
+        assert_eq!(format!("{n:?}"), "DivisionNumber(DA-*********0128)");
+        assert_eq!(
+            DivisionNumber::parse("DA-1234 5678 9012 8"),
+            Ok(n),
+            "spaces among the digits"
+        );
+        assert_eq!(
+            DivisionNumber::parse("DA-1234567890127"),
+            Err(DivisionNumberError::CheckDigit)
+        );
+        for bad in [
+            "1234567890128",
+            "DA-123456789012",
+            "DA-12345678901280",
+            "DA-12345678901x8",
+        ] {
+            assert_eq!(
+                DivisionNumber::parse(bad),
+                Err(DivisionNumberError::Shape),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_master_changes_the_status_and_a_closed_account_stays_closed() {
+        use DivisionAction::*;
+        use DivisionStatus::*;
+        assert_eq!(Active.after(Suspend), Ok(Suspended));
+        assert_eq!(Suspended.after(Resume), Ok(Active));
+        assert_eq!(Locked.after(Unlock), Ok(Active));
+        assert!(Locked.after(Resume).is_err());
+        assert!(Suspended.after(Unlock).is_err());
+        assert_eq!(Active.after(ResetPin), Ok(PendingActivation));
+        assert_eq!(Locked.after(ResetPin), Ok(PendingActivation));
+        assert!(PendingActivation.after(Resume).is_err());
+        assert_eq!(Active.after(Close), Ok(Closed));
+        for action in [Suspend, Resume, Unlock, ResetPin] {
+            assert!(Closed.after(action).is_err());
+        }
+        assert_eq!(Closed.after(Close), Ok(Closed));
+        assert_eq!(
+            PendingActivation.instrument(),
+            InstrumentStatus::PendingActivation
+        );
+    }
+
+    #[test]
+    fn a_minor_is_under_19_by_calendar_year_and_under_14_needs_consent() {
+        let s = slave("2008-12-31");
+        // 2026: turns 18 this year; a minor. On 1 January 2027, the year they turn 19: not.
+        assert!(s.is_minor_at(at(2026, 12, 31)));
+        assert!(!s.is_minor_at(at(2027, 1, 1)));
+        assert_eq!(s.age_at(at(2026, 12, 30)), 17);
+        assert_eq!(s.age_at(at(2026, 12, 31)), 18);
+        let child = slave("2014-06-01");
+        assert_eq!(child.age_at(at(2026, 5, 31)), 11);
+        assert_eq!(
+            child.validate(at(2026, 5, 31)).unwrap_err().0,
+            RefusalCode::GuardianConsentRequired
+        );
+        let consented = Slave {
+            guardian_consent_at_ms: Some(1),
+            ..child
+        };
+        assert!(consented.validate(at(2026, 5, 31)).is_ok());
+        assert!(slave("1990-01-01").validate(at(2026, 5, 31)).is_ok());
+        let bad_phone = Slave {
+            phone: "010-1234".into(),
+            ..slave("1990-01-01")
+        };
+        assert_eq!(
+            bad_phone.validate(at(2026, 5, 31)).unwrap_err().0,
+            RefusalCode::InvalidRequest
+        );
+        assert!(BirthDate::parse("2026-02-29").is_none());
+        assert!(BirthDate::parse("1960-02-29").is_some());
+        assert!(BirthDate::parse("1961-02-29").is_none());
+        assert!(BirthDate::parse("1990-1-01").is_none());
+    }
+
+    #[test]
+    fn controls_take_d15s_defaults_and_block_minors_categories() {
+        let issued = at(2026, 3, 1);
+        let c = budget(100_000).controls(&slave("1990-01-01"), issued, issued);
+        assert_eq!(c.per_tx_max_krw, Some(DEFAULT_PER_TX_MAX_KRW));
+        assert_eq!(c.valid_until_ms, Some(issued + DEFAULT_VALIDITY_MS));
+        assert_eq!(
+            c.budget,
+            Some(Budget {
+                period: Period::Month,
+                budget_krw: 100_000
+            })
+        );
+        assert!(c.require_secret);
+        assert!(c.blocked_categories.is_empty());
+        let minor = budget(100_000).controls(&slave("2010-01-01"), issued, issued);
+        assert_eq!(
+            minor.blocked_categories,
+            vec![Tag::new("adult").unwrap(), Tag::new("gambling").unwrap()]
+        );
+        assert_eq!(
+            budget(0).validate(2_000_000).unwrap_err().0,
+            RefusalCode::ControlsInvalid
+        );
+        let over = DivisionControls {
+            per_tx_max_krw: Some(2_000_001),
+            ..budget(100_000)
+        };
+        assert_eq!(
+            over.validate(2_000_000).unwrap_err().0,
+            RefusalCode::ControlsInvalid
+        );
+        assert!(budget(100_000).validate(2_000_000).is_ok());
+    }
+
+    #[test]
+    fn an_activation_code_lasts_72_hours_and_the_fifth_wrong_try_voids_it() {
+        let issued = at(2026, 3, 1);
+        let mut a = Activation::issued_at(issued);
+        let pending = DivisionStatus::PendingActivation;
+        assert_eq!(
+            a.attempt(pending, true, true, issued + 1),
+            ActivationVerdict::Activated
+        );
+        assert_eq!(
+            a.attempt(pending, true, false, issued + 1),
+            ActivationVerdict::Refused {
+                code: RefusalCode::IdentityCheckFailed,
+                counted: false,
+                voids: false
+            }
+        );
+        assert!(matches!(
+            a.attempt(pending, true, true, issued + ACTIVATION_TTL_MS),
+            ActivationVerdict::Refused {
+                code: RefusalCode::ActivationCodeInvalid,
+                counted: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            a.attempt(DivisionStatus::Active, true, true, issued + 1),
+            ActivationVerdict::Refused { counted: false, .. }
+        ));
+        for n in 1..=ACTIVATION_TRIES {
+            let verdict = a.attempt(pending, false, true, issued + 1);
+            assert_eq!(
+                verdict,
+                ActivationVerdict::Refused {
+                    code: RefusalCode::ActivationCodeInvalid,
+                    counted: true,
+                    voids: n == ACTIVATION_TRIES
+                }
+            );
+            a.failed_count += 1;
+        }
+        // Void: even the right code is refused now.
+        assert!(!a.usable_at(issued + 1));
+        assert!(matches!(
+            a.attempt(pending, true, true, issued + 1),
+            ActivationVerdict::Refused { counted: false, .. }
+        ));
+    }
+}
