@@ -20,10 +20,16 @@ use omnibus_core::ids::{CardName, CardSeq, MerchantId, MerchantNo, Tag, Terminal
 use omnibus_core::ledger::{decode_snapshot, encode_snapshot, snapshot_version, SNAPSHOT_VERSION};
 use omnibus_core::ledger::{HoldDecision, HoldId, NewHold};
 use omnibus_core::ledger::{ParentPlan, ShardBooks};
+use omnibus_core::payments::controls::{Counters, Period};
+use omnibus_core::payments::division::{
+    Activation, BirthDate, DivisionAccount, DivisionControls, DivisionStatus, Slave,
+};
 use omnibus_core::payments::merchant::{
     InstrumentType, InstrumentTypes, Merchant, MerchantStatus, PayoutSchedule, Terminal,
 };
-use omnibus_core::payments::payment::{PaymentEntry, PaymentId, PaymentState, RefundEntry};
+use omnibus_core::payments::payment::{
+    PayerKind, PaymentEntry, PaymentId, PaymentState, RefundEntry,
+};
 use omnibus_core::payments::prepaid_card::{CardStatus, PrepaidCard};
 use omnibus_core::payments::secret::{CredentialIndex, SealedNumber, StoredSecret};
 use omnibus_core::record::codec::{decode, Encoder, RecordKind};
@@ -464,6 +470,13 @@ fn records_current() -> Vec<(&'static str, LedgerRecord)> {
             "payment_set",
             LedgerRecord::PaymentSet { payment: payment() },
         ),
+        (
+            "division_set",
+            LedgerRecord::DivisionSet {
+                version: 5,
+                account: Box::new(division()),
+            },
+        ),
     ]
 }
 
@@ -489,6 +502,66 @@ fn payment() -> PaymentEntry {
             amount_krw: 5_000,
             at_ms: 1_795_262_500_000,
         }],
+        payer: PayerKind::PrepaidCard,
+    }
+}
+
+/// A division account of master 1001's second slave, a minor with the guardian's consent,
+/// active with a PIN and part of its budget spent and reserved.
+fn division() -> DivisionAccount {
+    DivisionAccount {
+        master: customer(1001),
+        seq: CardSeq(2),
+        number_index: CredentialIndex {
+            kid: 1,
+            mac: [0x7E; 32],
+        },
+        last4: *b"0128",
+        slave: Slave {
+            name: omnibus_core::ids::PayeeName::new("김하나").unwrap(),
+            birth_date: BirthDate {
+                year: 2014,
+                month: 6,
+                day: 1,
+            },
+            phone: "01012345678".into(),
+            guardian_consent_at_ms: Some(1_795_262_300_000),
+        },
+        pin: Some(StoredSecret {
+            kid: 2,
+            mac: [0x42; 32],
+        }),
+        activation: Some((
+            StoredSecret {
+                kid: 1,
+                mac: [0x24; 32],
+            },
+            Activation {
+                expires_at_ms: 1_795_521_600_000,
+                failed_count: 2,
+            },
+        )),
+        status: DivisionStatus::Active,
+        controls: DivisionControls {
+            per_tx_max_krw: Some(50_000),
+            period: Period::Month,
+            period_budget_krw: 100_000,
+            valid_from_ms: Some(1_795_262_400_000),
+            valid_until_ms: None,
+            blocked_categories: vec![Tag::new("games").unwrap()],
+            allowed_merchants: vec![MerchantId::new("m2-books").unwrap()],
+        },
+        counters: Counters {
+            uses: 3,
+            spent_total_krw: 45_000,
+            spent_in_period_krw: 30_000,
+            period: 24_322,
+            reserved_uses: 1,
+            reserved_krw: 10_000,
+            failed_secret_count: 1,
+        },
+        auto_top_up: true,
+        issued_at_ms: 1_795_262_400_000,
     }
 }
 
@@ -642,6 +715,9 @@ fn sample(kind: RecordKind, version: u16) -> LedgerRecord {
     match (version, newest, first) {
         (v, Some((_, record)), _) if v == kind.version() => record,
         (_, _, Some((_, record))) => record,
+        // A kind newer than version 1's list, whose earlier versions read as today's
+        // sample (payment_set version 1: a prepaid card's payment, as the sample is).
+        (_, Some((_, record)), None) => record,
         _ => panic!("no sample of {} version {version}", kind.name()),
     }
 }
@@ -986,6 +1062,32 @@ fn books_v8() -> ShardBooks {
     books
 }
 
+/// Books holding a division account and a payment it made (version 9 of the snapshot).
+fn books_v9() -> ShardBooks {
+    let mut books = books_v8();
+    let lsn = books.last_lsn();
+    let paid = PaymentEntry {
+        id: PaymentId::new(0, 8),
+        card: Some((customer(1001), CardSeq(2))),
+        merchant_request_no: RequestNo::new("R-15").unwrap(),
+        payer: PayerKind::Division,
+        ..payment()
+    };
+    for (i, record) in [
+        LedgerRecord::DivisionSet {
+            version: 5,
+            account: Box::new(division()),
+        },
+        LedgerRecord::PaymentSet { payment: paid },
+    ]
+    .iter()
+    .enumerate()
+    {
+        books.apply(lsn + 1 + i as u64, record).unwrap();
+    }
+    books
+}
+
 fn read(name: &str) -> Vec<u8> {
     let path = golden_dir().join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("golden file {}: {e}", path.display()))
@@ -1011,7 +1113,7 @@ fn golden_files_of_the_current_versions_exist() {
     }
     let file = format!("snapshots/v{SNAPSHOT_VERSION}/books.bin");
     if write {
-        write_once(&file, &encode_snapshot(&books_v8().snapshot()));
+        write_once(&file, &encode_snapshot(&books_v9().snapshot()));
     }
     assert!(golden_dir().join(&file).exists(), "no golden file {file}");
 }
@@ -1113,6 +1215,21 @@ fn snapshots_written_by_every_format_version_still_decode() {
     let decoded = decode_snapshot(&v8).unwrap();
     assert_eq!(decoded, books_v8().snapshot());
     assert_eq!(decoded.payout_notices, [payout_notice()]);
+    assert!(decoded.divisions.is_empty());
+    assert!(decoded
+        .payments
+        .iter()
+        .all(|p| p.payer == PayerKind::PrepaidCard));
+    let v9 = read("snapshots/v9/books.bin");
+    assert_eq!(snapshot_version(&v9), 9);
+    let decoded = decode_snapshot(&v9).unwrap();
+    assert_eq!(decoded, books_v9().snapshot());
+    assert_eq!(decoded.divisions.len(), 1);
+    assert_eq!(decoded.divisions[0].account, division());
+    assert!(decoded
+        .payments
+        .iter()
+        .any(|p| p.payer == PayerKind::Division));
 }
 
 #[test]

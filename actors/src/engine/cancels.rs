@@ -118,6 +118,7 @@ impl Engine {
                     approved_at_ms: 0,
                     refunded_krw: 0,
                     refunds: Vec::new(),
+                    payer: omnibus_core::payments::payment::PayerKind::PrepaidCard,
                 };
                 let recorded = self.record_new(self.key_shard(&key), tombstone).await;
                 self.settle_payment_key(key, recorded.as_ref().ok().map(|p| p.id));

@@ -169,6 +169,7 @@ impl Engine {
             approved_at_ms: 0,
             refunded_krw: 0,
             refunds: Vec::new(),
+            payer: omnibus_core::payments::payment::PayerKind::PrepaidCard,
         };
         // A checkout is used up here, once the number is claimed: a resubmission was
         // answered above, from the record.
@@ -319,6 +320,7 @@ impl Engine {
             approved_at_ms: 0,
             refunded_krw: 0,
             refunds: Vec::new(),
+            payer: omnibus_core::payments::payment::PayerKind::PrepaidCard,
         };
         let ask = Ask {
             merchant: merchant.merchant.id,

@@ -7,6 +7,8 @@
 //! - Version 2: the snapshot before two-phase holds.
 //! - Version 3: the snapshot before merchants.
 //! - Version 4: the snapshot before prepaid cards.
+//! - Versions 5 to 8: payments without their payer's kind (`PaymentEntryV1`).
+//! - Version 8: the snapshot before division accounts.
 
 use super::{
     BooksSnapshot, CustomerEntry, DecimalCell, Hold, Incoming, Lsn, MerchantEntry, Outgoing,
@@ -125,6 +127,7 @@ impl From<BooksSnapshotV1> for BooksSnapshot {
             members: Vec::new(),
             api_keys: Vec::new(),
             payout_notices: Vec::new(),
+            divisions: Vec::new(),
         }
     }
 }
@@ -181,6 +184,7 @@ impl From<BooksSnapshotV2> for BooksSnapshot {
             members: Vec::new(),
             api_keys: Vec::new(),
             payout_notices: Vec::new(),
+            divisions: Vec::new(),
         }
     }
 }
@@ -238,6 +242,7 @@ impl From<BooksSnapshotV3> for BooksSnapshot {
             members: Vec::new(),
             api_keys: Vec::new(),
             payout_notices: Vec::new(),
+            divisions: Vec::new(),
         }
     }
 }
@@ -297,6 +302,7 @@ impl From<BooksSnapshotV4> for BooksSnapshot {
             members: Vec::new(),
             api_keys: Vec::new(),
             payout_notices: Vec::new(),
+            divisions: Vec::new(),
         }
     }
 }
@@ -323,7 +329,7 @@ pub struct BooksSnapshotV5 {
     pub merchants: Vec<MerchantEntry>,
     pub merchant_slices: Vec<(MerchantNo, SliceEntry)>,
     pub cards: Vec<super::CardEntry>,
-    pub payments: Vec<crate::payments::payment::PaymentEntry>,
+    pub payments: Vec<crate::record::frozen::PaymentEntryV1>,
 }
 
 impl From<BooksSnapshotV5> for BooksSnapshot {
@@ -348,7 +354,7 @@ impl From<BooksSnapshotV5> for BooksSnapshot {
             merchants: s.merchants,
             merchant_slices: s.merchant_slices,
             cards: s.cards,
-            payments: s.payments,
+            payments: s.payments.into_iter().map(Into::into).collect(),
             // Before version 6 a request found what it named in its entries.
             named: Vec::new(),
             payouts: Vec::new(),
@@ -358,6 +364,7 @@ impl From<BooksSnapshotV5> for BooksSnapshot {
             members: Vec::new(),
             api_keys: Vec::new(),
             payout_notices: Vec::new(),
+            divisions: Vec::new(),
         }
     }
 }
@@ -384,7 +391,7 @@ pub struct BooksSnapshotV6 {
     pub merchants: Vec<MerchantEntry>,
     pub merchant_slices: Vec<(MerchantNo, SliceEntry)>,
     pub cards: Vec<super::CardEntry>,
-    pub payments: Vec<crate::payments::payment::PaymentEntry>,
+    pub payments: Vec<crate::record::frozen::PaymentEntryV1>,
     pub named: Vec<(CustomerId, RequestNo, crate::saga::Named)>,
     pub payouts: Vec<(MerchantNo, u64, RequestNo)>,
     pub pocket_days: Vec<crate::statement::PocketDay>,
@@ -415,7 +422,7 @@ impl From<BooksSnapshotV6> for BooksSnapshot {
             merchants: s.merchants,
             merchant_slices: s.merchant_slices,
             cards: s.cards,
-            payments: s.payments,
+            payments: s.payments.into_iter().map(Into::into).collect(),
             named: s.named,
             payouts: s.payouts,
             pocket_days: s.pocket_days,
@@ -425,6 +432,7 @@ impl From<BooksSnapshotV6> for BooksSnapshot {
             // Before version 7 there were no API keys.
             api_keys: Vec::new(),
             payout_notices: Vec::new(),
+            divisions: Vec::new(),
         }
     }
 }
@@ -451,7 +459,7 @@ pub struct BooksSnapshotV7 {
     pub merchants: Vec<MerchantEntry>,
     pub merchant_slices: Vec<(MerchantNo, SliceEntry)>,
     pub cards: Vec<super::CardEntry>,
-    pub payments: Vec<crate::payments::payment::PaymentEntry>,
+    pub payments: Vec<crate::record::frozen::PaymentEntryV1>,
     pub named: Vec<(CustomerId, RequestNo, crate::saga::Named)>,
     pub payouts: Vec<(MerchantNo, u64, RequestNo)>,
     pub pocket_days: Vec<crate::statement::PocketDay>,
@@ -483,7 +491,7 @@ impl From<BooksSnapshotV7> for BooksSnapshot {
             merchants: s.merchants,
             merchant_slices: s.merchant_slices,
             cards: s.cards,
-            payments: s.payments,
+            payments: s.payments.into_iter().map(Into::into).collect(),
             named: s.named,
             payouts: s.payouts,
             pocket_days: s.pocket_days,
@@ -493,6 +501,79 @@ impl From<BooksSnapshotV7> for BooksSnapshot {
             api_keys: s.api_keys,
             // Before version 8 there were no payout notices.
             payout_notices: Vec::new(),
+            divisions: Vec::new(),
+        }
+    }
+}
+
+/// The snapshot before division accounts, its payments without their payer's kind.
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct BooksSnapshotV8 {
+    pub shard: u16,
+    pub shards: u16,
+    pub last_lsn: Lsn,
+    pub genesis_done: bool,
+    pub customers: Vec<CustomerEntry>,
+    pub slices: Vec<(ParentAccount, SliceEntry)>,
+    pub designated: Vec<(BankCode, DecimalCell)>,
+    pub funding: DecimalCell,
+    pub in_transit: DecimalCell,
+    pub outgoing: Vec<Outgoing>,
+    pub incoming: Vec<(u16, Incoming)>,
+    pub next_transfer_seq: u64,
+    pub requests: Vec<RequestState>,
+    pub entries: Vec<LogEntry>,
+    pub next_entry_seq: u64,
+    pub holds: Vec<Hold>,
+    pub merchants: Vec<MerchantEntry>,
+    pub merchant_slices: Vec<(MerchantNo, SliceEntry)>,
+    pub cards: Vec<super::CardEntry>,
+    pub payments: Vec<crate::record::frozen::PaymentEntryV1>,
+    pub named: Vec<(CustomerId, RequestNo, crate::saga::Named)>,
+    pub payouts: Vec<(MerchantNo, u64, RequestNo)>,
+    pub pocket_days: Vec<crate::statement::PocketDay>,
+    pub notices: Vec<crate::statement::Notice>,
+    pub merchant_days: Vec<(u32, MerchantNo, DecimalCell)>,
+    pub members: Vec<(u32, crate::payments::member::Member)>,
+    pub api_keys: Vec<crate::payments::api_key::ApiKey>,
+    pub payout_notices: Vec<crate::payments::payout_notice::PayoutNotice>,
+}
+
+impl From<BooksSnapshotV8> for BooksSnapshot {
+    fn from(s: BooksSnapshotV8) -> BooksSnapshot {
+        let payout_notices = s.payout_notices;
+        let v7 = BooksSnapshotV7 {
+            shard: s.shard,
+            shards: s.shards,
+            last_lsn: s.last_lsn,
+            genesis_done: s.genesis_done,
+            customers: s.customers,
+            slices: s.slices,
+            designated: s.designated,
+            funding: s.funding,
+            in_transit: s.in_transit,
+            outgoing: s.outgoing,
+            incoming: s.incoming,
+            next_transfer_seq: s.next_transfer_seq,
+            requests: s.requests,
+            entries: s.entries,
+            next_entry_seq: s.next_entry_seq,
+            holds: s.holds,
+            merchants: s.merchants,
+            merchant_slices: s.merchant_slices,
+            cards: s.cards,
+            payments: s.payments,
+            named: s.named,
+            payouts: s.payouts,
+            pocket_days: s.pocket_days,
+            notices: s.notices,
+            merchant_days: s.merchant_days,
+            members: s.members,
+            api_keys: s.api_keys,
+        };
+        BooksSnapshot {
+            payout_notices,
+            ..BooksSnapshot::from(v7)
         }
     }
 }

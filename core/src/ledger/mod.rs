@@ -89,6 +89,7 @@ mod api_keys;
 pub mod archived;
 mod cards;
 mod conservation;
+mod divisions;
 mod entries;
 mod error;
 #[cfg(test)]
@@ -114,6 +115,7 @@ mod transfers;
 
 pub use accounts::{shard_of, CustomerEntry, SliceEntry};
 pub use cards::CardEntry;
+pub use divisions::DivisionEntry;
 pub use error::BooksError;
 pub use holds::{Hold, HoldAnswer, HoldDecision, HoldId, HoldKey, HoldState, NewHold};
 pub use merchants::MerchantEntry;
@@ -213,6 +215,8 @@ pub struct ShardBooks {
     merchant_slices: BTreeMap<crate::ids::MerchantNo, SliceEntry>,
     /// The prepaid cards of this shard's customers, with their pockets (`cards.rs`).
     cards: BTreeMap<(CustomerId, crate::ids::CardSeq), CardEntry>,
+    /// The division accounts of this shard's customers (`divisions.rs`).
+    divisions: BTreeMap<(CustomerId, crate::ids::CardSeq), DivisionEntry>,
     /// `payment_log` (`payments.rs`).
     payments: payments::Payments,
     /// The accounts beyond the customer's own that a request's legs name, for the
@@ -286,6 +290,7 @@ impl ShardBooks {
             merchants: BTreeMap::new(),
             merchant_slices: BTreeMap::new(),
             cards: BTreeMap::new(),
+            divisions: BTreeMap::new(),
             payments: Default::default(),
             named: Default::default(),
             payouts: Default::default(),
@@ -467,6 +472,10 @@ impl ShardBooks {
             }
             LedgerRecord::CardSet { version, card } => {
                 self.apply_card_set(*version, card)?;
+                Applied::Done
+            }
+            LedgerRecord::DivisionSet { version, account } => {
+                self.apply_division_set(*version, account)?;
                 Applied::Done
             }
             LedgerRecord::PaymentSet { payment } => {

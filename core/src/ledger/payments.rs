@@ -94,6 +94,7 @@ mod tests {
             approved_at_ms: 0,
             refunded_krw: 0,
             refunds: Vec::new(),
+            payer: crate::payments::payment::PayerKind::PrepaidCard,
         }
     }
 

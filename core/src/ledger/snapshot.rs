@@ -48,6 +48,7 @@ impl ShardBooks {
             merchants: self.merchants.values().cloned().collect(),
             merchant_slices: self.merchant_slices.iter().map(|(m, s)| (*m, *s)).collect(),
             cards: self.cards.values().cloned().collect(),
+            divisions: self.divisions.values().cloned().collect(),
             payments: self.payments.by_id.values().cloned().collect(),
             named: {
                 // In a fixed order, so that equal books make equal snapshots.
@@ -147,6 +148,11 @@ impl ShardBooks {
             .into_iter()
             .map(|c| ((c.card.owner, c.card.seq), c))
             .collect();
+        books.divisions = snapshot
+            .divisions
+            .into_iter()
+            .map(|d| ((d.account.master, d.account.seq), d))
+            .collect();
         for payment in snapshot.payments {
             books.payments.insert(payment);
         }
@@ -241,6 +247,8 @@ pub struct BooksSnapshot {
     /// The payouts' settlement statements for their merchants, with their delivery (from
     /// version 8).
     pub payout_notices: Vec<crate::payments::payout_notice::PayoutNotice>,
+    /// The division accounts of the shard's customers (from version 9).
+    pub divisions: Vec<super::DivisionEntry>,
 }
 
 /// The books at one LSN, shared with the live books copy-on-write: see

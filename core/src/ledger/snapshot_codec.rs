@@ -7,7 +7,7 @@ use rkyv::util::AlignedVec;
 
 use super::frozen::{
     BooksSnapshotV1, BooksSnapshotV2, BooksSnapshotV3, BooksSnapshotV4, BooksSnapshotV5,
-    BooksSnapshotV6, BooksSnapshotV7,
+    BooksSnapshotV6, BooksSnapshotV7, BooksSnapshotV8,
 };
 use super::BooksSnapshot;
 use crate::record::codec::{aligned, get, DecodeError, HEADER_BYTES};
@@ -19,8 +19,9 @@ const SNAPSHOT_MAGIC: [u8; 4] = [0xFF, b'B', b'K', b'S'];
 /// holds. Version 4: the merchants of the instruments layer and
 /// their slices. Version 5: the prepaid cards and their pockets, and `payment_log`.
 /// Version 6: what the acceptance of each request not settled named. Version 7: the API
-/// keys.
-pub const SNAPSHOT_VERSION: u16 = 8;
+/// keys. Version 8: the payouts' settlement statements. Version 9: the division accounts,
+/// and each payment's payer kind.
+pub const SNAPSHOT_VERSION: u16 = 9;
 
 /// The payload of a snapshot of the books: its envelope and the archive.
 pub fn encode_snapshot(snapshot: &BooksSnapshot) -> Vec<u8> {
@@ -62,7 +63,9 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<BooksSnapshot, DecodeError> {
             .map(BooksSnapshot::from),
         7 => get::<BooksSnapshotV7>("a version 7 snapshot", &bytes[HEADER_BYTES..])
             .map(BooksSnapshot::from),
-        8 => get::<BooksSnapshot>("a version 8 snapshot", &bytes[HEADER_BYTES..]),
+        8 => get::<BooksSnapshotV8>("a version 8 snapshot", &bytes[HEADER_BYTES..])
+            .map(BooksSnapshot::from),
+        9 => get::<BooksSnapshot>("a version 9 snapshot", &bytes[HEADER_BYTES..]),
         other => Err(DecodeError::UnsupportedSnapshot(other)),
     }
 }

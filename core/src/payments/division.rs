@@ -23,9 +23,10 @@ use std::fmt;
 
 use super::card_number::luhn_check_digit;
 use super::codes::RefusalCode;
-use super::controls::{Budget, Controls, InstrumentStatus, Period};
+use super::controls::{Budget, Controls, Counters, InstrumentStatus, Period};
 use super::kst::{date_of_day, day_of_date, kst_day};
-use crate::ids::{MerchantId, Tag};
+use super::secret::{CredentialIndex, StoredSecret};
+use crate::ids::{CardSeq, CustomerId, MerchantId, Tag};
 
 /// D-1.5: the per-payment cap when the master sets none.
 pub const DEFAULT_PER_TX_MAX_KRW: u64 = 300_000;
@@ -141,7 +142,10 @@ impl fmt::Debug for DivisionNumber {
 }
 
 /// A division account's status (§1.2). Only `Active` may pay.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug, PartialEq, Eq))]
 pub enum DivisionStatus {
     /// Issued, or its PIN reset by the master: the slave has not set a PIN yet (I5).
     PendingActivation,
@@ -216,7 +220,7 @@ pub enum DivisionAction {
 }
 
 /// A calendar date of birth.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct BirthDate {
     pub year: u32,
     pub month: u32,
@@ -261,7 +265,7 @@ impl BirthDate {
 
 /// A slave as the master gives them at I1 (D-1.6): checked at activation against the
 /// mobile identity check.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Slave {
     pub name: crate::ids::PayeeName,
     pub birth_date: BirthDate,
@@ -317,7 +321,7 @@ impl Slave {
 }
 
 /// What the master sets for a slave at issue, or changes later (F3).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct DivisionControls {
     /// Default [`DEFAULT_PER_TX_MAX_KRW`]; at most `sale_max_krw`.
     pub per_tx_max_krw: Option<u64>,
@@ -386,10 +390,96 @@ impl DivisionControls {
 
 /// An activation code's state (D-1.12). The code itself is kept only as a keyed hash by
 /// whoever stores the account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Activation {
     pub expires_at_ms: u64,
     pub failed_count: u8,
+}
+
+/// A slave's division account at one version, as its master's shard keeps it (§1.2,
+/// §1.7): never its number or PIN in clear (D-0.3). The number is kept as its credential
+/// index (`HMAC(index_key, number)`, how a payment finds the account) and its last 4
+/// digits; the PIN and the outstanding activation code as keyed MACs under `pin_key`.
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct DivisionAccount {
+    /// The master: the customer whose balance pays.
+    pub master: CustomerId,
+    /// Its number among the master's division accounts, from 1.
+    pub seq: CardSeq,
+    pub number_index: CredentialIndex,
+    /// The last 4 digits, as ASCII.
+    pub last4: [u8; 4],
+    pub slave: Slave,
+    /// The slave's PIN, once activated.
+    pub pin: Option<StoredSecret>,
+    /// The activation code outstanding, if any (D-1.12).
+    pub activation: Option<(StoredSecret, Activation)>,
+    pub status: DivisionStatus,
+    pub controls: DivisionControls,
+    /// The budget's counters and the wrong PINs in a row (§6.2).
+    pub counters: Counters,
+    /// Whether a short balance is topped up from the master's linked account (D-1.2).
+    pub auto_top_up: bool,
+    pub issued_at_ms: u64,
+}
+
+impl DivisionAccount {
+    /// The account's `instrument_id` in the API: `da_<master>_<seq>`.
+    pub fn instrument_id(&self) -> DivisionId {
+        DivisionId {
+            master: self.master,
+            seq: self.seq,
+        }
+    }
+
+    /// The §6.2 controls of its payments at `at_ms`.
+    pub fn controls_at(&self, at_ms: u64) -> Controls {
+        self.controls
+            .controls(&self.slave, self.issued_at_ms, at_ms)
+    }
+
+    pub fn masked(&self) -> String {
+        masked(self.last4)
+    }
+}
+
+/// A division account's `instrument_id`: its master and its number among the master's
+/// division accounts, written `da_<master>_<seq>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DivisionId {
+    pub master: CustomerId,
+    pub seq: CardSeq,
+}
+
+impl DivisionId {
+    /// The bytes its PIN's and activation code's MACs are bound to.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.to_string().into_bytes()
+    }
+}
+
+impl fmt::Display for DivisionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "da_{}_{}", self.master, self.seq)
+    }
+}
+
+impl std::str::FromStr for DivisionId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("instrument_id {s:?} is not da_<master>_<seq>");
+        let rest = s.strip_prefix("da_").ok_or_else(bad)?;
+        let (master, seq) = rest.split_once('_').ok_or_else(bad)?;
+        let master: CustomerId = master.parse().map_err(|_| bad())?;
+        let seq: u16 = seq.parse().map_err(|_| bad())?;
+        if seq == 0 {
+            return Err(bad());
+        }
+        Ok(DivisionId {
+            master,
+            seq: CardSeq(seq),
+        })
+    }
 }
 
 /// What an activation attempt (I5) comes to.

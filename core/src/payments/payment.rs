@@ -126,9 +126,10 @@ pub struct PaymentEntry {
     /// The request's fingerprint, secrets excluded (`payment_request.rs`).
     pub fingerprint: [u8; 32],
     pub amount_krw: u64,
-    /// The card that pays: its owner and its number among the owner's cards. `None` when
-    /// declined before a card was found (an unknown number), or cancelled by the merchant
-    /// before it arrived.
+    /// The instrument that pays: its owner (the payer) and its number among the owner's
+    /// instruments of its kind (`payer`): a prepaid card, or a division account of a
+    /// master. `None` when declined before an instrument was found (an unknown number),
+    /// or cancelled by the merchant before it arrived.
     pub card: Option<(crate::ids::CustomerId, crate::ids::CardSeq)>,
     pub state: PaymentState,
     /// Why it was declined (`DeclineCode::byte`), once it was.
@@ -143,6 +144,23 @@ pub struct PaymentEntry {
     pub refunded_krw: u64,
     /// Its refunds (§6.5), each under the merchant's `refund_request_no`.
     pub refunds: Vec<RefundEntry>,
+    /// The kind of instrument `card` names (from `payment_set` version 2; before, every
+    /// payment was a prepaid card's).
+    pub payer: PayerKind,
+}
+
+/// The kind of instrument that pays a payment: where its money came from, and so where a
+/// cancel or refund pays it back and what it gives back to the instrument's counters.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug, PartialEq, Eq))]
+pub enum PayerKind {
+    /// A prepaid card's pocket (seed 004), directly or through a wallet checkout.
+    #[default]
+    PrepaidCard,
+    /// A division account (seed 001(a)): its master's balance, within the slave's budget.
+    Division,
 }
 
 /// A refund of a payment (§6.5): the merchant's number for it, its amount, when it was

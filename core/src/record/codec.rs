@@ -78,10 +78,11 @@ pub enum RecordKind {
     MemberSet,
     ApiKeySet,
     PayoutNoticeSet,
+    DivisionSet,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 25] = [
+    pub const ALL: [RecordKind; 26] = [
         RecordKind::Genesis,
         RecordKind::CustomerOpened,
         RecordKind::CustomerStatus,
@@ -107,6 +108,7 @@ impl RecordKind {
         RecordKind::MemberSet,
         RecordKind::ApiKeySet,
         RecordKind::PayoutNoticeSet,
+        RecordKind::DivisionSet,
     ];
 
     /// The code in the envelope.
@@ -137,6 +139,7 @@ impl RecordKind {
             RecordKind::MemberSet => 23,
             RecordKind::ApiKeySet => 24,
             RecordKind::PayoutNoticeSet => 25,
+            RecordKind::DivisionSet => 26,
         }
     }
 
@@ -147,11 +150,11 @@ impl RecordKind {
     /// The body version this build writes. Version 2 of request_accepted carries the
     /// request's reservations, version 3 the accounts its legs name; version 2 of
     /// transfer_in, what its source settled below it; of answered, the reason of a
-    /// failure.
+    /// failure; of payment_set, the payer's kind.
     pub const fn version(self) -> u16 {
         match self {
             RecordKind::RequestAccepted => 3,
-            RecordKind::TransferIn | RecordKind::Answered => 2,
+            RecordKind::TransferIn | RecordKind::Answered | RecordKind::PaymentSet => 2,
             _ => 1,
         }
     }
@@ -184,6 +187,7 @@ impl RecordKind {
             RecordKind::MemberSet => "member_set",
             RecordKind::ApiKeySet => "api_key_set",
             RecordKind::PayoutNoticeSet => "payout_notice_set",
+            RecordKind::DivisionSet => "division_set",
         }
     }
 }
@@ -216,6 +220,7 @@ impl LedgerRecord {
             LedgerRecord::MemberSet { .. } => RecordKind::MemberSet,
             LedgerRecord::ApiKeySet { .. } => RecordKind::ApiKeySet,
             LedgerRecord::PayoutNoticeSet { .. } => RecordKind::PayoutNoticeSet,
+            LedgerRecord::DivisionSet { .. } => RecordKind::DivisionSet,
         }
     }
 }
@@ -358,7 +363,7 @@ mod v1 {
 
     #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
     pub struct PaymentSet {
-        pub payment: crate::payments::payment::PaymentEntry,
+        pub payment: crate::record::frozen::PaymentEntryV1,
     }
 
     #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
@@ -375,6 +380,12 @@ mod v1 {
     #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
     pub struct PayoutNoticeSet {
         pub notice: crate::payments::payout_notice::PayoutNotice,
+    }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct DivisionSet {
+        pub version: u32,
+        pub account: crate::payments::division::DivisionAccount,
     }
 
     #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
@@ -398,6 +409,11 @@ mod v3 {
 /// The bodies of version 2 of the kinds that have one.
 mod v2 {
     use super::*;
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct PaymentSet {
+        pub payment: crate::payments::payment::PaymentEntry,
+    }
 
     #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
     pub struct RequestAccepted {
@@ -642,7 +658,7 @@ fn body(record: &LedgerRecord, buf: AlignedVec) -> AlignedVec {
             buf,
         ),
         LedgerRecord::PaymentSet { payment } => put(
-            &v1::PaymentSet {
+            &v2::PaymentSet {
                 payment: payment.clone(),
             },
             buf,
@@ -664,6 +680,13 @@ fn body(record: &LedgerRecord, buf: AlignedVec) -> AlignedVec {
         LedgerRecord::PayoutNoticeSet { notice } => put(
             &v1::PayoutNoticeSet {
                 notice: notice.clone(),
+            },
+            buf,
+        ),
+        LedgerRecord::DivisionSet { version, account } => put(
+            &v1::DivisionSet {
+                version: *version,
+                account: (**account).clone(),
             },
             buf,
         ),
@@ -945,8 +968,18 @@ pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
         (RecordKind::PayoutNoticeSet, _) => LedgerRecord::PayoutNoticeSet {
             notice: get::<v1::PayoutNoticeSet>(&what, body)?.notice,
         },
+        (RecordKind::DivisionSet, _) => {
+            let d = get::<v1::DivisionSet>(&what, body)?;
+            LedgerRecord::DivisionSet {
+                version: d.version,
+                account: Box::new(d.account),
+            }
+        }
+        (RecordKind::PaymentSet, 1) => LedgerRecord::PaymentSet {
+            payment: get::<v1::PaymentSet>(&what, body)?.payment.into(),
+        },
         (RecordKind::PaymentSet, _) => LedgerRecord::PaymentSet {
-            payment: get::<v1::PaymentSet>(&what, body)?.payment,
+            payment: get::<v2::PaymentSet>(&what, body)?.payment,
         },
     })
 }

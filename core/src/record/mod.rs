@@ -215,6 +215,14 @@ pub enum LedgerRecord {
     PayoutNoticeSet {
         notice: crate::payments::payout_notice::PayoutNotice,
     },
+    /// A division account of seed 001(a) at `version` (`ledger/divisions.rs`): written in
+    /// its master's shard at its issue and at every change; applying it keeps the higher
+    /// version.
+    DivisionSet {
+        version: u32,
+        /// Boxed: the largest record by far, which would otherwise size every record.
+        account: Box<crate::payments::division::DivisionAccount>,
+    },
 }
 
 impl LedgerRecord {
@@ -243,6 +251,7 @@ impl LedgerRecord {
             | LedgerRecord::ApiKeySet { .. }
             | LedgerRecord::PayoutNoticeSet { .. } => ActorId::Shard,
             LedgerRecord::CardSet { card, .. } => ActorId::Customer(card.owner),
+            LedgerRecord::DivisionSet { account, .. } => ActorId::Customer(account.master),
             LedgerRecord::HoldCreated { hold, .. } => {
                 ActorId::owner_of(hold.debit).unwrap_or(ActorId::Shard)
             }
