@@ -14,7 +14,7 @@
 //! then owed and retried until done.
 
 use omnibus_core::ids::{MerchantId, RequestNo};
-use omnibus_core::payments::payment::{PaymentEntry, PaymentId, PaymentState};
+use omnibus_core::payments::payment::{PayBack, PaymentEntry, PaymentId, PaymentState};
 use omnibus_core::payments::{DeclineCode, RefusalCode};
 
 use super::Engine;
@@ -40,7 +40,9 @@ pub(super) fn is_cancelled_before_arrival(p: &PaymentEntry) -> bool {
 impl Engine {
     /// Cancels a merchant's payment (§6.4): full, same KST day, no refund yet. Answers the
     /// payment CANCELLED; asked again, the same. Refused `INVALID_STATE`,
-    /// `CANCEL_WINDOW_CLOSED` or `REFUND_EXCEEDS_MERCHANT_BALANCE`, with nothing moved.
+    /// `CANCEL_WINDOW_CLOSED` or `REFUND_EXCEEDS_MERCHANT_BALANCE`, with nothing moved,
+    /// except a cancel cut short between its legs, whose refusal says what went back
+    /// already; asked again, even on a later day, it finishes (`pay_backs.rs`).
     /// `merchant`: the merchant asking; another merchant's payment is `NOT_FOUND`.
     pub async fn cancel_payment(
         &self,
@@ -62,9 +64,22 @@ impl Engine {
         if payment.state == PaymentState::Requested {
             payment = self.complete(payment).await?;
         }
+        // A cancel under way (a leg of it on record: its engine stopped, or the merchant
+        // could not fund the rest) is finished whatever the day: its KST day was checked
+        // when it began.
+        let numbers = |leg, attempt| id.cancel_request_no(leg, attempt);
+        let mut under_way = false;
+        for leg in [PayBack::Pocket, PayBack::Customer] {
+            under_way |= self.leg_on_record(&numbers, leg).await?.made.is_some();
+        }
+        let on_its_day = if under_way {
+            payment.approved_at_ms
+        } else {
+            self.now_ms()
+        };
         payment
             .book()
-            .cancel(self.now_ms())
+            .cancel(on_its_day)
             .map_err(|(code, why)| EngineError::refusal(code, format!("{id}: {why}")))?;
         self.pay_back(merchant, &payment, payment.amount_krw, |leg, attempt| {
             id.cancel_request_no(leg, attempt)

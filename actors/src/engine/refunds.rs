@@ -20,9 +20,12 @@ impl Engine {
     /// Refunds `amount_krw` of a merchant's payment under the merchant's
     /// `refund_request_no`. Answers the payment with the refund on record; the same number
     /// again answers the same, another amount under it is `IDEMPOTENCY_CONFLICT`. Refused
-    /// `INVALID_STATE` (not approved, cancelled, fully refunded), `REFUND_EXCEEDS_PAYMENT`,
-    /// `REFUND_EXCEEDS_MERCHANT_BALANCE`, with nothing moved. Another merchant's payment
-    /// is `NOT_FOUND`.
+    /// `INVALID_STATE` (not approved, cancelled, fully refunded, a cancel under way),
+    /// `REFUND_EXCEEDS_PAYMENT`, `REFUND_EXCEEDS_MERCHANT_BALANCE`, with nothing moved,
+    /// except a refund cut short between its legs, whose refusal says what went back
+    /// already: asked again under its number, it finishes. (Not covered: such a refund
+    /// followed by a cancel or another refund instead, docs/payments.md.) Another
+    /// merchant's payment is `NOT_FOUND`.
     pub async fn refund_payment(
         &self,
         merchant: MerchantId,

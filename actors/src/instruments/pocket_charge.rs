@@ -103,7 +103,7 @@ pub fn start_release(
         let books = saga.books();
         accept_release(&submission, &release, &books, saga.now_ms())?
     };
-    let (reply, _nobody) = tokio::sync::oneshot::channel();
+    let (reply, mut answer) = tokio::sync::oneshot::channel();
     crate::saga::start(
         saga,
         accepted,
@@ -112,5 +112,10 @@ pub fn start_release(
         reply.into(),
         || {},
     );
-    Ok(())
+    // A start refused (overloaded, the log full) answers at once; the supervisor tries
+    // again at its next pass.
+    match answer.try_recv() {
+        Ok(Err(e)) => Err(e),
+        _ => Ok(()),
+    }
 }

@@ -35,7 +35,8 @@ pub struct Expiry {
 }
 
 impl Expiry {
-    /// One pass; answers how many cards it put on record EXPIRED or released.
+    /// One pass; answers how many cards it is done with (put on record EXPIRED, their
+    /// pockets released or with nothing to release, or found closed).
     pub fn run(&self, flow: &Rc<SagaRuntime>, ledger: &RefCell<ShardLedger>) -> u64 {
         let now = flow.now_ms();
         let today = kst_day(now);
@@ -105,7 +106,11 @@ fn expire(
         )?;
         tracing::info!(shard = flow.shard(), card = %id, "prepaid card expired");
     }
-    let left = held.pocket.balance - held.pocket.held;
+    if held.pocket.held > rust_decimal::Decimal::ZERO {
+        // A payment or release of it is in flight: looked at again at the next pass.
+        return Ok(Step::Waits);
+    }
+    let left = held.pocket.balance;
     if left <= rust_decimal::Decimal::ZERO {
         return Ok(Step::Done);
     }
