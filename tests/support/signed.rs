@@ -27,6 +27,21 @@ pub fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// Now, or a millisecond after the last timestamp handed out if that is not earlier.
+fn fresh_timestamp_ms() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = now_ms();
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(last + 1);
+        match LAST.compare_exchange(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(seen) => last = seen,
+        }
+    }
+}
+
 impl Signer {
     /// From an answer that made a key (`POST /v1/api-keys`, `omnibus api-key create`).
     pub fn from_answer(made: &Value) -> Signer {
@@ -54,7 +69,11 @@ impl Signer {
         ]
     }
 
-    /// Sends `method path` (with `body` as JSON), signed now.
+    /// Sends `method path` (with `body` as JSON), signed now: each request of the process
+    /// at a later millisecond than the one before, as a client that signs each request
+    /// anew does (docs/auth.md). Two identical requests in one millisecond would sign
+    /// alike and the second be refused as a replay: that made a test that asks the same
+    /// thing twice fail now and then.
     pub fn send(
         &self,
         server: &Server,
@@ -63,7 +82,12 @@ impl Signer {
         body: Option<&Value>,
     ) -> Response {
         let bytes = body.map(|b| b.to_string().into_bytes());
-        let headers = self.headers_at(method, path, bytes.as_deref().unwrap_or(b""), now_ms());
+        let headers = self.headers_at(
+            method,
+            path,
+            bytes.as_deref().unwrap_or(b""),
+            fresh_timestamp_ms(),
+        );
         send_with(server, method, path, &headers, bytes.as_deref())
     }
 
