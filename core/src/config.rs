@@ -69,6 +69,8 @@ pub struct PaymentsConfig {
     pub card_iin: String,
     /// The most prepaid cards one customer may hold (D-5.9).
     pub cards_per_customer_max: u16,
+    /// The most division accounts one master may hold (§1.3 I1).
+    pub divisions_per_master_max: u16,
     /// The most a prepaid card's pocket may hold, with the credits on their way to it
     /// (D-5.6).
     pub pocket_balance_cap_krw: u64,
@@ -725,6 +727,12 @@ impl Config {
             u64::from(self.payments.expiries_per_pass_max),
             1,
             100_000,
+        )?;
+        range(
+            "payments.divisions_per_master_max",
+            u64::from(self.payments.divisions_per_master_max),
+            1,
+            1_000,
         )?;
         range(
             "payments.pay_back_attempts",

@@ -21,6 +21,7 @@ mod api_keys;
 mod balancer;
 mod cancels;
 mod cards;
+mod divisions;
 mod holds;
 mod merchants;
 mod pay_backs;
@@ -58,6 +59,7 @@ use crate::shard::{BatchMessage, ShardActor};
 
 pub use self::cancels::CancelByRequest;
 pub use self::cards::CardApplication;
+pub use self::divisions::{DivisionApplication, IssuedDivision};
 pub use self::payouts::PayoutView;
 pub use self::settlements::{PaymentSettlements, Settlement};
 pub use self::start::EngineParts;
@@ -93,6 +95,8 @@ struct Inner {
     payment_keys: Arc<crate::keys::PaymentKeys>,
     /// The credential index of the prepaid cards (`cards.rs`).
     cards: cards::CardDirectory,
+    /// The credential index of the division accounts (`divisions.rs`).
+    divisions: divisions::DivisionDirectory,
     /// Payments by the merchant's idempotency key (`payments.rs`).
     payment_keys_seen: payments::PaymentDirectory,
     /// Held by a cancel or refund from reading its payment to recording it, so that two at

@@ -18,7 +18,7 @@
 //! cut short is covered: a refund of its payment is refused until it is finished.
 
 use omnibus_core::ids::{MerchantId, MerchantNo, RequestNo};
-use omnibus_core::payments::payment::{PayBack, PaymentEntry};
+use omnibus_core::payments::payment::{PayBack, PayerKind, PaymentEntry};
 use omnibus_core::payments::prepaid_card::{CardId, CardStatus};
 use omnibus_core::payments::RefusalCode;
 use omnibus_core::request_log::Told;
@@ -111,6 +111,8 @@ impl Engine {
         let to_pocket = match (&pocket_leg.made, &customer_leg.made) {
             (Some(_), _) => pocket_leg.won(),
             (None, Some(_)) => 0,
+            // A division account's payment goes back to its master's balance (D-1.7).
+            (None, None) if payment.payer == PayerKind::Division => 0,
             (None, None) => self.pocket_share(customer, seq, won).await?,
         };
         let gone = pocket_leg.won() + customer_leg.won();

@@ -29,7 +29,7 @@ use omnibus_core::ids::{MerchantId, MerchantNo};
 use omnibus_core::ledger::MerchantEntry;
 use omnibus_core::payments::controls::Ask;
 use omnibus_core::payments::merchant::InstrumentType;
-use omnibus_core::payments::payment::{PaymentEntry, PaymentId, PaymentState};
+use omnibus_core::payments::payment::{PayerKind, PaymentEntry, PaymentId, PaymentState};
 use omnibus_core::payments::payment_request::{InstrumentRef, PaymentRequest, SecretText};
 use omnibus_core::payments::prepaid_card::CardId;
 use omnibus_core::payments::{DeclineCode, RefusalCode};
@@ -123,6 +123,11 @@ impl Engine {
                 "legs: one instrument per payment (split tender and group payment come with seeds 002 and 003)",
             ));
         };
+        if let InstrumentRef::Division { number, pin } = &leg.instrument {
+            return self
+                .pay_by_division(&request, &merchant, number.reveal(), pin.clone())
+                .await;
+        }
         // The card: by its number and password (D-5.18), or by a wallet checkout the member
         // confirmed with the card's password (flow B, D-5.17).
         let (index, password, checkout_id) = match &leg.instrument {
@@ -140,9 +145,9 @@ impl Engine {
                 return Err(EngineError::refusal(
                     RefusalCode::InvalidRequest,
                     format!(
-                        "instrument: type {} is not built yet; prepaid_card and wallet are",
-                        other.kind().as_str()
-                    ),
+                    "instrument: type {} is not built yet; prepaid_card, wallet and division are",
+                    other.kind().as_str()
+                ),
                 ))
             }
         };
@@ -380,7 +385,8 @@ impl Engine {
                     payment.created_at_ms,
                 )?,
                 merchant: payment.merchant,
-                pocket: Some(card),
+                // A division account pays from its master's balance (D-1.2).
+                pocket: (payment.payer == PayerKind::PrepaidCard).then_some(card),
             })
             .await?;
         let mut done = payment.clone();
@@ -435,7 +441,7 @@ impl Engine {
 
     /// A known number submitted again: the payment on record if the fields are the same
     /// (one still REQUESTED is completed first), else `IDEMPOTENCY_CONFLICT`.
-    async fn replay(
+    pub(super) async fn replay(
         &self,
         id: PaymentId,
         fingerprint: [u8; 32],

@@ -102,6 +102,11 @@ impl Engine {
             .flat_map(|r| r.books.cards())
             .map(|c| (c.card.number_index, c.card.instrument_id()))
             .collect();
+        let divisions: super::divisions::DivisionDirectory = recovered
+            .iter()
+            .flat_map(|r| r.books.divisions())
+            .map(|d| (d.account.number_index, d.account.instrument_id()))
+            .collect();
         let payment_keys_seen =
             super::payments::directory(recovered.iter().flat_map(|r| r.books.payments()));
         let wallets = super::wallet::Wallets::new(
@@ -265,6 +270,7 @@ impl Engine {
                 payment_keys: Arc::new(payment_keys),
                 merchant_writer: tokio::sync::Mutex::new(()),
                 cards,
+                divisions,
                 payment_keys_seen,
                 pay_backs: tokio::sync::Mutex::new(()),
                 clock: host_clock,

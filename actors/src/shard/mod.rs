@@ -25,6 +25,7 @@
 mod api_keys;
 mod archiving;
 mod cards;
+mod divisions;
 mod holds;
 mod lifecycle;
 mod members;
@@ -57,11 +58,12 @@ use crate::saga::{self, Refill, SagaRuntime};
 use crate::supervisors::{Prune, SupervisorActor};
 
 pub use self::protocol::{
-    AuthorizeCardPayment, BatchMessage, CardQuery, CardUse, ChangeCard, CreateHold, HoldsQuery,
-    HoldsWanted, IssueCard, IssueTextRequest, MemberQuery, MerchantsQuery, MoveSlice, Open,
-    PaymentQuery, Peers, Post, PostBatch, PostHold, Query, QueryAnswer, QueryKind, RecordPayment,
-    SetApiKey, SetMember, SetMerchant, SetStatus, Shutdown, SubmitBatch, SubmitRequest, Supervise,
-    ViewRequest, VoidHold,
+    ActivateDivision, AuthorizeCardPayment, AuthorizeDivisionPayment, BatchMessage, CardQuery,
+    CardUse, ChangeCard, ChangeDivision, CreateHold, DivisionQuery, HoldsQuery, HoldsWanted,
+    IssueCard, IssueDivisions, IssueTextRequest, MemberQuery, MerchantsQuery, MoveSlice,
+    NewDivision, Open, PaymentQuery, Peers, Post, PostBatch, PostHold, Query, QueryAnswer,
+    QueryKind, RecordPayment, SetApiKey, SetMember, SetMerchant, SetStatus, Shutdown, SubmitBatch,
+    SubmitRequest, Supervise, ViewRequest, VoidHold,
 };
 pub use self::transfers::Redeliver;
 use self::transfers::Transfers;

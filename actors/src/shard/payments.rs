@@ -7,7 +7,8 @@
 use actix::{Context, Handler};
 use omnibus_core::ledger::BooksError;
 use omnibus_core::payments::controls::{authorize, Authorizing, Funds, Secret, SecretEffect};
-use omnibus_core::payments::payment::PaymentState;
+use omnibus_core::payments::division::counters_after;
+use omnibus_core::payments::payment::{PayerKind, PaymentState};
 use omnibus_core::payments::prepaid_card::{CardStatus, PrepaidCard};
 use omnibus_core::payments::secret::{PinVerifier, SecretCheck};
 use omnibus_core::payments::DeclineCode;
@@ -180,7 +181,8 @@ impl Handler<RecordPayment> for ShardActor {
             return;
         }
         let mut ledger = self.ledger.borrow_mut();
-        if let Err(e) = ledger.admit(1, Admission::New) {
+        // The payment, and a division account's counters it changes.
+        if let Err(e) = ledger.admit(2, Admission::New) {
             msg.reply.send(Err(e));
             return;
         }
@@ -188,6 +190,30 @@ impl Handler<RecordPayment> for ShardActor {
         if msg.new_id {
             payment.id = ledger.books().next_payment_id();
             payment.version = 1;
+        }
+        // A division payment's sale done or not, or its refund, moves its budget's
+        // counters once: by what this record changes over the one on record (D-1.7, D-1.9).
+        if let (PayerKind::Division, Some((master, seq))) = (payment.payer, payment.card) {
+            let books = ledger.books();
+            let change = books
+                .payment(payment.id)
+                .zip(books.division(master, seq))
+                .and_then(|(on_record, held)| {
+                    let budget = held.account.controls.budget_period();
+                    counters_after(&held.account.counters, budget, on_record, &payment)
+                        .map(|counters| (held.version, held.account.clone(), counters))
+                });
+            if let Some((version, mut account, counters)) = change {
+                account.counters = counters;
+                let record = LedgerRecord::DivisionSet {
+                    version: version + 1,
+                    account: Box::new(account),
+                };
+                if let Err(e) = ledger.execute_unwaited(ActorId::Customer(master), &record) {
+                    msg.reply.send(Err(e));
+                    return;
+                }
+            }
         }
         let record = LedgerRecord::PaymentSet {
             payment: payment.clone(),

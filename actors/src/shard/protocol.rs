@@ -394,3 +394,77 @@ pub struct HoldsQuery {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct ExpireHolds;
+
+/// A division account to issue (I3): its number and activation code drawn by the engine,
+/// the slave and the master's controls.
+pub struct NewDivision {
+    pub number: omnibus_core::payments::division::DivisionNumber,
+    pub activation_code: omnibus_core::payments::payment_request::SecretText,
+    pub slave: omnibus_core::payments::division::Slave,
+    pub controls: omnibus_core::payments::division::DivisionControls,
+    pub auto_top_up: bool,
+}
+
+/// Issue a master's division accounts (I1, I3; `divisions.rs`): all or none, each
+/// PENDING_ACTIVATION with its activation code sealed; answered once durable.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct IssueDivisions {
+    pub master: omnibus_core::CustomerId,
+    pub slaves: Vec<NewDivision>,
+    /// `payments.divisions_per_master_max`.
+    pub max: u16,
+    pub sale_max_krw: u64,
+    pub keys: std::sync::Arc<crate::keys::PaymentKeys>,
+    pub reply: Reply<Vec<omnibus_core::ledger::DivisionEntry>>,
+}
+
+/// A master's division accounts (`Some(seq)`: that one only).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DivisionQuery {
+    pub master: omnibus_core::CustomerId,
+    pub seq: Option<omnibus_core::ids::CardSeq>,
+    pub reply: Reply<Vec<omnibus_core::ledger::DivisionEntry>>,
+}
+
+/// The slave's activation (I5, D-1.12): the code, the identity as the mobile check found
+/// it, and the new PIN.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ActivateDivision {
+    pub id: omnibus_core::payments::division::DivisionId,
+    pub code: omnibus_core::payments::payment_request::SecretText,
+    pub identity: omnibus_core::payments::division::Slave,
+    pub pin: omnibus_core::payments::payment_request::SecretText,
+    pub keys: std::sync::Arc<crate::keys::PaymentKeys>,
+    pub reply: Reply<omnibus_core::ledger::DivisionEntry>,
+}
+
+/// The master's change of a division account (F3): a status action (a PIN reset comes
+/// with the new activation code), or new controls.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ChangeDivision {
+    pub id: omnibus_core::payments::division::DivisionId,
+    pub action: Option<omnibus_core::payments::division::DivisionAction>,
+    pub new_code: Option<omnibus_core::payments::payment_request::SecretText>,
+    pub controls: Option<omnibus_core::payments::division::DivisionControls>,
+    pub sale_max_krw: u64,
+    pub keys: std::sync::Arc<crate::keys::PaymentKeys>,
+    pub reply: Reply<omnibus_core::ledger::DivisionEntry>,
+}
+
+/// Authorize a division payment on its master's shard (§1.3 F2, D-1.9): §6.2 steps 2–9
+/// on the account, the budget reserved with the payment REQUESTED (or DECLINED with its
+/// code), in one step on the master's thread.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AuthorizeDivisionPayment {
+    pub payment: omnibus_core::payments::payment::PaymentEntry,
+    pub pin: omnibus_core::payments::payment_request::SecretText,
+    pub ask: omnibus_core::payments::controls::Ask,
+    pub sale_max_krw: u64,
+    pub keys: std::sync::Arc<crate::keys::PaymentKeys>,
+    pub reply: Reply<omnibus_core::payments::payment::PaymentEntry>,
+}

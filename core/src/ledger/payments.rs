@@ -39,6 +39,7 @@ impl ShardBooks {
     ) -> bool {
         self.payments().any(|p| {
             p.card == Some((customer, seq))
+                && p.payer == crate::payments::payment::PayerKind::PrepaidCard
                 && p.sale
                     .is_some_and(|no| self.request(customer, no).is_some_and(|r| !self.settled(r)))
         })

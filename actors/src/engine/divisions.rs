@@ -1,0 +1,367 @@
+//! Division accounts of seed 001(a) (INSTRUMENTS.md §1): a master's issue of one account
+//! per slave (I1–I4), the slave's activation (I5), the master's changes (F3), and the
+//! credential index a payment finds an account by (§6.2 step 2). The rules are the core's
+//! (`omnibus_core::payments::division`); the records are written on the master's shard
+//! (`shard/divisions.rs`); a payment with `instrument: {type: "division", number, pin}`
+//! goes through `payments.rs`.
+//!
+//! Not built yet (issue 15): `BS.verify_account` at issue (I2, E10) and the mobile
+//! identity check as a rail (the activation compares the identity given with the
+//! master's data at I1); the top-up of a short balance from the master's linked account
+//! (`auto_top_up`, E5, E6); the HTTP endpoints of §1.7.
+
+use dashmap::DashMap;
+use omnibus_core::ids::CardSeq;
+use omnibus_core::ledger::DivisionEntry;
+use omnibus_core::payments::division::{
+    DivisionAction, DivisionControls, DivisionId, DivisionNumber, Slave,
+};
+use omnibus_core::payments::payment_request::SecretText;
+use omnibus_core::payments::secret::CredentialIndex;
+use omnibus_core::payments::RefusalCode;
+use omnibus_core::CustomerId;
+use rand::Rng;
+
+use omnibus_core::ledger::MerchantEntry;
+use omnibus_core::payments::controls::Ask;
+use omnibus_core::payments::merchant::InstrumentType;
+use omnibus_core::payments::payment::{PayerKind, PaymentEntry, PaymentId, PaymentState};
+use omnibus_core::payments::payment_request::PaymentRequest;
+use omnibus_core::payments::DeclineCode;
+
+use super::Engine;
+use crate::error::EngineError;
+use crate::shard::{ActivateDivision, ChangeDivision, DivisionQuery, IssueDivisions, NewDivision};
+
+/// The division accounts by the keyed hash of their numbers.
+pub(super) type DivisionDirectory = DashMap<CredentialIndex, DivisionId>;
+
+/// Tries at drawing a free number before an issue is refused.
+const NUMBER_TRIES: usize = 16;
+
+/// One slave's division account as the master asks for it (I1).
+#[derive(Clone, Debug)]
+pub struct DivisionApplication {
+    pub slave: Slave,
+    pub controls: DivisionControls,
+    /// Top a short balance up from the master's linked account (D-1.2; not built yet).
+    pub auto_top_up: bool,
+}
+
+/// A division account just issued (I4): its number and activation code, shown to the
+/// master this once. The master never learns a PIN.
+#[derive(Clone, Debug)]
+pub struct IssuedDivision {
+    pub entry: DivisionEntry,
+    pub number: DivisionNumber,
+    pub activation_code: SecretText,
+}
+
+impl Engine {
+    /// Issues one division account per slave to `master` (I1, I3, I4): all or none, each
+    /// PENDING_ACTIVATION with a fresh `DA-` number and an 8-digit activation code valid
+    /// 72 hours. Refused `OWNER_NOT_TRADABLE`, `TOO_MANY_INSTRUMENTS`, `CONTROLS_INVALID`,
+    /// `GUARDIAN_CONSENT_REQUIRED`, `INVALID_REQUEST`, with nothing created.
+    pub async fn issue_division_accounts(
+        &self,
+        master: CustomerId,
+        slaves: Vec<DivisionApplication>,
+    ) -> Result<Vec<IssuedDivision>, EngineError> {
+        if slaves.is_empty() {
+            return Err(EngineError::refusal(
+                RefusalCode::InvalidRequest,
+                "slaves: at least one",
+            ));
+        }
+        let config = &self.inner.config.payments;
+        let max = usize::from(config.divisions_per_master_max);
+        if slaves.len() > max {
+            return Err(EngineError::refusal(
+                RefusalCode::TooManyInstruments,
+                format!(
+                    "{} slaves; payments.divisions_per_master_max is {max}",
+                    slaves.len()
+                ),
+            ));
+        }
+        let mut numbers = Vec::with_capacity(slaves.len());
+        for _ in &slaves {
+            numbers.push(self.new_division_number()?);
+        }
+        let new: Vec<NewDivision> = slaves
+            .into_iter()
+            .zip(&numbers)
+            .map(|(a, (number, _))| NewDivision {
+                number: *number,
+                activation_code: activation_code(),
+                slave: a.slave,
+                controls: a.controls,
+                auto_top_up: a.auto_top_up,
+            })
+            .collect();
+        let codes: Vec<SecretText> = new.iter().map(|n| n.activation_code.clone()).collect();
+        let issued = self
+            .ask(self.shard_of(master), |reply| IssueDivisions {
+                master,
+                slaves: new,
+                max: config.divisions_per_master_max,
+                sale_max_krw: config.sale_max_krw,
+                keys: self.inner.payment_keys.clone(),
+                reply,
+            })
+            .await;
+        match issued {
+            Ok(entries) => {
+                let mut answer = Vec::with_capacity(entries.len());
+                for ((entry, (number, index)), code) in entries.into_iter().zip(numbers).zip(codes)
+                {
+                    self.inner
+                        .divisions
+                        .insert(index, entry.account.instrument_id());
+                    tracing::info!(account = %entry.account.instrument_id(), number = %entry.account.masked(), "division account issued");
+                    answer.push(IssuedDivision {
+                        entry,
+                        number,
+                        activation_code: code,
+                    });
+                }
+                Ok(answer)
+            }
+            Err(e) => {
+                if matches!(e, EngineError::Refusal { .. } | EngineError::Refused(_)) {
+                    for (_, index) in numbers {
+                        self.inner.divisions.remove(&index);
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// A fresh number, reserved in the credential index.
+    fn new_division_number(&self) -> Result<(DivisionNumber, CredentialIndex), EngineError> {
+        let mut rng = rand::rng();
+        for _ in 0..NUMBER_TRIES {
+            let mut payload = [0u8; 12];
+            for d in &mut payload {
+                *d = rng.random_range(0..10);
+            }
+            let number = DivisionNumber::from_payload(payload);
+            let index = self
+                .inner
+                .payment_keys
+                .index
+                .index(number.ascii().as_bytes());
+            // Reserved now with a placeholder; replaced by the account once written.
+            let placeholder = DivisionId {
+                master: CustomerId::new(u64::MAX >> 1).expect("a valid customer number"),
+                seq: CardSeq(0),
+            };
+            if let dashmap::Entry::Vacant(slot) = self.inner.divisions.entry(index) {
+                slot.insert(placeholder);
+                return Ok((number, index));
+            }
+        }
+        Err(EngineError::refusal(
+            RefusalCode::IssueRefused,
+            format!("no free division number after {NUMBER_TRIES} tries"),
+        ))
+    }
+
+    /// The division account a number names, if any (an issue in progress is not one yet).
+    pub(super) fn division_by_number(&self, number: &str) -> Option<DivisionId> {
+        let number = DivisionNumber::parse(number).ok()?;
+        let index = self
+            .inner
+            .payment_keys
+            .index
+            .index(number.ascii().as_bytes());
+        self.inner
+            .divisions
+            .get(&index)
+            .map(|d| *d)
+            .filter(|d| d.seq.0 != 0)
+    }
+
+    /// A master's division accounts, in the order issued (numbers masked: only their last
+    /// 4 digits are kept).
+    pub async fn division_accounts(
+        &self,
+        master: CustomerId,
+    ) -> Result<Vec<DivisionEntry>, EngineError> {
+        self.ask(self.shard_of(master), |reply| DivisionQuery {
+            master,
+            seq: None,
+            reply,
+        })
+        .await
+    }
+
+    /// One division account; `NOT_FOUND` if there is none.
+    pub async fn division_account(&self, id: DivisionId) -> Result<DivisionEntry, EngineError> {
+        self.ask(self.shard_of(id.master), |reply| DivisionQuery {
+            master: id.master,
+            seq: Some(id.seq),
+            reply,
+        })
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            EngineError::refusal(RefusalCode::NotFound, format!("no division account {id}"))
+        })
+    }
+
+    /// The slave's activation (I5, D-1.12): the number, the activation code, the identity
+    /// the mobile check found, and a new 6-digit PIN. ACTIVE after it. Refused
+    /// `ACTIVATION_CODE_INVALID` (a wrong, expired or void code; the fifth wrong code voids
+    /// it), `IDENTITY_CHECK_FAILED`, `INVALID_REQUEST` (a PIN not 6 digits); an unknown
+    /// number is `ACTIVATION_CODE_INVALID` too, so that numbers cannot be probed.
+    pub async fn activate_division(
+        &self,
+        number: &str,
+        code: SecretText,
+        identity: Slave,
+        pin: SecretText,
+    ) -> Result<DivisionEntry, EngineError> {
+        let Some(id) = self.division_by_number(number) else {
+            return Err(EngineError::refusal(
+                RefusalCode::ActivationCodeInvalid,
+                "no such division number, or a wrong code",
+            ));
+        };
+        self.ask(self.shard_of(id.master), |reply| ActivateDivision {
+            id,
+            code,
+            identity,
+            pin,
+            keys: self.inner.payment_keys.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// The master's change of a division account (F3): a status action and/or new
+    /// controls. A PIN reset answers the new activation code for the master. Refused
+    /// `INVALID_STATE` for an action the status does not allow, `CONTROLS_INVALID`.
+    pub async fn change_division(
+        &self,
+        id: DivisionId,
+        action: Option<DivisionAction>,
+        controls: Option<DivisionControls>,
+    ) -> Result<(DivisionEntry, Option<SecretText>), EngineError> {
+        let new_code = (action == Some(DivisionAction::ResetPin)).then(activation_code);
+        let config = &self.inner.config.payments;
+        let entry = self
+            .ask(self.shard_of(id.master), |reply| ChangeDivision {
+                id,
+                action,
+                new_code: new_code.clone(),
+                controls,
+                sale_max_krw: config.sale_max_krw,
+                keys: self.inner.payment_keys.clone(),
+                reply,
+            })
+            .await?;
+        Ok((entry, new_code))
+    }
+
+    /// A division payment (§1.3 F2): steps 0 and 1 here, steps 2–9 and the budget's
+    /// reservation on the master's shard, then the sale from the master's balance.
+    pub(super) async fn pay_by_division(
+        &self,
+        request: &PaymentRequest,
+        merchant: &MerchantEntry,
+        number: &str,
+        pin: SecretText,
+    ) -> Result<PaymentEntry, EngineError> {
+        let index = omnibus_core::payments::division::DivisionNumber::parse(number)
+            .ok()
+            .map(|n| self.inner.payment_keys.index.index(n.ascii().as_bytes()));
+        // The PIN is not part of the fingerprint (E9).
+        let fingerprint = request.fingerprint(&[index]).0;
+        let key = (merchant.no, request.merchant_request_no);
+        if let Some(id) = self.claim_payment_key(key).await? {
+            return self.replay(id, fingerprint).await;
+        }
+        let now = self.now_ms();
+        let mut payment = PaymentEntry {
+            id: PaymentId(0),
+            version: 1,
+            merchant: merchant.no,
+            merchant_request_no: request.merchant_request_no,
+            order_no: request.order_no,
+            fingerprint,
+            amount_krw: request.amount_krw,
+            card: None,
+            state: PaymentState::Requested,
+            decline: None,
+            sale: None,
+            created_at_ms: now,
+            approved_at_ms: 0,
+            refunded_krw: 0,
+            refunds: Vec::new(),
+            payer: PayerKind::Division,
+        };
+        let declined = |mut p: PaymentEntry, code: DeclineCode| {
+            p.state = PaymentState::Declined;
+            p.decline = Some(code.byte());
+            p
+        };
+        let division = self.division_by_number(number);
+        let recorded = match (
+            merchant
+                .merchant
+                .admits(InstrumentType::Division, request.terminal),
+            division,
+        ) {
+            (Err(code), _) => {
+                self.record_new(self.key_shard(&key), declined(payment, code))
+                    .await
+            }
+            (Ok(()), None) => {
+                self.record_new(
+                    self.key_shard(&key),
+                    declined(payment, DeclineCode::InvalidCredential),
+                )
+                .await
+            }
+            (Ok(()), Some(id)) => {
+                payment.card = Some((id.master, id.seq));
+                let ask = Ask {
+                    merchant: merchant.merchant.id,
+                    merchant_category: merchant.merchant.category,
+                    terminal: request.terminal,
+                    region: request.region,
+                    purpose: None,
+                    amount_krw: request.amount_krw,
+                    at_ms: now,
+                };
+                self.ask(self.shard_of(id.master), |reply| {
+                    crate::shard::AuthorizeDivisionPayment {
+                        payment,
+                        pin,
+                        ask,
+                        sale_max_krw: self.inner.config.payments.sale_max_krw,
+                        keys: self.inner.payment_keys.clone(),
+                        reply,
+                    }
+                })
+                .await
+            }
+        };
+        self.settle_payment_key(key, recorded.as_ref().ok().map(|p| p.id));
+        let recorded = recorded?;
+        if recorded.state == PaymentState::Requested {
+            self.complete(recorded).await
+        } else {
+            Ok(recorded)
+        }
+    }
+}
+
+/// A fresh 8-digit activation code (D-1.12).
+fn activation_code() -> SecretText {
+    let code: u32 = rand::rng().random_range(0..100_000_000);
+    SecretText::new(format!("{code:08}"))
+}

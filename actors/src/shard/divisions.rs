@@ -1,0 +1,453 @@
+//! The division accounts of this shard's masters (INSTRUMENTS.md §1; `omnibus_core`
+//! `payments/division.rs`, `ledger/divisions.rs`): their issue, the slave's activation,
+//! the master's changes, and a division payment's authorization. Every change is one
+//! `division_set` record on the master's thread, so two slaves of one master paying at
+//! once are judged one after the other against the master's balance and each budget
+//! (D-1.9). The PIN and the activation code are sealed here with the keys the engine
+//! hands over; only key ids and MACs are written.
+
+use actix::{Context, Handler};
+use omnibus_core::ids::CardSeq;
+use omnibus_core::ledger::{BooksError, DivisionEntry};
+use omnibus_core::payments::controls::{authorize, Authorizing, Funds, Secret};
+use omnibus_core::payments::division::{
+    Activation, ActivationVerdict, DivisionAccount, DivisionAction, DivisionId, DivisionStatus,
+};
+use omnibus_core::payments::payment::{PayerKind, PaymentState};
+use omnibus_core::payments::secret::{PinVerifier, SecretCheck};
+use omnibus_core::payments::RefusalCode;
+use omnibus_core::record::{ActorId, LedgerRecord};
+use rust_decimal::prelude::ToPrimitive;
+
+use super::protocol::{
+    ActivateDivision, AuthorizeDivisionPayment, ChangeDivision, DivisionQuery, IssueDivisions,
+};
+use super::ShardActor;
+use crate::error::EngineError;
+use crate::ledger::{Admission, ShardLedger};
+use crate::reply::Reply;
+
+/// The bytes an activation code's MAC is bound to: the account's, and its purpose, so
+/// that a code's MAC can never pass for a PIN's.
+fn activation_binding(id: DivisionId) -> Vec<u8> {
+    let mut bytes = id.bytes();
+    bytes.extend_from_slice(b"/activation");
+    bytes
+}
+
+fn not_found(id: DivisionId) -> EngineError {
+    EngineError::refusal(RefusalCode::NotFound, format!("no division account {id}"))
+}
+
+/// Writes `account` at the version after `version` and answers it once durable.
+fn write_and_answer(
+    ledger: &mut ShardLedger,
+    version: u32,
+    account: DivisionAccount,
+    reply: Reply<DivisionEntry>,
+) {
+    let master = account.master;
+    let record = LedgerRecord::DivisionSet {
+        version: version + 1,
+        account: Box::new(account.clone()),
+    };
+    if let Err(e) = ledger.execute_unwaited(ActorId::Customer(master), &record) {
+        reply.send(Err(e));
+        return;
+    }
+    let entry = DivisionEntry {
+        version: version + 1,
+        account,
+    };
+    ledger.after_durable(Box::new(move |durable| reply.send(durable.map(|()| entry))));
+}
+
+impl Handler<IssueDivisions> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: IssueDivisions, _: &mut Context<Self>) {
+        if self.stopping.is_some() {
+            msg.reply.send(Err(EngineError::ShuttingDown));
+            return;
+        }
+        let now = self.saga.now_ms();
+        let mut ledger = self.ledger.borrow_mut();
+        if let Err(e) = ledger.admit(msg.slaves.len(), Admission::New) {
+            msg.reply.send(Err(e));
+            return;
+        }
+        let books = ledger.books();
+        let Some(master) = books.customer(msg.master) else {
+            msg.reply
+                .send(Err(BooksError::UnknownCustomer(msg.master).into()));
+            return;
+        };
+        // I1: the master may trade (SPEC S31–S33).
+        if !(master.tradable && master.subscription_valid) {
+            msg.reply.send(Err(EngineError::refusal(
+                RefusalCode::OwnerNotTradable,
+                format!("customer {} may not trade", msg.master),
+            )));
+            return;
+        }
+        let held = books.divisions_of(msg.master).count();
+        if held + msg.slaves.len() > usize::from(msg.max) {
+            msg.reply.send(Err(EngineError::refusal(
+                RefusalCode::TooManyInstruments,
+                format!(
+                    "customer {} holds {held} division accounts; {} more would pass payments.divisions_per_master_max ({})",
+                    msg.master,
+                    msg.slaves.len(),
+                    msg.max
+                ),
+            )));
+            return;
+        }
+        for new in &msg.slaves {
+            let checked = new
+                .slave
+                .validate(now)
+                .and_then(|()| new.controls.validate(msg.sale_max_krw));
+            if let Err((code, why)) = checked {
+                msg.reply.send(Err(EngineError::refusal(code, why)));
+                return;
+            }
+        }
+        let first = books
+            .divisions_of(msg.master)
+            .map(|d| d.account.seq.0)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let keys = &msg.keys;
+        let mut issued = Vec::with_capacity(msg.slaves.len());
+        for (i, new) in msg.slaves.into_iter().enumerate() {
+            let id = DivisionId {
+                master: msg.master,
+                seq: CardSeq(first + i as u16),
+            };
+            let account = DivisionAccount {
+                master: msg.master,
+                seq: id.seq,
+                number_index: keys.index.index(new.number.ascii().as_bytes()),
+                last4: new.number.last4(),
+                slave: new.slave,
+                pin: None,
+                activation: Some((
+                    keys.pin.seal(
+                        &activation_binding(id),
+                        new.activation_code.expose().as_bytes(),
+                    ),
+                    Activation::issued_at(now),
+                )),
+                status: DivisionStatus::PendingActivation,
+                controls: new.controls,
+                counters: Default::default(),
+                auto_top_up: new.auto_top_up,
+                issued_at_ms: now,
+            };
+            let record = LedgerRecord::DivisionSet {
+                version: 1,
+                account: Box::new(account.clone()),
+            };
+            if let Err(e) = ledger.execute_unwaited(ActorId::Customer(msg.master), &record) {
+                msg.reply.send(Err(e));
+                return;
+            }
+            issued.push(DivisionEntry {
+                version: 1,
+                account,
+            });
+        }
+        let reply = msg.reply;
+        ledger.after_durable(Box::new(move |durable| {
+            reply.send(durable.map(|()| issued))
+        }));
+    }
+}
+
+impl Handler<DivisionQuery> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: DivisionQuery, _: &mut Context<Self>) {
+        let mut ledger = self.ledger.borrow_mut();
+        if let Err(e) = ledger.check_usable() {
+            msg.reply.send(Err(e));
+            return;
+        }
+        let found: Vec<DivisionEntry> = ledger
+            .books()
+            .divisions_of(msg.master)
+            .filter(|d| msg.seq.is_none_or(|seq| d.account.seq == seq))
+            .cloned()
+            .collect();
+        let reply = msg.reply;
+        ledger.after_durable(Box::new(move |durable| reply.send(durable.map(|()| found))));
+    }
+}
+
+impl Handler<ActivateDivision> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: ActivateDivision, _: &mut Context<Self>) {
+        if self.stopping.is_some() {
+            msg.reply.send(Err(EngineError::ShuttingDown));
+            return;
+        }
+        let now = self.saga.now_ms();
+        let mut ledger = self.ledger.borrow_mut();
+        if let Err(e) = ledger.admit(1, Admission::New) {
+            msg.reply.send(Err(e));
+            return;
+        }
+        let id = msg.id;
+        let Some(held) = ledger.books().division(id.master, id.seq).cloned() else {
+            msg.reply.send(Err(not_found(id)));
+            return;
+        };
+        let pin = msg.pin.expose();
+        if pin.len() != 6 || !pin.bytes().all(|b| b.is_ascii_digit()) {
+            msg.reply.send(Err(EngineError::refusal(
+                RefusalCode::InvalidRequest,
+                "pin: 6 digits",
+            )));
+            return;
+        }
+        let mut account = held.account.clone();
+        let Some((code, activation)) = account.activation else {
+            msg.reply.send(Err(EngineError::refusal(
+                RefusalCode::ActivationCodeInvalid,
+                format!("{id}: no activation code outstanding"),
+            )));
+            return;
+        };
+        let code_right = matches!(
+            msg.keys
+                .pin
+                .check(&code, &activation_binding(id), msg.code.expose().as_bytes()),
+            SecretCheck::Right { .. }
+        );
+        // The mobile identity check's finding, against what the master gave at I1.
+        let s = &account.slave;
+        let identity_ok = msg.identity.name == s.name
+            && msg.identity.birth_date == s.birth_date
+            && msg.identity.phone == s.phone;
+        match activation.attempt(account.status, code_right, identity_ok, now) {
+            ActivationVerdict::Activated => {
+                account.status = DivisionStatus::Active;
+                account.activation = None;
+                account.pin = Some(msg.keys.pin.seal(&id.bytes(), pin.as_bytes()));
+                account.counters.failed_secret_count = 0;
+                write_and_answer(&mut ledger, held.version, account, msg.reply);
+            }
+            ActivationVerdict::Refused {
+                code: refusal,
+                counted,
+                voids,
+            } => {
+                if counted {
+                    let mut counted_activation = activation;
+                    counted_activation.failed_count += 1;
+                    account.activation = Some((code, counted_activation));
+                    let record = LedgerRecord::DivisionSet {
+                        version: held.version + 1,
+                        account: Box::new(account),
+                    };
+                    if let Err(e) = ledger.execute_unwaited(ActorId::Customer(id.master), &record) {
+                        msg.reply.send(Err(e));
+                        return;
+                    }
+                }
+                let why = if voids {
+                    format!("{id}: the activation code is void after five wrong tries; the master asks for a new one")
+                } else {
+                    format!("{id}: the activation was refused")
+                };
+                let reply = msg.reply;
+                ledger.after_durable(Box::new(move |durable| {
+                    reply.send(durable.and_then(|()| Err(EngineError::refusal(refusal, why))))
+                }));
+            }
+        }
+    }
+}
+
+impl Handler<ChangeDivision> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: ChangeDivision, _: &mut Context<Self>) {
+        if self.stopping.is_some() {
+            msg.reply.send(Err(EngineError::ShuttingDown));
+            return;
+        }
+        let now = self.saga.now_ms();
+        let mut ledger = self.ledger.borrow_mut();
+        if let Err(e) = ledger.admit(1, Admission::New) {
+            msg.reply.send(Err(e));
+            return;
+        }
+        let id = msg.id;
+        let Some(held) = ledger.books().division(id.master, id.seq).cloned() else {
+            msg.reply.send(Err(not_found(id)));
+            return;
+        };
+        let mut account = held.account.clone();
+        if let Some(controls) = msg.controls {
+            if let Err((code, why)) = controls.validate(msg.sale_max_krw) {
+                msg.reply.send(Err(EngineError::refusal(code, why)));
+                return;
+            }
+            account.controls = controls;
+        }
+        if let Some(action) = msg.action {
+            match account.status.after(action) {
+                Ok(status) => account.status = status,
+                Err(why) => {
+                    msg.reply.send(Err(EngineError::refusal(
+                        RefusalCode::InvalidState,
+                        format!("{id}: {why}"),
+                    )));
+                    return;
+                }
+            }
+            match action {
+                DivisionAction::Unlock => account.counters.failed_secret_count = 0,
+                DivisionAction::ResetPin => {
+                    let Some(code) = &msg.new_code else {
+                        msg.reply.send(Err(EngineError::Internal(
+                            "a PIN reset without its activation code".into(),
+                        )));
+                        return;
+                    };
+                    account.pin = None;
+                    account.counters.failed_secret_count = 0;
+                    account.activation = Some((
+                        msg.keys
+                            .pin
+                            .seal(&activation_binding(id), code.expose().as_bytes()),
+                        Activation::issued_at(now),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if account == held.account {
+            let reply = msg.reply;
+            ledger.after_durable(Box::new(move |durable| reply.send(durable.map(|()| held))));
+            return;
+        }
+        write_and_answer(&mut ledger, held.version, account, msg.reply);
+    }
+}
+
+impl Handler<AuthorizeDivisionPayment> for ShardActor {
+    type Result = ();
+    fn handle(&mut self, msg: AuthorizeDivisionPayment, _: &mut Context<Self>) {
+        if self.stopping.is_some() {
+            msg.reply.send(Err(EngineError::ShuttingDown));
+            return;
+        }
+        let mut ledger = self.ledger.borrow_mut();
+        // The payment, and the account if its counters changed.
+        if let Err(e) = ledger.admit(2, Admission::New) {
+            msg.reply.send(Err(e));
+            return;
+        }
+        let books = ledger.books();
+        let Some((master, seq)) = msg.payment.card else {
+            msg.reply.send(Err(EngineError::Internal(
+                "a division payment without its account".into(),
+            )));
+            return;
+        };
+        let id = DivisionId { master, seq };
+        let Some(held) = books.division(master, seq).cloned() else {
+            msg.reply.send(Err(not_found(id)));
+            return;
+        };
+        let Some(customer) = books.customer(master) else {
+            msg.reply
+                .send(Err(BooksError::UnknownCustomer(master).into()));
+            return;
+        };
+        let owner_tradable = customer.tradable && customer.subscription_valid;
+        let available = (customer.balance - customer.held).to_u64().unwrap_or(0);
+        let account = &held.account;
+        let check = match &account.pin {
+            Some(pin) => msg
+                .keys
+                .pin
+                .check(pin, &id.bytes(), msg.pin.expose().as_bytes()),
+            // Not activated: declined NOT_ACTIVATED at step 2, before the PIN.
+            None => SecretCheck::Wrong,
+        };
+        let secret = match check {
+            SecretCheck::Right { .. } => Secret::Right,
+            SecretCheck::Wrong => Secret::Wrong,
+            SecretCheck::KeyRetired => Secret::Unusable,
+        };
+        let controls = account.controls_at(msg.ask.at_ms);
+        let verdict = authorize(
+            &Authorizing {
+                status: account.status.instrument(),
+                owner_tradable,
+                controls: &controls,
+                counters: &account.counters,
+                sale_max_krw: Some(msg.sale_max_krw),
+            },
+            secret,
+            &msg.ask,
+            Funds {
+                available_krw: available,
+                // The top-up of D-1.2 (`auto_top_up`) is not built yet: a short balance
+                // is declined INSUFFICIENT_FUNDS.
+                top_up_krw: 0,
+            },
+        );
+        let mut changed = account.clone();
+        if changed.counters.apply_secret(verdict.secret) {
+            changed.status = DivisionStatus::Locked;
+        }
+        if let (
+            SecretCheck::Right {
+                resealed: Some(new),
+            },
+            Ok(_),
+        ) = (check, verdict.outcome)
+        {
+            changed.pin = Some(new);
+        }
+        let mut payment = msg.payment;
+        payment.id = books.next_payment_id();
+        payment.version = 1;
+        payment.payer = PayerKind::Division;
+        match verdict.outcome {
+            Ok(_) => {
+                payment.state = PaymentState::Requested;
+                payment.sale = Some(payment.id.sale_request_no());
+                changed.counters.reserve(payment.amount_krw);
+            }
+            Err(code) => {
+                payment.state = PaymentState::Declined;
+                payment.decline = Some(code.byte());
+            }
+        }
+        if changed != *account {
+            let record = LedgerRecord::DivisionSet {
+                version: held.version + 1,
+                account: Box::new(changed),
+            };
+            if let Err(e) = ledger.execute_unwaited(ActorId::Customer(master), &record) {
+                msg.reply.send(Err(e));
+                return;
+            }
+        }
+        let record = LedgerRecord::PaymentSet {
+            payment: payment.clone(),
+        };
+        if let Err(e) = ledger.execute_unwaited(ActorId::Shard, &record) {
+            msg.reply.send(Err(e));
+            return;
+        }
+        let reply = msg.reply;
+        ledger.after_durable(Box::new(move |durable| {
+            reply.send(durable.map(|()| payment))
+        }));
+    }
+}

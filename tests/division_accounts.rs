@@ -1,0 +1,396 @@
+//! Division accounts of seed 001(a) (issue 15; INSTRUMENTS.md §1.6's worked examples, over
+//! the engine's API): the master's balance pays within each slave's budget, the PIN with
+//! its lock, the master's changes, the slave's activation, idempotent resubmission, and a
+//! refund giving back to the master and the budget.
+//!
+//! Fixture (§1.6): master M (customer 1) with 300,000 in its balance; slave S1 with a
+//! monthly budget of 100,000 and `per_tx_max` 50,000, slave S2 with 200,000 and 300,000,
+//! both ACTIVE with their own PINs; merchant m, a content mall taking `division`, paid
+//! out D+1. Not here yet: E5 and E6 (the top-up from the master's bank), E8b (a refund
+//! after the payout), E10 (`BS.verify_account` at issue), the HTTP endpoints of §1.7.
+
+mod support;
+
+use omnibus_actors::{DivisionApplication, Engine, IssuedDivision};
+use omnibus_core::ids::{MerchantId, PayeeName, RequestNo, Tag};
+use omnibus_core::payments::controls::Period;
+use omnibus_core::payments::division::{
+    BirthDate, DivisionAction, DivisionControls, DivisionId, DivisionStatus, Slave,
+};
+use omnibus_core::payments::merchant::InstrumentType;
+use omnibus_core::payments::payment::{PaymentEntry, PaymentState};
+use omnibus_core::payments::payment_request::{
+    InstrumentRef, Leg, NumberText, PaymentRequest, SecretText,
+};
+use omnibus_core::payments::{DeclineCode, RefusalCode};
+use omnibus_core::AccountId;
+use support::cards::{balance, money, refusal_code, QUICK};
+use support::*;
+
+const PIN_S1: &str = "135790";
+const PIN_S2: &str = "246801";
+
+fn slave(name: &str, phone: &str) -> Slave {
+    Slave {
+        name: PayeeName::new(name).unwrap(),
+        birth_date: BirthDate::parse("1995-04-01").unwrap(),
+        phone: phone.into(),
+        guardian_consent_at_ms: None,
+    }
+}
+
+fn controls(per_tx_max_krw: u64, budget_krw: u64) -> DivisionControls {
+    DivisionControls {
+        per_tx_max_krw: Some(per_tx_max_krw),
+        period: Period::Month,
+        period_budget_krw: budget_krw,
+        valid_from_ms: None,
+        valid_until_ms: None,
+        blocked_categories: Vec::new(),
+        allowed_merchants: Vec::new(),
+    }
+}
+
+fn application(name: &str, phone: &str, per_tx: u64, budget: u64) -> DivisionApplication {
+    DivisionApplication {
+        slave: slave(name, phone),
+        controls: controls(per_tx, budget),
+        auto_top_up: false,
+    }
+}
+
+/// The fixture's world: the engine, and S1's and S2's numbers.
+struct World {
+    s1: IssuedDivision,
+    s2: IssuedDivision,
+}
+
+async fn activate(engine: &Engine, issued: &IssuedDivision, slave: Slave, pin: &str) {
+    let entry = engine
+        .activate_division(
+            &issued.number.ascii(),
+            issued.activation_code.clone(),
+            slave,
+            SecretText::new(pin.into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(entry.account.status, DivisionStatus::Active);
+}
+
+async fn fixture(engine: &Engine) -> World {
+    engine.open_customer(opened(1)).await.unwrap();
+    engine.charge(charge(1, "C-1", 300_000)).await.unwrap();
+    engine
+        .onboard_merchant(merchant_taking("m", &[InstrumentType::Division]))
+        .await
+        .unwrap();
+    let mut issued = engine
+        .issue_division_accounts(
+            customer(1),
+            vec![
+                application("김하나", "01011112222", 50_000, 100_000),
+                application("김두리", "01033334444", 300_000, 200_000),
+            ],
+        )
+        .await
+        .unwrap();
+    let s2 = issued.pop().unwrap();
+    let s1 = issued.pop().unwrap();
+    activate(engine, &s1, slave("김하나", "01011112222"), PIN_S1).await;
+    activate(engine, &s2, slave("김두리", "01033334444"), PIN_S2).await;
+    World { s1, s2 }
+}
+
+fn division_payment(no: &str, won: u64, issued: &IssuedDivision, pin: &str) -> PaymentRequest {
+    PaymentRequest {
+        merchant: MerchantId::new("m").unwrap(),
+        terminal: None,
+        merchant_request_no: RequestNo::new(no).unwrap(),
+        order_no: None,
+        amount_krw: won,
+        category: Tag::new("content").unwrap(),
+        region: None,
+        legs: vec![Leg {
+            instrument: InstrumentRef::Division {
+                number: NumberText::new(issued.number.ascii()),
+                pin: SecretText::new(pin.into()),
+            },
+            amount_krw: won,
+        }],
+    }
+}
+
+fn id(issued: &IssuedDivision) -> DivisionId {
+    issued.entry.account.instrument_id()
+}
+
+/// What the slave has spent this month.
+async fn spent(engine: &Engine, issued: &IssuedDivision, at_ms: u64) -> u64 {
+    let entry = engine.division_account(id(issued)).await.unwrap();
+    entry.account.counters.spent_in(Period::Month, at_ms)
+}
+
+async fn master_balance(engine: &Engine) -> omnibus_core::Money {
+    balance(engine, AccountId::customer(customer(1))).await
+}
+
+fn declined(p: &PaymentEntry) -> Option<DeclineCode> {
+    assert_eq!(p.state, PaymentState::Declined, "{p:?}");
+    p.decline_code()
+}
+
+/// Runs `body` on a fresh engine with the fixture.
+fn with_fixture<F, Fut>(body: F)
+where
+    F: FnOnce(Engine, World) -> Fut,
+    Fut: std::future::Future<Output = Engine>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _sim) = start_sim(dir.path(), 2, QUICK);
+    let rt = runtime();
+    let engine = rt.block_on(async {
+        let world = fixture(&engine).await;
+        body(engine, world).await
+    });
+    engine.shutdown().unwrap();
+}
+
+#[test]
+fn division_sale_debits_master_and_counts_against_budget() {
+    with_fixture(|engine, w| async move {
+        let paid = engine
+            .pay(division_payment("E1", 30_000, &w.s1, PIN_S1))
+            .await
+            .unwrap();
+        assert_eq!(paid.state, PaymentState::Approved, "{paid:?}");
+        assert_eq!(master_balance(&engine).await, money(270_000));
+        let m = engine.merchant(MerchantId::new("m").unwrap()).unwrap();
+        assert_eq!(
+            balance(&engine, AccountId::merchant(m.no)).await,
+            money(30_000)
+        );
+        assert_eq!(spent(&engine, &w.s1, paid.created_at_ms).await, 30_000);
+        let account = engine.division_account(id(&w.s1)).await.unwrap().account;
+        assert_eq!(account.counters.reserved_krw, 0);
+        engine
+    });
+}
+
+#[test]
+fn division_over_per_tx_limit_declines_and_moves_nothing() {
+    with_fixture(|engine, w| async move {
+        let p = engine
+            .pay(division_payment("E2", 60_000, &w.s1, PIN_S1))
+            .await
+            .unwrap();
+        assert_eq!(declined(&p), Some(DeclineCode::AmountCapExceeded));
+        assert_eq!(master_balance(&engine).await, money(300_000));
+        assert_eq!(spent(&engine, &w.s1, p.created_at_ms).await, 0);
+        engine
+    });
+}
+
+#[test]
+fn division_budget_exhausted_declines() {
+    with_fixture(|engine, w| async move {
+        for no in ["E1", "E3-1"] {
+            let won = if no == "E1" { 30_000 } else { 45_000 };
+            let p = engine
+                .pay(division_payment(no, won, &w.s1, PIN_S1))
+                .await
+                .unwrap();
+            assert_eq!(p.state, PaymentState::Approved, "{p:?}");
+        }
+        let p = engine
+            .pay(division_payment("E3-2", 45_000, &w.s1, PIN_S1))
+            .await
+            .unwrap();
+        assert_eq!(declined(&p), Some(DeclineCode::BudgetExceeded));
+        assert_eq!(spent(&engine, &w.s1, p.created_at_ms).await, 75_000);
+        assert_eq!(master_balance(&engine).await, money(225_000));
+        engine
+    });
+}
+
+#[test]
+fn division_locks_after_five_wrong_pins() {
+    with_fixture(|engine, w| async move {
+        for i in 1..=5 {
+            let p = engine
+                .pay(division_payment(&format!("E4-{i}"), 1_000, &w.s1, "000000"))
+                .await
+                .unwrap();
+            assert_eq!(declined(&p), Some(DeclineCode::WrongSecret), "try {i}");
+        }
+        let account = engine.division_account(id(&w.s1)).await.unwrap().account;
+        assert_eq!(account.status, DivisionStatus::Locked);
+        let p = engine
+            .pay(division_payment("E4-6", 1_000, &w.s1, PIN_S1))
+            .await
+            .unwrap();
+        assert_eq!(declined(&p), Some(DeclineCode::Locked));
+        let account = engine.division_account(id(&w.s1)).await.unwrap().account;
+        assert_eq!(
+            account.counters.failed_secret_count, 5,
+            "a locked account's tries do not count"
+        );
+        let (unlocked, _) = engine
+            .change_division(id(&w.s1), Some(DivisionAction::Unlock), None)
+            .await
+            .unwrap();
+        assert_eq!(unlocked.account.status, DivisionStatus::Active);
+        assert_eq!(unlocked.account.counters.failed_secret_count, 0);
+        let p = engine
+            .pay(division_payment("E4-7", 1_000, &w.s1, PIN_S1))
+            .await
+            .unwrap();
+        assert_eq!(p.state, PaymentState::Approved, "{p:?}");
+        assert_eq!(master_balance(&engine).await, money(299_000));
+        assert_eq!(spent(&engine, &w.s1, p.created_at_ms).await, 1_000);
+        engine
+    });
+}
+
+#[test]
+fn division_suspended_declines() {
+    with_fixture(|engine, w| async move {
+        engine
+            .change_division(id(&w.s2), Some(DivisionAction::Suspend), None)
+            .await
+            .unwrap();
+        let p = engine
+            .pay(division_payment("E7", 1_000, &w.s2, PIN_S2))
+            .await
+            .unwrap();
+        assert_eq!(declined(&p), Some(DeclineCode::Suspended));
+        assert_eq!(master_balance(&engine).await, money(300_000));
+        engine
+    });
+}
+
+#[test]
+fn division_refund_restores_master_and_budget() {
+    with_fixture(|engine, w| async move {
+        let paid = engine
+            .pay(division_payment("E1", 30_000, &w.s1, PIN_S1))
+            .await
+            .unwrap();
+        let m = engine.merchant(MerchantId::new("m").unwrap()).unwrap();
+        let refunded = engine
+            .refund_payment(m.merchant.id, paid.id, "RF-E8".parse().unwrap(), 10_000)
+            .await
+            .unwrap();
+        assert_eq!(refunded.state, PaymentState::PartiallyRefunded);
+        assert_eq!(
+            balance(&engine, AccountId::merchant(m.no)).await,
+            money(20_000)
+        );
+        assert_eq!(master_balance(&engine).await, money(280_000));
+        assert_eq!(spent(&engine, &w.s1, paid.created_at_ms).await, 20_000);
+        engine
+    });
+}
+
+#[test]
+fn division_idempotent_resubmission() {
+    with_fixture(|engine, w| async move {
+        let first = engine
+            .pay(division_payment("E1", 30_000, &w.s1, PIN_S1))
+            .await
+            .unwrap();
+        assert_eq!(first.state, PaymentState::Approved);
+        // The same number, a mistyped PIN: the same answer, the count of wrong PINs alone.
+        let again = engine
+            .pay(division_payment("E1", 30_000, &w.s1, "999999"))
+            .await
+            .unwrap();
+        assert_eq!((again.id, again.state), (first.id, PaymentState::Approved));
+        assert_eq!(master_balance(&engine).await, money(270_000));
+        let account = engine.division_account(id(&w.s1)).await.unwrap().account;
+        assert_eq!(account.counters.failed_secret_count, 0);
+        // The same number with another amount.
+        let e = engine
+            .pay(division_payment("E1", 31_000, &w.s1, PIN_S1))
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_code(e), RefusalCode::IdempotencyConflict);
+        engine
+    });
+}
+
+#[test]
+fn division_slave_activates_and_sets_own_pin() {
+    with_fixture(|engine, _w| async move {
+        let mut issued = engine
+            .issue_division_accounts(
+                customer(1),
+                vec![application("김세나", "01055556666", 50_000, 50_000)],
+            )
+            .await
+            .unwrap();
+        let s3 = issued.pop().unwrap();
+        // I4: a number and an activation code, no PIN.
+        assert_eq!(s3.entry.account.status, DivisionStatus::PendingActivation);
+        assert!(s3.entry.account.pin.is_none());
+        assert_eq!(s3.activation_code.expose().len(), 8);
+        let p = engine
+            .pay(division_payment("E11-1", 1_000, &s3, "123456"))
+            .await
+            .unwrap();
+        assert_eq!(declined(&p), Some(DeclineCode::NotActivated));
+        // A wrong identity or code is refused; the right ones activate.
+        let e = engine
+            .activate_division(
+                &s3.number.ascii(),
+                s3.activation_code.clone(),
+                slave("김세나", "01000000000"),
+                SecretText::new("112233".into()),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_code(e), RefusalCode::IdentityCheckFailed);
+        let e = engine
+            .activate_division(
+                &s3.number.ascii(),
+                SecretText::new("00000000".into()),
+                slave("김세나", "01055556666"),
+                SecretText::new("112233".into()),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_code(e), RefusalCode::ActivationCodeInvalid);
+        activate(&engine, &s3, slave("김세나", "01055556666"), "112233").await;
+        let p = engine
+            .pay(division_payment("E11-2", 1_000, &s3, "112233"))
+            .await
+            .unwrap();
+        assert_eq!(p.state, PaymentState::Approved, "{p:?}");
+        assert_eq!(master_balance(&engine).await, money(299_000));
+        assert_eq!(spent(&engine, &s3, p.created_at_ms).await, 1_000);
+        engine
+    });
+}
+
+/// D-1.9: two slaves of one master paying at once never overspend the balance (the
+/// master's thread judges them one after the other).
+#[test]
+fn two_slaves_paying_at_once_never_overspend_the_masters_balance() {
+    with_fixture(|engine, w| async move {
+        // 300,000 in the balance; S2 asks 200,000 twice at once and S1 50,000.
+        let (a, b, c) = tokio::join!(
+            engine.pay(division_payment("C-a", 200_000, &w.s2, PIN_S2)),
+            engine.pay(division_payment("C-b", 200_000, &w.s2, PIN_S2)),
+            engine.pay(division_payment("C-c", 50_000, &w.s1, PIN_S1)),
+        );
+        let approved: u64 = [a.unwrap(), b.unwrap(), c.unwrap()]
+            .iter()
+            .filter(|p| p.state == PaymentState::Approved)
+            .map(|p| p.amount_krw)
+            .sum();
+        assert!(approved <= 250_000, "S2's budget is 200,000: {approved}");
+        let left = 300_000 - i64::try_from(approved).unwrap();
+        assert_eq!(master_balance(&engine).await, money(left));
+        engine
+    });
+}
