@@ -394,3 +394,46 @@ fn two_slaves_paying_at_once_never_overspend_the_masters_balance() {
         engine
     });
 }
+
+/// After a restart the division accounts are as they were: the number still finds its
+/// account (the credential index is rebuilt from the books), the PIN still pays, the
+/// budget counts what was spent before, and a resubmission answers the payment on record.
+#[test]
+fn division_accounts_and_their_budgets_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    // The engine's own simulated rails, which keep their world in its data directory.
+    let engine = start(dir.path(), 2, QUICK);
+    let rt = runtime();
+    let (world, first) = rt.block_on(async {
+        let world = fixture(&engine).await;
+        let first = engine
+            .pay(division_payment("E1", 30_000, &world.s1, PIN_S1))
+            .await
+            .unwrap();
+        assert_eq!(first.state, PaymentState::Approved);
+        (world, first)
+    });
+    engine.shutdown().unwrap();
+    let engine = start(dir.path(), 2, QUICK);
+    rt.block_on(async {
+        let again = engine
+            .pay(division_payment("E1", 30_000, &world.s1, PIN_S1))
+            .await
+            .unwrap();
+        assert_eq!(again, first);
+        let p = engine
+            .pay(division_payment("E3-1", 45_000, &world.s1, PIN_S1))
+            .await
+            .unwrap();
+        assert_eq!(p.state, PaymentState::Approved, "{p:?}");
+        let p = engine
+            .pay(division_payment("E3-2", 45_000, &world.s1, PIN_S1))
+            .await
+            .unwrap();
+        assert_eq!(declined(&p), Some(DeclineCode::BudgetExceeded));
+        assert_eq!(spent(&engine, &world.s1, p.created_at_ms).await, 75_000);
+        assert_eq!(master_balance(&engine).await, money(225_000));
+        let _ = world.s2;
+    });
+    engine.shutdown().unwrap();
+}
