@@ -437,3 +437,53 @@ fn division_accounts_and_their_budgets_survive_a_restart() {
     });
     engine.shutdown().unwrap();
 }
+
+/// Review findings 4 and 5 (2026-12-02): a master's change of the budget's period from a
+/// month to a day keeps the budget in force (the counters kept the month's number, which
+/// no day's reaches, so nothing counted); an account suspended and resumed before its
+/// slave activated it waits for the activation, never ACTIVE without a PIN.
+#[test]
+fn the_masters_changes_never_switch_a_budget_off_nor_activate_an_account_without_a_pin() {
+    with_fixture(|engine, w| async move {
+        let paid = engine
+            .pay(division_payment("E1", 30_000, &w.s1, PIN_S1))
+            .await
+            .unwrap();
+        assert_eq!(paid.state, PaymentState::Approved);
+        let mut daily = controls(50_000, 60_000);
+        daily.period = Period::Day;
+        engine
+            .change_division(id(&w.s1), None, Some(daily))
+            .await
+            .unwrap();
+        let mut approved = 0;
+        for no in ["D-1", "D-2"] {
+            let p = engine
+                .pay(division_payment(no, 40_000, &w.s1, PIN_S1))
+                .await
+                .unwrap();
+            approved += u64::from(p.state == PaymentState::Approved);
+        }
+        assert_eq!(approved, 1, "60,000 a day: one of the two 40,000s");
+        assert_eq!(master_balance(&engine).await, money(230_000));
+        let mut issued = engine
+            .issue_division_accounts(
+                customer(1),
+                vec![application("김세나", "01055556666", 50_000, 50_000)],
+            )
+            .await
+            .unwrap();
+        let s3 = issued.pop().unwrap();
+        engine
+            .change_division(id(&s3), Some(DivisionAction::Suspend), None)
+            .await
+            .unwrap();
+        let (resumed, _) = engine
+            .change_division(id(&s3), Some(DivisionAction::Resume), None)
+            .await
+            .unwrap();
+        assert_eq!(resumed.account.status, DivisionStatus::PendingActivation);
+        activate(&engine, &s3, slave("김세나", "01055556666"), "112233").await;
+        engine
+    });
+}

@@ -84,9 +84,17 @@ impl Engine {
                 ),
             ));
         }
-        let mut numbers = Vec::with_capacity(slaves.len());
+        let mut numbers: Vec<(DivisionNumber, CredentialIndex)> = Vec::with_capacity(slaves.len());
         for _ in &slaves {
-            numbers.push(self.new_division_number()?);
+            match self.new_division_number() {
+                Ok(drawn) => numbers.push(drawn),
+                Err(e) => {
+                    for (_, index) in numbers {
+                        self.inner.divisions.remove(&index);
+                    }
+                    return Err(e);
+                }
+            }
         }
         let new: Vec<NewDivision> = slaves
             .into_iter()
@@ -128,10 +136,10 @@ impl Engine {
                 Ok(answer)
             }
             Err(e) => {
-                if matches!(e, EngineError::Refusal { .. } | EngineError::Refused(_)) {
-                    for (_, index) in numbers {
-                        self.inner.divisions.remove(&index);
-                    }
+                // Not issued, or not known to be (a storage failure): the numbers are not
+                // handed out; a restart rebuilds the index from what is on record.
+                for (_, index) in numbers {
+                    self.inner.divisions.remove(&index);
                 }
                 Err(e)
             }

@@ -218,12 +218,20 @@ impl Handler<ActivateDivision> for ShardActor {
             )));
             return;
         };
-        let code_right = matches!(
+        let checked =
             msg.keys
                 .pin
-                .check(&code, &activation_binding(id), msg.code.expose().as_bytes()),
-            SecretCheck::Right { .. }
-        );
+                .check(&code, &activation_binding(id), msg.code.expose().as_bytes());
+        if checked == SecretCheck::KeyRetired {
+            // Sealed under a key retired since: refused, not counted; the master asks
+            // for a new code (a PIN reset).
+            msg.reply.send(Err(EngineError::refusal(
+                RefusalCode::ActivationCodeInvalid,
+                format!("{id}: the activation code is under a retired key; the master asks for a new one"),
+            )));
+            return;
+        }
+        let code_right = matches!(checked, SecretCheck::Right { .. });
         // The mobile identity check's finding, against what the master gave at I1.
         let s = &account.slave;
         let identity_ok = msg.identity.name == s.name
@@ -293,10 +301,21 @@ impl Handler<ChangeDivision> for ShardActor {
                 msg.reply.send(Err(EngineError::refusal(code, why)));
                 return;
             }
+            if controls.period != account.controls.period {
+                // A period of another kind counts from now on: the number of the old one
+                // (a KST day or month) means nothing in the new one (review finding 4).
+                account.counters.period = 0;
+                account.counters.spent_in_period_krw = 0;
+            }
             account.controls = controls;
         }
         if let Some(action) = msg.action {
             match account.status.after(action) {
+                // An account the slave never activated has no PIN: resumed, it waits for
+                // its activation again, never ACTIVE without one (review finding 5).
+                Ok(DivisionStatus::Active) if account.pin.is_none() => {
+                    account.status = DivisionStatus::PendingActivation
+                }
                 Ok(status) => account.status = status,
                 Err(why) => {
                     msg.reply.send(Err(EngineError::refusal(
