@@ -12,23 +12,20 @@
 
 use dashmap::DashMap;
 use omnibus_core::ids::CardSeq;
-use omnibus_core::ledger::DivisionEntry;
+use omnibus_core::ledger::{DivisionEntry, MerchantEntry};
+use omnibus_core::payments::controls::Ask;
 use omnibus_core::payments::division::{
     DivisionAction, DivisionControls, DivisionId, DivisionNumber, Slave,
 };
-use omnibus_core::payments::payment_request::SecretText;
+use omnibus_core::payments::merchant::InstrumentType;
+use omnibus_core::payments::payment::{PayerKind, PaymentEntry, PaymentState};
+use omnibus_core::payments::payment_request::{PaymentRequest, SecretText};
 use omnibus_core::payments::secret::CredentialIndex;
-use omnibus_core::payments::RefusalCode;
+use omnibus_core::payments::{DeclineCode, RefusalCode};
 use omnibus_core::CustomerId;
 use rand::Rng;
 
-use omnibus_core::ledger::MerchantEntry;
-use omnibus_core::payments::controls::Ask;
-use omnibus_core::payments::merchant::InstrumentType;
-use omnibus_core::payments::payment::{PayerKind, PaymentEntry, PaymentId, PaymentState};
-use omnibus_core::payments::payment_request::PaymentRequest;
-use omnibus_core::payments::DeclineCode;
-
+use super::payments::{declined, requested};
 use super::Engine;
 use crate::error::EngineError;
 use crate::shard::{ActivateDivision, ChangeDivision, DivisionQuery, IssueDivisions, NewDivision};
@@ -293,29 +290,7 @@ impl Engine {
             return self.replay(id, fingerprint).await;
         }
         let now = self.now_ms();
-        let mut payment = PaymentEntry {
-            id: PaymentId(0),
-            version: 1,
-            merchant: merchant.no,
-            merchant_request_no: request.merchant_request_no,
-            order_no: request.order_no,
-            fingerprint,
-            amount_krw: request.amount_krw,
-            card: None,
-            state: PaymentState::Requested,
-            decline: None,
-            sale: None,
-            created_at_ms: now,
-            approved_at_ms: 0,
-            refunded_krw: 0,
-            refunds: Vec::new(),
-            payer: PayerKind::Division,
-        };
-        let declined = |mut p: PaymentEntry, code: DeclineCode| {
-            p.state = PaymentState::Declined;
-            p.decline = Some(code.byte());
-            p
-        };
+        let mut payment = requested(request, merchant.no, fingerprint, now, PayerKind::Division);
         let division = self.division_by_number(number);
         let recorded = match (
             merchant

@@ -78,6 +78,42 @@ fn decline_of(told_reason: Reason, timed_out: bool) -> DeclineCode {
     }
 }
 
+/// A payment as step 0 takes it: REQUESTED under a number just claimed, not yet
+/// authorized (its id, payer and sale come with the authorization).
+pub(super) fn requested(
+    request: &PaymentRequest,
+    merchant: MerchantNo,
+    fingerprint: [u8; 32],
+    now_ms: u64,
+    payer: PayerKind,
+) -> PaymentEntry {
+    PaymentEntry {
+        id: PaymentId(0),
+        version: 1,
+        merchant,
+        merchant_request_no: request.merchant_request_no,
+        order_no: request.order_no,
+        fingerprint,
+        amount_krw: request.amount_krw,
+        card: None,
+        state: PaymentState::Requested,
+        decline: None,
+        sale: None,
+        created_at_ms: now_ms,
+        approved_at_ms: 0,
+        refunded_krw: 0,
+        refunds: Vec::new(),
+        payer,
+    }
+}
+
+/// `payment` DECLINED with `code`, moving nothing.
+pub(super) fn declined(mut payment: PaymentEntry, code: DeclineCode) -> PaymentEntry {
+    payment.state = PaymentState::Declined;
+    payment.decline = Some(code.byte());
+    payment
+}
+
 impl Engine {
     pub(super) fn now_ms(&self) -> u64 {
         self.inner.clock.now_ms()
@@ -157,25 +193,13 @@ impl Engine {
         if let Some(id) = self.claim_payment_key(key).await? {
             return self.replay(id, fingerprint).await;
         }
-        let now = self.now_ms();
-        let new = PaymentEntry {
-            id: PaymentId(0),
-            version: 1,
-            merchant: merchant.no,
-            merchant_request_no: request.merchant_request_no,
-            order_no: request.order_no,
+        let new = requested(
+            &request,
+            merchant.no,
             fingerprint,
-            amount_krw: request.amount_krw,
-            card: None,
-            state: PaymentState::Requested,
-            decline: None,
-            sale: None,
-            created_at_ms: now,
-            approved_at_ms: 0,
-            refunded_krw: 0,
-            refunds: Vec::new(),
-            payer: omnibus_core::payments::payment::PayerKind::PrepaidCard,
-        };
+            self.now_ms(),
+            PayerKind::PrepaidCard,
+        );
         // A checkout is used up here, once the number is claimed: a resubmission was
         // answered above, from the record.
         let (card, itype, mode) = match &checkout_id {
@@ -257,11 +281,6 @@ impl Engine {
         (card, itype, mode): (Option<CardId>, InstrumentType, CardUse),
         password: &SecretText,
     ) -> Result<PaymentEntry, EngineError> {
-        let declined = |mut p: PaymentEntry, code: DeclineCode| {
-            p.state = PaymentState::Declined;
-            p.decline = Some(code.byte());
-            p
-        };
         if let Err(code) = merchant.merchant.admits(itype, request.terminal) {
             let shard = self.key_shard(&(payment.merchant, payment.merchant_request_no));
             return self.record_new(shard, declined(payment, code)).await;

@@ -396,11 +396,7 @@ impl Handler<AuthorizeDivisionPayment> for ShardActor {
             // Not activated: declined NOT_ACTIVATED at step 2, before the PIN.
             None => SecretCheck::Wrong,
         };
-        let secret = match check {
-            SecretCheck::Right { .. } => Secret::Right,
-            SecretCheck::Wrong => Secret::Wrong,
-            SecretCheck::KeyRetired => Secret::Unusable,
-        };
+        let secret = Secret::from(check);
         let controls = account.controls_at(msg.ask.at_ms);
         let verdict = authorize(
             &Authorizing {

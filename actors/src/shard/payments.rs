@@ -62,11 +62,7 @@ impl Handler<AuthorizeCardPayment> for ShardActor {
                 msg.password.expose().as_bytes(),
             ),
         };
-        let secret = match check {
-            SecretCheck::Right { .. } => Secret::Right,
-            SecretCheck::Wrong => Secret::Wrong,
-            SecretCheck::KeyRetired => Secret::Unusable,
-        };
+        let secret = Secret::from(check);
         let available = match msg.mode {
             // A checkout confirms the card and its password (steps 2, 2a, 3); the funds
             // are judged when the merchant pays it (b8).

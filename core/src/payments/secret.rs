@@ -95,6 +95,18 @@ pub enum SecretCheck {
     KeyRetired,
 }
 
+/// What the fixed order of checks (§6.2 step 3) makes of a check: a key retired since the
+/// secret was sealed makes it unusable, declined but not counted as a wrong try.
+impl From<SecretCheck> for super::controls::Secret {
+    fn from(check: SecretCheck) -> Self {
+        match check {
+            SecretCheck::Right { .. } => Self::Right,
+            SecretCheck::Wrong => Self::Wrong,
+            SecretCheck::KeyRetired => Self::Unusable,
+        }
+    }
+}
+
 /// The lookup key of a number in the credential index (§6.2): the key id and the MAC.
 #[derive(
     Clone,
