@@ -31,7 +31,7 @@ fn date(day: u32) -> RequestDate {
 #[test]
 fn next_day_statement_lists_the_day() {
     let dir = tempfile::tempdir().unwrap();
-    let d = kst_day_start_ms(kst_day(now_ms()) + 1) + 10 * HOUR;
+    let d = support::payout_days::day_d_ten_am();
     let day = kst_day(d);
     let first = config(dir.path(), 2, QUICK);
     let sim = Simulator::new(&first);

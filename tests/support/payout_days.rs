@@ -18,7 +18,11 @@ pub const HOUR: u64 = 3_600_000;
 
 /// A day D at 10:00 KST, some days from now.
 pub fn day_d_ten_am() -> u64 {
-    kst_day_start_ms(kst_day(now_ms()) + 1) + 10 * HOUR
+    // The KST date that is tomorrow's UTC date: its 10:00 KST (01:00 UTC) is 10 to 34
+    // hours ahead, and its UTC date one day after today's, within the engine's request
+    // date window of the tests' `today()` (UTC). KST's tomorrow was two UTC days ahead
+    // from 15:00 UTC on, and the tests failed then.
+    kst_day_start_ms((now_ms() / 86_400_000) as u32 + 1) + 10 * HOUR
 }
 
 pub fn date(day: u32) -> RequestDate {
