@@ -160,7 +160,7 @@ struct Positions {
 
 fn positions(dir: &Path) -> (u64, HashMap<String, Positions>) {
     let copy = tempfile::tempdir().unwrap();
-    copy_dir(dir, copy.path());
+    support::cut::copy_dir(dir, copy.path());
     let recovery = Wal::open(WalOptions::new(copy.path().join("shard-000"))).unwrap();
     let mut by_request: HashMap<String, Positions> = HashMap::new();
     let mut credit_entries: HashMap<EntryId, String> = HashMap::new();
@@ -193,22 +193,6 @@ fn positions(dir: &Path) -> (u64, HashMap<String, Positions>) {
         }
     }
     (last, by_request)
-}
-
-/// A stopped engine's data directory, as it is (the outside world's journal included),
-/// without the spare segment, which recovery deletes anyway.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let path = entry.path();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&path, &target);
-        } else if !path.to_string_lossy().ends_with(".tmp") {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
 }
 
 #[test]
@@ -266,7 +250,7 @@ fn every_answered_outcome_is_derived_unchanged_after_a_crash_between_any_two_rec
     let mut checked = 0;
     for cut in 0..=records {
         let copy = tempfile::tempdir().unwrap();
-        copy_dir(dir.path(), copy.path());
+        support::cut::copy_dir(dir.path(), copy.path());
         support::cut::keep_first_records(copy.path(), cut as usize);
         let (engine, _sim) = start_sim(copy.path(), 1, EXTRA);
         rt.block_on(async {

@@ -6,8 +6,8 @@ mod support;
 use std::sync::Arc;
 
 use omnibus_actors::rails::{
-    Answer, BankFirm, Confirmed, Deposit, RailFuture, RailRequestId, Settlement, Statement,
-    Withdrawal,
+    AccountInquiry, AccountVerdict, Answer, BankFirm, Confirmed, Deposit, RailError, RailFuture,
+    RailRequestId, Settlement, Statement, Withdrawal,
 };
 use omnibus_actors::{Engine, EngineError, EngineParts, SystemClock};
 use support::*;
@@ -30,6 +30,12 @@ impl BankFirm for PanickingBank {
     }
     fn statement(&self) -> RailFuture<Statement> {
         self.0.statement()
+    }
+    fn verify_account(
+        &self,
+        inquiry: AccountInquiry,
+    ) -> RailFuture<Result<AccountVerdict, RailError>> {
+        self.0.verify_account(inquiry)
     }
 }
 

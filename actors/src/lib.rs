@@ -61,8 +61,8 @@ pub use api::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{
-    CancelByRequest, CardApplication, Checkout, DivisionApplication, Engine, EngineParts,
-    IssuedDivision, PaymentSettlements, PayoutView, Settlement, WalletSession,
+    CancelByRequest, CardApplication, Checkout, DivisionApplication, DivisionIssue, Engine,
+    EngineParts, IssuedDivision, PaymentSettlements, PayoutView, Settlement, WalletSession,
 };
 pub use error::{Bound, EngineError, Rejection, StartError};
 pub use ledger::codec::describe as describe_record;

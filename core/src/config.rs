@@ -71,6 +71,8 @@ pub struct PaymentsConfig {
     pub cards_per_customer_max: u16,
     /// The most division accounts one master may hold (§1.3 I1).
     pub divisions_per_master_max: u16,
+    /// The most authorizations one listing of a division account's answers.
+    pub authorizations_list_max: u16,
     /// The most a prepaid card's pocket may hold, with the credits on their way to it
     /// (D-5.6).
     pub pocket_balance_cap_krw: u64,
@@ -733,6 +735,12 @@ impl Config {
             u64::from(self.payments.divisions_per_master_max),
             1,
             1_000,
+        )?;
+        range(
+            "payments.authorizations_list_max",
+            u64::from(self.payments.authorizations_list_max),
+            1,
+            10_000,
         )?;
         range(
             "payments.pay_back_attempts",

@@ -475,6 +475,7 @@ fn records_current() -> Vec<(&'static str, LedgerRecord)> {
             LedgerRecord::DivisionSet {
                 version: 5,
                 account: Box::new(division()),
+                payment: Some(Box::new(division_payment())),
             },
         ),
     ]
@@ -503,6 +504,21 @@ fn payment() -> PaymentEntry {
             at_ms: 1_795_262_500_000,
         }],
         payer: PayerKind::PrepaidCard,
+    }
+}
+
+/// A payment by master 1001's second division account, approved.
+fn division_payment() -> PaymentEntry {
+    PaymentEntry {
+        id: PaymentId::new(0, 8),
+        version: 2,
+        card: Some((customer(1001), CardSeq(2))),
+        state: PaymentState::Approved,
+        order_no: None,
+        refunded_krw: 0,
+        refunds: Vec::new(),
+        payer: PayerKind::Division,
+        ..payment()
     }
 }
 
@@ -701,6 +717,14 @@ fn records_v2() -> Vec<(&'static str, LedgerRecord)> {
 
 /// What the golden file of `kind` at `version` holds, as today's code reads it.
 fn sample(kind: RecordKind, version: u16) -> LedgerRecord {
+    if kind == RecordKind::DivisionSet && version == 1 {
+        // Version 1 carried the account alone.
+        return LedgerRecord::DivisionSet {
+            version: 5,
+            account: Box::new(division()),
+            payment: None,
+        };
+    }
     if version == 2 && kind.version() > 2 {
         if let Some((_, record)) = records_v2().into_iter().find(|(n, _)| *n == kind.name()) {
             return record;
@@ -1077,6 +1101,7 @@ fn books_v9() -> ShardBooks {
         LedgerRecord::DivisionSet {
             version: 5,
             account: Box::new(division()),
+            payment: None,
         },
         LedgerRecord::PaymentSet { payment: paid },
     ]

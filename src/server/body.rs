@@ -256,6 +256,32 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// An array of objects, each as fields of its own; `max` bounds its length.
+    pub fn objects(&mut self, name: &str, max: usize) -> Result<Option<Vec<Fields<'a>>>, ApiError> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(raw) => {
+                let list = serde_json::from_str::<Vec<RawObject<'a>>>(raw.get()).map_err(|_| {
+                    ApiError::invalid_field(
+                        name,
+                        format!("must be an array of objects, got {}", kind_of(raw)),
+                    )
+                })?;
+                if list.is_empty() || list.len() > max {
+                    return Err(ApiError::invalid_field(
+                        name,
+                        format!("1 to {max} items, got {}", list.len()),
+                    ));
+                }
+                Ok(Some(
+                    list.into_iter()
+                        .map(|RawObject(members)| Fields { members })
+                        .collect(),
+                ))
+            }
+        }
+    }
+
     pub fn bool(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
         match self.take(name) {
             None => Ok(None),

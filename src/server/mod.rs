@@ -13,6 +13,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod body;
 pub mod cards;
+pub mod divisions;
 pub mod errors;
 pub mod events;
 pub mod merchants;

@@ -7,8 +7,10 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use omnibus_core::ids::{MerchantId, RequestNo, Tag, TerminalId};
 use omnibus_core::payments::card_number::CardNumber;
-use omnibus_core::payments::payment::{PaymentEntry, PaymentState};
-use omnibus_core::payments::payment_request::{InstrumentRef, Leg, PaymentRequest, SecretText};
+use omnibus_core::payments::payment::{PayerKind, PaymentEntry, PaymentState};
+use omnibus_core::payments::payment_request::{
+    InstrumentRef, Leg, NumberText, PaymentRequest, SecretText,
+};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
@@ -102,7 +104,10 @@ impl PaymentView {
             order_no: p.order_no.map(|o| o.to_string()),
             amount_krw: p.amount_krw,
             legs: vec![LegView {
-                kind: "prepaid_card",
+                kind: match p.payer {
+                    PayerKind::PrepaidCard => "prepaid_card",
+                    PayerKind::Division => "division",
+                },
                 amount_krw: p.amount_krw,
                 approval_no,
                 rail: "securities_firm",
@@ -159,7 +164,7 @@ impl PaymentView {
 
 /// `POST /v1/payments`: `{merchant_id, terminal_id?, merchant_request_no, order_no?,
 /// amount_krw, category, region?, instrument: {type: "prepaid_card", number, password} |
-/// {type: "wallet", checkout_id}}`.
+/// {type: "division", number, pin} | {type: "wallet", checkout_id}}`.
 pub async fn pay(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -203,6 +208,13 @@ pub async fn pay(
             })?;
             InstrumentRef::PrepaidCard { number, password }
         }
+        "division" => {
+            let number = NumberText::new(i.required_string("number")?);
+            let pin = SecretText::new(i.required_string("pin")?);
+            i.finish()
+                .map_err(|_| ApiError::invalid_field("instrument", "only type, number and pin"))?;
+            InstrumentRef::Division { number, pin }
+        }
         "wallet" => {
             let checkout_id = i.required_string("checkout_id")?;
             i.finish()
@@ -212,7 +224,7 @@ pub async fn pay(
         _ => {
             return Err(ApiError::invalid_field(
                 "instrument",
-                format!("type {kind:?} is not built yet; prepaid_card and wallet are"),
+                format!("type {kind:?} is not built yet; prepaid_card, division and wallet are"),
             ))
         }
     };

@@ -59,6 +59,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/v1/customers/{id}/prepaid-cards",
             super::cards::issue,
         ))
+        .service(also(
+            get(
+                "/v1/customers/{id}/division-accounts",
+                super::divisions::list,
+            ),
+            web::post().to(super::divisions::issue),
+            GET_POST_METHODS,
+        ))
+        .service(post(
+            "/v1/division-accounts/activations",
+            super::divisions::activate,
+        ))
+        .service(also(
+            get(
+                "/v1/division-accounts/{instrument_id}",
+                super::divisions::get,
+            ),
+            web::patch().to(super::divisions::change),
+            GET_PATCH_METHODS,
+        ))
+        .service(post(
+            "/v1/division-accounts/{instrument_id}/pin",
+            super::divisions::pin,
+        ))
+        .service(get(
+            "/v1/division-accounts/{instrument_id}/authorizations",
+            super::divisions::authorizations,
+        ))
         .service(post("/v1/members", super::wallet::create_member))
         .service(post("/v1/wallet/sessions", super::wallet::login))
         .service(post("/v1/wallet/checkouts", super::wallet::checkout))

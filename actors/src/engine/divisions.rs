@@ -5,13 +5,12 @@
 //! (`shard/divisions.rs`); a payment with `instrument: {type: "division", number, pin}`
 //! goes through `payments.rs`.
 //!
-//! Not built yet (issue 15): `BS.verify_account` at issue (I2, E10) and the mobile
-//! identity check as a rail (the activation compares the identity given with the
-//! master's data at I1); the top-up of a short balance from the master's linked account
-//! (`auto_top_up`, E5, E6); the HTTP endpoints of §1.7.
+//! Not built yet (issue 15): the mobile identity check as a rail (the activation compares
+//! the identity given with the master's data at I1).
 
 use dashmap::DashMap;
 use omnibus_core::ids::CardSeq;
+use omnibus_core::ids::PayeeName;
 use omnibus_core::ledger::{DivisionEntry, MerchantEntry};
 use omnibus_core::payments::controls::Ask;
 use omnibus_core::payments::division::{
@@ -22,13 +21,20 @@ use omnibus_core::payments::payment::{PayerKind, PaymentEntry, PaymentState};
 use omnibus_core::payments::payment_request::{PaymentRequest, SecretText};
 use omnibus_core::payments::secret::CredentialIndex;
 use omnibus_core::payments::{DeclineCode, RefusalCode};
-use omnibus_core::CustomerId;
+use omnibus_core::request_log::Told;
+use omnibus_core::saga::Reason;
+use omnibus_core::{AccountNo, BankCode, ChargeRequest, CustomerId};
 use rand::Rng;
 
 use super::payments::{declined, requested};
 use super::Engine;
 use crate::error::EngineError;
-use crate::shard::{ActivateDivision, ChangeDivision, DivisionQuery, IssueDivisions, NewDivision};
+use crate::rails::{AccountInquiry, AccountVerdict};
+use crate::shard::RecordPayment;
+use crate::shard::{
+    ActivateDivision, ChangeDivision, ChangeDivisionPin, DivisionAuthorizations, DivisionQuery,
+    IssueDivisions, NewDivision,
+};
 
 /// The division accounts by the keyed hash of their numbers.
 pub(super) type DivisionDirectory = DashMap<CredentialIndex, DivisionId>;
@@ -43,6 +49,17 @@ pub struct DivisionApplication {
     pub controls: DivisionControls,
     /// Top a short balance up from the master's linked account (D-1.2; not built yet).
     pub auto_top_up: bool,
+}
+
+/// A master's request for division accounts (I1): the paying account, which must be the
+/// master's linked account (D-1.2), its holder's name as the master gives it (the bank
+/// checks it at I2), and one application per slave.
+#[derive(Clone, Debug)]
+pub struct DivisionIssue {
+    pub bank: BankCode,
+    pub account_no: AccountNo,
+    pub holder_name: PayeeName,
+    pub slaves: Vec<DivisionApplication>,
 }
 
 /// A division account just issued (I4): its number and activation code, shown to the
@@ -62,8 +79,14 @@ impl Engine {
     pub async fn issue_division_accounts(
         &self,
         master: CustomerId,
-        slaves: Vec<DivisionApplication>,
+        issue: DivisionIssue,
     ) -> Result<Vec<IssuedDivision>, EngineError> {
+        let DivisionIssue {
+            bank,
+            account_no,
+            holder_name,
+            slaves,
+        } = issue;
         if slaves.is_empty() {
             return Err(EngineError::refusal(
                 RefusalCode::InvalidRequest,
@@ -81,6 +104,30 @@ impl Engine {
                 ),
             ));
         }
+        // I1 on the master's shard, nothing written; then I2, the bank; then I3 (which
+        // checks I1 again: the master may have changed meanwhile).
+        self.ask(self.shard_of(master), |reply| IssueDivisions {
+            master,
+            linked: (bank, account_no),
+            slaves: slaves
+                .iter()
+                .map(|a| NewDivision {
+                    number: DivisionNumber::from_payload([0; 12]),
+                    activation_code: SecretText::new(String::new()),
+                    slave: a.slave.clone(),
+                    controls: a.controls.clone(),
+                    auto_top_up: a.auto_top_up,
+                })
+                .collect(),
+            check_only: true,
+            max: config.divisions_per_master_max,
+            sale_max_krw: config.sale_max_krw,
+            keys: self.inner.payment_keys.clone(),
+            reply,
+        })
+        .await?;
+        self.verify_paying_account(master, bank, account_no, &holder_name)
+            .await?;
         let mut numbers: Vec<(DivisionNumber, CredentialIndex)> = Vec::with_capacity(slaves.len());
         for _ in &slaves {
             match self.new_division_number() {
@@ -108,7 +155,9 @@ impl Engine {
         let issued = self
             .ask(self.shard_of(master), |reply| IssueDivisions {
                 master,
+                linked: (bank, account_no),
                 slaves: new,
+                check_only: false,
                 max: config.divisions_per_master_max,
                 sale_max_krw: config.sale_max_krw,
                 keys: self.inner.payment_keys.clone(),
@@ -140,6 +189,53 @@ impl Engine {
                 }
                 Err(e)
             }
+        }
+    }
+
+    /// I2: `BS.verify_account` at the master's bank, within the bank's timeout. Refused
+    /// `HOLDER_MISMATCH`, `ACCOUNT_NOT_VERIFIED` (closed or unknown), `RAIL_UNAVAILABLE`
+    /// (no answer in time, or an error: "try later"). A read-only inquiry: it moves
+    /// nothing and is never confirmed, so it is not a request-log entry (as the S7 key
+    /// check is not); it is logged here, before and after.
+    async fn verify_paying_account(
+        &self,
+        master: CustomerId,
+        bank: BankCode,
+        account: AccountNo,
+        holder_name: &PayeeName,
+    ) -> Result<(), EngineError> {
+        let timeout =
+            std::time::Duration::from_millis(self.inner.config.rails.bank_firm.timeout_ms);
+        tracing::info!(%master, %bank, "BS.verify_account asked");
+        let asked = self.inner.rails.bank_firm.verify_account(AccountInquiry {
+            bank,
+            account,
+            holder_name: holder_name.to_string(),
+        });
+        let refused = |code, why: String| Err(EngineError::refusal(code, why));
+        let answer = tokio::time::timeout(timeout, asked).await;
+        tracing::info!(%master, %bank, answer = ?answer.as_ref().map(|a| a.as_ref().map_err(|e| e.to_string())), "BS.verify_account answered");
+        match answer {
+            Ok(Ok(AccountVerdict::Verified)) => Ok(()),
+            Ok(Ok(AccountVerdict::HolderMismatch)) => refused(
+                RefusalCode::HolderMismatch,
+                format!("bank {bank} holds the account in another name than {holder_name}"),
+            ),
+            Ok(Ok(AccountVerdict::NotOpen)) => refused(
+                RefusalCode::AccountNotVerified,
+                format!("bank {bank} reports the account closed or unknown"),
+            ),
+            Ok(Err(e)) => refused(
+                RefusalCode::RailUnavailable,
+                format!("bank {bank} could not verify the account ({e}); try later"),
+            ),
+            Err(_) => refused(
+                RefusalCode::RailUnavailable,
+                format!(
+                    "bank {bank} did not answer within {} ms; try later",
+                    timeout.as_millis()
+                ),
+            ),
         }
     }
 
@@ -271,6 +367,44 @@ impl Engine {
         Ok((entry, new_code))
     }
 
+    /// The slave's change of their own PIN (F3), with the current one. Refused
+    /// `WRONG_SECRET` (counted: the fifth wrong PIN in a row locks the account, as at a
+    /// payment), `LOCKED`, `INVALID_STATE` (not active), `INVALID_REQUEST` (not 6 digits).
+    pub async fn change_division_pin(
+        &self,
+        id: DivisionId,
+        current: SecretText,
+        new: SecretText,
+    ) -> Result<DivisionEntry, EngineError> {
+        self.ask(self.shard_of(id.master), |reply| ChangeDivisionPin {
+            id,
+            current,
+            new,
+            keys: self.inner.payment_keys.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// A division account's authorizations (§1.7), approved and declined, newest first,
+    /// at most `limit` (`payments.authorizations_list_max` at most). `NOT_FOUND` if there
+    /// is no such account.
+    pub async fn division_authorizations(
+        &self,
+        id: DivisionId,
+        limit: usize,
+    ) -> Result<Vec<PaymentEntry>, EngineError> {
+        let limit = limit.min(usize::from(
+            self.inner.config.payments.authorizations_list_max,
+        ));
+        self.ask(self.shard_of(id.master), |reply| DivisionAuthorizations {
+            id,
+            limit,
+            reply,
+        })
+        .await
+    }
+
     /// A division payment (§1.3 F2): steps 0 and 1 here, steps 2–9 and the budget's
     /// reservation on the master's shard, then the sale from the master's balance.
     pub(super) async fn pay_by_division(
@@ -298,17 +432,17 @@ impl Engine {
                 .admits(InstrumentType::Division, request.terminal),
             division,
         ) {
-            (Err(code), _) => {
-                self.record_new(self.key_shard(&key), declined(payment, code))
-                    .await
-            }
-            (Ok(()), None) => {
-                self.record_new(
+            (Err(code), _) => self
+                .record_new(self.key_shard(&key), declined(payment, code))
+                .await
+                .map(|p| (p, 0)),
+            (Ok(()), None) => self
+                .record_new(
                     self.key_shard(&key),
                     declined(payment, DeclineCode::InvalidCredential),
                 )
                 .await
-            }
+                .map(|p| (p, 0)),
             (Ok(()), Some(id)) => {
                 payment.card = Some((id.master, id.seq));
                 let ask = Ask {
@@ -333,12 +467,62 @@ impl Engine {
                 .await
             }
         };
-        self.settle_payment_key(key, recorded.as_ref().ok().map(|p| p.id));
-        let recorded = recorded?;
-        if recorded.state == PaymentState::Requested {
-            self.complete(recorded).await
-        } else {
-            Ok(recorded)
+        self.settle_payment_key(key, recorded.as_ref().ok().map(|(p, _)| p.id));
+        let (recorded, top_up_krw) = recorded?;
+        if recorded.state != PaymentState::Requested {
+            return Ok(recorded);
+        }
+        if top_up_krw > 0 {
+            if let Some(code) = self.top_up_master(&recorded, top_up_krw).await {
+                // The sale is never sent: the budget's reservation is released with the
+                // answer (the top-up charge goes on by itself, its money staying in the
+                // master's balance if it completes).
+                let mut done = recorded;
+                done.version += 1;
+                done.state = PaymentState::Declined;
+                done.decline = Some(code.byte());
+                return self
+                    .ask(done.id.shard(), |reply| RecordPayment {
+                        payment: done,
+                        new_id: false,
+                        fixed: false,
+                        reply,
+                    })
+                    .await;
+            }
+        }
+        self.complete(recorded).await
+    }
+
+    /// Step 9 with `auto_top_up` (D-1.2, E5, E6): the master's deficit charged from its
+    /// linked account by a charge of its own, `TU-<payment id>` (the SPEC §3 deficit
+    /// charge, with its own SPEC §4 outcome), before the sale. `None` once it succeeded;
+    /// else the payment's decline: `TIMEOUT` if it timed out (its entry stays UNKNOWN
+    /// until confirmed, and a withdrawal found done is credited to the master's balance),
+    /// `FUNDING_FAILED` otherwise.
+    async fn top_up_master(&self, payment: &PaymentEntry, deficit_krw: u64) -> Option<DeclineCode> {
+        let header = match self.payment_header(
+            payment,
+            payment.id.top_up_request_no(),
+            deficit_krw,
+            payment.created_at_ms,
+        ) {
+            Ok(header) => header,
+            Err(e) => {
+                tracing::warn!(payment = %payment.id, error = %e, "a top-up could not be asked");
+                return Some(DeclineCode::FundingFailed);
+            }
+        };
+        match self.charge(ChargeRequest { header }).await {
+            Ok(outcome) if outcome.told == Told::Succeeded => None,
+            Ok(outcome) if outcome.timed_out || outcome.reason == Reason::Timeout => {
+                Some(DeclineCode::Timeout)
+            }
+            Ok(_) => Some(DeclineCode::FundingFailed),
+            Err(e) => {
+                tracing::warn!(payment = %payment.id, error = %e, "a top-up was refused");
+                Some(DeclineCode::FundingFailed)
+            }
         }
     }
 }

@@ -59,7 +59,7 @@ use crate::shard::{BatchMessage, ShardActor};
 
 pub use self::cancels::CancelByRequest;
 pub use self::cards::CardApplication;
-pub use self::divisions::{DivisionApplication, IssuedDivision};
+pub use self::divisions::{DivisionApplication, DivisionIssue, IssuedDivision};
 pub use self::payouts::PayoutView;
 pub use self::settlements::{PaymentSettlements, Settlement};
 pub use self::start::EngineParts;

@@ -115,7 +115,8 @@ pub(super) fn declined(mut payment: PaymentEntry, code: DeclineCode) -> PaymentE
 }
 
 impl Engine {
-    pub(super) fn now_ms(&self) -> u64 {
+    /// The engine's clock, in milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> u64 {
         self.inner.clock.now_ms()
     }
 

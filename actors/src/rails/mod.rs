@@ -171,6 +171,26 @@ pub struct PaymentInstruction {
     pub certificate: SigningKey,
 }
 
+/// `BS.verify_account` (INSTRUMENTS.md §1.3 I2): does the bank hold this account, open,
+/// in this holder's name? A read-only inquiry: nothing moves, nothing is confirmed later.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountInquiry {
+    pub bank: BankCode,
+    pub account: AccountNo,
+    pub holder_name: String,
+}
+
+/// The bank's answer to an [`AccountInquiry`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountVerdict {
+    /// Open, and held in the name given.
+    Verified,
+    /// Open, held in another name.
+    HolderMismatch,
+    /// Closed, or unknown to the bank.
+    NotOpen,
+}
+
 pub type Answer = Result<RailAnswer, RailError>;
 pub type Confirmed = Result<Confirmation, RailError>;
 /// A rail's statement: every request it executed (the engine picks out a day's lines by
@@ -184,6 +204,11 @@ pub trait BankFirm: Send + Sync + 'static {
     fn settle(&self, settlement: Settlement) -> RailFuture<Answer>;
     fn confirm(&self, id: RailRequestId) -> RailFuture<Confirmed>;
     fn statement(&self) -> RailFuture<Statement>;
+    /// `BS.verify_account` (§1.3 I2), a read-only inquiry.
+    fn verify_account(
+        &self,
+        inquiry: AccountInquiry,
+    ) -> RailFuture<Result<AccountVerdict, RailError>>;
 }
 
 /// The securities firm system (SS).

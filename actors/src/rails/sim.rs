@@ -86,10 +86,10 @@ use self::registry::{Interner, Slot};
 use self::stats::{Counters, Stat};
 use self::truth::{minor_of_amount, Books};
 use super::{
-    AccountTransfer, Answer, Authentication, BankFirm, Confirmation, Confirmed, Deposit,
-    DepositSource, FinancialCompany, PaymentInstruction, RailAnswer, RailError, RailFuture,
-    RailRequestId, Rails, SecuritiesAccount, SecuritiesFirm, SecuritiesTransfer, Settlement,
-    Withdrawal,
+    AccountInquiry, AccountTransfer, AccountVerdict, Answer, Authentication, BankFirm,
+    Confirmation, Confirmed, Deposit, DepositSource, FinancialCompany, PaymentInstruction,
+    RailAnswer, RailError, RailFuture, RailRequestId, Rails, SecuritiesAccount, SecuritiesFirm,
+    SecuritiesTransfer, Settlement, Withdrawal,
 };
 
 /// One of the four outside systems.
@@ -164,6 +164,12 @@ struct Inner {
     revoked: DashSet<u64>,
     /// How many key checks each certificate has had: the key of its next check's draw.
     key_checks: DashMap<u64, u64>,
+    /// The holders of linked accounts a test named (`Some`) or closed (`None`); an
+    /// account not here is open and held in whatever name the inquiry gives: the
+    /// simulated bank does not model names it was not told (kept in memory only).
+    holders: DashMap<(BankCode, AccountNo), Option<String>>,
+    /// How many account inquiries came before: the key of the next one's draw.
+    inquiries: std::sync::atomic::AtomicU64,
     /// The nonce of every original text the financial company server executed, and the
     /// request id that executed it: a signed text pays once.
     nonces: DashMap<u128, RailRequestId>,
@@ -325,6 +331,15 @@ impl Simulator {
         }
     }
 
+    /// Names the holder of a linked account, as the bank answers `verify_account` (I2);
+    /// `None` closes the account for the inquiry (a closed or unknown account). Kept in
+    /// memory only.
+    pub fn set_linked_holder(&self, bank: BankCode, account: AccountNo, holder: Option<&str>) {
+        self.inner
+            .holders
+            .insert((bank, account), holder.map(str::to_owned));
+    }
+
     /// Whether the financial company server verifies each instruction's ed25519
     /// signature; on unless switched off. It always parses the original text, matches it
     /// against the instruction and refuses replays; only the signature check is switched.
@@ -449,6 +464,8 @@ impl Inner {
             ],
             revoked: DashSet::new(),
             key_checks: DashMap::new(),
+            holders: DashMap::new(),
+            inquiries: Default::default(),
             nonces: DashMap::with_shard_amount(SHARDS),
             signature_checks: AtomicBool::new(true),
             journal: None,
@@ -869,6 +886,49 @@ impl Inner {
 }
 
 impl Inner {
+    /// `BS.verify_account`: drawn like a key check (a timeout or a lost answer is no
+    /// answer, a failure an error), keyed by how many inquiries came before.
+    fn verify_account(
+        &self,
+        inquiry: AccountInquiry,
+    ) -> RailFuture<Result<AccountVerdict, RailError>> {
+        let rail = Rail::BankFirm;
+        let state = self.state(rail);
+        state.counters.add(Stat::Calls);
+        let nth = self.inquiries.fetch_add(1, Ordering::Relaxed);
+        let word = draw::word(self.seed, rail, Call::VerifyAccount, (0, nth));
+        match state.rates.fault(word) {
+            Fault::Timeout | Fault::LostResponse => {
+                state.counters.add(Stat::Timeouts);
+                never()
+            }
+            Fault::Failure => {
+                state.counters.add(Stat::InjectedFailures);
+                respond(
+                    state.rates.latency(word),
+                    Err(RailError {
+                        system: rail.name(),
+                        what: format!(
+                            "simulated failure verifying {}/{}",
+                            inquiry.bank, inquiry.account
+                        ),
+                    }),
+                )
+            }
+            Fault::None => {
+                let verdict = match self.holders.get(&(inquiry.bank, inquiry.account)) {
+                    None => AccountVerdict::Verified,
+                    Some(held) => match held.as_deref() {
+                        None => AccountVerdict::NotOpen,
+                        Some(name) if name == inquiry.holder_name => AccountVerdict::Verified,
+                        Some(_) => AccountVerdict::HolderMismatch,
+                    },
+                };
+                respond(state.rates.latency(word), Ok(verdict))
+            }
+        }
+    }
+
     fn executed(&self, rail: Rail) -> Vec<Execution> {
         let mut executed: Vec<Execution> = self
             .state(rail)
@@ -922,6 +982,13 @@ impl BankFirm for SimBankFirm {
 
     fn statement(&self) -> RailFuture<super::Statement> {
         self.0.statement(Rail::BankFirm)
+    }
+
+    fn verify_account(
+        &self,
+        inquiry: AccountInquiry,
+    ) -> RailFuture<Result<AccountVerdict, RailError>> {
+        self.0.verify_account(inquiry)
     }
 }
 

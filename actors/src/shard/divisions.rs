@@ -1,26 +1,22 @@
 //! The division accounts of this shard's masters (INSTRUMENTS.md §1; `omnibus_core`
 //! `payments/division.rs`, `ledger/divisions.rs`): their issue, the slave's activation,
-//! the master's changes, and a division payment's authorization. Every change is one
-//! `division_set` record on the master's thread, so two slaves of one master paying at
-//! once are judged one after the other against the master's balance and each budget
-//! (D-1.9). The PIN and the activation code are sealed here with the keys the engine
-//! hands over; only key ids and MACs are written.
+//! the master's changes, and the slave's change of their own PIN (a payment's
+//! authorization is `division_payments.rs`). Every change is one `division_set` record on
+//! the master's thread. The PIN and the activation code are sealed here with the keys the
+//! engine hands over; only key ids and MACs are written.
 
 use actix::{Context, Handler};
 use omnibus_core::ids::CardSeq;
 use omnibus_core::ledger::{BooksError, DivisionEntry};
-use omnibus_core::payments::controls::{authorize, Authorizing, Funds, Secret};
 use omnibus_core::payments::division::{
     Activation, ActivationVerdict, DivisionAccount, DivisionAction, DivisionId, DivisionStatus,
 };
-use omnibus_core::payments::payment::{PayerKind, PaymentState};
 use omnibus_core::payments::secret::{PinVerifier, SecretCheck};
 use omnibus_core::payments::RefusalCode;
 use omnibus_core::record::{ActorId, LedgerRecord};
-use rust_decimal::prelude::ToPrimitive;
 
 use super::protocol::{
-    ActivateDivision, AuthorizeDivisionPayment, ChangeDivision, DivisionQuery, IssueDivisions,
+    ActivateDivision, ChangeDivision, ChangeDivisionPin, DivisionQuery, IssueDivisions,
 };
 use super::ShardActor;
 use crate::error::EngineError;
@@ -35,7 +31,7 @@ fn activation_binding(id: DivisionId) -> Vec<u8> {
     bytes
 }
 
-fn not_found(id: DivisionId) -> EngineError {
+pub(super) fn not_found(id: DivisionId) -> EngineError {
     EngineError::refusal(RefusalCode::NotFound, format!("no division account {id}"))
 }
 
@@ -50,6 +46,7 @@ fn write_and_answer(
     let record = LedgerRecord::DivisionSet {
         version: version + 1,
         account: Box::new(account.clone()),
+        payment: None,
     };
     if let Err(e) = ledger.execute_unwaited(ActorId::Customer(master), &record) {
         reply.send(Err(e));
@@ -81,7 +78,8 @@ impl Handler<IssueDivisions> for ShardActor {
                 .send(Err(BooksError::UnknownCustomer(msg.master).into()));
             return;
         };
-        // I1: the master may trade (SPEC S31–S33).
+        // I1: the master may trade (SPEC S31–S33), and pays from its linked account
+        // (D-1.2).
         if !(master.tradable && master.subscription_valid) {
             msg.reply.send(Err(EngineError::refusal(
                 RefusalCode::OwnerNotTradable,
@@ -89,7 +87,21 @@ impl Handler<IssueDivisions> for ShardActor {
             )));
             return;
         }
-        let held = books.divisions_of(msg.master).count();
+        if (master.linked_bank, master.linked_account) != msg.linked {
+            msg.reply.send(Err(EngineError::refusal(
+                RefusalCode::AccountNotLinked,
+                format!(
+                    "{}/{} is not customer {}'s linked account",
+                    msg.linked.0, msg.linked.1, msg.master
+                ),
+            )));
+            return;
+        }
+        // A closed account no longer counts (its number is never reused).
+        let held = books
+            .divisions_of(msg.master)
+            .filter(|d| d.account.status != DivisionStatus::Closed)
+            .count();
         if held + msg.slaves.len() > usize::from(msg.max) {
             msg.reply.send(Err(EngineError::refusal(
                 RefusalCode::TooManyInstruments,
@@ -111,6 +123,13 @@ impl Handler<IssueDivisions> for ShardActor {
                 msg.reply.send(Err(EngineError::refusal(code, why)));
                 return;
             }
+        }
+        if msg.check_only {
+            let reply = msg.reply;
+            ledger.after_durable(Box::new(move |durable| {
+                reply.send(durable.map(|()| Vec::new()))
+            }));
+            return;
         }
         let first = books
             .divisions_of(msg.master)
@@ -148,6 +167,7 @@ impl Handler<IssueDivisions> for ShardActor {
             let record = LedgerRecord::DivisionSet {
                 version: 1,
                 account: Box::new(account.clone()),
+                payment: None,
             };
             if let Err(e) = ledger.execute_unwaited(ActorId::Customer(msg.master), &record) {
                 msg.reply.send(Err(e));
@@ -257,6 +277,7 @@ impl Handler<ActivateDivision> for ShardActor {
                     let record = LedgerRecord::DivisionSet {
                         version: held.version + 1,
                         account: Box::new(account),
+                        payment: None,
                     };
                     if let Err(e) = ledger.execute_unwaited(ActorId::Customer(id.master), &record) {
                         msg.reply.send(Err(e));
@@ -355,114 +376,89 @@ impl Handler<ChangeDivision> for ShardActor {
     }
 }
 
-impl Handler<AuthorizeDivisionPayment> for ShardActor {
+impl Handler<ChangeDivisionPin> for ShardActor {
     type Result = ();
-    fn handle(&mut self, msg: AuthorizeDivisionPayment, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: ChangeDivisionPin, _: &mut Context<Self>) {
         if self.stopping.is_some() {
             msg.reply.send(Err(EngineError::ShuttingDown));
             return;
         }
         let mut ledger = self.ledger.borrow_mut();
-        // The payment, and the account if its counters changed.
-        if let Err(e) = ledger.admit(2, Admission::New) {
+        if let Err(e) = ledger.admit(1, Admission::New) {
             msg.reply.send(Err(e));
             return;
         }
-        let books = ledger.books();
-        let Some((master, seq)) = msg.payment.card else {
-            msg.reply.send(Err(EngineError::Internal(
-                "a division payment without its account".into(),
-            )));
-            return;
-        };
-        let id = DivisionId { master, seq };
-        let Some(held) = books.division(master, seq).cloned() else {
+        let id = msg.id;
+        let Some(held) = ledger.books().division(id.master, id.seq).cloned() else {
             msg.reply.send(Err(not_found(id)));
             return;
         };
-        let Some(customer) = books.customer(master) else {
-            msg.reply
-                .send(Err(BooksError::UnknownCustomer(master).into()));
+        let new = msg.new.expose();
+        if new.len() != 6 || !new.bytes().all(|b| b.is_ascii_digit()) {
+            msg.reply.send(Err(EngineError::refusal(
+                RefusalCode::InvalidRequest,
+                "new_pin: 6 digits",
+            )));
             return;
-        };
-        let owner_tradable = customer.tradable && customer.subscription_valid;
-        let available = (customer.balance - customer.held).to_u64().unwrap_or(0);
-        let account = &held.account;
-        let check = match &account.pin {
-            Some(pin) => msg
-                .keys
-                .pin
-                .check(pin, &id.bytes(), msg.pin.expose().as_bytes()),
-            // Not activated: declined NOT_ACTIVATED at step 2, before the PIN.
-            None => SecretCheck::Wrong,
-        };
-        let secret = Secret::from(check);
-        let controls = account.controls_at(msg.ask.at_ms);
-        let verdict = authorize(
-            &Authorizing {
-                status: account.status.instrument(),
-                owner_tradable,
-                controls: &controls,
-                counters: &account.counters,
-                sale_max_krw: Some(msg.sale_max_krw),
-            },
-            secret,
-            &msg.ask,
-            Funds {
-                available_krw: available,
-                // The top-up of D-1.2 (`auto_top_up`) is not built yet: a short balance
-                // is declined INSUFFICIENT_FUNDS.
-                top_up_krw: 0,
-            },
-        );
-        let mut changed = account.clone();
-        if changed.counters.apply_secret(verdict.secret) {
-            changed.status = DivisionStatus::Locked;
         }
-        if let (
-            SecretCheck::Right {
-                resealed: Some(new),
-            },
-            Ok(_),
-        ) = (check, verdict.outcome)
-        {
-            changed.pin = Some(new);
-        }
-        let mut payment = msg.payment;
-        payment.id = books.next_payment_id();
-        payment.version = 1;
-        payment.payer = PayerKind::Division;
-        match verdict.outcome {
-            Ok(_) => {
-                payment.state = PaymentState::Requested;
-                payment.sale = Some(payment.id.sale_request_no());
-                changed.counters.reserve(payment.amount_krw);
-            }
-            Err(code) => {
-                payment.state = PaymentState::Declined;
-                payment.decline = Some(code.byte());
-            }
-        }
-        if changed != *account {
-            let record = LedgerRecord::DivisionSet {
-                version: held.version + 1,
-                account: Box::new(changed),
+        let mut account = held.account.clone();
+        let refused = |code, why: String| Err(EngineError::refusal(code, format!("{id}: {why}")));
+        let (pin, status) = (account.pin, account.status);
+        let Some(pin) = pin.filter(|_| status == DivisionStatus::Active) else {
+            // Locked, suspended, closed, or not activated: as a payment would be
+            // declined at step 2, before the PIN, and not counted.
+            let code = if status == DivisionStatus::Locked {
+                RefusalCode::Locked
+            } else {
+                RefusalCode::InvalidState
             };
-            if let Err(e) = ledger.execute_unwaited(ActorId::Customer(master), &record) {
-                msg.reply.send(Err(e));
-                return;
+            msg.reply
+                .send(refused(code, format!("the account is {status:?}")));
+            return;
+        };
+        match msg
+            .keys
+            .pin
+            .check(&pin, &id.bytes(), msg.current.expose().as_bytes())
+        {
+            SecretCheck::Right { .. } => {
+                account.pin = Some(msg.keys.pin.seal(&id.bytes(), new.as_bytes()));
+                account.counters.failed_secret_count = 0;
+                write_and_answer(&mut ledger, held.version, account, msg.reply);
+            }
+            SecretCheck::KeyRetired => msg.reply.send(refused(
+                RefusalCode::InvalidState,
+                "the PIN is under a retired key; the master resets it".into(),
+            )),
+            SecretCheck::Wrong => {
+                // Counted as a payment's wrong PIN: five in a row lock the account.
+                let locks = account.counters.apply_secret(
+                    omnibus_core::payments::controls::SecretEffect::Wrong {
+                        locks: account.counters.failed_secret_count + 1
+                            >= omnibus_core::payments::controls::WRONG_SECRETS_TO_LOCK,
+                    },
+                );
+                if locks {
+                    account.status = DivisionStatus::Locked;
+                }
+                let record = LedgerRecord::DivisionSet {
+                    version: held.version + 1,
+                    account: Box::new(account),
+                    payment: None,
+                };
+                if let Err(e) = ledger.execute_unwaited(ActorId::Customer(id.master), &record) {
+                    msg.reply.send(Err(e));
+                    return;
+                }
+                let why = if locks {
+                    "the current PIN is wrong; the account is LOCKED until the master unlocks it"
+                } else {
+                    "the current PIN is wrong"
+                };
+                let answer = refused(RefusalCode::WrongSecret, why.into());
+                let reply = msg.reply;
+                ledger.after_durable(Box::new(move |durable| reply.send(durable.and(answer))));
             }
         }
-        let record = LedgerRecord::PaymentSet {
-            payment: payment.clone(),
-        };
-        if let Err(e) = ledger.execute_unwaited(ActorId::Shard, &record) {
-            msg.reply.send(Err(e));
-            return;
-        }
-        let reply = msg.reply;
-        ledger.after_durable(Box::new(move |durable| {
-            reply.send(durable.map(|()| payment))
-        }));
     }
 }

@@ -25,6 +25,7 @@
 mod api_keys;
 mod archiving;
 mod cards;
+mod division_payments;
 mod divisions;
 mod holds;
 mod lifecycle;
@@ -59,11 +60,11 @@ use crate::supervisors::{Prune, SupervisorActor};
 
 pub use self::protocol::{
     ActivateDivision, AuthorizeCardPayment, AuthorizeDivisionPayment, BatchMessage, CardQuery,
-    CardUse, ChangeCard, ChangeDivision, CreateHold, DivisionQuery, HoldsQuery, HoldsWanted,
-    IssueCard, IssueDivisions, IssueTextRequest, MemberQuery, MerchantsQuery, MoveSlice,
-    NewDivision, Open, PaymentQuery, Peers, Post, PostBatch, PostHold, Query, QueryAnswer,
-    QueryKind, RecordPayment, SetApiKey, SetMember, SetMerchant, SetStatus, Shutdown, SubmitBatch,
-    SubmitRequest, Supervise, ViewRequest, VoidHold,
+    CardUse, ChangeCard, ChangeDivision, ChangeDivisionPin, CreateHold, DivisionAuthorizations,
+    DivisionQuery, HoldsQuery, HoldsWanted, IssueCard, IssueDivisions, IssueTextRequest,
+    MemberQuery, MerchantsQuery, MoveSlice, NewDivision, Open, PaymentQuery, Peers, Post,
+    PostBatch, PostHold, Query, QueryAnswer, QueryKind, RecordPayment, SetApiKey, SetMember,
+    SetMerchant, SetStatus, Shutdown, SubmitBatch, SubmitRequest, Supervise, ViewRequest, VoidHold,
 };
 pub use self::transfers::Redeliver;
 use self::transfers::Transfers;

@@ -189,9 +189,11 @@ impl Handler<RecordPayment> for ShardActor {
         }
         // A division payment's sale done or not, or its refund, moves its budget's
         // counters once: by what this record changes over the one on record (D-1.7, D-1.9).
+        // The account and the payment go in one record, durable together or not at all.
+        let mut division = None;
         if let (PayerKind::Division, Some((master, seq))) = (payment.payer, payment.card) {
             let books = ledger.books();
-            let change = books
+            division = books
                 .payment(payment.id)
                 .zip(books.division(master, seq))
                 .and_then(|(on_record, held)| {
@@ -199,22 +201,27 @@ impl Handler<RecordPayment> for ShardActor {
                     counters_after(&held.account.counters, budget, on_record, &payment)
                         .map(|counters| (held.version, held.account.clone(), counters))
                 });
-            if let Some((version, mut account, counters)) = change {
-                account.counters = counters;
-                let record = LedgerRecord::DivisionSet {
-                    version: version + 1,
-                    account: Box::new(account),
-                };
-                if let Err(e) = ledger.execute_unwaited(ActorId::Customer(master), &record) {
-                    msg.reply.send(Err(e));
-                    return;
-                }
-            }
         }
-        let record = LedgerRecord::PaymentSet {
-            payment: payment.clone(),
+        let (actor, record) = match division {
+            Some((version, mut account, counters)) => {
+                account.counters = counters;
+                (
+                    ActorId::Customer(account.master),
+                    LedgerRecord::DivisionSet {
+                        version: version + 1,
+                        account: Box::new(account),
+                        payment: Some(Box::new(payment.clone())),
+                    },
+                )
+            }
+            None => (
+                ActorId::Shard,
+                LedgerRecord::PaymentSet {
+                    payment: payment.clone(),
+                },
+            ),
         };
-        if let Err(e) = ledger.execute_unwaited(ActorId::Shard, &record) {
+        if let Err(e) = ledger.execute_unwaited(actor, &record) {
             msg.reply.send(Err(e));
             return;
         }

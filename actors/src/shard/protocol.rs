@@ -411,7 +411,13 @@ pub struct NewDivision {
 #[rtype(result = "()")]
 pub struct IssueDivisions {
     pub master: omnibus_core::CustomerId,
+    /// The paying account the master named: it must be the master's linked account
+    /// (D-1.2).
+    pub linked: (omnibus_core::BankCode, omnibus_core::AccountNo),
     pub slaves: Vec<NewDivision>,
+    /// Check only (I1, before the bank is asked at I2): answer an empty list if the
+    /// issue would be made, write nothing.
+    pub check_only: bool,
     /// `payments.divisions_per_master_max`.
     pub max: u16,
     pub sale_max_krw: u64,
@@ -455,6 +461,28 @@ pub struct ChangeDivision {
     pub reply: Reply<omnibus_core::ledger::DivisionEntry>,
 }
 
+/// The slave's change of their own PIN (F3): the current PIN, checked as a payment
+/// checks it (a wrong one counts toward the lock), then the new one sealed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ChangeDivisionPin {
+    pub id: omnibus_core::payments::division::DivisionId,
+    pub current: omnibus_core::payments::payment_request::SecretText,
+    pub new: omnibus_core::payments::payment_request::SecretText,
+    pub keys: std::sync::Arc<crate::keys::PaymentKeys>,
+    pub reply: Reply<omnibus_core::ledger::DivisionEntry>,
+}
+
+/// A division account's authorizations, approved and declined, newest first, at most
+/// `limit` of them.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DivisionAuthorizations {
+    pub id: omnibus_core::payments::division::DivisionId,
+    pub limit: usize,
+    pub reply: Reply<Vec<omnibus_core::payments::payment::PaymentEntry>>,
+}
+
 /// Authorize a division payment on its master's shard (§1.3 F2, D-1.9): §6.2 steps 2–9
 /// on the account, the budget reserved with the payment REQUESTED (or DECLINED with its
 /// code), in one step on the master's thread.
@@ -466,5 +494,7 @@ pub struct AuthorizeDivisionPayment {
     pub ask: omnibus_core::payments::controls::Ask,
     pub sale_max_krw: u64,
     pub keys: std::sync::Arc<crate::keys::PaymentKeys>,
-    pub reply: Reply<omnibus_core::payments::payment::PaymentEntry>,
+    /// The payment, and the deficit a top-up from the master's linked account must bring
+    /// before the sale (0: the balance covers it; only with `auto_top_up`).
+    pub reply: Reply<(omnibus_core::payments::payment::PaymentEntry, u64)>,
 }

@@ -2,13 +2,15 @@
 //! §1.7, D-1.9): each at the version the books hold. One `division_set` record per change
 //! (its issue, an activation, a PIN tried, a budget reserved, committed, released or given
 //! back, the master's change) carries the whole account; applying one keeps the higher
-//! version, so a repeat or a late copy changes nothing. All of a master's division
+//! version, so a repeat or a late copy changes nothing. A payment that moves the
+//! counters is written in the same record, so that both are durable together. All of a master's division
 //! accounts live in the master's shard, so that two slaves paying at once are judged one
 //! after the other on its thread.
 
 use super::{BooksError, ShardBooks};
 use crate::ids::{CardSeq, CustomerId};
 use crate::payments::division::DivisionAccount;
+use crate::payments::payment::PaymentEntry;
 
 /// A division account at the version the books hold.
 #[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
@@ -34,14 +36,21 @@ impl ShardBooks {
             .map(|(_, entry)| entry)
     }
 
-    /// An account at `version`: kept if newer than the one the books hold. Its master
-    /// must be a customer of this shard.
+    /// An account at `version`: kept if newer than the one the books hold, with the
+    /// payment written with it, if any (kept as a `payment_set` keeps it). Its master
+    /// must be a customer of this shard, and the payment a payment of this shard: both
+    /// are checked before either is applied.
     pub(super) fn apply_division_set(
         &mut self,
         version: u32,
         account: &DivisionAccount,
+        payment: Option<&PaymentEntry>,
     ) -> Result<(), BooksError> {
         self.customer_checked(account.master)?;
+        if let Some(payment) = payment {
+            self.check_payment_shard(payment)?;
+            self.apply_payment_set(payment)?;
+        }
         let key = (account.master, account.seq);
         match self.divisions.get_mut(&key) {
             Some(held) if held.version >= version => {}

@@ -474,8 +474,12 @@ impl ShardBooks {
                 self.apply_card_set(*version, card)?;
                 Applied::Done
             }
-            LedgerRecord::DivisionSet { version, account } => {
-                self.apply_division_set(*version, account)?;
+            LedgerRecord::DivisionSet {
+                version,
+                account,
+                payment,
+            } => {
+                self.apply_division_set(*version, account, payment.as_deref())?;
                 Applied::Done
             }
             LedgerRecord::PaymentSet { payment } => {

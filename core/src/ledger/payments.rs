@@ -55,13 +55,19 @@ impl ShardBooks {
         PaymentId::new(self.shard, self.payments.next_seq.max(1))
     }
 
-    pub(super) fn apply_payment_set(&mut self, payment: &PaymentEntry) -> Result<(), BooksError> {
+    /// Refused unless `payment` is a payment of this shard.
+    pub(super) fn check_payment_shard(&self, payment: &PaymentEntry) -> Result<(), BooksError> {
         if payment.id.shard() != self.shard {
             return Err(BooksError::PaymentWrongShard {
                 id: payment.id,
                 here: self.shard,
             });
         }
+        Ok(())
+    }
+
+    pub(super) fn apply_payment_set(&mut self, payment: &PaymentEntry) -> Result<(), BooksError> {
+        self.check_payment_shard(payment)?;
         match self.payments.by_id.get(&payment.id) {
             Some(held) if held.version >= payment.version => {}
             _ => self.payments.insert(payment.clone()),

@@ -204,6 +204,13 @@ impl PaymentId {
         crate::ids::RequestNo::new(&format!("PAY-{:016X}", self.0)).expect("20 key characters")
     }
 
+    /// The request number of a division payment's top-up charge (§1.3 step 9, the SPEC
+    /// §3 deficit charge from the master's linked account): `TU-` and the payment's id in
+    /// hex. A charge of its own, which the payment only refers to.
+    pub fn top_up_request_no(self) -> crate::ids::RequestNo {
+        crate::ids::RequestNo::new(&format!("TU-{:016X}", self.0)).expect("19 key characters")
+    }
+
     /// The request number of a cancel's leg (a request of the payer's) at its `attempt`:
     /// `CX-` (to the pocket) or `CY-` (to the balance) and the payment's id in hex for the
     /// first; `CX` or `CY`, the attempt as one hex digit and the id for a later one (a leg

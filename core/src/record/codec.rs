@@ -150,11 +150,15 @@ impl RecordKind {
     /// The body version this build writes. Version 2 of request_accepted carries the
     /// request's reservations, version 3 the accounts its legs name; version 2 of
     /// transfer_in, what its source settled below it; of answered, the reason of a
-    /// failure; of payment_set, the payer's kind.
+    /// failure; of payment_set, the payer's kind; of division_set, the payment written
+    /// with the account.
     pub const fn version(self) -> u16 {
         match self {
             RecordKind::RequestAccepted => 3,
-            RecordKind::TransferIn | RecordKind::Answered | RecordKind::PaymentSet => 2,
+            RecordKind::TransferIn
+            | RecordKind::Answered
+            | RecordKind::PaymentSet
+            | RecordKind::DivisionSet => 2,
             _ => 1,
         }
     }
@@ -435,6 +439,13 @@ mod v2 {
         pub request_no: RequestNo,
         pub answer: Answer,
     }
+
+    #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+    pub struct DivisionSet {
+        pub version: u32,
+        pub account: crate::payments::division::DivisionAccount,
+        pub payment: Option<crate::payments::payment::PaymentEntry>,
+    }
 }
 
 /// Encodes records into one reused buffer, so the hot path does not allocate per record.
@@ -683,10 +694,15 @@ fn body(record: &LedgerRecord, buf: AlignedVec) -> AlignedVec {
             },
             buf,
         ),
-        LedgerRecord::DivisionSet { version, account } => put(
-            &v1::DivisionSet {
+        LedgerRecord::DivisionSet {
+            version,
+            account,
+            payment,
+        } => put(
+            &v2::DivisionSet {
                 version: *version,
                 account: (**account).clone(),
+                payment: payment.as_deref().cloned(),
             },
             buf,
         ),
@@ -968,11 +984,20 @@ pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
         (RecordKind::PayoutNoticeSet, _) => LedgerRecord::PayoutNoticeSet {
             notice: get::<v1::PayoutNoticeSet>(&what, body)?.notice,
         },
-        (RecordKind::DivisionSet, _) => {
+        (RecordKind::DivisionSet, 1) => {
             let d = get::<v1::DivisionSet>(&what, body)?;
             LedgerRecord::DivisionSet {
                 version: d.version,
                 account: Box::new(d.account),
+                payment: None,
+            }
+        }
+        (RecordKind::DivisionSet, _) => {
+            let d = get::<v2::DivisionSet>(&what, body)?;
+            LedgerRecord::DivisionSet {
+                version: d.version,
+                account: Box::new(d.account),
+                payment: d.payment.map(Box::new),
             }
         }
         (RecordKind::PaymentSet, 1) => LedgerRecord::PaymentSet {

@@ -218,10 +218,18 @@ pub enum LedgerRecord {
     /// A division account of seed 001(a) at `version` (`ledger/divisions.rs`): written in
     /// its master's shard at its issue and at every change; applying it keeps the higher
     /// version.
+    ///
+    /// A payment that changes the account's counters (its authorization reserving the
+    /// budget, its sale committing or releasing it, a refund giving back) travels in the
+    /// same record (version 2), so that the payment and the counters it moves are durable
+    /// together or not at all: a log torn between two records could otherwise keep one
+    /// without the other.
     DivisionSet {
         version: u32,
         /// Boxed: the largest record by far, which would otherwise size every record.
         account: Box<crate::payments::division::DivisionAccount>,
+        /// The payment written with it (`payment_set`'s content), if any.
+        payment: Option<Box<crate::payments::payment::PaymentEntry>>,
     },
 }
 

@@ -44,8 +44,8 @@ pub fn path() -> Value {
 fn pay() -> Value {
     let mut other_amount = payment_body("R-20261121-0001", 10_000, "4827");
     other_amount["amount_krw"] = json!(9_999);
-    let mut division = payment_body("R-20261121-0009", 1_000, "4827");
-    division["instrument"] = json!({ "type": "division", "number": "1234", "pin": "0000" });
+    let mut temp = payment_body("R-20261121-0009", 1_000, "4827");
+    temp["instrument"] = json!({ "type": "temp", "token_no": "1234", "usage_auth": "0000" });
     json!({ "post": {
         "operationId": "createPayment",
         "tags": ["payments"],
@@ -57,7 +57,7 @@ fn pay() -> Value {
             ("again", example("The same request again", payment_body("R-20261121-0001", 10_000, "4827"))),
             ("short", example("More than the pocket holds", payment_body("R-20261121-0002", 1_000_000, "4827"))),
             ("conflict", example("The number again with another amount", other_amount)),
-            ("division", example("An instrument type not built yet", division)),
+            ("temp", example("An instrument type not built yet", temp)),
         ])),
         "responses": {
             "200": ok("APPROVED or DECLINED", "PaymentAnswer", examples(&[
@@ -67,7 +67,7 @@ fn pay() -> Value {
                 ("short", example("Declined: the full-amount rule", answer("R-20261121-0002", 1_000_000, Some("INSUFFICIENT_FUNDS")))),
             ])),
             "400": errors(400, BODY_400, "a field is missing, unknown, malformed or `null`; an instrument type not built yet.", examples(&[
-                ("division", error_example("division", "invalid_field", "instrument: type \"division\" is not built yet; prepaid_card and wallet are", Some("instrument"))),
+                ("temp", error_example("temp", "invalid_field", "instrument: type \"temp\" is not built yet; prepaid_card, division and wallet are", Some("instrument"))),
             ])),
             "404": errors(404, &["not_found"], "no merchant has this id.", examples(&[
                 ("unknown_merchant", error_example("m9", "not_found", "no merchant m9", None)),
@@ -277,9 +277,18 @@ pub fn schemas() -> Value {
                         "type": "object", "additionalProperties": false,
                         "required": ["type", "number", "password"],
                         "properties": {
-                            "type": { "const": "prepaid_card", "description": "A direct card payment (D-5.18). The types division, temp and card_session come with their seeds." },
+                            "type": { "const": "prepaid_card", "description": "A direct card payment (D-5.18). The types temp and card_session come with their seeds." },
                             "number": { "type": "string", "pattern": "^[0-9 -]{16,19}$", "description": "The card's 16 digits, as typed (spaces and hyphens allowed), with a valid Luhn digit." },
                             "password": { "type": "string", "description": "The card password the customer typed; never stored, logged or fingerprinted." }
+                        }
+                    },
+                    {
+                        "type": "object", "additionalProperties": false,
+                        "required": ["type", "number", "pin"],
+                        "properties": {
+                            "type": { "const": "division", "description": "A division account of seed 001(a) (INSTRUMENTS.md §1.3 F2): the master's balance pays within the slave's budget; with `auto_top_up` a short balance is charged from the master's linked account first (`TU-<payment id>`)." },
+                            "number": { "type": "string", "pattern": "^DA-[0-9]{13}$", "description": "The division number as the slave typed it." },
+                            "pin": { "type": "string", "description": "The slave's 6-digit PIN; never stored, logged or fingerprinted." }
                         }
                     },
                     {
@@ -335,7 +344,7 @@ pub fn schemas() -> Value {
                     "type": "object", "additionalProperties": false,
                     "required": ["type", "amount_krw", "rail"],
                     "properties": {
-                        "type": { "const": "prepaid_card" },
+                        "type": { "enum": ["prepaid_card", "division"] },
                         "amount_krw": { "type": "integer", "minimum": 1 },
                         "approval_no": { "type": "string", "pattern": "^[0-9]{8}$" },
                         "rail": { "const": "securities_firm" }

@@ -25,6 +25,7 @@ pub(super) enum Call {
     KeyValid = 7,
     Settle = 8,
     Transfer = 9,
+    VerifyAccount = 10,
 }
 
 /// What happens to one call.
