@@ -8,8 +8,8 @@
 //! monthly budget of 100,000 and `per_tx_max` 50,000, slave S2 with 200,000 and 300,000,
 //! both ACTIVE with their own PINs; merchant m, a content mall taking `division`, paid
 //! out D+1. E5 and E6 (the top-up from the master's bank) and E10 (`BS.verify_account`
-//! at issue) start from fixtures of their own. Not here yet: E8b (a refund after the
-//! payout). The endpoints of §1.7 are walked in `division_accounts_http.rs`.
+//! at issue) start from fixtures of their own; E8b runs on a clock moved by hand to the
+//! D+1 payout. The endpoints of §1.7 are walked in `division_accounts_http.rs`.
 
 mod support;
 
@@ -96,12 +96,16 @@ async fn activate(engine: &Engine, issued: &IssuedDivision, slave: Slave, pin: &
 }
 
 async fn fixture(engine: &Engine) -> World {
+    fixture_reserving(engine, 0).await
+}
+
+/// The fixture with merchant m keeping `payout_reserve_krw` back at its payouts.
+async fn fixture_reserving(engine: &Engine, payout_reserve_krw: u64) -> World {
     engine.open_customer(opened(1)).await.unwrap();
     engine.charge(charge(1, "C-1", 300_000)).await.unwrap();
-    engine
-        .onboard_merchant(merchant_taking("m", &[InstrumentType::Division]))
-        .await
-        .unwrap();
+    let mut m = merchant_taking("m", &[InstrumentType::Division]);
+    m.payout_reserve_krw = payout_reserve_krw;
+    engine.onboard_merchant(m).await.unwrap();
     let mut issued = engine
         .issue_division_accounts(
             customer(1),
@@ -732,6 +736,158 @@ fn a_torn_log_never_counts_a_division_payment_twice_against_the_budget() {
                 money(expected),
                 "{torn} torn"
             );
+        });
+        engine.shutdown().unwrap();
+    }
+}
+
+/// Review finding 1 (2026-12-02): a payment left REQUESTED by a crash (its authorization on
+/// record, its sale's answer not on it) and never asked for again is finished by the
+/// supervisors once `payments.requested_finish_after_ms` has passed: from its sale's
+/// answer if its sale was asked, else DECLINED `TIMEOUT` with its sale refused from then
+/// on. Its budget reservation goes with it (before, it stayed reserved for good). Sent
+/// again afterwards, it answers what it was finished as, and moves nothing more.
+#[test]
+fn a_payment_left_requested_by_a_crash_is_finished_by_the_supervisors() {
+    let config = format!("{QUICK}[payments]\nrequested_finish_after_ms = 1_000\n");
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let engine = start(dir.path(), 1, &config);
+    let (world, paid) = rt.block_on(async {
+        let world = fixture(&engine).await;
+        let paid = engine
+            .pay(division_payment("E1", 30_000, &world.s1, PIN_S1))
+            .await
+            .unwrap();
+        (world, paid)
+    });
+    engine.shutdown().unwrap();
+    let records = support::cut::record_count(dir.path());
+    let mut never_asked = 0;
+    let mut left_requested = 0;
+    for torn in 1..=10.min(records - 1) {
+        let copy = tempfile::tempdir().unwrap();
+        support::cut::copy_dir(dir.path(), copy.path());
+        support::cut::tear_last_records(copy.path(), torn);
+        let engine = start(copy.path(), 1, &config);
+        rt.block_on(async {
+            let Ok(after) = engine.payment(paid.id).await else {
+                return;
+            };
+            if after.state != PaymentState::Requested {
+                return;
+            }
+            left_requested += 1;
+            let sale = paid.id.sale_request_no();
+            // Asked: on record with its first call made.
+            let asked = engine
+                .request(sale)
+                .await
+                .is_ok_and(|v| !v.entries.is_empty());
+            never_asked += u64::from(!asked);
+            // Nobody asks for it again: the supervisors finish it.
+            let mut now = after;
+            for _ in 0..100 {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                engine.supervise_once().await.unwrap();
+                now = engine.payment(paid.id).await.unwrap();
+                if now.state != PaymentState::Requested {
+                    break;
+                }
+            }
+            assert_ne!(now.state, PaymentState::Requested, "{torn} torn: {now:?}");
+            if !asked {
+                assert_eq!(declined(&now), Some(DeclineCode::Timeout), "{torn} torn");
+            }
+            let account = engine
+                .division_account(id(&world.s1))
+                .await
+                .unwrap()
+                .account;
+            let approved = now.state == PaymentState::Approved;
+            assert_eq!(
+                (
+                    account.counters.spent_in(Period::Month, now.created_at_ms),
+                    account.counters.reserved_krw
+                ),
+                (if approved { 30_000 } else { 0 }, 0),
+                "{torn} torn: {now:?}"
+            );
+            // Sent again: the answer it was finished with; nothing moves.
+            let again = engine
+                .pay(division_payment("E1", 30_000, &world.s1, PIN_S1))
+                .await
+                .unwrap();
+            assert_eq!(again.state, now.state, "{torn} torn");
+            if !asked {
+                let sale = engine.request(sale).await;
+                assert!(
+                    sale.as_ref().is_err() || sale.as_ref().is_ok_and(|v| v.entries.is_empty()),
+                    "{torn} torn: a sale was asked: {sale:?}"
+                );
+            }
+            let expected = if approved { 270_000 } else { 300_000 };
+            assert_eq!(
+                master_balance(&engine).await,
+                money(expected),
+                "{torn} torn"
+            );
+        });
+        engine.shutdown().unwrap();
+    }
+    assert!(
+        never_asked > 0 && left_requested > never_asked,
+        "the cuts left {left_requested} REQUESTED, {never_asked} with no sale asked"
+    );
+}
+
+#[test]
+fn division_refund_after_payout_needs_merchant_funds() {
+    use support::payout_days::{day_d_ten_am, payouts_of_day, start_with};
+    // Without a reserve, then the variant with m keeping 10,000 back. One shard: m's
+    // account is one slice, as §1.6 counts it (with more, the reserve is shared out among
+    // m's slices, and the payer's slice keeps only its share).
+    let one_shard = format!("[engine]\nshards = 1\n{QUICK}");
+    for reserve in [0, 10_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = day_d_ten_am();
+        let (engine, _sim, clock) = start_with(dir.path(), d, &one_shard);
+        let rt = runtime();
+        rt.block_on(async {
+            let w = fixture_reserving(&engine, reserve).await;
+            let paid = engine
+                .pay(division_payment("E1", 30_000, &w.s1, PIN_S1))
+                .await
+                .unwrap();
+            assert_eq!(paid.state, PaymentState::Approved, "{paid:?}");
+            // The D+1 payout pays m all but its reserve.
+            payouts_of_day(&engine, &clock, omnibus_core::payments::kst::kst_day(d) + 1).await;
+            let m = engine.merchant(MerchantId::new("m").unwrap()).unwrap();
+            let merchant = AccountId::merchant(m.no);
+            assert_eq!(balance(&engine, merchant).await, money(reserve as i64));
+            let refund = engine
+                .refund_payment(m.merchant.id, paid.id, "RF-E8b".parse().unwrap(), 10_000)
+                .await;
+            let now = engine.payment(paid.id).await.unwrap();
+            let settled = engine.payment_settlements(&now).await.unwrap();
+            assert!(
+                settled.payment.is_some(),
+                "the payout settled it: {settled:?}"
+            );
+            if reserve == 0 {
+                assert_eq!(
+                    refusal_code(refund.unwrap_err()),
+                    RefusalCode::RefundExceedsMerchantBalance
+                );
+                assert_eq!(now.state, PaymentState::Approved);
+                assert_eq!(master_balance(&engine).await, money(270_000));
+                assert_eq!(spent(&engine, &w.s1, paid.created_at_ms).await, 30_000);
+            } else {
+                assert_eq!(refund.unwrap().state, PaymentState::PartiallyRefunded);
+                assert!(balance(&engine, merchant).await.is_zero());
+                assert_eq!(master_balance(&engine).await, money(280_000));
+                assert_eq!(spent(&engine, &w.s1, paid.created_at_ms).await, 20_000);
+            }
         });
         engine.shutdown().unwrap();
     }

@@ -88,6 +88,11 @@ pub struct PaymentsConfig {
     pub notices_per_pass_max: u32,
     /// The most expiring prepaid cards one shard's pass works on (D-5.2).
     pub expiries_per_pass_max: u32,
+    /// How long after its authorization a payment still REQUESTED is finished by the
+    /// supervisors.
+    pub requested_finish_after_ms: u64,
+    /// The most REQUESTED payments one shard's pass finishes.
+    pub requested_per_pass_max: u32,
     /// How long a wallet session lasts after the member's login (b4).
     pub session_ttl_ms: u64,
     /// The most wallet sessions open at once.
@@ -735,6 +740,18 @@ impl Config {
             u64::from(self.payments.divisions_per_master_max),
             1,
             1_000,
+        )?;
+        range(
+            "payments.requested_finish_after_ms",
+            self.payments.requested_finish_after_ms,
+            1_000,
+            86_400_000,
+        )?;
+        range(
+            "payments.requested_per_pass_max",
+            u64::from(self.payments.requested_per_pass_max),
+            1,
+            100_000,
         )?;
         range(
             "payments.authorizations_list_max",

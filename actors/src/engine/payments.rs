@@ -34,7 +34,6 @@ use omnibus_core::payments::payment_request::{InstrumentRef, PaymentRequest, Sec
 use omnibus_core::payments::prepaid_card::CardId;
 use omnibus_core::payments::{DeclineCode, RefusalCode};
 use omnibus_core::request_log::Told;
-use omnibus_core::saga::Reason;
 use omnibus_core::{Amount, RequestDate, RequestHeader, RequestNo};
 use rust_decimal::Decimal;
 
@@ -64,19 +63,6 @@ pub(super) fn directory<'a>(payments: impl Iterator<Item = &'a PaymentEntry>) ->
 /// How long a second submission under a number waits for the first one's authorization
 /// before it is refused `OVERLOADED` (a retry then finds the first one's outcome).
 const IN_FLIGHT_WAIT: Duration = Duration::from_secs(5);
-
-/// The decline a sale's failure answers (§6.2, "execution").
-fn decline_of(told_reason: Reason, timed_out: bool) -> DeclineCode {
-    if timed_out || told_reason == Reason::Timeout {
-        DeclineCode::Timeout
-    } else if told_reason == Reason::NotCarriedOut {
-        // Refused before any call: the pocket could not hold the amount (another payment
-        // of the card took it between the authorization and the sale).
-        DeclineCode::InsufficientFunds
-    } else {
-        DeclineCode::FundingFailed
-    }
-}
 
 /// A payment as step 0 takes it: REQUESTED under a number just claimed, not yet
 /// authorized (its id, payer and sale come with the authorization).
@@ -396,7 +382,7 @@ impl Engine {
         let (Some((_, card)), Some(sale)) = (payment.card, payment.sale) else {
             return Ok(payment);
         };
-        let outcome = self
+        let outcome = match self
             .sale(SaleRequest {
                 header: self.payment_header(
                     &payment,
@@ -408,7 +394,20 @@ impl Engine {
                 // A division account pays from its master's balance (D-1.2).
                 pocket: (payment.payer == PayerKind::PrepaidCard).then_some(card),
             })
-            .await?;
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                // Finished meanwhile by the supervisors (`supervisors/payments.rs`), whose
+                // decline refuses the sale from then on: the payment as it stands.
+                if let Ok(now) = self.payment(payment.id).await {
+                    if now.state != PaymentState::Requested {
+                        return Ok(now);
+                    }
+                }
+                return Err(e);
+            }
+        };
         let mut done = payment.clone();
         done.version += 1;
         match outcome.told {
@@ -418,7 +417,9 @@ impl Engine {
             }
             Told::Failed => {
                 done.state = PaymentState::Declined;
-                done.decline = Some(decline_of(outcome.reason, outcome.timed_out).byte());
+                done.decline = Some(
+                    crate::instruments::sale_decline(outcome.reason, outcome.timed_out).byte(),
+                );
             }
         }
         let shard = payment.id.shard();

@@ -15,10 +15,13 @@
 //!   by the usage limit: what to do with a submission.
 //! - `charge.rs`, `remit.rs`, `payment_instruction.rs`, `settlement.rs`, `sale.rs`,
 //!   `pocket_charge.rs`: one product each.
+//! - `payment_record.rs`: a payment's record with what it does to a division account's
+//!   budget, for the shard's handlers and the supervisors.
 
 mod admission;
 mod charge;
 mod payment_instruction;
+mod payment_record;
 mod payout;
 mod pocket_charge;
 mod remit;
@@ -46,6 +49,7 @@ use crate::rails::{Answer as RailResult, Authentication, RailFuture, RailRequest
 use crate::reply::Reply;
 use crate::saga::{self, Live, RailCalls, SagaRuntime};
 
+pub use self::payment_record::{record_payment, sale_decline};
 pub use self::payout::start as start_payout;
 pub use self::pocket_charge::start_release;
 pub use self::settlement::start as start_settlement;

@@ -6,6 +6,7 @@
 //! rules (told, owed, legs) are the core instrument's, `omnibus_core::instruments::Sale`.
 
 use omnibus_core::ledger::ShardBooks;
+use omnibus_core::payments::payment::{PaymentId, PaymentState};
 use omnibus_core::payments::RefusalCode;
 use omnibus_core::saga::{Accepted, LogEntry, Named};
 
@@ -28,6 +29,21 @@ pub(super) fn accept(
         return Err(EngineError::refusal(
             RefusalCode::NotFound,
             format!("no merchant {}", sale.merchant),
+        ));
+    }
+    // A payment's sale (`PAY-<id>`) is asked only while its payment is REQUESTED: one
+    // finished without it (DECLINED by the supervisors, its sale never asked) never moves
+    // money afterwards.
+    if let Some(payment) = PaymentId::of_sale_request_no(sale.header.request_no)
+        .and_then(|id| books.payment(id))
+        .filter(|p| p.state != PaymentState::Requested)
+    {
+        return Err(EngineError::refusal(
+            RefusalCode::InvalidState,
+            format!(
+                "payment {} is {:?}; its sale is not asked",
+                payment.id, payment.state
+            ),
         ));
     }
     if let Some(card) = sale.pocket {

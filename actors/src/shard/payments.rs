@@ -7,8 +7,7 @@
 use actix::{Context, Handler};
 use omnibus_core::ledger::BooksError;
 use omnibus_core::payments::controls::{authorize, Authorizing, Funds, Secret, SecretEffect};
-use omnibus_core::payments::division::counters_after;
-use omnibus_core::payments::payment::{PayerKind, PaymentState};
+use omnibus_core::payments::payment::PaymentState;
 use omnibus_core::payments::prepaid_card::{CardStatus, PrepaidCard};
 use omnibus_core::payments::secret::{PinVerifier, SecretCheck};
 use omnibus_core::payments::DeclineCode;
@@ -187,49 +186,13 @@ impl Handler<RecordPayment> for ShardActor {
             payment.id = ledger.books().next_payment_id();
             payment.version = 1;
         }
-        // A division payment's sale done or not, or its refund, moves its budget's
-        // counters once: by what this record changes over the one on record (D-1.7, D-1.9).
-        // The account and the payment go in one record, durable together or not at all.
-        let mut division = None;
-        if let (PayerKind::Division, Some((master, seq))) = (payment.payer, payment.card) {
-            let books = ledger.books();
-            division = books
-                .payment(payment.id)
-                .zip(books.division(master, seq))
-                .and_then(|(on_record, held)| {
-                    let budget = held.account.controls.budget_period();
-                    counters_after(&held.account.counters, budget, on_record, &payment)
-                        .map(|counters| (held.version, held.account.clone(), counters))
-                });
-        }
-        let (actor, record) = match division {
-            Some((version, mut account, counters)) => {
-                account.counters = counters;
-                (
-                    ActorId::Customer(account.master),
-                    LedgerRecord::DivisionSet {
-                        version: version + 1,
-                        account: Box::new(account),
-                        payment: Some(Box::new(payment.clone())),
-                    },
-                )
+        let held = match crate::instruments::record_payment(&mut ledger, payment) {
+            Ok(held) => held,
+            Err(e) => {
+                msg.reply.send(Err(e));
+                return;
             }
-            None => (
-                ActorId::Shard,
-                LedgerRecord::PaymentSet {
-                    payment: payment.clone(),
-                },
-            ),
         };
-        if let Err(e) = ledger.execute_unwaited(actor, &record) {
-            msg.reply.send(Err(e));
-            return;
-        }
-        let held = ledger
-            .books()
-            .payment(payment.id)
-            .cloned()
-            .expect("just applied");
         let reply = msg.reply;
         if msg.fixed {
             // What it says is fixed by what is durable already (see `RecordPayment`).

@@ -24,6 +24,7 @@
 //!
 //! - `mod.rs`: [`SupervisorActor`], its timers, one pass of each kind at a time.
 //! - `report.rs`: [`SupervisionReport`].
+//! - `payments.rs`: payments left REQUESTED (a crash, a caller gone), finished.
 //! - `confirm.rs`, `reprocess.rs`, `recovery.rs`, `sweep.rs`, `prune.rs`, `expiry.rs`: one
 //!   pass each.
 //!
@@ -36,6 +37,7 @@
 
 mod confirm;
 mod expiry;
+mod payments;
 mod payout;
 mod prune;
 mod recovery;
@@ -156,6 +158,7 @@ async fn run_pass(parts: Parts, pass: Pass) -> SupervisionReport {
         report.payout_notices = statements::payout_notice_pass(&flow, &ledger).await;
         report.pruned = prune.run(&flow, &ledger).await;
         report.cards_expired = expiry.run(&flow, &ledger);
+        report.payments_finished = payments::finish_requested(&flow, &ledger);
         return report;
     }
     if running.flag(pass).replace(true) {

@@ -31,6 +31,8 @@ pub struct SupervisionReport {
     pub pruned: u64,
     /// Prepaid cards put on record EXPIRED, or their pockets released (D-5.2).
     pub cards_expired: u64,
+    /// Payments left REQUESTED that were finished (`payments.rs`).
+    pub payments_finished: u64,
     /// Open entries left after the pass, by state.
     pub open_requested: u64,
     pub open_unknown: u64,
@@ -57,6 +59,7 @@ impl SupervisionReport {
         self.sweeps += other.sweeps;
         self.pruned += other.pruned;
         self.cards_expired += other.cards_expired;
+        self.payments_finished += other.payments_finished;
         self.open_requested += other.open_requested;
         self.open_unknown += other.open_unknown;
         self.open_try_again += other.open_try_again;
@@ -74,6 +77,7 @@ impl SupervisionReport {
             + self.owed_created
             + self.sweeps
             + self.stale_requested
+            + self.payments_finished
             > 0
     }
 

@@ -4,21 +4,29 @@
 //! nothing. A payment lives in its payer's shard (its money leg, the sale, runs there),
 //! and its id says which shard that is.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{BooksError, ShardBooks};
-use crate::payments::payment::{PaymentEntry, PaymentId};
+use crate::payments::payment::{PaymentEntry, PaymentId, PaymentState};
 
 /// The payments of a shard, and the next number to give one.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Payments {
     pub(super) by_id: BTreeMap<PaymentId, PaymentEntry>,
     pub(super) next_seq: u64,
+    /// The payments still REQUESTED (authorized, their sale's outcome not on the payment
+    /// yet), by id: what the supervisors finish after a crash or a caller gone away.
+    requested: BTreeSet<PaymentId>,
 }
 
 impl Payments {
     pub(super) fn insert(&mut self, payment: PaymentEntry) {
         self.next_seq = self.next_seq.max(payment.id.seq() + 1);
+        if payment.state == PaymentState::Requested {
+            self.requested.insert(payment.id);
+        } else {
+            self.requested.remove(&payment.id);
+        }
         self.by_id.insert(payment.id, payment);
     }
 }
@@ -26,6 +34,18 @@ impl Payments {
 impl ShardBooks {
     pub fn payment(&self, id: PaymentId) -> Option<&PaymentEntry> {
         self.payments.by_id.get(&id)
+    }
+
+    /// Up to `max` payments still REQUESTED that were created before `before_ms`, oldest
+    /// id first.
+    pub fn requested_payments(&self, before_ms: u64, max: usize) -> Vec<&PaymentEntry> {
+        self.payments
+            .requested
+            .iter()
+            .filter_map(|id| self.payments.by_id.get(id))
+            .filter(|p| p.created_at_ms < before_ms)
+            .take(max)
+            .collect()
     }
 
     /// Whether a payment of card `seq` of `customer` has a sale not settled yet (its

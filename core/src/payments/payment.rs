@@ -204,6 +204,15 @@ impl PaymentId {
         crate::ids::RequestNo::new(&format!("PAY-{:016X}", self.0)).expect("20 key characters")
     }
 
+    /// The payment whose sale `no` is (`PAY-` and 16 hex digits), if it is one.
+    pub fn of_sale_request_no(no: crate::ids::RequestNo) -> Option<PaymentId> {
+        let hex = no.as_str().strip_prefix("PAY-")?;
+        (hex.len() == 16)
+            .then(|| u64::from_str_radix(hex, 16).ok())
+            .flatten()
+            .map(PaymentId)
+    }
+
     /// The request number of a division payment's top-up charge (§1.3 step 9, the SPEC
     /// §3 deficit charge from the master's linked account): `TU-` and the payment's id in
     /// hex. A charge of its own, which the payment only refers to.
