@@ -33,6 +33,8 @@
 //!    invariants 3 and 5);
 //! 10. card payments, cancels, refunds and flow B checkouts (`sim/cards.rs`): see its
 //!     notes (§6.7 invariants 1, 2, 3 and 6);
+//! 12. division payments, with their top-ups, cancels and refunds (`sim/divisions.rs`):
+//!     see its notes (§6.7 invariants 1, 3 and 4, the budgets);
 //! 11. days (`sim/days.rs`): the engine's clock moves forward by hours now and then, so
 //!     daily payouts run D+1 and next-day statements fall due among the faults and
 //!     crashes; every statement due is delivered once, and each card's days chain to
@@ -73,6 +75,8 @@
 mod cards;
 #[path = "sim/days.rs"]
 mod days;
+#[path = "sim/divisions.rs"]
+mod divisions;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -355,6 +359,9 @@ struct Stats {
     statements: u64,
     /// Card payments made through a member's wallet checkout (flow B).
     wallet_payments: u64,
+    /// Division payments sent, and their cancels and refunds asked (`sim/divisions.rs`).
+    division_payments: u64,
+    division_pay_backs: u64,
 }
 
 impl Stats {
@@ -382,6 +389,8 @@ impl Stats {
         self.cancels += o.cancels;
         self.refunds += o.refunds;
         self.card_changes += o.card_changes;
+        self.division_payments += o.division_payments;
+        self.division_pay_backs += o.division_pay_backs;
         for (k, v) in &o.failed {
             *self.failed.entry(k).or_default() += v;
         }
@@ -405,7 +414,7 @@ impl Stats {
                 .join(", ")
         };
         format!(
-            "simulation: {} seeds ({} with short parent slices, {} with slow rails and short deadlines), {} operations, {} rail faults injected, {} crashes ({} shard restarts from a snapshot), {} sweeps executed at the banks, {} outcomes checked, {} requests checked ({} records in the archives at the end), {} parent_slice_short refusals, {} withdrawals from linked credited or refunded, {} sales done approved or reversed, {} merchant accounts checked ({} payouts, {} won paid out to them), {} card payments ({} cancels, {} refunds, {} card suspends, resumes, unlocks and closes asked; {} of them through a wallet checkout), {} moves of the clock by hours, {} next-day statements checked delivered; told failed by reason: {}; settled: {}",
+            "simulation: {} seeds ({} with short parent slices, {} with slow rails and short deadlines), {} operations, {} rail faults injected, {} crashes ({} shard restarts from a snapshot), {} sweeps executed at the banks, {} outcomes checked, {} requests checked ({} records in the archives at the end), {} parent_slice_short refusals, {} withdrawals from linked credited or refunded, {} sales done approved or reversed, {} merchant accounts checked ({} payouts, {} won paid out to them), {} card payments ({} cancels, {} refunds, {} card suspends, resumes, unlocks and closes asked; {} of them through a wallet checkout), {} division payments ({} cancels and refunds), {} moves of the clock by hours, {} next-day statements checked delivered; told failed by reason: {}; settled: {}",
             self.seeds,
             self.short_seeds,
             self.slow_seeds,
@@ -428,6 +437,8 @@ impl Stats {
             self.refunds,
             self.card_changes,
             self.wallet_payments,
+            self.division_payments,
+            self.division_pay_backs,
             self.days,
             self.statements,
             list(&self.failed),
@@ -464,6 +475,7 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
         .unwrap();
     let mut sales_rng = StdRng::seed_from_u64(seed ^ 0x5a1e_5a1e);
     let mut cards = cards::Cards::new(seed);
+    let mut divisions = divisions::Divisions::new(seed);
     let merchants: Vec<MerchantNo> = if shape.sales || shape.cards {
         ["m1", "m2"]
             .iter()
@@ -497,6 +509,7 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
             customers.push(n);
             if shape.cards {
                 cards.open(&rt, &engine, n, seed);
+                divisions.open(&rt, &engine, &opened, seed);
             }
             continue;
         }
@@ -515,6 +528,7 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
                 record(&rt, &engine, &mut reported, &no, result, seed);
                 submitted.push((no, op));
             }
+            divisions.step(&rt, &engine, &customers, &["m1", "m2"], seed, op_index);
         }
         if shape.sales && sales_rng.random_range(0..8) == 0 {
             // A sale too, before this operation: the customer's balance pays a merchant.
@@ -577,6 +591,7 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
     sim.heal();
     if shape.cards {
         days.last(&sim);
+        divisions.finish(&rt, &engine, seed);
     }
     let mut total = SupervisionReport::default();
     let mut settled = false;
@@ -594,15 +609,22 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
         "seed {seed}: the supervisors did not settle every entry: {total:?}"
     );
     let mut outcomes = BTreeMap::new();
+    let engine_made: Vec<String> = cards
+        .engine_made
+        .iter()
+        .chain(&divisions.engine_made)
+        .cloned()
+        .collect();
     let mut stats = check_invariants(
         &rt,
         &engine,
         &sim,
-        (&customers, &reported, &submitted, &cards.engine_made),
+        (&customers, &reported, &submitted, &engine_made),
         &mut outcomes,
         seed,
     );
     cards.check(&rt, &engine, &sim, &outcomes, seed);
+    divisions.check(&rt, &engine, &outcomes, seed);
     if shape.cards {
         days.deliver(&rt, &engine, seed);
         stats.statements = days.check(&rt, &engine, &sim, &customers, seed);
@@ -613,6 +635,8 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
     stats.refunds = cards.refunds;
     stats.card_changes = cards.changes;
     stats.wallet_payments = cards.wallet_payments;
+    stats.division_payments = divisions.payments;
+    stats.division_pay_backs = divisions.pay_backs;
     let sim_stats = sim.stats();
     stats.faults = [Rail::BankFirm, Rail::SecuritiesFirm, Rail::FinancialCompany]
         .iter()
@@ -654,7 +678,14 @@ enum Op {
 /// m2 is paid out in real time (keeping back a reserve), so that payouts run among the
 /// faults and crashes; m1 daily, as by default. Each has its own payout account.
 fn merchant(id: &str) -> omnibus_core::payments::merchant::Merchant {
-    let mut m = merchant_taking(id, &[InstrumentType::Wallet, InstrumentType::PrepaidCard]);
+    let mut m = merchant_taking(
+        id,
+        &[
+            InstrumentType::Wallet,
+            InstrumentType::PrepaidCard,
+            InstrumentType::Division,
+        ],
+    );
     m.payout_account = payout_account(id);
     if id == "m2" {
         m.payout_schedule = omnibus_core::payments::merchant::PayoutSchedule::Realtime;
