@@ -22,6 +22,9 @@ const EXAMPLE_CARD_NUMBER: &str = "9421000000000018";
 const EXAMPLE_KEY_ID: &str = "ak_5a5a5a5a5a5a5a5a5a5a5a5a";
 /// The session the checkout examples carry (`openapi::wallet::EXAMPLE_SESSION`).
 const EXAMPLE_SESSION: &str = "ws_00000000000000000000000000000001";
+/// The division number the activation examples carry (`openapi::divisions`): it and the
+/// activation code are replaced by those the issue's example was given.
+const EXAMPLE_DIVISION_NUMBER: &str = "DA-1234567890128";
 /// The payment id the cancel examples carry (`openapi::EXAMPLE_PAYMENT_ID`).
 const EXAMPLE_PAYMENT_ID: &str = "pay_0001000000000001";
 /// The payment id the refund examples carry (`openapi::EXAMPLE_REFUNDED_ID`).
@@ -44,6 +47,14 @@ const REPLAY_ORDER: &[&str] = &[
     "createWalletSession",
     "createWalletCheckout",
     "createCharge",
+    // After the charge: customer 1001 is the master.
+    "issueDivisionAccounts",
+    "listDivisionAccounts",
+    "activateDivisionAccount",
+    "getDivisionAccount",
+    "changeDivisionAccount",
+    "changeDivisionPin",
+    "listDivisionAuthorizations",
     "chargePrepaidCard",
     "getPrepaidCardStatement",
     "createPayment",
@@ -471,6 +482,7 @@ fn every_example_in_the_document_replays_against_the_server() {
     });
     let mut replayed = 0;
     let mut failures = Vec::new();
+    let mut issued_division: Option<(String, String)> = None;
     for (path, method, operation) in &by_id {
         for replay in replays(path, method, operation) {
             let at = format!(
@@ -521,6 +533,15 @@ fn every_example_in_the_document_replays_against_the_server() {
                     assert_eq!(opened.status, 201, "{}", opened.text());
                     body["session"] = opened.json()["session"].clone();
                 }
+                // A division number and its activation code are random: those the issue
+                // was given.
+                if body["division_no"] == EXAMPLE_DIVISION_NUMBER {
+                    let (number, code) = issued_division
+                        .clone()
+                        .expect("the issue's example replayed before the activation's");
+                    body["division_no"] = json!(number);
+                    body["activation_code"] = json!(code);
+                }
                 if body["instrument"]["number"] == EXAMPLE_CARD_NUMBER {
                     let revealed = server.post("/v1/prepaid-cards/pc_1001_1/reveal", &json!({}));
                     assert_eq!(revealed.status, 200, "{}", revealed.text());
@@ -551,6 +572,13 @@ fn every_example_in_the_document_replays_against_the_server() {
                 }
             }
             let answer = send(&server, &replay);
+            if replay.operation == "issueDivisionAccounts" && answer.status == 201 {
+                let account = &answer.json()["accounts"][0];
+                issued_division = Some((
+                    account["division_no"].as_str().unwrap().to_owned(),
+                    account["activation_code"].as_str().unwrap().to_owned(),
+                ));
+            }
             if answer.status.to_string() != replay.status {
                 failures.push(format!(
                     "{at}: expected {}, got {} {}",

@@ -39,6 +39,7 @@ use super::routes::IDEMPOTENCY_KEY_HEADER;
 
 mod api_keys;
 mod cards;
+mod divisions;
 mod merchants;
 mod payments;
 mod payouts;
@@ -76,6 +77,14 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("wrong_secret", 422),
     ("locked", 422),
     ("owner_not_tradable", 422),
+    ("account_not_linked", 422),
+    ("too_many_instruments", 422),
+    ("controls_invalid", 422),
+    ("guardian_consent_required", 422),
+    ("holder_mismatch", 422),
+    ("account_not_verified", 422),
+    ("activation_code_invalid", 422),
+    ("identity_check_failed", 422),
     ("cancel_window_closed", 422),
     ("refund_exceeds_merchant_balance", 422),
     ("refund_exceeds_payment", 422),
@@ -331,6 +340,7 @@ pub fn document() -> Value {
             { "name": "operations", "description": "Health, metrics, parent accounts, reconciliation, events and this document." },
             { "name": "merchants", "description": "Merchants and their terminals (the instruments layer, INSTRUMENTS.md §6)." },
             { "name": "prepaid cards", "description": "The prepaid card of seed 004 and its pocket (INSTRUMENTS.md §5)." },
+            { "name": "division accounts", "description": "The division accounts of seed 001(a): a master's balance paid by slaves within their budgets (INSTRUMENTS.md §1)." },
             { "name": "wallet", "description": "Members, wallet sessions and checkouts of flow B (INSTRUMENTS.md §5.3 b4–b9)." },
             { "name": "payments", "description": "Merchants' payments (INSTRUMENTS.md §6.4): authorization, lookup." },
             { "name": "keys", "description": "API keys that sign requests (docs/auth.md)." }
@@ -368,6 +378,20 @@ fn paths() -> Value {
         ),
         ("/v1/merchants/{merchant_id}/payouts", payouts::list()),
         ("/v1/customers/{id}/prepaid-cards", cards::issue()),
+        (
+            "/v1/customers/{id}/division-accounts",
+            divisions::of_master(),
+        ),
+        ("/v1/division-accounts/activations", divisions::activate()),
+        ("/v1/division-accounts/{instrument_id}", divisions::item()),
+        (
+            "/v1/division-accounts/{instrument_id}/pin",
+            divisions::pin(),
+        ),
+        (
+            "/v1/division-accounts/{instrument_id}/authorizations",
+            divisions::authorizations(),
+        ),
         ("/v1/members", wallet::create_member()),
         ("/v1/wallet/sessions", wallet::create_session()),
         ("/v1/wallet/checkouts", wallet::create_checkout()),
@@ -983,6 +1007,7 @@ fn schemas() -> Value {
         .iter()
         .chain(merchants::schemas().as_object().expect("an object"))
         .chain(cards::schemas().as_object().expect("an object"))
+        .chain(divisions::schemas().as_object().expect("an object"))
         .chain(payments::schemas().as_object().expect("an object"))
         .chain(payouts::schemas().as_object().expect("an object"))
         .chain(api_keys::schemas().as_object().expect("an object"))
