@@ -892,3 +892,69 @@ fn division_refund_after_payout_needs_merchant_funds() {
         engine.shutdown().unwrap();
     }
 }
+
+/// I5 with the mobile identity check as a rail (D-1.6, D-1.12): the provider's verdict on
+/// the phone's holder decides with the identity the master gave. A phone whose check
+/// fails is refused `IDENTITY_CHECK_FAILED` (only wrong codes count toward voiding it,
+/// D-1.12); a check that does not answer is refused `RAIL_UNAVAILABLE`; once the provider
+/// vouches for the slave, the activation goes through.
+#[test]
+fn division_activation_asks_the_mobile_identity_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, sim) = start_sim(
+        dir.path(),
+        2,
+        &format!("{QUICK}[rails.authentication]\ntimeout_ms = 100\n"),
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        engine.open_customer(opened(1)).await.unwrap();
+        let s3 = engine
+            .issue_division_accounts(
+                customer(1),
+                issue(vec![application("김세나", "01055556666", 50_000, 50_000)]),
+            )
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        let activate = |engine: &Engine| {
+            let (number, code) = (s3.number.ascii(), s3.activation_code.clone());
+            let engine = engine.clone();
+            async move {
+                engine
+                    .activate_division(
+                        &number,
+                        code,
+                        slave("김세나", "01055556666"),
+                        SecretText::new("246810".into()),
+                    )
+                    .await
+            }
+        };
+        let failed_tries = |engine: &Engine| {
+            let engine = engine.clone();
+            let id = id(&s3);
+            async move {
+                let account = engine.division_account(id).await.unwrap().account;
+                account.activation.map(|(_, a)| a.failed_count)
+            }
+        };
+        // The phone's holder did not pass the check.
+        sim.set_phone_holder("01055556666", None);
+        let refused = activate(&engine).await.unwrap_err();
+        assert_eq!(refusal_code(refused), RefusalCode::IdentityCheckFailed);
+        assert_eq!(failed_tries(&engine).await, Some(0));
+        // The provider does not answer: not counted.
+        sim.set_rates(Rail::Authentication, always("timeout"));
+        let silent = activate(&engine).await.unwrap_err();
+        sim.set_rates(Rail::Authentication, healthy());
+        assert_eq!(refusal_code(silent), RefusalCode::RailUnavailable);
+        assert_eq!(failed_tries(&engine).await, Some(0));
+        // The provider vouches for the slave.
+        sim.set_phone_holder("01055556666", Some(("김세나", "1995-04-01")));
+        let active = activate(&engine).await.unwrap();
+        assert_eq!(active.account.status, DivisionStatus::Active);
+    });
+    engine.shutdown().unwrap();
+}

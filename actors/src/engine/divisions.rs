@@ -5,8 +5,8 @@
 //! (`shard/divisions.rs`); a payment with `instrument: {type: "division", number, pin}`
 //! goes through `payments.rs`.
 //!
-//! Not built yet (issue 15): the mobile identity check as a rail (the activation compares
-//! the identity given with the master's data at I1).
+//! The bank's check of the paying account at issue (I2) and the mobile identity check at
+//! activation (I5) are rails (`BankFirm::verify_account`, `IdentityCheck`).
 
 use dashmap::DashMap;
 use omnibus_core::ids::CardSeq;
@@ -29,7 +29,7 @@ use rand::Rng;
 use super::payments::{declined, requested};
 use super::Engine;
 use crate::error::EngineError;
-use crate::rails::{AccountInquiry, AccountVerdict};
+use crate::rails::{AccountInquiry, AccountVerdict, IdentityClaim};
 use crate::shard::RecordPayment;
 use crate::shard::{
     ActivateDivision, ChangeDivision, ChangeDivisionPin, DivisionAuthorizations, DivisionQuery,
@@ -316,8 +316,11 @@ impl Engine {
     /// The slave's activation (I5, D-1.12): the number, the activation code, the identity
     /// the mobile check found, and a new 6-digit PIN. ACTIVE after it. Refused
     /// `ACTIVATION_CODE_INVALID` (a wrong, expired or void code; the fifth wrong code voids
-    /// it), `IDENTITY_CHECK_FAILED`, `INVALID_REQUEST` (a PIN not 6 digits); an unknown
-    /// number is `ACTIVATION_CODE_INVALID` too, so that numbers cannot be probed.
+    /// it), `IDENTITY_CHECK_FAILED` (the identity check's provider does not vouch for the
+    /// phone's holder, or the identity is not the one the master gave), `INVALID_REQUEST`
+    /// (a PIN not 6 digits), `RAIL_UNAVAILABLE` (the identity check did not answer: not
+    /// counted); an unknown number is `ACTIVATION_CODE_INVALID` too, so that numbers
+    /// cannot be probed.
     pub async fn activate_division(
         &self,
         number: &str,
@@ -331,15 +334,46 @@ impl Engine {
                 "no such division number, or a wrong code",
             ));
         };
+        let identity_verified = self.check_identity(&identity).await?;
         self.ask(self.shard_of(id.master), |reply| ActivateDivision {
             id,
             code,
             identity,
+            identity_verified,
             pin,
             keys: self.inner.payment_keys.clone(),
             reply,
         })
         .await
+    }
+
+    /// The mobile identity check (D-1.6, D-1.12) at its provider: whether the phone is held
+    /// by the person claimed. Within the authentication server's timeout
+    /// (`rails.authentication.timeout_ms`; the two are identity services); no answer or an
+    /// error is refused `RAIL_UNAVAILABLE`, not counted against the code.
+    async fn check_identity(&self, identity: &Slave) -> Result<bool, EngineError> {
+        let timeout =
+            std::time::Duration::from_millis(self.inner.config.rails.authentication.timeout_ms);
+        let b = identity.birth_date;
+        let claim = IdentityClaim {
+            name: identity.name.to_string(),
+            birth_date: format!("{:04}-{:02}-{:02}", b.year, b.month, b.day),
+            phone: identity.phone.clone(),
+        };
+        match tokio::time::timeout(timeout, self.inner.rails.identity.check(claim)).await {
+            Ok(Ok(verified)) => Ok(verified),
+            Ok(Err(e)) => Err(EngineError::refusal(
+                RefusalCode::RailUnavailable,
+                format!("the identity check could not answer ({e}); try later"),
+            )),
+            Err(_) => Err(EngineError::refusal(
+                RefusalCode::RailUnavailable,
+                format!(
+                    "the identity check did not answer within {} ms; try later",
+                    timeout.as_millis()
+                ),
+            )),
+        }
     }
 
     /// The master's change of a division account (F3): a status action and/or new

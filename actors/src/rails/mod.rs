@@ -260,8 +260,25 @@ pub trait Notifier: Send + Sync + 'static {
     fn send(&self, notice: NoticeMessage) -> RailFuture<Result<(), RailError>>;
 }
 
-/// The outside systems an engine talks to: the four of seed 000, and the notification
-/// sink.
+/// A mobile identity check's claim (휴대폰 본인확인, INSTRUMENTS.md D-1.6, D-1.12): the
+/// person the slave says they are, and the phone the check's code was sent to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityClaim {
+    pub name: String,
+    /// `YYYY-MM-DD`.
+    pub birth_date: String,
+    /// Digits only.
+    pub phone: String,
+}
+
+/// The mobile identity check's provider: is the phone held by this person, and did its
+/// holder pass the check? A read-only inquiry.
+pub trait IdentityCheck: Send + Sync + 'static {
+    fn check(&self, claim: IdentityClaim) -> RailFuture<Result<bool, RailError>>;
+}
+
+/// The outside systems an engine talks to: the four of seed 000, the notification sink,
+/// and the mobile identity check.
 #[derive(Clone)]
 pub struct Rails {
     pub bank_firm: Arc<dyn BankFirm>,
@@ -269,4 +286,5 @@ pub struct Rails {
     pub financial_company: Arc<dyn FinancialCompany>,
     pub authentication: Arc<dyn Authentication>,
     pub notifier: Arc<dyn Notifier>,
+    pub identity: Arc<dyn IdentityCheck>,
 }

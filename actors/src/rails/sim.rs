@@ -49,6 +49,7 @@
 mod draw;
 mod durable;
 mod fact;
+mod identity;
 mod journal;
 mod notify;
 mod refusal;
@@ -170,6 +171,8 @@ struct Inner {
     holders: DashMap<(BankCode, AccountNo), Option<String>>,
     /// How many account inquiries came before: the key of the next one's draw.
     inquiries: std::sync::atomic::AtomicU64,
+    /// The mobile identity check's phones (`identity.rs`).
+    phones: identity::Phones,
     /// The nonce of every original text the financial company server executed, and the
     /// request id that executed it: a signed text pays once.
     nonces: DashMap<u128, RailRequestId>,
@@ -263,6 +266,7 @@ impl Simulator {
             financial_company: Arc::new(SimFinancialCompany(Arc::clone(&self.inner))),
             authentication: Arc::new(SimAuthentication(Arc::clone(&self.inner))),
             notifier: Arc::new(notify::SimNotifier(Arc::clone(&self.inner))),
+            identity: Arc::new(identity::SimIdentity(Arc::clone(&self.inner))),
         }
     }
 
@@ -338,6 +342,13 @@ impl Simulator {
         self.inner
             .holders
             .insert((bank, account), holder.map(str::to_owned));
+    }
+
+    /// Says who holds a phone, as the mobile identity check answers (`None`: a phone
+    /// whose check fails, as if its holder never entered the code). A phone not named is
+    /// held by whoever the claim names. Kept in memory only.
+    pub fn set_phone_holder(&self, phone: &str, holder: Option<(&str, &str)>) {
+        self.inner.phones.set(phone, holder);
     }
 
     /// Whether the financial company server verifies each instruction's ed25519
@@ -466,6 +477,7 @@ impl Inner {
             key_checks: DashMap::new(),
             holders: DashMap::new(),
             inquiries: Default::default(),
+            phones: Default::default(),
             nonces: DashMap::with_shard_amount(SHARDS),
             signature_checks: AtomicBool::new(true),
             journal: None,

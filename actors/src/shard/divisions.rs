@@ -252,9 +252,11 @@ impl Handler<ActivateDivision> for ShardActor {
             return;
         }
         let code_right = matches!(checked, SecretCheck::Right { .. });
-        // The mobile identity check's finding, against what the master gave at I1.
+        // The mobile identity check's finding (its provider's verdict on the phone's
+        // holder), against what the master gave at I1.
         let s = &account.slave;
-        let identity_ok = msg.identity.name == s.name
+        let identity_ok = msg.identity_verified
+            && msg.identity.name == s.name
             && msg.identity.birth_date == s.birth_date
             && msg.identity.phone == s.phone;
         match activation.attempt(account.status, code_right, identity_ok, now) {

@@ -442,6 +442,8 @@ pub struct ActivateDivision {
     pub id: omnibus_core::payments::division::DivisionId,
     pub code: omnibus_core::payments::payment_request::SecretText,
     pub identity: omnibus_core::payments::division::Slave,
+    /// The identity check's provider found the phone held by that person.
+    pub identity_verified: bool,
     pub pin: omnibus_core::payments::payment_request::SecretText,
     pub keys: std::sync::Arc<crate::keys::PaymentKeys>,
     pub reply: Reply<omnibus_core::ledger::DivisionEntry>,

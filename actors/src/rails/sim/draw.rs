@@ -26,6 +26,7 @@ pub(super) enum Call {
     Settle = 8,
     Transfer = 9,
     VerifyAccount = 10,
+    IdentityCheck = 11,
 }
 
 /// What happens to one call.
