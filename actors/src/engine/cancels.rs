@@ -93,6 +93,7 @@ impl Engine {
             payment: cancelled,
             new_id: false,
             fixed: false,
+            unless_sale_asked: false,
             reply,
         })
         .await

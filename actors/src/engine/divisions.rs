@@ -214,7 +214,7 @@ impl Engine {
         });
         let refused = |code, why: String| Err(EngineError::refusal(code, why));
         let answer = tokio::time::timeout(timeout, asked).await;
-        tracing::info!(%master, %bank, answer = ?answer.as_ref().map(|a| a.as_ref().map_err(|e| e.to_string())), "BS.verify_account answered");
+        tracing::info!(%master, %bank, answer = ?answer.as_ref().map(|a| a.as_ref().map_err(|e| e.system)), "BS.verify_account answered");
         match answer {
             Ok(Ok(AccountVerdict::Verified)) => Ok(()),
             Ok(Ok(AccountVerdict::HolderMismatch)) => refused(
@@ -225,9 +225,10 @@ impl Engine {
                 RefusalCode::AccountNotVerified,
                 format!("bank {bank} reports the account closed or unknown"),
             ),
-            Ok(Err(e)) => refused(
+            // The bank's own error text may name the account: not echoed.
+            Ok(Err(_)) => refused(
                 RefusalCode::RailUnavailable,
-                format!("bank {bank} could not verify the account ({e}); try later"),
+                format!("bank {bank} could not verify the account; try later"),
             ),
             Err(_) => refused(
                 RefusalCode::RailUnavailable,
@@ -515,14 +516,21 @@ impl Engine {
                 done.version += 1;
                 done.state = PaymentState::Declined;
                 done.decline = Some(code.byte());
-                return self
+                // Written only if no resubmission asked the sale meanwhile (on the shard,
+                // where a sale is accepted): else the sale decides the payment.
+                let now = self
                     .ask(done.id.shard(), |reply| RecordPayment {
                         payment: done,
                         new_id: false,
                         fixed: false,
+                        unless_sale_asked: true,
                         reply,
                     })
-                    .await;
+                    .await?;
+                if now.state != PaymentState::Requested {
+                    return Ok(now);
+                }
+                return self.complete(now).await;
             }
         }
         self.complete(recorded).await

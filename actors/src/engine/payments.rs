@@ -367,6 +367,7 @@ impl Engine {
             payment,
             new_id: true,
             fixed: false,
+            unless_sale_asked: false,
             reply,
         })
         .await
@@ -429,6 +430,7 @@ impl Engine {
             payment: done,
             new_id: false,
             fixed: true,
+            unless_sale_asked: false,
             reply,
         })
         .await

@@ -87,6 +87,7 @@ impl Engine {
             payment: refunded,
             new_id: false,
             fixed: false,
+            unless_sale_asked: false,
             reply,
         })
         .await

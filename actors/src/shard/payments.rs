@@ -181,6 +181,31 @@ impl Handler<RecordPayment> for ShardActor {
             msg.reply.send(Err(e));
             return;
         }
+        if msg.unless_sale_asked {
+            let books = ledger.books();
+            let asked = msg
+                .payment
+                .card
+                .zip(msg.payment.sale)
+                .is_some_and(|((payer, _), no)| {
+                    books.request(payer, no).is_some()
+                        || ledger
+                            .archive()
+                            .is_some_and(|a| a.get_of(payer, no).ok().flatten().is_some())
+                });
+            if asked {
+                let on_record = books.payment(msg.payment.id).cloned();
+                let reply = msg.reply;
+                match on_record {
+                    Some(p) => ledger
+                        .after_durable(Box::new(move |durable| reply.send(durable.map(|()| p)))),
+                    None => reply.send(Err(EngineError::Internal(
+                        "a payment to decline is not on record".into(),
+                    ))),
+                }
+                return;
+            }
+        }
         let mut payment = msg.payment;
         if msg.new_id {
             payment.id = ledger.books().next_payment_id();

@@ -142,6 +142,10 @@ pub struct RecordPayment {
     /// answer, once its sale's answer is durable: after a crash, the payment is completed
     /// again from its sale): answered without waiting for this record to be durable.
     pub fixed: bool,
+    /// Write it only if the payment's sale was never asked (a division payment declined
+    /// for its top-up, while a resubmission may have asked the sale meanwhile): else the
+    /// payment on record is answered unchanged, and its sale decides it.
+    pub unless_sale_asked: bool,
     pub reply: Reply<omnibus_core::payments::payment::PaymentEntry>,
 }
 

@@ -5,9 +5,9 @@
 //! With the sweeps, this pass finishes each one older than
 //! `payments.requested_finish_after_ms` (at most `payments.requested_per_pass_max`):
 //!
-//! - its sale on record and answered (in the books or in the archive), or with the answer
-//!   its entries fix when nobody was there to be told: APPROVED or DECLINED as the sale
-//!   was (or would be) told, the budget committed or released with it;
+//! - its sale on record and answered (in the books or in the archive), or, when nobody was
+//!   told, with every entry final and the answer they fix: APPROVED or DECLINED as the
+//!   sale was (or would be) told, the budget committed or released with it;
 //! - its sale on record, not answered yet: left for a later pass;
 //! - its sale never asked, or accepted with no call made (a crash between the two; asked
 //!   again, such a sale is told failed, not carried out): DECLINED `TIMEOUT`, the budget
@@ -19,7 +19,7 @@ use std::rc::Rc;
 
 use omnibus_core::instruments::due_answer;
 use omnibus_core::payments::payment::{PaymentEntry, PaymentState};
-use omnibus_core::request_log::Told;
+use omnibus_core::request_log::{EntryState, Told};
 use omnibus_core::saga::Answer;
 
 use crate::instruments::{record_payment, sale_decline};
@@ -60,15 +60,26 @@ pub fn finish_requested(flow: &Rc<SagaRuntime>, ledger: &RefCell<ShardLedger>) -
                 Some(r) if r.answer.is_none() && r.entries.is_empty() => Sale::NeverAsked,
                 Some(r) => match r.answer {
                     Some(answer) => Sale::Answered(answer),
-                    // Nobody was told (a crash took the caller): the answer its entries
-                    // fix, the one a resubmission would be given, once they fix one.
+                    // Nobody was told (a crash took the caller): once every entry is
+                    // final, the answer they fix, the one a resubmission would be given.
+                    // A call still open (REQUESTED, UNKNOWN) waits: it may yet succeed,
+                    // and its sale would then be told so (review, 2026-12-02).
                     None => {
                         let entries: Vec<_> = r
                             .entries
                             .iter()
                             .filter_map(|e| books.entry(*e).cloned())
                             .collect();
-                        due_answer(&r.accepted, &entries, now).map_or(Sale::Pending, Sale::Answered)
+                        let open = entries.len() != r.entries.len()
+                            || entries.iter().any(|e| {
+                                !matches!(e.state, EntryState::Success | EntryState::Fail)
+                            });
+                        if open {
+                            Sale::Pending
+                        } else {
+                            due_answer(&r.accepted, &entries, now)
+                                .map_or(Sale::Pending, Sale::Answered)
+                        }
                     }
                 },
                 None => match held.archive().map(|a| a.get_of(payer, sale_no)) {
