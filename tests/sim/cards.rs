@@ -433,13 +433,7 @@ impl Cards {
             // No won of a payment is paid back twice, and every won it says it paid back
             // went back (a cancel or refund cut short by a crash may have paid back part
             // of itself, not yet on the payment).
-            let mut paid_back = 0u64;
-            for no in &p.pay_backs {
-                if settled.get(no) == Some(&Settled::Refunded) {
-                    let view = rt.block_on(engine.request(no.parse().unwrap())).unwrap();
-                    paid_back += u64::try_from(view.accepted.amount.value()).unwrap();
-                }
-            }
+            let paid_back = paid_back(rt, engine, settled, &p.pay_backs);
             assert!(
                 now.refunded_krw <= paid_back && paid_back <= now.amount_krw,
                 "seed {seed}: payment {} of {} says {} paid back; its legs paid back {paid_back}",
@@ -493,6 +487,24 @@ impl Cards {
             );
         }
     }
+}
+
+/// What a payment's cancel and refund legs (`pay_backs`, every attempt's number) paid
+/// back: the amounts of those that ended refunded.
+pub fn paid_back(
+    rt: &tokio::runtime::Runtime,
+    engine: &Engine,
+    settled: &std::collections::BTreeMap<String, Settled>,
+    pay_backs: &std::collections::BTreeSet<String>,
+) -> u64 {
+    let mut paid_back = 0u64;
+    for no in pay_backs {
+        if settled.get(no) == Some(&Settled::Refunded) {
+            let view = rt.block_on(engine.request(no.parse().unwrap())).unwrap();
+            paid_back += u64::try_from(view.accepted.amount.value()).unwrap();
+        }
+    }
+    paid_back
 }
 
 fn payment(

@@ -333,13 +333,7 @@ impl Divisions {
                     first.id
                 );
             }
-            let mut paid_back = 0u64;
-            for no in &t.pay_backs {
-                if settled.get(no) == Some(&Settled::Refunded) {
-                    let view = rt.block_on(engine.request(no.parse().unwrap())).unwrap();
-                    paid_back += u64::try_from(view.accepted.amount.value()).unwrap();
-                }
-            }
+            let paid_back = super::cards::paid_back(rt, engine, settled, &t.pay_backs);
             assert!(
                 now.refunded_krw <= paid_back && paid_back <= now.amount_krw,
                 "seed {seed}: division payment {} of {} says {} paid back; its legs paid back {paid_back}",

@@ -270,19 +270,30 @@ impl Engine {
         ))
     }
 
-    /// The division account a number names, if any (an issue in progress is not one yet).
-    pub(super) fn division_by_number(&self, number: &str) -> Option<DivisionId> {
+    /// The credential index of a number, if it is a division number.
+    fn division_index(&self, number: &str) -> Option<CredentialIndex> {
         let number = DivisionNumber::parse(number).ok()?;
-        let index = self
-            .inner
-            .payment_keys
-            .index
-            .index(number.ascii().as_bytes());
+        Some(
+            self.inner
+                .payment_keys
+                .index
+                .index(number.ascii().as_bytes()),
+        )
+    }
+
+    /// The division account a credential index names, if any (an issue in progress is not
+    /// one yet).
+    fn division_at(&self, index: &CredentialIndex) -> Option<DivisionId> {
         self.inner
             .divisions
-            .get(&index)
+            .get(index)
             .map(|d| *d)
             .filter(|d| d.seq.0 != 0)
+    }
+
+    /// The division account a number names, if any (an issue in progress is not one yet).
+    pub(super) fn division_by_number(&self, number: &str) -> Option<DivisionId> {
+        self.division_at(&self.division_index(number)?)
     }
 
     /// A master's division accounts, in the order issued (numbers masked: only their last
@@ -449,9 +460,8 @@ impl Engine {
         number: &str,
         pin: SecretText,
     ) -> Result<PaymentEntry, EngineError> {
-        let index = omnibus_core::payments::division::DivisionNumber::parse(number)
-            .ok()
-            .map(|n| self.inner.payment_keys.index.index(n.ascii().as_bytes()));
+        // The number's keyed index, computed once: the fingerprint's and the lookup's.
+        let index = self.division_index(number);
         // The PIN is not part of the fingerprint (E9).
         let fingerprint = request.fingerprint(&[index]).0;
         let key = (merchant.no, request.merchant_request_no);
@@ -460,7 +470,7 @@ impl Engine {
         }
         let now = self.now_ms();
         let mut payment = requested(request, merchant.no, fingerprint, now, PayerKind::Division);
-        let division = self.division_by_number(number);
+        let division = index.as_ref().and_then(|i| self.division_at(i));
         let recorded = match (
             merchant
                 .merchant

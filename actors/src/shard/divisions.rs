@@ -35,6 +35,36 @@ pub(super) fn not_found(id: DivisionId) -> EngineError {
     EngineError::refusal(RefusalCode::NotFound, format!("no division account {id}"))
 }
 
+/// The account a change (an activation, the master's change, a PIN change) works on:
+/// refused while the shard stops, past its bounds, or for an unknown account.
+fn account_to_change(
+    stopping: bool,
+    ledger: &mut ShardLedger,
+    id: DivisionId,
+) -> Result<DivisionEntry, EngineError> {
+    if stopping {
+        return Err(EngineError::ShuttingDown);
+    }
+    ledger.admit(1, Admission::New)?;
+    ledger
+        .books()
+        .division(id.master, id.seq)
+        .cloned()
+        .ok_or_else(|| not_found(id))
+}
+
+/// A new PIN: `INVALID_REQUEST` unless it is 6 digits (D-1.4).
+fn check_new_pin(field: &str, pin: &str) -> Result<(), EngineError> {
+    if pin.len() == 6 && pin.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(EngineError::refusal(
+            RefusalCode::InvalidRequest,
+            format!("{field}: 6 digits"),
+        ))
+    }
+}
+
 /// Writes `account` at the version after `version` and answers it once durable.
 fn write_and_answer(
     ledger: &mut ShardLedger,
@@ -207,27 +237,19 @@ impl Handler<DivisionQuery> for ShardActor {
 impl Handler<ActivateDivision> for ShardActor {
     type Result = ();
     fn handle(&mut self, msg: ActivateDivision, _: &mut Context<Self>) {
-        if self.stopping.is_some() {
-            msg.reply.send(Err(EngineError::ShuttingDown));
-            return;
-        }
         let now = self.saga.now_ms();
         let mut ledger = self.ledger.borrow_mut();
-        if let Err(e) = ledger.admit(1, Admission::New) {
-            msg.reply.send(Err(e));
-            return;
-        }
         let id = msg.id;
-        let Some(held) = ledger.books().division(id.master, id.seq).cloned() else {
-            msg.reply.send(Err(not_found(id)));
-            return;
+        let held = match account_to_change(self.stopping.is_some(), &mut ledger, id) {
+            Ok(held) => held,
+            Err(e) => {
+                msg.reply.send(Err(e));
+                return;
+            }
         };
         let pin = msg.pin.expose();
-        if pin.len() != 6 || !pin.bytes().all(|b| b.is_ascii_digit()) {
-            msg.reply.send(Err(EngineError::refusal(
-                RefusalCode::InvalidRequest,
-                "pin: 6 digits",
-            )));
+        if let Err(e) = check_new_pin("pin", pin) {
+            msg.reply.send(Err(e));
             return;
         }
         let mut account = held.account.clone();
@@ -303,20 +325,15 @@ impl Handler<ActivateDivision> for ShardActor {
 impl Handler<ChangeDivision> for ShardActor {
     type Result = ();
     fn handle(&mut self, msg: ChangeDivision, _: &mut Context<Self>) {
-        if self.stopping.is_some() {
-            msg.reply.send(Err(EngineError::ShuttingDown));
-            return;
-        }
         let now = self.saga.now_ms();
         let mut ledger = self.ledger.borrow_mut();
-        if let Err(e) = ledger.admit(1, Admission::New) {
-            msg.reply.send(Err(e));
-            return;
-        }
         let id = msg.id;
-        let Some(held) = ledger.books().division(id.master, id.seq).cloned() else {
-            msg.reply.send(Err(not_found(id)));
-            return;
+        let held = match account_to_change(self.stopping.is_some(), &mut ledger, id) {
+            Ok(held) => held,
+            Err(e) => {
+                msg.reply.send(Err(e));
+                return;
+            }
         };
         let mut account = held.account.clone();
         if let Some(controls) = msg.controls {
@@ -381,26 +398,18 @@ impl Handler<ChangeDivision> for ShardActor {
 impl Handler<ChangeDivisionPin> for ShardActor {
     type Result = ();
     fn handle(&mut self, msg: ChangeDivisionPin, _: &mut Context<Self>) {
-        if self.stopping.is_some() {
-            msg.reply.send(Err(EngineError::ShuttingDown));
-            return;
-        }
         let mut ledger = self.ledger.borrow_mut();
-        if let Err(e) = ledger.admit(1, Admission::New) {
-            msg.reply.send(Err(e));
-            return;
-        }
         let id = msg.id;
-        let Some(held) = ledger.books().division(id.master, id.seq).cloned() else {
-            msg.reply.send(Err(not_found(id)));
-            return;
+        let held = match account_to_change(self.stopping.is_some(), &mut ledger, id) {
+            Ok(held) => held,
+            Err(e) => {
+                msg.reply.send(Err(e));
+                return;
+            }
         };
         let new = msg.new.expose();
-        if new.len() != 6 || !new.bytes().all(|b| b.is_ascii_digit()) {
-            msg.reply.send(Err(EngineError::refusal(
-                RefusalCode::InvalidRequest,
-                "new_pin: 6 digits",
-            )));
+        if let Err(e) = check_new_pin("new_pin", new) {
+            msg.reply.send(Err(e));
             return;
         }
         let mut account = held.account.clone();
