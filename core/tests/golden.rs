@@ -478,7 +478,86 @@ fn records_current() -> Vec<(&'static str, LedgerRecord)> {
                 payment: Some(Box::new(division_payment())),
             },
         ),
+        (
+            "relay_set",
+            LedgerRecord::RelaySet {
+                change: Box::new(relay_change()),
+            },
+        ),
     ]
+}
+
+/// A matched deposit of the relay, with its lease completed and its VA cooling, and its
+/// partner (every entity a `relay_set` carries).
+fn relay_change() -> omnibus_core::payments::relay::RelayChange {
+    use omnibus_core::payments::relay::*;
+    let partner_id = PartnerId::new("P").unwrap();
+    let mut partner = Partner::new(partner_id.clone(), PartnerMode::B);
+    partner.merchant = Some(MerchantNo(1));
+    partner.pools = vec![PoolSpec {
+        bank: bank("004"),
+        region: Region::new("SEOUL").unwrap(),
+        target: 100,
+        real_time: true,
+    }];
+    partner.webhook_url = "https://p.example/notices".into();
+    let va_no = VaNo::new("40000001").unwrap();
+    let mut va = VirtualAccount::granted(
+        bank("004"),
+        va_no.clone(),
+        Region::new("SEOUL").unwrap(),
+        partner_id.clone(),
+    );
+    va = va
+        .leased(LeaseId(1))
+        .freed(1_800_000_000_000, 30 * 86_400_000);
+    let lease = Lease {
+        id: LeaseId(1),
+        partner: partner_id.clone(),
+        order_no: "O-1001".into(),
+        customer: "김철수".into(),
+        bank: bank("004"),
+        region: Region::new("SEOUL").unwrap(),
+        va_no: va_no.clone(),
+        match_mode: MatchMode::Exact,
+        expected_krw: Some(15_000),
+        min_krw: 0,
+        max_krw: None,
+        created_at_ms: 1_799_990_000_000,
+        due_at_ms: 1_800_249_200_000,
+        due_given: false,
+        state: LeaseState::Completed,
+        paid_krw: 15_000,
+        deposits: vec![DepositId(1)],
+        closed_at_ms: Some(1_800_000_000_000),
+    };
+    let deposit = Deposit {
+        id: DepositId(1),
+        partner: partner_id,
+        bank: bank("004"),
+        bank_tx_id: "77".into(),
+        va_no,
+        amount_krw: 15_000,
+        depositor_name: "김철수".into(),
+        depositor_account: Some("123-456".into()),
+        channel: "internet".into(),
+        at_ms: 1_799_999_990_000,
+        received_at_ms: 1_800_000_000_000,
+        state: DepositState::Matched,
+        lease: Some(LeaseId(1)),
+        previous_lease: None,
+        credited_krw: 15_000,
+        excess_krw: 0,
+        name_differs: false,
+        late: false,
+        settled_at_ms: None,
+    };
+    RelayChange {
+        partner: Some(partner),
+        vas: vec![va],
+        lease: Some(lease),
+        deposit: Some(deposit),
+    }
 }
 
 /// A payment by card 1 of customer 1001, partly refunded, with an order number.
@@ -1113,6 +1192,22 @@ fn books_v9() -> ShardBooks {
     books
 }
 
+/// Books holding the relay: a partner, its VA, a completed lease and its deposit
+/// (version 10 of the snapshot).
+fn books_v10() -> ShardBooks {
+    let mut books = books_v9();
+    let lsn = books.last_lsn();
+    books
+        .apply(
+            lsn + 1,
+            &LedgerRecord::RelaySet {
+                change: Box::new(relay_change()),
+            },
+        )
+        .unwrap();
+    books
+}
+
 fn read(name: &str) -> Vec<u8> {
     let path = golden_dir().join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("golden file {}: {e}", path.display()))
@@ -1138,7 +1233,7 @@ fn golden_files_of_the_current_versions_exist() {
     }
     let file = format!("snapshots/v{SNAPSHOT_VERSION}/books.bin");
     if write {
-        write_once(&file, &encode_snapshot(&books_v9().snapshot()));
+        write_once(&file, &encode_snapshot(&books_v10().snapshot()));
     }
     assert!(golden_dir().join(&file).exists(), "no golden file {file}");
 }
@@ -1255,6 +1350,16 @@ fn snapshots_written_by_every_format_version_still_decode() {
         .payments
         .iter()
         .any(|p| p.payer == PayerKind::Division));
+    assert!(decoded.relay.partners.is_empty());
+    let v10 = read("snapshots/v10/books.bin");
+    assert_eq!(snapshot_version(&v10), 10);
+    let decoded = decode_snapshot(&v10).unwrap();
+    assert_eq!(decoded, books_v10().snapshot());
+    assert_eq!(decoded.relay.deposits.len(), 1);
+    assert_eq!(
+        decoded.relay.leases[0].state,
+        omnibus_core::payments::relay::LeaseState::Completed
+    );
 }
 
 #[test]

@@ -1,3 +1,4 @@
+// Over 600 lines: one frozen layout per snapshot version, each with its conversion; splitting them would scatter one history.
 //! Archived layouts of earlier snapshot versions, kept so that old snapshots stay
 //! readable (docs/wal-format.md, "Payload versions"). Never change a type here: each is
 //! the exact layout some version wrote. Each converts into today's type.
@@ -128,6 +129,7 @@ impl From<BooksSnapshotV1> for BooksSnapshot {
             api_keys: Vec::new(),
             payout_notices: Vec::new(),
             divisions: Vec::new(),
+            relay: Default::default(),
         }
     }
 }
@@ -185,6 +187,7 @@ impl From<BooksSnapshotV2> for BooksSnapshot {
             api_keys: Vec::new(),
             payout_notices: Vec::new(),
             divisions: Vec::new(),
+            relay: Default::default(),
         }
     }
 }
@@ -243,6 +246,7 @@ impl From<BooksSnapshotV3> for BooksSnapshot {
             api_keys: Vec::new(),
             payout_notices: Vec::new(),
             divisions: Vec::new(),
+            relay: Default::default(),
         }
     }
 }
@@ -303,6 +307,7 @@ impl From<BooksSnapshotV4> for BooksSnapshot {
             api_keys: Vec::new(),
             payout_notices: Vec::new(),
             divisions: Vec::new(),
+            relay: Default::default(),
         }
     }
 }
@@ -365,6 +370,7 @@ impl From<BooksSnapshotV5> for BooksSnapshot {
             api_keys: Vec::new(),
             payout_notices: Vec::new(),
             divisions: Vec::new(),
+            relay: Default::default(),
         }
     }
 }
@@ -433,6 +439,7 @@ impl From<BooksSnapshotV6> for BooksSnapshot {
             api_keys: Vec::new(),
             payout_notices: Vec::new(),
             divisions: Vec::new(),
+            relay: Default::default(),
         }
     }
 }
@@ -502,6 +509,7 @@ impl From<BooksSnapshotV7> for BooksSnapshot {
             // Before version 8 there were no payout notices.
             payout_notices: Vec::new(),
             divisions: Vec::new(),
+            relay: Default::default(),
         }
     }
 }
@@ -574,6 +582,78 @@ impl From<BooksSnapshotV8> for BooksSnapshot {
         BooksSnapshot {
             payout_notices,
             ..BooksSnapshot::from(v7)
+        }
+    }
+}
+
+/// The snapshot before the virtual-account relay.
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct BooksSnapshotV9 {
+    pub shard: u16,
+    pub shards: u16,
+    pub last_lsn: Lsn,
+    pub genesis_done: bool,
+    pub customers: Vec<CustomerEntry>,
+    pub slices: Vec<(ParentAccount, SliceEntry)>,
+    pub designated: Vec<(BankCode, DecimalCell)>,
+    pub funding: DecimalCell,
+    pub in_transit: DecimalCell,
+    pub outgoing: Vec<Outgoing>,
+    pub incoming: Vec<(u16, Incoming)>,
+    pub next_transfer_seq: u64,
+    pub requests: Vec<RequestState>,
+    pub entries: Vec<LogEntry>,
+    pub next_entry_seq: u64,
+    pub holds: Vec<Hold>,
+    pub merchants: Vec<MerchantEntry>,
+    pub merchant_slices: Vec<(MerchantNo, SliceEntry)>,
+    pub cards: Vec<super::CardEntry>,
+    pub payments: Vec<crate::payments::payment::PaymentEntry>,
+    pub named: Vec<(CustomerId, RequestNo, crate::saga::Named)>,
+    pub payouts: Vec<(MerchantNo, u64, RequestNo)>,
+    pub pocket_days: Vec<crate::statement::PocketDay>,
+    pub notices: Vec<crate::statement::Notice>,
+    pub merchant_days: Vec<(u32, MerchantNo, DecimalCell)>,
+    pub members: Vec<(u32, crate::payments::member::Member)>,
+    pub api_keys: Vec<crate::payments::api_key::ApiKey>,
+    pub payout_notices: Vec<crate::payments::payout_notice::PayoutNotice>,
+    pub divisions: Vec<super::DivisionEntry>,
+}
+
+impl From<BooksSnapshotV9> for BooksSnapshot {
+    fn from(s: BooksSnapshotV9) -> BooksSnapshot {
+        BooksSnapshot {
+            shard: s.shard,
+            shards: s.shards,
+            last_lsn: s.last_lsn,
+            genesis_done: s.genesis_done,
+            customers: s.customers,
+            slices: s.slices,
+            designated: s.designated,
+            funding: s.funding,
+            in_transit: s.in_transit,
+            outgoing: s.outgoing,
+            incoming: s.incoming,
+            next_transfer_seq: s.next_transfer_seq,
+            requests: s.requests,
+            entries: s.entries,
+            next_entry_seq: s.next_entry_seq,
+            holds: s.holds,
+            merchants: s.merchants,
+            merchant_slices: s.merchant_slices,
+            cards: s.cards,
+            payments: s.payments,
+            named: s.named,
+            payouts: s.payouts,
+            pocket_days: s.pocket_days,
+            notices: s.notices,
+            merchant_days: s.merchant_days,
+            members: s.members,
+            api_keys: s.api_keys,
+            payout_notices: s.payout_notices,
+            divisions: s.divisions,
+            // Before version 10 there was no relay.
+            relay: Default::default(),
         }
     }
 }

@@ -104,6 +104,7 @@ mod parents;
 mod payments;
 mod payouts;
 mod pocket_days;
+mod relay;
 mod requests;
 mod reserves;
 mod retention;
@@ -219,6 +220,9 @@ pub struct ShardBooks {
     divisions: BTreeMap<(CustomerId, crate::ids::CardSeq), DivisionEntry>,
     /// `payment_log` (`payments.rs`).
     payments: payments::Payments,
+    /// The virtual-account relay of the partners whose shard this is: pools, leases and
+    /// `va_deposit_log` (`payments/relay`), changed by `relay_set` records.
+    relay: crate::payments::relay::RelayBook,
     /// The accounts beyond the customer's own that a request's legs name, for the
     /// requests accepted with some (`RequestAccepted`'s `named`), until they settle: a
     /// later step's entry is written with them. Derived from `requests`' records; in
@@ -291,6 +295,7 @@ impl ShardBooks {
             merchant_slices: BTreeMap::new(),
             cards: BTreeMap::new(),
             divisions: BTreeMap::new(),
+            relay: crate::payments::relay::RelayBook::default(),
             payments: Default::default(),
             named: Default::default(),
             payouts: Default::default(),
@@ -484,6 +489,10 @@ impl ShardBooks {
             }
             LedgerRecord::PaymentSet { payment } => {
                 self.apply_payment_set(payment)?;
+                Applied::Done
+            }
+            LedgerRecord::RelaySet { change } => {
+                self.relay.apply(change);
                 Applied::Done
             }
             LedgerRecord::MemberSet { version, member } => {

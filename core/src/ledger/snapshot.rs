@@ -49,6 +49,7 @@ impl ShardBooks {
             merchant_slices: self.merchant_slices.iter().map(|(m, s)| (*m, *s)).collect(),
             cards: self.cards.values().cloned().collect(),
             divisions: self.divisions.values().cloned().collect(),
+            relay: self.relay.snapshot(),
             payments: self.payments.by_id.values().cloned().collect(),
             named: {
                 // In a fixed order, so that equal books make equal snapshots.
@@ -153,6 +154,7 @@ impl ShardBooks {
             .into_iter()
             .map(|d| ((d.account.master, d.account.seq), d))
             .collect();
+        books.relay = crate::payments::relay::RelayBook::from_snapshot(&snapshot.relay);
         for payment in snapshot.payments {
             books.payments.insert(payment);
         }
@@ -249,6 +251,8 @@ pub struct BooksSnapshot {
     pub payout_notices: Vec<crate::payments::payout_notice::PayoutNotice>,
     /// The division accounts of the shard's customers (from version 9).
     pub divisions: Vec<super::DivisionEntry>,
+    /// The virtual-account relay's partners, VAs, leases and deposits (from version 10).
+    pub relay: crate::payments::relay::book::RelaySnapshot,
 }
 
 /// The books at one LSN, shared with the live books copy-on-write: see

@@ -7,7 +7,7 @@ use rkyv::util::AlignedVec;
 
 use super::frozen::{
     BooksSnapshotV1, BooksSnapshotV2, BooksSnapshotV3, BooksSnapshotV4, BooksSnapshotV5,
-    BooksSnapshotV6, BooksSnapshotV7, BooksSnapshotV8,
+    BooksSnapshotV6, BooksSnapshotV7, BooksSnapshotV8, BooksSnapshotV9,
 };
 use super::BooksSnapshot;
 use crate::record::codec::{aligned, get, DecodeError, HEADER_BYTES};
@@ -21,7 +21,7 @@ const SNAPSHOT_MAGIC: [u8; 4] = [0xFF, b'B', b'K', b'S'];
 /// Version 6: what the acceptance of each request not settled named. Version 7: the API
 /// keys. Version 8: the payouts' settlement statements. Version 9: the division accounts,
 /// and each payment's payer kind.
-pub const SNAPSHOT_VERSION: u16 = 9;
+pub const SNAPSHOT_VERSION: u16 = 10;
 
 /// The payload of a snapshot of the books: its envelope and the archive.
 pub fn encode_snapshot(snapshot: &BooksSnapshot) -> Vec<u8> {
@@ -65,7 +65,9 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<BooksSnapshot, DecodeError> {
             .map(BooksSnapshot::from),
         8 => get::<BooksSnapshotV8>("a version 8 snapshot", &bytes[HEADER_BYTES..])
             .map(BooksSnapshot::from),
-        9 => get::<BooksSnapshot>("a version 9 snapshot", &bytes[HEADER_BYTES..]),
+        9 => get::<BooksSnapshotV9>("a version 9 snapshot", &bytes[HEADER_BYTES..])
+            .map(BooksSnapshot::from),
+        10 => get::<BooksSnapshot>("a version 10 snapshot", &bytes[HEADER_BYTES..]),
         other => Err(DecodeError::UnsupportedSnapshot(other)),
     }
 }

@@ -29,6 +29,7 @@ pub mod payment_request;
 pub mod payout;
 pub mod payout_notice;
 pub mod prepaid_card;
+pub mod relay;
 pub mod secret;
 
 pub use codes::{DeclineCode, RefusalCode};

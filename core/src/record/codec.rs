@@ -79,10 +79,11 @@ pub enum RecordKind {
     ApiKeySet,
     PayoutNoticeSet,
     DivisionSet,
+    RelaySet,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 26] = [
+    pub const ALL: [RecordKind; 27] = [
         RecordKind::Genesis,
         RecordKind::CustomerOpened,
         RecordKind::CustomerStatus,
@@ -109,6 +110,7 @@ impl RecordKind {
         RecordKind::ApiKeySet,
         RecordKind::PayoutNoticeSet,
         RecordKind::DivisionSet,
+        RecordKind::RelaySet,
     ];
 
     /// The code in the envelope.
@@ -140,6 +142,7 @@ impl RecordKind {
             RecordKind::ApiKeySet => 24,
             RecordKind::PayoutNoticeSet => 25,
             RecordKind::DivisionSet => 26,
+            RecordKind::RelaySet => 27,
         }
     }
 
@@ -192,6 +195,7 @@ impl RecordKind {
             RecordKind::ApiKeySet => "api_key_set",
             RecordKind::PayoutNoticeSet => "payout_notice_set",
             RecordKind::DivisionSet => "division_set",
+            RecordKind::RelaySet => "relay_set",
         }
     }
 }
@@ -225,6 +229,7 @@ impl LedgerRecord {
             LedgerRecord::ApiKeySet { .. } => RecordKind::ApiKeySet,
             LedgerRecord::PayoutNoticeSet { .. } => RecordKind::PayoutNoticeSet,
             LedgerRecord::DivisionSet { .. } => RecordKind::DivisionSet,
+            LedgerRecord::RelaySet { .. } => RecordKind::RelaySet,
         }
     }
 }
@@ -706,6 +711,7 @@ fn body(record: &LedgerRecord, buf: AlignedVec) -> AlignedVec {
             },
             buf,
         ),
+        LedgerRecord::RelaySet { change } => put(&**change, buf),
     }
 }
 
@@ -1000,6 +1006,9 @@ pub fn decode(payload: &[u8]) -> Result<LedgerRecord, DecodeError> {
                 payment: d.payment.map(Box::new),
             }
         }
+        (RecordKind::RelaySet, _) => LedgerRecord::RelaySet {
+            change: Box::new(get::<crate::payments::relay::RelayChange>(&what, body)?),
+        },
         (RecordKind::PaymentSet, 1) => LedgerRecord::PaymentSet {
             payment: get::<v1::PaymentSet>(&what, body)?.payment.into(),
         },

@@ -231,6 +231,14 @@ pub enum LedgerRecord {
         /// The payment written with it (`payment_set`'s content), if any.
         payment: Option<Box<crate::payments::payment::PaymentEntry>>,
     },
+    /// A change of the virtual-account relay of seed 001(b) (`payments/relay`), in its
+    /// partner's shard: the partner, the VAs, the lease and the deposit one decision
+    /// touches, whole, so that a deposit, its lease and its VA are durable together.
+    /// Applying one overwrites what the relay's book holds of each.
+    RelaySet {
+        /// Boxed: large and rare beside the ledger's records.
+        change: Box<crate::payments::relay::RelayChange>,
+    },
 }
 
 impl LedgerRecord {
@@ -257,7 +265,8 @@ impl LedgerRecord {
             | LedgerRecord::NoticeSet { .. }
             | LedgerRecord::MemberSet { .. }
             | LedgerRecord::ApiKeySet { .. }
-            | LedgerRecord::PayoutNoticeSet { .. } => ActorId::Shard,
+            | LedgerRecord::PayoutNoticeSet { .. }
+            | LedgerRecord::RelaySet { .. } => ActorId::Shard,
             LedgerRecord::CardSet { card, .. } => ActorId::Customer(card.owner),
             LedgerRecord::DivisionSet { account, .. } => ActorId::Customer(account.master),
             LedgerRecord::HoldCreated { hold, .. } => {
