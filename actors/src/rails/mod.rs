@@ -277,8 +277,53 @@ pub trait IdentityCheck: Send + Sync + 'static {
     fn check(&self, claim: IdentityClaim) -> RailFuture<Result<bool, RailError>>;
 }
 
+/// What the relay asks a bank's virtual-account system to open (S10), or to number in
+/// real time (D-2.9, one VA): VAs under the partner's representative account at `bank`,
+/// classified by `region`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VaOpening {
+    pub bank: BankCode,
+    pub partner: omnibus_core::payments::relay::PartnerId,
+    pub region: omnibus_core::payments::relay::Region,
+    pub count: u32,
+}
+
+/// A bank's virtual-account system (INSTRUMENTS.md §2.7, "Rail"), one adapter per bank
+/// behind one trait: the relay's standard protocol is the engine's API on one side and
+/// this on the other. The inbound half (deposit notices, deposit checks, recalls) comes
+/// through the engine's API (`Engine::va_deposit` and the others).
+pub trait VaBank: Send + Sync + 'static {
+    /// S10–S12: open `count` VAs; the bank's numbers, unique at that bank. A bank that
+    /// refuses the partner (D-2.9: real name, eligibility) answers an error.
+    fn open_virtual_accounts(
+        &self,
+        opening: VaOpening,
+    ) -> RailFuture<Result<Vec<omnibus_core::payments::relay::VaNo>, RailError>>;
+    /// Whether the bank's adapter can number a VA in real time (D-2.9).
+    fn supports_real_time(&self, bank: BankCode) -> bool;
+    /// D-2.9, V9b: one VA numbered now for one lease (`count` is 1).
+    fn number_in_real_time(
+        &self,
+        opening: VaOpening,
+    ) -> RailFuture<Result<omnibus_core::payments::relay::VaNo, RailError>>;
+    /// The confirm of a notice: the deposit `bank_tx_id` as the bank posted it, or
+    /// `None` if it never happened.
+    fn inquire_deposit(
+        &self,
+        bank: BankCode,
+        bank_tx_id: String,
+    ) -> RailFuture<Result<Option<omnibus_core::payments::relay::DepositNotice>, RailError>>;
+    /// D-2.15: every deposit the bank posted to a VA with `at_ms` in [`from_ms`, `to_ms`).
+    fn daily_statement(
+        &self,
+        bank: BankCode,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> RailFuture<Result<Vec<omnibus_core::payments::relay::DepositNotice>, RailError>>;
+}
+
 /// The outside systems an engine talks to: the four of seed 000, the notification sink,
-/// and the mobile identity check.
+/// the mobile identity check, and the banks' virtual-account systems.
 #[derive(Clone)]
 pub struct Rails {
     pub bank_firm: Arc<dyn BankFirm>,
@@ -287,4 +332,5 @@ pub struct Rails {
     pub authentication: Arc<dyn Authentication>,
     pub notifier: Arc<dyn Notifier>,
     pub identity: Arc<dyn IdentityCheck>,
+    pub va_bank: Arc<dyn VaBank>,
 }

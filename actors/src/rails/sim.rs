@@ -56,6 +56,7 @@ mod refusal;
 mod registry;
 mod stats;
 mod truth;
+mod va_bank;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -183,6 +184,8 @@ struct Inner {
     journal: Option<Journal>,
     /// The notification sink's deliveries (`notify.rs`).
     notices: notify::SimNotices,
+    /// The banks' virtual-account systems (`va_bank.rs`).
+    va_banks: va_bank::VaBanks,
     /// The simulator's place among those open in this process. Declared after the
     /// journal, so that it is left only once the journal is synced and unlocked.
     _open: Option<durable::Registration>,
@@ -267,6 +270,7 @@ impl Simulator {
             authentication: Arc::new(SimAuthentication(Arc::clone(&self.inner))),
             notifier: Arc::new(notify::SimNotifier(Arc::clone(&self.inner))),
             identity: Arc::new(identity::SimIdentity(Arc::clone(&self.inner))),
+            va_bank: Arc::new(va_bank::SimVaBank(Arc::clone(&self.inner))),
         }
     }
 
@@ -482,6 +486,7 @@ impl Inner {
             signature_checks: AtomicBool::new(true),
             journal: None,
             notices: Default::default(),
+            va_banks: Default::default(),
             _open: None,
         }
     }
