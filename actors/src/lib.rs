@@ -61,8 +61,9 @@ pub use api::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{
-    CancelByRequest, CardApplication, Checkout, DivisionApplication, DivisionIssue, Engine,
-    EngineParts, IssuedDivision, PaymentSettlements, PayoutView, Settlement, WalletSession,
+    CancelByRequest, CardApplication, Checkout, DepositReceipt, DepositRef, DivisionApplication,
+    DivisionIssue, Engine, EngineParts, IssuedDivision, PartnerSetup, PaymentSettlements,
+    PayoutView, Settlement, VaReconciliation, WalletSession,
 };
 pub use error::{Bound, EngineError, Rejection, StartError};
 pub use ledger::codec::describe as describe_record;

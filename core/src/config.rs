@@ -93,6 +93,10 @@ pub struct PaymentsConfig {
     pub requested_finish_after_ms: u64,
     /// The most REQUESTED payments one shard's pass finishes.
     pub requested_per_pass_max: u32,
+    /// The most virtual-account leases one shard's pass expires (D-2.6).
+    pub va_expiries_per_pass_max: u32,
+    /// The most deposits one answer of a partner's VA history lists (D-2.17).
+    pub va_history_list_max: u32,
     /// How long a wallet session lasts after the member's login (b4).
     pub session_ttl_ms: u64,
     /// The most wallet sessions open at once.
@@ -233,6 +237,9 @@ pub struct RailsConfig {
     pub securities_firm: RailConfig,
     pub financial_company: RailConfig,
     pub authentication: RailConfig,
+    /// The banks' virtual-account systems (INSTRUMENTS.md §2.7): S10 openings, real-time
+    /// numbering, deposit inquiries and statements.
+    pub va_bank: RailConfig,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -546,6 +553,7 @@ impl Config {
             ("securities_firm", &self.rails.securities_firm),
             ("financial_company", &self.rails.financial_company),
             ("authentication", &self.rails.authentication),
+            ("va_bank", &self.rails.va_bank),
         ] {
             range(
                 &format!("rails.{name}.timeout_ms"),
@@ -750,6 +758,18 @@ impl Config {
         range(
             "payments.requested_per_pass_max",
             u64::from(self.payments.requested_per_pass_max),
+            1,
+            100_000,
+        )?;
+        range(
+            "payments.va_expiries_per_pass_max",
+            u64::from(self.payments.va_expiries_per_pass_max),
+            1,
+            100_000,
+        )?;
+        range(
+            "payments.va_history_list_max",
+            u64::from(self.payments.va_history_list_max),
             1,
             100_000,
         )?;

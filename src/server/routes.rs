@@ -133,6 +133,53 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/v1/api-keys/{key_id}/revoke",
             super::api_keys::revoke,
         ))
+        .service(post("/v1/partners", super::relay::set_partner))
+        .service(get("/v1/partners/{partner_id}", super::relay::get_partner))
+        .service(post(
+            "/v1/partners/{partner_id}/va-leases",
+            super::relay::lease,
+        ))
+        .service(also(
+            get(
+                "/v1/partners/{partner_id}/va-leases/{lease_id}",
+                super::relay::get_lease,
+            ),
+            web::delete().to(super::relay::cancel_lease),
+            GET_DELETE_METHODS,
+        ))
+        .service(get(
+            "/v1/partners/{partner_id}/collections",
+            super::relay::collections,
+        ))
+        .service(get(
+            "/v1/partners/{partner_id}/va-history",
+            super::relay::history,
+        ))
+        .service(post("/v1/banks/{bank}/va-deposits", super::relay::deposit))
+        .service(post(
+            "/v1/banks/{bank}/va-deposit-checks",
+            super::relay::deposit_check,
+        ))
+        .service(post(
+            "/v1/banks/{bank}/va-deposit-reversals",
+            super::relay::reversal,
+        ))
+        .service(post(
+            "/v1/banks/{bank}/va-reconciliations",
+            super::relay::reconcile,
+        ))
+        .service(get(
+            "/v1/va-deposits/{deposit_id}",
+            super::relay::get_deposit,
+        ))
+        .service(post(
+            "/v1/va-deposits/{deposit_id}/assign",
+            super::relay::assign,
+        ))
+        .service(post(
+            "/v1/va-deposits/{deposit_id}/refund",
+            super::relay::refund,
+        ))
         .service(get("/v1/events", super::events::events));
 }
 
@@ -142,6 +189,8 @@ pub const GET_METHODS: &str = "GET, HEAD";
 pub const POST_METHODS: &str = "POST";
 /// The methods of a path that both reads and takes requests (`/v1/payments`).
 pub const GET_POST_METHODS: &str = "GET, HEAD, POST";
+/// The methods of a resource that is read and deleted (a lease, cancelled).
+pub const GET_DELETE_METHODS: &str = "GET, HEAD, DELETE";
 /// The methods of a resource that is read and changed (`/v1/prepaid-cards/{id}`).
 pub const GET_PATCH_METHODS: &str = "GET, HEAD, PATCH";
 

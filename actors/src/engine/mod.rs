@@ -32,6 +32,7 @@ mod raw;
 mod reconcile;
 mod refunds;
 mod registry;
+mod relay;
 mod settlements;
 mod start;
 mod stop;
@@ -61,6 +62,7 @@ pub use self::cancels::CancelByRequest;
 pub use self::cards::CardApplication;
 pub use self::divisions::{DivisionApplication, DivisionIssue, IssuedDivision};
 pub use self::payouts::PayoutView;
+pub use self::relay::{DepositReceipt, DepositRef, PartnerSetup, VaReconciliation};
 pub use self::settlements::{PaymentSettlements, Settlement};
 pub use self::start::EngineParts;
 pub use self::wallet::{Checkout, WalletSession};
@@ -108,6 +110,9 @@ struct Inner {
     wallets: wallet::Wallets,
     /// The API keys (`api_keys.rs`).
     api_keys: api_keys::ApiKeyDirectory,
+    /// Which shard holds each virtual account (`relay.rs`), learned as VAs are granted
+    /// and, after a restart, as notices ask for them.
+    va_index: DashMap<(omnibus_core::BankCode, omnibus_core::payments::relay::VaNo), u16>,
 }
 
 /// The handle a host holds. Clone it freely.

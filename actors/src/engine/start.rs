@@ -276,6 +276,7 @@ impl Engine {
                 clock: host_clock,
                 wallets,
                 api_keys,
+                va_index: DashMap::new(),
             }),
         };
         // Before the engine serves: a shard a crash left behind on a merchant is brought up

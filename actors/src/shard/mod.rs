@@ -21,6 +21,7 @@
 //! - `merchants.rs`: the merchants every shard holds: writing one, listing them.
 //! - `cards.rs`: the prepaid cards of the shard's customers: issuing and reading one.
 //! - `payments.rs`: `payment_log`: authorizing a card payment, recording and reading one.
+//! - `relay.rs`: the virtual-account relay of the partners whose shard this is.
 
 mod api_keys;
 mod archiving;
@@ -34,6 +35,7 @@ mod merchants;
 mod payments;
 mod protocol;
 mod queries;
+mod relay;
 mod residency;
 mod router;
 mod snapshots;
@@ -66,6 +68,7 @@ pub use self::protocol::{
     PostBatch, PostHold, Query, QueryAnswer, QueryKind, RecordPayment, SetApiKey, SetMember,
     SetMerchant, SetStatus, Shutdown, SubmitBatch, SubmitRequest, Supervise, ViewRequest, VoidHold,
 };
+pub use self::relay::{RelayAnswer, RelayCommand, RelayOp};
 pub use self::transfers::Redeliver;
 use self::transfers::Transfers;
 

@@ -41,6 +41,7 @@ mod payments;
 mod payout;
 mod prune;
 mod recovery;
+mod relay;
 mod report;
 mod reprocess;
 mod statements;
@@ -159,6 +160,7 @@ async fn run_pass(parts: Parts, pass: Pass) -> SupervisionReport {
         report.pruned = prune.run(&flow, &ledger).await;
         report.cards_expired = expiry.run(&flow, &ledger);
         report.payments_finished = payments::finish_requested(&flow, &ledger);
+        report.leases_expired = relay::expire_leases(&flow, &ledger);
         return report;
     }
     if running.flag(pass).replace(true) {

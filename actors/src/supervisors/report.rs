@@ -33,6 +33,8 @@ pub struct SupervisionReport {
     pub cards_expired: u64,
     /// Payments left REQUESTED that were finished (`payments.rs`).
     pub payments_finished: u64,
+    /// Virtual-account leases past their due date put on record EXPIRED (D-2.6).
+    pub leases_expired: u64,
     /// Open entries left after the pass, by state.
     pub open_requested: u64,
     pub open_unknown: u64,
@@ -60,6 +62,7 @@ impl SupervisionReport {
         self.pruned += other.pruned;
         self.cards_expired += other.cards_expired;
         self.payments_finished += other.payments_finished;
+        self.leases_expired += other.leases_expired;
         self.open_requested += other.open_requested;
         self.open_unknown += other.open_unknown;
         self.open_try_again += other.open_try_again;
@@ -78,6 +81,7 @@ impl SupervisionReport {
             + self.sweeps
             + self.stale_requested
             + self.payments_finished
+            + self.leases_expired
             > 0
     }
 

@@ -68,9 +68,9 @@ impl RelayRefusal {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LeaseOutcome {
     /// D-2.12: the order's open lease, asked for again with the same fields.
-    Existing(Lease),
+    Existing(Box<Lease>),
     /// A new lease on a VA of the pool: write the change, then answer.
-    New(RelayChange),
+    New(Box<RelayChange>),
     /// The pool has no free VA, and the bank may number one in real time (D-2.9): ask
     /// it, then [`RelayBook::lease_on_real_time`].
     RealTime,
@@ -80,9 +80,9 @@ pub enum LeaseOutcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DepositOutcome {
     /// D-2.12: (bank, `bank_tx_id`) was noticed before; the same result, nothing new.
-    Duplicate(Deposit),
+    Duplicate(Box<Deposit>),
     /// Write the change, then notify the partner.
-    New(RelayChange),
+    New(Box<RelayChange>),
 }
 
 /// How a pool stands at a moment (D-2.9).
@@ -276,7 +276,7 @@ impl RelayBook {
     ) -> Result<LeaseOutcome, RelayRefusal> {
         let (partner, mode) = self.admit(request, now_ms)?;
         if let Some(open) = self.open_lease_for(request, mode)? {
-            return Ok(LeaseOutcome::Existing(open));
+            return Ok(LeaseOutcome::Existing(Box::new(open)));
         }
         let Some(va) = self.pick(partner, request.bank, &request.region, now_ms) else {
             let real_time = partner
@@ -290,13 +290,8 @@ impl RelayBook {
                 region: request.region.clone(),
             });
         };
-        Ok(LeaseOutcome::New(self.new_lease(
-            request,
-            mode,
-            va.clone(),
-            now_ms,
-            partner,
-        )))
+        let change = self.new_lease(request, mode, va.clone(), now_ms, partner);
+        Ok(LeaseOutcome::New(Box::new(change)))
     }
 
     /// D-2.9, V9b: a lease on a VA the bank numbered in real time for it. The request is
@@ -309,7 +304,7 @@ impl RelayBook {
     ) -> Result<LeaseOutcome, RelayRefusal> {
         let (partner, mode) = self.admit(request, now_ms)?;
         if let Some(open) = self.open_lease_for(request, mode)? {
-            return Ok(LeaseOutcome::Existing(open));
+            return Ok(LeaseOutcome::Existing(Box::new(open)));
         }
         if self.vas.contains_key(&(request.bank, va_no.clone())) {
             return Err(RelayRefusal::InvalidState(format!(
@@ -324,9 +319,9 @@ impl RelayBook {
             partner.id.clone(),
         );
         va.real_time = true;
-        Ok(LeaseOutcome::New(
+        Ok(LeaseOutcome::New(Box::new(
             self.new_lease(request, mode, va, now_ms, partner),
-        ))
+        )))
     }
 
     fn admit(
@@ -465,7 +460,7 @@ impl RelayBook {
     ) -> Result<DepositOutcome, RelayRefusal> {
         notice.validate().map_err(RelayRefusal::Invalid)?;
         if let Some(seen) = self.deposit_by_tx(notice.bank, &notice.bank_tx_id) {
-            return Ok(DepositOutcome::Duplicate(seen.clone()));
+            return Ok(DepositOutcome::Duplicate(Box::new(seen.clone())));
         }
         let va = self
             .va(notice.bank, &notice.va_no)
@@ -497,10 +492,10 @@ impl RelayBook {
             .flatten()
             .filter(|lease| lease.state.is_live());
         let Some(lease) = live else {
-            return Ok(DepositOutcome::New(RelayChange {
+            return Ok(DepositOutcome::New(Box::new(RelayChange {
                 deposit: Some(deposit),
                 ..RelayChange::default()
-            }));
+            })));
         };
         deposit.name_differs =
             !notice.depositor_name.is_empty() && notice.depositor_name != lease.customer;
@@ -513,7 +508,7 @@ impl RelayBook {
             None => deposit.state = DepositState::Mismatch,
         }
         change.deposit = Some(deposit);
-        Ok(DepositOutcome::New(change))
+        Ok(DepositOutcome::New(Box::new(change)))
     }
 
     /// A deposit credited to a live lease by the amount rule (D-2.3): the lease and, if it
@@ -533,6 +528,7 @@ impl RelayBook {
         };
         deposit.state = DepositState::Matched;
         deposit.lease = Some(lease.id);
+        deposit.previous_lease = None;
         deposit.credited_krw = credited;
         deposit.excess_krw = excess;
         lease.paid_krw += credited;
@@ -552,6 +548,29 @@ impl RelayBook {
         self.partners
             .get(partner)
             .map_or(super::DEFAULT_COOLDOWN_MS, |p| p.cooldown_ms)
+    }
+
+    /// D-2.5: whether a deposit of `amount_krw` into VA (bank, number) would be matched
+    /// now: the VA is leased to a live lease whose amount rule holds; why not otherwise.
+    pub fn check(
+        &self,
+        bank: BankCode,
+        va_no: &VaNo,
+        amount_krw: u64,
+        now_ms: u64,
+    ) -> Result<(), String> {
+        let va = self.va(bank, va_no).ok_or("no such virtual account")?;
+        let lease = (va.state_at(now_ms) == VaState::Leased)
+            .then(|| va.lease.and_then(|id| self.leases.get(&id)))
+            .flatten()
+            .filter(|l| l.state.is_live())
+            .ok_or("the virtual account is not leased")?;
+        if amount_krw == 0 || lease.judge(amount_krw) == Judgement::Mismatch {
+            return Err(format!(
+                "{amount_krw} won does not meet the lease's amount rule"
+            ));
+        }
+        Ok(())
     }
 
     /// D-2.6: the live leases due at `now_ms` (at most `max`), EXPIRED, their VAs cooling.

@@ -81,7 +81,7 @@ fn lease(book: &mut RelayBook, req: &LeaseRequest, now: u64) -> Lease {
             book.apply(&change);
             change.lease.unwrap()
         }
-        LeaseOutcome::Existing(lease) => lease,
+        LeaseOutcome::Existing(lease) => *lease,
         LeaseOutcome::RealTime => panic!("no real-time numbering in the fixture"),
     }
 }
@@ -105,7 +105,7 @@ fn deposit(book: &mut RelayBook, notice: &DepositNotice, now: u64) -> Deposit {
             book.apply(&change);
             change.deposit.unwrap()
         }
-        DepositOutcome::Duplicate(deposit) => deposit,
+        DepositOutcome::Duplicate(deposit) => *deposit,
     }
 }
 
@@ -135,7 +135,7 @@ fn repeat_lease_for_same_order_returns_same_va() {
     let again = book
         .lease_for(&request("O-1001", 15_000, k(), seoul()), T0 + 1_000)
         .unwrap();
-    assert_eq!(again, LeaseOutcome::Existing(l1));
+    assert_eq!(again, LeaseOutcome::Existing(Box::new(l1)));
     let other = book
         .lease_for(&request("O-1001", 16_000, k(), seoul()), T0)
         .unwrap_err();
@@ -184,7 +184,7 @@ fn duplicate_bank_notice_is_ignored() {
         T0 + 2 * HOUR,
         false,
     );
-    assert_eq!(again.unwrap(), DepositOutcome::Duplicate(first));
+    assert_eq!(again.unwrap(), DepositOutcome::Duplicate(Box::new(first)));
     assert_eq!(book.deposits().count(), 1);
 }
 
