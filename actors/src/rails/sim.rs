@@ -57,6 +57,7 @@ mod registry;
 mod stats;
 mod truth;
 mod va_bank;
+mod va_fact;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -211,6 +211,7 @@ impl Inner {
                 TruthAccount::Parent(to),
                 amount_minor,
             )?,
+            Fact::Va(fact) => self.va_banks.replay(fact)?,
         }
         Ok(())
     }

@@ -3,9 +3,10 @@
 //! A fact is written before anyone can act on it (under the lock that makes it visible)
 //! and replays in any order: a request id is settled once, so its record is the only one
 //! about it; balances are restored from the transfers that executed, added up; a
-//! linked balance set by hand is kept as the change it made; a key check as its rank.
-//! So the journal needs no sequence numbers, and threads append without agreeing on an
-//! order.
+//! linked balance set by hand is kept as the change it made; a key check as its rank; a
+//! VA bank's VAs and deposits each as its own record, its real-time settings with their
+//! rank. So the journal needs no sequence numbers, and threads append without agreeing
+//! on an order.
 //!
 //! Each payload is [`PAYLOAD_BYTES`] (60) bytes, after the record's 4-byte CRC, so the
 //! offsets below are of the whole 64-byte record. Integers are little-endian; unused
@@ -13,7 +14,7 @@
 //!
 //! | offset | bytes | field |
 //! |---|---|---|
-//! | 4 | 1 | kind: 1 settled, 2 nonce, 3 revoked, 4 key checked, 5 linked set, 6 parent moved |
+//! | 4 | 1 | kind: 1 settled, 2 nonce, 3 revoked, 4 key checked, 5 linked set, 6 parent moved, 7 VA opened, 8 deposit posted, 9 real time set |
 //!
 //! Settled (a rail settled a request id), kind 1:
 //!
@@ -49,6 +50,14 @@
 //!
 //! A parent code is kind × 1000 + bank: withdrawal firm 1000 + bank, collection 2000,
 //! deposit firm 3000 + bank, `fin_parent` 4000, `fin_deposit` 5000.
+//!
+//! The VA banks' facts (`VaFact`, encoded in `va_fact.rs`, which has their tables):
+//! VA opened, kind 7: the bank (3 ASCII digits) at 5, the VA number's sequence at 8, the
+//! partner id's length at 16 and the id (ASCII, up to 32) at 17. Deposit posted, kind 8:
+//! the bank at 5, the transaction's sequence at 8, the VA's sequence at 16, the amount in
+//! won at 24, `at_ms` at 32, the length of the depositor's name kept at 40 and its first
+//! (up to 23) bytes, whole characters, at 41. Real time set, kind 9: the bank at 5, on (1)
+//! or off (0) at 8, the setting's rank for that bank at 16.
 
 use omnibus_core::ids::{CardSeq, MerchantNo};
 use omnibus_core::money::MAX_ABS_MINOR_UNITS;
@@ -59,6 +68,7 @@ use super::journal::{Payload, PAYLOAD_BYTES};
 use super::refusal::Refusal;
 use super::registry::{parent_code, parent_of, Compact, External, Shape};
 use super::truth::minor_of_amount;
+use super::va_fact::{VaFact, DEPOSIT_POSTED, REAL_TIME_SET, VA_OPENED};
 use super::{NotExecutedCause, Outcome, Rail};
 use crate::rails::RailRequestId;
 
@@ -110,6 +120,8 @@ pub(super) enum Fact {
         to: ParentAccount,
         amount_minor: i64,
     },
+    /// A VA bank numbered a VA, posted a deposit or had its real-time numbering set.
+    Va(VaFact),
 }
 
 /// Offsets into the payload, which starts at byte 4 of the record.
@@ -293,6 +305,7 @@ impl Fact {
                 w.bytes(16, &parent_code(from).to_le_bytes());
                 w.bytes(18, &parent_code(to).to_le_bytes());
             }
+            Fact::Va(fact) => return fact.encode(),
         }
         w.0
     }
@@ -393,6 +406,7 @@ impl Fact {
                     amount_minor,
                 }
             }
+            VA_OPENED | DEPOSIT_POSTED | REAL_TIME_SET => Fact::Va(VaFact::decode(payload)?),
             kind => return Err(format!("{kind} is not a kind of record")),
         })
     }
@@ -517,6 +531,11 @@ mod tests {
                 to: ParentAccount::WithdrawalFirm(bank("081")),
                 amount_minor: 1,
             },
+            Fact::Va(VaFact::RealTime {
+                bank: bank("004"),
+                on: true,
+                rank: 3,
+            }),
         ];
         for cause in Refusal::ALL
             .map(NotExecutedCause::Refused)
