@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod crash;
+mod deposits;
 mod drive;
 mod flows;
 mod ledger;
@@ -34,6 +35,8 @@ enum Bench {
     Flows(flows::Args),
     /// Direct prepaid card payments end to end: authorizations per second, latency.
     Payments(payments::Args),
+    /// Virtual-account deposit notices matched per second (seed 001(b)), sync `always`.
+    Deposits(deposits::Args),
     /// Kill -9 under a mixed HTTP load, restart, check every acknowledged outcome,
     /// reconciliation and the books (real `omnibus serve` processes).
     Crash(crash::Args),
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Bench::Ledger(args) => ledger::run(args),
         Bench::Flows(args) => flows::run(args),
         Bench::Payments(args) => payments::run(args),
+        Bench::Deposits(args) => deposits::run(args),
         Bench::Crash(args) => crash::run(args),
         Bench::Soak(args) => soak::run(args),
     };

@@ -115,6 +115,9 @@ pub struct RelayBook {
     partners: BTreeMap<PartnerId, Partner>,
     vas: BTreeMap<(BankCode, VaNo), VirtualAccount>,
     pools: BTreeMap<(PartnerId, BankCode, Region), BTreeSet<VaNo>>,
+    /// Each pool's AVAILABLE and COOLING VAs in D-2.11's order, so that a lease picks in
+    /// O(log n) whatever the pool's size. Derived from `vas`.
+    free: BTreeMap<(PartnerId, BankCode, Region), BTreeSet<(bool, u64, VaNo)>>,
     leases: BTreeMap<LeaseId, Lease>,
     /// Each order's latest lease (D-2.12).
     orders: BTreeMap<(PartnerId, String), LeaseId>,
@@ -383,10 +386,22 @@ impl RelayBook {
         region: &Region,
         now_ms: u64,
     ) -> Option<&VirtualAccount> {
+        // In D-2.11's order a VA still cooling comes after every VA freed before it: with
+        // one cooldown per partner, the first one found cooling ends the search. (A
+        // cooldown made shorter frees the VAs freed after the change in their turn.)
+        let first_free = |region: &Region| {
+            let key = (partner.id.clone(), bank, region.clone());
+            self.free
+                .get(&key)?
+                .iter()
+                .map(|(_, _, no)| self.vas.get(&(bank, no.clone())))
+                .take_while(|va| va.is_some_and(|va| va.state_at(now_ms) != VaState::Cooling))
+                .flatten()
+                .find(|va| va.state_at(now_ms) == VaState::Available)
+        };
         let best = |regions: &mut dyn Iterator<Item = &Region>| {
             regions
-                .flat_map(|r| self.pool_vas(&partner.id, bank, r))
-                .filter(|va| va.state_at(now_ms) == VaState::Available)
+                .filter_map(first_free)
                 .min_by(|a, b| a.pick_order().cmp(&b.pick_order()))
         };
         let every = || {
@@ -768,10 +783,20 @@ impl RelayBook {
             self.partners.insert(partner.id.clone(), partner.clone());
         }
         for va in &change.vas {
-            self.pools
-                .entry((va.partner.clone(), va.bank, va.region.clone()))
-                .or_default()
-                .insert(va.va_no.clone());
+            let pool = (va.partner.clone(), va.bank, va.region.clone());
+            if let Some(old) = self.vas.get(&(va.bank, va.va_no.clone())) {
+                let (never, at, no) = old.pick_order();
+                let key = (never, at, no.clone());
+                if let Some(free) = self.free.get_mut(&pool) {
+                    free.remove(&key);
+                }
+            }
+            if matches!(va.state, VaState::Available | VaState::Cooling) {
+                let (never, at, no) = va.pick_order();
+                let key = (never, at, no.clone());
+                self.free.entry(pool.clone()).or_default().insert(key);
+            }
+            self.pools.entry(pool).or_default().insert(va.va_no.clone());
             self.vas.insert((va.bank, va.va_no.clone()), va.clone());
         }
         if let Some(lease) = &change.lease {
