@@ -35,6 +35,9 @@
 //!     notes (§6.7 invariants 1, 2, 3 and 6);
 //! 12. division payments, with their top-ups, cancels and refunds (`sim/divisions.rs`):
 //!     see its notes (§6.7 invariants 1, 3 and 4, the budgets);
+//! 13. the virtual-account relay (`sim/deposits.rs`): leases, payers' deposits whose
+//!     notices are lost, late or duplicated, cancels, expiries, and the reconciliation
+//!     with the bank's statement; see its notes (§6.7 invariant 4);
 //! 11. days (`sim/days.rs`): the engine's clock moves forward by hours now and then, so
 //!     daily payouts run D+1 and next-day statements fall due among the faults and
 //!     crashes; every statement due is delivered once, and each card's days chain to
@@ -75,6 +78,8 @@
 mod cards;
 #[path = "sim/days.rs"]
 mod days;
+#[path = "sim/deposits.rs"]
+mod deposits;
 #[path = "sim/divisions.rs"]
 mod divisions;
 mod support;
@@ -362,6 +367,12 @@ struct Stats {
     /// Division payments sent, and their cancels and refunds asked (`sim/divisions.rs`).
     division_payments: u64,
     division_pay_backs: u64,
+    /// Virtual-account leases made, notices delivered (duplicates counted twice), lost
+    /// and duplicated (`sim/deposits.rs`).
+    va_leases: u64,
+    va_notices: u64,
+    va_lost: u64,
+    va_duplicated: u64,
 }
 
 impl Stats {
@@ -391,6 +402,10 @@ impl Stats {
         self.card_changes += o.card_changes;
         self.division_payments += o.division_payments;
         self.division_pay_backs += o.division_pay_backs;
+        self.va_leases += o.va_leases;
+        self.va_notices += o.va_notices;
+        self.va_lost += o.va_lost;
+        self.va_duplicated += o.va_duplicated;
         for (k, v) in &o.failed {
             *self.failed.entry(k).or_default() += v;
         }
@@ -414,7 +429,7 @@ impl Stats {
                 .join(", ")
         };
         format!(
-            "simulation: {} seeds ({} with short parent slices, {} with slow rails and short deadlines), {} operations, {} rail faults injected, {} crashes ({} shard restarts from a snapshot), {} sweeps executed at the banks, {} outcomes checked, {} requests checked ({} records in the archives at the end), {} parent_slice_short refusals, {} withdrawals from linked credited or refunded, {} sales done approved or reversed, {} merchant accounts checked ({} payouts, {} won paid out to them), {} card payments ({} cancels, {} refunds, {} card suspends, resumes, unlocks and closes asked; {} of them through a wallet checkout), {} division payments ({} cancels and refunds), {} moves of the clock by hours, {} next-day statements checked delivered; told failed by reason: {}; settled: {}",
+            "simulation: {} seeds ({} with short parent slices, {} with slow rails and short deadlines), {} operations, {} rail faults injected, {} crashes ({} shard restarts from a snapshot), {} sweeps executed at the banks, {} outcomes checked, {} requests checked ({} records in the archives at the end), {} parent_slice_short refusals, {} withdrawals from linked credited or refunded, {} sales done approved or reversed, {} merchant accounts checked ({} payouts, {} won paid out to them), {} card payments ({} cancels, {} refunds, {} card suspends, resumes, unlocks and closes asked; {} of them through a wallet checkout), {} division payments ({} cancels and refunds), {} virtual-account leases ({} notices delivered, {} lost and brought by the reconciliation, {} duplicated), {} moves of the clock by hours, {} next-day statements checked delivered; told failed by reason: {}; settled: {}",
             self.seeds,
             self.short_seeds,
             self.slow_seeds,
@@ -439,6 +454,10 @@ impl Stats {
             self.wallet_payments,
             self.division_payments,
             self.division_pay_backs,
+            self.va_leases,
+            self.va_notices,
+            self.va_lost,
+            self.va_duplicated,
             self.days,
             self.statements,
             list(&self.failed),
@@ -476,6 +495,7 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
     let mut sales_rng = StdRng::seed_from_u64(seed ^ 0x5a1e_5a1e);
     let mut cards = cards::Cards::new(seed);
     let mut divisions = divisions::Divisions::new(seed);
+    let mut deposits = deposits::Deposits::new(seed);
     let merchants: Vec<MerchantNo> = if shape.sales || shape.cards {
         ["m1", "m2"]
             .iter()
@@ -489,6 +509,9 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
     } else {
         Vec::new()
     };
+    if shape.cards {
+        deposits.open(&rt, &engine, seed);
+    }
     let mut keys = HashMap::new();
     let mut customers: Vec<u64> = Vec::new();
     let mut reported = Reported::default();
@@ -529,6 +552,7 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
                 submitted.push((no, op));
             }
             divisions.step(&rt, &engine, &customers, &["m1", "m2"], seed, op_index);
+            deposits.step(&rt, &engine, &sim, seed, op_index);
         }
         if shape.sales && sales_rng.random_range(0..8) == 0 {
             // A sale too, before this operation: the customer's balance pays a merchant.
@@ -592,6 +616,7 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
     if shape.cards {
         days.last(&sim);
         divisions.finish(&rt, &engine, seed);
+        deposits.finish(&rt, &engine, seed);
     }
     let mut total = SupervisionReport::default();
     let mut settled = false;
@@ -626,6 +651,9 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
     cards.check(&rt, &engine, &sim, &outcomes, seed);
     divisions.check(&rt, &engine, &outcomes, seed);
     if shape.cards {
+        deposits.check(&rt, &engine, &sim, seed);
+    }
+    if shape.cards {
         days.deliver(&rt, &engine, seed);
         stats.statements = days.check(&rt, &engine, &sim, &customers, seed);
         stats.days = days.jumps;
@@ -637,6 +665,10 @@ fn run_with_outcomes(seed: u64, ops: u64, shape: Shape) -> (Stats, BTreeMap<Stri
     stats.wallet_payments = cards.wallet_payments;
     stats.division_payments = divisions.payments;
     stats.division_pay_backs = divisions.pay_backs;
+    stats.va_leases = deposits.leased;
+    stats.va_notices = deposits.notices;
+    stats.va_lost = deposits.lost;
+    stats.va_duplicated = deposits.duplicated;
     let sim_stats = sim.stats();
     stats.faults = [Rail::BankFirm, Rail::SecuritiesFirm, Rail::FinancialCompany]
         .iter()
