@@ -109,15 +109,20 @@ impl PoolStatus {
     }
 }
 
+/// A pool: its partner, bank and region.
+type PoolKey = (PartnerId, BankCode, Region);
+/// A VA in a pool's free set, in D-2.11's order (`VirtualAccount::pick_order`).
+type FreeKey = (bool, u64, VaNo);
+
 /// The relay's state in one shard.
 #[derive(Clone, Debug, Default)]
 pub struct RelayBook {
     partners: BTreeMap<PartnerId, Partner>,
     vas: BTreeMap<(BankCode, VaNo), VirtualAccount>,
-    pools: BTreeMap<(PartnerId, BankCode, Region), BTreeSet<VaNo>>,
+    pools: BTreeMap<PoolKey, BTreeSet<VaNo>>,
     /// Each pool's AVAILABLE and COOLING VAs in D-2.11's order, so that a lease picks in
     /// O(log n) whatever the pool's size. Derived from `vas`.
-    free: BTreeMap<(PartnerId, BankCode, Region), BTreeSet<(bool, u64, VaNo)>>,
+    free: BTreeMap<PoolKey, BTreeSet<FreeKey>>,
     leases: BTreeMap<LeaseId, Lease>,
     /// Each order's latest lease (D-2.12).
     orders: BTreeMap<(PartnerId, String), LeaseId>,
