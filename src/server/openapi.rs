@@ -43,6 +43,7 @@ mod divisions;
 mod merchants;
 mod payments;
 mod payouts;
+mod relay;
 mod wallet;
 
 /// Every error code the API answers, with its HTTP status.
@@ -86,6 +87,9 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("activation_code_invalid", 422),
     ("identity_check_failed", 422),
     ("cancel_window_closed", 422),
+    ("bank_not_available", 422),
+    ("no_virtual_account_available", 422),
+    ("order_already_paid", 422),
     ("refund_exceeds_merchant_balance", 422),
     ("refund_exceeds_payment", 422),
     ("not_tradable", 422),
@@ -342,6 +346,7 @@ pub fn document() -> Value {
             { "name": "prepaid cards", "description": "The prepaid card of seed 004 and its pocket (INSTRUMENTS.md §5)." },
             { "name": "division accounts", "description": "The division accounts of seed 001(a): a master's balance paid by slaves within their budgets (INSTRUMENTS.md §1)." },
             { "name": "wallet", "description": "Members, wallet sessions and checkouts of flow B (INSTRUMENTS.md §5.3 b4–b9)." },
+            { "name": "virtual-account relay", "description": "The virtual-account relay of seed 001(b): partners, pools, leases, the banks' deposit notices, suspense, collections (INSTRUMENTS.md §2; mode A, docs/relay.md)." },
             { "name": "payments", "description": "Merchants' payments (INSTRUMENTS.md §6.4): authorization, lookup." },
             { "name": "keys", "description": "API keys that sign requests (docs/auth.md)." }
         ],
@@ -392,6 +397,31 @@ fn paths() -> Value {
             "/v1/division-accounts/{instrument_id}/authorizations",
             divisions::authorizations(),
         ),
+        ("/v1/partners", relay::partners()),
+        ("/v1/partners/{partner_id}", relay::partner_item()),
+        ("/v1/partners/{partner_id}/va-leases", relay::leases()),
+        (
+            "/v1/partners/{partner_id}/va-leases/{lease_id}",
+            relay::lease_item(),
+        ),
+        (
+            "/v1/partners/{partner_id}/collections",
+            relay::collections(),
+        ),
+        ("/v1/partners/{partner_id}/va-history", relay::history()),
+        ("/v1/banks/{bank}/va-deposits", relay::deposits()),
+        (
+            "/v1/banks/{bank}/va-deposit-checks",
+            relay::deposit_checks(),
+        ),
+        ("/v1/banks/{bank}/va-deposit-reversals", relay::reversals()),
+        (
+            "/v1/banks/{bank}/va-reconciliations",
+            relay::reconciliations(),
+        ),
+        ("/v1/va-deposits/{deposit_id}", relay::deposit_item()),
+        ("/v1/va-deposits/{deposit_id}/assign", relay::assign()),
+        ("/v1/va-deposits/{deposit_id}/refund", relay::refund()),
         ("/v1/members", wallet::create_member()),
         ("/v1/wallet/sessions", wallet::create_session()),
         ("/v1/wallet/checkouts", wallet::create_checkout()),
@@ -1012,6 +1042,7 @@ fn schemas() -> Value {
         .chain(payouts::schemas().as_object().expect("an object"))
         .chain(api_keys::schemas().as_object().expect("an object"))
         .chain(wallet::schemas().as_object().expect("an object"))
+        .chain(relay::schemas().as_object().expect("an object"))
     {
         schemas[name] = shape.clone();
     }

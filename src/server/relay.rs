@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use actix_web::{web, HttpRequest, HttpResponse};
 use omnibus_actors::{DepositReceipt, DepositRef, PartnerSetup};
 use omnibus_core::ids::BankCode;
-use omnibus_core::payments::kst::{day_of_date, kst_day, kst_day_start_ms};
+use omnibus_core::payments::kst::{date_of_day, day_of_date, kst_day, kst_day_start_ms};
 use omnibus_core::payments::relay::book::PoolStatus;
 use omnibus_core::payments::relay::{
     CollectionStatement, Deposit, DepositNotice, Lease, LeaseId, LeaseRequest, MatchMode, Partner,
@@ -406,7 +406,13 @@ fn kst_date(field: &str, text: &str) -> Result<u32, ApiError> {
     if !(1970..=9999).contains(&year) || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return Err(bad());
     }
-    Ok(day_of_date(year, month, day))
+    let n = day_of_date(year, month, day);
+    // Not a calendar day (30 February) comes back as another date.
+    let back = date_of_day(n);
+    if (back.year as u32, back.month, back.day) != (year, month, day) {
+        return Err(bad());
+    }
+    Ok(n)
 }
 
 #[derive(Serialize)]
