@@ -97,6 +97,10 @@ pub struct PaymentsConfig {
     pub va_expiries_per_pass_max: u32,
     /// The most deposits one answer of a partner's VA history lists (D-2.17).
     pub va_history_list_max: u32,
+    /// The largest target a partner's pool may have (D-2.9).
+    pub va_pool_target_max: u32,
+    /// The most VAs one opening asks a bank for, and one `relay_set` record grants.
+    pub va_grant_batch_max: u32,
     /// How long a wallet session lasts after the member's login (b4).
     pub session_ttl_ms: u64,
     /// The most wallet sessions open at once.
@@ -766,6 +770,18 @@ impl Config {
             u64::from(self.payments.va_expiries_per_pass_max),
             1,
             100_000,
+        )?;
+        range(
+            "payments.va_pool_target_max",
+            u64::from(self.payments.va_pool_target_max),
+            1,
+            10_000_000,
+        )?;
+        range(
+            "payments.va_grant_batch_max",
+            u64::from(self.payments.va_grant_batch_max),
+            1,
+            10_000,
         )?;
         range(
             "payments.va_history_list_max",

@@ -1,3 +1,4 @@
+// Over 600 lines: the relay's endpoints of §2.7 with their views; to be split (partners and leases, bank notices, deposits) next.
 //! The virtual-account relay of seed 001(b) (INSTRUMENTS.md §2.7): partners and their
 //! pools, leases per order (S16–S20), the banks' inbound notices (S22, D-2.5, D-2.21),
 //! suspense handling (D-2.4), the collection statement (S32) and the dispute history
@@ -273,25 +274,7 @@ pub async fn set_partner(
         }
     };
     let mut partner = Partner::new(id, mode);
-    let pools = f
-        .objects("pools", POOLS_PER_PARTNER_MAX)?
-        .ok_or_else(|| ApiError::missing_field("pools"))?;
-    for mut p in pools {
-        let spec = PoolSpec {
-            bank: bank("pools.bank", &p.required_string("bank")?)?,
-            region: Region::new(&p.string("region")?.unwrap_or_else(|| Region::ANY.into()))
-                .map_err(|e| ApiError::invalid_field("pools.region", e))?,
-            target: u32_field(&mut p, "target")?
-                .unwrap_or(omnibus_core::payments::relay::DEFAULT_POOL_TARGET),
-            real_time: p.bool("real_time")?.unwrap_or(false),
-        };
-        p.finish()?;
-        partner.pools.push(spec);
-    }
-    if let Some(mode) = f.string("default_match_mode")? {
-        partner.default_match = match_mode(&mode)?;
-    }
-    partner.region_fallback = f.bool("region_fallback")?.unwrap_or(false);
+    partner.expected_leases_per_day = u32_field(&mut f, "expected_leases_per_day")?;
     if let Some(days) = f.unsigned("cooldown_days")? {
         if days > 3_650 {
             return Err(ApiError::invalid_field("cooldown_days", "at most 3,650"));
@@ -301,7 +284,25 @@ pub async fn set_partner(
     if let Some(hours) = f.unsigned("lease_life_hours")? {
         partner.lease_life_ms = hours.saturating_mul(HOUR_MS);
     }
-    partner.expected_leases_per_day = u32_field(&mut f, "expected_leases_per_day")?;
+    let pools = f
+        .objects("pools", POOLS_PER_PARTNER_MAX)?
+        .ok_or_else(|| ApiError::missing_field("pools"))?;
+    for mut p in pools {
+        let spec = PoolSpec {
+            bank: bank("pools.bank", &p.required_string("bank")?)?,
+            region: Region::new(&p.string("region")?.unwrap_or_else(|| Region::ANY.into()))
+                .map_err(|e| ApiError::invalid_field("pools.region", e))?,
+            // D-2.9: the formula's target when the partner gives its daily volume.
+            target: u32_field(&mut p, "target")?.unwrap_or_else(|| partner.minimum_target()),
+            real_time: p.bool("real_time")?.unwrap_or(false),
+        };
+        p.finish()?;
+        partner.pools.push(spec);
+    }
+    if let Some(mode) = f.string("default_match_mode")? {
+        partner.default_match = match_mode(&mode)?;
+    }
+    partner.region_fallback = f.bool("region_fallback")?.unwrap_or(false);
     if let Some(url) = f.string("webhook_url")? {
         if !url.starts_with("https://") || url.len() > 512 {
             return Err(ApiError::invalid_field(

@@ -116,6 +116,16 @@ impl Engine {
                 "modes B and C (the money through omnibus's accounts) are not built yet; a partner is mode A (docs/relay.md)",
             ));
         }
+        let max = self.config().payments.va_pool_target_max;
+        if let Some(pool) = partner.pools.iter().find(|p| p.target > max) {
+            return Err(EngineError::refusal(
+                RefusalCode::InvalidRequest,
+                format!(
+                    "pool {} {}: a target of {} is over payments.va_pool_target_max ({max})",
+                    pool.bank, pool.region, pool.target
+                ),
+            ));
+        }
         let shard = self.shard_of_partner(&partner.id);
         let id = partner.id.clone();
         let (partner, warnings) = match self.relay(shard, RelayOp::SetPartner(partner)).await? {
@@ -170,41 +180,43 @@ impl Engine {
     pub async fn replenish_pools(&self, partner: &PartnerId) -> Result<u32, EngineError> {
         let shard = self.shard_of_partner(partner);
         let mut granted = 0;
+        let batch = self.config().payments.va_grant_batch_max;
         for (pool, status) in self.va_pools(partner).await? {
-            let count = status.top_up();
-            if count == 0 {
-                continue;
-            }
-            let opening = VaOpening {
-                bank: pool.bank,
-                partner: partner.clone(),
-                region: pool.region.clone(),
-                count,
-            };
-            let asked = self.inner.rails.va_bank.open_virtual_accounts(opening);
-            let numbers = match tokio::time::timeout(self.va_timeout(), asked).await {
-                Ok(Ok(numbers)) => numbers,
-                Ok(Err(e)) => {
-                    tracing::warn!(%partner, bank = %pool.bank, error = %e, "the bank did not open virtual accounts");
-                    continue;
+            let mut missing = status.top_up();
+            while missing > 0 {
+                let count = missing.min(batch);
+                let opening = VaOpening {
+                    bank: pool.bank,
+                    partner: partner.clone(),
+                    region: pool.region.clone(),
+                    count,
+                };
+                let asked = self.inner.rails.va_bank.open_virtual_accounts(opening);
+                let numbers = match tokio::time::timeout(self.va_timeout(), asked).await {
+                    Ok(Ok(numbers)) => numbers,
+                    Ok(Err(e)) => {
+                        tracing::warn!(%partner, bank = %pool.bank, error = %e, "the bank did not open virtual accounts");
+                        break;
+                    }
+                    Err(_) => {
+                        tracing::warn!(%partner, bank = %pool.bank, "the bank's virtual-account opening timed out");
+                        break;
+                    }
+                };
+                let op = RelayOp::Grant {
+                    partner: partner.clone(),
+                    bank: pool.bank,
+                    region: pool.region.clone(),
+                    numbers: numbers.clone(),
+                };
+                self.relay(shard, op).await?;
+                for no in numbers {
+                    self.inner.va_index.insert((pool.bank, no), shard);
                 }
-                Err(_) => {
-                    tracing::warn!(%partner, bank = %pool.bank, "the bank's virtual-account opening timed out");
-                    continue;
-                }
-            };
-            let op = RelayOp::Grant {
-                partner: partner.clone(),
-                bank: pool.bank,
-                region: pool.region.clone(),
-                numbers: numbers.clone(),
-            };
-            self.relay(shard, op).await?;
-            for no in numbers {
-                self.inner.va_index.insert((pool.bank, no), shard);
+                granted += count;
+                missing -= count;
+                tracing::info!(%partner, bank = %pool.bank, region = %pool.region, count, "virtual accounts granted (S12)");
             }
-            granted += count;
-            tracing::info!(%partner, bank = %pool.bank, region = %pool.region, count, "virtual accounts granted (S12)");
         }
         Ok(granted)
     }

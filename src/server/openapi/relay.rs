@@ -1,3 +1,4 @@
+// Over 600 lines: fourteen operations of §2.7 with their examples, which replay in one sequence.
 //! The operations and schemas of the virtual-account relay of seed 001(b)
 //! (`server/relay.rs`, INSTRUMENTS.md §2.7), in the document's own helpers. The examples
 //! replay in order against a fresh server with two shards, where partner P lives in shard

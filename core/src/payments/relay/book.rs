@@ -1,3 +1,4 @@
+// Over 600 lines: the relay book's reading, deciding and applying share its private indexes; to be split by decision (lease, deposit, recall) next.
 //! [`RelayBook`]: the relay's state in one shard (1DB, 2DB and 3DB of INSTRUMENTS.md
 //! §2.2), and its decisions.
 //!
@@ -371,6 +372,16 @@ impl RelayBook {
         };
         match last.state {
             LeaseState::Open | LeaseState::Partial => {
+                let holds_va = self
+                    .va(last.bank, &last.va_no)
+                    .is_some_and(|va| va.state == VaState::Leased && va.lease == Some(last.id));
+                if !holds_va {
+                    // Reopened by a recall that found no VA free (D-2.21).
+                    return Err(RelayRefusal::InvalidState(format!(
+                        "order {:?}'s lease was reopened by a recall with no virtual account free; cancel it and lease again",
+                        request.order_no
+                    )));
+                }
                 if last.same_request(request, mode) {
                     Ok(Some(last.clone()))
                 } else {
@@ -748,12 +759,16 @@ impl RelayBook {
             let mut lease = lease.clone();
             lease.paid_krw = lease.paid_krw.saturating_sub(deposit.credited_krw);
             lease.deposits.retain(|id| *id != deposit.id);
+            // Only a lease the deposit completed or paid in part comes back to life; an
+            // EXPIRED or CANCELLED one keeps its state, the credit taken back (review).
             let was_completed = lease.state == LeaseState::Completed;
-            lease.state = if lease.paid_krw > 0 {
-                LeaseState::Partial
-            } else {
-                LeaseState::Open
-            };
+            if matches!(lease.state, LeaseState::Completed | LeaseState::Partial) {
+                lease.state = if lease.paid_krw > 0 {
+                    LeaseState::Partial
+                } else {
+                    LeaseState::Open
+                };
+            }
             if was_completed {
                 let life = self
                     .partners
@@ -761,14 +776,18 @@ impl RelayBook {
                     .map_or(super::DEFAULT_LEASE_LIFE_MS, |p| p.lease_life_ms);
                 lease.due_at_ms = now_ms.saturating_add(life);
                 lease.closed_at_ms = None;
+                // Its own VA only if no other lease had it since (D-2.21: "if the VA has
+                // been leased again, the lease gets a new VA"; D-2.7).
                 let own = self
                     .va(lease.bank, &lease.va_no)
-                    .filter(|va| va.state != VaState::Leased || va.lease == Some(lease.id))
-                    .filter(|va| va.state != VaState::Retired);
+                    .filter(|va| va.lease == Some(lease.id) && va.state != VaState::Retired);
                 let partner = self.partners.get(&lease.partner);
                 let va = own.or_else(|| {
                     partner.and_then(|p| self.pick(p, lease.bank, &lease.region, now_ms))
                 });
+                // None free: the lease stays live on its old number, which is not its
+                // VA any more: no deposit reaches it, a repeat is refused
+                // (`open_lease_for`), and it expires at its due date.
                 if let Some(va) = va {
                     lease.va_no = va.va_no.clone();
                     change.vas.push(va.leased(lease.id));

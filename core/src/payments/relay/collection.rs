@@ -61,13 +61,17 @@ impl CollectionStatement {
                         total_krw: 0,
                     });
                     bank.count += 1;
-                    bank.total_krw += deposit.credited_krw;
-                    statement.total_krw += deposit.credited_krw;
-                    statement.suspense_total_krw += deposit.excess_krw;
+                    bank.total_krw = bank.total_krw.saturating_add(deposit.credited_krw);
+                    statement.total_krw = statement.total_krw.saturating_add(deposit.credited_krw);
+                    statement.suspense_total_krw = statement
+                        .suspense_total_krw
+                        .saturating_add(deposit.excess_krw);
                     statement.matched.push(deposit.clone());
                 }
                 DepositState::Mismatch | DepositState::Unleased | DepositState::Refunded => {
-                    statement.suspense_total_krw += deposit.amount_krw;
+                    statement.suspense_total_krw = statement
+                        .suspense_total_krw
+                        .saturating_add(deposit.amount_krw);
                     statement.suspense.push(deposit.clone());
                 }
                 DepositState::Reversed => {}

@@ -67,8 +67,8 @@ impl DepositNotice {
         {
             return Err("bank_tx_id is 1 to 64 printable characters".into());
         }
-        if self.amount_krw == 0 {
-            return Err("amount_krw is above 0".into());
+        if self.amount_krw == 0 || self.amount_krw > super::MAX_AMOUNT_KRW {
+            return Err(format!("amount_krw is 1 to {}", super::MAX_AMOUNT_KRW));
         }
         if self.depositor_name.chars().count() > 64 || self.channel.chars().count() > 32 {
             return Err("depositor_name is at most 64 characters, channel at most 32".into());

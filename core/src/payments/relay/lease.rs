@@ -131,6 +131,16 @@ impl LeaseRequest {
         if self.customer.is_empty() || self.customer.chars().count() > 64 {
             return Err("customer is 1 to 64 characters".into());
         }
+        let too_much = [self.expected_krw, self.min_krw, self.max_krw]
+            .into_iter()
+            .flatten()
+            .any(|v| v > super::MAX_AMOUNT_KRW);
+        if too_much {
+            return Err(format!(
+                "an amount is at most {} won",
+                super::MAX_AMOUNT_KRW
+            ));
+        }
         match mode {
             MatchMode::Exact | MatchMode::Accumulate => match self.expected_krw {
                 None | Some(0) => {

@@ -41,5 +41,8 @@ pub const MAX_LEASE_LIFE_MS: u64 = 30 * 86_400_000;
 pub const DEFAULT_COOLDOWN_MS: u64 = 30 * 86_400_000;
 /// D-2.9: the pool's target when the partner gives neither a target nor a daily volume.
 pub const DEFAULT_POOL_TARGET: u32 = 1_000;
+/// The most one deposit, or one lease's amount, may be: 1,000,000,000,000 won, far above
+/// any transfer, so that sums of them never overflow.
+pub const MAX_AMOUNT_KRW: u64 = 1_000_000_000_000;
 /// D-2.9: the low watermark, in percent of the target.
 pub const LOW_WATERMARK_PERCENT: u32 = 20;

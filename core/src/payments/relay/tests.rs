@@ -1,3 +1,4 @@
+// Over 600 lines: the worked examples V1-V13 of INSTRUMENTS.md §2.6 on the book, with the review's recall cases, kept together.
 //! The worked examples of INSTRUMENTS.md §2.6 on the relay's book alone (states and
 //! decisions; the money of modes B and C and the endpoints are tested at the workspace
 //! root). Fixture: partner P with bank K (004) SEOUL `K-0001…K-0100` and bank S (088)
@@ -516,4 +517,96 @@ fn a_pool_below_its_low_watermark_asks_for_a_top_up() {
     partner.expected_leases_per_day = Some(100);
     // 100 × (3 + 30) × 1.2 = 3,960
     assert_eq!(partner.minimum_target(), 3_960);
+}
+
+/// A fixture with one pool of `size` VAs at bank K and the given cooldown.
+fn small(size: u32, cooldown_ms: u64) -> RelayBook {
+    let mut book = RelayBook::default();
+    let mut partner = Partner::new(p(), PartnerMode::A);
+    partner.pools = vec![PoolSpec {
+        bank: k(),
+        region: seoul(),
+        target: size,
+        real_time: false,
+    }];
+    partner.cooldown_ms = cooldown_ms;
+    book.apply(&book.set_partner(partner).unwrap().0);
+    let vas: Vec<_> = (1..=size).map(k_va).collect();
+    book.apply(&book.grant(&p(), k(), &seoul(), &vas).unwrap());
+    book
+}
+
+#[test]
+fn a_recall_after_the_va_was_leased_again_gives_the_lease_another_va() {
+    // Review finding 2: K-0001 paid L1, cooled 30 days, was leased to L2 and paid; the
+    // recall of L1's deposit must not put K-0001 back on L1 (a repeated transfer by L2's
+    // payer would then pay O-1, what D-2.7 exists to prevent): L1 gets a free VA.
+    let mut book = small(3, 30 * DAY);
+    let l1 = lease(&mut book, &request("O-1", 1_000, k(), seoul()), T0);
+    lease(&mut book, &request("O-X", 1_000, k(), seoul()), T0);
+    let ly = lease(&mut book, &request("O-Y", 1_000, k(), seoul()), T0);
+    deposit(&mut book, &notice("1", k_va(1), 1_000, "김철수"), T0 + 1);
+    book.apply(&book.cancel(&p(), ly.id, T0 + 2).unwrap().unwrap());
+    let later = T0 + 31 * DAY;
+    let l2 = lease(&mut book, &request("O-2", 1_000, k(), seoul()), later);
+    assert_eq!(l2.va_no, k_va(1), "freed longest ago");
+    deposit(&mut book, &notice("2", k_va(1), 1_000, "김철수"), later + 1);
+    book.apply(&book.recall(k(), "1", later + 2).unwrap().unwrap());
+    assert_eq!(
+        book.va(k(), &k_va(1)).unwrap().lease,
+        Some(l2.id),
+        "K-0001 stays L2's"
+    );
+    let reopened = book.lease(l1.id).unwrap();
+    assert_eq!(
+        (reopened.state, &reopened.va_no),
+        (LeaseState::Open, &k_va(3))
+    );
+    assert_eq!(book.va(k(), &k_va(3)).unwrap().lease, Some(l1.id));
+}
+
+#[test]
+fn a_recall_with_no_free_va_never_leaves_two_open_leases_on_one_va() {
+    // Review finding 3: one VA, cooldown 0: L1 paid on it, L2 leases it; the recall of
+    // L1's deposit finds no VA for L1. L1 must not be handed out again with L2's VA.
+    let mut book = small(1, 0);
+    let l1 = lease(&mut book, &request("O-1", 1_000, k(), seoul()), T0);
+    deposit(&mut book, &notice("1", k_va(1), 1_000, "김철수"), T0 + 1);
+    let l2 = lease(&mut book, &request("O-2", 1_000, k(), seoul()), T0 + 2);
+    assert_eq!(l2.va_no, k_va(1));
+    book.apply(&book.recall(k(), "1", T0 + 3).unwrap().unwrap());
+    assert_eq!(book.va(k(), &k_va(1)).unwrap().lease, Some(l2.id));
+    let repeat = book.lease_for(&request("O-1", 1_000, k(), seoul()), T0 + 4);
+    assert!(
+        !matches!(&repeat, Ok(LeaseOutcome::Existing(l)) if l.va_no == k_va(1)),
+        "O-1 is given L2's VA: {repeat:?}"
+    );
+    let paid = deposit(&mut book, &notice("2", k_va(1), 1_000, "김철수"), T0 + 5);
+    assert_eq!(paid.lease, Some(l2.id));
+    let _ = l1;
+}
+
+#[test]
+fn a_recall_never_reopens_an_expired_lease() {
+    // Review finding 4: an accumulate lease paid in part expires; the recall of its
+    // deposit takes the credit back but leaves it EXPIRED.
+    let mut book = fixture();
+    let mut acc = request("O-1", 20_000, k(), seoul());
+    acc.match_mode = Some(MatchMode::Accumulate);
+    let l = lease(&mut book, &acc, T0);
+    deposit(
+        &mut book,
+        &notice("1", l.va_no.clone(), 5_000, "김철수"),
+        T0 + 1,
+    );
+    for change in book.expire_due(T0 + 72 * HOUR, 10) {
+        book.apply(&change);
+    }
+    book.apply(&book.recall(k(), "1", T0 + 73 * HOUR).unwrap().unwrap());
+    let after = book.lease(l.id).unwrap();
+    assert_eq!((after.state, after.paid_krw), (LeaseState::Expired, 0));
+    assert!(
+        book.expire_due(T0 + 100 * HOUR, 10).is_empty(),
+        "expired once"
+    );
 }
