@@ -335,27 +335,12 @@ impl Engine {
         late: bool,
     ) -> Result<DepositReceipt, EngineError> {
         let shard = self.shard_of_va(notice.bank, &notice.va_no).await?;
-        match self.relay(shard, RelayOp::Deposit { notice, late }).await? {
-            RelayAnswer::Deposit {
-                deposit,
-                duplicate,
-                lease,
-            } => {
-                if !duplicate {
-                    tracing::info!(deposit = %DepositRef { shard, id: deposit.id }, state = ?deposit.state, partner = %deposit.partner, "virtual-account deposit");
-                }
-                Ok(DepositReceipt {
-                    id: DepositRef {
-                        shard,
-                        id: deposit.id,
-                    },
-                    deposit,
-                    duplicate,
-                    lease,
-                })
-            }
-            other => Err(unexpected(other)),
+        let answer = self.relay(shard, RelayOp::Deposit { notice, late }).await?;
+        let receipt = Self::receipt(shard, answer)?;
+        if !receipt.duplicate {
+            tracing::info!(deposit = %receipt.id, state = ?receipt.deposit.state, partner = %receipt.deposit.partner, "virtual-account deposit");
         }
+        Ok(receipt)
     }
 
     /// D-2.5: whether a deposit of `amount_krw` into VA (bank, number) would be matched

@@ -126,6 +126,15 @@ pub struct RelayCommand {
     pub reply: Reply<RelayAnswer>,
 }
 
+/// The answer to a change that writes a deposit: the deposit and its lease as written.
+fn written(change: &RelayChange) -> RelayAnswer {
+    RelayAnswer::Deposit {
+        deposit: change.deposit.clone().expect("a deposit"),
+        duplicate: false,
+        lease: change.lease.clone(),
+    }
+}
+
 fn refused(refusal: RelayRefusal) -> EngineError {
     EngineError::refusal(refusal.code(), refusal.to_string())
 }
@@ -208,11 +217,7 @@ impl ShardActor {
                         })
                     }
                     DepositOutcome::New(change) => {
-                        let answer = RelayAnswer::Deposit {
-                            deposit: change.deposit.clone().expect("a deposit"),
-                            duplicate: false,
-                            lease: change.lease.clone(),
-                        };
+                        let answer = written(&change);
                         Decision::Write(*change, answer)
                     }
                 }
@@ -230,20 +235,12 @@ impl ShardActor {
             }
             RelayOp::Assign { deposit, lease } => {
                 let change = book.assign(deposit, lease, now).map_err(refused)?;
-                let answer = RelayAnswer::Deposit {
-                    deposit: change.deposit.clone().expect("a deposit"),
-                    duplicate: false,
-                    lease: change.lease.clone(),
-                };
+                let answer = written(&change);
                 Decision::Write(change, answer)
             }
             RelayOp::Refund { deposit } => match book.refund(deposit, now).map_err(refused)? {
                 Some(change) => {
-                    let answer = RelayAnswer::Deposit {
-                        deposit: change.deposit.clone().expect("a deposit"),
-                        duplicate: false,
-                        lease: None,
-                    };
+                    let answer = written(&change);
                     Decision::Write(change, answer)
                 }
                 None => Decision::Read(RelayAnswer::Unchanged),
@@ -251,11 +248,7 @@ impl ShardActor {
             RelayOp::Recall { bank, bank_tx_id } => {
                 match book.recall(bank, &bank_tx_id, now).map_err(refused)? {
                     Some(change) => {
-                        let answer = RelayAnswer::Deposit {
-                            deposit: change.deposit.clone().expect("a deposit"),
-                            duplicate: false,
-                            lease: change.lease.clone(),
-                        };
+                        let answer = written(&change);
                         Decision::Write(change, answer)
                     }
                     None => {

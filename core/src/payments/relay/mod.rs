@@ -16,6 +16,38 @@
 //!
 //! Amounts are whole won (`u64`): a VA collects Korean won only.
 
+/// The conversions of a text id checked by its own `new`: `as_str`, `TryFrom<String>`
+/// (through `new`, for serde), `From<_> for String` and `Display`.
+macro_rules! text_newtype {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                $name::new(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+pub(crate) use text_newtype;
+
 pub mod book;
 pub mod collection;
 pub mod deposit;

@@ -1,7 +1,5 @@
 //! A partner institution of the relay (INSTRUMENTS.md §2.2, D-2.1) and its pools.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use super::lease::MatchMode;
@@ -27,6 +25,8 @@ use crate::ids::{BankCode, MerchantNo};
 #[rkyv(derive(Debug))]
 pub struct PartnerId(String);
 
+super::text_newtype!(PartnerId);
+
 impl PartnerId {
     pub fn new(text: &str) -> Result<Self, String> {
         let ok = !text.is_empty()
@@ -41,29 +41,6 @@ impl PartnerId {
                 "a partner id is 1 to 32 letters, digits, - or _, got {text:?}"
             ))
         }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for PartnerId {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        PartnerId::new(&s)
-    }
-}
-
-impl From<PartnerId> for String {
-    fn from(id: PartnerId) -> String {
-        id.0
-    }
-}
-
-impl fmt::Display for PartnerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -87,6 +64,8 @@ impl fmt::Display for PartnerId {
 #[rkyv(derive(Debug))]
 pub struct Region(String);
 
+super::text_newtype!(Region);
+
 impl Region {
     pub const ANY: &'static str = "any";
 
@@ -109,29 +88,6 @@ impl Region {
 
     pub fn is_any(&self) -> bool {
         self.0 == Self::ANY
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for Region {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        Region::new(&s)
-    }
-}
-
-impl From<Region> for String {
-    fn from(region: Region) -> String {
-        region.0
-    }
-}
-
-impl fmt::Display for Region {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

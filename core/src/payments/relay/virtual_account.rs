@@ -1,7 +1,5 @@
 //! A virtual account (VA) of a partner's pool (INSTRUMENTS.md §2.2, 1DB) and its states.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use super::lease::LeaseId;
@@ -28,6 +26,8 @@ use crate::ids::BankCode;
 #[rkyv(derive(Debug))]
 pub struct VaNo(String);
 
+super::text_newtype!(VaNo);
+
 impl VaNo {
     pub fn new(text: &str) -> Result<Self, String> {
         if !text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit()) {
@@ -35,29 +35,6 @@ impl VaNo {
         } else {
             Err(format!("a VA number is 1 to 20 digits, got {text:?}"))
         }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for VaNo {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        VaNo::new(&s)
-    }
-}
-
-impl From<VaNo> for String {
-    fn from(no: VaNo) -> String {
-        no.0
-    }
-}
-
-impl fmt::Display for VaNo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
