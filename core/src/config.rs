@@ -95,6 +95,8 @@ pub struct PaymentsConfig {
     pub requested_per_pass_max: u32,
     /// The most virtual-account leases one shard's pass expires (D-2.6).
     pub va_expiries_per_pass_max: u32,
+    /// The most owed credits of virtual-account deposits one shard's pass starts (§2.7).
+    pub va_credits_per_pass_max: u32,
     /// The most deposits one answer of a partner's VA history lists (D-2.17).
     pub va_history_list_max: u32,
     /// The largest target a partner's pool may have (D-2.9).
@@ -768,6 +770,12 @@ impl Config {
         range(
             "payments.va_expiries_per_pass_max",
             u64::from(self.payments.va_expiries_per_pass_max),
+            1,
+            100_000,
+        )?;
+        range(
+            "payments.va_credits_per_pass_max",
+            u64::from(self.payments.va_credits_per_pass_max),
             1,
             100_000,
         )?;

@@ -63,6 +63,8 @@ impl PoolView {
 pub struct PartnerView {
     pub partner_id: String,
     pub mode: PartnerMode,
+    /// Mode B: the onboarded merchant whose `merchant[m]` its deposits credit.
+    pub merchant_id: Option<String>,
     pub default_match_mode: MatchMode,
     pub region_fallback: bool,
     pub cooldown_ms: u64,
@@ -75,10 +77,16 @@ pub struct PartnerView {
 }
 
 impl PartnerView {
-    fn of(partner: &Partner, pools: &[(PoolSpec, PoolStatus)], warnings: Vec<String>) -> Self {
+    fn of(
+        partner: &Partner,
+        merchant_id: Option<String>,
+        pools: &[(PoolSpec, PoolStatus)],
+        warnings: Vec<String>,
+    ) -> Self {
         PartnerView {
             partner_id: partner.id.to_string(),
             mode: partner.mode,
+            merchant_id,
             default_match_mode: partner.default_match,
             region_fallback: partner.region_fallback,
             cooldown_ms: partner.cooldown_ms,
@@ -250,7 +258,15 @@ fn u32_field(f: &mut Fields<'_>, name: &str) -> Result<Option<u32>, ApiError> {
         .transpose()
 }
 
-/// `POST /v1/partners` `{partner_id, mode, pools: [{bank, region, target, real_time?}],
+/// The id of the merchant a partner in mode B collects for.
+fn merchant_id_of(state: &AppState, partner: &Partner) -> Option<String> {
+    partner
+        .merchant
+        .and_then(|no| state.engine.merchant_id_of(no))
+        .map(|id| id.to_string())
+}
+
+/// `POST /v1/partners` `{partner_id, mode, merchant_id? (mode B), pools: [{bank, region, target, real_time?}],
 /// default_match_mode?, region_fallback?, cooldown_days?, lease_life_hours?,
 /// expected_leases_per_day?, webhook_url?}`: configures a partner (new or changed) and
 /// tops its pools up from the banks (S10–S12).
@@ -274,6 +290,14 @@ pub async fn set_partner(
         }
     };
     let mut partner = Partner::new(id, mode);
+    if let Some(merchant) = f.string("merchant_id")? {
+        let merchant_id = omnibus_core::ids::MerchantId::new(&merchant)
+            .map_err(|e| ApiError::invalid_field("merchant_id", e))?;
+        let entry = state.engine.merchant(merchant_id).ok_or_else(|| {
+            ApiError::invalid_field("merchant_id", format!("no onboarded merchant {merchant}"))
+        })?;
+        partner.merchant = Some(entry.no);
+    }
     partner.expected_leases_per_day = u32_field(&mut f, "expected_leases_per_day")?;
     if let Some(days) = f.unsigned("cooldown_days")? {
         if days > 3_650 {
@@ -318,7 +342,8 @@ pub async fn set_partner(
         warnings,
         pools,
     } = state.engine.set_partner(partner).await?;
-    Ok(HttpResponse::Ok().json(PartnerView::of(&partner, &pools, warnings)))
+    let merchant_id = merchant_id_of(&state, &partner);
+    Ok(HttpResponse::Ok().json(PartnerView::of(&partner, merchant_id, &pools, warnings)))
 }
 
 /// `GET /v1/partners/{p}`: the partner and its pools as they stand.
@@ -329,7 +354,8 @@ pub async fn get_partner(
     let id = partner_id(&path)?;
     let partner = state.engine.partner(&id).await?;
     let pools = state.engine.va_pools(&id).await?;
-    Ok(HttpResponse::Ok().json(PartnerView::of(&partner, &pools, Vec::new())))
+    let merchant_id = merchant_id_of(&state, &partner);
+    Ok(HttpResponse::Ok().json(PartnerView::of(&partner, merchant_id, &pools, Vec::new())))
 }
 
 /// `POST /v1/partners/{p}/va-leases` `{order_no, customer, bank, region?,

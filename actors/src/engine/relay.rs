@@ -107,14 +107,47 @@ impl Engine {
     }
 
     /// Configures a partner (new or changed) and tops its pools up from its banks (S10).
-    /// Refused `INVALID_REQUEST` for a partner D-2.1 or D-2.9 rejects, and for modes B
-    /// and C, which are not built yet.
+    /// Refused `INVALID_REQUEST` for a partner D-2.1 or D-2.9 rejects: in mode B, one
+    /// that names no active onboarded merchant, or a pool at a bank where omnibus keeps
+    /// no `va_parent` (booked as the withdrawal firm parent account, `banks.withdrawal_firm`
+    /// in the configuration); and for mode C, which is not built yet.
     pub async fn set_partner(&self, partner: Partner) -> Result<PartnerSetup, EngineError> {
-        if partner.mode != PartnerMode::A {
-            return Err(EngineError::refusal(
-                RefusalCode::InvalidRequest,
-                "modes B and C (the money through omnibus's accounts) are not built yet; a partner is mode A (docs/relay.md)",
-            ));
+        let invalid = |why: String| EngineError::refusal(RefusalCode::InvalidRequest, why);
+        match partner.mode {
+            PartnerMode::A if partner.merchant.is_some() => {
+                return Err(invalid(
+                    "a partner in mode A keeps its money in its own account and names no merchant".into(),
+                ))
+            }
+            PartnerMode::A => {}
+            PartnerMode::B => {
+                let Some(no) = partner.merchant else {
+                    return Err(invalid(
+                        "a partner in mode B collects for an onboarded merchant: merchant_id is required (D-2.1)".into(),
+                    ));
+                };
+                let active = self
+                    .merchant_id_of(no)
+                    .and_then(|id| self.merchant(id))
+                    .is_some_and(|m| m.merchant.status == omnibus_core::payments::merchant::MerchantStatus::Active);
+                if !active {
+                    return Err(invalid(format!(
+                        "merchant {no} is not an active onboarded merchant (D-2.1)"
+                    )));
+                }
+                let banks = &self.config().banks.withdrawal_firm;
+                if let Some(pool) = partner.pools.iter().find(|p| !banks.contains(&p.bank)) {
+                    return Err(invalid(format!(
+                        "pool {} {}: omnibus keeps no va_parent at bank {} (its withdrawal firm account, banks.withdrawal_firm)",
+                        pool.bank, pool.region, pool.bank
+                    )));
+                }
+            }
+            PartnerMode::C => {
+                return Err(invalid(
+                    "mode C (deposits that charge a customer's balance) is not built yet (docs/relay.md)".into(),
+                ))
+            }
         }
         let max = self.config().payments.va_pool_target_max;
         if let Some(pool) = partner.pools.iter().find(|p| p.target > max) {

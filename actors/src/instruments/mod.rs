@@ -14,7 +14,7 @@
 //! - `admission.rs`: idempotency, validity (S31-S33, S71-S73), the request date, routing
 //!   by the usage limit: what to do with a submission.
 //! - `charge.rs`, `remit.rs`, `payment_instruction.rs`, `settlement.rs`, `sale.rs`,
-//!   `pocket_charge.rs`: one product each.
+//!   `pocket_charge.rs`, `va_credit.rs`: one product each.
 //! - `payment_record.rs`: a payment's record with what it does to a division account's
 //!   budget, for the shard's handlers and the supervisors.
 
@@ -27,6 +27,7 @@ mod pocket_charge;
 mod remit;
 mod sale;
 mod settlement;
+mod va_credit;
 mod verifying_keys;
 
 use std::cell::RefCell;
@@ -53,6 +54,7 @@ pub use self::payment_record::{record_payment, sale_decline};
 pub use self::payout::start as start_payout;
 pub use self::pocket_charge::start_release;
 pub use self::settlement::start as start_settlement;
+pub use self::va_credit::start as start_va_credit;
 
 /// A shard's instruments, shared by its customer account actors on the shard's thread.
 pub struct Instruments {

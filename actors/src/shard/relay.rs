@@ -142,6 +142,7 @@ fn refused(refusal: RelayRefusal) -> EngineError {
 impl ShardActor {
     /// Writes `change` and answers `answer` once durable.
     fn write_relay(&mut self, change: RelayChange, answer: RelayAnswer, reply: Reply<RelayAnswer>) {
+        let deposit = change.deposit.as_ref().map(|d| d.id);
         let mut ledger = self.ledger.borrow_mut();
         let record = LedgerRecord::RelaySet {
             change: Box::new(change),
@@ -153,6 +154,12 @@ impl ShardActor {
         ledger.after_durable(Box::new(move |durable| {
             reply.send(durable.map(|()| answer))
         }));
+        drop(ledger);
+        // Modes B and C: the credits the deposit owes start now, after its record in the
+        // log's order (the answer does not wait for them: the bank holds the money).
+        if let Some(id) = deposit {
+            crate::supervisors::start_credits_of(&self.saga, &self.ledger, id);
+        }
     }
 
     /// Answers a read once what it reads is durable.

@@ -42,6 +42,7 @@ mod payout;
 mod prune;
 mod recovery;
 mod relay;
+pub use relay::start_credits_of;
 mod report;
 mod reprocess;
 mod statements;
@@ -161,6 +162,8 @@ async fn run_pass(parts: Parts, pass: Pass) -> SupervisionReport {
         report.cards_expired = expiry.run(&flow, &ledger);
         report.payments_finished = payments::finish_requested(&flow, &ledger);
         report.leases_expired = relay::expire_leases(&flow, &ledger);
+        report.va_credits_started = relay::credit_pass(&flow, &ledger).await;
+        report.va_credits_due = flow.books().va_credits_due().count() as u64;
         return report;
     }
     if running.flag(pass).replace(true) {

@@ -35,6 +35,10 @@ pub struct SupervisionReport {
     pub payments_finished: u64,
     /// Virtual-account leases past their due date put on record EXPIRED (D-2.6).
     pub leases_expired: u64,
+    /// Credits of virtual-account deposits started by the pass (modes B and C, §2.7).
+    pub va_credits_started: u64,
+    /// Credits deposits still owe after the pass, none started yet.
+    pub va_credits_due: u64,
     /// Open entries left after the pass, by state.
     pub open_requested: u64,
     pub open_unknown: u64,
@@ -63,6 +67,8 @@ impl SupervisionReport {
         self.cards_expired += other.cards_expired;
         self.payments_finished += other.payments_finished;
         self.leases_expired += other.leases_expired;
+        self.va_credits_started += other.va_credits_started;
+        self.va_credits_due += other.va_credits_due;
         self.open_requested += other.open_requested;
         self.open_unknown += other.open_unknown;
         self.open_try_again += other.open_try_again;
@@ -82,11 +88,17 @@ impl SupervisionReport {
             + self.stale_requested
             + self.payments_finished
             + self.leases_expired
+            + self.va_credits_started
             > 0
     }
 
     /// Whether every entry is final and nothing is owed.
     pub fn settled(&self) -> bool {
-        self.open_requested + self.open_unknown + self.open_try_again + self.owed == 0
+        self.open_requested
+            + self.open_unknown
+            + self.open_try_again
+            + self.owed
+            + self.va_credits_due
+            == 0
     }
 }

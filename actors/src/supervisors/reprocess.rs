@@ -57,18 +57,21 @@ pub(super) async fn reprocess_pass(
                 }
                 Some(Confirmation::NotExecuted) => {}
             }
-            // S113: the securities subscription is still valid; S114: failures in bounds.
-            let subscription_valid = flow
-                .books()
-                .customer(entry.customer)
-                .is_some_and(|c| c.subscription_valid);
+            // S113: the securities subscription is still valid (the house has none: its
+            // credits, a deposit's in modes B and C, are the company's own); S114:
+            // failures in bounds.
+            let subscription_valid = entry.customer == omnibus_core::saga::HOUSE
+                || flow
+                    .books()
+                    .customer(entry.customer)
+                    .is_some_and(|c| c.subscription_valid);
             if !subscription_valid || entry.failures > max_failures {
                 tracing::info!(
                     shard = flow.shard(),
                     entry = %id,
                     subscription_valid,
                     failures = entry.failures,
-                    "charge credit failed for good; refunding the linked account"
+                    "a credit failed for good; its instrument says what follows (a charge's refund, a deposit's redirect to suspense)"
                 );
                 if move_on(&flow, id, Event::GiveUp, false).await {
                     report.gave_up += 1;

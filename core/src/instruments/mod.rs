@@ -38,6 +38,7 @@ mod remit;
 mod reversible;
 mod sale;
 mod settlement;
+mod va_credit;
 
 pub use crate::saga::{owed_compensation, then_step};
 pub use charge::Charge;
@@ -48,6 +49,7 @@ pub use pocket_release::PocketRelease;
 pub use remit::{remit_step, Remit};
 pub use sale::Sale;
 pub use settlement::Settlement;
+pub use va_credit::VaCredit;
 
 use crate::ids::AccountId;
 use crate::money::Amount;
@@ -67,6 +69,7 @@ pub fn of(kind: RequestKind) -> &'static dyn Instrument {
         RequestKind::MerchantRefund => &MerchantRefund,
         RequestKind::PocketRelease => &PocketRelease,
         RequestKind::Payout => &Payout,
+        RequestKind::VaCredit => &VaCredit,
     }
 }
 

@@ -47,7 +47,9 @@ pub struct CustomerEntry {
 }
 
 /// One shard's slice of a parent account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 pub struct SliceEntry {
     #[rkyv(with = DecimalDef)]
     pub balance: Decimal,
@@ -102,6 +104,9 @@ impl ShardBooks {
             AccountId::Funding => self.funding,
             AccountId::Merchant { merchant } => self.merchant_slice(merchant)?.balance,
             AccountId::Pocket { card, customer } => self.pocket_checked(customer, card)?.balance,
+            AccountId::VaPayer { .. } | AccountId::Suspense | AccountId::RecallReceivable => {
+                self.pooled_value(account).balance
+            }
         };
         Ok(self.money(value))
     }
@@ -118,7 +123,10 @@ impl ShardBooks {
             AccountId::Parent { .. }
             | AccountId::Designated { .. }
             | AccountId::Funding
-            | AccountId::Merchant { .. } => true,
+            | AccountId::Merchant { .. }
+            | AccountId::VaPayer { .. }
+            | AccountId::Suspense
+            | AccountId::RecallReceivable => true,
         }
     }
 
@@ -224,6 +232,22 @@ impl ShardBooks {
                 }
                 Ok(after)
             }
+            AccountId::Suspense => {
+                let s = self.pooled_value(account);
+                let after = add(s.balance)?;
+                // Never below zero: it holds only what arrived.
+                if delta.is_sign_negative() && after - s.held < Decimal::ZERO {
+                    return Err(BooksError::SuspenseShort {
+                        available: self.money(s.balance - s.held),
+                        amount,
+                    });
+                }
+                Ok(after)
+            }
+            // External, or allowed below zero (what is owed to the company).
+            AccountId::VaPayer { .. } | AccountId::RecallReceivable => {
+                add(self.pooled_value(account).balance)
+            }
         }
     }
 
@@ -298,7 +322,19 @@ impl ShardBooks {
                     });
                 }
             }
-            AccountId::Designated { .. } | AccountId::Funding => {}
+            AccountId::Suspense => {
+                let s = self.pooled_value(account);
+                if s.balance - s.held < amount.value() {
+                    return Err(BooksError::SuspenseShort {
+                        available: self.money(s.balance - s.held),
+                        amount,
+                    });
+                }
+            }
+            AccountId::Designated { .. }
+            | AccountId::Funding
+            | AccountId::VaPayer { .. }
+            | AccountId::RecallReceivable => {}
         }
         Ok(())
     }
@@ -326,7 +362,16 @@ impl ShardBooks {
                 s.held += delta;
                 debug_assert!(s.held >= Decimal::ZERO);
             }
-            AccountId::Linked { .. } | AccountId::Designated { .. } | AccountId::Funding => {}
+            AccountId::Suspense => {
+                let s = self.pooled.entry(account).or_default();
+                s.held += delta;
+                debug_assert!(s.held >= Decimal::ZERO);
+            }
+            AccountId::Linked { .. }
+            | AccountId::Designated { .. }
+            | AccountId::Funding
+            | AccountId::VaPayer { .. }
+            | AccountId::RecallReceivable => {}
         }
     }
 
@@ -359,7 +404,20 @@ impl ShardBooks {
             AccountId::Pocket { card, customer } => {
                 self.pocket_mut(customer, card).balance = value;
             }
+            AccountId::VaPayer { .. } | AccountId::Suspense | AccountId::RecallReceivable => {
+                self.pooled.entry(account).or_default().balance = value;
+            }
         }
+    }
+
+    /// An account of [`ShardBooks::pooled`]'s kinds as booked here (zero if never moved).
+    pub(super) fn pooled_value(&self, account: AccountId) -> SliceEntry {
+        self.pooled.get(&account).copied().unwrap_or_default()
+    }
+
+    /// The accounts of the instruments layer booked as one figure per shard.
+    pub fn pooled(&self) -> impl Iterator<Item = (&AccountId, &SliceEntry)> {
+        self.pooled.iter()
     }
 
     /// An account's booked value (its slice, for a parent); zero for an account with none.
@@ -389,6 +447,9 @@ impl ShardBooks {
                 .cards
                 .get(&(customer, card))
                 .map_or(Decimal::ZERO, |e| e.pocket.balance),
+            AccountId::VaPayer { .. } | AccountId::Suspense | AccountId::RecallReceivable => {
+                self.pooled_value(account).balance
+            }
         }
     }
 

@@ -32,6 +32,7 @@ impl ShardBooks {
             .values()
             .chain(self.merchant_slices.values())
             .chain(self.cards.values().map(|c| &c.pocket))
+            .chain(self.pooled.values())
         {
             total = total.checked_add(s.balance).ok_or(MoneyError::Overflow)?;
         }

@@ -20,6 +20,13 @@ pub enum BooksError {
         available: crate::money::Money,
         amount: crate::money::Amount,
     },
+    #[error(
+        "suspense has {available} available, short of {amount}; suspense never goes below zero"
+    )]
+    SuspenseShort {
+        available: crate::money::Money,
+        amount: crate::money::Amount,
+    },
     #[error("payment {id} belongs to shard {}, not shard {here}", id.shard())]
     PaymentWrongShard {
         id: crate::payments::payment::PaymentId,

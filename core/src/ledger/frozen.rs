@@ -130,6 +130,8 @@ impl From<BooksSnapshotV1> for BooksSnapshot {
             payout_notices: Vec::new(),
             divisions: Vec::new(),
             relay: Default::default(),
+            pooled: Vec::new(),
+            va_credits_due: Vec::new(),
         }
     }
 }
@@ -188,6 +190,8 @@ impl From<BooksSnapshotV2> for BooksSnapshot {
             payout_notices: Vec::new(),
             divisions: Vec::new(),
             relay: Default::default(),
+            pooled: Vec::new(),
+            va_credits_due: Vec::new(),
         }
     }
 }
@@ -247,6 +251,8 @@ impl From<BooksSnapshotV3> for BooksSnapshot {
             payout_notices: Vec::new(),
             divisions: Vec::new(),
             relay: Default::default(),
+            pooled: Vec::new(),
+            va_credits_due: Vec::new(),
         }
     }
 }
@@ -308,6 +314,8 @@ impl From<BooksSnapshotV4> for BooksSnapshot {
             payout_notices: Vec::new(),
             divisions: Vec::new(),
             relay: Default::default(),
+            pooled: Vec::new(),
+            va_credits_due: Vec::new(),
         }
     }
 }
@@ -371,6 +379,8 @@ impl From<BooksSnapshotV5> for BooksSnapshot {
             payout_notices: Vec::new(),
             divisions: Vec::new(),
             relay: Default::default(),
+            pooled: Vec::new(),
+            va_credits_due: Vec::new(),
         }
     }
 }
@@ -440,6 +450,8 @@ impl From<BooksSnapshotV6> for BooksSnapshot {
             payout_notices: Vec::new(),
             divisions: Vec::new(),
             relay: Default::default(),
+            pooled: Vec::new(),
+            va_credits_due: Vec::new(),
         }
     }
 }
@@ -510,6 +522,8 @@ impl From<BooksSnapshotV7> for BooksSnapshot {
             payout_notices: Vec::new(),
             divisions: Vec::new(),
             relay: Default::default(),
+            pooled: Vec::new(),
+            va_credits_due: Vec::new(),
         }
     }
 }
@@ -654,6 +668,83 @@ impl From<BooksSnapshotV9> for BooksSnapshot {
             divisions: s.divisions,
             // Before version 10 there was no relay.
             relay: Default::default(),
+            pooled: Vec::new(),
+            va_credits_due: Vec::new(),
+        }
+    }
+}
+
+/// The snapshot before the accounts of the relay's modes B and C (version 10).
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct BooksSnapshotV10 {
+    pub shard: u16,
+    pub shards: u16,
+    pub last_lsn: Lsn,
+    pub genesis_done: bool,
+    pub customers: Vec<CustomerEntry>,
+    pub slices: Vec<(ParentAccount, SliceEntry)>,
+    pub designated: Vec<(BankCode, DecimalCell)>,
+    pub funding: DecimalCell,
+    pub in_transit: DecimalCell,
+    pub outgoing: Vec<Outgoing>,
+    pub incoming: Vec<(u16, Incoming)>,
+    pub next_transfer_seq: u64,
+    pub requests: Vec<RequestState>,
+    pub entries: Vec<LogEntry>,
+    pub next_entry_seq: u64,
+    pub holds: Vec<Hold>,
+    pub merchants: Vec<MerchantEntry>,
+    pub merchant_slices: Vec<(MerchantNo, SliceEntry)>,
+    pub cards: Vec<super::CardEntry>,
+    pub payments: Vec<crate::payments::payment::PaymentEntry>,
+    pub named: Vec<(CustomerId, RequestNo, crate::saga::Named)>,
+    pub payouts: Vec<(MerchantNo, u64, RequestNo)>,
+    pub pocket_days: Vec<crate::statement::PocketDay>,
+    pub notices: Vec<crate::statement::Notice>,
+    pub merchant_days: Vec<(u32, MerchantNo, DecimalCell)>,
+    pub members: Vec<(u32, crate::payments::member::Member)>,
+    pub api_keys: Vec<crate::payments::api_key::ApiKey>,
+    pub payout_notices: Vec<crate::payments::payout_notice::PayoutNotice>,
+    pub divisions: Vec<super::DivisionEntry>,
+    pub relay: crate::payments::relay::book::RelaySnapshot,
+}
+
+impl From<BooksSnapshotV10> for BooksSnapshot {
+    fn from(s: BooksSnapshotV10) -> BooksSnapshot {
+        BooksSnapshot {
+            shard: s.shard,
+            shards: s.shards,
+            last_lsn: s.last_lsn,
+            genesis_done: s.genesis_done,
+            customers: s.customers,
+            slices: s.slices,
+            designated: s.designated,
+            funding: s.funding,
+            in_transit: s.in_transit,
+            outgoing: s.outgoing,
+            incoming: s.incoming,
+            next_transfer_seq: s.next_transfer_seq,
+            requests: s.requests,
+            entries: s.entries,
+            next_entry_seq: s.next_entry_seq,
+            holds: s.holds,
+            merchants: s.merchants,
+            merchant_slices: s.merchant_slices,
+            cards: s.cards,
+            payments: s.payments,
+            named: s.named,
+            payouts: s.payouts,
+            pocket_days: s.pocket_days,
+            notices: s.notices,
+            merchant_days: s.merchant_days,
+            members: s.members,
+            api_keys: s.api_keys,
+            payout_notices: s.payout_notices,
+            divisions: s.divisions,
+            relay: s.relay,
+            // Before version 11 no deposit moved money.
+            pooled: Vec::new(),
+            va_credits_due: Vec::new(),
         }
     }
 }

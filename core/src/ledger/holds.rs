@@ -565,6 +565,7 @@ pub(super) fn holdable(account: AccountId) -> bool {
             | AccountId::Parent { .. }
             | AccountId::Merchant { .. }
             | AccountId::Pocket { .. }
+            | AccountId::Suspense
     )
 }
 

@@ -214,6 +214,13 @@ pub struct ShardBooks {
     /// Each merchant's slice of `merchant[m]` in this shard (floor zero), made with the
     /// merchant.
     merchant_slices: BTreeMap<crate::ids::MerchantNo, SliceEntry>,
+    /// The accounts the instruments layer books as one figure per shard: `va_payer[bank]`,
+    /// `suspense` and `recall_receivable` (`accounts.rs` says which may go below zero).
+    /// Absent: zero.
+    pooled: BTreeMap<AccountId, SliceEntry>,
+    /// The credits deposits of partners in modes B and C owe, until the house request
+    /// that carries each out is accepted (`relay.rs`).
+    va_credits_due: relay::CreditsDue,
     /// The prepaid cards of this shard's customers, with their pockets (`cards.rs`).
     cards: BTreeMap<(CustomerId, crate::ids::CardSeq), CardEntry>,
     /// The division accounts of this shard's customers (`divisions.rs`).
@@ -293,6 +300,8 @@ impl ShardBooks {
             settled_queue: SettledQueue::default(),
             merchants: BTreeMap::new(),
             merchant_slices: BTreeMap::new(),
+            pooled: BTreeMap::new(),
+            va_credits_due: BTreeMap::new(),
             cards: BTreeMap::new(),
             divisions: BTreeMap::new(),
             relay: crate::payments::relay::RelayBook::default(),
@@ -396,6 +405,9 @@ impl ShardBooks {
                 named,
             } => {
                 self.apply_accepted(accepted, reserves.as_deref(), *named)?;
+                if accepted.kind == crate::saga::RequestKind::VaCredit {
+                    self.note_credit_started(accepted.request_no);
+                }
                 Applied::Done
             }
             LedgerRecord::EntryRequested {
@@ -492,7 +504,7 @@ impl ShardBooks {
                 Applied::Done
             }
             LedgerRecord::RelaySet { change } => {
-                self.relay.apply(change);
+                self.apply_relay_set(change)?;
                 Applied::Done
             }
             LedgerRecord::MemberSet { version, member } => {

@@ -50,6 +50,8 @@ impl ShardBooks {
             cards: self.cards.values().cloned().collect(),
             divisions: self.divisions.values().cloned().collect(),
             relay: self.relay.snapshot(),
+            pooled: self.pooled.iter().map(|(a, s)| (*a, *s)).collect(),
+            va_credits_due: self.va_credits_due.values().copied().collect(),
             payments: self.payments.by_id.values().cloned().collect(),
             named: {
                 // In a fixed order, so that equal books make equal snapshots.
@@ -155,6 +157,12 @@ impl ShardBooks {
             .map(|d| ((d.account.master, d.account.seq), d))
             .collect();
         books.relay = crate::payments::relay::RelayBook::from_snapshot(&snapshot.relay);
+        books.pooled = snapshot.pooled.into_iter().collect();
+        books.va_credits_due = snapshot
+            .va_credits_due
+            .into_iter()
+            .map(|due| ((due.deposit, due.to), due))
+            .collect();
         for payment in snapshot.payments {
             books.payments.insert(payment);
         }
@@ -253,6 +261,11 @@ pub struct BooksSnapshot {
     pub divisions: Vec<super::DivisionEntry>,
     /// The virtual-account relay's partners, VAs, leases and deposits (from version 10).
     pub relay: crate::payments::relay::book::RelaySnapshot,
+    /// `va_payer[bank]`, `suspense` and `recall_receivable` as booked in this shard (from
+    /// version 11).
+    pub pooled: Vec<(crate::ids::AccountId, SliceEntry)>,
+    /// The credits deposits owe that no request carries out yet (from version 11).
+    pub va_credits_due: Vec<crate::payments::relay::CreditDue>,
 }
 
 /// The books at one LSN, shared with the live books copy-on-write: see

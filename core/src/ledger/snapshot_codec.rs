@@ -6,8 +6,8 @@ use rkyv::rancor;
 use rkyv::util::AlignedVec;
 
 use super::frozen::{
-    BooksSnapshotV1, BooksSnapshotV2, BooksSnapshotV3, BooksSnapshotV4, BooksSnapshotV5,
-    BooksSnapshotV6, BooksSnapshotV7, BooksSnapshotV8, BooksSnapshotV9,
+    BooksSnapshotV1, BooksSnapshotV10, BooksSnapshotV2, BooksSnapshotV3, BooksSnapshotV4,
+    BooksSnapshotV5, BooksSnapshotV6, BooksSnapshotV7, BooksSnapshotV8, BooksSnapshotV9,
 };
 use super::BooksSnapshot;
 use crate::record::codec::{aligned, get, DecodeError, HEADER_BYTES};
@@ -20,8 +20,10 @@ const SNAPSHOT_MAGIC: [u8; 4] = [0xFF, b'B', b'K', b'S'];
 /// their slices. Version 5: the prepaid cards and their pockets, and `payment_log`.
 /// Version 6: what the acceptance of each request not settled named. Version 7: the API
 /// keys. Version 8: the payouts' settlement statements. Version 9: the division accounts,
-/// and each payment's payer kind.
-pub const SNAPSHOT_VERSION: u16 = 10;
+/// and each payment's payer kind. Version 10: the virtual-account relay. Version 11: the
+/// accounts of the relay's modes B and C (`va_payer`, `suspense`, `recall_receivable`) and
+/// the credits deposits owe.
+pub const SNAPSHOT_VERSION: u16 = 11;
 
 /// The payload of a snapshot of the books: its envelope and the archive.
 pub fn encode_snapshot(snapshot: &BooksSnapshot) -> Vec<u8> {
@@ -67,7 +69,9 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<BooksSnapshot, DecodeError> {
             .map(BooksSnapshot::from),
         9 => get::<BooksSnapshotV9>("a version 9 snapshot", &bytes[HEADER_BYTES..])
             .map(BooksSnapshot::from),
-        10 => get::<BooksSnapshot>("a version 10 snapshot", &bytes[HEADER_BYTES..]),
+        10 => get::<BooksSnapshotV10>("a version 10 snapshot", &bytes[HEADER_BYTES..])
+            .map(BooksSnapshot::from),
+        11 => get::<BooksSnapshot>("a version 11 snapshot", &bytes[HEADER_BYTES..]),
         other => Err(DecodeError::UnsupportedSnapshot(other)),
     }
 }

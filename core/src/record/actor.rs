@@ -22,7 +22,12 @@ impl ActorId {
             | AccountId::Linked { customer }
             | AccountId::Pocket { customer, .. } => Some(ActorId::Customer(customer)),
             AccountId::Parent { parent } => Some(ActorId::Parent(parent)),
-            AccountId::Designated { .. } | AccountId::Funding | AccountId::Merchant { .. } => None,
+            AccountId::Designated { .. }
+            | AccountId::Funding
+            | AccountId::Merchant { .. }
+            | AccountId::VaPayer { .. }
+            | AccountId::Suspense
+            | AccountId::RecallReceivable => None,
         }
     }
 

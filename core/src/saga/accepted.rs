@@ -45,6 +45,10 @@ pub enum RequestKind {
     /// A merchant's payout (INSTRUMENTS.md §6.6, D-5.11): the house's own request. Added
     /// last.
     Payout,
+    /// The credit of a virtual-account deposit in mode B or C (INSTRUMENTS.md §2.7:
+    /// V-b2, V-s): the house's own request, A2 `fin_parent → merchant[p]` or `→
+    /// suspense`. Added last.
+    VaCredit,
 }
 
 impl RequestKind {
@@ -59,6 +63,7 @@ impl RequestKind {
             RequestKind::MerchantRefund => "merchant_refund",
             RequestKind::PocketRelease => "pocket_release",
             RequestKind::Payout => "payout",
+            RequestKind::VaCredit => "va_credit",
         }
     }
 }

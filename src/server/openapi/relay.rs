@@ -78,7 +78,7 @@ fn pool(free: u64, leased: u64) -> Value {
 
 fn partner(pools: Value) -> Value {
     json!({
-        "partner_id": "P", "mode": "A", "default_match_mode": "exact", "region_fallback": false,
+        "partner_id": "P", "mode": "A", "merchant_id": null, "default_match_mode": "exact", "region_fallback": false,
         "cooldown_ms": 2_592_000_000u64, "lease_life_ms": 259_200_000u64,
         "expected_leases_per_day": null, "webhook_url": "", "pools": pools, "warnings": []
     })
@@ -131,18 +131,18 @@ pub fn partners() -> Value {
         "operationId": "setPartner",
         "tags": ["virtual-account relay"],
         "summary": "Configure a partner and top its pools up (INSTRUMENTS.md §2.3 S10–S12)",
-        "description": "A partner of the relay with its pools of virtual accounts per (bank, region): each pool's `target` (D-2.9; 1,000 by default) and whether its bank may number a VA in real time when the pool is empty. The pools are topped up at once through the banks' virtual-account systems. Only mode A (the patent: deposits land in the partner's own accounts, omnibus moves no money) is built; modes B and C are refused `invalid_request` (docs/relay.md). Configuring a partner again replaces its settings. The answer lists a warning for a target below D-2.9's formula.",
+        "description": "A partner of the relay with its pools of virtual accounts per (bank, region): each pool's `target` (D-2.9; 1,000 by default) and whether its bank may number a VA in real time when the pool is empty. The pools are topped up at once through the banks' virtual-account systems. Mode A (the patent): deposits land in the partner's own accounts and omnibus moves no money. Mode B (D-2.1): the partner collects for the onboarded merchant `merchant_id`; its VAs are opened under omnibus's `va_parent[bank]` (booked as the bank's withdrawal firm account, so a pool's bank must be one of `banks.withdrawal_firm`), and each deposit is credited by the securities firm to `merchant[p]`, or to `suspense` when it does not match (docs/relay.md). A partner's mode and merchant are fixed once configured. Mode C is not built yet and is refused `invalid_request`. Configuring a partner again replaces its settings. The answer lists a warning for a target below D-2.9's formula.",
         "requestBody": json_body("PartnerSetup", examples(&[
             ("configured", example("Newspaper P, 100 VAs at bank 004 in Seoul", configured)),
-            ("mode_b", example("Mode B (not built yet)", json!({ "partner_id": "P", "mode": "B", "pools": [{ "bank": "004" }] }))),
+            ("mode_c", example("Mode C (not built yet)", json!({ "partner_id": "P", "mode": "C", "pools": [{ "bank": "004" }] }))),
             ("no_pools", example("No pools", json!({ "partner_id": "P", "mode": "A" }))),
         ])),
         "responses": {
             "200": ok("The partner, its pools after the top-up", "Partner", examples(&[
                 ("configured", example("100 VAs opened at bank 004", partner(json!([pool(100, 0)])))),
             ])),
-            "400": errors(400, &["malformed_json", "malformed_body", "missing_field", "unknown_field", "invalid_field", "invalid_request"], "a bad body, or a partner the relay does not take (modes B and C).", examples(&[
-                ("mode_b", error_example("Mode B", "invalid_request", "modes B and C (the money through omnibus's accounts) are not built yet; a partner is mode A (docs/relay.md)", None)),
+            "400": errors(400, &["malformed_json", "malformed_body", "missing_field", "unknown_field", "invalid_field", "invalid_request"], "a bad body, or a partner the relay does not take (mode B without an active merchant or at a bank with no va_parent, a change of mode, mode C).", examples(&[
+                ("mode_c", error_example("Mode C", "invalid_request", "mode C (deposits that charge a customer's balance) is not built yet (docs/relay.md)", None)),
                 ("no_pools", error_example("No pools", "missing_field", "missing field `pools`", Some("pools"))),
             ])),
             "413": body_too_large(),
@@ -521,7 +521,8 @@ pub fn schemas() -> Value {
             "type": "object", "additionalProperties": false, "required": ["partner_id", "mode", "pools"],
             "properties": {
                 "partner_id": schema("PartnerId"),
-                "mode": { "enum": ["A"], "description": "Mode A only: B and C are not built yet." },
+                "mode": { "enum": ["A", "B"], "description": "A: the partner's own accounts; B: collect for `merchant_id`. C is not built yet (refused `invalid_request`)." },
+                "merchant_id": schema("MerchantId"),
                 "pools": { "type": "array", "maxItems": 100, "items": {
                     "type": "object", "additionalProperties": false, "required": ["bank"],
                     "properties": {
@@ -540,9 +541,10 @@ pub fn schemas() -> Value {
         },
         "Partner": {
             "type": "object", "additionalProperties": false,
-            "required": ["partner_id", "mode", "default_match_mode", "region_fallback", "cooldown_ms", "lease_life_ms", "expected_leases_per_day", "webhook_url", "pools", "warnings"],
+            "required": ["partner_id", "mode", "merchant_id", "default_match_mode", "region_fallback", "cooldown_ms", "lease_life_ms", "expected_leases_per_day", "webhook_url", "pools", "warnings"],
             "properties": {
                 "partner_id": schema("PartnerId"), "mode": { "enum": ["A", "B", "C"] },
+                "merchant_id": { "type": ["string", "null"], "description": "Mode B: the merchant whose `merchant[m]` its deposits credit." },
                 "default_match_mode": schema("MatchMode"), "region_fallback": { "type": "boolean" },
                 "cooldown_ms": int0, "lease_life_ms": int0,
                 "expected_leases_per_day": { "type": ["integer", "null"], "minimum": 0 },

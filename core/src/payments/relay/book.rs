@@ -231,6 +231,16 @@ impl RelayBook {
         partner: Partner,
     ) -> Result<(RelayChange, Vec<String>), RelayRefusal> {
         let warnings = partner.validate().map_err(RelayRefusal::Invalid)?;
+        if let Some(known) = self.partners.get(&partner.id) {
+            // The money of its deposits was booked by them (`credit.rs`): a recall must
+            // undo what its deposit did.
+            if known.mode != partner.mode || known.merchant != partner.merchant {
+                return Err(RelayRefusal::Invalid(format!(
+                    "partner {}'s mode and merchant are fixed once configured (mode {:?})",
+                    partner.id, known.mode
+                )));
+            }
+        }
         Ok((
             RelayChange {
                 partner: Some(partner),

@@ -13,6 +13,8 @@
 //!   time, that returns the change to write. A change carries whole entities, so applying
 //!   one is an overwrite and a replayed log rebuilds exactly the same book.
 //! - [`collection`]: the S32 collection statement of one partner over a period.
+//! - [`credit`]: the money a deposit moves in modes B and C: the observed posting and
+//!   the credits it owes.
 //!
 //! Amounts are whole won (`u64`): a VA collects Korean won only.
 
@@ -50,6 +52,7 @@ pub(crate) use text_newtype;
 
 pub mod book;
 pub mod collection;
+pub mod credit;
 pub mod deposit;
 pub mod lease;
 pub mod partner;
@@ -60,6 +63,7 @@ mod tests;
 
 pub use book::{DepositOutcome, LeaseOutcome, RelayBook, RelayChange, RelayRefusal};
 pub use collection::CollectionStatement;
+pub use credit::{CreditDue, CreditTo};
 pub use deposit::{Deposit, DepositId, DepositNotice, DepositState};
 pub use lease::{Lease, LeaseId, LeaseRequest, LeaseState, MatchMode};
 pub use partner::{Partner, PartnerId, PartnerMode, PoolSpec, Region};

@@ -505,6 +505,18 @@ pub enum AccountId {
     /// shard; never below zero. Added after `Merchant`, for the same reason. `card` comes
     /// first so that the archived variant stays 16 bytes like the others.
     Pocket { card: CardSeq, customer: CustomerId },
+    /// External: `va_payer[bank]` (INSTRUMENTS.md §0.3), whoever deposits into a virtual
+    /// account at one bank, booked per bank in every shard. Added after `Pocket`, for the
+    /// same reason.
+    VaPayer { bank: BankCode },
+    /// Internal: `suspense` (INSTRUMENTS.md §0.3, D-2.4), the company's account at the
+    /// financial company for money that arrived but belongs to no one yet; booked per
+    /// shard, never below zero.
+    Suspense,
+    /// Internal: `recall_receivable` (D-2.21), what merchants and customers owe the
+    /// company for recalled deposits it could not take back; booked per shard, and may go
+    /// below zero.
+    RecallReceivable,
 }
 
 impl AccountId {
@@ -532,7 +544,10 @@ impl AccountId {
     pub const fn is_external(&self) -> bool {
         matches!(
             self,
-            AccountId::Linked { .. } | AccountId::Designated { .. } | AccountId::Funding
+            AccountId::Linked { .. }
+                | AccountId::Designated { .. }
+                | AccountId::Funding
+                | AccountId::VaPayer { .. }
         )
     }
 }
@@ -547,46 +562,12 @@ impl fmt::Display for AccountId {
             AccountId::Funding => f.write_str("funding"),
             AccountId::Merchant { merchant } => write!(f, "merchant[{merchant}]"),
             AccountId::Pocket { card, customer } => write!(f, "pocket[{customer},{card}]"),
+            AccountId::VaPayer { bank } => write!(f, "va_payer[{bank}]"),
+            AccountId::Suspense => f.write_str("suspense"),
+            AccountId::RecallReceivable => f.write_str("recall_receivable"),
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bank_codes_are_three_digits() {
-        assert_eq!(BankCode::new("004").unwrap().as_str(), "004");
-        assert!(BankCode::new("04").is_err());
-        assert!(BankCode::new("0a4").is_err());
-        assert!(BankCode::new("0044").is_err());
-    }
-
-    #[test]
-    fn request_numbers_are_bounded_and_plain() {
-        assert!(RequestNo::new("CHG-20260101-000001").is_ok());
-        assert_eq!(RequestNo::new(""), Err(IdError::Empty));
-        assert!(matches!(
-            RequestNo::new(&"x".repeat(33)),
-            Err(IdError::TooLong { max: 32, len: 33 })
-        ));
-        assert!(matches!(
-            RequestNo::new("a b"),
-            Err(IdError::Malformed { .. })
-        ));
-    }
-
-    #[test]
-    fn payee_names_take_hangul_and_refuse_control_characters() {
-        assert!(PayeeName::new("홍길동").is_ok());
-        assert!(PayeeName::new("a\nb").is_err());
-    }
-
-    #[test]
-    fn customer_zero_is_not_an_account() {
-        assert!(CustomerId::new(0).is_err());
-        assert!("12x".parse::<CustomerId>().is_err());
-        assert_eq!("42".parse::<CustomerId>().unwrap().get(), 42);
-    }
-}
+mod tests;
